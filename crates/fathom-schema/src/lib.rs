@@ -1,1 +1,18 @@
-//! placeholder
+//! The schema model and everything about it that needs no I/O: the TOML parser and its validation
+//! (`parse`), validation of record bodies against a collection (`record`), and the diff between two
+//! schemas that migrations are planned from (`diff`).
+
+pub mod diff;
+pub mod model;
+pub mod parse;
+pub mod record;
+pub mod value;
+
+pub use diff::{Change, diff};
+pub use model::{
+    Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES,
+    SYSTEM_FIELDS, Schema,
+};
+pub use parse::{SchemaError, SchemaErrors, parse_schema};
+pub use record::{FieldError, validate_create, validate_patch};
+pub use value::Value;

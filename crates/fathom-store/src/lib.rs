@@ -1,1 +1,111 @@
-//! placeholder
+//! One storage handle over the database. Everything above this crate talks to [`Store`]; the
+//! dialect, the driver and its error types stay inside. Today the backend is embedded SQLite;
+//! PostgreSQL slots in as a second [`Backend`] variant behind the same methods.
+//!
+//! Invariants: user input reaches the database only as bound parameters; driver errors never
+//! escape (they are classified into [`StoreErrorKind`] here); every write runs through a
+//! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
+
+mod error;
+mod plan;
+mod record;
+mod sqlite;
+
+use std::sync::Arc;
+
+use fathom_schema::{Collection, Schema};
+use uuid::Uuid;
+
+pub use error::{StoreError, StoreErrorKind};
+pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
+pub use record::{Page, Record, UnitOfWork, WriteOp, WriteResult};
+pub use sqlite::{Durability, SqliteOptions};
+
+/// The storage handle. Cheap to clone; all clones share the same connections.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+}
+
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+impl Store {
+    /// Opens (creating if needed) an embedded SQLite database.
+    pub async fn open_sqlite(options: SqliteOptions) -> Result<Self, StoreError> {
+        let store = sqlite::SqliteStore::open(options).await?;
+        Ok(Self { backend: Arc::new(Backend::Sqlite(store)) })
+    }
+
+    /// Checks that the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.ping().await,
+        }
+    }
+
+    /// The latest applied migration, if any.
+    pub async fn applied(&self) -> Result<Option<AppliedMigration>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.applied().await,
+        }
+    }
+
+    /// Every applied migration, oldest first.
+    pub async fn history(&self) -> Result<Vec<AppliedMigration>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.history().await,
+        }
+    }
+
+    /// Plans the migration from the applied schema to `desired`, judging each step against the
+    /// live data. Changes nothing.
+    pub async fn plan(&self, desired: &Schema) -> Result<MigrationPlan, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.plan(desired.clone()).await,
+        }
+    }
+
+    /// Plans and applies the migration to `desired` in one transaction. Unsafe steps are refused
+    /// (with [`StoreErrorKind::UnsafeMigration`] and the plan) unless `allow_unsafe`; any failure
+    /// leaves the database unchanged. Returns the plan that was applied (empty when up to date).
+    pub async fn migrate(
+        &self,
+        desired: &Schema,
+        allow_unsafe: bool,
+    ) -> Result<MigrationPlan, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.migrate(desired.clone(), allow_unsafe).await,
+        }
+    }
+
+    /// One live record by id.
+    pub async fn get(&self, collection: Arc<Collection>, id: Uuid) -> Result<Option<Record>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.get(collection, id).await,
+        }
+    }
+
+    /// One page of live records, in id (creation) order.
+    pub async fn list(&self, collection: Arc<Collection>, page: Page) -> Result<Vec<Record>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.list(collection, page).await,
+        }
+    }
+
+    /// The number of live records.
+    pub async fn count(&self, collection: Arc<Collection>) -> Result<u64, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.count(collection).await,
+        }
+    }
+
+    /// Runs every operation of the unit of work in one transaction: all or nothing. Returns one
+    /// result per operation, in order, once the transaction is durable.
+    pub async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.execute(work).await,
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The single table of stable error codes, with the HTTP status and title of each.
+//!
+//! Codes are part of the public API: clients match on them, so a code is never renamed or reused.
+
+/// A stable, machine-readable error code. The wire form is the snake_case name from [`ErrorCode::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The request body or query failed validation against the schema.
+    ValidationFailed,
+    /// The body is not valid JSON, or not the JSON shape the endpoint takes.
+    MalformedJson,
+    /// The JSON body nests deeper than the configured limit.
+    JsonTooDeep,
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge,
+    /// The `Content-Type` is not `application/json`.
+    UnsupportedMediaType,
+    /// A query-string parameter is malformed or out of range.
+    InvalidQuery,
+    /// The collection named in the path does not exist.
+    CollectionNotFound,
+    /// No record has this id in this collection (or the caller may not see it).
+    RecordNotFound,
+    /// The record id in the path is not a UUID.
+    InvalidId,
+    /// No route matches the path.
+    RouteNotFound,
+    /// The route exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// A unique constraint would be violated.
+    UniqueViolation,
+    /// A relation points at a record that does not exist, or a delete would orphan one.
+    RelationViolation,
+    /// The request took longer than the configured timeout.
+    RequestTimeout,
+    /// The database is busy or unreachable; the request may be retried.
+    ServiceUnavailable,
+    /// The server is not ready to serve (for example, migrations are pending).
+    NotReady,
+    /// An unexpected server error. Carries no detail; the cause is logged with the request id.
+    Internal,
+}
+
+impl ErrorCode {
+    /// Every code, in table order. Used by docs and tests that pin the table.
+    pub const ALL: &'static [ErrorCode] = &[
+        Self::ValidationFailed,
+        Self::MalformedJson,
+        Self::JsonTooDeep,
+        Self::PayloadTooLarge,
+        Self::UnsupportedMediaType,
+        Self::InvalidQuery,
+        Self::CollectionNotFound,
+        Self::RecordNotFound,
+        Self::InvalidId,
+        Self::RouteNotFound,
+        Self::MethodNotAllowed,
+        Self::UniqueViolation,
+        Self::RelationViolation,
+        Self::RequestTimeout,
+        Self::ServiceUnavailable,
+        Self::NotReady,
+        Self::Internal,
+    ];
+
+    /// The wire form of the code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ValidationFailed => "validation_failed",
+            Self::MalformedJson => "malformed_json",
+            Self::JsonTooDeep => "json_too_deep",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::InvalidQuery => "invalid_query",
+            Self::CollectionNotFound => "collection_not_found",
+            Self::RecordNotFound => "record_not_found",
+            Self::InvalidId => "invalid_id",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::UniqueViolation => "unique_violation",
+            Self::RelationViolation => "relation_violation",
+            Self::RequestTimeout => "request_timeout",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::NotReady => "not_ready",
+            Self::Internal => "internal_error",
+        }
+    }
+
+    /// The HTTP status that carries this code.
+    pub const fn http_status(self) -> u16 {
+        match self {
+            Self::ValidationFailed
+            | Self::MalformedJson
+            | Self::JsonTooDeep
+            | Self::InvalidQuery
+            | Self::InvalidId => 400,
+            Self::CollectionNotFound | Self::RecordNotFound | Self::RouteNotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
+            Self::UniqueViolation => 409,
+            Self::RelationViolation => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::Internal => 500,
+            Self::ServiceUnavailable | Self::NotReady => 503,
+        }
+    }
+
+    /// A short, human-readable summary of the problem type (the problem+json `title`).
+    pub const fn title(self) -> &'static str {
+        match self {
+            Self::ValidationFailed => "Validation failed",
+            Self::MalformedJson => "Malformed JSON body",
+            Self::JsonTooDeep => "JSON nested too deeply",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::InvalidQuery => "Invalid query parameter",
+            Self::CollectionNotFound => "Collection not found",
+            Self::RecordNotFound => "Record not found",
+            Self::InvalidId => "Invalid record id",
+            Self::RouteNotFound => "Route not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::UniqueViolation => "Unique constraint violated",
+            Self::RelationViolation => "Relation constraint violated",
+            Self::RequestTimeout => "Request timed out",
+            Self::ServiceUnavailable => "Service unavailable",
+            Self::NotReady => "Not ready",
+            Self::Internal => "Internal server error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_errors() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(seen.insert(code.as_str()), "duplicate code {code}");
+            assert!((400..600).contains(&code.http_status()));
+        }
+    }
+}

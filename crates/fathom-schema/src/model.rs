@@ -1,0 +1,233 @@
+//! The schema model: collections, typed fields, constraints and indexes.
+//!
+//! This is the domain form of the schema file. It is also what the database stores as the snapshot
+//! of every applied migration (serialised as JSON), so its serde shape is a storage format: add
+//! fields with `#[serde(default)]`, never rename them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// Columns every record has. They are managed by Fathom and never written by clients.
+pub const SYSTEM_FIELDS: &[&str] = &["id", "created_at", "updated_at", "version", "deleted_at"];
+
+/// Collection names that would clash with system collections or with route words under `/api/v1`.
+pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
+    "admin", "api", "audit", "auth", "batch", "collections", "docs", "events", "files", "health",
+    "jwks", "keys", "me", "metrics", "migrations", "openapi", "ready", "realtime", "schema",
+    "sessions", "tenants", "users", "webhooks",
+];
+
+/// A whole schema: every collection by name.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    pub collections: BTreeMap<String, Arc<Collection>>,
+}
+
+impl Schema {
+    pub fn collection(&self, name: &str) -> Option<&Arc<Collection>> {
+        self.collections.get(name)
+    }
+}
+
+/// One collection: a table of records with typed fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Collection {
+    pub name: String,
+    /// Fields in the order the schema file declares them.
+    pub fields: Vec<Field>,
+    /// Indexes declared in the schema file (not counting those implied by `unique` fields and
+    /// relations: see [`Collection::effective_indexes`]).
+    #[serde(default)]
+    pub indexes: Vec<Index>,
+    /// Deletes set `deleted_at` instead of removing the row; deleted records are hidden.
+    #[serde(default)]
+    pub soft_delete: bool,
+    /// Records carry `created_at` and `updated_at`. On by default.
+    #[serde(default = "default_true")]
+    pub timestamps: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Collection {
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Every index the database should hold for this collection: the declared ones, one unique
+    /// index per `unique` field, and one index per relation field not already led by another
+    /// index (so that joins and relation-violation checks never scan). Deterministic order.
+    pub fn effective_indexes(&self) -> Vec<Index> {
+        let mut out: Vec<Index> = Vec::new();
+        let mut push = |index: Index| {
+            if !out.iter().any(|i| i.fields == index.fields && i.unique == index.unique) {
+                out.push(index);
+            }
+        };
+        for field in self.fields.iter().filter(|f| f.unique) {
+            push(Index::new(&self.name, vec![field.name.clone()], true));
+        }
+        for index in &self.indexes {
+            push(index.clone());
+        }
+        for field in &self.fields {
+            if matches!(field.kind, FieldType::Relation { .. }) && !field.unique {
+                let led = self.indexes.iter().any(|i| i.fields.first() == Some(&field.name));
+                if !led {
+                    push(Index::new(&self.name, vec![field.name.clone()], false));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One typed field of a collection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    #[serde(flatten)]
+    pub kind: FieldType,
+    /// A create must supply a non-null value (unless there is a default); null is never stored.
+    #[serde(default)]
+    pub required: bool,
+    /// No two live records share a value.
+    #[serde(default)]
+    pub unique: bool,
+    /// Applied on create when the field is absent. Already checked against the field's type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Constraints::is_empty")]
+    pub constraints: Constraints,
+}
+
+/// The type of a field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FieldType {
+    Text,
+    Integer,
+    Number,
+    /// Exact decimal; travels as a JSON string to keep its precision.
+    Decimal,
+    Boolean,
+    /// An instant, RFC 3339 on the wire, stored in UTC.
+    Timestamp,
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    Uuid,
+    Json,
+    Enum {
+        values: Vec<String>,
+    },
+    /// A reference to a record of another (or the same) collection, by id.
+    Relation {
+        collection: String,
+        #[serde(default)]
+        on_delete: OnDelete,
+    },
+    Email,
+    Url,
+}
+
+impl FieldType {
+    /// The name used in the schema file.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "integer",
+            Self::Number => "number",
+            Self::Decimal => "decimal",
+            Self::Boolean => "boolean",
+            Self::Timestamp => "timestamp",
+            Self::Date => "date",
+            Self::Uuid => "uuid",
+            Self::Json => "json",
+            Self::Enum { .. } => "enum",
+            Self::Relation { .. } => "relation",
+            Self::Email => "email",
+            Self::Url => "url",
+        }
+    }
+
+    /// Every type name the schema file accepts.
+    pub const NAMES: &'static [&'static str] = &[
+        "text", "integer", "number", "decimal", "boolean", "timestamp", "date", "uuid", "json",
+        "enum", "relation", "email", "url",
+    ];
+
+    /// Whether values of this type are strings (so length and pattern constraints apply).
+    pub fn is_textual(&self) -> bool {
+        matches!(self, Self::Text | Self::Email | Self::Url | Self::Enum { .. })
+    }
+
+    /// Whether values of this type are numbers (so min and max apply).
+    pub fn is_numeric(&self) -> bool {
+        matches!(self, Self::Integer | Self::Number | Self::Decimal)
+    }
+}
+
+/// What happens to referencing records when the referenced record is deleted for good.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDelete {
+    /// The delete is refused while records refer to it (409 `relation_violation`).
+    #[default]
+    Restrict,
+    /// Referencing records are deleted too.
+    Cascade,
+    /// The reference is cleared (the field must be optional).
+    SetNull,
+}
+
+impl OnDelete {
+    pub const NAMES: &'static [&'static str] = &["restrict", "cascade", "set_null"];
+}
+
+/// Value constraints. Which apply depends on the field type (checked by the parser).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Constraints {
+    /// Inclusive lower bound for numeric fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Inclusive upper bound for numeric fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    /// Minimum length in characters for textual fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    /// Maximum length in characters for textual fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// A regular expression (Rust `regex` syntax) the whole value must match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+impl Constraints {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A database index over one or more fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Index {
+    /// Derived from the collection and fields: `idx_<collection>__<f1>__<f2>` (`uq_` when unique).
+    pub name: String,
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub unique: bool,
+}
+
+impl Index {
+    pub fn new(collection: &str, fields: Vec<String>, unique: bool) -> Self {
+        let prefix = if unique { "uq" } else { "idx" };
+        let name = format!("{prefix}_{collection}__{}", fields.join("__"));
+        Self { name, fields, unique }
+    }
+}

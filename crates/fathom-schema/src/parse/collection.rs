@@ -1,0 +1,235 @@
+//! The top level of the file and each `[collections.<name>]` table.
+
+use std::sync::Arc;
+
+use toml_edit::{Table, TableLike};
+
+use super::context::{Context, Entry};
+use super::field::{self, FieldScope};
+use super::index;
+use super::words::{did_you_mean, is_valid_name, list, rewrite_name};
+use crate::model::{Collection, RESERVED_COLLECTION_NAMES, Schema};
+
+const TOP_LEVEL_KEYS: &[&str] = &["collections"];
+const COLLECTION_KEYS: &[&str] = &["fields", "indexes", "soft_delete", "timestamps"];
+
+const EXAMPLE_FIELD: &str = "fields.title = { type = \"text\", required = true }";
+
+pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
+    for entry in Entry::all(root) {
+        if entry.name() != "collections" {
+            let name = entry.name();
+            cx.report(
+                entry.key_span(),
+                name,
+                format!("Unknown top-level key `{name}`; a schema file only holds collections."),
+                format!(
+                    "{}Declare each collection as a `[collections.<name>]` table and put its \
+                     settings inside it.",
+                    did_you_mean(name, TOP_LEVEL_KEYS)
+                ),
+            );
+        }
+    }
+
+    let mut schema = Schema::default();
+    let Some(entry) = Entry::get(root, "collections") else {
+        report_no_collections(cx, None);
+        return schema;
+    };
+    let Some(table) = entry.item.as_table_like() else {
+        cx.report(
+            entry.value_span(),
+            "collections",
+            format!("`collections` must be a table of collections, but it is {}.", cx.found(entry.item)),
+            String::from("Declare each collection as a `[collections.<name>]` table."),
+        );
+        return schema;
+    };
+    if table.is_empty() {
+        report_no_collections(cx, entry.key_span());
+        return schema;
+    }
+
+    let declared: Vec<String> = table.iter().map(|(name, _)| name.to_owned()).collect();
+    for entry in Entry::all(table) {
+        if let Some(collection) = read_collection(cx, &declared, entry) {
+            schema.collections.insert(collection.name.clone(), Arc::new(collection));
+        }
+    }
+    schema
+}
+
+fn report_no_collections(cx: &mut Context<'_>, span: Option<std::ops::Range<usize>>) {
+    cx.report(
+        span,
+        "collections",
+        String::from("The schema declares no collections."),
+        format!("Add a collection, for example `[collections.posts]` with `{EXAMPLE_FIELD}` below it."),
+    );
+}
+
+/// Reads one collection. `declared` holds every collection name of the file, for relations.
+fn read_collection(
+    cx: &mut Context<'_>,
+    declared: &[String],
+    entry: Entry<'_>,
+) -> Option<Collection> {
+    let name = entry.name();
+    let path = format!("collections.{name}");
+    check_collection_name(cx, &path, entry);
+
+    let Some(table) = entry.item.as_table_like() else {
+        cx.report(
+            entry.value_span(),
+            &path,
+            format!("Collection `{name}` must be a table, but it is {}.", cx.found(entry.item)),
+            format!("Declare it as a table: a `[collections.{name}]` header followed by its fields."),
+        );
+        return None;
+    };
+
+    for key in Entry::all(table) {
+        if !COLLECTION_KEYS.contains(&key.name()) {
+            cx.report(
+                key.key_span(),
+                &format!("{path}.{}", key.name()),
+                format!("Unknown key `{}` in collection `{name}`.", key.name()),
+                format!(
+                    "{}Allowed keys are {}.",
+                    did_you_mean(key.name(), COLLECTION_KEYS),
+                    list(COLLECTION_KEYS)
+                ),
+            );
+        }
+    }
+
+    let soft_delete = read_flag(cx, table, &path, name, "soft_delete").unwrap_or(false);
+    let timestamps = read_flag(cx, table, &path, name, "timestamps").unwrap_or(true);
+    let (fields, field_names) = read_fields(cx, declared, table, &path, entry);
+    let indexes = match Entry::get(table, "indexes") {
+        Some(indexes) => index::read_indexes(cx, name, &path, &field_names, timestamps, indexes),
+        None => Vec::new(),
+    };
+
+    Some(Collection { name: name.to_owned(), fields: fields?, indexes, soft_delete, timestamps })
+}
+
+/// Reports a collection name that is malformed or taken; at most one problem per name.
+fn check_collection_name(cx: &mut Context<'_>, path: &str, entry: Entry<'_>) {
+    let name = entry.name();
+    let (message, hint) = if name.starts_with('_') {
+        (
+            format!(
+                "Collection name `{name}` starts with an underscore, which is reserved for system \
+                 collections."
+            ),
+            format!("Rename it without the underscore, for example to `{}`.", suggest_name(name)),
+        )
+    } else if !is_valid_name(name) {
+        (
+            format!(
+                "Collection name `{name}` is not a valid name: names start with a lowercase letter \
+                 and contain only lowercase letters, digits and underscores, at most 63 in all."
+            ),
+            format!("Rename it, for example to `{}`.", suggest_name(name)),
+        )
+    } else if RESERVED_COLLECTION_NAMES.contains(&name) {
+        (
+            format!("Collection name `{name}` clashes with a system collection or route word."),
+            format!("Rename it, for example to `app_{name}`."),
+        )
+    } else {
+        return;
+    };
+    cx.report(entry.key_span(), path, message, hint);
+}
+
+fn suggest_name(name: &str) -> String {
+    let rewritten = rewrite_name(name, "app");
+    if RESERVED_COLLECTION_NAMES.contains(&rewritten.as_str()) {
+        rewrite_name(&format!("app_{rewritten}"), "app")
+    } else {
+        rewritten
+    }
+}
+
+fn read_flag(
+    cx: &mut Context<'_>,
+    table: &dyn TableLike,
+    path: &str,
+    collection: &str,
+    key: &str,
+) -> Option<bool> {
+    let entry = Entry::get(table, key)?;
+    let value = entry.item.as_bool();
+    if value.is_none() {
+        cx.report(
+            entry.value_span(),
+            &format!("{path}.{key}"),
+            format!(
+                "`{key}` in collection `{collection}` must be a boolean, but it is {}.",
+                cx.found(entry.item)
+            ),
+            format!("Write `{key} = true` or `{key} = false`."),
+        );
+    }
+    value
+}
+
+/// Reads the `fields` table. Returns the fields (`None` when any is unusable) and the name of
+/// every declared field, usable or not, so that indexes are not also reported for naming them.
+fn read_fields(
+    cx: &mut Context<'_>,
+    declared: &[String],
+    table: &dyn TableLike,
+    path: &str,
+    collection: Entry<'_>,
+) -> (Option<Vec<crate::model::Field>>, Vec<String>) {
+    let name = collection.name();
+    let no_fields_hint =
+        format!("Add at least one field, for example `{EXAMPLE_FIELD}` under `[collections.{name}]`.");
+    let Some(entry) = Entry::get(table, "fields") else {
+        cx.report(
+            collection.key_span(),
+            path,
+            format!("Collection `{name}` declares no fields."),
+            no_fields_hint,
+        );
+        return (None, Vec::new());
+    };
+    let Some(fields_table) = entry.item.as_table_like() else {
+        cx.report(
+            entry.value_span(),
+            &format!("{path}.fields"),
+            format!(
+                "`fields` in collection `{name}` must be a table of fields, but it is {}.",
+                cx.found(entry.item)
+            ),
+            format!("Declare each field as `fields.<name> = {{ type = \"...\" }}`, for example `{EXAMPLE_FIELD}`."),
+        );
+        return (None, Vec::new());
+    };
+    if fields_table.is_empty() {
+        cx.report(
+            entry.key_span(),
+            &format!("{path}.fields"),
+            format!("Collection `{name}` declares no fields."),
+            no_fields_hint,
+        );
+        return (None, Vec::new());
+    }
+
+    let mut fields = Some(Vec::new());
+    let mut names = Vec::new();
+    for field_entry in Entry::all(fields_table) {
+        names.push(field_entry.name().to_owned());
+        let scope = FieldScope::new(name, field_entry.name());
+        let field = field::read_field(cx, declared, &scope, field_entry);
+        fields = fields.zip(field).map(|(mut all, field)| {
+            all.push(field);
+            all
+        });
+    }
+    (fields, names)
+}

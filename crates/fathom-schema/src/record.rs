@@ -1,0 +1,312 @@
+//! Validation of a record body (JSON) against a collection, producing typed [`Value`]s, and the
+//! conversion of stored values back to JSON.
+//!
+//! Every problem is reported at once, one [`FieldError`] per field, so that a form can show them
+//! all. Unknown fields and Fathom's own system fields are refused rather than ignored: a typo in a
+//! field name must not silently drop data.
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value as Json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::model::{Collection, Field, FieldType, SYSTEM_FIELDS};
+use crate::value::{Value, format_timestamp};
+
+/// One field's problem, with a stable machine-readable `code` and a sentence for humans.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    fn new(field: &str, code: &'static str, message: String) -> Self {
+        Self { field: field.to_owned(), code, message }
+    }
+}
+
+/// Validates a create body: every supplied field, then defaults and required fields.
+pub fn validate_create(
+    collection: &Collection,
+    body: &Map<String, Json>,
+) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
+    let mut errors = unknown_fields(collection, body);
+    let mut values = Vec::with_capacity(collection.fields.len());
+    for field in &collection.fields {
+        let supplied = body.get(&field.name).filter(|v| !v.is_null());
+        let json = match (supplied, &field.default) {
+            (Some(json), _) => json,
+            (None, Some(default)) => default,
+            (None, None) if field.required => {
+                errors.push(required_error(field));
+                continue;
+            }
+            (None, None) => {
+                values.push((field.name.clone(), Value::Null));
+                continue;
+            }
+        };
+        match validate_value(field, json) {
+            Ok(value) => values.push((field.name.clone(), value)),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() { Ok(values) } else { Err(errors) }
+}
+
+/// Validates a partial update: only the supplied fields; `null` clears an optional field.
+pub fn validate_patch(
+    collection: &Collection,
+    body: &Map<String, Json>,
+) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
+    let mut errors = unknown_fields(collection, body);
+    let mut values = Vec::with_capacity(body.len());
+    for field in &collection.fields {
+        let Some(json) = body.get(&field.name) else { continue };
+        if json.is_null() {
+            if field.required {
+                errors.push(required_error(field));
+            } else {
+                values.push((field.name.clone(), Value::Null));
+            }
+            continue;
+        }
+        match validate_value(field, json) {
+            Ok(value) => values.push((field.name.clone(), value)),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.is_empty() { Ok(values) } else { Err(errors) }
+}
+
+/// Converts a stored value back to its JSON form (decimals as strings, booleans as booleans).
+pub fn value_to_json(value: &Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Integer(i) => Json::from(*i),
+        Value::Number(n) => serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number),
+        Value::Text(s) => Json::String(s.clone()),
+        Value::Json(j) => j.clone(),
+    }
+}
+
+fn unknown_fields(collection: &Collection, body: &Map<String, Json>) -> Vec<FieldError> {
+    body.keys()
+        .filter(|key| collection.field(key).is_none())
+        .map(|key| {
+            if SYSTEM_FIELDS.contains(&key.as_str()) {
+                FieldError::new(
+                    key,
+                    "read_only",
+                    format!("The field `{key}` is managed by Fathom and cannot be written; remove it from the body."),
+                )
+            } else {
+                let known: Vec<&str> = collection.fields.iter().map(|f| f.name.as_str()).collect();
+                FieldError::new(
+                    key,
+                    "unknown_field",
+                    format!(
+                        "The collection `{}` has no field `{key}`; its fields are: {}.",
+                        collection.name,
+                        known.join(", ")
+                    ),
+                )
+            }
+        })
+        .collect()
+}
+
+fn required_error(field: &Field) -> FieldError {
+    FieldError::new(
+        &field.name,
+        "required",
+        format!("The field `{}` is required and cannot be null.", field.name),
+    )
+}
+
+fn type_error(field: &Field, expected: &str, got: &Json) -> FieldError {
+    FieldError::new(
+        &field.name,
+        "invalid_type",
+        format!(
+            "The field `{}` must be {expected}, but got {}.",
+            field.name,
+            json_kind(got)
+        ),
+    )
+}
+
+fn json_kind(json: &Json) -> &'static str {
+    match json {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "an object",
+    }
+}
+
+/// Validates one non-null JSON value against its field's type and constraints.
+pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
+    let value = match &field.kind {
+        FieldType::Text => Value::Text(as_str(field, json, "a string")?.to_owned()),
+        FieldType::Integer => match json.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => return Err(type_error(field, "an integer", json)),
+        },
+        FieldType::Number => match json.as_f64().filter(|n| n.is_finite()) {
+            Some(n) if json.is_number() => Value::Number(n),
+            _ => return Err(type_error(field, "a number", json)),
+        },
+        FieldType::Decimal => Value::Text(parse_decimal(field, json)?.to_string()),
+        FieldType::Boolean => match json.as_bool() {
+            Some(b) => Value::Bool(b),
+            None => return Err(type_error(field, "true or false", json)),
+        },
+        FieldType::Timestamp => {
+            let text = as_str(field, json, "an RFC 3339 timestamp string")?;
+            match OffsetDateTime::parse(text, &Rfc3339) {
+                Ok(at) => Value::Text(format_timestamp(at)),
+                Err(_) => return Err(format_error(field, text, "an RFC 3339 timestamp such as 2026-01-31T09:30:00Z")),
+            }
+        }
+        FieldType::Date => {
+            let text = as_str(field, json, "a date string")?;
+            let format = time::macros::format_description!("[year]-[month]-[day]");
+            match time::Date::parse(text, format) {
+                Ok(_) if text.len() == 10 => Value::Text(text.to_owned()),
+                _ => return Err(format_error(field, text, "a date such as 2026-01-31")),
+            }
+        }
+        FieldType::Uuid | FieldType::Relation { .. } => {
+            let text = as_str(field, json, "a UUID string")?;
+            match uuid::Uuid::parse_str(text) {
+                Ok(id) => Value::Text(id.hyphenated().to_string()),
+                Err(_) => return Err(format_error(field, text, "a UUID such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12")),
+            }
+        }
+        FieldType::Json => Value::Json(json.clone()),
+        FieldType::Enum { values } => {
+            let text = as_str(field, json, "a string")?;
+            if !values.iter().any(|v| v == text) {
+                return Err(FieldError::new(
+                    &field.name,
+                    "invalid_enum",
+                    format!("The field `{}` must be one of {}, but got \"{text}\".", field.name, values.join(", ")),
+                ));
+            }
+            Value::Text(text.to_owned())
+        }
+        FieldType::Email => {
+            let text = as_str(field, json, "an email address")?;
+            if !is_plausible_email(text) {
+                return Err(format_error(field, text, "an email address such as ada@example.com"));
+            }
+            Value::Text(text.to_owned())
+        }
+        FieldType::Url => {
+            let text = as_str(field, json, "a URL")?;
+            match url::Url::parse(text) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Value::Text(text.to_owned()),
+                _ => return Err(format_error(field, text, "an http or https URL such as https://example.com/")),
+            }
+        }
+    };
+    check_constraints(field, &value)?;
+    Ok(value)
+}
+
+fn as_str<'a>(field: &Field, json: &'a Json, expected: &str) -> Result<&'a str, FieldError> {
+    json.as_str().ok_or_else(|| type_error(field, expected, json))
+}
+
+fn format_error(field: &Field, text: &str, expected: &str) -> FieldError {
+    let shown: String = text.chars().take(64).collect();
+    FieldError::new(
+        &field.name,
+        "invalid_format",
+        format!("The field `{}` must be {expected}, but got \"{shown}\".", field.name),
+    )
+}
+
+fn parse_decimal(field: &Field, json: &Json) -> Result<Decimal, FieldError> {
+    let text = match json {
+        Json::String(s) => s.clone(),
+        Json::Number(n) => n.to_string(),
+        other => return Err(type_error(field, "a decimal (a number or a numeric string)", other)),
+    };
+    text.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(&text))
+        .map_err(|_| format_error(field, &text, "a decimal such as \"12.50\""))
+}
+
+fn is_plausible_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else { return false };
+    !local.is_empty()
+        && local.len() <= 64
+        && text.len() <= 254
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn check_constraints(field: &Field, value: &Value) -> Result<(), FieldError> {
+    let c = &field.constraints;
+    let number = match value {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        Value::Text(t) if matches!(field.kind, FieldType::Decimal) => t.parse::<f64>().ok(),
+        _ => None,
+    };
+    if let Some(n) = number {
+        if let Some(min) = c.min.filter(|min| n < *min) {
+            return Err(FieldError::new(&field.name, "too_small", format!("The field `{}` must be at least {min}.", field.name)));
+        }
+        if let Some(max) = c.max.filter(|max| n > *max) {
+            return Err(FieldError::new(&field.name, "too_large", format!("The field `{}` must be at most {max}.", field.name)));
+        }
+    }
+    if let Value::Text(text) = value
+        && field.kind.is_textual()
+    {
+        let length = text.chars().count();
+        if let Some(min) = c.min_length.filter(|min| length < *min as usize) {
+            return Err(FieldError::new(&field.name, "too_short", format!("The field `{}` must be at least {min} characters long, but has {length}.", field.name)));
+        }
+        if let Some(max) = c.max_length.filter(|max| length > *max as usize) {
+            return Err(FieldError::new(&field.name, "too_long", format!("The field `{}` must be at most {max} characters long, but has {length}.", field.name)));
+        }
+        if let Some(pattern) = &c.pattern {
+            let matches = pattern_matches(pattern, text);
+            if !matches {
+                return Err(FieldError::new(&field.name, "pattern_mismatch", format!("The field `{}` must match the pattern `{pattern}`.", field.name)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Matches `text` against a schema pattern anchored to the whole value. Compiled patterns are
+/// cached: the set is bounded by the schema file, and compiling on every write would be wasteful.
+fn pattern_matches(pattern: &str, text: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, RwLock};
+    static CACHE: LazyLock<RwLock<HashMap<String, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+    if let Ok(cache) = CACHE.read()
+        && let Some(compiled) = cache.get(pattern)
+    {
+        return compiled.as_ref().is_some_and(|re| re.is_match(text));
+    }
+    let compiled = regex::Regex::new(&format!("^(?:{pattern})$")).ok();
+    let matches = compiled.as_ref().is_some_and(|re| re.is_match(text));
+    if let Ok(mut cache) = CACHE.write() {
+        cache.insert(pattern.to_owned(), compiled);
+    }
+    matches
+}

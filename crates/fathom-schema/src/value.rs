@@ -1,0 +1,36 @@
+//! The domain form of one field value, after validation and before storage.
+//!
+//! Types without a native SQL counterpart travel as canonical text: decimals keep their scale
+//! (`"12.50"`), timestamps are UTC RFC 3339 with milliseconds (`2026-01-31T09:30:00.000Z`, fixed
+//! width so that text order is time order), dates are `YYYY-MM-DD`, uuids are lowercase hyphenated.
+
+/// One validated field value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Integer(i64),
+    Number(f64),
+    Text(String),
+    Json(serde_json::Value),
+}
+
+use time::OffsetDateTime;
+use time::format_description::BorrowedFormatItem;
+use time::macros::format_description;
+
+/// The canonical timestamp format: UTC, millisecond precision, fixed width.
+const TIMESTAMP_FORMAT: &[BorrowedFormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// Formats an instant in the canonical timestamp form (converted to UTC).
+pub fn format_timestamp(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(TIMESTAMP_FORMAT)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000Z"))
+}
+
+/// The current instant in the canonical timestamp form.
+pub fn now_timestamp() -> String {
+    format_timestamp(OffsetDateTime::now_utc())
+}

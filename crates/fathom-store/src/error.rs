@@ -1,0 +1,117 @@
+//! Storage errors in neutral kinds. Drivers' error types are classified here, once, and never
+//! leave the crate; the `detail` text is for the log only and must not reach a client.
+
+use fathom_core::ErrorCode;
+
+use crate::plan::MigrationPlan;
+
+/// What went wrong, in terms the layers above can act on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreErrorKind {
+    /// The record (or the row an operation targets) does not exist.
+    NotFound,
+    /// A unique index would hold two equal values. Carries the field names involved.
+    UniqueViolation { fields: Vec<String> },
+    /// A relation points at a missing record, or a delete is restricted by referencing records.
+    ForeignKeyViolation,
+    /// A NOT NULL or CHECK constraint failed.
+    CheckViolation,
+    /// The database is busy, locked or unreachable; retrying may succeed.
+    Unavailable,
+    /// A migration has unsafe steps and was not allowed to run them.
+    UnsafeMigration(Box<MigrationPlan>),
+    /// The applied schema changed between planning and applying.
+    ConcurrentMigration,
+    /// Anything else: a bug or a corrupt database.
+    Internal,
+}
+
+/// A storage error: its kind plus an internal detail for the log.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+pub struct StoreError {
+    pub kind: StoreErrorKind,
+    pub detail: String,
+}
+
+impl StoreError {
+    pub fn new(kind: StoreErrorKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into() }
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Self::new(StoreErrorKind::Internal, detail)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StoreErrorKind::NotFound, "no such record")
+    }
+
+    /// The stable error code this storage error surfaces as.
+    pub fn code(&self) -> ErrorCode {
+        match self.kind {
+            StoreErrorKind::NotFound => ErrorCode::RecordNotFound,
+            StoreErrorKind::UniqueViolation { .. } => ErrorCode::UniqueViolation,
+            StoreErrorKind::ForeignKeyViolation => ErrorCode::RelationViolation,
+            StoreErrorKind::CheckViolation => ErrorCode::ValidationFailed,
+            StoreErrorKind::Unavailable => ErrorCode::ServiceUnavailable,
+            StoreErrorKind::UnsafeMigration(_)
+            | StoreErrorKind::ConcurrentMigration
+            | StoreErrorKind::Internal => ErrorCode::Internal,
+        }
+    }
+}
+
+/// Classifies a SQLite error by its extended result code.
+pub(crate) fn from_sqlite(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    let detail = error.to_string();
+    let kind = match &error {
+        rusqlite::Error::SqliteFailure(failure, message) => match failure.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                StoreErrorKind::UniqueViolation { fields: unique_fields(message.as_deref()) }
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreErrorKind::ForeignKeyViolation,
+            ffi::SQLITE_CONSTRAINT_NOTNULL | ffi::SQLITE_CONSTRAINT_CHECK => {
+                StoreErrorKind::CheckViolation
+            }
+            _ => match failure.code {
+                rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::CannotOpen
+                | rusqlite::ErrorCode::SystemIoFailure
+                | rusqlite::ErrorCode::DiskFull => StoreErrorKind::Unavailable,
+                _ => StoreErrorKind::Internal,
+            },
+        },
+        rusqlite::Error::QueryReturnedNoRows => StoreErrorKind::NotFound,
+        _ => StoreErrorKind::Internal,
+    };
+    StoreError::new(kind, detail)
+}
+
+/// Pulls the column names out of "UNIQUE constraint failed: products.name, products.sku".
+/// The names are schema field names, which are public; nothing else of the message is kept.
+fn unique_fields(message: Option<&str>) -> Vec<String> {
+    message
+        .and_then(|m| m.split_once(": "))
+        .map(|(_, columns)| {
+            columns
+                .split(", ")
+                .filter_map(|c| c.rsplit_once('.').map(|(_, column)| column.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unique_fields_are_parsed_from_sqlite_messages() {
+        assert_eq!(
+            super::unique_fields(Some("UNIQUE constraint failed: products.name, products.sku")),
+            vec!["name", "sku"]
+        );
+        assert!(super::unique_fields(None).is_empty());
+    }
+}

@@ -1,0 +1,263 @@
+//! SQLite DDL for collections, and the SQL of each migration step.
+//!
+//! DDL is written here rather than with the query builder because it needs what sea-query does not
+//! express (STRICT tables, expression defaults, partial unique indexes, the table-rebuild recipe).
+//! It contains no user input: identifiers come from a validated schema file (`[a-z][a-z0-9_]*`) and
+//! are quoted anyway; default literals are rendered by [`literal`] from validated values.
+
+use std::collections::BTreeMap;
+
+use fathom_schema::diff::narrows;
+use fathom_schema::{Change, Collection, Field, FieldType, Index, OnDelete, Schema, Value};
+
+use crate::error::StoreError;
+use crate::plan::{PlannedStep, Risk};
+
+/// SQLite's expression for "now" in the canonical timestamp form.
+const NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+
+/// Quotes an identifier for SQLite.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Renders a validated value as an SQL literal (for DEFAULT clauses only).
+fn literal(value: &Value) -> String {
+    let text = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    match value {
+        Value::Null => "NULL".into(),
+        Value::Bool(b) => if *b { "1" } else { "0" }.into(),
+        Value::Integer(i) => i.to_string(),
+        Value::Number(n) => format!("{n:?}"),
+        Value::Text(s) => text(s),
+        Value::Json(j) => text(&j.to_string()),
+    }
+}
+
+/// The SQLite storage class of a field type.
+pub(crate) fn column_type(kind: &FieldType) -> &'static str {
+    match kind {
+        FieldType::Integer | FieldType::Boolean => "INTEGER",
+        FieldType::Number => "REAL",
+        _ => "TEXT",
+    }
+}
+
+fn field_default(field: &Field) -> Option<String> {
+    let json = field.default.as_ref()?;
+    fathom_schema::record::validate_value(field, json).ok().map(|v| literal(&v))
+}
+
+fn column_definition(field: &Field) -> String {
+    let mut sql = format!("{} {}", ident(&field.name), column_type(&field.kind));
+    if field.required {
+        sql.push_str(" NOT NULL");
+    }
+    if let Some(default) = field_default(field) {
+        sql.push_str(" DEFAULT ");
+        sql.push_str(&default);
+    }
+    if let FieldType::Relation { collection, on_delete } = &field.kind {
+        let action = match on_delete {
+            OnDelete::Restrict => "RESTRICT",
+            OnDelete::Cascade => "CASCADE",
+            OnDelete::SetNull => "SET NULL",
+        };
+        sql.push_str(&format!(" REFERENCES {}(\"id\") ON DELETE {action}", ident(collection)));
+    }
+    sql
+}
+
+/// CREATE TABLE for a collection under the given table name.
+fn create_table(collection: &Collection, table: &str) -> String {
+    let mut columns = vec!["\"id\" TEXT PRIMARY KEY NOT NULL".to_owned()];
+    if collection.timestamps {
+        columns.push(format!("\"created_at\" TEXT NOT NULL DEFAULT {NOW}"));
+        columns.push(format!("\"updated_at\" TEXT NOT NULL DEFAULT {NOW}"));
+    }
+    columns.push("\"version\" INTEGER NOT NULL DEFAULT 1".into());
+    if collection.soft_delete {
+        columns.push("\"deleted_at\" TEXT".into());
+    }
+    columns.extend(collection.fields.iter().map(column_definition));
+    format!("CREATE TABLE {} ({}) STRICT", ident(table), columns.join(", "))
+}
+
+fn create_index(collection: &Collection, index: &Index) -> String {
+    let columns: Vec<String> = index.fields.iter().map(|f| ident(f)).collect();
+    // On soft-delete collections a unique value is held by live records only, so deleting a
+    // record frees its value for reuse.
+    let partial = if index.unique && collection.soft_delete { " WHERE \"deleted_at\" IS NULL" } else { "" };
+    format!(
+        "CREATE {}INDEX {} ON {} ({}){partial}",
+        if index.unique { "UNIQUE " } else { "" },
+        ident(&index.name),
+        ident(&collection.name),
+        columns.join(", ")
+    )
+}
+
+/// Every statement that creates a collection from nothing.
+pub(crate) fn create_collection(collection: &Collection) -> Vec<String> {
+    let mut sql = vec![create_table(collection, &collection.name)];
+    sql.extend(collection.effective_indexes().iter().map(|i| create_index(collection, i)));
+    sql
+}
+
+/// The SQLite table-rebuild recipe: build the new shape beside the old, copy the common columns,
+/// swap, and recreate every index. Values that do not fit the new column type make the copy fail
+/// (STRICT tables), which rolls the whole migration back.
+fn rebuild(old: &Collection, new: &Collection) -> Vec<String> {
+    let scratch = format!("_fathom_rebuild_{}", new.name);
+    let mut common: Vec<&str> = vec!["id", "version"];
+    if old.timestamps && new.timestamps {
+        common.extend(["created_at", "updated_at"]);
+    }
+    if old.soft_delete && new.soft_delete {
+        common.push("deleted_at");
+    }
+    common.extend(new.fields.iter().filter(|f| old.field(&f.name).is_some()).map(|f| f.name.as_str()));
+    let columns: Vec<String> = common.iter().map(|c| ident(c)).collect();
+    let columns = columns.join(", ");
+    // Turning soft delete off purges the records that were soft-deleted.
+    let live_only = if old.soft_delete && !new.soft_delete { " WHERE \"deleted_at\" IS NULL" } else { "" };
+    let mut sql = vec![
+        create_table(new, &scratch),
+        format!("INSERT INTO {} ({columns}) SELECT {columns} FROM {}{live_only}", ident(&scratch), ident(&old.name)),
+        format!("DROP TABLE {}", ident(&old.name)),
+        format!("ALTER TABLE {} RENAME TO {}", ident(&scratch), ident(&new.name)),
+    ];
+    sql.extend(new.effective_indexes().iter().map(|i| create_index(new, i)));
+    sql
+}
+
+/// Whether a change forces the table to be rebuilt (SQLite's ALTER TABLE cannot express it).
+fn needs_rebuild(change: &Change) -> bool {
+    match change {
+        Change::DropField { .. }
+        | Change::AlterField { .. }
+        | Change::SetSoftDelete { .. }
+        | Change::SetTimestamps { .. } => true,
+        // ADD COLUMN cannot add a NOT NULL column without a default.
+        Change::AddField { field, .. } => field.required && field.default.is_none(),
+        _ => false,
+    }
+}
+
+/// Facts about the live data that a plan is judged against.
+pub(crate) trait LiveData {
+    fn row_count(&self, table: &str) -> Result<u64, StoreError>;
+}
+
+/// Turns schema changes into planned steps with SQL and risks.
+pub(crate) fn plan_steps(
+    applied: &Schema,
+    desired: &Schema,
+    changes: &[Change],
+    live: &dyn LiveData,
+) -> Result<Vec<PlannedStep>, StoreError> {
+    let mut by_collection: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+    for change in changes {
+        by_collection.entry(change.collection()).or_default().push(change);
+    }
+    let mut steps = Vec::new();
+    // Creations first so that relations in later steps can point at them.
+    for change in changes {
+        if let Change::CreateCollection(c) = change {
+            steps.push(PlannedStep { description: change.describe(), sql: create_collection(c), risks: vec![] });
+        }
+    }
+    for (name, group) in &by_collection {
+        let (Some(old), Some(new)) = (applied.collection(name), desired.collection(name)) else { continue };
+        let rows = live.row_count(name)?;
+        if group.iter().any(|c| needs_rebuild(c)) {
+            let mut risks: Vec<Risk> = group.iter().flat_map(|c| risks_of(c, rows)).collect();
+            if rows > 0 {
+                risks.push(Risk::caution(format!("rewrites the table `{name}` ({rows} records); writes wait while it runs")));
+            }
+            let description = group.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ");
+            steps.push(PlannedStep { description, sql: rebuild(old, new), risks });
+            continue;
+        }
+        for change in group {
+            let sql = match change {
+                Change::AddField { collection, field } => {
+                    vec![format!("ALTER TABLE {} ADD COLUMN {}", ident(collection), column_definition(field))]
+                }
+                Change::CreateIndex { index, .. } => vec![create_index(new, index)],
+                Change::DropIndex { index, .. } => vec![format!("DROP INDEX IF EXISTS {}", ident(&index.name))],
+                _ => vec![],
+            };
+            steps.push(PlannedStep { description: change.describe(), sql, risks: risks_of(change, rows) });
+        }
+    }
+    for change in changes {
+        if let Change::DropCollection(c) = change {
+            let rows = live.row_count(&c.name)?;
+            steps.push(PlannedStep {
+                description: change.describe(),
+                sql: vec![format!("DROP TABLE {}", ident(&c.name))],
+                risks: vec![Risk::unsafe_(format!(
+                    "deletes the collection, its API endpoints and its {rows} records"
+                ))],
+            });
+        }
+    }
+    Ok(steps)
+}
+
+/// The risks of one change against a table holding `rows` records.
+fn risks_of(change: &Change, rows: u64) -> Vec<Risk> {
+    let mut risks = Vec::new();
+    match change {
+        Change::DropField { collection, field } => risks.push(Risk::unsafe_(format!(
+            "deletes every value of `{collection}.{}` and removes the field from the API",
+            field.name
+        ))),
+        Change::AlterField { from, to, .. } => {
+            if from.kind != to.kind {
+                risks.push(Risk::unsafe_(format!(
+                    "narrows or changes the type of `{}` from {} to {}: clients break and values that do not convert make the migration fail",
+                    to.name,
+                    from.kind.name(),
+                    to.kind.name()
+                )));
+            }
+            if to.required && !from.required && rows > 0 {
+                risks.push(Risk::unsafe_(format!(
+                    "makes `{}` required: records without a value make the migration fail",
+                    to.name
+                )));
+            }
+        }
+        Change::AddField { field, .. } if field.required && field.default.is_none() && rows > 0 => {
+            risks.push(Risk::unsafe_(format!(
+                "adds the required field `{}` without a default to a table holding {rows} records: the migration will fail; give the field a default or make it optional",
+                field.name
+            )))
+        }
+        Change::RetuneField { from, to, .. } if rows > 0 && narrows(from, to) => risks.push(Risk::unsafe_(format!(
+            "tightens the rules of `{}`: existing records may no longer pass validation when next updated",
+            to.name
+        ))),
+        Change::SetSoftDelete { enabled: false, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
+            "turns soft delete off for `{collection}`: records that were soft-deleted are purged for good"
+        ))),
+        Change::SetTimestamps { enabled: false, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
+            "drops `created_at` and `updated_at` of every record in `{collection}`"
+        ))),
+        Change::SetTimestamps { enabled: true, collection } if rows > 0 => risks.push(Risk::caution(format!(
+            "existing records of `{collection}` get the migration time as `created_at` and `updated_at`"
+        ))),
+        Change::CreateIndex { index, collection } if index.unique && rows > 0 => risks.push(Risk::caution(format!(
+            "the unique index on `{collection}` ({}) fails, and the migration with it, if existing records share a value",
+            index.fields.join(", ")
+        ))),
+        Change::DropIndex { index, .. } if index.unique => risks.push(Risk::caution(format!(
+            "values of ({}) no longer have to be unique",
+            index.fields.join(", ")
+        ))),
+        _ => {}
+    }
+    risks
+}

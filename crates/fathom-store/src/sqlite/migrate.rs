@@ -1,0 +1,132 @@
+//! Migrations on SQLite: the history table, planning against live data, and applying a plan in
+//! one transaction.
+
+use fathom_schema::{Schema, diff};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::ddl::{self, LiveData};
+use crate::error::{StoreError, StoreErrorKind, from_sqlite};
+use crate::plan::{AppliedMigration, MigrationPlan};
+
+/// Creates Fathom's own tables if they are missing. Idempotent.
+pub(crate) fn ensure_system_tables(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS \"_fathom_migrations\" (
+            \"version\" INTEGER PRIMARY KEY NOT NULL,
+            \"applied_at\" TEXT NOT NULL,
+            \"schema\" TEXT NOT NULL,
+            \"statements\" TEXT NOT NULL
+        ) STRICT",
+    )
+    .map_err(from_sqlite)
+}
+
+fn row_to_migration(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn decode(raw: (i64, String, String, String)) -> Result<AppliedMigration, StoreError> {
+    let (version, applied_at, schema, statements) = raw;
+    let schema: Schema = serde_json::from_str(&schema)
+        .map_err(|e| StoreError::internal(format!("decoding the schema snapshot of version {version}: {e}")))?;
+    let statements: Vec<String> = serde_json::from_str(&statements)
+        .map_err(|e| StoreError::internal(format!("decoding the statements of version {version}: {e}")))?;
+    Ok(AppliedMigration { version, applied_at, schema, statements })
+}
+
+const SELECT_MIGRATIONS: &str =
+    "SELECT \"version\", \"applied_at\", \"schema\", \"statements\" FROM \"_fathom_migrations\"";
+
+pub(crate) fn latest(conn: &Connection) -> Result<Option<AppliedMigration>, StoreError> {
+    let sql = format!("{SELECT_MIGRATIONS} ORDER BY \"version\" DESC LIMIT 1");
+    let raw = conn.query_row(&sql, [], row_to_migration).optional().map_err(from_sqlite)?;
+    raw.map(decode).transpose()
+}
+
+pub(crate) fn history(conn: &Connection) -> Result<Vec<AppliedMigration>, StoreError> {
+    let sql = format!("{SELECT_MIGRATIONS} ORDER BY \"version\"");
+    let mut statement = conn.prepare(&sql).map_err(from_sqlite)?;
+    let rows = statement.query_map([], row_to_migration).map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite).and_then(decode)).collect()
+}
+
+struct Counts<'c>(&'c Connection);
+
+impl LiveData for Counts<'_> {
+    fn row_count(&self, table: &str) -> Result<u64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {}", ddl::ident(table));
+        let n: i64 = self.0.query_row(&sql, [], |r| r.get(0)).map_err(from_sqlite)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+/// Plans the migration from the latest applied schema to `desired` against the live data.
+pub(crate) fn plan(conn: &Connection, desired: &Schema) -> Result<MigrationPlan, StoreError> {
+    let applied = latest(conn)?;
+    let (from_version, applied_schema) = match applied {
+        Some(m) => (m.version, m.schema),
+        None => (0, Schema::default()),
+    };
+    let changes = diff(&applied_schema, desired);
+    let steps = ddl::plan_steps(&applied_schema, desired, &changes, &Counts(conn))?;
+    Ok(MigrationPlan { from_version, steps })
+}
+
+/// Plans and applies in one transaction with foreign-key enforcement suspended (the rebuild recipe
+/// needs it) and a full foreign-key check before commit. Any failure rolls everything back.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    desired: &Schema,
+    allow_unsafe: bool,
+) -> Result<MigrationPlan, StoreError> {
+    conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(from_sqlite)?;
+    let outcome = (|| {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(from_sqlite)?;
+        let plan = plan(&tx, desired)?;
+        if plan.is_empty() {
+            return Ok(plan);
+        }
+        if plan.is_unsafe() && !allow_unsafe {
+            return Err(StoreError::new(
+                StoreErrorKind::UnsafeMigration(Box::new(plan)),
+                "the migration has unsafe steps",
+            ));
+        }
+        for statement in plan.statements() {
+            tx.execute_batch(statement)
+                .map_err(|e| with_statement(from_sqlite(e), statement))?;
+        }
+        let violations: i64 = tx
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .map_err(from_sqlite)?;
+        if violations > 0 {
+            return Err(StoreError::new(
+                StoreErrorKind::ForeignKeyViolation,
+                format!("the migration would leave {violations} records pointing at missing records"),
+            ));
+        }
+        let statements: Vec<&str> = plan.statements().collect();
+        let snapshot = serde_json::to_string(desired)
+            .map_err(|e| StoreError::internal(format!("encoding the schema snapshot: {e}")))?;
+        let statements = serde_json::to_string(&statements)
+            .map_err(|e| StoreError::internal(format!("encoding the statements: {e}")))?;
+        tx.execute(
+            "INSERT INTO \"_fathom_migrations\" (\"version\", \"applied_at\", \"schema\", \"statements\") VALUES (?1, ?2, ?3, ?4)",
+            params![plan.from_version + 1, fathom_schema::value::now_timestamp(), snapshot, statements],
+        )
+        .map_err(from_sqlite)?;
+        tx.commit().map_err(from_sqlite)?;
+        Ok(plan)
+    })();
+    let restored = conn.execute_batch("PRAGMA foreign_keys = ON").map_err(from_sqlite);
+    let plan = outcome?;
+    restored?;
+    Ok(plan)
+}
+
+fn with_statement(mut error: StoreError, statement: &str) -> StoreError {
+    error.detail = format!("{} (while running: {statement})", error.detail);
+    error
+}

@@ -1,0 +1,142 @@
+//! The embedded SQLite backend: opening and configuring connections, and the store operations on
+//! top of the writer/reader [`pool`].
+
+mod ddl;
+mod migrate;
+mod pool;
+mod records;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fathom_schema::{Collection, Schema};
+use rusqlite::{Connection, OpenFlags};
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreErrorKind, from_sqlite};
+use crate::plan::{AppliedMigration, MigrationPlan};
+use crate::record::{Page, Record, UnitOfWork, WriteResult};
+use pool::Pool;
+
+/// How hard a commit works to survive a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous = FULL`: an acknowledged write survives power loss. The default.
+    #[default]
+    Full,
+    /// `synchronous = NORMAL`: survives a process crash; the last commits may be lost on power loss.
+    Normal,
+}
+
+/// How to open the SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file; its directory is created if missing.
+    pub path: PathBuf,
+    /// Reader connections (threads). At least 1.
+    pub readers: usize,
+    /// How long a connection waits on a lock before reporting the database busy.
+    pub busy_timeout: Duration,
+    pub durability: Durability,
+}
+
+impl SqliteOptions {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), readers: 4, busy_timeout: Duration::from_secs(5), durability: Durability::Full }
+    }
+}
+
+pub(crate) struct SqliteStore {
+    pool: Pool,
+}
+
+fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(&options.path, flags).map_err(|e| {
+        StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!("opening the SQLite database {}: {e}", options.path.display()),
+        )
+    })?;
+    conn.busy_timeout(options.busy_timeout).map_err(from_sqlite)?;
+    conn.set_prepared_statement_cache_capacity(256);
+    let synchronous = match options.durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    let pragmas = if writer {
+        format!(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+        )
+    } else {
+        "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;".to_owned()
+    };
+    conn.execute_batch(&pragmas).map_err(from_sqlite)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub(crate) async fn open(options: SqliteOptions) -> Result<Self, StoreError> {
+        let opened = tokio::task::spawn_blocking(move || -> Result<Pool, StoreError> {
+            if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        format!("creating the data directory {}: {e}", dir.display()),
+                    )
+                })?;
+            }
+            // The writer goes first: it switches the file to WAL and creates the system tables.
+            let writer = open_connection(&options, true)?;
+            migrate::ensure_system_tables(&writer)?;
+            let readers = (0..options.readers.max(1))
+                .map(|_| open_connection(&options, false))
+                .collect::<Result<Vec<_>, _>>()?;
+            Pool::start(writer, readers)
+        })
+        .await
+        .map_err(|e| StoreError::internal(format!("opening the database: {e}")))??;
+        Ok(Self { pool: opened })
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        self.pool
+            .read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(from_sqlite))
+            .await
+    }
+
+    pub(crate) async fn applied(&self) -> Result<Option<AppliedMigration>, StoreError> {
+        self.pool.read(migrate::latest).await
+    }
+
+    pub(crate) async fn history(&self) -> Result<Vec<AppliedMigration>, StoreError> {
+        self.pool.read(migrate::history).await
+    }
+
+    pub(crate) async fn plan(&self, desired: Schema) -> Result<MigrationPlan, StoreError> {
+        self.pool.read(move |conn| migrate::plan(conn, &desired)).await
+    }
+
+    pub(crate) async fn migrate(&self, desired: Schema, allow_unsafe: bool) -> Result<MigrationPlan, StoreError> {
+        self.pool.exclusive(move |conn| migrate::migrate(conn, &desired, allow_unsafe)).await
+    }
+
+    pub(crate) async fn get(&self, collection: Arc<Collection>, id: Uuid) -> Result<Option<Record>, StoreError> {
+        self.pool.read(move |conn| records::get(conn, &collection, id)).await
+    }
+
+    pub(crate) async fn list(&self, collection: Arc<Collection>, page: Page) -> Result<Vec<Record>, StoreError> {
+        self.pool.read(move |conn| records::list(conn, &collection, page)).await
+    }
+
+    pub(crate) async fn count(&self, collection: Arc<Collection>) -> Result<u64, StoreError> {
+        self.pool.read(move |conn| records::count(conn, &collection)).await
+    }
+
+    pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
+        self.pool
+            .write(move |conn| work.ops.iter().map(|op| records::apply(conn, op)).collect())
+            .await
+    }
+}

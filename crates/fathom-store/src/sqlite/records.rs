@@ -1,0 +1,236 @@
+//! Record reads and writes on SQLite. SQL is built with sea-query and every value is bound as a
+//! parameter; statements are cached per connection (the SQL text for a collection is stable).
+
+use std::sync::Arc;
+
+use fathom_schema::{Collection, FieldType, Value};
+use rusqlite::Connection;
+use rusqlite::types::ValueRef;
+use sea_query::{Expr, ExprTrait, Order, Query, SqliteQueryBuilder};
+use uuid::Uuid;
+
+use crate::error::{StoreError, from_sqlite};
+use crate::record::{Page, Record, WriteOp, WriteResult};
+
+/// The columns a record is read from, in the order [`read_record`] expects.
+fn select_columns(collection: &Collection) -> Vec<String> {
+    let mut columns: Vec<String> = vec!["id".into(), "version".into()];
+    if collection.timestamps {
+        columns.extend(["created_at".into(), "updated_at".into()]);
+    }
+    columns.extend(collection.fields.iter().map(|f| f.name.clone()));
+    columns
+}
+
+fn live_only(collection: &Collection) -> Option<Expr> {
+    collection.soft_delete.then(|| Expr::col("deleted_at").is_null())
+}
+
+fn to_sql_value(value: &Value) -> sea_query::Value {
+    match value {
+        Value::Null => sea_query::Value::String(None),
+        Value::Bool(b) => sea_query::Value::Bool(Some(*b)),
+        Value::Integer(i) => sea_query::Value::BigInt(Some(*i)),
+        Value::Number(n) => sea_query::Value::Double(Some(*n)),
+        Value::Text(s) => sea_query::Value::String(Some(s.clone())),
+        Value::Json(j) => sea_query::Value::String(Some(j.to_string())),
+    }
+}
+
+/// Binds sea-query's values to rusqlite. We only ever produce the variants handled here.
+fn bind(values: sea_query::Values) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value as Sql;
+    values
+        .0
+        .into_iter()
+        .map(|v| match v {
+            sea_query::Value::Bool(b) => b.map_or(Sql::Null, |b| Sql::Integer(i64::from(b))),
+            sea_query::Value::Int(i) => i.map_or(Sql::Null, |i| Sql::Integer(i64::from(i))),
+            sea_query::Value::BigInt(i) => i.map_or(Sql::Null, Sql::Integer),
+            sea_query::Value::BigUnsigned(i) => {
+                i.map_or(Sql::Null, |i| Sql::Integer(i64::try_from(i).unwrap_or(i64::MAX)))
+            }
+            sea_query::Value::Unsigned(i) => i.map_or(Sql::Null, |i| Sql::Integer(i64::from(i))),
+            sea_query::Value::Double(n) => n.map_or(Sql::Null, Sql::Real),
+            sea_query::Value::String(s) => s.map_or(Sql::Null, Sql::Text),
+            _ => Sql::Null,
+        })
+        .collect()
+}
+
+fn read_record(collection: &Collection, row: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    let id: String = row.get(0)?;
+    let id = Uuid::parse_str(&id).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })?;
+    let version: i64 = row.get(1)?;
+    let (created_at, updated_at, first_field) = if collection.timestamps {
+        (Some(row.get(2)?), Some(row.get(3)?), 4)
+    } else {
+        (None, None, 2)
+    };
+    let mut values = Vec::with_capacity(collection.fields.len());
+    for (n, field) in collection.fields.iter().enumerate() {
+        let raw = row.get_ref(first_field + n)?;
+        values.push((field.name.clone(), read_value(&field.kind, raw)));
+    }
+    Ok(Record { id, created_at, updated_at, version, values })
+}
+
+fn read_value(kind: &FieldType, raw: ValueRef<'_>) -> Value {
+    match (kind, raw) {
+        (_, ValueRef::Null) => Value::Null,
+        (FieldType::Boolean, ValueRef::Integer(i)) => Value::Bool(i != 0),
+        (FieldType::Json, ValueRef::Text(t)) => {
+            serde_json::from_slice(t).map_or(Value::Null, Value::Json)
+        }
+        (_, ValueRef::Integer(i)) => Value::Integer(i),
+        (_, ValueRef::Real(r)) => Value::Number(r),
+        (_, ValueRef::Text(t)) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        (_, ValueRef::Blob(_)) => Value::Null,
+    }
+}
+
+fn query_records(
+    conn: &Connection,
+    collection: &Collection,
+    (sql, values): (String, sea_query::Values),
+) -> Result<Vec<Record>, StoreError> {
+    let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
+    let rows = statement
+        .query_map(rusqlite::params_from_iter(bind(values)), |row| read_record(collection, row))
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite)).collect()
+}
+
+pub(crate) fn get(conn: &Connection, collection: &Collection, id: Uuid) -> Result<Option<Record>, StoreError> {
+    let mut query = Query::select();
+    query
+        .columns(select_columns(collection))
+        .from(collection.name.clone())
+        .and_where(Expr::col("id").eq(id.hyphenated().to_string()));
+    if let Some(live) = live_only(collection) {
+        query.and_where(live);
+    }
+    Ok(query_records(conn, collection, query.build(SqliteQueryBuilder))?.pop())
+}
+
+pub(crate) fn list(conn: &Connection, collection: &Collection, page: Page) -> Result<Vec<Record>, StoreError> {
+    let mut query = Query::select();
+    query
+        .columns(select_columns(collection))
+        .from(collection.name.clone())
+        .order_by("id", Order::Asc)
+        .limit(u64::from(page.limit))
+        .offset(page.offset);
+    if let Some(live) = live_only(collection) {
+        query.and_where(live);
+    }
+    query_records(conn, collection, query.build(SqliteQueryBuilder))
+}
+
+pub(crate) fn count(conn: &Connection, collection: &Collection) -> Result<u64, StoreError> {
+    let mut query = Query::select();
+    query.expr(Expr::cust("COUNT(*)")).from(collection.name.clone());
+    if let Some(live) = live_only(collection) {
+        query.and_where(live);
+    }
+    let (sql, values) = query.build(SqliteQueryBuilder);
+    let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
+    let n: i64 = statement
+        .query_row(rusqlite::params_from_iter(bind(values)), |r| r.get(0))
+        .map_err(from_sqlite)?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+fn execute(conn: &Connection, (sql, values): (String, sea_query::Values)) -> Result<usize, StoreError> {
+    let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
+    statement.execute(rusqlite::params_from_iter(bind(values))).map_err(from_sqlite)
+}
+
+fn create(conn: &Connection, collection: &Arc<Collection>, values: &[(String, Value)]) -> Result<Record, StoreError> {
+    let id = Uuid::now_v7();
+    let now = fathom_schema::value::now_timestamp();
+    let mut columns: Vec<String> = vec!["id".into(), "version".into()];
+    let mut row: Vec<Expr> = vec![Expr::val(id.hyphenated().to_string()), Expr::val(1i64)];
+    if collection.timestamps {
+        columns.extend(["created_at".into(), "updated_at".into()]);
+        row.extend([Expr::val(now.clone()), Expr::val(now.clone())]);
+    }
+    for (name, value) in values {
+        columns.push(name.clone());
+        row.push(Expr::val(to_sql_value(value)));
+    }
+    let mut query = Query::insert();
+    query
+        .into_table(collection.name.clone())
+        .columns(columns)
+        .values(row)
+        .map_err(|e| StoreError::internal(format!("building an insert: {e}")))?;
+    execute(conn, query.build(SqliteQueryBuilder))?;
+    let timestamp = collection.timestamps.then_some(now);
+    Ok(Record {
+        id,
+        created_at: timestamp.clone(),
+        updated_at: timestamp,
+        version: 1,
+        values: values.to_vec(),
+    })
+}
+
+fn update(conn: &Connection, collection: &Collection, id: Uuid, values: &[(String, Value)]) -> Result<Record, StoreError> {
+    if values.is_empty() {
+        return get(conn, collection, id)?.ok_or_else(StoreError::not_found);
+    }
+    let mut query = Query::update();
+    query.table(collection.name.clone());
+    for (name, value) in values {
+        query.value(name.clone(), to_sql_value(value));
+    }
+    if collection.timestamps {
+        query.value("updated_at", fathom_schema::value::now_timestamp());
+    }
+    query
+        .value("version", Expr::col("version").add(1i64))
+        .and_where(Expr::col("id").eq(id.hyphenated().to_string()));
+    if let Some(live) = live_only(collection) {
+        query.and_where(live);
+    }
+    query.returning(Query::returning().columns(select_columns(collection)));
+    query_records(conn, collection, query.build(SqliteQueryBuilder))?
+        .pop()
+        .ok_or_else(StoreError::not_found)
+}
+
+fn delete(conn: &Connection, collection: &Collection, id: Uuid) -> Result<(), StoreError> {
+    let id_text = id.hyphenated().to_string();
+    let changed = if collection.soft_delete {
+        let now = fathom_schema::value::now_timestamp();
+        let mut query = Query::update();
+        query.table(collection.name.clone()).value("deleted_at", now.clone());
+        if collection.timestamps {
+            query.value("updated_at", now);
+        }
+        query
+            .value("version", Expr::col("version").add(1i64))
+            .and_where(Expr::col("id").eq(id_text))
+            .and_where(Expr::col("deleted_at").is_null());
+        execute(conn, query.build(SqliteQueryBuilder))?
+    } else {
+        let mut query = Query::delete();
+        query.from_table(collection.name.clone()).and_where(Expr::col("id").eq(id_text));
+        execute(conn, query.build(SqliteQueryBuilder))?
+    };
+    if changed == 0 { Err(StoreError::not_found()) } else { Ok(()) }
+}
+
+/// Applies one write operation inside the current transaction.
+pub(crate) fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
+    match op {
+        WriteOp::Create { collection, values } => create(conn, collection, values).map(WriteResult::Created),
+        WriteOp::Update { collection, id, values } => {
+            update(conn, collection, *id, values).map(WriteResult::Updated)
+        }
+        WriteOp::Delete { collection, id } => delete(conn, collection, *id).map(|()| WriteResult::Deleted { id: *id }),
+    }
+}
