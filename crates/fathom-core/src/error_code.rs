@@ -96,13 +96,12 @@ impl ErrorCode {
             | Self::InvalidId => 400,
             Self::CollectionNotFound | Self::RecordNotFound | Self::RouteNotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::RequestTimeout => 408,
             Self::UniqueViolation => 409,
             Self::RelationViolation => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal => 500,
-            Self::ServiceUnavailable | Self::NotReady => 503,
+            Self::RequestTimeout | Self::ServiceUnavailable | Self::NotReady => 503,
         }
     }
 

@@ -11,17 +11,43 @@ use crate::model::{Collection, Field, FieldType, Index, Schema};
 pub enum Change {
     CreateCollection(Arc<Collection>),
     DropCollection(Arc<Collection>),
-    AddField { collection: String, field: Field },
-    DropField { collection: String, field: Field },
+    AddField {
+        collection: String,
+        field: Field,
+    },
+    DropField {
+        collection: String,
+        field: Field,
+    },
     /// The field's storage changes (type, required, relation target): the column must be rebuilt.
-    AlterField { collection: String, from: Field, to: Field },
+    AlterField {
+        collection: String,
+        from: Field,
+        to: Field,
+    },
     /// Only validation changes (constraints, default, enum values): no SQL, but existing records
     /// may no longer satisfy the new rules when they are narrowed.
-    RetuneField { collection: String, from: Field, to: Field },
-    SetSoftDelete { collection: String, enabled: bool },
-    SetTimestamps { collection: String, enabled: bool },
-    CreateIndex { collection: String, index: Index },
-    DropIndex { collection: String, index: Index },
+    RetuneField {
+        collection: String,
+        from: Field,
+        to: Field,
+    },
+    SetSoftDelete {
+        collection: String,
+        enabled: bool,
+    },
+    SetTimestamps {
+        collection: String,
+        enabled: bool,
+    },
+    CreateIndex {
+        collection: String,
+        index: Index,
+    },
+    DropIndex {
+        collection: String,
+        index: Index,
+    },
 }
 
 impl Change {
@@ -46,12 +72,20 @@ impl Change {
             Self::CreateCollection(c) => format!("create collection `{}`", c.name),
             Self::DropCollection(c) => format!("drop collection `{}` and all its records", c.name),
             Self::AddField { collection, field } => {
-                format!("add field `{collection}.{}` ({})", field.name, field.kind.name())
+                format!(
+                    "add field `{collection}.{}` ({})",
+                    field.name,
+                    field.kind.name()
+                )
             }
             Self::DropField { collection, field } => {
                 format!("drop field `{collection}.{}` and its data", field.name)
             }
-            Self::AlterField { collection, from, to } => format!(
+            Self::AlterField {
+                collection,
+                from,
+                to,
+            } => format!(
                 "change field `{collection}.{}` from {} to {}",
                 to.name,
                 storage_summary(from),
@@ -60,10 +94,16 @@ impl Change {
             Self::RetuneField { collection, to, .. } => {
                 format!("change validation rules of `{collection}.{}`", to.name)
             }
-            Self::SetSoftDelete { collection, enabled } => {
+            Self::SetSoftDelete {
+                collection,
+                enabled,
+            } => {
                 format!("turn soft delete {} for `{collection}`", on_off(*enabled))
             }
-            Self::SetTimestamps { collection, enabled } => {
+            Self::SetTimestamps {
+                collection,
+                enabled,
+            } => {
                 format!("turn timestamps {} for `{collection}`", on_off(*enabled))
             }
             Self::CreateIndex { collection, index } => format!(
@@ -81,7 +121,11 @@ impl Change {
     /// Whether applying the change can only add (never lose or reject existing data).
     pub fn is_additive(&self) -> bool {
         match self {
-            Self::CreateCollection(_) | Self::CreateIndex { index: Index { unique: false, .. }, .. } => true,
+            Self::CreateCollection(_)
+            | Self::CreateIndex {
+                index: Index { unique: false, .. },
+                ..
+            } => true,
             Self::AddField { field, .. } => !field.required || field.default.is_some(),
             Self::SetSoftDelete { enabled, .. } => *enabled,
             Self::RetuneField { from, to, .. } => !narrows(from, to),
@@ -96,9 +140,16 @@ fn on_off(enabled: bool) -> &'static str {
 }
 
 fn storage_summary(field: &Field) -> String {
-    let required = if field.required { "required" } else { "optional" };
+    let required = if field.required {
+        "required"
+    } else {
+        "optional"
+    };
     match &field.kind {
-        FieldType::Relation { collection, on_delete } => {
+        FieldType::Relation {
+            collection,
+            on_delete,
+        } => {
             format!("{required} relation to `{collection}` (on delete {on_delete:?})")
         }
         kind => format!("{required} {}", kind.name()),
@@ -108,8 +159,10 @@ fn storage_summary(field: &Field) -> String {
 /// Whether the validation rules of `to` may reject values that `from` accepted.
 pub fn narrows(from: &Field, to: &Field) -> bool {
     let (a, b) = (&from.constraints, &to.constraints);
-    let tighter_lower = |old: Option<f64>, new: Option<f64>| new.is_some_and(|n| old.is_none_or(|o| n > o));
-    let tighter_upper = |old: Option<f64>, new: Option<f64>| new.is_some_and(|n| old.is_none_or(|o| n < o));
+    let tighter_lower =
+        |old: Option<f64>, new: Option<f64>| new.is_some_and(|n| old.is_none_or(|o| n > o));
+    let tighter_upper =
+        |old: Option<f64>, new: Option<f64>| new.is_some_and(|n| old.is_none_or(|o| n < o));
     let len = |v: Option<u32>| v.map(f64::from);
     let enum_shrinks = match (&from.kind, &to.kind) {
         (FieldType::Enum { values: old }, FieldType::Enum { values: new }) => {
@@ -156,7 +209,10 @@ fn diff_collection(old: &Collection, new: &Collection, changes: &mut Vec<Change>
     let collection = || new.name.clone();
     for field in &new.fields {
         match old.field(&field.name) {
-            None => changes.push(Change::AddField { collection: collection(), field: field.clone() }),
+            None => changes.push(Change::AddField {
+                collection: collection(),
+                field: field.clone(),
+            }),
             Some(before) if storage_differs(before, field) => changes.push(Change::AlterField {
                 collection: collection(),
                 from: before.clone(),
@@ -174,31 +230,49 @@ fn diff_collection(old: &Collection, new: &Collection, changes: &mut Vec<Change>
     }
     for field in &old.fields {
         if new.field(&field.name).is_none() {
-            changes.push(Change::DropField { collection: collection(), field: field.clone() });
+            changes.push(Change::DropField {
+                collection: collection(),
+                field: field.clone(),
+            });
         }
     }
     if old.soft_delete != new.soft_delete {
-        changes.push(Change::SetSoftDelete { collection: collection(), enabled: new.soft_delete });
+        changes.push(Change::SetSoftDelete {
+            collection: collection(),
+            enabled: new.soft_delete,
+        });
     }
     if old.timestamps != new.timestamps {
-        changes.push(Change::SetTimestamps { collection: collection(), enabled: new.timestamps });
+        changes.push(Change::SetTimestamps {
+            collection: collection(),
+            enabled: new.timestamps,
+        });
     }
     let (old_indexes, new_indexes) = (old.effective_indexes(), new.effective_indexes());
     for index in &new_indexes {
         if !old_indexes.contains(index) {
-            changes.push(Change::CreateIndex { collection: collection(), index: index.clone() });
+            changes.push(Change::CreateIndex {
+                collection: collection(),
+                index: index.clone(),
+            });
         }
     }
     for index in &old_indexes {
         if !new_indexes.contains(index) {
-            changes.push(Change::DropIndex { collection: collection(), index: index.clone() });
+            changes.push(Change::DropIndex {
+                collection: collection(),
+                index: index.clone(),
+            });
         }
     }
 }
 
 /// `unique` is carried by an index, which the index diff already covers.
 fn only_unique_differs(a: &Field, b: &Field) -> bool {
-    Field { unique: b.unique, ..a.clone() } == *b
+    Field {
+        unique: b.unique,
+        ..a.clone()
+    } == *b
 }
 
 #[cfg(test)]
@@ -207,15 +281,33 @@ mod tests {
     use crate::model::Constraints;
 
     fn field(name: &str, kind: FieldType, required: bool) -> Field {
-        Field { name: name.into(), kind, required, unique: false, default: None, constraints: Constraints::default() }
+        Field {
+            name: name.into(),
+            kind,
+            required,
+            unique: false,
+            default: None,
+            constraints: Constraints::default(),
+        }
     }
 
     fn schema(collections: Vec<Collection>) -> Schema {
-        Schema { collections: collections.into_iter().map(|c| (c.name.clone(), Arc::new(c))).collect() }
+        Schema {
+            collections: collections
+                .into_iter()
+                .map(|c| (c.name.clone(), Arc::new(c)))
+                .collect(),
+        }
     }
 
     fn products(fields: Vec<Field>) -> Collection {
-        Collection { name: "products".into(), fields, indexes: vec![], soft_delete: false, timestamps: true }
+        Collection {
+            name: "products".into(),
+            fields,
+            indexes: vec![],
+            soft_delete: false,
+            timestamps: true,
+        }
     }
 
     #[test]
@@ -254,7 +346,10 @@ mod tests {
 
     #[test]
     fn dropped_collection_and_field_are_destructive() {
-        let old = schema(vec![products(vec![field("a", FieldType::Text, false), field("b", FieldType::Text, false)])]);
+        let old = schema(vec![products(vec![
+            field("a", FieldType::Text, false),
+            field("b", FieldType::Text, false),
+        ])]);
         let new = schema(vec![products(vec![field("a", FieldType::Text, false)])]);
         let changes = diff(&old, &new);
         assert!(matches!(changes.as_slice(), [Change::DropField { .. }]));

@@ -14,9 +14,29 @@ pub const SYSTEM_FIELDS: &[&str] = &["id", "created_at", "updated_at", "version"
 
 /// Collection names that would clash with system collections or with route words under `/api/v1`.
 pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
-    "admin", "api", "audit", "auth", "batch", "collections", "docs", "events", "files", "health",
-    "jwks", "keys", "me", "metrics", "migrations", "openapi", "ready", "realtime", "schema",
-    "sessions", "tenants", "users", "webhooks",
+    "admin",
+    "api",
+    "audit",
+    "auth",
+    "batch",
+    "collections",
+    "docs",
+    "events",
+    "files",
+    "health",
+    "jwks",
+    "keys",
+    "me",
+    "metrics",
+    "migrations",
+    "openapi",
+    "ready",
+    "realtime",
+    "schema",
+    "sessions",
+    "tenants",
+    "users",
+    "webhooks",
 ];
 
 /// A whole schema: every collection by name.
@@ -64,7 +84,10 @@ impl Collection {
     pub fn effective_indexes(&self) -> Vec<Index> {
         let mut out: Vec<Index> = Vec::new();
         let mut push = |index: Index| {
-            if !out.iter().any(|i| i.fields == index.fields && i.unique == index.unique) {
+            if !out
+                .iter()
+                .any(|i| i.fields == index.fields && i.unique == index.unique)
+            {
                 out.push(index);
             }
         };
@@ -76,7 +99,10 @@ impl Collection {
         }
         for field in &self.fields {
             if matches!(field.kind, FieldType::Relation { .. }) && !field.unique {
-                let led = self.indexes.iter().any(|i| i.fields.first() == Some(&field.name));
+                let led = self
+                    .indexes
+                    .iter()
+                    .any(|i| i.fields.first() == Some(&field.name));
                 if !led {
                     push(Index::new(&self.name, vec![field.name.clone()], false));
                 }
@@ -156,13 +182,27 @@ impl FieldType {
 
     /// Every type name the schema file accepts.
     pub const NAMES: &'static [&'static str] = &[
-        "text", "integer", "number", "decimal", "boolean", "timestamp", "date", "uuid", "json",
-        "enum", "relation", "email", "url",
+        "text",
+        "integer",
+        "number",
+        "decimal",
+        "boolean",
+        "timestamp",
+        "date",
+        "uuid",
+        "json",
+        "enum",
+        "relation",
+        "email",
+        "url",
     ];
 
     /// Whether values of this type are strings (so length and pattern constraints apply).
     pub fn is_textual(&self) -> bool {
-        matches!(self, Self::Text | Self::Email | Self::Url | Self::Enum { .. })
+        matches!(
+            self,
+            Self::Text | Self::Email | Self::Url | Self::Enum { .. }
+        )
     }
 
     /// Whether values of this type are numbers (so min and max apply).
@@ -228,6 +268,10 @@ impl Index {
     pub fn new(collection: &str, fields: Vec<String>, unique: bool) -> Self {
         let prefix = if unique { "uq" } else { "idx" };
         let name = format!("{prefix}_{collection}__{}", fields.join("__"));
-        Self { name, fields, unique }
+        Self {
+            name,
+            fields,
+            unique,
+        }
     }
 }

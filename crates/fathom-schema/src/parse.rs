@@ -72,6 +72,9 @@ pub fn parse_schema(file: &str, source: &str) -> Result<Schema, SchemaErrors> {
     if errors.is_empty() {
         Ok(schema)
     } else {
-        Err(SchemaErrors { file: file.to_owned(), errors })
+        Err(SchemaErrors {
+            file: file.to_owned(),
+            errors,
+        })
     }
 }

@@ -23,7 +23,11 @@ pub struct FieldError {
 
 impl FieldError {
     fn new(field: &str, code: &'static str, message: String) -> Self {
-        Self { field: field.to_owned(), code, message }
+        Self {
+            field: field.to_owned(),
+            code,
+            message,
+        }
     }
 }
 
@@ -53,7 +57,11 @@ pub fn validate_create(
             Err(error) => errors.push(error),
         }
     }
-    if errors.is_empty() { Ok(values) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Validates a partial update: only the supplied fields; `null` clears an optional field.
@@ -64,7 +72,9 @@ pub fn validate_patch(
     let mut errors = unknown_fields(collection, body);
     let mut values = Vec::with_capacity(body.len());
     for field in &collection.fields {
-        let Some(json) = body.get(&field.name) else { continue };
+        let Some(json) = body.get(&field.name) else {
+            continue;
+        };
         if json.is_null() {
             if field.required {
                 errors.push(required_error(field));
@@ -78,7 +88,11 @@ pub fn validate_patch(
             Err(error) => errors.push(error),
         }
     }
-    if errors.is_empty() { Ok(values) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Converts a stored value back to its JSON form (decimals as strings, booleans as booleans).
@@ -171,7 +185,13 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
             let text = as_str(field, json, "an RFC 3339 timestamp string")?;
             match OffsetDateTime::parse(text, &Rfc3339) {
                 Ok(at) => Value::Text(format_timestamp(at)),
-                Err(_) => return Err(format_error(field, text, "an RFC 3339 timestamp such as 2026-01-31T09:30:00Z")),
+                Err(_) => {
+                    return Err(format_error(
+                        field,
+                        text,
+                        "an RFC 3339 timestamp such as 2026-01-31T09:30:00Z",
+                    ));
+                }
             }
         }
         FieldType::Date => {
@@ -186,7 +206,13 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
             let text = as_str(field, json, "a UUID string")?;
             match uuid::Uuid::parse_str(text) {
                 Ok(id) => Value::Text(id.hyphenated().to_string()),
-                Err(_) => return Err(format_error(field, text, "a UUID such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12")),
+                Err(_) => {
+                    return Err(format_error(
+                        field,
+                        text,
+                        "a UUID such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12",
+                    ));
+                }
             }
         }
         FieldType::Json => Value::Json(json.clone()),
@@ -196,7 +222,11 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
                 return Err(FieldError::new(
                     &field.name,
                     "invalid_enum",
-                    format!("The field `{}` must be one of {}, but got \"{text}\".", field.name, values.join(", ")),
+                    format!(
+                        "The field `{}` must be one of {}, but got \"{text}\".",
+                        field.name,
+                        values.join(", ")
+                    ),
                 ));
             }
             Value::Text(text.to_owned())
@@ -204,7 +234,11 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
         FieldType::Email => {
             let text = as_str(field, json, "an email address")?;
             if !is_plausible_email(text) {
-                return Err(format_error(field, text, "an email address such as ada@example.com"));
+                return Err(format_error(
+                    field,
+                    text,
+                    "an email address such as ada@example.com",
+                ));
             }
             Value::Text(text.to_owned())
         }
@@ -212,7 +246,13 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
             let text = as_str(field, json, "a URL")?;
             match url::Url::parse(text) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Value::Text(text.to_owned()),
-                _ => return Err(format_error(field, text, "an http or https URL such as https://example.com/")),
+                _ => {
+                    return Err(format_error(
+                        field,
+                        text,
+                        "an http or https URL such as https://example.com/",
+                    ));
+                }
             }
         }
     };
@@ -221,7 +261,8 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
 }
 
 fn as_str<'a>(field: &Field, json: &'a Json, expected: &str) -> Result<&'a str, FieldError> {
-    json.as_str().ok_or_else(|| type_error(field, expected, json))
+    json.as_str()
+        .ok_or_else(|| type_error(field, expected, json))
 }
 
 fn format_error(field: &Field, text: &str, expected: &str) -> FieldError {
@@ -229,7 +270,10 @@ fn format_error(field: &Field, text: &str, expected: &str) -> FieldError {
     FieldError::new(
         &field.name,
         "invalid_format",
-        format!("The field `{}` must be {expected}, but got \"{shown}\".", field.name),
+        format!(
+            "The field `{}` must be {expected}, but got \"{shown}\".",
+            field.name
+        ),
     )
 }
 
@@ -237,7 +281,13 @@ fn parse_decimal(field: &Field, json: &Json) -> Result<Decimal, FieldError> {
     let text = match json {
         Json::String(s) => s.clone(),
         Json::Number(n) => n.to_string(),
-        other => return Err(type_error(field, "a decimal (a number or a numeric string)", other)),
+        other => {
+            return Err(type_error(
+                field,
+                "a decimal (a number or a numeric string)",
+                other,
+            ));
+        }
     };
     text.parse::<Decimal>()
         .or_else(|_| Decimal::from_scientific(&text))
@@ -245,7 +295,9 @@ fn parse_decimal(field: &Field, json: &Json) -> Result<Decimal, FieldError> {
 }
 
 fn is_plausible_email(text: &str) -> bool {
-    let Some((local, domain)) = text.split_once('@') else { return false };
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
     !local.is_empty()
         && local.len() <= 64
         && text.len() <= 254
@@ -266,10 +318,18 @@ fn check_constraints(field: &Field, value: &Value) -> Result<(), FieldError> {
     };
     if let Some(n) = number {
         if let Some(min) = c.min.filter(|min| n < *min) {
-            return Err(FieldError::new(&field.name, "too_small", format!("The field `{}` must be at least {min}.", field.name)));
+            return Err(FieldError::new(
+                &field.name,
+                "too_small",
+                format!("The field `{}` must be at least {min}.", field.name),
+            ));
         }
         if let Some(max) = c.max.filter(|max| n > *max) {
-            return Err(FieldError::new(&field.name, "too_large", format!("The field `{}` must be at most {max}.", field.name)));
+            return Err(FieldError::new(
+                &field.name,
+                "too_large",
+                format!("The field `{}` must be at most {max}.", field.name),
+            ));
         }
     }
     if let Value::Text(text) = value
@@ -277,15 +337,36 @@ fn check_constraints(field: &Field, value: &Value) -> Result<(), FieldError> {
     {
         let length = text.chars().count();
         if let Some(min) = c.min_length.filter(|min| length < *min as usize) {
-            return Err(FieldError::new(&field.name, "too_short", format!("The field `{}` must be at least {min} characters long, but has {length}.", field.name)));
+            return Err(FieldError::new(
+                &field.name,
+                "too_short",
+                format!(
+                    "The field `{}` must be at least {min} characters long, but has {length}.",
+                    field.name
+                ),
+            ));
         }
         if let Some(max) = c.max_length.filter(|max| length > *max as usize) {
-            return Err(FieldError::new(&field.name, "too_long", format!("The field `{}` must be at most {max} characters long, but has {length}.", field.name)));
+            return Err(FieldError::new(
+                &field.name,
+                "too_long",
+                format!(
+                    "The field `{}` must be at most {max} characters long, but has {length}.",
+                    field.name
+                ),
+            ));
         }
         if let Some(pattern) = &c.pattern {
             let matches = pattern_matches(pattern, text);
             if !matches {
-                return Err(FieldError::new(&field.name, "pattern_mismatch", format!("The field `{}` must match the pattern `{pattern}`.", field.name)));
+                return Err(FieldError::new(
+                    &field.name,
+                    "pattern_mismatch",
+                    format!(
+                        "The field `{}` must match the pattern `{pattern}`.",
+                        field.name
+                    ),
+                ));
             }
         }
     }
@@ -297,7 +378,8 @@ fn check_constraints(field: &Field, value: &Value) -> Result<(), FieldError> {
 fn pattern_matches(pattern: &str, text: &str) -> bool {
     use std::collections::HashMap;
     use std::sync::{LazyLock, RwLock};
-    static CACHE: LazyLock<RwLock<HashMap<String, Option<regex::Regex>>>> = LazyLock::new(Default::default);
+    static CACHE: LazyLock<RwLock<HashMap<String, Option<regex::Regex>>>> =
+        LazyLock::new(Default::default);
     if let Ok(cache) = CACHE.read()
         && let Some(compiled) = cache.get(pattern)
     {

@@ -41,7 +41,10 @@ pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
         cx.report(
             entry.value_span(),
             "collections",
-            format!("`collections` must be a table of collections, but it is {}.", cx.found(entry.item)),
+            format!(
+                "`collections` must be a table of collections, but it is {}.",
+                cx.found(entry.item)
+            ),
             String::from("Declare each collection as a `[collections.<name>]` table."),
         );
         return schema;
@@ -54,7 +57,9 @@ pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
     let declared: Vec<String> = table.iter().map(|(name, _)| name.to_owned()).collect();
     for entry in Entry::all(table) {
         if let Some(collection) = read_collection(cx, &declared, entry) {
-            schema.collections.insert(collection.name.clone(), Arc::new(collection));
+            schema
+                .collections
+                .insert(collection.name.clone(), Arc::new(collection));
         }
     }
     schema
@@ -65,7 +70,9 @@ fn report_no_collections(cx: &mut Context<'_>, span: Option<std::ops::Range<usiz
         span,
         "collections",
         String::from("The schema declares no collections."),
-        format!("Add a collection, for example `[collections.posts]` with `{EXAMPLE_FIELD}` below it."),
+        format!(
+            "Add a collection, for example `[collections.posts]` with `{EXAMPLE_FIELD}` below it."
+        ),
     );
 }
 
@@ -83,8 +90,13 @@ fn read_collection(
         cx.report(
             entry.value_span(),
             &path,
-            format!("Collection `{name}` must be a table, but it is {}.", cx.found(entry.item)),
-            format!("Declare it as a table: a `[collections.{name}]` header followed by its fields."),
+            format!(
+                "Collection `{name}` must be a table, but it is {}.",
+                cx.found(entry.item)
+            ),
+            format!(
+                "Declare it as a table: a `[collections.{name}]` header followed by its fields."
+            ),
         );
         return None;
     };
@@ -112,7 +124,13 @@ fn read_collection(
         None => Vec::new(),
     };
 
-    Some(Collection { name: name.to_owned(), fields: fields?, indexes, soft_delete, timestamps })
+    Some(Collection {
+        name: name.to_owned(),
+        fields: fields?,
+        indexes,
+        soft_delete,
+        timestamps,
+    })
 }
 
 /// Reports a collection name that is malformed or taken; at most one problem per name.
@@ -124,7 +142,10 @@ fn check_collection_name(cx: &mut Context<'_>, path: &str, entry: Entry<'_>) {
                 "Collection name `{name}` starts with an underscore, which is reserved for system \
                  collections."
             ),
-            format!("Rename it without the underscore, for example to `{}`.", suggest_name(name)),
+            format!(
+                "Rename it without the underscore, for example to `{}`.",
+                suggest_name(name)
+            ),
         )
     } else if !is_valid_name(name) {
         (
@@ -187,8 +208,9 @@ fn read_fields(
     collection: Entry<'_>,
 ) -> (Option<Vec<crate::model::Field>>, Vec<String>) {
     let name = collection.name();
-    let no_fields_hint =
-        format!("Add at least one field, for example `{EXAMPLE_FIELD}` under `[collections.{name}]`.");
+    let no_fields_hint = format!(
+        "Add at least one field, for example `{EXAMPLE_FIELD}` under `[collections.{name}]`."
+    );
     let Some(entry) = Entry::get(table, "fields") else {
         cx.report(
             collection.key_span(),

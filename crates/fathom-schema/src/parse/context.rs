@@ -21,7 +21,11 @@ impl<'s> Context<'s> {
     pub(super) fn new(source: &'s str) -> Self {
         let mut line_starts = vec![0];
         line_starts.extend(source.match_indices('\n').map(|(at, _)| at + 1));
-        Self { source, line_starts, errors: Vec::new() }
+        Self {
+            source,
+            line_starts,
+            errors: Vec::new(),
+        }
     }
 
     /// The errors in source order (problems found at the same place keep the order found).
@@ -43,16 +47,29 @@ impl<'s> Context<'s> {
         hint: String,
     ) {
         let (line, column) = self.position(span.map_or(0, |s| s.start));
-        self.errors.push(SchemaError { line, column, path: path.to_owned(), message, hint });
+        self.errors.push(SchemaError {
+            line,
+            column,
+            path: path.to_owned(),
+            message,
+            hint,
+        });
     }
 
     pub(super) fn syntax_error(&mut self, error: &TomlError) {
         // `toml_edit` messages are lowercase fragments, sometimes over several lines.
-        let detail = error.message().split_whitespace().collect::<Vec<_>>().join(" ");
+        let detail = error
+            .message()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let message = if detail.is_empty() {
             String::from("The file is not valid TOML at this point.")
         } else {
-            format!("The file is not valid TOML: {}.", detail.trim_end_matches('.'))
+            format!(
+                "The file is not valid TOML: {}.",
+                detail.trim_end_matches('.')
+            )
         };
         self.report(
             error.span(),
@@ -72,8 +89,16 @@ impl<'s> Context<'s> {
             offset -= 1;
         }
         let line = self.line_starts.partition_point(|&start| start <= offset);
-        let start = self.line_starts.get(line.saturating_sub(1)).copied().unwrap_or(0);
-        let column = self.source.get(start..offset).map_or(0, |s| s.chars().count()) + 1;
+        let start = self
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = self
+            .source
+            .get(start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
         (line.max(1), column)
     }
 
@@ -123,12 +148,17 @@ pub(super) struct Entry<'t> {
 
 impl<'t> Entry<'t> {
     pub(super) fn get(table: &'t dyn TableLike, name: &str) -> Option<Self> {
-        table.get_key_value(name).map(|(key, item)| Self { key, item })
+        table
+            .get_key_value(name)
+            .map(|(key, item)| Self { key, item })
     }
 
     /// Every entry of a table, in declaration order.
     pub(super) fn all(table: &'t dyn TableLike) -> Vec<Self> {
-        table.iter().filter_map(|(name, _)| Self::get(table, name)).collect()
+        table
+            .iter()
+            .filter_map(|(name, _)| Self::get(table, name))
+            .collect()
     }
 
     pub(super) fn name(&self) -> &'t str {

@@ -38,7 +38,12 @@ pub(super) fn check(
     match judge.check(kind, entry.item) {
         Ok(value) => Some(value),
         Err(problem) => {
-            cx.report(entry.value_span(), &scope.key_path("default"), problem.message, problem.hint);
+            cx.report(
+                entry.value_span(),
+                &scope.key_path("default"),
+                problem.message,
+                problem.hint,
+            );
             None
         }
     }
@@ -63,7 +68,9 @@ impl Judge<'_> {
                     "The default of {} cannot be set: relation fields have no default.",
                     self.label
                 ),
-                hint: String::from("Remove `default`; set the reference when creating each record."),
+                hint: String::from(
+                    "Remove `default`; set the reference when creating each record.",
+                ),
             }),
             FieldType::Json => self.to_json(item),
             FieldType::Boolean => item.as_bool().map(Json::Bool).ok_or_else(|| {
@@ -71,7 +78,10 @@ impl Judge<'_> {
             }),
             FieldType::Integer => {
                 let value = item.as_integer().ok_or_else(|| {
-                    self.wrong("an integer", "Write a whole number without quotes, such as `default = 0`.")
+                    self.wrong(
+                        "an integer",
+                        "Write a whole number without quotes, such as `default = 0`.",
+                    )
                 })?;
                 // Bounds are floating point; integers beyond 2^53 are compared approximately.
                 self.within_bounds(value as f64)?;
@@ -101,7 +111,11 @@ impl Judge<'_> {
                 let text = self.date_text(item, "a date string")?;
                 let shape_ok = text.len() == 10
                     && text.bytes().enumerate().all(|(at, byte)| {
-                        if at == 4 || at == 7 { byte == b'-' } else { byte.is_ascii_digit() }
+                        if at == 4 || at == 7 {
+                            byte == b'-'
+                        } else {
+                            byte.is_ascii_digit()
+                        }
                     });
                 let format = format_description!("[year]-[month]-[day]");
                 if !shape_ok || time::Date::parse(&text, format).is_err() {
@@ -114,8 +128,11 @@ impl Judge<'_> {
             }
             FieldType::Uuid => {
                 let text = item.as_str().ok_or_else(|| {
-                    self.wrong("a UUID string", "Quote the UUID, such as \
-                        `default = \"0190b5a8-7c1e-7c3a-9d2e-4f5a6b7c8d9e\"`.")
+                    self.wrong(
+                        "a UUID string",
+                        "Quote the UUID, such as \
+                        `default = \"0190b5a8-7c1e-7c3a-9d2e-4f5a6b7c8d9e\"`.",
+                    )
                 })?;
                 if uuid::Uuid::try_parse(text).is_err() {
                     return Err(self.invalid(
@@ -157,7 +174,9 @@ impl Judge<'_> {
             "Write a number without quotes, such as `default = 0`."
         };
         let (json, value) = match item {
-            Item::Value(Value::Integer(value)) => (Json::from(*value.value()), *value.value() as f64),
+            Item::Value(Value::Integer(value)) => {
+                (Json::from(*value.value()), *value.value() as f64)
+            }
             Item::Value(Value::Float(value)) => {
                 let number = Number::from_f64(*value.value())
                     .ok_or_else(|| self.invalid("is not a finite number", hint))?;
@@ -200,9 +219,9 @@ impl Judge<'_> {
     fn textual(&self, kind: &FieldType, text: &str) -> Result<(), Problem> {
         match kind {
             FieldType::Email => {
-                let valid = text
-                    .split_once('@')
-                    .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty() && !host.contains('@'));
+                let valid = text.split_once('@').is_some_and(|(user, host)| {
+                    !user.is_empty() && !host.is_empty() && !host.contains('@')
+                });
                 if !valid {
                     return Err(self.invalid(
                         "is not an email address",
@@ -219,13 +238,11 @@ impl Judge<'_> {
                     ));
                 }
             }
-            FieldType::Enum { values } => {
-                if !values.iter().any(|v| v == text) {
-                    return Err(self.invalid(
-                        "is not one of its values",
-                        &format!("{}Use one of {}.", did_you_mean(text, values), list(values)),
-                    ));
-                }
+            FieldType::Enum { values } if !values.iter().any(|v| v == text) => {
+                return Err(self.invalid(
+                    "is not one of its values",
+                    &format!("{}Use one of {}.", did_you_mean(text, values), list(values)),
+                ));
             }
             _ => {}
         }
@@ -262,7 +279,10 @@ impl Judge<'_> {
         match item {
             Item::Value(Value::String(text)) => Ok(text.value().clone()),
             Item::Value(Value::Datetime(value)) => Ok(value.value().to_string()),
-            _ => Err(self.wrong(expected, "Quote the value, such as `default = \"2026-01-31\"`.")),
+            _ => Err(self.wrong(
+                expected,
+                "Quote the value, such as `default = \"2026-01-31\"`.",
+            )),
         }
     }
 
@@ -272,9 +292,11 @@ impl Judge<'_> {
             Item::None => Ok(Json::Null),
             Item::Value(value) => self.value_to_json(value),
             Item::Table(table) => self.table_to_json(table),
-            Item::ArrayOfTables(tables) => {
-                tables.iter().map(|table| self.table_to_json(table)).collect::<Result<_, _>>().map(Json::Array)
-            }
+            Item::ArrayOfTables(tables) => tables
+                .iter()
+                .map(|table| self.table_to_json(table))
+                .collect::<Result<_, _>>()
+                .map(Json::Array),
         }
     }
 
@@ -282,17 +304,22 @@ impl Judge<'_> {
         Ok(match value {
             Value::String(text) => Json::String(text.value().clone()),
             Value::Integer(number) => Json::from(*number.value()),
-            Value::Float(number) => Json::Number(Number::from_f64(*number.value()).ok_or_else(|| {
-                self.invalid(
-                    "holds a number JSON cannot represent (NaN or an infinity)",
-                    "Use finite numbers only.",
-                )
-            })?),
+            Value::Float(number) => {
+                Json::Number(Number::from_f64(*number.value()).ok_or_else(|| {
+                    self.invalid(
+                        "holds a number JSON cannot represent (NaN or an infinity)",
+                        "Use finite numbers only.",
+                    )
+                })?)
+            }
             Value::Boolean(flag) => Json::Bool(*flag.value()),
             Value::Datetime(date) => Json::String(date.value().to_string()),
-            Value::Array(array) => {
-                Json::Array(array.iter().map(|v| self.value_to_json(v)).collect::<Result<_, _>>()?)
-            }
+            Value::Array(array) => Json::Array(
+                array
+                    .iter()
+                    .map(|v| self.value_to_json(v))
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::InlineTable(table) => self.table_to_json(table)?,
         })
     }

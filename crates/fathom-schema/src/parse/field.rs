@@ -37,7 +37,11 @@ pub(super) struct FieldScope<'a> {
 
 impl<'a> FieldScope<'a> {
     pub(super) fn new(collection: &'a str, name: &'a str) -> Self {
-        Self { collection, name, path: format!("collections.{collection}.fields.{name}") }
+        Self {
+            collection,
+            name,
+            path: format!("collections.{collection}.fields.{name}"),
+        }
     }
 
     /// "field `products.price`".
@@ -121,7 +125,9 @@ pub(super) fn read_field(
     }
 
     // Checks that do not depend on the type.
-    let required = read_bool(cx, scope, table, "required").ok().unwrap_or(false);
+    let required = read_bool(cx, scope, table, "required")
+        .ok()
+        .unwrap_or(false);
     let unique = read_bool(cx, scope, table, "unique").ok().unwrap_or(false);
     let kind = read_type(cx, scope, entry, table);
     let min = read_bound(cx, scope, table, "min");
@@ -133,9 +139,7 @@ pub(super) fn read_field(
     let target = read_string(cx, scope, table, "collection");
     let on_delete = read_on_delete(cx, scope, table);
 
-    let Some(mut kind) = kind else {
-        return None;
-    };
+    let mut kind = kind?;
 
     // Checks against the type. `kind` holds placeholders for enum values and relation targets
     // until they are filled in here.
@@ -146,8 +150,15 @@ pub(super) fn read_field(
             Got::Bad => complete = false,
             Got::Absent => {
                 complete = false;
-                report_missing(cx, scope, table, entry, "values", "an enum field lists its values",
-                    "Add the allowed values, for example `values = [\"draft\", \"published\"]`.");
+                report_missing(
+                    cx,
+                    scope,
+                    table,
+                    entry,
+                    "values",
+                    "an enum field lists its values",
+                    "Add the allowed values, for example `values = [\"draft\", \"published\"]`.",
+                );
             }
         },
         other => {
@@ -157,7 +168,10 @@ pub(super) fn read_field(
         }
     }
     match &mut kind {
-        FieldType::Relation { collection: slot, on_delete: action } => {
+        FieldType::Relation {
+            collection: slot,
+            on_delete: action,
+        } => {
             match target {
                 Got::Ok(name) => {
                     if !collections.contains(&name) {
@@ -169,9 +183,18 @@ pub(super) fn read_field(
                 Got::Bad => complete = false,
                 Got::Absent => {
                     complete = false;
-                    report_missing(cx, scope, table, entry, "collection",
+                    report_missing(
+                        cx,
+                        scope,
+                        table,
+                        entry,
+                        "collection",
                         "a relation field names the collection it refers to",
-                        &format!("Add `collection = \"<name>\"`; the declared collections are {}.", list(collections)));
+                        &format!(
+                            "Add `collection = \"<name>\"`; the declared collections are {}.",
+                            list(collections)
+                        ),
+                    );
                 }
             }
             if let Got::Ok(chosen) = on_delete {
@@ -182,7 +205,10 @@ pub(super) fn read_field(
             }
         }
         other => {
-            for (key, present) in [("collection", target.is_present()), ("on_delete", on_delete.is_present())] {
+            for (key, present) in [
+                ("collection", target.is_present()),
+                ("on_delete", on_delete.is_present()),
+            ] {
                 if present {
                     report_not_applicable(cx, scope, table, key, other, "relation");
                 }
@@ -232,12 +258,18 @@ pub(super) fn read_field(
         }
     }
 
-    if unique && kind == FieldType::Json {
-        if let Some(unique_entry) = Entry::get(table, "unique") {
+    if unique
+        && kind == FieldType::Json
+        && let Some(unique_entry) = Entry::get(table, "unique")
+    {
+        {
             cx.report(
                 unique_entry.key_span(),
                 &scope.key_path("unique"),
-                format!("{} is of type `json`, which cannot be `unique`.", capitalised(&scope.label())),
+                format!(
+                    "{} is of type `json`, which cannot be `unique`.",
+                    capitalised(&scope.label())
+                ),
                 String::from(
                     "Remove `unique = true`; JSON documents are not compared for uniqueness. Keep \
                      the value that must be unique in a field of its own, such as a `text` field.",
@@ -247,16 +279,28 @@ pub(super) fn read_field(
     }
 
     let default = match Entry::get(table, "default") {
-        Some(default_entry) if complete => {
-            default::check(cx, scope, &kind, &constraints, anchored.as_ref(), default_entry)
-        }
+        Some(default_entry) if complete => default::check(
+            cx,
+            scope,
+            &kind,
+            &constraints,
+            anchored.as_ref(),
+            default_entry,
+        ),
         _ => None,
     };
 
     if cx.error_count() > errors_before {
         return None;
     }
-    Some(Field { name: scope.name.to_owned(), kind, required, unique, default, constraints })
+    Some(Field {
+        name: scope.name.to_owned(),
+        kind,
+        required,
+        unique,
+        default,
+        constraints,
+    })
 }
 
 /// Reports a field name that is malformed or taken; at most one problem per name.
@@ -270,7 +314,10 @@ fn check_field_name(cx: &mut Context<'_>, scope: &FieldScope<'_>, entry: Entry<'
                  reserved for system fields.",
                 scope.collection
             ),
-            format!("Rename it without the underscore, for example to `{}`.", suggest_name(name)),
+            format!(
+                "Rename it without the underscore, for example to `{}`.",
+                suggest_name(name)
+            ),
         )
     } else if !is_valid_name(name) {
         (
@@ -310,7 +357,9 @@ fn suggest_name(name: &str) -> String {
 /// "Field `a.b`" from "field `a.b`".
 fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect())
+    chars.next().map_or_else(String::new, |first| {
+        first.to_uppercase().chain(chars).collect()
+    })
 }
 
 fn report_type_mismatch(
@@ -345,7 +394,13 @@ fn read_bool(
     match entry.item.as_bool() {
         Some(value) => Got::Ok(value),
         None => {
-            report_type_mismatch(cx, scope, entry, "a boolean", format!("Write `{key} = true` or `{key} = false`."));
+            report_type_mismatch(
+                cx,
+                scope,
+                entry,
+                "a boolean",
+                format!("Write `{key} = true` or `{key} = false`."),
+            );
             Got::Bad
         }
     }
@@ -363,7 +418,13 @@ fn read_string(
     match entry.item.as_str() {
         Some(value) => Got::Ok(value.to_owned()),
         None => {
-            report_type_mismatch(cx, scope, entry, "a string", format!("Quote the value: `{key} = \"...\"`."));
+            report_type_mismatch(
+                cx,
+                scope,
+                entry,
+                "a string",
+                format!("Quote the value: `{key} = \"...\"`."),
+            );
             Got::Bad
         }
     }
@@ -386,7 +447,13 @@ fn read_type(
         return None;
     };
     let Some(name) = entry.item.as_str() else {
-        report_type_mismatch(cx, scope, entry, "a string", format!("Write `type = \"...\"` with one of {types}."));
+        report_type_mismatch(
+            cx,
+            scope,
+            entry,
+            "a string",
+            format!("Write `type = \"...\"` with one of {types}."),
+        );
         return None;
     };
     let kind = match name {
@@ -400,9 +467,10 @@ fn read_type(
         "uuid" => FieldType::Uuid,
         "json" => FieldType::Json,
         "enum" => FieldType::Enum { values: Vec::new() },
-        "relation" => {
-            FieldType::Relation { collection: String::new(), on_delete: OnDelete::default() }
-        }
+        "relation" => FieldType::Relation {
+            collection: String::new(),
+            on_delete: OnDelete::default(),
+        },
         "email" => FieldType::Email,
         "url" => FieldType::Url,
         _ => {
@@ -410,7 +478,10 @@ fn read_type(
                 entry.value_span(),
                 &scope.key_path("type"),
                 format!("{} has unknown type `{name}`.", capitalised(&scope.label())),
-                format!("{}Use one of {types}.", did_you_mean(name, FieldType::NAMES)),
+                format!(
+                    "{}Use one of {types}.",
+                    did_you_mean(name, FieldType::NAMES)
+                ),
             );
             return None;
         }
@@ -429,16 +500,32 @@ fn read_bound(
     };
     let bound = match entry.item {
         // Bounds are compared as floating point; integers beyond 2^53 lose precision.
-        Item::Value(Value::Integer(value)) => Bound { value: *value.value() as f64, whole: true },
-        Item::Value(Value::Float(value)) if value.value().is_finite() => {
-            Bound { value: *value.value(), whole: value.value().fract() == 0.0 }
-        }
+        Item::Value(Value::Integer(value)) => Bound {
+            value: *value.value() as f64,
+            whole: true,
+        },
+        Item::Value(Value::Float(value)) if value.value().is_finite() => Bound {
+            value: *value.value(),
+            whole: value.value().fract() == 0.0,
+        },
         Item::Value(Value::Float(_)) => {
-            report_type_mismatch(cx, scope, entry, "a finite number", format!("Write a number, for example `{key} = 0`."));
+            report_type_mismatch(
+                cx,
+                scope,
+                entry,
+                "a finite number",
+                format!("Write a number, for example `{key} = 0`."),
+            );
             return Got::Bad;
         }
         _ => {
-            report_type_mismatch(cx, scope, entry, "a number", format!("Write a number without quotes, for example `{key} = 0`."));
+            report_type_mismatch(
+                cx,
+                scope,
+                entry,
+                "a number",
+                format!("Write a number without quotes, for example `{key} = 0`."),
+            );
             return Got::Bad;
         }
     };
@@ -457,7 +544,11 @@ fn check_bound(
     let bound = bound.ok()?;
     if integer && !bound.whole {
         if let Some(entry) = Entry::get(table, key) {
-            let rounded = if key == "min" { bound.value.ceil() } else { bound.value.floor() };
+            let rounded = if key == "min" {
+                bound.value.ceil()
+            } else {
+                bound.value.floor()
+            };
             cx.report(
                 entry.value_span(),
                 &scope.key_path(key),
@@ -485,13 +576,23 @@ fn read_length(
         return Got::Absent;
     };
     let Some(value) = entry.item.as_integer() else {
-        report_type_mismatch(cx, scope, entry, "a non-negative integer", format!("Write a whole number of characters, for example `{key} = 100`."));
+        report_type_mismatch(
+            cx,
+            scope,
+            entry,
+            "a non-negative integer",
+            format!("Write a whole number of characters, for example `{key} = 100`."),
+        );
         return Got::Bad;
     };
     match u32::try_from(value) {
         Ok(length) => Got::Ok(length),
         Err(_) => {
-            let problem = if value < 0 { "is negative" } else { "is larger than 4294967295" };
+            let problem = if value < 0 {
+                "is negative"
+            } else {
+                "is larger than 4294967295"
+            };
             cx.report(
                 entry.value_span(),
                 &scope.key_path(key),
@@ -547,7 +648,12 @@ fn regex_problem(error: &regex::Error) -> String {
         .rev()
         .find_map(|line| line.trim().strip_prefix("error:"))
         .unwrap_or(&text);
-    cause.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches('.').to_owned()
+    cause
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .trim_end_matches('.')
+        .to_owned()
 }
 
 fn read_values(
@@ -567,7 +673,10 @@ fn read_values(
         cx.report(
             entry.value_span(),
             &scope.key_path("values"),
-            format!("`values` of {} is empty, so no value would be allowed.", scope.label()),
+            format!(
+                "`values` of {} is empty, so no value would be allowed.",
+                scope.label()
+            ),
             format!("List at least one value. {example}"),
         );
         return Got::Bad;
@@ -582,7 +691,10 @@ fn read_values(
                 cx.report(
                     value.span(),
                     &path,
-                    format!("`values` of {} lists `{text}` more than once.", scope.label()),
+                    format!(
+                        "`values` of {} lists `{text}` more than once.",
+                        scope.label()
+                    ),
                     String::from("Remove the repeated value."),
                 );
             }
@@ -598,7 +710,9 @@ fn read_values(
                         at + 1,
                         cx.found(&Item::Value(value.clone()))
                     ),
-                    String::from("Quote each value, for example `values = [\"draft\", \"published\"]`."),
+                    String::from(
+                        "Quote each value, for example `values = [\"draft\", \"published\"]`.",
+                    ),
                 );
             }
         }
@@ -625,8 +739,15 @@ fn read_on_delete(
             cx.report(
                 span,
                 &scope.key_path("on_delete"),
-                format!("`on_delete` of {} is `{name}`, which is not a known action.", scope.label()),
-                format!("{}Use one of {}.", did_you_mean(&name, OnDelete::NAMES), list(OnDelete::NAMES)),
+                format!(
+                    "`on_delete` of {} is `{name}`, which is not a known action.",
+                    scope.label()
+                ),
+                format!(
+                    "{}Use one of {}.",
+                    did_you_mean(&name, OnDelete::NAMES),
+                    list(OnDelete::NAMES)
+                ),
             );
             Got::Bad
         }
@@ -643,7 +764,9 @@ fn report_missing(
     hint: &str,
 ) {
     // Point at the `type` that makes the key necessary.
-    let span = Entry::get(table, "type").and_then(|e| e.value_span()).or_else(|| field.key_span());
+    let span = Entry::get(table, "type")
+        .and_then(|e| e.value_span())
+        .or_else(|| field.key_span());
     cx.report(
         span,
         &scope.key_path(key),
@@ -674,9 +797,14 @@ fn report_not_applicable(
         })
         .collect();
     let alternative = match key {
-        "min" | "max" if kind.is_textual() => format!(" Use `{key}_length` to bound the length of text."),
+        "min" | "max" if kind.is_textual() => {
+            format!(" Use `{key}_length` to bound the length of text.")
+        }
         "min_length" | "max_length" if kind.is_numeric() => {
-            format!(" Use `{}` to bound the value.", key.trim_end_matches("_length"))
+            format!(
+                " Use `{}` to bound the value.",
+                key.trim_end_matches("_length")
+            )
         }
         _ => String::new(),
     };

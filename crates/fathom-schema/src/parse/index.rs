@@ -11,7 +11,8 @@ use crate::model::Index;
 
 const INDEX_KEYS: &[&str] = &["fields", "unique"];
 
-const EXAMPLE: &str = "indexes = [[\"category\", \"price\"], { fields = [\"name\"], unique = true }]";
+const EXAMPLE: &str =
+    "indexes = [[\"category\", \"price\"], { fields = [\"name\"], unique = true }]";
 
 /// Which collection the indexes belong to and which fields they may name.
 struct Scope<'a> {
@@ -43,8 +44,12 @@ pub(super) fn read_indexes(
     if timestamps {
         indexable.extend([String::from("created_at"), String::from("updated_at")]);
     }
-    let scope =
-        Scope { collection, path: format!("{collection_path}.indexes"), indexable, timestamps };
+    let scope = Scope {
+        collection,
+        path: format!("{collection_path}.indexes"),
+        indexable,
+        timestamps,
+    };
 
     let shapes: Vec<(Shape<'_>, Option<Range<usize>>)> = match entry.item {
         Item::Value(Value::Array(array)) => array
@@ -111,7 +116,9 @@ fn read_entry(
 ) -> Option<(Vec<String>, bool)> {
     let path = format!("{}[{at}]", scope.path);
     let table = match shape {
-        Shape::List(list) => return read_field_list(cx, scope, at, list, &path).map(|f| (f, false)),
+        Shape::List(list) => {
+            return read_field_list(cx, scope, at, list, &path).map(|f| (f, false));
+        }
         Shape::Table(table) => table,
         Shape::Other(found) => {
             cx.report(
@@ -140,7 +147,11 @@ fn read_entry(
                     at + 1,
                     scope.collection
                 ),
-                format!("{}Allowed keys are {}.", did_you_mean(key.name(), INDEX_KEYS), list(INDEX_KEYS)),
+                format!(
+                    "{}Allowed keys are {}.",
+                    did_you_mean(key.name(), INDEX_KEYS),
+                    list(INDEX_KEYS)
+                ),
             );
         }
     }
@@ -171,8 +182,14 @@ fn read_entry(
             cx.report(
                 span,
                 &format!("{path}.fields"),
-                format!("Index {} of collection `{}` has no `fields`.", at + 1, scope.collection),
-                String::from("Add the fields to index, such as `{ fields = [\"name\"], unique = true }`."),
+                format!(
+                    "Index {} of collection `{}` has no `fields`.",
+                    at + 1,
+                    scope.collection
+                ),
+                String::from(
+                    "Add the fields to index, such as `{ fields = [\"name\"], unique = true }`.",
+                ),
             );
             None
         }
@@ -212,7 +229,10 @@ fn read_field_list(
             array.span(),
             path,
             format!("Index {number} of collection `{collection}` lists no fields."),
-            format!("Name at least one field to index; indexable fields are {}.", list(&scope.indexable)),
+            format!(
+                "Name at least one field to index; indexable fields are {}.",
+                list(&scope.indexable)
+            ),
         );
         return None;
     }
@@ -247,7 +267,9 @@ fn read_field_list(
         }
         if !scope.indexable.iter().any(|f| f == name) {
             usable = false;
-            let (message, hint) = if !scope.timestamps && (name == "created_at" || name == "updated_at") {
+            let (message, hint) = if !scope.timestamps
+                && (name == "created_at" || name == "updated_at")
+            {
                 (
                     format!(
                         "Index {number} of collection `{collection}` names `{name}`, but the \

@@ -88,7 +88,11 @@ pub(super) fn closest<'c, S: AsRef<str>>(word: &str, candidates: &'c [S]) -> Opt
 
 /// "`a`, `b`, `c`".
 pub(super) fn list<S: AsRef<str>>(words: &[S]) -> String {
-    words.iter().map(|w| format!("`{}`", w.as_ref())).collect::<Vec<_>>().join(", ")
+    words
+        .iter()
+        .map(|w| format!("`{}`", w.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// "Did you mean `x`? " when `word` looks like a typo of one of `candidates`, else "".

@@ -1,0 +1,36 @@
+//! The HTTP-level settings the router needs (a slice of the server's configuration).
+
+use std::time::Duration;
+
+/// Limits and policies applied to every request.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Deepest accepted nesting of arrays and objects in a JSON body.
+    pub json_depth_limit: usize,
+    /// A request that takes longer is answered with 503 `request_timeout`.
+    pub request_timeout: Duration,
+    /// Origins allowed by CORS. Empty denies every cross-origin request; `*` allows any origin.
+    pub cors_origins: Vec<String>,
+    /// Send `Strict-Transport-Security` (turn on when clients reach Fathom over TLS).
+    pub hsts: bool,
+    /// Page size when a list request gives no `limit`.
+    pub default_page_size: u32,
+    /// The largest `limit` a list request may ask for.
+    pub max_page_size: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 1024 * 1024,
+            json_depth_limit: 32,
+            request_timeout: Duration::from_secs(30),
+            cors_origins: Vec::new(),
+            hsts: false,
+            default_page_size: 20,
+            max_page_size: 100,
+        }
+    }
+}

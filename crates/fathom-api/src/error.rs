@@ -1,0 +1,189 @@
+//! The one mapping from errors to RFC 9457 `application/problem+json` responses.
+//!
+//! Every error a client sees is an [`ApiError`]: a stable [`ErrorCode`], a sentence naming what
+//! was wrong, a hint saying how to fix it, optional per-field details, and the request id. A 5xx
+//! carries no internal detail; its cause rides along in a response extension and is logged once
+//! by the request middleware.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fathom_core::ErrorCode;
+use fathom_schema::FieldError;
+use fathom_store::{StoreError, StoreErrorKind};
+use serde_json::{Value, json};
+
+use crate::request_id;
+
+/// A problem to report to the client.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub hint: String,
+    pub errors: Vec<FieldProblem>,
+    /// The internal cause of a 5xx, for the log only.
+    cause: Option<String>,
+}
+
+/// One field's problem inside `errors`.
+#[derive(Debug, Clone)]
+pub struct FieldProblem {
+    pub field: String,
+    pub code: String,
+    pub message: String,
+}
+
+/// The internal cause of a server error, carried to the logging middleware.
+#[derive(Debug, Clone)]
+pub struct InternalCause(pub String);
+
+impl ApiError {
+    pub fn new(code: ErrorCode, detail: impl Into<String>, hint: impl Into<String>) -> Self {
+        Self { code, detail: detail.into(), hint: hint.into(), errors: Vec::new(), cause: None }
+    }
+
+    /// A 500 whose cause is logged but never shown.
+    pub fn internal(cause: impl Into<String>) -> Self {
+        let mut error = Self::new(
+            ErrorCode::Internal,
+            "The server failed to handle the request.",
+            "Retry later; if it keeps failing, report the request id to the operator.",
+        );
+        error.cause = Some(cause.into());
+        error
+    }
+
+    /// A 400 listing every invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let count = errors.len();
+        let mut error = Self::new(
+            ErrorCode::ValidationFailed,
+            format!(
+                "The body has {count} invalid field{}.",
+                if count == 1 { "" } else { "s" }
+            ),
+            "Fix the fields listed in `errors` and send the request again.",
+        );
+        error.errors = errors
+            .into_iter()
+            .map(|e| FieldProblem { field: e.field, code: e.code.to_owned(), message: e.message })
+            .collect();
+        error
+    }
+
+    pub fn with_field(mut self, field: &str, code: &str, message: impl Into<String>) -> Self {
+        self.errors.push(FieldProblem { field: field.into(), code: code.into(), message: message.into() });
+        self
+    }
+
+    pub fn record_not_found(collection: &str, id: &str) -> Self {
+        Self::new(
+            ErrorCode::RecordNotFound,
+            format!("The collection `{collection}` has no record with id `{id}`."),
+            "Check the id; the record may have been deleted.",
+        )
+    }
+
+    fn body(&self) -> Value {
+        let errors: Vec<Value> = self
+            .errors
+            .iter()
+            .map(|e| json!({ "field": e.field, "code": e.code, "message": e.message }))
+            .collect();
+        json!({
+            "type": format!("urn:fathom:problem:{}", self.code.as_str()),
+            "title": self.code.title(),
+            "status": self.code.http_status(),
+            "detail": self.detail,
+            "code": self.code.as_str(),
+            "hint": self.hint,
+            "errors": errors,
+            "requestId": request_id::current(),
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, self.body().to_string()).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(cause) = self.cause {
+            response.extensions_mut().insert(InternalCause(cause));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match &error.kind {
+            StoreErrorKind::NotFound => Self::new(
+                ErrorCode::RecordNotFound,
+                "The record does not exist.",
+                "Check the id; the record may have been deleted.",
+            ),
+            StoreErrorKind::UniqueViolation { fields } => {
+                let mut api = Self::new(
+                    ErrorCode::UniqueViolation,
+                    format!("Another record already has this value of {}.", field_list(fields)),
+                    "Choose a different value, or update the existing record instead.",
+                );
+                for field in fields {
+                    api = api.with_field(field, "not_unique", format!("The value of `{field}` is already taken."));
+                }
+                api
+            }
+            StoreErrorKind::ForeignKeyViolation => Self::new(
+                ErrorCode::RelationViolation,
+                "The write would break a relation: it points at a record that does not exist, or other records still point at this one.",
+                "Check that related ids exist; to delete, first delete or re-point the records that refer to this one.",
+            ),
+            StoreErrorKind::CheckViolation => Self::new(
+                ErrorCode::ValidationFailed,
+                "The record breaks a constraint of the collection.",
+                "Check required fields and send the request again.",
+            ),
+            StoreErrorKind::Unavailable => {
+                let mut api = Self::new(
+                    ErrorCode::ServiceUnavailable,
+                    "The database is busy or unreachable.",
+                    "Retry the request after a short pause.",
+                );
+                api.cause = Some(error.detail.clone());
+                api
+            }
+            StoreErrorKind::UnsafeMigration(_)
+            | StoreErrorKind::ConcurrentMigration
+            | StoreErrorKind::Internal => Self::internal(error.detail.clone()),
+        }
+    }
+}
+
+fn field_list(fields: &[String]) -> String {
+    if fields.is_empty() {
+        "a unique field".to_owned()
+    } else {
+        fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// Fallback for paths no route matches.
+pub async fn route_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::RouteNotFound,
+        format!("No route matches `{}`.", uri.path()),
+        "Records live under /api/v1/{collection}; see /api/v1/openapi.json once it is served, or the README.",
+    )
+}
+
+/// Fallback for a known path asked with a method it does not take.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("`{}` does not accept the method {method}.", uri.path()),
+        "Collections take GET and POST; records take GET, PATCH and DELETE.",
+    )
+}

@@ -1,0 +1,31 @@
+//! Liveness and readiness probes.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::json;
+
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/health", get(health)).route("/ready", get(ready))
+}
+
+/// The process is up and serving HTTP. Never touches the database.
+async fn health() -> Response {
+    axum::Json(json!({ "status": "ok" })).into_response()
+}
+
+/// The database answers and its applied schema is the one this server serves.
+async fn ready(State(state): State<AppState>) -> Response {
+    let database = state.store.ping().await.is_ok();
+    let migrations = database && state.is_migrated().await;
+    let status = if database && migrations { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
+        "checks": { "database": database, "migrations": migrations },
+    });
+    (status, axum::Json(body)).into_response()
+}

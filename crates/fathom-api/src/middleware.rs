@@ -1,0 +1,141 @@
+//! Cross-cutting request handling, applied in one place: request id and logging, panic recovery,
+//! the request timeout, the body limit, security headers and CORS.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self as axum_middleware, Next};
+use axum::response::{IntoResponse, Response};
+use fathom_core::ErrorCode;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tracing::Instrument;
+
+use crate::error::{ApiError, InternalCause};
+use crate::{AppState, HttpConfig, request_id};
+
+/// Applies every layer to the application. The request-id layer is outermost, so everything
+/// inside it (panics, timeouts, fallbacks) answers with the request id.
+pub fn wrap(app: Router, config: &HttpConfig) -> Router {
+    let mut app = app
+        .layer(cors(config))
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(axum_middleware::from_fn_with_state(config.request_timeout, timeout))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    if config.hsts {
+        app = app.layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ));
+    }
+    app.layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum_middleware::from_fn(request_context))
+}
+
+/// Assigns the request id, runs the request inside its log span and task-local scope, echoes the
+/// id, and writes one log line per request (with the internal cause of a 5xx, logged only here).
+async fn request_context(request: Request, next: Next) -> Response {
+    let id = request_id::accept_or_generate(request.headers().get(request_id::HEADER));
+    // Log the route template rather than the raw path, and never the query string: either may
+    // carry values that do not belong in logs.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
+    let started = Instant::now();
+    let mut response = request_id::scope(id.clone(), next.run(request)).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if let Some(InternalCause(cause)) = response.extensions_mut().remove::<InternalCause>() {
+            tracing::error!(status, elapsed_ms, cause = %cause, "request failed");
+        } else {
+            tracing::info!(status, elapsed_ms, "request completed");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(HeaderName::from_static(request_id::HEADER), value);
+    }
+    response
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic payload");
+    ApiError::internal(format!("handler panicked: {message}")).into_response()
+}
+
+async fn timeout(State(limit): State<std::time::Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            ErrorCode::RequestTimeout,
+            format!("The request did not complete within {} ms.", limit.as_millis()),
+            "Retry later, or narrow the request (a smaller page, fewer records).",
+        )
+        .into_response(),
+    }
+}
+
+fn cors(config: &HttpConfig) -> CorsLayer {
+    let origins = &config.cors_origins;
+    // No configured origin: no CORS headers at all, so browsers deny cross-origin calls.
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static(request_id::HEADER),
+        ])
+        .expose_headers([header::LOCATION, header::ETAG, HeaderName::from_static(request_id::HEADER)])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Answers 503 `not_ready` on the records API until the database holds our schema.
+pub async fn require_migrated(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if state.is_migrated().await {
+        next.run(request).await
+    } else {
+        ApiError::new(
+            ErrorCode::NotReady,
+            "The database schema does not match this server's schema file yet.",
+            "Run `fathom migrate plan`, then `fathom migrate apply`; the server becomes ready by itself.",
+        )
+        .into_response()
+    }
+}

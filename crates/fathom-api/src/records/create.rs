@@ -1,0 +1,33 @@
+//! `POST /api/v1/{collection}`: validate the body, create the record, answer 201 with `Location`.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fathom_schema::validate_create;
+use fathom_store::{UnitOfWork, WriteOp, WriteResult};
+use serde_json::Map;
+
+use super::{CollectionPath, record_json};
+use crate::AppState;
+use crate::body::JsonObject;
+use crate::envelope::envelope;
+use crate::error::ApiError;
+
+pub async fn create(
+    State(state): State<AppState>,
+    CollectionPath(collection): CollectionPath,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let values = validate_create(&collection, &body).map_err(ApiError::validation)?;
+    let op = WriteOp::Create { collection: collection.clone(), values };
+    let mut results = state.store.execute(UnitOfWork::single(op)).await?;
+    let Some(WriteResult::Created(record)) = results.pop() else {
+        return Err(ApiError::internal("create returned no record"));
+    };
+    let location = format!("/api/v1/{}/{}", collection.name, record.id.hyphenated());
+    let mut response = (StatusCode::CREATED, envelope(record_json(&record), Map::new())).into_response();
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
+}

@@ -1,0 +1,22 @@
+//! `DELETE /api/v1/{collection}/{id}`: soft where the collection says so; answers 204.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp};
+
+use super::RecordPath;
+use crate::AppState;
+use crate::error::ApiError;
+
+pub async fn delete(State(state): State<AppState>, path: RecordPath) -> Result<Response, ApiError> {
+    let op = WriteOp::Delete { collection: path.collection.clone(), id: path.id };
+    state.store.execute(UnitOfWork::single(op)).await.map_err(|e| {
+        if e.kind == StoreErrorKind::NotFound {
+            ApiError::record_not_found(&path.collection.name, &path.raw_id)
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,102 @@
+//! The records API: `/api/v1/{collection}` and `/api/v1/{collection}/{id}`. One file per operation;
+//! this module owns the router and the pieces they share (path extraction, record JSON).
+
+mod create;
+mod delete;
+mod get;
+mod list;
+mod update;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
+use axum::routing::get as get_route;
+use fathom_core::ErrorCode;
+use fathom_schema::Collection;
+use fathom_schema::record::value_to_json;
+use fathom_store::Record;
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{collection}", get_route(list::list).post(create::create))
+        .route(
+            "/{collection}/{id}",
+            get_route(get::get).patch(update::update).delete(delete::delete),
+        )
+}
+
+/// The collection named by the path, resolved against the served schema.
+pub struct CollectionPath(pub Arc<Collection>);
+
+/// The collection and record id named by the path.
+pub struct RecordPath {
+    pub collection: Arc<Collection>,
+    pub id: Uuid,
+    pub raw_id: String,
+}
+
+fn resolve(state: &AppState, name: &str) -> Result<Arc<Collection>, ApiError> {
+    state.schema.collection(name).cloned().ok_or_else(|| {
+        let known: Vec<&str> = state.schema.collections.keys().map(String::as_str).collect();
+        ApiError::new(
+            ErrorCode::CollectionNotFound,
+            format!("There is no collection named `{}`.", name.chars().take(64).collect::<String>()),
+            format!("The collections are: {}.", known.join(", ")),
+        )
+    })
+}
+
+fn bad_path() -> ApiError {
+    ApiError::new(ErrorCode::RouteNotFound, "The path could not be read.", "Use /api/v1/{collection}/{id}.")
+}
+
+impl FromRequestParts<AppState> for CollectionPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Path(name) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| bad_path())?;
+        resolve(state, &name).map(Self)
+    }
+}
+
+impl FromRequestParts<AppState> for RecordPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Path((name, raw_id)) =
+            Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| bad_path())?;
+        let collection = resolve(state, &name)?;
+        let id = Uuid::parse_str(&raw_id).map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidId,
+                format!("`{}` is not a record id.", raw_id.chars().take(64).collect::<String>()),
+                "Record ids are UUIDs such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12, as returned in `id`.",
+            )
+        })?;
+        Ok(Self { collection, id, raw_id })
+    }
+}
+
+/// The JSON form of a record: system fields first, then the schema's fields in order.
+pub fn record_json(record: &Record) -> Value {
+    let mut object = Map::with_capacity(record.values.len() + 4);
+    object.insert("id".into(), Value::String(record.id.hyphenated().to_string()));
+    if let Some(created_at) = &record.created_at {
+        object.insert("created_at".into(), Value::String(created_at.clone()));
+    }
+    if let Some(updated_at) = &record.updated_at {
+        object.insert("updated_at".into(), Value::String(updated_at.clone()));
+    }
+    object.insert("version".into(), Value::from(record.version));
+    for (name, value) in &record.values {
+        object.insert(name.clone(), value_to_json(value));
+    }
+    Value::Object(object)
+}

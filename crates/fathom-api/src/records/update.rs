@@ -1,0 +1,33 @@
+//! `PATCH /api/v1/{collection}/{id}`: a partial update of the supplied fields.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use fathom_schema::validate_patch;
+use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use serde_json::Map;
+
+use super::{RecordPath, record_json};
+use crate::AppState;
+use crate::body::JsonObject;
+use crate::envelope::envelope;
+use crate::error::ApiError;
+
+pub async fn update(
+    State(state): State<AppState>,
+    path: RecordPath,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let values = validate_patch(&path.collection, &body).map_err(ApiError::validation)?;
+    let op = WriteOp::Update { collection: path.collection.clone(), id: path.id, values };
+    let mut results = state.store.execute(UnitOfWork::single(op)).await.map_err(|e| {
+        if e.kind == StoreErrorKind::NotFound {
+            ApiError::record_not_found(&path.collection.name, &path.raw_id)
+        } else {
+            e.into()
+        }
+    })?;
+    let Some(WriteResult::Updated(record)) = results.pop() else {
+        return Err(ApiError::internal("update returned no record"));
+    };
+    Ok(envelope(record_json(&record), Map::new()).into_response())
+}
