@@ -20,8 +20,12 @@ use crate::{AppState, HttpConfig, request_id};
 /// Applies every layer to the application. The request-id layer is outermost, so everything
 /// inside it (panics, timeouts, fallbacks) answers with the request id.
 pub fn wrap(app: Router, config: &HttpConfig) -> Router {
-    let mut app = app
-        .layer(cors(config))
+    let mut app = app;
+    // No configured origin: no CORS layer and no CORS headers, so browsers deny cross-origin calls.
+    if !config.cors_origins.is_empty() {
+        app = app.layer(cors(config));
+    }
+    app = app
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(axum_middleware::from_fn_with_state(config.request_timeout, timeout))
         .layer(SetResponseHeaderLayer::if_not_present(
@@ -105,7 +109,6 @@ async fn timeout(State(limit): State<std::time::Duration>, request: Request, nex
 
 fn cors(config: &HttpConfig) -> CorsLayer {
     let origins = &config.cors_origins;
-    // No configured origin: no CORS headers at all, so browsers deny cross-origin calls.
     let allow = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {

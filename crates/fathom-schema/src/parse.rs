@@ -4,13 +4,16 @@
 //! byte span of every key and value, then walks it once, collecting every problem it finds rather
 //! than stopping at the first. Each problem carries a 1-based line and column (in characters), the
 //! dotted path of the offending key, a sentence saying what is wrong and a hint saying how to fix
-//! it. The walk is split by level: `collection` (the top level and each collection), `field`,
+//! it. The walk is split by level: `collection` (the top level and each collection), `field`
+//! (with `field_keys` for each key on its own and `field_rules` for keys against the type),
 //! `default` (checking a field's default against its type and constraints) and `index`.
 
 mod collection;
 mod context;
 mod default;
 mod field;
+mod field_keys;
+mod field_rules;
 mod index;
 mod words;
 

@@ -60,9 +60,11 @@ impl<'s> Context<'s> {
         // `toml_edit` messages are lowercase fragments, sometimes over several lines.
         let detail = error
             .message()
-            .split_whitespace()
+            .lines()
+            .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|line| !line.is_empty())
             .collect::<Vec<_>>()
-            .join(" ");
+            .join("; ");
         let message = if detail.is_empty() {
             String::from("The file is not valid TOML at this point.")
         } else {

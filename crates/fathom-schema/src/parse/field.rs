@@ -4,11 +4,16 @@
 //! the field's type (is `min` allowed on a text field), so a field with an unknown type still gets
 //! every type-independent problem reported.
 
-use regex::Regex;
-use toml_edit::{Item, TableLike, Value};
-
 use super::context::{Context, Entry};
 use super::default;
+use super::field_keys::{
+    Got, check_bound, read_bool, read_bound, read_length, read_on_delete, read_pattern,
+    read_string, read_type, read_values,
+};
+use super::field_rules::{
+    report_inverted, report_missing, report_not_applicable, report_set_null_required,
+    report_unknown_target,
+};
 use super::words::{did_you_mean, is_valid_name, list, rewrite_name};
 use crate::model::{Constraints, Field, FieldType, OnDelete, SYSTEM_FIELDS};
 
@@ -53,34 +58,6 @@ impl<'a> FieldScope<'a> {
         format!("{}.{key}", self.path)
     }
 }
-
-/// The outcome of reading an optional key: absent, present but already reported, or usable.
-enum Got<T> {
-    Absent,
-    Bad,
-    Ok(T),
-}
-
-impl<T> Got<T> {
-    fn ok(self) -> Option<T> {
-        match self {
-            Self::Ok(value) => Some(value),
-            Self::Absent | Self::Bad => None,
-        }
-    }
-
-    fn is_present(&self) -> bool {
-        !matches!(self, Self::Absent)
-    }
-}
-
-/// A `min` or `max` bound as written.
-#[derive(Clone, Copy)]
-struct Bound {
-    value: f64,
-    whole: bool,
-}
-
 /// Reads one field; `None` when it has any problem (all of which are reported).
 pub(super) fn read_field(
     cx: &mut Context<'_>,
@@ -156,7 +133,7 @@ pub(super) fn read_field(
                     table,
                     entry,
                     "values",
-                    "an enum field lists its values",
+                    "an enum field must list the values it allows",
                     "Add the allowed values, for example `values = [\"draft\", \"published\"]`.",
                 );
             }
@@ -189,7 +166,7 @@ pub(super) fn read_field(
                         table,
                         entry,
                         "collection",
-                        "a relation field names the collection it refers to",
+                        "a relation field must name the collection it refers to",
                         &format!(
                             "Add `collection = \"<name>\"`; the declared collections are {}.",
                             list(collections)
@@ -279,14 +256,18 @@ pub(super) fn read_field(
     }
 
     let default = match Entry::get(table, "default") {
-        Some(default_entry) if complete => default::check(
-            cx,
-            scope,
-            &kind,
-            &constraints,
-            anchored.as_ref(),
-            default_entry,
-        ),
+        // A relation's default is wrong whatever its target, so it is reported even when the
+        // target is too.
+        Some(default_entry) if complete || matches!(kind, FieldType::Relation { .. }) => {
+            default::check(
+                cx,
+                scope,
+                &kind,
+                &constraints,
+                anchored.as_ref(),
+                default_entry,
+            )
+        }
         _ => None,
     };
 
@@ -355,528 +336,9 @@ fn suggest_name(name: &str) -> String {
 }
 
 /// "Field `a.b`" from "field `a.b`".
-fn capitalised(text: &str) -> String {
+pub(super) fn capitalised(text: &str) -> String {
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
         first.to_uppercase().chain(chars).collect()
     })
-}
-
-fn report_type_mismatch(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    entry: Entry<'_>,
-    expected: &str,
-    hint: String,
-) {
-    cx.report(
-        entry.value_span(),
-        &scope.key_path(entry.name()),
-        format!(
-            "`{}` of {} must be {expected}, but it is {}.",
-            entry.name(),
-            scope.label(),
-            cx.found(entry.item)
-        ),
-        hint,
-    );
-}
-
-fn read_bool(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    key: &str,
-) -> Got<bool> {
-    let Some(entry) = Entry::get(table, key) else {
-        return Got::Absent;
-    };
-    match entry.item.as_bool() {
-        Some(value) => Got::Ok(value),
-        None => {
-            report_type_mismatch(
-                cx,
-                scope,
-                entry,
-                "a boolean",
-                format!("Write `{key} = true` or `{key} = false`."),
-            );
-            Got::Bad
-        }
-    }
-}
-
-fn read_string(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    key: &str,
-) -> Got<String> {
-    let Some(entry) = Entry::get(table, key) else {
-        return Got::Absent;
-    };
-    match entry.item.as_str() {
-        Some(value) => Got::Ok(value.to_owned()),
-        None => {
-            report_type_mismatch(
-                cx,
-                scope,
-                entry,
-                "a string",
-                format!("Quote the value: `{key} = \"...\"`."),
-            );
-            Got::Bad
-        }
-    }
-}
-
-fn read_type(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    field: Entry<'_>,
-    table: &dyn TableLike,
-) -> Option<FieldType> {
-    let types = list(FieldType::NAMES);
-    let Some(entry) = Entry::get(table, "type") else {
-        cx.report(
-            field.key_span(),
-            &scope.key_path("type"),
-            format!("{} has no `type`.", capitalised(&scope.label())),
-            format!("Add `type = \"...\"` with one of {types}."),
-        );
-        return None;
-    };
-    let Some(name) = entry.item.as_str() else {
-        report_type_mismatch(
-            cx,
-            scope,
-            entry,
-            "a string",
-            format!("Write `type = \"...\"` with one of {types}."),
-        );
-        return None;
-    };
-    let kind = match name {
-        "text" => FieldType::Text,
-        "integer" => FieldType::Integer,
-        "number" => FieldType::Number,
-        "decimal" => FieldType::Decimal,
-        "boolean" => FieldType::Boolean,
-        "timestamp" => FieldType::Timestamp,
-        "date" => FieldType::Date,
-        "uuid" => FieldType::Uuid,
-        "json" => FieldType::Json,
-        "enum" => FieldType::Enum { values: Vec::new() },
-        "relation" => FieldType::Relation {
-            collection: String::new(),
-            on_delete: OnDelete::default(),
-        },
-        "email" => FieldType::Email,
-        "url" => FieldType::Url,
-        _ => {
-            cx.report(
-                entry.value_span(),
-                &scope.key_path("type"),
-                format!("{} has unknown type `{name}`.", capitalised(&scope.label())),
-                format!(
-                    "{}Use one of {types}.",
-                    did_you_mean(name, FieldType::NAMES)
-                ),
-            );
-            return None;
-        }
-    };
-    Some(kind)
-}
-
-fn read_bound(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    key: &str,
-) -> Got<Bound> {
-    let Some(entry) = Entry::get(table, key) else {
-        return Got::Absent;
-    };
-    let bound = match entry.item {
-        // Bounds are compared as floating point; integers beyond 2^53 lose precision.
-        Item::Value(Value::Integer(value)) => Bound {
-            value: *value.value() as f64,
-            whole: true,
-        },
-        Item::Value(Value::Float(value)) if value.value().is_finite() => Bound {
-            value: *value.value(),
-            whole: value.value().fract() == 0.0,
-        },
-        Item::Value(Value::Float(_)) => {
-            report_type_mismatch(
-                cx,
-                scope,
-                entry,
-                "a finite number",
-                format!("Write a number, for example `{key} = 0`."),
-            );
-            return Got::Bad;
-        }
-        _ => {
-            report_type_mismatch(
-                cx,
-                scope,
-                entry,
-                "a number",
-                format!("Write a number without quotes, for example `{key} = 0`."),
-            );
-            return Got::Bad;
-        }
-    };
-    Got::Ok(bound)
-}
-
-/// Checks a bound against the field type (integer fields take whole numbers only).
-fn check_bound(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    key: &str,
-    bound: Got<Bound>,
-    integer: bool,
-) -> Option<f64> {
-    let bound = bound.ok()?;
-    if integer && !bound.whole {
-        if let Some(entry) = Entry::get(table, key) {
-            let rounded = if key == "min" {
-                bound.value.ceil()
-            } else {
-                bound.value.floor()
-            };
-            cx.report(
-                entry.value_span(),
-                &scope.key_path(key),
-                format!(
-                    "`{key}` of {} is `{}`, but the field is an integer, so its bounds must be \
-                     whole numbers.",
-                    scope.label(),
-                    cx.quote(entry.value_span())
-                ),
-                format!("Write a whole number, for example `{key} = {rounded}`."),
-            );
-        }
-        return None;
-    }
-    Some(bound.value)
-}
-
-fn read_length(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    key: &str,
-) -> Got<u32> {
-    let Some(entry) = Entry::get(table, key) else {
-        return Got::Absent;
-    };
-    let Some(value) = entry.item.as_integer() else {
-        report_type_mismatch(
-            cx,
-            scope,
-            entry,
-            "a non-negative integer",
-            format!("Write a whole number of characters, for example `{key} = 100`."),
-        );
-        return Got::Bad;
-    };
-    match u32::try_from(value) {
-        Ok(length) => Got::Ok(length),
-        Err(_) => {
-            let problem = if value < 0 {
-                "is negative"
-            } else {
-                "is larger than 4294967295"
-            };
-            cx.report(
-                entry.value_span(),
-                &scope.key_path(key),
-                format!("`{key}` of {} {problem}: `{value}`.", scope.label()),
-                format!(
-                    "Write a number of characters from 0 to 4294967295, for example `{key} = 100`."
-                ),
-            );
-            Got::Bad
-        }
-    }
-}
-
-/// Reads `pattern`: its source and the compiled expression anchored to match whole values.
-fn read_pattern(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-) -> Got<(String, Regex)> {
-    let source = match read_string(cx, scope, table, "pattern") {
-        Got::Ok(source) => source,
-        Got::Absent => return Got::Absent,
-        Got::Bad => return Got::Bad,
-    };
-    let compiled = Regex::new(&source).and_then(|_| Regex::new(&format!("^(?:{source})$")));
-    match compiled {
-        Ok(regex) => Got::Ok((source, regex)),
-        Err(error) => {
-            let entry = Entry::get(table, "pattern");
-            cx.report(
-                entry.and_then(|e| e.value_span()),
-                &scope.key_path("pattern"),
-                format!(
-                    "`pattern` of {} is not a valid regular expression: {}.",
-                    scope.label(),
-                    regex_problem(&error)
-                ),
-                String::from(
-                    "Fix the expression; it uses Rust `regex` syntax (https://docs.rs/regex) and the \
-                     whole value must match it.",
-                ),
-            );
-            Got::Bad
-        }
-    }
-}
-
-/// The one-line cause from a `regex` error, whose display draws the pattern over several lines.
-fn regex_problem(error: &regex::Error) -> String {
-    let text = error.to_string();
-    let cause = text
-        .lines()
-        .rev()
-        .find_map(|line| line.trim().strip_prefix("error:"))
-        .unwrap_or(&text);
-    cause
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .trim_end_matches('.')
-        .to_owned()
-}
-
-fn read_values(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-) -> Got<Vec<String>> {
-    let Some(entry) = Entry::get(table, "values") else {
-        return Got::Absent;
-    };
-    let example = "Write `values = [\"draft\", \"published\"]`.";
-    let Some(array) = entry.item.as_array() else {
-        report_type_mismatch(cx, scope, entry, "an array of strings", example.to_owned());
-        return Got::Bad;
-    };
-    if array.is_empty() {
-        cx.report(
-            entry.value_span(),
-            &scope.key_path("values"),
-            format!(
-                "`values` of {} is empty, so no value would be allowed.",
-                scope.label()
-            ),
-            format!("List at least one value. {example}"),
-        );
-        return Got::Bad;
-    }
-    let mut values: Vec<String> = Vec::new();
-    let mut usable = true;
-    for (at, value) in array.iter().enumerate() {
-        let path = format!("{}[{at}]", scope.key_path("values"));
-        match value.as_str() {
-            Some(text) if values.iter().any(|v| v == text) => {
-                usable = false;
-                cx.report(
-                    value.span(),
-                    &path,
-                    format!(
-                        "`values` of {} lists `{text}` more than once.",
-                        scope.label()
-                    ),
-                    String::from("Remove the repeated value."),
-                );
-            }
-            Some(text) => values.push(text.to_owned()),
-            None => {
-                usable = false;
-                cx.report(
-                    value.span(),
-                    &path,
-                    format!(
-                        "`values` of {} must hold only strings, but value {} is {}.",
-                        scope.label(),
-                        at + 1,
-                        cx.found(&Item::Value(value.clone()))
-                    ),
-                    String::from(
-                        "Quote each value, for example `values = [\"draft\", \"published\"]`.",
-                    ),
-                );
-            }
-        }
-    }
-    if usable { Got::Ok(values) } else { Got::Bad }
-}
-
-fn read_on_delete(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-) -> Got<OnDelete> {
-    let name = match read_string(cx, scope, table, "on_delete") {
-        Got::Ok(name) => name,
-        Got::Absent => return Got::Absent,
-        Got::Bad => return Got::Bad,
-    };
-    match name.as_str() {
-        "restrict" => Got::Ok(OnDelete::Restrict),
-        "cascade" => Got::Ok(OnDelete::Cascade),
-        "set_null" => Got::Ok(OnDelete::SetNull),
-        _ => {
-            let span = Entry::get(table, "on_delete").and_then(|e| e.value_span());
-            cx.report(
-                span,
-                &scope.key_path("on_delete"),
-                format!(
-                    "`on_delete` of {} is `{name}`, which is not a known action.",
-                    scope.label()
-                ),
-                format!(
-                    "{}Use one of {}.",
-                    did_you_mean(&name, OnDelete::NAMES),
-                    list(OnDelete::NAMES)
-                ),
-            );
-            Got::Bad
-        }
-    }
-}
-
-fn report_missing(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    field: Entry<'_>,
-    key: &str,
-    why: &str,
-    hint: &str,
-) {
-    // Point at the `type` that makes the key necessary.
-    let span = Entry::get(table, "type")
-        .and_then(|e| e.value_span())
-        .or_else(|| field.key_span());
-    cx.report(
-        span,
-        &scope.key_path(key),
-        format!("{} has no `{key}`, but {why}.", capitalised(&scope.label())),
-        hint.to_owned(),
-    );
-}
-
-/// `key` is set, but only applies to `applies_to` fields (for example "numeric").
-fn report_not_applicable(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    key: &str,
-    kind: &FieldType,
-    applies_to: &str,
-) {
-    let Some(entry) = Entry::get(table, key) else {
-        return;
-    };
-    let types: Vec<&str> = FieldType::NAMES
-        .iter()
-        .copied()
-        .filter(|name| match applies_to {
-            "numeric" => ["integer", "number", "decimal"].contains(name),
-            "textual" => ["text", "email", "url", "enum"].contains(name),
-            other => *name == other,
-        })
-        .collect();
-    let alternative = match key {
-        "min" | "max" if kind.is_textual() => {
-            format!(" Use `{key}_length` to bound the length of text.")
-        }
-        "min_length" | "max_length" if kind.is_numeric() => {
-            format!(
-                " Use `{}` to bound the value.",
-                key.trim_end_matches("_length")
-            )
-        }
-        _ => String::new(),
-    };
-    cx.report(
-        entry.key_span(),
-        &scope.key_path(key),
-        format!(
-            "`{key}` only applies to {applies_to} fields ({}), but {} is of type `{}`.",
-            list(&types),
-            scope.label(),
-            kind.name()
-        ),
-        format!("Remove `{key}`, or change the type.{alternative}"),
-    );
-}
-
-fn report_unknown_target(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    collections: &[String],
-    target: &str,
-) {
-    let span = Entry::get(table, "collection").and_then(|e| e.value_span());
-    cx.report(
-        span,
-        &scope.key_path("collection"),
-        format!(
-            "{} refers to collection `{target}`, which this file does not declare.",
-            capitalised(&scope.label())
-        ),
-        format!(
-            "{}Name one of the declared collections: {}.",
-            did_you_mean(target, collections),
-            list(collections)
-        ),
-    );
-}
-
-fn report_set_null_required(cx: &mut Context<'_>, scope: &FieldScope<'_>, table: &dyn TableLike) {
-    let span = Entry::get(table, "on_delete").and_then(|e| e.value_span());
-    cx.report(
-        span,
-        &scope.key_path("on_delete"),
-        format!(
-            "{} is required, so `on_delete = \"set_null\"` could not clear it.",
-            capitalised(&scope.label())
-        ),
-        String::from(
-            "Remove `required = true`, or choose `on_delete = \"restrict\"` or `\"cascade\"`.",
-        ),
-    );
-}
-
-/// `low` is greater than `high`; points at `high`.
-fn report_inverted(
-    cx: &mut Context<'_>,
-    scope: &FieldScope<'_>,
-    table: &dyn TableLike,
-    low: &str,
-    high: &str,
-) {
-    let low_text = cx.quote(Entry::get(table, low).and_then(|e| e.value_span()));
-    let high_span = Entry::get(table, high).and_then(|e| e.value_span());
-    let high_text = cx.quote(high_span.clone());
-    cx.report(
-        high_span,
-        &scope.key_path(high),
-        format!(
-            "`{low}` of {} ({low_text}) is greater than its `{high}` ({high_text}).",
-            scope.label()
-        ),
-        format!("Make `{low}` at most `{high}`; perhaps the two are swapped."),
-    );
 }

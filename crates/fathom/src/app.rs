@@ -1,0 +1,134 @@
+//! Build, then run: [`Application::build`] opens the store, applies additive migrations and binds
+//! the listener (port 0 in tests) so the real address is known before serving;
+//! [`Application::run_until_stopped`] serves until SIGTERM or ctrl-c, then drains in-flight
+//! requests under the shutdown timeout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use fathom_api::AppState;
+use fathom_schema::Schema;
+use fathom_store::{Store, StoreErrorKind};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+/// A server that is bound and ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+    shutdown_timeout: Duration,
+}
+
+/// Opens the store for `config`, naming the file and how to fix the usual problems on failure.
+pub async fn open_store(config: &Config, database_name: &str) -> anyhow::Result<Store> {
+    let options = config.store_options(database_name);
+    let path = options.path.clone();
+    Store::open_sqlite(options).await.map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open the database {}: {}\nhint: check that database.data_dir exists or can be created, is writable, and holds a Fathom database",
+            path.display(),
+            e.detail
+        )
+    })
+}
+
+impl Application {
+    /// Opens the database, migrates it when allowed and safe, and binds the listener.
+    pub async fn build(config: &Config, schema: Schema, database_name: &str) -> anyhow::Result<Self> {
+        let store = open_store(config, database_name).await?;
+        if config.database.auto_migrate {
+            match store.migrate(&schema, false).await {
+                Ok(plan) if plan.is_empty() => tracing::info!(version = plan.from_version, "database schema is up to date"),
+                Ok(plan) => tracing::info!(
+                    from = plan.from_version,
+                    to = plan.from_version + 1,
+                    steps = plan.steps.len(),
+                    "applied additive migration"
+                ),
+                Err(e) => match e.kind {
+                    StoreErrorKind::UnsafeMigration(plan) => bail!(
+                        "the schema file needs changes that are not safe to apply automatically:\n\n{}\nRun `fathom migrate plan` to review them and `fathom migrate apply --allow-destructive` to apply them.",
+                        plan.render()
+                    ),
+                    _ => bail!("migrating the database failed, and nothing was changed: {}", e.detail),
+                },
+            }
+        }
+        let schema = Arc::new(schema);
+        let state = AppState::new(store, schema, config.http_config());
+        let router = fathom_api::router(state.clone());
+        let address = config.listen_addr();
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address}; is another process using it? Pick another with --listen"))?;
+        let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout_secs);
+        Ok(Self { listener, router, state, shutdown_timeout })
+    }
+
+    /// The address actually bound (the real port when port 0 was asked for).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.listener.local_addr()?)
+    }
+
+    /// The shared state (store and schema), for seeding and tests.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or ctrl-c.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `stop` completes, then stops accepting connections and gives in-flight
+    /// requests up to the shutdown timeout to finish.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let address = self.local_addr()?;
+        tracing::info!(address = %address, "listening on http://{address}");
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+            stop.await;
+            tracing::info!("shutting down: no new connections; draining in-flight requests");
+            let _ = stopping_tx.send(());
+        });
+        let timeout = self.shutdown_timeout;
+        let deadline = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(timeout).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            served = server => served.context("the HTTP server failed")?,
+            () = deadline => tracing::warn!(timeout_secs = timeout.as_secs(), "shutdown timeout reached; dropping unfinished requests"),
+        }
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

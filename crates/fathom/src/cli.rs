@@ -1,0 +1,114 @@
+//! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::commands;
+use crate::config::{Config, DatabaseOverrides, Overrides, SchemaOverrides, ServerOverrides};
+
+#[derive(Debug, Parser)]
+#[command(name = "fathom", version, about = "A production backend from one schema file.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the REST API (applies additive migrations first).
+    Serve(ServeArgs),
+    /// Write a starter schema file and configuration into a directory.
+    Init {
+        /// Where to write `fathom.schema.toml` and `fathom.toml`.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Work with the schema file.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
+    /// Plan, apply and inspect migrations.
+    Migrate {
+        #[command(subcommand)]
+        command: MigrateCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Validate the schema file and report every problem with its line and column.
+    Check(CommonArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Print the SQL that would bring the database to the schema file, flagging unsafe steps.
+    Plan(CommonArgs),
+    /// Apply the plan in one transaction.
+    Apply {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Also run steps flagged unsafe (data loss, narrowing, failing on existing data).
+        #[arg(long)]
+        allow_destructive: bool,
+    },
+    /// Show applied versions and whether the schema file has pending changes.
+    Status(CommonArgs),
+}
+
+/// Options every command that reads the configuration takes.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Configuration file (default: ./fathom.toml if it exists).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// The schema file (default: fathom.schema.toml).
+    #[arg(long)]
+    pub schema: Option<PathBuf>,
+    /// Directory holding the embedded database (default: ./fathom_data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to listen on (default: 127.0.0.1:8090).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Serve the bundled demo (a small shop) with seed data; ignores --schema.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+impl CommonArgs {
+    /// Loads the layered configuration with these flags on top.
+    pub fn load_config(&self, listen: Option<String>) -> anyhow::Result<Config> {
+        let overrides = Overrides {
+            server: listen.map(|listen| ServerOverrides { listen: Some(listen) }),
+            database: self.data_dir.clone().map(|d| DatabaseOverrides { data_dir: Some(d) }),
+            schema: self.schema.clone().map(|p| SchemaOverrides { path: Some(p) }),
+        };
+        Ok(Config::load(self.config.as_deref(), std::env::vars(), &overrides)?)
+    }
+}
+
+/// Runs a parsed command; the exit code says whether it succeeded.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::Init { dir } => commands::init::run(&dir),
+        Command::Schema { command: SchemaCommand::Check(args) } => commands::schema::check(&args),
+        Command::Migrate { command } => match command {
+            MigrateCommand::Plan(args) => commands::migrate::plan(&args).await,
+            MigrateCommand::Apply { common, allow_destructive } => {
+                commands::migrate::apply(&common, allow_destructive).await
+            }
+            MigrateCommand::Status(args) => commands::migrate::status(&args).await,
+        },
+    }
+}

@@ -1,0 +1,79 @@
+//! `fathom migrate plan|apply|status`.
+
+use std::process::ExitCode;
+
+use fathom_store::StoreErrorKind;
+
+use crate::app::open_store;
+use crate::cli::CommonArgs;
+
+const DATABASE_FILE: &str = "fathom.db";
+
+pub async fn plan(args: &CommonArgs) -> anyhow::Result<ExitCode> {
+    let config = args.load_config(None)?;
+    let schema = super::load_schema(&config.schema.path)?;
+    let store = open_store(&config, DATABASE_FILE).await?;
+    let plan = store.plan(&schema).await.map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
+    print!("{}", plan.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn apply(args: &CommonArgs, allow_destructive: bool) -> anyhow::Result<ExitCode> {
+    let config = args.load_config(None)?;
+    let schema = super::load_schema(&config.schema.path)?;
+    let store = open_store(&config, DATABASE_FILE).await?;
+    match store.migrate(&schema, allow_destructive).await {
+        Ok(plan) if plan.is_empty() => {
+            print!("{}", plan.render());
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(plan) => {
+            print!("{}", plan.render());
+            println!("\nApplied: the database is now at version {}.", plan.from_version + 1);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => match e.kind {
+            StoreErrorKind::UnsafeMigration(plan) => {
+                print!("{}", plan.render());
+                eprintln!(
+                    "\nerror: refusing to apply unsafe steps; nothing was changed. Re-run with --allow-destructive once you have reviewed them."
+                );
+                Ok(ExitCode::from(2))
+            }
+            _ => Err(anyhow::anyhow!(
+                "the migration failed and was rolled back; nothing was changed: {}",
+                e.detail
+            )),
+        },
+    }
+}
+
+pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
+    let config = args.load_config(None)?;
+    let schema = super::load_schema(&config.schema.path)?;
+    let store = open_store(&config, DATABASE_FILE).await?;
+    let history = store.history().await.map_err(|e| anyhow::anyhow!("reading history failed: {}", e.detail))?;
+    if history.is_empty() {
+        println!("No migration has been applied yet.");
+    }
+    for migration in &history {
+        println!(
+            "version {:>3}  applied {}  {} statement(s), {} collection(s)",
+            migration.version,
+            migration.applied_at,
+            migration.statements.len(),
+            migration.schema.collections.len()
+        );
+    }
+    let plan = store.plan(&schema).await.map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
+    if plan.is_empty() {
+        println!("The schema file is applied: nothing pending.");
+    } else {
+        println!(
+            "{} pending step(s){}; run `fathom migrate plan` to see them.",
+            plan.steps.len(),
+            if plan.is_unsafe() { ", some unsafe" } else { "" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

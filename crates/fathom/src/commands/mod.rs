@@ -1,0 +1,23 @@
+//! One module per CLI command family.
+
+pub mod init;
+pub mod migrate;
+pub mod schema;
+pub mod serve;
+
+use std::path::Path;
+
+use anyhow::Context;
+use fathom_schema::Schema;
+
+/// Reads and validates a schema file; the error lists every problem with line and column.
+pub fn load_schema(path: &Path) -> anyhow::Result<Schema> {
+    let source = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "cannot read the schema file {}; create one with `fathom init` or point to it with --schema",
+            path.display()
+        )
+    })?;
+    fathom_schema::parse_schema(&path.display().to_string(), &source)
+        .map_err(|errors| anyhow::anyhow!("the schema file has {} problem(s):\n{errors}", errors.errors.len()))
+}

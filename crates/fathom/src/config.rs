@@ -1,0 +1,345 @@
+//! Layered, typed configuration: defaults < `fathom.toml` < environment (`FATHOM_SECTION__KEY`) <
+//! command-line flags. Secrets are wrapped so they never print, and can be read from a file
+//! (`database.url_file`). Everything is validated on load with messages that say how to fix it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub schema: SchemaConfig,
+    pub log: LogConfig,
+}
+
+/// `[server]`: the HTTP listener and its limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on. Port 0 picks a free port.
+    pub listen: String,
+    /// Largest accepted request body, in bytes.
+    pub body_limit_bytes: usize,
+    /// Deepest accepted nesting of a JSON body.
+    pub json_depth_limit: usize,
+    /// Requests running longer are answered 503 `request_timeout`.
+    pub request_timeout_secs: u64,
+    /// On SIGTERM or ctrl-c, in-flight requests get this long to finish.
+    pub shutdown_timeout_secs: u64,
+    /// Origins allowed by CORS; empty denies all cross-origin requests, `["*"]` allows any.
+    pub cors_origins: Vec<String>,
+    /// Send Strict-Transport-Security; turn on when clients reach Fathom over TLS.
+    pub hsts: bool,
+    /// Page size of a list request without `limit`.
+    pub default_page_size: u32,
+    /// Largest `limit` a list request may ask for.
+    pub max_page_size: u32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8090".into(),
+            body_limit_bytes: 1024 * 1024,
+            json_depth_limit: 32,
+            request_timeout_secs: 30,
+            shutdown_timeout_secs: 30,
+            cors_origins: Vec::new(),
+            hsts: false,
+            default_page_size: 20,
+            max_page_size: 100,
+        }
+    }
+}
+
+/// `[database]`: where data lives and how it is written.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// Directory for the embedded database (`fathom.db`, or `demo.db` with `--demo`).
+    pub data_dir: PathBuf,
+    /// Optional database URL; `sqlite://PATH` picks the SQLite file directly. A secret: it may
+    /// carry credentials, so prefer `url_file`.
+    pub url: Option<Secret>,
+    /// A file whose contents (trimmed) are the database URL.
+    pub url_file: Option<PathBuf>,
+    /// Reader connections for SQLite.
+    pub readers: usize,
+    /// How long to wait on a database lock before answering 503.
+    pub busy_timeout_ms: u64,
+    /// `full` (survives power loss) or `normal` (survives a process crash).
+    pub durability: DurabilitySetting,
+    /// Apply additive migrations when `serve` starts. Unsafe ones always need `migrate apply`.
+    pub auto_migrate: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("./fathom_data"),
+            url: None,
+            url_file: None,
+            readers: 4,
+            busy_timeout_ms: 5000,
+            durability: DurabilitySetting::Full,
+            auto_migrate: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilitySetting {
+    Full,
+    Normal,
+}
+
+/// `[schema]`: the schema file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchemaConfig {
+    pub path: PathBuf,
+}
+
+impl Default for SchemaConfig {
+    fn default() -> Self {
+        Self { path: PathBuf::from("fathom.schema.toml") }
+    }
+}
+
+/// `[log]`: log format and level.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `auto` (human-readable on a terminal, JSON otherwise), `json` or `pretty`.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `fathom=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: LogFormat::Auto, level: "info".into() }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+/// A secret string: never printed by `Debug`, and serialised only as a placeholder.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[redacted]")
+    }
+}
+
+/// Values given on the command line; they override every other layer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseOverrides>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<SchemaOverrides>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ServerOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DatabaseOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SchemaOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+/// A configuration that could not be loaded, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Figment(Box<figment::Error>),
+}
+
+/// Where the configuration file is looked for when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "fathom.toml";
+
+impl Config {
+    /// Loads every layer. `file` is `--config`; without it `./fathom.toml` is used if present.
+    /// `env` is the environment to read (the process environment in production; a map in tests).
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::Invalid(format!(
+                    "the configuration file {} does not exist; create it with `fathom init`, or drop --config",
+                    path.display()
+                )));
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        figment = with_env(figment, env);
+        figment = figment.merge(Serialized::defaults(overrides));
+        let mut config: Config = figment.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        config.resolve_secret_files()?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn resolve_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.database.url_file {
+            if self.database.url.is_some() {
+                return Err(ConfigError::Invalid(
+                    "both database.url and database.url_file are set; keep only one".into(),
+                ));
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "database.url_file: cannot read {}: {e}; check the path and its permissions",
+                    path.display()
+                ))
+            })?;
+            self.database.url = Some(Secret(text.trim().to_owned()));
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            return invalid(format!(
+                "server.listen = \"{}\" is not an address; use IP:PORT such as 127.0.0.1:8090 (port 0 picks a free port)",
+                self.server.listen
+            ));
+        }
+        if self.server.body_limit_bytes < 1024 {
+            return invalid("server.body_limit_bytes must be at least 1024".into());
+        }
+        if !(1..=512).contains(&self.server.json_depth_limit) {
+            return invalid("server.json_depth_limit must be between 1 and 512".into());
+        }
+        if self.server.request_timeout_secs == 0 {
+            return invalid("server.request_timeout_secs must be at least 1".into());
+        }
+        if self.server.default_page_size == 0 || self.server.default_page_size > self.server.max_page_size {
+            return invalid(format!(
+                "server.default_page_size ({}) must be between 1 and server.max_page_size ({})",
+                self.server.default_page_size, self.server.max_page_size
+            ));
+        }
+        if self.server.max_page_size > 1000 {
+            return invalid("server.max_page_size must be at most 1000".into());
+        }
+        if !(1..=64).contains(&self.database.readers) {
+            return invalid("database.readers must be between 1 and 64".into());
+        }
+        if let Some(url) = &self.database.url
+            && !url.expose().starts_with("sqlite:")
+        {
+            let scheme = url.expose().split(':').next().unwrap_or("");
+            return invalid(format!(
+                "database.url has the scheme `{scheme}`, which this build cannot serve; use sqlite://PATH or leave it unset to use database.data_dir"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The SQLite database file: from `database.url`, else `<data_dir>/<name>`.
+    pub fn sqlite_path(&self, default_name: &str) -> PathBuf {
+        match &self.database.url {
+            Some(url) => {
+                let rest = url.expose().trim_start_matches("sqlite:");
+                PathBuf::from(rest.strip_prefix("//").unwrap_or(rest))
+            }
+            None => self.database.data_dir.join(default_name),
+        }
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8090)))
+    }
+
+    pub fn store_options(&self, default_name: &str) -> fathom_store::SqliteOptions {
+        let mut options = fathom_store::SqliteOptions::new(self.sqlite_path(default_name));
+        options.readers = self.database.readers;
+        options.busy_timeout = Duration::from_millis(self.database.busy_timeout_ms);
+        options.durability = match self.database.durability {
+            DurabilitySetting::Full => fathom_store::Durability::Full,
+            DurabilitySetting::Normal => fathom_store::Durability::Normal,
+        };
+        options
+    }
+
+    pub fn http_config(&self) -> fathom_api::HttpConfig {
+        let s = &self.server;
+        fathom_api::HttpConfig {
+            body_limit_bytes: s.body_limit_bytes,
+            json_depth_limit: s.json_depth_limit,
+            request_timeout: Duration::from_secs(s.request_timeout_secs),
+            cors_origins: s.cors_origins.clone(),
+            hsts: s.hsts,
+            default_page_size: s.default_page_size,
+            max_page_size: s.max_page_size,
+        }
+    }
+}
+
+/// Merges `FATHOM_SECTION__KEY=value` variables: `__` separates section and key, and values are
+/// read like figment's own environment provider does (TOML scalars and arrays, else strings).
+/// Taking the variables as an argument keeps loading testable without touching the process env.
+fn with_env(mut figment: Figment, env: impl IntoIterator<Item = (String, String)>) -> Figment {
+    for (key, value) in env {
+        let Some(name) = key.strip_prefix("FATHOM_") else { continue };
+        let path = name.to_ascii_lowercase().replace("__", ".");
+        let parsed: figment::value::Value = value.parse().unwrap_or_else(|_| value.clone().into());
+        figment = figment.merge(Serialized::default(&path, parsed));
+    }
+    figment
+}

@@ -1,0 +1,13 @@
+//! The `fathom` binary as a library: configuration, telemetry, server start-up, the demo, and the
+//! CLI commands. `main.rs` only parses arguments and calls [`cli::run`]; tests build the server
+//! in-process through [`Application`].
+
+pub mod app;
+pub mod cli;
+mod commands;
+pub mod config;
+pub mod demo;
+pub mod telemetry;
+
+pub use app::Application;
+pub use config::Config;
