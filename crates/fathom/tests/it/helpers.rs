@@ -1,0 +1,230 @@
+//! Shared test harness: spawn the server, talk to it, run the CLI.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fathom::{Application, Config};
+use serde_json::Value;
+use tempfile::TempDir;
+
+/// A schema exercising every field type and constraint, used by most API tests.
+pub const TEST_SCHEMA: &str = r#"
+[collections.categories]
+fields.name = { type = "text", required = true, unique = true, max_length = 40 }
+
+[collections.items]
+soft_delete = true
+fields.title    = { type = "text", required = true, min_length = 2, max_length = 20 }
+fields.code     = { type = "text", unique = true, pattern = "[A-Z]{3}-[0-9]+" }
+fields.qty      = { type = "integer", min = 0, max = 1000, default = 1 }
+fields.weight   = { type = "number", min = 0.5 }
+fields.price    = { type = "decimal", min = 0 }
+fields.active   = { type = "boolean", default = true }
+fields.seen_at  = { type = "timestamp" }
+fields.due      = { type = "date" }
+fields.ref      = { type = "uuid" }
+fields.meta     = { type = "json" }
+fields.status   = { type = "enum", values = ["new", "done"], default = "new" }
+fields.category = { type = "relation", collection = "categories" }
+fields.contact  = { type = "email" }
+fields.link     = { type = "url" }
+
+[collections.notes]
+fields.body = { type = "text", required = true }
+"#;
+
+/// A running in-process server with its own data directory.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub data_dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Default configuration for tests: port 0 and the given data directory.
+pub fn test_config(data_dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.database.data_dir = data_dir.to_path_buf();
+    config
+}
+
+/// Starts the server on `schema` (TOML source) with default test configuration.
+pub async fn spawn_app(schema: &str) -> TestApp {
+    spawn_app_with(schema, |_| {}).await
+}
+
+/// Starts the server on `schema`, letting the test adjust the configuration first.
+pub async fn spawn_app_with(schema: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(data_dir.path());
+    adjust(&mut config);
+    let schema = fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+    let app = Application::build(&config, schema, "fathom.db").await.expect("server builds");
+    start(app, data_dir).await
+}
+
+/// Starts the bundled demo (schema and seed data).
+pub async fn spawn_demo() -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let config = test_config(data_dir.path());
+    let schema = fathom::demo::schema().expect("demo schema");
+    let app = Application::build(&config, schema, fathom::demo::DATABASE_FILE).await.expect("server builds");
+    fathom::demo::seed_if_empty(app.state()).await.expect("seed");
+    start(app, data_dir).await
+}
+
+async fn start(app: Application, data_dir: TempDir) -> TestApp {
+    let address = app.local_addr().expect("bound address");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = stop_rx.await;
+    }));
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    TestApp { address, client, data_dir, stop: Some(stop_tx), server: Some(server) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client.patch(self.url(path)).json(body).send().await.expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).send().await.expect("request sent")
+    }
+
+    /// Creates a record and returns its JSON (`data`), asserting a 201.
+    pub async fn create(&self, collection: &str, body: &Value) -> Value {
+        let response = self.post_json(&format!("/api/v1/{collection}"), body).await;
+        let status = response.status();
+        let json: Value = response.json().await.expect("json body");
+        assert_eq!(status, 201, "create {collection} failed: {json}");
+        json["data"].clone()
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+    }
+}
+
+/// Reads a response as JSON, asserting the status first (with the body in the message).
+pub async fn json_with_status(response: reqwest::Response, expected: u16) -> Value {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert_eq!(status, expected, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+/// Asserts a problem+json response with `status` and `code`, and returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let body = json_with_status(response, status).await;
+    assert_eq!(content_type, "application/problem+json", "body: {body}");
+    assert_eq!(body["code"], code, "body: {body}");
+    assert_eq!(body["status"], status, "body: {body}");
+    assert!(body["title"].is_string() && body["detail"].is_string() && body["hint"].is_string(), "body: {body}");
+    assert!(body["errors"].is_array(), "body: {body}");
+    assert_eq!(body["requestId"], request_id.as_str(), "problem requestId must match the header");
+    body
+}
+
+/// The path of the built `fathom` binary.
+pub fn fathom_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_fathom"))
+}
+
+/// Runs the CLI to completion in `dir` (with no FATHOM_* variables from the test environment).
+pub fn run_cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(fathom_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("fathom runs")
+}
+
+/// A `fathom serve` child process and the address it announced.
+pub struct ServerProcess {
+    pub child: Child,
+    pub address: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Sends SIGTERM (via the `kill` command, to keep the suite free of unsafe code).
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success());
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `fathom serve --listen 127.0.0.1:0 ARGS` in `dir` and waits for its "listening" line.
+pub fn spawn_server_process(dir: &Path, args: &[&str]) -> ServerProcess {
+    let mut child = Command::new(fathom_bin())
+        .arg("serve")
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .current_dir(dir)
+        .env("FATHOM_LOG__FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("fathom serve starts");
+    let stdout = child.stdout.take().expect("stdout piped");
+    let mut lines = BufReader::new(stdout).lines();
+    let address = loop {
+        let Some(Ok(line)) = lines.next() else {
+            let output = child.wait_with_output().expect("exit");
+            panic!("fathom serve exited before listening: {}", String::from_utf8_lossy(&output.stderr));
+        };
+        if let Ok(event) = serde_json::from_str::<Value>(&line)
+            && let Some(address) = event["address"].as_str()
+        {
+            break address.parse().expect("socket address");
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    ServerProcess { child, address }
+}

@@ -1,0 +1,7 @@
+//! The integration suite: one binary, one module per feature. Every test drives the real server
+//! over HTTP (in-process on 127.0.0.1:0, or the real `fathom` binary) with its own temporary
+//! data directory and a real SQLite database.
+
+mod helpers;
+mod operations;
+mod records;

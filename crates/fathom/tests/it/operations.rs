@@ -1,0 +1,1 @@
+//! Operations, CLI and migration tests (being written).

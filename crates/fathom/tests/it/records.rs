@@ -1,0 +1,1 @@
+//! Records API tests (being written).
