@@ -24,7 +24,8 @@ impl FromRequest<AppState> for JsonObject {
             .and_then(|v| v.split(';').next())
             .map(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             })
             .unwrap_or(false);
         if !is_json {
@@ -54,7 +55,10 @@ impl FromRequest<AppState> for JsonObject {
             Ok(Value::Object(map)) => Ok(Self(map)),
             Ok(other) => Err(ApiError::new(
                 ErrorCode::MalformedJson,
-                format!("The request body must be a JSON object, but it is {}.", kind(&other)),
+                format!(
+                    "The request body must be a JSON object, but it is {}.",
+                    kind(&other)
+                ),
                 "Wrap the fields in an object, for example {\"name\": \"Lamp\"}.",
             )),
             Err(e) => Err(ApiError::new(

@@ -39,7 +39,13 @@ pub struct InternalCause(pub String);
 
 impl ApiError {
     pub fn new(code: ErrorCode, detail: impl Into<String>, hint: impl Into<String>) -> Self {
-        Self { code, detail: detail.into(), hint: hint.into(), errors: Vec::new(), cause: None }
+        Self {
+            code,
+            detail: detail.into(),
+            hint: hint.into(),
+            errors: Vec::new(),
+            cause: None,
+        }
     }
 
     /// A 500 whose cause is logged but never shown.
@@ -66,13 +72,21 @@ impl ApiError {
         );
         error.errors = errors
             .into_iter()
-            .map(|e| FieldProblem { field: e.field, code: e.code.to_owned(), message: e.message })
+            .map(|e| FieldProblem {
+                field: e.field,
+                code: e.code.to_owned(),
+                message: e.message,
+            })
             .collect();
         error
     }
 
     pub fn with_field(mut self, field: &str, code: &str, message: impl Into<String>) -> Self {
-        self.errors.push(FieldProblem { field: field.into(), code: code.into(), message: message.into() });
+        self.errors.push(FieldProblem {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        });
         self
     }
 
@@ -105,11 +119,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status = StatusCode::from_u16(self.code.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, self.body().to_string()).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(InternalCause(cause));
         }
@@ -128,11 +144,18 @@ impl From<StoreError> for ApiError {
             StoreErrorKind::UniqueViolation { fields } => {
                 let mut api = Self::new(
                     ErrorCode::UniqueViolation,
-                    format!("Another record already has this value of {}.", field_list(fields)),
+                    format!(
+                        "Another record already has this value of {}.",
+                        field_list(fields)
+                    ),
                     "Choose a different value, or update the existing record instead.",
                 );
                 for field in fields {
-                    api = api.with_field(field, "not_unique", format!("The value of `{field}` is already taken."));
+                    api = api.with_field(
+                        field,
+                        "not_unique",
+                        format!("The value of `{field}` is already taken."),
+                    );
                 }
                 api
             }
@@ -166,7 +189,11 @@ fn field_list(fields: &[String]) -> String {
     if fields.is_empty() {
         "a unique field".to_owned()
     } else {
-        fields.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+        fields
+            .iter()
+            .map(|f| format!("`{f}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

@@ -10,7 +10,9 @@ use serde_json::json;
 use crate::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/health", get(health)).route("/ready", get(ready))
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
 }
 
 /// The process is up and serving HTTP. Never touches the database.
@@ -22,7 +24,11 @@ async fn health() -> Response {
 async fn ready(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.is_ok();
     let migrations = database && state.is_migrated().await;
-    let status = if database && migrations { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if database && migrations {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "checks": { "database": database, "migrations": migrations },

@@ -39,7 +39,12 @@ struct Readiness {
 
 impl AppState {
     pub fn new(store: Store, schema: Arc<Schema>, config: HttpConfig) -> Self {
-        Self { store, schema, config: Arc::new(config), readiness: Arc::default() }
+        Self {
+            store,
+            schema,
+            config: Arc::new(config),
+            readiness: Arc::default(),
+        }
     }
 
     /// Whether the applied schema matches ours. Once true it stays true (the schema of a running

@@ -27,7 +27,10 @@ pub fn wrap(app: Router, config: &HttpConfig) -> Router {
     }
     app = app
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
-        .layer(axum_middleware::from_fn_with_state(config.request_timeout, timeout))
+        .layer(axum_middleware::from_fn_with_state(
+            config.request_timeout,
+            timeout,
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
@@ -70,7 +73,9 @@ async fn request_context(request: Request, next: Next) -> Response {
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
     let started = Instant::now();
-    let mut response = request_id::scope(id.clone(), next.run(request)).instrument(span.clone()).await;
+    let mut response = request_id::scope(id.clone(), next.run(request))
+        .instrument(span.clone())
+        .await;
     let status = response.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
@@ -81,7 +86,9 @@ async fn request_context(request: Request, next: Next) -> Response {
         }
     });
     if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert(HeaderName::from_static(request_id::HEADER), value);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(request_id::HEADER), value);
     }
     response
 }
@@ -95,12 +102,19 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal(format!("handler panicked: {message}")).into_response()
 }
 
-async fn timeout(State(limit): State<std::time::Duration>, request: Request, next: Next) -> Response {
+async fn timeout(
+    State(limit): State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
             ErrorCode::RequestTimeout,
-            format!("The request did not complete within {} ms.", limit.as_millis()),
+            format!(
+                "The request did not complete within {} ms.",
+                limit.as_millis()
+            ),
             "Retry later, or narrow the request (a smaller page, fewer records).",
         )
         .into_response(),
@@ -125,12 +139,20 @@ fn cors(config: &HttpConfig) -> CorsLayer {
             HeaderName::from_static("idempotency-key"),
             HeaderName::from_static(request_id::HEADER),
         ])
-        .expose_headers([header::LOCATION, header::ETAG, HeaderName::from_static(request_id::HEADER)])
+        .expose_headers([
+            header::LOCATION,
+            header::ETAG,
+            HeaderName::from_static(request_id::HEADER),
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
 
 /// Answers 503 `not_ready` on the records API until the database holds our schema.
-pub async fn require_migrated(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn require_migrated(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     if state.is_migrated().await {
         next.run(request).await
     } else {

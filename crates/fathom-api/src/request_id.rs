@@ -26,7 +26,8 @@ pub fn accept_or_generate(incoming: Option<&HeaderValue>) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| {
             (1..=128).contains(&v.len())
-                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         })
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned)
 }

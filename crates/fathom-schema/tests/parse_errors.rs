@@ -440,7 +440,7 @@ fn enum_values_must_be_a_non_empty_list_of_distinct_strings() {
         &all[0],
         2,
         53,
-        "`values` of field `posts.status` must hold only strings, but value 2 is an integer (`1`).",
+        "`values` of field `posts.status` must hold only strings, but its 2nd entry is an integer (`1`).",
         "Quote each value",
     );
     check(
@@ -960,6 +960,21 @@ fn indexes_must_not_be_empty_or_repeat_a_field() {
         "Index 2 of collection `posts` lists field `rank` twice.",
         "Remove the repeated field name.",
     );
+}
+
+#[test]
+fn index_fields_must_be_strings() {
+    let all = index_errors(r#"[["title", 3]]"#);
+    assert_eq!(all.len(), 1, "{all:#?}");
+    check(
+        &all[0],
+        4,
+        22,
+        "Index 1 of collection `posts` must list field names as strings, but its 2nd entry is an \
+         integer (`3`).",
+        "Quote each field name",
+    );
+    assert_eq!(all[0].path, "collections.posts.indexes[0][1]");
 }
 
 #[test]

@@ -36,7 +36,10 @@ pub struct StoreError {
 
 impl StoreError {
     pub fn new(kind: StoreErrorKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into() }
+        Self {
+            kind,
+            detail: detail.into(),
+        }
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {
@@ -69,7 +72,9 @@ pub(crate) fn from_sqlite(error: rusqlite::Error) -> StoreError {
     let kind = match &error {
         rusqlite::Error::SqliteFailure(failure, message) => match failure.extended_code {
             ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
-                StoreErrorKind::UniqueViolation { fields: unique_fields(message.as_deref()) }
+                StoreErrorKind::UniqueViolation {
+                    fields: unique_fields(message.as_deref()),
+                }
             }
             ffi::SQLITE_CONSTRAINT_FOREIGNKEY => StoreErrorKind::ForeignKeyViolation,
             ffi::SQLITE_CONSTRAINT_NOTNULL | ffi::SQLITE_CONSTRAINT_CHECK => {
@@ -109,7 +114,9 @@ mod tests {
     #[test]
     fn unique_fields_are_parsed_from_sqlite_messages() {
         assert_eq!(
-            super::unique_fields(Some("UNIQUE constraint failed: products.name, products.sku")),
+            super::unique_fields(Some(
+                "UNIQUE constraint failed: products.name, products.sku"
+            )),
             vec!["name", "sku"]
         );
         assert!(super::unique_fields(None).is_empty());

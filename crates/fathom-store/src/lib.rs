@@ -35,7 +35,9 @@ impl Store {
     /// Opens (creating if needed) an embedded SQLite database.
     pub async fn open_sqlite(options: SqliteOptions) -> Result<Self, StoreError> {
         let store = sqlite::SqliteStore::open(options).await?;
-        Ok(Self { backend: Arc::new(Backend::Sqlite(store)) })
+        Ok(Self {
+            backend: Arc::new(Backend::Sqlite(store)),
+        })
     }
 
     /// Checks that the database answers a trivial query.
@@ -81,14 +83,22 @@ impl Store {
     }
 
     /// One live record by id.
-    pub async fn get(&self, collection: Arc<Collection>, id: Uuid) -> Result<Option<Record>, StoreError> {
+    pub async fn get(
+        &self,
+        collection: Arc<Collection>,
+        id: Uuid,
+    ) -> Result<Option<Record>, StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.get(collection, id).await,
         }
     }
 
     /// One page of live records, in id (creation) order.
-    pub async fn list(&self, collection: Arc<Collection>, page: Page) -> Result<Vec<Record>, StoreError> {
+    pub async fn list(
+        &self,
+        collection: Arc<Collection>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.list(collection, page).await,
         }

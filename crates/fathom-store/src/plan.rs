@@ -23,11 +23,17 @@ pub struct Risk {
 
 impl Risk {
     pub(crate) fn caution(message: impl Into<String>) -> Self {
-        Self { level: RiskLevel::Caution, message: message.into() }
+        Self {
+            level: RiskLevel::Caution,
+            message: message.into(),
+        }
     }
 
     pub(crate) fn unsafe_(message: impl Into<String>) -> Self {
-        Self { level: RiskLevel::Unsafe, message: message.into() }
+        Self {
+            level: RiskLevel::Unsafe,
+            message: message.into(),
+        }
     }
 }
 
@@ -65,7 +71,9 @@ impl MigrationPlan {
 
     /// Every SQL statement of the plan, in order.
     pub fn statements(&self) -> impl Iterator<Item = &str> {
-        self.steps.iter().flat_map(|s| s.sql.iter().map(String::as_str))
+        self.steps
+            .iter()
+            .flat_map(|s| s.sql.iter().map(String::as_str))
     }
 
     /// The plan as `migrate plan` prints it: steps, exact SQL, and flagged risks.

@@ -27,10 +27,20 @@ pub struct Page {
 /// One write. Values are already validated against the collection.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
-    Create { collection: Arc<Collection>, values: Vec<(String, Value)> },
-    Update { collection: Arc<Collection>, id: Uuid, values: Vec<(String, Value)> },
+    Create {
+        collection: Arc<Collection>,
+        values: Vec<(String, Value)>,
+    },
+    Update {
+        collection: Arc<Collection>,
+        id: Uuid,
+        values: Vec<(String, Value)>,
+    },
     /// Soft when the collection says so, otherwise the row is removed.
-    Delete { collection: Arc<Collection>, id: Uuid },
+    Delete {
+        collection: Arc<Collection>,
+        id: Uuid,
+    },
 }
 
 /// The outcome of one [`WriteOp`].

@@ -38,11 +38,17 @@ pub async fn open_store(config: &Config, database_name: &str) -> anyhow::Result<
 
 impl Application {
     /// Opens the database, migrates it when allowed and safe, and binds the listener.
-    pub async fn build(config: &Config, schema: Schema, database_name: &str) -> anyhow::Result<Self> {
+    pub async fn build(
+        config: &Config,
+        schema: Schema,
+        database_name: &str,
+    ) -> anyhow::Result<Self> {
         let store = open_store(config, database_name).await?;
         if config.database.auto_migrate {
             match store.migrate(&schema, false).await {
-                Ok(plan) if plan.is_empty() => tracing::info!(version = plan.from_version, "database schema is up to date"),
+                Ok(plan) if plan.is_empty() => {
+                    tracing::info!(version = plan.from_version, "database schema is up to date")
+                }
                 Ok(plan) => tracing::info!(
                     from = plan.from_version,
                     to = plan.from_version + 1,
@@ -54,7 +60,10 @@ impl Application {
                         "the schema file needs changes that are not safe to apply automatically:\n\n{}\nRun `fathom migrate plan` to review them and `fathom migrate apply --allow-destructive` to apply them.",
                         plan.render()
                     ),
-                    _ => bail!("migrating the database failed, and nothing was changed: {}", e.detail),
+                    _ => bail!(
+                        "migrating the database failed, and nothing was changed: {}",
+                        e.detail
+                    ),
                 },
             }
         }
@@ -66,7 +75,12 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {address}; is another process using it? Pick another with --listen"))?;
         let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout_secs);
-        Ok(Self { listener, router, state, shutdown_timeout })
+        Ok(Self {
+            listener,
+            router,
+            state,
+            shutdown_timeout,
+        })
     }
 
     /// The address actually bound (the real port when port 0 was asked for).
@@ -86,7 +100,10 @@ impl Application {
 
     /// Serves until `stop` completes, then stops accepting connections and gives in-flight
     /// requests up to the shutdown timeout to finish.
-    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

@@ -9,7 +9,11 @@ use crate::commands;
 use crate::config::{Config, DatabaseOverrides, Overrides, SchemaOverrides, ServerOverrides};
 
 #[derive(Debug, Parser)]
-#[command(name = "fathom", version, about = "A production backend from one schema file.")]
+#[command(
+    name = "fathom",
+    version,
+    about = "A production backend from one schema file."
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -89,11 +93,23 @@ impl CommonArgs {
     /// Loads the layered configuration with these flags on top.
     pub fn load_config(&self, listen: Option<String>) -> anyhow::Result<Config> {
         let overrides = Overrides {
-            server: listen.map(|listen| ServerOverrides { listen: Some(listen) }),
-            database: self.data_dir.clone().map(|d| DatabaseOverrides { data_dir: Some(d) }),
-            schema: self.schema.clone().map(|p| SchemaOverrides { path: Some(p) }),
+            server: listen.map(|listen| ServerOverrides {
+                listen: Some(listen),
+            }),
+            database: self
+                .data_dir
+                .clone()
+                .map(|d| DatabaseOverrides { data_dir: Some(d) }),
+            schema: self
+                .schema
+                .clone()
+                .map(|p| SchemaOverrides { path: Some(p) }),
         };
-        Ok(Config::load(self.config.as_deref(), std::env::vars(), &overrides)?)
+        Ok(Config::load(
+            self.config.as_deref(),
+            std::env::vars(),
+            &overrides,
+        )?)
     }
 }
 
@@ -102,12 +118,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Init { dir } => commands::init::run(&dir),
-        Command::Schema { command: SchemaCommand::Check(args) } => commands::schema::check(&args),
+        Command::Schema {
+            command: SchemaCommand::Check(args),
+        } => commands::schema::check(&args),
         Command::Migrate { command } => match command {
             MigrateCommand::Plan(args) => commands::migrate::plan(&args).await,
-            MigrateCommand::Apply { common, allow_destructive } => {
-                commands::migrate::apply(&common, allow_destructive).await
-            }
+            MigrateCommand::Apply {
+                common,
+                allow_destructive,
+            } => commands::migrate::apply(&common, allow_destructive).await,
             MigrateCommand::Status(args) => commands::migrate::status(&args).await,
         },
     }

@@ -111,7 +111,9 @@ pub struct SchemaConfig {
 
 impl Default for SchemaConfig {
     fn default() -> Self {
-        Self { path: PathBuf::from("fathom.schema.toml") }
+        Self {
+            path: PathBuf::from("fathom.schema.toml"),
+        }
     }
 }
 
@@ -127,7 +129,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self { format: LogFormat::Auto, level: "info".into() }
+        Self {
+            format: LogFormat::Auto,
+            level: "info".into(),
+        }
     }
 }
 
@@ -227,7 +232,9 @@ impl Config {
         }
         figment = with_env(figment, env);
         figment = figment.merge(Serialized::defaults(overrides));
-        let mut config: Config = figment.extract().map_err(|e| ConfigError::Figment(Box::new(e)))?;
+        let mut config: Config = figment
+            .extract()
+            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
         config.resolve_secret_files()?;
         config.validate()?;
         Ok(config)
@@ -268,7 +275,9 @@ impl Config {
         if self.server.request_timeout_secs == 0 {
             return invalid("server.request_timeout_secs must be at least 1".into());
         }
-        if self.server.default_page_size == 0 || self.server.default_page_size > self.server.max_page_size {
+        if self.server.default_page_size == 0
+            || self.server.default_page_size > self.server.max_page_size
+        {
             return invalid(format!(
                 "server.default_page_size ({}) must be between 1 and server.max_page_size ({})",
                 self.server.default_page_size, self.server.max_page_size
@@ -303,7 +312,10 @@ impl Config {
     }
 
     pub fn listen_addr(&self) -> SocketAddr {
-        self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8090)))
+        self.server
+            .listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8090)))
     }
 
     pub fn store_options(&self, default_name: &str) -> fathom_store::SqliteOptions {
@@ -336,7 +348,9 @@ impl Config {
 /// Taking the variables as an argument keeps loading testable without touching the process env.
 fn with_env(mut figment: Figment, env: impl IntoIterator<Item = (String, String)>) -> Figment {
     for (key, value) in env {
-        let Some(name) = key.strip_prefix("FATHOM_") else { continue };
+        let Some(name) = key.strip_prefix("FATHOM_") else {
+            continue;
+        };
         let path = name.to_ascii_lowercase().replace("__", ".");
         let parsed: figment::value::Value = value.parse().unwrap_or_else(|_| value.clone().into());
         figment = figment.merge(Serialized::default(&path, parsed));

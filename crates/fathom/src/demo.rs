@@ -15,11 +15,16 @@ pub const DATABASE_FILE: &str = "demo.db";
 const SCHEMA: &str = include_str!("../demo/schema.toml");
 
 pub fn schema() -> anyhow::Result<Schema> {
-    fathom_schema::parse_schema("demo/schema.toml", SCHEMA).map_err(|e| anyhow!("the bundled demo schema is invalid:\n{e}"))
+    fathom_schema::parse_schema("demo/schema.toml", SCHEMA)
+        .map_err(|e| anyhow!("the bundled demo schema is invalid:\n{e}"))
 }
 
 fn collection(state: &AppState, name: &str) -> anyhow::Result<Arc<Collection>> {
-    state.schema.collection(name).cloned().with_context(|| format!("the demo schema lacks `{name}`"))
+    state
+        .schema
+        .collection(name)
+        .cloned()
+        .with_context(|| format!("the demo schema lacks `{name}`"))
 }
 
 /// Creates records through the same validation and unit of work the API uses; returns their ids.
@@ -27,11 +32,21 @@ async fn create_all(state: &AppState, name: &str, bodies: Vec<Value>) -> anyhow:
     let collection = collection(state, name)?;
     let mut work = UnitOfWork::default();
     for body in bodies {
-        let object = body.as_object().with_context(|| format!("a demo {name} body is not an object"))?;
-        let values = validate_create(&collection, object).map_err(|e| anyhow!("demo {name} is invalid: {e:?}"))?;
-        work.ops.push(WriteOp::Create { collection: collection.clone(), values });
+        let object = body
+            .as_object()
+            .with_context(|| format!("a demo {name} body is not an object"))?;
+        let values = validate_create(&collection, object)
+            .map_err(|e| anyhow!("demo {name} is invalid: {e:?}"))?;
+        work.ops.push(WriteOp::Create {
+            collection: collection.clone(),
+            values,
+        });
     }
-    let results = state.store.execute(work).await.map_err(|e| anyhow!("seeding {name}: {}", e.detail))?;
+    let results = state
+        .store
+        .execute(work)
+        .await
+        .map_err(|e| anyhow!("seeding {name}: {}", e.detail))?;
     Ok(results
         .into_iter()
         .filter_map(|r| match r {
@@ -44,14 +59,24 @@ async fn create_all(state: &AppState, name: &str, bodies: Vec<Value>) -> anyhow:
 /// Seeds the shop on first start (when it has no categories yet).
 pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
     let categories = collection(state, "categories")?;
-    if state.store.count(categories).await.map_err(|e| anyhow!("{}", e.detail))? > 0 {
+    if state
+        .store
+        .count(categories)
+        .await
+        .map_err(|e| anyhow!("{}", e.detail))?
+        > 0
+    {
         return Ok(());
     }
-    let cat = create_all(state, "categories", vec![
-        json!({"name": "Lighting", "slug": "lighting"}),
-        json!({"name": "Furniture", "slug": "furniture"}),
-        json!({"name": "Kitchen", "slug": "kitchen"}),
-    ])
+    let cat = create_all(
+        state,
+        "categories",
+        vec![
+            json!({"name": "Lighting", "slug": "lighting"}),
+            json!({"name": "Furniture", "slug": "furniture"}),
+            json!({"name": "Kitchen", "slug": "kitchen"}),
+        ],
+    )
     .await?;
     let product = create_all(state, "products", vec![
         json!({"name": "Brass desk lamp", "sku": "LAMP-001", "price": "89.00", "stock": 12, "category": cat[0], "status": "active", "attributes": {"finish": "brass", "bulb": "E27"}}),
@@ -72,10 +97,14 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
         json!({"customer": customer[1], "status": "pending", "total": "45.90", "placed_at": "2026-11-20T16:40:00Z", "gift": true}),
     ])
     .await?;
-    create_all(state, "order_items", vec![
-        json!({"order": order[0], "product": product[0], "quantity": 2, "unit_price": "89.00"}),
-        json!({"order": order[1], "product": product[4], "quantity": 1, "unit_price": "45.90"}),
-    ])
+    create_all(
+        state,
+        "order_items",
+        vec![
+            json!({"order": order[0], "product": product[0], "quantity": 2, "unit_price": "89.00"}),
+            json!({"order": order[1], "product": product[4], "quantity": 1, "unit_price": "45.90"}),
+        ],
+    )
     .await?;
     tracing::info!("seeded the demo shop");
     Ok(())

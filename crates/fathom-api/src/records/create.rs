@@ -19,13 +19,20 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let values = validate_create(&collection, &body).map_err(ApiError::validation)?;
-    let op = WriteOp::Create { collection: collection.clone(), values };
+    let op = WriteOp::Create {
+        collection: collection.clone(),
+        values,
+    };
     let mut results = state.store.execute(UnitOfWork::single(op)).await?;
     let Some(WriteResult::Created(record)) = results.pop() else {
         return Err(ApiError::internal("create returned no record"));
     };
     let location = format!("/api/v1/{}/{}", collection.name, record.id.hyphenated());
-    let mut response = (StatusCode::CREATED, envelope(record_json(&record), Map::new())).into_response();
+    let mut response = (
+        StatusCode::CREATED,
+        envelope(record_json(&record), Map::new()),
+    )
+        .into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, value);
     }

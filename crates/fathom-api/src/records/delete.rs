@@ -10,13 +10,20 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub async fn delete(State(state): State<AppState>, path: RecordPath) -> Result<Response, ApiError> {
-    let op = WriteOp::Delete { collection: path.collection.clone(), id: path.id };
-    state.store.execute(UnitOfWork::single(op)).await.map_err(|e| {
-        if e.kind == StoreErrorKind::NotFound {
-            ApiError::record_not_found(&path.collection.name, &path.raw_id)
-        } else {
-            e.into()
-        }
-    })?;
+    let op = WriteOp::Delete {
+        collection: path.collection.clone(),
+        id: path.id,
+    };
+    state
+        .store
+        .execute(UnitOfWork::single(op))
+        .await
+        .map_err(|e| {
+            if e.kind == StoreErrorKind::NotFound {
+                ApiError::record_not_found(&path.collection.name, &path.raw_id)
+            } else {
+                e.into()
+            }
+        })?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -28,7 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/{collection}", get_route(list::list).post(create::create))
         .route(
             "/{collection}/{id}",
-            get_route(get::get).patch(update::update).delete(delete::delete),
+            get_route(get::get)
+                .patch(update::update)
+                .delete(delete::delete),
         )
 }
 
@@ -44,24 +46,41 @@ pub struct RecordPath {
 
 fn resolve(state: &AppState, name: &str) -> Result<Arc<Collection>, ApiError> {
     state.schema.collection(name).cloned().ok_or_else(|| {
-        let known: Vec<&str> = state.schema.collections.keys().map(String::as_str).collect();
+        let known: Vec<&str> = state
+            .schema
+            .collections
+            .keys()
+            .map(String::as_str)
+            .collect();
         ApiError::new(
             ErrorCode::CollectionNotFound,
-            format!("There is no collection named `{}`.", name.chars().take(64).collect::<String>()),
+            format!(
+                "There is no collection named `{}`.",
+                name.chars().take(64).collect::<String>()
+            ),
             format!("The collections are: {}.", known.join(", ")),
         )
     })
 }
 
 fn bad_path() -> ApiError {
-    ApiError::new(ErrorCode::RouteNotFound, "The path could not be read.", "Use /api/v1/{collection}/{id}.")
+    ApiError::new(
+        ErrorCode::RouteNotFound,
+        "The path could not be read.",
+        "Use /api/v1/{collection}/{id}.",
+    )
 }
 
 impl FromRequestParts<AppState> for CollectionPath {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Path(name) = Path::<String>::from_request_parts(parts, state).await.map_err(|_| bad_path())?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path(name) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| bad_path())?;
         resolve(state, &name).map(Self)
     }
 }
@@ -69,9 +88,13 @@ impl FromRequestParts<AppState> for CollectionPath {
 impl FromRequestParts<AppState> for RecordPath {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let Path((name, raw_id)) =
-            Path::<(String, String)>::from_request_parts(parts, state).await.map_err(|_| bad_path())?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Path((name, raw_id)) = Path::<(String, String)>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| bad_path())?;
         let collection = resolve(state, &name)?;
         let id = Uuid::parse_str(&raw_id).map_err(|_| {
             ApiError::new(
@@ -80,14 +103,21 @@ impl FromRequestParts<AppState> for RecordPath {
                 "Record ids are UUIDs such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12, as returned in `id`.",
             )
         })?;
-        Ok(Self { collection, id, raw_id })
+        Ok(Self {
+            collection,
+            id,
+            raw_id,
+        })
     }
 }
 
 /// The JSON form of a record: system fields first, then the schema's fields in order.
 pub fn record_json(record: &Record) -> Value {
     let mut object = Map::with_capacity(record.values.len() + 4);
-    object.insert("id".into(), Value::String(record.id.hyphenated().to_string()));
+    object.insert(
+        "id".into(),
+        Value::String(record.id.hyphenated().to_string()),
+    );
     if let Some(created_at) = &record.created_at {
         object.insert("created_at".into(), Value::String(created_at.clone()));
     }

@@ -18,14 +18,22 @@ pub async fn update(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let values = validate_patch(&path.collection, &body).map_err(ApiError::validation)?;
-    let op = WriteOp::Update { collection: path.collection.clone(), id: path.id, values };
-    let mut results = state.store.execute(UnitOfWork::single(op)).await.map_err(|e| {
-        if e.kind == StoreErrorKind::NotFound {
-            ApiError::record_not_found(&path.collection.name, &path.raw_id)
-        } else {
-            e.into()
-        }
-    })?;
+    let op = WriteOp::Update {
+        collection: path.collection.clone(),
+        id: path.id,
+        values,
+    };
+    let mut results = state
+        .store
+        .execute(UnitOfWork::single(op))
+        .await
+        .map_err(|e| {
+            if e.kind == StoreErrorKind::NotFound {
+                ApiError::record_not_found(&path.collection.name, &path.raw_id)
+            } else {
+                e.into()
+            }
+        })?;
     let Some(WriteResult::Updated(record)) = results.pop() else {
         return Err(ApiError::internal("update returned no record"));
     };

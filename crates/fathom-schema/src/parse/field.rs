@@ -4,10 +4,13 @@
 //! the field's type (is `min` allowed on a text field), so a field with an unknown type still gets
 //! every type-independent problem reported.
 
+use regex::Regex;
+use toml_edit::TableLike;
+
 use super::context::{Context, Entry};
 use super::default;
 use super::field_keys::{
-    Got, check_bound, read_bool, read_bound, read_length, read_on_delete, read_pattern,
+    Bound, Got, check_bound, read_bool, read_bound, read_length, read_on_delete, read_pattern,
     read_string, read_type, read_values,
 };
 use super::field_rules::{
@@ -58,6 +61,7 @@ impl<'a> FieldScope<'a> {
         format!("{}.{key}", self.path)
     }
 }
+
 /// Reads one field; `None` when it has any problem (all of which are reported).
 pub(super) fn read_field(
     cx: &mut Context<'_>,
@@ -101,158 +105,50 @@ pub(super) fn read_field(
         }
     }
 
-    // Checks that do not depend on the type.
+    // Checks that do not depend on the type, then those that do.
     let required = read_bool(cx, scope, table, "required")
         .ok()
         .unwrap_or(false);
     let unique = read_bool(cx, scope, table, "unique").ok().unwrap_or(false);
     let kind = read_type(cx, scope, entry, table);
-    let min = read_bound(cx, scope, table, "min");
-    let max = read_bound(cx, scope, table, "max");
-    let min_length = read_length(cx, scope, table, "min_length");
-    let max_length = read_length(cx, scope, table, "max_length");
-    let pattern = read_pattern(cx, scope, table);
-    let values = read_values(cx, scope, table);
-    let target = read_string(cx, scope, table, "collection");
-    let on_delete = read_on_delete(cx, scope, table);
-
+    let kind_keys = KindKeys {
+        values: read_values(cx, scope, table),
+        target: read_string(cx, scope, table, "collection"),
+        on_delete: read_on_delete(cx, scope, table),
+    };
+    let constraint_keys = ConstraintKeys {
+        min: read_bound(cx, scope, table, "min"),
+        max: read_bound(cx, scope, table, "max"),
+        min_length: read_length(cx, scope, table, "min_length"),
+        max_length: read_length(cx, scope, table, "max_length"),
+        pattern: read_pattern(cx, scope, table),
+    };
     let mut kind = kind?;
 
-    // Checks against the type. `kind` holds placeholders for enum values and relation targets
-    // until they are filled in here.
-    let mut complete = true;
-    match &mut kind {
-        FieldType::Enum { values: slot } => match values {
-            Got::Ok(values) => *slot = values,
-            Got::Bad => complete = false,
-            Got::Absent => {
-                complete = false;
-                report_missing(
-                    cx,
-                    scope,
-                    table,
-                    entry,
-                    "values",
-                    "an enum field must list the values it allows",
-                    "Add the allowed values, for example `values = [\"draft\", \"published\"]`.",
-                );
-            }
-        },
-        other => {
-            if values.is_present() {
-                report_not_applicable(cx, scope, table, "values", other, "enum");
-            }
-        }
-    }
-    match &mut kind {
-        FieldType::Relation {
-            collection: slot,
-            on_delete: action,
-        } => {
-            match target {
-                Got::Ok(name) => {
-                    if !collections.contains(&name) {
-                        complete = false;
-                        report_unknown_target(cx, scope, table, collections, &name);
-                    }
-                    *slot = name;
-                }
-                Got::Bad => complete = false,
-                Got::Absent => {
-                    complete = false;
-                    report_missing(
-                        cx,
-                        scope,
-                        table,
-                        entry,
-                        "collection",
-                        "a relation field must name the collection it refers to",
-                        &format!(
-                            "Add `collection = \"<name>\"`; the declared collections are {}.",
-                            list(collections)
-                        ),
-                    );
-                }
-            }
-            if let Got::Ok(chosen) = on_delete {
-                *action = chosen;
-                if chosen == OnDelete::SetNull && required {
-                    report_set_null_required(cx, scope, table);
-                }
-            }
-        }
-        other => {
-            for (key, present) in [
-                ("collection", target.is_present()),
-                ("on_delete", on_delete.is_present()),
-            ] {
-                if present {
-                    report_not_applicable(cx, scope, table, key, other, "relation");
-                }
-            }
-        }
-    }
-
-    let mut constraints = Constraints::default();
-    if kind.is_numeric() {
-        let integer = kind == FieldType::Integer;
-        constraints.min = check_bound(cx, scope, table, "min", min, integer);
-        constraints.max = check_bound(cx, scope, table, "max", max, integer);
-        if let (Some(low), Some(high)) = (constraints.min, constraints.max)
-            && low > high
-        {
-            report_inverted(cx, scope, table, "min", "max");
-        }
-    } else {
-        for (key, bound) in [("min", &min), ("max", &max)] {
-            if bound.is_present() {
-                report_not_applicable(cx, scope, table, key, &kind, "numeric");
-            }
-        }
-    }
-    let mut anchored = None;
-    if kind.is_textual() {
-        constraints.min_length = min_length.ok();
-        constraints.max_length = max_length.ok();
-        if let (Some(low), Some(high)) = (constraints.min_length, constraints.max_length)
-            && low > high
-        {
-            report_inverted(cx, scope, table, "min_length", "max_length");
-        }
-        if let Got::Ok((source, regex)) = pattern {
-            constraints.pattern = Some(source);
-            anchored = Some(regex);
-        }
-    } else {
-        for (key, present) in [
-            ("min_length", min_length.is_present()),
-            ("max_length", max_length.is_present()),
-            ("pattern", pattern.is_present()),
-        ] {
-            if present {
-                report_not_applicable(cx, scope, table, key, &kind, "textual");
-            }
-        }
-    }
+    let at = Place {
+        scope,
+        table,
+        field: entry,
+    };
+    let complete = complete_kind(cx, &at, collections, &mut kind, required, kind_keys);
+    let (constraints, anchored) = constraints_for(cx, &at, &kind, constraint_keys);
 
     if unique
         && kind == FieldType::Json
         && let Some(unique_entry) = Entry::get(table, "unique")
     {
-        {
-            cx.report(
-                unique_entry.key_span(),
-                &scope.key_path("unique"),
-                format!(
-                    "{} is of type `json`, which cannot be `unique`.",
-                    capitalised(&scope.label())
-                ),
-                String::from(
-                    "Remove `unique = true`; JSON documents are not compared for uniqueness. Keep \
-                     the value that must be unique in a field of its own, such as a `text` field.",
-                ),
-            );
-        }
+        cx.report(
+            unique_entry.key_span(),
+            &scope.key_path("unique"),
+            format!(
+                "{} is of type `json`, which cannot be `unique`.",
+                capitalised(&scope.label())
+            ),
+            String::from(
+                "Remove `unique = true`; JSON documents are not compared for uniqueness. Keep \
+                 the value that must be unique in a field of its own, such as a `text` field.",
+            ),
+        );
     }
 
     let default = match Entry::get(table, "default") {
@@ -282,6 +178,179 @@ pub(super) fn read_field(
         default,
         constraints,
     })
+}
+
+/// The keys that complete an enum or relation type, as read on their own.
+struct KindKeys {
+    values: Got<Vec<String>>,
+    target: Got<String>,
+    on_delete: Got<OnDelete>,
+}
+
+/// The constraint keys, as read on their own.
+struct ConstraintKeys {
+    min: Got<Bound>,
+    max: Got<Bound>,
+    min_length: Got<u32>,
+    max_length: Got<u32>,
+    pattern: Got<(String, Regex)>,
+}
+
+/// The field being checked, for reports that point into its table.
+struct Place<'a, 't> {
+    scope: &'a FieldScope<'a>,
+    table: &'t dyn TableLike,
+    field: Entry<'t>,
+}
+
+/// Fills the enum values and relation target and action into `kind` (read with placeholders),
+/// and reports those keys on types they do not apply to. Returns whether `kind` is complete
+/// enough to check a default against.
+fn complete_kind(
+    cx: &mut Context<'_>,
+    at: &Place<'_, '_>,
+    collections: &[String],
+    kind: &mut FieldType,
+    required: bool,
+    keys: KindKeys,
+) -> bool {
+    let Place {
+        scope,
+        table,
+        field,
+    } = *at;
+    let KindKeys {
+        values,
+        target,
+        on_delete,
+    } = keys;
+    let present = [
+        ("values", values.is_present(), "enum"),
+        ("collection", target.is_present(), "relation"),
+        ("on_delete", on_delete.is_present(), "relation"),
+    ];
+    let mut complete = true;
+    match kind {
+        FieldType::Enum { values: slot } => match values {
+            Got::Ok(values) => *slot = values,
+            Got::Bad => complete = false,
+            Got::Absent => {
+                complete = false;
+                report_missing(
+                    cx,
+                    scope,
+                    table,
+                    field,
+                    "values",
+                    "an enum field must list the values it allows",
+                    "Add the allowed values, for example `values = [\"draft\", \"published\"]`.",
+                );
+            }
+        },
+        FieldType::Relation {
+            collection: slot,
+            on_delete: action,
+        } => {
+            match target {
+                Got::Ok(name) => {
+                    if !collections.contains(&name) {
+                        complete = false;
+                        report_unknown_target(cx, scope, table, collections, &name);
+                    }
+                    *slot = name;
+                }
+                Got::Bad => complete = false,
+                Got::Absent => {
+                    complete = false;
+                    report_missing(
+                        cx,
+                        scope,
+                        table,
+                        field,
+                        "collection",
+                        "a relation field must name the collection it refers to",
+                        &format!(
+                            "Add `collection = \"<name>\"`; the declared collections are {}.",
+                            list(collections)
+                        ),
+                    );
+                }
+            }
+            if let Got::Ok(chosen) = on_delete {
+                *action = chosen;
+                if chosen == OnDelete::SetNull && required {
+                    report_set_null_required(cx, scope, table);
+                }
+            }
+        }
+        _ => {}
+    }
+    for (key, present, applies_to) in present {
+        if present && kind.name() != applies_to {
+            report_not_applicable(cx, scope, table, key, kind, applies_to);
+        }
+    }
+    complete
+}
+
+/// The constraints that apply to `kind`, and `pattern` compiled to match whole values. Reports
+/// bounds and lengths the wrong way round, and constraints on types they do not apply to.
+fn constraints_for(
+    cx: &mut Context<'_>,
+    at: &Place<'_, '_>,
+    kind: &FieldType,
+    keys: ConstraintKeys,
+) -> (Constraints, Option<Regex>) {
+    let Place { scope, table, .. } = *at;
+    let ConstraintKeys {
+        min,
+        max,
+        min_length,
+        max_length,
+        pattern,
+    } = keys;
+    let mut constraints = Constraints::default();
+    if kind.is_numeric() {
+        let integer = *kind == FieldType::Integer;
+        constraints.min = check_bound(cx, scope, table, "min", min, integer);
+        constraints.max = check_bound(cx, scope, table, "max", max, integer);
+        if let (Some(low), Some(high)) = (constraints.min, constraints.max)
+            && low > high
+        {
+            report_inverted(cx, scope, table, "min", "max");
+        }
+    } else {
+        for (key, present) in [("min", min.is_present()), ("max", max.is_present())] {
+            if present {
+                report_not_applicable(cx, scope, table, key, kind, "numeric");
+            }
+        }
+    }
+    let mut anchored = None;
+    if kind.is_textual() {
+        constraints.min_length = min_length.ok();
+        constraints.max_length = max_length.ok();
+        if let (Some(low), Some(high)) = (constraints.min_length, constraints.max_length)
+            && low > high
+        {
+            report_inverted(cx, scope, table, "min_length", "max_length");
+        }
+        if let Got::Ok((source, regex)) = pattern {
+            constraints.pattern = Some(source);
+            anchored = Some(regex);
+        }
+    } else {
+        for (key, present) in [
+            ("min_length", min_length.is_present()),
+            ("max_length", max_length.is_present()),
+            ("pattern", pattern.is_present()),
+        ] {
+            if present {
+                report_not_applicable(cx, scope, table, key, kind, "textual");
+            }
+        }
+    }
+    (constraints, anchored)
 }
 
 /// Reports a field name that is malformed or taken; at most one problem per name.

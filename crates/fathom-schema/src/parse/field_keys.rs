@@ -6,7 +6,7 @@ use toml_edit::{Item, TableLike, Value};
 
 use super::context::{Context, Entry};
 use super::field::{FieldScope, capitalised};
-use super::words::{did_you_mean, list};
+use super::words::{did_you_mean, list, ordinal};
 use crate::model::{FieldType, OnDelete};
 
 /// The outcome of reading an optional key: absent, present but already reported, or usable.
@@ -379,9 +379,9 @@ pub(super) fn read_values(
                     value.span(),
                     &path,
                     format!(
-                        "`values` of {} must hold only strings, but value {} is {}.",
+                        "`values` of {} must hold only strings, but its {} entry is {}.",
                         scope.label(),
-                        at + 1,
+                        ordinal(at + 1),
                         cx.found(&Item::Value(value.clone()))
                     ),
                     String::from(

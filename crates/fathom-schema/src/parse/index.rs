@@ -6,7 +6,7 @@ use std::ops::Range;
 use toml_edit::{Array, Item, TableLike, Value};
 
 use super::context::{Context, Entry};
-use super::words::{did_you_mean, list};
+use super::words::{did_you_mean, list, ordinal};
 use crate::model::Index;
 
 const INDEX_KEYS: &[&str] = &["fields", "unique"];
@@ -40,9 +40,16 @@ pub(super) fn read_indexes(
     entry: Entry<'_>,
 ) -> Vec<Index> {
     let mut indexable = fields.to_vec();
-    indexable.push(String::from("id"));
-    if timestamps {
-        indexable.extend([String::from("created_at"), String::from("updated_at")]);
+    let system: &[&str] = if timestamps {
+        &["id", "created_at", "updated_at"]
+    } else {
+        &["id"]
+    };
+    for name in system {
+        // A declared field with a system name is reported elsewhere; list it once.
+        if !indexable.iter().any(|f| f == name) {
+            indexable.push((*name).to_owned());
+        }
     }
     let scope = Scope {
         collection,
@@ -247,8 +254,8 @@ fn read_field_list(
                 &item_path,
                 format!(
                     "Index {number} of collection `{collection}` must list field names as strings, \
-                     but entry {} is {}.",
-                    position + 1,
+                     but its {} entry is {}.",
+                    ordinal(position + 1),
                     cx.found(&Item::Value(value.clone()))
                 ),
                 String::from("Quote each field name, such as `[\"category\", \"price\"]`."),

@@ -100,6 +100,18 @@ pub(super) fn did_you_mean<S: AsRef<str>>(word: &str, candidates: &[S]) -> Strin
     closest(word, candidates).map_or_else(String::new, |c| format!("Did you mean `{c}`? "))
 }
 
+/// "1st", "2nd", "3rd", "4th", "11th", "22nd".
+pub(super) fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,6 +134,20 @@ mod tests {
         assert_eq!(closest("Type", &keys), Some("type"));
         assert_eq!(closest("x", &keys), None);
         assert_eq!(closest("colour", &keys), None);
+    }
+
+    #[test]
+    fn ordinals_have_english_suffixes() {
+        let words: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111]
+            .map(ordinal)
+            .to_vec();
+        assert_eq!(
+            words,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd",
+                "101st", "111th"
+            ]
+        );
     }
 
     #[test]

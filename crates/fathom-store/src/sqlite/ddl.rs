@@ -45,7 +45,9 @@ pub(crate) fn column_type(kind: &FieldType) -> &'static str {
 
 fn field_default(field: &Field) -> Option<String> {
     let json = field.default.as_ref()?;
-    fathom_schema::record::validate_value(field, json).ok().map(|v| literal(&v))
+    fathom_schema::record::validate_value(field, json)
+        .ok()
+        .map(|v| literal(&v))
 }
 
 fn column_definition(field: &Field) -> String {
@@ -57,13 +59,20 @@ fn column_definition(field: &Field) -> String {
         sql.push_str(" DEFAULT ");
         sql.push_str(&default);
     }
-    if let FieldType::Relation { collection, on_delete } = &field.kind {
+    if let FieldType::Relation {
+        collection,
+        on_delete,
+    } = &field.kind
+    {
         let action = match on_delete {
             OnDelete::Restrict => "RESTRICT",
             OnDelete::Cascade => "CASCADE",
             OnDelete::SetNull => "SET NULL",
         };
-        sql.push_str(&format!(" REFERENCES {}(\"id\") ON DELETE {action}", ident(collection)));
+        sql.push_str(&format!(
+            " REFERENCES {}(\"id\") ON DELETE {action}",
+            ident(collection)
+        ));
     }
     sql
 }
@@ -80,14 +89,22 @@ fn create_table(collection: &Collection, table: &str) -> String {
         columns.push("\"deleted_at\" TEXT".into());
     }
     columns.extend(collection.fields.iter().map(column_definition));
-    format!("CREATE TABLE {} ({}) STRICT", ident(table), columns.join(", "))
+    format!(
+        "CREATE TABLE {} ({}) STRICT",
+        ident(table),
+        columns.join(", ")
+    )
 }
 
 fn create_index(collection: &Collection, index: &Index) -> String {
     let columns: Vec<String> = index.fields.iter().map(|f| ident(f)).collect();
     // On soft-delete collections a unique value is held by live records only, so deleting a
     // record frees its value for reuse.
-    let partial = if index.unique && collection.soft_delete { " WHERE \"deleted_at\" IS NULL" } else { "" };
+    let partial = if index.unique && collection.soft_delete {
+        " WHERE \"deleted_at\" IS NULL"
+    } else {
+        ""
+    };
     format!(
         "CREATE {}INDEX {} ON {} ({}){partial}",
         if index.unique { "UNIQUE " } else { "" },
@@ -100,7 +117,12 @@ fn create_index(collection: &Collection, index: &Index) -> String {
 /// Every statement that creates a collection from nothing.
 pub(crate) fn create_collection(collection: &Collection) -> Vec<String> {
     let mut sql = vec![create_table(collection, &collection.name)];
-    sql.extend(collection.effective_indexes().iter().map(|i| create_index(collection, i)));
+    sql.extend(
+        collection
+            .effective_indexes()
+            .iter()
+            .map(|i| create_index(collection, i)),
+    );
     sql
 }
 
@@ -116,16 +138,33 @@ fn rebuild(old: &Collection, new: &Collection) -> Vec<String> {
     if old.soft_delete && new.soft_delete {
         common.push("deleted_at");
     }
-    common.extend(new.fields.iter().filter(|f| old.field(&f.name).is_some()).map(|f| f.name.as_str()));
+    common.extend(
+        new.fields
+            .iter()
+            .filter(|f| old.field(&f.name).is_some())
+            .map(|f| f.name.as_str()),
+    );
     let columns: Vec<String> = common.iter().map(|c| ident(c)).collect();
     let columns = columns.join(", ");
     // Turning soft delete off purges the records that were soft-deleted.
-    let live_only = if old.soft_delete && !new.soft_delete { " WHERE \"deleted_at\" IS NULL" } else { "" };
+    let live_only = if old.soft_delete && !new.soft_delete {
+        " WHERE \"deleted_at\" IS NULL"
+    } else {
+        ""
+    };
     let mut sql = vec![
         create_table(new, &scratch),
-        format!("INSERT INTO {} ({columns}) SELECT {columns} FROM {}{live_only}", ident(&scratch), ident(&old.name)),
+        format!(
+            "INSERT INTO {} ({columns}) SELECT {columns} FROM {}{live_only}",
+            ident(&scratch),
+            ident(&old.name)
+        ),
         format!("DROP TABLE {}", ident(&old.name)),
-        format!("ALTER TABLE {} RENAME TO {}", ident(&scratch), ident(&new.name)),
+        format!(
+            "ALTER TABLE {} RENAME TO {}",
+            ident(&scratch),
+            ident(&new.name)
+        ),
     ];
     sql.extend(new.effective_indexes().iter().map(|i| create_index(new, i)));
     sql
@@ -158,37 +197,66 @@ pub(crate) fn plan_steps(
 ) -> Result<Vec<PlannedStep>, StoreError> {
     let mut by_collection: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in changes {
-        by_collection.entry(change.collection()).or_default().push(change);
+        by_collection
+            .entry(change.collection())
+            .or_default()
+            .push(change);
     }
     let mut steps = Vec::new();
     // Creations first so that relations in later steps can point at them.
     for change in changes {
         if let Change::CreateCollection(c) = change {
-            steps.push(PlannedStep { description: change.describe(), sql: create_collection(c), risks: vec![] });
+            steps.push(PlannedStep {
+                description: change.describe(),
+                sql: create_collection(c),
+                risks: vec![],
+            });
         }
     }
     for (name, group) in &by_collection {
-        let (Some(old), Some(new)) = (applied.collection(name), desired.collection(name)) else { continue };
+        let (Some(old), Some(new)) = (applied.collection(name), desired.collection(name)) else {
+            continue;
+        };
         let rows = live.row_count(name)?;
         if group.iter().any(|c| needs_rebuild(c)) {
             let mut risks: Vec<Risk> = group.iter().flat_map(|c| risks_of(c, rows)).collect();
             if rows > 0 {
-                risks.push(Risk::caution(format!("rewrites the table `{name}` ({rows} records); writes wait while it runs")));
+                risks.push(Risk::caution(format!(
+                    "rewrites the table `{name}` ({rows} records); writes wait while it runs"
+                )));
             }
-            let description = group.iter().map(|c| c.describe()).collect::<Vec<_>>().join("; ");
-            steps.push(PlannedStep { description, sql: rebuild(old, new), risks });
+            let description = group
+                .iter()
+                .map(|c| c.describe())
+                .collect::<Vec<_>>()
+                .join("; ");
+            steps.push(PlannedStep {
+                description,
+                sql: rebuild(old, new),
+                risks,
+            });
             continue;
         }
         for change in group {
             let sql = match change {
                 Change::AddField { collection, field } => {
-                    vec![format!("ALTER TABLE {} ADD COLUMN {}", ident(collection), column_definition(field))]
+                    vec![format!(
+                        "ALTER TABLE {} ADD COLUMN {}",
+                        ident(collection),
+                        column_definition(field)
+                    )]
                 }
                 Change::CreateIndex { index, .. } => vec![create_index(new, index)],
-                Change::DropIndex { index, .. } => vec![format!("DROP INDEX IF EXISTS {}", ident(&index.name))],
+                Change::DropIndex { index, .. } => {
+                    vec![format!("DROP INDEX IF EXISTS {}", ident(&index.name))]
+                }
                 _ => vec![],
             };
-            steps.push(PlannedStep { description: change.describe(), sql, risks: risks_of(change, rows) });
+            steps.push(PlannedStep {
+                description: change.describe(),
+                sql,
+                risks: risks_of(change, rows),
+            });
         }
     }
     for change in changes {

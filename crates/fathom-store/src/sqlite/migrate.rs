@@ -27,11 +27,20 @@ fn row_to_migration(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, S
 
 fn decode(raw: (i64, String, String, String)) -> Result<AppliedMigration, StoreError> {
     let (version, applied_at, schema, statements) = raw;
-    let schema: Schema = serde_json::from_str(&schema)
-        .map_err(|e| StoreError::internal(format!("decoding the schema snapshot of version {version}: {e}")))?;
-    let statements: Vec<String> = serde_json::from_str(&statements)
-        .map_err(|e| StoreError::internal(format!("decoding the statements of version {version}: {e}")))?;
-    Ok(AppliedMigration { version, applied_at, schema, statements })
+    let schema: Schema = serde_json::from_str(&schema).map_err(|e| {
+        StoreError::internal(format!(
+            "decoding the schema snapshot of version {version}: {e}"
+        ))
+    })?;
+    let statements: Vec<String> = serde_json::from_str(&statements).map_err(|e| {
+        StoreError::internal(format!("decoding the statements of version {version}: {e}"))
+    })?;
+    Ok(AppliedMigration {
+        version,
+        applied_at,
+        schema,
+        statements,
+    })
 }
 
 const SELECT_MIGRATIONS: &str =
@@ -39,15 +48,21 @@ const SELECT_MIGRATIONS: &str =
 
 pub(crate) fn latest(conn: &Connection) -> Result<Option<AppliedMigration>, StoreError> {
     let sql = format!("{SELECT_MIGRATIONS} ORDER BY \"version\" DESC LIMIT 1");
-    let raw = conn.query_row(&sql, [], row_to_migration).optional().map_err(from_sqlite)?;
+    let raw = conn
+        .query_row(&sql, [], row_to_migration)
+        .optional()
+        .map_err(from_sqlite)?;
     raw.map(decode).transpose()
 }
 
 pub(crate) fn history(conn: &Connection) -> Result<Vec<AppliedMigration>, StoreError> {
     let sql = format!("{SELECT_MIGRATIONS} ORDER BY \"version\"");
     let mut statement = conn.prepare(&sql).map_err(from_sqlite)?;
-    let rows = statement.query_map([], row_to_migration).map_err(from_sqlite)?;
-    rows.map(|r| r.map_err(from_sqlite).and_then(decode)).collect()
+    let rows = statement
+        .query_map([], row_to_migration)
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite).and_then(decode))
+        .collect()
 }
 
 struct Counts<'c>(&'c Connection);
@@ -55,7 +70,10 @@ struct Counts<'c>(&'c Connection);
 impl LiveData for Counts<'_> {
     fn row_count(&self, table: &str) -> Result<u64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {}", ddl::ident(table));
-        let n: i64 = self.0.query_row(&sql, [], |r| r.get(0)).map_err(from_sqlite)?;
+        let n: i64 = self
+            .0
+            .query_row(&sql, [], |r| r.get(0))
+            .map_err(from_sqlite)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 }
@@ -69,7 +87,10 @@ pub(crate) fn plan(conn: &Connection, desired: &Schema) -> Result<MigrationPlan,
     };
     let changes = diff(&applied_schema, desired);
     let steps = ddl::plan_steps(&applied_schema, desired, &changes, &Counts(conn))?;
-    Ok(MigrationPlan { from_version, steps })
+    Ok(MigrationPlan {
+        from_version,
+        steps,
+    })
 }
 
 /// Plans and applies in one transaction with foreign-key enforcement suspended (the rebuild recipe
@@ -79,7 +100,8 @@ pub(crate) fn migrate(
     desired: &Schema,
     allow_unsafe: bool,
 ) -> Result<MigrationPlan, StoreError> {
-    conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(from_sqlite)?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")
+        .map_err(from_sqlite)?;
     let outcome = (|| {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -99,12 +121,16 @@ pub(crate) fn migrate(
                 .map_err(|e| with_statement(from_sqlite(e), statement))?;
         }
         let violations: i64 = tx
-            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
             .map_err(from_sqlite)?;
         if violations > 0 {
             return Err(StoreError::new(
                 StoreErrorKind::ForeignKeyViolation,
-                format!("the migration would leave {violations} records pointing at missing records"),
+                format!(
+                    "the migration would leave {violations} records pointing at missing records"
+                ),
             ));
         }
         let statements: Vec<&str> = plan.statements().collect();
@@ -120,7 +146,9 @@ pub(crate) fn migrate(
         tx.commit().map_err(from_sqlite)?;
         Ok(plan)
     })();
-    let restored = conn.execute_batch("PRAGMA foreign_keys = ON").map_err(from_sqlite);
+    let restored = conn
+        .execute_batch("PRAGMA foreign_keys = ON")
+        .map_err(from_sqlite);
     let plan = outcome?;
     restored?;
     Ok(plan)

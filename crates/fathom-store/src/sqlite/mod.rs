@@ -43,7 +43,12 @@ pub struct SqliteOptions {
 
 impl SqliteOptions {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), readers: 4, busy_timeout: Duration::from_secs(5), durability: Durability::Full }
+        Self {
+            path: path.into(),
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+            durability: Durability::Full,
+        }
     }
 }
 
@@ -52,14 +57,20 @@ pub(crate) struct SqliteStore {
 }
 
 fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, StoreError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(&options.path, flags).map_err(|e| {
         StoreError::new(
             StoreErrorKind::Unavailable,
-            format!("opening the SQLite database {}: {e}", options.path.display()),
+            format!(
+                "opening the SQLite database {}: {e}",
+                options.path.display()
+            ),
         )
     })?;
-    conn.busy_timeout(options.busy_timeout).map_err(from_sqlite)?;
+    conn.busy_timeout(options.busy_timeout)
+        .map_err(from_sqlite)?;
     conn.set_prepared_statement_cache_capacity(256);
     let synchronous = match options.durability {
         Durability::Full => "FULL",
@@ -102,7 +113,10 @@ impl SqliteStore {
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
         self.pool
-            .read(|conn| conn.query_row("SELECT 1", [], |_| Ok(())).map_err(from_sqlite))
+            .read(|conn| {
+                conn.query_row("SELECT 1", [], |_| Ok(()))
+                    .map_err(from_sqlite)
+            })
             .await
     }
 
@@ -115,23 +129,45 @@ impl SqliteStore {
     }
 
     pub(crate) async fn plan(&self, desired: Schema) -> Result<MigrationPlan, StoreError> {
-        self.pool.read(move |conn| migrate::plan(conn, &desired)).await
+        self.pool
+            .read(move |conn| migrate::plan(conn, &desired))
+            .await
     }
 
-    pub(crate) async fn migrate(&self, desired: Schema, allow_unsafe: bool) -> Result<MigrationPlan, StoreError> {
-        self.pool.exclusive(move |conn| migrate::migrate(conn, &desired, allow_unsafe)).await
+    pub(crate) async fn migrate(
+        &self,
+        desired: Schema,
+        allow_unsafe: bool,
+    ) -> Result<MigrationPlan, StoreError> {
+        self.pool
+            .exclusive(move |conn| migrate::migrate(conn, &desired, allow_unsafe))
+            .await
     }
 
-    pub(crate) async fn get(&self, collection: Arc<Collection>, id: Uuid) -> Result<Option<Record>, StoreError> {
-        self.pool.read(move |conn| records::get(conn, &collection, id)).await
+    pub(crate) async fn get(
+        &self,
+        collection: Arc<Collection>,
+        id: Uuid,
+    ) -> Result<Option<Record>, StoreError> {
+        self.pool
+            .read(move |conn| records::get(conn, &collection, id))
+            .await
     }
 
-    pub(crate) async fn list(&self, collection: Arc<Collection>, page: Page) -> Result<Vec<Record>, StoreError> {
-        self.pool.read(move |conn| records::list(conn, &collection, page)).await
+    pub(crate) async fn list(
+        &self,
+        collection: Arc<Collection>,
+        page: Page,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.pool
+            .read(move |conn| records::list(conn, &collection, page))
+            .await
     }
 
     pub(crate) async fn count(&self, collection: Arc<Collection>) -> Result<u64, StoreError> {
-        self.pool.read(move |conn| records::count(conn, &collection)).await
+        self.pool
+            .read(move |conn| records::count(conn, &collection))
+            .await
     }
 
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {

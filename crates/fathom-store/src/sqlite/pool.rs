@@ -91,7 +91,10 @@ impl Pool {
                 })
                 .map_err(|e| StoreError::internal(format!("spawning a reader thread: {e}")))?;
         }
-        Ok(Self { writer: writer_tx, readers: reader_tx })
+        Ok(Self {
+            writer: writer_tx,
+            readers: reader_tx,
+        })
     }
 
     /// Runs `work` on a reader connection.
@@ -115,8 +118,14 @@ impl Pool {
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let task = WriteTask { work: Some(work), outcome: None, reply };
-        self.writer.send(WriterJob::Grouped(Box::new(task))).map_err(|_| stopped("writer"))?;
+        let task = WriteTask {
+            work: Some(work),
+            outcome: None,
+            reply,
+        };
+        self.writer
+            .send(WriterJob::Grouped(Box::new(task)))
+            .map_err(|_| stopped("writer"))?;
         answer.await.map_err(|_| stopped("writer"))?
     }
 
@@ -130,7 +139,9 @@ impl Pool {
         let job: ExclusiveJob = Box::new(move |conn| {
             let _ = reply.send(work(conn));
         });
-        self.writer.send(WriterJob::Exclusive(job)).map_err(|_| stopped("writer"))?;
+        self.writer
+            .send(WriterJob::Exclusive(job))
+            .map_err(|_| stopped("writer"))?;
         answer.await.map_err(|_| stopped("writer"))?
     }
 }
@@ -180,7 +191,11 @@ fn run_group(conn: &Connection, mut group: Vec<Box<dyn GroupedWrite>>) {
             .map_err(from_sqlite)
             .map(|()| task.run(conn))
             .and_then(|ok| {
-                let undo = if ok { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+                let undo = if ok {
+                    "RELEASE job"
+                } else {
+                    "ROLLBACK TO job; RELEASE job"
+                };
                 conn.execute_batch(undo).map_err(from_sqlite)
             });
         if let Err(error) = step {

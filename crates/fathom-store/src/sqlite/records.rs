@@ -23,7 +23,9 @@ fn select_columns(collection: &Collection) -> Vec<String> {
 }
 
 fn live_only(collection: &Collection) -> Option<Expr> {
-    collection.soft_delete.then(|| Expr::col("deleted_at").is_null())
+    collection
+        .soft_delete
+        .then(|| Expr::col("deleted_at").is_null())
 }
 
 fn to_sql_value(value: &Value) -> sea_query::Value {
@@ -47,9 +49,9 @@ fn bind(values: sea_query::Values) -> Vec<rusqlite::types::Value> {
             sea_query::Value::Bool(b) => b.map_or(Sql::Null, |b| Sql::Integer(i64::from(b))),
             sea_query::Value::Int(i) => i.map_or(Sql::Null, |i| Sql::Integer(i64::from(i))),
             sea_query::Value::BigInt(i) => i.map_or(Sql::Null, Sql::Integer),
-            sea_query::Value::BigUnsigned(i) => {
-                i.map_or(Sql::Null, |i| Sql::Integer(i64::try_from(i).unwrap_or(i64::MAX)))
-            }
+            sea_query::Value::BigUnsigned(i) => i.map_or(Sql::Null, |i| {
+                Sql::Integer(i64::try_from(i).unwrap_or(i64::MAX))
+            }),
             sea_query::Value::Unsigned(i) => i.map_or(Sql::Null, |i| Sql::Integer(i64::from(i))),
             sea_query::Value::Double(n) => n.map_or(Sql::Null, Sql::Real),
             sea_query::Value::String(s) => s.map_or(Sql::Null, Sql::Text),
@@ -74,7 +76,13 @@ fn read_record(collection: &Collection, row: &rusqlite::Row<'_>) -> rusqlite::Re
         let raw = row.get_ref(first_field + n)?;
         values.push((field.name.clone(), read_value(&field.kind, raw)));
     }
-    Ok(Record { id, created_at, updated_at, version, values })
+    Ok(Record {
+        id,
+        created_at,
+        updated_at,
+        version,
+        values,
+    })
 }
 
 fn read_value(kind: &FieldType, raw: ValueRef<'_>) -> Value {
@@ -98,12 +106,18 @@ fn query_records(
 ) -> Result<Vec<Record>, StoreError> {
     let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
     let rows = statement
-        .query_map(rusqlite::params_from_iter(bind(values)), |row| read_record(collection, row))
+        .query_map(rusqlite::params_from_iter(bind(values)), |row| {
+            read_record(collection, row)
+        })
         .map_err(from_sqlite)?;
     rows.map(|r| r.map_err(from_sqlite)).collect()
 }
 
-pub(crate) fn get(conn: &Connection, collection: &Collection, id: Uuid) -> Result<Option<Record>, StoreError> {
+pub(crate) fn get(
+    conn: &Connection,
+    collection: &Collection,
+    id: Uuid,
+) -> Result<Option<Record>, StoreError> {
     let mut query = Query::select();
     query
         .columns(select_columns(collection))
@@ -115,7 +129,11 @@ pub(crate) fn get(conn: &Connection, collection: &Collection, id: Uuid) -> Resul
     Ok(query_records(conn, collection, query.build(SqliteQueryBuilder))?.pop())
 }
 
-pub(crate) fn list(conn: &Connection, collection: &Collection, page: Page) -> Result<Vec<Record>, StoreError> {
+pub(crate) fn list(
+    conn: &Connection,
+    collection: &Collection,
+    page: Page,
+) -> Result<Vec<Record>, StoreError> {
     let mut query = Query::select();
     query
         .columns(select_columns(collection))
@@ -131,7 +149,9 @@ pub(crate) fn list(conn: &Connection, collection: &Collection, page: Page) -> Re
 
 pub(crate) fn count(conn: &Connection, collection: &Collection) -> Result<u64, StoreError> {
     let mut query = Query::select();
-    query.expr(Expr::cust("COUNT(*)")).from(collection.name.clone());
+    query
+        .expr(Expr::cust("COUNT(*)"))
+        .from(collection.name.clone());
     if let Some(live) = live_only(collection) {
         query.and_where(live);
     }
@@ -143,12 +163,21 @@ pub(crate) fn count(conn: &Connection, collection: &Collection) -> Result<u64, S
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-fn execute(conn: &Connection, (sql, values): (String, sea_query::Values)) -> Result<usize, StoreError> {
+fn execute(
+    conn: &Connection,
+    (sql, values): (String, sea_query::Values),
+) -> Result<usize, StoreError> {
     let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
-    statement.execute(rusqlite::params_from_iter(bind(values))).map_err(from_sqlite)
+    statement
+        .execute(rusqlite::params_from_iter(bind(values)))
+        .map_err(from_sqlite)
 }
 
-fn create(conn: &Connection, collection: &Arc<Collection>, values: &[(String, Value)]) -> Result<Record, StoreError> {
+fn create(
+    conn: &Connection,
+    collection: &Arc<Collection>,
+    values: &[(String, Value)],
+) -> Result<Record, StoreError> {
     let id = Uuid::now_v7();
     let now = fathom_schema::value::now_timestamp();
     let mut columns: Vec<String> = vec!["id".into(), "version".into()];
@@ -178,7 +207,12 @@ fn create(conn: &Connection, collection: &Arc<Collection>, values: &[(String, Va
     })
 }
 
-fn update(conn: &Connection, collection: &Collection, id: Uuid, values: &[(String, Value)]) -> Result<Record, StoreError> {
+fn update(
+    conn: &Connection,
+    collection: &Collection,
+    id: Uuid,
+    values: &[(String, Value)],
+) -> Result<Record, StoreError> {
     if values.is_empty() {
         return get(conn, collection, id)?.ok_or_else(StoreError::not_found);
     }
@@ -207,7 +241,9 @@ fn delete(conn: &Connection, collection: &Collection, id: Uuid) -> Result<(), St
     let changed = if collection.soft_delete {
         let now = fathom_schema::value::now_timestamp();
         let mut query = Query::update();
-        query.table(collection.name.clone()).value("deleted_at", now.clone());
+        query
+            .table(collection.name.clone())
+            .value("deleted_at", now.clone());
         if collection.timestamps {
             query.value("updated_at", now);
         }
@@ -218,19 +254,31 @@ fn delete(conn: &Connection, collection: &Collection, id: Uuid) -> Result<(), St
         execute(conn, query.build(SqliteQueryBuilder))?
     } else {
         let mut query = Query::delete();
-        query.from_table(collection.name.clone()).and_where(Expr::col("id").eq(id_text));
+        query
+            .from_table(collection.name.clone())
+            .and_where(Expr::col("id").eq(id_text));
         execute(conn, query.build(SqliteQueryBuilder))?
     };
-    if changed == 0 { Err(StoreError::not_found()) } else { Ok(()) }
+    if changed == 0 {
+        Err(StoreError::not_found())
+    } else {
+        Ok(())
+    }
 }
 
 /// Applies one write operation inside the current transaction.
 pub(crate) fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
     match op {
-        WriteOp::Create { collection, values } => create(conn, collection, values).map(WriteResult::Created),
-        WriteOp::Update { collection, id, values } => {
-            update(conn, collection, *id, values).map(WriteResult::Updated)
+        WriteOp::Create { collection, values } => {
+            create(conn, collection, values).map(WriteResult::Created)
         }
-        WriteOp::Delete { collection, id } => delete(conn, collection, *id).map(|()| WriteResult::Deleted { id: *id }),
+        WriteOp::Update {
+            collection,
+            id,
+            values,
+        } => update(conn, collection, *id, values).map(WriteResult::Updated),
+        WriteOp::Delete { collection, id } => {
+            delete(conn, collection, *id).map(|()| WriteResult::Deleted { id: *id })
+        }
     }
 }

@@ -13,7 +13,10 @@ pub async fn plan(args: &CommonArgs) -> anyhow::Result<ExitCode> {
     let config = args.load_config(None)?;
     let schema = super::load_schema(&config.schema.path)?;
     let store = open_store(&config, DATABASE_FILE).await?;
-    let plan = store.plan(&schema).await.map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
+    let plan = store
+        .plan(&schema)
+        .await
+        .map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
     print!("{}", plan.render());
     Ok(ExitCode::SUCCESS)
 }
@@ -29,7 +32,10 @@ pub async fn apply(args: &CommonArgs, allow_destructive: bool) -> anyhow::Result
         }
         Ok(plan) => {
             print!("{}", plan.render());
-            println!("\nApplied: the database is now at version {}.", plan.from_version + 1);
+            println!(
+                "\nApplied: the database is now at version {}.",
+                plan.from_version + 1
+            );
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => match e.kind {
@@ -52,7 +58,10 @@ pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
     let config = args.load_config(None)?;
     let schema = super::load_schema(&config.schema.path)?;
     let store = open_store(&config, DATABASE_FILE).await?;
-    let history = store.history().await.map_err(|e| anyhow::anyhow!("reading history failed: {}", e.detail))?;
+    let history = store
+        .history()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading history failed: {}", e.detail))?;
     if history.is_empty() {
         println!("No migration has been applied yet.");
     }
@@ -65,14 +74,21 @@ pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
             migration.schema.collections.len()
         );
     }
-    let plan = store.plan(&schema).await.map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
+    let plan = store
+        .plan(&schema)
+        .await
+        .map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
     if plan.is_empty() {
         println!("The schema file is applied: nothing pending.");
     } else {
         println!(
             "{} pending step(s){}; run `fathom migrate plan` to see them.",
             plan.steps.len(),
-            if plan.is_unsafe() { ", some unsafe" } else { "" }
+            if plan.is_unsafe() {
+                ", some unsafe"
+            } else {
+                ""
+            }
         );
     }
     Ok(ExitCode::SUCCESS)

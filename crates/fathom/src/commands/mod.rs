@@ -18,6 +18,10 @@ pub fn load_schema(path: &Path) -> anyhow::Result<Schema> {
             path.display()
         )
     })?;
-    fathom_schema::parse_schema(&path.display().to_string(), &source)
-        .map_err(|errors| anyhow::anyhow!("the schema file has {} problem(s):\n{errors}", errors.errors.len()))
+    fathom_schema::parse_schema(&path.display().to_string(), &source).map_err(|errors| {
+        anyhow::anyhow!(
+            "the schema file has {} problem(s):\n{errors}",
+            errors.errors.len()
+        )
+    })
 }

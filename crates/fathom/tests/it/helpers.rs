@@ -65,8 +65,11 @@ pub async fn spawn_app_with(schema: &str, adjust: impl FnOnce(&mut Config)) -> T
     let data_dir = tempfile::tempdir().expect("temp dir");
     let mut config = test_config(data_dir.path());
     adjust(&mut config);
-    let schema = fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
-    let app = Application::build(&config, schema, "fathom.db").await.expect("server builds");
+    let schema =
+        fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+    let app = Application::build(&config, schema, "fathom.db")
+        .await
+        .expect("server builds");
     start(app, data_dir).await
 }
 
@@ -75,8 +78,12 @@ pub async fn spawn_demo() -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let config = test_config(data_dir.path());
     let schema = fathom::demo::schema().expect("demo schema");
-    let app = Application::build(&config, schema, fathom::demo::DATABASE_FILE).await.expect("server builds");
-    fathom::demo::seed_if_empty(app.state()).await.expect("seed");
+    let app = Application::build(&config, schema, fathom::demo::DATABASE_FILE)
+        .await
+        .expect("server builds");
+    fathom::demo::seed_if_empty(app.state())
+        .await
+        .expect("seed");
     start(app, data_dir).await
 }
 
@@ -86,8 +93,17 @@ async fn start(app: Application, data_dir: TempDir) -> TestApp {
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
     }));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    TestApp { address, client, data_dir, stop: Some(stop_tx), server: Some(server) }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    TestApp {
+        address,
+        client,
+        data_dir,
+        stop: Some(stop_tx),
+        server: Some(server),
+    }
 }
 
 impl TestApp {
@@ -96,19 +112,37 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request sent")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.post(self.url(path)).json(body).send().await.expect("request sent")
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn patch_json(&self, path: &str, body: &Value) -> reqwest::Response {
-        self.client.patch(self.url(path)).json(body).send().await.expect("request sent")
+        self.client
+            .patch(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
     }
 
     pub async fn delete(&self, path: &str) -> reqwest::Response {
-        self.client.delete(self.url(path)).send().await.expect("request sent")
+        self.client
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Creates a record and returns its JSON (`data`), asserting a 201.
@@ -147,14 +181,26 @@ pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
-    let request_id = response.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let body = json_with_status(response, status).await;
     assert_eq!(content_type, "application/problem+json", "body: {body}");
     assert_eq!(body["code"], code, "body: {body}");
     assert_eq!(body["status"], status, "body: {body}");
-    assert!(body["title"].is_string() && body["detail"].is_string() && body["hint"].is_string(), "body: {body}");
+    assert!(
+        body["title"].is_string() && body["detail"].is_string() && body["hint"].is_string(),
+        "body: {body}"
+    );
     assert!(body["errors"].is_array(), "body: {body}");
-    assert_eq!(body["requestId"], request_id.as_str(), "problem requestId must match the header");
+    assert_eq!(
+        body["requestId"],
+        request_id.as_str(),
+        "problem requestId must match the header"
+    );
     body
 }
 
@@ -186,7 +232,10 @@ impl ServerProcess {
 
     /// Sends SIGTERM (via the `kill` command, to keep the suite free of unsafe code).
     pub fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
         assert!(status.success());
     }
 }
@@ -216,7 +265,10 @@ pub fn spawn_server_process(dir: &Path, args: &[&str]) -> ServerProcess {
     let address = loop {
         let Some(Ok(line)) = lines.next() else {
             let output = child.wait_with_output().expect("exit");
-            panic!("fathom serve exited before listening: {}", String::from_utf8_lossy(&output.stderr));
+            panic!(
+                "fathom serve exited before listening: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
         };
         if let Ok(event) = serde_json::from_str::<Value>(&line)
             && let Some(address) = event["address"].as_str()

@@ -1,1 +1,10 @@
-//! Operations, CLI and migration tests (being written).
+//! Operations: the CLI (`init`, `schema check`, `migrate`), configuration layering, readiness,
+//! and the server process's life from start-up migrations to graceful shutdown. Most tests run
+//! the real `fathom` binary in a temporary project directory.
+
+mod cli;
+mod config;
+mod lifecycle;
+mod migrations;
+mod readiness;
+mod support;

@@ -1,0 +1,194 @@
+//! Measures the SQLite write and read paths that decided the driver choice (ARCHITECTURE.md):
+//! raw rusqlite on one thread against Fathom's store (a thread hop per call, group commit for
+//! concurrent writers). Prints throughput and latency percentiles.
+//!
+//! Run: `cargo run --release -p fathom-store --example write_path`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fathom_schema::{Collection, Constraints, Field, FieldType, Schema, Value};
+use fathom_store::{Page, SqliteOptions, Store, UnitOfWork, WriteOp};
+
+const WRITES: usize = 2000;
+const READS: usize = 20000;
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1e6
+}
+
+fn report(name: &str, total: Duration, mut latencies: Vec<Duration>) {
+    latencies.sort();
+    println!(
+        "{name:<48} {:>9.0} ops/s   p50 {:>7.1} us   p99 {:>8.1} us",
+        latencies.len() as f64 / total.as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99)
+    );
+}
+
+fn schema() -> Schema {
+    let field = Field {
+        name: "body".into(),
+        kind: FieldType::Text,
+        required: true,
+        unique: false,
+        default: None,
+        constraints: Constraints::default(),
+    };
+    let notes = Collection {
+        name: "notes".into(),
+        fields: vec![field],
+        indexes: vec![],
+        soft_delete: false,
+        timestamps: true,
+    };
+    Schema {
+        collections: [("notes".to_owned(), Arc::new(notes))]
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn raw_connection(path: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+         CREATE TABLE notes (id TEXT PRIMARY KEY, created_at TEXT, updated_at TEXT, version INTEGER, body TEXT) STRICT;",
+    )
+    .expect("setup");
+    conn
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!("SQLite write/read paths, WAL, synchronous=FULL, {WRITES} writes, {READS} reads\n");
+
+    // Raw rusqlite: one connection, the calling thread, one transaction per insert.
+    let conn = raw_connection(&dir.path().join("raw.db"));
+    let mut latencies = Vec::with_capacity(WRITES);
+    let started = Instant::now();
+    for n in 0..WRITES {
+        let t = Instant::now();
+        conn.prepare_cached("INSERT INTO notes VALUES (?1, ?2, ?2, 1, ?3)")
+            .and_then(|mut s| {
+                s.execute(rusqlite::params![
+                    uuid::Uuid::now_v7().to_string(),
+                    "2026-01-01T00:00:00.000Z",
+                    format!("note {n}")
+                ])
+            })
+            .expect("insert");
+        latencies.push(t.elapsed());
+    }
+    report(
+        "raw rusqlite insert, 1 caller (commit each)",
+        started.elapsed(),
+        latencies,
+    );
+
+    let mut ids = Vec::new();
+    conn.prepare("SELECT id FROM notes")
+        .and_then(|mut s| {
+            s.query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map(|v| ids = v)
+        .expect("ids");
+    let mut latencies = Vec::with_capacity(READS);
+    let started = Instant::now();
+    for n in 0..READS {
+        let t = Instant::now();
+        conn.prepare_cached(
+            "SELECT id, version, created_at, updated_at, body FROM notes WHERE id = ?1",
+        )
+        .and_then(|mut s| s.query_row([&ids[n % ids.len()]], |r| r.get::<_, String>(4)))
+        .expect("read");
+        latencies.push(t.elapsed());
+    }
+    report(
+        "raw rusqlite get by id, 1 caller",
+        started.elapsed(),
+        latencies,
+    );
+    drop(conn);
+
+    let store = Store::open_sqlite(SqliteOptions::new(dir.path().join("store.db")))
+        .await
+        .expect("store");
+    let schema = schema();
+    store.migrate(&schema, false).await.expect("migrate");
+    let notes = schema.collection("notes").expect("notes").clone();
+
+    for callers in [1usize, 32] {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for c in 0..callers {
+            let (store, notes) = (store.clone(), notes.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                for n in 0..WRITES / callers {
+                    let op = WriteOp::Create {
+                        collection: notes.clone(),
+                        values: vec![("body".into(), Value::Text(format!("note {c}-{n}")))],
+                    };
+                    let t = Instant::now();
+                    store.execute(UnitOfWork::single(op)).await.expect("create");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.expect("task"));
+        }
+        report(
+            &format!("store create, {callers} caller(s) (group commit)"),
+            started.elapsed(),
+            latencies,
+        );
+    }
+
+    let records = store
+        .list(
+            notes.clone(),
+            Page {
+                limit: 1000,
+                offset: 0,
+            },
+        )
+        .await
+        .expect("list");
+    for callers in [1usize, 8] {
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..callers {
+            let (store, notes) = (store.clone(), notes.clone());
+            let ids: Vec<_> = records.iter().map(|r| r.id).collect();
+            tasks.push(tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                for n in 0..READS / callers {
+                    let t = Instant::now();
+                    store
+                        .get(notes.clone(), ids[n % ids.len()])
+                        .await
+                        .expect("get");
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            }));
+        }
+        let mut latencies = Vec::new();
+        for task in tasks {
+            latencies.extend(task.await.expect("task"));
+        }
+        report(
+            &format!("store get by id, {callers} caller(s) (reader pool)"),
+            started.elapsed(),
+            latencies,
+        );
+    }
+}

@@ -1,0 +1,226 @@
+//! The `fathom serve` process over its life: migrating on start, refusing unsafe changes, and
+//! shutting down gracefully on SIGTERM.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::support::{Http, Project, stop, wait_for_exit};
+
+const NOTES: &str = r#"
+[collections.notes]
+fields.title = { type = "text", required = true }
+fields.body  = { type = "text" }
+"#;
+
+const NOTES_WITH_PINNED: &str = r#"
+[collections.notes]
+fields.title  = { type = "text", required = true }
+fields.body   = { type = "text" }
+fields.pinned = { type = "boolean" }
+"#;
+
+const NOTES_WITHOUT_BODY: &str = r#"
+[collections.notes]
+fields.title = { type = "text", required = true }
+"#;
+
+#[tokio::test]
+async fn serve_applies_an_additive_change_on_start() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    let old = http.create("notes", &json!({"title": "before"})).await;
+    let (status, body) = http
+        .post(
+            "/api/v1/notes",
+            &json!({"title": "too early", "pinned": true}),
+        )
+        .await;
+    assert_eq!(status, 400, "the field does not exist yet: {body}");
+    assert!(stop(&mut server).success());
+
+    project.write("fathom.schema.toml", NOTES_WITH_PINNED);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    assert_eq!(http.get("/ready").await.0, 200);
+    let new = http
+        .create("notes", &json!({"title": "after", "pinned": true}))
+        .await;
+    assert_eq!(new["pinned"], true);
+    assert_eq!(http.record("notes", &new["id"]).await["pinned"], true);
+    let old_now = http.record("notes", &old["id"]).await;
+    assert_eq!(old_now["title"], "before");
+    assert_eq!(
+        old_now["pinned"],
+        Value::Null,
+        "existing records have no value for the new field"
+    );
+    assert!(stop(&mut server).success());
+
+    let status = project.cli(&["migrate", "status"]);
+    assert!(status.stdout.contains("version   2"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .ends_with("The schema file is applied: nothing pending.\n"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_when_the_change_is_unsafe() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    let note = http
+        .create("notes", &json!({"title": "keep", "body": "my body"}))
+        .await;
+    assert!(stop(&mut server).success());
+
+    project.write("v2.toml", NOTES_WITHOUT_BODY);
+    let refused = project.serve_expecting_exit(&["--schema", "v2.toml"]);
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    assert!(
+        refused.stderr.contains("[UNSAFE]"),
+        "the plan is shown: {}",
+        refused.stderr
+    );
+    assert!(
+        refused
+            .stderr
+            .contains("fathom migrate apply --allow-destructive"),
+        "{}",
+        refused.stderr
+    );
+
+    // Nothing changed: the old schema still serves the data.
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    assert_eq!(http.record("notes", &note["id"]).await["body"], "my body");
+    assert!(stop(&mut server).success());
+}
+
+/// Reads one HTTP/1.1 response with a `Content-Length` body: status code and JSON body.
+fn read_response(stream: &mut TcpStream) -> (u16, Value) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).expect("read the response");
+        assert!(
+            n > 0,
+            "the connection closed before a full response: {}",
+            String::from_utf8_lossy(&buffer)
+        );
+        buffer.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buffer).into_owned();
+        let Some(end) = text.find("\r\n\r\n") else {
+            continue;
+        };
+        let head = &text[..end];
+        let length: usize = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse().ok())?
+            })
+            .expect("a content-length header");
+        if buffer.len() >= end + 4 + length {
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .expect("status code")
+                .parse()
+                .expect("numeric status");
+            let body =
+                serde_json::from_slice(&buffer[end + 4..end + 4 + length]).expect("json body");
+            return (status, body);
+        }
+    }
+}
+
+fn connection_refused(address: SocketAddr) -> bool {
+    TcpStream::connect_timeout(&address, Duration::from_secs(2)).is_err()
+}
+
+#[tokio::test]
+async fn sigterm_drains_a_request_in_flight_and_refuses_new_connections() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let address = server.address;
+
+    let body = br#"{"title": "written while shutting down", "body": "half now, half later"}"#;
+    let (first_half, second_half) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let head = format!(
+        "POST /api/v1/notes HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("send headers");
+    stream.write_all(first_half).expect("send half the body");
+    stream.flush().expect("flush");
+    // Let the server read the headers and start waiting on the body.
+    std::thread::sleep(Duration::from_millis(300));
+
+    server.terminate();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        connection_refused(address),
+        "a stopping server must not accept new connections"
+    );
+    assert!(
+        server.child.try_wait().expect("try_wait").is_none(),
+        "the server must wait for the request in flight"
+    );
+
+    stream
+        .write_all(second_half)
+        .expect("send the rest of the body");
+    let (status, response) = read_response(&mut stream);
+    assert_eq!(status, 201, "{response}");
+    assert_eq!(response["data"]["title"], "written while shutting down");
+    let id = response["data"]["id"].clone();
+
+    let exit = wait_for_exit(&mut server.child);
+    assert!(
+        exit.success(),
+        "a graceful shutdown exits with success: {exit:?}"
+    );
+    assert!(connection_refused(address));
+
+    // The write was committed, not just answered.
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    assert_eq!(
+        http.record("notes", &id).await["body"],
+        "half now, half later"
+    );
+    assert!(stop(&mut server).success());
+}
+
+#[tokio::test]
+async fn sigterm_on_an_idle_server_exits_promptly_with_success() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    // An idle keep-alive connection must not hold the shutdown up until the timeout.
+    assert_eq!(http.get("/health").await.0, 200);
+    let started = std::time::Instant::now();
+    assert!(stop(&mut server).success());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -1,0 +1,273 @@
+//! What the operations tests share: a scratch project directory, CLI runs with their output as
+//! text, server processes started with extra environment, and a small HTTP client.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+use crate::helpers::{ServerProcess, fathom_bin, run_cli, spawn_server_process};
+
+/// How long any child process may take before the test gives up on it.
+const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A temporary project directory: schema files, `fathom.toml`, and `fathom_data/` (the default
+/// data directory, relative to where the CLI runs).
+pub struct Project {
+    dir: TempDir,
+}
+
+/// A finished CLI run.
+#[derive(Debug)]
+pub struct CliRun {
+    /// `None` when the process was killed by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl CliRun {
+    /// Asserts the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+impl Project {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn write(&self, name: &str, contents: &str) {
+        std::fs::write(self.path().join(name), contents).expect("write file");
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path().join(name)).expect("read file")
+    }
+
+    /// Runs `fathom ARGS` in the project directory to completion.
+    pub fn cli(&self, args: &[&str]) -> CliRun {
+        let output = run_cli(self.path(), args);
+        CliRun {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs `fathom ARGS` in the project directory with extra environment variables.
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> CliRun {
+        let output = Command::new(fathom_bin())
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .output()
+            .expect("fathom runs");
+        CliRun {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `fathom migrate ACTION --schema SCHEMA [EXTRA]`.
+    pub fn migrate(&self, action: &str, schema: &str, extra: &[&str]) -> CliRun {
+        let mut args = vec!["migrate", action, "--schema", schema];
+        args.extend_from_slice(extra);
+        self.cli(&args)
+    }
+
+    /// Runs `fathom serve --listen 127.0.0.1:0 ARGS`, expecting it to exit on its own (a refusal
+    /// to start); kills it and fails the test if it is still running after the timeout.
+    pub fn serve_expecting_exit(&self, args: &[&str]) -> CliRun {
+        let mut child = Command::new(fathom_bin())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(self.path())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("fathom serve starts");
+        let started = Instant::now();
+        while child.try_wait().expect("try_wait").is_none() {
+            if started.elapsed() > PROCESS_TIMEOUT {
+                let _ = child.kill();
+                let output = child.wait_with_output().expect("output");
+                panic!(
+                    "fathom serve kept running instead of refusing to start; stderr: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let output = child.wait_with_output().expect("output");
+        CliRun {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Starts `fathom serve --listen 127.0.0.1:0 ARGS` in the project directory.
+    pub fn serve(&self, args: &[&str]) -> ServerProcess {
+        spawn_server_process(self.path(), args)
+    }
+
+    /// Like [`Project::serve`], with extra environment variables for the child only.
+    pub fn serve_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
+        let mut child = Command::new(fathom_bin())
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .current_dir(self.path())
+            .env("FATHOM_LOG__FORMAT", "json")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("fathom serve starts");
+        let stdout = child.stdout.take().expect("stdout piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let Some(Ok(line)) = lines.next() else {
+                let output = child.wait_with_output().expect("exit");
+                panic!(
+                    "fathom serve exited before listening: {}",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            };
+            if let Ok(event) = serde_json::from_str::<Value>(&line)
+                && let Some(address) = event["address"].as_str()
+            {
+                break address.parse().expect("socket address");
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        ServerProcess { child, address }
+    }
+}
+
+/// Sends SIGTERM and waits for the process to exit; fails the test if it does not in time.
+pub fn stop(server: &mut ServerProcess) -> ExitStatus {
+    server.terminate();
+    wait_for_exit(&mut server.child)
+}
+
+/// Waits for a child to exit, failing the test after the timeout.
+pub fn wait_for_exit(child: &mut Child) -> ExitStatus {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        assert!(
+            started.elapsed() < PROCESS_TIMEOUT,
+            "the server did not exit in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A minimal JSON client for server processes.
+pub struct Http {
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Http {
+    pub fn new(server: &ServerProcess) -> Self {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        Self {
+            client,
+            base: server.url(""),
+        }
+    }
+
+    /// GET `path`: status and JSON body (`Null` when the body is not JSON).
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+
+    /// POST `body` as JSON to `path`: status and JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+
+    /// PATCH `body` as JSON to `path`: status and JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self
+            .client
+            .patch(format!("{}{path}", self.base))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+
+    /// Creates a record, asserting a 201, and returns its `data`.
+    pub async fn create(&self, collection: &str, body: &Value) -> Value {
+        let (status, json) = self.post(&format!("/api/v1/{collection}"), body).await;
+        assert_eq!(status, 201, "create {collection} failed: {json}");
+        json["data"].clone()
+    }
+
+    /// Every record of a collection (one page is enough for these tests), asserting a 200.
+    pub async fn list(&self, collection: &str) -> Vec<Value> {
+        let (status, json) = self.get(&format!("/api/v1/{collection}?limit=100")).await;
+        assert_eq!(status, 200, "list {collection} failed: {json}");
+        json["data"].as_array().expect("data is an array").clone()
+    }
+
+    /// One record by id, asserting a 200.
+    pub async fn record(&self, collection: &str, id: &Value) -> Value {
+        let id = id.as_str().expect("id is a string");
+        let (status, json) = self.get(&format!("/api/v1/{collection}/{id}")).await;
+        assert_eq!(status, 200, "get {collection}/{id} failed: {json}");
+        json["data"].clone()
+    }
+}
+
+async fn read(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}

@@ -1,0 +1,317 @@
+//! Body validation against the schema: wrong types, bad formats, constraint boundaries, unknown and
+//! read-only fields, required fields, and every problem reported at once.
+
+use serde_json::{Value, json};
+
+use super::support::{assert_validation, id_of};
+use crate::helpers::{TEST_SCHEMA, TestApp, json_with_status, spawn_app};
+
+/// A valid item body with `field` set to `value`.
+fn item_with(field: &str, value: Value) -> Value {
+    let mut body = json!({"title": "Desk lamp"});
+    body[field] = value;
+    body
+}
+
+async fn count_items(app: &TestApp) -> u64 {
+    let list = json_with_status(app.get("/api/v1/items?count=true&limit=1").await, 200).await;
+    list["meta"]["page"]["total"].as_u64().expect("total")
+}
+
+#[tokio::test]
+async fn wrong_types_and_formats_are_refused_per_field() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let cases: &[(&str, Value, &str)] = &[
+        ("title", json!(5), "invalid_type"),
+        ("title", json!(["Desk lamp"]), "invalid_type"),
+        ("code", json!(7), "invalid_type"),
+        ("qty", json!("3"), "invalid_type"),
+        ("qty", json!(1.5), "invalid_type"),
+        ("qty", json!(true), "invalid_type"),
+        ("weight", json!("1.5"), "invalid_type"),
+        ("weight", json!(true), "invalid_type"),
+        ("price", json!("abc"), "invalid_format"),
+        ("price", json!("12,50"), "invalid_format"),
+        ("price", json!(""), "invalid_format"),
+        ("price", json!(true), "invalid_type"),
+        ("price", json!({"amount": 1}), "invalid_type"),
+        ("active", json!("yes"), "invalid_type"),
+        ("active", json!(1), "invalid_type"),
+        ("active", json!("true"), "invalid_type"),
+        ("seen_at", json!("2026-01-31"), "invalid_format"),
+        ("seen_at", json!("2026-01-31T10:30:00"), "invalid_format"),
+        ("seen_at", json!("yesterday"), "invalid_format"),
+        ("seen_at", json!("2026-02-30T10:30:00Z"), "invalid_format"),
+        ("seen_at", json!(1_769_850_000), "invalid_type"),
+        ("due", json!("2026-13-01"), "invalid_format"),
+        ("due", json!("2026-02-30"), "invalid_format"),
+        ("due", json!("2026-1-5"), "invalid_format"),
+        ("due", json!("2026-01-31T00:00:00Z"), "invalid_format"),
+        ("due", json!(20_260_131), "invalid_type"),
+        ("ref", json!("nope"), "invalid_format"),
+        (
+            "ref",
+            json!("0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e1"),
+            "invalid_format",
+        ),
+        ("ref", json!(42), "invalid_type"),
+        ("status", json!("bogus"), "invalid_enum"),
+        ("status", json!("NEW"), "invalid_enum"),
+        ("status", json!(1), "invalid_type"),
+        ("category", json!("nope"), "invalid_format"),
+        ("category", json!(3), "invalid_type"),
+        ("contact", json!("no-at-sign"), "invalid_format"),
+        ("contact", json!("ada@localhost"), "invalid_format"),
+        (
+            "contact",
+            json!("ada lovelace@example.com"),
+            "invalid_format",
+        ),
+        ("contact", json!("@example.com"), "invalid_format"),
+        ("contact", json!(false), "invalid_type"),
+        ("link", json!("ftp://x"), "invalid_format"),
+        ("link", json!("example.com"), "invalid_format"),
+        ("link", json!("javascript:alert(1)"), "invalid_format"),
+        ("link", json!("not a url"), "invalid_format"),
+        ("link", json!(80), "invalid_type"),
+    ];
+    for (field, value, code) in cases {
+        let response = app
+            .post_json("/api/v1/items", &item_with(field, value.clone()))
+            .await;
+        let problem = assert_validation(response, &[(*field, *code)]).await;
+        assert_eq!(
+            problem["detail"], "The body has 1 invalid field.",
+            "{field} = {value}"
+        );
+    }
+    assert_eq!(count_items(&app).await, 0, "no refused body was stored");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn constraints_are_checked_at_their_boundaries() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let refused: &[(&str, Value, &str)] = &[
+        ("qty", json!(1001), "too_large"),
+        ("qty", json!(-1), "too_small"),
+        ("weight", json!(0.49), "too_small"),
+        ("weight", json!(-3), "too_small"),
+        ("price", json!("-0.01"), "too_small"),
+        ("price", json!(-1), "too_small"),
+        ("title", json!("A"), "too_short"),
+        ("title", json!(""), "too_short"),
+        ("title", json!("x".repeat(21)), "too_long"),
+        ("title", json!("é".repeat(21)), "too_long"),
+        ("code", json!("abc-1"), "pattern_mismatch"),
+        ("code", json!("ABC-"), "pattern_mismatch"),
+        ("code", json!("ABCD-1"), "pattern_mismatch"),
+        ("code", json!("XABC-1"), "pattern_mismatch"),
+        ("code", json!("ABC-1x"), "pattern_mismatch"),
+        ("code", json!("ABC-1\n"), "pattern_mismatch"),
+        ("code", json!(""), "pattern_mismatch"),
+    ];
+    for (field, value, code) in refused {
+        let response = app
+            .post_json("/api/v1/items", &item_with(field, value.clone()))
+            .await;
+        assert_validation(response, &[(*field, *code)]).await;
+    }
+    assert_eq!(count_items(&app).await, 0);
+
+    let accepted: &[(&str, Value)] = &[
+        ("qty", json!(1000)),
+        ("qty", json!(0)),
+        ("weight", json!(0.5)),
+        ("price", json!("0")),
+        ("price", json!("0.00")),
+        ("title", json!("Ab")),
+        ("title", json!("x".repeat(20))),
+        ("title", json!("é".repeat(20))),
+        ("code", json!("ABC-1")),
+        ("code", json!("XYZ-0123456789")),
+    ];
+    for (field, value) in accepted {
+        let created = app.create("items", &item_with(field, value.clone())).await;
+        assert_eq!(
+            created[field], *value,
+            "{field} = {value} is accepted as is"
+        );
+        // Free the unique code for the next case.
+        assert_eq!(
+            app.delete(&format!("/api/v1/items/{}", id_of(&created)))
+                .await
+                .status(),
+            204
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn patch_checks_constraints_too_and_changes_nothing_when_refused() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let created = app
+        .create("items", &json!({"title": "Desk lamp", "qty": 3}))
+        .await;
+    let path = format!("/api/v1/items/{}", id_of(&created));
+    for (body, expected) in [
+        (json!({"qty": 1001}), vec![("qty", "too_large")]),
+        (json!({"title": "A"}), vec![("title", "too_short")]),
+        (json!({"code": "nope"}), vec![("code", "pattern_mismatch")]),
+        (
+            json!({"qty": "3", "status": "bogus"}),
+            vec![("qty", "invalid_type"), ("status", "invalid_enum")],
+        ),
+        (
+            json!({"qty": 5, "colour": "red"}),
+            vec![("colour", "unknown_field")],
+        ),
+        (
+            json!({"qty": 5, "version": 9}),
+            vec![("version", "read_only")],
+        ),
+    ] {
+        assert_validation(app.patch_json(&path, &body).await, &expected).await;
+    }
+    let fetched = json_with_status(app.get(&path).await, 200).await;
+    assert_eq!(
+        fetched["data"], created,
+        "refused patches change nothing, not even the version"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn required_fields_must_be_present_and_not_null() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    assert_validation(
+        app.post_json("/api/v1/items", &json!({})).await,
+        &[("title", "required")],
+    )
+    .await;
+    assert_validation(
+        app.post_json("/api/v1/items", &json!({"title": null}))
+            .await,
+        &[("title", "required")],
+    )
+    .await;
+    assert_validation(
+        app.post_json("/api/v1/notes", &json!({"body": null})).await,
+        &[("body", "required")],
+    )
+    .await;
+    assert_validation(
+        app.post_json("/api/v1/categories", &json!({"nom": "x"}))
+            .await,
+        &[("nom", "unknown_field"), ("name", "required")],
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_and_system_fields_are_refused_not_ignored() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    assert_validation(
+        app.post_json("/api/v1/items", &item_with("colour", json!("red")))
+            .await,
+        &[("colour", "unknown_field")],
+    )
+    .await;
+    for system in ["id", "created_at", "updated_at", "version", "deleted_at"] {
+        let value = if system == "version" {
+            json!(1)
+        } else {
+            json!("0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12")
+        };
+        assert_validation(
+            app.post_json("/api/v1/items", &item_with(system, value.clone()))
+                .await,
+            &[(system, "read_only")],
+        )
+        .await;
+        let mut body = json!({"body": "x"});
+        body[system] = value;
+        assert_validation(
+            app.post_json("/api/v1/notes", &body).await,
+            &[(system, "read_only")],
+        )
+        .await;
+    }
+    // Field names are case-sensitive.
+    assert_validation(
+        app.post_json("/api/v1/items", &item_with("Title", json!("x")))
+            .await,
+        &[("Title", "unknown_field")],
+    )
+    .await;
+    assert_eq!(count_items(&app).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_invalid_field_is_reported_at_once() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let body = json!({
+        "colour": "red",
+        "id": "0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12",
+        "code": "bad",
+        "qty": "3",
+        "price": "abc",
+        "active": "yes",
+        "due": "2026-13-01",
+        "ref": "nope",
+        "status": "bogus",
+        "contact": "no-at-sign",
+        "link": "ftp://x",
+    });
+    let problem = assert_validation(
+        app.post_json("/api/v1/items", &body).await,
+        &[
+            ("colour", "unknown_field"),
+            ("id", "read_only"),
+            ("title", "required"),
+            ("code", "pattern_mismatch"),
+            ("qty", "invalid_type"),
+            ("price", "invalid_format"),
+            ("active", "invalid_type"),
+            ("due", "invalid_format"),
+            ("ref", "invalid_format"),
+            ("status", "invalid_enum"),
+            ("contact", "invalid_format"),
+            ("link", "invalid_format"),
+        ],
+    )
+    .await;
+    assert_eq!(problem["detail"], "The body has 12 invalid fields.");
+    assert_eq!(count_items(&app).await, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_validation_problem_has_this_exact_body() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let response = app
+        .post_json("/api/v1/items", &json!({"title": "Desk lamp", "qty": 1001}))
+        .await;
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    let problem = assert_validation(response, &[("qty", "too_large")]).await;
+    assert_eq!(
+        problem,
+        json!({
+            "type": "urn:fathom:problem:validation_failed",
+            "title": "Validation failed",
+            "status": 400,
+            "detail": "The body has 1 invalid field.",
+            "code": "validation_failed",
+            "hint": "Fix the fields listed in `errors` and send the request again.",
+            "errors": [{"field": "qty", "code": "too_large", "message": "The field `qty` must be at most 1000."}],
+            "requestId": request_id,
+        })
+    );
+    app.stop().await;
+}
