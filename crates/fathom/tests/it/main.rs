@@ -4,4 +4,5 @@
 
 mod helpers;
 mod operations;
+mod readme;
 mod records;

@@ -1,0 +1,42 @@
+//! The README's walkthrough runs as written against the demo server, so it cannot rot.
+
+use std::process::Command;
+
+use crate::helpers::spawn_server_process;
+
+/// The first ```sh block after the "## Walkthrough" heading.
+fn walkthrough() -> String {
+    let readme = include_str!("../../../../README.md");
+    let section = readme.split("## Walkthrough").nth(1).expect("README has a Walkthrough section");
+    let block = section.split("```sh\n").nth(1).expect("the section has a sh block");
+    block.split("```").next().expect("the block ends").to_owned()
+}
+
+#[test]
+fn readme_walkthrough_works_verbatim_against_the_demo() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let server = spawn_server_process(dir.path(), &["--demo"]);
+    let script = walkthrough().replace("127.0.0.1:8090", &server.address.to_string());
+    let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().expect("bash runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "walkthrough failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    for expected in [
+        r#"{"status":"ok"}"#,
+        r#""status":"ready""#,
+        r#""total":3"#,
+        "created /api/v1/categories/",
+        r#""name":"Garden & Patio""#,
+        r#""version":2"#,
+        "HTTP/1.1 400",
+        r#""code":"validation_failed""#,
+        r#""field":"colour","code":"unknown_field""#,
+        r#""field":"price","code":"too_small""#,
+        "HTTP/1.1 409",
+        r#""code":"unique_violation""#,
+        r#""offset":2"#,
+        "HTTP/1.1 204",
+        "HTTP/1.1 404",
+    ] {
+        assert!(stdout.contains(expected), "walkthrough output lacks {expected}:\n{stdout}");
+    }
+}
