@@ -164,3 +164,63 @@ pub async fn require_migrated(
         .into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("secret internal detail")
+    }
+
+    /// The production middleware stack around test routes that panic or stall.
+    fn app(config: &HttpConfig) -> Router {
+        let routes = Router::new()
+            .route("/boom", get(boom))
+            .route("/slow", get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }))
+            .route("/ok", get(|| async { "ok" }));
+        wrap(routes, config)
+    }
+
+    async fn call(app: Router, path: &str) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+        let response = app
+            .oneshot(Request::builder().uri(path).header("x-request-id", "req-1").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        (parts.status, parts.headers, json)
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_500_problem_without_detail_and_the_app_keeps_serving() {
+        let app = app(&HttpConfig::default());
+        let (status, headers, body) = call(app.clone(), "/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(headers["x-request-id"], "req-1");
+        assert_eq!(body["code"], "internal_error");
+        assert_eq!(body["requestId"], "req-1");
+        assert!(!body.to_string().contains("secret"), "the panic message must not leak: {body}");
+        let (status, _, _) = call(app, "/ok").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn a_request_over_the_time_limit_is_answered_503_request_timeout() {
+        let config = HttpConfig { request_timeout: Duration::from_millis(100), ..HttpConfig::default() };
+        let (status, headers, body) = call(app(&config), "/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(body["code"], "request_timeout");
+        assert_eq!(body["requestId"], "req-1");
+    }
+}
