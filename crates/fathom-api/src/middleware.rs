@@ -184,14 +184,26 @@ mod tests {
     fn app(config: &HttpConfig) -> Router {
         let routes = Router::new()
             .route("/boom", get(boom))
-            .route("/slow", get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }))
+            .route(
+                "/slow",
+                get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
+            )
             .route("/ok", get(|| async { "ok" }));
         wrap(routes, config)
     }
 
-    async fn call(app: Router, path: &str) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
+    async fn call(
+        app: Router,
+        path: &str,
+    ) -> (StatusCode, axum::http::HeaderMap, serde_json::Value) {
         let response = app
-            .oneshot(Request::builder().uri(path).header("x-request-id", "req-1").body(Body::empty()).unwrap())
+            .oneshot(
+                Request::builder()
+                    .uri(path)
+                    .header("x-request-id", "req-1")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         let (parts, body) = response.into_parts();
@@ -209,14 +221,20 @@ mod tests {
         assert_eq!(headers["x-request-id"], "req-1");
         assert_eq!(body["code"], "internal_error");
         assert_eq!(body["requestId"], "req-1");
-        assert!(!body.to_string().contains("secret"), "the panic message must not leak: {body}");
+        assert!(
+            !body.to_string().contains("secret"),
+            "the panic message must not leak: {body}"
+        );
         let (status, _, _) = call(app, "/ok").await;
         assert_eq!(status, StatusCode::OK);
     }
 
     #[tokio::test]
     async fn a_request_over_the_time_limit_is_answered_503_request_timeout() {
-        let config = HttpConfig { request_timeout: Duration::from_millis(100), ..HttpConfig::default() };
+        let config = HttpConfig {
+            request_timeout: Duration::from_millis(100),
+            ..HttpConfig::default()
+        };
         let (status, headers, body) = call(app(&config), "/slow").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(headers["x-content-type-options"], "nosniff");

@@ -80,6 +80,17 @@ pub(crate) fn from_sqlite(error: rusqlite::Error) -> StoreError {
             ffi::SQLITE_CONSTRAINT_NOTNULL | ffi::SQLITE_CONSTRAINT_CHECK => {
                 StoreErrorKind::CheckViolation
             }
+            // Some constraint failures (a RESTRICT action, for one) carry only the primary code;
+            // SQLite's message prefix then says which constraint it was.
+            _ if failure.code == rusqlite::ErrorCode::ConstraintViolation => {
+                match message.as_deref() {
+                    Some(m) if m.starts_with("FOREIGN KEY") => StoreErrorKind::ForeignKeyViolation,
+                    Some(m) if m.starts_with("UNIQUE") => StoreErrorKind::UniqueViolation {
+                        fields: unique_fields(Some(m)),
+                    },
+                    _ => StoreErrorKind::CheckViolation,
+                }
+            }
             _ => match failure.code {
                 rusqlite::ErrorCode::DatabaseBusy
                 | rusqlite::ErrorCode::DatabaseLocked

@@ -1,0 +1,326 @@
+//! The store contract: behaviour every backend must show, written against `Store` alone so that
+//! the PostgreSQL backend runs the same suite. Today it runs on SQLite in a temporary directory.
+
+use std::sync::Arc;
+
+use fathom_schema::{Collection, Schema, Value};
+use fathom_store::{Page, SqliteOptions, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+
+const SCHEMA: &str = r#"
+[collections.authors]
+fields.name = { type = "text", required = true, unique = true }
+
+[collections.books]
+soft_delete = true
+fields.title  = { type = "text", required = true }
+fields.author = { type = "relation", collection = "authors", required = true }
+fields.isbn   = { type = "text", unique = true }
+"#;
+
+struct Fixture {
+    store: Store,
+    schema: Schema,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_sqlite(SqliteOptions::new(dir.path().join("contract.db")))
+        .await
+        .unwrap();
+    let schema = fathom_schema::parse_schema("contract.toml", SCHEMA).unwrap();
+    store.migrate(&schema, false).await.unwrap();
+    Fixture {
+        store,
+        schema,
+        _dir: dir,
+    }
+}
+
+impl Fixture {
+    fn collection(&self, name: &str) -> Arc<Collection> {
+        self.schema.collection(name).unwrap().clone()
+    }
+
+    fn create_author(&self, name: &str) -> WriteOp {
+        WriteOp::Create {
+            collection: self.collection("authors"),
+            values: vec![("name".into(), Value::Text(name.into()))],
+        }
+    }
+
+    async fn count(&self, name: &str) -> u64 {
+        self.store.count(self.collection(name)).await.unwrap()
+    }
+}
+
+fn created_id(results: &[WriteResult]) -> uuid::Uuid {
+    match &results[0] {
+        WriteResult::Created(record) => record.id,
+        other => panic!("expected a created record, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_unit_of_work_commits_all_or_nothing() {
+    let f = fixture().await;
+    let work = UnitOfWork {
+        ops: vec![
+            f.create_author("Ann"),
+            f.create_author("Bob"),
+            f.create_author("Ann"),
+        ],
+    };
+    let error = f.store.execute(work).await.unwrap_err();
+    assert_eq!(
+        error.kind,
+        StoreErrorKind::UniqueViolation {
+            fields: vec!["name".into()]
+        }
+    );
+    assert_eq!(
+        f.count("authors").await,
+        0,
+        "the first two creates must be rolled back"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_in_a_commit_group_does_not_touch_the_others() {
+    let f = Arc::new(fixture().await);
+    f.store
+        .execute(UnitOfWork::single(f.create_author("taken")))
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..200 {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            let name = if n % 10 == 0 {
+                "taken".to_owned()
+            } else {
+                format!("author {n}")
+            };
+            f.store
+                .execute(UnitOfWork::single(f.create_author(&name)))
+                .await
+        }));
+    }
+    let mut failed = 0;
+    for task in tasks {
+        if let Err(e) = task.await.unwrap() {
+            assert!(matches!(e.kind, StoreErrorKind::UniqueViolation { .. }));
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 20);
+    assert_eq!(f.count("authors").await, 1 + 180);
+}
+
+#[tokio::test]
+async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_violations() {
+    let f = fixture().await;
+    let missing = WriteOp::Create {
+        collection: f.collection("books"),
+        values: vec![
+            ("title".into(), Value::Text("Orphan".into())),
+            (
+                "author".into(),
+                Value::Text(uuid::Uuid::now_v7().to_string()),
+            ),
+        ],
+    };
+    assert_eq!(
+        f.store
+            .execute(UnitOfWork::single(missing))
+            .await
+            .unwrap_err()
+            .kind,
+        StoreErrorKind::ForeignKeyViolation
+    );
+
+    let author = created_id(
+        &f.store
+            .execute(UnitOfWork::single(f.create_author("Cy")))
+            .await
+            .unwrap(),
+    );
+    let book = WriteOp::Create {
+        collection: f.collection("books"),
+        values: vec![
+            ("title".into(), Value::Text("Real".into())),
+            ("author".into(), Value::Text(author.to_string())),
+        ],
+    };
+    f.store.execute(UnitOfWork::single(book)).await.unwrap();
+    let delete = WriteOp::Delete {
+        collection: f.collection("authors"),
+        id: author,
+    };
+    let error = f
+        .store
+        .execute(UnitOfWork::single(delete))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.kind,
+        StoreErrorKind::ForeignKeyViolation,
+        "{}",
+        error.detail
+    );
+}
+
+#[tokio::test]
+async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_values() {
+    let f = fixture().await;
+    let author = created_id(
+        &f.store
+            .execute(UnitOfWork::single(f.create_author("Di")))
+            .await
+            .unwrap(),
+    );
+    let book = |isbn: &str| WriteOp::Create {
+        collection: f.collection("books"),
+        values: vec![
+            ("title".into(), Value::Text("T".into())),
+            ("author".into(), Value::Text(author.to_string())),
+            ("isbn".into(), Value::Text(isbn.into())),
+        ],
+    };
+    let id = created_id(
+        &f.store
+            .execute(UnitOfWork::single(book("111")))
+            .await
+            .unwrap(),
+    );
+    let update = WriteOp::Update {
+        collection: f.collection("books"),
+        id,
+        values: vec![("title".into(), Value::Text("T2".into()))],
+    };
+    let results = f.store.execute(UnitOfWork::single(update)).await.unwrap();
+    let WriteResult::Updated(record) = &results[0] else {
+        panic!("expected an update")
+    };
+    assert_eq!(record.version, 2);
+    assert_eq!(record.values[0], ("title".into(), Value::Text("T2".into())));
+
+    f.store
+        .execute(UnitOfWork::single(WriteOp::Delete {
+            collection: f.collection("books"),
+            id,
+        }))
+        .await
+        .unwrap();
+    assert!(
+        f.store
+            .get(f.collection("books"), id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        f.store
+            .list(
+                f.collection("books"),
+                Page {
+                    limit: 10,
+                    offset: 0
+                }
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = WriteOp::Delete {
+        collection: f.collection("books"),
+        id,
+    };
+    assert_eq!(
+        f.store
+            .execute(UnitOfWork::single(again))
+            .await
+            .unwrap_err()
+            .kind,
+        StoreErrorKind::NotFound
+    );
+    f.store
+        .execute(UnitOfWork::single(book("111")))
+        .await
+        .expect("a soft-deleted record's unique value is free");
+}
+
+#[tokio::test]
+async fn a_failing_migration_changes_nothing() {
+    let f = fixture().await;
+    f.store
+        .execute(UnitOfWork::single(f.create_author("Eve")))
+        .await
+        .unwrap();
+    let before = f.store.applied().await.unwrap().unwrap();
+    // `name` becomes an integer: "Eve" cannot convert, so the rebuild fails half-way.
+    let narrowed = SCHEMA.replace(
+        r#"fields.name = { type = "text", required = true, unique = true }"#,
+        r#"fields.name = { type = "integer", required = true, unique = true }
+fields.extra = { type = "text" }"#,
+    );
+    let narrowed = fathom_schema::parse_schema("narrowed.toml", &narrowed).unwrap();
+    let plan = f.store.plan(&narrowed).await.unwrap();
+    assert!(plan.is_unsafe());
+    let refused = f.store.migrate(&narrowed, false).await.unwrap_err();
+    assert!(matches!(refused.kind, StoreErrorKind::UnsafeMigration(_)));
+    f.store
+        .migrate(&narrowed, true)
+        .await
+        .expect_err("converting text to integer must fail");
+    let after = f.store.applied().await.unwrap().unwrap();
+    assert_eq!(after.version, before.version);
+    assert_eq!(after.schema, before.schema);
+    let authors = f
+        .store
+        .list(
+            f.collection("authors"),
+            Page {
+                limit: 10,
+                offset: 0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(authors.len(), 1);
+    assert_eq!(
+        authors[0].values,
+        vec![("name".into(), Value::Text("Eve".into()))]
+    );
+    // The store still works after the failed migration.
+    f.store
+        .execute(UnitOfWork::single(f.create_author("Fay")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn migration_history_keeps_every_version_with_its_snapshot() {
+    let f = fixture().await;
+    let extended = SCHEMA.replace(
+        "fields.isbn ",
+        "fields.pages = { type = \"integer\" }\nfields.isbn ",
+    );
+    let extended = fathom_schema::parse_schema("extended.toml", &extended).unwrap();
+    let plan = f.store.migrate(&extended, false).await.unwrap();
+    assert_eq!(plan.from_version, 1);
+    assert!(
+        plan.statements()
+            .any(|s| s.contains("ADD COLUMN \"pages\" INTEGER")),
+        "{}",
+        plan.render()
+    );
+    let history = f.store.history().await.unwrap();
+    assert_eq!(
+        history.iter().map(|m| m.version).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(history[0].schema, f.schema);
+    assert_eq!(history[1].schema, extended);
+    assert!(f.store.plan(&extended).await.unwrap().is_empty());
+}
