@@ -1,6 +1,8 @@
 //! The store contract: behaviour every backend must show, written against `Store` alone so that
 //! the PostgreSQL backend runs the same suite. Today it runs on SQLite in a temporary directory.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 use std::sync::Arc;
 
 use fathom_schema::{Collection, Schema, Value};

@@ -2,6 +2,8 @@
 //! over HTTP (in-process on 127.0.0.1:0, or the real `fathom` binary) with its own temporary
 //! data directory and a real SQLite database.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod helpers;
 mod operations;
 mod readme;
