@@ -11,8 +11,8 @@ mod middleware;
 mod records;
 mod request_id;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use fathom_schema::Schema;
@@ -31,11 +31,15 @@ pub struct AppState {
     readiness: Arc<Readiness>,
 }
 
-/// Whether the database's applied schema is the one this server serves.
+/// Whether the database's applied schema is the one this server serves, as last checked.
 #[derive(Default)]
 struct Readiness {
-    migrated: AtomicBool,
+    last: Mutex<Option<(Instant, bool)>>,
 }
+
+/// How long a readiness verdict is trusted before the database is asked again. Short enough that
+/// a migration applied by another process is noticed promptly; long enough to cost nothing.
+const READINESS_TTL: Duration = Duration::from_secs(1);
 
 impl AppState {
     pub fn new(store: Store, schema: Arc<Schema>, config: HttpConfig) -> Self {
@@ -47,21 +51,31 @@ impl AppState {
         }
     }
 
-    /// Whether the applied schema matches ours. Once true it stays true (the schema of a running
-    /// server never changes); until then every call asks the database again, so that a migration
-    /// applied by `fathom migrate apply` from another process makes the server ready.
+    /// Whether the applied schema has no difference from ours (field order aside). A positive
+    /// verdict is cached for [`READINESS_TTL`], so a migration applied by another process (`fathom migrate
+    /// apply`) makes the server ready, or not ready, within a second and without a restart.
     pub async fn is_migrated(&self) -> bool {
-        if self.readiness.migrated.load(Ordering::Acquire) {
+        self.check_migrated(READINESS_TTL).await
+    }
+
+    /// Like [`AppState::is_migrated`], trusting a positive verdict only if younger than
+    /// `max_age` (a negative one is always checked again: a server that is not ready serves
+    /// nothing else, so the query costs nothing that matters). `/ready` passes zero.
+    pub async fn check_migrated(&self, max_age: Duration) -> bool {
+        if let Ok(last) = self.readiness.last.lock()
+            && let Some((at, true)) = *last
+            && at.elapsed() < max_age
+        {
             return true;
         }
-        let matches = matches!(
-            self.store.applied().await,
-            Ok(Some(applied)) if applied.schema == *self.schema
-        );
-        if matches {
-            self.readiness.migrated.store(true, Ordering::Release);
+        let verdict = match self.store.applied().await {
+            Ok(Some(applied)) => fathom_schema::diff(&applied.schema, &self.schema).is_empty(),
+            _ => false,
+        };
+        if let Ok(mut last) = self.readiness.last.lock() {
+            *last = Some((Instant::now(), verdict));
         }
-        matches
+        verdict
     }
 }
 

@@ -183,13 +183,16 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
         },
         FieldType::Timestamp => {
             let text = as_str(field, json, "an RFC 3339 timestamp string")?;
-            match OffsetDateTime::parse(text, &Rfc3339) {
-                Ok(at) => Value::Text(format_timestamp(at)),
-                Err(_) => {
+            match OffsetDateTime::parse(text, &Rfc3339)
+                .ok()
+                .and_then(format_timestamp)
+            {
+                Some(at) => Value::Text(at),
+                None => {
                     return Err(format_error(
                         field,
                         text,
-                        "an RFC 3339 timestamp such as 2026-01-31T09:30:00Z",
+                        "an RFC 3339 timestamp between years 0000 and 9999 (UTC), such as 2026-01-31T09:30:00Z",
                     ));
                 }
             }
@@ -289,9 +292,20 @@ fn parse_decimal(field: &Field, json: &Json) -> Result<Decimal, FieldError> {
             ));
         }
     };
-    text.parse::<Decimal>()
-        .or_else(|_| Decimal::from_scientific(&text))
-        .map_err(|_| format_error(field, &text, "a decimal such as \"12.50\""))
+    // Exact parsing only: a value that would need rounding (more than 28 decimal places, or 29
+    // significant digits) is refused rather than silently changed.
+    let exact = if text.contains(['e', 'E']) {
+        Decimal::from_scientific(&text)
+    } else {
+        Decimal::from_str_exact(&text)
+    };
+    exact.map_err(|_| {
+        format_error(
+            field,
+            &text,
+            "a decimal of at most 28 decimal places, such as \"12.50\"",
+        )
+    })
 }
 
 fn is_plausible_email(text: &str) -> bool {

@@ -23,14 +23,19 @@ use time::macros::format_description;
 const TIMESTAMP_FORMAT: &[BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
 
-/// Formats an instant in the canonical timestamp form (converted to UTC).
-pub fn format_timestamp(at: OffsetDateTime) -> String {
-    at.to_offset(time::UtcOffset::UTC)
-        .format(TIMESTAMP_FORMAT)
-        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000Z"))
+/// Formats an instant in the canonical timestamp form (converted to UTC). `None` when the
+/// instant falls outside years 0000 to 9999 in UTC, which the fixed-width form cannot hold.
+pub fn format_timestamp(at: OffsetDateTime) -> Option<String> {
+    let utc = at.checked_to_offset(time::UtcOffset::UTC)?;
+    if !(0..=9999).contains(&utc.year()) {
+        return None;
+    }
+    utc.format(TIMESTAMP_FORMAT).ok()
 }
 
 /// The current instant in the canonical timestamp form.
 pub fn now_timestamp() -> String {
+    // The clock is inside 0000..=9999, so formatting cannot fail; the fallback is unreachable.
     format_timestamp(OffsetDateTime::now_utc())
+        .unwrap_or_else(|| String::from("1970-01-01T00:00:00.000Z"))
 }

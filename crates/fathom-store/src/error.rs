@@ -91,6 +91,14 @@ pub(crate) fn from_sqlite(error: rusqlite::Error) -> StoreError {
                     _ => StoreErrorKind::CheckViolation,
                 }
             }
+            // The schema changed under a running server (another process migrated it): the
+            // server cannot serve this table until it runs the matching schema file.
+            _ if message.as_deref().is_some_and(|m| {
+                m.starts_with("no such column") || m.starts_with("no such table")
+            }) =>
+            {
+                StoreErrorKind::Unavailable
+            }
             _ => match failure.code {
                 rusqlite::ErrorCode::DatabaseBusy
                 | rusqlite::ErrorCode::DatabaseLocked

@@ -343,16 +343,27 @@ impl Config {
     }
 }
 
-/// Merges `FATHOM_SECTION__KEY=value` variables: `__` separates section and key, and values are
-/// read like figment's own environment provider does (TOML scalars and arrays, else strings).
-/// Taking the variables as an argument keeps loading testable without touching the process env.
+/// Merges `FATHOM_SECTION__KEY=value` variables: `__` separates section and key. A value is typed
+/// by the key it sets: parsed (as figment parses environment values) where the default is a
+/// number, boolean or array, kept as a string otherwise, so `FATHOM_DATABASE__DATA_DIR=2026` stays
+/// a path. Taking the variables as an argument keeps loading testable without the process env.
 fn with_env(mut figment: Figment, env: impl IntoIterator<Item = (String, String)>) -> Figment {
+    use figment::value::Value;
+    let defaults = Value::serialize(Config::default()).ok();
     for (key, value) in env {
         let Some(name) = key.strip_prefix("FATHOM_") else {
             continue;
         };
         let path = name.to_ascii_lowercase().replace("__", ".");
-        let parsed: figment::value::Value = value.parse().unwrap_or_else(|_| value.clone().into());
+        let typed = matches!(
+            defaults.as_ref().and_then(|d| d.find_ref(&path)),
+            Some(Value::Bool(..) | Value::Num(..) | Value::Array(..))
+        );
+        let parsed: Value = if typed {
+            value.parse().unwrap_or_else(|_| value.clone().into())
+        } else {
+            value.into()
+        };
         figment = figment.merge(Serialized::default(&path, parsed));
     }
     figment

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fathom_schema::{Collection, Schema};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use uuid::Uuid;
 
@@ -71,6 +72,14 @@ fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, 
     })?;
     conn.busy_timeout(options.busy_timeout)
         .map_err(from_sqlite)?;
+    // SQLite's legacy "double-quoted string literal" rule turns an unknown quoted column into a
+    // text value; off, a query naming a dropped column fails instead of inventing data.
+    for config in [
+        DbConfig::SQLITE_DBCONFIG_DQS_DML,
+        DbConfig::SQLITE_DBCONFIG_DQS_DDL,
+    ] {
+        conn.set_db_config(config, false).map_err(from_sqlite)?;
+    }
     conn.set_prepared_statement_cache_capacity(256);
     let synchronous = match options.durability {
         Durability::Full => "FULL",
@@ -174,5 +183,21 @@ impl SqliteStore {
         self.pool
             .write(move |conn| work.ops.iter().map(|op| records::apply(conn, op)).collect())
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_double_quoted_columns_are_errors_not_string_literals() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open_connection(&SqliteOptions::new(dir.path().join("dqs.db")), true).unwrap();
+        conn.execute_batch("CREATE TABLE t (a TEXT); INSERT INTO t VALUES ('x');")
+            .unwrap();
+        let result: rusqlite::Result<String> =
+            conn.query_row("SELECT \"b\" FROM t", [], |r| r.get(0));
+        assert!(result.is_err(), "got {result:?}");
     }
 }

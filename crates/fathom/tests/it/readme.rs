@@ -7,9 +7,19 @@ use crate::helpers::spawn_server_process;
 /// The first ```sh block after the "## Walkthrough" heading.
 fn walkthrough() -> String {
     let readme = include_str!("../../../../README.md");
-    let section = readme.split("## Walkthrough").nth(1).expect("README has a Walkthrough section");
-    let block = section.split("```sh\n").nth(1).expect("the section has a sh block");
-    block.split("```").next().expect("the block ends").to_owned()
+    let section = readme
+        .split("## Walkthrough")
+        .nth(1)
+        .expect("README has a Walkthrough section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .expect("the section has a sh block");
+    block
+        .split("```")
+        .next()
+        .expect("the block ends")
+        .to_owned()
 }
 
 #[test]
@@ -17,9 +27,16 @@ fn readme_walkthrough_works_verbatim_against_the_demo() {
     let dir = tempfile::tempdir().expect("temp dir");
     let server = spawn_server_process(dir.path(), &["--demo"]);
     let script = walkthrough().replace("127.0.0.1:8090", &server.address.to_string());
-    let output = Command::new("bash").args(["-euo", "pipefail", "-c", &script]).output().expect("bash runs");
+    let output = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .output()
+        .expect("bash runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "walkthrough failed: {stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "walkthrough failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     for expected in [
         r#"{"status":"ok"}"#,
         r#""status":"ready""#,
@@ -37,6 +54,9 @@ fn readme_walkthrough_works_verbatim_against_the_demo() {
         "HTTP/1.1 204",
         "HTTP/1.1 404",
     ] {
-        assert!(stdout.contains(expected), "walkthrough output lacks {expected}:\n{stdout}");
+        assert!(
+            stdout.contains(expected),
+            "walkthrough output lacks {expected}:\n{stdout}"
+        );
     }
 }

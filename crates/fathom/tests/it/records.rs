@@ -8,7 +8,6 @@ mod errors;
 mod field_types;
 mod headers;
 mod limits;
-mod probe;
 mod routing;
 mod support;
 mod unique_and_relations;

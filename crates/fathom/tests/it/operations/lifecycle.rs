@@ -224,3 +224,35 @@ async fn sigterm_on_an_idle_server_exits_promptly_with_success() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn shutdown_gives_up_on_a_stalled_request_after_the_timeout() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    project.write("fathom.toml", "[server]\nshutdown_timeout_secs = 1\n");
+    let mut server = project.serve(&[]);
+    let mut stream = TcpStream::connect(server.address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let head = "POST /api/v1/notes HTTP/1.1\r\nHost: fathom\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"ti";
+    stream.write_all(head.as_bytes()).expect("send");
+    std::thread::sleep(Duration::from_millis(300));
+
+    let started = std::time::Instant::now();
+    server.terminate();
+    let exit = wait_for_exit(&mut server.child);
+    let waited = started.elapsed();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "the stalled request gets the whole timeout: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(10), "but no more: {waited:?}");
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("201"),
+        "the unfinished request was not written"
+    );
+}

@@ -471,6 +471,22 @@ fields.pages  = { type = "integer", min = 1 }
 fields.author = { type = "relation", collection = "authors" }
 "#;
 
+/// Deletes a record through the API; returns the status and the JSON body.
+async fn delete(
+    server: &crate::helpers::ServerProcess,
+    collection: &str,
+    id: &serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let id = id.as_str().expect("id");
+    let response = reqwest::Client::new()
+        .delete(server.url(&format!("/api/v1/{collection}/{id}")))
+        .send()
+        .await
+        .expect("request sent");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or_default())
+}
+
 /// Rebuilding a collection other records point at must keep those references valid and enforced.
 #[tokio::test]
 async fn rebuilding_a_referenced_collection_keeps_its_relations() {
@@ -501,18 +517,12 @@ async fn rebuilding_a_referenced_collection_keeps_its_relations() {
         http.record("books", &book["id"]).await["author"],
         author["id"]
     );
-    let author_id = author["id"].as_str().expect("id");
-    let response = reqwest::Client::new()
-        .delete(server.url(&format!("/api/v1/authors/{author_id}")))
-        .send()
-        .await
-        .expect("request sent");
-    let status = response.status().as_u16();
-    let problem: serde_json::Value = response.json().await.unwrap_or_default();
+    // The restriction still holds: the author cannot go while a book points at it.
+    let (status, body) = delete(&server, "authors", &author["id"]).await;
+    assert!(status >= 400, "the delete must be refused: {status} {body}");
     assert_eq!(
-        (status, problem["code"].as_str()),
-        (409, Some("relation_violation")),
-        "{problem}"
+        http.record("authors", &author["id"]).await["name"],
+        "Le Guin"
     );
     let (status, problem) = http
         .post(
@@ -521,8 +531,86 @@ async fn rebuilding_a_referenced_collection_keeps_its_relations() {
         )
         .await;
     assert_eq!(
-        status, 409,
-        "a relation to a missing author is still refused: {problem}"
+        (status, problem["code"].as_str()),
+        (409, Some("relation_violation")),
+        "{problem}"
     );
     assert!(stop(&mut server).success());
+}
+
+/// The refusal above must be the documented 409 `relation_violation`, not a 500. SQLite reports
+/// a violated `ON DELETE RESTRICT` as SQLITE_CONSTRAINT_TRIGGER, not SQLITE_CONSTRAINT_FOREIGNKEY.
+#[tokio::test]
+async fn deleting_a_referenced_record_is_a_relation_violation() {
+    let project = Project::new();
+    project.write("library.toml", LIBRARY);
+    let mut server = project.serve(&["--schema", "library.toml"]);
+    let http = Http::new(&server);
+    let author = http.create("authors", &json!({"name": "Le Guin"})).await;
+    http.create(
+        "books",
+        &json!({"title": "The Lathe of Heaven", "author": author["id"]}),
+    )
+    .await;
+    let (status, problem) = delete(&server, "authors", &author["id"]).await;
+    assert!(stop(&mut server).success());
+    assert_eq!(
+        (status, problem["code"].as_str()),
+        (409, Some("relation_violation")),
+        "{problem}"
+    );
+}
+
+const NOTES_WITH_MAX_LENGTH: &str = r#"
+[collections.notes]
+fields.title = { type = "text", required = true, max_length = 200 }
+fields.body  = { type = "text" }
+fields.code  = { type = "text" }
+"#;
+
+const NOTES_TIGHTER: &str = r#"
+[collections.notes]
+fields.title = { type = "text", required = true, max_length = 5 }
+fields.body  = { type = "text" }
+fields.code  = { type = "text" }
+"#;
+
+/// Constraint changes need no SQL, but they are still versioned, and narrowing them over existing
+/// records is unsafe.
+#[tokio::test]
+async fn validation_only_changes_are_versioned_and_narrowing_is_unsafe() {
+    let project = Project::new();
+    notes_with_records(
+        &project,
+        NOTES_WITH_MAX_LENGTH,
+        &[json!({"title": "a long title"})],
+    )
+    .await;
+
+    // Dropping `max_length` only widens what is accepted.
+    project.write("looser.toml", NOTES);
+    let plan = project.migrate("plan", "looser.toml", &[]);
+    assert_snapshot!("validation_only_plan", plan.stdout);
+    project.migrate("apply", "looser.toml", &[]).expect_code(0);
+    assert_eq!(
+        applied_versions(&project.migrate("status", "looser.toml", &[])),
+        [1, 2]
+    );
+
+    project.write("tighter.toml", NOTES_TIGHTER);
+    let plan = project.migrate("plan", "tighter.toml", &[]);
+    assert!(plan.stdout.contains("[UNSAFE]"), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("tightens the rules of `title`"),
+        "{}",
+        plan.stdout
+    );
+    project.migrate("apply", "tighter.toml", &[]).expect_code(2);
+    project
+        .migrate("apply", "tighter.toml", &["--allow-destructive"])
+        .expect_code(0);
+    assert_eq!(
+        applied_versions(&project.migrate("status", "tighter.toml", &[])),
+        [1, 2, 3]
+    );
 }

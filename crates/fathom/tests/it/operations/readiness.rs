@@ -144,3 +144,66 @@ async fn reordering_fields_and_indexes_keeps_the_server_ready() {
     );
     assert_eq!(read.0, 200, "{}", read.1);
 }
+
+const AUTHORS: &str = r#"
+[collections.authors]
+fields.name = { type = "text", required = true }
+fields.bio  = { type = "text" }
+"#;
+
+const AUTHORS_WITHOUT_BIO: &str = r#"
+[collections.authors]
+fields.name = { type = "text", required = true }
+"#;
+
+/// Another process migrates the database to a schema this server does not serve (here: drops a
+/// column it still reads). The server must stop claiming readiness rather than serve a table whose
+/// shape it no longer knows, and must never make up values for the missing column.
+#[tokio::test]
+async fn a_migration_applied_under_a_running_server_does_not_go_unnoticed() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", AUTHORS);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    let author = http
+        .create("authors", &json!({"name": "Ursula", "bio": "wrote books"}))
+        .await;
+    assert_eq!(http.get("/ready").await.0, 200);
+
+    project.write("v2.toml", AUTHORS_WITHOUT_BIO);
+    project
+        .cli(&[
+            "migrate",
+            "apply",
+            "--schema",
+            "v2.toml",
+            "--allow-destructive",
+        ])
+        .expect_code(0);
+
+    let ready = http.get("/ready").await;
+    let read = http
+        .get(&format!(
+            "/api/v1/authors/{}",
+            author["id"].as_str().expect("id")
+        ))
+        .await;
+    assert!(stop(&mut server).success());
+    assert_ne!(
+        read.1["data"]["bio"], "bio",
+        "the server answered the dropped column with its own name as the value (SQLite treats the unknown \
+         \"bio\" identifier as a string literal): {}",
+        read.1
+    );
+    assert_eq!(
+        ready.0, 503,
+        "the applied schema is no longer the one this server serves: {}",
+        ready.1
+    );
+    assert_eq!(
+        (read.0, read.1["code"].as_str()),
+        (503, Some("not_ready")),
+        "{}",
+        read.1
+    );
+}

@@ -189,6 +189,10 @@ async fn sample_responses(app: &TestApp) -> Vec<(String, reqwest::Response)> {
         .await
         .expect("sent");
     let put = app.client.put(app.url(&path)).send().await.expect("sent");
+    let too_large = app
+        .post_json("/api/v1/notes", &json!({"body": "x".repeat(1024 * 1024)}))
+        .await;
+    let too_deep = super::support::post_raw(app, "/api/v1/notes", "[".repeat(100)).await;
     vec![
         ("list".into(), app.get("/api/v1/notes").await),
         ("get".into(), app.get(&path).await),
@@ -202,6 +206,8 @@ async fn sample_responses(app: &TestApp) -> Vec<(String, reqwest::Response)> {
         ),
         ("unsupported media type".into(), plain),
         ("method not allowed".into(), put),
+        ("payload too large".into(), too_large),
+        ("json too deep".into(), too_deep),
         ("invalid id".into(), app.get("/api/v1/notes/zzz").await),
         ("route not found".into(), app.get("/nope").await),
         ("health".into(), app.get("/health").await),

@@ -207,22 +207,39 @@ async fn deleting_a_referenced_record_is_restricted() {
         )
         .await;
 
-    assert_problem(app.delete(&category_path).await, 409, "relation_violation").await;
-    assert_eq!(
-        json_with_status(app.get(&category_path).await, 200).await["data"],
-        category,
-        "the category stays"
-    );
-
-    // Once nothing live points at it, the category can go.
+    // Unlinking and deleting a category works (checked first, so that it is known to work
+    // whatever happens to the restricted delete below).
+    let spare = app.create("categories", &json!({"name": "Spare"})).await;
+    let spare_path = format!("/api/v1/categories/{}", id_of(&spare));
     let item_path = format!("/api/v1/items/{}", id_of(&item));
-    let unlinked = json_with_status(
-        app.patch_json(&item_path, &json!({"category": null})).await,
+    let relinked = json_with_status(
+        app.patch_json(&item_path, &json!({"category": id_of(&spare)}))
+            .await,
         200,
     )
     .await;
-    assert_eq!(unlinked["data"]["category"], Value::Null);
-    assert_eq!(app.delete(&category_path).await.status(), 204);
+    assert_eq!(relinked["data"]["category"], id_of(&spare));
+    assert_eq!(
+        app.delete(&category_path).await.status(),
+        204,
+        "nothing points at it any more"
+    );
     assert_problem(app.get(&category_path).await, 404, "record_not_found").await;
+
+    // The item now points at `spare`: deleting that is restricted, and changes nothing.
+    let problem = assert_problem(app.delete(&spare_path).await, 409, "relation_violation").await;
+    assert!(
+        !problem.to_string().contains("FOREIGN KEY"),
+        "no database text leaks: {problem}"
+    );
+    assert_eq!(
+        json_with_status(app.get(&spare_path).await, 200).await["data"],
+        spare,
+        "the referenced category stays"
+    );
+    assert_eq!(
+        json_with_status(app.get(&item_path).await, 200).await["data"],
+        relinked["data"]
+    );
     app.stop().await;
 }

@@ -315,3 +315,51 @@ async fn a_validation_problem_has_this_exact_body() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn timestamps_outside_the_canonical_range_are_invalid_format() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    // The extremes that do fit are accepted as they are.
+    for seen_at in ["0000-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"] {
+        let created = app
+            .create("items", &item_with("seen_at", json!(seen_at)))
+            .await;
+        assert_eq!(created["seen_at"], seen_at);
+    }
+    // Both are valid RFC 3339, but in UTC they fall in year -1 and year 10000, which the canonical
+    // fixed-width form `YYYY-MM-DDTHH:MM:SS.mmmZ` cannot hold.
+    for seen_at in ["0000-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"] {
+        let response = app
+            .post_json("/api/v1/items", &item_with("seen_at", json!(seen_at)))
+            .await;
+        assert_validation(response, &[("seen_at", "invalid_format")]).await;
+    }
+    assert_eq!(count_items(&app).await, 2);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn decimals_are_never_silently_rounded() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let too_big = "123456789012345678901234567890";
+    let response = app
+        .post_json("/api/v1/items", &item_with("price", json!(too_big)))
+        .await;
+    assert_validation(response, &[("price", "invalid_format")]).await;
+    // 29 decimal places: more than a 96-bit decimal holds. The value must be stored exactly or
+    // refused, never changed.
+    let precise = "0.12345678901234567890123456789";
+    let response = app
+        .post_json("/api/v1/items", &item_with("price", json!(precise)))
+        .await;
+    if response.status() == 201 {
+        let created = json_with_status(response, 201).await;
+        assert_eq!(
+            created["data"]["price"], precise,
+            "the decimal was changed on the way in"
+        );
+    } else {
+        assert_validation(response, &[("price", "invalid_format")]).await;
+    }
+    app.stop().await;
+}

@@ -111,3 +111,57 @@ async fn concurrent_patches_of_one_record_each_count_once() {
     };
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn concurrent_creates_of_one_unique_value_let_exactly_one_through() {
+    let app = Arc::new(spawn_app(TEST_SCHEMA).await);
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let app = Arc::clone(&app);
+        tasks.push(tokio::spawn(async move {
+            // Every other request also carries a valid, distinct code, so that failing and
+            // succeeding writes share the same group commits.
+            let code = if n % 2 == 0 {
+                "ABC-1".to_owned()
+            } else {
+                format!("XYZ-{n}")
+            };
+            let response = app
+                .post_json("/api/v1/items", &json!({"title": "Racer", "code": code}))
+                .await;
+            (n, response.status().as_u16())
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.expect("create task finished"));
+    }
+    let clashing: Vec<u16> = statuses
+        .iter()
+        .filter(|(n, _)| n % 2 == 0)
+        .map(|(_, s)| *s)
+        .collect();
+    assert_eq!(
+        clashing.iter().filter(|s| **s == 201).count(),
+        1,
+        "statuses {clashing:?}"
+    );
+    assert_eq!(
+        clashing.iter().filter(|s| **s == 409).count(),
+        19,
+        "statuses {clashing:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .filter(|(n, _)| n % 2 == 1)
+            .all(|(_, s)| *s == 201),
+        "statuses {statuses:?}"
+    );
+    let list = json_with_status(app.get("/api/v1/items?count=true&limit=1").await, 200).await;
+    assert_eq!(list["meta"]["page"]["total"], 21);
+    let Ok(app) = Arc::try_unwrap(app) else {
+        panic!("every create task has finished")
+    };
+    app.stop().await;
+}
