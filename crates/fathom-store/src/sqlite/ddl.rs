@@ -222,7 +222,8 @@ pub(crate) fn plan_steps(
             let mut risks: Vec<Risk> = group.iter().flat_map(|c| risks_of(c, rows)).collect();
             if rows > 0 {
                 risks.push(Risk::caution(format!(
-                    "rewrites the table `{name}` ({rows} records); writes wait while it runs"
+                    "rewrites the table `{name}` ({}); writes wait while it runs",
+                    records(rows)
                 )));
             }
             let description = group
@@ -266,12 +267,22 @@ pub(crate) fn plan_steps(
                 description: change.describe(),
                 sql: vec![format!("DROP TABLE {}", ident(&c.name))],
                 risks: vec![Risk::unsafe_(format!(
-                    "deletes the collection, its API endpoints and its {rows} records"
+                    "deletes the collection, its API endpoints and its {}",
+                    records(rows)
                 ))],
             });
         }
     }
     Ok(steps)
+}
+
+/// "1 record", "3 records".
+fn records(rows: u64) -> String {
+    if rows == 1 {
+        "1 record".into()
+    } else {
+        format!("{rows} records")
+    }
 }
 
 /// The risks of one change against a table holding `rows` records.
@@ -300,8 +311,9 @@ fn risks_of(change: &Change, rows: u64) -> Vec<Risk> {
         }
         Change::AddField { field, .. } if field.required && field.default.is_none() && rows > 0 => {
             risks.push(Risk::unsafe_(format!(
-                "adds the required field `{}` without a default to a table holding {rows} records: the migration will fail; give the field a default or make it optional",
-                field.name
+                "adds the required field `{}` without a default to a table holding {}: the migration will fail; give the field a default or make it optional",
+                field.name,
+                records(rows)
             )))
         }
         Change::RetuneField { from, to, .. } if rows > 0 && narrows(from, to) => risks.push(Risk::unsafe_(format!(
