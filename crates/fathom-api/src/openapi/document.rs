@@ -1,0 +1,166 @@
+//! The OpenAPI 3.1 document of a schema: assembles the paths from `operations`, the component
+//! schemas from `schemas`, and the error responses from the one `ErrorCode` table, so the
+//! document cannot drift from the codes the API answers with.
+
+use std::collections::BTreeSet;
+
+use fathom_core::ErrorCode;
+use fathom_schema::Schema;
+use serde_json::{Map, Value, json};
+
+use super::operations;
+use super::schemas::{self, schema_ref};
+use crate::HttpConfig;
+
+/// A `$ref` to `#/components/{kind}/{name}`.
+pub fn component_ref(kind: &str, name: &str) -> Value {
+    json!({ "$ref": format!("#/components/{kind}/{name}") })
+}
+
+/// The name of the shared problem response for an HTTP status.
+fn problem_response_name(status: u16) -> String {
+    match status {
+        400 => "BadRequest".to_owned(),
+        404 => "NotFound".to_owned(),
+        405 => "MethodNotAllowed".to_owned(),
+        409 => "Conflict".to_owned(),
+        413 => "PayloadTooLarge".to_owned(),
+        415 => "UnsupportedMediaType".to_owned(),
+        500 => "InternalError".to_owned(),
+        503 => "ServiceUnavailable".to_owned(),
+        other => format!("Problem{other}"),
+    }
+}
+
+/// `status → $ref` entries for an operation's `responses`.
+pub fn problem_responses(statuses: &[u16]) -> Map<String, Value> {
+    statuses
+        .iter()
+        .map(|&status| {
+            (
+                status.to_string(),
+                component_ref("responses", &problem_response_name(status)),
+            )
+        })
+        .collect()
+}
+
+/// One problem response per status any error code uses, each naming its codes.
+fn problem_response_components() -> Map<String, Value> {
+    let statuses: BTreeSet<u16> = ErrorCode::ALL.iter().map(|c| c.http_status()).collect();
+    statuses
+        .into_iter()
+        .map(|status| {
+            let codes: Vec<String> = ErrorCode::ALL
+                .iter()
+                .filter(|c| c.http_status() == status)
+                .map(|c| format!("`{}` ({})", c.as_str(), c.title()))
+                .collect();
+            let response = json!({
+                "description": format!("A problem: {}.", codes.join(", ")),
+                "headers": { "X-Request-Id": component_ref("headers", "RequestId") },
+                "content": { "application/problem+json": { "schema": schema_ref("Problem") } },
+            });
+            (problem_response_name(status), response)
+        })
+        .collect()
+}
+
+fn error_code_table() -> (String, Value) {
+    let mut table = String::from("| code | status | title |\n|---|---|---|\n");
+    let mut codes = Vec::with_capacity(ErrorCode::ALL.len());
+    for code in ErrorCode::ALL {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            code.as_str(),
+            code.http_status(),
+            code.title()
+        ));
+        codes.push(json!({ "code": code.as_str(), "status": code.http_status(), "title": code.title() }));
+    }
+    (table, Value::Array(codes))
+}
+
+const INTRODUCTION: &str = "The REST API Fathom serves for this schema. Every collection has \
+list, create, get, update and delete under `/api/v1/{collection}`; `/api/v1/batch` runs several \
+writes in one transaction.\n\nSuccessful responses wrap their payload as `{\"data\": ..., \
+\"meta\": {\"requestId\": ...}}`. Errors are `application/problem+json` (RFC 9457) with a stable \
+`code`, a `hint` on how to fix the request and, for invalid fields, `errors`. Every response \
+carries `X-Request-Id` (send your own to correlate logs).\n\n";
+
+/// The OpenAPI 3.1 document for `schema`, with page-size bounds from `config`.
+pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
+    let names = schemas::type_names(schema);
+
+    let mut paths = Map::new();
+    let mut component_schemas = Map::new();
+    let mut tags = Vec::new();
+    for (name, collection) in &schema.collections {
+        let Some(type_name) = names.get(name) else {
+            continue;
+        };
+        for (path, item) in operations::collection_paths(schema, collection, type_name) {
+            paths.insert(path, item);
+        }
+        component_schemas.insert(
+            format!("{type_name}Record"),
+            schemas::record_schema(schema, collection, &names),
+        );
+        component_schemas.insert(
+            format!("{type_name}Create"),
+            schemas::create_schema(collection),
+        );
+        component_schemas.insert(
+            format!("{type_name}Update"),
+            schemas::update_schema(collection),
+        );
+        let mut about = format!("Records of `{name}`.");
+        if collection.soft_delete {
+            about.push_str(" Deletes are soft: deleted records are kept but hidden.");
+        }
+        tags.push(json!({ "name": name, "description": about }));
+    }
+    let (batch_path, batch_request, batch_response) = operations::batch(schema, &names);
+    paths.insert("/api/v1/batch".into(), batch_path);
+    component_schemas.insert("BatchRequest".into(), batch_request);
+    component_schemas.insert("BatchResponse".into(), batch_response);
+    for (path, item) in operations::service_paths() {
+        paths.insert(path, item);
+    }
+    tags.push(json!({ "name": "Batch", "description": "Several writes in one transaction." }));
+    tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
+
+    component_schemas.insert("Meta".into(), schemas::meta_schema());
+    component_schemas.insert("ListMeta".into(), schemas::list_meta_schema());
+    component_schemas.insert("Problem".into(), schemas::problem_schema());
+    component_schemas.insert("FieldProblem".into(), schemas::field_problem_schema());
+
+    let (table, codes) = error_code_table();
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Fathom API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": format!("{INTRODUCTION}Error codes:\n\n{table}"),
+        },
+        "servers": [{ "url": "/" }],
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "schemas": component_schemas,
+            "parameters": operations::parameters(config.default_page_size, config.max_page_size),
+            "responses": problem_response_components(),
+            "headers": {
+                "RequestId": {
+                    "description": "The request id: the one sent, if well-formed, or a new UUIDv7.",
+                    "schema": { "type": "string" },
+                },
+                "Location": {
+                    "description": "The path of the created record.",
+                    "schema": { "type": "string" },
+                },
+            },
+        },
+        "x-error-codes": codes,
+    })
+}

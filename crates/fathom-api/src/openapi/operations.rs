@@ -1,0 +1,511 @@
+//! The path items: each collection's five record operations, the batch endpoint, and the
+//! service endpoints (health, readiness, this document).
+
+use fathom_schema::{Collection, FieldType, Schema};
+use serde_json::{Map, Value, json};
+
+use super::document::{component_ref, problem_responses};
+use super::schemas::{EXAMPLE_ID, TypeNames, schema_ref};
+
+/// Most operations a batch may hold.
+pub const MAX_BATCH_OPERATIONS: usize = 100;
+
+/// The `X-Request-Id` header every response carries.
+fn request_id_header() -> Value {
+    json!({ "X-Request-Id": component_ref("headers", "RequestId") })
+}
+
+fn json_content(schema: Value) -> Value {
+    json!({ "application/json": { "schema": schema } })
+}
+
+/// A 2xx response with a JSON body.
+fn ok(description: &str, schema: Value) -> Value {
+    json!({
+        "description": description,
+        "headers": request_id_header(),
+        "content": json_content(schema),
+    })
+}
+
+/// An operation's `responses`: the success ones, then one problem response per error status.
+fn responses(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
+    let mut out = Map::new();
+    for (status, response) in success {
+        out.insert((*status).to_owned(), response.clone());
+    }
+    out.extend(problem_responses(error_statuses));
+    Value::Object(out)
+}
+
+/// The envelope of one record.
+fn single_envelope(record: &str) -> Value {
+    json!({
+        "type": "object",
+        "required": ["data", "meta"],
+        "properties": { "data": schema_ref(record), "meta": schema_ref("Meta") },
+    })
+}
+
+/// The names `expand` accepts on this collection: its relation fields and the reverse relations
+/// pointing at it.
+fn relation_names(schema: &Schema, collection: &Collection) -> Vec<String> {
+    let mut names: Vec<String> = collection
+        .fields
+        .iter()
+        .filter(|f| matches!(f.kind, FieldType::Relation { .. }))
+        .map(|f| f.name.clone())
+        .collect();
+    for (source_name, source) in &schema.collections {
+        for field in &source.fields {
+            if let FieldType::Relation { collection: target, .. } = &field.kind
+                && *target == collection.name
+            {
+                names.push(format!("{source_name}_via_{}", field.name));
+            }
+        }
+    }
+    names
+}
+
+fn field_list(collection: &Collection) -> String {
+    let mut names = vec!["id".to_owned()];
+    if collection.timestamps {
+        names.extend(["created_at".to_owned(), "updated_at".to_owned()]);
+    }
+    names.push("version".to_owned());
+    names.extend(collection.fields.iter().map(|f| format!("`{}`", f.name)));
+    names.join(", ")
+}
+
+/// `fields` and `expand`, which list and get share.
+fn shaping_parameters(schema: &Schema, collection: &Collection) -> [Value; 2] {
+    let relations = relation_names(schema, collection);
+    let expand_description = if relations.is_empty() {
+        "Relations to embed under each record's `expand`, comma-separated. This collection has no relations.".to_owned()
+    } else {
+        format!(
+            "Relations to embed under each record's `expand`, comma-separated, up to two levels deep \
+             (`order.customer`). Reverse relations are named `<collection>_via_<field>`. Here: {}.",
+            relations
+                .iter()
+                .map(|r| format!("`{r}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let mut expand = json!({
+        "name": "expand", "in": "query", "required": false,
+        "description": expand_description,
+        "schema": { "type": "string" },
+    });
+    if let Some(first) = relations.first() {
+        expand["example"] = json!(first);
+    }
+    let fields = json!({
+        "name": "fields", "in": "query", "required": false,
+        "description": format!(
+            "Return only these fields, comma-separated; `rel.field` picks fields of an expanded relation. \
+             The fields are: {}.",
+            field_list(collection)
+        ),
+        "schema": { "type": "string" },
+        "example": collection.fields.iter().take(2).map(|f| f.name.as_str()).collect::<Vec<_>>().join(","),
+    });
+    [fields, expand]
+}
+
+/// A filter example that makes sense for the collection: an enum, a number, a boolean or a
+/// text field compared with a literal.
+fn filter_example(collection: &Collection) -> String {
+    let fields = &collection.fields;
+    let enum_value = fields.iter().find_map(|f| match &f.kind {
+        FieldType::Enum { values } => values.first().map(|v| format!("{} = \"{v}\"", f.name)),
+        _ => None,
+    });
+    let numeric = || {
+        fields
+            .iter()
+            .find(|f| f.kind.is_numeric())
+            .map(|f| format!("{} >= 10", f.name))
+    };
+    let boolean = || {
+        fields
+            .iter()
+            .find(|f| matches!(f.kind, FieldType::Boolean))
+            .map(|f| format!("{} = true", f.name))
+    };
+    let text = || {
+        fields
+            .iter()
+            .find(|f| f.kind.is_textual())
+            .map(|f| format!("{} = \"{}\"", f.name, f.name))
+    };
+    enum_value
+        .or_else(numeric)
+        .or_else(boolean)
+        .or_else(text)
+        .unwrap_or_else(|| format!("id = \"{EXAMPLE_ID}\""))
+}
+
+fn list_operation(schema: &Schema, collection: &Collection, type_name: &str) -> Value {
+    let name = &collection.name;
+    let [fields, expand] = shaping_parameters(schema, collection);
+    let record = format!("{type_name}Record");
+    json!({
+        "tags": [name],
+        "operationId": format!("list{type_name}"),
+        "summary": format!("List {name}"),
+        "description": format!(
+            "A page of `{name}` records, filtered and sorted. Page with `cursor` (from `meta.page.next`) \
+             or with `offset`; `count=true` adds the total.{}",
+            if collection.soft_delete { " Deleted records are not listed." } else { "" }
+        ),
+        "parameters": [
+            {
+                "name": "filter", "in": "query", "required": false,
+                "description": format!(
+                    "Keep the records matching an expression of the filter language, such as \
+                     `status = \"paid\" && total >= 100`: fields compared with literals, combined with `&&` \
+                     and `||`. Fields: {}.",
+                    field_list(collection)
+                ),
+                "schema": { "type": "string" },
+                "example": filter_example(collection),
+            },
+            {
+                "name": "sort", "in": "query", "required": false,
+                "description": "Sort fields, comma-separated; a `-` prefix sorts descending. `id` always breaks ties.",
+                "schema": { "type": "string" },
+                "example": if collection.timestamps { "-created_at" } else { "-id" },
+            },
+            component_ref("parameters", "Limit"),
+            component_ref("parameters", "Cursor"),
+            component_ref("parameters", "Offset"),
+            component_ref("parameters", "Count"),
+            fields,
+            expand,
+            component_ref("parameters", "Ids"),
+        ],
+        "responses": responses(
+            &[("200", ok(
+                &format!("A page of `{name}` records."),
+                json!({
+                    "type": "object",
+                    "required": ["data", "meta"],
+                    "properties": {
+                        "data": { "type": "array", "items": schema_ref(&record) },
+                        "meta": schema_ref("ListMeta"),
+                    },
+                }),
+            ))],
+            &[400, 404, 500, 503],
+        ),
+    })
+}
+
+fn create_operation(collection: &Collection, type_name: &str) -> Value {
+    let name = &collection.name;
+    let mut created = ok(
+        &format!("The created `{name}` record."),
+        single_envelope(&format!("{type_name}Record")),
+    );
+    created["headers"]["Location"] = component_ref("headers", "Location");
+    json!({
+        "tags": [name],
+        "operationId": format!("create{type_name}"),
+        "summary": format!("Create a record of {name}"),
+        "description": "Validates the body against the schema (every invalid field is reported at once) and creates the record.",
+        "requestBody": {
+            "required": true,
+            "content": json_content(schema_ref(&format!("{type_name}Create"))),
+        },
+        "responses": responses(&[("201", created)], &[400, 404, 409, 413, 415, 500, 503]),
+    })
+}
+
+fn get_operation(schema: &Schema, collection: &Collection, type_name: &str) -> Value {
+    let name = &collection.name;
+    let [fields, expand] = shaping_parameters(schema, collection);
+    json!({
+        "tags": [name],
+        "operationId": format!("get{type_name}"),
+        "summary": format!("Get a record of {name}"),
+        "parameters": [component_ref("parameters", "RecordId"), fields, expand],
+        "responses": responses(
+            &[("200", ok(&format!("The `{name}` record."), single_envelope(&format!("{type_name}Record"))))],
+            &[400, 404, 500, 503],
+        ),
+    })
+}
+
+fn update_operation(collection: &Collection, type_name: &str) -> Value {
+    let name = &collection.name;
+    json!({
+        "tags": [name],
+        "operationId": format!("update{type_name}"),
+        "summary": format!("Update a record of {name}"),
+        "description": "Changes only the fields in the body; `version` grows by one.",
+        "parameters": [component_ref("parameters", "RecordId")],
+        "requestBody": {
+            "required": true,
+            "content": json_content(schema_ref(&format!("{type_name}Update"))),
+        },
+        "responses": responses(
+            &[("200", ok(&format!("The updated `{name}` record."), single_envelope(&format!("{type_name}Record"))))],
+            &[400, 404, 409, 413, 415, 500, 503],
+        ),
+    })
+}
+
+fn delete_operation(collection: &Collection, type_name: &str) -> Value {
+    let name = &collection.name;
+    let description = if collection.soft_delete {
+        format!(
+            "A soft delete: `{name}` keeps deleted records (with `deleted_at` set) but hides them from \
+             every read, and frees their unique values."
+        )
+    } else {
+        "Deletes the record for good. Records that refer to it are handled as their relation's \
+         `on_delete` says; with `restrict` (the default) the delete is refused while any exist."
+            .to_owned()
+    };
+    json!({
+        "tags": [name],
+        "operationId": format!("delete{type_name}"),
+        "summary": format!("Delete a record of {name}"),
+        "description": description,
+        "parameters": [component_ref("parameters", "RecordId")],
+        "responses": responses(
+            &[("204", json!({ "description": "Deleted; no body.", "headers": request_id_header() }))],
+            &[400, 404, 409, 500, 503],
+        ),
+    })
+}
+
+/// `/api/v1/{c}` and `/api/v1/{c}/{id}` for one collection.
+pub fn collection_paths(
+    schema: &Schema,
+    collection: &Collection,
+    type_name: &str,
+) -> [(String, Value); 2] {
+    let name = &collection.name;
+    [
+        (
+            format!("/api/v1/{name}"),
+            json!({
+                "get": list_operation(schema, collection, type_name),
+                "post": create_operation(collection, type_name),
+            }),
+        ),
+        (
+            format!("/api/v1/{name}/{{id}}"),
+            json!({
+                "get": get_operation(schema, collection, type_name),
+                "patch": update_operation(collection, type_name),
+                "delete": delete_operation(collection, type_name),
+            }),
+        ),
+    ]
+}
+
+/// The shared parameters, for `components.parameters`.
+pub fn parameters(default_page_size: u32, max_page_size: u32) -> Value {
+    json!({
+        "RecordId": {
+            "name": "id", "in": "path", "required": true,
+            "description": "The record's id, as returned in `id`.",
+            "schema": { "type": "string", "format": "uuid" },
+            "example": EXAMPLE_ID,
+        },
+        "Limit": {
+            "name": "limit", "in": "query", "required": false,
+            "description": "Records per page.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": max_page_size, "default": default_page_size },
+        },
+        "Cursor": {
+            "name": "cursor", "in": "query", "required": false,
+            "description": "Opaque position from `meta.page.next` of the previous page. Not with `offset`.",
+            "schema": { "type": "string" },
+        },
+        "Offset": {
+            "name": "offset", "in": "query", "required": false,
+            "description": "Records to skip. Not with `cursor`; prefer cursors on large collections.",
+            "schema": { "type": "integer", "minimum": 0, "default": 0 },
+        },
+        "Count": {
+            "name": "count", "in": "query", "required": false,
+            "description": "Add the number of matching records as `meta.page.total`.",
+            "schema": { "type": "boolean", "default": false },
+        },
+        "Ids": {
+            "name": "ids", "in": "query", "required": false,
+            "description": "Read these records in one request: ids, comma-separated.",
+            "schema": { "type": "string" },
+            "example": EXAMPLE_ID,
+        },
+    })
+}
+
+/// `/api/v1/batch` and the schemas it needs (`BatchRequest`, `BatchResponse`).
+pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
+    let mut variants = Vec::new();
+    let mut records = Vec::new();
+    for (collection, type_name) in names {
+        variants.push(json!({
+            "title": format!("create in {collection}"),
+            "type": "object",
+            "required": ["op", "collection", "body"],
+            "properties": {
+                "op": { "const": "create" },
+                "collection": { "const": collection },
+                "body": schema_ref(&format!("{type_name}Create")),
+            },
+            "additionalProperties": false,
+        }));
+        variants.push(json!({
+            "title": format!("update in {collection}"),
+            "type": "object",
+            "required": ["op", "collection", "id", "body"],
+            "properties": {
+                "op": { "const": "update" },
+                "collection": { "const": collection },
+                "id": { "type": "string", "format": "uuid" },
+                "body": schema_ref(&format!("{type_name}Update")),
+            },
+            "additionalProperties": false,
+        }));
+        variants.push(json!({
+            "title": format!("delete in {collection}"),
+            "type": "object",
+            "required": ["op", "collection", "id"],
+            "properties": {
+                "op": { "const": "delete" },
+                "collection": { "const": collection },
+                "id": { "type": "string", "format": "uuid" },
+            },
+            "additionalProperties": false,
+        }));
+        records.push(schema_ref(&format!("{type_name}Record")));
+    }
+    let example_collection = schema.collections.keys().next().cloned().unwrap_or_default();
+    let request = json!({
+        "type": "object",
+        "required": ["operations"],
+        "properties": {
+            "operations": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_BATCH_OPERATIONS,
+                "items": { "oneOf": variants },
+            },
+        },
+        "additionalProperties": false,
+        "examples": [{ "operations": [
+            { "op": "delete", "collection": example_collection, "id": EXAMPLE_ID },
+        ] }],
+    });
+    let response = json!({
+        "type": "object",
+        "required": ["data", "meta"],
+        "properties": {
+            "data": {
+                "type": "array",
+                "description": "One result per operation, in order.",
+                "items": {
+                    "type": "object",
+                    "required": ["op", "id"],
+                    "properties": {
+                        "op": { "type": "string", "enum": ["create", "update", "delete"] },
+                        "id": { "type": "string", "format": "uuid" },
+                        "record": { "description": "The record written, for create and update.", "anyOf": records },
+                    },
+                },
+            },
+            "meta": schema_ref("Meta"),
+        },
+    });
+    let path = json!({
+        "post": {
+            "tags": ["Batch"],
+            "operationId": "runBatch",
+            "summary": "Run several writes in one transaction",
+            "description": format!(
+                "Up to {MAX_BATCH_OPERATIONS} creates, updates and deletes across collections, applied in \
+                 one transaction: all of them take effect, or (on the first failure) none does."
+            ),
+            "requestBody": { "required": true, "content": json_content(schema_ref("BatchRequest")) },
+            "responses": responses(
+                &[("200", ok("Every operation succeeded.", schema_ref("BatchResponse")))],
+                &[400, 404, 409, 413, 415, 500, 503],
+            ),
+        },
+    });
+    (path, request, response)
+}
+
+/// `/health`, `/ready` and `/api/v1/openapi.json`.
+pub fn service_paths() -> [(String, Value); 3] {
+    let readiness = json!({
+        "type": "object",
+        "required": ["status", "checks"],
+        "properties": {
+            "status": { "type": "string", "enum": ["ready", "not_ready"] },
+            "checks": {
+                "type": "object",
+                "required": ["database", "migrations"],
+                "properties": {
+                    "database": { "type": "boolean", "description": "The database answers." },
+                    "migrations": { "type": "boolean", "description": "The applied schema is the served one." },
+                },
+            },
+        },
+    });
+    [
+        (
+            "/api/v1/openapi.json".to_owned(),
+            json!({ "get": {
+                "tags": ["Service"],
+                "operationId": "openapiDocument",
+                "summary": "This document",
+                "responses": responses(
+                    &[("200", ok("The OpenAPI 3.1 document of the served schema.", json!({ "type": "object" })))],
+                    &[500],
+                ),
+            }}),
+        ),
+        (
+            "/health".to_owned(),
+            json!({ "get": {
+                "tags": ["Service"],
+                "operationId": "checkHealth",
+                "summary": "Liveness",
+                "description": "The process is up and serving HTTP. Never touches the database.",
+                "responses": responses(
+                    &[("200", ok("Alive.", json!({
+                        "type": "object",
+                        "required": ["status"],
+                        "properties": { "status": { "const": "ok" } },
+                    })))],
+                    &[500],
+                ),
+            }}),
+        ),
+        (
+            "/ready".to_owned(),
+            json!({ "get": {
+                "tags": ["Service"],
+                "operationId": "checkReady",
+                "summary": "Readiness",
+                "description": "The database answers and its applied schema is the one this server serves.",
+                "responses": responses(
+                    &[
+                        ("200", ok("Ready to serve.", readiness.clone())),
+                        ("503", ok("Not ready; `checks` says why.", readiness)),
+                    ],
+                    &[500],
+                ),
+            }}),
+        ),
+    ]
+}

@@ -1,0 +1,458 @@
+//! JSON Schemas (the 2020-12 dialect OpenAPI 3.1 uses) for what travels on the wire: each
+//! collection's `Record` (what a client reads), `Create` and `Update` (what it may send), and the
+//! shapes every endpoint shares (the problem body, the envelope's `meta`).
+//!
+//! A field has two schemas because reading and writing differ: a record always carries every
+//! field (null when unset) and decimals as strings, while a write may omit fields, send `null` to
+//! clear an optional one, and send a decimal as a JSON number.
+
+use std::collections::BTreeMap;
+
+use fathom_core::ErrorCode;
+use fathom_schema::{Collection, Field, FieldType, Schema};
+use serde_json::{Map, Value, json};
+
+/// An example record id, used wherever a UUID example is wanted.
+pub const EXAMPLE_ID: &str = "0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12";
+
+/// A `$ref` to a schema under `components.schemas`.
+pub fn schema_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// The name each collection's types and operations are built from: `order_items` becomes
+/// `OrderItems`. Two names that would meet (`a_1` and `a1` both give `A1`) keep their
+/// underscores instead (`A_1`, `A1`): collection names are distinct and start with a lowercase
+/// letter, so capitalising the first letter keeps them distinct. Stable for a given schema.
+pub fn type_names(schema: &Schema) -> BTreeMap<String, String> {
+    let pascal: BTreeMap<&str, String> = schema
+        .collections
+        .keys()
+        .map(|name| (name.as_str(), pascal_case(name)))
+        .collect();
+    let mut uses: BTreeMap<&str, usize> = BTreeMap::new();
+    for candidate in pascal.values() {
+        *uses.entry(candidate.as_str()).or_default() += 1;
+    }
+    pascal
+        .iter()
+        .map(|(name, candidate)| {
+            let chosen = if uses.get(candidate.as_str()) == Some(&1) {
+                candidate.clone()
+            } else {
+                capitalise(name)
+            };
+            ((*name).to_owned(), chosen)
+        })
+        .collect()
+}
+
+fn pascal_case(name: &str) -> String {
+    name.split('_').map(capitalise).collect()
+}
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Which side of the wire a field schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A value as the API returns it.
+    Read,
+    /// A value as a client may send it.
+    Write,
+}
+
+/// A JSON number that prints as an integer when it is one (`0`, not `0.0`).
+fn number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 9.0e15 {
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
+
+/// `type`, with `"null"` added when the value may be null.
+fn types(names: &[&str], nullable: bool) -> Value {
+    let mut all: Vec<&str> = names.to_vec();
+    if nullable {
+        all.push("null");
+    }
+    match all.as_slice() {
+        [one] => json!(one),
+        _ => json!(all),
+    }
+}
+
+/// The JSON Schema of one field's value. `nullable` says whether `null` is allowed.
+pub fn field_schema(field: &Field, direction: Direction, nullable: bool) -> Value {
+    let mut out = Map::new();
+    let mut notes: Vec<String> = Vec::new();
+    let c = &field.constraints;
+    match &field.kind {
+        FieldType::Text => {
+            out.insert("type".into(), types(&["string"], nullable));
+        }
+        FieldType::Integer => {
+            out.insert("type".into(), types(&["integer"], nullable));
+            out.insert("format".into(), json!("int64"));
+        }
+        FieldType::Number => {
+            out.insert("type".into(), types(&["number"], nullable));
+            out.insert("format".into(), json!("double"));
+        }
+        FieldType::Decimal => {
+            // Decimals travel as strings to keep their precision; a write may also send a JSON
+            // number (and `minimum`/`maximum` below then apply to it directly).
+            let (names, pattern): (&[&str], &str) = match direction {
+                Direction::Read => (&["string"], r"^-?[0-9]+(\.[0-9]+)?$"),
+                Direction::Write => (
+                    &["string", "number"],
+                    r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$",
+                ),
+            };
+            out.insert("type".into(), types(names, nullable));
+            out.insert("pattern".into(), json!(pattern));
+            notes.push(
+                "An exact decimal of up to 28 decimal places, returned as a string such as \"12.50\"."
+                    .into(),
+            );
+            if direction == Direction::Write {
+                notes.push("A JSON number is accepted too.".into());
+            }
+        }
+        FieldType::Boolean => {
+            out.insert("type".into(), types(&["boolean"], nullable));
+        }
+        FieldType::Timestamp => {
+            out.insert("type".into(), types(&["string"], nullable));
+            out.insert("format".into(), json!("date-time"));
+            notes.push(match direction {
+                Direction::Read => "An instant in UTC with milliseconds, such as 2026-01-31T09:30:00.000Z.".into(),
+                Direction::Write => "An RFC 3339 timestamp such as 2026-01-31T09:30:00Z; stored in UTC.".into(),
+            });
+        }
+        FieldType::Date => {
+            out.insert("type".into(), types(&["string"], nullable));
+            out.insert("format".into(), json!("date"));
+        }
+        FieldType::Uuid => {
+            out.insert("type".into(), types(&["string"], nullable));
+            out.insert("format".into(), json!("uuid"));
+        }
+        FieldType::Json => {
+            // Any JSON value, null included: the empty schema.
+            notes.push("Any JSON value.".into());
+        }
+        FieldType::Enum { values } => {
+            out.insert("type".into(), types(&["string"], nullable));
+            let mut allowed: Vec<Value> = values.iter().map(|v| json!(v)).collect();
+            if nullable {
+                allowed.push(Value::Null);
+            }
+            out.insert("enum".into(), Value::Array(allowed));
+        }
+        FieldType::Relation {
+            collection,
+            on_delete,
+        } => {
+            out.insert("type".into(), types(&["string"], nullable));
+            out.insert("format".into(), json!("uuid"));
+            out.insert("x-fathom-relation".into(), json!(collection));
+            let on_delete = serde_json::to_value(on_delete)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            notes.push(format!(
+                "The id of a record in `{collection}` (on delete of that record: {on_delete})."
+            ));
+        }
+        FieldType::Email => {
+            out.insert("type".into(), types(&["string"], nullable));
+            out.insert("format".into(), json!("email"));
+        }
+        FieldType::Url => {
+            out.insert("type".into(), types(&["string"], nullable));
+            out.insert("format".into(), json!("uri"));
+            notes.push("An http or https URL.".into());
+        }
+    }
+    if field.kind.is_textual() {
+        if let Some(min) = c.min_length {
+            out.insert("minLength".into(), json!(min));
+        }
+        if let Some(max) = c.max_length {
+            out.insert("maxLength".into(), json!(max));
+        }
+        if let Some(pattern) = &c.pattern {
+            // Fathom anchors patterns to the whole value; JSON Schema patterns are unanchored.
+            out.insert("pattern".into(), json!(format!("^(?:{pattern})$")));
+        }
+    }
+    if field.kind.is_numeric() {
+        if let Some(min) = c.min {
+            out.insert("minimum".into(), number(min));
+        }
+        if let Some(max) = c.max {
+            out.insert("maximum".into(), number(max));
+        }
+        if matches!(field.kind, FieldType::Decimal) && (c.min.is_some() || c.max.is_some()) {
+            notes.push("The bounds apply to string values too.".into());
+        }
+    }
+    if field.unique {
+        notes.push("Unique among live records.".into());
+    }
+    if direction == Direction::Write {
+        if let Some(default) = &field.default {
+            out.insert("default".into(), default.clone());
+        }
+        out.insert("examples".into(), json!([example(field)]));
+    }
+    out.insert("x-fathom-type".into(), json!(field.kind.name()));
+    if !notes.is_empty() {
+        out.insert("description".into(), json!(notes.join(" ")));
+    }
+    Value::Object(out)
+}
+
+/// A plausible value for a field, for examples (valid unless a pattern says otherwise).
+fn example(field: &Field) -> Value {
+    if let Some(default) = &field.default {
+        return default.clone();
+    }
+    let c = &field.constraints;
+    let clamp = |v: f64| {
+        let v = c.min.map_or(v, |min| v.max(min));
+        c.max.map_or(v, |max| v.min(max))
+    };
+    match &field.kind {
+        FieldType::Text => {
+            let min = c.min_length.unwrap_or(0) as usize;
+            let max = c.max_length.map_or(usize::MAX, |m| m as usize);
+            let mut text: String = field.name.chars().take(max).collect();
+            while text.chars().count() < min {
+                text.push('x');
+            }
+            json!(text)
+        }
+        FieldType::Integer => json!(clamp(1.0).ceil() as i64),
+        FieldType::Number => number(clamp(1.5)),
+        FieldType::Decimal => json!(format!("{:.2}", clamp(12.5))),
+        FieldType::Boolean => json!(true),
+        FieldType::Timestamp => json!("2026-01-31T09:30:00Z"),
+        FieldType::Date => json!("2026-01-31"),
+        FieldType::Uuid | FieldType::Relation { .. } => json!(EXAMPLE_ID),
+        FieldType::Json => json!({ "key": "value" }),
+        FieldType::Enum { values } => values.first().map_or(Value::Null, |v| json!(v)),
+        FieldType::Email => json!("ada@example.com"),
+        FieldType::Url => json!("https://example.com/"),
+    }
+}
+
+/// Whether a create may leave the field out: it is optional, or has a default.
+fn create_optional(field: &Field) -> bool {
+    !field.required || field.default.is_some()
+}
+
+/// `{Name}Record`: a record as the API returns it. Every field is present (null when unset);
+/// `expand` appears when the request asked for related records.
+pub fn record_schema(schema: &Schema, collection: &Collection, names: &TypeNames) -> Value {
+    let mut properties = Map::new();
+    let mut required = vec![json!("id")];
+    properties.insert(
+        "id".into(),
+        json!({ "type": "string", "format": "uuid", "readOnly": true, "description": "Assigned by Fathom (a UUIDv7)." }),
+    );
+    if collection.timestamps {
+        for (name, what) in [("created_at", "created"), ("updated_at", "last changed")] {
+            properties.insert(
+                name.into(),
+                json!({ "type": "string", "format": "date-time", "readOnly": true, "description": format!("When the record was {what} (UTC).") }),
+            );
+            required.push(json!(name));
+        }
+    }
+    properties.insert(
+        "version".into(),
+        json!({ "type": "integer", "minimum": 1, "readOnly": true, "description": "Starts at 1 and grows by one on every update." }),
+    );
+    required.push(json!("version"));
+    for field in &collection.fields {
+        properties.insert(
+            field.name.clone(),
+            field_schema(field, Direction::Read, !field.required),
+        );
+        required.push(json!(field.name));
+    }
+    properties.insert(
+        "expand".into(),
+        expand_schema(schema, collection, names),
+    );
+    json!({
+        "type": "object",
+        "title": format!("A record of `{}`", collection.name),
+        "description": "Every field is present, null when unset. With `fields`, only the fields asked for are.",
+        "required": required,
+        "properties": properties,
+    })
+}
+
+/// The `expand` object of a record: related records by relation name, forward (`customer`: the
+/// record it points at) and reverse (`orders_via_customer`: the records pointing at it).
+fn expand_schema(schema: &Schema, collection: &Collection, names: &TypeNames) -> Value {
+    let mut properties = Map::new();
+    for field in &collection.fields {
+        if let FieldType::Relation { collection: target, .. } = &field.kind
+            && let Some(name) = names.get(target)
+        {
+            properties.insert(
+                field.name.clone(),
+                json!({
+                    "description": format!("The `{target}` record `{}` points at (null when unset).", field.name),
+                    "anyOf": [schema_ref(&format!("{name}Record")), { "type": "null" }],
+                }),
+            );
+        }
+    }
+    for (source_name, source) in &schema.collections {
+        for field in &source.fields {
+            if let FieldType::Relation { collection: target, .. } = &field.kind
+                && *target == collection.name
+                && let Some(name) = names.get(source_name)
+            {
+                properties.insert(
+                    format!("{source_name}_via_{}", field.name),
+                    json!({
+                        "description": format!("The `{source_name}` records whose `{}` is this record.", field.name),
+                        "type": "array",
+                        "items": schema_ref(&format!("{name}Record")),
+                    }),
+                );
+            }
+        }
+    }
+    json!({
+        "type": "object",
+        "description": "Related records, present only when the request names them in `expand`.",
+        "properties": properties,
+    })
+}
+
+/// `{Name}Create`: the body of a create. System fields are refused; so are unknown fields.
+pub fn create_schema(collection: &Collection) -> Value {
+    let mut properties = Map::new();
+    let mut required = Vec::new();
+    for field in &collection.fields {
+        let optional = create_optional(field);
+        properties.insert(
+            field.name.clone(),
+            field_schema(field, Direction::Write, optional),
+        );
+        if !optional {
+            required.push(json!(field.name));
+        }
+    }
+    json!({
+        "type": "object",
+        "title": format!("A new record of `{}`", collection.name),
+        "description": "Leave out (or send null for) an optional field to leave it unset or take its default.",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
+/// `{Name}Update`: the body of a partial update; only the fields sent change.
+pub fn update_schema(collection: &Collection) -> Value {
+    let mut properties = Map::new();
+    for field in &collection.fields {
+        let mut property = field_schema(field, Direction::Write, !field.required);
+        // A default applies on create only; on update it would mislead.
+        if let Some(object) = property.as_object_mut() {
+            object.remove("default");
+        }
+        properties.insert(field.name.clone(), property);
+    }
+    json!({
+        "type": "object",
+        "title": format!("Changes to a record of `{}`", collection.name),
+        "description": "Only the fields sent change; null clears an optional field.",
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
+/// Collection name to type name, from [`type_names`].
+pub type TypeNames = BTreeMap<String, String>;
+
+/// The problem body (RFC 9457) every error answers with.
+pub fn problem_schema() -> Value {
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+    json!({
+        "type": "object",
+        "title": "A problem (RFC 9457)",
+        "required": ["type", "title", "status", "detail", "code", "hint", "errors", "requestId"],
+        "properties": {
+            "type": { "type": "string", "format": "uri", "description": "`urn:fathom:problem:` followed by the code.", "examples": ["urn:fathom:problem:validation_failed"] },
+            "title": { "type": "string", "description": "A short summary of the problem type." },
+            "status": { "type": "integer", "description": "The HTTP status." },
+            "detail": { "type": "string", "description": "What was wrong with this request." },
+            "code": { "type": "string", "enum": codes, "description": "The stable, machine-readable code. See `x-error-codes`." },
+            "hint": { "type": "string", "description": "How to fix it." },
+            "errors": { "type": "array", "items": schema_ref("FieldProblem"), "description": "One entry per offending field or parameter; often empty." },
+            "requestId": { "type": "string", "description": "Also in the `X-Request-Id` header; quote it when reporting a problem." },
+        },
+    })
+}
+
+/// One entry of a problem's `errors`.
+pub fn field_problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["field", "code", "message"],
+        "properties": {
+            "field": { "type": "string", "description": "The field or query parameter." },
+            "code": { "type": "string", "description": "What is wrong with it, such as `required`, `invalid_format`, `not_unique`.", "examples": ["required"] },
+            "message": { "type": "string" },
+        },
+    })
+}
+
+/// `meta` of a single-record envelope.
+pub fn meta_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["requestId"],
+        "properties": {
+            "requestId": { "type": "string", "description": "Also in the `X-Request-Id` header." },
+        },
+    })
+}
+
+/// `meta` of a list envelope: the request id and the page.
+pub fn list_meta_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["requestId", "page"],
+        "properties": {
+            "requestId": { "type": "string" },
+            "page": {
+                "type": "object",
+                "required": ["limit", "next"],
+                "properties": {
+                    "limit": { "type": "integer", "description": "The page size used." },
+                    "next": { "type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page." },
+                    "offset": { "type": "integer", "description": "Present when the request paged by `offset`." },
+                    "returned": { "type": "integer", "description": "How many records this page holds." },
+                    "total": { "type": "integer", "description": "Every matching record; present with `count=true`." },
+                },
+            },
+        },
+    })
+}

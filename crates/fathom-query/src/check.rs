@@ -1,0 +1,822 @@
+//! Type checking: resolves every path against the schema, turns every literal into the canonical
+//! value of the field it is compared with, binds `auth.*` and `request.*` from the [`Env`], and
+//! folds comparisons that no longer depend on a record into constants.
+
+use fathom_schema::{Collection, Field, FieldType, Schema, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::ast::{CmpOp, Expr, Literal, Operand, Path};
+use crate::error::QueryError;
+
+/// How values of a path compare (and how SQL must read the column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    Integer,
+    Number,
+    /// Stored as exact text; compared as a number.
+    Decimal,
+    Bool,
+    Timestamp,
+    Date,
+    Uuid,
+    Json,
+}
+
+/// The kind a schema field type compares as.
+pub(crate) fn kind_of(kind: &FieldType) -> ValueKind {
+    ValueKind::of(kind)
+}
+
+impl ValueKind {
+    fn of(kind: &FieldType) -> Self {
+        match kind {
+            FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Enum { .. } => {
+                Self::Text
+            }
+            FieldType::Integer => Self::Integer,
+            FieldType::Number => Self::Number,
+            FieldType::Decimal => Self::Decimal,
+            FieldType::Boolean => Self::Bool,
+            FieldType::Timestamp => Self::Timestamp,
+            FieldType::Date => Self::Date,
+            FieldType::Uuid | FieldType::Relation { .. } => Self::Uuid,
+            FieldType::Json => Self::Json,
+        }
+    }
+
+    fn is_numeric(self) -> bool {
+        matches!(self, Self::Integer | Self::Number | Self::Decimal)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Integer => "an integer",
+            Self::Number => "a number",
+            Self::Decimal => "a decimal",
+            Self::Bool => "a boolean",
+            Self::Timestamp => "a timestamp",
+            Self::Date => "a date",
+            Self::Uuid => "a uuid",
+            Self::Json => "json",
+        }
+    }
+}
+
+/// One relation hop of a path: the relation field and the collection it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub field: String,
+    pub collection: String,
+    pub soft_delete: bool,
+}
+
+/// A resolved path: zero to two relation hops, then a column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    pub hops: Vec<Hop>,
+    pub column: String,
+    pub kind: ValueKind,
+}
+
+impl FieldPath {
+    /// The dotted form, as written in expressions (`customer.tier`).
+    pub fn dotted(&self) -> String {
+        let mut parts: Vec<&str> = self.hops.iter().map(|h| h.field.as_str()).collect();
+        parts.push(&self.column);
+        parts.join(".")
+    }
+}
+
+/// What the caller is: bound into `auth.*` and `request.*` when an expression is checked.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// `None` for an anonymous caller: every `auth.*` value is null.
+    pub auth: Option<AuthContext>,
+    pub request_method: Option<String>,
+    pub request_body: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The authenticated caller.
+#[derive(Debug, Clone, Default)]
+pub struct AuthContext {
+    pub id: String,
+    pub roles: Vec<String>,
+    pub tenant: Option<String>,
+    pub verified: bool,
+}
+
+/// A side of a typed comparison.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Term {
+    Field(FieldPath),
+    /// A canonical value; `Value::Null` only for a bound value that is missing.
+    Value(Value),
+}
+
+/// The typed tree.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    Const(bool),
+    /// `left op right`, at least one side a field; false when either side is null.
+    Compare {
+        left: Term,
+        op: CmpOp,
+        right: Term,
+        kind: ValueKind,
+    },
+    IsNull {
+        path: FieldPath,
+        negated: bool,
+    },
+    In {
+        path: FieldPath,
+        values: Vec<Value>,
+        kind: ValueKind,
+    },
+}
+
+/// A checked expression, ready to compile to SQL or to evaluate in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub(crate) root: Node,
+}
+
+impl Filter {
+    /// A filter that matches everything.
+    pub fn always() -> Self {
+        Self {
+            root: Node::Const(true),
+        }
+    }
+
+    /// Both filters must match.
+    pub fn and(self, other: Filter) -> Self {
+        Self {
+            root: Node::And(vec![self.root, other.root]),
+        }
+    }
+
+    /// Every path the filter reads (the evaluator's caller resolves them).
+    pub fn paths(&self) -> Vec<FieldPath> {
+        fn walk(node: &Node, out: &mut Vec<FieldPath>) {
+            let mut push = |p: &FieldPath| {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            };
+            match node {
+                Node::And(items) | Node::Or(items) => items.iter().for_each(|n| walk(n, out)),
+                Node::Not(inner) => walk(inner, out),
+                Node::Const(_) => {}
+                Node::Compare { left, right, .. } => {
+                    for term in [left, right] {
+                        if let Term::Field(p) = term {
+                            push(p);
+                        }
+                    }
+                }
+                Node::IsNull { path, .. } | Node::In { path, .. } => push(path),
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root, &mut out);
+        out
+    }
+}
+
+/// Checks `expr` (parsed from `source`) against `collection` of `schema`, binding `env`.
+pub fn check(
+    expr: &Expr,
+    source: &str,
+    schema: &Schema,
+    collection: &Collection,
+    env: &Env,
+) -> Result<Filter, QueryError> {
+    let checker = Checker {
+        source,
+        schema,
+        collection,
+        env,
+    };
+    Ok(Filter {
+        root: checker.node(expr)?,
+    })
+}
+
+struct Checker<'a> {
+    source: &'a str,
+    schema: &'a Schema,
+    collection: &'a Collection,
+    env: &'a Env,
+}
+
+/// What an operand resolves to before pairing with the other side.
+enum Resolved {
+    Field(FieldPath),
+    /// A value bound from the environment, with the kind it has.
+    Bound(Value, ValueKind),
+    /// `auth.roles`: a list of texts, usable on the right of `in`.
+    List(Vec<Value>),
+    Literal(Literal, usize),
+}
+
+impl Checker<'_> {
+    fn error(&self, at: usize, message: impl Into<String>, hint: impl Into<String>) -> QueryError {
+        QueryError::at(self.source, at, message, hint)
+    }
+
+    fn node(&self, expr: &Expr) -> Result<Node, QueryError> {
+        Ok(match expr {
+            Expr::And(items) => Node::And(
+                items
+                    .iter()
+                    .map(|e| self.node(e))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Or(items) => Node::Or(
+                items
+                    .iter()
+                    .map(|e| self.node(e))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Not(inner) => match self.node(inner)? {
+                Node::Const(b) => Node::Const(!b),
+                node => Node::Not(Box::new(node)),
+            },
+            Expr::Compare {
+                left,
+                op,
+                right,
+                at,
+            } => self.compare(left, *op, right, *at)?,
+            Expr::In { left, right, at } => self.membership(left, right, *at)?,
+        })
+    }
+
+    fn compare(
+        &self,
+        left: &Operand,
+        op: CmpOp,
+        right: &Operand,
+        at: usize,
+    ) -> Result<Node, QueryError> {
+        let (l, r) = (self.resolve(left)?, self.resolve(right)?);
+        // Null checks: `x = null`, `x != null`.
+        let null_literal = |r: &Resolved| matches!(r, Resolved::Literal(Literal::Null, _));
+        if null_literal(&l) || null_literal(&r) {
+            let other = if null_literal(&l) { &r } else { &l };
+            if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+                return Err(self.error(
+                    at,
+                    format!("`{}` cannot compare with null.", op.symbol()),
+                    "Use `= null` or `!= null` to test for a missing value.",
+                ));
+            }
+            return Ok(match other {
+                Resolved::Field(path) => Node::IsNull {
+                    path: path.clone(),
+                    negated: op == CmpOp::Ne,
+                },
+                Resolved::Bound(value, _) => {
+                    Node::Const((*value == Value::Null) == (op == CmpOp::Eq))
+                }
+                Resolved::Literal(Literal::Null, _) => Node::Const(op == CmpOp::Eq),
+                _ => {
+                    return Err(self.error(
+                        at,
+                        "Only fields and values can be compared with null.",
+                        "Compare a field: `field = null`.",
+                    ));
+                }
+            });
+        }
+        match (l, r) {
+            (Resolved::Field(path), other) => self.field_against(path, op, other, at),
+            (other, Resolved::Field(path)) => {
+                if matches!(op, CmpOp::Like | CmpOp::NotLike) {
+                    return Err(self.error(
+                        at,
+                        "The pattern of `~` must be on the right.",
+                        "Write `field ~ \"pattern\"`.",
+                    ));
+                }
+                self.field_against(path, mirror(op), other, at)
+            }
+            (Resolved::Bound(a, kind), Resolved::Literal(literal, lit_at))
+            | (Resolved::Literal(literal, lit_at), Resolved::Bound(a, kind)) => {
+                let b = self.coerce(&literal, kind, lit_at, None)?;
+                Ok(Node::Const(crate::eval::compare_values(&a, op, &b, kind)))
+            }
+            (Resolved::Bound(a, ka), Resolved::Bound(b, _)) => {
+                Ok(Node::Const(crate::eval::compare_values(&a, op, &b, ka)))
+            }
+            _ => Err(self.error(
+                at,
+                "A comparison needs a field on at least one side.",
+                "Compare a field with a value, such as `status = \"paid\"`.",
+            )),
+        }
+    }
+
+    fn field_against(
+        &self,
+        path: FieldPath,
+        op: CmpOp,
+        other: Resolved,
+        at: usize,
+    ) -> Result<Node, QueryError> {
+        let kind = path.kind;
+        if kind == ValueKind::Json {
+            return Err(self.error(
+                at,
+                format!(
+                    "`{}` is a json field; it can only be tested for null.",
+                    path.dotted()
+                ),
+                "Use `field = null` or `field != null`.",
+            ));
+        }
+        if op.is_ordering() && matches!(kind, ValueKind::Bool | ValueKind::Uuid) {
+            return Err(self.error(
+                at,
+                format!(
+                    "`{}` is {}, which has no order; `{}` does not apply.",
+                    path.dotted(),
+                    kind.name(),
+                    op.symbol()
+                ),
+                "Use = or != for booleans and ids.",
+            ));
+        }
+        if matches!(op, CmpOp::Like | CmpOp::NotLike) {
+            if kind != ValueKind::Text {
+                return Err(self.error(
+                    at,
+                    format!(
+                        "`~` matches text, but `{}` is {}.",
+                        path.dotted(),
+                        kind.name()
+                    ),
+                    "Use = != < > for other types.",
+                ));
+            }
+            let pattern = match other {
+                Resolved::Literal(Literal::Str(s), _) => {
+                    if s.contains('%') {
+                        s
+                    } else {
+                        format!("%{s}%")
+                    }
+                }
+                Resolved::Bound(Value::Text(s), _) => format!("%{}%", escape_like(&s)),
+                Resolved::Bound(Value::Null, _) => return Ok(Node::Const(false)),
+                _ => {
+                    return Err(self.error(
+                        at,
+                        "The pattern of `~` must be a string.",
+                        "Write `name ~ \"lamp%\"` (`%` any text, `_` one character).",
+                    ));
+                }
+            };
+            return Ok(Node::Compare {
+                left: Term::Field(path),
+                op,
+                right: Term::Value(Value::Text(pattern)),
+                kind,
+            });
+        }
+        let right = match other {
+            Resolved::Field(other_path) => {
+                let compatible =
+                    other_path.kind == kind || (kind.is_numeric() && other_path.kind.is_numeric());
+                if !compatible {
+                    return Err(self.error(
+                        at,
+                        format!(
+                            "`{}` is {} but `{}` is {}; they cannot be compared.",
+                            path.dotted(),
+                            kind.name(),
+                            other_path.dotted(),
+                            other_path.kind.name()
+                        ),
+                        "Compare fields of the same type.",
+                    ));
+                }
+                let kind = if kind.is_numeric() && other_path.kind != kind {
+                    ValueKind::Number
+                } else {
+                    kind
+                };
+                return Ok(Node::Compare {
+                    left: Term::Field(path),
+                    op,
+                    right: Term::Field(other_path),
+                    kind: kind,
+                });
+            }
+            Resolved::Bound(Value::Null, _) => return Ok(Node::Const(false)),
+            Resolved::Bound(value, bound_kind) => {
+                if bound_kind != kind && !(kind.is_numeric() && bound_kind.is_numeric()) {
+                    return Err(self.error(
+                        at,
+                        format!(
+                            "`{}` is {} but the value it is compared with is {}.",
+                            path.dotted(),
+                            kind.name(),
+                            bound_kind.name()
+                        ),
+                        "Compare values of the same type.",
+                    ));
+                }
+                value
+            }
+            Resolved::Literal(literal, lit_at) => {
+                let field = self.field_of(&path);
+                self.coerce(&literal, kind, lit_at, field)?
+            }
+            Resolved::List(_) => {
+                return Err(self.error(
+                    at,
+                    "`auth.roles` is a list; use it on the right of `in`.",
+                    "Write `\"admin\" in auth.roles`.",
+                ));
+            }
+        };
+        Ok(Node::Compare {
+            left: Term::Field(path),
+            op,
+            right: Term::Value(right),
+            kind: kind,
+        })
+    }
+
+    fn membership(&self, left: &Operand, right: &Operand, at: usize) -> Result<Node, QueryError> {
+        let left = self.resolve(left)?;
+        let right = self.resolve(right)?;
+        match (left, right) {
+            (Resolved::Field(path), Resolved::Literal(Literal::Array(items), lit_at)) => {
+                if path.kind == ValueKind::Json {
+                    return Err(self.error(
+                        at,
+                        format!("`{}` is a json field; `in` does not apply.", path.dotted()),
+                        "Test json fields for null only.",
+                    ));
+                }
+                let field = self.field_of(&path);
+                let values = items
+                    .iter()
+                    .map(|item| {
+                        if *item == Literal::Null {
+                            return Err(self.error(
+                                lit_at,
+                                "An `in` list cannot hold null.",
+                                "Test for null separately: `(field = null || field in [...])`.",
+                            ));
+                        }
+                        self.coerce(item, path.kind, lit_at, field)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(if values.is_empty() {
+                    Node::Const(false)
+                } else {
+                    Node::In {
+                        kind: path.kind,
+                        path,
+                        values,
+                    }
+                })
+            }
+            (Resolved::Field(path), Resolved::List(values)) => {
+                if path.kind != ValueKind::Text {
+                    return Err(self.error(
+                        at,
+                        format!(
+                            "`auth.roles` holds text, but `{}` is {}.",
+                            path.dotted(),
+                            path.kind.name()
+                        ),
+                        "Compare a text field with the roles.",
+                    ));
+                }
+                Ok(if values.is_empty() {
+                    Node::Const(false)
+                } else {
+                    Node::In {
+                        path,
+                        values,
+                        kind: ValueKind::Text,
+                    }
+                })
+            }
+            (Resolved::Literal(Literal::Str(s), _), Resolved::List(values)) => {
+                Ok(Node::Const(values.contains(&Value::Text(s))))
+            }
+            (Resolved::Bound(value, _), Resolved::List(values)) => {
+                Ok(Node::Const(value != Value::Null && values.contains(&value)))
+            }
+            (Resolved::Bound(value, kind), Resolved::Literal(Literal::Array(items), lit_at)) => {
+                let mut found = false;
+                for item in &items {
+                    let candidate = self.coerce(item, kind, lit_at, None)?;
+                    found |= value != Value::Null
+                        && crate::eval::compare_values(&value, CmpOp::Eq, &candidate, kind);
+                }
+                Ok(Node::Const(found))
+            }
+            _ => Err(self.error(
+                at,
+                "`in` needs a field or value on the left and a list on the right.",
+                "Write `status in [\"paid\", \"shipped\"]` or `\"admin\" in auth.roles`.",
+            )),
+        }
+    }
+
+    fn field_of(&self, path: &FieldPath) -> Option<&Field> {
+        let collection = match path.hops.last() {
+            Some(hop) => self.schema.collection(&hop.collection)?.as_ref(),
+            None => self.collection,
+        };
+        collection.field(&path.column)
+    }
+
+    fn resolve(&self, operand: &Operand) -> Result<Resolved, QueryError> {
+        let path = match operand {
+            Operand::Literal(literal, at) => return Ok(Resolved::Literal(literal.clone(), *at)),
+            Operand::Path(path) => path,
+        };
+        match path.segments.first().map(String::as_str) {
+            Some("auth") => self.auth(path),
+            Some("request") => self.request(path),
+            _ => self.field_path(path).map(Resolved::Field),
+        }
+    }
+
+    fn auth(&self, path: &Path) -> Result<Resolved, QueryError> {
+        let auth = self.env.auth.as_ref();
+        let text = |v: Option<&String>| v.map_or(Value::Null, |s| Value::Text(s.clone()));
+        Ok(match path.segments.get(1..).unwrap_or_default() {
+            [id] if id == "id" => Resolved::Bound(text(auth.map(|a| &a.id)), ValueKind::Uuid),
+            [tenant] if tenant == "tenant" => {
+                Resolved::Bound(text(auth.and_then(|a| a.tenant.as_ref())), ValueKind::Text)
+            }
+            [verified] if verified == "verified" => Resolved::Bound(
+                auth.map_or(Value::Null, |a| Value::Bool(a.verified)),
+                ValueKind::Bool,
+            ),
+            [roles] if roles == "roles" => Resolved::List(
+                auth.map(|a| a.roles.iter().map(|r| Value::Text(r.clone())).collect())
+                    .unwrap_or_default(),
+            ),
+            _ => return Err(self.error(
+                path.at,
+                format!("`{}` is not known.", path.segments.join(".")),
+                "The caller is described by auth.id, auth.roles, auth.tenant and auth.verified.",
+            )),
+        })
+    }
+
+    fn request(&self, path: &Path) -> Result<Resolved, QueryError> {
+        match path.segments.get(1..).unwrap_or_default() {
+            [method] if method == "method" => Ok(Resolved::Bound(
+                self.env
+                    .request_method
+                    .clone()
+                    .map_or(Value::Null, Value::Text),
+                ValueKind::Text,
+            )),
+            [body, field] if body == "body" => {
+                let Some(schema_field) = self.collection.field(field) else {
+                    return Err(self.unknown_field(path.at, field, self.collection));
+                };
+                let kind = ValueKind::of(&schema_field.kind);
+                let value = self
+                    .env
+                    .request_body
+                    .as_ref()
+                    .and_then(|b| b.get(field))
+                    .filter(|v| !v.is_null())
+                    .and_then(|json| fathom_schema::record::validate_value(schema_field, json).ok())
+                    .map_or(Value::Null, |v| match (kind, v) {
+                        (ValueKind::Decimal, Value::Text(t)) => {
+                            t.parse().map_or(Value::Null, Value::Number)
+                        }
+                        (_, v) => v,
+                    });
+                Ok(Resolved::Bound(value, kind))
+            }
+            _ => Err(self.error(
+                path.at,
+                format!("`{}` is not known.", path.segments.join(".")),
+                "The request is described by request.method and request.body.<field>.",
+            )),
+        }
+    }
+
+    fn unknown_field(&self, at: usize, name: &str, collection: &Collection) -> QueryError {
+        let mut known: Vec<&str> = vec!["id", "version"];
+        if collection.timestamps {
+            known.extend(["created_at", "updated_at"]);
+        }
+        known.extend(collection.fields.iter().map(|f| f.name.as_str()));
+        self.error(
+            at,
+            format!(
+                "The collection `{}` has no field `{name}`.",
+                collection.name
+            ),
+            format!("Its fields are: {}.", known.join(", ")),
+        )
+    }
+
+    fn field_path(&self, path: &Path) -> Result<FieldPath, QueryError> {
+        let mut collection = self.collection;
+        let mut hops = Vec::new();
+        for (n, segment) in path.segments.iter().enumerate() {
+            let last = n + 1 == path.segments.len();
+            let system = match segment.as_str() {
+                "id" => Some(ValueKind::Uuid),
+                "version" => Some(ValueKind::Integer),
+                "created_at" | "updated_at" if collection.timestamps => Some(ValueKind::Timestamp),
+                _ => None,
+            };
+            if let Some(kind) = system {
+                if !last {
+                    return Err(self.error(
+                        path.at,
+                        format!("`{segment}` is not a relation; nothing follows it."),
+                        "Only relation fields can be followed with `.`.",
+                    ));
+                }
+                return Ok(FieldPath {
+                    hops,
+                    column: segment.clone(),
+                    kind,
+                });
+            }
+            let Some(field) = collection.field(segment) else {
+                return Err(self.unknown_field(path.at, segment, collection));
+            };
+            if last {
+                return Ok(FieldPath {
+                    hops,
+                    column: segment.clone(),
+                    kind: ValueKind::of(&field.kind),
+                });
+            }
+            let FieldType::Relation {
+                collection: target, ..
+            } = &field.kind
+            else {
+                return Err(self.error(
+                    path.at,
+                    format!("`{segment}` is not a relation; nothing follows it."),
+                    "Only relation fields can be followed with `.`.",
+                ));
+            };
+            if hops.len() == 2 {
+                return Err(self.error(
+                    path.at,
+                    "Relation paths can follow at most two relations.",
+                    "Filter on a closer field, or split the query.",
+                ));
+            }
+            let Some(next) = self.schema.collection(target) else {
+                return Err(self.error(
+                    path.at,
+                    format!("The relation `{segment}` points at a missing collection."),
+                    "Fix the schema file.",
+                ));
+            };
+            hops.push(Hop {
+                field: segment.clone(),
+                collection: target.clone(),
+                soft_delete: next.soft_delete,
+            });
+            collection = next;
+        }
+        Err(self.error(
+            path.at,
+            "A path needs at least one field name.",
+            "Write a field name such as `status`.",
+        ))
+    }
+
+    /// Turns a literal into the canonical value of `kind` (decimals become numbers).
+    fn coerce(
+        &self,
+        literal: &Literal,
+        kind: ValueKind,
+        at: usize,
+        field: Option<&Field>,
+    ) -> Result<Value, QueryError> {
+        let mismatch = || {
+            self.error(
+                at,
+                format!("Expected {} here, but found {literal}.", kind.name()),
+                hint_for(kind),
+            )
+        };
+        Ok(match (kind, literal) {
+            (ValueKind::Text, Literal::Str(s)) => {
+                if let Some(Field {
+                    kind: FieldType::Enum { values },
+                    name,
+                    ..
+                }) = field
+                    && !values.contains(s)
+                {
+                    return Err(self.error(
+                        at,
+                        format!("\"{s}\" is not a value of `{name}`."),
+                        format!("Its values are: {}.", values.join(", ")),
+                    ));
+                }
+                Value::Text(s.clone())
+            }
+            (ValueKind::Integer, Literal::Int(i)) => Value::Integer(*i),
+            (ValueKind::Integer | ValueKind::Number | ValueKind::Decimal, Literal::Float(x)) => {
+                Value::Number(*x)
+            }
+            (ValueKind::Number | ValueKind::Decimal, Literal::Int(i)) => Value::Number(*i as f64),
+            (ValueKind::Decimal, Literal::Str(s)) => {
+                Value::Number(s.parse::<f64>().map_err(|_| mismatch())?)
+            }
+            (ValueKind::Bool, Literal::Bool(b)) => Value::Bool(*b),
+            (ValueKind::Timestamp, Literal::Str(s)) => {
+                Value::Text(canonical_timestamp(s).ok_or_else(mismatch)?)
+            }
+            (ValueKind::Date, Literal::Str(s)) => {
+                let format = time::macros::format_description!("[year]-[month]-[day]");
+                time::Date::parse(s, format)
+                    .ok()
+                    .filter(|_| s.len() == 10)
+                    .ok_or_else(mismatch)?;
+                Value::Text(s.clone())
+            }
+            (ValueKind::Uuid, Literal::Str(s)) => Value::Text(
+                uuid::Uuid::parse_str(s)
+                    .map_err(|_| mismatch())?
+                    .hyphenated()
+                    .to_string(),
+            ),
+            _ => return Err(mismatch()),
+        })
+    }
+}
+
+/// A timestamp literal: RFC 3339, or a bare date meaning midnight UTC.
+fn canonical_timestamp(text: &str) -> Option<String> {
+    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
+        return fathom_schema::value::format_timestamp(at);
+    }
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    let date = time::Date::parse(text, format)
+        .ok()
+        .filter(|_| text.len() == 10)?;
+    fathom_schema::value::format_timestamp(date.midnight().assume_utc())
+}
+
+fn hint_for(kind: ValueKind) -> &'static str {
+    match kind {
+        ValueKind::Text => "Quote text values: \"paid\".",
+        ValueKind::Integer | ValueKind::Number | ValueKind::Decimal => {
+            "Write numbers without quotes: 100 or 9.5."
+        }
+        ValueKind::Bool => "Write true or false.",
+        ValueKind::Timestamp => {
+            "Write a quoted RFC 3339 timestamp such as \"2026-01-31T09:30:00Z\" or a date \"2026-01-31\"."
+        }
+        ValueKind::Date => "Write a quoted date such as \"2026-01-31\".",
+        ValueKind::Uuid => "Write a quoted id such as \"0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12\".",
+        ValueKind::Json => "Json fields can only be tested for null.",
+    }
+}
+
+/// The mirror of an operator, for `value op field` → `field op' value`.
+fn mirror(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        other => other,
+    }
+}
+
+/// Escapes LIKE wildcards in a bound value, so it matches literally.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

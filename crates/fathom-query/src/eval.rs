@@ -1,0 +1,171 @@
+//! In-memory evaluation of a checked filter over one record. Mirrors `sql.rs` exactly: a
+//! comparison with a null side is false; text compares by bytes (SQLite's BINARY collation);
+//! numbers compare numerically (decimals as floating point, like SQL's `CAST(... AS REAL)`);
+//! `~` is LIKE with `%`, `_`, `\` escapes and ASCII-only case folding (SQLite's default LIKE).
+
+use std::cmp::Ordering;
+
+use fathom_schema::Value;
+
+use crate::ast::CmpOp;
+use crate::check::{FieldPath, Filter, Node, Term, ValueKind};
+
+impl Filter {
+    /// Whether a record matches. `lookup` returns the value at a path (following relation hops;
+    /// `Value::Null` when a related record is missing or soft-deleted).
+    pub fn matches(&self, lookup: &dyn Fn(&FieldPath) -> Value) -> bool {
+        eval(&self.root, lookup)
+    }
+}
+
+fn eval(node: &Node, lookup: &dyn Fn(&FieldPath) -> Value) -> bool {
+    match node {
+        Node::And(items) => items.iter().all(|n| eval(n, lookup)),
+        Node::Or(items) => items.iter().any(|n| eval(n, lookup)),
+        Node::Not(inner) => !eval(inner, lookup),
+        Node::Const(b) => *b,
+        Node::IsNull { path, negated } => (read(path, lookup) == Value::Null) != *negated,
+        Node::In { path, values, kind } => {
+            let value = read(path, lookup);
+            value != Value::Null
+                && values
+                    .iter()
+                    .any(|v| compare_values(&value, CmpOp::Eq, v, *kind))
+        }
+        Node::Compare {
+            left,
+            op,
+            right,
+            kind,
+        } => {
+            let term = |t: &Term| match t {
+                Term::Field(path) => read(path, lookup),
+                Term::Value(v) => v.clone(),
+            };
+            compare_values(&term(left), *op, &term(right), *kind)
+        }
+    }
+}
+
+/// Reads a path, turning stored decimals (exact text) into numbers as SQL's CAST does.
+fn read(path: &FieldPath, lookup: &dyn Fn(&FieldPath) -> Value) -> Value {
+    match (path.kind, lookup(path)) {
+        (ValueKind::Decimal, Value::Text(t)) => t.parse::<f64>().map_or(Value::Null, Value::Number),
+        (_, value) => value,
+    }
+}
+
+/// Compares two canonical values; false whenever either is null or they are not comparable.
+pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, _kind: ValueKind) -> bool {
+    if matches!(op, CmpOp::Like | CmpOp::NotLike) {
+        return match (a, b) {
+            (Value::Text(text), Value::Text(pattern)) => like(text, pattern) == (op == CmpOp::Like),
+            _ => false,
+        };
+    }
+    let ordering = match (a, b) {
+        (Value::Null, _) | (_, Value::Null) => return false,
+        (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
+        (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (x, y) => match (number(x), number(y)) {
+            (Some(x), Some(y)) => match x.partial_cmp(&y) {
+                Some(ordering) => ordering,
+                None => return false,
+            },
+            _ => return false,
+        },
+    };
+    match op {
+        CmpOp::Eq => ordering == Ordering::Equal,
+        CmpOp::Ne => ordering != Ordering::Equal,
+        CmpOp::Lt => ordering == Ordering::Less,
+        CmpOp::Le => ordering != Ordering::Greater,
+        CmpOp::Gt => ordering == Ordering::Greater,
+        CmpOp::Ge => ordering != Ordering::Less,
+        CmpOp::Like | CmpOp::NotLike => false,
+    }
+}
+
+fn number(value: &Value) -> Option<f64> {
+    match value {
+        Value::Integer(i) => Some(*i as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// SQL LIKE with `\` as the escape character and ASCII case folding.
+pub(crate) fn like(text: &str, pattern: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let mut tokens: Vec<Option<char>> = Vec::new(); // None = `%`, Some('\0')-free: `_` is marked separately
+    let mut single: Vec<bool> = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => {
+                tokens.push(None);
+                single.push(false);
+            }
+            '_' => {
+                tokens.push(Some('_'));
+                single.push(true);
+            }
+            '\\' => {
+                tokens.push(Some(chars.next().unwrap_or('\\')));
+                single.push(false);
+            }
+            c => {
+                tokens.push(Some(c));
+                single.push(false);
+            }
+        }
+    }
+    // Classic two-row dynamic programming over (pattern position, text position).
+    let (n, m) = (tokens.len(), text.len());
+    let mut row = vec![false; m + 1];
+    row[0] = true;
+    for p in 0..n {
+        let mut next = vec![false; m + 1];
+        match tokens[p] {
+            None => {
+                let mut reachable = false;
+                for t in 0..=m {
+                    reachable |= row[t];
+                    next[t] = reachable;
+                }
+            }
+            Some(expected) => {
+                for t in 0..m {
+                    if row[t] && (single[p] || expected.eq_ignore_ascii_case(&text[t])) {
+                        next[t + 1] = true;
+                    }
+                }
+            }
+        }
+        row = next;
+    }
+    row[m]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like;
+
+    #[test]
+    fn like_follows_sql_rules() {
+        assert!(like("Laptop", "lap%"));
+        assert!(like("laptop", "%TOP"));
+        assert!(like("a_c", "a\\_c"));
+        assert!(!like("abc", "a\\_c"));
+        assert!(like("abc", "a_c"));
+        assert!(like("50%", "50\\%"));
+        assert!(!like("500", "50\\%"));
+        assert!(like("", "%"));
+        assert!(!like("", "_"));
+        assert!(
+            !like("ÄB", "äb"),
+            "non-ASCII letters do not fold, as in SQLite"
+        );
+    }
+}
