@@ -8,6 +8,7 @@ mod envelope;
 mod error;
 mod health;
 mod middleware;
+mod openapi;
 mod records;
 mod request_id;
 
@@ -15,11 +16,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use fathom_query::cursor::CursorKey;
 use fathom_schema::Schema;
 use fathom_store::Store;
 
 pub use config::HttpConfig;
 pub use error::ApiError;
+pub use openapi::document;
 
 /// Everything a handler may need. Cloned per request (all fields are cheap handles).
 #[derive(Clone)]
@@ -28,6 +31,8 @@ pub struct AppState {
     /// The schema the server was started with; the records API serves exactly this.
     pub schema: Arc<Schema>,
     pub config: Arc<HttpConfig>,
+    /// Signs list cursors; shared by every node through the database.
+    pub cursor_key: CursorKey,
     readiness: Arc<Readiness>,
 }
 
@@ -42,11 +47,17 @@ struct Readiness {
 const READINESS_TTL: Duration = Duration::from_secs(1);
 
 impl AppState {
-    pub fn new(store: Store, schema: Arc<Schema>, config: HttpConfig) -> Self {
+    pub fn new(
+        store: Store,
+        schema: Arc<Schema>,
+        config: HttpConfig,
+        cursor_key: CursorKey,
+    ) -> Self {
         Self {
             store,
             schema,
             config: Arc::new(config),
+            cursor_key,
             readiness: Arc::default(),
         }
     }
@@ -88,6 +99,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
+        .merge(openapi::router(&state))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state.clone());

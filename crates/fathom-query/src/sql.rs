@@ -33,7 +33,8 @@ fn raw_column(base: &str, path: &FieldPath) -> Expr {
     Expr::col((alias_of(base, path), path.column.clone()))
 }
 
-pub(crate) fn to_sea(value: &Value) -> sea_query::Value {
+/// A domain value as a sea-query value (booleans as booleans, json as its text).
+pub fn to_sea(value: &Value) -> sea_query::Value {
     match value {
         Value::Null => sea_query::Value::String(None),
         Value::Bool(b) => sea_query::Value::Bool(Some(*b)),

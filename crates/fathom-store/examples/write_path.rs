@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fathom_schema::{Collection, Constraints, Field, FieldType, Schema, Value};
-use fathom_store::{Page, SqliteOptions, Store, UnitOfWork, WriteOp};
+use fathom_store::{ListQuery, SqliteOptions, Store, UnitOfWork, WriteOp};
 
 const WRITES: usize = 2000;
 const READS: usize = 20000;
@@ -153,13 +153,7 @@ async fn main() {
     }
 
     let records = store
-        .list(
-            notes.clone(),
-            Page {
-                limit: 1000,
-                offset: 0,
-            },
-        )
+        .list(notes.clone(), ListQuery::first(1000))
         .await
         .expect("list");
     for callers in [1usize, 8] {

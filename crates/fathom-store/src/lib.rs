@@ -12,19 +12,22 @@ mod record;
 mod sqlite;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
-pub use record::{Page, Record, UnitOfWork, WriteOp, WriteResult};
+pub use record::{ListQuery, Record, UnitOfWork, WriteOp, WriteResult};
 pub use sqlite::{Durability, SqliteOptions};
 
 /// The storage handle. Cheap to clone; all clones share the same connections.
 #[derive(Clone)]
 pub struct Store {
     backend: Arc<Backend>,
+    statements: Arc<AtomicU64>,
 }
 
 enum Backend {
@@ -37,6 +40,7 @@ impl Store {
         let store = sqlite::SqliteStore::open(options).await?;
         Ok(Self {
             backend: Arc::new(Backend::Sqlite(store)),
+            statements: Arc::default(),
         })
     }
 
@@ -82,40 +86,77 @@ impl Store {
         }
     }
 
+    /// A secret of 32 random bytes stored in the database under `name`, created on first use, so
+    /// that every node sharing the database signs and verifies with the same key.
+    pub async fn secret(&self, name: &str) -> Result<[u8; 32], StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.secret(name.to_owned()).await,
+        }
+    }
+
     /// One live record by id.
     pub async fn get(
         &self,
         collection: Arc<Collection>,
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
+        self.count_statement();
         match &*self.backend {
             Backend::Sqlite(s) => s.get(collection, id).await,
         }
     }
 
-    /// One page of live records, in id (creation) order.
+    /// Live records matching the query, in its order.
     pub async fn list(
         &self,
         collection: Arc<Collection>,
-        page: Page,
+        query: ListQuery,
     ) -> Result<Vec<Record>, StoreError> {
+        self.count_statement();
         match &*self.backend {
-            Backend::Sqlite(s) => s.list(collection, page).await,
+            Backend::Sqlite(s) => s.list(collection, query).await,
         }
     }
 
-    /// The number of live records.
-    pub async fn count(&self, collection: Arc<Collection>) -> Result<u64, StoreError> {
+    /// The number of live records matching `filter`.
+    pub async fn count(
+        &self,
+        collection: Arc<Collection>,
+        filter: Option<Filter>,
+    ) -> Result<u64, StoreError> {
+        self.count_statement();
         match &*self.backend {
-            Backend::Sqlite(s) => s.count(collection).await,
+            Backend::Sqlite(s) => s.count(collection, filter).await,
+        }
+    }
+
+    /// The database's plan for a list query, one line per step (for tests and the architect).
+    pub async fn explain(
+        &self,
+        collection: Arc<Collection>,
+        query: ListQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.explain(collection, query).await,
         }
     }
 
     /// Runs every operation of the unit of work in one transaction: all or nothing. Returns one
     /// result per operation, in order, once the transaction is durable.
     pub async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
+        self.count_statement();
         match &*self.backend {
             Backend::Sqlite(s) => s.execute(work).await,
         }
+    }
+
+    /// How many record reads and writes this handle has run, each one round trip to the
+    /// database; tests use it to prove that expansion never issues one query per record.
+    pub fn statements_executed(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    fn count_statement(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
     }
 }

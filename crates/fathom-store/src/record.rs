@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use fathom_query::{Filter, SortKey, default_sort};
 use fathom_schema::{Collection, Value};
 use uuid::Uuid;
 
@@ -17,11 +18,53 @@ pub struct Record {
     pub values: Vec<(String, Value)>,
 }
 
-/// Offset pagination. The cursor-based kind arrives with the query language.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
+/// What a list reads: which records (filter), in which order (sort), from where (after a keyset
+/// position, or at an offset), and how many.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    /// Always ends with `id`, so the order is total (see `fathom_query::parse_sort`).
+    pub sort: Vec<SortKey>,
+    /// Sort-key values of the last record already seen (from a cursor).
+    pub after: Option<Vec<Value>>,
     pub limit: u32,
     pub offset: u64,
+}
+
+impl ListQuery {
+    /// The first `limit` records in id (creation) order.
+    pub fn first(limit: u32) -> Self {
+        Self {
+            filter: None,
+            sort: default_sort(),
+            after: None,
+            limit,
+            offset: 0,
+        }
+    }
+}
+
+impl Record {
+    /// The value of a column by name, system columns included.
+    pub fn column(&self, name: &str) -> Value {
+        let text = |v: &Option<String>| v.clone().map_or(Value::Null, Value::Text);
+        match name {
+            "id" => Value::Text(self.id.hyphenated().to_string()),
+            "version" => Value::Integer(self.version),
+            "created_at" => text(&self.created_at),
+            "updated_at" => text(&self.updated_at),
+            _ => self
+                .values
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(Value::Null, |(_, v)| v.clone()),
+        }
+    }
+
+    /// The values of the sort keys, as a cursor carries them.
+    pub fn sort_values(&self, keys: &[SortKey]) -> Vec<Value> {
+        keys.iter().map(|k| self.column(&k.path.column)).collect()
+    }
 }
 
 /// One write. Values are already validated against the collection.

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use fathom_schema::{Collection, Schema, Value};
-use fathom_store::{Page, SqliteOptions, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use fathom_store::{
+    ListQuery, SqliteOptions, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult,
+};
 
 const SCHEMA: &str = r#"
 [collections.authors]
@@ -52,7 +54,7 @@ impl Fixture {
     }
 
     async fn count(&self, name: &str) -> u64 {
-        self.store.count(self.collection(name)).await.unwrap()
+        self.store.count(self.collection(name), None).await.unwrap()
     }
 }
 
@@ -223,13 +225,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
     );
     assert!(
         f.store
-            .list(
-                f.collection("books"),
-                Page {
-                    limit: 10,
-                    offset: 0
-                }
-            )
+            .list(f.collection("books"), ListQuery::first(10))
             .await
             .unwrap()
             .is_empty()
@@ -280,13 +276,7 @@ fields.extra = { type = "text" }"#,
     assert_eq!(after.schema, before.schema);
     let authors = f
         .store
-        .list(
-            f.collection("authors"),
-            Page {
-                limit: 10,
-                offset: 0,
-            },
-        )
+        .list(f.collection("authors"), ListQuery::first(10))
         .await
         .unwrap();
     assert_eq!(authors.len(), 1);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use fathom_api::AppState;
+use fathom_query::cursor::CursorKey;
 use fathom_schema::Schema;
 use fathom_store::{Store, StoreErrorKind};
 use tokio::net::TcpListener;
@@ -68,7 +69,12 @@ impl Application {
             }
         }
         let schema = Arc::new(schema);
-        let state = AppState::new(store, schema, config.http_config());
+        let cursor_key = store
+            .secret("cursor_hmac")
+            .await
+            .map(CursorKey::new)
+            .map_err(|e| anyhow::anyhow!("reading the cursor signing key: {}", e.detail))?;
+        let state = AppState::new(store, schema, config.http_config(), cursor_key);
         let router = fathom_api::router(state.clone());
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)

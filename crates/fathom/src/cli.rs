@@ -1,4 +1,4 @@
-//! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`.
+//! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +39,8 @@ pub enum Command {
         #[command(subcommand)]
         command: MigrateCommand,
     },
+    /// Print the OpenAPI 3.1 document for the schema file.
+    Openapi(OpenapiArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +91,15 @@ pub struct ServeArgs {
     pub demo: bool,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct OpenapiArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Print the document of the bundled demo schema; ignores --schema.
+    #[arg(long)]
+    pub demo: bool,
+}
+
 impl CommonArgs {
     /// Loads the layered configuration with these flags on top.
     pub fn load_config(&self, listen: Option<String>) -> anyhow::Result<Config> {
@@ -129,5 +140,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } => commands::migrate::apply(&common, allow_destructive).await,
             MigrateCommand::Status(args) => commands::migrate::status(&args).await,
         },
+        Command::Openapi(args) => commands::openapi::print(&args),
     }
 }

@@ -61,7 +61,7 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
     let categories = collection(state, "categories")?;
     if state
         .store
-        .count(categories)
+        .count(categories, None)
         .await
         .map_err(|e| anyhow!("{}", e.detail))?
         > 0

@@ -19,7 +19,10 @@ connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; f
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/docs", get(|| async { asset("text/html; charset=utf-8", PAGE) }))
+        .route(
+            "/api/docs",
+            get(|| async { asset("text/html; charset=utf-8", PAGE) }),
+        )
         .route(
             "/api/docs/docs.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),

@@ -76,7 +76,9 @@ fn error_code_table() -> (String, Value) {
             code.http_status(),
             code.title()
         ));
-        codes.push(json!({ "code": code.as_str(), "status": code.http_status(), "title": code.title() }));
+        codes.push(
+            json!({ "code": code.as_str(), "status": code.http_status(), "title": code.title() }),
+        );
     }
     (table, Value::Array(codes))
 }

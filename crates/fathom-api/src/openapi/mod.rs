@@ -26,7 +26,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route(
             "/api/v1/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], body).into_response() }),
+            get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }),
         )
         .merge(docs::router())
 }

@@ -58,7 +58,9 @@ fn relation_names(schema: &Schema, collection: &Collection) -> Vec<String> {
         .collect();
     for (source_name, source) in &schema.collections {
         for field in &source.fields {
-            if let FieldType::Relation { collection: target, .. } = &field.kind
+            if let FieldType::Relation {
+                collection: target, ..
+            } = &field.kind
                 && *target == collection.name
             {
                 names.push(format!("{source_name}_via_{}", field.name));
@@ -69,13 +71,17 @@ fn relation_names(schema: &Schema, collection: &Collection) -> Vec<String> {
 }
 
 fn field_list(collection: &Collection) -> String {
-    let mut names = vec!["id".to_owned()];
+    let mut names = vec!["id"];
     if collection.timestamps {
-        names.extend(["created_at".to_owned(), "updated_at".to_owned()]);
+        names.extend(["created_at", "updated_at"]);
     }
-    names.push("version".to_owned());
-    names.extend(collection.fields.iter().map(|f| format!("`{}`", f.name)));
-    names.join(", ")
+    names.push("version");
+    names.extend(collection.fields.iter().map(|f| f.name.as_str()));
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `fields` and `expand`, which list and get share.
@@ -165,9 +171,11 @@ fn list_operation(schema: &Schema, collection: &Collection, type_name: &str) -> 
             {
                 "name": "filter", "in": "query", "required": false,
                 "description": format!(
-                    "Keep the records matching an expression of the filter language, such as \
-                     `status = \"paid\" && total >= 100`: fields compared with literals, combined with `&&` \
-                     and `||`. Fields: {}.",
+                    "Keep the records matching an expression, such as `status = \"paid\" && total >= 100`. \
+                     Compare fields with `=`, `!=`, `<`, `<=`, `>`, `>=`, `in [..]`, `~` (case-insensitive \
+                     match, `%` as wildcard) and `!~`; combine with `&&`, `||`, `!` and parentheses. A \
+                     comparison with a null side is false; `field = null` tests for null. A relation path \
+                     such as `customer.tier` reads the related record. Fields: {}.",
                     field_list(collection)
                 ),
                 "schema": { "type": "string" },
@@ -388,7 +396,12 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
         }));
         records.push(schema_ref(&format!("{type_name}Record")));
     }
-    let example_collection = schema.collections.keys().next().cloned().unwrap_or_default();
+    let example_collection = schema
+        .collections
+        .keys()
+        .next()
+        .cloned()
+        .unwrap_or_default();
     let request = json!({
         "type": "object",
         "required": ["operations"],

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use fathom_core::ErrorCode;
+use fathom_schema::record::validate_value;
 use fathom_schema::{Collection, Field, FieldType, Schema};
 use serde_json::{Map, Value, json};
 
@@ -133,8 +134,12 @@ pub fn field_schema(field: &Field, direction: Direction, nullable: bool) -> Valu
             out.insert("type".into(), types(&["string"], nullable));
             out.insert("format".into(), json!("date-time"));
             notes.push(match direction {
-                Direction::Read => "An instant in UTC with milliseconds, such as 2026-01-31T09:30:00.000Z.".into(),
-                Direction::Write => "An RFC 3339 timestamp such as 2026-01-31T09:30:00Z; stored in UTC.".into(),
+                Direction::Read => {
+                    "An instant in UTC with milliseconds, such as 2026-01-31T09:30:00.000Z.".into()
+                }
+                Direction::Write => {
+                    "An RFC 3339 timestamp such as 2026-01-31T09:30:00Z; stored in UTC.".into()
+                }
             });
         }
         FieldType::Date => {
@@ -212,7 +217,9 @@ pub fn field_schema(field: &Field, direction: Direction, nullable: bool) -> Valu
         if let Some(default) = &field.default {
             out.insert("default".into(), default.clone());
         }
-        out.insert("examples".into(), json!([example(field)]));
+        if let Some(example) = example(field) {
+            out.insert("examples".into(), json!([example]));
+        }
     }
     out.insert("x-fathom-type".into(), json!(field.kind.name()));
     if !notes.is_empty() {
@@ -221,38 +228,55 @@ pub fn field_schema(field: &Field, direction: Direction, nullable: bool) -> Valu
     Value::Object(out)
 }
 
-/// A plausible value for a field, for examples (valid unless a pattern says otherwise).
-fn example(field: &Field) -> Value {
+/// A valid value for a field, for examples: its default, or the first of a few candidates that
+/// passes the same validation a write does (a text pattern may refuse them all: then none).
+fn example(field: &Field) -> Option<Value> {
     if let Some(default) = &field.default {
-        return default.clone();
+        return Some(default.clone());
     }
     let c = &field.constraints;
     let clamp = |v: f64| {
         let v = c.min.map_or(v, |min| v.max(min));
         c.max.map_or(v, |max| v.min(max))
     };
-    match &field.kind {
+    let candidates: Vec<Value> = match &field.kind {
         FieldType::Text => {
             let min = c.min_length.unwrap_or(0) as usize;
             let max = c.max_length.map_or(usize::MAX, |m| m as usize);
-            let mut text: String = field.name.chars().take(max).collect();
-            while text.chars().count() < min {
-                text.push('x');
-            }
-            json!(text)
+            let fit = |text: &str| {
+                let mut text: String = text.chars().take(max).collect();
+                while text.chars().count() < min {
+                    text.push('x');
+                }
+                json!(text)
+            };
+            [
+                field.name.as_str(),
+                &field.name.to_uppercase(),
+                "ABC-123",
+                "abc-123",
+                "A1",
+                "a1",
+            ]
+            .into_iter()
+            .map(fit)
+            .collect()
         }
-        FieldType::Integer => json!(clamp(1.0).ceil() as i64),
-        FieldType::Number => number(clamp(1.5)),
-        FieldType::Decimal => json!(format!("{:.2}", clamp(12.5))),
-        FieldType::Boolean => json!(true),
-        FieldType::Timestamp => json!("2026-01-31T09:30:00Z"),
-        FieldType::Date => json!("2026-01-31"),
-        FieldType::Uuid | FieldType::Relation { .. } => json!(EXAMPLE_ID),
-        FieldType::Json => json!({ "key": "value" }),
-        FieldType::Enum { values } => values.first().map_or(Value::Null, |v| json!(v)),
-        FieldType::Email => json!("ada@example.com"),
-        FieldType::Url => json!("https://example.com/"),
-    }
+        FieldType::Integer => vec![json!(clamp(1.0).ceil() as i64)],
+        FieldType::Number => vec![number(clamp(1.5))],
+        FieldType::Decimal => vec![json!(format!("{:.2}", clamp(12.5)))],
+        FieldType::Boolean => vec![json!(true)],
+        FieldType::Timestamp => vec![json!("2026-01-31T09:30:00Z")],
+        FieldType::Date => vec![json!("2026-01-31")],
+        FieldType::Uuid | FieldType::Relation { .. } => vec![json!(EXAMPLE_ID)],
+        FieldType::Json => vec![json!({ "key": "value" })],
+        FieldType::Enum { values } => values.iter().take(1).map(|v| json!(v)).collect(),
+        FieldType::Email => vec![json!("ada@example.com")],
+        FieldType::Url => vec![json!("https://example.com/")],
+    };
+    candidates
+        .into_iter()
+        .find(|candidate| validate_value(field, candidate).is_ok())
 }
 
 /// Whether a create may leave the field out: it is optional, or has a default.
@@ -290,10 +314,7 @@ pub fn record_schema(schema: &Schema, collection: &Collection, names: &TypeNames
         );
         required.push(json!(field.name));
     }
-    properties.insert(
-        "expand".into(),
-        expand_schema(schema, collection, names),
-    );
+    properties.insert("expand".into(), expand_schema(schema, collection, names));
     json!({
         "type": "object",
         "title": format!("A record of `{}`", collection.name),
@@ -308,7 +329,9 @@ pub fn record_schema(schema: &Schema, collection: &Collection, names: &TypeNames
 fn expand_schema(schema: &Schema, collection: &Collection, names: &TypeNames) -> Value {
     let mut properties = Map::new();
     for field in &collection.fields {
-        if let FieldType::Relation { collection: target, .. } = &field.kind
+        if let FieldType::Relation {
+            collection: target, ..
+        } = &field.kind
             && let Some(name) = names.get(target)
         {
             properties.insert(
@@ -322,7 +345,9 @@ fn expand_schema(schema: &Schema, collection: &Collection, names: &TypeNames) ->
     }
     for (source_name, source) in &schema.collections {
         for field in &source.fields {
-            if let FieldType::Relation { collection: target, .. } = &field.kind
+            if let FieldType::Relation {
+                collection: target, ..
+            } = &field.kind
                 && *target == collection.name
                 && let Some(name) = names.get(source_name)
             {

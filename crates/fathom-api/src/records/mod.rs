@@ -3,8 +3,11 @@
 
 mod create;
 mod delete;
+mod expand;
+mod fields;
 mod get;
 mod list;
+mod params;
 mod update;
 
 use std::sync::Arc;
@@ -129,4 +132,24 @@ pub fn record_json(record: &Record) -> Value {
         object.insert(name.clone(), value_to_json(value));
     }
     Value::Object(object)
+}
+
+/// Records as JSON, expanded and trimmed as the request's shape asks.
+pub async fn shape_records(
+    state: &AppState,
+    records: &[Record],
+    shape: &params::Shape,
+) -> Result<Vec<Value>, ApiError> {
+    let mut objects: Vec<Map<String, Value>> = records
+        .iter()
+        .map(|r| match record_json(r) {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        })
+        .collect();
+    expand::expand(state, &mut objects, &shape.expand).await?;
+    if let Some(fields) = &shape.fields {
+        objects.iter_mut().for_each(|o| fields.apply(o));
+    }
+    Ok(objects.into_iter().map(Value::Object).collect())
 }

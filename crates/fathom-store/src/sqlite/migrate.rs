@@ -11,7 +11,11 @@ use crate::plan::{AppliedMigration, MigrationPlan};
 /// Creates Fathom's own tables if they are missing. Idempotent.
 pub(crate) fn ensure_system_tables(conn: &Connection) -> Result<(), StoreError> {
     conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS \"_fathom_migrations\" (
+        "CREATE TABLE IF NOT EXISTS \"_fathom_secrets\" (
+            \"name\" TEXT PRIMARY KEY NOT NULL,
+            \"secret\" BLOB NOT NULL
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS \"_fathom_migrations\" (
             \"version\" INTEGER PRIMARY KEY NOT NULL,
             \"applied_at\" TEXT NOT NULL,
             \"schema\" TEXT NOT NULL,
@@ -157,4 +161,34 @@ pub(crate) fn migrate(
 fn with_statement(mut error: StoreError, statement: &str) -> StoreError {
     error.detail = format!("{} (while running: {statement})", error.detail);
     error
+}
+
+/// Reads the secret `name`, creating it from the operating system's CSPRNG on first use.
+pub(crate) fn secret(conn: &mut Connection, name: &str) -> Result<[u8; 32], StoreError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(from_sqlite)?;
+    let existing: Option<Vec<u8>> = tx
+        .query_row(
+            "SELECT \"secret\" FROM \"_fathom_secrets\" WHERE \"name\" = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(from_sqlite)?;
+    if let Some(bytes) = existing {
+        return <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+            StoreError::internal(format!("the stored secret `{name}` is not 32 bytes"))
+        });
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| StoreError::internal(format!("the OS random source failed: {e}")))?;
+    tx.execute(
+        "INSERT INTO \"_fathom_secrets\" (\"name\", \"secret\") VALUES (?1, ?2)",
+        params![name, bytes.to_vec()],
+    )
+    .map_err(from_sqlite)?;
+    tx.commit().map_err(from_sqlite)?;
+    Ok(bytes)
 }

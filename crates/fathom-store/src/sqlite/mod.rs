@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
 use crate::plan::{AppliedMigration, MigrationPlan};
-use crate::record::{Page, Record, UnitOfWork, WriteResult};
+use crate::record::{ListQuery, Record, UnitOfWork, WriteResult};
 use pool::Pool;
 
 /// How hard a commit works to survive a crash.
@@ -166,16 +166,36 @@ impl SqliteStore {
     pub(crate) async fn list(
         &self,
         collection: Arc<Collection>,
-        page: Page,
+        query: ListQuery,
     ) -> Result<Vec<Record>, StoreError> {
         self.pool
-            .read(move |conn| records::list(conn, &collection, page))
+            .read(move |conn| records::list(conn, &collection, &query))
             .await
     }
 
-    pub(crate) async fn count(&self, collection: Arc<Collection>) -> Result<u64, StoreError> {
+    pub(crate) async fn explain(
+        &self,
+        collection: Arc<Collection>,
+        query: ListQuery,
+    ) -> Result<Vec<String>, StoreError> {
         self.pool
-            .read(move |conn| records::count(conn, &collection))
+            .read(move |conn| records::explain(conn, &collection, &query))
+            .await
+    }
+
+    pub(crate) async fn count(
+        &self,
+        collection: Arc<Collection>,
+        filter: Option<fathom_query::Filter>,
+    ) -> Result<u64, StoreError> {
+        self.pool
+            .read(move |conn| records::count(conn, &collection, filter.as_ref()))
+            .await
+    }
+
+    pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
+        self.pool
+            .exclusive(move |conn| migrate::secret(conn, &name))
             .await
     }
 

@@ -3,14 +3,16 @@
 
 use std::sync::Arc;
 
+use fathom_query::Filter;
+use fathom_query::sql::to_sea;
 use fathom_schema::{Collection, FieldType, Value};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
-use sea_query::{Expr, ExprTrait, Order, Query, SqliteQueryBuilder};
+use sea_query::{Expr, ExprTrait, Query, SqliteQueryBuilder};
 use uuid::Uuid;
 
 use crate::error::{StoreError, from_sqlite};
-use crate::record::{Page, Record, WriteOp, WriteResult};
+use crate::record::{ListQuery, Record, WriteOp, WriteResult};
 
 /// The columns a record is read from, in the order [`read_record`] expects.
 fn select_columns(collection: &Collection) -> Vec<String> {
@@ -25,18 +27,39 @@ fn select_columns(collection: &Collection) -> Vec<String> {
 fn live_only(collection: &Collection) -> Option<Expr> {
     collection
         .soft_delete
-        .then(|| Expr::col("deleted_at").is_null())
+        .then(|| Expr::col((collection.name.clone(), "deleted_at".to_owned())).is_null())
 }
 
-fn to_sql_value(value: &Value) -> sea_query::Value {
-    match value {
-        Value::Null => sea_query::Value::String(None),
-        Value::Bool(b) => sea_query::Value::Bool(Some(*b)),
-        Value::Integer(i) => sea_query::Value::BigInt(Some(*i)),
-        Value::Number(n) => sea_query::Value::Double(Some(*n)),
-        Value::Text(s) => sea_query::Value::String(Some(s.clone())),
-        Value::Json(j) => sea_query::Value::String(Some(j.to_string())),
+/// `SELECT <qualified columns> FROM <collection>` (qualified, so joins cannot make them ambiguous).
+fn select_from(collection: &Collection) -> sea_query::SelectStatement {
+    let mut query = Query::select();
+    let table = collection.name.clone();
+    query
+        .columns(
+            select_columns(collection)
+                .into_iter()
+                .map(|c| (table.clone(), c)),
+        )
+        .from(table);
+    if let Some(live) = live_only(collection) {
+        query.and_where(live);
     }
+    query
+}
+
+/// The full SELECT of a list query: filter (with its joins), keyset position, order, page.
+fn list_select(collection: &Collection, list: &ListQuery) -> sea_query::SelectStatement {
+    let base = collection.name.as_str();
+    let mut query = select_from(collection);
+    if let Some(filter) = &list.filter {
+        filter.apply(&mut query, base);
+    }
+    if let Some(after) = &list.after {
+        query.and_where(fathom_query::cursor::after(base, &list.sort, after));
+    }
+    fathom_query::apply_sort(&mut query, base, &list.sort);
+    query.limit(u64::from(list.limit)).offset(list.offset);
+    query
 }
 
 /// Binds sea-query's values to rusqlite. We only ever produce the variants handled here.
@@ -118,42 +141,56 @@ pub(crate) fn get(
     collection: &Collection,
     id: Uuid,
 ) -> Result<Option<Record>, StoreError> {
-    let mut query = Query::select();
-    query
-        .columns(select_columns(collection))
-        .from(collection.name.clone())
-        .and_where(Expr::col("id").eq(id.hyphenated().to_string()));
-    if let Some(live) = live_only(collection) {
-        query.and_where(live);
-    }
+    let mut query = select_from(collection);
+    query.and_where(
+        Expr::col((collection.name.clone(), "id".to_owned())).eq(id.hyphenated().to_string()),
+    );
     Ok(query_records(conn, collection, query.build(SqliteQueryBuilder))?.pop())
 }
 
 pub(crate) fn list(
     conn: &Connection,
     collection: &Collection,
-    page: Page,
+    list: &ListQuery,
 ) -> Result<Vec<Record>, StoreError> {
-    let mut query = Query::select();
-    query
-        .columns(select_columns(collection))
-        .from(collection.name.clone())
-        .order_by("id", Order::Asc)
-        .limit(u64::from(page.limit))
-        .offset(page.offset);
-    if let Some(live) = live_only(collection) {
-        query.and_where(live);
-    }
-    query_records(conn, collection, query.build(SqliteQueryBuilder))
+    query_records(
+        conn,
+        collection,
+        list_select(collection, list).build(SqliteQueryBuilder),
+    )
 }
 
-pub(crate) fn count(conn: &Connection, collection: &Collection) -> Result<u64, StoreError> {
+pub(crate) fn explain(
+    conn: &Connection,
+    collection: &Collection,
+    list: &ListQuery,
+) -> Result<Vec<String>, StoreError> {
+    let (sql, values) = list_select(collection, list).build(SqliteQueryBuilder);
+    let mut statement = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .map_err(from_sqlite)?;
+    let rows = statement
+        .query_map(rusqlite::params_from_iter(bind(values)), |row| {
+            row.get::<_, String>(3)
+        })
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite)).collect()
+}
+
+pub(crate) fn count(
+    conn: &Connection,
+    collection: &Collection,
+    filter: Option<&Filter>,
+) -> Result<u64, StoreError> {
     let mut query = Query::select();
     query
         .expr(Expr::cust("COUNT(*)"))
         .from(collection.name.clone());
     if let Some(live) = live_only(collection) {
         query.and_where(live);
+    }
+    if let Some(filter) = filter {
+        filter.apply(&mut query, &collection.name);
     }
     let (sql, values) = query.build(SqliteQueryBuilder);
     let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
@@ -188,7 +225,7 @@ fn create(
     }
     for (name, value) in values {
         columns.push(name.clone());
-        row.push(Expr::val(to_sql_value(value)));
+        row.push(Expr::val(to_sea(value)));
     }
     let mut query = Query::insert();
     query
@@ -219,7 +256,7 @@ fn update(
     let mut query = Query::update();
     query.table(collection.name.clone());
     for (name, value) in values {
-        query.value(name.clone(), to_sql_value(value));
+        query.value(name.clone(), to_sea(value));
     }
     if collection.timestamps {
         query.value("updated_at", fathom_schema::value::now_timestamp());

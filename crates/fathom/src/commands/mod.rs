@@ -2,6 +2,7 @@
 
 pub mod init;
 pub mod migrate;
+pub mod openapi;
 pub mod schema;
 pub mod serve;
 

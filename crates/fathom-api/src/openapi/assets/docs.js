@@ -107,8 +107,8 @@ function responseList(responses) {
 }
 
 // A JSON value for `schema`: its example, default or constant, else one built from its type.
-// Objects hold their required properties (all properties when none is required, relations aside:
-// an example id points nowhere).
+// Objects hold their required properties or, when none is (an update), the first property that is
+// not a relation (an example id points nowhere).
 function example(schema, depth) {
   const s = resolve(schema);
   if (depth > 4) return null;
@@ -123,7 +123,7 @@ function example(schema, depth) {
       const out = {};
       for (const [name, property] of Object.entries(s.properties || {})) {
         const p = resolve(property);
-        const wanted = required.length ? required.includes(name) : !p['x-fathom-relation'];
+        const wanted = required.length ? required.includes(name) : !p['x-fathom-relation'] && !Object.keys(out).length;
         if (wanted && !p.readOnly) out[name] = example(p, depth + 1);
       }
       return out;

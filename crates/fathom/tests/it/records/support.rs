@@ -90,15 +90,15 @@ pub fn is_canonical_timestamp(text: &str) -> bool {
 /// Fetches every record of `collection` by paging with `limit=100`, returning them in order.
 pub async fn list_all(app: &TestApp, collection: &str) -> Vec<Value> {
     let mut all = Vec::new();
+    let mut path = format!("/api/v1/{collection}?limit=100");
     loop {
-        let path = format!("/api/v1/{collection}?limit=100&offset={}", all.len());
         let page = crate::helpers::json_with_status(app.get(&path).await, 200).await;
         let records = page["data"].as_array().expect("data is an array").clone();
-        assert_eq!(page["meta"]["page"]["returned"], records.len());
-        if records.is_empty() {
-            return all;
-        }
         all.extend(records);
+        match page["meta"]["page"]["next"].as_str() {
+            Some(next) => path = format!("/api/v1/{collection}?limit=100&cursor={next}"),
+            None => return all,
+        }
     }
 }
 

@@ -1,0 +1,18 @@
+//! `fathom openapi`: print the OpenAPI 3.1 document the server would serve for the schema file.
+
+use std::process::ExitCode;
+
+use crate::cli::OpenapiArgs;
+use crate::demo;
+
+pub fn print(args: &OpenapiArgs) -> anyhow::Result<ExitCode> {
+    let config = args.common.load_config(None)?;
+    let schema = if args.demo {
+        demo::schema()?
+    } else {
+        super::load_schema(&config.schema.path)?
+    };
+    let document = fathom_api::document(&schema, &config.http_config());
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    Ok(ExitCode::SUCCESS)
+}
