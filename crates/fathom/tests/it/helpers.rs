@@ -41,6 +41,9 @@ fields.body = { type = "text", required = true }
 /// A running in-process server with its own data directory.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The server's own storage handle (for statement counts and query plans in tests).
+    pub store: fathom_store::Store,
+    pub schema: std::sync::Arc<fathom_schema::Schema>,
     pub client: reqwest::Client,
     pub data_dir: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -89,6 +92,7 @@ pub async fn spawn_demo() -> TestApp {
 
 async fn start(app: Application, data_dir: TempDir) -> TestApp {
     let address = app.local_addr().expect("bound address");
+    let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
@@ -99,6 +103,8 @@ async fn start(app: Application, data_dir: TempDir) -> TestApp {
         .expect("client");
     TestApp {
         address,
+        store,
+        schema,
         client,
         data_dir,
         stop: Some(stop_tx),
