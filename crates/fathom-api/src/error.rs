@@ -90,6 +90,28 @@ impl ApiError {
         self
     }
 
+    /// Names operation `index` of a batch as the source of this error: every field is prefixed
+    /// with `operations[index].` and the detail says which operation failed.
+    pub fn for_operation(mut self, index: usize) -> Self {
+        let prefix = format!("operations[{index}]");
+        if self.errors.is_empty() {
+            self.errors.push(FieldProblem {
+                field: prefix.clone(),
+                code: self.code.as_str().to_owned(),
+                message: self.detail.clone(),
+            });
+        } else {
+            for problem in &mut self.errors {
+                problem.field = format!("{prefix}.{}", problem.field);
+            }
+        }
+        self.detail = format!(
+            "Operation {index} failed, so no operation was applied: {}",
+            self.detail
+        );
+        self
+    }
+
     pub fn record_not_found(collection: &str, id: &str) -> Self {
         Self::new(
             ErrorCode::RecordNotFound,

@@ -32,6 +32,8 @@ pub enum StoreErrorKind {
 pub struct StoreError {
     pub kind: StoreErrorKind,
     pub detail: String,
+    /// In a unit of work, the index of the operation that failed.
+    pub operation: Option<usize>,
 }
 
 impl StoreError {
@@ -39,7 +41,14 @@ impl StoreError {
         Self {
             kind,
             detail: detail.into(),
+            operation: None,
         }
+    }
+
+    /// Marks the error as raised by operation `index` of a unit of work.
+    pub fn at_operation(mut self, index: usize) -> Self {
+        self.operation = Some(index);
+        self
     }
 
     pub fn internal(detail: impl Into<String>) -> Self {

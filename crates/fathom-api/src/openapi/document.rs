@@ -166,3 +166,32 @@ pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
         "x-error-codes": codes,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether any `oneOf`, `anyOf` or `enum` is empty (invalid JSON Schema).
+    fn has_empty_union(value: &Value) -> bool {
+        match value {
+            Value::Object(object) => object.iter().any(|(key, value)| {
+                (matches!(key.as_str(), "oneOf" | "anyOf" | "enum")
+                    && value.as_array().is_some_and(Vec::is_empty))
+                    || has_empty_union(value)
+            }),
+            Value::Array(items) => items.iter().any(has_empty_union),
+            _ => false,
+        }
+    }
+
+    #[test]
+    fn a_schema_without_collections_still_gives_a_valid_document() {
+        let document = document(&Schema::default(), &HttpConfig::default());
+        assert_eq!(document["openapi"], "3.1.0");
+        assert!(!has_empty_union(&document), "{document:#}");
+        assert_eq!(
+            document["components"]["schemas"]["BatchRequest"]["properties"]["operations"]["items"],
+            false
+        );
+    }
+}

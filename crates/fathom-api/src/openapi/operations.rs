@@ -396,13 +396,16 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
         }));
         records.push(schema_ref(&format!("{type_name}Record")));
     }
-    let example_collection = schema
-        .collections
-        .keys()
-        .next()
-        .cloned()
-        .unwrap_or_default();
-    let request = json!({
+    // A schema without collections (possible only when built by hand) admits no operations;
+    // JSON Schema forbids an empty `oneOf`/`anyOf`, so say it with `false`.
+    let union = |keyword: &str, options: Vec<Value>| {
+        if options.is_empty() {
+            json!(false)
+        } else {
+            json!({ keyword: options })
+        }
+    };
+    let mut request = json!({
         "type": "object",
         "required": ["operations"],
         "properties": {
@@ -410,14 +413,24 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_BATCH_OPERATIONS,
-                "items": { "oneOf": variants },
+                "items": union("oneOf", variants),
             },
         },
         "additionalProperties": false,
-        "examples": [{ "operations": [
-            { "op": "delete", "collection": example_collection, "id": EXAMPLE_ID },
-        ] }],
     });
+    if let Some(collection) = schema.collections.keys().next() {
+        request["examples"] = json!([{ "operations": [
+            { "op": "delete", "collection": collection, "id": EXAMPLE_ID },
+        ] }]);
+    }
+    // `anyOf`: records of two collections with the same fields look alike.
+    let mut record = union("anyOf", records);
+    if let Some(object) = record.as_object_mut() {
+        object.insert(
+            "description".into(),
+            json!("The record written, for create and update."),
+        );
+    }
     let response = json!({
         "type": "object",
         "required": ["data", "meta"],
@@ -431,7 +444,7 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
                     "properties": {
                         "op": { "type": "string", "enum": ["create", "update", "delete"] },
                         "id": { "type": "string", "format": "uuid" },
-                        "record": { "description": "The record written, for create and update.", "anyOf": records },
+                        "record": record,
                     },
                 },
             },

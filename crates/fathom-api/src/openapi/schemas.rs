@@ -481,3 +481,59 @@ pub fn list_meta_schema() -> Value {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_are_pascal_case_and_never_collide() {
+        let source = r#"
+[collections.order_items]
+fields.a = { type = "text" }
+[collections.a_1]
+fields.a = { type = "text" }
+[collections.a1]
+fields.a = { type = "text" }
+"#;
+        let schema = fathom_schema::parse_schema("t", source).unwrap();
+        let names = type_names(&schema);
+        assert_eq!(names["order_items"], "OrderItems");
+        assert_eq!(names["a_1"], "A_1");
+        assert_eq!(names["a1"], "A1");
+    }
+
+    #[test]
+    fn every_example_passes_the_write_validation() {
+        let source = r#"
+[collections.c]
+fields.code  = { type = "text", pattern = "[A-Z]{3}-[0-9]+", min_length = 7 }
+fields.odd   = { type = "text", pattern = "zz[0-9]" }
+fields.small = { type = "integer", min = -10, max = -5 }
+fields.price = { type = "decimal", min = 100.25 }
+fields.kind  = { type = "enum", values = ["b", "a"] }
+"#;
+        let schema = fathom_schema::parse_schema("t", source).unwrap();
+        let collection = &schema.collections["c"];
+        for field in &collection.fields {
+            let schema = field_schema(field, Direction::Write, true);
+            if let Some(example) = schema["examples"].get(0) {
+                assert!(
+                    validate_value(field, example).is_ok(),
+                    "{}: {example}",
+                    field.name
+                );
+            }
+        }
+        let code = collection.field("code").unwrap();
+        assert_eq!(
+            field_schema(code, Direction::Write, true)["examples"],
+            json!(["ABC-123"])
+        );
+        let odd = collection.field("odd").unwrap();
+        assert_eq!(
+            field_schema(odd, Direction::Write, true).get("examples"),
+            None
+        );
+    }
+}

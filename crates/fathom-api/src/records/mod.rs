@@ -1,6 +1,7 @@
 //! The records API: `/api/v1/{collection}` and `/api/v1/{collection}/{id}`. One file per operation;
 //! this module owns the router and the pieces they share (path extraction, record JSON).
 
+mod batch;
 mod create;
 mod delete;
 mod expand;
@@ -28,6 +29,7 @@ use crate::error::ApiError;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/batch", axum::routing::post(batch::batch))
         .route("/{collection}", get_route(list::list).post(create::create))
         .route(
             "/{collection}/{id}",

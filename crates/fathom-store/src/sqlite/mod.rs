@@ -201,7 +201,13 @@ impl SqliteStore {
 
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         self.pool
-            .write(move |conn| work.ops.iter().map(|op| records::apply(conn, op)).collect())
+            .write(move |conn| {
+                work.ops
+                    .iter()
+                    .enumerate()
+                    .map(|(n, op)| records::apply(conn, op).map_err(|e| e.at_operation(n)))
+                    .collect()
+            })
             .await
     }
 }

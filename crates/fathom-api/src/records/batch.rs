@@ -1,0 +1,197 @@
+//! `POST /api/v1/batch`: up to 100 creates, updates and deletes across collections in one
+//! transaction. All succeed or none is applied; an error names the failing operation.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use fathom_core::ErrorCode;
+use fathom_schema::{Collection, validate_create, validate_patch};
+use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+use super::record_json;
+use crate::AppState;
+use crate::body::JsonObject;
+use crate::envelope::envelope;
+use crate::error::ApiError;
+
+/// The most operations one batch may hold.
+pub const MAX_OPERATIONS: usize = 100;
+
+const OPERATION_KEYS: &[&str] = &["op", "collection", "id", "body"];
+
+fn shape_error(field: &str, detail: String, hint: &str) -> ApiError {
+    ApiError::new(ErrorCode::ValidationFailed, detail.clone(), hint).with_field(
+        field,
+        "invalid_operation",
+        detail,
+    )
+}
+
+/// Validates one operation and turns it into a write.
+fn operation(state: &AppState, index: usize, raw: &Value) -> Result<WriteOp, ApiError> {
+    let at = |key: &str| format!("operations[{index}].{key}");
+    let Some(object) = raw.as_object() else {
+        return Err(shape_error(
+            &format!("operations[{index}]"),
+            format!("Operation {index} must be an object."),
+            "Write {\"op\": \"create\", \"collection\": \"...\", \"body\": {...}}.",
+        ));
+    };
+    if let Some(key) = object
+        .keys()
+        .find(|k| !OPERATION_KEYS.contains(&k.as_str()))
+    {
+        return Err(shape_error(
+            &at(key),
+            format!("Operation {index} has an unknown key `{key}`."),
+            "An operation takes op, collection, id and body.",
+        ));
+    }
+    let collection = object
+        .get("collection")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            shape_error(
+                &at("collection"),
+                format!("Operation {index} needs a `collection` string."),
+                "Name the collection, such as \"products\".",
+            )
+        })?;
+    let collection: Arc<Collection> =
+        state
+            .schema
+            .collection(collection)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = state
+                    .schema
+                    .collections
+                    .keys()
+                    .map(String::as_str)
+                    .collect();
+                shape_error(
+                    &at("collection"),
+                    format!("Operation {index} names no known collection."),
+                    &format!("The collections are: {}.", known.join(", ")),
+                )
+            })?;
+    let id = || -> Result<Uuid, ApiError> {
+        object
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| {
+                shape_error(
+                    &at("id"),
+                    format!("Operation {index} needs the `id` of a record."),
+                    "Record ids are UUIDs, as returned in `id`.",
+                )
+            })
+    };
+    let body = || -> Result<&Map<String, Value>, ApiError> {
+        object
+            .get("body")
+            .and_then(Value::as_object)
+            .ok_or_else(|| {
+                shape_error(
+                    &at("body"),
+                    format!("Operation {index} needs a `body` object."),
+                    "Put the record's fields in `body`.",
+                )
+            })
+    };
+    let op = object.get("op").and_then(Value::as_str).unwrap_or("");
+    Ok(match op {
+        "create" => {
+            let values = validate_create(&collection, body()?)
+                .map_err(|e| ApiError::validation(e).for_operation(index))?;
+            WriteOp::Create { collection, values }
+        }
+        "update" => {
+            let id = id()?;
+            let values = validate_patch(&collection, body()?)
+                .map_err(|e| ApiError::validation(e).for_operation(index))?;
+            WriteOp::Update {
+                collection,
+                id,
+                values,
+            }
+        }
+        "delete" => WriteOp::Delete {
+            collection,
+            id: id()?,
+        },
+        _ => {
+            return Err(shape_error(
+                &at("op"),
+                format!("Operation {index} has no valid `op`."),
+                "Use \"create\", \"update\" or \"delete\".",
+            ));
+        }
+    })
+}
+
+pub async fn batch(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    if let Some(key) = body.keys().find(|k| k.as_str() != "operations") {
+        return Err(shape_error(
+            key,
+            format!("A batch has only `operations`, not `{key}`."),
+            "Send {\"operations\": [...]}.",
+        ));
+    }
+    let operations = body
+        .get("operations")
+        .and_then(Value::as_array)
+        .ok_or_else(|| {
+            shape_error(
+                "operations",
+                "A batch needs an `operations` array.".into(),
+                "Send {\"operations\": [...]}.",
+            )
+        })?;
+    if operations.is_empty() || operations.len() > MAX_OPERATIONS {
+        return Err(shape_error(
+            "operations",
+            format!(
+                "A batch holds 1 to {MAX_OPERATIONS} operations, not {}.",
+                operations.len()
+            ),
+            "Split larger batches.",
+        ));
+    }
+    let mut work = UnitOfWork::default();
+    for (index, raw) in operations.iter().enumerate() {
+        work.ops.push(operation(&state, index, raw)?);
+    }
+    let results = state.store.execute(work).await.map_err(|e| {
+        let index = e.operation;
+        let api = if e.kind == StoreErrorKind::NotFound {
+            ApiError::new(
+                ErrorCode::RecordNotFound,
+                "The record does not exist.",
+                "Check the id; the record may have been deleted.",
+            )
+        } else {
+            ApiError::from(e)
+        };
+        match index {
+            Some(index) => api.for_operation(index),
+            None => api,
+        }
+    })?;
+    let data: Vec<Value> = results
+        .iter()
+        .map(|result| match result {
+            WriteResult::Created(record) => json!({ "op": "create", "id": record.id.hyphenated().to_string(), "record": record_json(record) }),
+            WriteResult::Updated(record) => json!({ "op": "update", "id": record.id.hyphenated().to_string(), "record": record_json(record) }),
+            WriteResult::Deleted { id } => json!({ "op": "delete", "id": id.hyphenated().to_string() }),
+        })
+        .collect();
+    Ok(envelope(Value::Array(data), Map::new()).into_response())
+}
