@@ -224,7 +224,7 @@ pub async fn route_not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(
         ErrorCode::RouteNotFound,
         format!("No route matches `{}`.", uri.path()),
-        "Records live under /api/v1/{collection}; see /api/v1/openapi.json once it is served, or the README.",
+        "Records live under /api/v1/{collection}; the operations are listed in /api/v1/openapi.json and at /api/docs.",
     )
 }
 

@@ -417,7 +417,7 @@ impl Checker<'_> {
                     left: Term::Field(path),
                     op,
                     right: Term::Field(other_path),
-                    kind: kind,
+                    kind,
                 });
             }
             Resolved::Bound(Value::Null, _) => return Ok(Node::Const(false)),
@@ -452,7 +452,7 @@ impl Checker<'_> {
             left: Term::Field(path),
             op,
             right: Term::Value(right),
-            kind: kind,
+            kind,
         })
     }
 

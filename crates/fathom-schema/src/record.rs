@@ -31,30 +31,35 @@ impl FieldError {
     }
 }
 
-/// Validates a create body: every supplied field, then defaults and required fields.
-pub fn validate_create(
-    collection: &Collection,
-    body: &Map<String, Json>,
+/// What to do with one field of a body.
+enum Input<'a> {
+    /// Validate this JSON value.
+    Validate(&'a Json),
+    /// Store null.
+    Null,
+    /// The field needs a value and has none.
+    Missing,
+    /// Leave the field alone (absent from a patch).
+    Skip,
+}
+
+/// Validates every field as `pick` says, reporting all problems (and unknown fields) at once.
+fn validate_fields<'a>(
+    collection: &'a Collection,
+    body: &'a Map<String, Json>,
+    pick: fn(&'a Map<String, Json>, &'a Field) -> Input<'a>,
 ) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
     let mut errors = unknown_fields(collection, body);
     let mut values = Vec::with_capacity(collection.fields.len());
     for field in &collection.fields {
-        let supplied = body.get(&field.name).filter(|v| !v.is_null());
-        let json = match (supplied, &field.default) {
-            (Some(json), _) => json,
-            (None, Some(default)) => default,
-            (None, None) if field.required => {
-                errors.push(required_error(field));
-                continue;
-            }
-            (None, None) => {
-                values.push((field.name.clone(), Value::Null));
-                continue;
-            }
-        };
-        match validate_value(field, json) {
-            Ok(value) => values.push((field.name.clone(), value)),
-            Err(error) => errors.push(error),
+        match pick(body, field) {
+            Input::Skip => {}
+            Input::Null => values.push((field.name.clone(), Value::Null)),
+            Input::Missing => errors.push(required_error(field)),
+            Input::Validate(json) => match validate_value(field, json) {
+                Ok(value) => values.push((field.name.clone(), value)),
+                Err(error) => errors.push(error),
+            },
         }
     }
     if errors.is_empty() {
@@ -64,35 +69,38 @@ pub fn validate_create(
     }
 }
 
+/// Validates a create body: every supplied field, then defaults and required fields. An explicit
+/// `null` counts as not supplied, so the default applies.
+pub fn validate_create(
+    collection: &Collection,
+    body: &Map<String, Json>,
+) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
+    validate_fields(collection, body, |body, field| {
+        match (
+            body.get(&field.name).filter(|v| !v.is_null()),
+            &field.default,
+        ) {
+            (Some(json), _) => Input::Validate(json),
+            (None, Some(default)) => Input::Validate(default),
+            (None, None) if field.required => Input::Missing,
+            (None, None) => Input::Null,
+        }
+    })
+}
+
 /// Validates a partial update: only the supplied fields; `null` clears an optional field.
 pub fn validate_patch(
     collection: &Collection,
     body: &Map<String, Json>,
 ) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
-    let mut errors = unknown_fields(collection, body);
-    let mut values = Vec::with_capacity(body.len());
-    for field in &collection.fields {
-        let Some(json) = body.get(&field.name) else {
-            continue;
-        };
-        if json.is_null() {
-            if field.required {
-                errors.push(required_error(field));
-            } else {
-                values.push((field.name.clone(), Value::Null));
-            }
-            continue;
+    validate_fields(collection, body, |body, field| {
+        match body.get(&field.name) {
+            None => Input::Skip,
+            Some(Json::Null) if field.required => Input::Missing,
+            Some(Json::Null) => Input::Null,
+            Some(json) => Input::Validate(json),
         }
-        match validate_value(field, json) {
-            Ok(value) => values.push((field.name.clone(), value)),
-            Err(error) => errors.push(error),
-        }
-    }
-    if errors.is_empty() {
-        Ok(values)
-    } else {
-        Err(errors)
-    }
+    })
 }
 
 /// Converts a stored value back to its JSON form (decimals as strings, booleans as booleans).

@@ -27,15 +27,25 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
 
 fn percentiles(mut samples: Vec<Duration>) -> String {
     samples.sort();
-    let at = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0;
-    format!("p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms", at(0.5), at(0.95), at(0.99), at(1.0))
+    let at =
+        |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0;
+    format!(
+        "p50 {:>6.2} ms  p95 {:>6.2} ms  p99 {:>6.2} ms  max {:>6.2} ms",
+        at(0.5),
+        at(0.95),
+        at(0.99),
+        at(1.0)
+    )
 }
 
 #[tokio::main]
@@ -47,10 +57,14 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".into();
     config.database.data_dir = dir.path().to_path_buf();
-    let schema = fathom_schema::parse_schema("bench.toml", SCHEMA).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let schema =
+        fathom_schema::parse_schema("bench.toml", SCHEMA).map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = Application::build(&config, schema, "bench.db").await?;
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
-    let tickets = schema.collection("tickets").cloned().ok_or_else(|| anyhow::anyhow!("no tickets"))?;
+    let tickets = schema
+        .collection("tickets")
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("no tickets"))?;
 
     let started = Instant::now();
     let mut rng = Lcg(42);
@@ -59,27 +73,73 @@ async fn main() -> anyhow::Result<()> {
         for n in chunk * 1000..((chunk + 1) * 1000).min(records) {
             let values = vec![
                 ("title".to_owned(), Value::Text(format!("ticket {n}"))),
-                ("status".to_owned(), Value::Text(STATUSES[(rng.next() % 5) as usize].to_owned())),
-                ("priority".to_owned(), Value::Integer((rng.next() % 10) as i64)),
-                ("team".to_owned(), Value::Text(format!("team-{}", rng.next() % TEAMS as u64))),
+                (
+                    "status".to_owned(),
+                    Value::Text(STATUSES[(rng.next() % 5) as usize].to_owned()),
+                ),
+                (
+                    "priority".to_owned(),
+                    Value::Integer((rng.next() % 10) as i64),
+                ),
+                (
+                    "team".to_owned(),
+                    Value::Text(format!("team-{}", rng.next() % TEAMS as u64)),
+                ),
             ];
-            work.ops.push(WriteOp::Create { collection: tickets.clone(), values });
+            work.ops.push(WriteOp::Create {
+                collection: tickets.clone(),
+                values,
+            });
         }
-        store.execute(work).await.map_err(|e| anyhow::anyhow!(e.detail))?;
+        store
+            .execute(work)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.detail))?;
     }
-    println!("seeded {records} records in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded {records} records in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let address = app.local_addr()?;
     tokio::spawn(app.run_until(std::future::pending()));
     let client = reqwest::Client::new();
     let base = format!("http://{address}/api/v1/tickets");
 
-    let workloads: [(&str, Box<dyn Fn(&mut Lcg) -> String>); 3] = [
-        ("filter status, sort -created_at, limit 20", Box::new(|r: &mut Lcg| format!("filter=status%20%3D%20%22{}%22&sort=-created_at&limit=20", STATUSES[(r.next() % 5) as usize]))),
-        ("filter team && priority >= N, sort -priority", Box::new(|r: &mut Lcg| format!("filter=team%20%3D%20%22team-{}%22%20%26%26%20priority%20%3E%3D%20{}&sort=-priority&limit=20", r.next() % TEAMS as u64, r.next() % 10))),
-        ("same as first, plus count=true", Box::new(|r: &mut Lcg| format!("filter=status%20%3D%20%22{}%22&sort=-created_at&limit=20&count=true", STATUSES[(r.next() % 5) as usize]))),
+    type Workload = (&'static str, Box<dyn Fn(&mut Lcg) -> String>);
+    let workloads: [Workload; 3] = [
+        (
+            "filter status, sort -created_at, limit 20",
+            Box::new(|r: &mut Lcg| {
+                format!(
+                    "filter=status%20%3D%20%22{}%22&sort=-created_at&limit=20",
+                    STATUSES[(r.next() % 5) as usize]
+                )
+            }),
+        ),
+        (
+            "filter team && priority >= N, sort -priority",
+            Box::new(|r: &mut Lcg| {
+                format!(
+                    "filter=team%20%3D%20%22team-{}%22%20%26%26%20priority%20%3E%3D%20{}&sort=-priority&limit=20",
+                    r.next() % TEAMS as u64,
+                    r.next() % 10
+                )
+            }),
+        ),
+        (
+            "same as first, plus count=true",
+            Box::new(|r: &mut Lcg| {
+                format!(
+                    "filter=status%20%3D%20%22{}%22&sort=-created_at&limit=20&count=true",
+                    STATUSES[(r.next() % 5) as usize]
+                )
+            }),
+        ),
     ];
-    println!("\n{requests} sequential requests per workload on {records} records (HTTP, debug or release as built):");
+    println!(
+        "\n{requests} sequential requests per workload on {records} records (HTTP, debug or release as built):"
+    );
     for (name, query) in &workloads {
         let mut samples = Vec::with_capacity(requests);
         for _ in 0..requests {
@@ -98,12 +158,34 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..requests {
         let text = format!("status = \"{}\"", STATUSES[(rng.next() % 5) as usize]);
         let expr = fathom_query::parse(&text)?;
-        let filter = fathom_query::check(&expr, &text, &schema, &tickets, &fathom_query::Env::default())?;
+        let filter = fathom_query::check(
+            &expr,
+            &text,
+            &schema,
+            &tickets,
+            &fathom_query::Env::default(),
+        )?;
         let sort = fathom_query::parse_sort("-created_at", &tickets)?;
         let t = Instant::now();
-        store.list(tickets.clone(), ListQuery { filter: Some(filter), sort, after: None, limit: 21, offset: 0 }).await.map_err(|e| anyhow::anyhow!(e.detail))?;
+        store
+            .list(
+                tickets.clone(),
+                ListQuery {
+                    filter: Some(filter),
+                    sort,
+                    after: None,
+                    limit: 21,
+                    offset: 0,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!(e.detail))?;
         samples.push(t.elapsed());
     }
-    println!("  {:<48} {}", "store alone: the first workload, no HTTP", percentiles(samples));
+    println!(
+        "  {:<48} {}",
+        "store alone: the first workload, no HTTP",
+        percentiles(samples)
+    );
     Ok(())
 }

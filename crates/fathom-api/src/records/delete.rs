@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp};
+use fathom_store::{UnitOfWork, WriteOp};
 
 use super::RecordPath;
 use crate::AppState;
@@ -18,12 +18,6 @@ pub async fn delete(State(state): State<AppState>, path: RecordPath) -> Result<R
         .store
         .execute(UnitOfWork::single(op))
         .await
-        .map_err(|e| {
-            if e.kind == StoreErrorKind::NotFound {
-                ApiError::record_not_found(&path.collection.name, &path.raw_id)
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| path.write_error(e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -116,6 +116,17 @@ impl FromRequestParts<AppState> for RecordPath {
     }
 }
 
+impl RecordPath {
+    /// Maps a store error of a write to this record, naming the record when it does not exist.
+    pub fn write_error(&self, error: fathom_store::StoreError) -> ApiError {
+        if error.kind == fathom_store::StoreErrorKind::NotFound {
+            ApiError::record_not_found(&self.collection.name, &self.raw_id)
+        } else {
+            error.into()
+        }
+    }
+}
+
 /// The JSON form of a record: system fields first, then the schema's fields in order.
 pub fn record_json(record: &Record) -> Value {
     let mut object = Map::with_capacity(record.values.len() + 4);

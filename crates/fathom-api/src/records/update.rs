@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use fathom_schema::validate_patch;
-use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use fathom_store::{UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
 use super::{RecordPath, record_json};
@@ -27,13 +27,7 @@ pub async fn update(
         .store
         .execute(UnitOfWork::single(op))
         .await
-        .map_err(|e| {
-            if e.kind == StoreErrorKind::NotFound {
-                ApiError::record_not_found(&path.collection.name, &path.raw_id)
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(|e| path.write_error(e))?;
     let Some(WriteResult::Updated(record)) = results.pop() else {
         return Err(ApiError::internal("update returned no record"));
     };

@@ -2,15 +2,15 @@
 //! in both directions, real records validate against their schemas, the docs page is
 //! self-contained, and `fathom openapi` prints what the server serves.
 
+mod check;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use fathom_core::ErrorCode;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-mod check;
-
-use check::{problems, resolve};
+use self::check::{problems, resolve};
 
 use crate::helpers::{
     TEST_SCHEMA, TestApp, assert_problem, json_with_status, run_cli, spawn_app, spawn_demo,
