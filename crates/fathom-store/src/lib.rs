@@ -7,6 +7,7 @@
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
 mod error;
+mod identity;
 mod plan;
 mod record;
 mod sqlite;
@@ -19,6 +20,9 @@ use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
 pub use error::{StoreError, StoreErrorKind};
+pub use identity::{
+    AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User,
+};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use record::{ListQuery, Record, UnitOfWork, WriteOp, WriteResult};
 pub use sqlite::{Durability, SqliteOptions};

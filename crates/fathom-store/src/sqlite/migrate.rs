@@ -22,7 +22,9 @@ pub(crate) fn ensure_system_tables(conn: &Connection) -> Result<(), StoreError> 
             \"statements\" TEXT NOT NULL
         ) STRICT",
     )
-    .map_err(from_sqlite)
+    .map_err(from_sqlite)?;
+    conn.execute_batch(include_str!("identity.sql"))
+        .map_err(from_sqlite)
 }
 
 fn row_to_migration(row: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String)> {

@@ -2,6 +2,7 @@
 //! top of the writer/reader [`pool`].
 
 mod ddl;
+pub(crate) mod identity;
 mod migrate;
 mod pool;
 mod records;
@@ -54,7 +55,7 @@ impl SqliteOptions {
 }
 
 pub(crate) struct SqliteStore {
-    pool: Pool,
+    pub(crate) pool: Pool,
 }
 
 fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, StoreError> {

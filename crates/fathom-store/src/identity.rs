@@ -1,0 +1,291 @@
+//! Identity storage: users, sessions (each the family of its refresh tokens), single-use tokens,
+//! signing keys and the audit log. Every redemption of a single-use secret is one conditional
+//! UPDATE on the single writer, so concurrent redemptions of one token yield exactly one success.
+
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::sqlite::identity as sql;
+use crate::{Backend, Store};
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: Uuid,
+    /// Lowercased.
+    pub email: String,
+    /// Argon2id PHC string. Never serialised to clients.
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub tenant: Option<String>,
+    pub verified: bool,
+    pub disabled: bool,
+    /// Failed logins since the last success (counted across IPs).
+    pub failed_logins: i64,
+    /// Until when logins are refused (canonical timestamp), after too many failures.
+    pub locked_until: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub version: i64,
+}
+
+/// The fields of a new user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub tenant: Option<String>,
+    pub verified: bool,
+}
+
+/// A login session: the family of refresh tokens issued from one login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub created_at: String,
+    /// The absolute end of the session, whatever the refreshes.
+    pub expires_at: String,
+    pub last_used_at: String,
+    pub revoked_at: Option<String>,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+}
+
+/// What redeeming a refresh token did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshOutcome {
+    /// The token was live: it is now used, and the new token (already stored) continues the family.
+    Rotated { session: Session, user: User },
+    /// The token had already been used: the whole family (session) is now revoked.
+    Reused { session_id: Uuid, user_id: Uuid },
+    /// Unknown token, or its session is revoked or expired, or the user is disabled.
+    Invalid,
+}
+
+/// A stored Ed25519 signing key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub private_key: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+}
+
+impl std::fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("private_key", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish()
+    }
+}
+
+/// One security-relevant event. Never holds a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// What happened: `login`, `lockout`, `refresh_reuse`, `password_change`, ...
+    pub action: String,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    pub actor: Option<String>,
+    pub target: Option<String>,
+    pub request_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// An audit entry as stored, with its sequence number and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub seq: i64,
+    pub at: String,
+    pub entry: AuditEntry,
+}
+
+macro_rules! on_writer {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match &*$store.backend {
+            Backend::Sqlite(s) => s.pool.write(move |$conn| $body).await,
+        }
+    };
+}
+
+macro_rules! on_reader {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match &*$store.backend {
+            Backend::Sqlite(s) => s.pool.read(move |$conn| $body).await,
+        }
+    };
+}
+
+impl Store {
+    /// Creates a user; a taken email is a unique violation on `email`.
+    pub async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        on_writer!(self, |conn| sql::create_user(conn, &user))
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, StoreError> {
+        let email = email.to_lowercase();
+        on_reader!(self, |conn| sql::user_where(conn, "email", &email))
+    }
+
+    pub async fn user_by_id(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        on_reader!(self, |conn| sql::user_where(
+            conn,
+            "id",
+            &id.hyphenated().to_string()
+        ))
+    }
+
+    /// Counts a failed login; when the count reaches `threshold`, locks logins until `lock_until`.
+    pub async fn record_login_failure(
+        &self,
+        user_id: Uuid,
+        threshold: i64,
+        lock_until: String,
+    ) -> Result<User, StoreError> {
+        on_writer!(self, |conn| sql::record_login_failure(
+            conn,
+            user_id,
+            threshold,
+            &lock_until
+        ))
+    }
+
+    /// Clears the failure count after a successful login, storing a fresher hash if given.
+    pub async fn record_login_success(
+        &self,
+        user_id: Uuid,
+        rehashed: Option<String>,
+    ) -> Result<(), StoreError> {
+        on_writer!(self, |conn| sql::record_login_success(
+            conn,
+            user_id,
+            rehashed.as_deref()
+        ))
+    }
+
+    /// Starts a session whose first refresh token has hash `refresh_hash`.
+    pub async fn create_session(
+        &self,
+        user_id: Uuid,
+        refresh_hash: String,
+        expires_at: String,
+        user_agent: Option<String>,
+        ip: Option<String>,
+    ) -> Result<Session, StoreError> {
+        on_writer!(self, |conn| sql::create_session(
+            conn,
+            user_id,
+            &refresh_hash,
+            &expires_at,
+            user_agent.as_deref(),
+            ip.as_deref()
+        ))
+    }
+
+    /// Redeems the refresh token with hash `hash`, replacing it with `next_hash` in one step.
+    pub async fn rotate_refresh(
+        &self,
+        hash: String,
+        next_hash: String,
+    ) -> Result<RefreshOutcome, StoreError> {
+        on_writer!(self, |conn| sql::rotate_refresh(conn, &hash, &next_hash))
+    }
+
+    /// Revokes one session of `user_id`. Returns whether it was live.
+    pub async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        reason: &'static str,
+    ) -> Result<bool, StoreError> {
+        on_writer!(self, |conn| sql::revoke_session(
+            conn, user_id, session_id, reason
+        ))
+    }
+
+    /// Revokes every live session of `user_id` except `keep`. Returns how many.
+    pub async fn revoke_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        reason: &'static str,
+    ) -> Result<usize, StoreError> {
+        on_writer!(self, |conn| sql::revoke_sessions(
+            conn, user_id, keep, reason
+        ))
+    }
+
+    /// The live sessions of a user, newest first.
+    pub async fn sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
+        on_reader!(self, |conn| sql::sessions(conn, user_id))
+    }
+
+    /// Sets a new password hash and revokes every session except `keep`, in one transaction.
+    pub async fn set_password(
+        &self,
+        user_id: Uuid,
+        hash: String,
+        keep: Option<Uuid>,
+    ) -> Result<usize, StoreError> {
+        on_writer!(self, |conn| sql::set_password(conn, user_id, &hash, keep))
+    }
+
+    /// Stores a single-use token (`purpose`: `verify_email`, `reset_password`) by its hash.
+    pub async fn create_one_time_token(
+        &self,
+        user_id: Uuid,
+        purpose: &'static str,
+        hash: String,
+        expires_at: String,
+    ) -> Result<(), StoreError> {
+        on_writer!(self, |conn| sql::create_one_time_token(
+            conn,
+            user_id,
+            purpose,
+            &hash,
+            &expires_at
+        ))
+    }
+
+    /// Redeems a single-use token: exactly one concurrent caller gets the user id.
+    pub async fn redeem_one_time_token(
+        &self,
+        purpose: &'static str,
+        hash: String,
+    ) -> Result<Option<Uuid>, StoreError> {
+        on_writer!(self, |conn| sql::redeem_one_time_token(
+            conn, purpose, &hash
+        ))
+    }
+
+    /// Marks a user's email verified.
+    pub async fn set_verified(&self, user_id: Uuid) -> Result<(), StoreError> {
+        on_writer!(self, |conn| sql::set_verified(conn, user_id))
+    }
+
+    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StoreError> {
+        on_reader!(self, |conn| sql::signing_keys(conn))
+    }
+
+    /// Adds a signing key and retires every older one at `now` (they keep verifying).
+    pub async fn add_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError> {
+        on_writer!(self, |conn| sql::add_signing_key(conn, &key))
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        on_writer!(self, |conn| sql::append_audit(conn, &entry))
+    }
+
+    /// The newest `limit` audit records, newest first.
+    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        on_reader!(self, |conn| sql::audit_log(conn, limit))
+    }
+}
