@@ -2,13 +2,16 @@
 //! errors to `application/problem+json`. HTTP and JSON types stay in this crate; below it the
 //! store and the schema speak in domain types.
 
+mod auth;
 mod body;
+mod client_ip;
 mod config;
 mod envelope;
 mod error;
 mod health;
 mod middleware;
 mod openapi;
+mod rate_limit;
 mod records;
 mod request_id;
 
@@ -20,6 +23,7 @@ use fathom_query::cursor::CursorKey;
 use fathom_schema::Schema;
 use fathom_store::Store;
 
+pub use auth::{AuthSettings, AuthState, Caller, Keys, Mail, Mailbox};
 pub use config::HttpConfig;
 pub use error::ApiError;
 pub use openapi::document;
@@ -33,6 +37,8 @@ pub struct AppState {
     pub config: Arc<HttpConfig>,
     /// Signs list cursors; shared by every node through the database.
     pub cursor_key: CursorKey,
+    /// Passwords, token keys and the mailbox.
+    pub auth: Arc<AuthState>,
     readiness: Arc<Readiness>,
 }
 
@@ -52,12 +58,14 @@ impl AppState {
         schema: Arc<Schema>,
         config: HttpConfig,
         cursor_key: CursorKey,
+        auth: Arc<AuthState>,
     ) -> Self {
         Self {
             store,
             schema,
             config: Arc::new(config),
             cursor_key,
+            auth,
             readiness: Arc::default(),
         }
     }
@@ -97,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         middleware::require_migrated,
     ));
     let app = Router::new()
+        .nest("/api/v1/auth", auth::router(&state))
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(openapi::router(&state))

@@ -27,6 +27,14 @@ pub enum ErrorCode {
     RouteNotFound,
     /// The route exists but not for this HTTP method.
     MethodNotAllowed,
+    /// No valid credentials were presented (missing, malformed, expired or revoked token).
+    Unauthorized,
+    /// The email and password do not match an active account (never says which part was wrong).
+    InvalidCredentials,
+    /// The caller is known but not allowed to do this.
+    Forbidden,
+    /// Too many requests from this client or for this account; retry after `Retry-After`.
+    TooManyRequests,
     /// A unique constraint would be violated.
     UniqueViolation,
     /// A relation points at a record that does not exist, or a delete would orphan one.
@@ -55,6 +63,10 @@ impl ErrorCode {
         Self::InvalidId,
         Self::RouteNotFound,
         Self::MethodNotAllowed,
+        Self::Unauthorized,
+        Self::InvalidCredentials,
+        Self::Forbidden,
+        Self::TooManyRequests,
         Self::UniqueViolation,
         Self::RelationViolation,
         Self::RequestTimeout,
@@ -77,6 +89,10 @@ impl ErrorCode {
             Self::InvalidId => "invalid_id",
             Self::RouteNotFound => "route_not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unauthorized => "unauthorized",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::Forbidden => "forbidden",
+            Self::TooManyRequests => "too_many_requests",
             Self::UniqueViolation => "unique_violation",
             Self::RelationViolation => "relation_violation",
             Self::RequestTimeout => "request_timeout",
@@ -95,7 +111,10 @@ impl ErrorCode {
             | Self::InvalidQuery
             | Self::InvalidId => 400,
             Self::CollectionNotFound | Self::RecordNotFound | Self::RouteNotFound => 404,
+            Self::Unauthorized | Self::InvalidCredentials => 401,
+            Self::Forbidden => 403,
             Self::MethodNotAllowed => 405,
+            Self::TooManyRequests => 429,
             Self::UniqueViolation => 409,
             Self::RelationViolation => 409,
             Self::PayloadTooLarge => 413,
@@ -119,6 +138,10 @@ impl ErrorCode {
             Self::InvalidId => "Invalid record id",
             Self::RouteNotFound => "Route not found",
             Self::MethodNotAllowed => "Method not allowed",
+            Self::Unauthorized => "Authentication required",
+            Self::InvalidCredentials => "Invalid credentials",
+            Self::Forbidden => "Forbidden",
+            Self::TooManyRequests => "Too many requests",
             Self::UniqueViolation => "Unique constraint violated",
             Self::RelationViolation => "Relation constraint violated",
             Self::RequestTimeout => "Request timed out",

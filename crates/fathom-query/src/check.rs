@@ -296,24 +296,58 @@ impl Checker<'_> {
                 }
             });
         }
+        let is_like = matches!(op, CmpOp::Like | CmpOp::NotLike);
+        let pattern_on_left = || {
+            self.error(
+                at,
+                "The pattern of `~` must be on the right.",
+                "Write `field ~ \"pattern\"`.",
+            )
+        };
         match (l, r) {
-            (Resolved::Field(path), other) => self.field_against(path, op, other, at),
+            (Resolved::Field(path), other) => self.field_against(path, op, op, other, at),
             (other, Resolved::Field(path)) => {
-                if matches!(op, CmpOp::Like | CmpOp::NotLike) {
+                if is_like {
+                    return Err(pattern_on_left());
+                }
+                self.field_against(path, mirror(op), op, other, at)
+            }
+            (Resolved::Bound(a, kind), Resolved::Literal(literal, lit_at)) => {
+                self.bound_against_literal(&name_of(left), a, kind, op, op, &literal, lit_at, at)
+            }
+            (Resolved::Literal(literal, lit_at), Resolved::Bound(a, kind)) => {
+                if is_like {
+                    return Err(pattern_on_left());
+                }
+                let name = name_of(right);
+                self.bound_against_literal(&name, a, kind, mirror(op), op, &literal, lit_at, at)
+            }
+            (Resolved::Bound(a, ka), Resolved::Bound(b, kb)) => {
+                let (left_name, right_name) = (name_of(left), name_of(right));
+                self.check_op(&left_name, ka, op, op, at)?;
+                if is_like {
+                    if !is_text_valued(kb) {
+                        return Err(self.pattern_not_a_string(at));
+                    }
+                    let Value::Text(b) = b else {
+                        return Ok(Node::Const(false));
+                    };
+                    let pattern = Value::Text(format!("%{}%", escape_like(&b)));
+                    return Ok(Node::Const(crate::eval::compare_values(
+                        &a, op, &pattern, ka,
+                    )));
+                }
+                if ka != kb && !(ka.is_numeric() && kb.is_numeric()) {
                     return Err(self.error(
                         at,
-                        "The pattern of `~` must be on the right.",
-                        "Write `field ~ \"pattern\"`.",
+                        format!(
+                            "`{left_name}` is {} but `{right_name}` is {}; they cannot be compared.",
+                            ka.name(),
+                            kb.name()
+                        ),
+                        "Compare values of the same type.",
                     ));
                 }
-                self.field_against(path, mirror(op), other, at)
-            }
-            (Resolved::Bound(a, kind), Resolved::Literal(literal, lit_at))
-            | (Resolved::Literal(literal, lit_at), Resolved::Bound(a, kind)) => {
-                let b = self.coerce(&literal, kind, lit_at, None)?;
-                Ok(Node::Const(crate::eval::compare_values(&a, op, &b, kind)))
-            }
-            (Resolved::Bound(a, ka), Resolved::Bound(b, _)) => {
                 Ok(Node::Const(crate::eval::compare_values(&a, op, &b, ka)))
             }
             _ => Err(self.error(
@@ -324,21 +358,48 @@ impl Checker<'_> {
         }
     }
 
-    fn field_against(
+    /// `bound op literal`, folded to a constant. `shown` is the operator as written (before the
+    /// operands were swapped), for messages.
+    #[allow(clippy::too_many_arguments)]
+    fn bound_against_literal(
         &self,
-        path: FieldPath,
+        name: &str,
+        bound: Value,
+        kind: ValueKind,
         op: CmpOp,
-        other: Resolved,
+        shown: CmpOp,
+        literal: &Literal,
+        lit_at: usize,
         at: usize,
     ) -> Result<Node, QueryError> {
-        let kind = path.kind;
+        self.check_op(name, kind, op, shown, at)?;
+        let value = if matches!(op, CmpOp::Like | CmpOp::NotLike) {
+            let Literal::Str(pattern) = literal else {
+                return Err(self.pattern_not_a_string(at));
+            };
+            Value::Text(wrap_pattern(pattern.clone()))
+        } else {
+            self.coerce(literal, kind, lit_at, None)?
+        };
+        Ok(Node::Const(crate::eval::compare_values(
+            &bound, op, &value, kind,
+        )))
+    }
+
+    /// Refuses operators that do not apply to values of `kind` (named `name`): anything but a
+    /// null check on json, orderings on booleans and ids, `~` on anything but text.
+    fn check_op(
+        &self,
+        name: &str,
+        kind: ValueKind,
+        op: CmpOp,
+        shown: CmpOp,
+        at: usize,
+    ) -> Result<(), QueryError> {
         if kind == ValueKind::Json {
             return Err(self.error(
                 at,
-                format!(
-                    "`{}` is a json field; it can only be tested for null.",
-                    path.dotted()
-                ),
+                format!("`{name}` is a json field; it can only be tested for null."),
                 "Use `field = null` or `field != null`.",
             ));
         }
@@ -346,43 +407,53 @@ impl Checker<'_> {
             return Err(self.error(
                 at,
                 format!(
-                    "`{}` is {}, which has no order; `{}` does not apply.",
-                    path.dotted(),
+                    "`{name}` is {}, which has no order; `{}` does not apply.",
                     kind.name(),
-                    op.symbol()
+                    shown.symbol()
                 ),
                 "Use = or != for booleans and ids.",
             ));
         }
+        if matches!(op, CmpOp::Like | CmpOp::NotLike) && kind != ValueKind::Text {
+            return Err(self.error(
+                at,
+                format!("`~` matches text, but `{name}` is {}.", kind.name()),
+                "Use = != < > for other types.",
+            ));
+        }
+        Ok(())
+    }
+
+    fn pattern_not_a_string(&self, at: usize) -> QueryError {
+        self.error(
+            at,
+            "The pattern of `~` must be a string.",
+            "Write `name ~ \"lamp%\"` (`%` any text, `_` one character).",
+        )
+    }
+
+    /// `path op other`. `shown` is the operator as written (before the operands were swapped),
+    /// for messages.
+    fn field_against(
+        &self,
+        path: FieldPath,
+        op: CmpOp,
+        shown: CmpOp,
+        other: Resolved,
+        at: usize,
+    ) -> Result<Node, QueryError> {
+        let kind = path.kind;
+        self.check_op(&path.dotted(), kind, op, shown, at)?;
         if matches!(op, CmpOp::Like | CmpOp::NotLike) {
-            if kind != ValueKind::Text {
-                return Err(self.error(
-                    at,
-                    format!(
-                        "`~` matches text, but `{}` is {}.",
-                        path.dotted(),
-                        kind.name()
-                    ),
-                    "Use = != < > for other types.",
-                ));
-            }
             let pattern = match other {
-                Resolved::Literal(Literal::Str(s), _) => {
-                    if s.contains('%') {
-                        s
-                    } else {
-                        format!("%{s}%")
-                    }
-                }
-                Resolved::Bound(Value::Text(s), _) => format!("%{}%", escape_like(&s)),
-                Resolved::Bound(Value::Null, _) => return Ok(Node::Const(false)),
-                _ => {
-                    return Err(self.error(
-                        at,
-                        "The pattern of `~` must be a string.",
-                        "Write `name ~ \"lamp%\"` (`%` any text, `_` one character).",
-                    ));
-                }
+                Resolved::Literal(Literal::Str(s), _) => wrap_pattern(s),
+                // A bound value is matched literally; whether it is a string must not depend on
+                // whether it happens to be null for this caller.
+                Resolved::Bound(value, bound_kind) if is_text_valued(bound_kind) => match value {
+                    Value::Text(s) => format!("%{}%", escape_like(&s)),
+                    _ => return Ok(Node::Const(false)),
+                },
+                _ => return Err(self.pattern_not_a_string(at)),
             };
             return Ok(Node::Compare {
                 left: Term::Field(path),
@@ -420,8 +491,8 @@ impl Checker<'_> {
                     kind,
                 });
             }
-            Resolved::Bound(Value::Null, _) => return Ok(Node::Const(false)),
             Resolved::Bound(value, bound_kind) => {
+                // Types first: whether a rule checks must not depend on the caller.
                 if bound_kind != kind && !(kind.is_numeric() && bound_kind.is_numeric()) {
                     return Err(self.error(
                         at,
@@ -433,6 +504,9 @@ impl Checker<'_> {
                         ),
                         "Compare values of the same type.",
                     ));
+                }
+                if value == Value::Null {
+                    return Ok(Node::Const(false));
                 }
                 value
             }
@@ -744,9 +818,14 @@ impl Checker<'_> {
                 Value::Number(*x)
             }
             (ValueKind::Number | ValueKind::Decimal, Literal::Int(i)) => Value::Number(*i as f64),
-            (ValueKind::Decimal, Literal::Str(s)) => {
-                Value::Number(s.parse::<f64>().map_err(|_| mismatch())?)
-            }
+            // Decimals are finite: "NaN" and "inf" parse as floats but are no decimals (and SQL
+            // cannot bind NaN: it would become NULL and break negation).
+            (ValueKind::Decimal, Literal::Str(s)) => Value::Number(
+                s.parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .ok_or_else(mismatch)?,
+            ),
             (ValueKind::Bool, Literal::Bool(b)) => Value::Bool(*b),
             (ValueKind::Timestamp, Literal::Str(s)) => {
                 Value::Text(canonical_timestamp(s).ok_or_else(mismatch)?)
@@ -806,6 +885,31 @@ fn mirror(op: CmpOp) -> CmpOp {
         CmpOp::Gt => CmpOp::Lt,
         CmpOp::Ge => CmpOp::Le,
         other => other,
+    }
+}
+
+/// A `~` pattern as written: wrapped in `%…%` when it has no `%`, so that it matches anywhere.
+fn wrap_pattern(pattern: String) -> String {
+    if pattern.contains('%') {
+        pattern
+    } else {
+        format!("%{pattern}%")
+    }
+}
+
+/// Whether bound values of `kind` are text (and so can serve as a `~` pattern).
+fn is_text_valued(kind: ValueKind) -> bool {
+    matches!(
+        kind,
+        ValueKind::Text | ValueKind::Uuid | ValueKind::Timestamp | ValueKind::Date
+    )
+}
+
+/// The dotted name of an operand, for messages.
+fn name_of(operand: &Operand) -> String {
+    match operand {
+        Operand::Path(path) => path.segments.join("."),
+        Operand::Literal(literal, _) => literal.to_string(),
     }
 }
 

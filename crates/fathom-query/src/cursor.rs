@@ -72,9 +72,14 @@ impl CursorKey {
         let tag = URL_SAFE_NO_PAD
             .decode(tag)
             .map_err(|_| CursorError::Invalid)?;
+        // `verify_truncated_left` accepts any prefix of the tag: insist on all of it, or a
+        // one-byte tag could be guessed in 256 tries.
+        if tag.len() != TAG_BYTES {
+            return Err(CursorError::Invalid);
+        }
         let mut mac = self.mac();
         mac.update(&payload);
-        // Constant-time comparison of the truncated tag.
+        // Constant-time comparison of the tag.
         mac.verify_truncated_left(&tag)
             .map_err(|_| CursorError::Invalid)?;
         let payload: Json = serde_json::from_slice(&payload).map_err(|_| CursorError::Invalid)?;

@@ -18,9 +18,13 @@ impl QueryError {
         message: impl Into<String>,
         hint: impl Into<String>,
     ) -> Self {
-        let column = source
-            .get(..at.min(source.len()))
-            .map_or(1, |prefix| prefix.chars().count() + 1);
+        // Count the characters before `at`, rounding an offset inside a multi-byte character
+        // down to that character's start.
+        let mut end = at.min(source.len());
+        while !source.is_char_boundary(end) {
+            end -= 1;
+        }
+        let column = source[..end].chars().count() + 1;
         Self {
             column,
             message: message.into(),

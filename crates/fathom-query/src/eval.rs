@@ -68,6 +68,16 @@ pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, _kind: ValueKind) 
         (Value::Integer(x), Value::Integer(y)) => x.cmp(y),
         (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        // An integer and a float compare exactly, as SQL compares them: rounding the integer to
+        // a float would make 2^53 + 1 equal 2^53.
+        (Value::Integer(x), Value::Number(y)) => match integer_float_cmp(*x, *y) {
+            Some(ordering) => ordering,
+            None => return false,
+        },
+        (Value::Number(x), Value::Integer(y)) => match integer_float_cmp(*y, *x) {
+            Some(ordering) => ordering.reverse(),
+            None => return false,
+        },
         (x, y) => match (number(x), number(y)) {
             (Some(x), Some(y)) => match x.partial_cmp(&y) {
                 Some(ordering) => ordering,
@@ -85,6 +95,28 @@ pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, _kind: ValueKind) 
         CmpOp::Ge => ordering != Ordering::Less,
         CmpOp::Like | CmpOp::NotLike => false,
     }
+}
+
+/// The exact order of an integer and a float (`None` for NaN), without rounding either.
+fn integer_float_cmp(i: i64, f: f64) -> Option<Ordering> {
+    // 2^63, exactly representable: every i64 is below it and at or above its negation.
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() {
+        return None;
+    }
+    if f >= TWO_POW_63 {
+        return Some(Ordering::Less);
+    }
+    if f < -TWO_POW_63 {
+        return Some(Ordering::Greater);
+    }
+    // Within range, the integral part converts exactly and the fraction is exact too.
+    let whole = f.trunc();
+    let fraction = f - whole;
+    Some(
+        i.cmp(&(whole as i64))
+            .then_with(|| 0.0_f64.partial_cmp(&fraction).unwrap_or(Ordering::Equal)),
+    )
 }
 
 fn number(value: &Value) -> Option<f64> {
@@ -167,5 +199,34 @@ mod tests {
             !like("ÄB", "äb"),
             "non-ASCII letters do not fold, as in SQLite"
         );
+    }
+
+    #[test]
+    fn integers_and_floats_compare_exactly() {
+        use super::integer_float_cmp;
+        use std::cmp::Ordering::*;
+        assert_eq!(
+            integer_float_cmp(9_007_199_254_740_993, 9_007_199_254_740_992.0),
+            Some(Greater)
+        );
+        assert_eq!(
+            integer_float_cmp(9_007_199_254_740_992, 9_007_199_254_740_992.0),
+            Some(Equal)
+        );
+        assert_eq!(integer_float_cmp(1, 1.5), Some(Less));
+        assert_eq!(integer_float_cmp(2, 1.5), Some(Greater));
+        assert_eq!(integer_float_cmp(-1, -1.5), Some(Greater));
+        assert_eq!(integer_float_cmp(-2, -1.5), Some(Less));
+        assert_eq!(integer_float_cmp(0, -0.0), Some(Equal));
+        assert_eq!(
+            integer_float_cmp(i64::MAX, 9.223_372_036_854_776e18),
+            Some(Less)
+        );
+        assert_eq!(
+            integer_float_cmp(i64::MIN, -9.223_372_036_854_776e18),
+            Some(Equal)
+        );
+        assert_eq!(integer_float_cmp(i64::MIN, -1e300), Some(Greater));
+        assert_eq!(integer_float_cmp(0, f64::NAN), None);
     }
 }

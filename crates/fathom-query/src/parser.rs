@@ -83,12 +83,13 @@ impl Parser<'_> {
         )
     }
 
-    fn nest(&mut self) -> Result<(), QueryError> {
+    /// Enters one level of nesting, opened by the token at byte offset `at`.
+    fn nest(&mut self, at: usize) -> Result<(), QueryError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return Err(QueryError::at(
                 self.source,
-                self.offset(),
+                at,
                 format!("The expression nests deeper than {MAX_DEPTH} levels."),
                 "Remove redundant parentheses or negations.",
             ));
@@ -125,15 +126,17 @@ impl Parser<'_> {
     fn unary(&mut self) -> Result<Expr, QueryError> {
         match self.peek() {
             Token::Not => {
+                let at = self.offset();
                 self.advance();
-                self.nest()?;
+                self.nest(at)?;
                 let inner = self.unary()?;
                 self.depth -= 1;
                 Ok(Expr::Not(Box::new(inner)))
             }
             Token::LParen => {
+                let at = self.offset();
                 self.advance();
-                self.nest()?;
+                self.nest(at)?;
                 let inner = self.or()?;
                 self.depth -= 1;
                 if self.advance() != Token::RParen {
@@ -198,6 +201,14 @@ impl Parser<'_> {
                 let mut items = Vec::new();
                 if self.peek() != &Token::RBracket {
                     loop {
+                        if !is_value(self.peek()) {
+                            return Err(QueryError::at(
+                                self.source,
+                                self.offset(),
+                                format!("Expected a value, but found {}.", self.peek().describe()),
+                                "A list holds values only, such as [\"paid\", \"shipped\"] or [1, 2].",
+                            ));
+                        }
                         items.push(self.scalar()?);
                         match self.advance() {
                             Token::Comma => continue,
@@ -230,4 +241,12 @@ impl Parser<'_> {
         self.advance();
         Ok(literal)
     }
+}
+
+/// Whether a token is a scalar value (what a list may hold).
+fn is_value(token: &Token) -> bool {
+    matches!(
+        token,
+        Token::Str(_) | Token::Int(_) | Token::Float(_) | Token::True | Token::False | Token::Null
+    )
 }

@@ -61,6 +61,14 @@ pub fn parse_sort(spec: &str, collection: &Collection) -> Result<Vec<SortKey>, Q
                 "Sort by a field with an order: text, numbers, dates.",
             ));
         }
+        if keys.last().is_some_and(|k| k.path.column == "id") {
+            return Err(QueryError::at(
+                spec,
+                at,
+                format!("`{name}` comes after `id`, which already makes the order total."),
+                "Put `id` last, or leave it out: it is always the final key.",
+            ));
+        }
         if keys.iter().any(|k| k.path.column == name) {
             return Err(QueryError::at(
                 spec,
@@ -77,9 +85,6 @@ pub fn parse_sort(spec: &str, collection: &Collection) -> Result<Vec<SortKey>, Q
             },
             descending,
         });
-        if name == "id" {
-            break;
-        }
     }
     if keys.len() > MAX_SORT_KEYS + 1
         || (keys.len() > MAX_SORT_KEYS && keys.last().is_none_or(|k| k.path.column != "id"))

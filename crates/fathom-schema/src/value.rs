@@ -39,3 +39,10 @@ pub fn now_timestamp() -> String {
     format_timestamp(OffsetDateTime::now_utc())
         .unwrap_or_else(|| String::from("1970-01-01T00:00:00.000Z"))
 }
+
+/// The instant `after` from now, in the canonical timestamp form.
+pub fn timestamp_after(after: std::time::Duration) -> String {
+    let at = OffsetDateTime::now_utc()
+        .saturating_add(time::Duration::try_from(after).unwrap_or(time::Duration::MAX));
+    format_timestamp(at).unwrap_or_else(|| String::from("9999-12-31T23:59:59.999Z"))
+}

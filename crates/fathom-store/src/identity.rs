@@ -57,7 +57,10 @@ pub struct Session {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RefreshOutcome {
     /// The token was live: it is now used, and the new token (already stored) continues the family.
-    Rotated { session: Box<Session>, user: Box<User> },
+    Rotated {
+        session: Box<Session>,
+        user: Box<User>,
+    },
     /// The token had already been used: the whole family (session) is now revoked.
     Reused { session_id: Uuid, user_id: Uuid },
     /// Unknown token, or its session is revoked or expired, or the user is disabled.

@@ -74,7 +74,8 @@ impl Application {
             .await
             .map(CursorKey::new)
             .map_err(|e| anyhow::anyhow!("reading the cursor signing key: {}", e.detail))?;
-        let state = AppState::new(store, schema, config.http_config(), cursor_key);
+        let auth = crate::auth::build(config, &store).await?;
+        let state = AppState::new(store, schema, config.http_config(), cursor_key, auth);
         let router = fathom_api::router(state.clone());
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
@@ -113,7 +114,12 @@ impl Application {
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(self.listener, self.router).with_graceful_shutdown(async move {
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
             stop.await;
             tracing::info!("shutting down: no new connections; draining in-flight requests");
             let _ = stopping_tx.send(());

@@ -3,6 +3,7 @@
 //! in-process through [`Application`].
 
 pub mod app;
+mod auth;
 pub mod cli;
 mod commands;
 pub mod config;

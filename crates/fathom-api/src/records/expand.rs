@@ -200,7 +200,8 @@ async fn expand_one(
         let filter = column_in(&state.schema, &target, key_on_related, &keys)?;
         let limit = match node.relation {
             Relation::ToOne { .. } => u32::try_from(keys.len()).unwrap_or(u32::MAX),
-            Relation::ToMany { .. } => MAX_EXPANDED_RECORDS,
+            // One more than the cap tells a complete answer from a cut one.
+            Relation::ToMany { .. } => MAX_EXPANDED_RECORDS + 1,
         };
         let query = ListQuery {
             filter: Some(filter),
@@ -210,6 +211,19 @@ async fn expand_one(
             offset: 0,
         };
         let found = state.store.list(target.clone(), query).await?;
+        if matches!(node.relation, Relation::ToMany { .. })
+            && found.len() > MAX_EXPANDED_RECORDS as usize
+        {
+            return Err(invalid(
+                "expand",
+                format!(
+                    "Expanding `{}` would load more than {MAX_EXPANDED_RECORDS} records for this page.",
+                    node.name
+                ),
+                "Request a smaller `limit`, or list the related collection with a filter instead."
+                    .into(),
+            ));
+        }
         related = found
             .iter()
             .map(|r| match record_json(r) {

@@ -190,7 +190,10 @@ pub(crate) fn rotate_refresh(
         last_used_at: now,
         ..session
     };
-    Ok(RefreshOutcome::Rotated { session: Box::new(session), user: Box::new(user) })
+    Ok(RefreshOutcome::Rotated {
+        session: Box::new(session),
+        user: Box::new(user),
+    })
 }
 
 pub(crate) fn revoke_session(

@@ -7,5 +7,6 @@
 mod helpers;
 mod openapi;
 mod operations;
+mod query;
 mod readme;
 mod records;

@@ -52,15 +52,30 @@ async fn unknown_fields_are_refused_with_the_fields_listed() {
     let problem = refused(&app, "products", r#"colour = "red""#).await;
     assert!(detail(&problem).contains("colour"), "{problem}");
     assert!(detail(&problem).contains("column 1"), "{problem}");
-    let hint = hint(&problem);
-    for field in ["id", "name", "sku", "price", "stock", "category", "status", "attributes"] {
-        assert!(hint.contains(field), "the hint lists `{field}`: {hint}");
+    let fields_hint = hint(&problem);
+    for field in [
+        "id",
+        "name",
+        "sku",
+        "price",
+        "stock",
+        "category",
+        "status",
+        "attributes",
+    ] {
+        assert!(
+            fields_hint.contains(field),
+            "the hint lists `{field}`: {fields_hint}"
+        );
     }
     // An unknown field behind a relation lists the related collection's fields.
     let problem = refused(&app, "products", r#"stock > 1 && category.title = "x""#).await;
     assert!(detail(&problem).contains("title"), "{problem}");
     assert!(detail(&problem).contains("column 14"), "{problem}");
     assert!(hint(&problem).contains("slug"), "{problem}");
+    // Columns count characters, not bytes.
+    let problem = refused(&app, "products", r#"name = "é" && colour = 1"#).await;
+    assert!(detail(&problem).contains("column 15"), "{problem}");
     // Following a field that is not a relation.
     let problem = refused(&app, "products", r#"name.first = "x""#).await;
     assert!(detail(&problem).contains("not a relation"), "{problem}");
@@ -189,7 +204,10 @@ async fn oversized_and_deeply_nested_filters_are_refused_and_the_server_keeps_an
     let problem = refused(&app, "products", &many).await;
     assert!(detail(&problem).contains("200"), "{problem}");
     // A long `in` list counts each item too.
-    let list = (0..250).map(|n| n.to_string()).collect::<Vec<_>>().join(",");
+    let list = (0..250)
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
     refused(&app, "products", &format!("stock in [{list}]")).await;
 
     // Nesting deeper than the parser allows, within the length limit.
@@ -220,7 +238,10 @@ async fn oversized_and_deeply_nested_filters_are_refused_and_the_server_keeps_an
 async fn unknown_duplicate_and_malformed_parameters_are_refused() {
     let app = spawn_demo().await;
     let problem = assert_rejected(&app, "/api/v1/products?colour=red", "colour").await;
-    assert!(hint(&problem).contains("filter"), "the hint lists the parameters: {problem}");
+    assert!(
+        hint(&problem).contains("filter"),
+        "the hint lists the parameters: {problem}"
+    );
     assert_rejected(&app, "/api/v1/products?Filter=stock%3D1", "Filter").await;
     assert_rejected(
         &app,

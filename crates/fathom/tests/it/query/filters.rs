@@ -71,8 +71,11 @@ async fn equality_membership_and_negation_select_exact_sets() {
         set(&["Oak side table"]),
         "`==` is `=`"
     );
-    assert_eq!(products(&app, "name = \"brass desk lamp\"").await, set(&[]),
-        "`=` on text is case-sensitive");
+    assert_eq!(
+        products(&app, "name = \"brass desk lamp\"").await,
+        set(&[]),
+        "`=` on text is case-sensitive"
+    );
     let lamp = id_where(&app, "products", "sku", "LAMP-001").await;
     assert_eq!(
         products(&app, &format!("id = \"{lamp}\"")).await,
@@ -130,11 +133,23 @@ async fn ranges_compare_decimals_and_integers_as_numbers() {
         products(&app, "stock > 3 && stock <= 18").await,
         set(&["Brass desk lamp", "Paper floor lamp", "Linen apron"])
     );
-    assert_eq!(products(&app, "stock = 0").await, set(&["Walnut bookshelf"]));
+    assert_eq!(
+        products(&app, "stock = 0").await,
+        set(&["Walnut bookshelf"])
+    );
     assert_eq!(
         products(&app, "stock >= 12.5").await,
         set(&["Cast iron pan", "Linen apron"]),
         "an integer field compares with a fractional number"
+    );
+    assert_eq!(
+        products(&app, r#"price in [89, "24.00", 1000]"#).await,
+        set(&["Brass desk lamp", "Linen apron"]),
+        "`in` compares decimals by value too"
+    );
+    assert_eq!(
+        products(&app, "stock in [0, 30]").await,
+        set(&["Walnut bookshelf", "Cast iron pan"])
     );
     assert_eq!(
         products(&app, "stock < 0").await,
@@ -152,8 +167,14 @@ async fn ranges_compare_decimals_and_integers_as_numbers() {
 #[tokio::test]
 async fn timestamps_dates_and_booleans_compare_by_value() {
     let app = spawn_demo().await;
-    assert_eq!(orders(&app, r#"placed_at >= "2026-11-15""#).await, set(&["45.90"]));
-    assert_eq!(orders(&app, r#"placed_at < "2026-11-15""#).await, set(&["178.00"]));
+    assert_eq!(
+        orders(&app, r#"placed_at >= "2026-11-15""#).await,
+        set(&["45.90"])
+    );
+    assert_eq!(
+        orders(&app, r#"placed_at < "2026-11-15""#).await,
+        set(&["178.00"])
+    );
     assert_eq!(
         orders(&app, r#"placed_at = "2026-11-01T11:15:00+01:00""#).await,
         set(&["178.00"]),
@@ -173,7 +194,17 @@ async fn timestamps_dates_and_booleans_compare_by_value() {
         set(&["178.00", "45.90"]),
         "both bounds are inclusive"
     );
+    assert_eq!(
+        orders(
+            &app,
+            r#"placed_at in ["2026-11-01T10:15:00Z", "2026-11-20"]"#
+        )
+        .await,
+        set(&["178.00"]),
+        "`in` compares timestamps as instants"
+    );
     assert_eq!(orders(&app, "gift = true").await, set(&["45.90"]));
+    assert_eq!(orders(&app, "gift in [true]").await, set(&["45.90"]));
     assert_eq!(orders(&app, "gift = false").await, set(&["178.00"]));
     assert_eq!(orders(&app, "gift != true").await, set(&["178.00"]));
     assert_eq!(
@@ -227,9 +258,18 @@ async fn like_is_case_insensitive_and_wraps_patterns_without_percent() {
 async fn comparisons_with_null_are_false_and_null_checks_find_missing_values() {
     let app = spawn_demo().await;
     // Ada has a website and no birthday; Grace has a birthday and no website.
-    assert_eq!(customers(&app, "website = null").await, set(&["Grace Hopper"]));
-    assert_eq!(customers(&app, "website != null").await, set(&["Ada Lovelace"]));
-    assert_eq!(customers(&app, "birthday = null").await, set(&["Ada Lovelace"]));
+    assert_eq!(
+        customers(&app, "website = null").await,
+        set(&["Grace Hopper"])
+    );
+    assert_eq!(
+        customers(&app, "website != null").await,
+        set(&["Ada Lovelace"])
+    );
+    assert_eq!(
+        customers(&app, "birthday = null").await,
+        set(&["Ada Lovelace"])
+    );
     assert_eq!(
         customers(&app, r#"website != "https://example.com/ada""#).await,
         set(&[]),
@@ -266,13 +306,20 @@ async fn comparisons_with_null_are_false_and_null_checks_find_missing_values() {
 #[tokio::test]
 async fn relation_paths_follow_one_and_two_hops() {
     let app = spawn_demo().await;
-    assert_eq!(orders(&app, r#"customer.tier = "vip""#).await, set(&["45.90"]));
+    assert_eq!(
+        orders(&app, r#"customer.tier = "vip""#).await,
+        set(&["45.90"])
+    );
     assert_eq!(
         orders(&app, r#"customer.tier in ["gold", "standard"]"#).await,
         set(&["178.00"])
     );
     assert_eq!(
-        orders(&app, r#"customer.name ~ "ada" || customer.birthday != null"#).await,
+        orders(
+            &app,
+            r#"customer.name ~ "ada" || customer.birthday != null"#
+        )
+        .await,
         set(&["178.00", "45.90"])
     );
     assert_eq!(
@@ -367,18 +414,21 @@ async fn a_soft_deleted_record_no_longer_matches_relation_filters_through_it() {
 #[tokio::test]
 async fn filters_combine_with_other_parameters() {
     let app = spawn_demo().await;
-    let body = list_filtered(&app, "products", r#"category.name = "Lighting""#, "sort=-price").await;
+    let body = list_filtered(
+        &app,
+        "products",
+        r#"category.name = "Lighting""#,
+        "sort=-price",
+    )
+    .await;
     assert_eq!(
         super::support::column(&body, "name"),
         ["Paper floor lamp", "Brass desk lamp"]
     );
-    let body = list_filtered(
-        &app,
-        "products",
-        "  stock   >=   4  ",
-        "count=true",
-    )
-    .await;
-    assert_eq!(body["meta"]["page"]["total"], 4, "whitespace is insignificant");
+    let body = list_filtered(&app, "products", "  stock   >=   4  ", "count=true").await;
+    assert_eq!(
+        body["meta"]["page"]["total"], 4,
+        "whitespace is insignificant"
+    );
     app.stop().await;
 }

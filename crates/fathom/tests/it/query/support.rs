@@ -82,7 +82,14 @@ pub async fn assert_invalid_query(response: reqwest::Response, parameter: &str) 
 
 /// Asserts that `GET path` is a 400 `invalid_query` naming `parameter`; returns the problem.
 pub async fn assert_rejected(app: &TestApp, path: &str, parameter: &str) -> Value {
-    assert_invalid_query(app.get(path).await, parameter).await
+    let response = app.get(path).await;
+    if response.status() != 400 {
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        let shown: String = body.chars().take(600).collect();
+        panic!("GET {path} must be refused naming `{parameter}`, but got {status}: {shown}");
+    }
+    assert_invalid_query(response, parameter).await
 }
 
 /// The problem's `detail`.
@@ -99,7 +106,11 @@ pub fn hint(problem: &Value) -> &str {
 pub async fn id_where(app: &TestApp, collection: &str, key: &str, value: &str) -> String {
     let body = list_filtered(app, collection, &format!("{key} = \"{value}\""), "").await;
     let found = ids(&body);
-    assert_eq!(found.len(), 1, "exactly one {collection} has {key} = {value}");
+    assert_eq!(
+        found.len(),
+        1,
+        "exactly one {collection} has {key} = {value}"
+    );
     found[0].clone()
 }
 

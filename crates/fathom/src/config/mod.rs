@@ -6,6 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod auth;
+
+pub use auth::AuthConfig;
+
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -18,6 +22,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub schema: SchemaConfig,
     pub log: LogConfig,
+    pub auth: AuthConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -297,7 +302,7 @@ impl Config {
                 "database.url has the scheme `{scheme}`, which this build cannot serve; use sqlite://PATH or leave it unset to use database.data_dir"
             ));
         }
-        Ok(())
+        self.auth.validate()
     }
 
     /// The SQLite database file: from `database.url`, else `<data_dir>/<name>`.

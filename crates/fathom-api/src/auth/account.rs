@@ -1,0 +1,315 @@
+//! The account: `register`, `me`, `password` (change), `verify` (email) and `password-reset`
+//! (request and confirm). Registration and reset requests answer the same for known and unknown
+//! emails; their tokens travel only by mail and are stored only as hashes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fathom_auth::{AuthError, generate_token, hash_token};
+use fathom_core::ErrorCode;
+use fathom_store::{NewUser, StoreErrorKind};
+use serde_json::{Map, json};
+
+use super::caller::Caller;
+use super::mailbox::Mail;
+use super::tokens::{audit, invalid_credentials, text_field, timestamp_in, user_json};
+use crate::AppState;
+use crate::body::JsonObject;
+use crate::envelope::envelope;
+use crate::error::ApiError;
+
+/// The one answer to every registration and reset request.
+fn accepted(message: &str) -> Response {
+    let mut response = envelope(
+        json!({ "status": "accepted", "message": message }),
+        Map::new(),
+    )
+    .into_response();
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+}
+
+fn weak_password(field: &str, error: AuthError) -> ApiError {
+    match error {
+        AuthError::WeakPassword(violation) => ApiError::new(
+            ErrorCode::ValidationFailed,
+            violation.to_string(),
+            "Choose a longer, less common password (a passphrase of several words works well).",
+        )
+        .with_field(field, violation.code(), violation.to_string()),
+        other => ApiError::internal(format!("hashing a password: {other}")),
+    }
+}
+
+fn check_policy(
+    state: &AppState,
+    field: &str,
+    password: &str,
+    email: Option<&str>,
+) -> Result<(), ApiError> {
+    state
+        .auth
+        .policy
+        .check(password, email)
+        .map_err(|v| weak_password(field, AuthError::WeakPassword(v)))
+}
+
+fn plausible_email(email: &str) -> bool {
+    let field = fathom_schema::Field {
+        name: "email".into(),
+        kind: fathom_schema::FieldType::Email,
+        required: true,
+        unique: false,
+        default: None,
+        constraints: fathom_schema::Constraints::default(),
+    };
+    fathom_schema::record::validate_value(&field, &serde_json::Value::String(email.to_owned()))
+        .is_ok()
+}
+
+const REGISTERED: &str = "If the address can be registered, a verification email is on its way.";
+const RESET_SENT: &str = "If an account uses this address, a reset email is on its way.";
+
+pub async fn register(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    if !state.auth.settings.allow_registration {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "Registration is closed on this server.",
+            "Ask an administrator for an account.",
+        ));
+    }
+    let email = text_field(&body, "email")?.to_lowercase();
+    let password = text_field(&body, "password")?;
+    if !plausible_email(&email) {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "The email address is not valid.",
+            "Use an address such as ada@example.com.",
+        )
+        .with_field("email", "invalid_format", "The email address is not valid."));
+    }
+    check_policy(&state, "password", &password, Some(&email))?;
+    let hash = state
+        .auth
+        .hasher
+        .hash(&password)
+        .await
+        .map_err(|e| weak_password("password", e))?;
+    let user = NewUser {
+        email: email.clone(),
+        password_hash: hash,
+        roles: vec!["user".into()],
+        tenant: None,
+        verified: false,
+    };
+    match state.store.create_user(user).await {
+        Ok(user) => {
+            let token = generate_token();
+            state
+                .store
+                .create_one_time_token(
+                    user.id,
+                    "verify_email",
+                    hash_token(&token),
+                    timestamp_in(state.auth.settings.verification_ttl),
+                )
+                .await?;
+            state.auth.mailbox.send(Mail {
+                to: email,
+                subject: "Verify your email address".into(),
+                body: format!("Confirm your address by sending this token to POST /api/v1/auth/verify: {token}"),
+            });
+            audit(
+                &state,
+                "register",
+                "success",
+                Some(user.id.to_string()),
+                None,
+            )
+            .await;
+        }
+        Err(e) if matches!(e.kind, StoreErrorKind::UniqueViolation { .. }) => {
+            // Already registered: tell the owner, not the requester.
+            state.auth.mailbox.send(Mail {
+                to: email,
+                subject: "Someone tried to register with your address".into(),
+                body: "If it was you, sign in instead, or reset your password.".into(),
+            });
+            audit(
+                &state,
+                "register",
+                "failure",
+                None,
+                Some("address already registered".into()),
+            )
+            .await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(accepted(REGISTERED))
+}
+
+pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    let user = state
+        .store
+        .user_by_id(caller.user_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "The account no longer exists.",
+                "Sign in again.",
+            )
+        })?;
+    Ok(envelope(user_json(&user), Map::new()).into_response())
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let current = text_field(&body, "current_password")?;
+    let new = text_field(&body, "new_password")?;
+    let user = state
+        .store
+        .user_by_id(caller.user_id)
+        .await?
+        .ok_or_else(invalid_credentials)?;
+    let verification = state
+        .auth
+        .hasher
+        .verify(&current, &user.password_hash)
+        .await
+        .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
+    if !verification.matches {
+        audit(
+            &state,
+            "password_change",
+            "failure",
+            Some(user.id.to_string()),
+            None,
+        )
+        .await;
+        return Err(invalid_credentials());
+    }
+    check_policy(&state, "new_password", &new, Some(&user.email))?;
+    let hash = state
+        .auth
+        .hasher
+        .hash(&new)
+        .await
+        .map_err(|e| weak_password("new_password", e))?;
+    let revoked = state
+        .store
+        .set_password(user.id, hash, Some(caller.session_id))
+        .await?;
+    audit(
+        &state,
+        "password_change",
+        "success",
+        Some(user.id.to_string()),
+        Some(format!("{revoked} other sessions revoked")),
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn token_rejected() -> ApiError {
+    ApiError::new(
+        ErrorCode::ValidationFailed,
+        "The token is not valid: it is unknown, used or expired.",
+        "Request a new one.",
+    )
+    .with_field("token", "invalid_token", "The token is not valid.")
+}
+
+pub async fn verify_email(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let token = text_field(&body, "token")?;
+    let user_id = state
+        .store
+        .redeem_one_time_token("verify_email", hash_token(&token))
+        .await?
+        .ok_or_else(token_rejected)?;
+    state.store.set_verified(user_id).await?;
+    audit(
+        &state,
+        "email_verified",
+        "success",
+        Some(user_id.to_string()),
+        None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub async fn request_reset(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let email = text_field(&body, "email")?.to_lowercase();
+    if let Some(user) = state.store.user_by_email(&email).await? {
+        let token = generate_token();
+        state
+            .store
+            .create_one_time_token(
+                user.id,
+                "reset_password",
+                hash_token(&token),
+                timestamp_in(state.auth.settings.reset_ttl),
+            )
+            .await?;
+        state.auth.mailbox.send(Mail {
+            to: email,
+            subject: "Reset your password".into(),
+            body: format!("Set a new password by sending this token to POST /api/v1/auth/password-reset/confirm: {token}"),
+        });
+        audit(
+            &state,
+            "password_reset_requested",
+            "success",
+            Some(user.id.to_string()),
+            None,
+        )
+        .await;
+    }
+    Ok(accepted(RESET_SENT))
+}
+
+pub async fn confirm_reset(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let token = text_field(&body, "token")?;
+    let new = text_field(&body, "new_password")?;
+    // Check the password before spending the token, so a weak password does not burn it.
+    check_policy(&state, "new_password", &new, None)?;
+    let user_id = state
+        .store
+        .redeem_one_time_token("reset_password", hash_token(&token))
+        .await?
+        .ok_or_else(token_rejected)?;
+    let hash = state
+        .auth
+        .hasher
+        .hash(&new)
+        .await
+        .map_err(|e| weak_password("new_password", e))?;
+    // A reset ends every session and lifts a lockout: the recovery path an attacker cannot block.
+    state.store.set_password(user_id, hash, None).await?;
+    audit(
+        &state,
+        "password_reset",
+        "success",
+        Some(user_id.to_string()),
+        None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,81 @@
+//! The authenticated caller, from `Authorization: Bearer <access token>`. A missing, malformed,
+//! forged or expired token is a 401 with `WWW-Authenticate: Bearer`, never a 5xx.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use fathom_auth::{AuthError, Claims};
+use fathom_core::ErrorCode;
+use uuid::Uuid;
+
+use super::keys::unix_now;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// A caller holding a valid access token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub claims: Claims,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+}
+
+fn unauthorized(detail: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::Unauthorized,
+        detail,
+        "Send `Authorization: Bearer <access_token>` from /api/v1/auth/login; when it expires, get a new one from /api/v1/auth/refresh.",
+    )
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| unauthorized("This endpoint needs an access token."))?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                unauthorized("The Authorization header must be `Bearer <access_token>`.")
+            })?;
+        let auth = &state.auth;
+        let now = unix_now();
+        let ring = auth.keys.ring(&state.store, false).await;
+        let verified = match ring.verify(&auth.settings.tokens, token, now) {
+            Err(AuthError::UnknownKey) => {
+                auth.keys
+                    .ring(&state.store, true)
+                    .await
+                    .verify(&auth.settings.tokens, token, now)
+            }
+            other => other,
+        };
+        let claims = verified.map_err(|e| match e {
+            AuthError::Expired => unauthorized("The access token has expired."),
+            _ => unauthorized("The access token is not valid."),
+        })?;
+        let (Ok(user_id), Ok(session_id)) =
+            (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid))
+        else {
+            return Err(unauthorized("The access token is not valid."));
+        };
+        Ok(Self {
+            claims,
+            user_id,
+            session_id,
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Authentication over HTTP under `/api/v1/auth`: tokens (login, refresh, logout), the account
+//! (register, me, password change, email verification, password reset), sessions and the JWKS.
+//! The primitives (argon2id, Ed25519 JWTs, opaque tokens) live in `fathom-auth`; storage in
+//! `fathom-store`; this module orchestrates them and owns the HTTP shapes.
+//!
+//! Enumeration defence: login, registration and reset answer identically for known and unknown
+//! emails, and an unknown email still costs one password verification.
+
+mod account;
+mod caller;
+mod keys;
+mod mailbox;
+mod sessions;
+mod tokens;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{delete, get, post};
+use fathom_auth::{PasswordHasher, PasswordPolicy, TokenConfig};
+
+pub use caller::Caller;
+pub use keys::Keys;
+pub use mailbox::{Mail, Mailbox};
+
+use crate::AppState;
+use crate::rate_limit::ClientRateLimit;
+
+/// Authentication settings (a slice of the server configuration).
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    pub tokens: TokenConfig,
+    pub session_ttl: Duration,
+    pub lockout_threshold: u32,
+    pub lockout_duration: Duration,
+    pub allow_registration: bool,
+    pub rate_limit_per_minute: u32,
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Lifetime of an email-verification token.
+    pub verification_ttl: Duration,
+    /// Lifetime of a password-reset token.
+    pub reset_ttl: Duration,
+}
+
+/// Everything the auth endpoints share.
+pub struct AuthState {
+    pub settings: AuthSettings,
+    pub hasher: PasswordHasher,
+    pub policy: PasswordPolicy,
+    pub keys: Keys,
+    pub mailbox: Mailbox,
+    pub(crate) rate_limit: ClientRateLimit,
+}
+
+impl AuthState {
+    pub fn new(
+        settings: AuthSettings,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        keys: Keys,
+        mailbox: Mailbox,
+    ) -> Arc<Self> {
+        let rate_limit = ClientRateLimit::per_minute(
+            settings.rate_limit_per_minute,
+            settings.trusted_proxies.clone(),
+        );
+        Arc::new(Self {
+            settings,
+            hasher,
+            policy,
+            keys,
+            mailbox,
+            rate_limit,
+        })
+    }
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let limited = Router::new()
+        .route("/login", post(tokens::login))
+        .route("/refresh", post(tokens::refresh))
+        .route("/register", post(account::register))
+        .route("/verify", post(account::verify_email))
+        .route("/password-reset", post(account::request_reset))
+        .route("/password-reset/confirm", post(account::confirm_reset))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.auth.rate_limit.clone(),
+            crate::rate_limit::limit,
+        ));
+    Router::new()
+        .merge(limited)
+        .route("/logout", post(tokens::logout))
+        .route("/me", get(account::me))
+        .route("/password", post(account::change_password))
+        .route(
+            "/sessions",
+            get(sessions::list).delete(sessions::revoke_others),
+        )
+        .route("/sessions/{id}", delete(sessions::revoke_one))
+        .route("/jwks.json", get(keys::jwks))
+}

@@ -1,0 +1,271 @@
+//! `POST /login`, `POST /refresh`, `POST /logout`: sessions and their tokens.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use fathom_auth::{TokenSubject, generate_token, hash_token};
+use fathom_core::ErrorCode;
+use fathom_schema::value::timestamp_after;
+use fathom_store::{AuditEntry, RefreshOutcome, Session, User};
+use serde_json::{Map, Value, json};
+
+use super::caller::Caller;
+use super::keys::unix_now;
+use crate::AppState;
+use crate::body::JsonObject;
+use crate::envelope::envelope;
+use crate::error::ApiError;
+
+/// The one answer to every failed login, whatever failed.
+pub(super) fn invalid_credentials() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidCredentials,
+        "The email or password is incorrect, or the account cannot sign in right now.",
+        "Check both and try again; if you forgot the password, use /api/v1/auth/password-reset.",
+    )
+}
+
+/// A required string field of an auth body.
+pub(super) fn text_field(body: &Map<String, Value>, name: &str) -> Result<String, ApiError> {
+    match body.get(name) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        _ => Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            format!("The field `{name}` is required."),
+            format!("Send `{name}` as a non-empty string."),
+        )
+        .with_field(name, "required", format!("The field `{name}` is required."))),
+    }
+}
+
+pub(super) fn timestamp_in(duration: Duration) -> String {
+    timestamp_after(duration)
+}
+
+pub(super) fn user_json(user: &User) -> Value {
+    json!({
+        "id": user.id.hyphenated().to_string(),
+        "email": user.email,
+        "roles": user.roles,
+        "tenant": user.tenant,
+        "verified": user.verified,
+        "created_at": user.created_at,
+    })
+}
+
+pub(super) fn client_details(
+    state: &AppState,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> (Option<String>, Option<String>) {
+    let _ = state;
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.chars().take(200).collect());
+    (agent, ip.map(|ip| ip.to_string()))
+}
+
+pub(super) async fn audit(
+    state: &AppState,
+    action: &str,
+    outcome: &str,
+    actor: Option<String>,
+    detail: Option<String>,
+) {
+    let entry = AuditEntry {
+        action: action.into(),
+        outcome: outcome.into(),
+        actor,
+        request_id: Some(crate::request_id::current()),
+        detail,
+        ..AuditEntry::default()
+    };
+    if let Err(e) = state.store.audit(entry).await {
+        tracing::error!(cause = %e.detail, action, "writing the audit log failed");
+    }
+}
+
+/// Issues an access token for `user` in `session`, with the refresh token that continues it.
+fn token_pair(
+    state: &AppState,
+    ring: &fathom_auth::KeyRing,
+    user: &User,
+    session: &Session,
+    refresh: String,
+) -> Result<Value, ApiError> {
+    let subject = TokenSubject {
+        sub: user.id.hyphenated().to_string(),
+        roles: user.roles.clone(),
+        tenant: user.tenant.clone(),
+        verified: user.verified,
+        sid: session.id.hyphenated().to_string(),
+    };
+    let settings = &state.auth.settings;
+    let access = ring
+        .issue(&settings.tokens, &subject, unix_now())
+        .map_err(|e| ApiError::internal(format!("issuing an access token: {e}")))?;
+    Ok(json!({
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": settings.tokens.access_ttl_secs,
+        "refresh_token": refresh,
+        "session_id": session.id.hyphenated().to_string(),
+        "session_expires_at": session.expires_at,
+        "user": user_json(user),
+    }))
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    parts: axum::http::request::Parts,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let email = text_field(&body, "email")?.to_lowercase();
+    let password = text_field(&body, "password")?;
+    let auth = &state.auth;
+    let Some(user) = state.store.user_by_email(&email).await? else {
+        // Unknown account: spend the same work as a known one, answer the same.
+        auth.hasher.verify_dummy(&password).await;
+        audit(
+            &state,
+            "login",
+            "failure",
+            None,
+            Some("unknown account".into()),
+        )
+        .await;
+        return Err(invalid_credentials());
+    };
+    let verification = auth
+        .hasher
+        .verify(&password, &user.password_hash)
+        .await
+        .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
+    let now = fathom_schema::value::now_timestamp();
+    let locked = user
+        .locked_until
+        .as_deref()
+        .is_some_and(|until| until > now.as_str());
+    if user.disabled || locked || !verification.matches {
+        if !verification.matches {
+            let lock_until = timestamp_in(auth.settings.lockout_duration);
+            let after = state
+                .store
+                .record_login_failure(
+                    user.id,
+                    i64::from(auth.settings.lockout_threshold),
+                    lock_until,
+                )
+                .await?;
+            if after.failed_logins == i64::from(auth.settings.lockout_threshold) {
+                audit(
+                    &state,
+                    "lockout",
+                    "denied",
+                    Some(user.id.to_string()),
+                    Some(format!("{} failed logins", after.failed_logins)),
+                )
+                .await;
+            }
+        }
+        let reason = if user.disabled {
+            "disabled"
+        } else if locked {
+            "locked"
+        } else {
+            "wrong password"
+        };
+        audit(
+            &state,
+            "login",
+            "failure",
+            Some(user.id.to_string()),
+            Some(reason.into()),
+        )
+        .await;
+        return Err(invalid_credentials());
+    }
+    let rehashed = if verification.needs_rehash {
+        auth.hasher.hash(&password).await.ok()
+    } else {
+        None
+    };
+    state.store.record_login_success(user.id, rehashed).await?;
+    let refresh = generate_token();
+    let ip = crate::client_ip::client_ip(&parts, &auth.settings.trusted_proxies);
+    let (agent, ip) = client_details(&state, &parts.headers, ip);
+    let session = state
+        .store
+        .create_session(
+            user.id,
+            hash_token(&refresh),
+            timestamp_in(auth.settings.session_ttl),
+            agent,
+            ip,
+        )
+        .await?;
+    let ring = auth.keys.ring(&state.store, false).await;
+    let data = token_pair(&state, &ring, &user, &session, refresh)?;
+    audit(&state, "login", "success", Some(user.id.to_string()), None).await;
+    Ok(envelope(data, Map::new()).into_response())
+}
+
+pub async fn refresh(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let token = text_field(&body, "refresh_token")?;
+    let next = generate_token();
+    let invalid = || {
+        ApiError::new(
+            ErrorCode::Unauthorized,
+            "The refresh token is not valid.",
+            "Sign in again at /api/v1/auth/login.",
+        )
+    };
+    match state
+        .store
+        .rotate_refresh(hash_token(&token), hash_token(&next))
+        .await?
+    {
+        RefreshOutcome::Rotated { session, user } => {
+            let ring = state.auth.keys.ring(&state.store, false).await;
+            let data = token_pair(&state, &ring, &user, &session, next)?;
+            Ok(envelope(data, Map::new()).into_response())
+        }
+        RefreshOutcome::Reused {
+            session_id,
+            user_id,
+        } => {
+            audit(
+                &state,
+                "refresh_token_reuse",
+                "denied",
+                Some(user_id.to_string()),
+                Some(format!("session {session_id} revoked")),
+            )
+            .await;
+            Err(invalid())
+        }
+        RefreshOutcome::Invalid => Err(invalid()),
+    }
+}
+
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
+    state
+        .store
+        .revoke_session(caller.user_id, caller.session_id, "logout")
+        .await?;
+    audit(
+        &state,
+        "logout",
+        "success",
+        Some(caller.user_id.to_string()),
+        None,
+    )
+    .await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

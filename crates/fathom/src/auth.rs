@@ -1,0 +1,51 @@
+//! Builds the authentication state from the configuration: the password hasher and policy, the
+//! signing keys (created in the database on first start), and the mailbox.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use fathom_api::{AuthSettings, AuthState, Keys, Mailbox};
+use fathom_auth::{PasswordHasher, PasswordParams, PasswordPolicy, TokenConfig};
+use fathom_store::Store;
+
+use crate::config::Config;
+
+pub async fn build(config: &Config, store: &Store) -> anyhow::Result<Arc<AuthState>> {
+    let auth = &config.auth;
+    let params = PasswordParams {
+        memory_kib: auth.argon2_memory_kib,
+        iterations: auth.argon2_iterations,
+        parallelism: 1,
+    };
+    let concurrency = if auth.hash_concurrency == 0 {
+        PasswordHasher::default_concurrency()
+    } else {
+        auth.hash_concurrency
+    };
+    let hasher = PasswordHasher::new(params, concurrency).map_err(|e| anyhow!("auth: {e}"))?;
+    let policy = PasswordPolicy::new(auth.password_min_length).map_err(|e| anyhow!("auth: {e}"))?;
+    let keys = Keys::load(store)
+        .await
+        .map_err(|e| anyhow!("loading the token signing keys: {e}"))?;
+    let mut tokens = TokenConfig::new(auth.issuer.clone(), auth.audience.clone());
+    tokens.access_ttl_secs = auth.access_token_ttl_secs;
+    let settings = AuthSettings {
+        tokens,
+        session_ttl: Duration::from_secs(auth.session_ttl_hours * 3600),
+        lockout_threshold: auth.lockout_threshold,
+        lockout_duration: Duration::from_secs(auth.lockout_minutes * 60),
+        allow_registration: auth.allow_registration,
+        rate_limit_per_minute: auth.rate_limit_per_minute,
+        trusted_proxies: auth.proxies()?,
+        verification_ttl: Duration::from_secs(24 * 3600),
+        reset_ttl: Duration::from_secs(3600),
+    };
+    Ok(AuthState::new(
+        settings,
+        hasher,
+        policy,
+        keys,
+        Mailbox::default(),
+    ))
+}
