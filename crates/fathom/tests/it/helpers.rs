@@ -44,6 +44,8 @@ pub struct TestApp {
     /// The server's own storage handle (for statement counts and query plans in tests).
     pub store: fathom_store::Store,
     pub schema: std::sync::Arc<fathom_schema::Schema>,
+    /// The server's auth state (the development mailbox is where tests read mailed tokens).
+    pub auth: std::sync::Arc<fathom_api::AuthState>,
     pub client: reqwest::Client,
     pub data_dir: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -93,6 +95,7 @@ pub async fn spawn_demo() -> TestApp {
 async fn start(app: Application, data_dir: TempDir) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
+    let auth = app.state().auth.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
@@ -105,6 +108,7 @@ async fn start(app: Application, data_dir: TempDir) -> TestApp {
         address,
         store,
         schema,
+        auth,
         client,
         data_dir,
         stop: Some(stop_tx),
