@@ -41,6 +41,39 @@ pub enum Command {
     },
     /// Print the OpenAPI 3.1 document for the schema file.
     Openapi(OpenapiArgs),
+    /// Manage user accounts.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
+    /// Manage the keys that sign access tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create an administrator (the only way to make the first one). The password is read from
+    /// --password-file, else the FATHOM_ADMIN_PASSWORD variable, else one line of standard input.
+    CreateAdmin {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        email: String,
+        /// A file holding the password (trailing newline ignored).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key; older keys stop signing but keep verifying their tokens.
+    Rotate(CommonArgs),
+    /// List signing keys (ids and dates; never the private keys).
+    List(CommonArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,5 +174,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             MigrateCommand::Status(args) => commands::migrate::status(&args).await,
         },
         Command::Openapi(args) => commands::openapi::print(&args),
+        Command::Users {
+            command:
+                UsersCommand::CreateAdmin {
+                    common,
+                    email,
+                    password_file,
+                },
+        } => commands::users::create_admin(&common, &email, password_file.as_deref()).await,
+        Command::Keys { command } => match command {
+            KeysCommand::Rotate(args) => commands::keys::rotate(&args).await,
+            KeysCommand::List(args) => commands::keys::list(&args).await,
+        },
     }
 }

@@ -22,7 +22,7 @@ use axum::routing::{delete, get, post};
 use fathom_auth::{PasswordHasher, PasswordPolicy, TokenConfig};
 
 pub use caller::Caller;
-pub use keys::Keys;
+pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
 
 use crate::AppState;

@@ -1,10 +1,12 @@
 //! One module per CLI command family.
 
 pub mod init;
+pub mod keys;
 pub mod migrate;
 pub mod openapi;
 pub mod schema;
 pub mod serve;
+pub mod users;
 
 use std::path::Path;
 
