@@ -359,6 +359,11 @@ fn with_env(mut figment: Figment, env: impl IntoIterator<Item = (String, String)
         let Some(name) = key.strip_prefix("FATHOM_") else {
             continue;
         };
+        // Only `FATHOM_<SECTION>__<KEY>` names are configuration; others (such as
+        // FATHOM_ADMIN_PASSWORD, read by `users create-admin`) belong to commands.
+        if !name.contains("__") {
+            continue;
+        }
         let path = name.to_ascii_lowercase().replace("__", ".");
         let typed = matches!(
             defaults.as_ref().and_then(|d| d.find_ref(&path)),
