@@ -2,6 +2,7 @@
 //! errors to `application/problem+json`. HTTP and JSON types stay in this crate; below it the
 //! store and the schema speak in domain types.
 
+mod admin;
 mod auth;
 mod body;
 mod client_ip;
@@ -106,6 +107,7 @@ pub fn router(state: AppState) -> Router {
     ));
     let app = Router::new()
         .nest("/api/v1/auth", auth::router(&state))
+        .nest("/api/v1/admin", admin::router())
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(openapi::router(&state))

@@ -39,6 +39,16 @@ pub struct NewUser {
     pub verified: bool,
 }
 
+/// What an administrator may change on a user. `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserChanges {
+    pub roles: Option<Vec<String>>,
+    pub disabled: Option<bool>,
+    pub verified: Option<bool>,
+    /// `Some(None)` clears the tenant.
+    pub tenant: Option<Option<String>>,
+}
+
 /// A login session: the family of refresh tokens issued from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -280,6 +290,21 @@ impl Store {
     /// Adds a signing key and retires every older one at `now` (they keep verifying).
     pub async fn add_signing_key(&self, key: StoredSigningKey) -> Result<(), StoreError> {
         on_writer!(self, |conn| sql::add_signing_key(conn, &key))
+    }
+
+    /// Users in id (creation) order, after `after` when given.
+    pub async fn users(&self, after: Option<Uuid>, limit: u32) -> Result<Vec<User>, StoreError> {
+        on_reader!(self, |conn| sql::users(conn, after, limit))
+    }
+
+    /// Applies an administrator's changes; disabling a user revokes every session in the same
+    /// transaction. Returns the updated user.
+    pub async fn update_user(
+        &self,
+        user_id: Uuid,
+        changes: UserChanges,
+    ) -> Result<User, StoreError> {
+        on_writer!(self, |conn| sql::update_user(conn, user_id, &changes))
     }
 
     /// Appends to the audit log.

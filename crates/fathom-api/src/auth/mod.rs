@@ -24,6 +24,7 @@ use fathom_auth::{PasswordHasher, PasswordPolicy, TokenConfig};
 pub use caller::Caller;
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
+pub(crate) use tokens::user_json;
 
 use crate::AppState;
 use crate::rate_limit::ClientRateLimit;

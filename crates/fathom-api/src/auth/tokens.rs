@@ -44,7 +44,7 @@ pub(super) fn timestamp_in(duration: Duration) -> String {
     timestamp_after(duration)
 }
 
-pub(super) fn user_json(user: &User) -> Value {
+pub(crate) fn user_json(user: &User) -> Value {
     json!({
         "id": user.id.hyphenated().to_string(),
         "email": user.email,

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, from_sqlite};
 use crate::identity::{
-    AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User,
+    AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
 };
 
 const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\"";
@@ -383,4 +383,51 @@ pub(crate) fn audit_log(conn: &Connection, limit: u32) -> Result<Vec<AuditRecord
         })
         .map_err(from_sqlite)?;
     rows.map(|r| r.map_err(from_sqlite)).collect()
+}
+
+pub(crate) fn users(
+    conn: &Connection,
+    after: Option<Uuid>,
+    limit: u32,
+) -> Result<Vec<User>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM \"_fathom_users\" WHERE \"id\" > COALESCE(?1, '') ORDER BY \"id\" LIMIT ?2"
+        ))
+        .map_err(from_sqlite)?;
+    let rows = statement
+        .query_map(params![after.map(id_text), limit], read_user)
+        .map_err(from_sqlite)?;
+    rows.map(|r| r.map_err(from_sqlite)).collect()
+}
+
+pub(crate) fn update_user(
+    conn: &Connection,
+    user_id: Uuid,
+    changes: &UserChanges,
+) -> Result<User, StoreError> {
+    let before = user_by_id(conn, user_id)?;
+    let roles = changes.roles.as_ref().unwrap_or(&before.roles);
+    let roles = serde_json::to_string(roles)
+        .map_err(|e| StoreError::internal(format!("encoding roles: {e}")))?;
+    let tenant = changes.tenant.clone().unwrap_or(before.tenant.clone());
+    conn.prepare_cached(
+        "UPDATE \"_fathom_users\" SET \"roles\" = ?2, \"disabled\" = ?3, \"verified\" = ?4, \"tenant\" = ?5,
+            \"updated_at\" = ?6, \"version\" = \"version\" + 1 WHERE \"id\" = ?1",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            id_text(user_id),
+            roles,
+            changes.disabled.unwrap_or(before.disabled),
+            changes.verified.unwrap_or(before.verified),
+            tenant,
+            now_timestamp()
+        ])
+    })
+    .map_err(from_sqlite)?;
+    if changes.disabled == Some(true) {
+        revoke_sessions(conn, user_id, None, "account_disabled")?;
+    }
+    user_by_id(conn, user_id)
 }

@@ -1,0 +1,48 @@
+//! Administration under `/api/v1/admin`: user management and the audit log. Every route takes an
+//! [`Admin`]: a valid access token whose roles include `admin` (401 without a token, 403 with
+//! another role). The first administrator comes from `fathom users create-admin`.
+
+mod audit;
+mod users;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::routing::get;
+use fathom_core::ErrorCode;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// The role that may administer the server.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// A caller with the `admin` role.
+pub struct Admin(pub Caller);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        if !caller.claims.roles.iter().any(|r| r == ADMIN_ROLE) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "This endpoint is for administrators.",
+                "Sign in with an account that has the `admin` role.",
+            ));
+        }
+        Ok(Self(caller))
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(users::list))
+        .route("/users/{id}", get(users::get).patch(users::update))
+        .route("/audit", get(audit::list))
+}
