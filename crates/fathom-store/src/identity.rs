@@ -278,6 +278,16 @@ impl Store {
         ))
     }
 
+    /// The user a live single-use token belongs to, without redeeming it (to validate a request
+    /// before spending the token).
+    pub async fn one_time_token_user(
+        &self,
+        purpose: &'static str,
+        hash: String,
+    ) -> Result<Option<Uuid>, StoreError> {
+        on_reader!(self, |conn| sql::one_time_token_user(conn, purpose, &hash))
+    }
+
     /// Marks a user's email verified.
     pub async fn set_verified(&self, user_id: Uuid) -> Result<(), StoreError> {
         on_writer!(self, |conn| sql::set_verified(conn, user_id))

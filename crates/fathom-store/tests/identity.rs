@@ -211,3 +211,48 @@ async fn password_change_revokes_other_sessions_and_lockout_counts_failures() {
     let reset = store.user_by_id(user.id).await.unwrap().unwrap();
     assert_eq!((reset.failed_logins, reset.locked_until), (0, None));
 }
+
+#[tokio::test]
+async fn failures_while_locked_do_not_extend_the_lock_and_an_expired_lock_restarts_the_count() {
+    let (store, _dir) = store().await;
+    let user = store
+        .create_user(new_user("fay@example.com"))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        store
+            .record_login_failure(user.id, 2, FAR_FUTURE.into())
+            .await
+            .unwrap();
+    }
+    let locked = store.user_by_id(user.id).await.unwrap().unwrap();
+    assert_eq!(
+        (locked.failed_logins, locked.locked_until.as_deref()),
+        (2, Some(FAR_FUTURE))
+    );
+    // An attacker hammering a locked account changes nothing.
+    let later = "2999-06-01T00:00:00.000Z".to_owned();
+    let after = store.record_login_failure(user.id, 2, later).await.unwrap();
+    assert_eq!(
+        (after.failed_logins, after.locked_until.as_deref()),
+        (2, Some(FAR_FUTURE))
+    );
+
+    // A lock that has run out: the next miss counts from one and does not lock again.
+    let other = store
+        .create_user(new_user("gus@example.com"))
+        .await
+        .unwrap();
+    let past = "2000-01-01T00:00:00.000Z".to_owned();
+    for _ in 0..2 {
+        store
+            .record_login_failure(other.id, 2, past.clone())
+            .await
+            .unwrap();
+    }
+    let after = store
+        .record_login_failure(other.id, 2, FAR_FUTURE.into())
+        .await
+        .unwrap();
+    assert_eq!((after.failed_logins, after.locked_until), (1, None));
+}

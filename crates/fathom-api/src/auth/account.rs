@@ -288,8 +288,15 @@ pub async fn confirm_reset(
 ) -> Result<Response, ApiError> {
     let token = text_field(&body, "token")?;
     let new = text_field(&body, "new_password")?;
-    // Check the password before spending the token, so a weak password does not burn it.
-    check_policy(&state, "new_password", &new, None)?;
+    // Check the password (against the account's email too) before spending the token, so a
+    // weak password does not burn it.
+    let owner = state
+        .store
+        .one_time_token_user("reset_password", hash_token(&token))
+        .await?
+        .ok_or_else(token_rejected)?;
+    let email = state.store.user_by_id(owner).await?.map(|u| u.email);
+    check_policy(&state, "new_password", &new, email.as_deref())?;
     let user_id = state
         .store
         .redeem_one_time_token("reset_password", hash_token(&token))

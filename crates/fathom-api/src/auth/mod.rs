@@ -86,6 +86,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/verify", post(account::verify_email))
         .route("/password-reset", post(account::request_reset))
         .route("/password-reset/confirm", post(account::confirm_reset))
+        // Guessing the current password with a stolen access token is limited like a login.
+        .route("/password", post(account::change_password))
         .route_layer(axum::middleware::from_fn_with_state(
             state.auth.rate_limit.clone(),
             crate::rate_limit::limit,
@@ -94,7 +96,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(limited)
         .route("/logout", post(tokens::logout))
         .route("/me", get(account::me))
-        .route("/password", post(account::change_password))
         .route(
             "/sessions",
             get(sessions::list).delete(sessions::revoke_others),

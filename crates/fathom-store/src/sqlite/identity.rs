@@ -92,12 +92,21 @@ pub(crate) fn record_login_failure(
     threshold: i64,
     lock_until: &str,
 ) -> Result<User, StoreError> {
+    // While locked, failures change nothing (an attacker cannot stretch the lock); once a lock
+    // has expired, counting starts afresh (one more miss does not lock the owner out again).
     conn.prepare_cached(
-        "UPDATE \"_fathom_users\" SET \"failed_logins\" = \"failed_logins\" + 1,
-            \"locked_until\" = CASE WHEN \"failed_logins\" + 1 >= ?2 THEN ?3 ELSE \"locked_until\" END
+        "UPDATE \"_fathom_users\" SET
+            \"failed_logins\" = CASE
+                WHEN \"locked_until\" IS NOT NULL AND \"locked_until\" > ?4 THEN \"failed_logins\"
+                WHEN \"locked_until\" IS NOT NULL THEN 1
+                ELSE \"failed_logins\" + 1 END,
+            \"locked_until\" = CASE
+                WHEN \"locked_until\" IS NOT NULL AND \"locked_until\" > ?4 THEN \"locked_until\"
+                WHEN (CASE WHEN \"locked_until\" IS NOT NULL THEN 1 ELSE \"failed_logins\" + 1 END) >= ?2 THEN ?3
+                ELSE NULL END
          WHERE \"id\" = ?1",
     )
-    .and_then(|mut s| s.execute(params![id_text(id), threshold, lock_until]))
+    .and_then(|mut s| s.execute(params![id_text(id), threshold, lock_until, now_timestamp()]))
     .map_err(from_sqlite)?;
     user_by_id(conn, id)
 }
@@ -430,4 +439,21 @@ pub(crate) fn update_user(
         revoke_sessions(conn, user_id, None, "account_disabled")?;
     }
     user_by_id(conn, user_id)
+}
+
+/// The user a live single-use token belongs to, without redeeming it.
+pub(crate) fn one_time_token_user(
+    conn: &Connection,
+    purpose: &str,
+    hash: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    conn.prepare_cached(
+        "SELECT \"user_id\" FROM \"_fathom_one_time_tokens\"
+         WHERE \"hash\" = ?1 AND \"purpose\" = ?2 AND \"used_at\" IS NULL AND \"expires_at\" > ?3",
+    )
+    .and_then(|mut s| {
+        s.query_row(params![hash, purpose, now_timestamp()], |r| uuid_at(r, 0))
+            .optional()
+    })
+    .map_err(from_sqlite)
 }

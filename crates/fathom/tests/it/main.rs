@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 mod admin;
+mod auth;
 mod helpers;
 mod openapi;
 mod operations;

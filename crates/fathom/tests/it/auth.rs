@@ -1,0 +1,18 @@
+//! The authentication security suite over HTTP: registration and verification, forged and
+//! malformed access tokens, refresh-token rotation and reuse detection, single-use mailed tokens
+//! under concurrency, account lockout and its recovery path, per-address rate limits and
+//! `X-Forwarded-For` trust, account enumeration, sessions, bounded password hashing and the JWKS.
+//! One submodule per concern.
+
+mod challenge;
+mod enumeration;
+mod hashing;
+mod jwks;
+mod jwt;
+mod lockout;
+mod rate_limit;
+mod refresh;
+mod registration;
+mod sessions;
+mod single_use;
+mod support;

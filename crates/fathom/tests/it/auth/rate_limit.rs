@@ -1,0 +1,119 @@
+//! Per-address rate limits on the auth endpoints, and whom `X-Forwarded-For` is believed from:
+//! a client cannot escape its limit by inventing addresses, while a trusted proxy's clients are
+//! counted one by one (by the right-most untrusted address, which the proxy itself appended).
+
+use serde_json::json;
+
+use super::support::{WRONG_PASSWORD, header, login_response, post_auth, spawn_auth_app};
+use crate::helpers::assert_problem;
+
+const LIMIT: u32 = 5;
+
+fn assert_limit_headers(response: &reqwest::Response, remaining: u32, context: &str) {
+    let limit = LIMIT.to_string();
+    assert_eq!(
+        header(response, "ratelimit-limit").as_deref(),
+        Some(limit.as_str()),
+        "{context}"
+    );
+    assert_eq!(
+        header(response, "ratelimit-remaining"),
+        Some(remaining.to_string()),
+        "{context}"
+    );
+    assert_eq!(
+        header(response, "ratelimit-policy"),
+        Some(format!("{LIMIT};w=60")),
+        "{context}"
+    );
+    let reset: u64 = header(response, "ratelimit-reset")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{context}: RateLimit-Reset must be whole seconds"));
+    assert!(reset <= 60, "{context}: RateLimit-Reset {reset}");
+}
+
+#[tokio::test]
+async fn spoofed_forwarded_for_does_not_escape_the_limit() {
+    let app = spawn_auth_app(|c| {
+        c.auth.rate_limit_per_minute = LIMIT;
+        c.auth.trusted_proxies = Vec::new();
+    })
+    .await;
+    for n in 1..=LIMIT {
+        let spoofed = format!("203.0.113.{n}");
+        let response =
+            login_response(&app, "nobody@example.com", WRONG_PASSWORD, Some(&spoofed)).await;
+        assert_limit_headers(&response, LIMIT - n, &format!("login {n}"));
+        assert_problem(response, 401, "invalid_credentials").await;
+    }
+    let response = login_response(
+        &app,
+        "nobody@example.com",
+        WRONG_PASSWORD,
+        Some("203.0.113.99"),
+    )
+    .await;
+    assert_limit_headers(&response, 0, "login over the limit");
+    let retry_after: u64 = header(&response, "retry-after")
+        .and_then(|v| v.parse().ok())
+        .expect("a 429 carries Retry-After in whole seconds");
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
+    assert_problem(response, 429, "too_many_requests").await;
+
+    // The handler never ran for the refused request: five failures are audited, not six.
+    let failures = app
+        .store
+        .audit_log(50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == "login")
+        .count();
+    assert_eq!(failures, LIMIT as usize);
+
+    // The budget belongs to the address, across the limited routes.
+    let response = post_auth(&app, "/refresh", &json!({"refresh_token": "x"}), None).await;
+    assert_problem(response, 429, "too_many_requests").await;
+    // Routes outside the limit are unaffected.
+    assert_eq!(app.get("/api/v1/auth/jwks.json").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_trusted_proxy_has_its_clients_counted_separately() {
+    let app = spawn_auth_app(|c| {
+        c.auth.rate_limit_per_minute = LIMIT;
+        c.auth.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await;
+    for n in 1..=LIMIT + 1 {
+        let client = format!("198.51.100.{n}");
+        let response =
+            login_response(&app, "nobody@example.com", WRONG_PASSWORD, Some(&client)).await;
+        assert_limit_headers(&response, LIMIT - 1, &format!("client {client}"));
+        assert_problem(response, 401, "invalid_credentials").await;
+    }
+
+    // Behind the proxy, a client that prepends invented addresses is still counted by the
+    // address the proxy appended (the right-most untrusted one).
+    for n in 1..=LIMIT {
+        let forwarded = format!("10.77.0.{n}, 192.0.2.50");
+        let response = post_auth(
+            &app,
+            "/refresh",
+            &json!({"refresh_token": "x"}),
+            Some(&forwarded),
+        )
+        .await;
+        assert_limit_headers(&response, LIMIT - n, &format!("refresh {n}"));
+        assert_eq!(response.status(), 401);
+    }
+    let response = post_auth(
+        &app,
+        "/refresh",
+        &json!({"refresh_token": "x"}),
+        Some("10.77.0.99, 192.0.2.50"),
+    )
+    .await;
+    assert!(header(&response, "retry-after").is_some());
+    assert_problem(response, 429, "too_many_requests").await;
+}
