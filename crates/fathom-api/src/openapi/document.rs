@@ -1,6 +1,7 @@
-//! The OpenAPI 3.1 document of a schema: assembles the paths from `operations`, the component
-//! schemas from `schemas`, and the error responses from the one `ErrorCode` table, so the
-//! document cannot drift from the codes the API answers with.
+//! The OpenAPI 3.1 document of a schema: assembles the paths from `operations` (records, batch,
+//! service) and `auth` (authentication and administration), the component schemas from `schemas`
+//! and `auth`, and the error responses from the one `ErrorCode` table, so the document cannot
+//! drift from the codes the API answers with.
 
 use std::collections::BTreeSet;
 
@@ -8,8 +9,8 @@ use fathom_core::ErrorCode;
 use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
-use super::operations;
 use super::schemas::{self, schema_ref};
+use super::{auth, operations};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -21,11 +22,14 @@ pub fn component_ref(kind: &str, name: &str) -> Value {
 fn problem_response_name(status: u16) -> String {
     match status {
         400 => "BadRequest".to_owned(),
+        401 => "Unauthorized".to_owned(),
+        403 => "Forbidden".to_owned(),
         404 => "NotFound".to_owned(),
         405 => "MethodNotAllowed".to_owned(),
         409 => "Conflict".to_owned(),
         413 => "PayloadTooLarge".to_owned(),
         415 => "UnsupportedMediaType".to_owned(),
+        429 => "TooManyRequests".to_owned(),
         500 => "InternalError".to_owned(),
         503 => "ServiceUnavailable".to_owned(),
         other => format!("Problem{other}"),
@@ -45,24 +49,31 @@ pub fn problem_responses(statuses: &[u16]) -> Map<String, Value> {
         .collect()
 }
 
+/// The problem response for an HTTP status, naming the codes that use it. A 401 may carry the
+/// `WWW-Authenticate` challenge.
+pub fn problem_response(status: u16) -> Value {
+    let codes: Vec<String> = ErrorCode::ALL
+        .iter()
+        .filter(|c| c.http_status() == status)
+        .map(|c| format!("`{}` ({})", c.as_str(), c.title()))
+        .collect();
+    let mut response = json!({
+        "description": format!("A problem: {}.", codes.join(", ")),
+        "headers": { "X-Request-Id": component_ref("headers", "RequestId") },
+        "content": { "application/problem+json": { "schema": schema_ref("Problem") } },
+    });
+    if status == 401 {
+        response["headers"]["WWW-Authenticate"] = component_ref("headers", "WWWAuthenticate");
+    }
+    response
+}
+
 /// One problem response per status any error code uses, each naming its codes.
 fn problem_response_components() -> Map<String, Value> {
     let statuses: BTreeSet<u16> = ErrorCode::ALL.iter().map(|c| c.http_status()).collect();
     statuses
         .into_iter()
-        .map(|status| {
-            let codes: Vec<String> = ErrorCode::ALL
-                .iter()
-                .filter(|c| c.http_status() == status)
-                .map(|c| format!("`{}` ({})", c.as_str(), c.title()))
-                .collect();
-            let response = json!({
-                "description": format!("A problem: {}.", codes.join(", ")),
-                "headers": { "X-Request-Id": component_ref("headers", "RequestId") },
-                "content": { "application/problem+json": { "schema": schema_ref("Problem") } },
-            });
-            (problem_response_name(status), response)
-        })
+        .map(|status| (problem_response_name(status), problem_response(status)))
         .collect()
 }
 
@@ -85,7 +96,10 @@ fn error_code_table() -> (String, Value) {
 
 const INTRODUCTION: &str = "The REST API Fathom serves for this schema. Every collection has \
 list, create, get, update and delete under `/api/v1/{collection}`; `/api/v1/batch` runs several \
-writes in one transaction.\n\nSuccessful responses wrap their payload as `{\"data\": ..., \
+writes in one transaction. Accounts and sessions live under `/api/v1/auth`, administration under \
+`/api/v1/admin`.\n\nOperations marked with the `bearerAuth` security requirement need an access \
+token from `POST /api/v1/auth/login`, sent as `Authorization: Bearer <access_token>`; without a \
+valid one they answer 401 `unauthorized`.\n\nSuccessful responses wrap their payload as `{\"data\": ..., \
 \"meta\": {\"requestId\": ...}}`. Errors are `application/problem+json` (RFC 9457) with a stable \
 `code`, a `hint` on how to fix the request and, for invalid fields, `errors`. Every response \
 carries `X-Request-Id` (send your own to correlate logs).\n\n";
@@ -126,16 +140,41 @@ pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
     paths.insert("/api/v1/batch".into(), batch_path);
     component_schemas.insert("BatchRequest".into(), batch_request);
     component_schemas.insert("BatchResponse".into(), batch_response);
-    for (path, item) in operations::service_paths() {
+    for (path, item) in auth::auth_paths()
+        .into_iter()
+        .chain(auth::admin_paths())
+        .chain(operations::service_paths())
+    {
         paths.insert(path, item);
     }
     tags.push(json!({ "name": "Batch", "description": "Several writes in one transaction." }));
+    tags.extend(auth::tags());
     tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
+    component_schemas.extend(auth::schemas());
 
     component_schemas.insert("Meta".into(), schemas::meta_schema());
     component_schemas.insert("ListMeta".into(), schemas::list_meta_schema());
     component_schemas.insert("Problem".into(), schemas::problem_schema());
     component_schemas.insert("FieldProblem".into(), schemas::field_problem_schema());
+
+    let mut headers = Map::new();
+    headers.insert(
+        "RequestId".into(),
+        json!({
+            "description": "The request id: the one sent, if well-formed, or a new UUIDv7.",
+            "required": true,
+            "schema": { "type": "string" },
+        }),
+    );
+    headers.insert(
+        "Location".into(),
+        json!({
+            "description": "The path of the created record.",
+            "required": true,
+            "schema": { "type": "string" },
+        }),
+    );
+    headers.extend(auth::header_components());
 
     let (table, codes) = error_code_table();
     json!({
@@ -152,16 +191,8 @@ pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
             "schemas": component_schemas,
             "parameters": operations::parameters(config.default_page_size, config.max_page_size),
             "responses": problem_response_components(),
-            "headers": {
-                "RequestId": {
-                    "description": "The request id: the one sent, if well-formed, or a new UUIDv7.",
-                    "schema": { "type": "string" },
-                },
-                "Location": {
-                    "description": "The path of the created record.",
-                    "schema": { "type": "string" },
-                },
-            },
+            "headers": headers,
+            "securitySchemes": auth::security_schemes(),
         },
         "x-error-codes": codes,
     })
@@ -182,6 +213,59 @@ mod tests {
             Value::Array(items) => items.iter().any(has_empty_union),
             _ => false,
         }
+    }
+
+    /// Every `operationId` of a document.
+    fn operation_ids(document: &Value) -> Vec<String> {
+        let mut ids = Vec::new();
+        for item in document["paths"]
+            .as_object()
+            .into_iter()
+            .flat_map(Map::values)
+        {
+            for operation in item.as_object().into_iter().flat_map(Map::values) {
+                if let Some(id) = operation["operationId"].as_str() {
+                    ids.push(id.to_owned());
+                }
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn collection_names_never_collide_with_the_fixed_names() {
+        // Collections whose derived names come closest to the fixed operation ids and schemas.
+        let names = [
+            "user",
+            "session",
+            "admin_user",
+            "token_pair",
+            "audit_entry",
+            "user_changes",
+            "problem",
+            "meta",
+            "batch_request",
+        ];
+        let source: String = names
+            .iter()
+            .map(|name| format!("[collections.{name}]\nfields.a = {{ type = \"text\" }}\n"))
+            .collect();
+        let schema = fathom_schema::parse_schema("t", &source).unwrap();
+        let fixed = document(&Schema::default(), &HttpConfig::default());
+        let document = document(&schema, &HttpConfig::default());
+
+        let ids = operation_ids(&document);
+        let unique: BTreeSet<&String> = ids.iter().collect();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        assert_eq!(ids.len(), operation_ids(&fixed).len() + 5 * names.len());
+
+        let count = |d: &Value| d["components"]["schemas"].as_object().map_or(0, Map::len);
+        assert_eq!(count(&document), count(&fixed) + 3 * names.len());
+        let tags = document["tags"].as_array().map_or(0, Vec::len);
+        assert_eq!(
+            tags,
+            fixed["tags"].as_array().map_or(0, Vec::len) + names.len()
+        );
     }
 
     #[test]

@@ -11,16 +11,16 @@ use super::schemas::{EXAMPLE_ID, TypeNames, schema_ref};
 pub const MAX_BATCH_OPERATIONS: usize = 100;
 
 /// The `X-Request-Id` header every response carries.
-fn request_id_header() -> Value {
+pub(super) fn request_id_header() -> Value {
     json!({ "X-Request-Id": component_ref("headers", "RequestId") })
 }
 
-fn json_content(schema: Value) -> Value {
+pub(super) fn json_content(schema: Value) -> Value {
     json!({ "application/json": { "schema": schema } })
 }
 
 /// A 2xx response with a JSON body.
-fn ok(description: &str, schema: Value) -> Value {
+pub(super) fn ok(description: &str, schema: Value) -> Value {
     json!({
         "description": description,
         "headers": request_id_header(),
@@ -29,7 +29,7 @@ fn ok(description: &str, schema: Value) -> Value {
 }
 
 /// An operation's `responses`: the success ones, then one problem response per error status.
-fn responses(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
+pub(super) fn responses(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
     let mut out = Map::new();
     for (status, response) in success {
         out.insert((*status).to_owned(), response.clone());
@@ -39,7 +39,7 @@ fn responses(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
 }
 
 /// The envelope of one record.
-fn single_envelope(record: &str) -> Value {
+pub(super) fn single_envelope(record: &str) -> Value {
     json!({
         "type": "object",
         "required": ["data", "meta"],

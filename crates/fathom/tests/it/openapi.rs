@@ -1,19 +1,24 @@
 //! The OpenAPI document and the docs page: the document is well formed, it and the router agree
-//! in both directions, real records validate against their schemas, the docs page is
+//! in both directions (every operation, the authenticated and administrative ones included, with
+//! real tokens), real answers fit what the document says of them, the docs page is
 //! self-contained, and `fathom openapi` prints what the server serves.
 
+mod accounts;
 mod check;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use fathom_core::ErrorCode;
 use reqwest::Method;
+use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
+use self::accounts::{Accounts, Call};
 use self::check::{problems, resolve};
 
 use crate::helpers::{
-    TEST_SCHEMA, TestApp, assert_problem, json_with_status, run_cli, spawn_app, spawn_demo,
+    TEST_SCHEMA, TestApp, assert_problem, json_with_status, run_cli, spawn_app, spawn_app_with,
+    spawn_demo,
 };
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
@@ -125,6 +130,10 @@ fn assert_well_formed(document: &Value, schema: &fathom_schema::Schema) {
         assert!(!problems.is_empty(), "{id} has a problem response");
     }
 
+    assert_security(document);
+    assert_auth_and_admin_operations(document);
+    assert_rate_limit_headers(document);
+
     for (name, collection) in &schema.collections {
         let list = format!("/api/v1/{name}");
         let one = format!("/api/v1/{name}/{{id}}");
@@ -170,6 +179,182 @@ fn assert_well_formed(document: &Value, schema: &fathom_schema::Schema) {
     assert_eq!(table, expected);
 }
 
+/// The operations under `/api/v1/auth` and `/api/v1/admin`, and whether each needs a token.
+const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
+    ("auth", "/api/v1/auth/register", "post", false),
+    ("auth", "/api/v1/auth/verify", "post", false),
+    ("auth", "/api/v1/auth/login", "post", false),
+    ("auth", "/api/v1/auth/refresh", "post", false),
+    ("auth", "/api/v1/auth/logout", "post", true),
+    ("auth", "/api/v1/auth/me", "get", true),
+    ("auth", "/api/v1/auth/password", "post", true),
+    ("auth", "/api/v1/auth/password-reset", "post", false),
+    ("auth", "/api/v1/auth/password-reset/confirm", "post", false),
+    ("auth", "/api/v1/auth/sessions", "get", true),
+    ("auth", "/api/v1/auth/sessions", "delete", true),
+    ("auth", "/api/v1/auth/sessions/{id}", "delete", true),
+    ("auth", "/api/v1/auth/jwks.json", "get", false),
+    ("admin", "/api/v1/admin/users", "get", true),
+    ("admin", "/api/v1/admin/users/{id}", "get", true),
+    ("admin", "/api/v1/admin/users/{id}", "patch", true),
+    ("admin", "/api/v1/admin/audit", "get", true),
+];
+
+/// The operations behind the per-client rate limit.
+const RATE_LIMITED: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/password-reset",
+    "/api/v1/auth/password-reset/confirm",
+    "/api/v1/auth/refresh",
+    "/api/v1/auth/register",
+    "/api/v1/auth/verify",
+];
+
+const RATE_LIMIT_HEADERS: &[&str] = &[
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+];
+
+/// `bearerAuth` is defined; every `security` requirement names a defined scheme; every
+/// operation that needs a token documents the 401 it answers without one.
+fn assert_security(document: &Value) {
+    let schemes = &document["components"]["securitySchemes"];
+    let bearer = &schemes["bearerAuth"];
+    assert_eq!(bearer["type"], "http", "{bearer}");
+    assert_eq!(bearer["scheme"], "bearer", "{bearer}");
+    assert_eq!(bearer["bearerFormat"], "JWT", "{bearer}");
+    let unauthorized = &document["components"]["responses"]["Unauthorized"];
+    assert!(
+        unauthorized["headers"].get("WWW-Authenticate").is_some(),
+        "the 401 response documents the challenge: {unauthorized}"
+    );
+
+    let mut secured = 0;
+    for (path, method, operation) in operations(document) {
+        let Some(requirements) = operation.get("security") else {
+            continue;
+        };
+        secured += 1;
+        for requirement in requirements.as_array().expect("security is a list") {
+            for scheme in requirement
+                .as_object()
+                .expect("a requirement is an object")
+                .keys()
+            {
+                assert!(
+                    schemes.get(scheme).is_some(),
+                    "{method} {path} requires the undefined scheme {scheme}"
+                );
+            }
+        }
+        let response = operation["responses"]
+            .get("401")
+            .unwrap_or_else(|| panic!("{method} {path} needs a token but documents no 401"));
+        assert_eq!(
+            response["$ref"], "#/components/responses/Unauthorized",
+            "{method} {path}"
+        );
+    }
+    assert!(
+        secured >= 10,
+        "the token-protected operations carry `security`"
+    );
+}
+
+/// The auth and admin operations are exactly the expected ones, under their tags, with
+/// `security` where a token is needed and 401 and 403 on every administrative one.
+fn assert_auth_and_admin_operations(document: &Value) {
+    let found: BTreeSet<(String, String, String, bool)> = operations(document)
+        .into_iter()
+        .filter(|(_, _, op)| op["tags"] == json!(["auth"]) || op["tags"] == json!(["admin"]))
+        .map(|(path, method, op)| {
+            let tag = op["tags"][0].as_str().unwrap().to_owned();
+            (tag, path, method, op.get("security").is_some())
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, String, bool)> = AUTH_OPERATIONS
+        .iter()
+        .map(|(tag, path, method, secured)| {
+            (
+                (*tag).to_owned(),
+                (*path).to_owned(),
+                (*method).to_owned(),
+                *secured,
+            )
+        })
+        .collect();
+    assert_eq!(found, expected, "the auth and admin operations");
+    for (path, method, operation) in operations(document) {
+        if operation["tags"] == json!(["admin"]) {
+            for status in ["401", "403"] {
+                assert!(
+                    operation["responses"].get(status).is_some(),
+                    "{method} {path} documents {status}"
+                );
+            }
+            assert!(
+                operation["operationId"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("admin")
+            );
+        }
+        if operation["tags"] == json!(["auth"]) {
+            assert!(
+                operation["operationId"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("auth")
+            );
+        }
+    }
+    let tags: Vec<&str> = document["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        tags.contains(&"auth") && tags.contains(&"admin"),
+        "{tags:?}"
+    );
+}
+
+/// Every answer of a rate-limited operation documents the `RateLimit-*` headers, and its 429
+/// `Retry-After`; no other operation claims them.
+fn assert_rate_limit_headers(document: &Value) {
+    for (path, method, operation) in operations(document) {
+        let limited = RATE_LIMITED.contains(&path.as_str());
+        assert_eq!(
+            operation["responses"].get("429").is_some(),
+            limited,
+            "{method} {path}: a 429 exactly when rate limited"
+        );
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            let response = resolve(document, response);
+            let headers = &response["headers"];
+            assert!(
+                headers.get("X-Request-Id").is_some(),
+                "{method} {path} {status} documents X-Request-Id"
+            );
+            for name in RATE_LIMIT_HEADERS {
+                assert_eq!(
+                    headers.get(*name).is_some(),
+                    limited,
+                    "{method} {path} {status}: {name}"
+                );
+            }
+            assert_eq!(
+                headers.get("Retry-After").is_some(),
+                limited && status == "429",
+                "{method} {path} {status}: Retry-After"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_document_is_well_formed_for_the_test_and_demo_schemas() {
     let app = spawn_app(TEST_SCHEMA).await;
@@ -206,6 +391,80 @@ async fn the_document_is_well_formed_for_the_test_and_demo_schemas() {
     let limit = &document["components"]["parameters"]["Limit"]["schema"];
     assert_eq!(limit["default"], 20);
     assert_eq!(limit["maximum"], 100);
+    // Spot checks of the auth and admin shapes.
+    let schemas = &document["components"]["schemas"];
+    assert_eq!(
+        schemas["TokenPair"]["properties"]["token_type"]["const"],
+        "Bearer"
+    );
+    assert_eq!(
+        schemas["TokenPair"]["properties"]["user"]["$ref"],
+        "#/components/schemas/User"
+    );
+    for key in [
+        "disabled",
+        "failed_logins",
+        "locked_until",
+        "updated_at",
+        "email",
+    ] {
+        assert!(
+            schemas["AdminUser"]["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(key)),
+            "AdminUser has {key}"
+        );
+    }
+    let changes = &schemas["UserChanges"];
+    assert_eq!(changes["additionalProperties"], false);
+    assert_eq!(changes["properties"]["roles"]["maxItems"], 16);
+    assert_eq!(
+        changes["properties"]["roles"]["items"]["pattern"],
+        "^[a-z0-9_-]{1,32}$"
+    );
+    assert_eq!(
+        changes["properties"]["tenant"]["type"],
+        json!(["string", "null"])
+    );
+    let key = &schemas["Jwk"]["properties"];
+    assert_eq!(
+        (
+            &key["kty"]["const"],
+            &key["crv"]["const"],
+            &key["alg"]["const"],
+            &key["use"]["const"]
+        ),
+        (
+            &json!("OKP"),
+            &json!("Ed25519"),
+            &json!("EdDSA"),
+            &json!("sig")
+        )
+    );
+    let new_password = schemas["NewPassword"]["description"].as_str().unwrap();
+    for code in ["too_short", "too_long", "too_common", "same_as_email"] {
+        assert!(new_password.contains(code), "{new_password}");
+    }
+    let paths = &document["paths"];
+    let users = &paths["/api/v1/admin/users"]["get"]["parameters"];
+    assert_eq!(users[0]["schema"]["maximum"], 200);
+    assert_eq!(users[1]["schema"]["format"], "uuid");
+    assert_eq!(
+        paths["/api/v1/admin/audit"]["get"]["parameters"][0]["schema"]["maximum"],
+        1000
+    );
+    assert!(
+        paths["/api/v1/auth/register"]["post"]["responses"]
+            .get("403")
+            .is_some()
+    );
+    assert!(
+        paths["/api/v1/auth/login"]["post"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_credentials")
+    );
     app.stop().await;
 
     let demo = spawn_demo().await;
@@ -229,19 +488,129 @@ fn create_body(collection: &str) -> Value {
     }
 }
 
-/// Sends `method path` with an optional JSON body.
-async fn send(app: &TestApp, method: &str, path: &str, body: Option<&Value>) -> reqwest::Response {
+/// Sends `method path` with an optional JSON body and bearer token.
+async fn send(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    token: Option<&str>,
+) -> reqwest::Response {
     let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
     let mut request = app.client.request(method, app.url(path));
     if let Some(body) = body {
         request = request.json(body);
     }
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
     request.send().await.unwrap()
+}
+
+/// An answer, read whole.
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    text: String,
+}
+
+impl Answer {
+    async fn of(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        Self {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    }
+}
+
+/// Holds an answer to what the document says of `operation` at its status: the status is listed,
+/// the required headers are there, the media type is the documented one, and the body fits the
+/// documented schema.
+fn assert_documented(document: &Value, operation: &Value, context: &str, answer: &Answer) {
+    let status = answer.status;
+    let text = &answer.text;
+    let Some(response) = operation["responses"].get(status.to_string()) else {
+        panic!("{context} answered {status}, which the document does not list: {text}");
+    };
+    let response = resolve(document, response);
+    for (name, header) in response["headers"].as_object().into_iter().flatten() {
+        if resolve(document, header)["required"] == true {
+            assert!(
+                answer.headers.contains_key(name.as_str()),
+                "{context} answered {status} without the documented header {name}"
+            );
+        }
+    }
+    match response["content"]
+        .as_object()
+        .and_then(|c| c.iter().next())
+    {
+        Some((media_type, media)) => {
+            let content_type = answer
+                .headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            assert!(
+                content_type.starts_with(media_type.as_str()),
+                "{context} answered {status} as {content_type}, documented as {media_type}"
+            );
+            let body: Value = serde_json::from_str(text).unwrap_or_else(|e| {
+                panic!("{context} answered {status} with no JSON ({e}): {text}")
+            });
+            let found = problems(document, &media["schema"], &body);
+            assert!(
+                found.is_empty(),
+                "{context} answered {status} with a body unlike the document's: {found:?}\n{body}"
+            );
+        }
+        None => assert!(
+            text.is_empty(),
+            "{context} answered {status} with a body the document does not describe: {text}"
+        ),
+    }
+}
+
+/// The request for a records, batch or service operation, given the ids of existing records.
+fn record_call(path: &str, method: &str, ids: &BTreeMap<String, String>) -> Call {
+    let collection = path
+        .strip_prefix("/api/v1/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("");
+    let concrete = match ids.get(collection) {
+        Some(id) => path.replace("{id}", id),
+        None => path.to_owned(),
+    };
+    let body = match (method, ids.contains_key(collection)) {
+        ("post" | "patch", true) => Some(create_body(collection)),
+        ("post", false) => Some(json!({ "operations": [
+            { "op": "create", "collection": "notes", "body": { "body": "from a batch" } },
+        ] })),
+        _ => None,
+    };
+    Call {
+        path: concrete,
+        body,
+        token: None,
+    }
+}
+
+fn is_auth_or_admin(operation: &Value) -> bool {
+    operation["tags"] == json!(["auth"]) || operation["tags"] == json!(["admin"])
 }
 
 #[tokio::test]
 async fn the_document_and_the_router_agree_both_ways() {
-    let app = spawn_app(TEST_SCHEMA).await;
+    // A quota no test run reaches: the limit has its own test below.
+    let app = spawn_app_with(TEST_SCHEMA, |c| c.auth.rate_limit_per_minute = 100_000).await;
     let document = fetch_document(&app).await;
     let schema = fathom_schema::parse_schema("test", TEST_SCHEMA).unwrap();
 
@@ -250,64 +619,164 @@ async fn the_document_and_the_router_agree_both_ways() {
         let record = app.create(name, &create_body(name)).await;
         ids.insert(name.clone(), record["id"].as_str().unwrap().to_owned());
     }
+    let accounts = Accounts::new(&app).await;
+    let call = |path: &str, method: &str, operation: &Value| {
+        if is_auth_or_admin(operation) {
+            accounts.call(method, path)
+        } else {
+            record_call(path, method, &ids)
+        }
+    };
 
-    // Every documented operation is routed (deletes last, so the records exist until then), and
-    // answers with a status the document lists for it.
+    // Operations that need a token refuse a caller without one (401 with the challenge), and
+    // administrative ones a caller without the `admin` role (403), as documented.
+    for (path, method, operation) in operations(&document) {
+        if operation.get("security").is_none() {
+            continue;
+        }
+        let Call {
+            path: concrete,
+            body,
+            ..
+        } = call(&path, &method, &operation);
+        let context = format!("{method} {concrete} without a token");
+        let answer = Answer::of(send(&app, &method, &concrete, body.as_ref(), None).await).await;
+        assert_documented(&document, &operation, &context, &answer);
+        assert_eq!(answer.status, 401, "{context}: {}", answer.text);
+        assert_eq!(answer.json()["code"], "unauthorized", "{context}");
+        assert_eq!(
+            answer.headers["www-authenticate"], "Bearer realm=\"fathom\"",
+            "{context}"
+        );
+        if operation["tags"] == json!(["admin"]) {
+            let member = accounts.member_token();
+            let context = format!("{method} {concrete} as a member");
+            let answer =
+                Answer::of(send(&app, &method, &concrete, body.as_ref(), Some(member)).await).await;
+            assert_documented(&document, &operation, &context, &answer);
+            assert_eq!(answer.status, 403, "{context}: {}", answer.text);
+            assert_eq!(answer.json()["code"], "forbidden", "{context}");
+        }
+    }
+
+    // Every documented operation is routed and answers as documented: deletes last (so the
+    // records and sessions exist until then), and ending every other session very last. Auth
+    // and admin operations, sent with real tokens, succeed.
     let mut all = operations(&document);
-    all.sort_by_key(|(_, method, _)| method == "delete");
+    all.sort_by_key(|(path, method, _)| (method == "delete", !path.contains('{')));
     for (path, method, operation) in all {
-        let collection = path
-            .strip_prefix("/api/v1/")
-            .and_then(|rest| rest.split('/').next())
-            .unwrap_or("");
-        let concrete = match ids.get(collection) {
-            Some(id) => path.replace("{id}", id),
-            None => path.clone(),
-        };
+        let Call {
+            path: concrete,
+            body,
+            token,
+        } = call(&path, &method, &operation);
         assert!(!concrete.contains('{'), "{path} has an unknown parameter");
-        let body = match (method.as_str(), ids.contains_key(collection)) {
-            ("post" | "patch", true) => Some(create_body(collection)),
-            ("post", false) => Some(json!({ "operations": [
-                { "op": "create", "collection": "notes", "body": { "body": "from a batch" } },
-            ] })),
-            _ => None,
-        };
-        let response = send(&app, &method, &concrete, body.as_ref()).await;
-        let status = response.status().as_u16();
-        let text = response.text().await.unwrap();
-        let code = serde_json::from_str::<Value>(&text).unwrap_or(Value::Null)["code"].clone();
+        let response = send(&app, &method, &concrete, body.as_ref(), token.as_deref()).await;
+        let answer = Answer::of(response).await;
+        let (status, text) = (answer.status, &answer.text);
+        let code = answer.json()["code"].clone();
         assert!(
             code != "route_not_found" && code != "method_not_allowed" && status != 405,
             "{method} {concrete} is documented but not routed: {status} {text}"
         );
-        assert!(
-            operation["responses"].get(status.to_string()).is_some(),
-            "{method} {concrete} answered {status}, which the document does not list: {text}"
-        );
+        let context = format!("{method} {concrete}");
+        assert_documented(&document, &operation, &context, &answer);
+        if is_auth_or_admin(&operation) {
+            assert!(
+                (200..300).contains(&status),
+                "{context} failed with a real token: {status} {text}"
+            );
+        }
     }
 
-    // Methods the document leaves out of a collection path are refused with 405.
+    // The documented page bounds of the admin lists are the ones enforced.
+    for path in ["/api/v1/admin/users", "/api/v1/admin/audit"] {
+        let limit = &document["paths"][path]["get"]["parameters"][0];
+        assert_eq!(limit["name"], "limit");
+        let maximum = limit["schema"]["maximum"].as_u64().unwrap();
+        let token = Some(accounts.admin_token());
+        for (value, status) in [(maximum, 200), (maximum + 1, 400), (0, 400)] {
+            let concrete = format!("{path}?limit={value}");
+            let answer = Answer::of(send(&app, "get", &concrete, None, token).await).await;
+            assert_eq!(answer.status, status, "GET {concrete}: {}", answer.text);
+            let operation = &document["paths"][path]["get"];
+            assert_documented(&document, operation, &format!("GET {concrete}"), &answer);
+        }
+    }
+
+    // Methods the document leaves out of a path are refused with 405, on collection paths and on
+    // the auth and admin ones.
     for (path, item) in document["paths"].as_object().unwrap() {
         let collection = path
             .strip_prefix("/api/v1/")
             .and_then(|r| r.split('/').next());
-        let Some(id) = collection.and_then(|c| ids.get(c)) else {
+        let concrete = if let Some(id) = collection.and_then(|c| ids.get(c)) {
+            path.replace("{id}", id)
+        } else if matches!(collection, Some("auth" | "admin")) {
+            path.replace("{id}", accounts.member_id())
+        } else {
             continue;
         };
-        let concrete = path.replace("{id}", id);
         for method in METHODS.iter().filter(|m| item.get(**m).is_none()) {
-            let response = send(&app, method, &concrete, Some(&json!({}))).await;
-            assert_problem(response, 405, "method_not_allowed").await;
+            let response = send(&app, method, &concrete, Some(&json!({})), None).await;
+            let context = format!("{method} {concrete}");
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            assert_eq!(status, 405, "{context}: {body}");
+            let body: Value = serde_json::from_str(&body)
+                .unwrap_or_else(|_| panic!("{context}: the 405 is not a problem: {body}"));
+            assert_eq!(body["code"], "method_not_allowed", "{context}");
         }
     }
 
     // The document's own path is a static route: it wins over `/api/v1/{collection}`.
     assert_problem(
-        send(&app, "post", "/api/v1/openapi.json", Some(&json!({}))).await,
+        send(&app, "post", "/api/v1/openapi.json", Some(&json!({})), None).await,
         405,
         "method_not_allowed",
     )
     .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn rate_limited_answers_carry_the_documented_headers() {
+    const LIMIT: usize = 2;
+    let app = spawn_app_with(TEST_SCHEMA, |c| c.auth.rate_limit_per_minute = LIMIT as u32).await;
+    let document = fetch_document(&app).await;
+    let limited: Vec<(String, String, Value)> = operations(&document)
+        .into_iter()
+        .filter(|(_, _, operation)| operation["responses"].get("429").is_some())
+        .collect();
+    let paths: BTreeSet<&str> = limited.iter().map(|(path, _, _)| path.as_str()).collect();
+    assert_eq!(paths, RATE_LIMITED.iter().copied().collect());
+
+    // One quota per client address across these operations: the first `LIMIT` requests pass (and
+    // fail validation: the bodies are empty), the rest are refused.
+    let mut refused = 0;
+    for (i, (path, method, operation)) in limited.iter().enumerate() {
+        let answer = Answer::of(send(&app, method, path, Some(&json!({})), None).await).await;
+        let context = format!("{method} {path} (request {i})");
+        assert_documented(&document, operation, &context, &answer);
+        let expected = if i < LIMIT { 400 } else { 429 };
+        assert_eq!(answer.status, expected, "{context}: {}", answer.text);
+        for name in RATE_LIMIT_HEADERS.iter().chain(&["Retry-After"]) {
+            let documented =
+                resolve(&document, &operation["responses"][expected.to_string()])["headers"]
+                    .get(*name)
+                    .is_some();
+            assert_eq!(
+                answer.headers.contains_key(*name),
+                documented,
+                "{context}: {name} is sent exactly when documented"
+            );
+        }
+        if answer.status == 429 {
+            assert_eq!(answer.json()["code"], "too_many_requests");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, limited.len() - LIMIT);
     app.stop().await;
 }
 
@@ -473,6 +942,25 @@ async fn the_docs_page_is_self_contained_and_locked_down() {
     }
     let script = &texts[1].1;
     assert!(script.contains("/api/v1/openapi.json") && script.contains("fetch("));
+    // "Try it" sends a pasted access token as `Authorization: Bearer …` to the operations whose
+    // security scheme asks for one, and keeps it only in the page's memory.
+    for needed in ["securitySchemes", "'bearer'", "authorization", "'Bearer '"] {
+        assert!(
+            script.contains(needed),
+            "the script handles bearer auth: {needed}"
+        );
+    }
+    for storage in [
+        "localStorage",
+        "sessionStorage",
+        "document.cookie",
+        "indexedDB",
+    ] {
+        assert!(
+            !script.contains(storage),
+            "the token is not stored: {storage}"
+        );
+    }
     assert!(
         !script.contains("innerHTML") && !script.contains("eval("),
         "text from the document is never parsed as HTML or code"

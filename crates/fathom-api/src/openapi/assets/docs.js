@@ -1,10 +1,15 @@
 // The Fathom API docs page: renders /api/v1/openapi.json and lets you try every operation.
 // Plain JavaScript with no dependencies, served from the binary, so it works offline. Text from
-// the document is only ever inserted as text, never as HTML.
+// the document is only ever inserted as text, never as HTML. An access token pasted into the page
+// lives only in that input: it is never stored, and is sent only by "Try it" on the operations
+// whose security asks for a bearer token.
 'use strict';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 let spec = null;
+// The names of the document's HTTP bearer security schemes, and the input holding the token.
+let bearerSchemes = new Set();
+let tokenInput = null;
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -99,11 +104,33 @@ function responseList(responses) {
   return el('ul', { class: 'responses' }, Object.entries(responses || {}).map(([status, response]) => {
     const r = resolve(response);
     const media = Object.entries(r.content || {})[0];
+    // Every response carries X-Request-Id (the introduction says so); name only the others.
+    const headers = Object.keys(r.headers || {}).filter((name) => name !== 'X-Request-Id');
     return el('li', {},
       el('span', { class: 'status s' + status[0] }, status), ' ',
       rich(r.description),
-      media ? [' ', el('span', { class: 'muted' }, media[0], ': '), schemaLink(media[1].schema)] : null);
+      media ? [' ', el('span', { class: 'muted' }, media[0], ': '), schemaLink(media[1].schema)] : null,
+      headers.length ? [' ', el('span', { class: 'muted' }, 'Headers: '), headers.map((h, i) => [i ? ', ' : '', el('code', {}, h)])] : null);
   }));
+}
+
+// Whether an operation's security asks for a bearer token.
+function needsBearer(op) {
+  return (op.security || []).some((requirement) => Object.keys(requirement).some((name) => bearerSchemes.has(name)));
+}
+
+// The field to paste an access token into, for the header; null when no scheme takes one.
+function tokenField() {
+  const schemes = Object.entries((spec.components || {}).securitySchemes || {})
+    .filter(([, scheme]) => scheme.type === 'http' && String(scheme.scheme).toLowerCase() === 'bearer');
+  bearerSchemes = new Set(schemes.map(([name]) => name));
+  if (!schemes.length) return null;
+  tokenInput = el('input', {
+    id: 'token', type: 'text', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'paste an access token', 'aria-label': 'Access token',
+  });
+  return el('label', { class: 'token', title: 'Sent as Authorization: Bearer … by "Try it" on operations that need a token. Kept only while this page is open.' },
+    el('span', {}, 'Access token'), tokenInput);
 }
 
 // A JSON value for `schema`: its example, default or constant, else one built from its type.
@@ -136,7 +163,7 @@ function example(schema, depth) {
   }
 }
 
-function tryIt(tag, path, method, parameters, body) {
+function tryIt(tag, path, method, parameters, body, secured) {
   const inputs = parameters.map((p) => {
     const hint = p.example !== undefined ? p.example : p.schema && p.schema.default;
     return { parameter: p, input: el('input', { name: p.name, placeholder: hint, 'aria-label': p.name, autocomplete: 'off' }) };
@@ -146,6 +173,8 @@ function tryIt(tag, path, method, parameters, body) {
   const output = el('div', { class: 'result', hidden: true, 'aria-live': 'polite' });
   const form = el('form', { class: 'try', 'data-tag': tag },
     el('h4', {}, 'Try it'),
+    secured ? el('p', { class: 'muted' }, 'Sends ', el('code', {}, 'Authorization: Bearer …'),
+      ' with the access token at the top of the page.') : null,
     el('div', { class: 'fields' }, inputs.map(({ parameter, input }) => el('label', {},
       el('span', {}, parameter.name, parameter.in === 'path' ? ' (path)' : ''), input))),
     textarea ? el('label', { class: 'wide' }, el('span', {}, 'Body (JSON)'), textarea) : null,
@@ -153,12 +182,12 @@ function tryIt(tag, path, method, parameters, body) {
     output);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    send(tag, path, method, inputs, textarea, output);
+    send(tag, path, method, inputs, textarea, output, secured);
   });
   return form;
 }
 
-async function send(tag, path, method, inputs, textarea, output) {
+async function send(tag, path, method, inputs, textarea, output, secured) {
   let url = path;
   const query = new URLSearchParams();
   for (const { parameter, input } of inputs) {
@@ -172,6 +201,8 @@ async function send(tag, path, method, inputs, textarea, output) {
     init.headers['content-type'] = 'application/json';
     init.body = textarea.value;
   }
+  const token = secured && tokenInput ? tokenInput.value.trim() : '';
+  if (token) init.headers.authorization = 'Bearer ' + token;
   output.hidden = false;
   output.replaceChildren(el('p', { class: 'muted' }, 'Sending…'));
   try {
@@ -182,6 +213,7 @@ async function send(tag, path, method, inputs, textarea, output) {
       const json = JSON.parse(raw);
       shown = JSON.stringify(json, null, 2);
       rememberId(tag, json);
+      rememberToken(json);
     } catch (_) { /* not JSON: show it as it came */ }
     const headers = [...response.headers].map(([name, value]) => `${name}: ${value}`).join('\n');
     output.replaceChildren(
@@ -204,26 +236,40 @@ function rememberId(tag, json) {
   }
 }
 
+// After a sign-in or refresh, put its access token into the token field (the page's memory only).
+function rememberToken(json) {
+  const data = json && json.data;
+  if (tokenInput && data && data.token_type === 'Bearer' && typeof data.access_token === 'string') {
+    tokenInput.value = data.access_token;
+  }
+}
+
 function operation(tag, path, method, op) {
   const parameters = (op.parameters || []).map(resolve);
   const body = op.requestBody && resolve(op.requestBody).content && resolve(op.requestBody).content['application/json'];
+  const secured = needsBearer(op);
   return el('details', { class: 'op', id: 'op-' + op.operationId },
     el('summary', {},
       el('span', { class: 'method m-' + method }, method.toUpperCase()),
       el('code', { class: 'path' }, path),
+      secured ? el('span', { class: 'lock', title: 'Needs an access token' }, 'token') : null,
       el('span', { class: 'summary' }, op.summary || '')),
     el('div', { class: 'op-body' },
+      secured ? el('p', { class: 'note' }, 'Needs an access token: ',
+        el('code', {}, 'Authorization: Bearer <access_token>'), '.') : null,
       op.description ? el('p', {}, rich(op.description)) : null,
       parameters.length ? [el('h4', {}, 'Parameters'), paramTable(parameters)] : null,
       body ? [el('h4', {}, 'Request body'), schemaTable(body.schema)] : null,
       el('h4', {}, 'Responses'), responseList(op.responses),
-      tryIt(tag, path, method, parameters, body)));
+      tryIt(tag, path, method, parameters, body, secured)));
 }
 
 function render() {
   document.title = spec.info.title;
   document.getElementById('title').textContent = spec.info.title;
   document.getElementById('version').textContent = 'version ' + spec.info.version + ' · OpenAPI ' + spec.openapi;
+  const field = tokenField();
+  if (field) document.querySelector('.top .raw').before(field);
   const byTag = new Map((spec.tags || []).map((t) => [t.name, { tag: t, ops: [] }]));
   for (const [path, item] of Object.entries(spec.paths || {})) {
     for (const method of METHODS) {

@@ -19,8 +19,8 @@ pub fn resolve<'a>(document: &'a Value, value: &'a Value) -> &'a Value {
 
 /// The problems of `value` against `schema`, for the subset of JSON Schema the document uses:
 /// `$ref`, `anyOf`/`oneOf`, `type` (one or a list), `enum`, `const`, `required`, `properties`,
-/// `additionalProperties: false`, `items`, `minimum`/`maximum`, and the formats `uuid`,
-/// `date-time` and `date`.
+/// `additionalProperties: false`, `items`, `minimum`/`maximum`, `minLength`/`maxLength` (in
+/// characters), `minItems`/`maxItems`, and the formats `uuid`, `date-time` and `date`.
 pub fn check(
     document: &Value,
     schema: &Value,
@@ -93,6 +93,24 @@ pub fn check(
         };
         if !ok {
             problems.push(format!("{at}: {text:?} is not a {format}"));
+        }
+    }
+    if let Some(text) = value.as_str() {
+        let length = text.chars().count() as u64;
+        if schema["minLength"].as_u64().is_some_and(|min| length < min) {
+            problems.push(format!("{at}: {text:?} is shorter than minLength"));
+        }
+        if schema["maxLength"].as_u64().is_some_and(|max| length > max) {
+            problems.push(format!("{at}: {text:?} is longer than maxLength"));
+        }
+    }
+    if let Some(items) = value.as_array() {
+        let count = items.len() as u64;
+        if schema["minItems"].as_u64().is_some_and(|min| count < min) {
+            problems.push(format!("{at}: fewer than minItems items"));
+        }
+        if schema["maxItems"].as_u64().is_some_and(|max| count > max) {
+            problems.push(format!("{at}: more than maxItems items"));
         }
     }
     if let Some(number) = value.as_f64() {

@@ -1,0 +1,185 @@
+//! Accounts and tokens that let every documented auth and admin operation succeed, so the
+//! router-agreement test can send each one a real request: an administrator with a session per
+//! operation that spends one, a member, and mailed single-use tokens.
+
+use fathom_auth::{PasswordHasher, PasswordParams};
+use fathom_store::NewUser;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, json_with_status};
+
+const PASSWORD: &str = "a long and unusual passphrase 2026";
+const NEW_PASSWORD: &str = "another quite unusual passphrase 7";
+const ADMIN_EMAIL: &str = "root@example.com";
+const MEMBER_EMAIL: &str = "member@example.com";
+/// Registered (unverified) by the fixture; its verification and reset tokens are spent by the
+/// operations under test.
+const FRESH_EMAIL: &str = "fresh@example.com";
+/// Registered by the operation under test.
+const NEWCOMER_EMAIL: &str = "newcomer@example.com";
+
+/// What one documented operation is sent: the concrete path, the body and the bearer token.
+pub struct Call {
+    pub path: String,
+    pub body: Option<Value>,
+    pub token: Option<String>,
+}
+
+/// The users, sessions and tokens of the fixture. Each `Value` is the `data` of a login.
+pub struct Accounts {
+    /// The administrator's main session: reads, admin calls, and ending the other sessions.
+    admin: Value,
+    /// An administrator session ended by `POST /logout`.
+    logout: Value,
+    /// An administrator session ended by `DELETE /sessions/{id}`.
+    revoked: Value,
+    /// An administrator session renewed by `POST /refresh`.
+    refresh: Value,
+    /// A user without the `admin` role; changes its password.
+    member: Value,
+    verify_token: String,
+    reset_token: String,
+}
+
+/// Creates a verified user directly in the store (as `fathom users create-admin` does).
+async fn create_user(app: &TestApp, email: &str, roles: &[&str]) {
+    let hasher = PasswordHasher::new(PasswordParams::default(), 2).unwrap();
+    let hash = hasher.hash(PASSWORD).await.unwrap();
+    app.store
+        .create_user(NewUser {
+            email: email.into(),
+            password_hash: hash,
+            roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+            tenant: None,
+            verified: true,
+        })
+        .await
+        .unwrap();
+}
+
+/// Signs in through the API and returns `data` (the token pair, session and user).
+async fn login(app: &TestApp, email: &str) -> Value {
+    let body = json!({ "email": email, "password": PASSWORD });
+    let response = app.post_json("/api/v1/auth/login", &body).await;
+    json_with_status(response, 200).await["data"].clone()
+}
+
+/// The token at the end of the newest mail to `email` whose subject starts with `subject`.
+fn mailed_token(app: &TestApp, email: &str, subject: &str) -> String {
+    let mails = app.auth.mailbox.to(email);
+    let mail = mails
+        .iter()
+        .rev()
+        .find(|m| m.subject.starts_with(subject))
+        .unwrap_or_else(|| panic!("no mail `{subject}…` to {email}: {mails:?}"));
+    mail.body.split_whitespace().last().unwrap().to_owned()
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no `{pointer}` in {value}"))
+}
+
+impl Accounts {
+    pub async fn new(app: &TestApp) -> Self {
+        create_user(app, ADMIN_EMAIL, &["admin"]).await;
+        create_user(app, MEMBER_EMAIL, &["user"]).await;
+        let admin = login(app, ADMIN_EMAIL).await;
+        let logout = login(app, ADMIN_EMAIL).await;
+        let revoked = login(app, ADMIN_EMAIL).await;
+        let refresh = login(app, ADMIN_EMAIL).await;
+        let member = login(app, MEMBER_EMAIL).await;
+
+        let register = json!({ "email": FRESH_EMAIL, "password": PASSWORD });
+        let response = app.post_json("/api/v1/auth/register", &register).await;
+        json_with_status(response, 202).await;
+        let verify_token = mailed_token(app, FRESH_EMAIL, "Verify your email");
+        let reset = json!({ "email": FRESH_EMAIL });
+        let response = app.post_json("/api/v1/auth/password-reset", &reset).await;
+        json_with_status(response, 202).await;
+        let reset_token = mailed_token(app, FRESH_EMAIL, "Reset your password");
+
+        Self {
+            admin,
+            logout,
+            revoked,
+            refresh,
+            member,
+            verify_token,
+            reset_token,
+        }
+    }
+
+    pub fn admin_token(&self) -> &str {
+        text(&self.admin, "/access_token")
+    }
+
+    pub fn member_token(&self) -> &str {
+        text(&self.member, "/access_token")
+    }
+
+    pub fn member_id(&self) -> &str {
+        text(&self.member, "/user/id")
+    }
+
+    /// The request that makes `method path` (a documented auth or admin operation) succeed.
+    /// Panics on an operation it does not know, so a new endpoint cannot go untried.
+    pub fn call(&self, method: &str, path: &str) -> Call {
+        let public = |body: Value| Call {
+            path: path.to_owned(),
+            body: Some(body),
+            token: None,
+        };
+        let with = |session: &Value, path: String, body: Option<Value>| Call {
+            path,
+            body,
+            token: Some(text(session, "/access_token").to_owned()),
+        };
+        let admin = |body: Option<Value>| with(&self.admin, path.to_owned(), body);
+        let member_path = || path.replace("{id}", self.member_id());
+        match (method, path.trim_start_matches("/api/v1")) {
+            ("post", "/auth/register") => {
+                public(json!({ "email": NEWCOMER_EMAIL, "password": PASSWORD }))
+            }
+            ("post", "/auth/verify") => public(json!({ "token": self.verify_token })),
+            ("post", "/auth/login") => {
+                public(json!({ "email": ADMIN_EMAIL, "password": PASSWORD }))
+            }
+            ("post", "/auth/refresh") => {
+                public(json!({ "refresh_token": text(&self.refresh, "/refresh_token") }))
+            }
+            ("post", "/auth/password-reset") => public(json!({ "email": MEMBER_EMAIL })),
+            ("post", "/auth/password-reset/confirm") => public(json!({
+                "token": self.reset_token,
+                "new_password": NEW_PASSWORD,
+            })),
+            ("get", "/auth/jwks.json") => Call {
+                path: path.to_owned(),
+                body: None,
+                token: None,
+            },
+            ("post", "/auth/logout") => with(&self.logout, path.to_owned(), None),
+            ("post", "/auth/password") => with(
+                &self.member,
+                path.to_owned(),
+                Some(json!({ "current_password": PASSWORD, "new_password": NEW_PASSWORD })),
+            ),
+            ("delete", "/auth/sessions/{id}") => with(
+                &self.admin,
+                path.replace("{id}", text(&self.revoked, "/session_id")),
+                None,
+            ),
+            ("get", "/auth/me" | "/auth/sessions" | "/admin/users" | "/admin/audit")
+            | ("delete", "/auth/sessions") => admin(None),
+            ("get", "/admin/users/{id}") => with(&self.admin, member_path(), None),
+            ("patch", "/admin/users/{id}") => with(
+                &self.admin,
+                member_path(),
+                Some(json!({ "verified": true })),
+            ),
+            _ => panic!("{method} {path} is new: add a request for it to `Accounts::call`"),
+        }
+    }
+}
