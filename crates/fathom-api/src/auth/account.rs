@@ -67,6 +67,29 @@ fn plausible_email(email: &str) -> bool {
         .is_ok()
 }
 
+/// Stores a new single-use token for `purpose` (as a hash) and mails it to `to`, with the
+/// subject and instructions of `mail`. The token exists in clear only in the message.
+async fn mail_token(
+    state: &AppState,
+    user_id: uuid::Uuid,
+    to: String,
+    purpose: &'static str,
+    ttl: std::time::Duration,
+    (subject, instructions): (&str, &str),
+) -> Result<(), ApiError> {
+    let token = generate_token();
+    state
+        .store
+        .create_one_time_token(user_id, purpose, hash_token(&token), timestamp_in(ttl))
+        .await?;
+    state.auth.mailbox.send(Mail {
+        to,
+        subject: subject.into(),
+        body: format!("{instructions}: {token}"),
+    });
+    Ok(())
+}
+
 const REGISTERED: &str = "If the address can be registered, a verification email is on its way.";
 const RESET_SENT: &str = "If an account uses this address, a reset email is on its way.";
 
@@ -107,21 +130,12 @@ pub async fn register(
     };
     match state.store.create_user(user).await {
         Ok(user) => {
-            let token = generate_token();
-            state
-                .store
-                .create_one_time_token(
-                    user.id,
-                    "verify_email",
-                    hash_token(&token),
-                    timestamp_in(state.auth.settings.verification_ttl),
-                )
-                .await?;
-            state.auth.mailbox.send(Mail {
-                to: email,
-                subject: "Verify your email address".into(),
-                body: format!("Confirm your address by sending this token to POST /api/v1/auth/verify: {token}"),
-            });
+            let ttl = state.auth.settings.verification_ttl;
+            let mail = (
+                "Verify your email address",
+                "Confirm your address by sending this token to POST /api/v1/auth/verify",
+            );
+            mail_token(&state, user.id, email, "verify_email", ttl, mail).await?;
             audit(
                 &state,
                 "register",
@@ -255,21 +269,12 @@ pub async fn request_reset(
 ) -> Result<Response, ApiError> {
     let email = text_field(&body, "email")?.to_lowercase();
     if let Some(user) = state.store.user_by_email(&email).await? {
-        let token = generate_token();
-        state
-            .store
-            .create_one_time_token(
-                user.id,
-                "reset_password",
-                hash_token(&token),
-                timestamp_in(state.auth.settings.reset_ttl),
-            )
-            .await?;
-        state.auth.mailbox.send(Mail {
-            to: email,
-            subject: "Reset your password".into(),
-            body: format!("Set a new password by sending this token to POST /api/v1/auth/password-reset/confirm: {token}"),
-        });
+        let ttl = state.auth.settings.reset_ttl;
+        let mail = (
+            "Reset your password",
+            "Set a new password by sending this token to POST /api/v1/auth/password-reset/confirm",
+        );
+        mail_token(&state, user.id, email, "reset_password", ttl, mail).await?;
         audit(
             &state,
             "password_reset_requested",
