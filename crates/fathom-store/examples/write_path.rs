@@ -123,31 +123,22 @@ async fn main() {
     let notes = schema.collection("notes").expect("notes").clone();
 
     for callers in [1usize, 32] {
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for c in 0..callers {
+        let (store, notes) = (store.clone(), notes.clone());
+        let (total, latencies) = run_callers(callers, WRITES / callers, move |c, n| {
             let (store, notes) = (store.clone(), notes.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                for n in 0..WRITES / callers {
-                    let op = WriteOp::Create {
-                        collection: notes.clone(),
-                        values: vec![("body".into(), Value::Text(format!("note {c}-{n}")))],
-                    };
-                    let t = Instant::now();
-                    store.execute(UnitOfWork::single(op)).await.expect("create");
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            }));
-        }
-        let mut latencies = Vec::new();
-        for task in tasks {
-            latencies.extend(task.await.expect("task"));
-        }
+            async move {
+                let values = vec![("body".into(), Value::Text(format!("note {c}-{n}")))];
+                let op = WriteOp::Create {
+                    collection: notes,
+                    values,
+                };
+                store.execute(UnitOfWork::single(op)).await.expect("create");
+            }
+        })
+        .await;
         report(
             &format!("store create, {callers} caller(s) (group commit)"),
-            started.elapsed(),
+            total,
             latencies,
         );
     }
@@ -156,33 +147,49 @@ async fn main() {
         .list(notes.clone(), ListQuery::first(1000))
         .await
         .expect("list");
+    let ids: Arc<Vec<_>> = Arc::new(records.iter().map(|r| r.id).collect());
     for callers in [1usize, 8] {
-        let started = Instant::now();
-        let mut tasks = Vec::new();
-        for _ in 0..callers {
-            let (store, notes) = (store.clone(), notes.clone());
-            let ids: Vec<_> = records.iter().map(|r| r.id).collect();
-            tasks.push(tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                for n in 0..READS / callers {
-                    let t = Instant::now();
-                    store
-                        .get(notes.clone(), ids[n % ids.len()])
-                        .await
-                        .expect("get");
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            }));
-        }
-        let mut latencies = Vec::new();
-        for task in tasks {
-            latencies.extend(task.await.expect("task"));
-        }
+        let (store, notes, ids) = (store.clone(), notes.clone(), ids.clone());
+        let (total, latencies) = run_callers(callers, READS / callers, move |_, n| {
+            let (store, notes, id) = (store.clone(), notes.clone(), ids[n % ids.len()]);
+            async move {
+                store.get(notes, id).await.expect("get");
+            }
+        })
+        .await;
         report(
             &format!("store get by id, {callers} caller(s) (reader pool)"),
-            started.elapsed(),
+            total,
             latencies,
         );
     }
+}
+
+/// Runs `op(caller, n)` `per_caller` times on each of `callers` concurrent tasks; returns the
+/// wall time and every call's latency.
+async fn run_callers<F, Fut>(callers: usize, per_caller: usize, op: F) -> (Duration, Vec<Duration>)
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let op = op.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(per_caller);
+                for n in 0..per_caller {
+                    let t = Instant::now();
+                    op(c, n).await;
+                    latencies.push(t.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("task"));
+    }
+    (started.elapsed(), latencies)
 }
