@@ -377,6 +377,7 @@ impl Checker<'_> {
             let Literal::Str(pattern) = literal else {
                 return Err(self.pattern_not_a_string(at));
             };
+            self.check_pattern(pattern, lit_at)?;
             Value::Text(wrap_pattern(pattern.clone()))
         } else {
             self.coerce(literal, kind, lit_at, None)?
@@ -424,6 +425,23 @@ impl Checker<'_> {
         Ok(())
     }
 
+    /// Refuses a `~` pattern that ends with a lone escape: SQLite never matches it, PostgreSQL
+    /// rejects it, and wrapped in `%…%` it would escape the closing `%`.
+    fn check_pattern(&self, pattern: &str, at: usize) -> Result<(), QueryError> {
+        let mut escaped = false;
+        for c in pattern.chars() {
+            escaped = !escaped && c == '\\';
+        }
+        if escaped {
+            return Err(self.error(
+                at,
+                "The pattern of `~` ends with a lone `\\`.",
+                r#"In a pattern `\` escapes the next character; to match a backslash, write "\\\\"."#,
+            ));
+        }
+        Ok(())
+    }
+
     fn pattern_not_a_string(&self, at: usize) -> QueryError {
         self.error(
             at,
@@ -446,7 +464,10 @@ impl Checker<'_> {
         self.check_op(&path.dotted(), kind, op, shown, at)?;
         if matches!(op, CmpOp::Like | CmpOp::NotLike) {
             let pattern = match other {
-                Resolved::Literal(Literal::Str(s), _) => wrap_pattern(s),
+                Resolved::Literal(Literal::Str(s), lit_at) => {
+                    self.check_pattern(&s, lit_at)?;
+                    wrap_pattern(s)
+                }
                 // A bound value is matched literally; whether it is a string must not depend on
                 // whether it happens to be null for this caller.
                 Resolved::Bound(value, bound_kind) if is_text_valued(bound_kind) => match value {

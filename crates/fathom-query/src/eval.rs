@@ -143,10 +143,15 @@ pub(crate) fn like(text: &str, pattern: &str) -> bool {
                 tokens.push(Some('_'));
                 single.push(true);
             }
-            '\\' => {
-                tokens.push(Some(chars.next().unwrap_or('\\')));
-                single.push(false);
-            }
+            '\\' => match chars.next() {
+                Some(escaped) => {
+                    tokens.push(Some(escaped));
+                    single.push(false);
+                }
+                // A pattern ending with a lone escape matches nothing, as in SQLite (the type
+                // check refuses such patterns; this keeps the two sides equal regardless).
+                None => return false,
+            },
             c => {
                 tokens.push(Some(c));
                 single.push(false);
@@ -194,6 +199,11 @@ mod tests {
         assert!(like("50%", "50\\%"));
         assert!(!like("500", "50\\%"));
         assert!(like("", "%"));
+        assert!(
+            !like("a\\", "a\\"),
+            "a lone escape at the end matches nothing"
+        );
+        assert!(like("a\\", "a\\\\"));
         assert!(!like("", "_"));
         assert!(
             !like("ÄB", "äb"),

@@ -9,8 +9,10 @@
 //! Semantics, chosen so that SQL and memory agree under negation: a comparison in which either
 //! side is null is false (`!=` included), so `!(a = 1)` matches records where `a` is null while
 //! `a != 1` does not; `a = null` and `a != null` are the null checks. `~` is a case-insensitive
-//! (ASCII) LIKE whose pattern is wrapped in `%…%` when it has no `%`. A relation path such as
-//! `customer.tier` reads the related record (null when there is none or it is soft-deleted).
+//! (ASCII) LIKE whose pattern is wrapped in `%…%` when it has no `%`; `\` escapes the next
+//! character, so a pattern may not end with a lone `\`. Integers and floats compare exactly (as
+//! SQL compares them), never by rounding the integer. A relation path such as `customer.tier`
+//! reads the related record (null when there is none or it is soft-deleted).
 
 pub mod ast;
 mod check;

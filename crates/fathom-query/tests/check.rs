@@ -641,6 +641,30 @@ fn like_patterns_without_percent_match_anywhere() {
 }
 
 #[test]
+fn like_patterns_cannot_end_with_a_lone_escape() {
+    // SQLite matches nothing with such a pattern and PostgreSQL refuses it; wrapped in `%…%`
+    // it would escape the closing `%`.
+    let message = "The pattern of `~` ends with a lone `\\`.";
+    let hint =
+        r#"In a pattern `\` escapes the next character; to match a backslash, write "\\\\"."#;
+    assert_err(r#"title ~ "%a\\""#, 9, message, hint);
+    assert_err(r#"title !~ "\\""#, 10, message, hint);
+    assert_err(r#"title ~ "a\\\\\\""#, 9, message, hint);
+    assert_err_with(
+        "items",
+        r#"request.body.title ~ "a\\""#,
+        &signed_in(),
+        22,
+        message,
+        hint,
+    );
+    // An escaped backslash is a backslash.
+    let filter = ok(r#"title ~ "a\\\\""#);
+    assert!(matches(&filter, &[("title", text("xa\\y"))]));
+    assert!(!matches(&filter, &[("title", text("xay"))]));
+}
+
+#[test]
 fn json_fields_can_only_be_tested_for_null() {
     assert_eq!(ok("meta = null").paths().len(), 1);
     ok("meta != null && null != meta");

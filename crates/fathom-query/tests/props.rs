@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use fathom_query::ast::{CmpOp, Expr, Literal, Operand, Path};
-use fathom_query::{MAX_EXPRESSION_BYTES, MAX_NODES, QueryError, parse};
+use fathom_query::{MAX_DEPTH, MAX_EXPRESSION_BYTES, MAX_NODES, QueryError, parse};
 use proptest::prelude::*;
 
 /// The tree with every source position set to 0, so trees from different texts compare.
@@ -42,6 +42,26 @@ fn is_limit(error: &QueryError) -> bool {
     error.message.contains("the limit is") || error.message.contains("nests deeper than")
 }
 
+/// How deeply the canonical form of `expr` nests, as the parser counts it: each `!` and `(`.
+fn printed_depth(expr: &Expr) -> usize {
+    match expr {
+        // `!(inner)`
+        Expr::Not(inner) => 2 + printed_depth(inner),
+        // `(a && b)`
+        Expr::And(items) | Expr::Or(items) => {
+            1 + items.iter().map(printed_depth).max().unwrap_or(0)
+        }
+        Expr::Compare { .. } | Expr::In { .. } => 0,
+    }
+}
+
+/// Whether the canonical form of `expr` is within the parser's limits.
+fn fits(expr: &Expr) -> bool {
+    expr.node_count() <= MAX_NODES
+        && expr.to_string().len() <= MAX_EXPRESSION_BYTES
+        && printed_depth(expr) <= MAX_DEPTH
+}
+
 /// What every error must look like, whatever the input.
 fn check_error(source: &str, error: &QueryError) -> Result<(), TestCaseError> {
     prop_assert!(
@@ -55,7 +75,7 @@ fn check_error(source: &str, error: &QueryError) -> Result<(), TestCaseError> {
 
 /// Parses `source`: an error must be well formed; a tree must print to a form that parses back to
 /// the same tree and prints identically, unless printing (which adds spaces and parentheses)
-/// pushes it over the length or depth limit.
+/// pushes it over the length or depth limit, and then the re-parse fails with that limit.
 fn check_source(source: &str) -> Result<(), TestCaseError> {
     match parse(source) {
         Err(error) => check_error(source, &error),
@@ -64,12 +84,13 @@ fn check_source(source: &str) -> Result<(), TestCaseError> {
             let printed = expr.to_string();
             match parse(&printed) {
                 Ok(again) => {
+                    prop_assert!(fits(&expr), "`{printed}` is beyond the limits but parsed");
                     prop_assert_eq!(strip(&again), strip(&expr), "printed: {}", printed);
                     prop_assert_eq!(again.to_string(), printed);
                 }
                 Err(error) => {
                     prop_assert!(
-                        is_limit(&error),
+                        !fits(&expr) && is_limit(&error),
                         "`{source}` printed as `{printed}`, which does not parse: {error:?}"
                     );
                 }
@@ -295,9 +316,7 @@ proptest! {
 
     #[test]
     fn printed_trees_parse_back_to_themselves_and_print_identically(
-        expr in expr().prop_filter("within the limits", |e| {
-            e.node_count() <= MAX_NODES && e.to_string().len() <= MAX_EXPRESSION_BYTES
-        })
+        expr in expr().prop_filter("within the limits", fits)
     ) {
         let printed = expr.to_string();
         let parsed = match parse(&printed) {
@@ -346,14 +365,21 @@ proptest! {
 /// beyond them; then the re-parse fails with the limit, never with a syntax error.
 #[test]
 fn printing_can_exceed_the_limits_but_never_breaks_syntax() {
-    let nots = format!("{}a = 1", "!".repeat(20));
+    // `!a = 1` prints as `!(a = 1)`: two levels for one.
+    let nots = format!("{}a = 1", "!".repeat(MAX_DEPTH / 2 + 1));
     let expr = parse(&nots).unwrap();
+    assert_eq!(printed_depth(&expr), MAX_DEPTH + 2);
     let error = parse(&expr.to_string()).unwrap_err();
-    assert!(is_limit(&error), "{error:?}");
+    assert_eq!(error.message, "The expression nests deeper than 32 levels.");
+    let nots = format!("{}a = 1", "!".repeat(MAX_DEPTH / 2));
+    assert!(parse(&parse(&nots).unwrap().to_string()).is_ok());
 
     let long = format!("a = \"{}\" && b=1", "x".repeat(MAX_EXPRESSION_BYTES - 16));
     assert!(long.len() <= MAX_EXPRESSION_BYTES);
     let expr = parse(&long).unwrap();
     let error = parse(&expr.to_string()).unwrap_err();
-    assert!(is_limit(&error), "{error:?}");
+    assert_eq!(
+        error.message,
+        "The expression is 4097 bytes long; the limit is 4096."
+    );
 }
