@@ -235,6 +235,17 @@ impl Store {
         ))
     }
 
+    /// Whether `session_id` of `user_id` is live: not revoked, not expired, its user not
+    /// disabled. Checked on every authenticated request, so ending a session ends its access
+    /// tokens at once.
+    pub async fn session_is_live(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<bool, StoreError> {
+        on_reader!(self, |conn| sql::session_is_live(conn, user_id, session_id))
+    }
+
     /// The live sessions of a user, newest first.
     pub async fn sessions(&self, user_id: Uuid) -> Result<Vec<Session>, StoreError> {
         on_reader!(self, |conn| sql::sessions(conn, user_id))

@@ -72,6 +72,10 @@ impl FromRequestParts<AppState> for Caller {
         else {
             return Err(unauthorized("The access token is not valid."));
         };
+        // A token outlives nothing: logout, revocation, reuse detection and disable end it now.
+        if !state.store.session_is_live(user_id, session_id).await? {
+            return Err(unauthorized("The session of this access token has ended."));
+        }
         Ok(Self {
             claims,
             user_id,

@@ -457,3 +457,16 @@ pub(crate) fn one_time_token_user(
     })
     .map_err(from_sqlite)
 }
+
+pub(crate) fn session_is_live(
+    conn: &Connection,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<bool, StoreError> {
+    conn.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM \"_fathom_sessions\" s JOIN \"_fathom_users\" u ON u.\"id\" = s.\"user_id\"
+         WHERE s.\"id\" = ?1 AND s.\"user_id\" = ?2 AND s.\"revoked_at\" IS NULL AND s.\"expires_at\" > ?3 AND u.\"disabled\" = 0)",
+    )
+    .and_then(|mut s| s.query_row(params![id_text(session_id), id_text(user_id), now_timestamp()], |r| r.get::<_, bool>(0)))
+    .map_err(from_sqlite)
+}

@@ -171,3 +171,71 @@ async fn a_password_change_needs_the_current_password_and_a_good_new_one() {
     refresh(&app, &text(&session, "refresh_token")).await;
     login(&app, email, PASSWORD).await;
 }
+
+/// Ending a session ends its access tokens at once, not when they expire: logout, revoking the
+/// session from another one, refresh-token reuse and disabling the account.
+#[tokio::test]
+async fn access_tokens_die_with_their_session() {
+    let app = spawn_auth_app(|_| {}).await;
+    let email = "ends@example.com";
+    register(&app, email, PASSWORD).await;
+    let me_status = |token: String| {
+        let request = bearer(&app, Method::GET, "/me", &token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+
+    let a = login(&app, email, PASSWORD).await;
+    assert_eq!(me_status(text(&a, "access_token")).await, 200);
+    let logout = bearer(&app, Method::POST, "/logout", &text(&a, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status().as_u16(), 204);
+    assert_eq!(
+        me_status(text(&a, "access_token")).await,
+        401,
+        "logout ends the access token"
+    );
+
+    let b = login(&app, email, PASSWORD).await;
+    let c = login(&app, email, PASSWORD).await;
+    let revoke = delete(
+        &app,
+        &format!("/sessions/{}", text(&b, "session_id")),
+        &text(&c, "access_token"),
+    )
+    .await;
+    assert_eq!(revoke.status().as_u16(), 204);
+    assert_eq!(
+        me_status(text(&b, "access_token")).await,
+        401,
+        "a revoked session's token ends"
+    );
+    assert_eq!(
+        me_status(text(&c, "access_token")).await,
+        200,
+        "the revoking session lives on"
+    );
+
+    let rotated = refresh(&app, &text(&c, "refresh_token")).await;
+    assert_refresh_refused(&app, &text(&c, "refresh_token"), "replay").await;
+    assert_eq!(
+        me_status(text(&rotated, "access_token")).await,
+        401,
+        "reuse detection ends the family's tokens"
+    );
+
+    let d = login(&app, email, PASSWORD).await;
+    let user = app.store.user_by_email(email).await.unwrap().unwrap();
+    let changes = fathom_store::UserChanges {
+        disabled: Some(true),
+        ..Default::default()
+    };
+    app.store.update_user(user.id, changes).await.unwrap();
+    assert_eq!(
+        me_status(text(&d, "access_token")).await,
+        401,
+        "disabling ends every token"
+    );
+    app.stop().await;
+}
