@@ -11,6 +11,7 @@ mod caller;
 mod keys;
 mod mailbox;
 mod sessions;
+mod throttle;
 mod tokens;
 
 use std::net::IpAddr;
@@ -53,6 +54,7 @@ pub struct AuthState {
     pub keys: Keys,
     pub mailbox: Mailbox,
     pub(crate) rate_limit: ClientRateLimit,
+    pub(crate) throttle: throttle::LoginThrottle,
 }
 
 impl AuthState {
@@ -74,6 +76,7 @@ impl AuthState {
             keys,
             mailbox,
             rate_limit,
+            throttle: throttle::LoginThrottle::default(),
         })
     }
 }

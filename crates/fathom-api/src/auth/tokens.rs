@@ -129,6 +129,7 @@ pub async fn login(
     let Some(user) = state.store.user_by_email(&email).await? else {
         // Unknown account: spend the same work as a known one, answer the same.
         auth.hasher.verify_dummy(&password).await;
+        tokio::time::sleep(auth.throttle.failed(&email)).await;
         audit(
             &state,
             "login",
@@ -186,6 +187,7 @@ pub async fn login(
             Some(reason.into()),
         )
         .await;
+        tokio::time::sleep(auth.throttle.failed(&email)).await;
         return Err(invalid_credentials());
     }
     let rehashed = if verification.needs_rehash {
@@ -194,6 +196,7 @@ pub async fn login(
         None
     };
     state.store.record_login_success(user.id, rehashed).await?;
+    auth.throttle.succeeded(&email);
     let refresh = generate_token();
     let ip = crate::client_ip::client_ip(&parts, &auth.settings.trusted_proxies);
     let (agent, ip) = client_details(&state, &parts.headers, ip);

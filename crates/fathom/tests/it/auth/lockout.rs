@@ -89,3 +89,34 @@ async fn failures_from_many_addresses_lock_the_account_and_a_reset_recovers_it()
     let body = json_with_status(response, 200).await;
     assert_eq!(body["data"]["user"]["email"], email);
 }
+
+/// After three free failures, each failed login for an address waits longer, and an unknown
+/// address waits exactly as a known one does (the delay must not reveal which accounts exist).
+#[tokio::test]
+async fn failed_logins_slow_down_alike_for_known_and_unknown_addresses() {
+    let app = spawn_auth_app(|c| c.auth.lockout_threshold = 100).await;
+    register(&app, "known@example.com", PASSWORD).await;
+    for email in ["known@example.com", "unknown@example.com"] {
+        let mut elapsed = Vec::new();
+        for _ in 0..4 {
+            let started = std::time::Instant::now();
+            let response = app
+                .post_json(
+                    "/api/v1/auth/login",
+                    &serde_json::json!({"email": email, "password": "wrong password here"}),
+                )
+                .await;
+            assert_eq!(response.status().as_u16(), 401);
+            elapsed.push(started.elapsed());
+        }
+        assert!(
+            elapsed[3] >= std::time::Duration::from_millis(250),
+            "{email}: the fourth failure waits: {elapsed:?}"
+        );
+        assert!(
+            elapsed[0] < std::time::Duration::from_millis(250),
+            "{email}: the first is not delayed: {elapsed:?}"
+        );
+    }
+    app.stop().await;
+}
