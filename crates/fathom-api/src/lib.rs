@@ -14,6 +14,11 @@ mod middleware;
 mod openapi;
 mod rate_limit;
 mod records;
+
+/// Every broken access rule of a schema, one message each (empty when all are sound).
+pub fn check_rules(schema: &Schema) -> Vec<String> {
+    records::access::check_rules(schema)
+}
 mod request_id;
 
 use std::sync::{Arc, Mutex};

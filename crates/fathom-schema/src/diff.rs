@@ -288,6 +288,7 @@ mod tests {
             unique: false,
             default: None,
             constraints: Constraints::default(),
+            hidden: false,
         }
     }
 
@@ -307,6 +308,7 @@ mod tests {
             indexes: vec![],
             soft_delete: false,
             timestamps: true,
+            rules: crate::model::Rules::default(),
         }
     }
 

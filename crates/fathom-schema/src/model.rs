@@ -67,6 +67,54 @@ pub struct Collection {
     /// Records carry `created_at` and `updated_at`. On by default.
     #[serde(default = "default_true")]
     pub timestamps: bool,
+    /// Who may do what. An operation without a rule is for administrators only.
+    #[serde(default, skip_serializing_if = "Rules::is_empty")]
+    pub rules: Rules,
+}
+
+/// Per-operation access rules of a collection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rules {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub list: Option<Rule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<Rule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<Rule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Rule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<Rule>,
+}
+
+impl Rules {
+    pub const OPERATIONS: &'static [&'static str] = &["list", "view", "create", "update", "delete"];
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The rule of an operation by name (one of [`Rules::OPERATIONS`]).
+    pub fn get(&self, operation: &str) -> Option<&Rule> {
+        match operation {
+            "list" => self.list.as_ref(),
+            "view" => self.view.as_ref(),
+            "create" => self.create.as_ref(),
+            "update" => self.update.as_ref(),
+            "delete" => self.delete.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+/// One access rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Anyone, signed in or not (`list = true`).
+    Public,
+    /// Callers for whom, and records for which, the expression holds.
+    Expression(String),
 }
 
 fn default_true() -> bool {
@@ -129,6 +177,9 @@ pub struct Field {
     pub default: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Constraints::is_empty")]
     pub constraints: Constraints,
+    /// Returned, filtered and sorted on for administrators only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hidden: bool,
 }
 
 /// The type of a field.

@@ -15,6 +15,7 @@ mod field;
 mod field_keys;
 mod field_rules;
 mod index;
+mod rules;
 mod words;
 
 use toml_edit::ImDocument;

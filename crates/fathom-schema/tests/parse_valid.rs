@@ -39,6 +39,7 @@ fn field(name: &str, kind: FieldType) -> Field {
         unique: false,
         default: None,
         constraints: Constraints::default(),
+        hidden: false,
     }
 }
 
@@ -69,6 +70,7 @@ fn the_example_parses_to_the_expected_model() {
         indexes: vec![],
         soft_delete: false,
         timestamps: true,
+        rules: Default::default(),
     };
     let products = Collection {
         name: "products".into(),
@@ -120,6 +122,7 @@ fn the_example_parses_to_the_expected_model() {
         ],
         soft_delete: true,
         timestamps: true,
+        rules: Default::default(),
     };
     let expected = Schema {
         collections: BTreeMap::from([

@@ -36,6 +36,7 @@ fn schema() -> Schema {
         unique: false,
         default: None,
         constraints: Constraints::default(),
+        hidden: false,
     };
     let notes = Collection {
         name: "notes".into(),
@@ -43,6 +44,7 @@ fn schema() -> Schema {
         indexes: vec![],
         soft_delete: false,
         timestamps: true,
+        rules: Default::default(),
     };
     Schema {
         collections: [("notes".to_owned(), Arc::new(notes))]

@@ -74,15 +74,19 @@ pub enum WriteOp {
         collection: Arc<Collection>,
         values: Vec<(String, Value)>,
     },
+    /// `guard`, when given, must hold for the stored row (an access rule); otherwise the record
+    /// counts as not found.
     Update {
         collection: Arc<Collection>,
         id: Uuid,
         values: Vec<(String, Value)>,
+        guard: Option<Filter>,
     },
-    /// Soft when the collection says so, otherwise the row is removed.
+    /// Soft when the collection says so, otherwise the row is removed. `guard` as for updates.
     Delete {
         collection: Arc<Collection>,
         id: Uuid,
+        guard: Option<Filter>,
     },
 }
 

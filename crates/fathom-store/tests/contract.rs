@@ -160,6 +160,7 @@ async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_vio
     let delete = WriteOp::Delete {
         collection: f.collection("authors"),
         id: author,
+        guard: None,
     };
     let error = f
         .store
@@ -201,6 +202,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
         collection: f.collection("books"),
         id,
         values: vec![("title".into(), Value::Text("T2".into()))],
+        guard: None,
     };
     let results = f.store.execute(UnitOfWork::single(update)).await.unwrap();
     let WriteResult::Updated(record) = &results[0] else {
@@ -213,6 +215,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
         .execute(UnitOfWork::single(WriteOp::Delete {
             collection: f.collection("books"),
             id,
+            guard: None,
         }))
         .await
         .unwrap();
@@ -233,6 +236,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
     let again = WriteOp::Delete {
         collection: f.collection("books"),
         id,
+        guard: None,
     };
     assert_eq!(
         f.store

@@ -243,6 +243,7 @@ impl Fixture {
             let work = UnitOfWork::single(WriteOp::Delete {
                 collection: people.clone(),
                 id: id.parse().unwrap(),
+                guard: None,
             });
             runtime.block_on(store.execute(work)).unwrap();
         }
@@ -269,6 +270,7 @@ impl Fixture {
                 collection: items.clone(),
                 id: record.id,
                 values,
+                guard: None,
             });
         }
         runtime.block_on(store.execute(UnitOfWork { ops })).unwrap();

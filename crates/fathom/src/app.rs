@@ -44,6 +44,13 @@ impl Application {
         schema: Schema,
         database_name: &str,
     ) -> anyhow::Result<Self> {
+        let broken = fathom_api::check_rules(&schema);
+        if !broken.is_empty() {
+            bail!(
+                "the schema's access rules have problems:\n  {}",
+                broken.join("\n  ")
+            );
+        }
         let store = open_store(config, database_name).await?;
         if config.database.auto_migrate {
             match store.migrate(&schema, false).await {

@@ -56,6 +56,10 @@ async fn create_all(state: &AppState, name: &str, bodies: Vec<Value>) -> anyhow:
         .collect())
 }
 
+/// The demo's administrator. Demo data only: the password is public.
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "demo administrator passphrase";
+
 /// Seeds the shop on first start (when it has no categories yet).
 pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
     let categories = collection(state, "categories")?;
@@ -106,6 +110,27 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
         ],
     )
     .await?;
-    tracing::info!("seeded the demo shop");
+    let hash = state
+        .auth
+        .hasher
+        .hash(ADMIN_PASSWORD)
+        .await
+        .map_err(|e| anyhow!("hashing the demo password: {e}"))?;
+    let admin = fathom_store::NewUser {
+        email: ADMIN_EMAIL.into(),
+        password_hash: hash,
+        roles: vec!["admin".into()],
+        tenant: None,
+        verified: true,
+    };
+    state
+        .store
+        .create_user(admin)
+        .await
+        .map_err(|e| anyhow!("creating the demo administrator: {}", e.detail))?;
+    tracing::info!(
+        admin = ADMIN_EMAIL,
+        "seeded the demo shop and its administrator"
+    );
     Ok(())
 }

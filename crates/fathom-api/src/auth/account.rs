@@ -62,6 +62,7 @@ fn plausible_email(email: &str) -> bool {
         unique: false,
         default: None,
         constraints: fathom_schema::Constraints::default(),
+        hidden: false,
     };
     fathom_schema::record::validate_value(&field, &serde_json::Value::String(email.to_owned()))
         .is_ok()

@@ -207,7 +207,7 @@ fn list_operation(schema: &Schema, collection: &Collection, type_name: &str) -> 
                     },
                 }),
             ))],
-            &[400, 404, 500, 503],
+            &[400, 401, 403, 404, 500, 503],
         ),
     })
 }
@@ -228,7 +228,7 @@ fn create_operation(collection: &Collection, type_name: &str) -> Value {
             "required": true,
             "content": json_content(schema_ref(&format!("{type_name}Create"))),
         },
-        "responses": responses(&[("201", created)], &[400, 404, 409, 413, 415, 500, 503]),
+        "responses": responses(&[("201", created)], &[400, 401, 403, 404, 409, 413, 415, 500, 503]),
     })
 }
 
@@ -242,7 +242,7 @@ fn get_operation(schema: &Schema, collection: &Collection, type_name: &str) -> V
         "parameters": [component_ref("parameters", "RecordId"), fields, expand],
         "responses": responses(
             &[("200", ok(&format!("The `{name}` record."), single_envelope(&format!("{type_name}Record"))))],
-            &[400, 404, 500, 503],
+            &[400, 401, 403, 404, 500, 503],
         ),
     })
 }
@@ -261,7 +261,7 @@ fn update_operation(collection: &Collection, type_name: &str) -> Value {
         },
         "responses": responses(
             &[("200", ok(&format!("The updated `{name}` record."), single_envelope(&format!("{type_name}Record"))))],
-            &[400, 404, 409, 413, 415, 500, 503],
+            &[400, 401, 403, 404, 409, 413, 415, 500, 503],
         ),
     })
 }
@@ -286,7 +286,7 @@ fn delete_operation(collection: &Collection, type_name: &str) -> Value {
         "parameters": [component_ref("parameters", "RecordId")],
         "responses": responses(
             &[("204", json!({ "description": "Deleted; no body.", "headers": request_id_header() }))],
-            &[400, 404, 409, 500, 503],
+            &[400, 401, 403, 404, 409, 500, 503],
         ),
     })
 }
@@ -463,7 +463,7 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
             "requestBody": { "required": true, "content": json_content(schema_ref("BatchRequest")) },
             "responses": responses(
                 &[("200", ok("Every operation succeeded.", schema_ref("BatchResponse")))],
-                &[400, 404, 409, 413, 415, 500, 503],
+                &[400, 401, 403, 404, 409, 413, 415, 500, 503],
             ),
         },
     });

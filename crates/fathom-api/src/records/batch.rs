@@ -11,7 +11,7 @@ use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::record_json;
+use super::access::{Principal, check_create, rule, visible_json};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -31,7 +31,12 @@ fn shape_error(field: &str, detail: String, hint: &str) -> ApiError {
 }
 
 /// Validates one operation and turns it into a write.
-fn operation(state: &AppState, index: usize, raw: &Value) -> Result<WriteOp, ApiError> {
+fn operation(
+    state: &AppState,
+    principal: &Principal,
+    index: usize,
+    raw: &Value,
+) -> Result<WriteOp, ApiError> {
     let at = |key: &str| format!("operations[{index}].{key}");
     let Some(object) = raw.as_object() else {
         return Err(shape_error(
@@ -108,22 +113,38 @@ fn operation(state: &AppState, index: usize, raw: &Value) -> Result<WriteOp, Api
         "create" => {
             let values = validate_create(&collection, body()?)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
+            check_create(&state.schema, &collection, principal, body()?, &values)
+                .map_err(|e| e.for_operation(index))?;
             WriteOp::Create { collection, values }
         }
         "update" => {
             let id = id()?;
             let values = validate_patch(&collection, body()?)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
+            let guard = rule(
+                &state.schema,
+                &collection,
+                "update",
+                principal,
+                Some(body()?),
+            )
+            .map_err(|e| e.for_operation(index))?;
             WriteOp::Update {
                 collection,
                 id,
                 values,
+                guard,
             }
         }
-        "delete" => WriteOp::Delete {
-            collection,
-            id: id()?,
-        },
+        "delete" => {
+            let guard = rule(&state.schema, &collection, "delete", principal, None)
+                .map_err(|e| e.for_operation(index))?;
+            WriteOp::Delete {
+                collection,
+                id: id()?,
+                guard,
+            }
+        }
         _ => {
             return Err(shape_error(
                 &at("op"),
@@ -136,6 +157,7 @@ fn operation(state: &AppState, index: usize, raw: &Value) -> Result<WriteOp, Api
 
 pub async fn batch(
     State(state): State<AppState>,
+    principal: Principal,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     if let Some(key) = body.keys().find(|k| k.as_str() != "operations") {
@@ -167,8 +189,18 @@ pub async fn batch(
     }
     let mut work = UnitOfWork::default();
     for (index, raw) in operations.iter().enumerate() {
-        work.ops.push(operation(&state, index, raw)?);
+        work.ops.push(operation(&state, &principal, index, raw)?);
     }
+    let collections: Vec<Arc<Collection>> = work
+        .ops
+        .iter()
+        .map(|op| match op {
+            WriteOp::Create { collection, .. }
+            | WriteOp::Update { collection, .. }
+            | WriteOp::Delete { collection, .. } => collection.clone(),
+        })
+        .collect();
+    {}
     let results = state.store.execute(work).await.map_err(|e| {
         let index = e.operation;
         let api = if e.kind == StoreErrorKind::NotFound {
@@ -187,9 +219,10 @@ pub async fn batch(
     })?;
     let data: Vec<Value> = results
         .iter()
-        .map(|result| match result {
-            WriteResult::Created(record) => json!({ "op": "create", "id": record.id.hyphenated().to_string(), "record": record_json(record) }),
-            WriteResult::Updated(record) => json!({ "op": "update", "id": record.id.hyphenated().to_string(), "record": record_json(record) }),
+        .zip(&collections)
+        .map(|(result, collection)| match result {
+            WriteResult::Created(record) => json!({ "op": "create", "id": record.id.hyphenated().to_string(), "record": visible_json(collection, &principal, record) }),
+            WriteResult::Updated(record) => json!({ "op": "update", "id": record.id.hyphenated().to_string(), "record": visible_json(collection, &principal, record) }),
             WriteResult::Deleted { id } => json!({ "op": "delete", "id": id.hyphenated().to_string() }),
         })
         .collect();

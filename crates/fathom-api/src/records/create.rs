@@ -7,7 +7,8 @@ use fathom_schema::validate_create;
 use fathom_store::{UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
-use super::{CollectionPath, record_json};
+use super::CollectionPath;
+use super::access::{Principal, check_create, visible_json};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -16,9 +17,11 @@ use crate::error::ApiError;
 pub async fn create(
     State(state): State<AppState>,
     CollectionPath(collection): CollectionPath,
+    principal: Principal,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let values = validate_create(&collection, &body).map_err(ApiError::validation)?;
+    check_create(&state.schema, &collection, &principal, &body, &values)?;
     let op = WriteOp::Create {
         collection: collection.clone(),
         values,
@@ -30,7 +33,7 @@ pub async fn create(
     let location = format!("/api/v1/{}/{}", collection.name, record.id.hyphenated());
     let mut response = (
         StatusCode::CREATED,
-        envelope(record_json(&record), Map::new()),
+        envelope(visible_json(&collection, &principal, &record), Map::new()),
     )
         .into_response();
     if let Ok(value) = HeaderValue::from_str(&location) {

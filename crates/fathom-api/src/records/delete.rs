@@ -6,13 +6,20 @@ use axum::response::{IntoResponse, Response};
 use fathom_store::{UnitOfWork, WriteOp};
 
 use super::RecordPath;
+use super::access::{Principal, rule};
 use crate::AppState;
 use crate::error::ApiError;
 
-pub async fn delete(State(state): State<AppState>, path: RecordPath) -> Result<Response, ApiError> {
+pub async fn delete(
+    State(state): State<AppState>,
+    path: RecordPath,
+    principal: Principal,
+) -> Result<Response, ApiError> {
+    let guard = rule(&state.schema, &path.collection, "delete", &principal, None)?;
     let op = WriteOp::Delete {
         collection: path.collection.clone(),
         id: path.id,
+        guard,
     };
     state
         .store

@@ -11,6 +11,7 @@ use fathom_schema::{Collection, FieldType, Schema};
 use fathom_store::ListQuery;
 use serde_json::{Map, Value as Json};
 
+use super::access::Principal;
 use super::params::invalid;
 use super::record_json;
 use crate::AppState;
@@ -172,17 +173,19 @@ pub fn column_in(
 /// Expands `nodes` on `records` (JSON objects of `collection`), in place, under `expand`.
 pub async fn expand(
     state: &AppState,
+    principal: &Principal,
     records: &mut [Map<String, Json>],
     nodes: &[ExpandNode],
 ) -> Result<(), ApiError> {
     for node in nodes {
-        Box::pin(expand_one(state, records, node)).await?;
+        Box::pin(expand_one(state, principal, records, node)).await?;
     }
     Ok(())
 }
 
 async fn expand_one(
     state: &AppState,
+    principal: &Principal,
     records: &mut [Map<String, Json>],
     node: &ExpandNode,
 ) -> Result<(), ApiError> {
@@ -197,7 +200,11 @@ async fn expand_one(
     let target = node.relation.target().clone();
     let mut related: Vec<Map<String, Json>> = Vec::new();
     if !keys.is_empty() {
-        let filter = column_in(&state.schema, &target, key_on_related, &keys)?;
+        let mut filter = column_in(&state.schema, &target, key_on_related, &keys)?;
+        // Expanded records obey the target's list rule, like any list of them would.
+        if let Some(rule) = super::access::rule(&state.schema, &target, "list", principal, None)? {
+            filter = filter.and(rule);
+        }
         let limit = match node.relation {
             Relation::ToOne { .. } => u32::try_from(keys.len()).unwrap_or(u32::MAX),
             // One more than the cap tells a complete answer from a cut one.
@@ -227,11 +234,14 @@ async fn expand_one(
         related = found
             .iter()
             .map(|r| match record_json(r) {
-                Json::Object(map) => map,
+                Json::Object(mut map) => {
+                    super::access::strip_hidden(&target, principal, &mut map);
+                    map
+                }
                 _ => Map::new(),
             })
             .collect();
-        expand(state, &mut related, &node.children).await?;
+        expand(state, principal, &mut related, &node.children).await?;
     }
     for record in records.iter_mut() {
         let key = record

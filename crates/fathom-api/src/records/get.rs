@@ -1,9 +1,16 @@
-//! `GET /api/v1/{collection}/{id}`: one record, with `expand` and `fields`.
+//! `GET /api/v1/{collection}/{id}`: one record, with `expand` and `fields`, if the view rule lets
+//! the caller see it (otherwise 404, as if it did not exist).
+
+use std::collections::BTreeSet;
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
+use fathom_query::default_sort;
+use fathom_store::ListQuery;
 use serde_json::{Map, Value};
 
+use super::access::{Principal, reject_hidden, rule};
+use super::expand::column_in;
 use super::params::parse_get;
 use super::{RecordPath, shape_records};
 use crate::AppState;
@@ -13,12 +20,45 @@ use crate::error::ApiError;
 pub async fn get(
     State(state): State<AppState>,
     path: RecordPath,
+    principal: Principal,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let shape = parse_get(query.as_deref(), &state, &path.collection)?;
-    let record = state.store.get(path.collection.clone(), path.id).await?;
-    let record =
-        record.ok_or_else(|| ApiError::record_not_found(&path.collection.name, &path.raw_id))?;
-    let mut shaped = shape_records(&state, std::slice::from_ref(&record), &shape).await?;
+    reject_hidden(
+        &state.schema,
+        &path.collection,
+        &principal,
+        "expand",
+        &shape.expand_paths(),
+    )?;
+    let not_found = || ApiError::record_not_found(&path.collection.name, &path.raw_id);
+    let record = match rule(&state.schema, &path.collection, "view", &principal, None)? {
+        None => state.store.get(path.collection.clone(), path.id).await?,
+        Some(rule) => {
+            let ids = BTreeSet::from([path.id.hyphenated().to_string()]);
+            let filter = column_in(&state.schema, &path.collection, "id", &ids)?.and(rule);
+            let query = ListQuery {
+                filter: Some(filter),
+                sort: default_sort(),
+                after: None,
+                limit: 1,
+                offset: 0,
+            };
+            state
+                .store
+                .list(path.collection.clone(), query)
+                .await?
+                .pop()
+        }
+    };
+    let record = record.ok_or_else(not_found)?;
+    let mut shaped = shape_records(
+        &state,
+        &path.collection,
+        &principal,
+        std::slice::from_ref(&record),
+        &shape,
+    )
+    .await?;
     Ok(envelope(shaped.pop().unwrap_or(Value::Null), Map::new()).into_response())
 }

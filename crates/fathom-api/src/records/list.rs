@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use fathom_store::ListQuery;
 use serde_json::{Map, Value, json};
 
+use super::access::{Principal, reject_hidden, rule};
 use super::params::parse_list;
 use super::{CollectionPath, shape_records};
 use crate::AppState;
@@ -16,9 +17,34 @@ use crate::error::ApiError;
 pub async fn list(
     State(state): State<AppState>,
     CollectionPath(collection): CollectionPath,
+    principal: Principal,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let request = parse_list(query.as_deref(), &state, &collection)?;
+    let mut request = parse_list(query.as_deref(), &state, &collection)?;
+    if let Some(filter) = &request.filter {
+        reject_hidden(
+            &state.schema,
+            &collection,
+            &principal,
+            "filter",
+            &filter.paths(),
+        )?;
+    }
+    let sort_paths: Vec<_> = request.sort.iter().map(|k| k.path.clone()).collect();
+    reject_hidden(&state.schema, &collection, &principal, "sort", &sort_paths)?;
+    reject_hidden(
+        &state.schema,
+        &collection,
+        &principal,
+        "expand",
+        &request.shape.expand_paths(),
+    )?;
+    if let Some(rule) = rule(&state.schema, &collection, "list", &principal, None)? {
+        request.filter = Some(match request.filter.take() {
+            Some(filter) => filter.and(rule),
+            None => rule,
+        });
+    }
     // One record more than asked tells whether another page follows.
     let query = ListQuery {
         filter: request.filter.clone(),
@@ -50,7 +76,7 @@ pub async fn list(
                 .await?
         );
     }
-    let data = shape_records(&state, &records, &request.shape).await?;
+    let data = shape_records(&state, &collection, &principal, &records, &request.shape).await?;
     let mut meta = Map::new();
     meta.insert("page".into(), page);
     Ok(envelope(Value::Array(data), meta).into_response())

@@ -1,6 +1,7 @@
 //! The records API: `/api/v1/{collection}` and `/api/v1/{collection}/{id}`. One file per operation;
 //! this module owns the router and the pieces they share (path extraction, record JSON).
 
+pub(crate) mod access;
 mod batch;
 mod create;
 mod delete;
@@ -150,6 +151,8 @@ pub fn record_json(record: &Record) -> Value {
 /// Records as JSON, expanded and trimmed as the request's shape asks.
 pub async fn shape_records(
     state: &AppState,
+    collection: &Collection,
+    principal: &access::Principal,
     records: &[Record],
     shape: &params::Shape,
 ) -> Result<Vec<Value>, ApiError> {
@@ -160,7 +163,10 @@ pub async fn shape_records(
             _ => Map::new(),
         })
         .collect();
-    expand::expand(state, &mut objects, &shape.expand).await?;
+    objects
+        .iter_mut()
+        .for_each(|o| access::strip_hidden(collection, principal, o));
+    expand::expand(state, principal, &mut objects, &shape.expand).await?;
     if let Some(fields) = &shape.fields {
         objects.iter_mut().for_each(|o| fields.apply(o));
     }

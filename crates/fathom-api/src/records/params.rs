@@ -33,6 +33,37 @@ pub struct Shape {
     pub fields: Option<FieldSelection>,
 }
 
+impl Shape {
+    /// The relation fields the expansion follows, as paths (to check that each is readable).
+    pub fn expand_paths(&self) -> Vec<fathom_query::FieldPath> {
+        fn walk(
+            nodes: &[ExpandNode],
+            hops: &[fathom_query::Hop],
+            out: &mut Vec<fathom_query::FieldPath>,
+        ) {
+            for node in nodes {
+                if let super::expand::Relation::ToOne { field, target } = &node.relation {
+                    out.push(fathom_query::FieldPath {
+                        hops: hops.to_vec(),
+                        column: field.clone(),
+                        kind: fathom_query::ValueKind::Uuid,
+                    });
+                    let mut deeper = hops.to_vec();
+                    deeper.push(fathom_query::Hop {
+                        field: field.clone(),
+                        collection: target.name.clone(),
+                        soft_delete: target.soft_delete,
+                    });
+                    walk(&node.children, &deeper, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.expand, &[], &mut out);
+        out
+    }
+}
+
 pub fn invalid(parameter: &str, detail: String, hint: String) -> ApiError {
     ApiError::new(ErrorCode::InvalidQuery, detail.clone(), hint).with_field(
         parameter,

@@ -6,7 +6,8 @@ use fathom_schema::validate_patch;
 use fathom_store::{UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
-use super::{RecordPath, record_json};
+use super::RecordPath;
+use super::access::{Principal, rule, visible_json};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -15,13 +16,22 @@ use crate::error::ApiError;
 pub async fn update(
     State(state): State<AppState>,
     path: RecordPath,
+    principal: Principal,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let values = validate_patch(&path.collection, &body).map_err(ApiError::validation)?;
+    let guard = rule(
+        &state.schema,
+        &path.collection,
+        "update",
+        &principal,
+        Some(&body),
+    )?;
     let op = WriteOp::Update {
         collection: path.collection.clone(),
         id: path.id,
         values,
+        guard,
     };
     let mut results = state
         .store
@@ -31,5 +41,9 @@ pub async fn update(
     let Some(WriteResult::Updated(record)) = results.pop() else {
         return Err(ApiError::internal("update returned no record"));
     };
-    Ok(envelope(record_json(&record), Map::new()).into_response())
+    Ok(envelope(
+        visible_json(&path.collection, &principal, &record),
+        Map::new(),
+    )
+    .into_response())
 }

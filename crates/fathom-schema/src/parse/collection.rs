@@ -8,10 +8,10 @@ use super::context::{Context, Entry};
 use super::field::{self, FieldScope};
 use super::index;
 use super::words::{did_you_mean, is_valid_name, list, rewrite_name};
-use crate::model::{Collection, RESERVED_COLLECTION_NAMES, Schema};
+use crate::model::{Collection, RESERVED_COLLECTION_NAMES, Rules, Schema};
 
 const TOP_LEVEL_KEYS: &[&str] = &["collections"];
-const COLLECTION_KEYS: &[&str] = &["fields", "indexes", "soft_delete", "timestamps"];
+const COLLECTION_KEYS: &[&str] = &["fields", "indexes", "soft_delete", "timestamps", "rules"];
 
 const EXAMPLE_FIELD: &str = "fields.title = { type = \"text\", required = true }";
 
@@ -124,12 +124,18 @@ fn read_collection(
         None => Vec::new(),
     };
 
+    let rules = match Entry::get(table, "rules") {
+        Some(rules) => super::rules::read_rules(cx, &path, name, rules),
+        None => Rules::default(),
+    };
+
     Some(Collection {
         name: name.to_owned(),
         fields: fields?,
         indexes,
         soft_delete,
         timestamps,
+        rules,
     })
 }
 

@@ -33,6 +33,7 @@ const FIELD_KEYS: &[&str] = &[
     "values",
     "collection",
     "on_delete",
+    "hidden",
 ];
 
 /// Which field is being read, for paths and messages.
@@ -110,6 +111,7 @@ pub(super) fn read_field(
         .ok()
         .unwrap_or(false);
     let unique = read_bool(cx, scope, table, "unique").ok().unwrap_or(false);
+    let hidden = read_bool(cx, scope, table, "hidden").ok().unwrap_or(false);
     let kind = read_type(cx, scope, entry, table);
     let kind_keys = KindKeys {
         values: read_values(cx, scope, table),
@@ -177,6 +179,7 @@ pub(super) fn read_field(
         unique,
         default,
         constraints,
+        hidden,
     })
 }
 

@@ -244,14 +244,35 @@ fn create(
     })
 }
 
+/// `id IN (SELECT id FROM <collection> <joins> WHERE <guard>)`: a rule on the stored row, usable
+/// in UPDATE and DELETE (which cannot join).
+fn guard_condition(collection: &Collection, guard: &Filter) -> Expr {
+    let table = collection.name.clone();
+    let mut rows = Query::select();
+    rows.column((table.clone(), "id".to_owned()))
+        .from(table.clone());
+    guard.apply(&mut rows, &table);
+    Expr::col("id").in_subquery(rows)
+}
+
 fn update(
     conn: &Connection,
     collection: &Collection,
     id: Uuid,
     values: &[(String, Value)],
+    guard: Option<&Filter>,
 ) -> Result<Record, StoreError> {
     if values.is_empty() {
-        return get(conn, collection, id)?.ok_or_else(StoreError::not_found);
+        let mut query = select_from(collection);
+        query.and_where(
+            Expr::col((collection.name.clone(), "id".to_owned())).eq(id.hyphenated().to_string()),
+        );
+        if let Some(guard) = guard {
+            query.and_where(guard_condition(collection, guard));
+        }
+        return query_records(conn, collection, query.build(SqliteQueryBuilder))?
+            .pop()
+            .ok_or_else(StoreError::not_found);
     }
     let mut query = Query::update();
     query.table(collection.name.clone());
@@ -267,14 +288,23 @@ fn update(
     if let Some(live) = live_only(collection) {
         query.and_where(live);
     }
+    if let Some(guard) = guard {
+        query.and_where(guard_condition(collection, guard));
+    }
     query.returning(Query::returning().columns(select_columns(collection)));
     query_records(conn, collection, query.build(SqliteQueryBuilder))?
         .pop()
         .ok_or_else(StoreError::not_found)
 }
 
-fn delete(conn: &Connection, collection: &Collection, id: Uuid) -> Result<(), StoreError> {
+fn delete(
+    conn: &Connection,
+    collection: &Collection,
+    id: Uuid,
+    guard: Option<&Filter>,
+) -> Result<(), StoreError> {
     let id_text = id.hyphenated().to_string();
+    let guard = guard.map(|g| guard_condition(collection, g));
     let changed = if collection.soft_delete {
         let now = fathom_schema::value::now_timestamp();
         let mut query = Query::update();
@@ -288,12 +318,18 @@ fn delete(conn: &Connection, collection: &Collection, id: Uuid) -> Result<(), St
             .value("version", Expr::col("version").add(1i64))
             .and_where(Expr::col("id").eq(id_text))
             .and_where(Expr::col("deleted_at").is_null());
+        if let Some(guard) = guard {
+            query.and_where(guard);
+        }
         execute(conn, query.build(SqliteQueryBuilder))?
     } else {
         let mut query = Query::delete();
         query
             .from_table(collection.name.clone())
             .and_where(Expr::col("id").eq(id_text));
+        if let Some(guard) = guard {
+            query.and_where(guard);
+        }
         execute(conn, query.build(SqliteQueryBuilder))?
     };
     if changed == 0 {
@@ -313,9 +349,14 @@ pub(crate) fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteResult, Stor
             collection,
             id,
             values,
-        } => update(conn, collection, *id, values).map(WriteResult::Updated),
-        WriteOp::Delete { collection, id } => {
-            delete(conn, collection, *id).map(|()| WriteResult::Deleted { id: *id })
+            guard,
+        } => update(conn, collection, *id, values, guard.as_ref()).map(WriteResult::Updated),
+        WriteOp::Delete {
+            collection,
+            id,
+            guard,
+        } => {
+            delete(conn, collection, *id, guard.as_ref()).map(|()| WriteResult::Deleted { id: *id })
         }
     }
 }

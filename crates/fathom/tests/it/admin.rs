@@ -50,7 +50,9 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> reqwest::Response {
-    let mut request = app.client.request(method.parse().unwrap(), app.url(path));
+    let mut request = app
+        .anonymous
+        .request(method.parse().unwrap(), app.url(path));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }

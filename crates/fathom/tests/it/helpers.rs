@@ -46,6 +46,10 @@ pub struct TestApp {
     pub schema: std::sync::Arc<fathom_schema::Schema>,
     /// The server's auth state (the development mailbox is where tests read mailed tokens).
     pub auth: std::sync::Arc<fathom_api::AuthState>,
+    /// A client without credentials.
+    pub anonymous: reqwest::Client,
+    /// The test administrator's access token (already the default of `client`).
+    pub admin_token: String,
     pub client: reqwest::Client,
     pub data_dir: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -92,6 +96,60 @@ pub async fn spawn_demo() -> TestApp {
     start(app, data_dir).await
 }
 
+/// Creates a user with `roles` and returns its id and an access token, minted through the key
+/// ring rather than by logging in, so that no test's rate-limit budget is spent on set-up.
+pub async fn mint_user(
+    store: &fathom_store::Store,
+    auth: &fathom_api::AuthState,
+    email: &str,
+    roles: &[&str],
+) -> (uuid::Uuid, String) {
+    let hash = auth.hasher.hash(TEST_ADMIN_PASSWORD).await.expect("hash");
+    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+    let user = fathom_store::NewUser {
+        email: email.into(),
+        password_hash: hash,
+        roles,
+        tenant: None,
+        verified: true,
+    };
+    let user = store.create_user(user).await.expect("user");
+    let refresh = fathom_auth::hash_token(&fathom_auth::generate_token());
+    let session = store
+        .create_session(
+            user.id,
+            refresh,
+            "2999-01-01T00:00:00.000Z".into(),
+            None,
+            None,
+        )
+        .await
+        .expect("session");
+    let subject = fathom_auth::TokenSubject {
+        sub: user.id.to_string(),
+        roles: user.roles.clone(),
+        tenant: None,
+        verified: true,
+        sid: session.id.to_string(),
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let ring = auth.keys.ring(store, false).await;
+    (
+        user.id,
+        ring.issue(&auth.settings.tokens, &subject, now)
+            .expect("token"),
+    )
+}
+
+/// The administrator every in-process test server has; its token is the default credential of
+/// `TestApp::client`, so suites about records run as an administrator (rules are tested with
+/// `TestApp::anonymous` and user clients).
+pub const TEST_ADMIN: &str = "test-admin@example.com";
+pub const TEST_ADMIN_PASSWORD: &str = "test administrator passphrase 2026";
+
 async fn start(app: Application, data_dir: TempDir) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
@@ -100,8 +158,19 @@ async fn start(app: Application, data_dir: TempDir) -> TestApp {
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
     }));
+    let anonymous = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client");
+    let (_, admin_token) = mint_user(&store, &auth, TEST_ADMIN, &["admin"]).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {admin_token}").parse().expect("header"),
+    );
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
+        .default_headers(headers)
         .build()
         .expect("client");
     TestApp {
@@ -110,6 +179,8 @@ async fn start(app: Application, data_dir: TempDir) -> TestApp {
         schema,
         auth,
         client,
+        anonymous,
+        admin_token,
         data_dir,
         stop: Some(stop_tx),
         server: Some(server),
@@ -117,6 +188,12 @@ async fn start(app: Application, data_dir: TempDir) -> TestApp {
 }
 
 impl TestApp {
+    /// This app with a client that sends no credentials by default.
+    pub fn without_credentials(mut self) -> Self {
+        self.client = self.anonymous.clone();
+        self
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }

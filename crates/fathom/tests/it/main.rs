@@ -12,3 +12,4 @@ mod operations;
 mod query;
 mod readme;
 mod records;
+mod rules;

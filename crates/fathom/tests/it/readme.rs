@@ -39,6 +39,8 @@ fn readme_walkthrough_works_verbatim_against_the_demo() {
     );
     for expected in [
         r#"{"status":"ok"}"#,
+        "HTTP/1.1 401",
+        r#""code":"unauthorized""#,
         r#""status":"ready""#,
         r#""total":3"#,
         "created /api/v1/categories/",
@@ -50,7 +52,7 @@ fn readme_walkthrough_works_verbatim_against_the_demo() {
         r#""field":"price","code":"too_small""#,
         "HTTP/1.1 409",
         r#""code":"unique_violation""#,
-        r#""offset":2"#,
+        r#""name":"Paper floor lamp""#,
         "HTTP/1.1 204",
         "HTTP/1.1 404",
     ] {

@@ -33,6 +33,7 @@ pub async fn spawn_auth_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
         adjust(c);
     })
     .await
+    .without_credentials()
 }
 
 /// `POST /api/v1/auth{path}` with a JSON body, optionally with `X-Forwarded-For`.

@@ -47,10 +47,15 @@ async fn init_writes_a_project_that_checks_and_serves() {
     );
     let http = Http::new(&server);
     assert_eq!(http.get("/ready").await.0, 200);
-    let created = http.create("projects", &json!({"name": "Launch"})).await;
+    // The starter schema's rules: anyone may list projects; writing them is for administrators.
+    assert_eq!(http.get("/api/v1/projects").await.0, 200);
+    let (status, body) = http
+        .post("/api/v1/projects", &json!({"name": "Launch"}))
+        .await;
     assert_eq!(
-        created["status"], "active",
-        "the starter schema's default applies"
+        (status, body["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
     );
     assert!(stop(&mut server).success());
     assert!(
@@ -199,7 +204,8 @@ async fn serve_demo_seeds_a_fresh_directory_once() {
     let products = http.list("products").await;
     assert_eq!(products.len(), 6);
     assert_eq!(http.list("categories").await.len(), 3);
-    assert_eq!(http.list("orders").await.len(), 2);
+    // Orders are for administrators: deny by default.
+    assert_eq!(http.get("/api/v1/orders").await.0, 401);
     assert!(stop(&mut server).success());
     assert!(project.path().join("fathom_data/demo.db").is_file());
     assert!(

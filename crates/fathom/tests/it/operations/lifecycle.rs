@@ -11,12 +11,14 @@ use super::support::{Http, Project, stop, wait_for_exit};
 
 const NOTES: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true }
 fields.body  = { type = "text" }
 "#;
 
 const NOTES_WITH_PINNED: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title  = { type = "text", required = true }
 fields.body   = { type = "text" }
 fields.pinned = { type = "boolean" }
@@ -24,6 +26,7 @@ fields.pinned = { type = "boolean" }
 
 const NOTES_WITHOUT_BODY: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true }
 "#;
 

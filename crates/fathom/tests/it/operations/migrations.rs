@@ -9,9 +9,11 @@ use super::support::{CliRun, Http, Project, stop};
 
 const LIBRARY: &str = r#"
 [collections.authors]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.name = { type = "text", required = true, unique = true }
 
 [collections.books]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title  = { type = "text", required = true }
 fields.pages  = { type = "integer", min = 1 }
 fields.author = { type = "relation", collection = "authors" }
@@ -20,9 +22,11 @@ fields.author = { type = "relation", collection = "authors" }
 /// [`LIBRARY`] plus an optional field and an index: an additive change.
 const LIBRARY_WITH_ISBN: &str = r#"
 [collections.authors]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.name = { type = "text", required = true, unique = true }
 
 [collections.books]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title  = { type = "text", required = true }
 fields.pages  = { type = "integer", min = 1 }
 fields.author = { type = "relation", collection = "authors" }
@@ -32,6 +36,7 @@ indexes = [["title"]]
 
 const NOTES: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true }
 fields.body  = { type = "text" }
 fields.code  = { type = "text" }
@@ -39,12 +44,14 @@ fields.code  = { type = "text" }
 
 const NOTES_WITHOUT_BODY: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true }
 fields.code  = { type = "text" }
 "#;
 
 const NOTES_WITH_INTEGER_CODE: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true }
 fields.body  = { type = "text" }
 fields.code  = { type = "integer" }
@@ -52,6 +59,7 @@ fields.code  = { type = "integer" }
 
 const NOTES_WITH_REQUIRED_PRIORITY: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title    = { type = "text", required = true }
 fields.body     = { type = "text" }
 fields.code     = { type = "text" }
@@ -60,6 +68,7 @@ fields.priority = { type = "integer", required = true }
 
 const NOTES_WITH_DEFAULT_PRIORITY: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title    = { type = "text", required = true }
 fields.body     = { type = "text" }
 fields.code     = { type = "text" }
@@ -462,10 +471,12 @@ fn an_invalid_schema_file_is_reported_before_touching_the_database() {
 
 const LIBRARY_WITH_AUTHOR_BIO: &str = r#"
 [collections.authors]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.name = { type = "text", required = true, unique = true }
 fields.bio  = { type = "text" }
 
 [collections.books]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title  = { type = "text", required = true }
 fields.pages  = { type = "integer", min = 1 }
 fields.author = { type = "relation", collection = "authors" }
@@ -563,6 +574,7 @@ async fn deleting_a_referenced_record_is_a_relation_violation() {
 
 const NOTES_WITH_MAX_LENGTH: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true, max_length = 200 }
 fields.body  = { type = "text" }
 fields.code  = { type = "text" }
@@ -570,6 +582,7 @@ fields.code  = { type = "text" }
 
 const NOTES_TIGHTER: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true, max_length = 5 }
 fields.body  = { type = "text" }
 fields.code  = { type = "text" }

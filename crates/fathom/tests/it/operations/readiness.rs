@@ -8,6 +8,7 @@ use super::support::{Http, Project, stop};
 
 const NOTES: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.title = { type = "text", required = true }
 fields.body  = { type = "text" }
 fields.rank  = { type = "integer", min = 0 }
@@ -17,6 +18,7 @@ indexes = [["rank"], ["title"]]
 /// [`NOTES`] with its fields and indexes in another order: the same database schema.
 const NOTES_REORDERED: &str = r#"
 [collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.rank  = { type = "integer", min = 0 }
 fields.title = { type = "text", required = true }
 fields.body  = { type = "text" }
@@ -147,12 +149,14 @@ async fn reordering_fields_and_indexes_keeps_the_server_ready() {
 
 const AUTHORS: &str = r#"
 [collections.authors]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.name = { type = "text", required = true }
 fields.bio  = { type = "text" }
 "#;
 
 const AUTHORS_WITHOUT_BIO: &str = r#"
 [collections.authors]
+rules = { list = true, view = true, create = true, update = true, delete = true }
 fields.name = { type = "text", required = true }
 "#;
 

@@ -1,0 +1,230 @@
+//! Who may do what to records. Every operation of a collection has a rule in the schema: none
+//! means administrators only (deny by default), `true` means anyone, and an expression is a
+//! filter over `auth.*`, `request.body.*` and the record. List and view rules join the SQL
+//! WHERE (a caller never receives, counts or pages through a row it may not see); update and
+//! delete rules guard the statement against the stored row (a forbidden record answers 404);
+//! create rules are checked against the incoming record. Hidden fields are for administrators.
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use fathom_core::ErrorCode;
+use fathom_query::{AuthContext, Env, FieldPath, Filter, check, parse};
+use fathom_schema::{Collection, Rule, Schema, Value};
+use serde_json::{Map, Value as Json};
+
+use crate::AppState;
+use crate::admin::ADMIN_ROLE;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// The caller of a records operation.
+pub enum Principal {
+    Anonymous,
+    User(Caller),
+    Admin(Caller),
+}
+
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(Self::Anonymous);
+        }
+        // A token that is present but bad is an error, never a silent fall back to anonymous.
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(if caller.claims.roles.iter().any(|r| r == ADMIN_ROLE) {
+            Self::Admin(caller)
+        } else {
+            Self::User(caller)
+        })
+    }
+}
+
+impl Principal {
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Self::Admin(_))
+    }
+
+    /// The expression environment: who the caller is, and the request body when there is one.
+    pub fn env(&self, body: Option<&Map<String, Json>>) -> Env {
+        let auth = match self {
+            Self::Anonymous => None,
+            Self::User(caller) | Self::Admin(caller) => Some(AuthContext {
+                id: caller.claims.sub.clone(),
+                roles: caller.claims.roles.clone(),
+                tenant: caller.claims.tenant.clone(),
+                verified: caller.claims.verified,
+            }),
+        };
+        Env {
+            auth,
+            request_method: None,
+            request_body: body.cloned(),
+        }
+    }
+
+    /// The refusal of a whole operation: 401 for an anonymous caller, 403 otherwise.
+    pub fn denied(&self, operation: &str, collection: &str) -> ApiError {
+        match self {
+            Self::Anonymous => ApiError::new(
+                ErrorCode::Unauthorized,
+                format!("Signing in is required to {operation} records of `{collection}`."),
+                "Send `Authorization: Bearer <access_token>` from /api/v1/auth/login.",
+            ),
+            _ => ApiError::new(
+                ErrorCode::Forbidden,
+                format!("You may not {operation} records of `{collection}`."),
+                "Ask an administrator for access.",
+            ),
+        }
+    }
+}
+
+/// The rule of `operation` on `collection` for `principal`: `Ok(None)` when nothing restricts
+/// it, a filter the records must match, or a refusal.
+pub fn rule(
+    schema: &Schema,
+    collection: &Collection,
+    operation: &str,
+    principal: &Principal,
+    body: Option<&Map<String, Json>>,
+) -> Result<Option<Filter>, ApiError> {
+    if principal.is_admin() {
+        return Ok(None);
+    }
+    match collection.rules.get(operation) {
+        None => Err(principal.denied(operation, &collection.name)),
+        Some(Rule::Public) => Ok(None),
+        Some(Rule::Expression(text)) => {
+            let expr = parse(text).map_err(|e| {
+                ApiError::internal(format!("the {operation} rule of {}: {e}", collection.name))
+            })?;
+            check(&expr, text, schema, collection, &principal.env(body))
+                .map(Some)
+                .map_err(|e| {
+                    ApiError::internal(format!("the {operation} rule of {}: {e}", collection.name))
+                })
+        }
+    }
+}
+
+/// Checks every rule of the schema at start-up, so that a broken rule stops the server instead
+/// of failing requests. Returns one message per broken rule.
+pub fn check_rules(schema: &Schema) -> Vec<String> {
+    let mut problems = Vec::new();
+    for collection in schema.collections.values() {
+        for operation in fathom_schema::Rules::OPERATIONS {
+            if let Some(Rule::Expression(text)) = collection.rules.get(operation) {
+                let checked = parse(text)
+                    .and_then(|expr| check(&expr, text, schema, collection, &Env::default()));
+                if let Err(e) = checked {
+                    problems.push(format!(
+                        "the `{operation}` rule of `{}`, {e}; hint: {}",
+                        collection.name, e.hint
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Whether a new record (its validated values) satisfies a create rule.
+pub fn allows_new_record(filter: &Filter, values: &[(String, Value)]) -> bool {
+    filter.matches(&|path: &FieldPath| {
+        if !path.hops.is_empty() {
+            return Value::Null;
+        }
+        values
+            .iter()
+            .find(|(name, _)| *name == path.column)
+            .map_or(Value::Null, |(_, v)| v.clone())
+    })
+}
+
+/// Refuses a non-administrator's filter, sort or selection naming a hidden field.
+pub fn reject_hidden(
+    schema: &Schema,
+    collection: &Arc<Collection>,
+    principal: &Principal,
+    parameter: &str,
+    paths: &[FieldPath],
+) -> Result<(), ApiError> {
+    if principal.is_admin() {
+        return Ok(());
+    }
+    for path in paths {
+        let owner = match path.hops.last() {
+            Some(hop) => schema.collection(&hop.collection).cloned(),
+            None => Some(collection.clone()),
+        };
+        if owner
+            .and_then(|c| c.field(&path.column).map(|f| f.hidden))
+            .unwrap_or(false)
+        {
+            return Err(super::params::invalid(
+                parameter,
+                format!("`{}` cannot be used here.", path.dotted()),
+                "Use a field you can read.".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes hidden fields from a record's JSON for non-administrators.
+pub fn strip_hidden(
+    collection: &Collection,
+    principal: &Principal,
+    record: &mut Map<String, Json>,
+) {
+    if principal.is_admin() {
+        return;
+    }
+    for field in collection.fields.iter().filter(|f| f.hidden) {
+        record.remove(&field.name);
+    }
+}
+
+/// Refuses a create the collection's create rule does not allow for this caller and record.
+pub fn check_create(
+    schema: &Schema,
+    collection: &Collection,
+    principal: &Principal,
+    body: &Map<String, Json>,
+    values: &[(String, Value)],
+) -> Result<(), ApiError> {
+    match rule(schema, collection, "create", principal, Some(body))? {
+        Some(filter) if !allows_new_record(&filter, values) => Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "The create rule of `{}` does not allow this record.",
+                collection.name
+            ),
+            "Check the values the rule requires (for example an owner field equal to your id).",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// A record's JSON as this caller may see it.
+pub fn visible_json(
+    collection: &Collection,
+    principal: &Principal,
+    record: &fathom_store::Record,
+) -> Json {
+    match super::record_json(record) {
+        Json::Object(mut map) => {
+            strip_hidden(collection, principal, &mut map);
+            Json::Object(map)
+        }
+        other => other,
+    }
+}
