@@ -3,9 +3,9 @@
 
 use fathom_auth::{PasswordHasher, PasswordParams};
 use fathom_store::NewUser;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{TEST_SCHEMA, TestApp, assert_problem, json_with_status, spawn_app};
+use crate::helpers::{TEST_SCHEMA, TestApp, assert_problem, json_with_status, send_as, spawn_app};
 
 const PASSWORD: &str = "a long and unusual passphrase 2026";
 
@@ -43,25 +43,6 @@ async fn login(app: &TestApp, email: &str) -> (String, String) {
     )
 }
 
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app
-        .anonymous
-        .request(method.parse().unwrap(), app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn every_admin_route_refuses_anonymous_and_non_admin_callers() {
     let app = spawn_app(TEST_SCHEMA).await;
@@ -79,20 +60,20 @@ async fn every_admin_route_refuses_anonymous_and_non_admin_callers() {
         ("GET", "/api/v1/admin/audit".to_owned(), None),
     ];
     for (method, path, body) in &routes {
-        let anonymous = call(&app, method, path, None, body.clone()).await;
+        let anonymous = send_as(&app, method, path, None, body.clone()).await;
         assert_eq!(
             anonymous.headers()["www-authenticate"],
             "Bearer realm=\"fathom\""
         );
         assert_problem(anonymous, 401, "unauthorized").await;
         assert_problem(
-            call(&app, method, path, Some(&member), body.clone()).await,
+            send_as(&app, method, path, Some(&member), body.clone()).await,
             403,
             "forbidden",
         )
         .await;
         assert_problem(
-            call(&app, method, path, Some("not-a-token"), body.clone()).await,
+            send_as(&app, method, path, Some("not-a-token"), body.clone()).await,
             401,
             "unauthorized",
         )
@@ -110,7 +91,7 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
     let (_, eve_refresh) = login(&app, "eve@example.com").await;
 
     let users = json_with_status(
-        call(
+        send_as(
             &app,
             "GET",
             "/api/v1/admin/users?limit=10",
@@ -137,7 +118,7 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
 
     let path = format!("/api/v1/admin/users/{eve_id}");
     let changed = json_with_status(
-        call(
+        send_as(
             &app,
             "PATCH",
             &path,
@@ -174,7 +155,7 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
     .await;
 
     let audit = json_with_status(
-        call(
+        send_as(
             &app,
             "GET",
             "/api/v1/admin/audit?limit=50",
@@ -207,7 +188,7 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
 
     // Bad input.
     assert_problem(
-        call(
+        send_as(
             &app,
             "PATCH",
             &path,
@@ -220,7 +201,7 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
     )
     .await;
     assert_problem(
-        call(
+        send_as(
             &app,
             "PATCH",
             &path,
@@ -233,7 +214,7 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
     )
     .await;
     assert_problem(
-        call(
+        send_as(
             &app,
             "PATCH",
             &path,
@@ -246,7 +227,7 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
     )
     .await;
     assert_problem(
-        call(
+        send_as(
             &app,
             "GET",
             "/api/v1/admin/users/not-a-uuid",
@@ -260,13 +241,13 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
     .await;
     let unknown = format!("/api/v1/admin/users/{}", uuid::Uuid::now_v7());
     assert_problem(
-        call(&app, "GET", &unknown, Some(&admin), None).await,
+        send_as(&app, "GET", &unknown, Some(&admin), None).await,
         404,
         "record_not_found",
     )
     .await;
     assert_problem(
-        call(
+        send_as(
             &app,
             "GET",
             "/api/v1/admin/audit?limit=0",

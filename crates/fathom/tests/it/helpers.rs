@@ -252,6 +252,26 @@ impl TestApp {
     }
 }
 
+/// Sends a request with exactly the credentials given: `token` as a bearer token, or none.
+pub async fn send_as(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut request = app
+        .anonymous
+        .request(method.parse().expect("method"), app.url(path));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("request sent")
+}
+
 /// Reads a response as JSON, asserting the status first (with the body in the message).
 pub async fn json_with_status(response: reqwest::Response, expected: u16) -> Value {
     let status = response.status().as_u16();

@@ -2,10 +2,10 @@
 //! touches another's rows: they answer 404), create rules on the incoming record, hidden fields
 //! for administrators only, and a broken rule stops start-up.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::helpers::{
-    TestApp, assert_problem, json_with_status, mint_user, spawn_app, test_config,
+    assert_problem, json_with_status, mint_user, send_as, spawn_app, test_config,
 };
 
 const SCHEMA: &str = r#"
@@ -23,46 +23,27 @@ fields.title = { type = "text", required = true }
 fields.x = { type = "text" }
 "#;
 
-async fn send(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut request = app
-        .anonymous
-        .request(method.parse().unwrap(), app.url(path));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn operations_without_a_rule_are_for_administrators_only() {
     let app = spawn_app(SCHEMA).await;
     let (_, user) = mint_user(&app.store, &app.auth, "user@example.com", &["user"]).await;
     assert_problem(
-        send(&app, "GET", "/api/v1/vault", None, None).await,
+        send_as(&app, "GET", "/api/v1/vault", None, None).await,
         401,
         "unauthorized",
     )
     .await;
     // A rule that exists but cannot hold for an anonymous caller shows nothing, not an error.
-    let none = json_with_status(send(&app, "GET", "/api/v1/notes", None, None).await, 200).await;
+    let none = json_with_status(send_as(&app, "GET", "/api/v1/notes", None, None).await, 200).await;
     assert_eq!(none["data"], json!([]));
     assert_problem(
-        send(&app, "GET", "/api/v1/vault", Some(&user), None).await,
+        send_as(&app, "GET", "/api/v1/vault", Some(&user), None).await,
         403,
         "forbidden",
     )
     .await;
     assert_problem(
-        send(
+        send_as(
             &app,
             "POST",
             "/api/v1/vault",
@@ -75,7 +56,7 @@ async fn operations_without_a_rule_are_for_administrators_only() {
     )
     .await;
     assert_problem(
-        send(
+        send_as(
             &app,
             "POST",
             "/api/v1/posts",
@@ -88,7 +69,7 @@ async fn operations_without_a_rule_are_for_administrators_only() {
     )
     .await;
     // `true` rules are open to anyone; the administrator may do everything.
-    json_with_status(send(&app, "GET", "/api/v1/posts", None, None).await, 200).await;
+    json_with_status(send_as(&app, "GET", "/api/v1/posts", None, None).await, 200).await;
     json_with_status(
         app.post_json("/api/v1/vault", &json!({"x": "1"})).await,
         201,
@@ -96,7 +77,7 @@ async fn operations_without_a_rule_are_for_administrators_only() {
     .await;
     // A bad token is refused, never treated as anonymous.
     assert_problem(
-        send(&app, "GET", "/api/v1/posts", Some("garbage"), None).await,
+        send_as(&app, "GET", "/api/v1/posts", Some("garbage"), None).await,
         401,
         "unauthorized",
     )
@@ -113,7 +94,7 @@ async fn users_never_see_count_or_touch_each_others_rows() {
         |owner: uuid::Uuid| json!({"owner": owner.to_string(), "body": "mine", "secret": "s3"});
 
     let created = json_with_status(
-        send(
+        send_as(
             &app,
             "POST",
             "/api/v1/notes",
@@ -131,7 +112,7 @@ async fn users_never_see_count_or_touch_each_others_rows() {
     );
     // A create rule is checked against the incoming record.
     assert_problem(
-        send(
+        send_as(
             &app,
             "POST",
             "/api/v1/notes",
@@ -144,7 +125,7 @@ async fn users_never_see_count_or_touch_each_others_rows() {
     )
     .await;
     json_with_status(
-        send(
+        send_as(
             &app,
             "POST",
             "/api/v1/notes",
@@ -158,7 +139,7 @@ async fn users_never_see_count_or_touch_each_others_rows() {
 
     let path = format!("/api/v1/notes/{id}");
     let mine = json_with_status(
-        send(&app, "GET", "/api/v1/notes?count=true", Some(&alice), None).await,
+        send_as(&app, "GET", "/api/v1/notes?count=true", Some(&alice), None).await,
         200,
     )
     .await;
@@ -170,7 +151,7 @@ async fn users_never_see_count_or_touch_each_others_rows() {
         (1, Some(1))
     );
     let theirs = json_with_status(
-        send(&app, "GET", "/api/v1/notes?count=true", Some(&bob), None).await,
+        send_as(&app, "GET", "/api/v1/notes?count=true", Some(&bob), None).await,
         200,
     )
     .await;
@@ -187,18 +168,18 @@ async fn users_never_see_count_or_touch_each_others_rows() {
     );
     let by_id = format!("/api/v1/notes?ids={id}");
     assert_eq!(
-        json_with_status(send(&app, "GET", &by_id, Some(&bob), None).await, 200).await["data"],
+        json_with_status(send_as(&app, "GET", &by_id, Some(&bob), None).await, 200).await["data"],
         json!([])
     );
 
     assert_problem(
-        send(&app, "GET", &path, Some(&bob), None).await,
+        send_as(&app, "GET", &path, Some(&bob), None).await,
         404,
         "record_not_found",
     )
     .await;
     assert_problem(
-        send(
+        send_as(
             &app,
             "PATCH",
             &path,
@@ -211,27 +192,27 @@ async fn users_never_see_count_or_touch_each_others_rows() {
     )
     .await;
     assert_problem(
-        send(&app, "DELETE", &path, Some(&bob), None).await,
+        send_as(&app, "DELETE", &path, Some(&bob), None).await,
         404,
         "record_not_found",
     )
     .await;
     let batch = json!({"operations": [{"op": "update", "collection": "notes", "id": id, "body": {"body": "hacked"}}]});
     let refused = assert_problem(
-        send(&app, "POST", "/api/v1/batch", Some(&bob), Some(batch)).await,
+        send_as(&app, "POST", "/api/v1/batch", Some(&bob), Some(batch)).await,
         404,
         "record_not_found",
     )
     .await;
     assert_eq!(refused["errors"][0]["field"], "operations[0]");
 
-    let still = json_with_status(send(&app, "GET", &path, Some(&alice), None).await, 200).await;
+    let still = json_with_status(send_as(&app, "GET", &path, Some(&alice), None).await, 200).await;
     assert_eq!(
         still["data"]["body"], "mine",
         "nothing bob did reached the row"
     );
     json_with_status(
-        send(
+        send_as(
             &app,
             "PATCH",
             &path,
@@ -251,7 +232,7 @@ async fn users_never_see_count_or_touch_each_others_rows() {
         (Some("edited"), Some("s3"))
     );
     assert_eq!(
-        send(&app, "DELETE", &path, Some(&alice), None)
+        send_as(&app, "DELETE", &path, Some(&alice), None)
             .await
             .status()
             .as_u16(),
@@ -266,14 +247,14 @@ async fn hidden_fields_cannot_be_filtered_or_sorted_on_by_users() {
     let (_, alice) = mint_user(&app.store, &app.auth, "alice@example.com", &["user"]).await;
     let filter = "/api/v1/notes?filter=secret%20%3D%20%22s3%22";
     let refused = assert_problem(
-        send(&app, "GET", filter, Some(&alice), None).await,
+        send_as(&app, "GET", filter, Some(&alice), None).await,
         400,
         "invalid_query",
     )
     .await;
     assert_eq!(refused["errors"][0]["field"], "filter");
     let refused = assert_problem(
-        send(&app, "GET", "/api/v1/notes?sort=secret", Some(&alice), None).await,
+        send_as(&app, "GET", "/api/v1/notes?sort=secret", Some(&alice), None).await,
         400,
         "invalid_query",
     )
