@@ -24,13 +24,9 @@ pub enum ValueKind {
     Json,
 }
 
-/// The kind a schema field type compares as.
-pub(crate) fn kind_of(kind: &FieldType) -> ValueKind {
-    ValueKind::of(kind)
-}
-
 impl ValueKind {
-    fn of(kind: &FieldType) -> Self {
+    /// The kind a schema field type compares as.
+    pub(crate) fn of(kind: &FieldType) -> Self {
         match kind {
             FieldType::Text | FieldType::Email | FieldType::Url | FieldType::Enum { .. } => {
                 Self::Text
@@ -128,7 +124,6 @@ pub(crate) enum Node {
         left: Term,
         op: CmpOp,
         right: Term,
-        kind: ValueKind,
     },
     IsNull {
         path: FieldPath,
@@ -137,7 +132,6 @@ pub(crate) enum Node {
     In {
         path: FieldPath,
         values: Vec<Value>,
-        kind: ValueKind,
     },
 }
 
@@ -333,9 +327,7 @@ impl Checker<'_> {
                         return Ok(Node::Const(false));
                     };
                     let pattern = Value::Text(format!("%{}%", escape_like(&b)));
-                    return Ok(Node::Const(crate::eval::compare_values(
-                        &a, op, &pattern, ka,
-                    )));
+                    return Ok(Node::Const(crate::eval::compare_values(&a, op, &pattern)));
                 }
                 if ka != kb && !(ka.is_numeric() && kb.is_numeric()) {
                     return Err(self.error(
@@ -348,7 +340,7 @@ impl Checker<'_> {
                         "Compare values of the same type.",
                     ));
                 }
-                Ok(Node::Const(crate::eval::compare_values(&a, op, &b, ka)))
+                Ok(Node::Const(crate::eval::compare_values(&a, op, &b)))
             }
             _ => Err(self.error(
                 at,
@@ -382,9 +374,7 @@ impl Checker<'_> {
         } else {
             self.coerce(literal, kind, lit_at, None)?
         };
-        Ok(Node::Const(crate::eval::compare_values(
-            &bound, op, &value, kind,
-        )))
+        Ok(Node::Const(crate::eval::compare_values(&bound, op, &value)))
     }
 
     /// Refuses operators that do not apply to values of `kind` (named `name`): anything but a
@@ -480,7 +470,6 @@ impl Checker<'_> {
                 left: Term::Field(path),
                 op,
                 right: Term::Value(Value::Text(pattern)),
-                kind,
             });
         }
         let right = match other {
@@ -500,16 +489,10 @@ impl Checker<'_> {
                         "Compare fields of the same type.",
                     ));
                 }
-                let kind = if kind.is_numeric() && other_path.kind != kind {
-                    ValueKind::Number
-                } else {
-                    kind
-                };
                 return Ok(Node::Compare {
                     left: Term::Field(path),
                     op,
                     right: Term::Field(other_path),
-                    kind,
                 });
             }
             Resolved::Bound(value, bound_kind) => {
@@ -547,7 +530,6 @@ impl Checker<'_> {
             left: Term::Field(path),
             op,
             right: Term::Value(right),
-            kind,
         })
     }
 
@@ -580,11 +562,7 @@ impl Checker<'_> {
                 Ok(if values.is_empty() {
                     Node::Const(false)
                 } else {
-                    Node::In {
-                        kind: path.kind,
-                        path,
-                        values,
-                    }
+                    Node::In { path, values }
                 })
             }
             (Resolved::Field(path), Resolved::List(values)) => {
@@ -602,11 +580,7 @@ impl Checker<'_> {
                 Ok(if values.is_empty() {
                     Node::Const(false)
                 } else {
-                    Node::In {
-                        path,
-                        values,
-                        kind: ValueKind::Text,
-                    }
+                    Node::In { path, values }
                 })
             }
             (Resolved::Literal(Literal::Str(s), _), Resolved::List(values)) => {
@@ -620,7 +594,7 @@ impl Checker<'_> {
                 for item in &items {
                     let candidate = self.coerce(item, kind, lit_at, None)?;
                     found |= value != Value::Null
-                        && crate::eval::compare_values(&value, CmpOp::Eq, &candidate, kind);
+                        && crate::eval::compare_values(&value, CmpOp::Eq, &candidate);
                 }
                 Ok(Node::Const(found))
             }

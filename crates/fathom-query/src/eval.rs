@@ -25,24 +25,18 @@ fn eval(node: &Node, lookup: &dyn Fn(&FieldPath) -> Value) -> bool {
         Node::Not(inner) => !eval(inner, lookup),
         Node::Const(b) => *b,
         Node::IsNull { path, negated } => (read(path, lookup) == Value::Null) != *negated,
-        Node::In { path, values, kind } => {
+        Node::In { path, values, .. } => {
             let value = read(path, lookup);
-            value != Value::Null
-                && values
-                    .iter()
-                    .any(|v| compare_values(&value, CmpOp::Eq, v, *kind))
+            value != Value::Null && values.iter().any(|v| compare_values(&value, CmpOp::Eq, v))
         }
         Node::Compare {
-            left,
-            op,
-            right,
-            kind,
+            left, op, right, ..
         } => {
             let term = |t: &Term| match t {
                 Term::Field(path) => read(path, lookup),
                 Term::Value(v) => v.clone(),
             };
-            compare_values(&term(left), *op, &term(right), *kind)
+            compare_values(&term(left), *op, &term(right))
         }
     }
 }
@@ -56,7 +50,7 @@ fn read(path: &FieldPath, lookup: &dyn Fn(&FieldPath) -> Value) -> Value {
 }
 
 /// Compares two canonical values; false whenever either is null or they are not comparable.
-pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value, _kind: ValueKind) -> bool {
+pub(crate) fn compare_values(a: &Value, op: CmpOp, b: &Value) -> bool {
     if matches!(op, CmpOp::Like | CmpOp::NotLike) {
         return match (a, b) {
             (Value::Text(text), Value::Text(pattern)) => like(text, pattern) == (op == CmpOp::Like),

@@ -34,9 +34,7 @@ pub fn parse_sort(spec: &str, collection: &Collection) -> Result<Vec<SortKey>, Q
             "id" => Some(ValueKind::Uuid),
             "version" => Some(ValueKind::Integer),
             "created_at" | "updated_at" if collection.timestamps => Some(ValueKind::Timestamp),
-            _ => collection
-                .field(name)
-                .map(|f| crate::check::kind_of(&f.kind)),
+            _ => collection.field(name).map(|f| ValueKind::of(&f.kind)),
         };
         let Some(kind) = kind else {
             let known: Vec<&str> = collection.fields.iter().map(|f| f.name.as_str()).collect();

@@ -12,7 +12,7 @@ use serde_json::{Map, json};
 
 use super::caller::Caller;
 use super::mailbox::Mail;
-use super::tokens::{audit, invalid_credentials, text_field, timestamp_in, user_json};
+use super::tokens::{audit, invalid_credentials, text_field, timestamp_after, user_json};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -81,7 +81,7 @@ async fn mail_token(
     let token = generate_token();
     state
         .store
-        .create_one_time_token(user_id, purpose, hash_token(&token), timestamp_in(ttl))
+        .create_one_time_token(user_id, purpose, hash_token(&token), timestamp_after(ttl))
         .await?;
     state.auth.mailbox.send(Mail {
         to,

@@ -1,13 +1,11 @@
 //! `POST /login`, `POST /refresh`, `POST /logout`: sessions and their tokens.
 
-use std::time::Duration;
-
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fathom_auth::{TokenSubject, generate_token, hash_token};
 use fathom_core::ErrorCode;
-use fathom_schema::value::timestamp_after;
+pub(super) use fathom_schema::value::timestamp_after;
 use fathom_store::{AuditEntry, RefreshOutcome, Session, User};
 use serde_json::{Map, Value, json};
 
@@ -40,10 +38,6 @@ pub(super) fn text_field(body: &Map<String, Value>, name: &str) -> Result<String
     }
 }
 
-pub(super) fn timestamp_in(duration: Duration) -> String {
-    timestamp_after(duration)
-}
-
 pub(crate) fn user_json(user: &User) -> Value {
     json!({
         "id": user.id.hyphenated().to_string(),
@@ -56,11 +50,9 @@ pub(crate) fn user_json(user: &User) -> Value {
 }
 
 pub(super) fn client_details(
-    state: &AppState,
     headers: &HeaderMap,
     ip: Option<std::net::IpAddr>,
 ) -> (Option<String>, Option<String>) {
-    let _ = state;
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -152,7 +144,7 @@ pub async fn login(
         .is_some_and(|until| until > now.as_str());
     if user.disabled || locked || !verification.matches {
         if !verification.matches {
-            let lock_until = timestamp_in(auth.settings.lockout_duration);
+            let lock_until = timestamp_after(auth.settings.lockout_duration);
             let after = state
                 .store
                 .record_login_failure(
@@ -199,13 +191,13 @@ pub async fn login(
     auth.throttle.succeeded(&email);
     let refresh = generate_token();
     let ip = crate::client_ip::client_ip(&parts, &auth.settings.trusted_proxies);
-    let (agent, ip) = client_details(&state, &parts.headers, ip);
+    let (agent, ip) = client_details(&parts.headers, ip);
     let session = state
         .store
         .create_session(
             user.id,
             hash_token(&refresh),
-            timestamp_in(auth.settings.session_ttl),
+            timestamp_after(auth.settings.session_ttl),
             agent,
             ip,
         )
