@@ -356,6 +356,15 @@ impl Drop for ServerProcess {
 
 /// Starts `fathom serve --listen 127.0.0.1:0 ARGS` in `dir` and waits for its "listening" line.
 pub fn spawn_server_process(dir: &Path, args: &[&str]) -> ServerProcess {
+    spawn_server_process_with_env(dir, args, &[])
+}
+
+/// Like [`spawn_server_process`], with extra environment variables for the child only.
+pub fn spawn_server_process_with_env(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> ServerProcess {
     let mut child = Command::new(fathom_bin())
         .arg("serve")
         .args(["--listen", "127.0.0.1:0"])
@@ -363,6 +372,7 @@ pub fn spawn_server_process(dir: &Path, args: &[&str]) -> ServerProcess {
         .current_dir(dir)
         .env("FATHOM_LOG__FORMAT", "json")
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -1,7 +1,6 @@
 //! What the operations tests share: a scratch project directory, CLI runs with their output as
 //! text, server processes started with extra environment, and a small HTTP client.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -9,7 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{ServerProcess, fathom_bin, run_cli, spawn_server_process};
+use crate::helpers::{
+    ServerProcess, fathom_bin, run_cli, spawn_server_process, spawn_server_process_with_env,
+};
 
 /// How long any child process may take before the test gives up on it.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
@@ -136,36 +137,7 @@ impl Project {
 
     /// Like [`Project::serve`], with extra environment variables for the child only.
     pub fn serve_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
-        let mut child = Command::new(fathom_bin())
-            .arg("serve")
-            .args(["--listen", "127.0.0.1:0"])
-            .args(args)
-            .current_dir(self.path())
-            .env("FATHOM_LOG__FORMAT", "json")
-            .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("fathom serve starts");
-        let stdout = child.stdout.take().expect("stdout piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let address = loop {
-            let Some(Ok(line)) = lines.next() else {
-                let output = child.wait_with_output().expect("exit");
-                panic!(
-                    "fathom serve exited before listening: {}",
-                    String::from_utf8_lossy(&output.stderr)
-                );
-            };
-            if let Ok(event) = serde_json::from_str::<Value>(&line)
-                && let Some(address) = event["address"].as_str()
-            {
-                break address.parse().expect("socket address");
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        ServerProcess { child, address }
+        spawn_server_process_with_env(self.path(), args, env)
     }
 }
 
