@@ -1092,3 +1092,50 @@ fields.id = { type = "uuid" }
     sorted.sort();
     assert_eq!(positions, sorted);
 }
+
+#[test]
+fn rules_must_be_a_table_of_known_operations_with_true_false_or_an_expression() {
+    let e = single(
+        "[collections.posts]\nrules = \"owner = auth.id\"\nfields.title = { type = \"text\" }\n",
+    );
+    check(
+        &e,
+        2,
+        9,
+        "`rules` in collection `posts` must be a table, but it is a string (`\"owner = auth.id\"`).",
+        "rules = {",
+    );
+
+    let e =
+        single("[collections.posts]\nrules = { lst = true }\nfields.title = { type = \"text\" }\n");
+    check(
+        &e,
+        2,
+        11,
+        "Unknown operation `lst` in the rules of `posts`.",
+        "Did you mean `list`?",
+    );
+    assert_eq!(e.path, "collections.posts.rules.lst");
+
+    let e =
+        single("[collections.posts]\nrules = { view = 1 }\nfields.title = { type = \"text\" }\n");
+    check(
+        &e,
+        2,
+        18,
+        "The `view` rule of `posts` must be true, false or an expression, but it is an integer (`1`).",
+        "Write `true` for anyone",
+    );
+
+    let e = single(
+        "[collections.posts]\nrules = { view = \"  \" }\nfields.title = { type = \"text\" }\n",
+    );
+    assert_eq!(e.path, "collections.posts.rules.view");
+}
+
+#[test]
+fn hidden_must_be_a_boolean() {
+    let e = single("[collections.posts]\nfields.title = { type = \"text\", hidden = \"yes\" }\n");
+    assert_eq!(e.path, "collections.posts.fields.title.hidden");
+    assert!(e.message.contains("boolean"), "{e:#?}");
+}

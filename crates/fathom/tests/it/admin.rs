@@ -261,3 +261,27 @@ async fn an_admin_manages_users_and_disabling_ends_their_sessions_at_once() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_admin_lists_refuse_bad_query_parameters() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let token = app.admin_token.clone();
+    for path in [
+        "/api/v1/admin/users?limit=0",
+        "/api/v1/admin/users?limit=201",
+        "/api/v1/admin/users?after=not-a-uuid",
+        "/api/v1/admin/users?colour=red",
+        "/api/v1/admin/audit?limit=1001",
+        "/api/v1/admin/audit?colour=red",
+    ] {
+        let response = send_as(&app, "GET", path, Some(&token), None).await;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert!(matches!(status, 400), "{path}: {status} {body}");
+        assert!(
+            body.contains("\"code\":\"invalid_query\"") || body.contains("\"code\":\"invalid_id\""),
+            "{path}: {body}"
+        );
+    }
+    app.stop().await;
+}

@@ -2,6 +2,7 @@
 //! and the server process's life from start-up migrations to graceful shutdown. Most tests run
 //! the real `fathom` binary in a temporary project directory.
 
+mod accounts;
 mod cli;
 mod config;
 mod lifecycle;

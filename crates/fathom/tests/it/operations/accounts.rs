@@ -1,0 +1,78 @@
+//! `fathom users create-admin` and the rule check of `fathom schema check`, through the binary.
+
+use super::support::Project;
+
+#[test]
+fn create_admin_refuses_weak_passwords_and_taken_emails_and_never_takes_the_password_as_an_argument()
+ {
+    let project = Project::new();
+    project.write(
+        "fathom.schema.toml",
+        "[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    let password = [("FATHOM_ADMIN_PASSWORD", "an administrator passphrase 2026")];
+    let created = project.cli_with_env(
+        &["users", "create-admin", "--email", "Root@Example.com"],
+        &password,
+    );
+    created.expect_code(0);
+    assert!(
+        created
+            .stdout
+            .contains("Created administrator root@example.com"),
+        "{}",
+        created.stdout
+    );
+
+    let taken = project.cli_with_env(
+        &["users", "create-admin", "--email", "root@example.com"],
+        &password,
+    );
+    taken.expect_code(1);
+    assert!(taken.stderr.contains("already exists"), "{}", taken.stderr);
+
+    let weak = project.cli_with_env(
+        &["users", "create-admin", "--email", "b@example.com"],
+        &[("FATHOM_ADMIN_PASSWORD", "short")],
+    );
+    weak.expect_code(1);
+    assert!(weak.stderr.contains("too short"), "{}", weak.stderr);
+
+    // There is no flag for the password (it would land in shell history and process lists).
+    let flag = project.cli(&[
+        "users",
+        "create-admin",
+        "--email",
+        "c@example.com",
+        "--password",
+        "x",
+    ]);
+    flag.expect_code(2);
+    project.write("pw.txt", "a passphrase from a file 2026\n");
+    project
+        .cli(&[
+            "users",
+            "create-admin",
+            "--email",
+            "c@example.com",
+            "--password-file",
+            "pw.txt",
+        ])
+        .expect_code(0);
+}
+
+#[test]
+fn schema_check_reports_a_broken_rule() {
+    let project = Project::new();
+    project.write(
+        "fathom.schema.toml",
+        "[collections.notes]\nrules = { list = \"ownr = auth.id\" }\nfields.owner = { type = \"uuid\" }\n",
+    );
+    let check = project.cli(&["schema", "check"]);
+    check.expect_code(1);
+    assert!(
+        check.stderr.contains("`list` rule of `notes`") && check.stderr.contains("ownr"),
+        "{}",
+        check.stderr
+    );
+}
