@@ -197,6 +197,12 @@ impl From<StoreError> for ApiError {
                 "The record breaks a constraint of the collection.",
                 "Check required fields and send the request again.",
             ),
+            StoreErrorKind::TenantRequired => Self::new(
+                ErrorCode::ValidationFailed,
+                "The collection is tenant-scoped, and the record has no tenant to belong to.",
+                "Sign in as a member of a tenant; administrators name the tenant with `tenant` in the body.",
+            )
+            .with_field("tenant", "required", "A tenant is required."),
             StoreErrorKind::Unavailable => {
                 let mut api = Self::new(
                     ErrorCode::ServiceUnavailable,

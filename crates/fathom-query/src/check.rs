@@ -692,6 +692,9 @@ impl Checker<'_> {
         if collection.timestamps {
             known.extend(["created_at", "updated_at"]);
         }
+        if collection.tenant_scoped {
+            known.push("tenant");
+        }
         known.extend(collection.fields.iter().map(|f| f.name.as_str()));
         self.error(
             at,
@@ -708,13 +711,7 @@ impl Checker<'_> {
         let mut hops = Vec::new();
         for (n, segment) in path.segments.iter().enumerate() {
             let last = n + 1 == path.segments.len();
-            let system = match segment.as_str() {
-                "id" => Some(ValueKind::Uuid),
-                "version" => Some(ValueKind::Integer),
-                "created_at" | "updated_at" if collection.timestamps => Some(ValueKind::Timestamp),
-                _ => None,
-            };
-            if let Some(kind) = system {
+            if let Some(kind) = system_kind(collection, segment) {
                 if !last {
                     return Err(self.error(
                         path.at,
@@ -918,4 +915,15 @@ fn escape_like(text: &str) -> String {
         out.push(c);
     }
     out
+}
+
+/// The kind of a system column of `collection` by name, if it has one by that name.
+pub fn system_kind(collection: &Collection, name: &str) -> Option<ValueKind> {
+    match name {
+        "id" => Some(ValueKind::Uuid),
+        "version" => Some(ValueKind::Integer),
+        "created_at" | "updated_at" if collection.timestamps => Some(ValueKind::Timestamp),
+        "tenant" if collection.tenant_scoped => Some(ValueKind::Text),
+        _ => None,
+    }
 }

@@ -30,12 +30,8 @@ pub fn parse_sort(spec: &str, collection: &Collection) -> Result<Vec<SortKey>, Q
             Some(rest) => (true, rest),
             None => (false, trimmed.strip_prefix('+').unwrap_or(trimmed)),
         };
-        let kind = match name {
-            "id" => Some(ValueKind::Uuid),
-            "version" => Some(ValueKind::Integer),
-            "created_at" | "updated_at" if collection.timestamps => Some(ValueKind::Timestamp),
-            _ => collection.field(name).map(|f| ValueKind::of(&f.kind)),
-        };
+        let kind = crate::check::system_kind(collection, name)
+            .or_else(|| collection.field(name).map(|f| ValueKind::of(&f.kind)));
         let Some(kind) = kind else {
             let known: Vec<&str> = collection.fields.iter().map(|f| f.name.as_str()).collect();
             return Err(QueryError::at(

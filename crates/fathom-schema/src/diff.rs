@@ -40,6 +40,10 @@ pub enum Change {
         collection: String,
         enabled: bool,
     },
+    SetTenantScoped {
+        collection: String,
+        enabled: bool,
+    },
     CreateIndex {
         collection: String,
         index: Index,
@@ -61,6 +65,7 @@ impl Change {
             | Self::RetuneField { collection, .. }
             | Self::SetSoftDelete { collection, .. }
             | Self::SetTimestamps { collection, .. }
+            | Self::SetTenantScoped { collection, .. }
             | Self::CreateIndex { collection, .. }
             | Self::DropIndex { collection, .. } => collection,
         }
@@ -105,6 +110,15 @@ impl Change {
                 enabled,
             } => {
                 format!("turn timestamps {} for `{collection}`", on_off(*enabled))
+            }
+            Self::SetTenantScoped {
+                collection,
+                enabled,
+            } => {
+                format!(
+                    "turn tenant scoping {} for `{collection}`",
+                    on_off(*enabled)
+                )
             }
             Self::CreateIndex { collection, index } => format!(
                 "create {}index `{}` on `{collection}` ({})",
@@ -248,6 +262,12 @@ fn diff_collection(old: &Collection, new: &Collection, changes: &mut Vec<Change>
             enabled: new.timestamps,
         });
     }
+    if old.tenant_scoped != new.tenant_scoped {
+        changes.push(Change::SetTenantScoped {
+            collection: collection(),
+            enabled: new.tenant_scoped,
+        });
+    }
     let (old_indexes, new_indexes) = (old.effective_indexes(), new.effective_indexes());
     for index in &new_indexes {
         if !old_indexes.contains(index) {
@@ -308,6 +328,7 @@ mod tests {
             indexes: vec![],
             soft_delete: false,
             timestamps: true,
+            tenant_scoped: false,
             rules: crate::model::Rules::default(),
         }
     }

@@ -10,7 +10,17 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 /// Columns every record has. They are managed by Fathom and never written by clients.
-pub const SYSTEM_FIELDS: &[&str] = &["id", "created_at", "updated_at", "version", "deleted_at"];
+pub const SYSTEM_FIELDS: &[&str] = &[
+    "id",
+    "created_at",
+    "updated_at",
+    "version",
+    "deleted_at",
+    "tenant",
+];
+
+/// The system field holding a tenant-scoped record's tenant.
+pub const TENANT_FIELD: &str = "tenant";
 
 /// Collection names that would clash with system collections or with route words under `/api/v1`.
 pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
@@ -67,6 +77,10 @@ pub struct Collection {
     /// Records carry `created_at` and `updated_at`. On by default.
     #[serde(default = "default_true")]
     pub timestamps: bool,
+    /// Every record belongs to one tenant (the `tenant` system field, taken from the caller's
+    /// token on create), and every read and write is confined to the caller's tenant.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tenant_scoped: bool,
     /// Who may do what. An operation without a rule is for administrators only.
     #[serde(default, skip_serializing_if = "Rules::is_empty")]
     pub rules: Rules,
@@ -129,7 +143,30 @@ impl Collection {
     /// Every index the database should hold for this collection: the declared ones, one unique
     /// index per `unique` field, and one index per relation field not already led by another
     /// index (so that joins and relation-violation checks never scan). Deterministic order.
+    ///
+    /// In a tenant-scoped collection every index is led by `tenant`: each query is filtered by
+    /// tenant, and a unique value is unique within its tenant (two tenants may both have a
+    /// customer `ada@example.com`).
     pub fn effective_indexes(&self) -> Vec<Index> {
+        let indexes = self.own_indexes();
+        if !self.tenant_scoped {
+            return indexes;
+        }
+        let mut scoped: Vec<Index> = indexes
+            .into_iter()
+            .map(|i| {
+                let mut fields = vec![TENANT_FIELD.to_owned()];
+                fields.extend(i.fields);
+                Index::new(&self.name, fields, i.unique)
+            })
+            .collect();
+        if scoped.is_empty() {
+            scoped.push(Index::new(&self.name, vec![TENANT_FIELD.to_owned()], false));
+        }
+        scoped
+    }
+
+    fn own_indexes(&self) -> Vec<Index> {
         let mut out: Vec<Index> = Vec::new();
         let mut push = |index: Index| {
             if !out

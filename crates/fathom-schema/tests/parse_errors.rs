@@ -265,8 +265,8 @@ fn system_field_names_are_refused() {
         3,
         8,
         "Field `posts.created_at` has the name of a system field.",
-        "`id`, `created_at`, `updated_at`, `version`, `deleted_at` are provided automatically on \
-         every record",
+        "`id`, `created_at`, `updated_at`, `version`, `deleted_at`, `tenant` are system fields \
+         that Fathom manages",
     );
 }
 
@@ -281,7 +281,7 @@ fn unknown_collection_keys_are_reported_with_a_suggestion() {
         1,
         "Unknown key `soft_delet` in collection `posts`.",
         "Did you mean `soft_delete`? Allowed keys are `fields`, `indexes`, `soft_delete`, \
-         `timestamps`, `rules`.",
+         `timestamps`, `tenant_scoped`, `rules`.",
     );
     assert_eq!(e.path, "collections.posts.soft_delet");
 }

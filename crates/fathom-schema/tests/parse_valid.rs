@@ -70,6 +70,7 @@ fn the_example_parses_to_the_expected_model() {
         indexes: vec![],
         soft_delete: false,
         timestamps: true,
+        tenant_scoped: false,
         rules: Default::default(),
     };
     let products = Collection {
@@ -122,6 +123,7 @@ fn the_example_parses_to_the_expected_model() {
         ],
         soft_delete: true,
         timestamps: true,
+        tenant_scoped: false,
         rules: Default::default(),
     };
     let expected = Schema {

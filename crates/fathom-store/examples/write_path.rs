@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fathom_schema::{Collection, Constraints, Field, FieldType, Schema, Value};
-use fathom_store::{ListQuery, SqliteOptions, Store, UnitOfWork, WriteOp};
+use fathom_store::{ListQuery, Scope, SqliteOptions, Store, UnitOfWork, WriteOp};
 
 const WRITES: usize = 2000;
 const READS: usize = 20000;
@@ -44,6 +44,7 @@ fn schema() -> Schema {
         indexes: vec![],
         soft_delete: false,
         timestamps: true,
+        tenant_scoped: false,
         rules: Default::default(),
     };
     Schema {
@@ -133,8 +134,12 @@ async fn main() {
                 let op = WriteOp::Create {
                     collection: notes,
                     values,
+                    tenant: None,
                 };
-                store.execute(UnitOfWork::single(op)).await.expect("create");
+                store
+                    .execute(UnitOfWork::single(Scope::AllTenants, op))
+                    .await
+                    .expect("create");
             }
         })
         .await;
@@ -146,7 +151,7 @@ async fn main() {
     }
 
     let records = store
-        .list(notes.clone(), ListQuery::first(1000))
+        .list(&Scope::AllTenants, notes.clone(), ListQuery::first(1000))
         .await
         .expect("list");
     let ids: Arc<Vec<_>> = Arc::new(records.iter().map(|r| r.id).collect());
@@ -155,7 +160,7 @@ async fn main() {
         let (total, latencies) = run_callers(callers, READS / callers, move |_, n| {
             let (store, notes, id) = (store.clone(), notes.clone(), ids[n % ids.len()]);
             async move {
-                store.get(notes, id).await.expect("get");
+                store.get(&Scope::AllTenants, notes, id).await.expect("get");
             }
         })
         .await;

@@ -22,6 +22,9 @@ pub enum StoreErrorKind {
     UnsafeMigration(Box<MigrationPlan>),
     /// The applied schema changed between planning and applying.
     ConcurrentMigration,
+    /// A record of a tenant-scoped collection was to be created without a tenant (the caller
+    /// belongs to none, or an all-tenants caller named none).
+    TenantRequired,
     /// Anything else: a bug or a corrupt database.
     Internal,
 }
@@ -65,7 +68,9 @@ impl StoreError {
             StoreErrorKind::NotFound => ErrorCode::RecordNotFound,
             StoreErrorKind::UniqueViolation { .. } => ErrorCode::UniqueViolation,
             StoreErrorKind::ForeignKeyViolation => ErrorCode::RelationViolation,
-            StoreErrorKind::CheckViolation => ErrorCode::ValidationFailed,
+            StoreErrorKind::CheckViolation | StoreErrorKind::TenantRequired => {
+                ErrorCode::ValidationFailed
+            }
             StoreErrorKind::Unavailable => ErrorCode::ServiceUnavailable,
             StoreErrorKind::UnsafeMigration(_)
             | StoreErrorKind::ConcurrentMigration

@@ -24,7 +24,7 @@ pub use identity::{
     AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
 };
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
-pub use record::{ListQuery, Record, UnitOfWork, WriteOp, WriteResult};
+pub use record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 pub use sqlite::{Durability, SqliteOptions};
 
 /// The storage handle. Cheap to clone; all clones share the same connections.
@@ -101,47 +101,51 @@ impl Store {
     /// One live record by id.
     pub async fn get(
         &self,
+        scope: &Scope,
         collection: Arc<Collection>,
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
         self.count_statement();
         match &*self.backend {
-            Backend::Sqlite(s) => s.get(collection, id).await,
+            Backend::Sqlite(s) => s.get(scope.clone(), collection, id).await,
         }
     }
 
     /// Live records matching the query, in its order.
     pub async fn list(
         &self,
+        scope: &Scope,
         collection: Arc<Collection>,
         query: ListQuery,
     ) -> Result<Vec<Record>, StoreError> {
         self.count_statement();
         match &*self.backend {
-            Backend::Sqlite(s) => s.list(collection, query).await,
+            Backend::Sqlite(s) => s.list(scope.clone(), collection, query).await,
         }
     }
 
     /// The number of live records matching `filter`.
     pub async fn count(
         &self,
+        scope: &Scope,
         collection: Arc<Collection>,
         filter: Option<Filter>,
     ) -> Result<u64, StoreError> {
         self.count_statement();
         match &*self.backend {
-            Backend::Sqlite(s) => s.count(collection, filter).await,
+            Backend::Sqlite(s) => s.count(scope.clone(), collection, filter).await,
         }
     }
 
     /// The database's plan for a list query, one line per step (for tests and the architect).
     pub async fn explain(
         &self,
+        scope: &Scope,
         collection: Arc<Collection>,
         query: ListQuery,
     ) -> Result<Vec<String>, StoreError> {
         match &*self.backend {
-            Backend::Sqlite(s) => s.explain(collection, query).await,
+            Backend::Sqlite(s) => s.explain(scope.clone(), collection, query).await,
         }
     }
 

@@ -6,10 +6,35 @@ use fathom_query::{Filter, SortKey, default_sort};
 use fathom_schema::{Collection, Value};
 use uuid::Uuid;
 
+/// Whose records an operation may touch. Every record read and write takes one, and the store
+/// applies it to tenant-scoped collections in one place (the SQL it builds), so no caller can
+/// reach another tenant's rows by forgetting a filter. Collections that are not tenant-scoped
+/// ignore it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The records of one tenant; new records belong to it.
+    Tenant(String),
+    /// A caller in no tenant: no record of a tenant-scoped collection is visible, and none can
+    /// be created.
+    NoTenant,
+    /// Every tenant (administrators, tenant-less service keys, the server itself). A new record
+    /// must name its tenant explicitly.
+    AllTenants,
+}
+
+impl Scope {
+    /// The scope of a caller with an optional tenant.
+    pub fn of_member(tenant: Option<&str>) -> Self {
+        tenant.map_or(Self::NoTenant, |t| Self::Tenant(t.to_owned()))
+    }
+}
+
 /// One stored record: the system columns and the field values in schema order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
     pub id: Uuid,
+    /// The owning tenant, in tenant-scoped collections only.
+    pub tenant: Option<String>,
     /// `None` when the collection has timestamps turned off.
     pub created_at: Option<String>,
     pub updated_at: Option<String>,
@@ -53,6 +78,7 @@ impl Record {
             "version" => Value::Integer(self.version),
             "created_at" => text(&self.created_at),
             "updated_at" => text(&self.updated_at),
+            "tenant" => text(&self.tenant),
             _ => self
                 .values
                 .iter()
@@ -70,9 +96,12 @@ impl Record {
 /// One write. Values are already validated against the collection.
 #[derive(Debug, Clone)]
 pub enum WriteOp {
+    /// `tenant` names the new record's tenant explicitly; only an [`Scope::AllTenants`] unit of
+    /// work may (and, for a tenant-scoped collection, must) do so.
     Create {
         collection: Arc<Collection>,
         values: Vec<(String, Value)>,
+        tenant: Option<String>,
     },
     /// `guard`, when given, must hold for the stored row (an access rule); otherwise the record
     /// counts as not found.
@@ -98,15 +127,24 @@ pub enum WriteResult {
     Deleted { id: Uuid },
 }
 
-/// Writes that commit together or not at all. Later capabilities append to the same transaction
-/// (outbox events, audit entries, idempotency records) by adding fields here.
-#[derive(Debug, Clone, Default)]
+/// Writes that commit together or not at all, all within one [`Scope`]. Later capabilities
+/// append to the same transaction (outbox events, audit entries, idempotency records) by adding
+/// fields here.
+#[derive(Debug, Clone)]
 pub struct UnitOfWork {
+    pub scope: Scope,
     pub ops: Vec<WriteOp>,
 }
 
 impl UnitOfWork {
-    pub fn single(op: WriteOp) -> Self {
-        Self { ops: vec![op] }
+    pub fn new(scope: Scope) -> Self {
+        Self { scope, ops: vec![] }
+    }
+
+    pub fn single(scope: Scope, op: WriteOp) -> Self {
+        Self {
+            scope,
+            ops: vec![op],
+        }
     }
 }

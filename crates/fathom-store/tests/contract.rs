@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use fathom_schema::{Collection, Schema, Value};
 use fathom_store::{
-    ListQuery, SqliteOptions, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult,
+    ListQuery, Scope, SqliteOptions, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult,
 };
 
 const SCHEMA: &str = r#"
@@ -50,11 +50,15 @@ impl Fixture {
         WriteOp::Create {
             collection: self.collection("authors"),
             values: vec![("name".into(), Value::Text(name.into()))],
+            tenant: None,
         }
     }
 
     async fn count(&self, name: &str) -> u64 {
-        self.store.count(self.collection(name), None).await.unwrap()
+        self.store
+            .count(&Scope::AllTenants, self.collection(name), None)
+            .await
+            .unwrap()
     }
 }
 
@@ -69,6 +73,7 @@ fn created_id(results: &[WriteResult]) -> uuid::Uuid {
 async fn a_unit_of_work_commits_all_or_nothing() {
     let f = fixture().await;
     let work = UnitOfWork {
+        scope: Scope::AllTenants,
         ops: vec![
             f.create_author("Ann"),
             f.create_author("Bob"),
@@ -93,7 +98,10 @@ async fn a_unit_of_work_commits_all_or_nothing() {
 async fn a_failing_write_in_a_commit_group_does_not_touch_the_others() {
     let f = Arc::new(fixture().await);
     f.store
-        .execute(UnitOfWork::single(f.create_author("taken")))
+        .execute(UnitOfWork::single(
+            Scope::AllTenants,
+            f.create_author("taken"),
+        ))
         .await
         .unwrap();
     let mut tasks = Vec::new();
@@ -106,7 +114,10 @@ async fn a_failing_write_in_a_commit_group_does_not_touch_the_others() {
                 format!("author {n}")
             };
             f.store
-                .execute(UnitOfWork::single(f.create_author(&name)))
+                .execute(UnitOfWork::single(
+                    Scope::AllTenants,
+                    f.create_author(&name),
+                ))
                 .await
         }));
     }
@@ -133,10 +144,11 @@ async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_vio
                 Value::Text(uuid::Uuid::now_v7().to_string()),
             ),
         ],
+        tenant: None,
     };
     assert_eq!(
         f.store
-            .execute(UnitOfWork::single(missing))
+            .execute(UnitOfWork::single(Scope::AllTenants, missing))
             .await
             .unwrap_err()
             .kind,
@@ -145,7 +157,7 @@ async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_vio
 
     let author = created_id(
         &f.store
-            .execute(UnitOfWork::single(f.create_author("Cy")))
+            .execute(UnitOfWork::single(Scope::AllTenants, f.create_author("Cy")))
             .await
             .unwrap(),
     );
@@ -155,8 +167,12 @@ async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_vio
             ("title".into(), Value::Text("Real".into())),
             ("author".into(), Value::Text(author.to_string())),
         ],
+        tenant: None,
     };
-    f.store.execute(UnitOfWork::single(book)).await.unwrap();
+    f.store
+        .execute(UnitOfWork::single(Scope::AllTenants, book))
+        .await
+        .unwrap();
     let delete = WriteOp::Delete {
         collection: f.collection("authors"),
         id: author,
@@ -164,7 +180,7 @@ async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_vio
     };
     let error = f
         .store
-        .execute(UnitOfWork::single(delete))
+        .execute(UnitOfWork::single(Scope::AllTenants, delete))
         .await
         .unwrap_err();
     assert_eq!(
@@ -180,7 +196,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
     let f = fixture().await;
     let author = created_id(
         &f.store
-            .execute(UnitOfWork::single(f.create_author("Di")))
+            .execute(UnitOfWork::single(Scope::AllTenants, f.create_author("Di")))
             .await
             .unwrap(),
     );
@@ -191,10 +207,11 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
             ("author".into(), Value::Text(author.to_string())),
             ("isbn".into(), Value::Text(isbn.into())),
         ],
+        tenant: None,
     };
     let id = created_id(
         &f.store
-            .execute(UnitOfWork::single(book("111")))
+            .execute(UnitOfWork::single(Scope::AllTenants, book("111")))
             .await
             .unwrap(),
     );
@@ -204,7 +221,11 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
         values: vec![("title".into(), Value::Text("T2".into()))],
         guard: None,
     };
-    let results = f.store.execute(UnitOfWork::single(update)).await.unwrap();
+    let results = f
+        .store
+        .execute(UnitOfWork::single(Scope::AllTenants, update))
+        .await
+        .unwrap();
     let WriteResult::Updated(record) = &results[0] else {
         panic!("expected an update")
     };
@@ -212,23 +233,30 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
     assert_eq!(record.values[0], ("title".into(), Value::Text("T2".into())));
 
     f.store
-        .execute(UnitOfWork::single(WriteOp::Delete {
-            collection: f.collection("books"),
-            id,
-            guard: None,
-        }))
+        .execute(UnitOfWork::single(
+            Scope::AllTenants,
+            WriteOp::Delete {
+                collection: f.collection("books"),
+                id,
+                guard: None,
+            },
+        ))
         .await
         .unwrap();
     assert!(
         f.store
-            .get(f.collection("books"), id)
+            .get(&Scope::AllTenants, f.collection("books"), id)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         f.store
-            .list(f.collection("books"), ListQuery::first(10))
+            .list(
+                &Scope::AllTenants,
+                f.collection("books"),
+                ListQuery::first(10)
+            )
             .await
             .unwrap()
             .is_empty()
@@ -240,14 +268,14 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
     };
     assert_eq!(
         f.store
-            .execute(UnitOfWork::single(again))
+            .execute(UnitOfWork::single(Scope::AllTenants, again))
             .await
             .unwrap_err()
             .kind,
         StoreErrorKind::NotFound
     );
     f.store
-        .execute(UnitOfWork::single(book("111")))
+        .execute(UnitOfWork::single(Scope::AllTenants, book("111")))
         .await
         .expect("a soft-deleted record's unique value is free");
 }
@@ -256,7 +284,10 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
 async fn a_failing_migration_changes_nothing() {
     let f = fixture().await;
     f.store
-        .execute(UnitOfWork::single(f.create_author("Eve")))
+        .execute(UnitOfWork::single(
+            Scope::AllTenants,
+            f.create_author("Eve"),
+        ))
         .await
         .unwrap();
     let before = f.store.applied().await.unwrap().unwrap();
@@ -280,7 +311,11 @@ fields.extra = { type = "text" }"#,
     assert_eq!(after.schema, before.schema);
     let authors = f
         .store
-        .list(f.collection("authors"), ListQuery::first(10))
+        .list(
+            &Scope::AllTenants,
+            f.collection("authors"),
+            ListQuery::first(10),
+        )
         .await
         .unwrap();
     assert_eq!(authors.len(), 1);
@@ -290,7 +325,10 @@ fields.extra = { type = "text" }"#,
     );
     // The store still works after the failed migration.
     f.store
-        .execute(UnitOfWork::single(f.create_author("Fay")))
+        .execute(UnitOfWork::single(
+            Scope::AllTenants,
+            f.create_author("Fay"),
+        ))
         .await
         .unwrap();
 }

@@ -20,7 +20,9 @@ use fathom_query::{
     Env, FieldPath, Filter, SortKey, ValueKind, check, default_sort, parse, parse_sort,
 };
 use fathom_schema::{Collection, Schema, Value, parse_schema};
-use fathom_store::{ListQuery, Record, SqliteOptions, Store, UnitOfWork, WriteOp, WriteResult};
+use fathom_store::{
+    ListQuery, Record, Scope, SqliteOptions, Store, UnitOfWork, WriteOp, WriteResult,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use sea_query::{Asterisk, Query, SqliteQueryBuilder};
@@ -232,19 +234,26 @@ impl Fixture {
                 ("level".into(), rng.nullable(|r| text(r.pick(LEVELS)))),
                 ("manager".into(), manager),
             ];
-            let work = UnitOfWork::single(WriteOp::Create {
-                collection: people.clone(),
-                values,
-            });
+            let work = UnitOfWork::single(
+                Scope::AllTenants,
+                WriteOp::Create {
+                    collection: people.clone(),
+                    values,
+                    tenant: None,
+                },
+            );
             let record = created(runtime.block_on(store.execute(work)).unwrap()).remove(0);
             person_ids.push(record.id.hyphenated().to_string());
         }
         for id in [&person_ids[1], &person_ids[4], &person_ids[7]] {
-            let work = UnitOfWork::single(WriteOp::Delete {
-                collection: people.clone(),
-                id: id.parse().unwrap(),
-                guard: None,
-            });
+            let work = UnitOfWork::single(
+                Scope::AllTenants,
+                WriteOp::Delete {
+                    collection: people.clone(),
+                    id: id.parse().unwrap(),
+                    guard: None,
+                },
+            );
             runtime.block_on(store.execute(work)).unwrap();
         }
 
@@ -257,9 +266,17 @@ impl Fixture {
             ops.push(WriteOp::Create {
                 collection: items.clone(),
                 values,
+                tenant: None,
             });
         }
-        let records = created(runtime.block_on(store.execute(UnitOfWork { ops })).unwrap());
+        let records = created(
+            runtime
+                .block_on(store.execute(UnitOfWork {
+                    scope: Scope::AllTenants,
+                    ops,
+                }))
+                .unwrap(),
+        );
         // Some updates, so that versions and updated_at vary.
         let mut ops = Vec::new();
         for record in records.iter().step_by(9) {
@@ -273,11 +290,20 @@ impl Fixture {
                 guard: None,
             });
         }
-        runtime.block_on(store.execute(UnitOfWork { ops })).unwrap();
+        runtime
+            .block_on(store.execute(UnitOfWork {
+                scope: Scope::AllTenants,
+                ops,
+            }))
+            .unwrap();
 
         let list_all = |collection: &Arc<Collection>| {
             runtime
-                .block_on(store.list(collection.clone(), ListQuery::first(10_000)))
+                .block_on(store.list(
+                    &Scope::AllTenants,
+                    collection.clone(),
+                    ListQuery::first(10_000),
+                ))
                 .unwrap()
         };
         let item_records = list_all(&items);
@@ -385,16 +411,20 @@ impl Fixture {
             offset: 0,
         };
         self.runtime
-            .block_on(self.store.list(self.collection(collection), query))
+            .block_on(
+                self.store
+                    .list(&Scope::AllTenants, self.collection(collection), query),
+            )
             .unwrap()
     }
 
     fn count_in(&self, collection: &str, filter: &Filter) -> u64 {
         self.runtime
-            .block_on(
-                self.store
-                    .count(self.collection(collection), Some(filter.clone())),
-            )
+            .block_on(self.store.count(
+                &Scope::AllTenants,
+                self.collection(collection),
+                Some(filter.clone()),
+            ))
             .unwrap()
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use fathom::{Application, Config};
 use fathom_schema::Value;
-use fathom_store::{ListQuery, UnitOfWork, WriteOp};
+use fathom_store::{ListQuery, Scope, UnitOfWork, WriteOp};
 
 const SCHEMA: &str = r#"
 [collections.tickets]
@@ -69,7 +69,7 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let mut rng = Lcg(42);
     for chunk in 0..records.div_ceil(1000) {
-        let mut work = UnitOfWork::default();
+        let mut work = UnitOfWork::new(Scope::AllTenants);
         for n in chunk * 1000..((chunk + 1) * 1000).min(records) {
             let values = vec![
                 ("title".to_owned(), Value::Text(format!("ticket {n}"))),
@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
             work.ops.push(WriteOp::Create {
                 collection: tickets.clone(),
                 values,
+                tenant: None,
             });
         }
         store
@@ -169,6 +170,7 @@ async fn main() -> anyhow::Result<()> {
         let t = Instant::now();
         store
             .list(
+                &Scope::AllTenants,
                 tickets.clone(),
                 ListQuery {
                     filter: Some(filter),

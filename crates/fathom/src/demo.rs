@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow};
 use fathom_api::AppState;
 use fathom_schema::{Collection, Schema, validate_create};
-use fathom_store::{UnitOfWork, WriteOp, WriteResult};
+use fathom_store::{Scope, UnitOfWork, WriteOp, WriteResult};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -30,7 +30,12 @@ fn collection(state: &AppState, name: &str) -> anyhow::Result<Arc<Collection>> {
 /// Creates records through the same validation and unit of work the API uses; returns their ids.
 async fn create_all(state: &AppState, name: &str, bodies: Vec<Value>) -> anyhow::Result<Vec<Uuid>> {
     let collection = collection(state, name)?;
-    let mut work = UnitOfWork::default();
+    let scope = if collection.tenant_scoped {
+        Scope::Tenant(DEMO_TENANT.into())
+    } else {
+        Scope::AllTenants
+    };
+    let mut work = UnitOfWork::new(scope);
     for body in bodies {
         let object = body
             .as_object()
@@ -40,6 +45,7 @@ async fn create_all(state: &AppState, name: &str, bodies: Vec<Value>) -> anyhow:
         work.ops.push(WriteOp::Create {
             collection: collection.clone(),
             values,
+            tenant: None,
         });
     }
     let results = state
@@ -56,6 +62,9 @@ async fn create_all(state: &AppState, name: &str, bodies: Vec<Value>) -> anyhow:
         .collect())
 }
 
+/// The shop (tenant) the demo's customers and orders belong to.
+pub const DEMO_TENANT: &str = "demo-shop";
+
 /// The demo's administrator. Demo data only: the password is public.
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const ADMIN_PASSWORD: &str = "demo administrator passphrase";
@@ -65,7 +74,7 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
     let categories = collection(state, "categories")?;
     if state
         .store
-        .count(categories, None)
+        .count(&Scope::AllTenants, categories, None)
         .await
         .map_err(|e| anyhow!("{}", e.detail))?
         > 0

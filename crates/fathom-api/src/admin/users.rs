@@ -149,7 +149,7 @@ fn changes_from(body: &Map<String, Value>) -> Result<UserChanges, ApiError> {
     let tenant = match body.get("tenant") {
         None => None,
         Some(Value::Null) => Some(None),
-        Some(Value::String(t)) if !t.is_empty() && t.len() <= 128 => Some(Some(t.clone())),
+        Some(Value::String(t)) if crate::records::tenancy::is_tenant_id(t) => Some(Some(t.clone())),
         Some(_) => {
             return Err(invalid(
                 "tenant",

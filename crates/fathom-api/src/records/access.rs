@@ -13,6 +13,7 @@ use axum::http::request::Parts;
 use fathom_core::ErrorCode;
 use fathom_query::{AuthContext, Env, FieldPath, Filter, check, parse};
 use fathom_schema::{Collection, Rule, Schema, Value};
+use fathom_store::Scope;
 use serde_json::{Map, Value as Json};
 
 use crate::AppState;
@@ -50,6 +51,16 @@ impl FromRequestParts<AppState> for Principal {
 impl Principal {
     pub fn is_admin(&self) -> bool {
         matches!(self, Self::Admin(_))
+    }
+
+    /// The tenants this caller's records operations reach: administrators reach every tenant,
+    /// users their own (or none), anonymous callers none.
+    pub fn scope(&self) -> Scope {
+        match self {
+            Self::Anonymous => Scope::NoTenant,
+            Self::User(caller) => Scope::of_member(caller.claims.tenant.as_deref()),
+            Self::Admin(_) => Scope::AllTenants,
+        }
     }
 
     /// The expression environment: who the caller is, and the request body when there is one.

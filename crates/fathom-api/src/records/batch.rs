@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::access::{Principal, check_create, rule, visible_json};
+use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -111,11 +112,17 @@ fn operation(
     let op = object.get("op").and_then(Value::as_str).unwrap_or("");
     Ok(match op {
         "create" => {
-            let values = validate_create(&collection, body()?)
+            let (fields, tenant) =
+                take_tenant(&collection, principal, body()?).map_err(|e| e.for_operation(index))?;
+            let values = validate_create(&collection, &fields)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
-            check_create(&state.schema, &collection, principal, body()?, &values)
+            check_create(&state.schema, &collection, principal, &fields, &values)
                 .map_err(|e| e.for_operation(index))?;
-            WriteOp::Create { collection, values }
+            WriteOp::Create {
+                collection,
+                values,
+                tenant,
+            }
         }
         "update" => {
             let id = id()?;
@@ -155,6 +162,31 @@ fn operation(
     })
 }
 
+/// Keeps the relations of a created or updated record inside its tenant.
+async fn check_relations(
+    state: &AppState,
+    principal: &Principal,
+    op: &WriteOp,
+) -> Result<(), ApiError> {
+    match op {
+        WriteOp::Create {
+            collection,
+            values,
+            tenant,
+        } => {
+            let scope = create_scope(principal, tenant.as_ref());
+            check_relation_tenants(state, collection, &scope, None, values).await
+        }
+        WriteOp::Update {
+            collection,
+            id,
+            values,
+            ..
+        } => check_relation_tenants(state, collection, &principal.scope(), Some(*id), values).await,
+        WriteOp::Delete { .. } => Ok(()),
+    }
+}
+
 pub async fn batch(
     State(state): State<AppState>,
     principal: Principal,
@@ -187,9 +219,13 @@ pub async fn batch(
             "Split larger batches.",
         ));
     }
-    let mut work = UnitOfWork::default();
+    let mut work = UnitOfWork::new(principal.scope());
     for (index, raw) in operations.iter().enumerate() {
-        work.ops.push(operation(&state, &principal, index, raw)?);
+        let op = operation(&state, &principal, index, raw)?;
+        check_relations(&state, &principal, &op)
+            .await
+            .map_err(|e| e.for_operation(index))?;
+        work.ops.push(op);
     }
     let collections: Vec<Arc<Collection>> = work
         .ops
@@ -200,7 +236,6 @@ pub async fn batch(
             | WriteOp::Delete { collection, .. } => collection.clone(),
         })
         .collect();
-    {}
     let results = state.store.execute(work).await.map_err(|e| {
         let index = e.operation;
         let api = if e.kind == StoreErrorKind::NotFound {

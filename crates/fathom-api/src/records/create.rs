@@ -9,6 +9,7 @@ use serde_json::Map;
 
 use super::CollectionPath;
 use super::access::{Principal, check_create, visible_json};
+use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -20,13 +21,17 @@ pub async fn create(
     principal: Principal,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let values = validate_create(&collection, &body).map_err(ApiError::validation)?;
-    check_create(&state.schema, &collection, &principal, &body, &values)?;
+    let (fields, tenant) = take_tenant(&collection, &principal, &body)?;
+    let values = validate_create(&collection, &fields).map_err(ApiError::validation)?;
+    check_create(&state.schema, &collection, &principal, &fields, &values)?;
+    let scope = create_scope(&principal, tenant.as_ref());
+    check_relation_tenants(&state, &collection, &scope, None, &values).await?;
     let op = WriteOp::Create {
         collection: collection.clone(),
         values,
+        tenant: None,
     };
-    let mut results = state.store.execute(UnitOfWork::single(op)).await?;
+    let mut results = state.store.execute(UnitOfWork::single(scope, op)).await?;
     let Some(WriteResult::Created(record)) = results.pop() else {
         return Err(ApiError::internal("create returned no record"));
     };

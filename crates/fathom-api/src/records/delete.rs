@@ -23,7 +23,7 @@ pub async fn delete(
     };
     state
         .store
-        .execute(UnitOfWork::single(op))
+        .execute(UnitOfWork::single(principal.scope(), op))
         .await
         .map_err(|e| path.write_error(e))?;
     Ok(StatusCode::NO_CONTENT.into_response())

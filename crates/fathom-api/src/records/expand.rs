@@ -217,7 +217,10 @@ async fn expand_one(
             limit,
             offset: 0,
         };
-        let found = state.store.list(target.clone(), query).await?;
+        let found = state
+            .store
+            .list(&principal.scope(), target.clone(), query)
+            .await?;
         if matches!(node.relation, Relation::ToMany { .. })
             && found.len() > MAX_EXPANDED_RECORDS as usize
         {

@@ -33,7 +33,12 @@ pub async fn get(
     )?;
     let not_found = || ApiError::record_not_found(&path.collection.name, &path.raw_id);
     let record = match rule(&state.schema, &path.collection, "view", &principal, None)? {
-        None => state.store.get(path.collection.clone(), path.id).await?,
+        None => {
+            state
+                .store
+                .get(&principal.scope(), path.collection.clone(), path.id)
+                .await?
+        }
         Some(rule) => {
             let ids = BTreeSet::from([path.id.hyphenated().to_string()]);
             let filter = column_in(&state.schema, &path.collection, "id", &ids)?.and(rule);
@@ -46,7 +51,7 @@ pub async fn get(
             };
             state
                 .store
-                .list(path.collection.clone(), query)
+                .list(&principal.scope(), path.collection.clone(), query)
                 .await?
                 .pop()
         }

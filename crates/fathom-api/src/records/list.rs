@@ -53,7 +53,8 @@ pub async fn list(
         limit: request.limit + 1,
         offset: request.offset,
     };
-    let mut records = state.store.list(collection.clone(), query).await?;
+    let scope = principal.scope();
+    let mut records = state.store.list(&scope, collection.clone(), query).await?;
     let more = records.len() > request.limit as usize;
     records.truncate(request.limit as usize);
     let next = match records.last() {
@@ -72,7 +73,7 @@ pub async fn list(
         page["total"] = json!(
             state
                 .store
-                .count(collection.clone(), request.filter)
+                .count(&scope, collection.clone(), request.filter)
                 .await?
         );
     }

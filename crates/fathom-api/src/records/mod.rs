@@ -10,6 +10,7 @@ mod fields;
 mod get;
 mod list;
 mod params;
+pub(crate) mod tenancy;
 mod update;
 
 use std::sync::Arc;
@@ -142,6 +143,9 @@ pub fn record_json(record: &Record) -> Value {
         object.insert("updated_at".into(), Value::String(updated_at.clone()));
     }
     object.insert("version".into(), Value::from(record.version));
+    if let Some(tenant) = &record.tenant {
+        object.insert("tenant".into(), Value::String(tenant.clone()));
+    }
     for (name, value) in &record.values {
         object.insert(name.clone(), value_to_json(value));
     }

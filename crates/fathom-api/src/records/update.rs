@@ -8,6 +8,7 @@ use serde_json::Map;
 
 use super::RecordPath;
 use super::access::{Principal, rule, visible_json};
+use super::tenancy::check_relation_tenants;
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -27,6 +28,8 @@ pub async fn update(
         &principal,
         Some(&body),
     )?;
+    let scope = principal.scope();
+    check_relation_tenants(&state, &path.collection, &scope, Some(path.id), &values).await?;
     let op = WriteOp::Update {
         collection: path.collection.clone(),
         id: path.id,
@@ -35,7 +38,7 @@ pub async fn update(
     };
     let mut results = state
         .store
-        .execute(UnitOfWork::single(op))
+        .execute(UnitOfWork::single(scope, op))
         .await
         .map_err(|e| path.write_error(e))?;
     let Some(WriteResult::Updated(record)) = results.pop() else {

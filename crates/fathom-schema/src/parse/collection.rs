@@ -8,10 +8,17 @@ use super::context::{Context, Entry};
 use super::field::{self, FieldScope};
 use super::index;
 use super::words::{did_you_mean, is_valid_name, list, rewrite_name};
-use crate::model::{Collection, RESERVED_COLLECTION_NAMES, Rules, Schema};
+use crate::model::{Collection, FieldType, RESERVED_COLLECTION_NAMES, Rules, Schema};
 
 const TOP_LEVEL_KEYS: &[&str] = &["collections"];
-const COLLECTION_KEYS: &[&str] = &["fields", "indexes", "soft_delete", "timestamps", "rules"];
+const COLLECTION_KEYS: &[&str] = &[
+    "fields",
+    "indexes",
+    "soft_delete",
+    "timestamps",
+    "tenant_scoped",
+    "rules",
+];
 
 const EXAMPLE_FIELD: &str = "fields.title = { type = \"text\", required = true }";
 
@@ -62,7 +69,44 @@ pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
                 .insert(collection.name.clone(), Arc::new(collection));
         }
     }
+    check_tenant_relations(cx, &schema, table);
     schema
+}
+
+/// A shared collection may not point into a tenant-scoped one: its records are seen by every
+/// tenant, so such a relation would show one tenant's ids (and, expanded, records) to others.
+fn check_tenant_relations(cx: &mut Context<'_>, schema: &Schema, table: &dyn TableLike) {
+    for entry in Entry::all(table) {
+        let Some(collection) = schema.collection(entry.name()) else {
+            continue;
+        };
+        if collection.tenant_scoped {
+            continue;
+        }
+        for field in &collection.fields {
+            let FieldType::Relation {
+                collection: target, ..
+            } = &field.kind
+            else {
+                continue;
+            };
+            if schema.collection(target).is_some_and(|t| t.tenant_scoped) {
+                cx.report(
+                    entry.key_span(),
+                    &format!("collections.{}.fields.{}", collection.name, field.name),
+                    format!(
+                        "`{}.{}` points at the tenant-scoped collection `{target}`, but `{}` is \
+                         shared by every tenant.",
+                        collection.name, field.name, collection.name
+                    ),
+                    format!(
+                        "Add `tenant_scoped = true` to `{}`, or remove the relation.",
+                        collection.name
+                    ),
+                );
+            }
+        }
+    }
 }
 
 fn report_no_collections(cx: &mut Context<'_>, span: Option<std::ops::Range<usize>>) {
@@ -118,6 +162,7 @@ fn read_collection(
 
     let soft_delete = read_flag(cx, table, &path, name, "soft_delete").unwrap_or(false);
     let timestamps = read_flag(cx, table, &path, name, "timestamps").unwrap_or(true);
+    let tenant_scoped = read_flag(cx, table, &path, name, "tenant_scoped").unwrap_or(false);
     let (fields, field_names) = read_fields(cx, declared, table, &path, entry);
     let indexes = match Entry::get(table, "indexes") {
         Some(indexes) => index::read_indexes(cx, name, &path, &field_names, timestamps, indexes),
@@ -135,6 +180,7 @@ fn read_collection(
         indexes,
         soft_delete,
         timestamps,
+        tenant_scoped,
         rules,
     })
 }

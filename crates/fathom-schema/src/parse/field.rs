@@ -386,8 +386,8 @@ fn check_field_name(cx: &mut Context<'_>, scope: &FieldScope<'_>, entry: Entry<'
         (
             format!("{label} has the name of a system field."),
             format!(
-                "Remove it: {} are provided automatically on every record. To keep a value of your \
-                 own, give it another name, for example `{}`.",
+                "Remove it: {} are system fields that Fathom manages. To keep a value of your own, \
+                 give it another name, for example `{}`.",
                 list(SYSTEM_FIELDS),
                 suggest_name(name)
             ),

@@ -85,6 +85,9 @@ fn create_table(collection: &Collection, table: &str) -> String {
         columns.push(format!("\"updated_at\" TEXT NOT NULL DEFAULT {NOW}"));
     }
     columns.push("\"version\" INTEGER NOT NULL DEFAULT 1".into());
+    if collection.tenant_scoped {
+        columns.push("\"tenant\" TEXT NOT NULL".into());
+    }
     if collection.soft_delete {
         columns.push("\"deleted_at\" TEXT".into());
     }
@@ -138,6 +141,9 @@ fn rebuild(old: &Collection, new: &Collection) -> Vec<String> {
     if old.soft_delete && new.soft_delete {
         common.push("deleted_at");
     }
+    if old.tenant_scoped && new.tenant_scoped {
+        common.push("tenant");
+    }
     common.extend(
         new.fields
             .iter()
@@ -176,7 +182,8 @@ fn needs_rebuild(change: &Change) -> bool {
         Change::DropField { .. }
         | Change::AlterField { .. }
         | Change::SetSoftDelete { .. }
-        | Change::SetTimestamps { .. } => true,
+        | Change::SetTimestamps { .. }
+        | Change::SetTenantScoped { .. } => true,
         // ADD COLUMN cannot add a NOT NULL column without a default.
         Change::AddField { field, .. } => field.required && field.default.is_none(),
         _ => false,
@@ -328,6 +335,12 @@ fn risks_of(change: &Change, rows: u64) -> Vec<Risk> {
         ))),
         Change::SetTimestamps { enabled: true, collection } if rows > 0 => risks.push(Risk::caution(format!(
             "existing records of `{collection}` get the migration time as `created_at` and `updated_at`"
+        ))),
+        Change::SetTenantScoped { enabled: true, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
+            "makes `{collection}` tenant-scoped, but its existing records belong to no tenant: the migration will fail; empty the collection first"
+        ))),
+        Change::SetTenantScoped { enabled: false, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
+            "makes `{collection}` shared: every tenant's records become visible to every tenant"
         ))),
         Change::CreateIndex { index, collection } if index.unique && rows > 0 => risks.push(Risk::caution(format!(
             "the unique index on `{collection}` ({}) fails, and the migration with it, if existing records share a value",

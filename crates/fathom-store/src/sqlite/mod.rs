@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
 use crate::plan::{AppliedMigration, MigrationPlan};
-use crate::record::{ListQuery, Record, UnitOfWork, WriteResult};
+use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteResult};
 use pool::Pool;
 
 /// How hard a commit works to survive a crash.
@@ -156,41 +156,45 @@ impl SqliteStore {
 
     pub(crate) async fn get(
         &self,
+        scope: Scope,
         collection: Arc<Collection>,
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
         self.pool
-            .read(move |conn| records::get(conn, &collection, id))
+            .read(move |conn| records::get(conn, &scope, &collection, id))
             .await
     }
 
     pub(crate) async fn list(
         &self,
+        scope: Scope,
         collection: Arc<Collection>,
         query: ListQuery,
     ) -> Result<Vec<Record>, StoreError> {
         self.pool
-            .read(move |conn| records::list(conn, &collection, &query))
+            .read(move |conn| records::list(conn, &scope, &collection, &query))
             .await
     }
 
     pub(crate) async fn explain(
         &self,
+        scope: Scope,
         collection: Arc<Collection>,
         query: ListQuery,
     ) -> Result<Vec<String>, StoreError> {
         self.pool
-            .read(move |conn| records::explain(conn, &collection, &query))
+            .read(move |conn| records::explain(conn, &scope, &collection, &query))
             .await
     }
 
     pub(crate) async fn count(
         &self,
+        scope: Scope,
         collection: Arc<Collection>,
         filter: Option<fathom_query::Filter>,
     ) -> Result<u64, StoreError> {
         self.pool
-            .read(move |conn| records::count(conn, &collection, filter.as_ref()))
+            .read(move |conn| records::count(conn, &scope, &collection, filter.as_ref()))
             .await
     }
 
@@ -206,7 +210,9 @@ impl SqliteStore {
                 work.ops
                     .iter()
                     .enumerate()
-                    .map(|(n, op)| records::apply(conn, op).map_err(|e| e.at_operation(n)))
+                    .map(|(n, op)| {
+                        records::apply(conn, &work.scope, op).map_err(|e| e.at_operation(n))
+                    })
                     .collect()
             })
             .await

@@ -5,18 +5,21 @@ use std::sync::Arc;
 
 use fathom_query::Filter;
 use fathom_query::sql::to_sea;
-use fathom_schema::{Collection, FieldType, Value};
+use fathom_schema::{Collection, FieldType, TENANT_FIELD, Value};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use sea_query::{Expr, ExprTrait, Query, SqliteQueryBuilder};
 use uuid::Uuid;
 
-use crate::error::{StoreError, from_sqlite};
-use crate::record::{ListQuery, Record, WriteOp, WriteResult};
+use crate::error::{StoreError, StoreErrorKind, from_sqlite};
+use crate::record::{ListQuery, Record, Scope, WriteOp, WriteResult};
 
 /// The columns a record is read from, in the order [`read_record`] expects.
 fn select_columns(collection: &Collection) -> Vec<String> {
     let mut columns: Vec<String> = vec!["id".into(), "version".into()];
+    if collection.tenant_scoped {
+        columns.push(TENANT_FIELD.into());
+    }
     if collection.timestamps {
         columns.extend(["created_at".into(), "updated_at".into()]);
     }
@@ -24,14 +27,51 @@ fn select_columns(collection: &Collection) -> Vec<String> {
     columns
 }
 
-fn live_only(collection: &Collection) -> Option<Expr> {
-    collection
-        .soft_delete
-        .then(|| Expr::col((collection.name.clone(), "deleted_at".to_owned())).is_null())
+/// The conditions every statement on a collection carries: live records only, and only those of
+/// the scope's tenant. This is the one place tenant isolation is applied; every read, update
+/// and delete below starts from it.
+fn visible(collection: &Collection, scope: &Scope) -> Vec<Expr> {
+    let column = |name: &str| Expr::col((collection.name.clone(), name.to_owned()));
+    let mut conditions = Vec::new();
+    if collection.soft_delete {
+        conditions.push(column("deleted_at").is_null());
+    }
+    if collection.tenant_scoped {
+        match scope {
+            Scope::Tenant(tenant) => conditions.push(column(TENANT_FIELD).eq(tenant.clone())),
+            Scope::NoTenant => conditions.push(Expr::cust("1 = 0")),
+            Scope::AllTenants => {}
+        }
+    }
+    conditions
 }
 
-/// `SELECT <qualified columns> FROM <collection>` (qualified, so joins cannot make them ambiguous).
-fn select_from(collection: &Collection) -> sea_query::SelectStatement {
+/// The tenant a new record of `collection` belongs to, or why it cannot be created.
+fn new_record_tenant(
+    collection: &Collection,
+    scope: &Scope,
+    explicit: Option<&String>,
+) -> Result<Option<String>, StoreError> {
+    if !collection.tenant_scoped {
+        return Ok(None);
+    }
+    match (scope, explicit) {
+        (Scope::Tenant(tenant), None) => Ok(Some(tenant.clone())),
+        (Scope::Tenant(tenant), Some(named)) if named == tenant => Ok(Some(tenant.clone())),
+        (Scope::AllTenants, Some(named)) => Ok(Some(named.clone())),
+        (Scope::Tenant(_), Some(_)) => Err(StoreError::internal(
+            "a tenant-scoped unit of work named another tenant",
+        )),
+        (Scope::NoTenant | Scope::AllTenants, _) => Err(StoreError::new(
+            StoreErrorKind::TenantRequired,
+            format!("a record of {} needs a tenant", collection.name),
+        )),
+    }
+}
+
+/// `SELECT <qualified columns> FROM <collection>` (qualified, so joins cannot make them
+/// ambiguous), limited to the records visible in `scope`.
+fn select_from(collection: &Collection, scope: &Scope) -> sea_query::SelectStatement {
     let mut query = Query::select();
     let table = collection.name.clone();
     query
@@ -41,16 +81,20 @@ fn select_from(collection: &Collection) -> sea_query::SelectStatement {
                 .map(|c| (table.clone(), c)),
         )
         .from(table);
-    if let Some(live) = live_only(collection) {
-        query.and_where(live);
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
     }
     query
 }
 
 /// The full SELECT of a list query: filter (with its joins), keyset position, order, page.
-fn list_select(collection: &Collection, list: &ListQuery) -> sea_query::SelectStatement {
+fn list_select(
+    collection: &Collection,
+    scope: &Scope,
+    list: &ListQuery,
+) -> sea_query::SelectStatement {
     let base = collection.name.as_str();
-    let mut query = select_from(collection);
+    let mut query = select_from(collection, scope);
     if let Some(filter) = &list.filter {
         filter.apply(&mut query, base);
     }
@@ -89,18 +133,29 @@ fn read_record(collection: &Collection, row: &rusqlite::Row<'_>) -> rusqlite::Re
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })?;
     let version: i64 = row.get(1)?;
-    let (created_at, updated_at, first_field) = if collection.timestamps {
-        (Some(row.get(2)?), Some(row.get(3)?), 4)
+    let mut next = 2;
+    let mut column = || {
+        next += 1;
+        next - 1
+    };
+    let tenant = if collection.tenant_scoped {
+        Some(row.get(column())?)
     } else {
-        (None, None, 2)
+        None
+    };
+    let (created_at, updated_at) = if collection.timestamps {
+        (Some(row.get(column())?), Some(row.get(column())?))
+    } else {
+        (None, None)
     };
     let mut values = Vec::with_capacity(collection.fields.len());
-    for (n, field) in collection.fields.iter().enumerate() {
-        let raw = row.get_ref(first_field + n)?;
+    for field in &collection.fields {
+        let raw = row.get_ref(column())?;
         values.push((field.name.clone(), read_value(&field.kind, raw)));
     }
     Ok(Record {
         id,
+        tenant,
         created_at,
         updated_at,
         version,
@@ -138,10 +193,11 @@ fn query_records(
 
 pub(crate) fn get(
     conn: &Connection,
+    scope: &Scope,
     collection: &Collection,
     id: Uuid,
 ) -> Result<Option<Record>, StoreError> {
-    let mut query = select_from(collection);
+    let mut query = select_from(collection, scope);
     query.and_where(
         Expr::col((collection.name.clone(), "id".to_owned())).eq(id.hyphenated().to_string()),
     );
@@ -150,22 +206,24 @@ pub(crate) fn get(
 
 pub(crate) fn list(
     conn: &Connection,
+    scope: &Scope,
     collection: &Collection,
     list: &ListQuery,
 ) -> Result<Vec<Record>, StoreError> {
     query_records(
         conn,
         collection,
-        list_select(collection, list).build(SqliteQueryBuilder),
+        list_select(collection, scope, list).build(SqliteQueryBuilder),
     )
 }
 
 pub(crate) fn explain(
     conn: &Connection,
+    scope: &Scope,
     collection: &Collection,
     list: &ListQuery,
 ) -> Result<Vec<String>, StoreError> {
-    let (sql, values) = list_select(collection, list).build(SqliteQueryBuilder);
+    let (sql, values) = list_select(collection, scope, list).build(SqliteQueryBuilder);
     let mut statement = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
         .map_err(from_sqlite)?;
@@ -179,6 +237,7 @@ pub(crate) fn explain(
 
 pub(crate) fn count(
     conn: &Connection,
+    scope: &Scope,
     collection: &Collection,
     filter: Option<&Filter>,
 ) -> Result<u64, StoreError> {
@@ -186,8 +245,8 @@ pub(crate) fn count(
     query
         .expr(Expr::cust("COUNT(*)"))
         .from(collection.name.clone());
-    if let Some(live) = live_only(collection) {
-        query.and_where(live);
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
     }
     if let Some(filter) = filter {
         filter.apply(&mut query, &collection.name);
@@ -212,13 +271,20 @@ fn execute(
 
 fn create(
     conn: &Connection,
+    scope: &Scope,
     collection: &Arc<Collection>,
     values: &[(String, Value)],
+    explicit_tenant: Option<&String>,
 ) -> Result<Record, StoreError> {
+    let tenant = new_record_tenant(collection, scope, explicit_tenant)?;
     let id = Uuid::now_v7();
     let now = fathom_schema::value::now_timestamp();
     let mut columns: Vec<String> = vec!["id".into(), "version".into()];
     let mut row: Vec<Expr> = vec![Expr::val(id.hyphenated().to_string()), Expr::val(1i64)];
+    if let Some(tenant) = &tenant {
+        columns.push(TENANT_FIELD.into());
+        row.push(Expr::val(tenant.clone()));
+    }
     if collection.timestamps {
         columns.extend(["created_at".into(), "updated_at".into()]);
         row.extend([Expr::val(now.clone()), Expr::val(now.clone())]);
@@ -237,6 +303,7 @@ fn create(
     let timestamp = collection.timestamps.then_some(now);
     Ok(Record {
         id,
+        tenant,
         created_at: timestamp.clone(),
         updated_at: timestamp,
         version: 1,
@@ -257,13 +324,14 @@ fn guard_condition(collection: &Collection, guard: &Filter) -> Expr {
 
 fn update(
     conn: &Connection,
+    scope: &Scope,
     collection: &Collection,
     id: Uuid,
     values: &[(String, Value)],
     guard: Option<&Filter>,
 ) -> Result<Record, StoreError> {
     if values.is_empty() {
-        let mut query = select_from(collection);
+        let mut query = select_from(collection, scope);
         query.and_where(
             Expr::col((collection.name.clone(), "id".to_owned())).eq(id.hyphenated().to_string()),
         );
@@ -285,8 +353,8 @@ fn update(
     query
         .value("version", Expr::col("version").add(1i64))
         .and_where(Expr::col("id").eq(id.hyphenated().to_string()));
-    if let Some(live) = live_only(collection) {
-        query.and_where(live);
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
     }
     if let Some(guard) = guard {
         query.and_where(guard_condition(collection, guard));
@@ -299,12 +367,14 @@ fn update(
 
 fn delete(
     conn: &Connection,
+    scope: &Scope,
     collection: &Collection,
     id: Uuid,
     guard: Option<&Filter>,
 ) -> Result<(), StoreError> {
     let id_text = id.hyphenated().to_string();
-    let guard = guard.map(|g| guard_condition(collection, g));
+    let mut conditions = visible(collection, scope);
+    conditions.extend(guard.map(|g| guard_condition(collection, g)));
     let changed = if collection.soft_delete {
         let now = fathom_schema::value::now_timestamp();
         let mut query = Query::update();
@@ -316,10 +386,9 @@ fn delete(
         }
         query
             .value("version", Expr::col("version").add(1i64))
-            .and_where(Expr::col("id").eq(id_text))
-            .and_where(Expr::col("deleted_at").is_null());
-        if let Some(guard) = guard {
-            query.and_where(guard);
+            .and_where(Expr::col("id").eq(id_text));
+        for condition in conditions {
+            query.and_where(condition);
         }
         execute(conn, query.build(SqliteQueryBuilder))?
     } else {
@@ -327,8 +396,8 @@ fn delete(
         query
             .from_table(collection.name.clone())
             .and_where(Expr::col("id").eq(id_text));
-        if let Some(guard) = guard {
-            query.and_where(guard);
+        for condition in conditions {
+            query.and_where(condition);
         }
         execute(conn, query.build(SqliteQueryBuilder))?
     };
@@ -340,23 +409,28 @@ fn delete(
 }
 
 /// Applies one write operation inside the current transaction.
-pub(crate) fn apply(conn: &Connection, op: &WriteOp) -> Result<WriteResult, StoreError> {
+pub(crate) fn apply(
+    conn: &Connection,
+    scope: &Scope,
+    op: &WriteOp,
+) -> Result<WriteResult, StoreError> {
     match op {
-        WriteOp::Create { collection, values } => {
-            create(conn, collection, values).map(WriteResult::Created)
-        }
+        WriteOp::Create {
+            collection,
+            values,
+            tenant,
+        } => create(conn, scope, collection, values, tenant.as_ref()).map(WriteResult::Created),
         WriteOp::Update {
             collection,
             id,
             values,
             guard,
-        } => update(conn, collection, *id, values, guard.as_ref()).map(WriteResult::Updated),
+        } => update(conn, scope, collection, *id, values, guard.as_ref()).map(WriteResult::Updated),
         WriteOp::Delete {
             collection,
             id,
             guard,
-        } => {
-            delete(conn, collection, *id, guard.as_ref()).map(|()| WriteResult::Deleted { id: *id })
-        }
+        } => delete(conn, scope, collection, *id, guard.as_ref())
+            .map(|()| WriteResult::Deleted { id: *id }),
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fathom_query::{Env, parse, parse_sort};
 use fathom_schema::Value;
 use fathom_schema::{Collection, Schema};
-use fathom_store::ListQuery;
+use fathom_store::{ListQuery, Scope};
 
 use crate::helpers::{TestApp, spawn_app};
 
@@ -42,7 +42,7 @@ fn query(schema: &Schema, collection: &Collection, filter: &str, sort: &str) -> 
 
 async fn explain(app: &TestApp, name: &str, list: ListQuery) -> Vec<String> {
     app.store
-        .explain(collection(&app.schema, name), list)
+        .explain(&Scope::AllTenants, collection(&app.schema, name), list)
         .await
         .expect("explain")
 }
