@@ -334,6 +334,24 @@ mod tests {
     }
 
     #[test]
+    fn turning_tenant_scoping_on_is_a_change_that_is_not_additive() {
+        let old = schema(vec![products(vec![field("name", FieldType::Text, true)])]);
+        let mut scoped = products(vec![field("name", FieldType::Text, true)]);
+        scoped.tenant_scoped = true;
+        let new = schema(vec![scoped]);
+        let changes = diff(&old, &new);
+        assert!(changes.contains(&Change::SetTenantScoped {
+            collection: "products".into(),
+            enabled: true
+        }));
+        assert!(
+            changes
+                .iter()
+                .all(|c| !matches!(c, Change::SetTenantScoped { .. }) || !c.is_additive())
+        );
+    }
+
+    #[test]
     fn identical_schemas_have_no_changes() {
         let s = schema(vec![products(vec![field("name", FieldType::Text, true)])]);
         assert!(diff(&s, &s).is_empty());

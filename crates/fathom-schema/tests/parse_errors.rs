@@ -1139,3 +1139,30 @@ fn hidden_must_be_a_boolean() {
     assert_eq!(e.path, "collections.posts.fields.title.hidden");
     assert!(e.message.contains("boolean"), "{e:#?}");
 }
+
+// Tenancy.
+
+#[test]
+fn a_shared_collection_may_not_point_into_a_tenant_scoped_one() {
+    let e = single(
+        "[collections.orders]\ntenant_scoped = true\nfields.n = { type = \"text\" }\n\n\
+         [collections.notes]\nfields.order = { type = \"relation\", collection = \"orders\" }\n",
+    );
+    check(
+        &e,
+        5,
+        14,
+        "`notes.order` points at the tenant-scoped collection `orders`, but `notes` is shared by \
+         every tenant.",
+        "Add `tenant_scoped = true` to `notes`",
+    );
+}
+
+#[test]
+fn tenant_is_a_system_field_name() {
+    let e = single("[collections.posts]\nfields.tenant = { type = \"text\" }\n");
+    assert_eq!(
+        e.message,
+        "Field `posts.tenant` has the name of a system field."
+    );
+}

@@ -104,13 +104,24 @@ pub async fn mint_user(
     email: &str,
     roles: &[&str],
 ) -> (uuid::Uuid, String) {
+    mint_member(store, auth, email, roles, None).await
+}
+
+/// Like [`mint_user`], for a member of `tenant`.
+pub async fn mint_member(
+    store: &fathom_store::Store,
+    auth: &fathom_api::AuthState,
+    email: &str,
+    roles: &[&str],
+    tenant: Option<&str>,
+) -> (uuid::Uuid, String) {
     let hash = auth.hasher.hash(TEST_ADMIN_PASSWORD).await.expect("hash");
     let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
     let user = fathom_store::NewUser {
         email: email.into(),
         password_hash: hash,
         roles,
-        tenant: None,
+        tenant: tenant.map(str::to_owned),
         verified: true,
     };
     let user = store.create_user(user).await.expect("user");
@@ -128,7 +139,7 @@ pub async fn mint_user(
     let subject = fathom_auth::TokenSubject {
         sub: user.id.to_string(),
         roles: user.roles.clone(),
-        tenant: None,
+        tenant: user.tenant.clone(),
         verified: true,
         sid: session.id.to_string(),
     };

@@ -13,3 +13,4 @@ mod query;
 mod readme;
 mod records;
 mod rules;
+mod tenancy;
