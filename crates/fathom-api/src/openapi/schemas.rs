@@ -307,6 +307,13 @@ pub fn record_schema(schema: &Schema, collection: &Collection, names: &TypeNames
         json!({ "type": "integer", "minimum": 1, "readOnly": true, "description": "Starts at 1 and grows by one on every update." }),
     );
     required.push(json!("version"));
+    if collection.tenant_scoped {
+        properties.insert(
+            "tenant".into(),
+            json!({ "type": "string", "readOnly": true, "description": "The tenant the record belongs to: the caller's, set on create (administrators may name it)." }),
+        );
+        required.push(json!("tenant"));
+    }
     for field in &collection.fields {
         properties.insert(
             field.name.clone(),

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
+mod access_matrix;
 mod admin;
 mod auth;
 mod helpers;
