@@ -29,7 +29,10 @@ use fathom_query::cursor::CursorKey;
 use fathom_schema::Schema;
 use fathom_store::Store;
 
-pub use auth::{AuthSettings, AuthState, Caller, Keys, Mail, Mailbox, rotate_signing_key};
+pub use auth::{
+    AuthSettings, AuthState, Caller, Keys, Mail, Mailbox, ServiceKey, issue_api_key, parse_scopes,
+    rotate_signing_key,
+};
 pub use config::HttpConfig;
 pub use error::ApiError;
 pub use openapi::document;

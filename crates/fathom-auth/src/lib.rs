@@ -3,6 +3,7 @@
 //! - [`password`]: Argon2id hashing on a bounded blocking pool ([`PasswordHasher`]) and the
 //!   rules a new password must meet ([`PasswordPolicy`]).
 //! - [`token`]: opaque random tokens and API keys, and the SHA-256 form they are stored in.
+//! - [`scope`]: what an API key may do ([`KeyScope`]).
 //! - [`jwt`]: Ed25519 access tokens signed and verified by a rotating [`KeyRing`], and its JWKS.
 //! - [`error`]: [`AuthError`] and the coarse [`AuthErrorKind`] the API layer maps to responses.
 //!
@@ -15,6 +16,7 @@
 pub mod error;
 pub mod jwt;
 pub mod password;
+pub mod scope;
 pub mod token;
 
 pub use error::{AuthError, AuthErrorKind};
@@ -22,4 +24,5 @@ pub use jwt::{Claims, KeyRing, SigningKey, TokenConfig, TokenSubject};
 pub use password::{
     PasswordHasher, PasswordParams, PasswordPolicy, PolicyViolation, PoolStats, Verification,
 };
+pub use scope::{KEY_OPERATIONS, KeyScope, scopes_allow};
 pub use token::{api_key_prefix, constant_time_eq, generate_api_key, generate_token, hash_token};

@@ -5,6 +5,7 @@
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::sqlite::api_keys;
 use crate::sqlite::identity as sql;
 use crate::{Backend, Store};
 
@@ -96,6 +97,23 @@ impl std::fmt::Debug for StoredSigningKey {
             .field("retired_at", &self.retired_at)
             .finish()
     }
+}
+
+/// A service's API key as stored: the visible prefix and the hash of the whole key, never the
+/// key itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub prefix: String,
+    /// Hex SHA-256 of the full key.
+    pub hash: String,
+    pub name: String,
+    /// What the key may do, as `collection:operation,...` texts (interpreted by the API).
+    pub scopes: Vec<String>,
+    /// The tenant the key acts in; `None` reaches every tenant.
+    pub tenant: Option<String>,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
 }
 
 /// One security-relevant event. Never holds a secret.
@@ -326,6 +344,27 @@ impl Store {
         changes: UserChanges,
     ) -> Result<User, StoreError> {
         on_writer!(self, |conn| sql::update_user(conn, user_id, &changes))
+    }
+
+    /// Stores a new API key (its hash; the key itself is shown once and never stored).
+    pub async fn create_api_key(&self, key: ApiKey) -> Result<(), StoreError> {
+        on_writer!(self, |conn| api_keys::create(conn, &key))
+    }
+
+    /// The key with this visible prefix, revoked or not.
+    pub async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>, StoreError> {
+        let prefix = prefix.to_owned();
+        on_reader!(self, |conn| api_keys::by_prefix(conn, &prefix))
+    }
+
+    /// Every API key, oldest first.
+    pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        on_reader!(self, |conn| api_keys::all(conn))
+    }
+
+    /// Revokes a key at once; returns the key, or `None` when no live key has this id.
+    pub async fn revoke_api_key(&self, id: Uuid) -> Result<Option<ApiKey>, StoreError> {
+        on_writer!(self, |conn| api_keys::revoke(conn, id))
     }
 
     /// Appends to the audit log.

@@ -21,7 +21,8 @@ use uuid::Uuid;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use identity::{
-    AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
+    ApiKey, AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User,
+    UserChanges,
 };
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};

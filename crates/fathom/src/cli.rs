@@ -72,8 +72,30 @@ pub enum UsersCommand {
 pub enum KeysCommand {
     /// Make a new signing key; older keys stop signing but keep verifying their tokens.
     Rotate(CommonArgs),
-    /// List signing keys (ids and dates; never the private keys).
+    /// List signing keys and API keys (ids, prefixes and dates; never a secret).
     List(CommonArgs),
+    /// Create an API key for a service. The key is printed once; only its hash is stored.
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// What the key is for, e.g. "billing service".
+        #[arg(long)]
+        name: String,
+        /// What it may do: `collection:operation,...` (operations: list, view, create, update,
+        /// delete or *; collection * for all). Repeat for several.
+        #[arg(long = "scope", required = true)]
+        scopes: Vec<String>,
+        /// Confine the key to one tenant (default: every tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke an API key by id; requests with it are refused at once.
+    Revoke {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The key's id, from `fathom keys list`.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +207,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys { command } => match command {
             KeysCommand::Rotate(args) => commands::keys::rotate(&args).await,
             KeysCommand::List(args) => commands::keys::list(&args).await,
+            KeysCommand::Create {
+                common,
+                name,
+                scopes,
+                tenant,
+            } => commands::keys::create(&common, &name, &scopes, tenant).await,
+            KeysCommand::Revoke { common, id } => commands::keys::revoke(&common, &id).await,
         },
     }
 }

@@ -1,14 +1,15 @@
-//! Administration under `/api/v1/admin`: user management and the audit log. Every route takes an
+//! Administration under `/api/v1/admin`: user management, API keys and the audit log. Every route takes an
 //! [`Admin`]: a valid access token whose roles include `admin` (401 without a token, 403 with
 //! another role). The first administrator comes from `fathom users create-admin`.
 
+mod api_keys;
 mod audit;
 mod users;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::routing::get;
+use axum::routing::{delete, get};
 use fathom_core::ErrorCode;
 
 use crate::AppState;
@@ -45,4 +46,6 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(users::list))
         .route("/users/{id}", get(users::get).patch(users::update))
         .route("/audit", get(audit::list))
+        .route("/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/api-keys/{id}", delete(api_keys::revoke))
 }

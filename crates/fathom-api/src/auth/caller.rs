@@ -28,6 +28,25 @@ fn unauthorized(detail: &str) -> ApiError {
     )
 }
 
+/// The token of `Authorization: Bearer <token>`: `None` without the header, a 401 when the
+/// header is not a bearer token.
+pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    header
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(Some)
+        .ok_or_else(|| unauthorized("The Authorization header must be `Bearer <access_token>`."))
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -35,22 +54,13 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
+        let token = bearer_token(parts)?
             .ok_or_else(|| unauthorized("This endpoint needs an access token."))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                unauthorized("The Authorization header must be `Bearer <access_token>`.")
-            })?;
+        if token.starts_with(super::API_KEY_TAG) {
+            return Err(unauthorized(
+                "API keys are accepted by the records endpoints only; this endpoint needs a user's access token.",
+            ));
+        }
         let auth = &state.auth;
         let now = unix_now();
         let ring = auth.keys.ring(&state.store, false).await;

@@ -7,6 +7,7 @@
 //! emails, and an unknown email still costs one password verification.
 
 mod account;
+pub(crate) mod api_keys;
 mod caller;
 mod keys;
 mod mailbox;
@@ -22,7 +23,8 @@ use axum::Router;
 use axum::routing::{delete, get, post};
 use fathom_auth::{PasswordHasher, PasswordPolicy, TokenConfig};
 
-pub use caller::Caller;
+pub use api_keys::{API_KEY_TAG, ServiceKey, issue as issue_api_key, parse_scopes};
+pub use caller::{Caller, bearer_token};
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
 pub(crate) use tokens::user_json;

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use fathom_auth::scopes_allow;
 use fathom_core::ErrorCode;
 use fathom_query::{AuthContext, Env, FieldPath, Filter, check, parse};
 use fathom_schema::{Collection, Rule, Schema, Value};
@@ -18,7 +18,7 @@ use serde_json::{Map, Value as Json};
 
 use crate::AppState;
 use crate::admin::ADMIN_ROLE;
-use crate::auth::Caller;
+use crate::auth::{API_KEY_TAG, Caller, ServiceKey, api_keys, bearer_token};
 use crate::error::ApiError;
 
 /// The caller of a records operation.
@@ -26,6 +26,8 @@ pub enum Principal {
     Anonymous,
     User(Caller),
     Admin(Caller),
+    /// A service holding an API key: its scopes decide, not the collection's rules.
+    Service(ServiceKey),
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -35,8 +37,12 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if !parts.headers.contains_key(header::AUTHORIZATION) {
-            return Ok(Self::Anonymous);
+        match bearer_token(parts)? {
+            None => return Ok(Self::Anonymous),
+            Some(token) if token.starts_with(API_KEY_TAG) => {
+                return Ok(Self::Service(api_keys::authenticate(state, token).await?));
+            }
+            Some(_) => {}
         }
         // A token that is present but bad is an error, never a silent fall back to anonymous.
         let caller = Caller::from_request_parts(parts, state).await?;
@@ -60,13 +66,14 @@ impl Principal {
             Self::Anonymous => Scope::NoTenant,
             Self::User(caller) => Scope::of_member(caller.claims.tenant.as_deref()),
             Self::Admin(_) => Scope::AllTenants,
+            Self::Service(key) => key.tenant.clone().map_or(Scope::AllTenants, Scope::Tenant),
         }
     }
 
     /// The expression environment: who the caller is, and the request body when there is one.
     pub fn env(&self, body: Option<&Map<String, Json>>) -> Env {
         let auth = match self {
-            Self::Anonymous => None,
+            Self::Anonymous | Self::Service(_) => None,
             Self::User(caller) | Self::Admin(caller) => Some(AuthContext {
                 id: caller.claims.sub.clone(),
                 roles: caller.claims.roles.clone(),
@@ -89,6 +96,14 @@ impl Principal {
                 format!("Signing in is required to {operation} records of `{collection}`."),
                 "Send `Authorization: Bearer <access_token>` from /api/v1/auth/login.",
             ),
+            Self::Service(key) => ApiError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "The API key `{}` may not {operation} records of `{collection}`.",
+                    key.name
+                ),
+                format!("Use a key with the scope `{collection}:{operation}`."),
+            ),
             _ => ApiError::new(
                 ErrorCode::Forbidden,
                 format!("You may not {operation} records of `{collection}`."),
@@ -109,6 +124,13 @@ pub fn rule(
 ) -> Result<Option<Filter>, ApiError> {
     if principal.is_admin() {
         return Ok(None);
+    }
+    if let Principal::Service(key) = principal {
+        return if scopes_allow(&key.scopes, &collection.name, operation) {
+            Ok(None)
+        } else {
+            Err(principal.denied(operation, &collection.name))
+        };
     }
     match collection.rules.get(operation) {
         None => Err(principal.denied(operation, &collection.name)),

@@ -14,20 +14,24 @@ use super::access::Principal;
 use crate::AppState;
 use crate::error::ApiError;
 
+/// A create body with `tenant` taken out, and the tenant it named.
+pub type TenantSplit<'b> = (Cow<'b, Map<String, Json>>, Option<String>);
+
 /// Whether `tenant` is an acceptable tenant id: 1 to 128 bytes, no control characters.
 pub fn is_tenant_id(tenant: &str) -> bool {
     (1..=128).contains(&tenant.len()) && !tenant.chars().any(char::is_control)
 }
 
-/// The body of a create without `tenant`, and the tenant it names. Only administrators may name
-/// the tenant of a new record of a tenant-scoped collection; for anyone else `tenant` stays in
-/// the body, where validation refuses it as a system field.
+/// The body of a create without `tenant`, and the tenant it names. Only callers that reach every
+/// tenant (administrators, API keys without a tenant) may name the tenant of a new record of a
+/// tenant-scoped collection; for anyone else `tenant` stays in the body, where validation
+/// refuses it as a system field.
 pub fn take_tenant<'b>(
     collection: &Collection,
     principal: &Principal,
     body: &'b Map<String, Json>,
-) -> Result<(Cow<'b, Map<String, Json>>, Option<String>), ApiError> {
-    if !(principal.is_admin() && collection.tenant_scoped) {
+) -> Result<TenantSplit<'b>, ApiError> {
+    if !(principal.scope() == Scope::AllTenants && collection.tenant_scoped) {
         return Ok((Cow::Borrowed(body), None));
     }
     let Some(named) = body.get(TENANT_FIELD) else {

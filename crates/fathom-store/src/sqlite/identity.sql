@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "hash" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "scopes" TEXT NOT NULL,
+    "tenant" TEXT,
     "created_at" TEXT NOT NULL,
     "revoked_at" TEXT
 ) STRICT;

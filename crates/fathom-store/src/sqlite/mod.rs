@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: opening and configuring connections, and the store operations on
 //! top of the writer/reader [`pool`].
 
+pub(crate) mod api_keys;
 mod ddl;
 pub(crate) mod identity;
 mod migrate;

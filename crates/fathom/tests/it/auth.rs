@@ -1,9 +1,11 @@
 //! The authentication security suite over HTTP: registration and verification, forged and
 //! malformed access tokens, refresh-token rotation and reuse detection, single-use mailed tokens
 //! under concurrency, account lockout and its recovery path, per-address rate limits and
-//! `X-Forwarded-For` trust, account enumeration, sessions, bounded password hashing and the JWKS.
+//! `X-Forwarded-For` trust, account enumeration, sessions, bounded password hashing, the JWKS
+//! and API keys.
 //! One submodule per concern.
 
+mod api_keys;
 mod challenge;
 mod enumeration;
 mod hashing;

@@ -1,6 +1,7 @@
-//! `fathom users create-admin` and the rule check of `fathom schema check`, through the binary.
+//! `fathom users create-admin`, `fathom keys create|list|revoke` and the rule check of
+//! `fathom schema check`, through the binary.
 
-use super::support::Project;
+use super::support::{Project, stop};
 
 #[test]
 fn create_admin_refuses_weak_passwords_and_taken_emails_and_never_takes_the_password_as_an_argument()
@@ -75,4 +76,52 @@ fn schema_check_reports_a_broken_rule() {
         "{}",
         check.stderr
     );
+}
+
+#[tokio::test]
+async fn keys_create_prints_a_key_once_that_the_server_accepts_until_keys_revoke() {
+    let project = Project::new();
+    project.write(
+        "fathom.schema.toml",
+        "[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    for (scope, reason) in [("notes", "no `:`"), ("ghosts:list", "not a collection")] {
+        let bad = project.cli(&["keys", "create", "--name", "svc", "--scope", scope]);
+        bad.expect_code(1);
+        assert!(bad.stderr.contains(reason), "{}", bad.stderr);
+    }
+    let created = project.cli(&["keys", "create", "--name", "svc", "--scope", "notes:list"]);
+    created.expect_code(0);
+    let key = created.stdout.trim().to_owned();
+    assert!(key.starts_with("fth_"), "{key}");
+
+    let listed = project.cli(&["keys", "list"]);
+    listed.expect_code(0);
+    assert!(listed.stdout.contains("notes:list"), "{}", listed.stdout);
+    assert!(
+        !listed.stdout.contains(&key[13..]),
+        "the secret is never listed"
+    );
+    let id = listed
+        .stdout
+        .lines()
+        .find(|l| l.contains("notes:list"))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("a key line")
+        .to_owned();
+
+    let mut server = project.serve(&[]);
+    let client = reqwest::Client::new();
+    let list = |key: String| {
+        let request = client
+            .get(server.url("/api/v1/notes"))
+            .bearer_auth(key)
+            .send();
+        async move { request.await.expect("request").status().as_u16() }
+    };
+    assert_eq!(list(key.clone()).await, 200);
+    project.cli(&["keys", "revoke", &id]).expect_code(0);
+    assert_eq!(list(key.clone()).await, 401);
+    project.cli(&["keys", "revoke", &id]).expect_code(1);
+    assert!(stop(&mut server).success());
 }
