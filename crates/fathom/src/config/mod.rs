@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
+mod mail;
 
 pub use auth::AuthConfig;
+pub use mail::MailConfig;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -23,6 +25,7 @@ pub struct Config {
     pub schema: SchemaConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub mail: MailConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -155,6 +158,10 @@ pub enum LogFormat {
 pub struct Secret(String);
 
 impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -260,7 +267,7 @@ impl Config {
             })?;
             self.database.url = Some(Secret(text.trim().to_owned()));
         }
-        Ok(())
+        self.mail.resolve_secret_file()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
