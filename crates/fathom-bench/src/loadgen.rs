@@ -34,6 +34,7 @@ impl Load {
     /// A short description for tables ("closed, 32 workers" / "open, 2000/s").
     pub fn describe(&self) -> String {
         match self {
+            Load::Closed { concurrency: 1 } => "closed, 1 worker".to_owned(),
             Load::Closed { concurrency } => format!("closed, {concurrency} workers"),
             Load::Open { rate_per_sec, .. } => format!("open, {rate_per_sec:.0}/s"),
         }

@@ -26,7 +26,7 @@ impl ServerProcess {
 
     /// Resident memory now, in MiB.
     pub fn rss_mib(&self) -> Option<f64> {
-        crate::rss::rss_mib(self.pid())
+        crate::proc_stats::rss_mib(self.pid())
     }
 }
 

@@ -25,6 +25,9 @@ pub struct Summary {
     /// The server's resident memory after the run.
     pub rss_mib: Option<f64>,
     pub first_error: Option<String>,
+    /// The server process's CPU time (user + system) per successful request, in microseconds.
+    #[serde(default)]
+    pub server_cpu_us: Option<f64>,
 }
 
 impl Summary {
@@ -48,7 +51,14 @@ impl Summary {
             max_ms: ms(h.max()),
             rss_mib,
             first_error: outcome.first_error.clone(),
+            server_cpu_us: None,
         }
+    }
+
+    /// Adds the server's CPU time spent during the run (`None` when it could not be read).
+    pub fn with_server_cpu(mut self, cpu_seconds: Option<f64>) -> Self {
+        self.server_cpu_us = cpu_seconds.and_then(|s| ratio(s * 1e6, self.requests as f64));
+        self
     }
 }
 
@@ -60,6 +70,9 @@ pub struct Ratio {
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
+    /// Server CPU time per request.
+    #[serde(default)]
+    pub cpu: Option<f64>,
 }
 
 /// `numerator / denominator`, or `None` when the denominator is not a positive number.
@@ -75,6 +88,10 @@ impl Ratio {
             p50: ratio(fathom.p50_ms, baseline.p50_ms),
             p95: ratio(fathom.p95_ms, baseline.p95_ms),
             p99: ratio(fathom.p99_ms, baseline.p99_ms),
+            cpu: fathom
+                .server_cpu_us
+                .zip(baseline.server_cpu_us)
+                .and_then(|(f, b)| ratio(f, b)),
         }
     }
 }
@@ -115,6 +132,8 @@ fn summary_cells(server: &str, s: &Summary) -> Vec<String> {
         number(s.p99_ms),
         number(s.max_ms),
         s.errors.to_string(),
+        s.server_cpu_us
+            .map_or_else(|| "–".into(), |c| format!("{c:.0}")),
         s.rss_mib.map_or_else(|| "–".into(), |m| format!("{m:.1}")),
     ]
 }
@@ -169,7 +188,16 @@ pub fn markdown_table(header: &[&str], rows: &[Vec<String>], left_columns: usize
 /// The results table: per workload a Fathom row, a baseline row and a Fathom/baseline row.
 pub fn results_table(results: &Results) -> String {
     let header = [
-        "workload", "load", "server", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors",
+        "workload",
+        "load",
+        "server",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "CPU µs/req",
         "RSS MiB",
     ];
     let mut rows = Vec::new();
@@ -193,6 +221,7 @@ pub fn results_table(results: &Results) -> String {
                     times(r.p99),
                     String::new(),
                     String::new(),
+                    times(r.cpu),
                     String::new(),
                 ]);
                 rows.push(row);
@@ -200,7 +229,7 @@ pub fn results_table(results: &Results) -> String {
             _ => {
                 let mut row = blank();
                 row.extend(["baseline".to_owned(), "n/a".to_owned()]);
-                row.extend((0..6).map(|_| String::new()));
+                row.extend((0..7).map(|_| String::new()));
                 rows.push(row);
             }
         }

@@ -200,7 +200,8 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     let mut workloads = vec![
         bench.w2_get(reads).await,
         bench.w2_get(open).await,
-        bench.w3_page().await,
+        bench.w3_page(Load::Closed { concurrency: 1 }).await,
+        bench.w3_page(reads).await,
         bench.w4_owner_page().await,
     ];
     workloads.extend(bench.w6_logins().await);
@@ -208,14 +209,12 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     workloads.push(bench.w1_create(32).await);
     workloads.sort_by(|a, b| a.id.cmp(&b.id));
 
-    let writes = Load::Closed { concurrency: 32 };
-    let targets = crate::targets::check(
-        &workloads,
-        &fathom_figures,
-        options.records,
-        &reads.describe(),
-        &writes.describe(),
-    );
+    let loads = crate::targets::TargetLoads {
+        reads: reads.describe(),
+        writes: Load::Closed { concurrency: 32 }.describe(),
+        page_latency: Load::Closed { concurrency: 1 }.describe(),
+    };
+    let targets = crate::targets::check(&workloads, &fathom_figures, options.records, &loads);
     let mut notes = vec![
         format!(
             "The load generator runs on the same {} CPUs as both servers (and, in this run, \

@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::client::{Session, expect_status};
 use crate::data::{Lcg, STATUSES, item, mix};
 use crate::loadgen::{self, Bounds, Load};
+use crate::proc_stats;
 use crate::report::{Ratio, Summary};
 use crate::results::{Skipped, WorkloadResult};
 
@@ -91,8 +92,12 @@ impl Bench {
             loadgen::run(load, bounds, move |n| warm(n + WARMUP_OFFSET)).await;
         }
         let measured = op.clone();
+        let cpu_before = proc_stats::cpu_seconds(pid);
         let outcome = loadgen::run(load, self.bounds, move |n| measured(n)).await;
-        Summary::from_outcome(&outcome, crate::rss::rss_mib(pid))
+        let cpu = proc_stats::cpu_seconds(pid)
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        Summary::from_outcome(&outcome, proc_stats::rss_mib(pid)).with_server_cpu(cpu)
     }
 
     /// Runs one workload against Fathom, then (if it has one) the baseline's equivalent.
@@ -175,7 +180,7 @@ impl Bench {
     }
 
     /// W3: `status = S && priority >= P`, newest first, 20 a page, as the administrator.
-    pub async fn w3_page(&self) -> WorkloadResult {
+    pub async fn w3_page(&self, load: Load) -> WorkloadResult {
         let fathom_urls = Arc::new(fathom_page_urls(&self.fathom.base));
         let baseline_urls = Arc::new(baseline_page_urls(&self.baseline.base, None));
         let (client, token) = (self.fathom.client.clone(), self.admin_token.clone());
@@ -187,9 +192,7 @@ impl Bench {
         let baseline = op(move |n| expect_status(client.get(pick(&baseline_urls, n)), 200));
         self.compare(
             ("W3", "filtered, sorted page of 20"),
-            Load::Closed {
-                concurrency: self.concurrency,
-            },
+            load,
             fathom,
             Some(baseline),
         )
@@ -268,7 +271,7 @@ impl Bench {
                 failed
             }
         };
-        let rss = crate::rss::rss_mib(self.fathom.pid);
+        let rss = proc_stats::rss_mib(self.fathom.pid);
         let fathom_only = |name: &str, load: Load, summary: Summary| WorkloadResult {
             id: "W6".into(),
             name: name.into(),
