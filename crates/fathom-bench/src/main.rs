@@ -81,6 +81,9 @@ struct SuiteArgs {
     /// Reader connections of the baseline (Fathom's default is 4).
     #[arg(long, default_value_t = 4)]
     baseline_readers: usize,
+    /// Run only these workloads (comma-separated ids such as W2,W3); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Where to write the results (the Markdown table goes beside it, as results.md).
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -132,6 +135,7 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
         flood_read_concurrency: args.flood_read_concurrency,
         durability: args.durability,
         baseline_readers: args.baseline_readers,
+        only: args.only,
     };
     let results = suite::run(&options).await?;
     let table = format!(

@@ -37,6 +37,14 @@ pub struct SuiteOptions {
     pub flood_read_concurrency: usize,
     pub durability: String,
     pub baseline_readers: usize,
+    /// Workload ids to run ("W2", …); empty runs them all.
+    pub only: Vec<String>,
+}
+
+impl SuiteOptions {
+    fn runs(&self, id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(id))
+    }
 }
 
 fn now_rfc3339() -> String {
@@ -116,8 +124,9 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     let baseline_idle = baseline.rss_mib();
     let show = |v: Option<f64>| v.map_or("?".to_owned(), |m| format!("{m:.1} MiB"));
     println!(
-        "Fathom at {} (idle RSS {}), baseline at {} (idle RSS {})",
+        "Fathom at {} (pid {}, idle RSS {}), baseline at {} (idle RSS {})",
         fathom.process.address,
+        fathom.process.pid(),
         show(fathom_idle),
         baseline.address,
         show(baseline_idle)
@@ -197,16 +206,25 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         max_in_flight: 1024,
     };
     // Reads run first, on exactly the seeded records; creates come last.
-    let mut workloads = vec![
-        bench.w2_get(reads).await,
-        bench.w2_get(open).await,
-        bench.w3_page(Load::Closed { concurrency: 1 }).await,
-        bench.w3_page(reads).await,
-        bench.w4_owner_page().await,
-    ];
-    workloads.extend(bench.w6_logins().await);
-    workloads.push(bench.w1_create(1).await);
-    workloads.push(bench.w1_create(32).await);
+    let mut workloads = Vec::new();
+    if options.runs("W2") {
+        workloads.push(bench.w2_get(reads).await);
+        workloads.push(bench.w2_get(open).await);
+    }
+    if options.runs("W3") {
+        workloads.push(bench.w3_page(Load::Closed { concurrency: 1 }).await);
+        workloads.push(bench.w3_page(reads).await);
+    }
+    if options.runs("W4") {
+        workloads.push(bench.w4_owner_page().await);
+    }
+    if options.runs("W6") {
+        workloads.extend(bench.w6_logins().await);
+    }
+    if options.runs("W1") {
+        workloads.push(bench.w1_create(1).await);
+        workloads.push(bench.w1_create(32).await);
+    }
     workloads.sort_by(|a, b| a.id.cmp(&b.id));
 
     let loads = crate::targets::TargetLoads {
