@@ -58,11 +58,13 @@ pub struct FathomServer {
 
 /// Writes the schema, creates the administrator, then starts `fathom serve` on port 0.
 pub fn start(options: &FathomOptions) -> anyhow::Result<FathomServer> {
-    ensure!(
-        options.bin.exists(),
-        "the fathom binary {} does not exist; build it with `cargo build --release -p fathom`",
-        options.bin.display()
-    );
+    // Absolute, because the commands run in the data directory.
+    let bin = std::fs::canonicalize(&options.bin).with_context(|| {
+        format!(
+            "the fathom binary {} does not exist; build it with `cargo build --release -p fathom`",
+            options.bin.display()
+        )
+    })?;
     let data = tempfile::tempdir().context("creating a data directory")?;
     let schema = data.path().join("bench.schema.toml");
     std::fs::write(&schema, SCHEMA).context("writing the bench schema")?;
@@ -82,7 +84,7 @@ pub fn start(options: &FathomOptions) -> anyhow::Result<FathomServer> {
         command.envs(options.environment());
     };
 
-    let mut create_admin = Command::new(&options.bin);
+    let mut create_admin = Command::new(&bin);
     create_admin.args(["users", "create-admin", "--email", ADMIN_EMAIL]);
     common(&mut create_admin);
     let output = create_admin
@@ -96,7 +98,7 @@ pub fn start(options: &FathomOptions) -> anyhow::Result<FathomServer> {
         String::from_utf8_lossy(&output.stderr)
     );
 
-    let mut serve = Command::new(&options.bin);
+    let mut serve = Command::new(&bin);
     serve.args(["serve", "--listen", "127.0.0.1:0"]);
     common(&mut serve);
     let process = spawn_announcing(serve, Duration::from_secs(60))?;
