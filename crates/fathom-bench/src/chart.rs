@@ -15,6 +15,8 @@ const PANEL_HEIGHT: f64 = 300.0;
 const PLOT_TOP: f64 = 40.0;
 const PLOT_HEIGHT: f64 = 190.0;
 const HEADER: f64 = 64.0;
+/// Characters per line of a workload's name under its bars.
+const LABEL_WIDTH: usize = 18;
 const FATHOM_COLOUR: &str = "#2563eb";
 const BASELINE_COLOUR: &str = "#9ca3af";
 
@@ -74,13 +76,34 @@ fn short_load(load: &str) -> String {
     load.replace("closed, ", "").replace("open, ", "open ")
 }
 
-fn short_name(name: &str) -> String {
-    let mut out: String = name.chars().take(20).collect();
-    if name.chars().count() > 20 {
-        out.pop();
-        out.push('…');
+/// `name` on at most two lines of at most `width` characters, broken between words; what does
+/// not fit ends in an ellipsis.
+fn wrap(name: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![String::new()];
+    for word in name.split_whitespace() {
+        let current = lines.last().map_or(0, |l| l.chars().count());
+        if current > 0 && current + 1 + word.chars().count() > width {
+            lines.push(String::new());
+        }
+        if let Some(line) = lines.last_mut() {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
     }
-    out
+    if lines.len() > 2 {
+        let rest = lines[1..].join(" ");
+        lines.truncate(1);
+        lines.push(rest);
+    }
+    for line in &mut lines {
+        if line.chars().count() > width {
+            *line = line.chars().take(width.saturating_sub(1)).collect();
+            line.push('…');
+        }
+    }
+    lines
 }
 
 fn draw_panel(svg: &mut String, panel: &Panel<'_>, workloads: &[WorkloadResult], top: f64) {
@@ -155,11 +178,9 @@ fn draw_panel(svg: &mut String, panel: &Panel<'_>, workloads: &[WorkloadResult],
                 compact(value)
             );
         }
-        let label_lines = [
-            workload.id.clone(),
-            short_name(&workload.name),
-            short_load(&workload.load),
-        ];
+        let mut label_lines = vec![workload.id.clone()];
+        label_lines.extend(wrap(&workload.name, LABEL_WIDTH));
+        label_lines.push(short_load(&workload.load));
         for (line, text) in label_lines.iter().enumerate() {
             let _ = writeln!(
                 svg,
@@ -200,8 +221,8 @@ pub fn render(results: &Results) -> String {
         results.settings.records, results.settings.durability, results.date
     );
     let machine = format!(
-        "{} CPUs, {}; load generator on the same machine",
-        results.machine.cpus, results.machine.cpu_model
+        "{} CPUs, {}; the load generator on the same machine; load average {:.2} at start",
+        results.machine.cpus, results.machine.cpu_model, results.machine.load_average
     );
     let _ = writeln!(
         svg,
@@ -274,7 +295,8 @@ mod tests {
         assert!(svg.contains(">12.0k</text>"), "{svg}");
         assert!(svg.contains(">5000</text>"));
         assert!(svg.contains(">450</text>"));
-        assert!(svg.contains(">password logins &lt;fl…</text>"), "{svg}");
+        assert!(svg.contains(">password logins</text>"), "{svg}");
+        assert!(svg.contains(">&lt;flood&gt; &amp; reads</text>"), "{svg}");
         assert!(!svg.contains("<flood>"));
         assert_eq!(render(&sample()), svg, "rendering is deterministic");
     }
@@ -296,6 +318,23 @@ mod tests {
         // Throughput panel: baseline W2 (12000) over Fathom W2 (5000) over Fathom W6 (40).
         assert!(height_of("baseline", 0) > height_of("fathom", 0));
         assert!(height_of("fathom", 0) > height_of("fathom", 1));
+    }
+
+    #[test]
+    fn names_wrap_on_two_lines() {
+        assert_eq!(wrap("get by id", 18), ["get by id"]);
+        assert_eq!(
+            wrap("filtered, sorted page of 20", 18),
+            ["filtered, sorted", "page of 20"]
+        );
+        assert_eq!(
+            wrap("get by id, during the login flood", 18),
+            ["get by id, during", "the login flood"]
+        );
+        assert_eq!(
+            wrap("a very long name that needs three lines", 12),
+            ["a very long", "name that n…"]
+        );
     }
 
     #[test]
