@@ -1,4 +1,4 @@
-//! Administration (`/api/v1/admin`): users, API keys and the audit log; their path items and
+//! Administration (`/api/v1/admin`): users, API keys, the audit log and the development mailbox; their path items and
 //! the schemas only they use. They mirror the handlers in `crate::admin`.
 
 use fathom_auth::KEY_OPERATIONS;
@@ -58,7 +58,18 @@ pub fn schemas() -> Map<String, Value> {
         "key".into(),
         text("The key itself: shown this once, stored only as a hash."),
     );
+    let mut mail = Map::new();
+    mail.insert("to".into(), text("The recipient."));
+    mail.insert("subject".into(), text("The subject."));
+    mail.insert(
+        "body".into(),
+        text("The text, ending with the token it carries."),
+    );
     let mut out = Map::new();
+    out.insert(
+        "Mail".into(),
+        object("A message in the development mailbox", mail),
+    );
     out.insert(
         "ApiKey".into(),
         object("An API key (never the key itself)", key),
@@ -176,6 +187,25 @@ pub fn paths() -> Vec<(String, Value)> {
                 "responses": responses(
                     &[("200", ok("The newest entries.", list_envelope("AuditEntry", schema_ref("Meta"))))],
                     &statuses(&[&[400], denied, &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+        (
+            "/api/v1/admin/mailbox".to_owned(),
+            json!({ "get": {
+                "tags": [ADMIN_TAG],
+                "operationId": "adminReadMailbox",
+                "summary": "Read the development mailbox",
+                "description": "Mail to `to` held by the development mailbox (verification and reset tokens included), oldest first. Only while no SMTP relay is configured (`mail.smtp_url`); with one the answer is 404.",
+                "security": bearer(),
+                "parameters": [{
+                    "name": "to", "in": "query", "required": true,
+                    "description": "The recipient's address.",
+                    "schema": { "type": "string", "format": "email" },
+                }],
+                "responses": responses(
+                    &[("200", ok("The messages.", list_envelope("Mail", schema_ref("Meta"))))],
+                    &statuses(&[&[400, 404], denied, &SERVER_ERRORS]),
                 ),
             }}),
         ),

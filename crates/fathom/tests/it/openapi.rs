@@ -199,6 +199,7 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("admin", "/api/v1/admin/users/{id}", "get", true),
     ("admin", "/api/v1/admin/users/{id}", "patch", true),
     ("admin", "/api/v1/admin/audit", "get", true),
+    ("admin", "/api/v1/admin/mailbox", "get", true),
     ("admin", "/api/v1/admin/api-keys", "get", true),
     ("admin", "/api/v1/admin/api-keys", "post", true),
     ("admin", "/api/v1/admin/api-keys/{id}", "delete", true),

@@ -180,6 +180,9 @@ impl Accounts {
             ("get", "/auth/me" | "/auth/sessions" | "/admin/users" | "/admin/audit")
             | ("get", "/admin/api-keys")
             | ("delete", "/auth/sessions") => admin(None),
+            ("get", "/admin/mailbox") => {
+                with(&self.admin, format!("{path}?to={FRESH_EMAIL}"), None)
+            }
             ("patch", "/auth/me") => admin(Some(json!({ "display_name": "Ada" }))),
             ("post", "/admin/api-keys") => admin(Some(json!({
                 "name": "documented",
