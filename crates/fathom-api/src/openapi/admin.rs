@@ -1,5 +1,6 @@
-//! Administration (`/api/v1/admin`): users, API keys, the audit log and the development mailbox; their path items and
-//! the schemas only they use. They mirror the handlers in `crate::admin`.
+//! Administration (`/api/v1/admin`): users, API keys, the audit log and the development
+//! mailbox; their path items and the schemas only they use. They mirror the handlers in
+//! `crate::admin`.
 
 use fathom_auth::KEY_OPERATIONS;
 use serde_json::{Map, Value, json};

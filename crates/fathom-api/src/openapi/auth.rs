@@ -1,6 +1,7 @@
-//! Authentication (`/api/v1/auth`): its path items, the schemas it and administration use, the `bearerAuth` security scheme, and the headers of the per-client rate
-//! limit. Unlike the records API these shapes are fixed (they do not depend on the schema file);
-//! they mirror the handlers in `crate::auth` and `crate::admin`.
+//! Authentication (`/api/v1/auth`): its path items, the schemas it and administration use, the
+//! `bearerAuth` security scheme, and the headers of the per-client rate limit. Unlike the records
+//! API these shapes are fixed (they do not depend on the schema file); they mirror the handlers
+//! in `crate::auth` and `crate::admin`.
 
 use std::collections::BTreeSet;
 
