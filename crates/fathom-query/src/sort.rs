@@ -6,7 +6,7 @@ use sea_query::{NullOrdering, Order, SelectStatement};
 
 use crate::check::{FieldPath, ValueKind};
 use crate::error::QueryError;
-use crate::sql::column;
+use crate::sql::{Dialect, column_in};
 
 /// The most keys a sort may have (besides the implicit `id`).
 pub const MAX_SORT_KEYS: usize = 4;
@@ -120,14 +120,19 @@ pub fn sort_spec(keys: &[SortKey]) -> String {
         .join(",")
 }
 
-/// Adds ORDER BY for `keys` on `base`.
+/// Adds ORDER BY for `keys` on `base` (SQLite's dialect).
 pub fn apply_sort(select: &mut SelectStatement, base: &str, keys: &[SortKey]) {
+    apply_sort_in(Dialect::Sqlite, select, base, keys);
+}
+
+/// [`apply_sort`] for `dialect`.
+pub fn apply_sort_in(dialect: Dialect, select: &mut SelectStatement, base: &str, keys: &[SortKey]) {
     for key in keys {
         let (order, nulls) = if key.descending {
             (Order::Desc, NullOrdering::Last)
         } else {
             (Order::Asc, NullOrdering::First)
         };
-        select.order_by_expr_with_nulls(column(base, &key.path), order, nulls);
+        select.order_by_expr_with_nulls(column_in(dialect, base, &key.path), order, nulls);
     }
 }
