@@ -24,8 +24,17 @@ pub struct Application {
     shutdown_timeout: Duration,
 }
 
-/// Opens the store for `config`, naming the file and how to fix the usual problems on failure.
+/// Opens the store for `config`, naming the database and how to fix the usual problems on
+/// failure.
 pub async fn open_store(config: &Config, database_name: &str) -> anyhow::Result<Store> {
+    if let Some(options) = config.postgres_options() {
+        return Store::open_postgres(options).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the PostgreSQL database: {}\nhint: check that the server is running and reachable, and that database.url (or FATHOM_DATABASE__URL) names the right host, port, user, password and database (create it with `createdb`); the role needs to own the database or be allowed to create tables in it",
+                e.detail
+            )
+        });
+    }
     let options = config.store_options(database_name);
     let path = options.path.clone();
     Store::open_sqlite(options).await.map_err(|e| {

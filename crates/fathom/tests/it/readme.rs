@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::helpers::spawn_server_process;
+use crate::helpers::{database_env, scratch_database_blocking, spawn_server_process_with_env};
 
 /// The first ```sh block after the "## Walkthrough" heading.
 fn walkthrough() -> String {
@@ -25,7 +25,10 @@ fn walkthrough() -> String {
 #[test]
 fn readme_walkthrough_works_verbatim_against_the_demo() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = spawn_server_process(dir.path(), &["--demo"]);
+    let database = scratch_database_blocking();
+    let env = database_env(database.as_ref());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = spawn_server_process_with_env(dir.path(), &["--demo"], &env);
     let script = walkthrough().replace("127.0.0.1:8090", &server.address.to_string());
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])
