@@ -30,8 +30,8 @@ use fathom_schema::Schema;
 use fathom_store::Store;
 
 pub use auth::{
-    AuthSettings, AuthState, Caller, Keys, Mail, Mailbox, ServiceKey, issue_api_key, parse_scopes,
-    rotate_signing_key,
+    AuthSettings, AuthState, Caller, Keys, Mail, Mailbox, ServiceKey, SmtpMailer, issue_api_key,
+    parse_scopes, rotate_signing_key,
 };
 pub use config::HttpConfig;
 pub use error::ApiError;

@@ -1,11 +1,12 @@
 //! Builds the authentication state from the configuration: the password hasher and policy, the
-//! signing keys (created in the database on first start), and the mailbox.
+//! signing keys (created in the database on first start), and the mailer (SMTP when configured,
+//! else the development mailbox).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use fathom_api::{AuthSettings, AuthState, Keys, Mailbox};
+use fathom_api::{AuthSettings, AuthState, Keys, SmtpMailer};
 use fathom_auth::{PasswordHasher, PasswordParams, PasswordPolicy, TokenConfig};
 use fathom_store::Store;
 
@@ -41,11 +42,16 @@ pub async fn build(config: &Config, store: &Store) -> anyhow::Result<Arc<AuthSta
         verification_ttl: Duration::from_secs(24 * 3600),
         reset_ttl: Duration::from_secs(3600),
     };
-    Ok(AuthState::new(
-        settings,
-        hasher,
-        policy,
-        keys,
-        Mailbox::default(),
-    ))
+    let smtp = match &config.mail.smtp_url {
+        Some(url) => Some(
+            SmtpMailer::new(url.expose(), &config.mail.from).map_err(|e| anyhow!("mail: {e}"))?,
+        ),
+        None => {
+            tracing::warn!(
+                "mail.smtp_url is not set: verification and reset mail stays in the development mailbox"
+            );
+            None
+        }
+    };
+    Ok(AuthState::new(settings, hasher, policy, keys, smtp))
 }

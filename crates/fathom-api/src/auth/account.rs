@@ -83,10 +83,10 @@ async fn mail_token(
         .store
         .create_one_time_token(user_id, purpose, hash_token(&token), timestamp_after(ttl))
         .await?;
-    state.auth.mailbox.send(Mail {
+    state.auth.deliver(Mail {
         to,
         subject: subject.into(),
-        body: format!("{instructions}: {token}"),
+        body: format!("{instructions}:\n\n{token}\n"),
     });
     Ok(())
 }
@@ -148,7 +148,7 @@ pub async fn register(
         }
         Err(e) if matches!(e.kind, StoreErrorKind::UniqueViolation { .. }) => {
             // Already registered: tell the owner, not the requester.
-            state.auth.mailbox.send(Mail {
+            state.auth.deliver(Mail {
                 to: email,
                 subject: "Someone tried to register with your address".into(),
                 body: "If it was you, sign in instead, or reset your password.".into(),

@@ -1,6 +1,6 @@
-//! Outgoing mail. Today the development mailbox: messages are kept in memory (the newest 100)
-//! for tests and local work, and logged without their body, since bodies carry single-use tokens.
-//! An SMTP transport through the outbox arrives with the events capability.
+//! The development mailbox: when no SMTP relay is configured, outgoing messages are kept in
+//! memory (the newest 100) for tests and local work, and logged without their body, since bodies
+//! carry single-use tokens.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -12,6 +12,7 @@ mod caller;
 mod keys;
 mod mailbox;
 mod sessions;
+mod smtp;
 mod throttle;
 mod tokens;
 
@@ -27,6 +28,7 @@ pub use api_keys::{API_KEY_TAG, ServiceKey, issue as issue_api_key, parse_scopes
 pub use caller::{Caller, bearer_token};
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
+pub use smtp::SmtpMailer;
 pub(crate) use tokens::user_json;
 
 use crate::AppState;
@@ -54,7 +56,9 @@ pub struct AuthState {
     pub hasher: PasswordHasher,
     pub policy: PasswordPolicy,
     pub keys: Keys,
+    /// The development mailbox: holds mail when no SMTP relay is configured.
     pub mailbox: Mailbox,
+    pub smtp: Option<SmtpMailer>,
     pub(crate) rate_limit: ClientRateLimit,
     pub(crate) throttle: throttle::LoginThrottle,
 }
@@ -65,7 +69,7 @@ impl AuthState {
         hasher: PasswordHasher,
         policy: PasswordPolicy,
         keys: Keys,
-        mailbox: Mailbox,
+        smtp: Option<SmtpMailer>,
     ) -> Arc<Self> {
         let rate_limit = ClientRateLimit::per_minute(
             settings.rate_limit_per_minute,
@@ -76,10 +80,21 @@ impl AuthState {
             hasher,
             policy,
             keys,
-            mailbox,
+            mailbox: Mailbox::default(),
+            smtp,
             rate_limit,
             throttle: throttle::LoginThrottle::default(),
         })
+    }
+}
+
+impl AuthState {
+    /// Sends `mail` over SMTP when configured, else into the development mailbox.
+    pub fn deliver(&self, mail: Mail) {
+        match &self.smtp {
+            Some(smtp) => smtp.send(mail),
+            None => self.mailbox.send(mail),
+        }
     }
 }
 

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
+mod mail;
 
 pub use auth::AuthConfig;
+pub use mail::MailConfig;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -23,6 +25,7 @@ pub struct Config {
     pub schema: SchemaConfig,
     pub log: LogConfig,
     pub auth: AuthConfig,
+    pub mail: MailConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -269,7 +272,7 @@ impl Config {
             })?;
             self.database.url = Some(Secret(text.trim().to_owned()));
         }
-        Ok(())
+        self.mail.resolve_secret_file()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -17,4 +17,5 @@ mod refresh;
 mod registration;
 mod sessions;
 mod single_use;
+mod smtp;
 mod support;
