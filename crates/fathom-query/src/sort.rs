@@ -120,6 +120,15 @@ pub fn sort_spec(keys: &[SortKey]) -> String {
         .join(",")
 }
 
+/// Whether a sort key is a system column that always has a value.
+pub fn is_never_null(path: &FieldPath) -> bool {
+    path.hops.is_empty()
+        && matches!(
+            path.column.as_str(),
+            "id" | "version" | "created_at" | "updated_at"
+        )
+}
+
 /// Adds ORDER BY for `keys` on `base` (SQLite's dialect).
 pub fn apply_sort(select: &mut SelectStatement, base: &str, keys: &[SortKey]) {
     apply_sort_in(Dialect::Sqlite, select, base, keys);
@@ -133,6 +142,15 @@ pub fn apply_sort_in(dialect: Dialect, select: &mut SelectStatement, base: &str,
         } else {
             (Order::Asc, NullOrdering::First)
         };
-        select.order_by_expr_with_nulls(column_in(dialect, base, &key.path), order, nulls);
+        let column = column_in(dialect, base, &key.path);
+        // PostgreSQL matches an ORDER BY to an index only when the null placement agrees too.
+        // System columns are never null, so they keep PostgreSQL's default placement, which the
+        // primary key and the indexes Fathom builds share; fields say it explicitly, as their
+        // index columns do (`NULLS FIRST`, scanned backwards for descending).
+        if dialect == Dialect::Postgres && is_never_null(&key.path) {
+            select.order_by_expr(column, order);
+        } else {
+            select.order_by_expr_with_nulls(column, order, nulls);
+        }
     }
 }

@@ -195,9 +195,30 @@ fn create_table(collection: &Collection) -> String {
     )
 }
 
+/// The system columns, which are never null.
+const SYSTEM_COLUMNS: &[&str] = &["id", "version", "created_at", "updated_at", "tenant"];
+
 /// CREATE INDEX; `concurrently` builds it without blocking writes (outside a transaction).
+///
+/// Field columns are `NULLS FIRST`, the order lists use (scanned backwards it is descending with
+/// nulls last, the descending order lists use), so a sort on them needs no sort step; system
+/// columns keep the default, as lists sort them. A non-unique index ends with `id`, the final
+/// key of every sort, so a page is read off the index in order and stops at its limit.
 pub(crate) fn create_index(collection: &Collection, index: &Index, concurrently: bool) -> String {
-    let columns: Vec<String> = index.fields.iter().map(|f| ident(f)).collect();
+    let mut columns: Vec<String> = index
+        .fields
+        .iter()
+        .map(|f| {
+            if SYSTEM_COLUMNS.contains(&f.as_str()) {
+                ident(f)
+            } else {
+                format!("{} NULLS FIRST", ident(f))
+            }
+        })
+        .collect();
+    if !index.unique && index.fields.last().is_none_or(|f| f != "id") {
+        columns.push("\"id\"".to_owned());
+    }
     // On soft-delete collections a unique value is held by live records only, so deleting a
     // record frees its value for reuse.
     let partial = if index.unique && collection.soft_delete {

@@ -13,6 +13,8 @@ mod plan;
 mod records;
 mod scope;
 pub mod scratch;
+#[cfg(test)]
+mod tests;
 mod values;
 
 use std::str::FromStr;

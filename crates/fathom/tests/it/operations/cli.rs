@@ -58,10 +58,13 @@ async fn init_writes_a_project_that_checks_and_serves() {
         "{body}"
     );
     assert!(stop(&mut server).success());
-    assert!(
-        project.path().join("fathom_data/fathom.db").is_file(),
-        "the data dir of fathom.toml is used"
-    );
+    // Database files exist on SQLite only; on PostgreSQL the data lives in the server.
+    if project.database.is_none() {
+        assert!(
+            project.path().join("fathom_data/fathom.db").is_file(),
+            "the data dir of fathom.toml is used"
+        );
+    }
 }
 
 #[test]
@@ -207,11 +210,14 @@ async fn serve_demo_seeds_a_fresh_directory_once() {
     // Orders belong to shops (tenants): an anonymous caller sees none of them.
     assert!(http.list("orders").await.is_empty());
     assert!(stop(&mut server).success());
-    assert!(project.path().join("fathom_data/demo.db").is_file());
-    assert!(
-        !project.path().join("fathom_data/fathom.db").exists(),
-        "the demo keeps its own database"
-    );
+    // Database files exist on SQLite only; on PostgreSQL the data lives in the server.
+    if project.database.is_none() {
+        assert!(project.path().join("fathom_data/demo.db").is_file());
+        assert!(
+            !project.path().join("fathom_data/fathom.db").exists(),
+            "the demo keeps its own database"
+        );
+    }
 
     // A second start finds the seed and does not add it again.
     let mut server = project.serve(&["--demo"]);
