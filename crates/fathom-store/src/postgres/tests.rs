@@ -34,7 +34,10 @@ struct Fixture {
 async fn fixture() -> Option<Fixture> {
     let Ok(admin) = std::env::var("FATHOM_TEST_PG_URL") else {
         let on_postgres = std::env::var("FATHOM_TEST_BACKEND").is_ok_and(|b| b == "postgres");
-        assert!(!on_postgres, "FATHOM_TEST_BACKEND=postgres needs FATHOM_TEST_PG_URL");
+        assert!(
+            !on_postgres,
+            "FATHOM_TEST_BACKEND=postgres needs FATHOM_TEST_PG_URL"
+        );
         eprintln!("SKIPPED: no PostgreSQL (FATHOM_TEST_PG_URL is unset); scripts/test.sh runs it");
         return None;
     };
@@ -134,7 +137,11 @@ async fn two_tenants_through_one_pooled_connection_see_zero_cross_tenant_rows() 
         }
     }
     assert_eq!(cross_tenant_rows, 0);
-    assert_eq!(f.backend_pid().await, pid, "every statement used one connection");
+    assert_eq!(
+        f.backend_pid().await,
+        pid,
+        "every statement used one connection"
+    );
 
     // Between transactions the connection carries no tenant: an unscoped statement on it sees
     // nothing, and the settings are empty.
@@ -160,7 +167,10 @@ async fn two_tenants_through_one_pooled_connection_see_zero_cross_tenant_rows() 
     // Unfiltered writes in one tenant's transaction touch only that tenant's rows, and a row
     // for another tenant is refused.
     let updated = f
-        .raw(&a, "UPDATE \"notes\" SET \"version\" = \"version\" + 1 RETURNING \"tenant\"")
+        .raw(
+            &a,
+            "UPDATE \"notes\" SET \"version\" = \"version\" + 1 RETURNING \"tenant\"",
+        )
         .await;
     assert_eq!(updated.len(), 25);
     assert!(updated.iter().all(|r| r.get::<_, String>(0) == "acme"));
@@ -177,14 +187,27 @@ async fn two_tenants_through_one_pooled_connection_see_zero_cross_tenant_rows() 
     .await;
     assert!(smuggled.is_err(), "the policy refuses another tenant's row");
     drop(client);
-    let deleted = f.raw(&b, "DELETE FROM \"notes\" RETURNING \"tenant\"").await;
+    let deleted = f
+        .raw(&b, "DELETE FROM \"notes\" RETURNING \"tenant\"")
+        .await;
     assert!(deleted.iter().all(|r| r.get::<_, String>(0) == "globex"));
-    assert_eq!(f.tenants(&a, "SELECT \"tenant\" FROM \"notes\"").await.len(), 25);
+    assert_eq!(
+        f.tenants(&a, "SELECT \"tenant\" FROM \"notes\"")
+            .await
+            .len(),
+        25
+    );
 
     // No tenant: nothing; every tenant: everything.
-    assert!(f.tenants(&Scope::NoTenant, "SELECT \"tenant\" FROM \"notes\"").await.is_empty());
+    assert!(
+        f.tenants(&Scope::NoTenant, "SELECT \"tenant\" FROM \"notes\"")
+            .await
+            .is_empty()
+    );
     assert_eq!(
-        f.tenants(&Scope::AllTenants, "SELECT \"tenant\" FROM \"notes\"").await.len(),
+        f.tenants(&Scope::AllTenants, "SELECT \"tenant\" FROM \"notes\"")
+            .await
+            .len(),
         25
     );
 }

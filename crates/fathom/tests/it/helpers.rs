@@ -231,11 +231,7 @@ pub async fn mint_member(
 pub const TEST_ADMIN: &str = "test-admin@example.com";
 pub const TEST_ADMIN_PASSWORD: &str = "test administrator passphrase 2026";
 
-async fn start(
-    app: Application,
-    data_dir: TempDir,
-    database: Option<ScratchDatabase>,
-) -> TestApp {
+async fn start(app: Application, data_dir: TempDir, database: Option<ScratchDatabase>) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let auth = app.state().auth.clone();

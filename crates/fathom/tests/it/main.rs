@@ -11,6 +11,7 @@ mod auth;
 mod helpers;
 mod openapi;
 mod operations;
+mod postgres;
 mod query;
 mod readme;
 mod records;

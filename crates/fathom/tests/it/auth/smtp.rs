@@ -97,7 +97,10 @@ async fn with_an_smtp_relay_mail_goes_out_over_smtp_and_its_token_works() {
         .expect("the body ends with the token")
         .trim()
         .to_owned();
-    assert!(!message.contains("quoted-printable"), "plain 7-bit text: {message}");
+    assert!(
+        !message.contains("quoted-printable"),
+        "plain 7-bit text: {message}"
+    );
     let verified = post_auth(&app, "/verify", &json!({"token": token}), None).await;
     assert_eq!(verified.status(), 204);
     app.stop().await;

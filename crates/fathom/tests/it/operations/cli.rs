@@ -224,3 +224,43 @@ async fn serve_demo_seeds_a_fresh_directory_once() {
     assert_eq!(Http::new(&server).list("products").await.len(), 6);
     assert!(stop(&mut server).success());
 }
+
+#[test]
+fn an_unreachable_or_malformed_postgres_url_stops_start_up_with_what_failed_and_how_to_fix_it() {
+    let project = Project::new();
+    project.write(
+        "fathom.schema.toml",
+        "[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    // Nothing listens on port 1: the connection is refused at once.
+    let run = project.cli_with_env(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[(
+            "FATHOM_DATABASE__URL",
+            "postgres://fathom:hunter2@127.0.0.1:1/shop",
+        )],
+    );
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    for expected in [
+        "cannot open the PostgreSQL database",
+        "fathom@127.0.0.1:1/shop",
+        "hint: check that the server is running",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    assert!(
+        !run.stderr.contains("hunter2"),
+        "the password leaked: {}",
+        run.stderr
+    );
+
+    let run = project.cli_with_env(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[(
+            "FATHOM_DATABASE__URL",
+            "postgres://fathom@127.0.0.1:notaport/shop",
+        )],
+    );
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("does not parse"), "{}", run.stderr);
+}
