@@ -318,6 +318,7 @@ mod tests {
                 .into_iter()
                 .map(|c| (c.name.clone(), Arc::new(c)))
                 .collect(),
+            users: None,
         }
     }
 

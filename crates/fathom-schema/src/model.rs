@@ -53,6 +53,10 @@ pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
     pub collections: BTreeMap<String, Arc<Collection>>,
+    /// Profile fields of users (the schema's `[users]` table), stored with each account and
+    /// read and changed at `/api/v1/auth/me`. Named `users`; only `fields` matter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<Arc<Collection>>,
 }
 
 impl Schema {

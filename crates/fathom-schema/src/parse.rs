@@ -16,6 +16,7 @@ mod field_keys;
 mod field_rules;
 mod index;
 mod rules;
+mod users;
 mod words;
 
 use toml_edit::ImDocument;

@@ -100,7 +100,8 @@ fn unknown_top_level_keys_are_reported_with_a_suggestion() {
         &unknown,
         1,
         1,
-        "Unknown top-level key `colections`; a schema file only holds collections.",
+        "Unknown top-level key `colections`; a schema file holds collections and the profile \
+         fields of users.",
         "Did you mean `collections`?",
     );
     check(
@@ -1164,5 +1165,25 @@ fn tenant_is_a_system_field_name() {
     assert_eq!(
         e.message,
         "Field `posts.tenant` has the name of a system field."
+    );
+}
+
+// Profile fields.
+
+#[test]
+fn profile_fields_cannot_be_relations_or_unique_and_users_takes_only_fields() {
+    let all = errors(
+        "[users]\nfields.nick = { type = \"text\", unique = true }\nrules = { list = true }\n\n\
+         [collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(
+        all.iter()
+            .any(|e| e.message == "Unknown key `rules` in `[users]`.")
+    );
+    assert!(
+        all.iter()
+            .any(|e| e.message == "The profile field `users.nick` cannot be unique."),
+        "{all:#?}"
     );
 }

@@ -131,6 +131,7 @@ fn the_example_parses_to_the_expected_model() {
             ("categories".to_owned(), Arc::new(categories)),
             ("products".to_owned(), Arc::new(products)),
         ]),
+        users: None,
     };
     assert_eq!(parse(EXAMPLE), expected);
 }
@@ -432,4 +433,15 @@ fn every_type_name_is_accepted() {
         .map(|f| f.kind.name())
         .collect();
     assert_eq!(kinds, FieldType::NAMES);
+}
+
+#[test]
+fn profile_fields_are_read_from_the_users_table() {
+    let schema = parse(
+        "[users]\nfields.display_name = { type = \"text\", max_length = 40 }\n\n\
+         [collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    let users = schema.users.expect("profile fields");
+    assert_eq!(users.fields[0].name, "display_name");
+    assert_eq!(users.fields[0].constraints.max_length, Some(40));
 }

@@ -51,6 +51,7 @@ fn schema() -> Schema {
         collections: [("notes".to_owned(), Arc::new(notes))]
             .into_iter()
             .collect(),
+        users: None,
     }
 }
 

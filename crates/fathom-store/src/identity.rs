@@ -28,6 +28,8 @@ pub struct User {
     pub created_at: String,
     pub updated_at: String,
     pub version: i64,
+    /// Profile fields the schema's `[users]` table declares, already validated.
+    pub profile: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The fields of a new user.
@@ -339,6 +341,16 @@ impl Store {
         hash: String,
     ) -> Result<Option<Uuid>, StoreError> {
         on_reader!(self, |conn| sql::one_time_token_user(conn, purpose, &hash))
+    }
+
+    /// Merges validated profile values into a user's profile (null removes a field); returns
+    /// the updated user (`None` when it does not exist).
+    pub async fn patch_profile(
+        &self,
+        user_id: Uuid,
+        patch: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Option<User>, StoreError> {
+        on_writer!(self, |conn| sql::patch_profile(conn, user_id, &patch))
     }
 
     /// Marks a user's email verified.

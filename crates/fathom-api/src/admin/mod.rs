@@ -4,6 +4,7 @@
 
 mod api_keys;
 mod audit;
+mod mailbox;
 mod users;
 
 use axum::Router;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .route("/users", get(users::list))
         .route("/users/{id}", get(users::get).patch(users::update))
         .route("/audit", get(audit::list))
+        .route("/mailbox", get(mailbox::list))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
 }

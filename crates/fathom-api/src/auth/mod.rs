@@ -11,6 +11,7 @@ pub(crate) mod api_keys;
 mod caller;
 mod keys;
 mod mailbox;
+mod profile;
 mod sessions;
 mod smtp;
 mod throttle;
@@ -115,7 +116,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(limited)
         .route("/logout", post(tokens::logout))
-        .route("/me", get(account::me))
+        .route("/me", get(account::me).patch(profile::update_me))
         .route(
             "/sessions",
             get(sessions::list).delete(sessions::revoke_others),

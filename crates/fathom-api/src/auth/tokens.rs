@@ -46,6 +46,7 @@ pub(crate) fn user_json(user: &User) -> Value {
         "tenant": user.tenant,
         "verified": user.verified,
         "created_at": user.created_at,
+        "profile": user.profile,
     })
 }
 

@@ -1,7 +1,7 @@
-//! Authentication (`/api/v1/auth`) and administration (`/api/v1/admin`): their path items, the
-//! schemas they use, the `bearerAuth` security scheme, and the headers of the per-client rate
-//! limit. Unlike the records API these shapes are fixed (they do not depend on the schema file);
-//! they mirror the handlers in `crate::auth` and `crate::admin`.
+//! Authentication (`/api/v1/auth`): its path items, the schemas it and administration use, the
+//! `bearerAuth` security scheme, and the headers of the per-client rate limit. Unlike the records
+//! API these shapes are fixed (they do not depend on the schema file); they mirror the handlers
+//! in `crate::auth` and `crate::admin`.
 
 use std::collections::BTreeSet;
 
@@ -21,15 +21,15 @@ pub const AUTH_TAG: &str = "auth";
 pub const ADMIN_TAG: &str = "admin";
 
 /// Page size bounds of `GET /api/v1/admin/users` (as `crate::admin::users` enforces them).
-const USERS_DEFAULT_LIMIT: u32 = 50;
-const USERS_MAX_LIMIT: u32 = 200;
+pub(super) const USERS_DEFAULT_LIMIT: u32 = 50;
+pub(super) const USERS_MAX_LIMIT: u32 = 200;
 /// Page size bounds of `GET /api/v1/admin/audit` (as `crate::admin::audit` enforces them).
-const AUDIT_DEFAULT_LIMIT: u32 = 100;
-const AUDIT_MAX_LIMIT: u32 = 1000;
+pub(super) const AUDIT_DEFAULT_LIMIT: u32 = 100;
+pub(super) const AUDIT_MAX_LIMIT: u32 = 1000;
 /// What `PATCH /api/v1/admin/users/{id}` accepts (as `crate::admin::users` enforces it).
 const ROLE_PATTERN: &str = "^[a-z0-9_-]{1,32}$";
 const MAX_ROLES: usize = 16;
-const MAX_TENANT_BYTES: usize = 128;
+pub(super) const MAX_TENANT_BYTES: usize = 128;
 
 /// A password that passes the default policy, for examples.
 const EXAMPLE_PASSWORD: &str = "a long and unusual passphrase";
@@ -58,7 +58,7 @@ pub fn security_schemes() -> Value {
 }
 
 /// The `security` of an operation that needs an access token.
-fn bearer() -> Value {
+pub(super) fn bearer() -> Value {
     json!([{ BEARER_AUTH: [] }])
 }
 
@@ -152,7 +152,7 @@ fn policy_note(field: &str) -> String {
 }
 
 /// A non-empty string field of a request body.
-fn text(description: &str) -> Value {
+pub(super) fn text(description: &str) -> Value {
     json!({ "type": "string", "minLength": 1, "description": description })
 }
 
@@ -166,11 +166,11 @@ fn email(description: &str) -> Value {
     })
 }
 
-fn timestamp(description: &str) -> Value {
+pub(super) fn timestamp(description: &str) -> Value {
     json!({ "type": "string", "format": "date-time", "description": description })
 }
 
-fn nullable_text(description: &str) -> Value {
+pub(super) fn nullable_text(description: &str) -> Value {
     json!({ "type": ["string", "null"], "description": description })
 }
 
@@ -207,16 +207,27 @@ fn user_properties() -> Map<String, Value> {
         "created_at".into(),
         timestamp("When the account was created (UTC)."),
     );
+    p.insert(
+        "profile".into(),
+        json!({
+            "type": "object",
+            "description": "The profile fields the schema declares under `[users]` that have a value.",
+        }),
+    );
     p
 }
 
-fn object(title: &str, properties: Map<String, Value>) -> Value {
+pub(super) fn object(title: &str, properties: Map<String, Value>) -> Value {
     let required: Vec<&String> = properties.keys().collect();
     json!({ "type": "object", "title": title, "required": required, "properties": properties })
 }
 
 /// A request body: the required fields first, then the optional ones.
-fn request(title: &str, required: &[(&str, Value)], optional: &[(&str, Value)]) -> Value {
+pub(super) fn request(
+    title: &str,
+    required: &[(&str, Value)],
+    optional: &[(&str, Value)],
+) -> Value {
     let mut properties = Map::new();
     for (name, schema) in required.iter().chain(optional) {
         properties.insert((*name).to_owned(), schema.clone());
@@ -229,6 +240,14 @@ fn request(title: &str, required: &[(&str, Value)], optional: &[(&str, Value)]) 
 pub fn schemas() -> Map<String, Value> {
     let mut out = Map::new();
     out.insert("User".into(), object("A user account", user_properties()));
+    out.insert(
+        "ProfileChanges".into(),
+        json!({
+            "type": "object",
+            "title": "Profile changes",
+            "description": "Profile fields (as declared under `[users]` in the schema) and their new values.",
+        }),
+    );
     let mut admin = user_properties();
     admin.insert(
         "disabled".into(),
@@ -569,7 +588,7 @@ const RATE_LIMITED: &str = " Rate limited per client address: every answer carri
 headers, and past the limit the answer is 429 `too_many_requests` with `Retry-After`.";
 
 /// A 2xx response without a body.
-fn no_content(description: &str) -> Value {
+pub(super) fn no_content(description: &str) -> Value {
     json!({ "description": description, "headers": request_id_header() })
 }
 
@@ -578,12 +597,12 @@ fn accepted(description: &str) -> Value {
     ok(description, schema_ref("Accepted"))
 }
 
-fn body(schema: &str) -> Value {
+pub(super) fn body(schema: &str) -> Value {
     json!({ "required": true, "content": json_content(schema_ref(schema)) })
 }
 
 /// An envelope holding a list of `item` with this `meta`.
-fn list_envelope(item: &str, meta: Value) -> Value {
+pub(super) fn list_envelope(item: &str, meta: Value) -> Value {
     json!({
         "type": "object",
         "required": ["data", "meta"],
@@ -594,7 +613,7 @@ fn list_envelope(item: &str, meta: Value) -> Value {
     })
 }
 
-fn id_parameter(description: &str) -> Value {
+pub(super) fn id_parameter(description: &str) -> Value {
     json!({
         "name": "id", "in": "path", "required": true,
         "description": description,
@@ -603,7 +622,7 @@ fn id_parameter(description: &str) -> Value {
     })
 }
 
-fn limit_parameter(description: &str, default: u32, maximum: u32) -> Value {
+pub(super) fn limit_parameter(description: &str, default: u32, maximum: u32) -> Value {
     json!({
         "name": "limit", "in": "query", "required": false,
         "description": description,
@@ -612,11 +631,11 @@ fn limit_parameter(description: &str, default: u32, maximum: u32) -> Value {
 }
 
 /// Statuses of an operation whose body is a JSON object (`JsonObject`).
-const BODY_ERRORS: [u16; 3] = [400, 413, 415];
+pub(super) const BODY_ERRORS: [u16; 3] = [400, 413, 415];
 /// Statuses of anything that reaches the database or may time out.
-const SERVER_ERRORS: [u16; 2] = [500, 503];
+pub(super) const SERVER_ERRORS: [u16; 2] = [500, 503];
 
-fn statuses(groups: &[&[u16]]) -> Vec<u16> {
+pub(super) fn statuses(groups: &[&[u16]]) -> Vec<u16> {
     let set: BTreeSet<u16> = groups.iter().flat_map(|g| g.iter().copied()).collect();
     set.into_iter().collect()
 }
@@ -719,16 +738,30 @@ pub fn auth_paths() -> Vec<(String, Value)> {
         ),
         (
             path("/me"),
-            json!({ "get": {
-                "tags": [AUTH_TAG],
-                "operationId": "authMe",
-                "summary": "The signed-in user",
-                "security": bearer(),
-                "responses": responses(
-                    &[("200", ok("The user of the access token.", single_envelope("User")))],
-                    &statuses(&[&[401], &SERVER_ERRORS]),
-                ),
-            }}),
+            json!({
+                "get": {
+                    "tags": [AUTH_TAG],
+                    "operationId": "authMe",
+                    "summary": "The signed-in user",
+                    "security": bearer(),
+                    "responses": responses(
+                        &[("200", ok("The user of the access token.", single_envelope("User")))],
+                        &statuses(&[&[401], &SERVER_ERRORS]),
+                    ),
+                },
+                "patch": {
+                    "tags": [AUTH_TAG],
+                    "operationId": "authUpdateMe",
+                    "summary": "Change your profile",
+                    "description": "Sets the profile fields the schema declares under `[users]`, validated like record fields; `null` clears one. Any other field (email, roles, tenant, verified) is refused with 400.",
+                    "security": bearer(),
+                    "requestBody": body("ProfileChanges"),
+                    "responses": responses(
+                        &[("200", ok("The user, changed.", single_envelope("User")))],
+                        &statuses(&[&BODY_ERRORS, &[401], &SERVER_ERRORS]),
+                    ),
+                },
+            }),
         ),
         (
             path("/password"),
@@ -839,104 +872,6 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 "responses": responses(
                     &[("200", ok("The key set.", schema_ref("JwkSet")))],
                     &SERVER_ERRORS,
-                ),
-            }}),
-        ),
-    ]
-}
-
-/// The path items under `/api/v1/admin`.
-pub fn admin_paths() -> Vec<(String, Value)> {
-    let denied: &[u16] = &[401, 403];
-    let user_id = || id_parameter("The user's id, from `GET /api/v1/admin/users`.");
-    let page_meta = json!({
-        "type": "object",
-        "required": ["requestId", "page"],
-        "properties": {
-            "requestId": { "type": "string" },
-            "page": {
-                "type": "object",
-                "required": ["limit", "next_after"],
-                "properties": {
-                    "limit": { "type": "integer", "description": "The page size used." },
-                    "next_after": {
-                        "type": ["string", "null"],
-                        "format": "uuid",
-                        "description": "Pass as `after` for the next page; null once a page comes back short.",
-                    },
-                },
-            },
-        },
-    });
-    vec![
-        (
-            "/api/v1/admin/users".to_owned(),
-            json!({ "get": {
-                "tags": [ADMIN_TAG],
-                "operationId": "adminListUsers",
-                "summary": "List users",
-                "description": "Users in id order (UUIDv7, so oldest first), a page at a time.",
-                "security": bearer(),
-                "parameters": [
-                    limit_parameter("Users per page.", USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT),
-                    {
-                        "name": "after", "in": "query", "required": false,
-                        "description": "Start after this user id: `meta.page.next_after` of the previous page.",
-                        "schema": { "type": "string", "format": "uuid" },
-                    },
-                ],
-                "responses": responses(
-                    &[("200", ok("A page of users.", list_envelope("AdminUser", page_meta)))],
-                    &statuses(&[&[400], denied, &SERVER_ERRORS]),
-                ),
-            }}),
-        ),
-        (
-            "/api/v1/admin/users/{id}".to_owned(),
-            json!({
-                "get": {
-                    "tags": [ADMIN_TAG],
-                    "operationId": "adminGetUser",
-                    "summary": "Get a user",
-                    "description": "400 `invalid_id` when the id is not a UUID.",
-                    "security": bearer(),
-                    "parameters": [user_id()],
-                    "responses": responses(
-                        &[("200", ok("The user.", single_envelope("AdminUser")))],
-                        &statuses(&[&[400, 404], denied, &SERVER_ERRORS]),
-                    ),
-                },
-                "patch": {
-                    "tags": [ADMIN_TAG],
-                    "operationId": "adminUpdateUser",
-                    "summary": "Change a user",
-                    "description": "Changes roles, disabled, verified and tenant; only the fields sent \
-                        change, and any other field is refused. Disabling a user ends every session \
-                        of theirs at once. Every change is written to the audit log.",
-                    "security": bearer(),
-                    "parameters": [user_id()],
-                    "requestBody": body("UserChanges"),
-                    "responses": responses(
-                        &[("200", ok("The changed user.", single_envelope("AdminUser")))],
-                        &statuses(&[&BODY_ERRORS, &[404], denied, &SERVER_ERRORS]),
-                    ),
-                },
-            }),
-        ),
-        (
-            "/api/v1/admin/audit".to_owned(),
-            json!({ "get": {
-                "tags": [ADMIN_TAG],
-                "operationId": "adminListAudit",
-                "summary": "Read the audit log",
-                "description": "The newest entries, newest first: sign-ins and their failures, \
-                    lockouts, refresh-token reuse, password changes and resets, session ends and \
-                    administrative changes.",
-                "security": bearer(),
-                "parameters": [limit_parameter("Entries to return.", AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT)],
-                "responses": responses(
-                    &[("200", ok("The newest entries.", list_envelope("AuditEntry", schema_ref("Meta"))))],
-                    &statuses(&[&[400], denied, &SERVER_ERRORS]),
                 ),
             }}),
         ),

@@ -10,7 +10,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, schema_ref};
-use super::{auth, operations};
+use super::{admin, auth, operations};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -142,7 +142,7 @@ pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
     component_schemas.insert("BatchResponse".into(), batch_response);
     for (path, item) in auth::auth_paths()
         .into_iter()
-        .chain(auth::admin_paths())
+        .chain(admin::paths())
         .chain(operations::service_paths())
     {
         paths.insert(path, item);
@@ -151,6 +151,7 @@ pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
     tags.extend(auth::tags());
     tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
     component_schemas.extend(auth::schemas());
+    component_schemas.extend(admin::schemas());
 
     component_schemas.insert("Meta".into(), schemas::meta_schema());
     component_schemas.insert("ListMeta".into(), schemas::list_meta_schema());

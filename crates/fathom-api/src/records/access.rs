@@ -227,15 +227,15 @@ pub fn strip_hidden(
 }
 
 /// Refuses a create the collection's create rule does not allow for this caller and record.
-pub fn check_create(
-    schema: &Schema,
+/// (Take the rule with [`rule`] before validating the body, so a caller who may not create at
+/// all learns nothing about the collection's fields.)
+pub fn check_new_record(
     collection: &Collection,
-    principal: &Principal,
-    body: &Map<String, Json>,
+    create_rule: Option<&Filter>,
     values: &[(String, Value)],
 ) -> Result<(), ApiError> {
-    match rule(schema, collection, "create", principal, Some(body))? {
-        Some(filter) if !allows_new_record(&filter, values) => Err(ApiError::new(
+    match create_rule {
+        Some(filter) if !allows_new_record(filter, values) => Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
                 "The create rule of `{}` does not allow this record.",

@@ -11,7 +11,7 @@ use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::access::{Principal, check_create, rule, visible_json};
+use super::access::{Principal, check_new_record, rule, visible_json};
 use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
 use crate::AppState;
 use crate::body::JsonObject;
@@ -114,9 +114,17 @@ fn operation(
         "create" => {
             let (fields, tenant) =
                 take_tenant(&collection, principal, body()?).map_err(|e| e.for_operation(index))?;
+            let create_rule = rule(
+                &state.schema,
+                &collection,
+                "create",
+                principal,
+                Some(&fields),
+            )
+            .map_err(|e| e.for_operation(index))?;
             let values = validate_create(&collection, &fields)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
-            check_create(&state.schema, &collection, principal, &fields, &values)
+            check_new_record(&collection, create_rule.as_ref(), &values)
                 .map_err(|e| e.for_operation(index))?;
             WriteOp::Create {
                 collection,
@@ -126,8 +134,6 @@ fn operation(
         }
         "update" => {
             let id = id()?;
-            let values = validate_patch(&collection, body()?)
-                .map_err(|e| ApiError::validation(e).for_operation(index))?;
             let guard = rule(
                 &state.schema,
                 &collection,
@@ -136,6 +142,8 @@ fn operation(
                 Some(body()?),
             )
             .map_err(|e| e.for_operation(index))?;
+            let values = validate_patch(&collection, body()?)
+                .map_err(|e| ApiError::validation(e).for_operation(index))?;
             WriteOp::Update {
                 collection,
                 id,

@@ -8,7 +8,7 @@ use fathom_store::{UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
 use super::CollectionPath;
-use super::access::{Principal, check_create, visible_json};
+use super::access::{Principal, check_new_record, rule, visible_json};
 use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
 use crate::AppState;
 use crate::body::JsonObject;
@@ -22,8 +22,16 @@ pub async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let (fields, tenant) = take_tenant(&collection, &principal, &body)?;
+    // Authorization comes first: a caller who may not create learns nothing from validation.
+    let create_rule = rule(
+        &state.schema,
+        &collection,
+        "create",
+        &principal,
+        Some(&fields),
+    )?;
     let values = validate_create(&collection, &fields).map_err(ApiError::validation)?;
-    check_create(&state.schema, &collection, &principal, &fields, &values)?;
+    check_new_record(&collection, create_rule.as_ref(), &values)?;
     let scope = create_scope(&principal, tenant.as_ref());
     check_relation_tenants(&state, &collection, &scope, None, &values).await?;
     let op = WriteOp::Create {

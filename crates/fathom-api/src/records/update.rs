@@ -20,7 +20,6 @@ pub async fn update(
     principal: Principal,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let values = validate_patch(&path.collection, &body).map_err(ApiError::validation)?;
     let guard = rule(
         &state.schema,
         &path.collection,
@@ -28,6 +27,7 @@ pub async fn update(
         &principal,
         Some(&body),
     )?;
+    let values = validate_patch(&path.collection, &body).map_err(ApiError::validation)?;
     let scope = principal.scope();
     check_relation_tenants(&state, &path.collection, &scope, Some(path.id), &values).await?;
     let op = WriteOp::Update {

@@ -10,7 +10,7 @@ use super::index;
 use super::words::{did_you_mean, is_valid_name, list, rewrite_name};
 use crate::model::{Collection, FieldType, RESERVED_COLLECTION_NAMES, Rules, Schema};
 
-const TOP_LEVEL_KEYS: &[&str] = &["collections"];
+const TOP_LEVEL_KEYS: &[&str] = &["collections", "users"];
 const COLLECTION_KEYS: &[&str] = &[
     "fields",
     "indexes",
@@ -24,12 +24,15 @@ const EXAMPLE_FIELD: &str = "fields.title = { type = \"text\", required = true }
 
 pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
     for entry in Entry::all(root) {
-        if entry.name() != "collections" {
+        if !TOP_LEVEL_KEYS.contains(&entry.name()) {
             let name = entry.name();
             cx.report(
                 entry.key_span(),
                 name,
-                format!("Unknown top-level key `{name}`; a schema file only holds collections."),
+                format!(
+                    "Unknown top-level key `{name}`; a schema file holds collections and the \
+                     profile fields of users."
+                ),
                 format!(
                     "{}Declare each collection as a `[collections.<name>]` table and put its \
                      settings inside it.",
@@ -39,7 +42,10 @@ pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
         }
     }
 
-    let mut schema = Schema::default();
+    let mut schema = Schema {
+        users: Entry::get(root, "users").and_then(|e| super::users::read_users(cx, e)),
+        ..Schema::default()
+    };
     let Some(entry) = Entry::get(root, "collections") else {
         report_no_collections(cx, None);
         return schema;
@@ -252,7 +258,7 @@ fn read_flag(
 
 /// Reads the `fields` table. Returns the fields (`None` when any is unusable) and the name of
 /// every declared field, usable or not, so that indexes are not also reported for naming them.
-fn read_fields(
+pub(super) fn read_fields(
     cx: &mut Context<'_>,
     declared: &[String],
     table: &dyn TableLike,

@@ -10,7 +10,7 @@ use crate::identity::{
     AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
 };
 
-const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\"";
+const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
 const SESSION_COLUMNS: &str = "\"id\", \"user_id\", \"created_at\", \"expires_at\", \"last_used_at\", \"revoked_at\", \"user_agent\", \"ip\"";
 
 pub(crate) fn uuid_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Uuid> {
@@ -35,6 +35,7 @@ fn read_user(row: &Row<'_>) -> rusqlite::Result<User> {
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
         version: row.get(11)?,
+        profile: serde_json::from_str(&row.get::<_, String>(12)?).unwrap_or_default(),
     })
 }
 
@@ -61,7 +62,7 @@ pub(crate) fn create_user(conn: &Connection, user: &NewUser) -> Result<User, Sto
     let roles = serde_json::to_string(&user.roles)
         .map_err(|e| StoreError::internal(format!("encoding roles: {e}")))?;
     conn.prepare_cached(&format!(
-        "INSERT INTO \"_fathom_users\" ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, NULL, ?7, ?7, 1)"
+        "INSERT INTO \"_fathom_users\" ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, 0, NULL, ?7, ?7, 1, '{{}}')"
     ))
     .and_then(|mut s| s.execute(params![id_text(id), user.email.to_lowercase(), user.password_hash, roles, user.tenant, user.verified, now]))
     .map_err(from_sqlite)?;
@@ -309,6 +310,35 @@ pub(crate) fn redeem_one_time_token(
     )
     .and_then(|mut s| {
         s.query_row(params![hash, purpose, now], |r| uuid_at(r, 0))
+            .optional()
+    })
+    .map_err(from_sqlite)
+}
+
+/// Merges `patch` into the stored profile (a null removes a field). Runs on the writer, so two
+/// concurrent patches of one profile both land.
+pub(crate) fn patch_profile(
+    conn: &Connection,
+    user_id: Uuid,
+    patch: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<User>, StoreError> {
+    let Some(user) = user_where(conn, "id", &id_text(user_id))? else {
+        return Ok(None);
+    };
+    let mut profile = user.profile;
+    for (name, value) in patch {
+        if value.is_null() {
+            profile.remove(name);
+        } else {
+            profile.insert(name.clone(), value.clone());
+        }
+    }
+    let profile = serde_json::Value::Object(profile).to_string();
+    conn.prepare_cached(&format!(
+        "UPDATE \"_fathom_users\" SET \"profile\" = ?2, \"updated_at\" = ?3, \"version\" = \"version\" + 1 WHERE \"id\" = ?1 RETURNING {USER_COLUMNS}"
+    ))
+    .and_then(|mut s| {
+        s.query_row(params![id_text(user_id), profile, now_timestamp()], read_user)
             .optional()
     })
     .map_err(from_sqlite)

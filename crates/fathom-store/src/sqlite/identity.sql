@@ -12,7 +12,8 @@ CREATE TABLE IF NOT EXISTS "_fathom_users" (
     "locked_until" TEXT,
     "created_at" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL,
-    "version" INTEGER NOT NULL DEFAULT 1
+    "version" INTEGER NOT NULL DEFAULT 1,
+    "profile" TEXT NOT NULL DEFAULT '{}'
 ) STRICT;
 CREATE TABLE IF NOT EXISTS "_fathom_sessions" (
     "id" TEXT PRIMARY KEY NOT NULL,

@@ -48,18 +48,50 @@ async fn every_admin_route_refuses_anonymous_and_non_admin_callers() {
     let app = spawn_app(TEST_SCHEMA).await;
     user(&app, "member@example.com", &["user"]).await;
     let (member, _) = login(&app, "member@example.com").await;
+    let (_, staff) = crate::helpers::mint_member(
+        &app.store,
+        &app.auth,
+        "s@acme.test",
+        &["staff"],
+        Some("acme"),
+    )
+    .await;
+    let key = json_with_status(
+        app.post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"name": "everything", "scopes": ["*:*"]}),
+        )
+        .await,
+        201,
+    )
+    .await["data"]["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Every administrative operation the OpenAPI document lists, so a new one cannot be missed.
+    let document = json_with_status(app.get("/api/v1/openapi.json").await, 200).await;
     let some_id = uuid::Uuid::now_v7().to_string();
-    let routes = [
-        ("GET", "/api/v1/admin/users".to_owned(), None),
-        ("GET", format!("/api/v1/admin/users/{some_id}"), None),
-        (
-            "PATCH",
-            format!("/api/v1/admin/users/{some_id}"),
-            Some(json!({"roles": ["admin"]})),
-        ),
-        ("GET", "/api/v1/admin/audit".to_owned(), None),
-    ];
+    let mut routes = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/admin") {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            let body =
+                matches!(method.as_str(), "post" | "patch").then(|| json!({"roles": ["admin"]}));
+            routes.push((method.to_uppercase(), path.replace("{id}", &some_id), body));
+        }
+    }
+    assert!(routes.len() >= 8, "{routes:?}");
     for (method, path, body) in &routes {
+        let method = method.as_str();
+        for token in [&staff, &key] {
+            let status = send_as(&app, method, path, Some(token), body.clone())
+                .await
+                .status()
+                .as_u16();
+            assert!(status == 401 || status == 403, "{method} {path}: {status}");
+        }
         let anonymous = send_as(&app, method, path, None, body.clone()).await;
         assert_eq!(
             anonymous.headers()["www-authenticate"],

@@ -12,6 +12,7 @@ mod hashing;
 mod jwks;
 mod jwt;
 mod lockout;
+mod profile;
 mod rate_limit;
 mod refresh;
 mod registration;

@@ -71,6 +71,9 @@ pub fn database_env(database: Option<&ScratchDatabase>) -> Vec<(&'static str, St
 
 /// A schema exercising every field type and constraint, used by most API tests.
 pub const TEST_SCHEMA: &str = r#"
+[users]
+fields.display_name = { type = "text", max_length = 40 }
+
 [collections.categories]
 fields.name = { type = "text", required = true, unique = true, max_length = 40 }
 
@@ -165,6 +168,10 @@ pub async fn spawn_demo() -> TestApp {
         .expect("seed");
     start(app, data_dir, database).await
 }
+
+/// The tenant [`TestApp::create`] puts records of tenant-scoped collections in: the demo's, so
+/// that new records may point at seeded ones.
+pub const TEST_TENANT: &str = fathom::demo::DEMO_TENANT;
 
 /// Creates a user with `roles` and returns its id and an access token, minted through the key
 /// ring rather than by logging in, so that no test's rate-limit budget is spent on set-up.
@@ -314,9 +321,23 @@ impl TestApp {
             .expect("request sent")
     }
 
-    /// Creates a record and returns its JSON (`data`), asserting a 201.
+    /// Creates a record and returns its JSON (`data`), asserting a 201. As the administrator
+    /// reaches every tenant, a record of a tenant-scoped collection goes to [`TEST_TENANT`]
+    /// unless the body names one.
     pub async fn create(&self, collection: &str, body: &Value) -> Value {
-        let response = self.post_json(&format!("/api/v1/{collection}"), body).await;
+        let mut body = body.clone();
+        let scoped = self
+            .schema
+            .collection(collection)
+            .is_some_and(|c| c.tenant_scoped);
+        if scoped && let Some(object) = body.as_object_mut() {
+            object
+                .entry("tenant")
+                .or_insert_with(|| Value::from(TEST_TENANT));
+        }
+        let response = self
+            .post_json(&format!("/api/v1/{collection}"), &body)
+            .await;
         let status = response.status();
         let json: Value = response.json().await.expect("json body");
         assert_eq!(status, 201, "create {collection} failed: {json}");

@@ -187,6 +187,7 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("auth", "/api/v1/auth/refresh", "post", false),
     ("auth", "/api/v1/auth/logout", "post", true),
     ("auth", "/api/v1/auth/me", "get", true),
+    ("auth", "/api/v1/auth/me", "patch", true),
     ("auth", "/api/v1/auth/password", "post", true),
     ("auth", "/api/v1/auth/password-reset", "post", false),
     ("auth", "/api/v1/auth/password-reset/confirm", "post", false),
@@ -198,6 +199,10 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("admin", "/api/v1/admin/users/{id}", "get", true),
     ("admin", "/api/v1/admin/users/{id}", "patch", true),
     ("admin", "/api/v1/admin/audit", "get", true),
+    ("admin", "/api/v1/admin/mailbox", "get", true),
+    ("admin", "/api/v1/admin/api-keys", "get", true),
+    ("admin", "/api/v1/admin/api-keys", "post", true),
+    ("admin", "/api/v1/admin/api-keys/{id}", "delete", true),
 ];
 
 /// The operations behind the per-client rate limit.

@@ -39,6 +39,8 @@ pub struct Accounts {
     member: Value,
     verify_token: String,
     reset_token: String,
+    /// An API key the revoke operation can revoke.
+    api_key_id: String,
 }
 
 /// Creates a verified user directly in the store (as `fathom users create-admin` does).
@@ -100,6 +102,9 @@ impl Accounts {
         let response = app.post_json("/api/v1/auth/password-reset", &reset).await;
         json_with_status(response, 202).await;
         let reset_token = mailed_token(app, FRESH_EMAIL, "Reset your password");
+        let key = json!({ "name": "to revoke", "scopes": ["categories:list"] });
+        let created = app.post_json("/api/v1/admin/api-keys", &key).await;
+        let api_key_id = text(&json_with_status(created, 201).await, "/data/id").to_owned();
 
         Self {
             admin,
@@ -109,6 +114,7 @@ impl Accounts {
             member,
             verify_token,
             reset_token,
+            api_key_id,
         }
     }
 
@@ -172,7 +178,19 @@ impl Accounts {
                 None,
             ),
             ("get", "/auth/me" | "/auth/sessions" | "/admin/users" | "/admin/audit")
+            | ("get", "/admin/api-keys")
             | ("delete", "/auth/sessions") => admin(None),
+            ("get", "/admin/mailbox") => {
+                with(&self.admin, format!("{path}?to={FRESH_EMAIL}"), None)
+            }
+            ("patch", "/auth/me") => admin(Some(json!({ "display_name": "Ada" }))),
+            ("post", "/admin/api-keys") => admin(Some(json!({
+                "name": "documented",
+                "scopes": ["categories:list"],
+            }))),
+            ("delete", "/admin/api-keys/{id}") => {
+                with(&self.admin, path.replace("{id}", &self.api_key_id), None)
+            }
             ("get", "/admin/users/{id}") => with(&self.admin, member_path(), None),
             ("patch", "/admin/users/{id}") => with(
                 &self.admin,

@@ -1,0 +1,48 @@
+//! `PATCH /api/v1/auth/me`: a user changes their own profile, the fields the schema's `[users]`
+//! table declares. They are validated like record fields; anything else (email, roles, tenant,
+//! verified, ids) is refused, so an account cannot promote itself.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use fathom_core::ErrorCode;
+use fathom_schema::record::value_to_json;
+use fathom_schema::validate_patch;
+use serde_json::Map;
+
+use super::caller::Caller;
+use super::tokens::user_json;
+use crate::AppState;
+use crate::body::JsonObject;
+use crate::envelope::envelope;
+use crate::error::ApiError;
+
+pub async fn update_me(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let Some(profile) = &state.schema.users else {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "This server declares no profile fields, so there is nothing to change here.",
+            "Declare them in the schema file under `[users]`, e.g. `fields.display_name = { type = \"text\" }`; email and password have endpoints of their own.",
+        ));
+    };
+    let values = validate_patch(profile, &body).map_err(ApiError::validation)?;
+    let patch: Map<String, serde_json::Value> = values
+        .iter()
+        .map(|(name, value)| (name.clone(), value_to_json(value)))
+        .collect();
+    let user = state
+        .store
+        .patch_profile(caller.user_id, patch)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "The account no longer exists.",
+                "Sign in again.",
+            )
+        })?;
+    Ok(envelope(user_json(&user), Map::new()).into_response())
+}

@@ -1,0 +1,257 @@
+//! Administration (`/api/v1/admin`): users, API keys, the audit log and the development
+//! mailbox; their path items and the schemas only they use. They mirror the handlers in
+//! `crate::admin`.
+
+use fathom_auth::KEY_OPERATIONS;
+use serde_json::{Map, Value, json};
+
+use super::auth::{
+    ADMIN_TAG, AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, BODY_ERRORS, MAX_TENANT_BYTES, SERVER_ERRORS,
+    USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT, bearer, body, id_parameter, limit_parameter,
+    list_envelope, no_content, nullable_text, object, request, statuses, text, timestamp,
+};
+use super::operations::{ok, responses, single_envelope};
+use super::schemas::schema_ref;
+
+/// The component schemas of the API-key operations.
+pub fn schemas() -> Map<String, Value> {
+    let scopes = json!({
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 50,
+        "items": {
+            "type": "string",
+            "description": format!(
+                "`collection:operation,...`: a collection name or `*`, then operations from {} or `*`.",
+                KEY_OPERATIONS.join(", ")
+            ),
+            "example": "orders:list,view",
+        },
+    });
+    let tenant = json!({
+        "type": ["string", "null"],
+        "minLength": 1,
+        "maxLength": MAX_TENANT_BYTES,
+        "description": "Confine the key to one tenant; null or absent reaches every tenant.",
+    });
+    let mut key = Map::new();
+    key.insert("id".into(), json!({ "type": "string", "format": "uuid" }));
+    key.insert("name".into(), text("What the key is for."));
+    key.insert(
+        "prefix".into(),
+        text("The visible part of the key: `fth_<prefix>_...`."),
+    );
+    key.insert("scopes".into(), scopes.clone());
+    key.insert(
+        "tenant".into(),
+        nullable_text("The tenant the key is confined to, if any."),
+    );
+    key.insert(
+        "created_at".into(),
+        timestamp("When the key was created (UTC)."),
+    );
+    key.insert(
+        "revoked_at".into(),
+        nullable_text("When the key was revoked, if it was."),
+    );
+    let mut created = key.clone();
+    created.insert(
+        "key".into(),
+        text("The key itself: shown this once, stored only as a hash."),
+    );
+    let mut mail = Map::new();
+    mail.insert("to".into(), text("The recipient."));
+    mail.insert("subject".into(), text("The subject."));
+    mail.insert(
+        "body".into(),
+        text("The text, ending with the token it carries."),
+    );
+    let mut out = Map::new();
+    out.insert(
+        "Mail".into(),
+        object("A message in the development mailbox", mail),
+    );
+    out.insert(
+        "ApiKey".into(),
+        object("An API key (never the key itself)", key),
+    );
+    out.insert(
+        "CreatedApiKey".into(),
+        object("A new API key, with the key", created),
+    );
+    out.insert(
+        "NewApiKey".into(),
+        request(
+            "A new API key",
+            &[
+                (
+                    "name",
+                    json!({ "type": "string", "minLength": 1, "maxLength": 100 }),
+                ),
+                ("scopes", scopes),
+            ],
+            &[("tenant", tenant)],
+        ),
+    );
+    out
+}
+
+/// The path items under `/api/v1/admin`.
+pub fn paths() -> Vec<(String, Value)> {
+    let denied: &[u16] = &[401, 403];
+    let user_id = || id_parameter("The user's id, from `GET /api/v1/admin/users`.");
+    let page_meta = json!({
+        "type": "object",
+        "required": ["requestId", "page"],
+        "properties": {
+            "requestId": { "type": "string" },
+            "page": {
+                "type": "object",
+                "required": ["limit", "next_after"],
+                "properties": {
+                    "limit": { "type": "integer", "description": "The page size used." },
+                    "next_after": {
+                        "type": ["string", "null"],
+                        "format": "uuid",
+                        "description": "Pass as `after` for the next page; null once a page comes back short.",
+                    },
+                },
+            },
+        },
+    });
+    vec![
+        (
+            "/api/v1/admin/users".to_owned(),
+            json!({ "get": {
+                "tags": [ADMIN_TAG],
+                "operationId": "adminListUsers",
+                "summary": "List users",
+                "description": "Users in id order (UUIDv7, so oldest first), a page at a time.",
+                "security": bearer(),
+                "parameters": [
+                    limit_parameter("Users per page.", USERS_DEFAULT_LIMIT, USERS_MAX_LIMIT),
+                    {
+                        "name": "after", "in": "query", "required": false,
+                        "description": "Start after this user id: `meta.page.next_after` of the previous page.",
+                        "schema": { "type": "string", "format": "uuid" },
+                    },
+                ],
+                "responses": responses(
+                    &[("200", ok("A page of users.", list_envelope("AdminUser", page_meta)))],
+                    &statuses(&[&[400], denied, &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+        (
+            "/api/v1/admin/users/{id}".to_owned(),
+            json!({
+                "get": {
+                    "tags": [ADMIN_TAG],
+                    "operationId": "adminGetUser",
+                    "summary": "Get a user",
+                    "description": "400 `invalid_id` when the id is not a UUID.",
+                    "security": bearer(),
+                    "parameters": [user_id()],
+                    "responses": responses(
+                        &[("200", ok("The user.", single_envelope("AdminUser")))],
+                        &statuses(&[&[400, 404], denied, &SERVER_ERRORS]),
+                    ),
+                },
+                "patch": {
+                    "tags": [ADMIN_TAG],
+                    "operationId": "adminUpdateUser",
+                    "summary": "Change a user",
+                    "description": "Changes roles, disabled, verified and tenant; only the fields sent \
+                        change, and any other field is refused. Disabling a user ends every session \
+                        of theirs at once. Every change is written to the audit log.",
+                    "security": bearer(),
+                    "parameters": [user_id()],
+                    "requestBody": body("UserChanges"),
+                    "responses": responses(
+                        &[("200", ok("The changed user.", single_envelope("AdminUser")))],
+                        &statuses(&[&BODY_ERRORS, &[404], denied, &SERVER_ERRORS]),
+                    ),
+                },
+            }),
+        ),
+        (
+            "/api/v1/admin/audit".to_owned(),
+            json!({ "get": {
+                "tags": [ADMIN_TAG],
+                "operationId": "adminListAudit",
+                "summary": "Read the audit log",
+                "description": "The newest entries, newest first: sign-ins and their failures, \
+                    lockouts, refresh-token reuse, password changes and resets, session ends and \
+                    administrative changes.",
+                "security": bearer(),
+                "parameters": [limit_parameter("Entries to return.", AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT)],
+                "responses": responses(
+                    &[("200", ok("The newest entries.", list_envelope("AuditEntry", schema_ref("Meta"))))],
+                    &statuses(&[&[400], denied, &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+        (
+            "/api/v1/admin/mailbox".to_owned(),
+            json!({ "get": {
+                "tags": [ADMIN_TAG],
+                "operationId": "adminReadMailbox",
+                "summary": "Read the development mailbox",
+                "description": "Mail to `to` held by the development mailbox (verification and reset tokens included), oldest first. Only while no SMTP relay is configured (`mail.smtp_url`); with one the answer is 404.",
+                "security": bearer(),
+                "parameters": [{
+                    "name": "to", "in": "query", "required": true,
+                    "description": "The recipient's address.",
+                    "schema": { "type": "string", "format": "email" },
+                }],
+                "responses": responses(
+                    &[("200", ok("The messages.", list_envelope("Mail", schema_ref("Meta"))))],
+                    &statuses(&[&[400, 404], denied, &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+        (
+            "/api/v1/admin/api-keys".to_owned(),
+            json!({
+                "get": {
+                    "tags": [ADMIN_TAG],
+                    "operationId": "adminListApiKeys",
+                    "summary": "List API keys",
+                    "description": "Every key, oldest first, revoked ones included: name, visible prefix, scopes and tenant. Never the key or its hash.",
+                    "security": bearer(),
+                    "responses": responses(
+                        &[("200", ok("The keys.", list_envelope("ApiKey", schema_ref("Meta"))))],
+                        &statuses(&[denied, &SERVER_ERRORS]),
+                    ),
+                },
+                "post": {
+                    "tags": [ADMIN_TAG],
+                    "operationId": "adminCreateApiKey",
+                    "summary": "Create an API key",
+                    "description": "Creates a key for a service. The answer holds the key itself, once: it is stored only as a hash. A service sends it as `Authorization: Bearer <key>` to the records endpoints, where it may do exactly what its scopes name (collection rules do not apply to it), within its tenant if it has one. A key is never an administrator. Audited.",
+                    "security": bearer(),
+                    "requestBody": body("NewApiKey"),
+                    "responses": responses(
+                        &[("201", ok("The key, shown this once.", single_envelope("CreatedApiKey")))],
+                        &statuses(&[&BODY_ERRORS, denied, &SERVER_ERRORS]),
+                    ),
+                },
+            }),
+        ),
+        (
+            "/api/v1/admin/api-keys/{id}".to_owned(),
+            json!({ "delete": {
+                "tags": [ADMIN_TAG],
+                "operationId": "adminRevokeApiKey",
+                "summary": "Revoke an API key",
+                "description": "Requests with the key are refused from now on. 404 when no live key has the id. Audited.",
+                "security": bearer(),
+                "parameters": [id_parameter("The key's id, from `GET /api/v1/admin/api-keys`.")],
+                "responses": responses(
+                    &[("204", no_content("Revoked; no body."))],
+                    &statuses(&[&[404], denied, &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+    ]
+}

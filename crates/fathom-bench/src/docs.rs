@@ -1,0 +1,69 @@
+//! Keeping `docs/BENCHMARKS.md` current: the generated part of its top section (figures,
+//! machine, date, settings) sits between two markers and is replaced after each run; the prose
+//! around it is written by hand.
+
+use anyhow::{Context, ensure};
+
+use crate::report::{results_footer, results_table};
+use crate::results::Results;
+
+pub const BEGIN: &str = "<!-- fathom-bench:results:begin -->";
+pub const END: &str = "<!-- fathom-bench:results:end -->";
+
+/// The generated Markdown for `results`.
+pub fn results_section(results: &Results) -> String {
+    let s = &results.settings;
+    format!(
+        "Run of {date}: {records} records, {seconds:.0} s per workload and server, durability \
+         `{durability}` on both servers (`synchronous=FULL` for `full`), {users} non-admin users \
+         own the rows.\n\nMachine: {machine}.\n\n{table}\n{footer}\n![Fathom vs baseline: \
+         throughput and p95 latency per workload](bench-chart.svg)\n",
+        date = results.date,
+        records = s.records,
+        seconds = s.seconds_per_workload,
+        durability = s.durability,
+        users = s.users,
+        machine = results.machine.describe(),
+        table = results_table(results),
+        footer = results_footer(results),
+    )
+}
+
+/// `document` with the text between the markers replaced by `content`.
+pub fn replace_between_markers(document: &str, content: &str) -> anyhow::Result<String> {
+    let begin = document
+        .find(BEGIN)
+        .with_context(|| format!("the document has no {BEGIN} marker"))?;
+    let end = document
+        .find(END)
+        .with_context(|| format!("the document has no {END} marker"))?;
+    ensure!(begin < end, "{BEGIN} must come before {END}");
+    Ok(format!(
+        "{}{BEGIN}\n{}\n{}",
+        &document[..begin],
+        content.trim_end(),
+        &document[end..]
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_only_between_the_markers() {
+        let doc = format!("# Title\n\nProse.\n\n{BEGIN}\nold figures\n{END}\n\nMore prose.\n");
+        let new = replace_between_markers(&doc, "new figures\n").expect("markers");
+        assert_eq!(
+            new,
+            format!("# Title\n\nProse.\n\n{BEGIN}\nnew figures\n{END}\n\nMore prose.\n")
+        );
+        assert_eq!(
+            replace_between_markers(&new, "new figures").expect("markers"),
+            new,
+            "idempotent"
+        );
+        assert!(replace_between_markers("# no markers", "x").is_err());
+        assert!(replace_between_markers(&format!("{END}{BEGIN}"), "x").is_err());
+    }
+}

@@ -1,0 +1,22 @@
+//! Fathom's benchmark suite: an HTTP load generator (closed and open loop, HDR histograms,
+//! coordinated-omission correction), the workloads W1–W6, a bare axum + rusqlite baseline server,
+//! seeding, a result table and JSON file, and an SVG chart drawn from those results.
+//!
+//! The binary (`src/main.rs`) drives it; `scripts/bench.sh` runs the whole suite.
+
+pub mod baseline;
+pub mod chart;
+pub mod client;
+pub mod data;
+pub mod docs;
+pub mod fathom_server;
+pub mod loadgen;
+pub mod machine;
+pub mod proc_stats;
+pub mod process;
+pub mod report;
+pub mod results;
+pub mod seed;
+pub mod suite;
+pub mod targets;
+pub mod workloads;

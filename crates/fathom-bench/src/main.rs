@@ -1,0 +1,189 @@
+//! `fathom-bench`: run the benchmark suite against Fathom and the bare baseline, serve the
+//! baseline alone, or redraw the chart and the docs table from saved results.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use fathom_bench::{baseline, chart, docs, report, results::Results, suite};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fathom-bench",
+    about = "Benchmarks Fathom against a bare axum + rusqlite baseline."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every workload against Fathom and the baseline; print the table, write the JSON.
+    Suite(SuiteArgs),
+    /// Serve the bare baseline (the suite starts it this way).
+    Baseline(BaselineArgs),
+    /// Draw the SVG chart from a results file.
+    Chart {
+        #[arg(long, default_value = "target/bench/results.json")]
+        results: PathBuf,
+        #[arg(long, default_value = "docs/bench-chart.svg")]
+        out: PathBuf,
+    },
+    /// Replace the generated figures in docs/BENCHMARKS.md (between its markers).
+    Docs {
+        #[arg(long, default_value = "target/bench/results.json")]
+        results: PathBuf,
+        #[arg(long, default_value = "docs/BENCHMARKS.md")]
+        doc: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct SuiteArgs {
+    /// The fathom binary (default: `fathom` beside this binary).
+    #[arg(long)]
+    fathom_bin: Option<PathBuf>,
+    /// Records seeded into each server.
+    #[arg(long, default_value_t = 100_000)]
+    records: u64,
+    /// Seed one million records instead (overrides --records).
+    #[arg(long)]
+    large: bool,
+    /// Seconds each workload runs against each server.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Seconds of unmeasured warm-up before each measurement.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// The most requests one measurement sends.
+    #[arg(long, default_value_t = 10_000_000)]
+    max_requests: u64,
+    /// Workers for the closed-loop reads and pages (W2, W3, W4).
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Requests a second for the open-loop W2.
+    #[arg(long, default_value_t = 2000.0)]
+    open_rate: f64,
+    /// Non-admin users who own the rows and log in.
+    #[arg(long, default_value_t = 20)]
+    users: usize,
+    /// Workers sending logins in W6.
+    #[arg(long, default_value_t = 16)]
+    login_concurrency: usize,
+    /// Workers reading during W6.
+    #[arg(long, default_value_t = 8)]
+    flood_read_concurrency: usize,
+    /// `full` or `normal`, for both servers.
+    #[arg(long, default_value = "full")]
+    durability: String,
+    /// Reader connections of the baseline (Fathom's default is 4).
+    #[arg(long, default_value_t = 4)]
+    baseline_readers: usize,
+    /// Run only these workloads (comma-separated ids such as W2,W3); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
+    /// Where to write the results (the Markdown table goes beside it, as results.md).
+    #[arg(long, default_value = "target/bench/results.json")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+struct BaselineArgs {
+    /// The SQLite file (created if missing).
+    #[arg(long)]
+    db: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    #[arg(long, default_value_t = 4)]
+    readers: usize,
+    #[arg(long, default_value = "full")]
+    durability: String,
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn read_results(path: &Path) -> anyhow::Result<Results> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Results::from_json(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
+    let fathom_bin = match args.fathom_bin {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .context("finding this binary")?
+            .with_file_name("fathom"),
+    };
+    let options = suite::SuiteOptions {
+        fathom_bin,
+        records: if args.large { 1_000_000 } else { args.records },
+        duration: Duration::from_secs_f64(args.duration),
+        warmup: Duration::from_secs_f64(args.warmup),
+        max_requests: args.max_requests,
+        concurrency: args.concurrency,
+        open_rate: args.open_rate,
+        users: args.users,
+        login_concurrency: args.login_concurrency,
+        flood_read_concurrency: args.flood_read_concurrency,
+        durability: args.durability,
+        baseline_readers: args.baseline_readers,
+        only: args.only,
+    };
+    let results = suite::run(&options).await?;
+    let table = format!(
+        "{}\n{}",
+        report::results_table(&results),
+        report::results_footer(&results)
+    );
+    println!("\n{table}");
+    write(&args.out, &results.to_json()?)?;
+    write(&args.out.with_file_name("results.md"), &table)?;
+    println!("results written to {}", args.out.display());
+    Ok(())
+}
+
+async fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
+    let db = baseline::Db::open(&args.db, args.readers, &args.durability)?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let address = listener.local_addr()?;
+    // The same announcement `fathom serve` makes in its JSON log, read by the suite.
+    println!(
+        "{}",
+        serde_json::json!({ "message": "listening", "address": address.to_string() })
+    );
+    baseline::serve(listener, db, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Suite(args) => run_suite(args).await,
+        Command::Baseline(args) => run_baseline(args).await,
+        Command::Chart { results, out } => {
+            write(&out, &chart::render(&read_results(&results)?))?;
+            println!("chart written to {}", out.display());
+            Ok(())
+        }
+        Command::Docs { results, doc } => {
+            let document = std::fs::read_to_string(&doc)
+                .with_context(|| format!("reading {}", doc.display()))?;
+            let section = docs::results_section(&read_results(&results)?);
+            write(&doc, &docs::replace_between_markers(&document, &section)?)?;
+            println!("figures written to {}", doc.display());
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! The workloads, each run against Fathom and then the baseline with the same load:
+//! W1 create, W2 get by id (closed and open loop), W3 a filtered, sorted page, W4 the same page
+//! under the owner rule, W6 password logins and their effect on concurrent reads.
+//! W5 (realtime) is skipped: Fathom has no realtime endpoint yet.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::{Client, Url};
+use serde_json::json;
+
+use crate::client::{Session, expect_status};
+use crate::data::{Lcg, STATUSES, item, mix};
+use crate::loadgen::{self, Bounds, Load};
+use crate::proc_stats;
+use crate::report::{Ratio, Summary};
+use crate::results::{Skipped, WorkloadResult};
+
+/// One request's answer: `Err` describes a failure.
+pub type Reply = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// One operation, called with the request's sequence number.
+pub type Op = Arc<dyn Fn(u64) -> Reply + Send + Sync>;
+
+fn op<F, Fut>(f: F) -> Op
+where
+    F: Fn(u64) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    Arc::new(move |n| Box::pin(f(n)))
+}
+
+/// Warm-up requests use sequence numbers far from the measured ones.
+const WARMUP_OFFSET: u64 = 1 << 40;
+/// The minimum priorities the page workloads filter on.
+const MIN_PRIORITIES: [i64; 4] = [0, 3, 5, 7];
+
+/// One server as the workloads see it.
+#[derive(Clone)]
+pub struct Side {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    pub client: Client,
+    /// The server process, for its RSS.
+    pub pid: u32,
+    /// Ids of the seeded records.
+    pub ids: Arc<Vec<String>>,
+}
+
+/// Everything the workloads share.
+pub struct Bench {
+    pub fathom: Side,
+    pub baseline: Side,
+    pub admin_token: Arc<str>,
+    /// The non-admin users who own the rows (W4) and log in (W6).
+    pub users: Arc<Vec<Session>>,
+    pub bounds: Bounds,
+    pub warmup: Duration,
+    /// Workers for the closed-loop read and page workloads.
+    pub concurrency: usize,
+    /// The rate of the open-loop read workload.
+    pub open_rate: f64,
+    /// Workers sending logins in W6.
+    pub login_concurrency: usize,
+    /// Workers reading during W6.
+    pub flood_read_concurrency: usize,
+}
+
+/// The workloads that were not run.
+pub fn skipped() -> Vec<Skipped> {
+    vec![Skipped {
+        id: "W5".into(),
+        name: "realtime".into(),
+        reason: "Fathom has no realtime endpoint yet; this workload arrives with it.".into(),
+    }]
+}
+
+impl Bench {
+    fn owners(&self) -> Arc<Vec<String>> {
+        Arc::new(self.users.iter().map(|u| u.user_id.clone()).collect())
+    }
+
+    /// Warms up, then measures `op` under `load`; the RSS of `pid` is read afterwards.
+    async fn measure(&self, load: Load, op: &Op, pid: u32) -> Summary {
+        if !self.warmup.is_zero() {
+            let warm = op.clone();
+            let bounds = Bounds {
+                duration: self.warmup,
+                max_requests: u64::MAX,
+            };
+            loadgen::run(load, bounds, move |n| warm(n + WARMUP_OFFSET)).await;
+        }
+        let measured = op.clone();
+        let cpu_before = proc_stats::cpu_seconds(pid);
+        let outcome = loadgen::run(load, self.bounds, move |n| measured(n)).await;
+        let cpu = proc_stats::cpu_seconds(pid)
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
+        Summary::from_outcome(&outcome, proc_stats::rss_mib(pid)).with_server_cpu(cpu)
+    }
+
+    /// Runs one workload against Fathom, then (if it has one) the baseline's equivalent.
+    async fn compare(
+        &self,
+        (id, name): (&str, &str),
+        load: Load,
+        fathom: Op,
+        baseline: Option<Op>,
+    ) -> WorkloadResult {
+        let fathom = self.measure(load, &fathom, self.fathom.pid).await;
+        let baseline = match baseline {
+            Some(op) => Some(self.measure(load, &op, self.baseline.pid).await),
+            None => None,
+        };
+        let result = WorkloadResult {
+            id: id.into(),
+            name: name.into(),
+            load: load.describe(),
+            ratio: baseline.as_ref().map(|b| Ratio::of(&fathom, b)),
+            fathom,
+            baseline,
+        };
+        announce(&result);
+        result
+    }
+
+    /// W1: creates, one commit each on the baseline, group commit on Fathom.
+    pub async fn w1_create(&self, concurrency: usize) -> WorkloadResult {
+        let owners = self.owners();
+        let body = move |n: u64| item(n, &mut Lcg::new(mix(n)), &owners);
+        let (client, url, token) = (
+            self.fathom.client.clone(),
+            format!("{}/api/v1/items", self.fathom.base),
+            self.admin_token.clone(),
+        );
+        let make = body.clone();
+        let fathom = op(move |n| {
+            let request = client.post(&url).bearer_auth(&*token).json(&make(n));
+            expect_status(request, 201)
+        });
+        let (client, url) = (
+            self.baseline.client.clone(),
+            format!("{}/items", self.baseline.base),
+        );
+        let baseline = op(move |n| expect_status(client.post(&url).json(&body(n)), 201));
+        self.compare(
+            ("W1", "create"),
+            Load::Closed { concurrency },
+            fathom,
+            Some(baseline),
+        )
+        .await
+    }
+
+    fn fathom_get(&self) -> Op {
+        let (client, ids, token) = (
+            self.fathom.client.clone(),
+            self.fathom.ids.clone(),
+            self.admin_token.clone(),
+        );
+        let base = format!("{}/api/v1/items/", self.fathom.base);
+        op(move |n| {
+            let id = pick(&ids, n);
+            expect_status(client.get(format!("{base}{id}")).bearer_auth(&*token), 200)
+        })
+    }
+
+    fn baseline_get(&self) -> Op {
+        let (client, ids) = (self.baseline.client.clone(), self.baseline.ids.clone());
+        let base = format!("{}/items/", self.baseline.base);
+        op(move |n| expect_status(client.get(format!("{base}{}", pick(&ids, n))), 200))
+    }
+
+    /// W2: a random existing record by id; Fathom's requests carry the admin's access token.
+    pub async fn w2_get(&self, load: Load) -> WorkloadResult {
+        let (fathom, baseline) = (self.fathom_get(), self.baseline_get());
+        self.compare(("W2", "get by id"), load, fathom, Some(baseline))
+            .await
+    }
+
+    /// W3: `status = S && priority >= P`, newest first, 20 a page, as the administrator.
+    pub async fn w3_page(&self, load: Load) -> WorkloadResult {
+        let fathom_urls = Arc::new(fathom_page_urls(&self.fathom.base));
+        let baseline_urls = Arc::new(baseline_page_urls(&self.baseline.base, None));
+        let (client, token) = (self.fathom.client.clone(), self.admin_token.clone());
+        let fathom = op(move |n| {
+            let url = pick(&fathom_urls, n);
+            expect_status(client.get(url).bearer_auth(&*token), 200)
+        });
+        let client = self.baseline.client.clone();
+        let baseline = op(move |n| expect_status(client.get(pick(&baseline_urls, n)), 200));
+        self.compare(
+            ("W3", "filtered, sorted page of 20"),
+            load,
+            fathom,
+            Some(baseline),
+        )
+        .await
+    }
+
+    /// W4: the W3 page as ordinary users, each seeing only the rows they own (the collection's
+    /// list rule `owner = auth.id`); the baseline gets the owner as a plain parameter.
+    pub async fn w4_owner_page(&self) -> WorkloadResult {
+        let users = self.users.clone();
+        let fathom_urls = Arc::new(fathom_page_urls(&self.fathom.base));
+        let client = self.fathom.client.clone();
+        let fathom = op(move |n| {
+            // The user and the filter are picked independently.
+            let user = pick(&users, n);
+            let url = pick(&fathom_urls, mix(n));
+            expect_status(client.get(url).bearer_auth(&user.access_token), 200)
+        });
+        let per_user: Arc<Vec<Vec<String>>> = Arc::new(
+            self.users
+                .iter()
+                .map(|u| baseline_page_urls(&self.baseline.base, Some(&u.user_id)))
+                .collect(),
+        );
+        let client = self.baseline.client.clone();
+        let baseline = op(move |n| {
+            let urls = pick(&per_user, n);
+            expect_status(client.get(pick(urls, mix(n))), 200)
+        });
+        self.compare(
+            ("W4", "page under the owner rule"),
+            Load::Closed {
+                concurrency: self.concurrency,
+            },
+            fathom,
+            Some(baseline),
+        )
+        .await
+    }
+
+    /// W6: reads alone, then the same reads while a flood of password logins runs.
+    pub async fn w6_logins(&self) -> Vec<WorkloadResult> {
+        let reads = Load::Closed {
+            concurrency: self.flood_read_concurrency,
+        };
+        let alone = self
+            .compare(
+                ("W6", "get by id, no logins"),
+                reads,
+                self.fathom_get(),
+                Some(self.baseline_get()),
+            )
+            .await;
+
+        let (client, users) = (self.fathom.client.clone(), self.users.clone());
+        let url = format!("{}/api/v1/auth/login", self.fathom.base);
+        let login = op(move |n| {
+            let user = pick(&users, n);
+            let body = json!({ "email": user.email, "password": user.password });
+            expect_status(client.post(&url).json(&body), 200)
+        });
+        let logins_load = Load::Closed {
+            concurrency: self.login_concurrency,
+        };
+        let bounds = self.bounds;
+        let flood =
+            tokio::spawn(async move { loadgen::run(logins_load, bounds, move |n| login(n)).await });
+        let get = self.fathom_get();
+        let during = loadgen::run(reads, bounds, move |n| get(n)).await;
+        let flood = match flood.await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let mut failed = loadgen::Outcome::empty();
+                failed.errors = 1;
+                failed.first_error = Some(format!("the login flood panicked: {e}"));
+                failed
+            }
+        };
+        let rss = proc_stats::rss_mib(self.fathom.pid);
+        let fathom_only = |name: &str, load: Load, summary: Summary| WorkloadResult {
+            id: "W6".into(),
+            name: name.into(),
+            load: load.describe(),
+            fathom: summary,
+            baseline: None,
+            ratio: None,
+        };
+        let during = fathom_only(
+            "get by id, during the login flood",
+            reads,
+            Summary::from_outcome(&during, rss),
+        );
+        let logins = fathom_only(
+            "password logins (the flood)",
+            logins_load,
+            Summary::from_outcome(&flood, rss),
+        );
+        announce(&during);
+        announce(&logins);
+        vec![alone, during, logins]
+    }
+}
+
+/// The element a request's sequence number picks, spread over the slice.
+fn pick<T>(items: &[T], n: u64) -> &T {
+    &items[(mix(n) % items.len().max(1) as u64) as usize]
+}
+
+/// Fathom's page URLs: every status and minimum priority in the filter language.
+fn fathom_page_urls(base: &str) -> Vec<String> {
+    page_filters()
+        .map(|(status, min)| {
+            let filter = format!("status = \"{status}\" && priority >= {min}");
+            let params = [
+                ("filter", filter.as_str()),
+                ("sort", "-created_at"),
+                ("limit", "20"),
+            ];
+            url_with(&format!("{base}/api/v1/items"), &params)
+        })
+        .collect()
+}
+
+/// The baseline's page URLs: the same filters as plain parameters, with `owner` for W4.
+fn baseline_page_urls(base: &str, owner: Option<&str>) -> Vec<String> {
+    page_filters()
+        .map(|(status, min)| {
+            let min = min.to_string();
+            let mut params = vec![("status", status), ("min_priority", &min), ("limit", "20")];
+            if let Some(owner) = owner {
+                params.push(("owner", owner));
+            }
+            url_with(&format!("{base}/items"), &params)
+        })
+        .collect()
+}
+
+fn page_filters() -> impl Iterator<Item = (&'static str, i64)> {
+    STATUSES
+        .into_iter()
+        .flat_map(|status| MIN_PRIORITIES.into_iter().map(move |min| (status, min)))
+}
+
+/// `base` with `params` form-encoded (an invalid base gives an empty URL, which then fails
+/// loudly as a request error).
+fn url_with(base: &str, params: &[(&str, &str)]) -> String {
+    Url::parse_with_params(base, params)
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// Prints one finished workload, so a long run shows progress.
+fn announce(result: &WorkloadResult) {
+    let show = |s: &Summary| {
+        format!(
+            "{:>9.0} req/s  p50 {:>7.2} ms  p95 {:>7.2} ms  p99 {:>7.2} ms  errors {}",
+            s.throughput, s.p50_ms, s.p95_ms, s.p99_ms, s.errors
+        )
+    };
+    println!("{} {} ({})", result.id, result.name, result.load);
+    println!("    Fathom    {}", show(&result.fathom));
+    if let Some(error) = &result.fathom.first_error {
+        println!("    Fathom's first error: {error}");
+    }
+    if let Some(baseline) = &result.baseline {
+        println!("    baseline  {}", show(baseline));
+        if let Some(error) = &baseline.first_error {
+            println!("    baseline's first error: {error}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_urls_encode_the_same_filters() {
+        let fathom = fathom_page_urls("http://127.0.0.1:1");
+        let baseline = baseline_page_urls("http://127.0.0.1:2", Some("u-1"));
+        assert_eq!(fathom.len(), STATUSES.len() * MIN_PRIORITIES.len());
+        assert_eq!(fathom.len(), baseline.len());
+        assert_eq!(
+            fathom[1],
+            "http://127.0.0.1:1/api/v1/items?filter=status+%3D+%22open%22+%26%26+priority+%3E%3D+3&sort=-created_at&limit=20"
+        );
+        assert_eq!(
+            baseline[1],
+            "http://127.0.0.1:2/items?status=open&min_priority=3&limit=20&owner=u-1"
+        );
+    }
+}

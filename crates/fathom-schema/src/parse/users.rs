@@ -1,0 +1,71 @@
+//! The top-level `[users]` table: profile fields that every account carries (a display name, an
+//! avatar URL, ...). They are validated like record fields and stored with the account, so
+//! relations and `unique` (which need columns and indexes of their own) are refused.
+
+use std::sync::Arc;
+
+use super::collection::read_fields;
+use super::context::{Context, Entry};
+use super::words::{did_you_mean, list};
+use crate::model::{Collection, FieldType, Rules};
+
+const USERS_KEYS: &[&str] = &["fields"];
+
+pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<Collection>> {
+    let Some(table) = entry.item.as_table_like() else {
+        cx.report(
+            entry.value_span(),
+            "users",
+            format!("`users` must be a table, but it is {}.", cx.found(entry.item)),
+            "Declare profile fields as `[users]` followed by `fields.display_name = { type = \"text\" }`."
+                .into(),
+        );
+        return None;
+    };
+    for key in Entry::all(table) {
+        if !USERS_KEYS.contains(&key.name()) {
+            cx.report(
+                key.key_span(),
+                &format!("users.{}", key.name()),
+                format!("Unknown key `{}` in `[users]`.", key.name()),
+                format!(
+                    "{}`[users]` only declares profile fields; allowed keys are {}.",
+                    did_you_mean(key.name(), USERS_KEYS),
+                    list(USERS_KEYS)
+                ),
+            );
+        }
+    }
+    let (fields, _) = read_fields(cx, &[], table, "users", entry);
+    let fields = fields?;
+    let mut fit = true;
+    for field in &fields {
+        let refusal = if matches!(field.kind, FieldType::Relation { .. }) {
+            Some("a relation")
+        } else if field.unique {
+            Some("unique")
+        } else {
+            None
+        };
+        if let Some(what) = refusal {
+            fit = false;
+            cx.report(
+                entry.key_span(),
+                &format!("users.fields.{}", field.name),
+                format!("The profile field `users.{}` cannot be {what}.", field.name),
+                "Profile fields are stored with the account; keep related or unique data in a collection that points at the user's id.".into(),
+            );
+        }
+    }
+    fit.then(|| {
+        Arc::new(Collection {
+            name: "users".into(),
+            fields,
+            indexes: Vec::new(),
+            soft_delete: false,
+            timestamps: false,
+            tenant_scoped: false,
+            rules: Rules::default(),
+        })
+    })
+}
