@@ -16,7 +16,7 @@ use crate::identity::{
     AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
 };
 
-const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\"";
+const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
 const SESSION_COLUMNS: &str = "\"id\", \"user_id\", \"created_at\", \"expires_at\", \"last_used_at\", \"revoked_at\", \"user_agent\", \"ip\"";
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
@@ -68,6 +68,7 @@ fn read_user(row: &Row) -> Result<User, StoreError> {
         created_at: timestamp(row, 9)?,
         updated_at: timestamp(row, 10)?,
         version: get(row, 11)?,
+        profile: serde_json::from_str(&get::<String>(row, 12)?).unwrap_or_default(),
     })
 }
 
@@ -93,7 +94,7 @@ pub(crate) async fn create_user<C: GenericClient>(
     let roles = serde_json::to_value(&user.roles)
         .map_err(|e| StoreError::internal(format!("encoding roles: {e}")))?;
     let sql = format!(
-        "INSERT INTO \"_fathom_users\" ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, false, 0, NULL, $7, $7, 1) RETURNING {USER_COLUMNS}"
+        "INSERT INTO \"_fathom_users\" ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, false, 0, NULL, $7, $7, 1, '{{}}') RETURNING {USER_COLUMNS}"
     );
     let email = user.email.to_lowercase();
     let found = rows(
@@ -414,6 +415,37 @@ pub(crate) async fn one_time_token_user<C: GenericClient>(
     .first()
     .map(|r| get(r, 0))
     .transpose()
+}
+
+/// Merges `patch` into the stored profile (a null removes a field). The row lock makes two
+/// concurrent patches of one profile both land.
+pub(crate) async fn patch_profile<C: GenericClient>(
+    conn: &C,
+    user_id: Uuid,
+    patch: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<User>, StoreError> {
+    let user = match user_by_id(conn, user_id).await {
+        Ok(user) => user,
+        Err(e) if e.kind == crate::StoreErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut profile = user.profile;
+    for (name, value) in patch {
+        if value.is_null() {
+            profile.remove(name);
+        } else {
+            profile.insert(name.clone(), value.clone());
+        }
+    }
+    let profile = serde_json::Value::Object(profile).to_string();
+    let sql = format!(
+        "UPDATE \"_fathom_users\" SET \"profile\" = $2, \"updated_at\" = $3, \"version\" = \"version\" + 1 WHERE \"id\" = $1 RETURNING {USER_COLUMNS}"
+    );
+    rows(conn, &sql, &[&user_id, &profile, &now()?])
+        .await?
+        .first()
+        .map(read_user)
+        .transpose()
 }
 
 pub(crate) async fn set_verified<C: GenericClient>(

@@ -13,7 +13,9 @@ CREATE TABLE IF NOT EXISTS "_fathom_users" (
     "locked_until" timestamptz,
     "created_at" timestamptz NOT NULL,
     "updated_at" timestamptz NOT NULL,
-    "version" bigint NOT NULL DEFAULT 1
+    "version" bigint NOT NULL DEFAULT 1,
+    -- JSON text, not jsonb: the fields keep the order they were written in, as on SQLite.
+    "profile" text NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS "_fathom_sessions" (
     "id" uuid PRIMARY KEY,
