@@ -194,7 +194,7 @@ async fn postgres_paths(admin: &str) {
     let store = Store::open_postgres(PostgresOptions::new(database.url()))
         .await
         .expect("store");
-    store_paths(&store, "pool, a transaction each", "pool").await;
+    store_paths(&store, "pool", "pool").await;
     drop(store);
     database.drop_database().await.expect("drop database");
 }

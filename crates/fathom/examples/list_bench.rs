@@ -13,6 +13,7 @@ use fathom_store::{ListQuery, Scope, UnitOfWork, WriteOp};
 
 const SCHEMA: &str = r#"
 [collections.tickets]
+rules = { list = true, view = true }
 fields.title    = { type = "text", required = true }
 fields.status   = { type = "enum", values = ["open", "triaged", "in_progress", "blocked", "done"], required = true }
 fields.priority = { type = "integer", required = true, min = 0, max = 9 }

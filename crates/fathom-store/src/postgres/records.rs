@@ -2,6 +2,7 @@
 //! PostgreSQL, bound by type, run within the caller's scope, and read back into records in the
 //! canonical forms.
 
+use deadpool_postgres::GenericClient;
 use fathom_query::{Dialect, Filter};
 use fathom_schema::Collection;
 use sea_query::PostgresQueryBuilder;
@@ -115,8 +116,21 @@ pub(crate) async fn execute(
     work: &UnitOfWork,
 ) -> Result<Vec<WriteResult>, StoreError> {
     let mut client = store.client().await?;
+    let tenant_scoped = work.ops.iter().any(|op| collection_of(op).tenant_scoped);
+    if let [op] = work.ops.as_slice()
+        && !tenant_scoped
+    {
+        // One statement on shared tables is atomic by itself: no BEGIN, no COMMIT, one round
+        // trip.
+        return apply(&client, &work.scope, op)
+            .await
+            .map(|result| vec![result])
+            .map_err(|e| e.at_operation(0));
+    }
     let tx = client.transaction().await.map_err(from_postgres)?;
-    scope::enter(&tx, &work.scope).await?;
+    if tenant_scoped {
+        scope::enter(&tx, &work.scope).await?;
+    }
     let mut results = Vec::with_capacity(work.ops.len());
     for (n, op) in work.ops.iter().enumerate() {
         results.push(
@@ -129,8 +143,16 @@ pub(crate) async fn execute(
     Ok(results)
 }
 
-async fn apply(
-    tx: &deadpool_postgres::Transaction<'_>,
+fn collection_of(op: &WriteOp) -> &Collection {
+    match op {
+        WriteOp::Create { collection, .. }
+        | WriteOp::Update { collection, .. }
+        | WriteOp::Delete { collection, .. } => collection,
+    }
+}
+
+async fn apply<C: GenericClient>(
+    tx: &C,
     scope: &Scope,
     op: &WriteOp,
 ) -> Result<WriteResult, StoreError> {
@@ -185,11 +207,7 @@ async fn apply(
     }
 }
 
-async fn execute_count(
-    tx: &deadpool_postgres::Transaction<'_>,
-    sql: Sql,
-) -> Result<u64, StoreError> {
-    use deadpool_postgres::GenericClient;
+async fn execute_count<C: GenericClient>(tx: &C, sql: Sql) -> Result<u64, StoreError> {
     let statement = tx.prepare_cached(&sql.text).await.map_err(from_postgres)?;
     let params = super::values::bind(sql.values, statement.params())?;
     tx.execute(&statement, &super::values::refs(&params))
