@@ -9,6 +9,7 @@
 //! Passwords never appear in logs or errors: they are copied only into zeroize-on-drop buffers
 //! for the blocking task, and nothing here implements `Debug` over them.
 
+mod compute;
 mod policy;
 
 use std::fmt;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{Algorithm, Params, Version};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
@@ -127,6 +128,8 @@ struct Inner {
     max_concurrent: usize,
     /// A PHC string with the current parameters that no password matches; see `verify_dummy`.
     dummy_phc: String,
+    /// Working memory of running hashes, reused (one buffer per permit at most).
+    memory: compute::MemoryPool,
     running: AtomicUsize,
     peak_running: AtomicUsize,
 }
@@ -162,6 +165,7 @@ impl PasswordHasher {
                 semaphore: Arc::new(Semaphore::new(max_concurrent)),
                 max_concurrent,
                 dummy_phc,
+                memory: compute::MemoryPool::default(),
                 running: AtomicUsize::new(0),
                 peak_running: AtomicUsize::new(0),
             }),
@@ -200,14 +204,9 @@ impl PasswordHasher {
             }));
         }
         let password = Zeroizing::new(password.as_bytes().to_vec());
-        let params = self.inner.argon2_params.clone();
-        self.run_blocking(move || {
-            Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-                .hash_password(&password)
-                .map(|hash| hash.to_string())
-                .map_err(|error| AuthError::Hashing(error.to_string()))
-        })
-        .await?
+        let inner = Arc::clone(&self.inner);
+        self.run_blocking(move || compute::hash_phc(&inner.memory, &inner.argon2_params, &password))
+            .await?
     }
 
     /// Checks a password against a stored PHC string, and says whether the hash should be
@@ -231,8 +230,9 @@ impl PasswordHasher {
         }
         let outdated = self.is_outdated(&stored, algorithm)?;
         let password = Zeroizing::new(password.as_bytes().to_vec());
+        let inner = Arc::clone(&self.inner);
         let matches = self
-            .run_blocking(move || check_password(&password, &stored))
+            .run_blocking(move || compute::check_phc(&inner.memory, &password, &stored))
             .await??;
         Ok(Verification {
             matches,
@@ -249,8 +249,9 @@ impl PasswordHasher {
             return;
         };
         // The result is meaningless by construction; only the time spent matters.
+        let inner = Arc::clone(&self.inner);
         let _ = self
-            .run_blocking(move || check_password(&password, &stored))
+            .run_blocking(move || compute::check_phc(&inner.memory, &password, &stored))
             .await;
     }
 
@@ -306,15 +307,6 @@ struct RunningGuard<'a>(&'a AtomicUsize);
 impl Drop for RunningGuard<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Verifies a password against a parsed hash with the hash's own algorithm and parameters.
-fn check_password(password: &[u8], stored: &PasswordHash) -> Result<bool, AuthError> {
-    match Argon2::default().verify_password(password, stored) {
-        Ok(()) => Ok(true),
-        Err(argon2::password_hash::Error::PasswordInvalid) => Ok(false),
-        Err(error) => Err(AuthError::Hashing(error.to_string())),
     }
 }
 

@@ -41,6 +41,7 @@ pub async fn build(config: &Config, store: &Store) -> anyhow::Result<Arc<AuthSta
         trusted_proxies: auth.proxies()?,
         verification_ttl: Duration::from_secs(24 * 3600),
         reset_ttl: Duration::from_secs(3600),
+        session_cache: Duration::from_millis(auth.session_cache_ms),
     };
     let smtp = match &config.mail.smtp_url {
         Some(url) => Some(

@@ -185,7 +185,13 @@ pub async fn update(
         .user_by_id(id)
         .await?
         .ok_or_else(user_not_found)?;
-    let after = state.store.update_user(id, changes.clone()).await?;
+    let disabling = changes.disabled == Some(true);
+    let after = state.store.update_user(id, changes.clone()).await;
+    if disabling {
+        // Disabling ended every session of the user: this node stops trusting them now.
+        state.auth.sessions.forget_user(id);
+    }
+    let after = after?;
     let mut detail = Vec::new();
     if before.roles != after.roles {
         detail.push(format!("roles {:?} -> {:?}", before.roles, after.roles));

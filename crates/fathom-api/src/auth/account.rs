@@ -221,7 +221,10 @@ pub async fn change_password(
     let revoked = state
         .store
         .set_password(user.id, hash, Some(caller.session_id))
-        .await?;
+        .await;
+    // Every other session just ended; this node stops trusting them now.
+    state.auth.sessions.forget_user(user.id);
+    let revoked = revoked?;
     audit(
         &state,
         "password_change",
@@ -315,7 +318,9 @@ pub async fn confirm_reset(
         .await
         .map_err(|e| weak_password("new_password", e))?;
     // A reset ends every session and lifts a lockout: the recovery path an attacker cannot block.
-    state.store.set_password(user_id, hash, None).await?;
+    let reset = state.store.set_password(user_id, hash, None).await;
+    state.auth.sessions.forget_user(user_id);
+    reset?;
     audit(
         &state,
         "password_reset",

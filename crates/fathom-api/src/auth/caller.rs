@@ -1,5 +1,12 @@
 //! The authenticated caller, from `Authorization: Bearer <access token>`. A missing, malformed,
 //! forged or expired token is a 401 with `WWW-Authenticate: Bearer`, never a 5xx.
+//!
+//! Each request checks the token's signature and validity window, then that its session is
+//! live. Both go through this node's caches ([`super::cache`]): a token already verified here
+//! only has its window checked again, and a session found live within `auth.session_cache_ms`
+//! is not read from the database again (this node forgets it whenever it ends it).
+
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::header;
@@ -8,6 +15,7 @@ use fathom_auth::{AuthError, Claims};
 use fathom_core::ErrorCode;
 use uuid::Uuid;
 
+use super::cache::VerifiedToken;
 use super::keys::unix_now;
 use crate::AppState;
 use crate::error::ApiError;
@@ -15,7 +23,7 @@ use crate::error::ApiError;
 /// A caller holding a valid access token.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     pub user_id: Uuid,
     pub session_id: Uuid,
 }
@@ -61,35 +69,76 @@ impl FromRequestParts<AppState> for Caller {
                 "API keys are accepted by the records endpoints only; this endpoint needs a user's access token.",
             ));
         }
-        let auth = &state.auth;
         let now = unix_now();
-        let ring = auth.keys.ring(&state.store, false).await;
-        let verified = match ring.verify(&auth.settings.tokens, token, now) {
-            Err(AuthError::UnknownKey) => {
-                auth.keys
-                    .ring(&state.store, true)
-                    .await
-                    .verify(&auth.settings.tokens, token, now)
-            }
-            other => other,
+        let token = match state.auth.tokens.get(token, now) {
+            Some(verified) => verified,
+            None => verify(state, token, now).await?,
         };
-        let claims = verified.map_err(|e| match e {
-            AuthError::Expired => unauthorized("The access token has expired."),
-            _ => unauthorized("The access token is not valid."),
-        })?;
-        let (Ok(user_id), Ok(session_id)) =
-            (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid))
-        else {
-            return Err(unauthorized("The access token is not valid."));
-        };
-        // A token outlives nothing: logout, revocation, reuse detection and disable end it now.
-        if !state.store.session_is_live(user_id, session_id).await? {
+        // A token outlives nothing: logout, revocation, reuse detection and disable end it at
+        // once on this node, and on others within `auth.session_cache_ms`.
+        if !session_is_live(state, token.user_id, token.session_id).await? {
             return Err(unauthorized("The session of this access token has ended."));
         }
+        let VerifiedToken {
+            claims,
+            user_id,
+            session_id,
+        } = token;
         Ok(Self {
             claims,
             user_id,
             session_id,
         })
     }
+}
+
+/// Verifies `token` with the key ring (reloading it once when the token names an unknown key)
+/// and remembers it for the next request.
+async fn verify(state: &AppState, token: &str, now: i64) -> Result<VerifiedToken, ApiError> {
+    let auth = &state.auth;
+    let ring = auth.keys.ring(&state.store, false).await;
+    let verified = match ring.verify(&auth.settings.tokens, token, now) {
+        Err(AuthError::UnknownKey) => {
+            auth.keys
+                .ring(&state.store, true)
+                .await
+                .verify(&auth.settings.tokens, token, now)
+        }
+        other => other,
+    };
+    let claims = verified.map_err(|e| match e {
+        AuthError::Expired => unauthorized("The access token has expired."),
+        _ => unauthorized("The access token is not valid."),
+    })?;
+    let (Ok(user_id), Ok(session_id)) =
+        (Uuid::parse_str(&claims.sub), Uuid::parse_str(&claims.sid))
+    else {
+        return Err(unauthorized("The access token is not valid."));
+    };
+    let verified = VerifiedToken {
+        claims: Arc::new(claims),
+        user_id,
+        session_id,
+    };
+    auth.tokens.insert(token, verified.clone(), now);
+    Ok(verified)
+}
+
+/// Whether the session is live: remembered as live a moment ago on this node, or found so in
+/// the database now.
+async fn session_is_live(
+    state: &AppState,
+    user_id: Uuid,
+    session_id: Uuid,
+) -> Result<bool, ApiError> {
+    let sessions = &state.auth.sessions;
+    if sessions.is_live(user_id, session_id) {
+        return Ok(true);
+    }
+    let generation = sessions.generation();
+    let live = state.store.session_is_live(user_id, session_id).await?;
+    if live {
+        sessions.remember(user_id, session_id, generation);
+    }
+    Ok(live)
 }

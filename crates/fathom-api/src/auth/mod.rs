@@ -8,6 +8,7 @@
 
 mod account;
 pub(crate) mod api_keys;
+pub mod cache;
 mod caller;
 mod keys;
 mod mailbox;
@@ -49,6 +50,9 @@ pub struct AuthSettings {
     pub verification_ttl: Duration,
     /// Lifetime of a password-reset token.
     pub reset_ttl: Duration,
+    /// How long this node trusts a session it found live before checking the database again;
+    /// zero checks on every request. See [`cache`] for the trade-off.
+    pub session_cache: Duration,
 }
 
 /// Everything the auth endpoints share.
@@ -62,6 +66,10 @@ pub struct AuthState {
     pub smtp: Option<SmtpMailer>,
     pub(crate) rate_limit: ClientRateLimit,
     pub(crate) throttle: throttle::LoginThrottle,
+    /// Access tokens whose signature this node has verified.
+    pub tokens: cache::TokenCache,
+    /// Sessions this node found live a moment ago. Whatever ends a session here forgets it.
+    pub sessions: cache::SessionCache,
 }
 
 impl AuthState {
@@ -76,6 +84,8 @@ impl AuthState {
             settings.rate_limit_per_minute,
             settings.trusted_proxies.clone(),
         );
+        let tokens = cache::TokenCache::new(cache::TOKEN_CAPACITY, settings.tokens.leeway_secs);
+        let sessions = cache::SessionCache::new(cache::SESSION_CAPACITY, settings.session_cache);
         Arc::new(Self {
             settings,
             hasher,
@@ -85,6 +95,8 @@ impl AuthState {
             smtp,
             rate_limit,
             throttle: throttle::LoginThrottle::default(),
+            tokens,
+            sessions,
         })
     }
 }

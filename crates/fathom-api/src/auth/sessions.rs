@@ -46,11 +46,12 @@ pub async fn revoke_one(
         )
     };
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    if !state
+    let revoked = state
         .store
         .revoke_session(caller.user_id, id, "revoked_by_user")
-        .await?
-    {
+        .await;
+    state.auth.sessions.forget(id);
+    if !revoked? {
         return Err(not_found());
     }
     audit(
@@ -71,7 +72,9 @@ pub async fn revoke_others(
     let revoked = state
         .store
         .revoke_sessions(caller.user_id, Some(caller.session_id), "revoked_by_user")
-        .await?;
+        .await;
+    state.auth.sessions.forget_user(caller.user_id);
+    let revoked = revoked?;
     audit(
         &state,
         "sessions_revoked",

@@ -236,6 +236,8 @@ pub async fn refresh(
             session_id,
             user_id,
         } => {
+            // The store has revoked the session: its access tokens stop here and now too.
+            state.auth.sessions.forget(session_id);
             audit(
                 &state,
                 "refresh_token_reuse",
@@ -251,10 +253,13 @@ pub async fn refresh(
 }
 
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
-    state
+    let revoked = state
         .store
         .revoke_session(caller.user_id, caller.session_id, "logout")
-        .await?;
+        .await;
+    // Forgotten even when the store answers with an error: the revocation may have committed.
+    state.auth.sessions.forget(caller.session_id);
+    revoked?;
     audit(
         &state,
         "logout",

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
+/// The longest `auth.session_cache_ms` accepted: one minute.
+pub const MAX_SESSION_CACHE_MS: u64 = 60_000;
+
 /// Authentication settings. Defaults follow OWASP guidance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -36,6 +39,10 @@ pub struct AuthConfig {
     pub trusted_proxies: Vec<String>,
     /// Whether `POST /api/v1/auth/register` is open.
     pub allow_registration: bool,
+    /// How long, in milliseconds, a node trusts a session it found live before reading it
+    /// again; 0 reads it on every request. A node forgets a session at once when it ends it
+    /// itself; on other nodes a revoked session's access tokens keep working for up to this.
+    pub session_cache_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -54,6 +61,7 @@ impl Default for AuthConfig {
             rate_limit_per_minute: 20,
             trusted_proxies: Vec::new(),
             allow_registration: true,
+            session_cache_ms: 1_000,
         }
     }
 }
@@ -79,6 +87,14 @@ impl AuthConfig {
                 "auth.lockout_threshold and auth.rate_limit_per_minute must be positive",
             );
         }
+        if self.session_cache_ms > MAX_SESSION_CACHE_MS {
+            return Err(ConfigError::Invalid(format!(
+                "auth.session_cache_ms is {}, above the limit of {MAX_SESSION_CACHE_MS} (one minute): \
+                 it is how long other nodes may keep accepting a revoked session's access tokens; \
+                 use 1000 (the default), or 0 to check every request against the database",
+                self.session_cache_ms
+            )));
+        }
         self.proxies().map(|_| ())
     }
 
@@ -92,5 +108,28 @@ impl AuthConfig {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_session_cache_interval_is_bounded_and_may_be_off() {
+        let mut auth = AuthConfig::default();
+        assert_eq!(auth.session_cache_ms, 1_000);
+        for ok in [0, 1_000, MAX_SESSION_CACHE_MS] {
+            auth.session_cache_ms = ok;
+            assert!(auth.validate().is_ok(), "{ok} ms is accepted");
+        }
+        auth.session_cache_ms = MAX_SESSION_CACHE_MS + 1;
+        let error = auth.validate().map_err(|e| e.to_string());
+        assert!(
+            error.as_ref().is_err_and(
+                |e| e.contains("auth.session_cache_ms is 60001, above the limit of 60000")
+            ),
+            "{error:?}"
+        );
     }
 }

@@ -6,6 +6,7 @@
 //! One submodule per concern.
 
 mod api_keys;
+mod caches;
 mod challenge;
 mod enumeration;
 mod hashing;
