@@ -13,6 +13,7 @@ mod plan;
 mod records;
 mod scope;
 pub mod scratch;
+mod sessions;
 #[cfg(test)]
 mod tests;
 mod values;
