@@ -104,6 +104,9 @@ async fn plan_against<C: tokio_postgres::GenericClient>(
         Some(m) => (m.version, m.schema),
         None => (0, Schema::default()),
     };
+    // Count every tenant's rows: row-level security would otherwise hide them all, and the
+    // plan's risks would be judged against empty tables. The caller runs this in a transaction.
+    see_all_tenants(client).await?;
     let mut counts = HashMap::new();
     for name in applied.collections.keys() {
         let sql = format!("SELECT COUNT(*) FROM {}", ident(name));
@@ -122,12 +125,25 @@ async fn plan_against<C: tokio_postgres::GenericClient>(
     })
 }
 
+/// Makes every tenant's rows visible for the rest of the current transaction (migrations work
+/// on whole tables).
+async fn see_all_tenants<C: tokio_postgres::GenericClient>(client: &C) -> Result<(), StoreError> {
+    client
+        .execute("SELECT set_config('fathom.all_tenants', 'on', true)", &[])
+        .await
+        .map(drop)
+        .map_err(from_postgres)
+}
+
 /// Plans the migration from the latest applied schema to `desired` against the live data.
-pub(crate) async fn plan<C: tokio_postgres::GenericClient>(
-    client: &C,
+pub(crate) async fn plan(
+    client: &mut tokio_postgres::Client,
     desired: &Schema,
 ) -> Result<MigrationPlan, StoreError> {
-    plan_against(client, desired).await
+    let tx = client.transaction().await.map_err(from_postgres)?;
+    let plan = plan_against(&tx, desired).await?;
+    tx.commit().await.map_err(from_postgres)?;
+    Ok(plan)
 }
 
 fn with_statement(mut error: StoreError, statement: &str) -> StoreError {
@@ -176,6 +192,7 @@ pub(crate) async fn migrate(
     }
     let applied = async {
         let tx = client.transaction().await.map_err(from_postgres)?;
+        see_all_tenants(&tx).await?;
         for statement in &transactional {
             tx.batch_execute(statement)
                 .await

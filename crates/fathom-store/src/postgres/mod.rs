@@ -209,8 +209,8 @@ impl PgStore {
     }
 
     pub(crate) async fn plan(&self, desired: Schema) -> Result<MigrationPlan, StoreError> {
-        let client = self.client().await?;
-        migrate::plan::<tokio_postgres::Client>(&client, &desired).await
+        let mut client = self.client().await?;
+        migrate::plan(&mut client, &desired).await
     }
 
     pub(crate) async fn migrate(

@@ -241,3 +241,84 @@ async fn a_cancelled_request_leaves_no_tenant_on_the_pooled_connection() {
         .unwrap();
     assert!(visible.is_empty(), "the abandoned tenant did not stick");
 }
+
+#[tokio::test]
+async fn an_index_on_a_non_empty_table_builds_concurrently_and_a_failed_build_leaves_nothing() {
+    let Some(f) = fixture().await else { return };
+    f.create("acme", "same").await;
+    f.create("acme", "same").await;
+    // First a new column (in the migration's transaction), so that the next migrations change
+    // indexes only: those build concurrently.
+    let with_code = fathom_schema::parse_schema(
+        "rls.toml",
+        &SCHEMA.replace(
+            "fields.body = { type = \"text\", required = true }",
+            "fields.body = { type = \"text\", required = true }\nfields.code = { type = \"text\" }",
+        ),
+    )
+    .unwrap();
+    f.store.migrate(&with_code, false).await.unwrap();
+    // A unique index over duplicates: the concurrent build fails, is dropped, nothing applies.
+    let by_body = fathom_schema::parse_schema(
+        "rls.toml",
+        &SCHEMA.replace(
+            "fields.body = { type = \"text\", required = true }",
+            "fields.body = { type = \"text\", required = true, unique = true }\nfields.code = { type = \"text\" }",
+        ),
+    )
+    .unwrap();
+    let plan = f.store.plan(&by_body).await.unwrap();
+    assert!(
+        plan.statements()
+            .any(|s| s.starts_with("CREATE UNIQUE INDEX CONCURRENTLY")),
+        "{}",
+        plan.render()
+    );
+    let version = f.store.applied().await.unwrap().unwrap().version;
+    assert!(
+        f.store.migrate(&by_body, true).await.is_err(),
+        "duplicates refuse the index"
+    );
+    assert_eq!(f.store.applied().await.unwrap().unwrap().version, version);
+    let client = f.pg().client().await.unwrap();
+    let leftovers: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'notes' AND indexname LIKE 'uq_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        leftovers, 0,
+        "the failed concurrent build left no index behind"
+    );
+    drop(client);
+
+    // A plain index on the same non-empty table builds concurrently and is valid.
+    let by_code = fathom_schema::parse_schema(
+        "rls.toml",
+        &SCHEMA.replace(
+            "fields.body = { type = \"text\", required = true }",
+            "fields.body = { type = \"text\", required = true }\nfields.code = { type = \"text\" }\nindexes = [[\"code\"]]",
+        ),
+    )
+    .unwrap();
+    let plan = f.store.migrate(&by_code, false).await.unwrap();
+    assert!(
+        plan.statements()
+            .any(|s| s.starts_with("CREATE INDEX CONCURRENTLY")),
+        "{}",
+        plan.render()
+    );
+    let client = f.pg().client().await.unwrap();
+    let valid: bool = client
+        .query_one(
+            "SELECT bool_and(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'idx_notes__tenant__code%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(valid);
+}
