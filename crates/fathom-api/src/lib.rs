@@ -86,24 +86,40 @@ impl AppState {
         self.check_migrated(READINESS_TTL).await
     }
 
+    /// [`AppState::is_migrated`], telling a database that cannot answer (an error, so that
+    /// callers answer 503 `service_unavailable`) from one that answers with another schema.
+    pub async fn migration_verdict(&self) -> Result<bool, fathom_store::StoreError> {
+        self.verdict(READINESS_TTL).await
+    }
+
     /// Like [`AppState::is_migrated`], trusting a positive verdict only if younger than
     /// `max_age` (a negative one is always checked again: a server that is not ready serves
     /// nothing else, so the query costs nothing that matters). `/ready` passes zero.
     pub async fn check_migrated(&self, max_age: Duration) -> bool {
+        self.verdict(max_age).await.unwrap_or(false)
+    }
+
+    async fn verdict(&self, max_age: Duration) -> Result<bool, fathom_store::StoreError> {
         if let Ok(last) = self.readiness.last.lock()
             && let Some((at, true)) = *last
             && at.elapsed() < max_age
         {
-            return true;
+            return Ok(true);
         }
         let verdict = match self.store.applied().await {
             Ok(Some(applied)) => fathom_schema::diff(&applied.schema, &self.schema).is_empty(),
-            _ => false,
+            Ok(None) => false,
+            Err(e) => {
+                if let Ok(mut last) = self.readiness.last.lock() {
+                    *last = None;
+                }
+                return Err(e);
+            }
         };
         if let Ok(mut last) = self.readiness.last.lock() {
             *last = Some((Instant::now(), verdict));
         }
-        verdict
+        Ok(verdict)
     }
 }
 

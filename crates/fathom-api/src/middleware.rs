@@ -153,15 +153,16 @@ pub async fn require_migrated(
     request: Request,
     next: Next,
 ) -> Response {
-    if state.is_migrated().await {
-        next.run(request).await
-    } else {
-        ApiError::new(
+    match state.migration_verdict().await {
+        Ok(true) => next.run(request).await,
+        // The database is down or busy: say so (503 `service_unavailable`), not "not migrated".
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(false) => ApiError::new(
             ErrorCode::NotReady,
             "The database schema does not match this server's schema file yet.",
             "Run `fathom migrate plan`, then `fathom migrate apply`; the server becomes ready by itself.",
         )
-        .into_response()
+        .into_response(),
     }
 }
 

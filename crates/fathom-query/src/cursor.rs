@@ -13,7 +13,7 @@ use sha2::Sha256;
 
 use crate::check::ValueKind;
 use crate::sort::{SortKey, sort_spec};
-use crate::sql::{column, to_sea};
+use crate::sql::{Dialect, column_in, to_sea};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -130,8 +130,13 @@ fn json_to_value(json: &Json, kind: ValueKind) -> Result<Value, CursorError> {
 
 /// The condition "strictly after `values` in the order of `keys`", null-aware (nulls first when
 /// ascending, last when descending), as an OR of prefixes:
-/// `k1 > v1 OR (k1 = v1 AND k2 > v2) OR ...`.
+/// `k1 > v1 OR (k1 = v1 AND k2 > v2) OR ...`. In SQLite's dialect.
 pub fn after(base: &str, keys: &[SortKey], values: &[Value]) -> Expr {
+    after_in(Dialect::Sqlite, base, keys, values)
+}
+
+/// [`after`] for `dialect`.
+pub fn after_in(dialect: Dialect, base: &str, keys: &[SortKey], values: &[Value]) -> Expr {
     let comparable = |key: &SortKey, value: &Value| match (key.path.kind, value) {
         (ValueKind::Decimal, Value::Text(t)) => t.parse::<f64>().map_or(Value::Null, Value::Number),
         (_, v) => v.clone(),
@@ -139,7 +144,7 @@ pub fn after(base: &str, keys: &[SortKey], values: &[Value]) -> Expr {
     let mut alternatives: Option<Expr> = None;
     let mut prefix: Option<Expr> = None;
     for (key, value) in keys.iter().zip(values) {
-        let col = column(base, &key.path);
+        let col = column_in(dialect, base, &key.path);
         let value = comparable(key, value);
         let strictly_after = match (key.descending, &value) {
             (false, Value::Null) => col.clone().is_not_null(),

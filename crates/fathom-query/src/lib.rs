@@ -20,6 +20,7 @@ pub mod cursor;
 mod error;
 mod eval;
 mod lexer;
+mod mixed;
 mod parser;
 pub mod sort;
 pub mod sql;
@@ -27,8 +28,8 @@ pub mod sql;
 pub use check::{AuthContext, Env, FieldPath, Filter, Hop, ValueKind, check};
 pub use error::QueryError;
 pub use parser::parse;
-pub use sort::{SortKey, apply_sort, default_sort, parse_sort, sort_spec};
-pub use sql::{add_joins, alias_of, column};
+pub use sort::{SortKey, apply_sort, apply_sort_in, default_sort, parse_sort, sort_spec};
+pub use sql::{Dialect, add_joins, alias_of, column, column_in};
 
 /// The longest expression accepted, in bytes.
 pub const MAX_EXPRESSION_BYTES: usize = 4096;

@@ -6,7 +6,7 @@ use sea_query::{NullOrdering, Order, SelectStatement};
 
 use crate::check::{FieldPath, ValueKind};
 use crate::error::QueryError;
-use crate::sql::column;
+use crate::sql::{Dialect, column_in};
 
 /// The most keys a sort may have (besides the implicit `id`).
 pub const MAX_SORT_KEYS: usize = 4;
@@ -120,14 +120,37 @@ pub fn sort_spec(keys: &[SortKey]) -> String {
         .join(",")
 }
 
-/// Adds ORDER BY for `keys` on `base`.
+/// Whether a sort key is a system column that always has a value.
+pub fn is_never_null(path: &FieldPath) -> bool {
+    path.hops.is_empty()
+        && matches!(
+            path.column.as_str(),
+            "id" | "version" | "created_at" | "updated_at"
+        )
+}
+
+/// Adds ORDER BY for `keys` on `base` (SQLite's dialect).
 pub fn apply_sort(select: &mut SelectStatement, base: &str, keys: &[SortKey]) {
+    apply_sort_in(Dialect::Sqlite, select, base, keys);
+}
+
+/// [`apply_sort`] for `dialect`.
+pub fn apply_sort_in(dialect: Dialect, select: &mut SelectStatement, base: &str, keys: &[SortKey]) {
     for key in keys {
         let (order, nulls) = if key.descending {
             (Order::Desc, NullOrdering::Last)
         } else {
             (Order::Asc, NullOrdering::First)
         };
-        select.order_by_expr_with_nulls(column(base, &key.path), order, nulls);
+        let column = column_in(dialect, base, &key.path);
+        // PostgreSQL matches an ORDER BY to an index only when the null placement agrees too.
+        // System columns are never null, so they keep PostgreSQL's default placement, which the
+        // primary key and the indexes Fathom builds share; fields say it explicitly, as their
+        // index columns do (`NULLS FIRST`, scanned backwards for descending).
+        if dialect == Dialect::Postgres && is_never_null(&key.path) {
+            select.order_by_expr(column, order);
+        } else {
+            select.order_by_expr_with_nulls(column, order, nulls);
+        }
     }
 }

@@ -2,8 +2,14 @@
 //! relation hop (to-one, so rows are never duplicated). Mirrors `eval.rs`: every comparison is
 //! guarded with IS NOT NULL so that it is true or false, never NULL, and negation agrees with the
 //! in-memory evaluator.
+//!
+//! The SQL differs between databases in two places only, chosen by [`Dialect`]: decimals are
+//! compared as 64-bit floats (`REAL` on SQLite, `DOUBLE PRECISION` on PostgreSQL, whose `REAL` is
+//! 32-bit), and `~` is SQLite's LIKE (ASCII case-insensitive) or PostgreSQL's ILIKE (which folds
+//! ASCII only under the "C" collation Fathom gives every text column there).
 
 use fathom_schema::Value;
+use sea_query::extension::postgres::PgExpr;
 use sea_query::{Expr, ExprTrait, JoinType, LikeExpr, SelectStatement};
 
 use crate::ast::CmpOp;
@@ -19,11 +25,28 @@ pub fn alias_of(base: &str, path: &FieldPath) -> String {
     }
 }
 
-/// A column of `base` or of a joined alias, read as its kind compares (decimals as numbers).
+/// The SQL dialect a filter, sort or cursor condition is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+/// A column of `base` or of a joined alias, read as its kind compares (decimals as numbers), in
+/// SQLite's dialect.
 pub fn column(base: &str, path: &FieldPath) -> Expr {
+    column_in(Dialect::Sqlite, base, path)
+}
+
+/// [`column`] for `dialect`: decimals are cast to a 64-bit float on both databases.
+pub fn column_in(dialect: Dialect, base: &str, path: &FieldPath) -> Expr {
     let col = Expr::col((alias_of(base, path), path.column.clone()));
     if path.kind == ValueKind::Decimal {
-        col.cast_as("REAL")
+        col.cast_as(match dialect {
+            Dialect::Sqlite => "REAL",
+            Dialect::Postgres => "DOUBLE PRECISION",
+        })
     } else {
         col
     }
@@ -46,15 +69,26 @@ pub fn to_sea(value: &Value) -> sea_query::Value {
 }
 
 impl Filter {
-    /// Adds the filter's joins and its WHERE condition to `select`, whose base table is `base`.
+    /// Adds the filter's joins and its WHERE condition to `select`, whose base table is `base`
+    /// (SQLite's dialect).
     pub fn apply(&self, select: &mut SelectStatement, base: &str) {
+        self.apply_in(Dialect::Sqlite, select, base);
+    }
+
+    /// [`Filter::apply`] for `dialect`.
+    pub fn apply_in(&self, dialect: Dialect, select: &mut SelectStatement, base: &str) {
         add_joins(select, base, &self.paths());
-        select.and_where(self.condition(base));
+        select.and_where(self.condition_in(dialect, base));
     }
 
     /// The WHERE condition alone (the caller adds the joins of [`Filter::paths`]).
     pub fn condition(&self, base: &str) -> Expr {
-        compile(&self.root, base)
+        self.condition_in(Dialect::Sqlite, base)
+    }
+
+    /// [`Filter::condition`] for `dialect`.
+    pub fn condition_in(&self, dialect: Dialect, base: &str) -> Expr {
+        compile(&self.root, base, dialect)
     }
 }
 
@@ -98,20 +132,21 @@ fn constant(value: bool) -> Expr {
     Expr::cust(if value { "1 = 1" } else { "1 = 0" })
 }
 
-fn compile(node: &Node, base: &str) -> Expr {
+fn compile(node: &Node, base: &str, dialect: Dialect) -> Expr {
+    let column = |base: &str, path: &FieldPath| column_in(dialect, base, path);
     match node {
         Node::Const(b) => constant(*b),
         Node::And(items) => items
             .iter()
-            .map(|n| compile(n, base))
+            .map(|n| compile(n, base, dialect))
             .reduce(|a, b| a.and(b))
             .unwrap_or_else(|| constant(true)),
         Node::Or(items) => items
             .iter()
-            .map(|n| compile(n, base))
+            .map(|n| compile(n, base, dialect))
             .reduce(|a, b| a.or(b))
             .unwrap_or_else(|| constant(false)),
-        Node::Not(inner) => compile(inner, base).not(),
+        Node::Not(inner) => compile(inner, base, dialect).not(),
         Node::IsNull { path, negated } => {
             let col = raw_column(base, path);
             if *negated {
@@ -121,6 +156,17 @@ fn compile(node: &Node, base: &str) -> Expr {
             }
         }
         Node::In { path, values, .. } => {
+            let values = match dialect {
+                // PostgreSQL types the list by the column: floats meet an integer column only
+                // where they are integers.
+                Dialect::Postgres if path.kind == ValueKind::Integer => {
+                    crate::mixed::integral_values(values)
+                }
+                _ => values.clone(),
+            };
+            if values.is_empty() {
+                return constant(false);
+            }
             let list: Vec<sea_query::Value> = values.iter().map(to_sea).collect();
             raw_column(base, path)
                 .is_not_null()
@@ -142,12 +188,23 @@ fn compile(node: &Node, base: &str) -> Expr {
                 Term::Value(v) => Expr::val(to_sea(v)),
             };
             let (l, r) = (side(left), side(right));
+            let mixed = match dialect {
+                Dialect::Postgres => crate::mixed::compare(left, *op, right, l.clone(), r.clone()),
+                Dialect::Sqlite => None,
+            };
             let comparison = match (op, right) {
-                (CmpOp::Like, Term::Value(Value::Text(p))) => {
-                    l.like(LikeExpr::new(p.clone()).escape('\\'))
-                }
-                (CmpOp::NotLike, Term::Value(Value::Text(p))) => {
-                    l.not_like(LikeExpr::new(p.clone()).escape('\\'))
+                _ if mixed.is_some() => mixed.unwrap_or_else(|| constant(false)),
+                (CmpOp::Like | CmpOp::NotLike, Term::Value(Value::Text(p))) => {
+                    // PostgreSQL's escape character is `\` by default (sea-query misplaces an
+                    // explicit ESCAPE after ILIKE).
+                    let escaped = LikeExpr::new(p.clone()).escape('\\');
+                    let plain = LikeExpr::new(p.clone());
+                    match (dialect, op) {
+                        (Dialect::Sqlite, CmpOp::Like) => l.like(escaped),
+                        (Dialect::Sqlite, _) => l.not_like(escaped),
+                        (Dialect::Postgres, CmpOp::Like) => l.ilike(plain),
+                        (Dialect::Postgres, _) => l.not_ilike(plain),
+                    }
                 }
                 (CmpOp::Eq, _) => l.eq(r),
                 (CmpOp::Ne, _) => l.ne(r),

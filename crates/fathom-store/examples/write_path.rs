@@ -2,13 +2,19 @@
 //! raw rusqlite on one thread against Fathom's store (a thread hop per call, group commit for
 //! concurrent writers). Prints throughput and latency percentiles.
 //!
+//! With `FATHOM_BENCH_PG_URL` set to a PostgreSQL superuser's URL it measures the same paths on
+//! a scratch PostgreSQL database instead: raw tokio-postgres on one connection against the store
+//! (a pooled connection and one transaction per write).
+//!
 //! Run: `cargo run --release -p fathom-store --example write_path`
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fathom_schema::{Collection, Constraints, Field, FieldType, Schema, Value};
-use fathom_store::{ListQuery, Scope, SqliteOptions, Store, UnitOfWork, WriteOp};
+use fathom_store::{
+    ListQuery, PostgresOptions, Scope, ScratchDatabase, SqliteOptions, Store, UnitOfWork, WriteOp,
+};
 
 const WRITES: usize = 2000;
 const READS: usize = 20000;
@@ -67,6 +73,9 @@ fn raw_connection(path: &std::path::Path) -> rusqlite::Connection {
 
 #[tokio::main]
 async fn main() {
+    if let Ok(admin) = std::env::var("FATHOM_BENCH_PG_URL") {
+        return postgres_paths(&admin).await;
+    }
     let dir = tempfile::tempdir().expect("temp dir");
     println!("SQLite write/read paths, WAL, synchronous=FULL, {WRITES} writes, {READS} reads\n");
 
@@ -122,6 +131,76 @@ async fn main() {
     let store = Store::open_sqlite(SqliteOptions::new(dir.path().join("store.db")))
         .await
         .expect("store");
+    store_paths(&store, "group commit", "reader pool").await;
+}
+
+/// The same paths on PostgreSQL: raw tokio-postgres (one connection, autocommit) and the store.
+async fn postgres_paths(admin: &str) {
+    let database = ScratchDatabase::create(admin)
+        .await
+        .expect("scratch database");
+    println!("PostgreSQL write/read paths, {WRITES} writes, {READS} reads\n");
+    let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(connection);
+    client
+        .batch_execute(
+            "CREATE TABLE raw_notes (id uuid PRIMARY KEY, created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL, version bigint NOT NULL, body text NOT NULL)",
+        )
+        .await
+        .expect("table");
+    let insert = client
+        .prepare("INSERT INTO raw_notes VALUES ($1, now(), now(), 1, $2)")
+        .await
+        .expect("prepare");
+    let mut ids = Vec::with_capacity(WRITES);
+    let mut latencies = Vec::with_capacity(WRITES);
+    let started = Instant::now();
+    for n in 0..WRITES {
+        let id = uuid::Uuid::now_v7();
+        let t = Instant::now();
+        client
+            .execute(&insert, &[&id, &format!("note {n}")])
+            .await
+            .expect("insert");
+        latencies.push(t.elapsed());
+        ids.push(id);
+    }
+    report(
+        "raw tokio-postgres insert, 1 caller (commit each)",
+        started.elapsed(),
+        latencies,
+    );
+    let select = client
+        .prepare("SELECT id, version, created_at, updated_at, body FROM raw_notes WHERE id = $1")
+        .await
+        .expect("prepare");
+    let mut latencies = Vec::with_capacity(READS);
+    let started = Instant::now();
+    for n in 0..READS {
+        let t = Instant::now();
+        client
+            .query_one(&select, &[&ids[n % ids.len()]])
+            .await
+            .expect("read");
+        latencies.push(t.elapsed());
+    }
+    report(
+        "raw tokio-postgres get by id, 1 caller",
+        started.elapsed(),
+        latencies,
+    );
+    let store = Store::open_postgres(PostgresOptions::new(database.url()))
+        .await
+        .expect("store");
+    store_paths(&store, "pool", "pool").await;
+    drop(store);
+    database.drop_database().await.expect("drop database");
+}
+
+/// Creates with 1 and 32 concurrent callers, then reads by id with 1 and 8.
+async fn store_paths(store: &Store, writes: &str, reads: &str) {
     let schema = schema();
     store.migrate(&schema, false).await.expect("migrate");
     let notes = schema.collection("notes").expect("notes").clone();
@@ -145,7 +224,7 @@ async fn main() {
         })
         .await;
         report(
-            &format!("store create, {callers} caller(s) (group commit)"),
+            &format!("store create, {callers} caller(s) ({writes})"),
             total,
             latencies,
         );
@@ -166,7 +245,7 @@ async fn main() {
         })
         .await;
         report(
-            &format!("store get by id, {callers} caller(s) (reader pool)"),
+            &format!("store get by id, {callers} caller(s) ({reads})"),
             total,
             latencies,
         );

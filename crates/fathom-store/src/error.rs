@@ -128,6 +128,57 @@ pub(crate) fn from_sqlite(error: rusqlite::Error) -> StoreError {
     StoreError::new(kind, detail)
 }
 
+/// Classifies a PostgreSQL error by its SQLSTATE; errors without one (a closed connection, a
+/// refused or timed-out connect, an I/O failure) mean the database is unreachable.
+pub(crate) fn from_postgres(error: tokio_postgres::Error) -> StoreError {
+    let Some(db) = error.as_db_error() else {
+        return StoreError::new(StoreErrorKind::Unavailable, error.to_string());
+    };
+    let code = db.code().code();
+    let detail = match db.detail() {
+        Some(extra) => format!("{}: {} ({extra}) [{code}]", db.severity(), db.message()),
+        None => format!("{}: {} [{code}]", db.severity(), db.message()),
+    };
+    let kind = match code {
+        "23505" => StoreErrorKind::UniqueViolation {
+            fields: key_columns(db.detail()),
+        },
+        "23503" | "23001" => StoreErrorKind::ForeignKeyViolation,
+        "23502" | "23514" => StoreErrorKind::CheckViolation,
+        // Bad data (a NUL byte in text, a number out of range): the input, not the server.
+        code if code.starts_with("22") => StoreErrorKind::CheckViolation,
+        // Serialization failures, deadlocks, lock timeouts, too many connections, shutting down,
+        // cancelled statements: retrying may succeed.
+        "40001" | "40P01" | "55P03" | "57014" => StoreErrorKind::Unavailable,
+        code if code.starts_with("08") || code.starts_with("53") || code.starts_with("57P") => {
+            StoreErrorKind::Unavailable
+        }
+        // The schema changed under a running server (another node migrated it): this server
+        // cannot serve the table until it runs the matching schema file.
+        "42P01" | "42703" => StoreErrorKind::Unavailable,
+        // A cached statement's plan no longer matches a changed table; the caller drops the
+        // cache and a retry succeeds.
+        "0A000" if db.message().contains("cached plan") => StoreErrorKind::Unavailable,
+        _ => StoreErrorKind::Internal,
+    };
+    StoreError::new(kind, detail)
+}
+
+/// Pulls the column names out of PostgreSQL's "Key (tenant, name)=(a, b) already exists.".
+/// Column names are schema field names, which are public; the values are not kept.
+fn key_columns(detail: Option<&str>) -> Vec<String> {
+    detail
+        .and_then(|d| d.strip_prefix("Key ("))
+        .and_then(|d| d.split_once(")="))
+        .map(|(columns, _)| {
+            columns
+                .split(", ")
+                .map(|c| c.trim_matches('"').to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Pulls the column names out of "UNIQUE constraint failed: products.name, products.sku".
 /// The names are schema field names, which are public; nothing else of the message is kept.
 fn unique_fields(message: Option<&str>) -> Vec<String> {
@@ -153,5 +204,18 @@ mod tests {
             vec!["name", "sku"]
         );
         assert!(super::unique_fields(None).is_empty());
+    }
+
+    #[test]
+    fn key_columns_are_parsed_from_postgres_details() {
+        assert_eq!(
+            super::key_columns(Some("Key (tenant, name)=(acme, Ann) already exists.")),
+            vec!["tenant", "name"]
+        );
+        assert_eq!(
+            super::key_columns(Some("Key (name)=(a, b)) already exists.")),
+            vec!["name"]
+        );
+        assert!(super::key_columns(None).is_empty());
     }
 }

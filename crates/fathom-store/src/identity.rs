@@ -140,18 +140,42 @@ pub struct AuditRecord {
     pub entry: AuditEntry,
 }
 
+/// Runs a write: on SQLite as a job of the single writer; on PostgreSQL in a transaction of its
+/// own, with the body's `sql::` and `api_keys::` paths resolving to the PostgreSQL functions of
+/// the same names (which are async, hence the `.await`).
 macro_rules! on_writer {
     ($store:expr, |$conn:ident| $body:expr) => {
         match &*$store.backend {
             Backend::Sqlite(s) => s.pool.write(move |$conn| $body).await,
+            Backend::Postgres(p) => {
+                #[allow(unused_imports)]
+                use crate::postgres::{api_keys, identity as sql};
+                let mut client = p.client().await?;
+                let tx = client
+                    .transaction()
+                    .await
+                    .map_err(crate::error::from_postgres)?;
+                let $conn = &tx;
+                let out = $body.await?;
+                tx.commit().await.map_err(crate::error::from_postgres)?;
+                Ok(out)
+            }
         }
     };
 }
 
+/// Runs a read: on a SQLite reader thread, or on a pooled PostgreSQL connection.
 macro_rules! on_reader {
     ($store:expr, |$conn:ident| $body:expr) => {
         match &*$store.backend {
             Backend::Sqlite(s) => s.pool.read(move |$conn| $body).await,
+            Backend::Postgres(p) => {
+                #[allow(unused_imports)]
+                use crate::postgres::{api_keys, identity as sql};
+                let client = p.client().await?;
+                let $conn = &client;
+                $body.await
+            }
         }
     };
 }

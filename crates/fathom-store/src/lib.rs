@@ -1,6 +1,7 @@
 //! One storage handle over the database. Everything above this crate talks to [`Store`]; the
-//! dialect, the driver and its error types stay inside. Today the backend is embedded SQLite;
-//! PostgreSQL slots in as a second [`Backend`] variant behind the same methods.
+//! dialect, the drivers and their error types stay inside. The backend is embedded SQLite
+//! (rusqlite) or PostgreSQL (tokio-postgres with a deadpool pool), one [`Backend`] variant each
+//! behind the same methods and the same contract suite.
 //!
 //! Invariants: user input reaches the database only as bound parameters; driver errors never
 //! escape (they are classified into [`StoreErrorKind`] here); every write runs through a
@@ -9,8 +10,10 @@
 mod error;
 mod identity;
 mod plan;
+mod postgres;
 mod record;
 mod sqlite;
+mod statements;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +28,8 @@ pub use identity::{
     UserChanges,
 };
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
+pub use postgres::PostgresOptions;
+pub use postgres::scratch::ScratchDatabase;
 pub use record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 pub use sqlite::{Durability, SqliteOptions};
 
@@ -37,6 +42,17 @@ pub struct Store {
 
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
+}
+
+/// Calls the same method on whichever backend the store has.
+macro_rules! dispatch {
+    ($store:expr, $method:ident($($arg:expr),*)) => {
+        match &*$store.backend {
+            Backend::Sqlite(s) => s.$method($($arg),*).await,
+            Backend::Postgres(p) => p.$method($($arg),*).await,
+        }
+    };
 }
 
 impl Store {
@@ -49,33 +65,43 @@ impl Store {
         })
     }
 
+    /// Connects to a PostgreSQL database, creating Fathom's own tables if they are missing.
+    /// Fails with [`StoreErrorKind::Unavailable`] (naming the server) when it cannot connect.
+    pub async fn open_postgres(options: PostgresOptions) -> Result<Self, StoreError> {
+        let store = postgres::PgStore::open(options).await?;
+        Ok(Self {
+            backend: Arc::new(Backend::Postgres(store)),
+            statements: Arc::default(),
+        })
+    }
+
+    /// Which database this store runs on: `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match &*self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
     /// Checks that the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.ping().await,
-        }
+        dispatch!(self, ping())
     }
 
     /// The latest applied migration, if any.
     pub async fn applied(&self) -> Result<Option<AppliedMigration>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.applied().await,
-        }
+        dispatch!(self, applied())
     }
 
     /// Every applied migration, oldest first.
     pub async fn history(&self) -> Result<Vec<AppliedMigration>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.history().await,
-        }
+        dispatch!(self, history())
     }
 
     /// Plans the migration from the applied schema to `desired`, judging each step against the
     /// live data. Changes nothing.
     pub async fn plan(&self, desired: &Schema) -> Result<MigrationPlan, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.plan(desired.clone()).await,
-        }
+        dispatch!(self, plan(desired.clone()))
     }
 
     /// Plans and applies the migration to `desired` in one transaction. Unsafe steps are refused
@@ -86,17 +112,13 @@ impl Store {
         desired: &Schema,
         allow_unsafe: bool,
     ) -> Result<MigrationPlan, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.migrate(desired.clone(), allow_unsafe).await,
-        }
+        dispatch!(self, migrate(desired.clone(), allow_unsafe))
     }
 
     /// A secret of 32 random bytes stored in the database under `name`, created on first use, so
     /// that every node sharing the database signs and verifies with the same key.
     pub async fn secret(&self, name: &str) -> Result<[u8; 32], StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.secret(name.to_owned()).await,
-        }
+        dispatch!(self, secret(name.to_owned()))
     }
 
     /// One live record by id.
@@ -107,9 +129,7 @@ impl Store {
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
         self.count_statement();
-        match &*self.backend {
-            Backend::Sqlite(s) => s.get(scope.clone(), collection, id).await,
-        }
+        dispatch!(self, get(scope.clone(), collection, id))
     }
 
     /// Live records matching the query, in its order.
@@ -120,9 +140,7 @@ impl Store {
         query: ListQuery,
     ) -> Result<Vec<Record>, StoreError> {
         self.count_statement();
-        match &*self.backend {
-            Backend::Sqlite(s) => s.list(scope.clone(), collection, query).await,
-        }
+        dispatch!(self, list(scope.clone(), collection, query))
     }
 
     /// The number of live records matching `filter`.
@@ -133,9 +151,7 @@ impl Store {
         filter: Option<Filter>,
     ) -> Result<u64, StoreError> {
         self.count_statement();
-        match &*self.backend {
-            Backend::Sqlite(s) => s.count(scope.clone(), collection, filter).await,
-        }
+        dispatch!(self, count(scope.clone(), collection, filter))
     }
 
     /// The database's plan for a list query, one line per step (for tests and the architect).
@@ -145,18 +161,14 @@ impl Store {
         collection: Arc<Collection>,
         query: ListQuery,
     ) -> Result<Vec<String>, StoreError> {
-        match &*self.backend {
-            Backend::Sqlite(s) => s.explain(scope.clone(), collection, query).await,
-        }
+        dispatch!(self, explain(scope.clone(), collection, query))
     }
 
     /// Runs every operation of the unit of work in one transaction: all or nothing. Returns one
     /// result per operation, in order, once the transaction is durable.
     pub async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         self.count_statement();
-        match &*self.backend {
-            Backend::Sqlite(s) => s.execute(work).await,
-        }
+        dispatch!(self, execute(work))
     }
 
     /// How many record reads and writes this handle has run, each one round trip to the

@@ -1,14 +1,15 @@
 //! The store contract: behaviour every backend must show, written against `Store` alone so that
-//! the PostgreSQL backend runs the same suite. Today it runs on SQLite in a temporary directory.
+//! the PostgreSQL backend runs the same suite: SQLite in a temporary directory, or a scratch
+//! PostgreSQL database with `FATHOM_TEST_BACKEND=postgres` (see `support`).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 use std::sync::Arc;
 
 use fathom_schema::{Collection, Schema, Value};
-use fathom_store::{
-    ListQuery, Scope, SqliteOptions, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult,
-};
+use fathom_store::{ListQuery, Scope, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+
+mod support;
 
 const SCHEMA: &str = r#"
 [collections.authors]
@@ -24,20 +25,18 @@ fields.isbn   = { type = "text", unique = true }
 struct Fixture {
     store: Store,
     schema: Schema,
-    _dir: tempfile::TempDir,
+    _database: support::TestStore,
 }
 
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(SqliteOptions::new(dir.path().join("contract.db")))
-        .await
-        .unwrap();
+    let database = support::open("contract").await;
+    let store = database.store.clone();
     let schema = fathom_schema::parse_schema("contract.toml", SCHEMA).unwrap();
     store.migrate(&schema, false).await.unwrap();
     Fixture {
         store,
         schema,
-        _dir: dir,
+        _database: database,
     }
 }
 
@@ -343,9 +342,14 @@ async fn migration_history_keeps_every_version_with_its_snapshot() {
     let extended = fathom_schema::parse_schema("extended.toml", &extended).unwrap();
     let plan = f.store.migrate(&extended, false).await.unwrap();
     assert_eq!(plan.from_version, 1);
+    // The plan shows each database's own SQL.
+    let column = if support::postgres() {
+        "ADD COLUMN \"pages\" bigint"
+    } else {
+        "ADD COLUMN \"pages\" INTEGER"
+    };
     assert!(
-        plan.statements()
-            .any(|s| s.contains("ADD COLUMN \"pages\" INTEGER")),
+        plan.statements().any(|s| s.contains(column)),
         "{}",
         plan.render()
     );

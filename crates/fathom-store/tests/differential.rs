@@ -1,5 +1,6 @@
 //! The differential test of the expression language: for thousands of random filters over random
-//! records, the records SQLite returns (`Filter::apply`, through `Store::list`) are exactly the
+//! records, the records the database (SQLite, or PostgreSQL with `FATHOM_TEST_BACKEND=postgres`)
+//! returns (`Filter::apply`, through `Store::list`) are exactly the
 //! records the in-memory evaluator accepts (`Filter::matches`). And keyset pagination: paging with
 //! `after` = the last record's sort values yields exactly the sequence of one big list, which is
 //! itself the order the sort describes.
@@ -20,12 +21,12 @@ use fathom_query::{
     Env, FieldPath, Filter, SortKey, ValueKind, check, default_sort, parse, parse_sort,
 };
 use fathom_schema::{Collection, Schema, Value, parse_schema};
-use fathom_store::{
-    ListQuery, Record, Scope, SqliteOptions, Store, UnitOfWork, WriteOp, WriteResult,
-};
+use fathom_store::{ListQuery, Record, Scope, Store, UnitOfWork, WriteOp, WriteResult};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use sea_query::{Asterisk, Query, SqliteQueryBuilder};
+use sea_query::{Asterisk, PostgresQueryBuilder, Query, SqliteQueryBuilder};
+
+mod support;
 
 const SCHEMA: &str = r#"
 [collections.people]
@@ -183,8 +184,8 @@ struct Fixture {
     /// Live records by collection and id: what a relation path can reach.
     live: HashMap<String, HashMap<String, Record>>,
     person_ids: Vec<String>,
+    _database: support::TestStore,
     runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
 }
 
 fn created(results: Vec<WriteResult>) -> Vec<Record> {
@@ -204,14 +205,12 @@ impl Fixture {
             .enable_all()
             .build()
             .unwrap();
-        let dir = tempfile::tempdir().unwrap();
         let schema = parse_schema("differential.toml", SCHEMA).unwrap();
-        let store = runtime.block_on(async {
-            let store = Store::open_sqlite(SqliteOptions::new(dir.path().join("diff.db")))
-                .await
-                .unwrap();
+        let (store, database) = runtime.block_on(async {
+            let database = support::open("diff").await;
+            let store = database.store.clone();
             store.migrate(&schema, false).await.unwrap();
-            store
+            (store, database)
         });
         let people = schema.collection("people").unwrap().clone();
         let items = schema.collection("items").unwrap().clone();
@@ -333,7 +332,7 @@ impl Fixture {
             live,
             person_ids,
             runtime,
-            _dir: dir,
+            _database: database,
         }
     }
 
@@ -846,7 +845,17 @@ fn agree_in(
         let record = records.iter().find(|r| r.id == *differing).unwrap();
         let mut select = Query::select();
         select.column(Asterisk).from(collection.to_owned());
-        filter.apply(&mut select, collection);
+        let dialect = if support::postgres() {
+            fathom_query::Dialect::Postgres
+        } else {
+            fathom_query::Dialect::Sqlite
+        };
+        filter.apply_in(dialect, &mut select, collection);
+        let shown = if support::postgres() {
+            select.to_string(PostgresQueryBuilder)
+        } else {
+            select.to_string(SqliteQueryBuilder)
+        };
         return Err(TestCaseError::fail(format!(
             "SQL and memory disagree on `{source}` over {collection}\n\
              {} matched by SQL, {} in memory; this one {} by SQL:\n{}\
@@ -859,7 +868,7 @@ fn agree_in(
                 "not"
             },
             fixture.describe(record, &filter),
-            select.to_string(SqliteQueryBuilder),
+            shown,
         )));
     }
     let count = fixture.count_in(collection, &filter);

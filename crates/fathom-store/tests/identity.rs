@@ -5,14 +5,13 @@
 
 use std::sync::Arc;
 
-use fathom_store::{NewUser, RefreshOutcome, SqliteOptions, Store, StoreErrorKind};
+use fathom_store::{NewUser, RefreshOutcome, Store, StoreErrorKind};
 
-async fn store() -> (Store, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open_sqlite(SqliteOptions::new(dir.path().join("identity.db")))
-        .await
-        .unwrap();
-    (store, dir)
+mod support;
+
+async fn store() -> (Store, support::TestStore) {
+    let database = support::open("identity").await;
+    (database.store.clone(), database)
 }
 
 fn new_user(email: &str) -> NewUser {

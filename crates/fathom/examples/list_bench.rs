@@ -2,7 +2,8 @@
 //! (in-process, embedded SQLite), with the store alone beside it as the floor.
 //!
 //! Run: `cargo run --release -p fathom --example list_bench -- [records] [requests]`
-//! (defaults: 100000 records, 2000 requests per workload).
+//! (defaults: 100000 records, 2000 requests per workload). With `FATHOM_BENCH_PG_URL` set to a
+//! PostgreSQL superuser's URL, the same workloads run on a scratch PostgreSQL database.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use fathom_store::{ListQuery, Scope, UnitOfWork, WriteOp};
 
 const SCHEMA: &str = r#"
 [collections.tickets]
+rules = { list = true, view = true }
 fields.title    = { type = "text", required = true }
 fields.status   = { type = "enum", values = ["open", "triaged", "in_progress", "blocked", "done"], required = true }
 fields.priority = { type = "integer", required = true, min = 0, max = 9 }
@@ -57,9 +59,21 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".into();
     config.database.data_dir = dir.path().to_path_buf();
+    let database = match std::env::var("FATHOM_BENCH_PG_URL") {
+        Ok(admin) => Some(
+            fathom_store::ScratchDatabase::create(&admin)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.detail))?,
+        ),
+        Err(_) => None,
+    };
+    if let Some(database) = &database {
+        config.database.url = Some(fathom::config::Secret::new(database.url()));
+    }
     let schema =
         fathom_schema::parse_schema("bench.toml", SCHEMA).map_err(|e| anyhow::anyhow!("{e}"))?;
     let app = Application::build(&config, schema, "bench.db").await?;
+    println!("backend: {}", app.state().store.backend_name());
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let tickets = schema
         .collection("tickets")

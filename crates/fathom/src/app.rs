@@ -24,8 +24,17 @@ pub struct Application {
     shutdown_timeout: Duration,
 }
 
-/// Opens the store for `config`, naming the file and how to fix the usual problems on failure.
+/// Opens the store for `config`, naming the database and how to fix the usual problems on
+/// failure.
 pub async fn open_store(config: &Config, database_name: &str) -> anyhow::Result<Store> {
+    if let Some(options) = config.postgres_options() {
+        return Store::open_postgres(options).await.map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the PostgreSQL database: {}\nhint: check that the server is running and reachable, and that database.url (or FATHOM_DATABASE__URL) names the right host, port, user, password and database (create it with `createdb`); the role needs to own the database or be allowed to create tables in it",
+                e.detail
+            )
+        });
+    }
     let options = config.store_options(database_name);
     let path = options.path.clone();
     Store::open_sqlite(options).await.map_err(|e| {
@@ -148,23 +157,30 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM or ctrl-c. The SIGTERM handler is installed by this call, before the
+/// server announces its address: a SIGTERM sent the moment it says "listening" is a graceful
+/// stop, not the default action (which kills the process).
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    let terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let terminate = async move {
+            match terminate {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = terminate => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
     }
 }

@@ -7,11 +7,10 @@
 
 use std::collections::BTreeMap;
 
-use fathom_schema::diff::narrows;
 use fathom_schema::{Change, Collection, Field, FieldType, Index, OnDelete, Schema, Value};
 
 use crate::error::StoreError;
-use crate::plan::{PlannedStep, Risk};
+use crate::plan::{PlannedStep, Risk, records, risks_of};
 
 /// SQLite's expression for "now" in the canonical timestamp form.
 const NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
@@ -190,17 +189,12 @@ fn needs_rebuild(change: &Change) -> bool {
     }
 }
 
-/// Facts about the live data that a plan is judged against.
-pub(crate) trait LiveData {
-    fn row_count(&self, table: &str) -> Result<u64, StoreError>;
-}
-
 /// Turns schema changes into planned steps with SQL and risks.
 pub(crate) fn plan_steps(
     applied: &Schema,
     desired: &Schema,
     changes: &[Change],
-    live: &dyn LiveData,
+    live: &dyn crate::plan::LiveData,
 ) -> Result<Vec<PlannedStep>, StoreError> {
     let mut by_collection: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in changes {
@@ -281,76 +275,4 @@ pub(crate) fn plan_steps(
         }
     }
     Ok(steps)
-}
-
-/// "1 record", "3 records".
-fn records(rows: u64) -> String {
-    if rows == 1 {
-        "1 record".into()
-    } else {
-        format!("{rows} records")
-    }
-}
-
-/// The risks of one change against a table holding `rows` records.
-fn risks_of(change: &Change, rows: u64) -> Vec<Risk> {
-    let mut risks = Vec::new();
-    match change {
-        Change::DropField { collection, field } => risks.push(Risk::unsafe_(format!(
-            "deletes every value of `{collection}.{}` and removes the field from the API",
-            field.name
-        ))),
-        Change::AlterField { from, to, .. } => {
-            if from.kind != to.kind {
-                risks.push(Risk::unsafe_(format!(
-                    "narrows or changes the type of `{}` from {} to {}: clients break and values that do not convert make the migration fail",
-                    to.name,
-                    from.kind.name(),
-                    to.kind.name()
-                )));
-            }
-            if to.required && !from.required && rows > 0 {
-                risks.push(Risk::unsafe_(format!(
-                    "makes `{}` required: records without a value make the migration fail",
-                    to.name
-                )));
-            }
-        }
-        Change::AddField { field, .. } if field.required && field.default.is_none() && rows > 0 => {
-            risks.push(Risk::unsafe_(format!(
-                "adds the required field `{}` without a default to a table holding {}: the migration will fail; give the field a default or make it optional",
-                field.name,
-                records(rows)
-            )))
-        }
-        Change::RetuneField { from, to, .. } if rows > 0 && narrows(from, to) => risks.push(Risk::unsafe_(format!(
-            "tightens the rules of `{}`: existing records may no longer pass validation when next updated",
-            to.name
-        ))),
-        Change::SetSoftDelete { enabled: false, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
-            "turns soft delete off for `{collection}`: records that were soft-deleted are purged for good"
-        ))),
-        Change::SetTimestamps { enabled: false, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
-            "drops `created_at` and `updated_at` of every record in `{collection}`"
-        ))),
-        Change::SetTimestamps { enabled: true, collection } if rows > 0 => risks.push(Risk::caution(format!(
-            "existing records of `{collection}` get the migration time as `created_at` and `updated_at`"
-        ))),
-        Change::SetTenantScoped { enabled: true, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
-            "makes `{collection}` tenant-scoped, but its existing records belong to no tenant: the migration will fail; empty the collection first"
-        ))),
-        Change::SetTenantScoped { enabled: false, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
-            "makes `{collection}` shared: every tenant's records become visible to every tenant"
-        ))),
-        Change::CreateIndex { index, collection } if index.unique && rows > 0 => risks.push(Risk::caution(format!(
-            "the unique index on `{collection}` ({}) fails, and the migration with it, if existing records share a value",
-            index.fields.join(", ")
-        ))),
-        Change::DropIndex { index, .. } if index.unique => risks.push(Risk::caution(format!(
-            "values of ({}) no longer have to be unique",
-            index.fields.join(", ")
-        ))),
-        _ => {}
-    }
-    risks
 }

@@ -4,8 +4,9 @@
 use fathom_schema::{Schema, diff};
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::ddl::{self, LiveData};
+use super::ddl;
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
+use crate::plan::LiveData;
 use crate::plan::{AppliedMigration, MigrationPlan};
 
 /// Creates Fathom's own tables if they are missing. Idempotent.

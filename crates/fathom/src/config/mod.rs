@@ -74,14 +74,18 @@ impl Default for ServerConfig {
 pub struct DatabaseConfig {
     /// Directory for the embedded database (`fathom.db`, or `demo.db` with `--demo`).
     pub data_dir: PathBuf,
-    /// Optional database URL; `sqlite://PATH` picks the SQLite file directly. A secret: it may
-    /// carry credentials, so prefer `url_file`.
+    /// Optional database URL: `sqlite://PATH` picks the SQLite file directly;
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (or `postgresql://`) runs on PostgreSQL. A
+    /// secret: it may carry credentials, so prefer `url_file`.
     pub url: Option<Secret>,
     /// A file whose contents (trimmed) are the database URL.
     pub url_file: Option<PathBuf>,
     /// Reader connections for SQLite.
     pub readers: usize,
-    /// How long to wait on a database lock before answering 503.
+    /// The most connections to PostgreSQL this node keeps open.
+    pub max_connections: usize,
+    /// How long to wait on a database lock (SQLite) or to connect or get a pooled connection
+    /// (PostgreSQL) before answering 503.
     pub busy_timeout_ms: u64,
     /// `full` (survives power loss) or `normal` (survives a process crash).
     pub durability: DurabilitySetting,
@@ -96,6 +100,7 @@ impl Default for DatabaseConfig {
             url: None,
             url_file: None,
             readers: 4,
+            max_connections: 16,
             busy_timeout_ms: 5000,
             durability: DurabilitySetting::Full,
             auto_migrate: true,
@@ -301,15 +306,38 @@ impl Config {
         if !(1..=64).contains(&self.database.readers) {
             return invalid("database.readers must be between 1 and 64".into());
         }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return invalid("database.max_connections must be between 1 and 1000".into());
+        }
         if let Some(url) = &self.database.url
             && !url.expose().starts_with("sqlite:")
+            && self.postgres_url().is_none()
         {
             let scheme = url.expose().split(':').next().unwrap_or("");
             return invalid(format!(
-                "database.url has the scheme `{scheme}`, which this build cannot serve; use sqlite://PATH or leave it unset to use database.data_dir"
+                "database.url has the scheme `{scheme}`, which Fathom cannot serve; use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
         self.auth.validate()
+    }
+
+    /// The PostgreSQL URL, when `database.url` names a PostgreSQL database.
+    pub fn postgres_url(&self) -> Option<&str> {
+        self.database
+            .url
+            .as_ref()
+            .map(Secret::expose)
+            .filter(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"))
+    }
+
+    /// How to reach PostgreSQL, when `database.url` names it.
+    pub fn postgres_options(&self) -> Option<fathom_store::PostgresOptions> {
+        self.postgres_url().map(|url| {
+            let mut options = fathom_store::PostgresOptions::new(url);
+            options.max_connections = self.database.max_connections;
+            options.acquire_timeout = Duration::from_millis(self.database.busy_timeout_ms);
+            options
+        })
     }
 
     /// The SQLite database file: from `database.url`, else `<data_dir>/<name>`.

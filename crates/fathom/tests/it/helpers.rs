@@ -1,4 +1,9 @@
 //! Shared test harness: spawn the server, talk to it, run the CLI.
+//!
+//! One switch picks the database every test runs on: by default SQLite in the test's temporary
+//! directory; with `FATHOM_TEST_BACKEND=postgres`, a scratch PostgreSQL database created for the
+//! test on the server of `FATHOM_TEST_PG_URL` (a superuser's URL) and dropped after it.
+//! `scripts/test.sh` runs the suite both ways.
 
 #![allow(dead_code)]
 
@@ -8,9 +13,61 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use fathom::config::Secret;
 use fathom::{Application, Config};
+use fathom_store::ScratchDatabase;
 use serde_json::Value;
 use tempfile::TempDir;
+
+/// Whether this run of the suite targets PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("FATHOM_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The admin URL of the test PostgreSQL server, if one is configured.
+pub fn pg_admin_url() -> Option<String> {
+    std::env::var("FATHOM_TEST_PG_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh scratch database when the suite runs on PostgreSQL (`None` on SQLite).
+pub async fn scratch_database() -> Option<ScratchDatabase> {
+    if !on_postgres() {
+        return None;
+    }
+    let admin = pg_admin_url().expect(
+        "FATHOM_TEST_BACKEND=postgres needs FATHOM_TEST_PG_URL (a superuser's URL); scripts/test.sh sets both",
+    );
+    Some(
+        ScratchDatabase::create(&admin)
+            .await
+            .expect("a scratch PostgreSQL database"),
+    )
+}
+
+/// [`scratch_database`] for synchronous tests (those that drive the `fathom` binary).
+pub fn scratch_database_blocking() -> Option<ScratchDatabase> {
+    if !on_postgres() {
+        return None;
+    }
+    std::thread::spawn(|| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(scratch_database())
+    })
+    .join()
+    .expect("creating a scratch database")
+}
+
+/// The environment that points a `fathom` process at `database` (nothing on SQLite).
+pub fn database_env(database: Option<&ScratchDatabase>) -> Vec<(&'static str, String)> {
+    database
+        .map(|d| vec![("FATHOM_DATABASE__URL", d.url().to_owned())])
+        .unwrap_or_default()
+}
 
 /// A schema exercising every field type and constraint, used by most API tests.
 pub const TEST_SCHEMA: &str = r#"
@@ -57,6 +114,8 @@ pub struct TestApp {
     pub data_dir: TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// The scratch PostgreSQL database (PostgreSQL runs); dropped last.
+    pub database: Option<ScratchDatabase>,
 }
 
 /// Default configuration for tests: port 0 and the given data directory.
@@ -64,6 +123,15 @@ pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config::default();
     config.server.listen = "127.0.0.1:0".into();
     config.database.data_dir = data_dir.to_path_buf();
+    config
+}
+
+/// [`test_config`] on this run's database: the data directory, or `database` on PostgreSQL.
+pub fn test_config_on(data_dir: &Path, database: Option<&ScratchDatabase>) -> Config {
+    let mut config = test_config(data_dir);
+    if let Some(database) = database {
+        config.database.url = Some(Secret::new(database.url()));
+    }
     config
 }
 
@@ -75,20 +143,22 @@ pub async fn spawn_app(schema: &str) -> TestApp {
 /// Starts the server on `schema`, letting the test adjust the configuration first.
 pub async fn spawn_app_with(schema: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let mut config = test_config(data_dir.path());
+    let database = scratch_database().await;
+    let mut config = test_config_on(data_dir.path(), database.as_ref());
     adjust(&mut config);
     let schema =
         fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
     let app = Application::build(&config, schema, "fathom.db")
         .await
         .expect("server builds");
-    start(app, data_dir).await
+    start(app, data_dir, database).await
 }
 
 /// Starts the bundled demo (schema and seed data).
 pub async fn spawn_demo() -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let config = test_config(data_dir.path());
+    let database = scratch_database().await;
+    let config = test_config_on(data_dir.path(), database.as_ref());
     let schema = fathom::demo::schema().expect("demo schema");
     let app = Application::build(&config, schema, fathom::demo::DATABASE_FILE)
         .await
@@ -96,7 +166,7 @@ pub async fn spawn_demo() -> TestApp {
     fathom::demo::seed_if_empty(app.state())
         .await
         .expect("seed");
-    start(app, data_dir).await
+    start(app, data_dir, database).await
 }
 
 /// The tenant [`TestApp::create`] puts records of tenant-scoped collections in: the demo's, so
@@ -168,7 +238,7 @@ pub async fn mint_member(
 pub const TEST_ADMIN: &str = "test-admin@example.com";
 pub const TEST_ADMIN_PASSWORD: &str = "test administrator passphrase 2026";
 
-async fn start(app: Application, data_dir: TempDir) -> TestApp {
+async fn start(app: Application, data_dir: TempDir, database: Option<ScratchDatabase>) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let auth = app.state().auth.clone();
@@ -202,6 +272,7 @@ async fn start(app: Application, data_dir: TempDir) -> TestApp {
         data_dir,
         stop: Some(stop_tx),
         server: Some(server),
+        database,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The integration suite: one binary, one module per feature. Every test drives the real server
 //! over HTTP (in-process on 127.0.0.1:0, or the real `fathom` binary) with its own temporary
-//! data directory and a real SQLite database.
+//! data directory and a real database: SQLite, or a scratch PostgreSQL database when
+//! `FATHOM_TEST_BACKEND=postgres` (see `helpers`).
 
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
@@ -10,6 +11,7 @@ mod auth;
 mod helpers;
 mod openapi;
 mod operations;
+mod postgres;
 mod query;
 mod readme;
 mod records;

@@ -8,4 +8,4 @@ mod config;
 mod lifecycle;
 mod migrations;
 mod readiness;
-mod support;
+pub(crate) mod support;

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use crate::helpers::spawn_server_process;
+use crate::helpers::{database_env, scratch_database_blocking, spawn_server_process_with_env};
 
 /// The first ```sh block after the heading `## {heading}`.
 fn sh_block(heading: &str) -> String {
@@ -25,7 +25,10 @@ fn sh_block(heading: &str) -> String {
 /// Runs the block under `heading` against a fresh demo server; returns its standard output.
 fn run_against_the_demo(heading: &str) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
-    let server = spawn_server_process(dir.path(), &["--demo"]);
+    let database = scratch_database_blocking();
+    let env = database_env(database.as_ref());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = spawn_server_process_with_env(dir.path(), &["--demo"], &env);
     let script = sh_block(heading).replace("127.0.0.1:8090", &server.address.to_string());
     let output = Command::new("bash")
         .args(["-euo", "pipefail", "-c", &script])

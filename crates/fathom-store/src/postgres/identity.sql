@@ -1,0 +1,73 @@
+-- Fathom's identity tables on PostgreSQL. Created if missing at start-up (under the migration
+-- lock); never touched by schema migrations. Emails are stored lowercased; every token is stored
+-- only as its SHA-256 hash. Times are timestamptz, read back in the canonical text form.
+CREATE TABLE IF NOT EXISTS "_fathom_users" (
+    "id" uuid PRIMARY KEY,
+    "email" text COLLATE "C" NOT NULL UNIQUE,
+    "password_hash" text NOT NULL,
+    "roles" jsonb NOT NULL DEFAULT '[]',
+    "tenant" text COLLATE "C",
+    "verified" boolean NOT NULL DEFAULT false,
+    "disabled" boolean NOT NULL DEFAULT false,
+    "failed_logins" bigint NOT NULL DEFAULT 0,
+    "locked_until" timestamptz,
+    "created_at" timestamptz NOT NULL,
+    "updated_at" timestamptz NOT NULL,
+    "version" bigint NOT NULL DEFAULT 1,
+    -- JSON text, not jsonb: the fields keep the order they were written in, as on SQLite.
+    "profile" text NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS "_fathom_sessions" (
+    "id" uuid PRIMARY KEY,
+    "user_id" uuid NOT NULL REFERENCES "_fathom_users"("id") ON DELETE CASCADE,
+    "created_at" timestamptz NOT NULL,
+    "expires_at" timestamptz NOT NULL,
+    "last_used_at" timestamptz NOT NULL,
+    "revoked_at" timestamptz,
+    "revoked_reason" text,
+    "user_agent" text,
+    "ip" text
+);
+CREATE INDEX IF NOT EXISTS "idx__fathom_sessions__user_id" ON "_fathom_sessions" ("user_id");
+CREATE TABLE IF NOT EXISTS "_fathom_refresh_tokens" (
+    "hash" text PRIMARY KEY,
+    "session_id" uuid NOT NULL REFERENCES "_fathom_sessions"("id") ON DELETE CASCADE,
+    "created_at" timestamptz NOT NULL,
+    "used_at" timestamptz
+);
+CREATE INDEX IF NOT EXISTS "idx__fathom_refresh_tokens__session_id" ON "_fathom_refresh_tokens" ("session_id");
+CREATE TABLE IF NOT EXISTS "_fathom_one_time_tokens" (
+    "hash" text PRIMARY KEY,
+    "user_id" uuid NOT NULL REFERENCES "_fathom_users"("id") ON DELETE CASCADE,
+    "purpose" text NOT NULL,
+    "expires_at" timestamptz NOT NULL,
+    "used_at" timestamptz
+);
+CREATE TABLE IF NOT EXISTS "_fathom_signing_keys" (
+    "kid" text PRIMARY KEY,
+    "private_key" bytea NOT NULL,
+    "public_key" bytea NOT NULL,
+    "created_at" bigint NOT NULL,
+    "retired_at" bigint
+);
+CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
+    "id" uuid PRIMARY KEY,
+    "prefix" text COLLATE "C" NOT NULL UNIQUE,
+    "hash" text NOT NULL,
+    "name" text NOT NULL,
+    "scopes" jsonb NOT NULL,
+    "tenant" text COLLATE "C",
+    "created_at" timestamptz NOT NULL,
+    "revoked_at" timestamptz
+);
+CREATE TABLE IF NOT EXISTS "_fathom_audit" (
+    "seq" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    "at" timestamptz NOT NULL,
+    "action" text NOT NULL,
+    "outcome" text NOT NULL,
+    "actor" text,
+    "target" text,
+    "request_id" text,
+    "ip" text,
+    "detail" text
+);

@@ -1,0 +1,274 @@
+//! The PostgreSQL backend: a pool of connections (deadpool), statements prepared once per
+//! connection and bound by type ([`values`]), migrations serialised across nodes by an advisory
+//! lock ([`migrate`]), and tenant isolation in depth: besides the central tenant filter in every
+//! statement, tenant-scoped tables carry row-level security keyed on transaction-local settings
+//! ([`scope`]), so a pooled connection never carries one request's tenant into the next.
+
+pub(crate) mod api_keys;
+mod ddl;
+pub(crate) mod identity;
+mod migrate;
+mod numeric;
+mod plan;
+mod records;
+mod scope;
+pub mod scratch;
+mod sessions;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use fathom_query::Filter;
+use fathom_schema::{Collection, Schema};
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreErrorKind, from_postgres};
+use crate::plan::{AppliedMigration, MigrationPlan};
+use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteResult};
+
+/// How to reach the PostgreSQL database.
+#[derive(Clone)]
+pub struct PostgresOptions {
+    /// `postgres://user:password@host:port/database?options` (or libpq's `key=value` form).
+    pub url: String,
+    /// The most connections this node keeps open.
+    pub max_connections: usize,
+    /// How long to wait to connect, or for a free pooled connection, before answering
+    /// "unavailable".
+    pub acquire_timeout: Duration,
+}
+
+impl PostgresOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl std::fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry a password.
+        f.debug_struct("PostgresOptions")
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct PgStore {
+    pub(crate) pool: Pool,
+    /// Boxed: the driver's configuration is large and only read to open dedicated connections.
+    config: Box<tokio_postgres::Config>,
+    /// "user@host:port/database", for messages (never the password).
+    target: String,
+}
+
+/// Describes where a configuration points, without its password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = config.get_hosts().first().map_or_else(
+        || "localhost".to_owned(),
+        |h| match h {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        },
+    );
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "{}@{host}:{port}/{}",
+        config.get_user().unwrap_or("(no user)"),
+        config.get_dbname().unwrap_or("(default database)")
+    )
+}
+
+impl PgStore {
+    pub(crate) async fn open(options: PostgresOptions) -> Result<Self, StoreError> {
+        let mut config = tokio_postgres::Config::from_str(&options.url).map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Internal,
+                format!("the PostgreSQL URL does not parse: {e}"),
+            )
+        })?;
+        if config.get_application_name().is_none() {
+            config.application_name("fathom");
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.acquire_timeout);
+        }
+        let target = describe(&config);
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.max_connections.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.acquire_timeout))
+            .create_timeout(Some(options.acquire_timeout))
+            .recycle_timeout(Some(options.acquire_timeout))
+            .build()
+            .map_err(|e| StoreError::internal(format!("building the connection pool: {e}")))?;
+        let store = Self {
+            pool,
+            config: Box::new(config),
+            target,
+        };
+        let client = store.client().await?;
+        let privileged: bool = client
+            .query_one(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+                &[],
+            )
+            .await
+            .map_err(from_postgres)?
+            .get(0);
+        if privileged {
+            tracing::warn!(
+                database = %store.target,
+                "connected as a superuser or a role with BYPASSRLS: row-level security does not apply to it, so tenant isolation rests on the store's own filter alone; connect as an ordinary role that owns the database"
+            );
+        }
+        drop(client);
+        migrate::ensure_system_tables(&store).await?;
+        Ok(store)
+    }
+
+    /// A pooled connection, or why none could be had.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+        self.pool.get().await.map_err(|e| {
+            let mut error = match e {
+                PoolError::Backend(e) => from_postgres(e),
+                PoolError::Timeout(_) => StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    "timed out waiting for a database connection",
+                ),
+                other => StoreError::new(StoreErrorKind::Unavailable, other.to_string()),
+            };
+            error.detail = format!("PostgreSQL at {}: {}", self.target, error.detail);
+            error
+        })
+    }
+
+    /// A connection outside the pool, for work that holds a session-level lock (migrations):
+    /// closing it releases the lock whatever happened.
+    pub(crate) async fn dedicated(&self) -> Result<tokio_postgres::Client, StoreError> {
+        let (client, connection) = self.config.connect(NoTls).await.map_err(|e| {
+            let mut error = from_postgres(e);
+            error.detail = format!("PostgreSQL at {}: {}", self.target, error.detail);
+            error
+        })?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "a dedicated PostgreSQL connection ended");
+            }
+        });
+        Ok(client)
+    }
+
+    /// Statements prepared before another node changed a table can no longer run; forgetting
+    /// them lets the next attempt prepare afresh.
+    fn after<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if let Err(e) = &result
+            && ["[0A000]", "[42P01]", "[42703]", "[26000]"]
+                .iter()
+                .any(|code| e.detail.contains(code))
+        {
+            self.pool.manager().statement_caches.clear();
+        }
+        result
+    }
+
+    pub(crate) async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(drop)
+            .map_err(from_postgres)
+    }
+
+    pub(crate) async fn applied(&self) -> Result<Option<AppliedMigration>, StoreError> {
+        let client = self.client().await?;
+        migrate::latest::<tokio_postgres::Client>(&client).await
+    }
+
+    pub(crate) async fn history(&self) -> Result<Vec<AppliedMigration>, StoreError> {
+        let client = self.client().await?;
+        migrate::history::<tokio_postgres::Client>(&client).await
+    }
+
+    pub(crate) async fn plan(&self, desired: Schema) -> Result<MigrationPlan, StoreError> {
+        let mut client = self.client().await?;
+        migrate::plan(&mut client, &desired).await
+    }
+
+    pub(crate) async fn migrate(
+        &self,
+        desired: Schema,
+        allow_unsafe: bool,
+    ) -> Result<MigrationPlan, StoreError> {
+        let result = migrate::migrate(self, &desired, allow_unsafe).await;
+        // Tables may have changed shape: statements prepared against the old shape must go.
+        self.pool.manager().statement_caches.clear();
+        result
+    }
+
+    pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
+        migrate::secret(&self.client().await?, &name).await
+    }
+
+    pub(crate) async fn get(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        id: Uuid,
+    ) -> Result<Option<Record>, StoreError> {
+        let result = records::get(self, &scope, &collection, id).await;
+        self.after(result)
+    }
+
+    pub(crate) async fn list(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        query: ListQuery,
+    ) -> Result<Vec<Record>, StoreError> {
+        let result = records::list(self, &scope, &collection, &query).await;
+        self.after(result)
+    }
+
+    pub(crate) async fn explain(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        query: ListQuery,
+    ) -> Result<Vec<String>, StoreError> {
+        records::explain(self, &scope, &collection, &query).await
+    }
+
+    pub(crate) async fn count(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        filter: Option<Filter>,
+    ) -> Result<u64, StoreError> {
+        let result = records::count(self, &scope, &collection, filter.as_ref()).await;
+        self.after(result)
+    }
+
+    pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
+        let result = records::execute(self, &work).await;
+        self.after(result)
+    }
+}

@@ -1,0 +1,281 @@
+//! Record statements as sea-query trees, shared by both backends: each backend renders them with
+//! its own query builder and binds the values its own way. Tenant isolation and soft delete are
+//! applied here, in [`visible`], for every read, update and delete of either database.
+
+use fathom_query::{Dialect, Filter};
+use fathom_schema::{Collection, TENANT_FIELD, Value};
+use sea_query::{
+    DeleteStatement, Expr, ExprTrait, InsertStatement, Query, SelectStatement, UpdateStatement,
+};
+use uuid::Uuid;
+
+use crate::error::{StoreError, StoreErrorKind};
+use crate::record::{ListQuery, Record, Scope};
+
+/// The columns a record is read from, in the order the backends' row readers expect: `id`,
+/// `version`, then `tenant` (tenant-scoped collections), `created_at` and `updated_at` (with
+/// timestamps), then the fields in schema order.
+pub(crate) fn select_columns(collection: &Collection) -> Vec<String> {
+    let mut columns: Vec<String> = vec!["id".into(), "version".into()];
+    if collection.tenant_scoped {
+        columns.push(TENANT_FIELD.into());
+    }
+    if collection.timestamps {
+        columns.extend(["created_at".into(), "updated_at".into()]);
+    }
+    columns.extend(collection.fields.iter().map(|f| f.name.clone()));
+    columns
+}
+
+/// The conditions every statement on a collection carries: live records only, and only those of
+/// the scope's tenant. This is the one place tenant isolation is applied in SQL; every read,
+/// update and delete below starts from it (PostgreSQL adds row-level security beneath it).
+pub(crate) fn visible(collection: &Collection, scope: &Scope) -> Vec<Expr> {
+    let column = |name: &str| Expr::col((collection.name.clone(), name.to_owned()));
+    let mut conditions = Vec::new();
+    if collection.soft_delete {
+        conditions.push(column("deleted_at").is_null());
+    }
+    if collection.tenant_scoped {
+        match scope {
+            Scope::Tenant(tenant) => conditions.push(column(TENANT_FIELD).eq(tenant.clone())),
+            Scope::NoTenant => conditions.push(Expr::cust("1 = 0")),
+            Scope::AllTenants => {}
+        }
+    }
+    conditions
+}
+
+/// The tenant a new record of `collection` belongs to, or why it cannot be created.
+pub(crate) fn new_record_tenant(
+    collection: &Collection,
+    scope: &Scope,
+    explicit: Option<&String>,
+) -> Result<Option<String>, StoreError> {
+    if !collection.tenant_scoped {
+        return Ok(None);
+    }
+    match (scope, explicit) {
+        (Scope::Tenant(tenant), None) => Ok(Some(tenant.clone())),
+        (Scope::Tenant(tenant), Some(named)) if named == tenant => Ok(Some(tenant.clone())),
+        (Scope::AllTenants, Some(named)) => Ok(Some(named.clone())),
+        (Scope::Tenant(_), Some(_)) => Err(StoreError::internal(
+            "a tenant-scoped unit of work named another tenant",
+        )),
+        (Scope::NoTenant | Scope::AllTenants, _) => Err(StoreError::new(
+            StoreErrorKind::TenantRequired,
+            format!("a record of {} needs a tenant", collection.name),
+        )),
+    }
+}
+
+/// `SELECT <qualified columns> FROM <collection>` (qualified, so joins cannot make them
+/// ambiguous), limited to the records visible in `scope`.
+pub(crate) fn select_from(collection: &Collection, scope: &Scope) -> SelectStatement {
+    let mut query = Query::select();
+    let table = collection.name.clone();
+    query
+        .columns(
+            select_columns(collection)
+                .into_iter()
+                .map(|c| (table.clone(), c)),
+        )
+        .from(table);
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
+    }
+    query
+}
+
+/// The record `id`, if visible in `scope`.
+pub(crate) fn select_by_id(collection: &Collection, scope: &Scope, id: Uuid) -> SelectStatement {
+    let mut query = select_from(collection, scope);
+    query.and_where(
+        Expr::col((collection.name.clone(), "id".to_owned())).eq(id.hyphenated().to_string()),
+    );
+    query
+}
+
+/// The full SELECT of a list query: filter (with its joins), keyset position, order, page.
+pub(crate) fn list_select(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    list: &ListQuery,
+) -> SelectStatement {
+    let base = collection.name.as_str();
+    let mut query = select_from(collection, scope);
+    if let Some(filter) = &list.filter {
+        filter.apply_in(dialect, &mut query, base);
+    }
+    if let Some(after) = &list.after {
+        query.and_where(fathom_query::cursor::after_in(
+            dialect, base, &list.sort, after,
+        ));
+    }
+    fathom_query::apply_sort_in(dialect, &mut query, base, &list.sort);
+    query.limit(u64::from(list.limit)).offset(list.offset);
+    query
+}
+
+/// `SELECT COUNT(*)` of the visible records matching `filter`.
+pub(crate) fn count_select(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    filter: Option<&Filter>,
+) -> SelectStatement {
+    let mut query = Query::select();
+    query
+        .expr(Expr::cust("COUNT(*)"))
+        .from(collection.name.clone());
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
+    }
+    if let Some(filter) = filter {
+        filter.apply_in(dialect, &mut query, &collection.name);
+    }
+    query
+}
+
+/// The INSERT of a new record and the record as it will read back.
+pub(crate) fn insert(
+    collection: &Collection,
+    scope: &Scope,
+    values: &[(String, Value)],
+    explicit_tenant: Option<&String>,
+) -> Result<(InsertStatement, Record), StoreError> {
+    let tenant = new_record_tenant(collection, scope, explicit_tenant)?;
+    let id = Uuid::now_v7();
+    let now = fathom_schema::value::now_timestamp();
+    let mut columns: Vec<String> = vec!["id".into(), "version".into()];
+    let mut row: Vec<Expr> = vec![Expr::val(id.hyphenated().to_string()), Expr::val(1i64)];
+    if let Some(tenant) = &tenant {
+        columns.push(TENANT_FIELD.into());
+        row.push(Expr::val(tenant.clone()));
+    }
+    if collection.timestamps {
+        columns.extend(["created_at".into(), "updated_at".into()]);
+        row.extend([Expr::val(now.clone()), Expr::val(now.clone())]);
+    }
+    for (name, value) in values {
+        columns.push(name.clone());
+        row.push(Expr::val(fathom_query::sql::to_sea(value)));
+    }
+    let mut query = Query::insert();
+    query
+        .into_table(collection.name.clone())
+        .columns(columns)
+        .values(row)
+        .map_err(|e| StoreError::internal(format!("building an insert: {e}")))?;
+    let timestamp = collection.timestamps.then_some(now);
+    let record = Record {
+        id,
+        tenant,
+        created_at: timestamp.clone(),
+        updated_at: timestamp,
+        version: 1,
+        values: values.to_vec(),
+    };
+    Ok((query, record))
+}
+
+/// `id IN (SELECT id FROM <collection> <joins> WHERE <guard>)`: a rule on the stored row, usable
+/// in UPDATE and DELETE (which cannot join).
+pub(crate) fn guard_condition(dialect: Dialect, collection: &Collection, guard: &Filter) -> Expr {
+    let table = collection.name.clone();
+    let mut rows = Query::select();
+    rows.column((table.clone(), "id".to_owned()))
+        .from(table.clone());
+    guard.apply_in(dialect, &mut rows, &table);
+    Expr::col("id").in_subquery(rows)
+}
+
+/// The UPDATE of a record's `values` (not empty) returning the record's columns.
+pub(crate) fn update(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    id: Uuid,
+    values: &[(String, Value)],
+    guard: Option<&Filter>,
+) -> UpdateStatement {
+    let mut query = Query::update();
+    query.table(collection.name.clone());
+    for (name, value) in values {
+        query.value(name.clone(), fathom_query::sql::to_sea(value));
+    }
+    if collection.timestamps {
+        query.value("updated_at", fathom_schema::value::now_timestamp());
+    }
+    query
+        .value("version", Expr::col("version").add(1i64))
+        .and_where(Expr::col("id").eq(id.hyphenated().to_string()));
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
+    }
+    if let Some(guard) = guard {
+        query.and_where(guard_condition(dialect, collection, guard));
+    }
+    query.returning(Query::returning().columns(select_columns(collection)));
+    query
+}
+
+/// The record as it stands, for an update that changes nothing (still guarded).
+pub(crate) fn unchanged(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    id: Uuid,
+    guard: Option<&Filter>,
+) -> SelectStatement {
+    let mut query = select_by_id(collection, scope, id);
+    if let Some(guard) = guard {
+        query.and_where(guard_condition(dialect, collection, guard));
+    }
+    query
+}
+
+/// A delete: soft (an UPDATE setting `deleted_at`) when the collection says so.
+pub(crate) enum Removal {
+    Soft(UpdateStatement),
+    Hard(DeleteStatement),
+}
+
+pub(crate) fn delete(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    id: Uuid,
+    guard: Option<&Filter>,
+) -> Removal {
+    let id_text = id.hyphenated().to_string();
+    let mut conditions = visible(collection, scope);
+    conditions.extend(guard.map(|g| guard_condition(dialect, collection, g)));
+    if collection.soft_delete {
+        let now = fathom_schema::value::now_timestamp();
+        let mut query = Query::update();
+        query
+            .table(collection.name.clone())
+            .value("deleted_at", now.clone());
+        if collection.timestamps {
+            query.value("updated_at", now);
+        }
+        query
+            .value("version", Expr::col("version").add(1i64))
+            .and_where(Expr::col("id").eq(id_text));
+        for condition in conditions {
+            query.and_where(condition);
+        }
+        Removal::Soft(query)
+    } else {
+        let mut query = Query::delete();
+        query
+            .from_table(collection.name.clone())
+            .and_where(Expr::col("id").eq(id_text));
+        for condition in conditions {
+            query.and_where(condition);
+        }
+        Removal::Hard(query)
+    }
+}

@@ -1,0 +1,55 @@
+//! The backend the store suites run against: SQLite in a temporary directory by default, or a
+//! scratch PostgreSQL database on the server of `FATHOM_TEST_PG_URL` when
+//! `FATHOM_TEST_BACKEND=postgres` (`scripts/test.sh` runs the suites both ways).
+
+#![allow(dead_code)]
+
+use fathom_store::{PostgresOptions, ScratchDatabase, SqliteOptions, Store};
+
+/// A store under test and what keeps its database alive (dropped after the store).
+pub struct TestStore {
+    pub store: Store,
+    _database: Database,
+}
+
+enum Database {
+    Sqlite(tempfile::TempDir),
+    Postgres(ScratchDatabase),
+}
+
+/// Whether this run targets PostgreSQL.
+pub fn postgres() -> bool {
+    std::env::var("FATHOM_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The admin URL of the test PostgreSQL server; a PostgreSQL run without one is a broken set-up.
+pub fn pg_admin_url() -> String {
+    std::env::var("FATHOM_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!("FATHOM_TEST_BACKEND=postgres needs FATHOM_TEST_PG_URL (a superuser's URL); scripts/test.sh sets both")
+    })
+}
+
+/// Opens a fresh, empty store on the backend of this run.
+pub async fn open(name: &str) -> TestStore {
+    if postgres() {
+        let database = ScratchDatabase::create(&pg_admin_url())
+            .await
+            .expect("a scratch database");
+        let store = Store::open_postgres(PostgresOptions::new(database.url()))
+            .await
+            .expect("PostgreSQL store opens");
+        TestStore {
+            store,
+            _database: Database::Postgres(database),
+        }
+    } else {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open_sqlite(SqliteOptions::new(dir.path().join(format!("{name}.db"))))
+            .await
+            .expect("SQLite store opens");
+        TestStore {
+            store,
+            _database: Database::Sqlite(dir),
+        }
+    }
+}
