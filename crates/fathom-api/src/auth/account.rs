@@ -167,18 +167,21 @@ pub async fn register(
     Ok(accepted(REGISTERED))
 }
 
+/// The answer to a valid token whose account has since been deleted.
+pub(super) fn account_gone() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unauthorized,
+        "The account no longer exists.",
+        "Sign in again.",
+    )
+}
+
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     let user = state
         .store
         .user_by_id(caller.user_id)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthorized,
-                "The account no longer exists.",
-                "Sign in again.",
-            )
-        })?;
+        .ok_or_else(account_gone)?;
     Ok(envelope(user_json(&user), Map::new()).into_response())
 }
 

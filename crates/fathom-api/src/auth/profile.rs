@@ -9,6 +9,7 @@ use fathom_schema::record::value_to_json;
 use fathom_schema::validate_patch;
 use serde_json::Map;
 
+use super::account::account_gone;
 use super::caller::Caller;
 use super::tokens::user_json;
 use crate::AppState;
@@ -37,12 +38,6 @@ pub async fn update_me(
         .store
         .patch_profile(caller.user_id, patch)
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::Unauthorized,
-                "The account no longer exists.",
-                "Sign in again.",
-            )
-        })?;
+        .ok_or_else(account_gone)?;
     Ok(envelope(user_json(&user), Map::new()).into_response())
 }
