@@ -317,3 +317,32 @@ async fn the_admin_lists_refuse_bad_query_parameters() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_mailbox_needs_exactly_a_recipient_and_is_gone_once_smtp_is_set() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    for query in ["", "?to=", "?to=a@example.com&x=1", "?from=a@example.com"] {
+        assert_problem(
+            app.get(&format!("/api/v1/admin/mailbox{query}")).await,
+            400,
+            "invalid_query",
+        )
+        .await;
+    }
+    let empty =
+        json_with_status(app.get("/api/v1/admin/mailbox?to=a@example.com").await, 200).await;
+    assert_eq!(empty["data"], json!([]));
+    app.stop().await;
+
+    let app = crate::helpers::spawn_app_with(TEST_SCHEMA, |c| {
+        c.mail.smtp_url = Some(fathom::config::Secret::new("smtp://127.0.0.1:1"));
+    })
+    .await;
+    assert_problem(
+        app.get("/api/v1/admin/mailbox?to=a@example.com").await,
+        404,
+        "route_not_found",
+    )
+    .await;
+    app.stop().await;
+}

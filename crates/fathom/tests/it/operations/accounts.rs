@@ -125,3 +125,30 @@ async fn keys_create_prints_a_key_once_that_the_server_accepts_until_keys_revoke
     project.cli(&["keys", "revoke", &id]).expect_code(1);
     assert!(stop(&mut server).success());
 }
+
+#[test]
+fn keys_create_refuses_a_bad_name_or_tenant_and_revoke_a_bad_id() {
+    let project = Project::new();
+    project.write(
+        "fathom.schema.toml",
+        "[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    let long_tenant = "t".repeat(129);
+    for (args, reason) in [
+        (vec!["--name", " "], "--name"),
+        (vec!["--name", "svc", "--tenant", ""], "--tenant"),
+        (
+            vec!["--name", "svc", "--tenant", long_tenant.as_str()],
+            "--tenant",
+        ),
+    ] {
+        let mut all = vec!["keys", "create", "--scope", "notes:list"];
+        all.extend(args);
+        let run = project.cli(&all);
+        run.expect_code(1);
+        assert!(run.stderr.contains(reason), "{}", run.stderr);
+    }
+    let bad = project.cli(&["keys", "revoke", "not-an-id"]);
+    bad.expect_code(1);
+    assert!(bad.stderr.contains("not a key id"), "{}", bad.stderr);
+}
