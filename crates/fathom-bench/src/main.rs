@@ -8,6 +8,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fathom_bench::{baseline, chart, docs, report, results::Results, suite};
 
+/// The same allocator as the fathom binary, so the baseline server measures the same stack.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fathom-bench",

@@ -8,7 +8,7 @@ use crate::{demo, telemetry};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.common.load_config(args.listen.clone())?;
-    telemetry::init(&config.log);
+    let _flush_logs = telemetry::init(&config.log);
     let (schema, database) = if args.demo {
         (demo::schema()?, demo::DATABASE_FILE)
     } else {

@@ -138,6 +138,9 @@ pub struct LogConfig {
     pub format: LogFormat,
     /// A tracing filter such as `info` or `fathom=debug,info`; `RUST_LOG` overrides it.
     pub level: String,
+    /// Lines are written to stdout in batches at least this often (and whenever 64 KiB have
+    /// gathered); 0 writes every line at once, at a cost of one system call per line.
+    pub flush_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -145,6 +148,7 @@ impl Default for LogConfig {
         Self {
             format: LogFormat::Auto,
             level: "info".into(),
+            flush_ms: 100,
         }
     }
 }
