@@ -96,6 +96,18 @@ pub(crate) fn select_by_id(collection: &Collection, scope: &Scope, id: Uuid) -> 
     query
 }
 
+/// The values [`select_by_id`] binds, in its order, without building the statement: readers
+/// that cache the rendered SQL of a get (whose text depends only on the collection and the kind
+/// of scope) bind these. A test below pins the two together.
+pub(crate) fn by_id_values(collection: &Collection, scope: &Scope, id: Uuid) -> sea_query::Values {
+    let mut values = Vec::with_capacity(2);
+    if let (true, Scope::Tenant(tenant)) = (collection.tenant_scoped, scope) {
+        values.push(sea_query::Value::from(tenant.clone()));
+    }
+    values.push(sea_query::Value::from(id.hyphenated().to_string()));
+    sea_query::Values(values)
+}
+
 /// The full SELECT of a list query: filter (with its joins), keyset position, order, page.
 pub(crate) fn list_select(
     dialect: Dialect,
@@ -277,5 +289,51 @@ pub(crate) fn delete(
             query.and_where(condition);
         }
         Removal::Hard(query)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_query::{PostgresQueryBuilder, SqliteQueryBuilder};
+
+    use super::*;
+
+    fn collection(soft_delete: bool, tenant_scoped: bool) -> Collection {
+        let source = format!(
+            "[collections.orders]\nsoft_delete = {soft_delete}\ntenant_scoped = {tenant_scoped}\n\
+             fields.title = {{ type = \"text\" }}\n"
+        );
+        let schema = fathom_schema::parse_schema("orders.toml", &source).expect("schema");
+        Collection::clone(schema.collection("orders").expect("orders"))
+    }
+
+    #[test]
+    fn by_id_values_are_what_select_by_id_binds_and_its_sql_depends_on_no_value() {
+        let id = Uuid::now_v7();
+        let scopes = [
+            Scope::Tenant("shop-a".into()),
+            Scope::NoTenant,
+            Scope::AllTenants,
+        ];
+        for soft_delete in [false, true] {
+            for tenant_scoped in [false, true] {
+                let collection = collection(soft_delete, tenant_scoped);
+                for scope in &scopes {
+                    let (sql, values) =
+                        select_by_id(&collection, scope, id).build(SqliteQueryBuilder);
+                    assert_eq!(values, by_id_values(&collection, scope, id));
+                    let other = match scope {
+                        Scope::Tenant(_) => Scope::Tenant("shop-b".into()),
+                        other => other.clone(),
+                    };
+                    let (other_sql, _) =
+                        select_by_id(&collection, &other, Uuid::nil()).build(SqliteQueryBuilder);
+                    assert_eq!(sql, other_sql);
+                    let (_, pg_values) =
+                        select_by_id(&collection, scope, id).build(PostgresQueryBuilder);
+                    assert_eq!(pg_values, by_id_values(&collection, scope, id));
+                }
+            }
+        }
     }
 }

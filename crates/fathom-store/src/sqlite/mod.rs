@@ -3,6 +3,7 @@
 
 pub(crate) mod api_keys;
 mod ddl;
+mod get_sql;
 pub(crate) mod identity;
 mod migrate;
 mod pool;

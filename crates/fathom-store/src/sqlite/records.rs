@@ -14,6 +14,8 @@ use crate::error::{StoreError, from_sqlite};
 use crate::record::{ListQuery, Record, Scope, WriteOp, WriteResult};
 use crate::statements::{self, Removal};
 
+use super::get_sql;
+
 const DIALECT: Dialect = Dialect::Sqlite;
 
 /// Binds sea-query's values to rusqlite. We only ever produce the variants handled here.
@@ -90,9 +92,10 @@ fn read_value(kind: &FieldType, raw: ValueRef<'_>) -> Value {
 fn query_records(
     conn: &Connection,
     collection: &Collection,
-    (sql, values): (String, sea_query::Values),
+    sql: &str,
+    values: sea_query::Values,
 ) -> Result<Vec<Record>, StoreError> {
-    let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
+    let mut statement = conn.prepare_cached(sql).map_err(from_sqlite)?;
     let rows = statement
         .query_map(rusqlite::params_from_iter(bind(values)), |row| {
             read_record(collection, row)
@@ -104,11 +107,12 @@ fn query_records(
 pub(crate) fn get(
     conn: &Connection,
     scope: &Scope,
-    collection: &Collection,
+    collection: &Arc<Collection>,
     id: Uuid,
 ) -> Result<Option<Record>, StoreError> {
-    let query = statements::select_by_id(collection, scope, id);
-    Ok(query_records(conn, collection, query.build(SqliteQueryBuilder))?.pop())
+    let sql = get_sql::select_by_id(collection, scope);
+    let values = statements::by_id_values(collection, scope, id);
+    Ok(query_records(conn, collection, &sql, values)?.pop())
 }
 
 pub(crate) fn list(
@@ -117,11 +121,9 @@ pub(crate) fn list(
     collection: &Collection,
     list: &ListQuery,
 ) -> Result<Vec<Record>, StoreError> {
-    query_records(
-        conn,
-        collection,
-        statements::list_select(DIALECT, collection, scope, list).build(SqliteQueryBuilder),
-    )
+    let (sql, values) =
+        statements::list_select(DIALECT, collection, scope, list).build(SqliteQueryBuilder);
+    query_records(conn, collection, &sql, values)
 }
 
 pub(crate) fn explain(
@@ -188,12 +190,12 @@ fn update(
     values: &[(String, Value)],
     guard: Option<&Filter>,
 ) -> Result<Record, StoreError> {
-    let query = if values.is_empty() {
+    let (sql, values) = if values.is_empty() {
         statements::unchanged(DIALECT, collection, scope, id, guard).build(SqliteQueryBuilder)
     } else {
         statements::update(DIALECT, collection, scope, id, values, guard).build(SqliteQueryBuilder)
     };
-    query_records(conn, collection, query)?
+    query_records(conn, collection, &sql, values)?
         .pop()
         .ok_or_else(StoreError::not_found)
 }

@@ -1,0 +1,152 @@
+//! [`AppState`]: everything a handler may need, behind one `Arc` (axum clones the state for
+//! every extractor and middleware of every request), and the cached readiness verdict.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use fathom_query::cursor::CursorKey;
+use fathom_schema::Schema;
+use fathom_store::{Store, StoreError};
+
+use crate::HttpConfig;
+use crate::auth::AuthState;
+
+/// Everything a handler may need; a clone is one reference count.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+/// The fields of [`AppState`], reached through `Deref` (`state.store`, `state.schema`, ...).
+pub struct Shared {
+    pub store: Store,
+    /// The schema the server was started with; the records API serves exactly this.
+    pub schema: Arc<Schema>,
+    pub config: Arc<HttpConfig>,
+    /// Signs list cursors; shared by every node through the database.
+    pub cursor_key: CursorKey,
+    /// Passwords, token keys and the mailbox.
+    pub auth: Arc<AuthState>,
+    readiness: Readiness,
+}
+
+impl Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// When the database last answered that its applied schema is ours, read without a lock on
+/// every records request.
+struct Readiness {
+    started: Instant,
+    /// Microseconds after `started` of the last positive verdict, plus one; 0 when there is none.
+    ready_at: AtomicU64,
+}
+
+impl Readiness {
+    fn fresh(&self, max_age: Duration) -> bool {
+        let stamp = self.ready_at.load(Ordering::Acquire);
+        stamp != 0 && self.now() < stamp.saturating_add(duration_micros(max_age))
+    }
+
+    fn record(&self, ready: bool) {
+        let stamp = if ready { self.now() } else { 0 };
+        self.ready_at.store(stamp, Ordering::Release);
+    }
+
+    /// Microseconds since start, plus one so that 0 stays "no verdict".
+    fn now(&self) -> u64 {
+        duration_micros(self.started.elapsed()).saturating_add(1)
+    }
+}
+
+fn duration_micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+/// How long a readiness verdict is trusted before the database is asked again. Short enough that
+/// a migration applied by another process is noticed promptly; long enough to cost nothing.
+const READINESS_TTL: Duration = Duration::from_secs(1);
+
+impl AppState {
+    pub fn new(
+        store: Store,
+        schema: Arc<Schema>,
+        config: HttpConfig,
+        cursor_key: CursorKey,
+        auth: Arc<AuthState>,
+    ) -> Self {
+        Self(Arc::new(Shared {
+            store,
+            schema,
+            config: Arc::new(config),
+            cursor_key,
+            auth,
+            readiness: Readiness {
+                started: Instant::now(),
+                ready_at: AtomicU64::new(0),
+            },
+        }))
+    }
+
+    /// Whether the applied schema has no difference from ours (field order aside). A positive
+    /// verdict is cached for [`READINESS_TTL`], so a migration applied by another process (`fathom migrate
+    /// apply`) makes the server ready, or not ready, within a second and without a restart.
+    pub async fn is_migrated(&self) -> bool {
+        self.check_migrated(READINESS_TTL).await
+    }
+
+    /// [`AppState::is_migrated`], telling a database that cannot answer (an error, so that
+    /// callers answer 503 `service_unavailable`) from one that answers with another schema.
+    pub async fn migration_verdict(&self) -> Result<bool, StoreError> {
+        self.verdict(READINESS_TTL).await
+    }
+
+    /// Like [`AppState::is_migrated`], trusting a positive verdict only if younger than
+    /// `max_age` (a negative one is always checked again: a server that is not ready serves
+    /// nothing else, so the query costs nothing that matters). `/ready` passes zero.
+    pub async fn check_migrated(&self, max_age: Duration) -> bool {
+        self.verdict(max_age).await.unwrap_or(false)
+    }
+
+    async fn verdict(&self, max_age: Duration) -> Result<bool, StoreError> {
+        if self.readiness.fresh(max_age) {
+            return Ok(true);
+        }
+        let verdict = match self.store.applied().await {
+            Ok(Some(applied)) => fathom_schema::diff(&applied.schema, &self.schema).is_empty(),
+            Ok(None) => false,
+            Err(e) => {
+                self.readiness.record(false);
+                return Err(e);
+            }
+        };
+        self.readiness.record(verdict);
+        Ok(verdict)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_verdict_is_fresh_until_it_is_older_than_the_age_asked_for() {
+        let readiness = Readiness {
+            started: Instant::now(),
+            ready_at: AtomicU64::new(0),
+        };
+        assert!(!readiness.fresh(Duration::from_secs(60)), "no verdict yet");
+        readiness.record(true);
+        assert!(readiness.fresh(Duration::from_secs(60)));
+        assert!(
+            !readiness.fresh(Duration::ZERO),
+            "`/ready` always asks again"
+        );
+        readiness.record(false);
+        assert!(!readiness.fresh(Duration::from_secs(60)));
+    }
+}
