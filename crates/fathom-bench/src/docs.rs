@@ -14,13 +14,15 @@ pub const END: &str = "<!-- fathom-bench:results:end -->";
 pub fn results_section(results: &Results) -> String {
     let s = &results.settings;
     format!(
-        "Run of {date}: {records} records, {seconds:.0} s per workload and server, durability \
+        "Run of {date}: {records} records, {seconds:.0} s per workload and server in {rounds} \
+         alternating rounds, durability \
          `{durability}` on both servers (`synchronous=FULL` for `full`), {users} non-admin users \
          own the rows.\n\nMachine: {machine}.\n\n{table}\n{footer}\n![Fathom vs baseline: \
          throughput and p95 latency per workload](bench-chart.svg)\n",
         date = results.date,
         records = s.records,
         seconds = s.seconds_per_workload,
+        rounds = s.rounds,
         durability = s.durability,
         users = s.users,
         machine = results.machine.describe(),

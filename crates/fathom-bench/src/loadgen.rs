@@ -88,6 +88,13 @@ impl Outcome {
         }
     }
 
+    /// Adds a later, separate run of the same measurement: its requests, errors and time.
+    pub fn append(&mut self, later: Outcome) {
+        self.elapsed += later.elapsed;
+        self.merge(later);
+    }
+
+    /// Adds a concurrent worker's outcome (its time overlaps ours, so it is not added).
     fn merge(&mut self, other: Outcome) {
         // Both histograms have the same bounds, so adding cannot fail; clamp if it ever did.
         if self.latencies.add(&other.latencies).is_err() {

@@ -55,9 +55,13 @@ struct SuiteArgs {
     /// Seed one million records instead (overrides --records).
     #[arg(long)]
     large: bool,
-    /// Seconds each workload runs against each server.
+    /// Seconds each workload runs against each server (in all its rounds together).
     #[arg(long, default_value_t = 10.0)]
     duration: f64,
+    /// Fathom and the baseline take turns this many times in each workload, so that a machine
+    /// whose speed drifts during the run (other tenants, thermal limits) weighs on both alike.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    rounds: u32,
     /// Seconds of unmeasured warm-up before each measurement.
     #[arg(long, default_value_t = 1.0)]
     warmup: f64,
@@ -130,6 +134,7 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
         fathom_bin,
         records: if args.large { 1_000_000 } else { args.records },
         duration: Duration::from_secs_f64(args.duration),
+        rounds: args.rounds,
         warmup: Duration::from_secs_f64(args.warmup),
         max_requests: args.max_requests,
         concurrency: args.concurrency,

@@ -24,11 +24,19 @@ pub struct Results {
     pub notes: Vec<String>,
 }
 
+fn one_round() -> u32 {
+    1
+}
+
 /// How the run was configured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     pub records: u64,
     pub seconds_per_workload: f64,
+    /// Fathom and the baseline took turns this many times in each workload (1 in results
+    /// written before rounds existed).
+    #[serde(default = "one_round")]
+    pub rounds: u32,
     /// `database.durability` of both servers (`full` is `synchronous=FULL`).
     pub durability: String,
     /// Reader connections of the baseline (Fathom's default is also 4).

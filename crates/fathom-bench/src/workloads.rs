@@ -1,4 +1,5 @@
-//! The workloads, each run against Fathom and then the baseline with the same load:
+//! The workloads, each run against Fathom and the baseline with the same load, in alternating
+//! rounds:
 //! W1 create, W2 get by id (closed and open loop), W3 a filtered, sorted page, W4 the same page
 //! under the owner rule, W6 password logins and their effect on concurrent reads.
 //! W5 (realtime) is skipped: Fathom has no realtime endpoint yet.
@@ -13,7 +14,7 @@ use serde_json::json;
 
 use crate::client::{Session, expect_status};
 use crate::data::{Lcg, STATUSES, item, mix};
-use crate::loadgen::{self, Bounds, Load};
+use crate::loadgen::{self, Bounds, Load, Outcome};
 use crate::proc_stats;
 use crate::report::{Ratio, Summary};
 use crate::results::{Skipped, WorkloadResult};
@@ -55,7 +56,10 @@ pub struct Bench {
     pub admin_token: Arc<str>,
     /// The non-admin users who own the rows (W4) and log in (W6).
     pub users: Arc<Vec<Session>>,
+    /// The bounds of one whole measurement, shared out over the rounds.
     pub bounds: Bounds,
+    /// Fathom and the baseline take turns this many times in each workload.
+    pub rounds: u32,
     pub warmup: Duration,
     /// Workers for the closed-loop read and page workloads.
     pub concurrency: usize,
@@ -81,9 +85,10 @@ impl Bench {
         Arc::new(self.users.iter().map(|u| u.user_id.clone()).collect())
     }
 
-    /// Warms up, then measures `op` under `load`; the RSS of `pid` is read afterwards.
-    async fn measure(&self, load: Load, op: &Op, pid: u32) -> Summary {
-        if !self.warmup.is_zero() {
+    /// Warms up (if `warm`), then runs `op` under `load` for one round; returns what it
+    /// measured and the CPU time `pid` spent meanwhile.
+    async fn round(&self, load: Load, op: &Op, pid: u32, warm: bool) -> (Outcome, Option<f64>) {
+        if warm && !self.warmup.is_zero() {
             let warm = op.clone();
             let bounds = Bounds {
                 duration: self.warmup,
@@ -91,16 +96,24 @@ impl Bench {
             };
             loadgen::run(load, bounds, move |n| warm(n + WARMUP_OFFSET)).await;
         }
+        let rounds = self.rounds.max(1);
+        let bounds = Bounds {
+            duration: self.bounds.duration / rounds,
+            max_requests: self.bounds.max_requests / u64::from(rounds),
+        };
         let measured = op.clone();
         let cpu_before = proc_stats::cpu_seconds(pid);
-        let outcome = loadgen::run(load, self.bounds, move |n| measured(n)).await;
+        let outcome = loadgen::run(load, bounds, move |n| measured(n)).await;
         let cpu = proc_stats::cpu_seconds(pid)
             .zip(cpu_before)
             .map(|(after, before)| after - before);
-        Summary::from_outcome(&outcome, proc_stats::rss_mib(pid)).with_server_cpu(cpu)
+        (outcome, cpu)
     }
 
-    /// Runs one workload against Fathom, then (if it has one) the baseline's equivalent.
+    /// Runs one workload against Fathom and (if it has one) the baseline's equivalent, taking
+    /// turns round by round (Fathom, baseline, Fathom, …) so that a machine whose speed drifts
+    /// during the run weighs on both alike; each side's rounds are added up. The RSS of each
+    /// server is read at the end.
     async fn compare(
         &self,
         (id, name): (&str, &str),
@@ -108,11 +121,17 @@ impl Bench {
         fathom: Op,
         baseline: Option<Op>,
     ) -> WorkloadResult {
-        let fathom = self.measure(load, &fathom, self.fathom.pid).await;
-        let baseline = match baseline {
-            Some(op) => Some(self.measure(load, &op, self.baseline.pid).await),
-            None => None,
-        };
+        let mut fathom_total = Rounds::new();
+        let mut baseline_total = baseline.as_ref().map(|_| Rounds::new());
+        for round in 0..self.rounds.max(1) {
+            let first = round == 0;
+            fathom_total.add(self.round(load, &fathom, self.fathom.pid, first).await);
+            if let (Some(op), Some(total)) = (&baseline, &mut baseline_total) {
+                total.add(self.round(load, op, self.baseline.pid, first).await);
+            }
+        }
+        let fathom = fathom_total.summary(self.fathom.pid);
+        let baseline = baseline_total.map(|total| total.summary(self.baseline.pid));
         let result = WorkloadResult {
             id: id.into(),
             name: name.into(),
@@ -293,6 +312,32 @@ impl Bench {
         announce(&during);
         announce(&logins);
         vec![alone, during, logins]
+    }
+}
+
+/// One side's rounds of a workload, added up.
+struct Rounds {
+    outcome: Outcome,
+    /// Server CPU seconds, `None` once any round could not read it.
+    cpu: Option<f64>,
+}
+
+impl Rounds {
+    fn new() -> Self {
+        Self {
+            outcome: Outcome::empty(),
+            cpu: Some(0.0),
+        }
+    }
+
+    fn add(&mut self, (outcome, cpu): (Outcome, Option<f64>)) {
+        self.outcome.append(outcome);
+        self.cpu = self.cpu.zip(cpu).map(|(sum, more)| sum + more);
+    }
+
+    /// The figures of all rounds; the RSS of `pid` is read now.
+    fn summary(&self, pid: u32) -> Summary {
+        Summary::from_outcome(&self.outcome, proc_stats::rss_mib(pid)).with_server_cpu(self.cpu)
     }
 }
 
