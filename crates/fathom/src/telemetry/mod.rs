@@ -1,20 +1,20 @@
 //! Logging: one function builds the subscriber. JSON lines when stdout is not a terminal (or when
 //! asked), human-readable text on a terminal. `RUST_LOG` overrides the configured level. Lines
-//! reach stdout in batches ([`batched_stdout`]).
+//! reach stdout in batches ([`batched`]).
 
-mod batched_stdout;
+mod batched;
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 
-pub use self::batched_stdout::BatchedStdout;
+use self::batched::BatchedWriter;
 use crate::config::{LogConfig, LogFormat};
 
 /// Writes the lines still in memory when dropped: hold it until the server has stopped.
 #[must_use = "dropping the guard does not stop logging, but the last lines are written then"]
-pub struct FlushOnDrop(BatchedStdout);
+pub struct FlushOnDrop(BatchedWriter<std::io::Stdout>);
 
 impl Drop for FlushOnDrop {
     fn drop(&mut self) {
@@ -32,7 +32,7 @@ pub fn init(config: &LogConfig) -> FlushOnDrop {
         LogFormat::Pretty => false,
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
-    let writer = BatchedStdout::start(Duration::from_millis(config.flush_ms));
+    let writer = BatchedWriter::start(std::io::stdout(), Duration::from_millis(config.flush_ms));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
