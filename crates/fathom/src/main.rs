@@ -3,7 +3,7 @@
 use clap::Parser;
 
 /// mimalloc instead of glibc malloc: a read allocates a few hundred small blocks, and glibc spent
-/// 15-18 % of the server's CPU on them (docs/BENCHMARKS.md, "The read fast path").
+/// 15-18 % of the server's CPU on them (docs/BENCHMARKS.md, "The read fast path, part two").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
