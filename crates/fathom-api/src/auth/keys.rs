@@ -15,10 +15,24 @@ use crate::AppState;
 
 /// How often the ring is refreshed from the database at most.
 const RELOAD_EVERY: Duration = Duration::from_secs(60);
+/// How often a token naming an unknown key may make this node reload its ring: often enough
+/// that a key another node has just created is learnt at its first token, rarely enough that
+/// tokens with made-up key ids cannot turn into a query each.
+const UNKNOWN_KID_RELOAD_EVERY: Duration = Duration::from_secs(2);
 
-/// The current key ring and when it was loaded.
+/// The current key ring, when it was loaded, and when an unknown key id last forced a reload.
 pub struct Keys {
-    ring: RwLock<(Arc<KeyRing>, Instant)>,
+    ring: RwLock<Loaded>,
+}
+
+#[derive(Clone)]
+struct Loaded {
+    ring: Arc<KeyRing>,
+    at: Instant,
+    /// The last reload an unknown key id asked for. Loads at start and by age do not count:
+    /// nodes starting together each create a key, and the first token of another node's key
+    /// must be able to reload at once.
+    forced_at: Option<Instant>,
 }
 
 fn to_signing_key(stored: StoredSigningKey) -> Option<SigningKey> {
@@ -65,37 +79,57 @@ impl Keys {
     /// Loads the ring, creating the first key if the database has none.
     pub async fn load(store: &Store) -> Result<Self, String> {
         Ok(Self {
-            ring: RwLock::new((Arc::new(load(store).await?), Instant::now())),
+            ring: RwLock::new(Loaded {
+                ring: Arc::new(load(store).await?),
+                at: Instant::now(),
+                forced_at: None,
+            }),
         })
     }
 
-    fn current(&self) -> (Arc<KeyRing>, Instant) {
+    fn current(&self) -> Loaded {
         match self.ring.read() {
-            Ok(guard) => (guard.0.clone(), guard.1),
-            Err(poisoned) => (poisoned.get_ref().0.clone(), poisoned.get_ref().1),
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => Loaded::clone(poisoned.get_ref()),
         }
     }
 
     /// The ring to use now; reloaded from the database when older than a minute, or when
-    /// `unknown_kid` says a token names a key this ring lacks (at most every few seconds).
+    /// `unknown_kid` says a token names a key this ring lacks (at most every
+    /// [`UNKNOWN_KID_RELOAD_EVERY`]).
     pub async fn ring(&self, store: &Store, unknown_kid: bool) -> Arc<KeyRing> {
-        let (ring, loaded_at) = self.current();
-        let stale = loaded_at.elapsed() > RELOAD_EVERY
-            || (unknown_kid && loaded_at.elapsed() > Duration::from_secs(2));
-        if !stale {
-            return ring;
+        let current = self.current();
+        let forced = unknown_kid
+            && current
+                .forced_at
+                .is_none_or(|at| at.elapsed() > UNKNOWN_KID_RELOAD_EVERY);
+        if !forced && current.at.elapsed() <= RELOAD_EVERY {
+            return current.ring;
+        }
+        let forced_at = if forced {
+            Some(Instant::now())
+        } else {
+            current.forced_at
+        };
+        // Whether the load works or not, the attempt counts against the throttle.
+        if let Ok(mut guard) = self.ring.write() {
+            guard.forced_at = forced_at;
         }
         match load(store).await {
             Ok(fresh) => {
                 let fresh = Arc::new(fresh);
                 if let Ok(mut guard) = self.ring.write() {
-                    *guard = (fresh.clone(), Instant::now());
+                    *guard = Loaded {
+                        ring: fresh.clone(),
+                        at: Instant::now(),
+                        forced_at,
+                    };
                 }
                 fresh
             }
             Err(cause) => {
                 tracing::warn!(%cause, "reloading signing keys failed; keeping the current ring");
-                ring
+                current.ring
             }
         }
     }

@@ -51,3 +51,38 @@ async fn the_jwks_lists_the_signing_key_of_issued_tokens() {
     let stored = stored.iter().find(|k| k.kid == kid).expect("kid is stored");
     assert_eq!(stored.public_key, x);
 }
+
+/// Nodes that start together on one database each create a signing key. A node must learn a
+/// key another node created at the first token that names it, even moments after its own start
+/// (this once refused tokens for two seconds after start-up); made-up key ids still cannot make
+/// it reload more than once every two seconds.
+#[tokio::test]
+async fn a_key_another_node_created_is_learnt_at_its_first_token_even_right_after_start() {
+    let app = spawn_auth_app(|_| {}).await;
+    let this_node = fathom_api::Keys::load(&app.store).await.expect("keys");
+    let before: Vec<String> = this_node
+        .ring(&app.store, false)
+        .await
+        .kids()
+        .map(str::to_owned)
+        .collect();
+
+    let other_node_key = fathom_api::rotate_signing_key(&app.store)
+        .await
+        .expect("another node's key");
+    assert!(!before.contains(&other_node_key));
+    let ring = this_node.ring(&app.store, true).await;
+    assert!(
+        ring.kids().any(|kid| kid == other_node_key),
+        "a token naming {other_node_key} must make the node reload its keys"
+    );
+
+    let newer_key = fathom_api::rotate_signing_key(&app.store)
+        .await
+        .expect("a newer key");
+    let ring = this_node.ring(&app.store, true).await;
+    assert!(
+        !ring.kids().any(|kid| kid == newer_key),
+        "a second unknown key id right after a reload is throttled"
+    );
+}
