@@ -82,6 +82,16 @@ fn the_unmutated_schema_is_valid() {
     assert!(parse_schema("schema.toml", &apply(&[])).is_ok());
 }
 
+/// Found by `mutations_of_a_valid_schema_never_panic`: a backslash made `"enum"` the string
+/// `"e<line break>um"`, and the message quoting it spilled onto a second line.
+#[test]
+fn a_line_break_inside_a_quoted_value_is_shown_escaped() {
+    let source = "[collections.products]\nfields.status = { type = \"e\\num\" }\n";
+    let errors = parse_schema("schema.toml", source).expect_err("unknown type");
+    assert!(errors.to_string().contains("`e\\num`"), "{errors}");
+    check_parse(source).expect("every error on its own line");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

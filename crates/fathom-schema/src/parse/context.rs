@@ -51,8 +51,8 @@ impl<'s> Context<'s> {
             line,
             column,
             path: path.to_owned(),
-            message,
-            hint,
+            message: one_line(message),
+            hint: one_line(hint),
         });
     }
 
@@ -175,4 +175,22 @@ impl<'t> Entry<'t> {
     pub(super) fn value_span(&self) -> Option<Range<usize>> {
         self.item.span().or_else(|| self.key.span())
     }
+}
+
+/// Messages quote the user's values, which may hold line breaks or other control characters
+/// (`"e\\num"` is a valid TOML string): they are shown escaped, so that every problem stays on
+/// its own line.
+fn one_line(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
