@@ -46,3 +46,11 @@ pub fn timestamp_after(after: std::time::Duration) -> String {
         .saturating_add(time::Duration::try_from(after).unwrap_or(time::Duration::MAX));
     format_timestamp(at).unwrap_or_else(|| String::from("9999-12-31T23:59:59.999Z"))
 }
+
+/// Seconds since the Unix epoch in the canonical timestamp form; `None` outside years 0000 to
+/// 9999. The store keeps signing keys' dates as such seconds; people read RFC 3339.
+pub fn format_unix_seconds(seconds: i64) -> Option<String> {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(format_timestamp)
+}

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`.
+//! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`,
+//! `users create-admin`, `keys rotate|list|create|revoke`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,10 +9,19 @@ use clap::{Args, Parser, Subcommand};
 use crate::commands;
 use crate::config::{Config, DatabaseOverrides, Overrides, SchemaOverrides, ServerOverrides};
 
+/// What `fathom --version` prints after the name: the package version and the commit it was
+/// built from (`unknown` outside a git checkout; see `build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("FATHOM_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fathom",
-    version,
+    version = VERSION,
     about = "A production backend from one schema file."
 )]
 pub struct Cli {
@@ -46,7 +56,8 @@ pub enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
-    /// Manage the keys that sign access tokens.
+    /// Manage keys: the signing keys of access tokens (rotate, list) and the API keys of
+    /// services (create, list, revoke).
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
@@ -70,11 +81,11 @@ pub enum UsersCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Make a new signing key; older keys stop signing but keep verifying their tokens.
+    /// Signing keys: make a new one; older keys stop signing but keep verifying their tokens.
     Rotate(CommonArgs),
-    /// List signing keys and API keys (ids, prefixes and dates; never a secret).
+    /// Signing keys and API keys: list both (ids, prefixes, RFC 3339 dates; never a secret).
     List(CommonArgs),
-    /// Create an API key for a service. The key is printed once; only its hash is stored.
+    /// API keys: create one for a service. The key is printed once; only its hash is stored.
     Create {
         #[command(flatten)]
         common: CommonArgs,
@@ -89,7 +100,7 @@ pub enum KeysCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// Revoke an API key by id; requests with it are refused at once.
+    /// API keys: revoke one by id; requests with it are refused at once.
     Revoke {
         #[command(flatten)]
         common: CommonArgs,

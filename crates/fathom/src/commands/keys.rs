@@ -37,21 +37,29 @@ pub async fn list(args: &CommonArgs) -> anyhow::Result<ExitCode> {
         .signing_keys()
         .await
         .map_err(|e| anyhow!("reading the signing keys: {}", e.detail))?;
+    println!("Signing keys (they sign access tokens): {}", keys.len());
     if keys.is_empty() {
-        println!("No signing key yet; `fathom serve` creates the first.");
+        println!("  none yet; `fathom serve` creates the first.");
     }
     for key in keys {
         let state = match key.retired_at {
-            Some(at) => format!("retired at {at} (unix)"),
+            Some(at) => format!("retired {}", unix_date(at)),
             None => "signing".to_owned(),
         };
-        println!("{}  created {} (unix)  {state}", key.kid, key.created_at);
+        println!(
+            "{}  created {}  {state}",
+            key.kid,
+            unix_date(key.created_at)
+        );
     }
     let api_keys = store
         .api_keys()
         .await
         .map_err(|e| anyhow!("reading the API keys: {}", e.detail))?;
-    println!("\nAPI keys: {}", api_keys.len());
+    println!(
+        "\nAPI keys (services authenticate with them): {}",
+        api_keys.len()
+    );
     for key in api_keys {
         let state = key
             .revoked_at
@@ -67,6 +75,12 @@ pub async fn list(args: &CommonArgs) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A signing key's date (stored as Unix seconds) in RFC 3339, like every other date printed.
+fn unix_date(seconds: i64) -> String {
+    fathom_schema::value::format_unix_seconds(seconds)
+        .unwrap_or_else(|| format!("{seconds} (Unix seconds)"))
 }
 
 pub async fn create(

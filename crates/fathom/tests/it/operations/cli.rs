@@ -264,3 +264,108 @@ fn an_unreachable_or_malformed_postgres_url_stops_start_up_with_what_failed_and_
     assert_ne!(run.code, Some(0), "{}", run.stderr);
     assert!(run.stderr.contains("does not parse"), "{}", run.stderr);
 }
+
+/// The commit `build.rs` should have recorded: git's answer for these sources, or "unknown".
+fn expected_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+#[test]
+fn version_names_the_commit() {
+    let project = Project::new();
+    let version = project.cli(&["--version"]);
+    version.expect_code(0);
+    assert_eq!(
+        version.stdout,
+        format!(
+            "fathom {} (commit {})\n",
+            env!("CARGO_PKG_VERSION"),
+            expected_commit()
+        )
+    );
+}
+
+/// Whether `text` is an RFC 3339 UTC timestamp such as 2026-01-31T09:30:00.000Z.
+fn is_rfc3339(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|b| b.iter().all(u8::is_ascii_digit))
+    };
+    text.len() >= 20
+        && digits(0..4)
+        && digits(5..7)
+        && digits(8..10)
+        && digits(11..13)
+        && digits(14..16)
+        && digits(17..19)
+        && &text[4..5] == "-"
+        && &text[10..11] == "T"
+        && text.ends_with('Z')
+}
+
+#[test]
+fn keys_help_names_both_kinds_of_key_and_list_prints_rfc3339_dates() {
+    let project = Project::new();
+    let help = project.cli(&["--help"]);
+    let keys_line = help
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("keys "))
+        .unwrap_or_default();
+    assert!(
+        keys_line.contains("signing keys") && keys_line.contains("API keys"),
+        "{}",
+        help.stdout
+    );
+    let help = project.cli(&["keys", "--help"]);
+    help.expect_code(0);
+    for (subcommand, kind) in [
+        ("rotate", "Signing keys"),
+        ("list", "Signing keys and API keys"),
+        ("create", "API keys"),
+        ("revoke", "API keys"),
+    ] {
+        assert!(
+            help.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(subcommand) && l.contains(kind)),
+            "`{subcommand}` says it is about {kind}: {}",
+            help.stdout
+        );
+    }
+
+    project.write(
+        "fathom.schema.toml",
+        "[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    project.cli(&["keys", "rotate"]).expect_code(0);
+    project.cli(&["keys", "rotate"]).expect_code(0);
+    let created = project.cli(&["keys", "create", "--name", "svc", "--scope", "notes:list"]);
+    created.expect_code(0);
+    let listed = project.cli(&["keys", "list"]);
+    listed.expect_code(0);
+    let mut dates = 0;
+    for word in ["created", "retired"] {
+        for (at, _) in listed.stdout.match_indices(&format!("{word} ")) {
+            let date = listed.stdout[at + word.len() + 1..]
+                .split_whitespace()
+                .next()
+                .unwrap_or_default();
+            assert!(is_rfc3339(date), "{word} {date:?}: {}", listed.stdout);
+            dates += 1;
+        }
+    }
+    // Two signing keys (one retired) and one API key.
+    assert_eq!(dates, 4, "{}", listed.stdout);
+    assert!(!listed.stdout.contains("unix"), "{}", listed.stdout);
+}
