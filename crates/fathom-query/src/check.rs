@@ -790,6 +790,7 @@ impl Checker<'_> {
         };
         Ok(match (kind, literal) {
             (ValueKind::Text, Literal::Str(s)) => {
+                let s = &fathom_schema::value::nfc(s).into_owned(); // Stored text is NFC.
                 if let Some(Field {
                     kind: FieldType::Enum { values },
                     name,

@@ -5,13 +5,13 @@
 //! all. Unknown fields and Fathom's own system fields are refused rather than ignored: a typo in a
 //! field name must not silently drop data.
 
+use std::borrow::Cow;
+
 use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::model::{Collection, Field, FieldType, SYSTEM_FIELDS};
-use crate::value::{Value, format_timestamp};
+use crate::value::{Value, nfc, parse_timestamp};
 
 /// One field's problem, with a stable machine-readable `code` and a sentence for humans.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,7 +175,7 @@ fn json_kind(json: &Json) -> &'static str {
 /// Validates one non-null JSON value against its field's type and constraints.
 pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
     let value = match &field.kind {
-        FieldType::Text => Value::Text(as_str(field, json, "a string")?.to_owned()),
+        FieldType::Text => Value::Text(text_input(field, json, "a string")?.into_owned()),
         FieldType::Integer => match json.as_i64() {
             Some(i) => Value::Integer(i),
             None => return Err(type_error(field, "an integer", json)),
@@ -191,16 +191,13 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
         },
         FieldType::Timestamp => {
             let text = as_str(field, json, "an RFC 3339 timestamp string")?;
-            match OffsetDateTime::parse(text, &Rfc3339)
-                .ok()
-                .and_then(format_timestamp)
-            {
+            match parse_timestamp(text) {
                 Some(at) => Value::Text(at),
                 None => {
                     return Err(format_error(
                         field,
                         text,
-                        "an RFC 3339 timestamp between years 0000 and 9999 (UTC), such as 2026-01-31T09:30:00Z",
+                        "an RFC 3339 timestamp between years 0000 and 9999 (UTC) with seconds 00 to 59, such as 2026-01-31T09:30:00Z",
                     ));
                 }
             }
@@ -226,10 +223,16 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
                 }
             }
         }
-        FieldType::Json => Value::Json(json.clone()),
+        FieldType::Json => {
+            if holds_nul(json) {
+                return Err(nul_error(field));
+            }
+            Value::Json(json.clone())
+        }
         FieldType::Enum { values } => {
-            let text = as_str(field, json, "a string")?;
-            if !values.iter().any(|v| v == text) {
+            let text = text_input(field, json, "a string")?;
+            // The schema's own spelling is stored, so that the database's CHECK accepts it.
+            let Some(value) = values.iter().find(|v| nfc(v) == text) else {
                 return Err(FieldError::new(
                     &field.name,
                     "invalid_enum",
@@ -239,28 +242,28 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
                         values.join(", ")
                     ),
                 ));
-            }
-            Value::Text(text.to_owned())
+            };
+            Value::Text(value.clone())
         }
         FieldType::Email => {
-            let text = as_str(field, json, "an email address")?;
-            if !is_plausible_email(text) {
+            let text = text_input(field, json, "an email address")?;
+            if !is_plausible_email(&text) {
                 return Err(format_error(
                     field,
-                    text,
+                    &text,
                     "an email address such as ada@example.com",
                 ));
             }
-            Value::Text(text.to_owned())
+            Value::Text(text.into_owned())
         }
         FieldType::Url => {
-            let text = as_str(field, json, "a URL")?;
-            match url::Url::parse(text) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => Value::Text(text.to_owned()),
+            let text = text_input(field, json, "a URL")?;
+            match url::Url::parse(&text) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Value::Text(text.into_owned()),
                 _ => {
                     return Err(format_error(
                         field,
-                        text,
+                        &text,
                         "an http or https URL such as https://example.com/",
                     ));
                 }
@@ -274,6 +277,41 @@ pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
 fn as_str<'a>(field: &Field, json: &'a Json, expected: &str) -> Result<&'a str, FieldError> {
     json.as_str()
         .ok_or_else(|| type_error(field, expected, json))
+}
+
+/// A text-like value (text, enum, email, url) as stored: NUL refused, since PostgreSQL cannot
+/// hold it in text and C clients would cut the string there; then in NFC (see [`nfc`]).
+fn text_input<'a>(
+    field: &Field,
+    json: &'a Json,
+    expected: &str,
+) -> Result<Cow<'a, str>, FieldError> {
+    let text = as_str(field, json, expected)?;
+    if text.contains('\0') {
+        return Err(nul_error(field));
+    }
+    Ok(nfc(text))
+}
+
+/// Whether a JSON value holds a NUL in any string or key (PostgreSQL's `jsonb` cannot store one).
+fn holds_nul(json: &Json) -> bool {
+    match json {
+        Json::String(s) => s.contains('\0'),
+        Json::Array(items) => items.iter().any(holds_nul),
+        Json::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        Json::Null | Json::Bool(_) | Json::Number(_) => false,
+    }
+}
+
+fn nul_error(field: &Field) -> FieldError {
+    FieldError::new(
+        &field.name,
+        "invalid_character",
+        format!(
+            "The field `{}` contains a NUL character (U+0000), which cannot be stored; remove it.",
+            field.name
+        ),
+    )
 }
 
 fn format_error(field: &Field, text: &str, expected: &str) -> FieldError {

@@ -15,9 +15,35 @@ pub enum Value {
     Json(serde_json::Value),
 }
 
+use std::borrow::Cow;
+
 use time::OffsetDateTime;
 use time::format_description::BorrowedFormatItem;
+use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
+use unicode_normalization::{UnicodeNormalization, is_nfc_quick};
+
+/// Text in Unicode Normalization Form C. Two spellings of one string (a precomposed `é`, or `e`
+/// and a combining accent) become one, so that `unique`, equality filters and enum membership
+/// treat them as the same value. Already-NFC text (nearly all input) is not copied.
+pub fn nfc(text: &str) -> Cow<'_, str> {
+    match is_nfc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => Cow::Borrowed(text),
+        _ => Cow::Owned(text.nfc().collect()),
+    }
+}
+
+/// Parses an RFC 3339 timestamp into the canonical form. `None` for anything else, for an instant
+/// outside years 0000 to 9999, and for a leap second (`23:59:60`): the `time` crate would read it
+/// as `23:59:59.999999999`, silently storing an instant the client did not send.
+pub fn parse_timestamp(text: &str) -> Option<String> {
+    let at = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+    // RFC 3339 fixes the width of every field: the seconds are bytes 17 and 18.
+    if text.get(17..19) == Some("60") {
+        return None;
+    }
+    format_timestamp(at)
+}
 
 /// The canonical timestamp format: UTC, millisecond precision, fixed width.
 const TIMESTAMP_FORMAT: &[BorrowedFormatItem<'static>] =

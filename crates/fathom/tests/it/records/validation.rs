@@ -4,7 +4,8 @@
 use serde_json::{Value, json};
 
 use super::support::{assert_validation, id_of};
-use crate::helpers::{TEST_SCHEMA, TestApp, json_with_status, spawn_app};
+use crate::helpers::{TEST_SCHEMA, TestApp, assert_problem, json_with_status, spawn_app};
+use crate::query::support::encode;
 
 /// A valid item body with `field` set to `value`.
 fn item_with(field: &str, value: Value) -> Value {
@@ -361,5 +362,110 @@ async fn decimals_are_never_silently_rounded() {
     } else {
         assert_validation(response, &[("price", "invalid_format")]).await;
     }
+    app.stop().await;
+}
+
+/// NUL cannot be stored (PostgreSQL refuses it in text and `jsonb`; SQLite kept it), so it is
+/// refused everywhere a string is written, on create and on update.
+#[tokio::test]
+async fn nul_characters_are_refused_in_every_kind_of_text() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    let cases = [
+        ("title", json!("Desk\u{0}lamp")),
+        ("status", json!("new\u{0}")),
+        ("contact", json!("ada\u{0}@example.com")),
+        ("link", json!("https://example.com/\u{0}")),
+        ("meta", json!({"tags": ["ok", "n\u{0}l"]})),
+        ("meta", json!({"k\u{0}": 1})),
+    ];
+    let created = app.create("items", &json!({"title": "Desk lamp"})).await;
+    let path = format!("/api/v1/items/{}", id_of(&created));
+    for (field, value) in cases {
+        let response = app
+            .post_json("/api/v1/items", &item_with(field, value.clone()))
+            .await;
+        assert_validation(response, &[(field, "invalid_character")]).await;
+        let response = app.patch_json(&path, &json!({ field: value })).await;
+        assert_validation(response, &[(field, "invalid_character")]).await;
+    }
+    assert_eq!(count_items(&app).await, 1);
+    let stored = json_with_status(app.get(&path).await, 200).await;
+    assert_eq!(stored["data"]["title"], "Desk lamp");
+    app.stop().await;
+}
+
+/// `23:59:60` (a leap second) is valid RFC 3339, but the instant it names cannot be stored: it
+/// used to become `23:59:59.999Z`, a time the client never sent.
+#[tokio::test]
+async fn a_leap_second_is_refused_not_rounded() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    for seen_at in ["2026-12-31T23:59:60Z", "2016-12-31T23:59:60.5+00:00"] {
+        let response = app
+            .post_json("/api/v1/items", &item_with("seen_at", json!(seen_at)))
+            .await;
+        assert_validation(response, &[("seen_at", "invalid_format")]).await;
+    }
+    let created = app
+        .create("items", &item_with("seen_at", json!("2026-12-31T23:59:59Z")))
+        .await;
+    assert_eq!(created["seen_at"], "2026-12-31T23:59:59.000Z");
+    let path = format!("/api/v1/items/{}", id_of(&created));
+    let response = app
+        .patch_json(&path, &json!({"seen_at": "2026-12-31T23:59:60Z"}))
+        .await;
+    assert_validation(response, &[("seen_at", "invalid_format")]).await;
+    assert_eq!(count_items(&app).await, 1);
+    app.stop().await;
+}
+
+/// "Café" spelled with a precomposed é (NFC) and with e + U+0301 (NFD) is one value: text, email,
+/// url and enum values are stored in NFC, so `unique` sees one value and a filter written in
+/// either spelling finds it.
+#[tokio::test]
+async fn two_unicode_spellings_of_one_text_are_one_value() {
+    const NFC: &str = "Caf\u{e9}";
+    const NFD: &str = "Cafe\u{301}";
+    let schema = format!(
+        "[collections.places]\n\
+         fields.name = {{ type = \"text\", unique = true }}\n\
+         fields.kind = {{ type = \"enum\", values = [\"{}\", \"bar\"] }}\n\
+         fields.contact = {{ type = \"email\" }}\n\
+         fields.site = {{ type = \"url\" }}\n",
+        NFC.to_lowercase()
+    );
+    let app = spawn_app(&schema).await;
+    let nfd_place = json!({
+        "name": NFD,
+        "kind": NFD.to_lowercase(),
+        "contact": format!("{NFD}@example.com"),
+        "site": format!("https://example.com/{NFD}"),
+    });
+    let created = app.create("places", &nfd_place).await;
+    assert_eq!(created["name"], NFC);
+    assert_eq!(created["kind"], NFC.to_lowercase());
+    assert_eq!(created["contact"], format!("{NFC}@example.com"));
+    assert_eq!(created["site"], format!("https://example.com/{NFC}"));
+
+    let again = app.post_json("/api/v1/places", &json!({"name": NFC})).await;
+    assert_problem(again, 409, "unique_violation").await;
+
+    for spelling in [NFC, NFD] {
+        let filter = format!("name = \"{spelling}\"");
+        let list = json_with_status(
+            app.get(&format!("/api/v1/places?filter={}", encode(&filter)))
+                .await,
+            200,
+        )
+        .await;
+        assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{filter}");
+    }
+
+    let other = app.create("places", &json!({"name": "Bar"})).await;
+    let path = format!("/api/v1/places/{}", id_of(&other));
+    let patched = app.patch_json(&path, &json!({"name": format!("{NFD}!")})).await;
+    let patched = json_with_status(patched, 200).await;
+    assert_eq!(patched["data"]["name"], format!("{NFC}!"));
+    let clash = app.patch_json(&path, &json!({"name": NFD})).await;
+    assert_problem(clash, 409, "unique_violation").await;
     app.stop().await;
 }
