@@ -8,6 +8,7 @@
 mod access_matrix;
 mod admin;
 mod auth;
+mod docs_toml;
 mod helpers;
 mod openapi;
 mod operations;

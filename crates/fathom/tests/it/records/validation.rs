@@ -406,7 +406,10 @@ async fn a_leap_second_is_refused_not_rounded() {
         assert_validation(response, &[("seen_at", "invalid_format")]).await;
     }
     let created = app
-        .create("items", &item_with("seen_at", json!("2026-12-31T23:59:59Z")))
+        .create(
+            "items",
+            &item_with("seen_at", json!("2026-12-31T23:59:59Z")),
+        )
         .await;
     assert_eq!(created["seen_at"], "2026-12-31T23:59:59.000Z");
     let path = format!("/api/v1/items/{}", id_of(&created));
@@ -462,7 +465,9 @@ async fn two_unicode_spellings_of_one_text_are_one_value() {
 
     let other = app.create("places", &json!({"name": "Bar"})).await;
     let path = format!("/api/v1/places/{}", id_of(&other));
-    let patched = app.patch_json(&path, &json!({"name": format!("{NFD}!")})).await;
+    let patched = app
+        .patch_json(&path, &json!({"name": format!("{NFD}!")}))
+        .await;
     let patched = json_with_status(patched, 200).await;
     assert_eq!(patched["data"]["name"], format!("{NFC}!"));
     let clash = app.patch_json(&path, &json!({"name": NFD})).await;
