@@ -8,6 +8,7 @@ use std::time::Duration;
 
 mod auth;
 mod mail;
+mod report;
 
 pub use auth::AuthConfig;
 pub use mail::MailConfig;
@@ -217,13 +218,12 @@ pub struct SchemaOverrides {
     pub path: Option<PathBuf>,
 }
 
-/// A configuration that could not be loaded, with what to do about it.
+/// A configuration that could not be loaded, with what to do about it: one line naming the key,
+/// where its value came from, what was expected, and a hint.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid configuration: {0}")]
     Invalid(String),
-    #[error("{0}")]
-    Figment(Box<figment::Error>),
 }
 
 /// Where the configuration file is looked for when `--config` is not given.
@@ -237,27 +237,64 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
     ) -> Result<Self, ConfigError> {
+        let mut sources = report::Sources::new();
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match file {
+        let file = match file {
             Some(path) if !path.exists() => {
                 return Err(ConfigError::Invalid(format!(
-                    "the configuration file {} does not exist; create it with `fathom init`, or drop --config",
+                    "the configuration file {} (from the flag --config) does not exist; hint: create it with `fathom init`, or drop --config",
                     path.display()
                 )));
             }
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
-            }
-            None => {}
+            Some(path) => Some(path),
+            None => Some(Path::new(DEFAULT_CONFIG_FILE)).filter(|p| p.exists()),
+        };
+        if let Some(path) = file {
+            sources.read_file(path)?;
+            figment = figment.merge(Toml::file_exact(path));
         }
-        figment = with_env(figment, env);
+        figment = with_env(figment, env, &mut sources);
+        for (key, flag, given) in [
+            (
+                "server.listen",
+                "--listen",
+                overrides
+                    .server
+                    .as_ref()
+                    .and_then(|s| s.listen.as_ref())
+                    .is_some(),
+            ),
+            (
+                "database.data_dir",
+                "--data-dir",
+                overrides
+                    .database
+                    .as_ref()
+                    .and_then(|d| d.data_dir.as_ref())
+                    .is_some(),
+            ),
+            (
+                "schema.path",
+                "--schema",
+                overrides
+                    .schema
+                    .as_ref()
+                    .and_then(|s| s.path.as_ref())
+                    .is_some(),
+            ),
+        ] {
+            if given {
+                sources.flag(key, flag);
+            }
+        }
         figment = figment.merge(Serialized::defaults(overrides));
-        let mut config: Config = figment
-            .extract()
-            .map_err(|e| ConfigError::Figment(Box::new(e)))?;
-        config.resolve_secret_files()?;
-        config.validate()?;
+        let mut config: Config = figment.extract().map_err(|e| sources.figment(&e))?;
+        // Checks after deserialisation name their keys; the sources add where each came from.
+        let annotated = |e: ConfigError| match e {
+            ConfigError::Invalid(message) => ConfigError::Invalid(sources.annotate(&message)),
+        };
+        config.resolve_secret_files().map_err(annotated)?;
+        config.validate().map_err(annotated)?;
         Ok(config)
     }
 
@@ -265,12 +302,12 @@ impl Config {
         if let Some(path) = &self.database.url_file {
             if self.database.url.is_some() {
                 return Err(ConfigError::Invalid(
-                    "both database.url and database.url_file are set; keep only one".into(),
+                    "both database.url and database.url_file are set; hint: keep only one".into(),
                 ));
             }
             let text = std::fs::read_to_string(path).map_err(|e| {
                 ConfigError::Invalid(format!(
-                    "database.url_file: cannot read {}: {e}; check the path and its permissions",
+                    "database.url_file: cannot read {}: {e}; hint: check the path and its permissions",
                     path.display()
                 ))
             })?;
@@ -283,7 +320,7 @@ impl Config {
         let invalid = |m: String| Err(ConfigError::Invalid(m));
         if self.server.listen.parse::<SocketAddr>().is_err() {
             return invalid(format!(
-                "server.listen = \"{}\" is not an address; use IP:PORT such as 127.0.0.1:8090 (port 0 picks a free port)",
+                "server.listen is \"{}\", which is not an address; hint: use IP:PORT such as 127.0.0.1:8090 (port 0 picks a free port)",
                 self.server.listen
             ));
         }
@@ -300,7 +337,7 @@ impl Config {
             || self.server.default_page_size > self.server.max_page_size
         {
             return invalid(format!(
-                "server.default_page_size ({}) must be between 1 and server.max_page_size ({})",
+                "server.default_page_size is {}, but must be between 1 and server.max_page_size, which is {}; hint: lower the first or raise the second",
                 self.server.default_page_size, self.server.max_page_size
             ));
         }
@@ -319,7 +356,7 @@ impl Config {
         {
             let scheme = url.expose().split(':').next().unwrap_or("");
             return invalid(format!(
-                "database.url has the scheme `{scheme}`, which Fathom cannot serve; use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
+                "database.url has the scheme `{scheme}`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
         self.auth.validate()
@@ -391,7 +428,11 @@ impl Config {
 /// by the key it sets: parsed (as figment parses environment values) where the default is a
 /// number, boolean or array, kept as a string otherwise, so `FATHOM_DATABASE__DATA_DIR=2026` stays
 /// a path. Taking the variables as an argument keeps loading testable without the process env.
-fn with_env(mut figment: Figment, env: impl IntoIterator<Item = (String, String)>) -> Figment {
+fn with_env(
+    mut figment: Figment,
+    env: impl IntoIterator<Item = (String, String)>,
+    sources: &mut report::Sources,
+) -> Figment {
     use figment::value::Value;
     let defaults = Value::serialize(Config::default()).ok();
     for (key, value) in env {
@@ -414,6 +455,7 @@ fn with_env(mut figment: Figment, env: impl IntoIterator<Item = (String, String)
             value.into()
         };
         figment = figment.merge(Serialized::default(&path, parsed));
+        sources.env(path, key);
     }
     figment
 }

@@ -192,7 +192,7 @@ fn a_missing_config_file_is_an_error() {
     assert!(
         check
             .stderr
-            .contains("the configuration file nope.toml does not exist"),
+            .contains("the configuration file nope.toml (from the flag --config) does not exist"),
         "{}",
         check.stderr
     );

@@ -253,13 +253,14 @@ fn url_file_problems_are_reported() {
     );
     assert!(
         error.starts_with(&format!(
-            "invalid configuration: database.url_file: cannot read {}: ",
+            "invalid configuration: database.url_file (from {} line 2): cannot read {}: ",
+            setup.dir.path().join("fathom.toml").display(),
             missing.display()
         )),
         "{error}"
     );
     assert!(
-        error.ends_with("; check the path and its permissions"),
+        error.ends_with("; hint: check the path and its permissions"),
         "{error}"
     );
 
@@ -268,9 +269,13 @@ fn url_file_problems_are_reported() {
         "[database]\nurl = \"sqlite:///y.db\"\nurl_file = {:?}\n",
         secret.display().to_string()
     );
+    let file = setup.dir.path().join("fathom.toml");
     assert_eq!(
         setup.load_err(&both, &[]),
-        "invalid configuration: both database.url and database.url_file are set; keep only one"
+        format!(
+            "invalid configuration: both database.url (from {0} line 2) and database.url_file (from {0} line 3) are set; hint: keep only one",
+            file.display()
+        )
     );
 }
 
@@ -307,60 +312,70 @@ fn secrets_never_print() {
 #[test]
 fn each_invalid_setting_has_its_own_message() {
     let setup = Setup::new();
+    // `{file}` stands for the configuration file's path: every message says where the value was
+    // set, what was expected, and gives a hint.
     let cases = [
         (
             "[server]\nlisten = \"localhost\"\n",
-            "invalid configuration: server.listen = \"localhost\" is not an address; use IP:PORT such as 127.0.0.1:8090 (port 0 picks a free port)",
+            "server.listen (from {file} line 2) is \"localhost\", which is not an address; hint: use IP:PORT such as 127.0.0.1:8090 (port 0 picks a free port)",
         ),
         (
             "[database]\nreaders = 0\n",
-            "invalid configuration: database.readers must be between 1 and 64",
+            "database.readers (from {file} line 2) must be between 1 and 64; hint: fix the value, or remove it to use the default (database.readers = 4)",
         ),
         (
             "[server]\ndefault_page_size = 200\nmax_page_size = 100\n",
-            "invalid configuration: server.default_page_size (200) must be between 1 and server.max_page_size (100)",
+            "server.default_page_size (from {file} line 2) is 200, but must be between 1 and server.max_page_size (from {file} line 3), which is 100; hint: lower the first or raise the second",
         ),
         (
             "[database]\nurl = \"mysql://localhost/fathom\"\n",
-            "invalid configuration: database.url has the scheme `mysql`, which Fathom cannot serve; use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir",
+            "database.url (from {file} line 2) has the scheme `mysql`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir",
         ),
         (
             "[database]\nmax_connections = 0\n",
-            "invalid configuration: database.max_connections must be between 1 and 1000",
+            "database.max_connections (from {file} line 2) must be between 1 and 1000; hint: fix the value, or remove it to use the default (database.max_connections = 16)",
         ),
         (
             "[server]\nbody_limit_bytes = 10\n",
-            "invalid configuration: server.body_limit_bytes must be at least 1024",
+            "server.body_limit_bytes (from {file} line 2) must be at least 1024; hint: fix the value, or remove it to use the default (server.body_limit_bytes = 1048576)",
         ),
         (
             "[server]\njson_depth_limit = 0\n",
-            "invalid configuration: server.json_depth_limit must be between 1 and 512",
+            "server.json_depth_limit (from {file} line 2) must be between 1 and 512; hint: fix the value, or remove it to use the default (server.json_depth_limit = 32)",
         ),
         (
             "[server]\nrequest_timeout_secs = 0\n",
-            "invalid configuration: server.request_timeout_secs must be at least 1",
+            "server.request_timeout_secs (from {file} line 2) must be at least 1; hint: fix the value, or remove it to use the default (server.request_timeout_secs = 30)",
         ),
         (
             "[server]\nmax_page_size = 5000\n",
-            "invalid configuration: server.max_page_size must be at most 1000",
+            "server.max_page_size (from {file} line 2) must be at most 1000; hint: fix the value, or remove it to use the default (server.max_page_size = 100)",
         ),
     ];
-    for (file, message) in cases {
-        assert_eq!(setup.load_err(file, &[]), message, "for {file:?}");
+    let file = setup.dir.path().join("fathom.toml").display().to_string();
+    for (contents, message) in cases {
+        assert_eq!(
+            setup.load_err(contents, &[]),
+            format!(
+                "invalid configuration: {}",
+                message.replace("{file}", &file)
+            ),
+            "for {contents:?}"
+        );
     }
-    // The environment and flags are validated the same way.
+    // The environment and flags are validated the same way, and named.
     assert_eq!(
         setup.load_err("", &[("FATHOM_DATABASE__READERS", "0")]),
-        "invalid configuration: database.readers must be between 1 and 64"
+        "invalid configuration: database.readers (from the environment variable FATHOM_DATABASE__READERS) must be between 1 and 64; hint: fix the value, or remove it to use the default (database.readers = 4)"
     );
     let flag_error = setup
         .load("", &[], &flags(Some("nowhere"), None))
         .map(|_| ())
         .map_err(|e| e.to_string());
     assert!(
-        flag_error
-            .as_ref()
-            .is_err_and(|e| e.contains("server.listen = \"nowhere\" is not an address")),
+        flag_error.as_ref().is_err_and(|e| e.contains(
+            "server.listen (from the flag --listen) is \"nowhere\", which is not an address"
+        )),
         "{flag_error:?}"
     );
 }
@@ -384,7 +399,7 @@ fn a_config_file_that_does_not_exist_is_an_error() {
     assert_eq!(
         error,
         Err(format!(
-            "invalid configuration: the configuration file {} does not exist; create it with `fathom init`, or drop --config",
+            "invalid configuration: the configuration file {} (from the flag --config) does not exist; hint: create it with `fathom init`, or drop --config",
             missing.display()
         ))
     );
@@ -444,9 +459,9 @@ fn the_binary_layers_file_environment_and_flags() {
     let check = project.cli(&["schema", "check"]);
     check.expect_code(1);
     assert!(
-        check
-            .stderr
-            .contains("server.listen = \"not an address\" is not an address"),
+        check.stderr.contains(
+            "server.listen (from fathom.toml line 2) is \"not an address\", which is not an address"
+        ),
         "{}",
         check.stderr
     );
