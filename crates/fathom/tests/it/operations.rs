@@ -5,6 +5,7 @@
 mod accounts;
 mod cli;
 mod config;
+mod config_errors;
 mod lifecycle;
 mod migrations;
 mod readiness;
