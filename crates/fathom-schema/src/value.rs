@@ -27,6 +27,10 @@ use unicode_normalization::{UnicodeNormalization, is_nfc_quick};
 /// and a combining accent) become one, so that `unique`, equality filters and enum membership
 /// treat them as the same value. Already-NFC text (nearly all input) is not copied.
 pub fn nfc(text: &str) -> Cow<'_, str> {
+    // ASCII is always NFC, and `is_ascii` checks a word at a time.
+    if text.is_ascii() {
+        return Cow::Borrowed(text);
+    }
     match is_nfc_quick(text.chars()) {
         unicode_normalization::IsNormalized::Yes => Cow::Borrowed(text),
         _ => Cow::Owned(text.nfc().collect()),
