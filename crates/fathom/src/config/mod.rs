@@ -350,6 +350,13 @@ impl Config {
         if !(1..=1000).contains(&self.database.max_connections) {
             return invalid("database.max_connections must be between 1 and 1000".into());
         }
+        // Telemetry would fall back to `info` without a word; a typo must not silence debug logs.
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return invalid(format!(
+                "log.level is {:?}, which is not a log filter; hint: use a level (error, warn, info, debug, trace) or directives such as fathom=debug,info",
+                self.log.level
+            ));
+        }
         if let Some(url) = &self.database.url
             && !url.expose().starts_with("sqlite:")
             && self.postgres_url().is_none()

@@ -83,6 +83,10 @@ fn a_bad_value_in_the_environment_names_the_variable() {
             "servre (from the environment variable FATHOM_SERVRE__LISTEN) is not a section Fathom knows; expected one of server, database, schema, log, auth, mail; hint: check the spelling (every setting is listed in the Configuration section of the README)",
         ),
         (
+            ("FATHOM_LOG__LEVEL", "fathom=[["),
+            "log.level (from the environment variable FATHOM_LOG__LEVEL) is \"fathom=[[\", which is not a log filter; hint: use a level (error, warn, info, debug, trace) or directives such as fathom=debug,info",
+        ),
+        (
             ("FATHOM_LOG__FORMAT", "xml"),
             "log.format (from the environment variable FATHOM_LOG__FORMAT) is \"xml\", but must be one of auto, json, pretty; hint: fix the value, or remove it to use the default (log.format = \"auto\")",
         ),
