@@ -84,3 +84,32 @@ pub fn format_unix_seconds(seconds: i64) -> Option<String> {
         .ok()
         .and_then(format_timestamp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_leap_second_is_no_timestamp_whatever_its_offset() {
+        for leap in [
+            "2016-12-31T23:59:60Z",
+            "2016-12-31t23:59:60.999z",
+            "2017-01-01T00:59:60+01:00",
+        ] {
+            assert_eq!(parse_timestamp(leap), None, "{leap}");
+        }
+        assert_eq!(
+            parse_timestamp("2017-01-01T00:59:59.5+01:00").as_deref(),
+            Some("2016-12-31T23:59:59.500Z")
+        );
+    }
+
+    #[test]
+    fn nfc_joins_spellings_and_borrows_what_is_already_normal() {
+        assert_eq!(nfc("Cafe\u{301}"), "Caf\u{e9}");
+        assert!(matches!(nfc("plain ascii"), Cow::Borrowed(_)));
+        assert!(matches!(nfc("Caf\u{e9}"), Cow::Borrowed(_)));
+        // Hangul jamo compose too.
+        assert_eq!(nfc("\u{1100}\u{1161}"), "\u{ac00}");
+    }
+}
