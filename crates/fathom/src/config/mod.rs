@@ -200,6 +200,24 @@ pub struct Overrides {
     pub schema: Option<SchemaOverrides>,
 }
 
+impl Overrides {
+    /// `(key, flag)` for each flag given, so that errors can name the flag.
+    fn given(&self) -> Vec<(&'static str, &'static str)> {
+        let server = self.server.as_ref().and_then(|s| s.listen.as_ref());
+        let database = self.database.as_ref().and_then(|d| d.data_dir.as_ref());
+        let schema = self.schema.as_ref().and_then(|s| s.path.as_ref());
+        [
+            (server.is_some(), "server.listen", "--listen"),
+            (database.is_some(), "database.data_dir", "--data-dir"),
+            (schema.is_some(), "schema.path", "--schema"),
+        ]
+        .into_iter()
+        .filter(|(given, ..)| *given)
+        .map(|(_, key, flag)| (key, flag))
+        .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ServerOverrides {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -254,38 +272,8 @@ impl Config {
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = with_env(figment, env, &mut sources);
-        for (key, flag, given) in [
-            (
-                "server.listen",
-                "--listen",
-                overrides
-                    .server
-                    .as_ref()
-                    .and_then(|s| s.listen.as_ref())
-                    .is_some(),
-            ),
-            (
-                "database.data_dir",
-                "--data-dir",
-                overrides
-                    .database
-                    .as_ref()
-                    .and_then(|d| d.data_dir.as_ref())
-                    .is_some(),
-            ),
-            (
-                "schema.path",
-                "--schema",
-                overrides
-                    .schema
-                    .as_ref()
-                    .and_then(|s| s.path.as_ref())
-                    .is_some(),
-            ),
-        ] {
-            if given {
-                sources.flag(key, flag);
-            }
+        for (key, flag) in overrides.given() {
+            sources.flag(key, flag);
         }
         figment = figment.merge(Serialized::defaults(overrides));
         let mut config: Config = figment.extract().map_err(|e| sources.figment(&e))?;
