@@ -266,7 +266,17 @@ mod tests {
                 "/slow",
                 get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
             )
-            .route("/ok", get(|| async { "ok" }));
+            .route("/ok", get(|| async { "ok" }))
+            .route(
+                "/write/{millis}",
+                get(
+                    |axum::extract::Path(millis): axum::extract::Path<u64>| async move {
+                        write_handed_over();
+                        tokio::time::sleep(Duration::from_millis(millis)).await;
+                        "written"
+                    },
+                ),
+            );
         wrap(routes, config)
     }
 
@@ -318,5 +328,77 @@ mod tests {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(body["code"], "request_timeout");
         assert_eq!(body["requestId"], "req-1");
+    }
+
+    fn limits(request_ms: u64, write_ms: u64) -> HttpConfig {
+        HttpConfig {
+            request_timeout: Duration::from_millis(request_ms),
+            write_timeout: Duration::from_millis(write_ms),
+            ..HttpConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_handed_to_the_database_is_waited_for_past_the_request_limit() {
+        let (status, _, _) = call(app(&limits(100, 2_000)), "/write/400").await;
+        assert_eq!(status, StatusCode::OK, "the handler's own answer arrives");
+    }
+
+    #[tokio::test]
+    async fn a_write_past_the_write_limit_is_504_write_outcome_unknown() {
+        let (status, headers, body) = call(app(&limits(100, 300)), "/write/5000").await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(body["code"], "write_outcome_unknown");
+        assert!(
+            body["hint"].as_str().is_some_and(|h| h.contains("GET")),
+            "the hint says to read before retrying: {body}"
+        );
+        // A write limit shorter than the request limit counts as the request limit.
+        let (status, _, body) = call(app(&limits(100, 10)), "/write/5000").await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    }
+
+    /// Log lines written while `run` runs on this thread, as JSON objects.
+    async fn logged<F: Future>(run: F) -> Vec<serde_json::Value> {
+        #[derive(Clone, Default)]
+        struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            run.await;
+        }
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// A time limit is the client's or the database's slowness, not a server fault: a warning,
+    /// never an error (which would page someone) nor a plain info line (which would hide it).
+    #[tokio::test(flavor = "current_thread")]
+    async fn time_limit_answers_are_logged_as_warnings() {
+        for (config, path) in [
+            (limits(100, 100), "/slow"),
+            (limits(100, 300), "/write/5000"),
+        ] {
+            let lines = logged(call(app(&config), path)).await;
+            let levels: Vec<&str> = lines.iter().filter_map(|l| l["level"].as_str()).collect();
+            assert_eq!(levels, ["WARN"], "{path}: {lines:?}");
+        }
     }
 }

@@ -106,6 +106,9 @@ pub fn validate_patch(
 /// The system field a client may set on create: the new record's id.
 pub const CLIENT_ID_FIELD: &str = "id";
 
+/// A validated create body: the id the client chose (if any) and the field values.
+pub type NewRecord = (Option<uuid::Uuid>, Vec<(String, Value)>);
+
 /// Validates a create body that may name the new record's `id` (a UUID, in any form the uuid
 /// crate reads; stored lowercase and hyphenated). Clients that choose ids can build related
 /// records before any of them is stored, and retry a create without making a duplicate (the
@@ -114,7 +117,7 @@ pub const CLIENT_ID_FIELD: &str = "id";
 pub fn validate_create_with_id(
     collection: &Collection,
     body: &Map<String, Json>,
-) -> Result<(Option<uuid::Uuid>, Vec<(String, Value)>), Vec<FieldError>> {
+) -> Result<NewRecord, Vec<FieldError>> {
     let Some(raw) = body.get(CLIENT_ID_FIELD) else {
         return validate_create(collection, body).map(|values| (None, values));
     };
@@ -132,7 +135,8 @@ pub fn validate_create_with_id(
 
 /// The id a client chose for a new record: a UUID string, or `null` for "assign one".
 fn client_id(json: &Json) -> Result<Option<uuid::Uuid>, FieldError> {
-    let expected = "a UUID such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12 (or left out, to have one assigned)";
+    let expected =
+        "a UUID such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12 (or left out, to have one assigned)";
     match json {
         Json::Null => Ok(None),
         Json::String(text) => uuid::Uuid::parse_str(text).map(Some).map_err(|_| {
@@ -146,7 +150,10 @@ fn client_id(json: &Json) -> Result<Option<uuid::Uuid>, FieldError> {
         other => Err(FieldError::new(
             CLIENT_ID_FIELD,
             "invalid_type",
-            format!("The field `id` must be {expected}, but got {}.", json_kind(other)),
+            format!(
+                "The field `id` must be {expected}, but got {}.",
+                json_kind(other)
+            ),
         )),
     }
 }

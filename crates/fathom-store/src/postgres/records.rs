@@ -166,7 +166,7 @@ async fn apply<C: GenericClient>(
             // Built before the await: sea-query's statements are not Send.
             let (built, record) =
                 statements::insert(collection, scope, *id, values, tenant.as_ref())
-                .map(|(query, record)| (lower(query.build(PG)), record))?;
+                    .map(|(query, record)| (lower(query.build(PG)), record))?;
             scope::query(tx, built).await?;
             Ok(WriteResult::Created(record))
         }

@@ -231,8 +231,9 @@ pub(crate) fn apply(
             collection,
             values,
             tenant,
-        } => create(conn, scope, collection, *id, values, tenant.as_ref())
-            .map(WriteResult::Created),
+        } => {
+            create(conn, scope, collection, *id, values, tenant.as_ref()).map(WriteResult::Created)
+        }
         WriteOp::Update {
             collection,
             id,
