@@ -150,9 +150,10 @@ pub(crate) fn write_handed_over() {
     let _ = WRITE_HANDED_OVER.try_with(|handed| handed.set(true));
 }
 
-/// `response`, or once `limits.request` has passed: 503 `request_timeout` if no write has been
-/// handed to the database (nothing was changed, so a retry is safe), else the same response if it
-/// arrives by `limits.write`, else 504 `write_outcome_unknown`.
+/// `response`, or once `limits.request` has passed: 503 `request_timeout` if no record write has
+/// been handed to the database (none was changed, so a retry is safe), else the same response if
+/// it arrives by `limits.write`, else 504 `write_outcome_unknown`. (Writes of the auth and admin
+/// endpoints do not raise the flag yet: their time-limit answer is still the 503.)
 async fn within(limits: TimeLimits, response: impl Future<Output = Response>) -> Response {
     WRITE_HANDED_OVER
         .scope(Cell::new(false), async move {
@@ -165,7 +166,7 @@ async fn within(limits: TimeLimits, response: impl Future<Output = Response>) ->
                     ApiError::new(
                         ErrorCode::RequestTimeout,
                         format!(
-                            "The request did not complete within {} ms; nothing was changed.",
+                            "The request did not complete within {} ms.",
                             limits.request.as_millis()
                         ),
                         "Retry later, or narrow the request (a smaller page, fewer records).",

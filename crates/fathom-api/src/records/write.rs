@@ -74,13 +74,14 @@ fn probe(op: &WriteOp) -> Probe {
 fn relation_values(collection: &Collection, values: &[(String, Value)]) -> Vec<(String, Uuid)> {
     values
         .iter()
-        .filter_map(|(name, value)| {
-            let field = collection.field(name)?;
-            let Value::Text(id) = value else { return None };
-            matches!(field.kind, FieldType::Relation { .. })
-                .then(|| Some((name.clone(), Uuid::parse_str(id).ok()?)))
-                .flatten()
-        })
+        .filter_map(
+            |(name, value)| match (&collection.field(name)?.kind, value) {
+                (FieldType::Relation { .. }, Value::Text(id)) => {
+                    Some((name.clone(), Uuid::parse_str(id).ok()?))
+                }
+                _ => None,
+            },
+        )
         .collect()
 }
 
