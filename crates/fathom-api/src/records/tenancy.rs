@@ -97,13 +97,15 @@ pub async fn check_relation_tenants_in_batch(
         return Ok(());
     }
     let scope = match (scope, record) {
-        (Scope::AllTenants, Some(id)) => {
-            match state.store.get(scope, collection.clone(), id).await? {
+        (Scope::AllTenants, Some(id)) => match pending.get(&id) {
+            // A record created earlier in the batch is not stored yet: its tenant is known here.
+            Some(created_in) => created_in.clone(),
+            None => match state.store.get(scope, collection.clone(), id).await? {
                 Some(stored) => Scope::of_member(stored.tenant.as_deref()),
                 // The write itself answers 404.
                 None => return Ok(()),
-            }
-        }
+            },
+        },
         _ => scope.clone(),
     };
     for (field, target, id) in targets {

@@ -192,5 +192,39 @@ fields.project = { type = "relation", collection = "projects" }
     let body = json_with_status(batch(&app, &operations("acme")).await, 200).await;
     assert_eq!(body["data"][1]["record"]["project"], body["data"][0]["id"]);
     assert_eq!(body["data"][1]["record"]["tenant"], "acme");
+
+    // An update of a record created earlier in the batch is held to that record's tenant too,
+    // whether the other tenant's project is created in the batch or stored already.
+    let stored = json_with_status(
+        app.post_json(
+            "/api/v1/projects",
+            &json!({"name": "Probe", "tenant": "globex"}),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let stored = stored["data"]["id"].as_str().expect("id");
+    for project in [json!("$ref:g"), json!(stored)] {
+        let problem = assert_problem(
+            batch(
+                &app,
+                &json!({"operations": [
+                    {"op": "create", "collection": "projects", "ref": "g", "body": {"name": "Other", "tenant": "globex"}},
+                    {"op": "create", "collection": "tasks", "ref": "t", "body": {"title": "Fuel", "tenant": "acme"}},
+                    {"op": "update", "collection": "tasks", "id": "$ref:t", "body": {"project": project}},
+                ]}),
+            )
+            .await,
+            409,
+            "relation_violation",
+        )
+        .await;
+        assert_eq!(
+            error_pairs(&problem),
+            [("operations[2].project", "not_found")],
+            "{project}"
+        );
+    }
     app.stop().await;
 }
