@@ -92,7 +92,7 @@ fn operation(
                 )
             })?;
     let id = || created.record_id(index, object.get("id"), &collection);
-    let body = || -> Result<&Map<String, Value>, ApiError> {
+    let raw_body = || -> Result<&Map<String, Value>, ApiError> {
         object
             .get("body")
             .and_then(Value::as_object)
@@ -104,8 +104,9 @@ fn operation(
                 )
             })
     };
+    // The body with references to earlier creates replaced by their ids.
     let body = || -> Result<_, ApiError> {
-        created.substitute(index, &state.schema, &collection, body()?)
+        created.substitute(index, &state.schema, &collection, raw_body()?)
     };
     let op = object.get("op").and_then(Value::as_str).unwrap_or("");
     if op != "create" && object.contains_key("ref") {
