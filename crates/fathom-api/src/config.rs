@@ -11,6 +11,9 @@ pub struct HttpConfig {
     pub json_depth_limit: usize,
     /// A request that takes longer is answered with 503 `request_timeout`.
     pub request_timeout: Duration,
+    /// A request whose write has reached the database is given this long in all (at least
+    /// `request_timeout`) to learn the write's outcome; past it, 504 `write_outcome_unknown`.
+    pub write_timeout: Duration,
     /// Origins allowed by CORS. Empty denies every cross-origin request; `*` allows any origin.
     pub cors_origins: Vec<String>,
     /// Send `Strict-Transport-Security` (turn on when clients reach Fathom over TLS).
@@ -27,6 +30,7 @@ impl Default for HttpConfig {
             body_limit_bytes: 1024 * 1024,
             json_depth_limit: 32,
             request_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(60),
             cors_origins: Vec::new(),
             hsts: false,
             default_page_size: 20,

@@ -1,10 +1,13 @@
 //! Cross-cutting request handling, applied in one place: request id and logging, panic recovery,
-//! the request timeout, the body limit, security headers and CORS.
+//! the request timeout (and the longer wait for a write's outcome), the body limit, security
+//! headers and CORS.
 //!
 //! The request id, log line, timeout and security headers share one middleware
 //! ([`request_context`]): each `from_fn` or header layer costs every request a boxed-service
 //! clone and a pass over the headers, which showed in profiles of record reads.
 
+use std::cell::Cell;
+use std::pin::pin;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -29,7 +32,10 @@ pub fn wrap(app: Router, config: &HttpConfig) -> Router {
         app = app.layer(cors(config));
     }
     let policy = RequestPolicy {
-        timeout: config.request_timeout,
+        limits: TimeLimits {
+            request: config.request_timeout,
+            write: config.write_timeout.max(config.request_timeout),
+        },
         hsts: config.hsts,
     };
     app.layer(DefaultBodyLimit::max(config.body_limit_bytes))
@@ -40,7 +46,7 @@ pub fn wrap(app: Router, config: &HttpConfig) -> Router {
 /// What [`request_context`] applies to every request.
 #[derive(Clone, Copy)]
 struct RequestPolicy {
-    timeout: Duration,
+    limits: TimeLimits,
     /// Send `Strict-Transport-Security` (only behind TLS).
     hsts: bool,
 }
@@ -76,7 +82,7 @@ async fn request_context(
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
     let started = Instant::now();
-    let limited = within(policy.timeout, next.run(request));
+    let limited = within(policy.limits, next.run(request));
     let mut response = request_id::scope(id.clone(), limited)
         .instrument(span.clone())
         .await;
@@ -85,6 +91,9 @@ async fn request_context(
     span.in_scope(|| {
         if let Some(InternalCause(cause)) = response.extensions_mut().remove::<InternalCause>() {
             tracing::error!(status, elapsed_ms, cause = %cause, "request failed");
+        } else if let Some(TimedOut(what)) = response.extensions_mut().remove::<TimedOut>() {
+            // Slow, not broken: an operator should notice, but it is no server fault to page on.
+            tracing::warn!(status, elapsed_ms, "{what}");
         } else {
             tracing::info!(status, elapsed_ms, "request completed");
         }
@@ -116,20 +125,78 @@ fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::internal(format!("handler panicked: {message}")).into_response()
 }
 
-/// `response`, or 503 `request_timeout` once `limit` has passed.
-async fn within(limit: Duration, response: impl Future<Output = Response>) -> Response {
-    match tokio::time::timeout(limit, response).await {
-        Ok(response) => response,
-        Err(_) => ApiError::new(
-            ErrorCode::RequestTimeout,
-            format!(
-                "The request did not complete within {} ms.",
-                limit.as_millis()
-            ),
-            "Retry later, or narrow the request (a smaller page, fewer records).",
-        )
-        .into_response(),
-    }
+/// The time limits of a request: `request` for any request, `write` (never shorter) for one
+/// whose write has been handed to the database.
+#[derive(Clone, Copy)]
+struct TimeLimits {
+    request: Duration,
+    write: Duration,
+}
+
+/// Marks a time-limit response for the log line (a warning, with this message).
+#[derive(Clone, Copy)]
+struct TimedOut(&'static str);
+
+tokio::task_local! {
+    /// Whether the current request has handed a write to the database (see [`write_handed_over`]).
+    static WRITE_HANDED_OVER: Cell<bool>;
+}
+
+/// Records that the current request is about to hand a write to the database. From then on,
+/// cutting the request short at its time limit could hide a committed write behind a "retry"
+/// answer (and a retried create would then make a duplicate), so the request is given the
+/// longer write limit to learn the outcome instead. Outside a request it does nothing.
+pub(crate) fn write_handed_over() {
+    let _ = WRITE_HANDED_OVER.try_with(|handed| handed.set(true));
+}
+
+/// `response`, or once `limits.request` has passed: 503 `request_timeout` if no record write has
+/// been handed to the database (none was changed, so a retry is safe), else the same response if
+/// it arrives by `limits.write`, else 504 `write_outcome_unknown`. (Writes of the auth and admin
+/// endpoints do not raise the flag yet: their time-limit answer is still the 503.)
+async fn within(limits: TimeLimits, response: impl Future<Output = Response>) -> Response {
+    WRITE_HANDED_OVER
+        .scope(Cell::new(false), async move {
+            let mut response = pin!(response);
+            if let Ok(response) = tokio::time::timeout(limits.request, &mut response).await {
+                return response;
+            }
+            if !WRITE_HANDED_OVER.with(Cell::get) {
+                return time_limit_response(
+                    ApiError::new(
+                        ErrorCode::RequestTimeout,
+                        format!(
+                            "The request did not complete within {} ms.",
+                            limits.request.as_millis()
+                        ),
+                        "Retry later, or narrow the request (a smaller page, fewer records).",
+                    ),
+                    "request timed out",
+                );
+            }
+            let rest = limits.write.saturating_sub(limits.request);
+            match tokio::time::timeout(rest, response).await {
+                Ok(response) => response,
+                Err(_) => time_limit_response(
+                    ApiError::new(
+                        ErrorCode::WriteOutcomeUnknown,
+                        format!(
+                            "The write reached the database, but its outcome did not arrive within {} ms: it may or may not have been applied.",
+                            limits.write.as_millis()
+                        ),
+                        "Read before you retry: GET the record by its id (send your own `id` on create to know it in advance), or list the collection. Retry only what is missing.",
+                    ),
+                    "write outcome unknown at the time limit",
+                ),
+            }
+        })
+        .await
+}
+
+fn time_limit_response(error: ApiError, log: &'static str) -> Response {
+    let mut response = error.into_response();
+    response.extensions_mut().insert(TimedOut(log));
+    response
 }
 
 fn cors(config: &HttpConfig) -> CorsLayer {
@@ -200,7 +267,17 @@ mod tests {
                 "/slow",
                 get(|| async { tokio::time::sleep(Duration::from_secs(5)).await }),
             )
-            .route("/ok", get(|| async { "ok" }));
+            .route("/ok", get(|| async { "ok" }))
+            .route(
+                "/write/{millis}",
+                get(
+                    |axum::extract::Path(millis): axum::extract::Path<u64>| async move {
+                        write_handed_over();
+                        tokio::time::sleep(Duration::from_millis(millis)).await;
+                        "written"
+                    },
+                ),
+            );
         wrap(routes, config)
     }
 
@@ -252,5 +329,77 @@ mod tests {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(body["code"], "request_timeout");
         assert_eq!(body["requestId"], "req-1");
+    }
+
+    fn limits(request_ms: u64, write_ms: u64) -> HttpConfig {
+        HttpConfig {
+            request_timeout: Duration::from_millis(request_ms),
+            write_timeout: Duration::from_millis(write_ms),
+            ..HttpConfig::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_handed_to_the_database_is_waited_for_past_the_request_limit() {
+        let (status, _, _) = call(app(&limits(100, 2_000)), "/write/400").await;
+        assert_eq!(status, StatusCode::OK, "the handler's own answer arrives");
+    }
+
+    #[tokio::test]
+    async fn a_write_past_the_write_limit_is_504_write_outcome_unknown() {
+        let (status, headers, body) = call(app(&limits(100, 300)), "/write/5000").await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(headers["content-type"], "application/problem+json");
+        assert_eq!(body["code"], "write_outcome_unknown");
+        assert!(
+            body["hint"].as_str().is_some_and(|h| h.contains("GET")),
+            "the hint says to read before retrying: {body}"
+        );
+        // A write limit shorter than the request limit counts as the request limit.
+        let (status, _, body) = call(app(&limits(100, 10)), "/write/5000").await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    }
+
+    /// Log lines written while `run` runs on this thread, as JSON objects.
+    async fn logged<F: Future>(run: F) -> Vec<serde_json::Value> {
+        #[derive(Clone, Default)]
+        struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Sink {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        {
+            let _guard = tracing::subscriber::set_default(subscriber);
+            run.await;
+        }
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// A time limit is the client's or the database's slowness, not a server fault: a warning,
+    /// never an error (which would page someone) nor a plain info line (which would hide it).
+    #[tokio::test(flavor = "current_thread")]
+    async fn time_limit_answers_are_logged_as_warnings() {
+        for (config, path) in [
+            (limits(100, 100), "/slow"),
+            (limits(100, 300), "/write/5000"),
+        ] {
+            let lines = logged(call(app(&config), path)).await;
+            let levels: Vec<&str> = lines.iter().filter_map(|l| l["level"].as_str()).collect();
+            assert_eq!(levels, ["WARN"], "{path}: {lines:?}");
+        }
     }
 }

@@ -41,6 +41,9 @@ pub enum ErrorCode {
     RelationViolation,
     /// The request took longer than the configured timeout.
     RequestTimeout,
+    /// A write reached the database but its outcome did not arrive in time: it may or may not
+    /// have been applied. Read the record before retrying.
+    WriteOutcomeUnknown,
     /// The database is busy or unreachable; the request may be retried.
     ServiceUnavailable,
     /// The server is not ready to serve (for example, migrations are pending).
@@ -70,6 +73,7 @@ impl ErrorCode {
         Self::UniqueViolation,
         Self::RelationViolation,
         Self::RequestTimeout,
+        Self::WriteOutcomeUnknown,
         Self::ServiceUnavailable,
         Self::NotReady,
         Self::Internal,
@@ -96,6 +100,7 @@ impl ErrorCode {
             Self::UniqueViolation => "unique_violation",
             Self::RelationViolation => "relation_violation",
             Self::RequestTimeout => "request_timeout",
+            Self::WriteOutcomeUnknown => "write_outcome_unknown",
             Self::ServiceUnavailable => "service_unavailable",
             Self::NotReady => "not_ready",
             Self::Internal => "internal_error",
@@ -120,6 +125,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::Internal => 500,
+            Self::WriteOutcomeUnknown => 504,
             Self::RequestTimeout | Self::ServiceUnavailable | Self::NotReady => 503,
         }
     }
@@ -145,6 +151,7 @@ impl ErrorCode {
             Self::UniqueViolation => "Unique constraint violated",
             Self::RelationViolation => "Relation constraint violated",
             Self::RequestTimeout => "Request timed out",
+            Self::WriteOutcomeUnknown => "Write outcome unknown",
             Self::ServiceUnavailable => "Service unavailable",
             Self::NotReady => "Not ready",
             Self::Internal => "Internal server error",

@@ -14,5 +14,5 @@ pub use model::{
     Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
 };
 pub use parse::{SchemaError, SchemaErrors, parse_schema};
-pub use record::{FieldError, validate_create, validate_patch};
+pub use record::{FieldError, validate_create, validate_create_with_id, validate_patch};
 pub use value::Value;

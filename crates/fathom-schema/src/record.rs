@@ -103,6 +103,61 @@ pub fn validate_patch(
     })
 }
 
+/// The system field a client may set on create: the new record's id.
+pub const CLIENT_ID_FIELD: &str = "id";
+
+/// A validated create body: the id the client chose (if any) and the field values.
+pub type NewRecord = (Option<uuid::Uuid>, Vec<(String, Value)>);
+
+/// Validates a create body that may name the new record's `id` (a UUID, in any form the uuid
+/// crate reads; stored lowercase and hyphenated). Clients that choose ids can build related
+/// records before any of them is stored, and retry a create without making a duplicate (the
+/// second attempt fails as a unique violation of `id`). Without `id` (or with `null`), the store
+/// assigns one. Problems with `id` are reported together with the other fields'.
+pub fn validate_create_with_id(
+    collection: &Collection,
+    body: &Map<String, Json>,
+) -> Result<NewRecord, Vec<FieldError>> {
+    let Some(raw) = body.get(CLIENT_ID_FIELD) else {
+        return validate_create(collection, body).map(|values| (None, values));
+    };
+    let mut rest = body.clone();
+    rest.remove(CLIENT_ID_FIELD);
+    match (client_id(raw), validate_create(collection, &rest)) {
+        (Ok(id), Ok(values)) => Ok((id, values)),
+        (id, values) => {
+            let mut errors: Vec<FieldError> = id.err().into_iter().collect();
+            errors.extend(values.err().unwrap_or_default());
+            Err(errors)
+        }
+    }
+}
+
+/// The id a client chose for a new record: a UUID string, or `null` for "assign one".
+fn client_id(json: &Json) -> Result<Option<uuid::Uuid>, FieldError> {
+    let expected =
+        "a UUID such as 0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12 (or left out, to have one assigned)";
+    match json {
+        Json::Null => Ok(None),
+        Json::String(text) => uuid::Uuid::parse_str(text).map(Some).map_err(|_| {
+            let shown: String = text.chars().take(64).collect();
+            FieldError::new(
+                CLIENT_ID_FIELD,
+                "invalid_format",
+                format!("The field `id` must be {expected}, but got \"{shown}\"."),
+            )
+        }),
+        other => Err(FieldError::new(
+            CLIENT_ID_FIELD,
+            "invalid_type",
+            format!(
+                "The field `id` must be {expected}, but got {}.",
+                json_kind(other)
+            ),
+        )),
+    }
+}
+
 /// Converts a stored value back to its JSON form (decimals as strings, booleans as booleans).
 pub fn value_to_json(value: &Value) -> Json {
     match value {

@@ -212,6 +212,7 @@ async fn store_paths(store: &Store, writes: &str, reads: &str) {
             async move {
                 let values = vec![("body".into(), Value::Text(format!("note {c}-{n}")))];
                 let op = WriteOp::Create {
+                    id: None,
                     collection: notes,
                     values,
                     tenant: None,

@@ -97,8 +97,11 @@ impl Record {
 #[derive(Debug, Clone)]
 pub enum WriteOp {
     /// `tenant` names the new record's tenant explicitly; only an [`Scope::AllTenants`] unit of
-    /// work may (and, for a tenant-scoped collection, must) do so.
+    /// work may (and, for a tenant-scoped collection, must) do so. `id` is the client's choice
+    /// (already checked to be a UUID); `None` lets the store assign a UUIDv7. An id that exists
+    /// already fails as a unique violation of `id`.
     Create {
+        id: Option<Uuid>,
         collection: Arc<Collection>,
         values: Vec<(String, Value)>,
         tenant: Option<String>,

@@ -154,11 +154,12 @@ pub(crate) fn count_select(
 pub(crate) fn insert(
     collection: &Collection,
     scope: &Scope,
+    id: Option<Uuid>,
     values: &[(String, Value)],
     explicit_tenant: Option<&String>,
 ) -> Result<(InsertStatement, Record), StoreError> {
     let tenant = new_record_tenant(collection, scope, explicit_tenant)?;
-    let id = Uuid::now_v7();
+    let id = id.unwrap_or_else(Uuid::now_v7);
     let now = fathom_schema::value::now_timestamp();
     let mut columns: Vec<String> = vec!["id".into(), "version".into()];
     let mut row: Vec<Expr> = vec![Expr::val(id.hyphenated().to_string()), Expr::val(1i64)];

@@ -47,6 +47,7 @@ impl Fixture {
 
     fn create_author(&self, name: &str) -> WriteOp {
         WriteOp::Create {
+            id: None,
             collection: self.collection("authors"),
             values: vec![("name".into(), Value::Text(name.into()))],
             tenant: None,
@@ -135,6 +136,7 @@ async fn a_failing_write_in_a_commit_group_does_not_touch_the_others() {
 async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_violations() {
     let f = fixture().await;
     let missing = WriteOp::Create {
+        id: None,
         collection: f.collection("books"),
         values: vec![
             ("title".into(), Value::Text("Orphan".into())),
@@ -161,6 +163,7 @@ async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_vio
             .unwrap(),
     );
     let book = WriteOp::Create {
+        id: None,
         collection: f.collection("books"),
         values: vec![
             ("title".into(), Value::Text("Real".into())),
@@ -200,6 +203,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
             .unwrap(),
     );
     let book = |isbn: &str| WriteOp::Create {
+        id: None,
         collection: f.collection("books"),
         values: vec![
             ("title".into(), Value::Text("T".into())),

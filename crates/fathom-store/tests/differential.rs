@@ -236,6 +236,7 @@ impl Fixture {
             let work = UnitOfWork::single(
                 Scope::AllTenants,
                 WriteOp::Create {
+                    id: None,
                     collection: people.clone(),
                     values,
                     tenant: None,
@@ -263,6 +264,7 @@ impl Fixture {
             let values = random_item(&mut rng, &items, &person_ids);
             written.push(values.clone());
             ops.push(WriteOp::Create {
+                id: None,
                 collection: items.clone(),
                 values,
                 tenant: None,

@@ -101,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
                 ),
             ];
             work.ops.push(WriteOp::Create {
+                id: None,
                 collection: tickets.clone(),
                 values,
                 tenant: None,

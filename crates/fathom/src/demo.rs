@@ -43,6 +43,7 @@ async fn create_all(state: &AppState, name: &str, bodies: Vec<Value>) -> anyhow:
         let values = validate_create(&collection, object)
             .map_err(|e| anyhow!("demo {name} is invalid: {e:?}"))?;
         work.ops.push(WriteOp::Create {
+            id: None,
             collection: collection.clone(),
             values,
             tenant: None,

@@ -32,6 +32,7 @@ fn problem_response_name(status: u16) -> String {
         429 => "TooManyRequests".to_owned(),
         500 => "InternalError".to_owned(),
         503 => "ServiceUnavailable".to_owned(),
+        504 => "GatewayTimeout".to_owned(),
         other => format!("Problem{other}"),
     }
 }

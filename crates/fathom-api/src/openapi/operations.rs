@@ -228,7 +228,7 @@ fn create_operation(collection: &Collection, type_name: &str) -> Value {
             "required": true,
             "content": json_content(schema_ref(&format!("{type_name}Create"))),
         },
-        "responses": responses(&[("201", created)], &[400, 401, 403, 404, 409, 413, 415, 500, 503]),
+        "responses": responses(&[("201", created)], &[400, 401, 403, 404, 409, 413, 415, 500, 503, 504]),
     })
 }
 
@@ -261,7 +261,7 @@ fn update_operation(collection: &Collection, type_name: &str) -> Value {
         },
         "responses": responses(
             &[("200", ok(&format!("The updated `{name}` record."), single_envelope(&format!("{type_name}Record"))))],
-            &[400, 401, 403, 404, 409, 413, 415, 500, 503],
+            &[400, 401, 403, 404, 409, 413, 415, 500, 503, 504],
         ),
     })
 }
@@ -286,7 +286,7 @@ fn delete_operation(collection: &Collection, type_name: &str) -> Value {
         "parameters": [component_ref("parameters", "RecordId")],
         "responses": responses(
             &[("204", json!({ "description": "Deleted; no body.", "headers": request_id_header() }))],
-            &[400, 401, 403, 404, 409, 500, 503],
+            &[400, 401, 403, 404, 409, 500, 503, 504],
         ),
     })
 }
@@ -356,6 +356,25 @@ pub fn parameters(default_page_size: u32, max_page_size: u32) -> Value {
 }
 
 /// `/api/v1/batch` and the schemas it needs (`BatchRequest`, `BatchResponse`).
+/// A batch create's `ref`: the name later operations use to refer to its record.
+fn batch_ref_name() -> Value {
+    json!({
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]{1,64}$",
+        "description": "A name for the record this create makes; later operations of the batch refer to it as `$ref:<name>`.",
+    })
+}
+
+/// The `id` of a batch update or delete: a record id, or a reference to an earlier create.
+fn batch_target_id() -> Value {
+    json!({
+        "anyOf": [
+            { "type": "string", "format": "uuid" },
+            { "type": "string", "pattern": "^\\$ref:[A-Za-z0-9_-]{1,64}$" },
+        ],
+    })
+}
+
 pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
     let mut variants = Vec::new();
     let mut records = Vec::new();
@@ -367,6 +386,7 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
             "properties": {
                 "op": { "const": "create" },
                 "collection": { "const": collection },
+                "ref": batch_ref_name(),
                 "body": schema_ref(&format!("{type_name}Create")),
             },
             "additionalProperties": false,
@@ -378,7 +398,7 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
             "properties": {
                 "op": { "const": "update" },
                 "collection": { "const": collection },
-                "id": { "type": "string", "format": "uuid" },
+                "id": batch_target_id(),
                 "body": schema_ref(&format!("{type_name}Update")),
             },
             "additionalProperties": false,
@@ -390,7 +410,7 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
             "properties": {
                 "op": { "const": "delete" },
                 "collection": { "const": collection },
-                "id": { "type": "string", "format": "uuid" },
+                "id": batch_target_id(),
             },
             "additionalProperties": false,
         }));
@@ -458,12 +478,15 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
             "summary": "Run several writes in one transaction",
             "description": format!(
                 "Up to {MAX_BATCH_OPERATIONS} creates, updates and deletes across collections, applied in \
-                 one transaction: all of them take effect, or (on the first failure) none does."
+                 one transaction: all of them take effect, or (on the first failure) none does. \
+                 A create may name itself with `ref`; later operations write `$ref:<name>` in a \
+                 relation field of their body or as their `id` to mean the record it creates \
+                 (400 `unknown_ref` or `wrong_collection` otherwise)."
             ),
             "requestBody": { "required": true, "content": json_content(schema_ref("BatchRequest")) },
             "responses": responses(
                 &[("200", ok("Every operation succeeded.", schema_ref("BatchResponse")))],
-                &[400, 401, 403, 404, 409, 413, 415, 500, 503],
+                &[400, 401, 403, 404, 409, 413, 415, 500, 503, 504],
             ),
         },
     });

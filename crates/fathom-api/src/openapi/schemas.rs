@@ -390,6 +390,14 @@ pub fn create_schema(collection: &Collection) -> Value {
             required.push(json!(field.name));
         }
     }
+    properties.insert(
+        "id".into(),
+        json!({
+            "type": ["string", "null"],
+            "format": "uuid",
+            "description": "The new record's id, if the client chooses it (409 `unique_violation` if taken); left out or null, the server assigns one.",
+        }),
+    );
     json!({
         "type": "object",
         "title": format!("A new record of `{}`", collection.name),

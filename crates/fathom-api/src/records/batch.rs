@@ -1,18 +1,24 @@
 //! `POST /api/v1/batch`: up to 100 creates, updates and deletes across collections in one
-//! transaction. All succeed or none is applied; an error names the failing operation.
+//! transaction. All succeed or none is applied; an error names the failing operation. A create
+//! may name itself (`"ref"`) so that later operations refer to the record it creates (see
+//! [`refs`]).
+
+mod refs;
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use fathom_core::ErrorCode;
-use fathom_schema::{Collection, validate_create, validate_patch};
+use fathom_schema::{Collection, validate_create_with_id, validate_patch};
 use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use refs::Created;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::access::{Principal, check_new_record, rule, visible_json};
-use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
+use super::tenancy::{check_relation_tenants_in_batch, create_scope, take_tenant};
+use super::write::{self, WriteFailure};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -21,7 +27,7 @@ use crate::error::ApiError;
 /// The most operations one batch may hold.
 pub const MAX_OPERATIONS: usize = 100;
 
-const OPERATION_KEYS: &[&str] = &["op", "collection", "id", "body"];
+const OPERATION_KEYS: &[&str] = &["op", "collection", "id", "body", "ref"];
 
 fn shape_error(field: &str, detail: String, hint: &str) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed, detail.clone(), hint).with_field(
@@ -31,13 +37,14 @@ fn shape_error(field: &str, detail: String, hint: &str) -> ApiError {
     )
 }
 
-/// Validates one operation and turns it into a write.
+/// Validates one operation and turns it into a write, with the reference name of a create.
 fn operation(
     state: &AppState,
     principal: &Principal,
+    created: &Created,
     index: usize,
     raw: &Value,
-) -> Result<WriteOp, ApiError> {
+) -> Result<(WriteOp, Option<String>), ApiError> {
     let at = |key: &str| format!("operations[{index}].{key}");
     let Some(object) = raw.as_object() else {
         return Err(shape_error(
@@ -53,7 +60,7 @@ fn operation(
         return Err(shape_error(
             &at(key),
             format!("Operation {index} has an unknown key `{key}`."),
-            "An operation takes op, collection, id and body.",
+            "An operation takes op, collection, id, body and (on create) ref.",
         ));
     }
     let collection = object
@@ -84,20 +91,8 @@ fn operation(
                     &format!("The collections are: {}.", known.join(", ")),
                 )
             })?;
-    let id = || -> Result<Uuid, ApiError> {
-        object
-            .get("id")
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| {
-                shape_error(
-                    &at("id"),
-                    format!("Operation {index} needs the `id` of a record."),
-                    "Record ids are UUIDs, as returned in `id`.",
-                )
-            })
-    };
-    let body = || -> Result<&Map<String, Value>, ApiError> {
+    let id = || created.record_id(index, object.get("id"), &collection);
+    let raw_body = || -> Result<&Map<String, Value>, ApiError> {
         object
             .get("body")
             .and_then(Value::as_object)
@@ -109,11 +104,24 @@ fn operation(
                 )
             })
     };
+    // The body with references to earlier creates replaced by their ids.
+    let body = || -> Result<_, ApiError> {
+        created.substitute(index, &state.schema, &collection, raw_body()?)
+    };
     let op = object.get("op").and_then(Value::as_str).unwrap_or("");
+    if op != "create" && object.contains_key("ref") {
+        return Err(shape_error(
+            &at("ref"),
+            format!("Operation {index} is not a create, so it cannot take a `ref`."),
+            "Only creates take a ref; refer to a created record with \"$ref:<name>\".",
+        ));
+    }
     Ok(match op {
         "create" => {
+            let name = created.new_name(index, object.get("ref"))?;
+            let body = body()?;
             let (fields, tenant) =
-                take_tenant(&collection, principal, body()?).map_err(|e| e.for_operation(index))?;
+                take_tenant(&collection, principal, &body).map_err(|e| e.for_operation(index))?;
             let create_rule = rule(
                 &state.schema,
                 &collection,
@@ -122,43 +130,44 @@ fn operation(
                 Some(&fields),
             )
             .map_err(|e| e.for_operation(index))?;
-            let values = validate_create(&collection, &fields)
+            let (id, values) = validate_create_with_id(&collection, &fields)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
             check_new_record(&collection, create_rule.as_ref(), &values)
                 .map_err(|e| e.for_operation(index))?;
-            WriteOp::Create {
+            // The id is fixed here, not by the store, so later operations can refer to it.
+            let op = WriteOp::Create {
+                id: Some(id.unwrap_or_else(Uuid::now_v7)),
                 collection,
                 values,
                 tenant,
-            }
+            };
+            (op, name)
         }
         "update" => {
             let id = id()?;
-            let guard = rule(
-                &state.schema,
-                &collection,
-                "update",
-                principal,
-                Some(body()?),
-            )
-            .map_err(|e| e.for_operation(index))?;
-            let values = validate_patch(&collection, body()?)
+            let body = body()?;
+            let guard = rule(&state.schema, &collection, "update", principal, Some(&body))
+                .map_err(|e| e.for_operation(index))?;
+            let values = validate_patch(&collection, &body)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
-            WriteOp::Update {
+            let op = WriteOp::Update {
                 collection,
                 id,
                 values,
                 guard,
-            }
+            };
+            (op, None)
         }
         "delete" => {
             let guard = rule(&state.schema, &collection, "delete", principal, None)
                 .map_err(|e| e.for_operation(index))?;
-            WriteOp::Delete {
+            let id = id()?;
+            let op = WriteOp::Delete {
                 collection,
-                id: id()?,
+                id,
                 guard,
-            }
+            };
+            (op, None)
         }
         _ => {
             return Err(shape_error(
@@ -170,10 +179,12 @@ fn operation(
     })
 }
 
-/// Keeps the relations of a created or updated record inside its tenant.
+/// Keeps the relations of a created or updated record inside its tenant; a record created by an
+/// earlier operation counts when it is created in the same tenant.
 async fn check_relations(
     state: &AppState,
     principal: &Principal,
+    created: &Created,
     op: &WriteOp,
 ) -> Result<(), ApiError> {
     match op {
@@ -181,16 +192,35 @@ async fn check_relations(
             collection,
             values,
             tenant,
+            ..
         } => {
             let scope = create_scope(principal, tenant.as_ref());
-            check_relation_tenants(state, collection, &scope, None, values).await
+            check_relation_tenants_in_batch(
+                state,
+                collection,
+                &scope,
+                None,
+                values,
+                &created.pending,
+            )
+            .await
         }
         WriteOp::Update {
             collection,
             id,
             values,
             ..
-        } => check_relation_tenants(state, collection, &principal.scope(), Some(*id), values).await,
+        } => {
+            check_relation_tenants_in_batch(
+                state,
+                collection,
+                &principal.scope(),
+                Some(*id),
+                values,
+                &created.pending,
+            )
+            .await
+        }
         WriteOp::Delete { .. } => Ok(()),
     }
 }
@@ -228,11 +258,22 @@ pub async fn batch(
         ));
     }
     let mut work = UnitOfWork::new(principal.scope());
+    let mut created = Created::default();
     for (index, raw) in operations.iter().enumerate() {
-        let op = operation(&state, &principal, index, raw)?;
-        check_relations(&state, &principal, &op)
+        let (op, name) = operation(&state, &principal, &created, index, raw)?;
+        check_relations(&state, &principal, &created, &op)
             .await
             .map_err(|e| e.for_operation(index))?;
+        if let WriteOp::Create {
+            id: Some(id),
+            collection,
+            tenant,
+            ..
+        } = &op
+        {
+            let scope = create_scope(&principal, tenant.as_ref());
+            created.add(name, *id, &collection.name, scope);
+        }
         work.ops.push(op);
     }
     let collections: Vec<Arc<Collection>> = work
@@ -244,22 +285,24 @@ pub async fn batch(
             | WriteOp::Delete { collection, .. } => collection.clone(),
         })
         .collect();
-    let results = state.store.execute(work).await.map_err(|e| {
-        let index = e.operation;
-        let api = if e.kind == StoreErrorKind::NotFound {
-            ApiError::new(
-                ErrorCode::RecordNotFound,
-                "The record does not exist.",
-                "Check the id; the record may have been deleted.",
-            )
-        } else {
-            ApiError::from(e)
-        };
-        match index {
-            Some(index) => api.for_operation(index),
-            None => api,
-        }
-    })?;
+    let results = write::execute(&state, work)
+        .await
+        .map_err(|e: WriteFailure| {
+            let index = e.error.operation;
+            let api = if e.error.kind == StoreErrorKind::NotFound {
+                ApiError::new(
+                    ErrorCode::RecordNotFound,
+                    "The record does not exist.",
+                    "Check the id; the record may have been deleted.",
+                )
+            } else {
+                ApiError::from(e)
+            };
+            match index {
+                Some(index) => api.for_operation(index),
+                None => api,
+            }
+        })?;
     let data: Vec<Value> = results
         .iter()
         .zip(&collections)

@@ -1,9 +1,10 @@
 //! `POST /api/v1/{collection}`: validate the body, create the record, answer 201 with `Location`.
+//! The body may name the new record's `id` (a UUID); one that exists already is 409.
 
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fathom_schema::validate_create;
+use fathom_schema::validate_create_with_id;
 use fathom_store::{UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
@@ -30,16 +31,18 @@ pub async fn create(
         &principal,
         Some(&fields),
     )?;
-    let values = validate_create(&collection, &fields).map_err(ApiError::validation)?;
+    let (id, values) =
+        validate_create_with_id(&collection, &fields).map_err(ApiError::validation)?;
     check_new_record(&collection, create_rule.as_ref(), &values)?;
     let scope = create_scope(&principal, tenant.as_ref());
     check_relation_tenants(&state, &collection, &scope, None, &values).await?;
     let op = WriteOp::Create {
+        id,
         collection: collection.clone(),
         values,
         tenant: None,
     };
-    let mut results = state.store.execute(UnitOfWork::single(scope, op)).await?;
+    let mut results = super::write::execute(&state, UnitOfWork::single(scope, op)).await?;
     let Some(WriteResult::Created(record)) = results.pop() else {
         return Err(ApiError::internal("create returned no record"));
     };

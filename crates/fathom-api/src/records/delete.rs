@@ -21,9 +21,7 @@ pub async fn delete(
         id: path.id,
         guard,
     };
-    state
-        .store
-        .execute(UnitOfWork::single(principal.scope(), op))
+    super::write::execute(&state, UnitOfWork::single(principal.scope(), op))
         .await
         .map_err(|e| path.write_error(e))?;
     Ok(StatusCode::NO_CONTENT.into_response())

@@ -12,6 +12,7 @@ mod list;
 mod params;
 pub(crate) mod tenancy;
 mod update;
+mod write;
 
 use std::sync::Arc;
 
@@ -119,12 +120,12 @@ impl FromRequestParts<AppState> for RecordPath {
 }
 
 impl RecordPath {
-    /// Maps a store error of a write to this record, naming the record when it does not exist.
-    pub fn write_error(&self, error: fathom_store::StoreError) -> ApiError {
-        if error.kind == fathom_store::StoreErrorKind::NotFound {
+    /// Maps a failed write to this record, naming the record when it does not exist.
+    pub fn write_error(&self, failure: write::WriteFailure) -> ApiError {
+        if failure.error.kind == fathom_store::StoreErrorKind::NotFound {
             ApiError::record_not_found(&self.collection.name, &self.raw_id)
         } else {
-            error.into()
+            failure.into()
         }
     }
 }

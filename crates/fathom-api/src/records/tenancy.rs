@@ -3,6 +3,7 @@
 //! names for a new record, and the check that a record's relations stay inside its tenant.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use fathom_core::ErrorCode;
 use fathom_schema::{Collection, FieldType, Schema, TENANT_FIELD, Value};
@@ -11,6 +12,7 @@ use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::access::Principal;
+use super::write::missing_targets;
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -61,6 +63,10 @@ pub fn create_scope(principal: &Principal, named: Option<&String>) -> Scope {
     }
 }
 
+/// Records created by earlier operations of the same batch, not stored yet: their id, and the
+/// scope (tenant) each is created in.
+pub type Pending = HashMap<Uuid, Scope>;
+
 /// Refuses relation values of a record in `scope` that point at records of tenant-scoped
 /// collections outside that tenant (another tenant's ids answer as if they did not exist).
 /// Relations into shared collections are not restricted. With [`Scope::AllTenants`] the
@@ -72,32 +78,43 @@ pub async fn check_relation_tenants(
     record: Option<Uuid>,
     values: &[(String, Value)],
 ) -> Result<(), ApiError> {
+    check_relation_tenants_in_batch(state, collection, scope, record, values, &Pending::new()).await
+}
+
+/// [`check_relation_tenants`] inside a batch, where a relation may point at a record that an
+/// earlier operation creates: such a target must be created in the same tenant.
+pub async fn check_relation_tenants_in_batch(
+    state: &AppState,
+    collection: &std::sync::Arc<Collection>,
+    scope: &Scope,
+    record: Option<Uuid>,
+    values: &[(String, Value)],
+    pending: &Pending,
+) -> Result<(), ApiError> {
     let targets: Vec<(&str, &std::sync::Arc<Collection>, Uuid)> =
         scoped_targets(&state.schema, collection, values);
     if targets.is_empty() {
         return Ok(());
     }
     let scope = match (scope, record) {
-        (Scope::AllTenants, Some(id)) => {
-            match state.store.get(scope, collection.clone(), id).await? {
+        (Scope::AllTenants, Some(id)) => match pending.get(&id) {
+            // A record created earlier in the batch is not stored yet: its tenant is known here.
+            Some(created_in) => created_in.clone(),
+            None => match state.store.get(scope, collection.clone(), id).await? {
                 Some(stored) => Scope::of_member(stored.tenant.as_deref()),
                 // The write itself answers 404.
                 None => return Ok(()),
-            }
-        }
+            },
+        },
         _ => scope.clone(),
     };
     for (field, target, id) in targets {
-        if state.store.get(&scope, target.clone(), id).await?.is_none() {
-            return Err(ApiError::new(
-                ErrorCode::RelationViolation,
-                format!(
-                    "`{field}` points at a record of `{}` that does not exist.",
-                    target.name
-                ),
-                "Check that related ids exist.",
-            )
-            .with_field(field, "not_found", "No such record."));
+        let exists = match pending.get(&id) {
+            Some(created_in) => *created_in == scope,
+            None => state.store.get(&scope, target.clone(), id).await?.is_some(),
+        };
+        if !exists {
+            return Err(missing_targets(&[(field, &target.name)]));
         }
     }
     Ok(())

@@ -36,9 +36,7 @@ pub async fn update(
         values,
         guard,
     };
-    let mut results = state
-        .store
-        .execute(UnitOfWork::single(scope, op))
+    let mut results = super::write::execute(&state, UnitOfWork::single(scope, op))
         .await
         .map_err(|e| path.write_error(e))?;
     let Some(WriteResult::Updated(record)) = results.pop() else {

@@ -158,13 +158,15 @@ async fn apply<C: GenericClient>(
 ) -> Result<WriteResult, StoreError> {
     match op {
         WriteOp::Create {
+            id,
             collection,
             values,
             tenant,
         } => {
             // Built before the await: sea-query's statements are not Send.
-            let (built, record) = statements::insert(collection, scope, values, tenant.as_ref())
-                .map(|(query, record)| (lower(query.build(PG)), record))?;
+            let (built, record) =
+                statements::insert(collection, scope, *id, values, tenant.as_ref())
+                    .map(|(query, record)| (lower(query.build(PG)), record))?;
             scope::query(tx, built).await?;
             Ok(WriteResult::Created(record))
         }

@@ -65,6 +65,7 @@ impl Fixture {
 
     async fn create(&self, tenant: &str, body: &str) {
         let op = WriteOp::Create {
+            id: None,
             collection: self.notes.clone(),
             values: vec![("body".into(), Value::Text(body.into()))],
             tenant: None,

@@ -174,10 +174,11 @@ fn create(
     conn: &Connection,
     scope: &Scope,
     collection: &Arc<Collection>,
+    id: Option<Uuid>,
     values: &[(String, Value)],
     explicit_tenant: Option<&String>,
 ) -> Result<Record, StoreError> {
-    let (query, record) = statements::insert(collection, scope, values, explicit_tenant)?;
+    let (query, record) = statements::insert(collection, scope, id, values, explicit_tenant)?;
     execute(conn, query.build(SqliteQueryBuilder))?;
     Ok(record)
 }
@@ -226,10 +227,13 @@ pub(crate) fn apply(
 ) -> Result<WriteResult, StoreError> {
     match op {
         WriteOp::Create {
+            id,
             collection,
             values,
             tenant,
-        } => create(conn, scope, collection, values, tenant.as_ref()).map(WriteResult::Created),
+        } => {
+            create(conn, scope, collection, *id, values, tenant.as_ref()).map(WriteResult::Created)
+        }
         WriteOp::Update {
             collection,
             id,

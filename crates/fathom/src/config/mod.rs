@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub json_depth_limit: usize,
     /// Requests running longer are answered 503 `request_timeout`.
     pub request_timeout_secs: u64,
+    /// A request whose write has reached the database by its time limit waits for the write's
+    /// outcome up to this long in all (at least `request_timeout_secs`); past it, 504
+    /// `write_outcome_unknown`.
+    pub write_timeout_secs: u64,
     /// On SIGTERM or ctrl-c, in-flight requests get this long to finish.
     pub shutdown_timeout_secs: u64,
     /// Origins allowed by CORS; empty denies all cross-origin requests, `["*"]` allows any.
@@ -60,6 +64,7 @@ impl Default for ServerConfig {
             body_limit_bytes: 1024 * 1024,
             json_depth_limit: 32,
             request_timeout_secs: 30,
+            write_timeout_secs: 60,
             shutdown_timeout_secs: 30,
             cors_origins: Vec::new(),
             hsts: false,
@@ -411,6 +416,7 @@ impl Config {
             body_limit_bytes: s.body_limit_bytes,
             json_depth_limit: s.json_depth_limit,
             request_timeout: Duration::from_secs(s.request_timeout_secs),
+            write_timeout: Duration::from_secs(s.write_timeout_secs),
             cors_origins: s.cors_origins.clone(),
             hsts: s.hsts,
             default_page_size: s.default_page_size,

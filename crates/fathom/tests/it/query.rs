@@ -3,6 +3,7 @@
 //! indexes the database uses, and the `/api/v1/batch` write endpoint. One submodule per concern.
 
 mod batch;
+mod batch_refs;
 mod expand;
 mod filter_errors;
 mod filters;

@@ -2,6 +2,7 @@
 //! API can answer with, the request limits, request ids, security headers and CORS, concurrent
 //! writers, and the bundled demo. One submodule per concern.
 
+mod client_ids;
 mod crud;
 mod demo;
 mod errors;
@@ -9,6 +10,7 @@ mod field_types;
 mod headers;
 mod limits;
 mod routing;
+mod slow_writes;
 mod support;
 mod unique_and_relations;
 mod validation;

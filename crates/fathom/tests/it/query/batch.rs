@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::support::get_ok;
 use crate::helpers::{TEST_SCHEMA, TestApp, assert_problem, json_with_status, spawn_app};
 
-async fn batch(app: &TestApp, body: &Value) -> reqwest::Response {
+pub(super) async fn batch(app: &TestApp, body: &Value) -> reqwest::Response {
     app.post_json("/api/v1/batch", body).await
 }
 
@@ -18,7 +18,7 @@ async fn total(app: &TestApp, collection: &str) -> u64 {
 }
 
 /// The number of records in each collection of the test schema.
-async fn totals(app: &TestApp) -> Vec<u64> {
+pub(super) async fn totals(app: &TestApp) -> Vec<u64> {
     let mut totals = Vec::new();
     for collection in ["categories", "items", "notes"] {
         totals.push(total(app, collection).await);
@@ -35,8 +35,23 @@ fn fields(problem: &Value) -> Vec<&str> {
         .collect()
 }
 
+/// The `(field, code)` pairs of a problem's `errors`.
+pub(super) fn error_pairs(problem: &Value) -> Vec<(&str, &str)> {
+    problem["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().expect("field"),
+                e["code"].as_str().expect("code"),
+            )
+        })
+        .collect()
+}
+
 /// Whether the problem's detail names operation `n` ("operation 2" or "operations[2]").
-fn names_operation(problem: &Value, n: usize) -> bool {
+pub(super) fn names_operation(problem: &Value, n: usize) -> bool {
     let detail = problem["detail"]
         .as_str()
         .expect("detail")
@@ -45,7 +60,7 @@ fn names_operation(problem: &Value, n: usize) -> bool {
 }
 
 /// Asserts a 400 problem+json whose first error names `field`; returns it.
-async fn assert_shape_error(response: reqwest::Response, field: &str) -> Value {
+pub(super) async fn assert_shape_error(response: reqwest::Response, field: &str) -> Value {
     let content_type = response
         .headers()
         .get("content-type")
@@ -263,8 +278,9 @@ async fn a_failing_operation_writes_nothing_and_names_itself() {
     .await;
     assert_eq!(fields(&problem), ["operations[2].name"], "{problem}");
 
-    // A relation to a record that does not exist; deleting a record another one points at.
-    assert_problem(
+    // A relation to a record that does not exist; deleting a record another one points at. Each
+    // names the field and the case.
+    let problem = assert_problem(
         batch(
             &app,
             &json!({"operations": [
@@ -277,8 +293,12 @@ async fn a_failing_operation_writes_nothing_and_names_itself() {
         "relation_violation",
     )
     .await;
+    assert_eq!(
+        error_pairs(&problem),
+        [("operations[1].category", "not_found")]
+    );
     let category_id = category["id"].as_str().expect("id");
-    assert_problem(
+    let problem = assert_problem(
         batch(
             &app,
             &json!({"operations": [
@@ -291,6 +311,10 @@ async fn a_failing_operation_writes_nothing_and_names_itself() {
         "relation_violation",
     )
     .await;
+    assert_eq!(
+        error_pairs(&problem),
+        [("operations[1].items.category", "still_referenced")]
+    );
     assert_eq!(totals(&app).await, before, "no failed batch wrote anything");
     app.stop().await;
 }

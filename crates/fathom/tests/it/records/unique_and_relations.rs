@@ -243,3 +243,97 @@ async fn deleting_a_referenced_record_is_restricted() {
     );
     app.stop().await;
 }
+
+/// Two collections that both point at customers, so that a refused delete must say which one
+/// holds it.
+const REFERRERS_SCHEMA: &str = r#"
+[collections.customers]
+fields.name = { type = "text", required = true }
+
+[collections.orders]
+fields.customer = { type = "relation", collection = "customers" }
+fields.helper   = { type = "relation", collection = "customers", on_delete = "set_null" }
+
+[collections.invoices]
+fields.customer = { type = "relation", collection = "customers", required = true }
+fields.order    = { type = "relation", collection = "orders" }
+"#;
+
+#[tokio::test]
+async fn a_relation_violation_names_the_field_and_the_case() {
+    let app = spawn_app(REFERRERS_SCHEMA).await;
+    let ann = app.create("customers", &json!({"name": "Ann"})).await;
+    let order = app
+        .create("orders", &json!({"customer": id_of(&ann)}))
+        .await;
+
+    // Unknown targets: the fields that point nowhere, `not_found`, and not the one that is fine.
+    let problem = assert_problem(
+        app.post_json(
+            "/api/v1/invoices",
+            &json!({"customer": id_of(&ann), "order": MISSING_ID}),
+        )
+        .await,
+        409,
+        "relation_violation",
+    )
+    .await;
+    assert_eq!(field_errors(&problem), pairs(&[("order", "not_found")]));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("`order`") && d.contains("`orders`")),
+        "{problem}"
+    );
+    let problem = assert_problem(
+        app.patch_json(
+            &format!("/api/v1/orders/{}", id_of(&order)),
+            &json!({"customer": MISSING_ID}),
+        )
+        .await,
+        409,
+        "relation_violation",
+    )
+    .await;
+    assert_eq!(field_errors(&problem), pairs(&[("customer", "not_found")]));
+
+    // Still referenced: the referring collection and field, `still_referenced`. Ann is held by
+    // an order; Bob only by an invoice (and by an order's `helper`, which would be cleared).
+    let problem = assert_problem(
+        app.delete(&format!("/api/v1/customers/{}", id_of(&ann)))
+            .await,
+        409,
+        "relation_violation",
+    )
+    .await;
+    assert_eq!(
+        field_errors(&problem),
+        pairs(&[("orders.customer", "still_referenced")])
+    );
+    let bob = app.create("customers", &json!({"name": "Bob"})).await;
+    app.create("invoices", &json!({"customer": id_of(&bob)}))
+        .await;
+    app.create("orders", &json!({"helper": id_of(&bob)})).await;
+    let problem = assert_problem(
+        app.delete(&format!("/api/v1/customers/{}", id_of(&bob)))
+            .await,
+        409,
+        "relation_violation",
+    )
+    .await;
+    assert_eq!(
+        field_errors(&problem),
+        pairs(&[("invoices.customer", "still_referenced")])
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("`invoices.customer`")),
+        "{problem}"
+    );
+    assert!(
+        !problem.to_string().contains("FOREIGN KEY") && !problem.to_string().contains("violates"),
+        "no database text leaks: {problem}"
+    );
+    app.stop().await;
+}
