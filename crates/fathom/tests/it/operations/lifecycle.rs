@@ -404,3 +404,45 @@ async fn sighup_refuses_an_unsafe_change_or_a_broken_file_and_keeps_serving_the_
         status.stdout
     );
 }
+
+/// A reload swaps the schema, not the node: what it keeps per node (rate-limit buckets, signing
+/// keys and the token and session caches) carries over, neither reset nor duplicated.
+#[tokio::test]
+async fn a_reload_keeps_rate_limit_buckets_and_sign_ins() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve_with_env(&[], &[("FATHOM_AUTH__RATE_LIMIT_PER_MINUTE", "3")]);
+    let http = Http::new(&server);
+    let account =
+        json!({ "email": "ada@example.com", "password": "a long enough passphrase 2026" });
+    let (status, body) = http.post("/api/v1/auth/register", &account).await;
+    assert!(status == 201 || status == 202, "register: {status} {body}");
+    let (status, body) = http.post("/api/v1/auth/login", &account).await;
+    assert_eq!(status, 200, "login: {body}");
+    let token = body["data"]["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an access token in {body}"))
+        .to_owned();
+
+    project.write("fathom.schema.toml", NOTES_PRIVATE);
+    server.hangup();
+    server.wait_for_log("schema reloaded", 1);
+    let me = reqwest::Client::new()
+        .get(server.url("/api/v1/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request sent")
+        .status();
+    let third = http.post("/api/v1/auth/login", &account).await;
+    let fourth = http.post("/api/v1/auth/login", &account).await;
+    assert!(stop(&mut server).success());
+    assert_eq!(me, 200, "a token issued before the reload still signs in");
+    assert_eq!(third.0, 200, "{}", third.1);
+    assert_eq!(
+        (fourth.0, fourth.1["code"].as_str()),
+        (429, Some("too_many_requests")),
+        "the client's bucket (3 a minute) survived the reload: {}",
+        fourth.1
+    );
+}
