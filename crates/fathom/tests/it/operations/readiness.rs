@@ -253,6 +253,7 @@ async fn a_running_server_serves_the_schema_migrate_apply_brought_the_database_t
     })
     .await;
     let listed = http.list("notes").await;
+    let old_now = http.record("notes", &old["id"]).await;
     let (_, openapi) = http.get("/api/v1/openapi.json").await;
     server.wait_for_log("schema reloaded", 1);
     let logged = server.logs_containing("schema reloaded");
@@ -263,7 +264,8 @@ async fn a_running_server_serves_the_schema_migrate_apply_brought_the_database_t
     );
     assert_eq!(listed.len(), 2, "{listed:?}");
     assert_eq!(listed[0]["id"], old["id"]);
-    assert_eq!(listed[0]["pinned"], Value::Null);
+    assert_eq!(listed[0].get("pinned"), Some(&Value::Null), "{listed:?}");
+    assert_eq!(old_now.get("pinned"), Some(&Value::Null), "{old_now}");
     assert_eq!(listed[1]["pinned"], true);
     assert!(
         openapi.to_string().contains("pinned"),
