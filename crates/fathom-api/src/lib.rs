@@ -10,6 +10,7 @@ mod config;
 mod envelope;
 mod error;
 mod health;
+mod live;
 mod middleware;
 mod openapi;
 mod rate_limit;
@@ -31,8 +32,9 @@ pub use auth::{
 };
 pub use config::HttpConfig;
 pub use error::ApiError;
+pub use live::LiveApp;
 pub use openapi::document;
-pub use state::{AppState, Shared};
+pub use state::{AppState, READINESS_TTL, Shared};
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {

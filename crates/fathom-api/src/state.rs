@@ -20,7 +20,8 @@ pub struct AppState(Arc<Shared>);
 /// The fields of [`AppState`], reached through `Deref` (`state.store`, `state.schema`, ...).
 pub struct Shared {
     pub store: Store,
-    /// The schema the server was started with; the records API serves exactly this.
+    /// The schema this state serves; the records API serves exactly this. A reload does not
+    /// change it: it serves a new state ([`AppState::with_schema`]).
     pub schema: Arc<Schema>,
     pub config: Arc<HttpConfig>,
     /// Signs list cursors; shared by every node through the database.
@@ -47,6 +48,13 @@ struct Readiness {
 }
 
 impl Readiness {
+    fn unknown() -> Self {
+        Self {
+            started: Instant::now(),
+            ready_at: AtomicU64::new(0),
+        }
+    }
+
     fn fresh(&self, max_age: Duration) -> bool {
         let stamp = self.ready_at.load(Ordering::Acquire);
         stamp != 0 && self.now() < stamp.saturating_add(duration_micros(max_age))
@@ -68,8 +76,9 @@ fn duration_micros(d: Duration) -> u64 {
 }
 
 /// How long a readiness verdict is trusted before the database is asked again. Short enough that
-/// a migration applied by another process is noticed promptly; long enough to cost nothing.
-const READINESS_TTL: Duration = Duration::from_secs(1);
+/// a migration applied by another process is noticed promptly; long enough to cost nothing. The
+/// server checks the applied schema at the same pace to follow migrations.
+pub const READINESS_TTL: Duration = Duration::from_secs(1);
 
 impl AppState {
     pub fn new(
@@ -85,10 +94,22 @@ impl AppState {
             config: Arc::new(config),
             cursor_key,
             auth,
-            readiness: Readiness {
-                started: Instant::now(),
-                ready_at: AtomicU64::new(0),
-            },
+            readiness: Readiness::unknown(),
+        }))
+    }
+
+    /// The same server serving `schema`: the store, configuration, cursor key and auth state
+    /// (signing keys, token and session caches, login throttle, rate-limit buckets, mailbox) are
+    /// shared with `self`, not copied, so a reload loses none of them. Only the readiness verdict
+    /// starts afresh, since it is a verdict about the schema.
+    pub fn with_schema(&self, schema: Arc<Schema>) -> Self {
+        Self(Arc::new(Shared {
+            store: self.store.clone(),
+            schema,
+            config: self.config.clone(),
+            cursor_key: self.cursor_key.clone(),
+            auth: self.auth.clone(),
+            readiness: Readiness::unknown(),
         }))
     }
 
@@ -135,10 +156,7 @@ mod tests {
 
     #[test]
     fn a_verdict_is_fresh_until_it_is_older_than_the_age_asked_for() {
-        let readiness = Readiness {
-            started: Instant::now(),
-            ready_at: AtomicU64::new(0),
-        };
+        let readiness = Readiness::unknown();
         assert!(!readiness.fresh(Duration::from_secs(60)), "no verdict yet");
         readiness.record(true);
         assert!(readiness.fresh(Duration::from_secs(60)));

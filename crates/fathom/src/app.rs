@@ -1,27 +1,35 @@
 //! Build, then run: [`Application::build`] opens the store, applies additive migrations and binds
 //! the listener (port 0 in tests) so the real address is known before serving;
 //! [`Application::run_until_stopped`] serves until SIGTERM or ctrl-c, then drains in-flight
-//! requests under the shutdown timeout.
+//! requests under the shutdown timeout. While it serves, the schema it serves can change
+//! (`reload.rs`): it is reached through a [`LiveApp`], whose router is swapped as a whole.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use fathom_api::AppState;
+use fathom_api::{AppState, LiveApp};
 use fathom_query::cursor::CursorKey;
 use fathom_schema::Schema;
 use fathom_store::{Store, StoreErrorKind};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::reload::{Reloader, Seen};
 
 /// A server that is bound and ready to run.
 pub struct Application {
     listener: TcpListener,
-    router: axum::Router,
+    live: LiveApp,
+    /// The state it starts with (for seeding and tests; a reload serves another).
     state: AppState,
     shutdown_timeout: Duration,
+    auto_migrate: bool,
+    /// The applied migration at start, so that only later changes count as news.
+    applied: Option<Seen>,
+    /// The schema file SIGHUP re-reads, if any.
+    schema_file: Option<std::path::PathBuf>,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -90,9 +98,14 @@ impl Application {
             .await
             .map(CursorKey::new)
             .map_err(|e| anyhow::anyhow!("reading the cursor signing key: {}", e.detail))?;
+        let applied = store
+            .applied()
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the applied schema: {}", e.detail))?
+            .map(Seen::of);
         let auth = crate::auth::build(config, &store).await?;
         let state = AppState::new(store, schema, config.http_config(), cursor_key, auth);
-        let router = fathom_api::router(state.clone());
+        let live = LiveApp::new(state.clone());
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
             .await
@@ -100,10 +113,20 @@ impl Application {
         let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout_secs);
         Ok(Self {
             listener,
-            router,
+            live,
             state,
             shutdown_timeout,
+            auto_migrate: config.database.auto_migrate,
+            applied,
+            schema_file: None,
         })
+    }
+
+    /// Re-reads `path` on SIGHUP (see `reload.rs`) once running through
+    /// [`Application::run_until_stopped`].
+    pub fn reload_on_sighup(mut self, path: std::path::PathBuf) -> Self {
+        self.schema_file = Some(path);
+        self
     }
 
     /// The address actually bound (the real port when port 0 was asked for).
@@ -116,23 +139,49 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGTERM or ctrl-c.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(shutdown_signal()).await
+    /// Serves until SIGTERM or ctrl-c, reloading the schema file on SIGHUP.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
+        let stop = shutdown_signal();
+        let reloader = self.reloader();
+        #[cfg(unix)]
+        let _hangups = AbortOnDrop(tokio::spawn(
+            crate::reload::on_sighup(reloader.clone()).context("installing the SIGHUP handler")?,
+        ));
+        self.serve(stop, reloader).await
     }
 
     /// Serves until `stop` completes, then stops accepting connections and gives in-flight
     /// requests up to the shutdown timeout to finish.
     pub async fn run_until(
-        self,
+        mut self,
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let reloader = self.reloader();
+        self.serve(stop, reloader).await
+    }
+
+    fn reloader(&mut self) -> Arc<Reloader> {
+        Arc::new(Reloader::new(
+            self.live.clone(),
+            self.schema_file.take(),
+            self.auto_migrate,
+            self.applied.take(),
+        ))
+    }
+
+    async fn serve(
+        self,
+        stop: impl Future<Output = ()> + Send + 'static,
+        reloader: Arc<Reloader>,
+    ) -> anyhow::Result<()> {
+        let _following = AbortOnDrop(tokio::spawn(reloader.follow_migrations()));
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server = axum::serve(
             self.listener,
-            self.router
+            self.live
+                .into_router()
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(async move {
@@ -154,6 +203,15 @@ impl Application {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// A background task of the server, stopped when the server stops.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

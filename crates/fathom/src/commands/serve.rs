@@ -14,9 +14,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         (super::load_schema(&config.schema.path)?, "fathom.db")
     };
-    let app = Application::build(&config, schema, database).await?;
+    let mut app = Application::build(&config, schema, database).await?;
     if args.demo {
         demo::seed_if_empty(app.state()).await?;
+    } else {
+        app = app.reload_on_sighup(config.schema.path.clone());
     }
     app.run_until_stopped().await?;
     Ok(ExitCode::SUCCESS)

@@ -11,7 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use fathom::config::Secret;
 use fathom::{Application, Config};
@@ -433,6 +434,8 @@ pub fn run_cli(dir: &Path, args: &[&str]) -> std::process::Output {
 pub struct ServerProcess {
     pub child: Child,
     pub address: SocketAddr,
+    /// The JSON log lines written after the "listening" one, as they arrive.
+    logs: Arc<Mutex<Vec<Value>>>,
 }
 
 impl ServerProcess {
@@ -442,11 +445,47 @@ impl ServerProcess {
 
     /// Sends SIGTERM (via the `kill` command, to keep the suite free of unsafe code).
     pub fn terminate(&self) {
+        self.signal("-TERM");
+    }
+
+    /// Sends SIGHUP: reload the schema file.
+    pub fn hangup(&self) {
+        self.signal("-HUP");
+    }
+
+    fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([name, &self.child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(status.success());
+    }
+
+    /// Log lines since the start whose message contains `text`.
+    pub fn logs_containing(&self, text: &str) -> Vec<Value> {
+        self.logs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|line| line["message"].as_str().is_some_and(|m| m.contains(text)))
+            .cloned()
+            .collect()
+    }
+
+    /// Waits (up to 10 s) for the `n`th log line whose message contains `text` and returns it;
+    /// fails the test, showing the log, when none comes.
+    pub fn wait_for_log(&self, text: &str, n: usize) -> Value {
+        let started = Instant::now();
+        loop {
+            if let Some(line) = self.logs_containing(text).into_iter().nth(n - 1) {
+                return line;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                let logs = self.logs.lock().unwrap_or_else(PoisonError::into_inner);
+                panic!("no log line #{n} containing {text:?}; the log: {logs:#?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -496,7 +535,21 @@ pub fn spawn_server_process_with_env(
             break address.parse().expect("socket address");
         }
     };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    ServerProcess { child, address }
+    // Keep draining stdout so the child never blocks on a full pipe, keeping what it logs.
+    let logs = Arc::new(Mutex::new(Vec::new()));
+    let kept = logs.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                kept.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(event);
+            }
+        }
+    });
+    ServerProcess {
+        child,
+        address,
+        logs,
+    }
 }

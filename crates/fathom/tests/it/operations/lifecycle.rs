@@ -259,3 +259,190 @@ async fn shutdown_gives_up_on_a_stalled_request_after_the_timeout() {
         "the unfinished request was not written"
     );
 }
+
+/// [`NOTES`] with listing closed to all but administrators and `body` hidden: no database change.
+const NOTES_PRIVATE: &str = r#"
+[collections.notes]
+rules = { view = true, create = true, update = true, delete = true }
+fields.title = { type = "text", required = true }
+fields.body  = { type = "text", hidden = true }
+"#;
+
+/// Issue 11 item 7: SIGHUP re-reads the schema file, and a change of rules or hidden flags is
+/// served at once (before, SIGHUP's default action ended the process).
+#[tokio::test]
+async fn sighup_serves_changed_rules_and_hidden_fields_at_once() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    let note = http
+        .create("notes", &json!({"title": "open", "body": "visible"}))
+        .await;
+    assert_eq!(http.list("notes").await.len(), 1);
+
+    project.write("fathom.schema.toml", NOTES_PRIVATE);
+    server.hangup();
+    let logged = server.wait_for_log("schema reloaded", 1);
+    let listed = http.get("/api/v1/notes").await;
+    let read = http.record("notes", &note["id"]).await;
+    let ready = http.get("/ready").await.0;
+    let alive = server.child.try_wait().expect("try_wait").is_none();
+    assert!(stop(&mut server).success());
+    assert!(alive, "SIGHUP must not end the server");
+    assert_eq!(logged["level"], "INFO", "{logged}");
+    assert_eq!(
+        (listed.0, listed.1["code"].as_str()),
+        (401, Some("unauthorized")),
+        "listing is now for administrators only: {}",
+        listed.1
+    );
+    assert_eq!(read["title"], "open");
+    assert_eq!(read.get("body"), None, "body is now hidden: {read}");
+    assert_eq!(ready, 200);
+
+    // No table changed for it (a hidden flag is recorded as a version without SQL).
+    let status = project.cli(&["migrate", "status"]);
+    assert!(
+        status
+            .stdout
+            .lines()
+            .filter(|line| line.trim_start().starts_with("version"))
+            .skip(1)
+            .all(|line| line.contains(" 0 statement(s)")),
+        "{}",
+        status.stdout
+    );
+}
+
+#[tokio::test]
+async fn sighup_migrates_an_additive_change_and_serves_it() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    let (status, body) = http
+        .post("/api/v1/notes", &json!({"title": "early", "pinned": true}))
+        .await;
+    assert_eq!(status, 400, "no such field yet: {body}");
+
+    project.write("fathom.schema.toml", NOTES_WITH_PINNED);
+    server.hangup();
+    let logged = server.wait_for_log("schema reloaded", 1);
+    let created = http
+        .post("/api/v1/notes", &json!({"title": "late", "pinned": true}))
+        .await;
+    let ready = http.get("/ready").await.0;
+    assert!(stop(&mut server).success());
+    assert_eq!(logged["level"], "INFO", "{logged}");
+    assert_eq!(
+        (logged["from"].as_i64(), logged["to"].as_i64()),
+        (Some(1), Some(2)),
+        "{logged}"
+    );
+    assert_eq!(created.0, 201, "{}", created.1);
+    assert_eq!(created.1["data"]["pinned"], true);
+    assert_eq!(ready, 200);
+    let status = project.cli(&["migrate", "status"]);
+    assert!(
+        status
+            .stdout
+            .ends_with("The schema file is applied: nothing pending.\n"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[tokio::test]
+async fn sighup_refuses_an_unsafe_change_or_a_broken_file_and_keeps_serving_the_old_schema() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    let note = http
+        .create("notes", &json!({"title": "keep", "body": "my body"}))
+        .await;
+
+    project.write("fathom.schema.toml", NOTES_WITHOUT_BODY);
+    server.hangup();
+    let unsafe_refusal = server.wait_for_log("schema reload refused", 1);
+    let kept = http.record("notes", &note["id"]).await;
+    let ready = http.get("/ready").await.0;
+
+    project.write("fathom.schema.toml", "[collections.notes\n");
+    server.hangup();
+    let broken_refusal = server.wait_for_log("schema reload refused", 2);
+    let still = http.record("notes", &note["id"]).await;
+    let alive = server.child.try_wait().expect("try_wait").is_none();
+    assert!(stop(&mut server).success());
+
+    assert!(alive);
+    assert_eq!(unsafe_refusal["level"], "WARN", "{unsafe_refusal}");
+    let message = unsafe_refusal["message"].as_str().unwrap_or_default();
+    for part in [
+        "[UNSAFE]",
+        "notes.body",
+        "fathom migrate apply --allow-destructive",
+    ] {
+        assert!(message.contains(part), "the plan is logged: {message}");
+    }
+    assert_eq!(kept["body"], "my body", "the old schema is still served");
+    assert_eq!(ready, 200);
+    assert_eq!(broken_refusal["level"], "WARN", "{broken_refusal}");
+    assert!(
+        broken_refusal["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("fathom.schema.toml")),
+        "{broken_refusal}"
+    );
+    assert_eq!(still["body"], "my body");
+    project.write("v1.toml", NOTES);
+    let status = project.migrate("status", "v1.toml", &[]);
+    assert!(
+        !status.stdout.contains("version   2"),
+        "nothing was migrated: {}",
+        status.stdout
+    );
+}
+
+/// A reload swaps the schema, not the node: what it keeps per node (rate-limit buckets, signing
+/// keys and the token and session caches) carries over, neither reset nor duplicated.
+#[tokio::test]
+async fn a_reload_keeps_rate_limit_buckets_and_sign_ins() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve_with_env(&[], &[("FATHOM_AUTH__RATE_LIMIT_PER_MINUTE", "3")]);
+    let http = Http::new(&server);
+    let account =
+        json!({ "email": "ada@example.com", "password": "a long enough passphrase 2026" });
+    let (status, body) = http.post("/api/v1/auth/register", &account).await;
+    assert!(status == 201 || status == 202, "register: {status} {body}");
+    let (status, body) = http.post("/api/v1/auth/login", &account).await;
+    assert_eq!(status, 200, "login: {body}");
+    let token = body["data"]["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("an access token in {body}"))
+        .to_owned();
+
+    project.write("fathom.schema.toml", NOTES_PRIVATE);
+    server.hangup();
+    server.wait_for_log("schema reloaded", 1);
+    let me = reqwest::Client::new()
+        .get(server.url("/api/v1/auth/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request sent")
+        .status();
+    let third = http.post("/api/v1/auth/login", &account).await;
+    let fourth = http.post("/api/v1/auth/login", &account).await;
+    assert!(stop(&mut server).success());
+    assert_eq!(me, 200, "a token issued before the reload still signs in");
+    assert_eq!(third.0, 200, "{}", third.1);
+    assert_eq!(
+        (fourth.0, fourth.1["code"].as_str()),
+        (429, Some("too_many_requests")),
+        "the client's bucket (3 a minute) survived the reload: {}",
+        fourth.1
+    );
+}

@@ -1,10 +1,11 @@
 //! `/health` and `/ready`: a server whose database does not hold its schema yet is alive but not
 //! ready, answers the records API with 503 `not_ready`, and becomes ready by itself once
-//! `fathom migrate apply` runs from another process.
+//! `fathom migrate apply` runs from another process; when that migration changed the schema, it
+//! then serves the schema the database was brought to.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::support::{Http, Project, stop};
+use super::support::{Http, Project, eventually, stop};
 
 const NOTES: &str = r#"
 [collections.notes]
@@ -161,8 +162,9 @@ fields.name = { type = "text", required = true }
 "#;
 
 /// Another process migrates the database to a schema this server does not serve (here: drops a
-/// column it still reads). The server must stop claiming readiness rather than serve a table whose
-/// shape it no longer knows, and must never make up values for the missing column.
+/// column it still reads). Until the server serves the new schema it must not claim readiness nor
+/// serve a table whose shape it no longer knows, and it must never make up values for the missing
+/// column; within a few seconds it serves the applied schema by itself.
 #[tokio::test]
 async fn a_migration_applied_under_a_running_server_does_not_go_unnoticed() {
     let project = Project::new();
@@ -185,13 +187,11 @@ async fn a_migration_applied_under_a_running_server_does_not_go_unnoticed() {
         ])
         .expect_code(0);
 
+    let path = format!("/api/v1/authors/{}", author["id"].as_str().expect("id"));
     let ready = http.get("/ready").await;
-    let read = http
-        .get(&format!(
-            "/api/v1/authors/{}",
-            author["id"].as_str().expect("id")
-        ))
-        .await;
+    let read = http.get(&path).await;
+    let followed = eventually(|| async { http.get("/ready").await.0 == 200 }).await;
+    let after = http.get(&path).await;
     assert!(stop(&mut server).success());
     assert_ne!(
         read.1["data"]["bio"], "bio",
@@ -199,15 +199,78 @@ async fn a_migration_applied_under_a_running_server_does_not_go_unnoticed() {
          \"bio\" identifier as a string literal): {}",
         read.1
     );
+    // Either it has not noticed yet and says so, or it already serves the applied schema.
+    if ready.0 == 503 {
+        assert_eq!(
+            (read.0, read.1["code"].as_str()),
+            (503, Some("not_ready")),
+            "{}",
+            read.1
+        );
+    } else {
+        assert_eq!(ready.0, 200, "{}", ready.1);
+        assert_eq!(read.1["data"].get("bio"), None, "{}", read.1);
+    }
+    assert!(followed, "the server never served the applied schema");
+    assert_eq!(after.0, 200, "{}", after.1);
+    assert_eq!(after.1["data"]["name"], "Ursula", "{}", after.1);
     assert_eq!(
-        ready.0, 503,
-        "the applied schema is no longer the one this server serves: {}",
-        ready.1
+        after.1["data"].get("bio"),
+        None,
+        "the dropped field is gone from the API: {}",
+        after.1
     );
-    assert_eq!(
-        (read.0, read.1["code"].as_str()),
-        (503, Some("not_ready")),
-        "{}",
-        read.1
+}
+
+/// [`NOTES`] and a new field: an additive change.
+const NOTES_WITH_PINNED: &str = r#"
+[collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
+fields.title  = { type = "text", required = true }
+fields.body   = { type = "text" }
+fields.rank   = { type = "integer", min = 0 }
+fields.pinned = { type = "boolean" }
+indexes = [["rank"], ["title"]]
+"#;
+
+/// Issue 11 item 7: `fathom migrate apply` run with a changed schema file under a running server
+/// left it answering 503 until restarted, although its hint says it becomes ready by itself. It
+/// now serves the applied schema (records, validation and the OpenAPI document) within seconds.
+#[tokio::test]
+async fn a_running_server_serves_the_schema_migrate_apply_brought_the_database_to() {
+    let project = Project::new();
+    project.write("fathom.schema.toml", NOTES);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    let old = http.create("notes", &json!({"title": "before"})).await;
+
+    project.write("fathom.schema.toml", NOTES_WITH_PINNED);
+    project.cli(&["migrate", "apply"]).expect_code(0);
+
+    let pinned = json!({"title": "after", "pinned": true});
+    let followed = eventually(|| async {
+        http.get("/ready").await.0 == 200 && http.post("/api/v1/notes", &pinned).await.0 == 201
+    })
+    .await;
+    let listed = http.list("notes").await;
+    let old_now = http.record("notes", &old["id"]).await;
+    let (_, openapi) = http.get("/api/v1/openapi.json").await;
+    server.wait_for_log("schema reloaded", 1);
+    let logged = server.logs_containing("schema reloaded");
+    assert!(stop(&mut server).success());
+    assert!(
+        followed,
+        "the server never served the applied schema without a restart"
     );
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0]["id"], old["id"]);
+    assert_eq!(listed[0].get("pinned"), Some(&Value::Null), "{listed:?}");
+    assert_eq!(old_now.get("pinned"), Some(&Value::Null), "{old_now}");
+    assert_eq!(listed[1]["pinned"], true);
+    assert!(
+        openapi.to_string().contains("pinned"),
+        "the OpenAPI document describes the served schema"
+    );
+    assert_eq!(logged.len(), 1, "one reload, logged: {logged:?}");
+    assert_eq!(logged[0]["level"], "INFO", "{logged:?}");
 }

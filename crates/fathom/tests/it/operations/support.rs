@@ -173,6 +173,23 @@ pub fn wait_for_exit(child: &mut Child) -> ExitStatus {
     }
 }
 
+/// Asks `check` every 50 ms until it answers true, for up to 10 s (a server follows a migration
+/// within about a second); returns whether it did.
+pub async fn eventually<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(10) {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
 /// A minimal JSON client for server processes.
 pub struct Http {
     client: reqwest::Client,
