@@ -10,8 +10,8 @@ pub mod value;
 
 pub use diff::{Change, diff};
 pub use model::{
-    Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES, Rule,
-    Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
+    Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES, Renames,
+    Rule, Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
 };
 pub use parse::{SchemaError, SchemaErrors, parse_schema};
 pub use record::{FieldError, validate_create, validate_patch};

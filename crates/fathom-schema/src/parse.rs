@@ -15,6 +15,7 @@ mod field;
 mod field_keys;
 mod field_rules;
 mod index;
+mod renames;
 mod rules;
 mod users;
 mod words;
