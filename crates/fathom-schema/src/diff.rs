@@ -350,6 +350,24 @@ impl Renaming {
     }
 }
 
+impl Renaming {
+    /// The applied schema as it stands once its renames have run (see
+    /// [`Renaming::carried_collection`]), keyed by the desired names.
+    pub fn carried_schema(&self, applied: &Schema) -> Schema {
+        Schema {
+            collections: applied
+                .collections
+                .values()
+                .map(|c| {
+                    let carried = self.carried_collection(c);
+                    (carried.name.clone(), Arc::new(carried))
+                })
+                .collect(),
+            ..applied.clone()
+        }
+    }
+}
+
 /// Lists the changes that turn `applied` into `desired`, in an order that is safe to execute:
 /// renames first, creations next (so relations can point at them), then alterations, then drops.
 pub fn diff(applied: &Schema, desired: &Schema) -> Vec<Change> {

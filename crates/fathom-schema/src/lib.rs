@@ -13,6 +13,8 @@ pub use model::{
     Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES, Renames,
     Rule, Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
 };
-pub use parse::{SchemaError, SchemaErrors, parse_schema};
+pub use parse::{
+    RuleSite, SchemaError, SchemaErrors, SchemaFile, parse_schema, read_schema_file,
+};
 pub use record::{FieldError, validate_create, validate_patch};
 pub use value::Value;
