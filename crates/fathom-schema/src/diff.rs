@@ -395,14 +395,22 @@ pub fn diff(applied: &Schema, desired: &Schema) -> Vec<Change> {
         }
     }
     for (name, old) in &applied.collections {
-        if desired.collection(renaming.desired_collection(name)).is_none() {
+        if desired
+            .collection(renaming.desired_collection(name))
+            .is_none()
+        {
             changes.push(Change::DropCollection(Arc::clone(old)));
         }
     }
     changes
 }
 
-fn diff_collection(renaming: &Renaming, old: &Collection, new: &Collection, changes: &mut Vec<Change>) {
+fn diff_collection(
+    renaming: &Renaming,
+    old: &Collection,
+    new: &Collection,
+    changes: &mut Vec<Change>,
+) {
     let collection = || new.name.clone();
     let old_fields: Vec<Field> = old
         .fields

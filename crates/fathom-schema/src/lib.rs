@@ -13,8 +13,6 @@ pub use model::{
     Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES, Renames,
     Rule, Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
 };
-pub use parse::{
-    RuleSite, SchemaError, SchemaErrors, SchemaFile, parse_schema, read_schema_file,
-};
+pub use parse::{RuleSite, SchemaError, SchemaErrors, SchemaFile, parse_schema, read_schema_file};
 pub use record::{FieldError, validate_create, validate_patch};
 pub use value::Value;

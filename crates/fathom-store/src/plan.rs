@@ -61,7 +61,11 @@ pub(crate) fn applied_name<'c>(changes: &'c [Change], collection: &'c str) -> &'
 }
 
 /// The field's name before this plan's renames (`collection` is the desired name).
-pub(crate) fn applied_field<'c>(changes: &'c [Change], collection: &str, field: &'c str) -> &'c str {
+pub(crate) fn applied_field<'c>(
+    changes: &'c [Change],
+    collection: &str,
+    field: &'c str,
+) -> &'c str {
     changes
         .iter()
         .find_map(|c| match c {
@@ -109,7 +113,10 @@ pub(crate) fn duplicate_probes(applied: &Schema, changes: &[Change]) -> Vec<Prob
         if old.soft_delete {
             filters.push("\"deleted_at\" IS NULL".into());
         }
-        let texts: Vec<String> = quoted.iter().map(|c| format!("CAST({c} AS TEXT)")).collect();
+        let texts: Vec<String> = quoted
+            .iter()
+            .map(|c| format!("CAST({c} AS TEXT)"))
+            .collect();
         probes.push(Probe {
             collection: collection.clone(),
             index: index.name.clone(),
@@ -170,7 +177,10 @@ pub(crate) fn explain_failure(
     statement: &str,
     mut error: StoreError,
 ) -> StoreError {
-    let step = plan.steps.iter().find(|s| s.sql.iter().any(|q| q == statement));
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.sql.iter().any(|q| q == statement));
     match (&error.kind, step) {
         (StoreErrorKind::UniqueViolation { .. }, Some(step)) => {
             let found: Vec<&str> = step

@@ -41,7 +41,10 @@ impl<'s> Context<'s> {
         text: &str,
         span: Option<Range<usize>>,
     ) {
-        let raw = span.clone().and_then(|s| self.source.get(s)).unwrap_or_default();
+        let raw = span
+            .clone()
+            .and_then(|s| self.source.get(s))
+            .unwrap_or_default();
         let verbatim = ["\"", "'"].iter().any(|q| {
             raw.len() >= 2
                 && !raw.starts_with(&q.repeat(3))

@@ -278,8 +278,7 @@ fn read_field_list(
             );
             continue;
         }
-        if !scope.indexable.iter().any(|f| f == name) && !scope.declared.iter().any(|f| f == name)
-        {
+        if !scope.indexable.iter().any(|f| f == name) && !scope.declared.iter().any(|f| f == name) {
             usable = false;
             let (message, hint) = if !scope.timestamps
                 && (name == "created_at" || name == "updated_at")

@@ -112,7 +112,10 @@ pub(super) fn check(
         let problem = if *from == rename.name {
             Some((
                 format!("{label} is renamed from its own name `{from}`."),
-                format!("Remove `{KEY}`: a {} keeps its name without it.", kind.noun()),
+                format!(
+                    "Remove `{KEY}`: a {} keeps its name without it.",
+                    kind.noun()
+                ),
             ))
         } else if declared.iter().any(|d| d == from) {
             Some((
@@ -133,7 +136,10 @@ pub(super) fn check(
                     "{label} is renamed from `{from}`, and so is {}.",
                     lowercase_first(&kind.label(other))
                 ),
-                format!("Only one {} can take over `{from}`: keep `{KEY}` on one of them.", kind.noun()),
+                format!(
+                    "Only one {} can take over `{from}`: keep `{KEY}` on one of them.",
+                    kind.noun()
+                ),
             ))
         } else {
             None

@@ -29,7 +29,11 @@ pub(super) fn read_rules(
     };
     for rule in Entry::all(table) {
         let key_path = format!("{path}.rules.{}", rule.name());
-        let Some(operation) = Rules::OPERATIONS.iter().copied().find(|o| *o == rule.name()) else {
+        let Some(operation) = Rules::OPERATIONS
+            .iter()
+            .copied()
+            .find(|o| *o == rule.name())
+        else {
             let operation = rule.name();
             cx.report(
                 rule.key_span(),

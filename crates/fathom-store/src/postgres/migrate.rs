@@ -15,8 +15,7 @@ use super::plan::{plan_steps, runs_concurrently};
 use super::values::timestamp_text;
 use crate::error::{StoreError, StoreErrorKind, from_postgres};
 use crate::plan::{
-    AppliedMigration, Duplicates, LiveData, MigrationPlan, Probe, duplicate_probes,
-    explain_failure,
+    AppliedMigration, Duplicates, LiveData, MigrationPlan, Probe, duplicate_probes, explain_failure,
 };
 
 /// The advisory lock key every Fathom node takes to create its tables or migrate ("fathommg").

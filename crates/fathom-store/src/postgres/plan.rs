@@ -81,7 +81,11 @@ pub(crate) fn plan_steps(
 fn rename(applied: &Schema, changes: &[Change], change: &Change) -> Option<Vec<String>> {
     // The constraints a field has, by kind; the carried schema names the field as desired.
     let constrained = |collection: &str, field: &str| -> Vec<fn(&str, &str) -> String> {
-        match applied.collection(collection).and_then(|c| c.field(field)).map(|f| &f.kind) {
+        match applied
+            .collection(collection)
+            .and_then(|c| c.field(field))
+            .map(|f| &f.kind)
+        {
             Some(FieldType::Relation { .. }) => vec![ddl::foreign_key_name],
             Some(FieldType::Enum { .. }) => vec![ddl::check_name],
             _ => vec![],
@@ -97,8 +101,16 @@ fn rename(applied: &Schema, changes: &[Change], change: &Change) -> Option<Vec<S
     };
     match change {
         Change::RenameCollection { from, to } => {
-            let mut sql = vec![format!("ALTER TABLE {} RENAME TO {}", ident(from), ident(to))];
-            for field in applied.collection(to).map(|c| c.fields.as_slice()).unwrap_or_default() {
+            let mut sql = vec![format!(
+                "ALTER TABLE {} RENAME TO {}",
+                ident(from),
+                ident(to)
+            )];
+            for field in applied
+                .collection(to)
+                .map(|c| c.fields.as_slice())
+                .unwrap_or_default()
+            {
                 // Field renames run after this one: the column still has its applied name.
                 let column = applied_field(changes, to, &field.name);
                 for name in constrained(to, &field.name) {
@@ -119,7 +131,11 @@ fn rename(applied: &Schema, changes: &[Change], change: &Change) -> Option<Vec<S
                 ident(to)
             )];
             for name in constrained(collection, to) {
-                sql.push(rename_constraint(collection, name(collection, from), name(collection, to)));
+                sql.push(rename_constraint(
+                    collection,
+                    name(collection, from),
+                    name(collection, to),
+                ));
             }
             Some(sql)
         }

@@ -255,10 +255,7 @@ pub(crate) fn plan_steps(
         };
         let rows = live.row_count(applied_name(changes, name))?;
         if group.iter().any(|c| needs_rebuild(c)) {
-            let mut risks: Vec<Risk> = group
-                .iter()
-                .flat_map(|c| risks_of(c, rows, live))
-                .collect();
+            let mut risks: Vec<Risk> = group.iter().flat_map(|c| risks_of(c, rows, live)).collect();
             if rows > 0 {
                 risks.push(Risk::caution(format!(
                     "rewrites the table `{name}` ({}); writes wait while it runs",

@@ -10,8 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::ddl;
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
 use crate::plan::{
-    AppliedMigration, Duplicates, LiveData, MigrationPlan, Probe, duplicate_probes,
-    explain_failure,
+    AppliedMigration, Duplicates, LiveData, MigrationPlan, Probe, duplicate_probes, explain_failure,
 };
 
 /// Creates Fathom's own tables if they are missing. Idempotent.

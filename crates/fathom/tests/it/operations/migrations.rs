@@ -2,6 +2,10 @@
 //! additive changes applying without a flag, unsafe ones refused without `--allow-destructive`,
 //! and a failing migration leaving the database exactly as it was.
 
+mod renames;
+mod schema_errors;
+mod unique_values;
+
 /// Plans show each database's own SQL, so PostgreSQL runs compare with `<name>@postgres.snap`.
 macro_rules! assert_snapshot {
     ($name:expr, $value:expr) => {{
