@@ -120,7 +120,7 @@ pub fn read_schema_file(file: &str, source: &str) -> SchemaFile {
             Schema::default()
         }
     };
-    let rules = cx.into_rule_sites();
+    let rules = cx.take_rule_sites();
     SchemaFile {
         schema,
         errors: SchemaErrors {

@@ -64,7 +64,7 @@ impl<'s> Context<'s> {
         });
     }
 
-    pub(super) fn into_rule_sites(&mut self) -> Vec<RuleSite> {
+    pub(super) fn take_rule_sites(&mut self) -> Vec<RuleSite> {
         std::mem::take(&mut self.rule_sites)
     }
 

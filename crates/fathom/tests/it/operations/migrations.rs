@@ -2,10 +2,6 @@
 //! additive changes applying without a flag, unsafe ones refused without `--allow-destructive`,
 //! and a failing migration leaving the database exactly as it was.
 
-mod renames;
-mod schema_errors;
-mod unique_values;
-
 /// Plans show each database's own SQL, so PostgreSQL runs compare with `<name>@postgres.snap`.
 macro_rules! assert_snapshot {
     ($name:expr, $value:expr) => {{
@@ -16,6 +12,11 @@ macro_rules! assert_snapshot {
         settings.bind(|| insta::assert_snapshot!($name, $value));
     }};
 }
+// After the macro, so that they can use it.
+mod renames;
+mod schema_errors;
+mod unique_values;
+
 use serde_json::json;
 
 use super::support::{CliRun, Http, Project, stop};

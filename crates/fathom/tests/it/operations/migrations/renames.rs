@@ -76,6 +76,7 @@ async fn a_declared_rename_keeps_the_records_and_their_values() {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
     assert!(!text.contains("DROP TABLE \"notes\""), "{text}");
+    assert_snapshot!("rename_plan", text);
     assert!(!text.contains("drop field"), "{text}");
 
     // A rename breaks clients, so it waits for the flag like any unsafe step.

@@ -38,6 +38,7 @@ async fn a_unique_index_over_shared_values_is_unsafe_and_names_them() {
     let shared = "2 values of `notes` (code) are held by more than one record, for example `\"A-1\"` (3 records), `\"B-2\"` (2 records): the unique index cannot be built and the migration would fail; make them unique first";
     assert!(plan.stdout.contains(shared), "{}", plan.stdout);
     assert!(plan.stdout.contains("[UNSAFE]"), "{}", plan.stdout);
+    assert_snapshot!("shared_values_plan", plan.stdout);
 
     // For CI: the same plan, and a failing status.
     let check = project.migrate("plan", "v2.toml", &["--check"]);
