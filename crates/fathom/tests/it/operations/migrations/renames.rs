@@ -29,14 +29,15 @@ fields.status  = { type = "enum", values = ["draft", "done"] }
 fields.parent  = { type = "relation", collection = "memos" }
 "#;
 
-/// After the rename: `code` is no longer unique and `status` gains a value. Both need the
-/// renamed index and CHECK to be found under their new names.
-const MEMOS_LOOSER: &str = r#"
+/// After the rename: `code` is no longer unique and `status` gains a value, which need the
+/// renamed index and CHECK to be found under their new names; and in the same migration
+/// `title` becomes `heading` while `summary` is dropped (on SQLite, a table rebuild after the
+/// rename).
+const MEMOS_LATER: &str = r#"
 [collections.memos]
 renamed_from = "notes"
 rules = { list = true, view = true, create = true, update = true, delete = true }
-fields.title   = { type = "text", required = true }
-fields.summary = { type = "text", renamed_from = "body" }
+fields.heading = { type = "text", required = true, renamed_from = "title" }
 fields.code    = { type = "text" }
 fields.status  = { type = "enum", values = ["draft", "done", "archived"] }
 fields.parent  = { type = "relation", collection = "memos" }
@@ -140,7 +141,7 @@ async fn a_declared_rename_keeps_the_records_and_their_values() {
 
     // Later migrations find the renamed index and CHECK: dropping `unique` really drops the
     // index, and the new enum value is really accepted.
-    project.write("v3.toml", MEMOS_LOOSER);
+    project.write("v3.toml", MEMOS_LATER);
     project
         .migrate("apply", "v3.toml", &["--allow-destructive"])
         .expect_code(0);
@@ -148,9 +149,12 @@ async fn a_declared_rename_keeps_the_records_and_their_values() {
     let http = Http::new(&server);
     http.create(
         "memos",
-        &json!({"title": "same code", "code": "A-1", "status": "archived"}),
+        &json!({"heading": "same code", "code": "A-1", "status": "archived"}),
     )
     .await;
+    let memo = http.record("memos", &first["id"]).await;
+    assert_eq!(memo["heading"], "first", "{memo}");
+    assert_eq!(memo.get("summary"), None, "{memo}");
     assert!(stop(&mut server).success());
 }
 
