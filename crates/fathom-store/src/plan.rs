@@ -24,6 +24,9 @@ pub struct Duplicates {
     pub groups: u64,
     /// A few of them, the most shared first: the values as text, and how many records hold them.
     pub examples: Vec<(Vec<String>, u64)>,
+    /// The index covers a hidden field, so the values stay out of the plan (it is printed, and
+    /// often kept in CI logs); only the counts are shown.
+    pub concealed: bool,
 }
 
 /// How many shared values a plan names.
@@ -42,6 +45,21 @@ pub(crate) struct Probe {
     pub(crate) sql: String,
     /// How many value columns each row starts with.
     pub(crate) columns: usize,
+    /// Whether an indexed field is hidden (see [`Duplicates::concealed`]).
+    conceal: bool,
+}
+
+impl Probe {
+    /// What the probe found, keyed as [`LiveData::duplicates`] looks it up.
+    pub(crate) fn finish(self, mut found: Duplicates) -> ((String, String), Duplicates) {
+        if self.conceal {
+            found.concealed = true;
+            for (values, _) in &mut found.examples {
+                values.clear();
+            }
+        }
+        ((self.collection, self.index), found)
+    }
 }
 
 /// Both databases quote identifiers alike.
@@ -82,7 +100,11 @@ pub(crate) fn applied_field<'c>(
 /// A query per new unique index over columns the applied table already has, counting the
 /// values live records share (nulls never collide in a unique index; soft-deleted records do
 /// not count, as the index leaves them out or the migration purges them).
-pub(crate) fn duplicate_probes(applied: &Schema, changes: &[Change]) -> Vec<Probe> {
+pub(crate) fn duplicate_probes(
+    applied: &Schema,
+    desired: &Schema,
+    changes: &[Change],
+) -> Vec<Probe> {
     let mut probes = Vec::new();
     for change in changes {
         let Change::CreateIndex { collection, index } = change else {
@@ -129,6 +151,12 @@ pub(crate) fn duplicate_probes(applied: &Schema, changes: &[Change]) -> Vec<Prob
                 (1..=quoted.len()).map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
             ),
             columns: quoted.len(),
+            conceal: index.fields.iter().any(|f| {
+                desired
+                    .collection(collection)
+                    .and_then(|c| c.field(f))
+                    .is_some_and(|f| f.hidden)
+            }),
         });
     }
     probes
@@ -158,14 +186,22 @@ fn shared_value((values, count): &(Vec<String>, u64)) -> String {
 
 /// The risk of building a unique index over values that live records share.
 fn duplicates_risk(collection: &str, fields: &[String], found: &Duplicates) -> Risk {
-    let examples: Vec<String> = found.examples.iter().map(shared_value).collect();
+    let examples = if found.concealed {
+        let counts: Vec<String> = found.examples.iter().map(|(_, n)| records(*n)).collect();
+        format!(
+            " (held by {}; values of hidden fields are not shown)",
+            counts.join(", ")
+        )
+    } else {
+        let shown: Vec<String> = found.examples.iter().map(shared_value).collect();
+        format!(", for example {}", shown.join(", "))
+    };
     let groups = found.groups;
     Risk::unsafe_(format!(
-        "{groups} value{} of `{collection}` ({}) {} held by more than one record, for example {}: the unique index cannot be built and the migration would fail; make them unique first",
+        "{groups} value{} of `{collection}` ({}) {} held by more than one record{examples}: the unique index cannot be built and the migration would fail; make them unique first",
         if groups == 1 { "" } else { "s" },
         fields.join(", "),
         if groups == 1 { "is" } else { "are" },
-        examples.join(", ")
     ))
 }
 

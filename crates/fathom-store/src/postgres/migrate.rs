@@ -154,9 +154,10 @@ async fn plan_against<C: tokio_postgres::GenericClient>(
     }
     let changes = diff(&applied, desired);
     let mut duplicates = HashMap::new();
-    for p in duplicate_probes(&applied, &changes) {
+    for p in duplicate_probes(&applied, desired, &changes) {
         let found = probe(client, &p).await?;
-        duplicates.insert((p.collection, p.index), found);
+        let (key, found) = p.finish(found);
+        duplicates.insert(key, found);
     }
     let live = Counts {
         rows: counts,

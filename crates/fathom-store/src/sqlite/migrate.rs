@@ -128,9 +128,10 @@ pub(crate) fn plan(conn: &Connection, desired: &Schema) -> Result<MigrationPlan,
     };
     let changes = diff(&applied_schema, desired);
     let mut duplicates = HashMap::new();
-    for p in duplicate_probes(&applied_schema, &changes) {
+    for p in duplicate_probes(&applied_schema, desired, &changes) {
         let found = probe(conn, &p)?;
-        duplicates.insert((p.collection, p.index), found);
+        let (key, found) = p.finish(found);
+        duplicates.insert(key, found);
     }
     let carried = Renaming::between(&applied_schema, desired).carried_schema(&applied_schema);
     let live = Counts { conn, duplicates };

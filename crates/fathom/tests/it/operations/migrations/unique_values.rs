@@ -85,3 +85,32 @@ fn plan_check_passes_a_safe_plan_and_a_clean_unique_index() {
     plan.expect_code(0);
     assert!(!plan.stdout.contains("UNSAFE"), "{}", plan.stdout);
 }
+
+/// A hidden field's values are for administrators only, and a plan is printed (and kept in CI
+/// logs): the plan counts the shared values without showing them.
+#[tokio::test]
+async fn shared_values_of_a_hidden_field_are_counted_but_not_shown() {
+    const WITH_TOKEN: &str = r#"
+[collections.notes]
+rules = { list = true, view = true, create = true, update = true, delete = true }
+fields.title = { type = "text", required = true }
+fields.token = { type = "text", hidden = true }
+"#;
+    let project = Project::new();
+    let records: Vec<_> = (0..2)
+        .map(|_| json!({"title": "t", "token": "s3cret-token"}))
+        .collect();
+    notes_with_records(&project, WITH_TOKEN, &records).await;
+    project.write(
+        "v2.toml",
+        &WITH_TOKEN.replace("hidden = true", "hidden = true, unique = true"),
+    );
+    let plan = project.migrate("plan", "v2.toml", &["--check"]);
+    plan.expect_code(2);
+    assert!(
+        plan.stdout.contains("1 value of `notes` (token) is held by more than one record (held by 2 records; values of hidden fields are not shown)"),
+        "{}",
+        plan.stdout
+    );
+    assert!(!plan.stdout.contains("s3cret"), "{}", plan.stdout);
+}
