@@ -2,7 +2,11 @@
 //! backend-neutral changes. The store turns each change into SQL for its dialect and judges how
 //! safe it is against the live data.
 
+mod renaming;
+
 use std::sync::Arc;
+
+pub use renaming::Renaming;
 
 use crate::model::{Collection, Field, FieldType, Index, Schema};
 
@@ -52,6 +56,24 @@ pub enum Change {
         collection: String,
         index: Index,
     },
+    /// A declared rename (`renamed_from`) whose old name the applied schema still has: the
+    /// table keeps its records. Comes before every other change of the collection.
+    RenameCollection {
+        from: String,
+        to: String,
+    },
+    /// A declared field rename: the column keeps its values. `collection` is the new name.
+    RenameField {
+        collection: String,
+        from: String,
+        to: String,
+    },
+    /// An index over the same columns whose derived name changes with a rename.
+    RenameIndex {
+        collection: String,
+        from: String,
+        to: Index,
+    },
 }
 
 impl Change {
@@ -67,7 +89,10 @@ impl Change {
             | Self::SetTimestamps { collection, .. }
             | Self::SetTenantScoped { collection, .. }
             | Self::CreateIndex { collection, .. }
-            | Self::DropIndex { collection, .. } => collection,
+            | Self::DropIndex { collection, .. }
+            | Self::RenameField { collection, .. }
+            | Self::RenameIndex { collection, .. } => collection,
+            Self::RenameCollection { to, .. } => to,
         }
     }
 
@@ -129,6 +154,19 @@ impl Change {
             Self::DropIndex { collection, index } => {
                 format!("drop index `{}` on `{collection}`", index.name)
             }
+            Self::RenameCollection { from, to } => {
+                format!("rename collection `{from}` to `{to}`, keeping its records")
+            }
+            Self::RenameField {
+                collection,
+                from,
+                to,
+            } => format!("rename field `{collection}.{from}` to `{to}`, keeping its values"),
+            Self::RenameIndex {
+                collection,
+                from,
+                to,
+            } => format!("rename index `{from}` on `{collection}` to `{}`", to.name),
         }
     }
 
@@ -144,6 +182,7 @@ impl Change {
             Self::SetSoftDelete { enabled, .. } => *enabled,
             Self::RetuneField { from, to, .. } => !narrows(from, to),
             Self::DropIndex { index, .. } => index.unique,
+            Self::RenameIndex { .. } => true,
             _ => false,
         }
     }
@@ -202,27 +241,57 @@ fn storage_differs(from: &Field, to: &Field) -> bool {
 }
 
 /// Lists the changes that turn `applied` into `desired`, in an order that is safe to execute:
-/// creations first (so relations can point at them), then alterations, then drops.
+/// renames first, creations next (so relations can point at them), then alterations, then drops.
 pub fn diff(applied: &Schema, desired: &Schema) -> Vec<Change> {
+    let renaming = Renaming::between(applied, desired);
     let mut changes = Vec::new();
+    for (to, from) in &renaming.collections {
+        changes.push(Change::RenameCollection {
+            from: from.clone(),
+            to: to.clone(),
+        });
+    }
+    for (collection, fields) in &renaming.fields {
+        for (to, from) in fields {
+            changes.push(Change::RenameField {
+                collection: collection.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
+    }
     for (name, new) in &desired.collections {
-        match applied.collection(name) {
+        match applied.collection(renaming.applied_collection(name)) {
             None => changes.push(Change::CreateCollection(Arc::clone(new))),
-            Some(old) => diff_collection(old, new, &mut changes),
+            Some(old) => diff_collection(&renaming, old, new, &mut changes),
         }
     }
     for (name, old) in &applied.collections {
-        if desired.collection(name).is_none() {
+        if desired
+            .collection(renaming.desired_collection(name))
+            .is_none()
+        {
             changes.push(Change::DropCollection(Arc::clone(old)));
         }
     }
     changes
 }
 
-fn diff_collection(old: &Collection, new: &Collection, changes: &mut Vec<Change>) {
+fn diff_collection(
+    renaming: &Renaming,
+    old: &Collection,
+    new: &Collection,
+    changes: &mut Vec<Change>,
+) {
     let collection = || new.name.clone();
+    let old_fields: Vec<Field> = old
+        .fields
+        .iter()
+        .map(|f| renaming.carried(&new.name, f))
+        .collect();
+    let old_field = |name: &str| old_fields.iter().find(|f| f.name == name);
     for field in &new.fields {
-        match old.field(&field.name) {
+        match old_field(&field.name) {
             None => changes.push(Change::AddField {
                 collection: collection(),
                 field: field.clone(),
@@ -242,8 +311,8 @@ fn diff_collection(old: &Collection, new: &Collection, changes: &mut Vec<Change>
             Some(_) => {}
         }
     }
-    for field in &old.fields {
-        if new.field(&field.name).is_none() {
+    for (field, carried) in old.fields.iter().zip(&old_fields) {
+        if new.field(&carried.name).is_none() {
             changes.push(Change::DropField {
                 collection: collection(),
                 field: field.clone(),
@@ -268,17 +337,38 @@ fn diff_collection(old: &Collection, new: &Collection, changes: &mut Vec<Change>
             enabled: new.tenant_scoped,
         });
     }
-    let (old_indexes, new_indexes) = (old.effective_indexes(), new.effective_indexes());
+    // Indexes match by columns (under their desired names) and uniqueness; one whose derived
+    // name changed with a rename is renamed rather than rebuilt.
+    let old_indexes: Vec<(Index, Vec<String>)> = old
+        .effective_indexes()
+        .into_iter()
+        .map(|i| {
+            let fields = i
+                .fields
+                .iter()
+                .map(|f| renaming.desired_field(&new.name, f).to_owned())
+                .collect();
+            (i, fields)
+        })
+        .collect();
+    let new_indexes = new.effective_indexes();
+    let same = |a: &Index, fields: &[String], b: &Index| a.unique == b.unique && fields == b.fields;
     for index in &new_indexes {
-        if !old_indexes.contains(index) {
-            changes.push(Change::CreateIndex {
+        match old_indexes.iter().find(|(o, f)| same(o, f, index)) {
+            None => changes.push(Change::CreateIndex {
                 collection: collection(),
                 index: index.clone(),
-            });
+            }),
+            Some((o, _)) if o.name != index.name => changes.push(Change::RenameIndex {
+                collection: collection(),
+                from: o.name.clone(),
+                to: index.clone(),
+            }),
+            Some(_) => {}
         }
     }
-    for index in &old_indexes {
-        if !new_indexes.contains(index) {
+    for (index, fields) in &old_indexes {
+        if !new_indexes.iter().any(|n| same(index, fields, n)) {
             changes.push(Change::DropIndex {
                 collection: collection(),
                 index: index.clone(),
@@ -319,6 +409,7 @@ mod tests {
                 .map(|c| (c.name.clone(), Arc::new(c)))
                 .collect(),
             users: None,
+            renames: crate::model::Renames::default(),
         }
     }
 

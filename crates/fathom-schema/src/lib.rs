@@ -10,9 +10,9 @@ pub mod value;
 
 pub use diff::{Change, diff};
 pub use model::{
-    Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES, Rule,
-    Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
+    Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES, Renames,
+    Rule, Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
 };
-pub use parse::{SchemaError, SchemaErrors, parse_schema};
+pub use parse::{RuleSite, SchemaError, SchemaErrors, SchemaFile, parse_schema, read_schema_file};
 pub use record::{FieldError, validate_create, validate_create_with_id, validate_patch};
 pub use value::Value;

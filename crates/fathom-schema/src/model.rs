@@ -57,6 +57,28 @@ pub struct Schema {
     /// read and changed at `/api/v1/auth/me`. Named `users`; only `fields` matter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Arc<Collection>>,
+    /// What the file says was renamed (`renamed_from`), so that a migration renames instead of
+    /// dropping and adding. Kept in the snapshot as declared; a rename whose old name the
+    /// applied schema no longer has is already done and plans nothing.
+    #[serde(default, skip_serializing_if = "Renames::is_empty")]
+    pub renames: Renames,
+}
+
+/// Declared renames, each keyed by the new name and giving the previous one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renames {
+    /// Collection → the name it had before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub collections: BTreeMap<String, String>,
+    /// Collection (its new name) → field → the name the field had before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Renames {
+    pub fn is_empty(&self) -> bool {
+        self.collections.is_empty() && self.fields.is_empty()
+    }
 }
 
 impl Schema {

@@ -15,6 +15,7 @@ mod field;
 mod field_keys;
 mod field_rules;
 mod index;
+mod renames;
 mod rules;
 mod users;
 mod words;
@@ -40,6 +41,20 @@ pub struct SchemaError {
     pub hint: String,
 }
 
+impl SchemaError {
+    /// A problem found outside the parser (a rule's expression); like every message, it is
+    /// kept on one line, control characters shown escaped.
+    pub fn new(line: usize, column: usize, path: String, message: String, hint: String) -> Self {
+        Self {
+            line,
+            column,
+            path,
+            message: context::one_line(message),
+            hint: context::one_line(hint),
+        }
+    }
+}
+
 /// Every problem found in one schema file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaErrors {
@@ -59,12 +74,44 @@ impl std::fmt::Display for SchemaErrors {
 
 impl std::error::Error for SchemaErrors {}
 
-/// Parses and validates a schema file, reporting every problem at once.
-///
-/// `file` is only used to label the errors. On success every field default has already been
-/// checked against its field's type and constraints, and every relation names a collection of the
-/// same file.
-pub fn parse_schema(file: &str, source: &str) -> Result<Schema, SchemaErrors> {
+impl SchemaErrors {
+    /// Puts the errors in file order (problems at the same place keep their order).
+    pub fn sort(&mut self) {
+        self.errors.sort_by_key(|e| (e.line, e.column));
+    }
+}
+
+/// Where a rule's expression stands in the file. The expression language lives above this
+/// crate, so its checker reports at these positions (see [`read_schema_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSite {
+    pub collection: String,
+    /// One of [`crate::Rules::OPERATIONS`].
+    pub operation: &'static str,
+    /// Dotted path of the rule, such as `collections.posts.rules.list`.
+    pub path: String,
+    /// 1-based line and column (in characters) of the expression's first character, or of the
+    /// value when it is not [`RuleSite::verbatim`].
+    pub line: usize,
+    pub column: usize,
+    /// Whether the expression is written as it reads (one quoted line, no escapes), so that
+    /// column `n` of the expression is column `column + n - 1` of the file.
+    pub verbatim: bool,
+}
+
+/// A schema file read as far as it goes: the problems found, every collection that was read
+/// without one, and where each rule expression stands.
+#[derive(Debug, Clone)]
+pub struct SchemaFile {
+    pub schema: Schema,
+    /// Empty when the file is valid (as far as this crate can tell: rules are checked above).
+    pub errors: SchemaErrors,
+    pub rules: Vec<RuleSite>,
+}
+
+/// Reads a schema file without stopping at its problems, so that a caller who also checks the
+/// rules can report every problem at once (see [`parse_schema`] for the model alone).
+pub fn read_schema_file(file: &str, source: &str) -> SchemaFile {
     let mut cx = Context::new(source);
     let schema = match ImDocument::parse(source) {
         Ok(document) => collection::read_schema(&mut cx, document.as_table()),
@@ -73,13 +120,27 @@ pub fn parse_schema(file: &str, source: &str) -> Result<Schema, SchemaErrors> {
             Schema::default()
         }
     };
-    let errors = cx.into_errors();
-    if errors.is_empty() {
-        Ok(schema)
-    } else {
-        Err(SchemaErrors {
+    let rules = cx.take_rule_sites();
+    SchemaFile {
+        schema,
+        errors: SchemaErrors {
             file: file.to_owned(),
-            errors,
-        })
+            errors: cx.into_errors(),
+        },
+        rules,
+    }
+}
+
+/// Parses and validates a schema file, reporting every problem at once.
+///
+/// `file` is only used to label the errors. On success every field default has already been
+/// checked against its field's type and constraints, and every relation names a collection of the
+/// same file.
+pub fn parse_schema(file: &str, source: &str) -> Result<Schema, SchemaErrors> {
+    let read = read_schema_file(file, source);
+    if read.errors.errors.is_empty() {
+        Ok(read.schema)
+    } else {
+        Err(read.errors)
     }
 }

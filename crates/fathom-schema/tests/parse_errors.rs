@@ -282,7 +282,7 @@ fn unknown_collection_keys_are_reported_with_a_suggestion() {
         1,
         "Unknown key `soft_delet` in collection `posts`.",
         "Did you mean `soft_delete`? Allowed keys are `fields`, `indexes`, `soft_delete`, \
-         `timestamps`, `tenant_scoped`, `rules`.",
+         `timestamps`, `tenant_scoped`, `rules`, `renamed_from`.",
     );
     assert_eq!(e.path, "collections.posts.soft_delet");
 }
@@ -297,7 +297,7 @@ fn unknown_field_keys_are_reported_with_a_suggestion() {
         "Unknown key `requird` in field `posts.title`.",
         "Did you mean `required`? Allowed keys are `type`, `required`, `unique`, `default`, \
          `min`, `max`, `min_length`, `max_length`, `pattern`, `values`, `collection`, \
-         `on_delete`, `hidden`.",
+         `on_delete`, `hidden`, `renamed_from`.",
     );
 }
 

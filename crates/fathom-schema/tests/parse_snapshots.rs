@@ -55,3 +55,20 @@ fields.parent  = { type = "relation", collection = "events_log", default = "x" }
 "#;
     insta::assert_snapshot!(display(source));
 }
+
+#[test]
+fn a_file_with_rename_problems() {
+    let source = r#"[collections.notes]
+fields.body    = { type = "text" }
+fields.summary = { type = "text", renamed_from = "body" }
+fields.lead    = { type = "text", renamed_from = "old" }
+fields.teaser  = { type = "text", renamed_from = "old" }
+fields.extra   = { type = "text", renamed_from = 3 }
+indexes = [["sumary"]]
+
+[collections.memos]
+renamed_from = "memos"
+fields.title = { type = "text" }
+"#;
+    insta::assert_snapshot!(display(source));
+}

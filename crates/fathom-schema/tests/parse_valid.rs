@@ -132,6 +132,7 @@ fn the_example_parses_to_the_expected_model() {
             ("products".to_owned(), Arc::new(products)),
         ]),
         users: None,
+        renames: Default::default(),
     };
     assert_eq!(parse(EXAMPLE), expected);
 }

@@ -58,6 +58,7 @@ fn schema() -> Schema {
             .into_iter()
             .collect(),
         users: None,
+        renames: Default::default(),
     }
 }
 

@@ -6,11 +6,237 @@ use std::fmt::Write as _;
 use fathom_schema::diff::narrows;
 use fathom_schema::{Change, Schema};
 
-use crate::error::StoreError;
+use crate::error::{StoreError, StoreErrorKind};
 
 /// Facts about the live data that a plan is judged against.
 pub(crate) trait LiveData {
+    /// Records of a collection, by its applied name.
     fn row_count(&self, table: &str) -> Result<u64, StoreError>;
+    /// What stands in the way of a new unique index, by the desired collection and index
+    /// names, when it was probed (see [`duplicate_probes`]).
+    fn duplicates(&self, collection: &str, index: &str) -> Option<&Duplicates>;
+}
+
+/// Values that several live records share, found where a unique index is about to be built.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Duplicates {
+    /// How many distinct values (tuples, for an index over several fields) are shared.
+    pub groups: u64,
+    /// A few of them, the most shared first: the values as text, and how many records hold them.
+    pub examples: Vec<(Vec<String>, u64)>,
+    /// The index covers a hidden field, so the values stay out of the plan (it is printed, and
+    /// often kept in CI logs); only the counts are shown.
+    pub concealed: bool,
+}
+
+/// How many shared values a plan names.
+pub(crate) const DUPLICATE_EXAMPLES: usize = 3;
+
+/// Longest quotation of a stored value in a plan, in characters.
+const MAX_VALUE_CHARS: usize = 40;
+
+/// One query that finds the shared values under a new unique index.
+pub(crate) struct Probe {
+    /// The desired collection and index names, which [`LiveData::duplicates`] is asked by.
+    pub(crate) collection: String,
+    pub(crate) index: String,
+    /// Selects each shared tuple as text, its record count and the number of such tuples
+    /// (the same on every row), most shared first, at most [`DUPLICATE_EXAMPLES`] rows.
+    pub(crate) sql: String,
+    /// How many value columns each row starts with.
+    pub(crate) columns: usize,
+    /// Whether an indexed field is hidden (see [`Duplicates::concealed`]).
+    conceal: bool,
+}
+
+impl Probe {
+    /// What the probe found, keyed as [`LiveData::duplicates`] looks it up.
+    pub(crate) fn finish(self, mut found: Duplicates) -> ((String, String), Duplicates) {
+        if self.conceal {
+            found.concealed = true;
+            for (values, _) in &mut found.examples {
+                values.clear();
+            }
+        }
+        ((self.collection, self.index), found)
+    }
+}
+
+/// Both databases quote identifiers alike.
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The collection's name before this plan's renames.
+pub(crate) fn applied_name<'c>(changes: &'c [Change], collection: &'c str) -> &'c str {
+    changes
+        .iter()
+        .find_map(|c| match c {
+            Change::RenameCollection { from, to } if to == collection => Some(from.as_str()),
+            _ => None,
+        })
+        .unwrap_or(collection)
+}
+
+/// The field's name before this plan's renames (`collection` is the desired name).
+pub(crate) fn applied_field<'c>(
+    changes: &'c [Change],
+    collection: &str,
+    field: &'c str,
+) -> &'c str {
+    changes
+        .iter()
+        .find_map(|c| match c {
+            Change::RenameField {
+                collection: owner,
+                from,
+                to,
+            } if owner == collection && to == field => Some(from.as_str()),
+            _ => None,
+        })
+        .unwrap_or(field)
+}
+
+/// A query per new unique index over columns the applied table already has, counting the
+/// values live records share (nulls never collide in a unique index; soft-deleted records do
+/// not count, as the index leaves them out or the migration purges them).
+pub(crate) fn duplicate_probes(
+    applied: &Schema,
+    desired: &Schema,
+    changes: &[Change],
+) -> Vec<Probe> {
+    let mut probes = Vec::new();
+    for change in changes {
+        let Change::CreateIndex { collection, index } = change else {
+            continue;
+        };
+        let Some(old) = applied.collection(applied_name(changes, collection)) else {
+            continue;
+        };
+        if !index.unique {
+            continue;
+        }
+        let has = |column: &str| {
+            old.field(column).is_some()
+                || matches!(column, "id" | "version")
+                || (old.timestamps && matches!(column, "created_at" | "updated_at"))
+                || (old.tenant_scoped && column == "tenant")
+        };
+        let columns: Vec<&str> = index
+            .fields
+            .iter()
+            .map(|f| applied_field(changes, collection, f))
+            .collect();
+        if !columns.iter().all(|c| has(c)) {
+            continue;
+        }
+        let quoted: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+        let mut filters: Vec<String> = quoted.iter().map(|c| format!("{c} IS NOT NULL")).collect();
+        if old.soft_delete {
+            filters.push("\"deleted_at\" IS NULL".into());
+        }
+        let texts: Vec<String> = quoted
+            .iter()
+            .map(|c| format!("CAST({c} AS TEXT)"))
+            .collect();
+        probes.push(Probe {
+            collection: collection.clone(),
+            index: index.name.clone(),
+            sql: format!(
+                "SELECT {}, COUNT(*), COUNT(*) OVER () FROM {} WHERE {} GROUP BY {} HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, {} LIMIT {DUPLICATE_EXAMPLES}",
+                texts.join(", "),
+                quote(&old.name),
+                filters.join(" AND "),
+                quoted.join(", "),
+                (1..=quoted.len()).map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            columns: quoted.len(),
+            conceal: index.fields.iter().any(|f| {
+                desired
+                    .collection(collection)
+                    .and_then(|c| c.field(f))
+                    .is_some_and(|f| f.hidden)
+            }),
+        });
+    }
+    probes
+}
+
+/// "`\"A-1\"` (3 records)", or a tuple for an index over several fields.
+fn shared_value((values, count): &(Vec<String>, u64)) -> String {
+    let quoted: Vec<String> = values
+        .iter()
+        .map(|v| {
+            let shown: String = if v.chars().count() > MAX_VALUE_CHARS {
+                let cut: String = v.chars().take(MAX_VALUE_CHARS - 1).collect();
+                format!("{cut}…")
+            } else {
+                v.clone()
+            };
+            format!("{shown:?}")
+        })
+        .collect();
+    let value = if quoted.len() == 1 {
+        quoted.concat()
+    } else {
+        format!("({})", quoted.join(", "))
+    };
+    format!("`{value}` ({})", records(*count))
+}
+
+/// The risk of building a unique index over values that live records share.
+fn duplicates_risk(collection: &str, fields: &[String], found: &Duplicates) -> Risk {
+    let examples = if found.concealed {
+        let counts: Vec<String> = found.examples.iter().map(|(_, n)| records(*n)).collect();
+        format!(
+            " (held by {}; values of hidden fields are not shown)",
+            counts.join(", ")
+        )
+    } else {
+        let shown: Vec<String> = found.examples.iter().map(shared_value).collect();
+        format!(", for example {}", shown.join(", "))
+    };
+    let groups = found.groups;
+    Risk::unsafe_(format!(
+        "{groups} value{} of `{collection}` ({}) {} held by more than one record{examples}: the unique index cannot be built and the migration would fail; make them unique first",
+        if groups == 1 { "" } else { "s" },
+        fields.join(", "),
+        if groups == 1 { "is" } else { "are" },
+    ))
+}
+
+/// A failed statement of a plan, explained in the plan's terms: a unique index that met shared
+/// values names the step and the values its plan found instead of the database's own message,
+/// which speaks of constraints and tables rather than of the schema file.
+pub(crate) fn explain_failure(
+    plan: &MigrationPlan,
+    statement: &str,
+    mut error: StoreError,
+) -> StoreError {
+    let step = plan
+        .steps
+        .iter()
+        .find(|s| s.sql.iter().any(|q| q == statement));
+    match (&error.kind, step) {
+        (StoreErrorKind::UniqueViolation { .. }, Some(step)) => {
+            let found: Vec<&str> = step
+                .risks
+                .iter()
+                .filter(|r| r.level == RiskLevel::Unsafe)
+                .map(|r| r.message.as_str())
+                .collect();
+            error.detail = if found.is_empty() {
+                format!(
+                    "`{}` failed: records share a value that must now be unique; run `fathom migrate plan` to see which",
+                    step.description
+                )
+            } else {
+                format!("`{}` failed: {}", step.description, found.join("; "))
+            };
+        }
+        _ => error.detail = format!("{} (while running: {statement})", error.detail),
+    }
+    error
 }
 
 /// How serious a risk is.
@@ -151,9 +377,32 @@ pub(crate) fn records(rows: u64) -> String {
 }
 
 /// The risks of one change against a table holding `rows` records.
-pub(crate) fn risks_of(change: &Change, rows: u64) -> Vec<Risk> {
+pub(crate) fn risks_of(change: &Change, rows: u64, live: &dyn LiveData) -> Vec<Risk> {
     let mut risks = Vec::new();
     match change {
+        Change::RenameCollection { from, to } => risks.push(Risk::unsafe_(format!(
+            "breaks API clients: the records stay, but under `/api/v1/{to}` instead of `/api/v1/{from}`"
+        ))),
+        Change::RenameField {
+            collection,
+            from,
+            to,
+        } => risks.push(Risk::unsafe_(format!(
+            "breaks API clients: the values of `{collection}.{from}` stay, but are read and written as `{to}`"
+        ))),
+        Change::CreateIndex { index, collection } if index.unique && rows > 0 => {
+            match live.duplicates(collection, &index.name) {
+                Some(found) if found.groups > 0 => {
+                    risks.push(duplicates_risk(collection, &index.fields, found));
+                }
+                // Probed and clean: the build cannot fail on today's records.
+                Some(_) => {}
+                None => risks.push(Risk::caution(format!(
+                    "the unique index on `{collection}` ({}) fails, and the migration with it, if existing records share a value",
+                    index.fields.join(", ")
+                ))),
+            }
+        }
         Change::DropField { collection, field } => risks.push(Risk::unsafe_(format!(
             "deletes every value of `{collection}.{}` and removes the field from the API",
             field.name
@@ -199,10 +448,6 @@ pub(crate) fn risks_of(change: &Change, rows: u64) -> Vec<Risk> {
         ))),
         Change::SetTenantScoped { enabled: false, collection } if rows > 0 => risks.push(Risk::unsafe_(format!(
             "makes `{collection}` shared: every tenant's records become visible to every tenant"
-        ))),
-        Change::CreateIndex { index, collection } if index.unique && rows > 0 => risks.push(Risk::caution(format!(
-            "the unique index on `{collection}` ({}) fails, and the migration with it, if existing records share a value",
-            index.fields.join(", ")
         ))),
         Change::DropIndex { index, .. } if index.unique => risks.push(Risk::caution(format!(
             "values of ({}) no longer have to be unique",

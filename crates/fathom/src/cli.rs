@@ -118,7 +118,13 @@ pub enum SchemaCommand {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Print the SQL that would bring the database to the schema file, flagging unsafe steps.
-    Plan(CommonArgs),
+    Plan {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Exit with status 2 when any step is unsafe (for CI).
+        #[arg(long)]
+        check: bool,
+    },
     /// Apply the plan in one transaction.
     Apply {
         #[command(flatten)]
@@ -199,7 +205,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: SchemaCommand::Check(args),
         } => commands::schema::check(&args),
         Command::Migrate { command } => match command {
-            MigrateCommand::Plan(args) => commands::migrate::plan(&args).await,
+            MigrateCommand::Plan { common, check } => commands::migrate::plan(&common, check).await,
             MigrateCommand::Apply {
                 common,
                 allow_destructive,

@@ -1,5 +1,6 @@
 //! The top level of the file and each `[collections.<name>]` table.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use toml_edit::{Table, TableLike};
@@ -7,6 +8,7 @@ use toml_edit::{Table, TableLike};
 use super::context::{Context, Entry};
 use super::field::{self, FieldScope};
 use super::index;
+use super::renames;
 use super::words::{did_you_mean, is_valid_name, list, rewrite_name};
 use crate::model::{Collection, FieldType, RESERVED_COLLECTION_NAMES, Rules, Schema};
 
@@ -18,6 +20,7 @@ const COLLECTION_KEYS: &[&str] = &[
     "timestamps",
     "tenant_scoped",
     "rules",
+    super::renames::KEY,
 ];
 
 const EXAMPLE_FIELD: &str = "fields.title = { type = \"text\", required = true }";
@@ -68,13 +71,32 @@ pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
     }
 
     let declared: Vec<String> = table.iter().map(|(name, _)| name.to_owned()).collect();
+    let mut renamed = Vec::new();
     for entry in Entry::all(table) {
-        if let Some(collection) = read_collection(cx, &declared, entry) {
+        if let Some(table) = entry.item.as_table_like() {
+            let path = format!("collections.{}", entry.name());
+            renamed.extend(renames::read(
+                cx,
+                renames::Kind::Collection,
+                entry.name(),
+                &path,
+                table,
+                is_valid_name,
+            ));
+        }
+        if let Some((collection, fields_renamed)) = read_collection(cx, &declared, entry) {
+            if !fields_renamed.is_empty() {
+                schema
+                    .renames
+                    .fields
+                    .insert(collection.name.clone(), fields_renamed);
+            }
             schema
                 .collections
                 .insert(collection.name.clone(), Arc::new(collection));
         }
     }
+    schema.renames.collections = renames::check(cx, renames::Kind::Collection, &declared, renamed);
     check_tenant_relations(cx, &schema, table);
     schema
 }
@@ -126,12 +148,13 @@ fn report_no_collections(cx: &mut Context<'_>, span: Option<std::ops::Range<usiz
     );
 }
 
-/// Reads one collection. `declared` holds every collection name of the file, for relations.
+/// Reads one collection and the renames of its fields. `declared` holds every collection name
+/// of the file, for relations.
 fn read_collection(
     cx: &mut Context<'_>,
     declared: &[String],
     entry: Entry<'_>,
-) -> Option<Collection> {
+) -> Option<(Collection, BTreeMap<String, String>)> {
     let name = entry.name();
     let path = format!("collections.{name}");
     check_collection_name(cx, &path, entry);
@@ -169,9 +192,9 @@ fn read_collection(
     let soft_delete = read_flag(cx, table, &path, name, "soft_delete").unwrap_or(false);
     let timestamps = read_flag(cx, table, &path, name, "timestamps").unwrap_or(true);
     let tenant_scoped = read_flag(cx, table, &path, name, "tenant_scoped").unwrap_or(false);
-    let (fields, field_names) = read_fields(cx, declared, table, &path, entry);
+    let fields = read_fields(cx, declared, table, &path, entry);
     let indexes = match Entry::get(table, "indexes") {
-        Some(indexes) => index::read_indexes(cx, name, &path, &field_names, timestamps, indexes),
+        Some(indexes) => index::read_indexes(cx, name, &path, &fields.names, timestamps, indexes),
         None => Vec::new(),
     };
 
@@ -180,15 +203,16 @@ fn read_collection(
         None => Rules::default(),
     };
 
-    Some(Collection {
+    let collection = Collection {
         name: name.to_owned(),
-        fields: fields?,
+        fields: fields.fields?,
         indexes,
         soft_delete,
         timestamps,
         tenant_scoped,
         rules,
-    })
+    };
+    Some((collection, fields.renames))
 }
 
 /// Reports a collection name that is malformed or taken; at most one problem per name.
@@ -256,15 +280,26 @@ fn read_flag(
     value
 }
 
-/// Reads the `fields` table. Returns the fields (`None` when any is unusable) and the name of
-/// every declared field, usable or not, so that indexes are not also reported for naming them.
+/// What [`read_fields`] found.
+#[derive(Default)]
+pub(super) struct ReadFields {
+    /// `None` when any field is unusable.
+    pub(super) fields: Option<Vec<crate::model::Field>>,
+    /// Every declared field, usable or not, so that indexes are not also reported for naming
+    /// them.
+    pub(super) names: Vec<String>,
+    /// The sound `renamed_from` declarations: field → its previous name.
+    pub(super) renames: BTreeMap<String, String>,
+}
+
+/// Reads the `fields` table.
 pub(super) fn read_fields(
     cx: &mut Context<'_>,
     declared: &[String],
     table: &dyn TableLike,
     path: &str,
     collection: Entry<'_>,
-) -> (Option<Vec<crate::model::Field>>, Vec<String>) {
+) -> ReadFields {
     let name = collection.name();
     let no_fields_hint = format!(
         "Add at least one field, for example `{EXAMPLE_FIELD}` under `[collections.{name}]`."
@@ -276,7 +311,7 @@ pub(super) fn read_fields(
             format!("Collection `{name}` declares no fields."),
             no_fields_hint,
         );
-        return (None, Vec::new());
+        return ReadFields::default();
     };
     let Some(fields_table) = entry.item.as_table_like() else {
         cx.report(
@@ -288,7 +323,7 @@ pub(super) fn read_fields(
             ),
             format!("Declare each field as `fields.<name> = {{ type = \"...\" }}`, for example `{EXAMPLE_FIELD}`."),
         );
-        return (None, Vec::new());
+        return ReadFields::default();
     };
     if fields_table.is_empty() {
         cx.report(
@@ -297,19 +332,35 @@ pub(super) fn read_fields(
             format!("Collection `{name}` declares no fields."),
             no_fields_hint,
         );
-        return (None, Vec::new());
+        return ReadFields::default();
     }
 
     let mut fields = Some(Vec::new());
     let mut names = Vec::new();
+    let mut renamed = Vec::new();
     for field_entry in Entry::all(fields_table) {
         names.push(field_entry.name().to_owned());
         let scope = FieldScope::new(name, field_entry.name());
+        if let Some(table) = field_entry.item.as_table_like() {
+            renamed.extend(renames::read(
+                cx,
+                renames::Kind::Field(name),
+                field_entry.name(),
+                &scope.path,
+                table,
+                field::is_usable_field_name,
+            ));
+        }
         let field = field::read_field(cx, declared, &scope, field_entry);
         fields = fields.zip(field).map(|(mut all, field)| {
             all.push(field);
             all
         });
     }
-    (fields, names)
+    let renames = renames::check(cx, renames::Kind::Field(name), &names, renamed);
+    ReadFields {
+        fields,
+        names,
+        renames,
+    }
 }

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use toml_edit::{Item, Key, TableLike, TomlError, Value};
 
-use super::SchemaError;
+use super::{RuleSite, SchemaError};
 
 /// Longest quotation of an offending value, in characters, before it is cut with an ellipsis.
 const MAX_QUOTE_CHARS: usize = 40;
@@ -15,6 +15,8 @@ pub(super) struct Context<'s> {
     /// Byte offset at which each line starts; the first is always 0.
     line_starts: Vec<usize>,
     errors: Vec<SchemaError>,
+    /// Where each rule expression stands, for the rule checker above this crate.
+    rule_sites: Vec<RuleSite>,
 }
 
 impl<'s> Context<'s> {
@@ -25,7 +27,45 @@ impl<'s> Context<'s> {
             source,
             line_starts,
             errors: Vec::new(),
+            rule_sites: Vec::new(),
         }
+    }
+
+    /// Notes where the expression of a rule stands. Columns of the expression map onto the
+    /// file's only when the string is written as it reads (quoted on one line, no escapes).
+    pub(super) fn note_rule(
+        &mut self,
+        collection: &str,
+        operation: &'static str,
+        path: &str,
+        text: &str,
+        span: Option<Range<usize>>,
+    ) {
+        let raw = span
+            .clone()
+            .and_then(|s| self.source.get(s))
+            .unwrap_or_default();
+        let verbatim = ["\"", "'"].iter().any(|q| {
+            raw.len() >= 2
+                && !raw.starts_with(&q.repeat(3))
+                && raw.starts_with(q)
+                && raw.ends_with(q)
+                && raw[1..raw.len() - 1] == *text
+        });
+        let start = span.map_or(0, |s| s.start);
+        let (line, column) = self.position(if verbatim { start + 1 } else { start });
+        self.rule_sites.push(RuleSite {
+            collection: collection.to_owned(),
+            operation,
+            path: path.to_owned(),
+            line,
+            column,
+            verbatim,
+        });
+    }
+
+    pub(super) fn take_rule_sites(&mut self) -> Vec<RuleSite> {
+        std::mem::take(&mut self.rule_sites)
     }
 
     /// The errors in source order (problems found at the same place keep the order found).
@@ -180,7 +220,7 @@ impl<'t> Entry<'t> {
 /// Messages quote the user's values, which may hold line breaks or other control characters
 /// (`"e\\num"` is a valid TOML string): they are shown escaped, so that every problem stays on
 /// its own line.
-fn one_line(text: String) -> String {
+pub(super) fn one_line(text: String) -> String {
     if !text.chars().any(char::is_control) {
         return text;
     }

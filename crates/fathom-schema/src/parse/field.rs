@@ -34,6 +34,7 @@ const FIELD_KEYS: &[&str] = &[
     "collection",
     "on_delete",
     "hidden",
+    super::renames::KEY,
 ];
 
 /// Which field is being read, for paths and messages.
@@ -354,6 +355,12 @@ fn constraints_for(
         }
     }
     (constraints, anchored)
+}
+
+/// Whether a declared field name can stand for a field at all: well formed and not a system
+/// field's. Other places (index hints, renames) offer only such names.
+pub(super) fn is_usable_field_name(name: &str) -> bool {
+    is_valid_name(name) && !SYSTEM_FIELDS.contains(&name)
 }
 
 /// Reports a field name that is malformed or taken; at most one problem per name.

@@ -19,8 +19,11 @@ struct Scope<'a> {
     collection: &'a str,
     /// `collections.<collection>.indexes`.
     path: String,
-    /// Declared fields, then the system fields an index may use.
+    /// Declared fields with usable names, then the system fields an index may use.
     indexable: Vec<String>,
+    /// Every declared field, usable or not: naming one whose name is itself wrong is reported
+    /// at the field only, once.
+    declared: &'a [String],
     timestamps: bool,
 }
 
@@ -39,22 +42,25 @@ pub(super) fn read_indexes(
     timestamps: bool,
     entry: Entry<'_>,
 ) -> Vec<Index> {
-    let mut indexable = fields.to_vec();
+    // A field whose own name is wrong (reported there) is never offered in a hint.
+    let mut indexable: Vec<String> = fields
+        .iter()
+        .filter(|f| super::field::is_usable_field_name(f))
+        .cloned()
+        .collect();
     let system: &[&str] = if timestamps {
         &["id", "created_at", "updated_at"]
     } else {
         &["id"]
     };
     for name in system {
-        // A declared field with a system name is reported elsewhere; list it once.
-        if !indexable.iter().any(|f| f == name) {
-            indexable.push((*name).to_owned());
-        }
+        indexable.push((*name).to_owned());
     }
     let scope = Scope {
         collection,
         path: format!("{collection_path}.indexes"),
         indexable,
+        declared: fields,
         timestamps,
     };
 
@@ -272,7 +278,7 @@ fn read_field_list(
             );
             continue;
         }
-        if !scope.indexable.iter().any(|f| f == name) {
+        if !scope.indexable.iter().any(|f| f == name) && !scope.declared.iter().any(|f| f == name) {
             usable = false;
             let (message, hint) = if !scope.timestamps
                 && (name == "created_at" || name == "updated_at")

@@ -28,9 +28,13 @@ pub(super) fn read_rules(
         return rules;
     };
     for rule in Entry::all(table) {
-        let operation = rule.name();
-        let key_path = format!("{path}.rules.{operation}");
-        if !Rules::OPERATIONS.contains(&operation) {
+        let key_path = format!("{path}.rules.{}", rule.name());
+        let Some(operation) = Rules::OPERATIONS
+            .iter()
+            .copied()
+            .find(|o| *o == rule.name())
+        else {
+            let operation = rule.name();
             cx.report(
                 rule.key_span(),
                 &key_path,
@@ -42,12 +46,15 @@ pub(super) fn read_rules(
                 ),
             );
             continue;
-        }
+        };
         let value = match (rule.item.as_bool(), rule.item.as_str()) {
             (Some(true), _) => Some(Rule::Public),
             // `false` says in words what leaving the rule out means: administrators only.
             (Some(false), _) => None,
-            (_, Some(text)) if !text.trim().is_empty() => Some(Rule::Expression(text.to_owned())),
+            (_, Some(text)) if !text.trim().is_empty() => {
+                cx.note_rule(collection, operation, &key_path, text, rule.value_span());
+                Some(Rule::Expression(text.to_owned()))
+            }
             _ => {
                 cx.report(
                     rule.value_span(),

@@ -36,8 +36,17 @@ pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<C
             );
         }
     }
-    let (fields, _) = read_fields(cx, &[], table, "users", entry);
-    let fields = fields?;
+    let read = read_fields(cx, &[], table, "users", entry);
+    for field in read.renames.keys() {
+        // Profiles are JSON stored with each account, not columns: there is nothing to rename.
+        cx.report(
+            entry.key_span(),
+            &format!("users.fields.{field}.{}", super::renames::KEY),
+            format!("The profile field `users.{field}` cannot be renamed with `{}`.", super::renames::KEY),
+            "Profile fields are stored with each account; add the new field and copy the values through the API.".into(),
+        );
+    }
+    let fields = read.fields?;
     let mut fit = true;
     for field in &fields {
         let refusal = if matches!(field.kind, FieldType::Relation { .. }) {

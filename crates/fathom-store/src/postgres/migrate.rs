@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use deadpool_postgres::GenericClient;
+use fathom_schema::diff::Renaming;
 use fathom_schema::{Schema, diff};
 use time::OffsetDateTime;
 
@@ -13,7 +14,9 @@ use super::ddl::ident;
 use super::plan::{plan_steps, runs_concurrently};
 use super::values::timestamp_text;
 use crate::error::{StoreError, StoreErrorKind, from_postgres};
-use crate::plan::{AppliedMigration, LiveData, MigrationPlan};
+use crate::plan::{
+    AppliedMigration, Duplicates, LiveData, MigrationPlan, Probe, duplicate_probes, explain_failure,
+};
 
 /// The advisory lock key every Fathom node takes to create its tables or migrate ("fathommg").
 const MIGRATION_LOCK: i64 = 0x6661_7468_6f6d_6d67;
@@ -87,13 +90,45 @@ pub(crate) async fn history<C: tokio_postgres::GenericClient>(
     rows.iter().map(decode).collect()
 }
 
-/// Row counts of the applied collections, read before planning (planning itself is sync).
-struct Counts(HashMap<String, u64>);
+/// Row counts of the applied collections and the shared values under each new unique index,
+/// read before planning (planning itself is sync).
+struct Counts {
+    rows: HashMap<String, u64>,
+    duplicates: HashMap<(String, String), Duplicates>,
+}
 
 impl LiveData for Counts {
     fn row_count(&self, table: &str) -> Result<u64, StoreError> {
-        Ok(self.0.get(table).copied().unwrap_or(0))
+        Ok(self.rows.get(table).copied().unwrap_or(0))
     }
+
+    fn duplicates(&self, collection: &str, index: &str) -> Option<&Duplicates> {
+        self.duplicates
+            .get(&(collection.to_owned(), index.to_owned()))
+    }
+}
+
+/// Runs one duplicate probe: its rows are the shared tuples, each with its record count and
+/// the number of shared tuples in all.
+async fn probe<C: tokio_postgres::GenericClient>(
+    client: &C,
+    probe: &Probe,
+) -> Result<Duplicates, StoreError> {
+    let rows = client.query(&probe.sql, &[]).await.map_err(from_postgres)?;
+    let mut found = Duplicates::default();
+    for row in &rows {
+        let values = (0..probe.columns)
+            .map(|i| row.try_get::<_, String>(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(from_postgres)?;
+        let count: i64 = row.try_get(probe.columns).map_err(from_postgres)?;
+        let groups: i64 = row.try_get(probe.columns + 1).map_err(from_postgres)?;
+        found.groups = u64::try_from(groups).unwrap_or(0);
+        found
+            .examples
+            .push((values, u64::try_from(count).unwrap_or(0)));
+    }
+    Ok(found)
 }
 
 async fn plan_against<C: tokio_postgres::GenericClient>(
@@ -118,7 +153,18 @@ async fn plan_against<C: tokio_postgres::GenericClient>(
         counts.insert(name.clone(), u64::try_from(n).unwrap_or(0));
     }
     let changes = diff(&applied, desired);
-    let steps = plan_steps(&applied, desired, &changes, &Counts(counts))?;
+    let mut duplicates = HashMap::new();
+    for p in duplicate_probes(&applied, desired, &changes) {
+        let found = probe(client, &p).await?;
+        let (key, found) = p.finish(found);
+        duplicates.insert(key, found);
+    }
+    let live = Counts {
+        rows: counts,
+        duplicates,
+    };
+    let carried = Renaming::between(&applied, desired).carried_schema(&applied);
+    let steps = plan_steps(&carried, desired, &changes, &live)?;
     Ok(MigrationPlan {
         from_version,
         steps,
@@ -144,11 +190,6 @@ pub(crate) async fn plan(
     let plan = plan_against(&tx, desired).await?;
     tx.commit().await.map_err(from_postgres)?;
     Ok(plan)
-}
-
-fn with_statement(mut error: StoreError, statement: &str) -> StoreError {
-    error.detail = format!("{} (while running: {statement})", error.detail);
-    error
 }
 
 /// Plans and applies under the migration lock, on a connection of its own that is closed
@@ -186,7 +227,7 @@ pub(crate) async fn migrate(
         if let Err(e) = client.batch_execute(statement).await {
             built.push(statement);
             drop_built(&client, &built).await;
-            return Err(with_statement(from_postgres(e), statement));
+            return Err(explain_failure(&plan, statement, from_postgres(e)));
         }
         built.push(statement);
     }
@@ -196,7 +237,7 @@ pub(crate) async fn migrate(
         for statement in &transactional {
             tx.batch_execute(statement)
                 .await
-                .map_err(|e| with_statement(from_postgres(e), statement))?;
+                .map_err(|e| explain_failure(&plan, statement, from_postgres(e)))?;
         }
         let statements: Vec<&str> = plan.statements().collect();
         let snapshot = serde_json::to_string(desired)

@@ -11,7 +11,7 @@ use fathom_schema::{Change, Collection, Field, FieldType, Index, Schema};
 
 use super::ddl::{self, ident};
 use crate::error::StoreError;
-use crate::plan::{LiveData, PlannedStep, Risk, records, risks_of};
+use crate::plan::{LiveData, PlannedStep, Risk, applied_field, applied_name, records, risks_of};
 
 /// Whether a planned statement runs outside the migration's transaction.
 pub(crate) fn runs_concurrently(statement: &str) -> bool {
@@ -26,14 +26,23 @@ fn step(change: &Change, sql: Vec<String>, risks: Vec<Risk>) -> PlannedStep {
     }
 }
 
-/// Turns schema changes into planned steps with PostgreSQL SQL and risks.
+/// Turns schema changes into planned steps with PostgreSQL SQL and risks. `applied` is the
+/// applied schema as its renames leave it ([`fathom_schema::diff::Renaming::carried_schema`]).
 pub(crate) fn plan_steps(
     applied: &Schema,
     desired: &Schema,
     changes: &[Change],
     live: &dyn LiveData,
 ) -> Result<Vec<PlannedStep>, StoreError> {
-    let mut steps = create_steps(applied, changes);
+    // Renames first: every later step names the new names.
+    let mut steps = Vec::new();
+    for change in changes {
+        if let Some(sql) = rename(applied, changes, change) {
+            let rows = live.row_count(applied_name(changes, change.collection()))?;
+            steps.push(step(change, sql, risks_of(change, rows, live)));
+        }
+    }
+    steps.extend(create_steps(applied, changes));
     let mut by_collection: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in changes {
         by_collection
@@ -45,8 +54,8 @@ pub(crate) fn plan_steps(
         let (Some(old), Some(new)) = (applied.collection(name), desired.collection(name)) else {
             continue;
         };
-        let rows = live.row_count(name)?;
-        alter_steps(old, new, group, rows, &mut steps);
+        let rows = live.row_count(applied_name(changes, name))?;
+        alter_steps(old, new, group, rows, live, &mut steps);
     }
     for change in changes {
         if let Change::DropCollection(c) = change {
@@ -64,6 +73,74 @@ pub(crate) fn plan_steps(
         }
     }
     Ok(steps)
+}
+
+/// The SQL of a rename, if the change is one. Foreign keys and CHECKs are named after their
+/// table and column, so they are renamed too (later migrations find them by name); indexes
+/// follow in [`Change::RenameIndex`] steps.
+fn rename(applied: &Schema, changes: &[Change], change: &Change) -> Option<Vec<String>> {
+    // The constraints a field has, by kind; the carried schema names the field as desired.
+    let constrained = |collection: &str, field: &str| -> Vec<fn(&str, &str) -> String> {
+        match applied
+            .collection(collection)
+            .and_then(|c| c.field(field))
+            .map(|f| &f.kind)
+        {
+            Some(FieldType::Relation { .. }) => vec![ddl::foreign_key_name],
+            Some(FieldType::Enum { .. }) => vec![ddl::check_name],
+            _ => vec![],
+        }
+    };
+    let rename_constraint = |table: &str, from: String, to: String| {
+        format!(
+            "ALTER TABLE {} RENAME CONSTRAINT {} TO {}",
+            ident(table),
+            ident(&from),
+            ident(&to)
+        )
+    };
+    match change {
+        Change::RenameCollection { from, to } => {
+            let mut sql = vec![format!(
+                "ALTER TABLE {} RENAME TO {}",
+                ident(from),
+                ident(to)
+            )];
+            for field in applied
+                .collection(to)
+                .map(|c| c.fields.as_slice())
+                .unwrap_or_default()
+            {
+                // Field renames run after this one: the column still has its applied name.
+                let column = applied_field(changes, to, &field.name);
+                for name in constrained(to, &field.name) {
+                    sql.push(rename_constraint(to, name(from, column), name(to, column)));
+                }
+            }
+            Some(sql)
+        }
+        Change::RenameField {
+            collection,
+            from,
+            to,
+        } => {
+            let mut sql = vec![format!(
+                "ALTER TABLE {} RENAME COLUMN {} TO {}",
+                ident(collection),
+                ident(from),
+                ident(to)
+            )];
+            for name in constrained(collection, to) {
+                sql.push(rename_constraint(
+                    collection,
+                    name(collection, from),
+                    name(collection, to),
+                ));
+            }
+            Some(sql)
+        }
+        _ => None,
+    }
 }
 
 /// One step per new collection. Foreign keys are added once their target exists: with the
@@ -122,20 +199,24 @@ fn alter_steps(
     new: &Collection,
     group: &[&Change],
     rows: u64,
+    live: &dyn LiveData,
     steps: &mut Vec<PlannedStep>,
 ) {
     let table = new.name.as_str();
     for change in group {
-        if let Change::DropIndex { index, .. } = change {
-            steps.push(step(
-                change,
-                vec![ddl::drop_index(index)],
-                risks_of(change, rows),
-            ));
-        }
+        let sql = match change {
+            Change::DropIndex { index, .. } => ddl::drop_index(index),
+            Change::RenameIndex { from, to, .. } => format!(
+                "ALTER INDEX IF EXISTS {} RENAME TO {}",
+                ident(&ddl::name(from)),
+                ident(&ddl::name(&to.name))
+            ),
+            _ => continue,
+        };
+        steps.push(step(change, vec![sql], risks_of(change, rows, live)));
     }
     for change in group {
-        let mut risks = risks_of(change, rows);
+        let mut risks = risks_of(change, rows, live);
         let sql = match change {
             Change::AddField { field, .. } => add_field(table, field, rows, &mut risks),
             Change::AlterField { from, to, .. } => alter_field(table, from, to, rows, &mut risks),
@@ -184,7 +265,7 @@ fn alter_steps(
     let concurrently = rows > 0 && group.iter().all(|c| is_index_change(c));
     for change in group {
         if let Change::CreateIndex { index, .. } = change {
-            let mut risks = risks_of(change, rows);
+            let mut risks = risks_of(change, rows, live);
             if concurrently {
                 risks.push(Risk::caution(format!(
                     "built CONCURRENTLY over {} before the migration's transaction: writes go on while it builds; if it fails, it is dropped and nothing else is applied",

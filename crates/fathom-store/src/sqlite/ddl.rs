@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use fathom_schema::{Change, Collection, Field, FieldType, Index, OnDelete, Schema, Value};
 
 use crate::error::StoreError;
-use crate::plan::{PlannedStep, Risk, records, risks_of};
+use crate::plan::{LiveData, PlannedStep, Risk, applied_name, records, risks_of};
 
 /// SQLite's expression for "now" in the canonical timestamp form.
 const NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
@@ -189,21 +189,56 @@ fn needs_rebuild(change: &Change) -> bool {
     }
 }
 
-/// Turns schema changes into planned steps with SQL and risks.
+/// The SQL of a rename, if the change is one. SQLite carries indexes, and foreign keys of other
+/// tables, along with a renamed table or column.
+fn rename(change: &Change) -> Option<String> {
+    match change {
+        Change::RenameCollection { from, to } => Some(format!(
+            "ALTER TABLE {} RENAME TO {}",
+            ident(from),
+            ident(to)
+        )),
+        Change::RenameField {
+            collection,
+            from,
+            to,
+        } => Some(format!(
+            "ALTER TABLE {} RENAME COLUMN {} TO {}",
+            ident(collection),
+            ident(from),
+            ident(to)
+        )),
+        _ => None,
+    }
+}
+
+/// Turns schema changes into planned steps with SQL and risks. `applied` is the applied schema
+/// as its renames leave it ([`fathom_schema::diff::Renaming::carried_schema`]).
 pub(crate) fn plan_steps(
     applied: &Schema,
     desired: &Schema,
     changes: &[Change],
-    live: &dyn crate::plan::LiveData,
+    live: &dyn LiveData,
 ) -> Result<Vec<PlannedStep>, StoreError> {
     let mut by_collection: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
-    for change in changes {
-        by_collection
-            .entry(change.collection())
-            .or_default()
-            .push(change);
-    }
     let mut steps = Vec::new();
+    // Renames first: every later step names the new names.
+    for change in changes {
+        match rename(change) {
+            Some(sql) => {
+                let rows = live.row_count(applied_name(changes, change.collection()))?;
+                steps.push(PlannedStep {
+                    description: change.describe(),
+                    sql: vec![sql],
+                    risks: risks_of(change, rows, live),
+                });
+            }
+            None => by_collection
+                .entry(change.collection())
+                .or_default()
+                .push(change),
+        }
+    }
     // Creations first so that relations in later steps can point at them.
     for change in changes {
         if let Change::CreateCollection(c) = change {
@@ -218,9 +253,9 @@ pub(crate) fn plan_steps(
         let (Some(old), Some(new)) = (applied.collection(name), desired.collection(name)) else {
             continue;
         };
-        let rows = live.row_count(name)?;
+        let rows = live.row_count(applied_name(changes, name))?;
         if group.iter().any(|c| needs_rebuild(c)) {
-            let mut risks: Vec<Risk> = group.iter().flat_map(|c| risks_of(c, rows)).collect();
+            let mut risks: Vec<Risk> = group.iter().flat_map(|c| risks_of(c, rows, live)).collect();
             if rows > 0 {
                 risks.push(Risk::caution(format!(
                     "rewrites the table `{name}` ({}); writes wait while it runs",
@@ -252,12 +287,17 @@ pub(crate) fn plan_steps(
                 Change::DropIndex { index, .. } => {
                     vec![format!("DROP INDEX IF EXISTS {}", ident(&index.name))]
                 }
+                // SQLite cannot rename an index; the rebuild reads a column already indexed.
+                Change::RenameIndex { from, to, .. } => vec![
+                    format!("DROP INDEX IF EXISTS {}", ident(from)),
+                    create_index(new, to),
+                ],
                 _ => vec![],
             };
             steps.push(PlannedStep {
                 description: change.describe(),
                 sql,
-                risks: risks_of(change, rows),
+                risks: risks_of(change, rows, live),
             });
         }
     }

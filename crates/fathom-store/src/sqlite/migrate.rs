@@ -1,13 +1,17 @@
 //! Migrations on SQLite: the history table, planning against live data, and applying a plan in
 //! one transaction.
 
+use std::collections::HashMap;
+
+use fathom_schema::diff::Renaming;
 use fathom_schema::{Schema, diff};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::ddl;
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
-use crate::plan::LiveData;
-use crate::plan::{AppliedMigration, MigrationPlan};
+use crate::plan::{
+    AppliedMigration, Duplicates, LiveData, MigrationPlan, Probe, duplicate_probes, explain_failure,
+};
 
 /// Creates Fathom's own tables if they are missing. Idempotent.
 pub(crate) fn ensure_system_tables(conn: &Connection) -> Result<(), StoreError> {
@@ -72,17 +76,47 @@ pub(crate) fn history(conn: &Connection) -> Result<Vec<AppliedMigration>, StoreE
         .collect()
 }
 
-struct Counts<'c>(&'c Connection);
+struct Counts<'c> {
+    conn: &'c Connection,
+    /// Shared values under each new unique index, by collection and index name.
+    duplicates: HashMap<(String, String), Duplicates>,
+}
 
 impl LiveData for Counts<'_> {
     fn row_count(&self, table: &str) -> Result<u64, StoreError> {
         let sql = format!("SELECT COUNT(*) FROM {}", ddl::ident(table));
         let n: i64 = self
-            .0
+            .conn
             .query_row(&sql, [], |r| r.get(0))
             .map_err(from_sqlite)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    fn duplicates(&self, collection: &str, index: &str) -> Option<&Duplicates> {
+        self.duplicates
+            .get(&(collection.to_owned(), index.to_owned()))
+    }
+}
+
+/// Runs one duplicate probe: its rows are the shared tuples, each with its record count and
+/// the number of shared tuples in all.
+fn probe(conn: &Connection, probe: &Probe) -> Result<Duplicates, StoreError> {
+    let mut statement = conn.prepare(&probe.sql).map_err(from_sqlite)?;
+    let mut rows = statement.query([]).map_err(from_sqlite)?;
+    let mut found = Duplicates::default();
+    while let Some(row) = rows.next().map_err(from_sqlite)? {
+        let values = (0..probe.columns)
+            .map(|i| row.get::<_, String>(i))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(from_sqlite)?;
+        let count: i64 = row.get(probe.columns).map_err(from_sqlite)?;
+        let groups: i64 = row.get(probe.columns + 1).map_err(from_sqlite)?;
+        found.groups = u64::try_from(groups).unwrap_or(0);
+        found
+            .examples
+            .push((values, u64::try_from(count).unwrap_or(0)));
+    }
+    Ok(found)
 }
 
 /// Plans the migration from the latest applied schema to `desired` against the live data.
@@ -93,7 +127,15 @@ pub(crate) fn plan(conn: &Connection, desired: &Schema) -> Result<MigrationPlan,
         None => (0, Schema::default()),
     };
     let changes = diff(&applied_schema, desired);
-    let steps = ddl::plan_steps(&applied_schema, desired, &changes, &Counts(conn))?;
+    let mut duplicates = HashMap::new();
+    for p in duplicate_probes(&applied_schema, desired, &changes) {
+        let found = probe(conn, &p)?;
+        let (key, found) = p.finish(found);
+        duplicates.insert(key, found);
+    }
+    let carried = Renaming::between(&applied_schema, desired).carried_schema(&applied_schema);
+    let live = Counts { conn, duplicates };
+    let steps = ddl::plan_steps(&carried, desired, &changes, &live)?;
     Ok(MigrationPlan {
         from_version,
         steps,
@@ -125,7 +167,7 @@ pub(crate) fn migrate(
         }
         for statement in plan.statements() {
             tx.execute_batch(statement)
-                .map_err(|e| with_statement(from_sqlite(e), statement))?;
+                .map_err(|e| explain_failure(&plan, statement, from_sqlite(e)))?;
         }
         let violations: i64 = tx
             .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
@@ -159,11 +201,6 @@ pub(crate) fn migrate(
     let plan = outcome?;
     restored?;
     Ok(plan)
-}
-
-fn with_statement(mut error: StoreError, statement: &str) -> StoreError {
-    error.detail = format!("{} (while running: {statement})", error.detail);
-    error
 }
 
 /// Reads the secret `name`, creating it from the operating system's CSPRNG on first use.

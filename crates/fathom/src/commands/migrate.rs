@@ -9,7 +9,12 @@ use crate::cli::CommonArgs;
 
 const DATABASE_FILE: &str = "fathom.db";
 
-pub async fn plan(args: &CommonArgs) -> anyhow::Result<ExitCode> {
+/// The exit status of a refused or failed check: unsafe steps, nothing changed.
+const UNSAFE: u8 = 2;
+
+/// Prints the plan; with `check`, an unsafe plan exits with status 2 (as `apply` refusing it
+/// does), so CI can stop a change that would need `--allow-destructive`.
+pub async fn plan(args: &CommonArgs, check: bool) -> anyhow::Result<ExitCode> {
     let config = args.load_config(None)?;
     let schema = super::load_schema(&config.schema.path)?;
     let store = open_store(&config, DATABASE_FILE).await?;
@@ -18,6 +23,12 @@ pub async fn plan(args: &CommonArgs) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
     print!("{}", plan.render());
+    if check && plan.is_unsafe() {
+        eprintln!(
+            "\nerror: the plan has unsafe steps (--check); review them and apply with `fathom migrate apply --allow-destructive`."
+        );
+        return Ok(ExitCode::from(UNSAFE));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -44,7 +55,7 @@ pub async fn apply(args: &CommonArgs, allow_destructive: bool) -> anyhow::Result
                 eprintln!(
                     "\nerror: refusing to apply unsafe steps; nothing was changed. Re-run with --allow-destructive once you have reviewed them."
                 );
-                Ok(ExitCode::from(2))
+                Ok(ExitCode::from(UNSAFE))
             }
             _ => Err(anyhow::anyhow!(
                 "the migration failed and was rolled back; nothing was changed: {}",

@@ -13,7 +13,8 @@ use std::path::Path;
 use anyhow::Context;
 use fathom_schema::Schema;
 
-/// Reads and validates a schema file; the error lists every problem with line and column.
+/// Reads and validates a schema file, its access rules included; the error lists every problem
+/// with line and column.
 pub fn load_schema(path: &Path) -> anyhow::Result<Schema> {
     let source = std::fs::read_to_string(path).with_context(|| {
         format!(
@@ -21,7 +22,7 @@ pub fn load_schema(path: &Path) -> anyhow::Result<Schema> {
             path.display()
         )
     })?;
-    fathom_schema::parse_schema(&path.display().to_string(), &source).map_err(|errors| {
+    schema::parse_with_rules(&path.display().to_string(), &source).map_err(|errors| {
         anyhow::anyhow!(
             "the schema file has {} problem(s):\n{errors}",
             errors.errors.len()

@@ -12,6 +12,11 @@ macro_rules! assert_snapshot {
         settings.bind(|| insta::assert_snapshot!($name, $value));
     }};
 }
+// After the macro, so that they can use it.
+mod renames;
+mod schema_errors;
+mod unique_values;
+
 use serde_json::json;
 
 use super::support::{CliRun, Http, Project, stop};
