@@ -248,6 +248,31 @@ pub(crate) fn unchanged(
     query
 }
 
+/// `SELECT id` of the record `id` if it is visible in `scope` and matches `rule`, with the rule's
+/// joins (a SELECT can join, so the primary key narrows it to one row). Run after an UPDATE in
+/// the same transaction, it reads the row as changed: an update rule must hold for the record
+/// after the change as well as before it (PostgreSQL applies a policy's `USING` as its `WITH
+/// CHECK` in the same way), or the change is rolled back.
+pub(crate) fn still_allowed(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    id: Uuid,
+    rule: &Filter,
+) -> SelectStatement {
+    let table = collection.name.clone();
+    let mut query = Query::select();
+    query
+        .column((table.clone(), "id".to_owned()))
+        .from(table.clone());
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
+    }
+    query.and_where(Expr::col((table.clone(), "id".to_owned())).eq(id.hyphenated().to_string()));
+    rule.apply_in(dialect, &mut query, &table);
+    query
+}
+
 /// A delete: soft (an UPDATE setting `deleted_at`) when the collection says so.
 pub(crate) enum Removal {
     Soft(UpdateStatement),

@@ -11,7 +11,7 @@ use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::access::{Principal, check_new_record, rule, visible_json};
+use super::access::{Principal, check_new_record, refused_change, rule, visible_json};
 use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
 use crate::AppState;
 use crate::body::JsonObject;
@@ -124,7 +124,7 @@ fn operation(
             .map_err(|e| e.for_operation(index))?;
             let values = validate_create(&collection, &fields)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
-            check_new_record(&collection, create_rule.as_ref(), &values)
+            check_new_record(&collection, principal, create_rule.as_ref(), &values)
                 .map_err(|e| e.for_operation(index))?;
             WriteOp::Create {
                 collection,
@@ -246,7 +246,12 @@ pub async fn batch(
         .collect();
     let results = state.store.execute(work).await.map_err(|e| {
         let index = e.operation;
-        let api = if e.kind == StoreErrorKind::NotFound {
+        let api = if e.kind == StoreErrorKind::RuleViolation {
+            let collection = index
+                .and_then(|i| collections.get(i))
+                .map_or("", |c| &c.name);
+            refused_change(&principal, collection, e, ApiError::from)
+        } else if e.kind == StoreErrorKind::NotFound {
             ApiError::new(
                 ErrorCode::RecordNotFound,
                 "The record does not exist.",

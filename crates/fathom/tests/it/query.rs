@@ -10,4 +10,4 @@ mod ids;
 mod indexes;
 mod pagination;
 mod sort;
-mod support;
+pub(crate) mod support;
