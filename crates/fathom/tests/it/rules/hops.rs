@@ -233,3 +233,57 @@ async fn a_relation_hop_reaches_only_what_the_caller_may_list_there() {
     );
     app.stop().await;
 }
+
+const TENANTS: &str = r#"
+[collections.accounts]
+tenant_scoped = true
+rules = { list = true, view = true }
+fields.name = { type = "text", required = true }
+
+[collections.deals]
+tenant_scoped = true
+rules = { list = true, view = true }
+fields.title   = { type = "text", required = true }
+fields.account = { type = "relation", collection = "accounts" }
+"#;
+
+/// The API keeps relations inside a tenant; should a row ever point across (written by other
+/// means), a caller's hop still reaches only the caller's tenant. (PostgreSQL's row-level
+/// security hides the other tenant's row as well; SQLite relies on this alone.)
+#[tokio::test]
+async fn a_relation_hop_stays_inside_the_callers_tenant() {
+    use fathom_schema::Value as Typed;
+    use fathom_store::{Scope, UnitOfWork, WriteOp};
+
+    let app = spawn_app(TENANTS).await;
+    let (_, member) =
+        crate::helpers::mint_member(&app.store, &app.auth, "a@example.com", &["user"], Some("a"))
+            .await;
+    let secret = app
+        .create("accounts", &json!({"name": "Secret merger", "tenant": "b"}))
+        .await;
+    let deals = app.schema.collection("deals").expect("deals").clone();
+    let values = vec![
+        ("title".to_owned(), Typed::Text("crossed".into())),
+        ("account".to_owned(), Typed::Text(id_of(&secret))),
+    ];
+    let create = WriteOp::Create {
+        collection: deals,
+        values,
+        tenant: None,
+    };
+    app.store
+        .execute(UnitOfWork::single(Scope::Tenant("a".into()), create))
+        .await
+        .expect("written past the API's checks");
+    let oracle = r#"account.name ~ "Secret%""#;
+    assert_eq!(
+        total(&list(&app, Some(&member), "deals", oracle, "").await),
+        0
+    );
+    assert_eq!(
+        total(&list(&app, Some(&member), "deals", "account.name = null", "").await),
+        1
+    );
+    app.stop().await;
+}
