@@ -203,6 +203,11 @@ impl From<StoreError> for ApiError {
                 "Sign in as a member of a tenant; administrators name the tenant with `tenant` in the body.",
             )
             .with_field("tenant", "required", "A tenant is required."),
+            StoreErrorKind::RuleViolation => Self::new(
+                ErrorCode::RuleViolation,
+                "The update rule does not allow the record as changed.",
+                "Leave the fields the rule depends on (such as an owner) as they are.",
+            ),
             StoreErrorKind::Unavailable => {
                 let mut api = Self::new(
                     ErrorCode::ServiceUnavailable,

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// The caller is known but not allowed to do this.
     Forbidden,
+    /// An update would leave the record outside the update rule that let the caller change it
+    /// (for example by giving it to another owner); nothing was written.
+    RuleViolation,
     /// Too many requests from this client or for this account; retry after `Retry-After`.
     TooManyRequests,
     /// A unique constraint would be violated.
@@ -69,6 +72,7 @@ impl ErrorCode {
         Self::Unauthorized,
         Self::InvalidCredentials,
         Self::Forbidden,
+        Self::RuleViolation,
         Self::TooManyRequests,
         Self::UniqueViolation,
         Self::RelationViolation,
@@ -96,6 +100,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden => "forbidden",
+            Self::RuleViolation => "rule_violation",
             Self::TooManyRequests => "too_many_requests",
             Self::UniqueViolation => "unique_violation",
             Self::RelationViolation => "relation_violation",
@@ -117,7 +122,7 @@ impl ErrorCode {
             | Self::InvalidId => 400,
             Self::CollectionNotFound | Self::RecordNotFound | Self::RouteNotFound => 404,
             Self::Unauthorized | Self::InvalidCredentials => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::RuleViolation => 403,
             Self::MethodNotAllowed => 405,
             Self::TooManyRequests => 429,
             Self::UniqueViolation => 409,
@@ -147,6 +152,7 @@ impl ErrorCode {
             Self::Unauthorized => "Authentication required",
             Self::InvalidCredentials => "Invalid credentials",
             Self::Forbidden => "Forbidden",
+            Self::RuleViolation => "Access rule violated by the change",
             Self::TooManyRequests => "Too many requests",
             Self::UniqueViolation => "Unique constraint violated",
             Self::RelationViolation => "Relation constraint violated",

@@ -133,40 +133,68 @@ pub(crate) enum Node {
         path: FieldPath,
         values: Vec<Value>,
     },
+    /// A caller's expression whose relation hops reach only what [`Filter::confine`] allowed:
+    /// its paths read through joins of their own, restricted by the filter's `reach`.
+    Confined(Box<Node>),
 }
 
 /// A checked expression, ready to compile to SQL or to evaluate in memory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
     pub(crate) root: Node,
+    /// What the hops of the confined part may reach, by target collection (see `reach.rs`).
+    pub(crate) reach: Vec<(String, crate::reach::Reach)>,
 }
 
 impl Filter {
+    pub(crate) fn new(root: Node) -> Self {
+        Self {
+            root,
+            reach: Vec::new(),
+        }
+    }
+
     /// A filter that matches everything.
     pub fn always() -> Self {
-        Self {
-            root: Node::Const(true),
-        }
+        Self::new(Node::Const(true))
     }
 
     /// Both filters must match.
     pub fn and(self, other: Filter) -> Self {
+        let mut reach = self.reach;
+        reach.extend(other.reach);
         Self {
             root: Node::And(vec![self.root, other.root]),
+            reach,
         }
     }
 
     /// Every path the filter reads (the evaluator's caller resolves them).
     pub fn paths(&self) -> Vec<FieldPath> {
-        fn walk(node: &Node, out: &mut Vec<FieldPath>) {
+        let mut out: Vec<FieldPath> = Vec::new();
+        for (_, path) in self.tagged_paths() {
+            if !out.contains(&path) {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    /// Every path the filter reads, each once per flag: whether it lies in a confined part.
+    pub(crate) fn tagged_paths(&self) -> Vec<(bool, FieldPath)> {
+        fn walk(node: &Node, confined: bool, out: &mut Vec<(bool, FieldPath)>) {
             let mut push = |p: &FieldPath| {
-                if !out.contains(p) {
-                    out.push(p.clone());
+                let tagged = (confined, p.clone());
+                if !out.contains(&tagged) {
+                    out.push(tagged);
                 }
             };
             match node {
-                Node::And(items) | Node::Or(items) => items.iter().for_each(|n| walk(n, out)),
-                Node::Not(inner) => walk(inner, out),
+                Node::And(items) | Node::Or(items) => {
+                    items.iter().for_each(|n| walk(n, confined, out));
+                }
+                Node::Not(inner) => walk(inner, confined, out),
+                Node::Confined(inner) => walk(inner, true, out),
                 Node::Const(_) => {}
                 Node::Compare { left, right, .. } => {
                     for term in [left, right] {
@@ -179,7 +207,7 @@ impl Filter {
             }
         }
         let mut out = Vec::new();
-        walk(&self.root, &mut out);
+        walk(&self.root, false, &mut out);
         out
     }
 }
@@ -198,9 +226,7 @@ pub fn check(
         collection,
         env,
     };
-    Ok(Filter {
-        root: checker.node(expr)?,
-    })
+    Ok(Filter::new(checker.node(expr)?))
 }
 
 struct Checker<'a> {

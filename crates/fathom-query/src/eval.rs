@@ -23,6 +23,8 @@ fn eval(node: &Node, lookup: &dyn Fn(&FieldPath) -> Value) -> bool {
         Node::And(items) => items.iter().all(|n| eval(n, lookup)),
         Node::Or(items) => items.iter().any(|n| eval(n, lookup)),
         Node::Not(inner) => !eval(inner, lookup),
+        // The lookup decides what a hop reaches in memory.
+        Node::Confined(inner) => eval(inner, lookup),
         Node::Const(b) => *b,
         Node::IsNull { path, negated } => (read(path, lookup) == Value::Null) != *negated,
         Node::In { path, values, .. } => {

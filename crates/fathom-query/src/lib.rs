@@ -22,12 +22,14 @@ mod eval;
 mod lexer;
 mod mixed;
 mod parser;
+mod reach;
 pub mod sort;
 pub mod sql;
 
 pub use check::{AuthContext, Env, FieldPath, Filter, Hop, ValueKind, check};
 pub use error::QueryError;
 pub use parser::parse;
+pub use reach::Reach;
 pub use sort::{SortKey, apply_sort, apply_sort_in, default_sort, parse_sort, sort_spec};
 pub use sql::{Dialect, add_joins, alias_of, column, column_in};
 

@@ -17,11 +17,19 @@ use crate::check::{FieldPath, Filter, Node, Term, ValueKind};
 
 /// The table alias of a path's last hop (`base` when it has none).
 pub fn alias_of(base: &str, path: &FieldPath) -> String {
+    alias(base, path, false)
+}
+
+/// [`alias_of`] in the namespace of confined paths (`c__…`) or of all others (`j__…`): a
+/// caller's `customer.name` and a rule's `customer.account` join the same table twice, once
+/// restricted to what the caller may see and once not.
+fn alias(base: &str, path: &FieldPath, confined: bool) -> String {
     if path.hops.is_empty() {
         base.to_owned()
     } else {
         let names: Vec<&str> = path.hops.iter().map(|h| h.field.as_str()).collect();
-        format!("j__{}", names.join("__"))
+        let namespace = if confined { "c" } else { "j" };
+        format!("{namespace}__{}", names.join("__"))
     }
 }
 
@@ -41,19 +49,42 @@ pub fn column(base: &str, path: &FieldPath) -> Expr {
 
 /// [`column`] for `dialect`: decimals are cast to a 64-bit float on both databases.
 pub fn column_in(dialect: Dialect, base: &str, path: &FieldPath) -> Expr {
-    let col = Expr::col((alias_of(base, path), path.column.clone()));
-    if path.kind == ValueKind::Decimal {
-        col.cast_as(match dialect {
-            Dialect::Sqlite => "REAL",
-            Dialect::Postgres => "DOUBLE PRECISION",
-        })
-    } else {
-        col
-    }
+    Site::new(dialect, base).column(path)
 }
 
-fn raw_column(base: &str, path: &FieldPath) -> Expr {
-    Expr::col((alias_of(base, path), path.column.clone()))
+/// Where a condition is compiled: the dialect, the base table, and whether its paths are
+/// confined (read through the joins restricted to what the caller may see).
+#[derive(Clone, Copy)]
+struct Site<'a> {
+    dialect: Dialect,
+    base: &'a str,
+    confined: bool,
+}
+
+impl<'a> Site<'a> {
+    fn new(dialect: Dialect, base: &'a str) -> Self {
+        Self {
+            dialect,
+            base,
+            confined: false,
+        }
+    }
+
+    fn raw_column(self, path: &FieldPath) -> Expr {
+        Expr::col((alias(self.base, path, self.confined), path.column.clone()))
+    }
+
+    fn column(self, path: &FieldPath) -> Expr {
+        let col = self.raw_column(path);
+        if path.kind == ValueKind::Decimal {
+            col.cast_as(match self.dialect {
+                Dialect::Sqlite => "REAL",
+                Dialect::Postgres => "DOUBLE PRECISION",
+            })
+        } else {
+            col
+        }
+    }
 }
 
 /// A domain value as a sea-query value (booleans as booleans, json as its text).
@@ -77,7 +108,7 @@ impl Filter {
 
     /// [`Filter::apply`] for `dialect`.
     pub fn apply_in(&self, dialect: Dialect, select: &mut SelectStatement, base: &str) {
-        add_joins(select, base, &self.paths());
+        join_hops(select, dialect, base, &self.tagged_paths(), &self.reach);
         select.and_where(self.condition_in(dialect, base));
     }
 
@@ -88,21 +119,35 @@ impl Filter {
 
     /// [`Filter::condition`] for `dialect`.
     pub fn condition_in(&self, dialect: Dialect, base: &str) -> Expr {
-        compile(&self.root, base, dialect)
+        compile(&self.root, Site::new(dialect, base))
     }
 }
 
 /// LEFT JOINs for every relation hop of `paths`, each once, parents before children.
 pub fn add_joins(select: &mut SelectStatement, base: &str, paths: &[FieldPath]) {
+    let tagged: Vec<(bool, FieldPath)> = paths.iter().map(|p| (false, p.clone())).collect();
+    join_hops(select, Dialect::Sqlite, base, &tagged, &[]);
+}
+
+/// LEFT JOINs for every relation hop of `paths`, each once per namespace, parents before
+/// children. A confined hop's ON clause also holds what `reach` lets the caller see of its
+/// target, so the rows outside it read as null.
+fn join_hops(
+    select: &mut SelectStatement,
+    dialect: Dialect,
+    base: &str,
+    paths: &[(bool, FieldPath)],
+    reach: &[(String, crate::reach::Reach)],
+) {
     let mut joined: Vec<String> = Vec::new();
-    for path in paths {
+    for (confined, path) in paths {
         for depth in 1..=path.hops.len() {
             let prefix = FieldPath {
                 hops: path.hops[..depth].to_vec(),
                 column: String::new(),
                 kind: ValueKind::Uuid,
             };
-            let alias = alias_of(base, &prefix);
+            let alias = alias(base, &prefix, *confined);
             if joined.contains(&alias) {
                 continue;
             }
@@ -113,9 +158,17 @@ pub fn add_joins(select: &mut SelectStatement, base: &str, paths: &[FieldPath]) 
             };
             let hop = &path.hops[depth - 1];
             let mut on = Expr::col((alias.clone(), "id".to_owned()))
-                .equals((alias_of(base, &parent), hop.field.clone()));
+                .equals((self::alias(base, &parent, *confined), hop.field.clone()));
             if hop.soft_delete {
                 on = on.and(Expr::col((alias.clone(), "deleted_at".to_owned())).is_null());
+            }
+            if *confined {
+                on = on.and(crate::reach::condition(
+                    reach,
+                    dialect,
+                    &alias,
+                    &hop.collection,
+                ));
             }
             select.join_as(
                 JoinType::LeftJoin,
@@ -128,27 +181,34 @@ pub fn add_joins(select: &mut SelectStatement, base: &str, paths: &[FieldPath]) 
     }
 }
 
-fn constant(value: bool) -> Expr {
+pub(crate) fn constant(value: bool) -> Expr {
     Expr::cust(if value { "1 = 1" } else { "1 = 0" })
 }
 
-fn compile(node: &Node, base: &str, dialect: Dialect) -> Expr {
-    let column = |base: &str, path: &FieldPath| column_in(dialect, base, path);
+fn compile(node: &Node, site: Site) -> Expr {
+    let dialect = site.dialect;
     match node {
         Node::Const(b) => constant(*b),
         Node::And(items) => items
             .iter()
-            .map(|n| compile(n, base, dialect))
+            .map(|n| compile(n, site))
             .reduce(|a, b| a.and(b))
             .unwrap_or_else(|| constant(true)),
         Node::Or(items) => items
             .iter()
-            .map(|n| compile(n, base, dialect))
+            .map(|n| compile(n, site))
             .reduce(|a, b| a.or(b))
             .unwrap_or_else(|| constant(false)),
-        Node::Not(inner) => compile(inner, base, dialect).not(),
+        Node::Not(inner) => compile(inner, site).not(),
+        Node::Confined(inner) => compile(
+            inner,
+            Site {
+                confined: true,
+                ..site
+            },
+        ),
         Node::IsNull { path, negated } => {
-            let col = raw_column(base, path);
+            let col = site.raw_column(path);
             if *negated {
                 col.is_not_null()
             } else {
@@ -168,9 +228,9 @@ fn compile(node: &Node, base: &str, dialect: Dialect) -> Expr {
                 return constant(false);
             }
             let list: Vec<sea_query::Value> = values.iter().map(to_sea).collect();
-            raw_column(base, path)
+            site.raw_column(path)
                 .is_not_null()
-                .and(column(base, path).is_in(list))
+                .and(site.column(path).is_in(list))
         }
         Node::Compare {
             left, op, right, ..
@@ -178,12 +238,12 @@ fn compile(node: &Node, base: &str, dialect: Dialect) -> Expr {
             let mut guard: Option<Expr> = None;
             let mut side = |term: &Term| match term {
                 Term::Field(path) => {
-                    let not_null = raw_column(base, path).is_not_null();
+                    let not_null = site.raw_column(path).is_not_null();
                     guard = Some(match guard.take() {
                         Some(g) => g.and(not_null),
                         None => not_null,
                     });
-                    column(base, path)
+                    site.column(path)
                 }
                 Term::Value(v) => Expr::val(to_sea(v)),
             };

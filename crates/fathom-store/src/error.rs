@@ -22,6 +22,9 @@ pub enum StoreErrorKind {
     UnsafeMigration(Box<MigrationPlan>),
     /// The applied schema changed between planning and applying.
     ConcurrentMigration,
+    /// An update's guard (the update rule) held for the stored row but not for the row as
+    /// changed; the change was rolled back.
+    RuleViolation,
     /// A record of a tenant-scoped collection was to be created without a tenant (the caller
     /// belongs to none, or an all-tenants caller named none).
     TenantRequired,
@@ -62,6 +65,13 @@ impl StoreError {
         Self::new(StoreErrorKind::NotFound, "no such record")
     }
 
+    pub fn rule_violation() -> Self {
+        Self::new(
+            StoreErrorKind::RuleViolation,
+            "the update rule does not hold for the changed row",
+        )
+    }
+
     /// The stable error code this storage error surfaces as.
     pub fn code(&self) -> ErrorCode {
         match self.kind {
@@ -71,6 +81,7 @@ impl StoreError {
             StoreErrorKind::CheckViolation | StoreErrorKind::TenantRequired => {
                 ErrorCode::ValidationFailed
             }
+            StoreErrorKind::RuleViolation => ErrorCode::RuleViolation,
             StoreErrorKind::Unavailable => ErrorCode::ServiceUnavailable,
             StoreErrorKind::UnsafeMigration(_)
             | StoreErrorKind::ConcurrentMigration

@@ -106,15 +106,19 @@ pub enum WriteOp {
         values: Vec<(String, Value)>,
         tenant: Option<String>,
     },
-    /// `guard`, when given, must hold for the stored row (an access rule); otherwise the record
-    /// counts as not found.
+    /// `guard`, when given, is the update rule: it must hold for the stored row (otherwise the
+    /// record counts as not found) and for the row as changed, checked in the same transaction
+    /// (otherwise the change is rolled back with [`StoreErrorKind::RuleViolation`]).
+    ///
+    /// [`StoreErrorKind::RuleViolation`]: crate::StoreErrorKind::RuleViolation
     Update {
         collection: Arc<Collection>,
         id: Uuid,
         values: Vec<(String, Value)>,
         guard: Option<Filter>,
     },
-    /// Soft when the collection says so, otherwise the row is removed. `guard` as for updates.
+    /// Soft when the collection says so, otherwise the row is removed. `guard`, when given,
+    /// must hold for the stored row; otherwise the record counts as not found.
     Delete {
         collection: Arc<Collection>,
         id: Uuid,

@@ -193,13 +193,21 @@ pub(crate) fn insert(
     Ok((query, record))
 }
 
-/// `id IN (SELECT id FROM <collection> <joins> WHERE <guard>)`: a rule on the stored row, usable
-/// in UPDATE and DELETE (which cannot join).
-pub(crate) fn guard_condition(dialect: Dialect, collection: &Collection, guard: &Filter) -> Expr {
+/// `id IN (SELECT id FROM <collection> <joins> WHERE id = <id> AND <guard>)`: a rule on the
+/// stored row `id`, usable in UPDATE and DELETE (which cannot join). The subquery names the id
+/// too, so it reads one row by primary key rather than every row the rule allows (SQLite
+/// materialises an uncorrelated IN list).
+pub(crate) fn guard_condition(
+    dialect: Dialect,
+    collection: &Collection,
+    id: Uuid,
+    guard: &Filter,
+) -> Expr {
     let table = collection.name.clone();
     let mut rows = Query::select();
     rows.column((table.clone(), "id".to_owned()))
-        .from(table.clone());
+        .from(table.clone())
+        .and_where(Expr::col((table.clone(), "id".to_owned())).eq(id.hyphenated().to_string()));
     guard.apply_in(dialect, &mut rows, &table);
     Expr::col("id").in_subquery(rows)
 }
@@ -228,7 +236,7 @@ pub(crate) fn update(
         query.and_where(condition);
     }
     if let Some(guard) = guard {
-        query.and_where(guard_condition(dialect, collection, guard));
+        query.and_where(guard_condition(dialect, collection, id, guard));
     }
     query.returning(Query::returning().columns(select_columns(collection)));
     query
@@ -244,8 +252,33 @@ pub(crate) fn unchanged(
 ) -> SelectStatement {
     let mut query = select_by_id(collection, scope, id);
     if let Some(guard) = guard {
-        query.and_where(guard_condition(dialect, collection, guard));
+        query.and_where(guard_condition(dialect, collection, id, guard));
     }
+    query
+}
+
+/// `SELECT id` of the record `id` if it is visible in `scope` and matches `rule`, with the rule's
+/// joins (a SELECT can join, so the primary key narrows it to one row). Run after an UPDATE in
+/// the same transaction, it reads the row as changed: an update rule must hold for the record
+/// after the change as well as before it (PostgreSQL applies a policy's `USING` as its `WITH
+/// CHECK` in the same way), or the change is rolled back.
+pub(crate) fn still_allowed(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    id: Uuid,
+    rule: &Filter,
+) -> SelectStatement {
+    let table = collection.name.clone();
+    let mut query = Query::select();
+    query
+        .column((table.clone(), "id".to_owned()))
+        .from(table.clone());
+    for condition in visible(collection, scope) {
+        query.and_where(condition);
+    }
+    query.and_where(Expr::col((table.clone(), "id".to_owned())).eq(id.hyphenated().to_string()));
+    rule.apply_in(dialect, &mut query, &table);
     query
 }
 
@@ -264,7 +297,7 @@ pub(crate) fn delete(
 ) -> Removal {
     let id_text = id.hyphenated().to_string();
     let mut conditions = visible(collection, scope);
-    conditions.extend(guard.map(|g| guard_condition(dialect, collection, g)));
+    conditions.extend(guard.map(|g| guard_condition(dialect, collection, id, g)));
     if collection.soft_delete {
         let now = fathom_schema::value::now_timestamp();
         let mut query = Query::update();

@@ -18,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use fathom_query::{
-    Env, FieldPath, Filter, SortKey, ValueKind, check, default_sort, parse, parse_sort,
+    Env, FieldPath, Filter, Reach, SortKey, ValueKind, check, default_sort, parse, parse_sort,
 };
 use fathom_schema::{Collection, Schema, Value, parse_schema};
 use fathom_store::{ListQuery, Record, Scope, Store, UnitOfWork, WriteOp, WriteResult};
@@ -340,14 +340,25 @@ impl Fixture {
 
     /// The value at `path` for `item`, following relation hops through live records only.
     fn lookup(&self, item: &Record, path: &FieldPath) -> Value {
+        self.lookup_reaching(item, path, &|_| true)
+    }
+
+    /// [`Fixture::lookup`] through hops that reach only the records `reaches` allows (the
+    /// others read as null, as a confined filter's joins make them).
+    fn lookup_reaching(
+        &self,
+        item: &Record,
+        path: &FieldPath,
+        reaches: &dyn Fn(&Record) -> bool,
+    ) -> Value {
         let mut record = item;
         for hop in &path.hops {
             let Value::Text(id) = record.column(&hop.field) else {
                 return Value::Null;
             };
             match self.live.get(&hop.collection).and_then(|r| r.get(&id)) {
-                Some(next) => record = next,
-                None => return Value::Null,
+                Some(next) if reaches(next) => record = next,
+                _ => return Value::Null,
             }
         }
         record.column(&path.column)
@@ -880,7 +891,62 @@ fn agree_in(
         "count disagrees with the list on `{}`",
         source
     );
+    confined_agree(fixture, collection, source, &filter)?;
     Ok(Ok(()))
+}
+
+/// A filter with relation hops, confined to what a caller may reach of `people` (everything,
+/// nothing, a rule on its own columns, a rule with a hop of its own), finds in SQL exactly the
+/// records it matches in memory when every hop outside the reach reads as null.
+fn confined_agree(
+    fixture: &Fixture,
+    collection: &str,
+    source: &str,
+    filter: &Filter,
+) -> Result<(), TestCaseError> {
+    if filter.paths().iter().all(|p| p.hops.is_empty()) {
+        return Ok(());
+    }
+    let rule = |text: &str| fixture.check_in("people", text, &Env::default()).unwrap();
+    let reaches = [
+        ("everything", Reach::Everything),
+        ("nothing", Reach::Nothing),
+        ("age > 0", Reach::Matching(rule("age > 0"))),
+        (
+            r#"manager.level = "gold""#,
+            Reach::Matching(rule(r#"manager.level = "gold""#)),
+        ),
+    ];
+    for (name, reach) in reaches {
+        let allowed = |record: &Record| match &reach {
+            Reach::Everything => true,
+            Reach::Nothing => false,
+            Reach::Matching(rule) => rule.matches(&|p| fixture.lookup(record, p)),
+        };
+        let confined = filter
+            .clone()
+            .confine(|_| Ok::<_, ()>(reach.clone()))
+            .unwrap();
+        let sql: BTreeSet<uuid::Uuid> = fixture
+            .list_in(collection, Some(&confined), &default_sort(), None, 10_000)
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let memory: BTreeSet<uuid::Uuid> = fixture
+            .records(collection)
+            .into_iter()
+            .filter(|r| confined.matches(&|p| fixture.lookup_reaching(r, p, &allowed)))
+            .map(|r| r.id)
+            .collect();
+        prop_assert_eq!(
+            sql,
+            memory,
+            "SQL and memory disagree on `{}` confined to {}",
+            source,
+            name
+        );
+    }
+    Ok(())
 }
 
 #[test]

@@ -5,15 +5,18 @@
 //! delete rules guard the statement against the stored row (a forbidden record answers 404);
 //! create rules are checked against the incoming record. Hidden fields are for administrators.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use fathom_auth::scopes_allow;
 use fathom_core::ErrorCode;
-use fathom_query::{AuthContext, Env, FieldPath, Filter, check, parse};
-use fathom_schema::{Collection, Rule, Schema, Value};
-use fathom_store::Scope;
+use fathom_query::{AuthContext, Env, FieldPath, Filter, Reach, check, parse};
+use fathom_schema::{Collection, Rule, Schema, TENANT_FIELD, Value};
+use fathom_store::{Scope, StoreErrorKind};
+
+use super::write::WriteFailure;
 use serde_json::{Map, Value as Json};
 
 use crate::AppState;
@@ -148,6 +151,44 @@ pub fn rule(
     }
 }
 
+/// Confines the relation hops of a caller's `filter` to the records the caller may list of each
+/// target collection (its list rule, within the caller's tenant); the others read as null, as
+/// they do when expanded. Administrators and API keys reach every record, as they do today.
+pub fn confine_hops(
+    schema: &Schema,
+    principal: &Principal,
+    filter: Filter,
+) -> Result<Filter, ApiError> {
+    if matches!(principal, Principal::Admin(_) | Principal::Service(_)) {
+        return Ok(filter);
+    }
+    filter.confine(|name| {
+        let Some(target) = schema.collection(name) else {
+            return Ok(Reach::Nothing);
+        };
+        let tenant = match (target.tenant_scoped, principal.scope()) {
+            (false, _) | (true, Scope::AllTenants) => None,
+            (true, Scope::NoTenant) => return Ok(Reach::Nothing),
+            (true, Scope::Tenant(tenant)) => Some(super::expand::column_in(
+                schema,
+                target,
+                TENANT_FIELD,
+                &BTreeSet::from([tenant]),
+            )?),
+        };
+        if target.rules.get("list").is_none() {
+            return Ok(Reach::Nothing);
+        }
+        Ok(
+            match (rule(schema, target, "list", principal, None)?, tenant) {
+                (None, None) => Reach::Everything,
+                (Some(rule), None) | (None, Some(rule)) => Reach::Matching(rule),
+                (Some(rule), Some(tenant)) => Reach::Matching(rule.and(tenant)),
+            },
+        )
+    })
+}
+
 /// Checks every rule of the schema at start-up, so that a broken rule stops the server instead
 /// of failing requests. Returns one message per broken rule.
 pub fn check_rules(schema: &Schema) -> Vec<String> {
@@ -226,16 +267,22 @@ pub fn strip_hidden(
     }
 }
 
-/// Refuses a create the collection's create rule does not allow for this caller and record.
-/// (Take the rule with [`rule`] before validating the body, so a caller who may not create at
-/// all learns nothing about the collection's fields.)
+/// Refuses a create the collection's create rule does not allow for this caller and record:
+/// 401 without credentials (signing in may help), 403 with them. (Take the rule with [`rule`]
+/// before validating the body, so a caller who may not create at all learns nothing about the
+/// collection's fields.)
 pub fn check_new_record(
     collection: &Collection,
+    principal: &Principal,
     create_rule: Option<&Filter>,
     values: &[(String, Value)],
 ) -> Result<(), ApiError> {
     match create_rule {
-        Some(filter) if !allows_new_record(filter, values) => Err(ApiError::new(
+        Some(filter) if allows_new_record(filter, values) => Ok(()),
+        Some(_) if matches!(principal, Principal::Anonymous) => {
+            Err(principal.denied("create", &collection.name))
+        }
+        Some(_) => Err(ApiError::new(
             ErrorCode::Forbidden,
             format!(
                 "The create rule of `{}` does not allow this record.",
@@ -243,8 +290,31 @@ pub fn check_new_record(
             ),
             "Check the values the rule requires (for example an owner field equal to your id).",
         )),
-        _ => Ok(()),
+        None => Ok(()),
     }
+}
+
+/// The answer to an update the store refused because the record as changed falls outside the
+/// update rule (which the stored record met): 401 without credentials, otherwise 403
+/// `rule_violation`. Any other store error is passed to `otherwise`.
+pub fn refused_change(
+    principal: &Principal,
+    collection: &str,
+    failure: WriteFailure,
+    otherwise: impl FnOnce(WriteFailure) -> ApiError,
+) -> ApiError {
+    if failure.error.kind != StoreErrorKind::RuleViolation {
+        return otherwise(failure);
+    }
+    if matches!(principal, Principal::Anonymous) {
+        return principal.denied("update", collection);
+    }
+    ApiError::new(
+        ErrorCode::RuleViolation,
+        format!("The update rule of `{collection}` does not allow the record as changed."),
+        "The rule must hold after the change too: leave the fields it depends on (such as an \
+         owner) as they are, or ask an administrator.",
+    )
 }
 
 /// A record's JSON as this caller may see it.

@@ -16,7 +16,7 @@ use refs::Created;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::access::{Principal, check_new_record, rule, visible_json};
+use super::access::{Principal, check_new_record, refused_change, rule, visible_json};
 use super::tenancy::{check_relation_tenants_in_batch, create_scope, take_tenant};
 use super::write::{self, WriteFailure};
 use crate::AppState;
@@ -132,7 +132,7 @@ fn operation(
             .map_err(|e| e.for_operation(index))?;
             let (id, values) = validate_create_with_id(&collection, &fields)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
-            check_new_record(&collection, create_rule.as_ref(), &values)
+            check_new_record(&collection, principal, create_rule.as_ref(), &values)
                 .map_err(|e| e.for_operation(index))?;
             // The id is fixed here, not by the store, so later operations can refer to it.
             let op = WriteOp::Create {
@@ -289,14 +289,19 @@ pub async fn batch(
         .await
         .map_err(|e: WriteFailure| {
             let index = e.error.operation;
-            let api = if e.error.kind == StoreErrorKind::NotFound {
-                ApiError::new(
+            let api = match e.error.kind {
+                StoreErrorKind::RuleViolation => {
+                    let collection = index
+                        .and_then(|i| collections.get(i))
+                        .map_or("", |c| &c.name);
+                    refused_change(&principal, collection, e, ApiError::from)
+                }
+                StoreErrorKind::NotFound => ApiError::new(
                     ErrorCode::RecordNotFound,
                     "The record does not exist.",
                     "Check the id; the record may have been deleted.",
-                )
-            } else {
-                ApiError::from(e)
+                ),
+                _ => ApiError::from(e),
             };
             match index {
                 Some(index) => api.for_operation(index),

@@ -33,7 +33,7 @@ pub async fn create(
     )?;
     let (id, values) =
         validate_create_with_id(&collection, &fields).map_err(ApiError::validation)?;
-    check_new_record(&collection, create_rule.as_ref(), &values)?;
+    check_new_record(&collection, &principal, create_rule.as_ref(), &values)?;
     let scope = create_scope(&principal, tenant.as_ref());
     check_relation_tenants(&state, &collection, &scope, None, &values).await?;
     let op = WriteOp::Create {

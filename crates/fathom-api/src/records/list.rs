@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use fathom_store::ListQuery;
 use serde_json::{Map, Value, json};
 
-use super::access::{Principal, reject_hidden, rule};
+use super::access::{Principal, confine_hops, reject_hidden, rule};
 use super::params::parse_list;
 use super::{CollectionPath, shape_records};
 use crate::AppState;
@@ -39,6 +39,11 @@ pub async fn list(
         "expand",
         &request.shape.expand_paths(),
     )?;
+    // The caller's paths through relations reach only what the caller may list there; the
+    // list rule, added next, is the schema's own and reads every record it names.
+    if let Some(filter) = request.filter.take() {
+        request.filter = Some(confine_hops(&state.schema, &principal, filter)?);
+    }
     if let Some(rule) = rule(&state.schema, &collection, "list", &principal, None)? {
         request.filter = Some(match request.filter.take() {
             Some(filter) => filter.and(rule),

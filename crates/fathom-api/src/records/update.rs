@@ -7,7 +7,7 @@ use fathom_store::{UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
 use super::RecordPath;
-use super::access::{Principal, rule, visible_json};
+use super::access::{Principal, refused_change, rule, visible_json};
 use super::tenancy::check_relation_tenants;
 use crate::AppState;
 use crate::body::JsonObject;
@@ -38,7 +38,11 @@ pub async fn update(
     };
     let mut results = super::write::execute(&state, UnitOfWork::single(scope, op))
         .await
-        .map_err(|e| path.write_error(e))?;
+        .map_err(|e| {
+            refused_change(&principal, &path.collection.name, e, |e| {
+                path.write_error(e)
+            })
+        })?;
     let Some(WriteResult::Updated(record)) = results.pop() else {
         return Err(ApiError::internal("update returned no record"));
     };

@@ -119,6 +119,7 @@ pub(crate) async fn execute(
     let tenant_scoped = work.ops.iter().any(|op| collection_of(op).tenant_scoped);
     if let [op] = work.ops.as_slice()
         && !tenant_scoped
+        && !checks_after(op)
     {
         // One statement on shared tables is atomic by itself: no BEGIN, no COMMIT, one round
         // trip.
@@ -141,6 +142,12 @@ pub(crate) async fn execute(
     }
     tx.commit().await.map_err(from_postgres)?;
     Ok(results)
+}
+
+/// Whether an operation reads again after writing (a guarded update checks its rule against the
+/// changed row), and so needs a transaction to roll back in.
+fn checks_after(op: &WriteOp) -> bool {
+    matches!(op, WriteOp::Update { guard: Some(_), values, .. } if !values.is_empty())
 }
 
 fn collection_of(op: &WriteOp) -> &Collection {
@@ -183,10 +190,20 @@ async fn apply<C: GenericClient>(
                     .build(PG)
             });
             let rows = scope::query(tx, built).await?;
-            records(collection, &rows)?
+            let record = records(collection, &rows)?
                 .pop()
-                .map(WriteResult::Updated)
-                .ok_or_else(StoreError::not_found)
+                .ok_or_else(StoreError::not_found)?;
+            // The rule must still hold for the row as changed; the caller's transaction is
+            // rolled back when it does not.
+            if let Some(rule) = guard.as_ref().filter(|_| !values.is_empty()) {
+                let built = lower(
+                    statements::still_allowed(DIALECT, collection, scope, *id, rule).build(PG),
+                );
+                if scope::query(tx, built).await?.is_empty() {
+                    return Err(StoreError::rule_violation());
+                }
+            }
+            Ok(WriteResult::Updated(record))
         }
         WriteOp::Delete {
             collection,

@@ -191,14 +191,28 @@ fn update(
     values: &[(String, Value)],
     guard: Option<&Filter>,
 ) -> Result<Record, StoreError> {
-    let (sql, values) = if values.is_empty() {
+    let (sql, changes) = if values.is_empty() {
         statements::unchanged(DIALECT, collection, scope, id, guard).build(SqliteQueryBuilder)
     } else {
         statements::update(DIALECT, collection, scope, id, values, guard).build(SqliteQueryBuilder)
     };
-    query_records(conn, collection, &sql, values)?
+    let record = query_records(conn, collection, &sql, changes)?
         .pop()
-        .ok_or_else(StoreError::not_found)
+        .ok_or_else(StoreError::not_found)?;
+    // The rule must still hold for the row as changed; the job's savepoint is rolled back when
+    // it does not.
+    if let Some(rule) = guard.filter(|_| !values.is_empty()) {
+        let (sql, values) = statements::still_allowed(DIALECT, collection, scope, id, rule)
+            .build(SqliteQueryBuilder);
+        let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
+        let allowed = statement
+            .exists(rusqlite::params_from_iter(bind(values)))
+            .map_err(from_sqlite)?;
+        if !allowed {
+            return Err(StoreError::rule_violation());
+        }
+    }
+    Ok(record)
 }
 
 fn delete(

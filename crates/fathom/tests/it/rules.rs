@@ -2,6 +2,9 @@
 //! touches another's rows: they answer 404), create rules on the incoming record, hidden fields
 //! for administrators only, and a broken rule stops start-up.
 
+mod changes;
+mod hops;
+
 use serde_json::json;
 
 use crate::helpers::{
