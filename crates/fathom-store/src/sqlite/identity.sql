@@ -56,7 +56,10 @@ CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "scopes" TEXT NOT NULL,
     "tenant" TEXT,
     "created_at" TEXT NOT NULL,
-    "revoked_at" TEXT
+    "revoked_at" TEXT,
+    -- The administrator who created the key (no foreign key: a key whose creator is gone is
+    -- suspended, not turned into an operator's key).
+    "created_by" TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS "_fathom_audit" (
     "seq" INTEGER PRIMARY KEY AUTOINCREMENT,
