@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS "_fathom_signing_keys" (
     "created_at" bigint NOT NULL,
     "retired_at" bigint
 );
+-- `created_by` is the administrator who made the key through the API (null for the CLI's keys).
+-- No foreign key: a key whose creator is gone is suspended, not turned into an operator's key.
 CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "id" uuid PRIMARY KEY,
     "prefix" text COLLATE "C" NOT NULL UNIQUE,
@@ -59,8 +61,6 @@ CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "tenant" text COLLATE "C",
     "created_at" timestamptz NOT NULL,
     "revoked_at" timestamptz,
-    -- The administrator who created the key (no foreign key: a key whose creator is gone is
-    -- suspended, not turned into an operator's key).
     "created_by" uuid
 );
 CREATE TABLE IF NOT EXISTS "_fathom_audit" (

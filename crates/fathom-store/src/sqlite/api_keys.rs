@@ -123,3 +123,46 @@ pub(crate) fn revoke(conn: &Connection, id: Uuid) -> Result<Option<ApiKey>, Stor
     })
     .map_err(from_sqlite)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
+    use super::*;
+
+    /// A database from before keys recorded their creator gets the column, filled from the
+    /// audit log for keys an administrator made; a key made with the CLI stays without one.
+    #[test]
+    fn an_older_database_gets_the_creator_column_filled_from_the_audit_log() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::sqlite::migrate::ensure_system_tables(&conn).unwrap();
+        conn.execute_batch("ALTER TABLE \"_fathom_api_keys\" DROP COLUMN \"created_by\"")
+            .unwrap();
+        let admin = Uuid::now_v7().hyphenated().to_string();
+        let (by_admin, by_cli) = (Uuid::now_v7(), Uuid::now_v7());
+        for (id, prefix) in [(by_admin, "aaaaaaaa"), (by_cli, "bbbbbbbb")] {
+            conn.execute(
+                "INSERT INTO \"_fathom_api_keys\" (\"id\", \"prefix\", \"hash\", \"name\", \"scopes\", \"created_at\")
+                 VALUES (?1, ?2, 'hash', 'old key', '[\"*:*\"]', '2026-01-01T00:00:00.000Z')",
+                params![id.hyphenated().to_string(), prefix],
+            )
+            .unwrap();
+        }
+        conn.execute_batch(&format!(
+            "INSERT INTO \"_fathom_audit\" (\"at\", \"action\", \"outcome\", \"actor\", \"target\") VALUES
+             ('2026-01-01T00:00:00.000Z', 'api_key_created', 'success', '{admin}', '{by_admin}'),
+             ('2026-01-01T00:00:00.000Z', 'api_key_created', 'success', NULL, '{by_cli}')"
+        ))
+        .unwrap();
+
+        add_creator_column(&conn).unwrap();
+        add_creator_column(&conn).unwrap(); // Idempotent: a later start finds the column.
+        let keys = all(&conn).unwrap();
+        let creator_of = |id: Uuid| keys.iter().find(|k| k.id == id).unwrap().created_by;
+        assert_eq!(
+            creator_of(by_admin).map(|u| u.hyphenated().to_string()),
+            Some(admin)
+        );
+        assert_eq!(creator_of(by_cli), None);
+    }
+}

@@ -271,8 +271,6 @@ async fn a_key_works_only_while_its_creator_is_an_enabled_administrator() {
         .await;
     let (boss, token) = mint_user(&app.store, &app.auth, "boss@example.com", &["admin"]).await;
     let (created, key) = create_key_as(&app, &token, json!(["memos:list"])).await;
-    assert_eq!(created["status"], "active", "{created}");
-    assert_eq!(created["created_by"], boss.to_string(), "{created}");
     assert_eq!(
         status_of(&app, "GET", "/api/v1/memos", &key, None).await,
         200
@@ -286,6 +284,8 @@ async fn a_key_works_only_while_its_creator_is_an_enabled_administrator() {
         problem["detail"].as_str().unwrap().contains("suspended"),
         "{problem}"
     );
+    assert_eq!(created["status"], "active", "{created}");
+    assert_eq!(created["created_by"], boss.to_string(), "{created}");
     assert_eq!(listed_status(&app, &created["id"]).await, "suspended");
 
     // Restored, the key works again; disabled, it is suspended again.
