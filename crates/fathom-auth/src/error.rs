@@ -48,6 +48,10 @@ pub enum AuthError {
     /// A token's `nbf` is in the future (beyond the leeway).
     #[error("token is not valid yet")]
     NotYetValid,
+    /// A token's `exp` lies further from its `iat` (or from now, if earlier) than the configured
+    /// access-token lifetime plus the leeway, however well it is signed.
+    #[error("token claims a lifetime longer than configured")]
+    LifetimeTooLong,
     /// A token's `iss` is not the configured issuer.
     #[error("token issuer does not match")]
     WrongIssuer,
@@ -105,6 +109,7 @@ impl AuthError {
             | Self::UnacceptedAlgorithm
             | Self::UnknownKey
             | Self::InvalidSignature
+            | Self::LifetimeTooLong
             | Self::WrongIssuer
             | Self::WrongAudience => AuthErrorKind::InvalidToken,
             Self::Expired | Self::NotYetValid => AuthErrorKind::Expired,
@@ -131,6 +136,7 @@ mod tests {
             AuthError::UnacceptedAlgorithm,
             AuthError::UnknownKey,
             AuthError::InvalidSignature,
+            AuthError::LifetimeTooLong,
             AuthError::WrongIssuer,
             AuthError::WrongAudience,
         ] {

@@ -350,6 +350,18 @@ impl KeyRing {
         if claims.nbf > now.saturating_add(leeway) {
             return Err(AuthError::NotYetValid);
         }
+        // A correctly signed token may still claim a life this server never grants (a leaked
+        // key, or a lifetime shortened since it was issued): it may last at most the configured
+        // lifetime plus the leeway from the earlier of its `iat` and now.
+        let ttl = i64::try_from(config.access_ttl_secs).unwrap_or(i64::MAX);
+        let latest_exp = claims
+            .iat
+            .min(now)
+            .saturating_add(ttl)
+            .saturating_add(leeway);
+        if claims.exp > latest_exp {
+            return Err(AuthError::LifetimeTooLong);
+        }
         Ok(claims)
     }
 
@@ -434,6 +446,46 @@ mod tests {
             KeyRing::new(vec![unnamed]),
             Err(AuthError::InvalidKey(_))
         ));
+    }
+
+    #[test]
+    fn a_signed_token_claiming_a_longer_life_than_configured_is_refused() {
+        let ring = KeyRing::new(vec![SigningKey::generate(0)]).unwrap();
+        let mut config = TokenConfig::new("fathom", "fathom-api");
+        let subject = TokenSubject {
+            sub: "user".into(),
+            roles: vec![],
+            tenant: None,
+            verified: false,
+            sid: "session".into(),
+        };
+        let now = 1_000_000;
+        let issued = ring.issue(&config, &subject, now).unwrap();
+        assert!(ring.verify(&config, &issued, now).is_ok());
+        // The same key issuing with a lifetime of a year, as a leaked key could.
+        config.access_ttl_secs = 365 * 24 * 3600;
+        let long = ring.issue(&config, &subject, now).unwrap();
+        config.access_ttl_secs = TokenConfig::DEFAULT_ACCESS_TTL_SECS;
+        assert_eq!(
+            ring.verify(&config, &long, now),
+            Err(AuthError::LifetimeTooLong)
+        );
+        assert_eq!(
+            AuthError::LifetimeTooLong.kind(),
+            crate::AuthErrorKind::InvalidToken
+        );
+        // Exactly the configured lifetime plus the leeway passes; one second more does not.
+        let edge = (TokenConfig::DEFAULT_ACCESS_TTL_SECS + TokenConfig::DEFAULT_LEEWAY_SECS) as i64;
+        config.access_ttl_secs = edge as u64;
+        let at_edge = ring.issue(&config, &subject, now).unwrap();
+        config.access_ttl_secs = edge as u64 + 1;
+        let past_edge = ring.issue(&config, &subject, now).unwrap();
+        config.access_ttl_secs = TokenConfig::DEFAULT_ACCESS_TTL_SECS;
+        assert!(ring.verify(&config, &at_edge, now).is_ok());
+        assert_eq!(
+            ring.verify(&config, &past_edge, now),
+            Err(AuthError::LifetimeTooLong)
+        );
     }
 
     #[test]

@@ -52,6 +52,23 @@ pub struct UserChanges {
     pub tenant: Option<Option<String>>,
 }
 
+/// What an account may do right now: the part of a user that decides access. Read with every
+/// session check, so a change to the account (roles, tenant, verification) applies to access
+/// tokens issued before it, instead of waiting for them to expire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    pub roles: Vec<String>,
+    pub tenant: Option<String>,
+    pub verified: bool,
+}
+
+/// The account that created an API key, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCreator {
+    pub roles: Vec<String>,
+    pub disabled: bool,
+}
+
 /// A login session: the family of refresh tokens issued from one login.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
@@ -116,6 +133,13 @@ pub struct ApiKey {
     pub tenant: Option<String>,
     pub created_at: String,
     pub revoked_at: Option<String>,
+    /// The administrator who created the key through the API; `None` for a key made by the
+    /// operator with `fathom keys create` (or before creators were recorded).
+    pub created_by: Option<Uuid>,
+    /// The creator's account as it is when the key is read (`None` when there is no creator or
+    /// the account no longer exists; ignored when a key is stored). The API decides from it
+    /// whether the key is suspended.
+    pub creator: Option<KeyCreator>,
 }
 
 /// One security-relevant event. Never holds a secret.
@@ -279,15 +303,18 @@ impl Store {
         ))
     }
 
-    /// Whether `session_id` of `user_id` is live: not revoked, not expired, its user not
-    /// disabled. Checked on every authenticated request, so ending a session ends its access
-    /// tokens at once.
-    pub async fn session_is_live(
+    /// The account's current authority when `session_id` of `user_id` is live (not revoked,
+    /// not expired, its user not disabled), else `None`. Checked on every authenticated request,
+    /// so ending a session ends its access tokens at once, and the roles, tenant and
+    /// verification a request acts on are the account's, not the token's.
+    pub async fn live_session_authority(
         &self,
         user_id: Uuid,
         session_id: Uuid,
-    ) -> Result<bool, StoreError> {
-        on_reader!(self, |conn| sql::session_is_live(conn, user_id, session_id))
+    ) -> Result<Option<Authority>, StoreError> {
+        on_reader!(self, |conn| sql::live_session_authority(
+            conn, user_id, session_id
+        ))
     }
 
     /// The live sessions of a user, newest first.
@@ -387,13 +414,13 @@ impl Store {
         on_writer!(self, |conn| api_keys::create(conn, &key))
     }
 
-    /// The key with this visible prefix, revoked or not.
+    /// The key with this visible prefix, revoked or not, with its creator's account as it is now.
     pub async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKey>, StoreError> {
         let prefix = prefix.to_owned();
         on_reader!(self, |conn| api_keys::by_prefix(conn, &prefix))
     }
 
-    /// Every API key, oldest first.
+    /// Every API key, oldest first, each with its creator's account as it is now.
     pub async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
         on_reader!(self, |conn| api_keys::all(conn))
     }

@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 pub use error::{StoreError, StoreErrorKind};
 pub use identity::{
-    ApiKey, AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User,
-    UserChanges,
+    ApiKey, AuditEntry, AuditRecord, Authority, KeyCreator, NewUser, RefreshOutcome, Session,
+    StoredSigningKey, User, UserChanges,
 };
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;

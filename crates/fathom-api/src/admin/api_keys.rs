@@ -1,17 +1,20 @@
 //! `/api/v1/admin/api-keys`: create (the key is in the answer once and stored only as a hash),
-//! list and revoke the API keys of services. Creation and revocation are audited.
+//! list and revoke the API keys of services. Creation and revocation are audited. A key records
+//! the administrator who created it and is listed as `suspended` while that account is no
+//! longer an administrator (see `auth::api_keys`).
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use fathom_core::ErrorCode;
-use fathom_store::{ApiKey, AuditEntry};
+use fathom_store::{ApiKey, AuditEntry, KeyCreator};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::Admin;
 use crate::AppState;
-use crate::auth::{issue_api_key, parse_scopes};
+use crate::auth::api_keys::{is_suspended, issue_as};
+use crate::auth::parse_scopes;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
 use crate::error::ApiError;
@@ -28,8 +31,16 @@ fn invalid(field: &str, message: String) -> ApiError {
     .with_field(field, "invalid", message)
 }
 
-/// A key as administrators see it: never the key or its hash.
+/// A key as administrators see it: never the key or its hash. `status` is `revoked`,
+/// `suspended` (its creator lost the `admin` role or was disabled) or `active`.
 fn key_json(key: &ApiKey) -> Value {
+    let status = if key.revoked_at.is_some() {
+        "revoked"
+    } else if is_suspended(key) {
+        "suspended"
+    } else {
+        "active"
+    };
     json!({
         "id": key.id.hyphenated().to_string(),
         "name": key.name,
@@ -38,6 +49,8 @@ fn key_json(key: &ApiKey) -> Value {
         "tenant": key.tenant,
         "created_at": key.created_at,
         "revoked_at": key.revoked_at,
+        "created_by": key.created_by.map(|id| id.hyphenated().to_string()),
+        "status": status,
     })
 }
 
@@ -98,7 +111,13 @@ pub async fn create(
             ));
         }
     };
-    let (record, key) = issue_api_key(&state.store, name, &scopes, tenant).await?;
+    let (mut record, key) =
+        issue_as(&state.store, Some(admin.0.user_id), name, &scopes, tenant).await?;
+    // The creator is the caller, an administrator as of this request.
+    record.creator = Some(KeyCreator {
+        roles: admin.0.claims.roles.clone(),
+        disabled: false,
+    });
     state
         .store
         .audit(audit(&admin, "api_key_created", &record))

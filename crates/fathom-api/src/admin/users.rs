@@ -1,5 +1,8 @@
 //! `GET /users`, `GET /users/{id}`, `PATCH /users/{id}` (roles, disabled, verified, tenant).
-//! Disabling a user ends every session at once; every change is audited.
+//! Disabling a user ends every session at once; every change (roles, tenant, verification)
+//! applies to the user's existing access tokens at once on this node and within
+//! `auth.session_cache_ms` on others, since requests act on the account, not the token. Every
+//! change is audited.
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -185,12 +188,11 @@ pub async fn update(
         .user_by_id(id)
         .await?
         .ok_or_else(user_not_found)?;
-    let disabling = changes.disabled == Some(true);
     let after = state.store.update_user(id, changes.clone()).await;
-    if disabling {
-        // Disabling ended every session of the user: this node stops trusting them now.
-        state.auth.sessions.forget_user(id);
-    }
+    // Disabling ended every session of the user, and any other change alters what they may do:
+    // this node forgets its verdicts now, even if the update failed midway, so the next request
+    // reads the account as it is.
+    state.auth.sessions.forget_user(id);
     let after = after?;
     let mut detail = Vec::new();
     if before.roles != after.roles {

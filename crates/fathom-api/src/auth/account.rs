@@ -259,6 +259,8 @@ pub async fn verify_email(
         .await?
         .ok_or_else(token_rejected)?;
     state.store.set_verified(user_id).await?;
+    // Requests act on the account's verified flag: this node reads it again at once.
+    state.auth.sessions.forget_user(user_id);
     audit(
         &state,
         "email_verified",

@@ -3,6 +3,13 @@
 //! hash (compared in constant time) and it is not revoked. A key is never an administrator: it
 //! may do exactly what its scopes name on the records endpoints, within its tenant if it has
 //! one. Keys are issued here for both the admin endpoint and `fathom keys create`.
+//!
+//! A key an administrator created through the API holds that administrator's authority, so it
+//! works only while its creator still has the `admin` role and is not disabled (checked on
+//! every use, in the same read as the key): otherwise it is suspended, and works again if the
+//! creator is restored. Without that, a demoted administrator could keep its access through a
+//! key minted before the demotion. A key made with `fathom keys create` has no creator: the
+//! operator who can run the CLI on the database holds every authority anyway.
 
 use fathom_auth::{KeyScope, api_key_prefix, constant_time_eq, generate_api_key, hash_token};
 use fathom_core::ErrorCode;
@@ -11,6 +18,7 @@ use fathom_store::{ApiKey, Store, StoreError};
 use uuid::Uuid;
 
 use crate::AppState;
+use crate::admin::ADMIN_ROLE;
 use crate::error::ApiError;
 
 /// The tag every API key starts with, which tells it from an access token.
@@ -48,6 +56,13 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<ServiceKey, A
     if stored.revoked_at.is_some() {
         return Err(unauthorized("The API key has been revoked."));
     }
+    if is_suspended(&stored) {
+        return Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "The API key is suspended: the administrator who created it no longer holds the `admin` role or is disabled.",
+            "Ask a current administrator to create a new key (and revoke this one), or to restore its creator.",
+        ));
+    }
     let scopes = stored
         .scopes
         .iter()
@@ -60,6 +75,17 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<ServiceKey, A
         scopes,
         tenant: stored.tenant,
     })
+}
+
+/// Whether a key's creator has lost the authority the key was made with: an account that no
+/// longer exists, is disabled or lacks the `admin` role. A key without a creator (made with the
+/// CLI) is never suspended.
+pub fn is_suspended(key: &ApiKey) -> bool {
+    key.created_by.is_some()
+        && !key
+            .creator
+            .as_ref()
+            .is_some_and(|c| !c.disabled && c.roles.iter().any(|r| r == ADMIN_ROLE))
 }
 
 /// Parses scope texts and checks that each names a collection of `schema` (or `*`). The error
@@ -86,10 +112,22 @@ pub fn parse_scopes(schema: &Schema, texts: &[String]) -> Result<Vec<KeyScope>, 
         .collect()
 }
 
-/// Creates and stores a new key. Returns the stored record and the key itself, which exists
-/// nowhere else: show it once.
+/// Creates and stores a new key without a creator account (the operator's, from the CLI).
+/// Returns the stored record and the key itself, which exists nowhere else: show it once.
 pub async fn issue(
     store: &Store,
+    name: &str,
+    scopes: &[KeyScope],
+    tenant: Option<String>,
+) -> Result<(ApiKey, String), StoreError> {
+    issue_as(store, None, name, scopes, tenant).await
+}
+
+/// Like [`issue`], for a key made by the administrator `created_by`, which works only while
+/// that account keeps the `admin` role (see [`is_suspended`]).
+pub async fn issue_as(
+    store: &Store,
+    created_by: Option<Uuid>,
     name: &str,
     scopes: &[KeyScope],
     tenant: Option<String>,
@@ -104,6 +142,8 @@ pub async fn issue(
         tenant,
         created_at: fathom_schema::value::now_timestamp(),
         revoked_at: None,
+        created_by,
+        creator: None,
     };
     store.create_api_key(record.clone()).await?;
     Ok((record, key))

@@ -9,12 +9,14 @@
 //!   once its token has expired. Nothing else can make a verified token unverifiable later:
 //!   signing keys are retired, never removed from the ring, and issuer and audience are fixed at
 //!   start-up. Revocation is the session's business, below.
-//! - [`SessionCache`] remembers that a session was live for a short interval
-//!   (`auth.session_cache_ms`). Only a positive verdict is kept. Every place where this node
-//!   ends a session (logout, revocation, password change and reset, disabling a user, refresh
-//!   token reuse) forgets it at once, so on this node an ended session's access tokens are
-//!   refused by the next request. Another node keeps its own verdict until the interval runs
-//!   out: that interval is how long a revoked access token may keep working there.
+//! - [`SessionCache`] remembers that a session was live, with its account's authority (roles,
+//!   tenant, verified) as read then, for a short interval (`auth.session_cache_ms`). Only a
+//!   positive verdict is kept. Every place where this node ends a session (logout, revocation,
+//!   password change and reset, disabling a user, refresh token reuse) or changes an account
+//!   (an administrator's update, email verification) forgets it at once, so on this node the
+//!   next request sees the change. Another node keeps its own verdict until the interval runs
+//!   out: that interval is how long a revoked access token, or a removed role or tenant, may
+//!   keep working there.
 //!
 //! Both are bounded (a fixed number of entries, in shards behind short mutexes), so memory does
 //! not grow with the number of callers; when a shard is full, expired entries go first, then an
@@ -27,6 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use fathom_auth::Claims;
+use fathom_store::Authority;
 use sha2::{Digest as _, Sha256};
 use uuid::Uuid;
 
@@ -160,14 +163,16 @@ impl TokenCache {
     }
 }
 
-/// A session's last positive liveness verdict.
-#[derive(Debug, Clone, Copy)]
+/// A session's last positive liveness verdict, with the account's authority read with it.
+#[derive(Debug, Clone)]
 struct LiveSession {
     user_id: Uuid,
+    authority: Arc<Authority>,
     checked_at: Instant,
 }
 
-/// Sessions recently found live in the database, for `ttl`; a zero `ttl` disables it.
+/// Sessions recently found live in the database, with their account's authority, for `ttl`;
+/// a zero `ttl` disables it.
 pub struct SessionCache {
     entries: Shards<Uuid, LiveSession>,
     ttl: Duration,
@@ -190,15 +195,21 @@ impl SessionCache {
         }
     }
 
-    /// Whether `session_id` of `user_id` was found live less than `ttl` ago.
-    pub fn is_live(&self, user_id: Uuid, session_id: Uuid) -> bool {
+    /// The account's authority if `session_id` of `user_id` was found live less than `ttl` ago.
+    pub fn get(&self, user_id: Uuid, session_id: Uuid) -> Option<Arc<Authority>> {
         if self.ttl.is_zero() {
-            return false;
+            return None;
         }
         let shard = self.entries.shard(session_shard(session_id));
         shard
             .get(&session_id)
-            .is_some_and(|entry| entry.user_id == user_id && entry.checked_at.elapsed() < self.ttl)
+            .filter(|entry| entry.user_id == user_id && entry.checked_at.elapsed() < self.ttl)
+            .map(|entry| Arc::clone(&entry.authority))
+    }
+
+    /// Whether `session_id` of `user_id` was found live less than `ttl` ago.
+    pub fn is_live(&self, user_id: Uuid, session_id: Uuid) -> bool {
+        self.get(user_id, session_id).is_some()
     }
 
     /// To read before asking the database, then pass to [`SessionCache::remember`].
@@ -206,9 +217,16 @@ impl SessionCache {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// Stores a positive verdict the database gave after `generation` was read, unless a
-    /// session has been forgotten since (the verdict might predate that revocation).
-    pub fn remember(&self, user_id: Uuid, session_id: Uuid, generation: u64) {
+    /// Stores a positive verdict (and the authority read with it) the database gave after
+    /// `generation` was read, unless a session or account has been forgotten since (the
+    /// verdict might predate that revocation or change).
+    pub fn remember(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        authority: Arc<Authority>,
+        generation: u64,
+    ) {
         if self.ttl.is_zero() {
             return;
         }
@@ -221,6 +239,7 @@ impl SessionCache {
         }
         let entry = LiveSession {
             user_id,
+            authority,
             checked_at: Instant::now(),
         };
         self.entries
@@ -237,8 +256,9 @@ impl SessionCache {
             .remove(&session_id);
     }
 
-    /// Forgets every session of `user_id` (all of them were, or all but the caller's own were,
-    /// just ended; the caller's own is checked again on its next request, which is cheap).
+    /// Forgets every session of `user_id`: all of them (or all but the caller's own) were just
+    /// ended, or the account just changed. The next request of each reads the database again,
+    /// which is cheap.
     pub fn forget_user(&self, user_id: Uuid) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         for index in 0..SHARDS {
@@ -275,6 +295,14 @@ mod tests {
             nbf,
             iat: nbf,
             jti: "jti".into(),
+        })
+    }
+
+    fn authority() -> Arc<Authority> {
+        Arc::new(Authority {
+            roles: vec!["user".into()],
+            tenant: None,
+            verified: true,
         })
     }
 
@@ -347,14 +375,19 @@ mod tests {
         let cache = SessionCache::new(100, Duration::from_secs(60));
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
         assert!(!cache.is_live(user, session));
-        cache.remember(user, session, cache.generation());
+        cache.remember(user, session, authority(), cache.generation());
         assert!(cache.is_live(user, session));
+        assert_eq!(
+            cache.get(user, session).as_deref(),
+            Some(&*authority()),
+            "the authority read with the verdict comes back with it"
+        );
         assert!(
             !cache.is_live(Uuid::new_v4(), session),
             "the verdict is for the session's own user only"
         );
         let short = SessionCache::new(100, Duration::from_millis(20));
-        short.remember(user, session, short.generation());
+        short.remember(user, session, authority(), short.generation());
         assert!(short.is_live(user, session));
         std::thread::sleep(Duration::from_millis(30));
         assert!(!short.is_live(user, session), "the interval has passed");
@@ -364,7 +397,7 @@ mod tests {
     fn a_zero_interval_disables_the_session_cache() {
         let cache = SessionCache::new(100, Duration::ZERO);
         let (user, session) = (Uuid::new_v4(), Uuid::new_v4());
-        cache.remember(user, session, cache.generation());
+        cache.remember(user, session, authority(), cache.generation());
         assert!(!cache.is_live(user, session));
         assert!(cache.is_empty());
     }
@@ -376,9 +409,9 @@ mod tests {
         let (a, b, c) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let other = Uuid::new_v4();
         for session in [a, b] {
-            cache.remember(user, session, cache.generation());
+            cache.remember(user, session, authority(), cache.generation());
         }
-        cache.remember(other, c, cache.generation());
+        cache.remember(other, c, authority(), cache.generation());
         cache.forget(a);
         assert!(!cache.is_live(user, a));
         assert!(cache.is_live(user, b));
@@ -394,14 +427,14 @@ mod tests {
         // A request reads the generation and asks the database; meanwhile the session ends.
         let before = cache.generation();
         cache.forget(session);
-        cache.remember(user, session, before);
+        cache.remember(user, session, authority(), before);
         assert!(!cache.is_live(user, session));
         // Even a revocation of some other session makes the racing verdict unsafe to keep.
         let before = cache.generation();
         cache.forget_user(Uuid::new_v4());
-        cache.remember(user, session, before);
+        cache.remember(user, session, authority(), before);
         assert!(!cache.is_live(user, session));
-        cache.remember(user, session, cache.generation());
+        cache.remember(user, session, authority(), cache.generation());
         assert!(cache.is_live(user, session));
     }
 
@@ -410,7 +443,7 @@ mod tests {
         let cache = SessionCache::new(32, Duration::from_secs(60));
         let user = Uuid::new_v4();
         for _ in 0..1_000 {
-            cache.remember(user, Uuid::new_v4(), cache.generation());
+            cache.remember(user, Uuid::new_v4(), authority(), cache.generation());
         }
         assert!(cache.len() <= 32, "{} entries", cache.len());
     }

@@ -2,9 +2,12 @@
 //! forged or expired token is a 401 with `WWW-Authenticate: Bearer`, never a 5xx.
 //!
 //! Each request checks the token's signature and validity window, then that its session is
-//! live. Both go through this node's caches ([`super::cache`]): a token already verified here
-//! only has its window checked again, and a session found live within `auth.session_cache_ms`
-//! is not read from the database again (this node forgets it whenever it ends it).
+//! live, reading with it the account's current roles, tenant and verified flag: those, not the
+//! token's claims, are what the request acts on, so a role removed, a tenant changed or a
+//! verification withdrawn applies to tokens issued before the change. Both go through this
+//! node's caches ([`super::cache`]): a token already verified here only has its window checked
+//! again, and a session found live within `auth.session_cache_ms` is not read from the
+//! database again (this node forgets it whenever it ends it or changes its account).
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use fathom_auth::{AuthError, Claims};
 use fathom_core::ErrorCode;
+use fathom_store::Authority;
 use uuid::Uuid;
 
 use super::cache::VerifiedToken;
@@ -23,6 +27,8 @@ use crate::error::ApiError;
 /// A caller holding a valid access token.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// The token's claims, except `roles`, `tenant` and `verified`, which are the account's as
+    /// they are now (at most `auth.session_cache_ms` old), whatever the token says.
     pub claims: Arc<Claims>,
     pub user_id: Uuid,
     pub session_id: Uuid,
@@ -76,16 +82,16 @@ impl FromRequestParts<AppState> for Caller {
         };
         // A token outlives nothing: logout, revocation, reuse detection and disable end it at
         // once on this node, and on others within `auth.session_cache_ms`.
-        if !session_is_live(state, token.user_id, token.session_id).await? {
+        let Some(authority) = live_authority(state, token.user_id, token.session_id).await? else {
             return Err(unauthorized("The session of this access token has ended."));
-        }
+        };
         let VerifiedToken {
             claims,
             user_id,
             session_id,
         } = token;
         Ok(Self {
-            claims,
+            claims: current_claims(claims, &authority),
             user_id,
             session_id,
         })
@@ -124,21 +130,44 @@ async fn verify(state: &AppState, token: &str, now: i64) -> Result<VerifiedToken
     Ok(verified)
 }
 
-/// Whether the session is live: remembered as live a moment ago on this node, or found so in
-/// the database now.
-async fn session_is_live(
+/// The account's authority if the session is live: remembered a moment ago on this node, or
+/// read from the database now. `None` when the session has ended.
+async fn live_authority(
     state: &AppState,
     user_id: Uuid,
     session_id: Uuid,
-) -> Result<bool, ApiError> {
+) -> Result<Option<Arc<Authority>>, ApiError> {
     let sessions = &state.auth.sessions;
-    if sessions.is_live(user_id, session_id) {
-        return Ok(true);
+    if let Some(authority) = sessions.get(user_id, session_id) {
+        return Ok(Some(authority));
     }
     let generation = sessions.generation();
-    let live = state.store.session_is_live(user_id, session_id).await?;
-    if live {
-        sessions.remember(user_id, session_id, generation);
+    let Some(authority) = state
+        .store
+        .live_session_authority(user_id, session_id)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let authority = Arc::new(authority);
+    sessions.remember(user_id, session_id, Arc::clone(&authority), generation);
+    Ok(Some(authority))
+}
+
+/// The token's claims with the account's current roles, tenant and verified flag. Nearly
+/// always they agree and the token's claims are shared as they are; only a token issued before
+/// an account change pays for a copy.
+fn current_claims(claims: Arc<Claims>, authority: &Authority) -> Arc<Claims> {
+    if claims.roles == authority.roles
+        && claims.tenant == authority.tenant
+        && claims.verified == authority.verified
+    {
+        return claims;
     }
-    Ok(live)
+    Arc::new(Claims {
+        roles: authority.roles.clone(),
+        tenant: authority.tenant.clone(),
+        verified: authority.verified,
+        ..Claims::clone(&claims)
+    })
 }

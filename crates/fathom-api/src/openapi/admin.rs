@@ -54,6 +54,22 @@ pub fn schemas() -> Map<String, Value> {
         "revoked_at".into(),
         nullable_text("When the key was revoked, if it was."),
     );
+    key.insert(
+        "created_by".into(),
+        json!({
+            "type": ["string", "null"],
+            "format": "uuid",
+            "description": "The administrator who created the key; null for a key made with `fathom keys create`.",
+        }),
+    );
+    key.insert(
+        "status".into(),
+        json!({
+            "type": "string",
+            "enum": ["active", "suspended", "revoked"],
+            "description": "`suspended` while the key's creator is not an enabled administrator (the key answers 401 until the creator is restored).",
+        }),
+    );
     let mut created = key.clone();
     created.insert(
         "key".into(),

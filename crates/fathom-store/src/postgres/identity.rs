@@ -16,7 +16,8 @@ use crate::identity::{AuditEntry, AuditRecord, NewUser, StoredSigningKey, User, 
 
 // Sessions and refresh tokens live in their own file; `sql::` reaches them through here.
 pub(crate) use super::sessions::{
-    create_session, revoke_session, revoke_sessions, rotate_refresh, session_is_live, sessions,
+    create_session, live_session_authority, revoke_session, revoke_sessions, rotate_refresh,
+    sessions,
 };
 
 const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";

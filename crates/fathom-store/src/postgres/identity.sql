@@ -50,6 +50,8 @@ CREATE TABLE IF NOT EXISTS "_fathom_signing_keys" (
     "created_at" bigint NOT NULL,
     "retired_at" bigint
 );
+-- `created_by` is the administrator who made the key through the API (null for the CLI's keys).
+-- No foreign key: a key whose creator is gone is suspended, not turned into an operator's key.
 CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "id" uuid PRIMARY KEY,
     "prefix" text COLLATE "C" NOT NULL UNIQUE,
@@ -58,7 +60,8 @@ CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "scopes" jsonb NOT NULL,
     "tenant" text COLLATE "C",
     "created_at" timestamptz NOT NULL,
-    "revoked_at" timestamptz
+    "revoked_at" timestamptz,
+    "created_by" uuid
 );
 CREATE TABLE IF NOT EXISTS "_fathom_audit" (
     "seq" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -71,3 +74,21 @@ CREATE TABLE IF NOT EXISTS "_fathom_audit" (
     "ip" text,
     "detail" text
 );
+-- A database made before keys recorded their creator gets the column once, filled from the
+-- audit log (the administrator who created each key), so those keys are tied to their creators.
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = '_fathom_api_keys'
+          AND column_name = 'created_by'
+    ) THEN
+        ALTER TABLE "_fathom_api_keys" ADD COLUMN "created_by" uuid;
+        UPDATE "_fathom_api_keys" k SET "created_by" = (
+            SELECT a."actor"::uuid FROM "_fathom_audit" a
+            WHERE a."action" = 'api_key_created' AND a."target" = k."id"::text
+              AND a."actor" ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+            ORDER BY a."seq" LIMIT 1);
+    END IF;
+END
+$$;

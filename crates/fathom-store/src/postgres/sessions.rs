@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::identity::{execute, now, rows, timestamp, user_by_id};
 use super::values::{get, get_timestamp, parse_timestamp};
 use crate::error::StoreError;
-use crate::identity::{RefreshOutcome, Session};
+use crate::identity::{Authority, RefreshOutcome, Session};
 
 const SESSION_COLUMNS: &str = "\"id\", \"user_id\", \"created_at\", \"expires_at\", \"last_used_at\", \"revoked_at\", \"user_agent\", \"ip\"";
 
@@ -183,21 +183,28 @@ pub(crate) async fn sessions<C: GenericClient>(
         .collect()
 }
 
-pub(crate) async fn session_is_live<C: GenericClient>(
+pub(crate) async fn live_session_authority<C: GenericClient>(
     conn: &C,
     user_id: Uuid,
     session_id: Uuid,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Authority>, StoreError> {
     let found = rows(
         conn,
-        "SELECT EXISTS (SELECT 1 FROM \"_fathom_sessions\" s JOIN \"_fathom_users\" u ON u.\"id\" = s.\"user_id\"
-         WHERE s.\"id\" = $1 AND s.\"user_id\" = $2 AND s.\"revoked_at\" IS NULL AND s.\"expires_at\" > $3 AND NOT u.\"disabled\")",
+        "SELECT u.\"roles\", u.\"tenant\", u.\"verified\" FROM \"_fathom_sessions\" s JOIN \"_fathom_users\" u ON u.\"id\" = s.\"user_id\"
+         WHERE s.\"id\" = $1 AND s.\"user_id\" = $2 AND s.\"revoked_at\" IS NULL AND s.\"expires_at\" > $3 AND NOT u.\"disabled\"",
         &[&session_id, &user_id, &now()?],
     )
     .await?;
     found
         .first()
-        .map(|r| get(r, 0))
+        .map(|r| {
+            let roles: serde_json::Value = get(r, 0)?;
+            Ok(Authority {
+                // Unreadable roles grant nothing rather than failing every request.
+                roles: serde_json::from_value(roles).unwrap_or_default(),
+                tenant: get(r, 1)?,
+                verified: get(r, 2)?,
+            })
+        })
         .transpose()
-        .map(|b| b.unwrap_or(false))
 }

@@ -323,3 +323,39 @@ async fn an_index_on_a_non_empty_table_builds_concurrently_and_a_failed_build_le
         .get(0);
     assert!(valid);
 }
+
+/// A database from before API keys recorded their creator gets the column at start-up, filled
+/// from the audit log for keys an administrator made; a key made with the CLI stays without one.
+#[tokio::test]
+async fn an_older_database_gets_the_api_key_creator_column_filled_from_the_audit_log() {
+    let Some(fixture) = fixture().await else {
+        return;
+    };
+    let admin = uuid::Uuid::now_v7();
+    let (by_admin, by_cli) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    let client = fixture.pg().client().await.unwrap();
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE \"_fathom_api_keys\" DROP COLUMN \"created_by\";
+             INSERT INTO \"_fathom_api_keys\" (\"id\", \"prefix\", \"hash\", \"name\", \"scopes\", \"created_at\") VALUES
+               ('{by_admin}', 'aaaaaaaa', 'hash', 'old key', '[\"*:*\"]', now()),
+               ('{by_cli}', 'bbbbbbbb', 'hash', 'old key', '[\"*:*\"]', now());
+             INSERT INTO \"_fathom_audit\" (\"at\", \"action\", \"outcome\", \"actor\", \"target\") VALUES
+               (now(), 'api_key_created', 'success', '{admin}', '{by_admin}'),
+               (now(), 'api_key_created', 'success', NULL, '{by_cli}');"
+        ))
+        .await
+        .unwrap();
+    drop(client);
+
+    // What every start runs; twice, as a later start finds the column.
+    for _ in 0..2 {
+        super::migrate::ensure_system_tables(fixture.pg())
+            .await
+            .unwrap();
+    }
+    let keys = fixture.store.api_keys().await.unwrap();
+    let creator_of = |id| keys.iter().find(|k| k.id == id).unwrap().created_by;
+    assert_eq!(creator_of(by_admin), Some(admin));
+    assert_eq!(creator_of(by_cli), None);
+}

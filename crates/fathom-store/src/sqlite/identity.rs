@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, from_sqlite};
 use crate::identity::{
-    AuditEntry, AuditRecord, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
+    AuditEntry, AuditRecord, Authority, NewUser, RefreshOutcome, Session, StoredSigningKey, User,
+    UserChanges,
 };
 
 const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
@@ -488,15 +489,28 @@ pub(crate) fn one_time_token_user(
     .map_err(from_sqlite)
 }
 
-pub(crate) fn session_is_live(
+pub(crate) fn live_session_authority(
     conn: &Connection,
     user_id: Uuid,
     session_id: Uuid,
-) -> Result<bool, StoreError> {
+) -> Result<Option<Authority>, StoreError> {
     conn.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM \"_fathom_sessions\" s JOIN \"_fathom_users\" u ON u.\"id\" = s.\"user_id\"
-         WHERE s.\"id\" = ?1 AND s.\"user_id\" = ?2 AND s.\"revoked_at\" IS NULL AND s.\"expires_at\" > ?3 AND u.\"disabled\" = 0)",
+        "SELECT u.\"roles\", u.\"tenant\", u.\"verified\" FROM \"_fathom_sessions\" s JOIN \"_fathom_users\" u ON u.\"id\" = s.\"user_id\"
+         WHERE s.\"id\" = ?1 AND s.\"user_id\" = ?2 AND s.\"revoked_at\" IS NULL AND s.\"expires_at\" > ?3 AND u.\"disabled\" = 0",
     )
-    .and_then(|mut s| s.query_row(params![id_text(session_id), id_text(user_id), now_timestamp()], |r| r.get::<_, bool>(0)))
+    .and_then(|mut s| {
+        s.query_row(
+            params![id_text(session_id), id_text(user_id), now_timestamp()],
+            |r| {
+                Ok(Authority {
+                    // Unreadable roles grant nothing rather than failing every request.
+                    roles: serde_json::from_str(&r.get::<_, String>(0)?).unwrap_or_default(),
+                    tenant: r.get(1)?,
+                    verified: r.get::<_, i64>(2)? != 0,
+                })
+            },
+        )
+        .optional()
+    })
     .map_err(from_sqlite)
 }

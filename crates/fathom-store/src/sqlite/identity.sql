@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS "_fathom_signing_keys" (
     "created_at" INTEGER NOT NULL,
     "retired_at" INTEGER
 ) STRICT;
+-- `created_by` is the administrator who made the key through the API (null for the CLI's keys).
+-- No foreign key: a key whose creator is gone is suspended, not turned into an operator's key.
 CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "id" TEXT PRIMARY KEY NOT NULL,
     "prefix" TEXT NOT NULL UNIQUE,
@@ -56,7 +58,8 @@ CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "scopes" TEXT NOT NULL,
     "tenant" TEXT,
     "created_at" TEXT NOT NULL,
-    "revoked_at" TEXT
+    "revoked_at" TEXT,
+    "created_by" TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS "_fathom_audit" (
     "seq" INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -113,6 +113,7 @@ impl SqliteStore {
             // The writer goes first: it switches the file to WAL and creates the system tables.
             let writer = open_connection(&options, true)?;
             migrate::ensure_system_tables(&writer)?;
+            api_keys::add_creator_column(&writer)?;
             let readers = (0..options.readers.max(1))
                 .map(|_| open_connection(&options, false))
                 .collect::<Result<Vec<_>, _>>()?;

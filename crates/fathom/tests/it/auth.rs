@@ -2,10 +2,11 @@
 //! malformed access tokens, refresh-token rotation and reuse detection, single-use mailed tokens
 //! under concurrency, account lockout and its recovery path, per-address rate limits and
 //! `X-Forwarded-For` trust, account enumeration, sessions, bounded password hashing, the JWKS
-//! and API keys.
+//! and API keys; authority read from the account as it is now.
 //! One submodule per concern.
 
 mod api_keys;
+mod authority;
 mod caches;
 mod challenge;
 mod enumeration;

@@ -351,3 +351,47 @@ async fn forged_malformed_and_stale_access_tokens_are_refused() {
         .unwrap();
     json_with_status(response, 200).await;
 }
+
+#[tokio::test]
+async fn a_correctly_signed_token_claiming_a_longer_life_than_configured_is_refused() {
+    let app = spawn_auth_app(|_| {}).await;
+    let email = "longlived@example.com";
+    register(&app, email, PASSWORD).await;
+    let session = login(&app, email, PASSWORD).await;
+    let subject = TokenSubject {
+        sub: session["user"]["id"].as_str().unwrap().to_owned(),
+        roles: vec!["user".into()],
+        tenant: None,
+        verified: false,
+        sid: session["session_id"].as_str().unwrap().to_owned(),
+    };
+    let config = app.auth.settings.tokens.clone();
+    let ring = server_ring(&app).await;
+    let now = unix_now();
+    let with_ttl = |secs: u64| {
+        let mut long_lived = config.clone();
+        long_lived.access_ttl_secs = secs;
+        ring.issue(&long_lived, &subject, now).unwrap()
+    };
+    // Control: the configured lifetime plus the clock-skew leeway is the most a token may claim.
+    let limit = config.access_ttl_secs + config.leeway_secs;
+    let response = bearer(&app, Method::GET, "/me", &with_ttl(limit))
+        .send()
+        .await
+        .unwrap();
+    json_with_status(response, 200).await;
+    for (label, secs) in [
+        ("a minute beyond the lifetime", limit + 60),
+        ("ten years away", 10 * 365 * 86_400),
+    ] {
+        let response = bearer(&app, Method::GET, "/me", &with_ttl(secs))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_unauthorized(response, label).await;
+        assert_eq!(
+            problem["detail"], "The access token is not valid.",
+            "{label}: {problem}"
+        );
+    }
+}
