@@ -26,12 +26,13 @@ use axum::Router;
 use fathom_schema::Schema;
 
 pub use auth::{
-    AuthSettings, AuthState, Caller, Keys, Mail, Mailbox, ServiceKey, SmtpMailer, issue_api_key,
-    parse_scopes, rotate_signing_key,
+    AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
+    issue_api_key, parse_scopes, rotate_signing_key,
 };
 pub use config::HttpConfig;
 pub use error::ApiError;
 pub use openapi::document;
+pub use rate_limit::AuthRateLimits;
 pub use state::{AppState, Shared};
 
 /// The whole HTTP application.

@@ -33,6 +33,9 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// The caller is known but not allowed to do this.
     Forbidden,
+    /// The password is right, but the server signs in only accounts whose email address is
+    /// verified (`auth.require_verified_email`).
+    EmailNotVerified,
     /// Too many requests from this client or for this account; retry after `Retry-After`.
     TooManyRequests,
     /// A unique constraint would be violated.
@@ -66,6 +69,7 @@ impl ErrorCode {
         Self::Unauthorized,
         Self::InvalidCredentials,
         Self::Forbidden,
+        Self::EmailNotVerified,
         Self::TooManyRequests,
         Self::UniqueViolation,
         Self::RelationViolation,
@@ -92,6 +96,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden => "forbidden",
+            Self::EmailNotVerified => "email_not_verified",
             Self::TooManyRequests => "too_many_requests",
             Self::UniqueViolation => "unique_violation",
             Self::RelationViolation => "relation_violation",
@@ -112,7 +117,7 @@ impl ErrorCode {
             | Self::InvalidId => 400,
             Self::CollectionNotFound | Self::RecordNotFound | Self::RouteNotFound => 404,
             Self::Unauthorized | Self::InvalidCredentials => 401,
-            Self::Forbidden => 403,
+            Self::Forbidden | Self::EmailNotVerified => 403,
             Self::MethodNotAllowed => 405,
             Self::TooManyRequests => 429,
             Self::UniqueViolation => 409,
@@ -141,6 +146,7 @@ impl ErrorCode {
             Self::Unauthorized => "Authentication required",
             Self::InvalidCredentials => "Invalid credentials",
             Self::Forbidden => "Forbidden",
+            Self::EmailNotVerified => "Email address not verified",
             Self::TooManyRequests => "Too many requests",
             Self::UniqueViolation => "Unique constraint violated",
             Self::RelationViolation => "Relation constraint violated",
