@@ -43,7 +43,14 @@ pub fn router(state: AppState) -> Router {
     ));
     let app = Router::new()
         .nest("/api/v1/auth", auth::router(&state))
-        .nest("/api/v1/admin", admin::router())
+        .nest(
+            "/api/v1/admin",
+            // The client address, for the audit entries of administrative changes.
+            admin::router().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                client_ip::remember,
+            )),
+        )
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(openapi::router(&state))

@@ -2,7 +2,8 @@
 //! addresses cannot lock the owner out (the owner's known address signs in at once, a new one
 //! only waits); an address that fails too often is refused for that account and answered
 //! exactly like a wrong password; a wrong current password on `POST /password` is a guess too;
-//! the password reset recovers everything. Audit entries carry the client address.
+//! the password reset recovers everything. Audit entries (of sign-ins, registrations and
+//! administrative changes) carry the client address.
 
 use reqwest::Method;
 use serde_json::json;
@@ -146,6 +147,18 @@ async fn the_audit_log_records_the_client_address() {
     assert_problem(direct, 401, "invalid_credentials").await;
 
     await_mails(&app, email, 1).await;
+    // Administrative changes carry the address too.
+    let user = app.store.user_by_email(email).await.unwrap().unwrap();
+    let updated = app
+        .client
+        .patch(app.url(&format!("/api/v1/admin/users/{}", user.id)))
+        .header("authorization", format!("Bearer {}", app.admin_token))
+        .header("x-forwarded-for", "198.51.100.30")
+        .json(&json!({"verified": true}))
+        .send()
+        .await
+        .unwrap();
+    json_with_status(updated, 200).await;
     let audit = app.store.audit_log(50).await.unwrap();
     let ip_of = |outcome: &str, detail: Option<&str>| {
         audit
@@ -165,6 +178,11 @@ async fn the_audit_log_records_the_client_address() {
     assert_eq!(
         ip_of("failure", Some("unknown account")).as_deref(),
         Some("127.0.0.1")
+    );
+    let admin = audit.iter().find(|r| r.entry.action == "admin_user_update");
+    assert_eq!(
+        admin.and_then(|r| r.entry.ip.as_deref()),
+        Some("198.51.100.30")
     );
     let registered = audit.iter().find(|r| r.entry.action == "register");
     assert!(
