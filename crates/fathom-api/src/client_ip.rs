@@ -1,11 +1,39 @@
 //! The client's IP address: the TCP peer, or, when the peer is a configured trusted proxy, the
 //! right-most address in `X-Forwarded-For` that is not itself a trusted proxy. A client can put
 //! anything in that header, so it is never believed from anyone else.
+//!
+//! [`remember`] resolves it once per auth request and keeps it for the request's task, where the
+//! audit log and the guessing defence read it with [`current`].
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::AppState;
+
+tokio::task_local! {
+    static CLIENT_IP: Option<IpAddr>;
+}
+
+/// The current request's client address (`None` outside a request, or without a peer).
+pub fn current() -> Option<IpAddr> {
+    CLIENT_IP.try_with(|ip| *ip).ok().flatten()
+}
+
+/// Runs `future` with `ip` as the current client address (for work that outlives a request).
+pub async fn scope<F: Future>(ip: Option<IpAddr>, future: F) -> F::Output {
+    CLIENT_IP.scope(ip, future).await
+}
+
+/// The middleware: resolves the client address and keeps it for the rest of the request.
+pub async fn remember(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let ip = client_ip(&parts, &state.auth.settings.trusted_proxies);
+    scope(ip, next.run(Request::from_parts(parts, body))).await
+}
 
 /// Resolves the client address of a request.
 pub fn client_ip(parts: &Parts, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {

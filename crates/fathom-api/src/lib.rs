@@ -27,13 +27,14 @@ use axum::Router;
 use fathom_schema::Schema;
 
 pub use auth::{
-    AuthSettings, AuthState, Caller, Keys, Mail, Mailbox, ServiceKey, SmtpMailer, issue_api_key,
-    parse_scopes, rotate_signing_key,
+    AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
+    issue_api_key, parse_scopes, rotate_signing_key,
 };
 pub use config::HttpConfig;
 pub use error::ApiError;
 pub use live::LiveApp;
 pub use openapi::document;
+pub use rate_limit::AuthRateLimits;
 pub use state::{AppState, READINESS_TTL, Shared};
 
 /// The whole HTTP application.
@@ -44,7 +45,14 @@ pub fn router(state: AppState) -> Router {
     ));
     let app = Router::new()
         .nest("/api/v1/auth", auth::router(&state))
-        .nest("/api/v1/admin", admin::router())
+        .nest(
+            "/api/v1/admin",
+            // The client address, for the audit entries of administrative changes.
+            admin::router().route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                client_ip::remember,
+            )),
+        )
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(openapi::router(&state))

@@ -1,5 +1,6 @@
 //! Per-client rate limits (GCRA, via `governor`) with `RateLimit-*` headers on every limited
-//! response and `Retry-After` on a 429. Today it guards the authentication endpoints.
+//! response and `Retry-After` on a 429. Today it guards the authentication endpoints, one
+//! budget per family of routes ([`AuthRateLimits`]); a limit of 0 is switched off.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use fathom_core::ErrorCode;
@@ -18,22 +19,53 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::client_ip::client_ip;
 use crate::error::ApiError;
 
-/// A limit of `per_minute` requests per client address, refilled evenly over the minute.
+/// Requests a minute one client address may make to each family of auth routes; 0 is no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthRateLimits {
+    /// `POST /login` and `POST /password` (both guess a password).
+    pub login: u32,
+    pub register: u32,
+    pub verify: u32,
+    pub refresh: u32,
+    /// `POST /password-reset` and `POST /password-reset/confirm`.
+    pub password_reset: u32,
+    /// A budget shared by all of them, on top of their own.
+    pub overall: u32,
+}
+
+impl AuthRateLimits {
+    /// Every limit switched off.
+    pub const OFF: Self = Self {
+        login: 0,
+        register: 0,
+        verify: 0,
+        refresh: 0,
+        password_reset: 0,
+        overall: 0,
+    };
+}
+
+type Limiter = DefaultKeyedRateLimiter<IpAddr, StateInformationMiddleware>;
+
+/// A limit of `per_minute` requests per client address, refilled evenly over the minute, or no
+/// limit at all when `per_minute` is 0.
 #[derive(Clone)]
 pub struct ClientRateLimit {
-    limiter: Arc<DefaultKeyedRateLimiter<IpAddr, StateInformationMiddleware>>,
+    limiter: Option<Arc<Limiter>>,
     per_minute: u32,
     trusted_proxies: Arc<Vec<IpAddr>>,
 }
 
 impl ClientRateLimit {
     pub fn per_minute(per_minute: u32, trusted_proxies: Vec<IpAddr>) -> Self {
-        let per_minute = per_minute.max(1);
-        let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
-        let limiter =
-            DefaultKeyedRateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>();
+        let limiter = NonZeroU32::new(per_minute).map(|n| {
+            Arc::new(
+                DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))
+                    .with_middleware::<StateInformationMiddleware>(),
+            )
+        });
         Self {
-            limiter: Arc::new(limiter),
+            limiter,
             per_minute,
             trusted_proxies: Arc::new(trusted_proxies),
         }
@@ -45,12 +77,25 @@ fn header(value: impl ToString) -> HeaderValue {
 }
 
 /// The middleware: counts the request against its client, answers 429 when over the limit.
+/// Where limits nest, the innermost (the route's own) describes itself in the `RateLimit-*`
+/// headers. A 429 the handler itself gave (an address over its share of password hashing) is
+/// told to retry after a second.
 pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next: Next) -> Response {
+    let Some(limiter) = &limit.limiter else {
+        let mut response = next.run(request).await;
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .entry("retry-after")
+                .or_insert(HeaderValue::from_static("1"));
+        }
+        return response;
+    };
     let (parts, body) = request.into_parts();
     let ip = client_ip(&parts, &limit.trusted_proxies).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let request = Request::from_parts(parts, body);
     let seconds_per_cell = 60.0 / f64::from(limit.per_minute);
-    let (mut response, remaining, reset) = match limit.limiter.check_key(&ip) {
+    let (mut response, remaining, reset) = match limiter.check_key(&ip) {
         Ok(snapshot) => {
             let remaining = snapshot.remaining_burst_capacity();
             let used = limit.per_minute.saturating_sub(remaining);
@@ -75,13 +120,21 @@ pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next:
             (response, 0, Duration::from_secs(60).as_secs())
         }
     };
+    let refused = response.status() == StatusCode::TOO_MANY_REQUESTS;
     let headers = response.headers_mut();
-    headers.insert("ratelimit-limit", header(limit.per_minute));
-    headers.insert("ratelimit-remaining", header(remaining));
-    headers.insert("ratelimit-reset", header(reset));
-    headers.insert(
-        "ratelimit-policy",
-        header(format!("{};w=60", limit.per_minute)),
-    );
+    if refused {
+        headers
+            .entry("retry-after")
+            .or_insert(HeaderValue::from_static("1"));
+    }
+    if !headers.contains_key("ratelimit-limit") {
+        headers.insert("ratelimit-limit", header(limit.per_minute));
+        headers.insert("ratelimit-remaining", header(remaining));
+        headers.insert("ratelimit-reset", header(reset));
+        headers.insert(
+            "ratelimit-policy",
+            header(format!("{};w=60", limit.per_minute)),
+        );
+    }
     response
 }

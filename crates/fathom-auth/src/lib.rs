@@ -22,7 +22,7 @@ pub mod token;
 pub use error::{AuthError, AuthErrorKind};
 pub use jwt::{Claims, KeyRing, SigningKey, TokenConfig, TokenSubject};
 pub use password::{
-    PasswordHasher, PasswordParams, PasswordPolicy, PolicyViolation, PoolStats, Verification,
+    Lane, PasswordHasher, PasswordParams, PasswordPolicy, PolicyViolation, PoolStats, Verification,
 };
 pub use scope::{KEY_OPERATIONS, KeyScope, scopes_allow};
 pub use token::{api_key_prefix, constant_time_eq, generate_api_key, generate_token, hash_token};

@@ -102,11 +102,25 @@ pub struct Verification {
     pub needs_rehash: bool,
 }
 
+/// Which queue a hash or verification waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lane {
+    /// The shared queue every request waits in.
+    #[default]
+    General,
+    /// A queue of its own (with as many permits again) for callers the server already trusts,
+    /// such as a sign-in from an address that has signed in to the account before, so that a
+    /// flood in the general queue never stands ahead of them.
+    Trusted,
+}
+
 /// A snapshot of the hashing pool, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
-    /// The configured number of permits.
+    /// The configured number of permits (per lane).
     pub max_concurrent: usize,
+    /// Jobs waiting for a permit in the general lane right now.
+    pub queued: usize,
     /// Hashes or verifications running on the blocking pool right now.
     pub running: usize,
     /// The highest `running` ever observed by this hasher.
@@ -125,7 +139,11 @@ struct Inner {
     params: PasswordParams,
     argon2_params: Params,
     semaphore: Arc<Semaphore>,
+    /// The permits of [`Lane::Trusted`].
+    trusted: Arc<Semaphore>,
     max_concurrent: usize,
+    /// Jobs waiting for a permit of the general lane.
+    queued: AtomicUsize,
     /// A PHC string with the current parameters that no password matches; see `verify_dummy`.
     dummy_phc: String,
     /// Working memory of running hashes, reused (one buffer per permit at most).
@@ -163,7 +181,9 @@ impl PasswordHasher {
                 params,
                 argon2_params,
                 semaphore: Arc::new(Semaphore::new(max_concurrent)),
+                trusted: Arc::new(Semaphore::new(max_concurrent)),
                 max_concurrent,
+                queued: AtomicUsize::new(0),
                 dummy_phc,
                 memory: compute::MemoryPool::default(),
                 running: AtomicUsize::new(0),
@@ -186,6 +206,7 @@ impl PasswordHasher {
     pub fn pool_stats(&self) -> PoolStats {
         PoolStats {
             max_concurrent: self.inner.max_concurrent,
+            queued: self.inner.queued.load(Ordering::SeqCst),
             running: self.inner.running.load(Ordering::SeqCst),
             peak_running: self.inner.peak_running.load(Ordering::SeqCst),
         }
@@ -205,8 +226,10 @@ impl PasswordHasher {
         }
         let password = Zeroizing::new(password.as_bytes().to_vec());
         let inner = Arc::clone(&self.inner);
-        self.run_blocking(move || compute::hash_phc(&inner.memory, &inner.argon2_params, &password))
-            .await?
+        self.run_blocking(Lane::General, move || {
+            compute::hash_phc(&inner.memory, &inner.argon2_params, &password)
+        })
+        .await?
     }
 
     /// Checks a password against a stored PHC string, and says whether the hash should be
@@ -217,6 +240,19 @@ impl PasswordHasher {
     /// [`AuthError::UnsupportedHash`] when it is not an Argon2 hash, and internal failures. A
     /// wrong password is not an error: it is `Ok` with `matches: false`.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<Verification, AuthError> {
+        self.verify_in(Lane::General, password, phc).await
+    }
+
+    /// [`Self::verify`] in the given lane.
+    ///
+    /// # Errors
+    /// As [`Self::verify`].
+    pub async fn verify_in(
+        &self,
+        lane: Lane,
+        password: &str,
+        phc: &str,
+    ) -> Result<Verification, AuthError> {
         let stored = PasswordHash::new(phc).map_err(|_| AuthError::MalformedHash)?;
         let algorithm =
             Algorithm::new(stored.algorithm.as_str()).map_err(|_| AuthError::UnsupportedHash)?;
@@ -232,7 +268,9 @@ impl PasswordHasher {
         let password = Zeroizing::new(password.as_bytes().to_vec());
         let inner = Arc::clone(&self.inner);
         let matches = self
-            .run_blocking(move || compute::check_phc(&inner.memory, &password, &stored))
+            .run_blocking(lane, move || {
+                compute::check_phc(&inner.memory, &password, &stored)
+            })
             .await??;
         Ok(Verification {
             matches,
@@ -251,7 +289,9 @@ impl PasswordHasher {
         // The result is meaningless by construction; only the time spent matters.
         let inner = Arc::clone(&self.inner);
         let _ = self
-            .run_blocking(move || compute::check_phc(&inner.memory, &password, &stored))
+            .run_blocking(Lane::General, move || {
+                compute::check_phc(&inner.memory, &password, &stored)
+            })
             .await;
     }
 
@@ -279,15 +319,19 @@ impl PasswordHasher {
     /// The permit moves into the blocking closure, so it is released when the work ends, not
     /// when the caller stops waiting: a cancelled login cannot free its slot early while its
     /// hash still runs.
-    async fn run_blocking<T, F>(&self, job: F) -> Result<T, AuthError>
+    async fn run_blocking<T, F>(&self, lane: Lane, job: F) -> Result<T, AuthError>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let permit = Arc::clone(&self.inner.semaphore)
-            .acquire_owned()
-            .await
-            .map_err(|_| AuthError::HashingTaskFailed)?;
+        let permit = match lane {
+            Lane::General => {
+                let _waiting = CountGuard::enter(&self.inner.queued);
+                Arc::clone(&self.inner.semaphore).acquire_owned().await
+            }
+            Lane::Trusted => Arc::clone(&self.inner.trusted).acquire_owned().await,
+        }
+        .map_err(|_| AuthError::HashingTaskFailed)?;
         let inner = Arc::clone(&self.inner);
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
@@ -298,6 +342,22 @@ impl PasswordHasher {
         })
         .await
         .map_err(|_| AuthError::HashingTaskFailed)
+    }
+}
+
+/// Counts a waiting job for as long as it waits, even if its caller gives up.
+struct CountGuard<'a>(&'a AtomicUsize);
+
+impl<'a> CountGuard<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(counter)
+    }
+}
+
+impl Drop for CountGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -41,6 +41,16 @@ impl FathomOptions {
                 "FATHOM_AUTH__RATE_LIMIT_PER_MINUTE".into(),
                 self.auth_rate_limit_per_minute.to_string(),
             ),
+            // Each family of auth routes has its own budget too; the bench's refreshes and
+            // logins must not meet them either.
+            (
+                "FATHOM_AUTH__RATE_LIMITS__LOGIN".into(),
+                self.auth_rate_limit_per_minute.to_string(),
+            ),
+            (
+                "FATHOM_AUTH__RATE_LIMITS__REFRESH".into(),
+                self.auth_rate_limit_per_minute.to_string(),
+            ),
             (
                 "FATHOM_AUTH__LOCKOUT_THRESHOLD".into(),
                 self.lockout_threshold.to_string(),

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     /// An update would leave the record outside the update rule that let the caller change it
     /// (for example by giving it to another owner); nothing was written.
     RuleViolation,
+    /// The password is right, but the server signs in only accounts whose email address is
+    /// verified (`auth.require_verified_email`).
+    EmailNotVerified,
     /// Too many requests from this client or for this account; retry after `Retry-After`.
     TooManyRequests,
     /// A unique constraint would be violated.
@@ -73,6 +76,7 @@ impl ErrorCode {
         Self::InvalidCredentials,
         Self::Forbidden,
         Self::RuleViolation,
+        Self::EmailNotVerified,
         Self::TooManyRequests,
         Self::UniqueViolation,
         Self::RelationViolation,
@@ -101,6 +105,7 @@ impl ErrorCode {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden => "forbidden",
             Self::RuleViolation => "rule_violation",
+            Self::EmailNotVerified => "email_not_verified",
             Self::TooManyRequests => "too_many_requests",
             Self::UniqueViolation => "unique_violation",
             Self::RelationViolation => "relation_violation",
@@ -122,7 +127,7 @@ impl ErrorCode {
             | Self::InvalidId => 400,
             Self::CollectionNotFound | Self::RecordNotFound | Self::RouteNotFound => 404,
             Self::Unauthorized | Self::InvalidCredentials => 401,
-            Self::Forbidden | Self::RuleViolation => 403,
+            Self::Forbidden | Self::RuleViolation | Self::EmailNotVerified => 403,
             Self::MethodNotAllowed => 405,
             Self::TooManyRequests => 429,
             Self::UniqueViolation => 409,
@@ -153,6 +158,7 @@ impl ErrorCode {
             Self::InvalidCredentials => "Invalid credentials",
             Self::Forbidden => "Forbidden",
             Self::RuleViolation => "Access rule violated by the change",
+            Self::EmailNotVerified => "Email address not verified",
             Self::TooManyRequests => "Too many requests",
             Self::UniqueViolation => "Unique constraint violated",
             Self::RelationViolation => "Relation constraint violated",

@@ -61,8 +61,8 @@ fn audit(admin: &Admin, action: &str, key: &ApiKey) -> AuditEntry {
         actor: Some(admin.0.user_id.to_string()),
         target: Some(key.id.to_string()),
         request_id: Some(crate::request_id::current()),
+        ip: crate::client_ip::current().map(|ip| ip.to_string()),
         detail: Some(format!("{} ({})", key.name, key.scopes.join(" "))),
-        ..AuditEntry::default()
     }
 }
 

@@ -219,8 +219,8 @@ pub async fn update(
         actor: Some(admin.user_id.to_string()),
         target: Some(id.to_string()),
         request_id: Some(crate::request_id::current()),
+        ip: crate::client_ip::current().map(|ip| ip.to_string()),
         detail: Some(detail.join("; ")),
-        ..AuditEntry::default()
     };
     state.store.audit(entry).await?;
     Ok(envelope(admin_view(&after), Map::new()).into_response())

@@ -1,18 +1,20 @@
 //! The account: `register`, `me`, `password` (change), `verify` (email) and `password-reset`
 //! (request and confirm). Registration and reset requests answer the same for known and unknown
-//! emails; their tokens travel only by mail and are stored only as hashes.
+//! emails, after the same work: what differs (tokens, mail) happens after the answer
+//! (`notify`). Tokens travel only by mail and are stored only as hashes.
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fathom_auth::{AuthError, generate_token, hash_token};
+use fathom_auth::{AuthError, Lane, hash_token};
 use fathom_core::ErrorCode;
 use fathom_store::{NewUser, StoreErrorKind};
 use serde_json::{Map, json};
 
 use super::caller::Caller;
-use super::mailbox::Mail;
-use super::tokens::{audit, invalid_credentials, text_field, timestamp_after, user_json};
+use super::notify::{TokenMail, after_answer, mail_already_registered, mail_token};
+use super::throttle::Gate;
+use super::tokens::{audit, invalid_credentials, text_field, user_json};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -68,29 +70,6 @@ fn plausible_email(email: &str) -> bool {
         .is_ok()
 }
 
-/// Stores a new single-use token for `purpose` (as a hash) and mails it to `to`, with the
-/// subject and instructions of `mail`. The token exists in clear only in the message.
-async fn mail_token(
-    state: &AppState,
-    user_id: uuid::Uuid,
-    to: String,
-    purpose: &'static str,
-    ttl: std::time::Duration,
-    (subject, instructions): (&str, &str),
-) -> Result<(), ApiError> {
-    let token = generate_token();
-    state
-        .store
-        .create_one_time_token(user_id, purpose, hash_token(&token), timestamp_after(ttl))
-        .await?;
-    state.auth.deliver(Mail {
-        to,
-        subject: subject.into(),
-        body: format!("{instructions}:\n\n{token}\n"),
-    });
-    Ok(())
-}
-
 const REGISTERED: &str = "If the address can be registered, a verification email is on its way.";
 const RESET_SENT: &str = "If an account uses this address, a reset email is on its way.";
 
@@ -116,12 +95,16 @@ pub async fn register(
         .with_field("email", "invalid_format", "The email address is not valid."));
     }
     check_policy(&state, "password", &password, Some(&email))?;
-    let hash = state
-        .auth
+    let auth = &state.auth;
+    let slot = auth
+        .hash_shares
+        .take(crate::client_ip::current(), &auth.hasher, false)?;
+    let hash = auth
         .hasher
         .hash(&password)
         .await
         .map_err(|e| weak_password("password", e))?;
+    drop(slot);
     let user = NewUser {
         email: email.clone(),
         password_hash: hash,
@@ -129,41 +112,30 @@ pub async fn register(
         tenant: None,
         verified: false,
     };
-    match state.store.create_user(user).await {
-        Ok(user) => {
-            let ttl = state.auth.settings.verification_ttl;
-            let mail = (
-                "Verify your email address",
-                "Confirm your address by sending this token to POST /api/v1/auth/verify",
-            );
-            mail_token(&state, user.id, email, "verify_email", ttl, mail).await?;
-            audit(
-                &state,
-                "register",
-                "success",
-                Some(user.id.to_string()),
-                None,
-            )
-            .await;
-        }
-        Err(e) if matches!(e.kind, StoreErrorKind::UniqueViolation { .. }) => {
-            // Already registered: tell the owner, not the requester.
-            state.auth.deliver(Mail {
-                to: email,
-                subject: "Someone tried to register with your address".into(),
-                body: "If it was you, sign in instead, or reset your password.".into(),
-            });
-            audit(
-                &state,
-                "register",
-                "failure",
-                None,
-                Some("address already registered".into()),
-            )
-            .await;
-        }
+    // A new and a taken address both cost one hash and one INSERT here; the mail that tells
+    // them apart is written after the answer.
+    let created = match state.store.create_user(user).await {
+        Ok(user) => Some(user.id),
+        Err(e) if matches!(e.kind, StoreErrorKind::UniqueViolation { .. }) => None,
         Err(e) => return Err(e.into()),
-    }
+    };
+    let state = state.clone();
+    after_answer("registration mail", async move {
+        match created {
+            // Audited before the mail goes, so whoever sees the mail finds the entry.
+            Some(id) => {
+                audit(&state, "register", "success", Some(id.to_string()), None).await;
+                mail_token(&state, id, email, TokenMail::Verify).await?;
+            }
+            None => {
+                let detail = Some("address already registered".into());
+                audit(&state, "register", "failure", None, detail).await;
+                // Already registered: tell the owner, not the requester.
+                mail_already_registered(&state, email).await;
+            }
+        }
+        Ok(())
+    });
     Ok(accepted(REGISTERED))
 }
 
@@ -197,13 +169,26 @@ pub async fn change_password(
         .user_by_id(caller.user_id)
         .await?
         .ok_or_else(invalid_credentials)?;
-    let verification = state
-        .auth
+    let auth = &state.auth;
+    let ip = crate::client_ip::current();
+    // A wrong current password is a guess like a failed login, held by the same defence.
+    let known = match auth.throttle.gate(&user.email, ip) {
+        Gate::Refused => return Err(invalid_credentials()),
+        Gate::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            false
+        }
+        Gate::Open { known } => known,
+    };
+    let _slot = auth.hash_shares.take(ip, &auth.hasher, known)?;
+    let lane = if known { Lane::Trusted } else { Lane::General };
+    let verification = auth
         .hasher
-        .verify(&current, &user.password_hash)
+        .verify_in(lane, &current, &user.password_hash)
         .await
         .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
     if !verification.matches {
+        auth.throttle.failed(&user.email, ip, known);
         audit(
             &state,
             "password_change",
@@ -277,22 +262,22 @@ pub async fn request_reset(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let email = text_field(&body, "email")?.to_lowercase();
-    if let Some(user) = state.store.user_by_email(&email).await? {
-        let ttl = state.auth.settings.reset_ttl;
-        let mail = (
-            "Reset your password",
-            "Set a new password by sending this token to POST /api/v1/auth/password-reset/confirm",
-        );
-        mail_token(&state, user.id, email, "reset_password", ttl, mail).await?;
-        audit(
-            &state,
-            "password_reset_requested",
-            "success",
-            Some(user.id.to_string()),
-            None,
-        )
-        .await;
-    }
+    // Known and unknown addresses are answered before anything about them is looked up.
+    let state = state.clone();
+    after_answer("password-reset mail", async move {
+        if let Some(user) = state.store.user_by_email(&email).await? {
+            audit(
+                &state,
+                "password_reset_requested",
+                "success",
+                Some(user.id.to_string()),
+                None,
+            )
+            .await;
+            mail_token(&state, user.id, email, TokenMail::Reset).await?;
+        }
+        Ok(())
+    });
     Ok(accepted(RESET_SENT))
 }
 
@@ -311,13 +296,17 @@ pub async fn confirm_reset(
         .ok_or_else(token_rejected)?;
     let email = state.store.user_by_id(owner).await?.map(|u| u.email);
     check_policy(&state, "new_password", &new, email.as_deref())?;
+    // The hashing share is taken before the token is spent, so a 429 does not burn it.
+    let auth = &state.auth;
+    let _slot = auth
+        .hash_shares
+        .take(crate::client_ip::current(), &auth.hasher, false)?;
     let user_id = state
         .store
         .redeem_one_time_token("reset_password", hash_token(&token))
         .await?
         .ok_or_else(token_rejected)?;
-    let hash = state
-        .auth
+    let hash = auth
         .hasher
         .hash(&new)
         .await
@@ -325,6 +314,9 @@ pub async fn confirm_reset(
     // A reset ends every session and lifts a lockout: the recovery path an attacker cannot block.
     let reset = state.store.set_password(user_id, hash, None).await;
     state.auth.sessions.forget_user(user_id);
+    if let Some(email) = &email {
+        auth.throttle.forget_account(email);
+    }
     reset?;
     audit(
         &state,

@@ -4,14 +4,19 @@
 //! `fathom-store`; this module orchestrates them and owns the HTTP shapes.
 //!
 //! Enumeration defence: login, registration and reset answer identically for known and unknown
-//! emails, and an unknown email still costs one password verification.
+//! emails, an unknown email still costs one password verification, and the mail that depends on
+//! an account existing is sent after the answer (`notify`).
+//! Guessing defence: `throttle` (per account and address), `hashing` (each address's share of
+//! the hashing pool) and the per-route rate limits (`crate::rate_limit`).
 
 mod account;
 pub(crate) mod api_keys;
 pub mod cache;
 mod caller;
+mod hashing;
 mod keys;
 mod mailbox;
+mod notify;
 mod profile;
 mod sessions;
 mod smtp;
@@ -30,22 +35,33 @@ pub use api_keys::{API_KEY_TAG, ServiceKey, issue as issue_api_key, parse_scopes
 pub use caller::{Caller, bearer_token};
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
+pub use notify::MailSettings;
 pub use smtp::SmtpMailer;
 pub(crate) use tokens::user_json;
 
 use crate::AppState;
-use crate::rate_limit::ClientRateLimit;
+use crate::rate_limit::{AuthRateLimits, ClientRateLimit};
 
 /// Authentication settings (a slice of the server configuration).
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     pub tokens: TokenConfig,
     pub session_ttl: Duration,
+    /// Wrong passwords for one account from one address before that address is refused for it.
     pub lockout_threshold: u32,
+    /// How long such a refusal lasts, and how long failures are remembered.
     pub lockout_duration: Duration,
     pub allow_registration: bool,
-    pub rate_limit_per_minute: u32,
+    /// Whether sign-in needs a verified email address.
+    pub require_verified_email: bool,
+    pub rate_limits: AuthRateLimits,
+    /// Hashes one address may have waiting or running (0: unbounded).
+    pub hash_queue_per_address: usize,
+    /// Hashes that may wait in the shared queue (0: unbounded).
+    pub hash_queue_limit: usize,
     pub trusted_proxies: Vec<IpAddr>,
+    /// How account mail is written and capped.
+    pub mail: MailSettings,
     /// Lifetime of an email-verification token.
     pub verification_ttl: Duration,
     /// Lifetime of a password-reset token.
@@ -64,8 +80,9 @@ pub struct AuthState {
     /// The development mailbox: holds mail when no SMTP relay is configured.
     pub mailbox: Mailbox,
     pub smtp: Option<SmtpMailer>,
-    pub(crate) rate_limit: ClientRateLimit,
     pub(crate) throttle: throttle::LoginThrottle,
+    pub(crate) hash_shares: hashing::HashShares,
+    pub(crate) recipients: notify::RecipientCap,
     /// Access tokens whose signature this node has verified.
     pub tokens: cache::TokenCache,
     /// Sessions this node found live a moment ago. Whatever ends a session here forgets it.
@@ -80,10 +97,10 @@ impl AuthState {
         keys: Keys,
         smtp: Option<SmtpMailer>,
     ) -> Arc<Self> {
-        let rate_limit = ClientRateLimit::per_minute(
-            settings.rate_limit_per_minute,
-            settings.trusted_proxies.clone(),
-        );
+        let throttle =
+            throttle::LoginThrottle::new(settings.lockout_threshold, settings.lockout_duration);
+        let hash_shares =
+            hashing::HashShares::new(settings.hash_queue_per_address, settings.hash_queue_limit);
         let tokens = cache::TokenCache::new(cache::TOKEN_CAPACITY, settings.tokens.leeway_secs);
         let sessions = cache::SessionCache::new(cache::SESSION_CAPACITY, settings.session_cache);
         Arc::new(Self {
@@ -93,8 +110,9 @@ impl AuthState {
             keys,
             mailbox: Mailbox::default(),
             smtp,
-            rate_limit,
-            throttle: throttle::LoginThrottle::default(),
+            throttle,
+            hash_shares,
+            recipients: notify::RecipientCap::default(),
             tokens,
             sessions,
         })
@@ -111,22 +129,53 @@ impl AuthState {
     }
 }
 
+/// `router` under the rate limit of `per_minute` requests per client address (0: none).
+fn limited(state: &AppState, per_minute: u32, router: Router<AppState>) -> Router<AppState> {
+    let limit =
+        ClientRateLimit::per_minute(per_minute, state.auth.settings.trusted_proxies.clone());
+    router.route_layer(axum::middleware::from_fn_with_state(
+        limit,
+        crate::rate_limit::limit,
+    ))
+}
+
 pub fn router(state: &AppState) -> Router<AppState> {
-    let limited = Router::new()
-        .route("/login", post(tokens::login))
-        .route("/refresh", post(tokens::refresh))
-        .route("/register", post(account::register))
-        .route("/verify", post(account::verify_email))
-        .route("/password-reset", post(account::request_reset))
-        .route("/password-reset/confirm", post(account::confirm_reset))
-        // Guessing the current password with a stolen access token is limited like a login.
-        .route("/password", post(account::change_password))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.auth.rate_limit.clone(),
-            crate::rate_limit::limit,
+    let limits = state.auth.settings.rate_limits;
+    // Each family of routes has a budget of its own, so routine refreshes cannot use up the
+    // sign-in budget and the other way round.
+    let families = Router::new()
+        .merge(limited(
+            state,
+            limits.login,
+            Router::new()
+                .route("/login", post(tokens::login))
+                // Guessing the current password with a stolen access token is a login guess.
+                .route("/password", post(account::change_password)),
+        ))
+        .merge(limited(
+            state,
+            limits.refresh,
+            Router::new().route("/refresh", post(tokens::refresh)),
+        ))
+        .merge(limited(
+            state,
+            limits.register,
+            Router::new().route("/register", post(account::register)),
+        ))
+        .merge(limited(
+            state,
+            limits.verify,
+            Router::new().route("/verify", post(account::verify_email)),
+        ))
+        .merge(limited(
+            state,
+            limits.password_reset,
+            Router::new()
+                .route("/password-reset", post(account::request_reset))
+                .route("/password-reset/confirm", post(account::confirm_reset)),
         ));
     Router::new()
-        .merge(limited)
+        .merge(limited(state, limits.overall, families))
         .route("/logout", post(tokens::logout))
         .route("/me", get(account::me).patch(profile::update_me))
         .route(
@@ -135,4 +184,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/sessions/{id}", delete(sessions::revoke_one))
         .route("/jwks.json", get(keys::jwks))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::client_ip::remember,
+        ))
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fathom_auth::{TokenSubject, generate_token, hash_token};
+use fathom_auth::{Lane, TokenSubject, generate_token, hash_token};
 use fathom_core::ErrorCode;
 pub(super) use fathom_schema::value::timestamp_after;
 use fathom_store::{AuditEntry, RefreshOutcome, Session, User};
@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::caller::Caller;
 use super::keys::unix_now;
+use super::throttle::Gate;
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -61,6 +62,7 @@ pub(super) fn client_details(
     (agent, ip.map(|ip| ip.to_string()))
 }
 
+/// Appends a security event to the audit log, with the request id and the client address.
 pub(super) async fn audit(
     state: &AppState,
     action: &str,
@@ -73,6 +75,7 @@ pub(super) async fn audit(
         outcome: outcome.into(),
         actor,
         request_id: Some(crate::request_id::current()),
+        ip: crate::client_ip::current().map(|ip| ip.to_string()),
         detail,
         ..AuditEntry::default()
     };
@@ -111,6 +114,19 @@ fn token_pair(
     }))
 }
 
+/// Refuses a login: audited with `reason`, answered like every other failed login.
+async fn refused(state: &AppState, actor: Option<uuid::Uuid>, reason: &str) -> ApiError {
+    audit(
+        state,
+        "login",
+        "failure",
+        actor.map(|id| id.to_string()),
+        Some(reason.into()),
+    )
+    .await;
+    invalid_credentials()
+}
+
 pub async fn login(
     State(state): State<AppState>,
     parts: axum::http::request::Parts,
@@ -119,69 +135,67 @@ pub async fn login(
     let email = text_field(&body, "email")?.to_lowercase();
     let password = text_field(&body, "password")?;
     let auth = &state.auth;
+    let ip = crate::client_ip::current();
+    // The guessing defence is keyed by the email as typed: it treats unknown accounts alike.
+    let known = match auth.throttle.gate(&email, ip) {
+        Gate::Refused => {
+            return Err(refused(&state, None, "address refused for this account").await);
+        }
+        Gate::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            false
+        }
+        Gate::Open { known } => known,
+    };
+    let _slot = auth.hash_shares.take(ip, &auth.hasher, known)?;
     let Some(user) = state.store.user_by_email(&email).await? else {
         // Unknown account: spend the same work as a known one, answer the same.
         auth.hasher.verify_dummy(&password).await;
-        tokio::time::sleep(auth.throttle.failed(&email)).await;
-        audit(
-            &state,
-            "login",
-            "failure",
-            None,
-            Some("unknown account".into()),
-        )
-        .await;
-        return Err(invalid_credentials());
+        auth.throttle.failed(&email, ip, false);
+        return Err(refused(&state, None, "unknown account").await);
     };
+    let lane = if known { Lane::Trusted } else { Lane::General };
     let verification = auth
         .hasher
-        .verify(&password, &user.password_hash)
+        .verify_in(lane, &password, &user.password_hash)
         .await
         .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
-    let now = fathom_schema::value::now_timestamp();
-    let locked = user
-        .locked_until
-        .as_deref()
-        .is_some_and(|until| until > now.as_str());
-    if user.disabled || locked || !verification.matches {
-        if !verification.matches {
-            let lock_until = timestamp_after(auth.settings.lockout_duration);
-            let after = state
-                .store
-                .record_login_failure(
-                    user.id,
-                    i64::from(auth.settings.lockout_threshold),
-                    lock_until,
-                )
-                .await?;
-            if after.failed_logins == i64::from(auth.settings.lockout_threshold) {
-                audit(
-                    &state,
-                    "lockout",
-                    "denied",
-                    Some(user.id.to_string()),
-                    Some(format!("{} failed logins", after.failed_logins)),
-                )
-                .await;
-            }
+    if !verification.matches {
+        if auth.throttle.failed(&email, ip, known) {
+            let detail = format!(
+                "{} failed logins from one address; that address is refused for {} min",
+                auth.settings.lockout_threshold,
+                auth.settings.lockout_duration.as_secs() / 60
+            );
+            audit(
+                &state,
+                "lockout",
+                "denied",
+                Some(user.id.to_string()),
+                Some(detail),
+            )
+            .await;
         }
-        let reason = if user.disabled {
-            "disabled"
-        } else if locked {
-            "locked"
-        } else {
-            "wrong password"
-        };
+        return Err(refused(&state, Some(user.id), "wrong password").await);
+    }
+    if user.disabled {
+        return Err(refused(&state, Some(user.id), "disabled").await);
+    }
+    if auth.settings.require_verified_email && !user.verified {
+        // Only the holder of the right password learns this, so it reveals nothing to guessers.
         audit(
             &state,
             "login",
-            "failure",
+            "denied",
             Some(user.id.to_string()),
-            Some(reason.into()),
+            Some("email not verified".into()),
         )
         .await;
-        tokio::time::sleep(auth.throttle.failed(&email)).await;
-        return Err(invalid_credentials());
+        return Err(ApiError::new(
+            ErrorCode::EmailNotVerified,
+            "This account's email address is not verified yet, and this server signs in only verified accounts.",
+            "Open the link in the verification mail sent at registration, then sign in again.",
+        ));
     }
     let rehashed = if verification.needs_rehash {
         auth.hasher.hash(&password).await.ok()
@@ -189,9 +203,8 @@ pub async fn login(
         None
     };
     state.store.record_login_success(user.id, rehashed).await?;
-    auth.throttle.succeeded(&email);
+    auth.throttle.succeeded(&email, ip);
     let refresh = generate_token();
-    let ip = crate::client_ip::client_ip(&parts, &auth.settings.trusted_proxies);
     let (agent, ip) = client_details(&parts.headers, ip);
     let session = state
         .store

@@ -75,7 +75,7 @@ pub fn header_components() -> Map<String, Value> {
     out.insert(
         "RateLimitLimit".into(),
         integer(
-            "Requests this client address may make in the window (`auth.rate_limit_per_minute`).",
+            "Requests this client address may make to this family of routes in the window (`auth.rate_limits.*`).",
             1,
         ),
     );
@@ -693,14 +693,16 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 "description": format!(
                     "Starts a session: a short-lived access token (send it as `Authorization: Bearer \
                      <access_token>`), a refresh token for `/refresh`, and the user. Every failure \
-                     (unknown address, wrong password, disabled or locked account) is the same 401 \
-                     `invalid_credentials`. After `auth.lockout_threshold` failures in a row the \
-                     account is locked for `auth.lockout_minutes`; a password reset lifts the lock.{RATE_LIMITED}"
+                     (unknown address, wrong password, disabled account, or an address refused \
+                     for this account after `auth.lockout_threshold` failures from it) is the same \
+                     401 `invalid_credentials`. 403 `email_not_verified` answers the right password \
+                     of an unverified account when `auth.require_verified_email` is on; 429 when \
+                     the client address is over its share of password hashing.{RATE_LIMITED}"
                 ),
                 "requestBody": body("LoginRequest"),
                 "responses": rate_limited(
                     &[("200", pair())],
-                    &statuses(&[&BODY_ERRORS, &[401], &SERVER_ERRORS]),
+                    &statuses(&[&BODY_ERRORS, &[401, 403], &SERVER_ERRORS]),
                 ),
             }}),
         ),

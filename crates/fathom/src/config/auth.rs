@@ -29,12 +29,28 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// Password hashes computed at once; 0 means one per CPU. Logins beyond it queue.
     pub hash_concurrency: usize,
-    /// Failed logins (across all addresses) before an account's logins are locked.
+    /// Password hashing jobs (logins, registrations, password changes) one client address may
+    /// have queued or running at once; beyond it the address is answered 429 at once. 0: no
+    /// per-address share.
+    pub hash_queue_per_address: usize,
+    /// Password hashing jobs that may wait for the pool at once, whoever sent them; beyond it
+    /// requests from addresses that never signed in to the account are answered 429 at once. 0:
+    /// unbounded.
+    pub hash_queue_limit: usize,
+    /// Wrong passwords for one account from one client address before that address is refused
+    /// for that account. Other addresses are unaffected, so no one can lock an owner out; once
+    /// an account has collected this many failures from addresses that never signed in to it,
+    /// such addresses are slowed down (a delay, never a lock).
     pub lockout_threshold: u32,
-    /// How long a lock lasts. Password reset stays available while locked.
+    /// How long an address stays refused for an account (and how long failures are counted).
     pub lockout_minutes: u64,
-    /// Requests a minute one client address may make to `/api/v1/auth/*`.
+    /// Requests a minute per client address and route family; 0 switches one off.
+    pub rate_limits: AuthRateLimits,
+    /// An extra budget a minute per client address shared by every limited auth route, on top
+    /// of `rate_limits`; 0 (the default) has none.
     pub rate_limit_per_minute: u32,
+    /// Whether accounts must have verified their email address before they may sign in.
+    pub require_verified_email: bool,
     /// Proxies whose `X-Forwarded-For` is believed (exact addresses).
     pub trusted_proxies: Vec<String>,
     /// Whether `POST /api/v1/auth/register` is open.
@@ -56,12 +72,46 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             hash_concurrency: 0,
+            hash_queue_per_address: 2,
+            hash_queue_limit: 32,
             lockout_threshold: 5,
             lockout_minutes: 15,
-            rate_limit_per_minute: 20,
+            rate_limits: AuthRateLimits::default(),
+            rate_limit_per_minute: 0,
+            require_verified_email: false,
             trusted_proxies: Vec::new(),
             allow_registration: true,
             session_cache_ms: 1_000,
+        }
+    }
+}
+
+/// `[auth.rate_limits]`: requests a minute one client address may make to each family of auth
+/// routes, each with its own budget. 0 switches a limit off (for load tests, or when a proxy in
+/// front already limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthRateLimits {
+    /// `POST /login`, and `POST /password` (a guess at the current password too).
+    pub login: u32,
+    /// `POST /register`.
+    pub register: u32,
+    /// `POST /verify`.
+    pub verify: u32,
+    /// `POST /refresh`: clients refresh routinely, so it has the largest budget.
+    pub refresh: u32,
+    /// `POST /password-reset` and `POST /password-reset/confirm`.
+    pub password_reset: u32,
+}
+
+impl Default for AuthRateLimits {
+    fn default() -> Self {
+        Self {
+            login: 20,
+            register: 10,
+            verify: 20,
+            refresh: 60,
+            password_reset: 10,
         }
     }
 }
@@ -82,10 +132,8 @@ impl AuthConfig {
                 "auth.access_token_ttl_secs and auth.session_ttl_hours must be positive",
             );
         }
-        if self.lockout_threshold == 0 || self.rate_limit_per_minute == 0 {
-            return invalid(
-                "auth.lockout_threshold and auth.rate_limit_per_minute must be positive",
-            );
+        if self.lockout_threshold == 0 || self.lockout_minutes == 0 {
+            return invalid("auth.lockout_threshold and auth.lockout_minutes must be positive");
         }
         if self.session_cache_ms > MAX_SESSION_CACHE_MS {
             return Err(ConfigError::Invalid(format!(

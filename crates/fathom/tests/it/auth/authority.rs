@@ -230,7 +230,7 @@ async fn verification_changes_apply_to_existing_tokens_at_once() {
     let session = login(&app, email, PASSWORD).await;
     let access = session["access_token"].as_str().unwrap();
     assert_eq!(status_of(&app, "GET", &draft_path, access, None).await, 404);
-    let mailed = mailed_token(&app, email, "Verify your email");
+    let mailed = mailed_token(&app, email, "Verify your email").await;
     let verified = post_auth(&app, "/verify", &json!({"token": mailed}), None).await;
     assert_eq!(verified.status(), 204);
     assert_eq!(status_of(&app, "GET", &draft_path, access, None).await, 200);

@@ -167,7 +167,7 @@ async fn password_change_and_reset_refuse_cached_tokens_at_once() {
     // A reset ends every session.
     let requested = post_auth(&app, "/password-reset", &json!({"email": email}), None).await;
     json_with_status(requested, 202).await;
-    let token = mailed_token(&app, email, "Reset your password");
+    let token = mailed_token(&app, email, "Reset your password").await;
     let confirmed = post_auth(
         &app,
         "/password-reset/confirm",

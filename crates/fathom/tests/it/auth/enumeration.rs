@@ -1,6 +1,7 @@
 //! Account enumeration: a login or reset request for an unknown address is indistinguishable from
 //! one for a known address, by status, headers, body and time (an unknown address still costs a
-//! password verification).
+//! password verification; reset mail is looked up and written after the answer), and reset mail
+//! is capped per recipient without the requester learning of it.
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -8,8 +9,8 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::support::{
-    PASSWORD, WRONG_PASSWORD, login_response, percentile, post_auth, register, spawn_auth_app,
-    status_type_body, without_request_id,
+    PASSWORD, WRONG_PASSWORD, await_mails, login_response, percentile, post_auth, register,
+    spawn_auth_app, status_type_body, without_request_id,
 };
 
 const KNOWN: &str = "known@example.com";
@@ -79,8 +80,8 @@ async fn unknown_and_known_accounts_answer_alike() {
     .await;
     assert_eq!(status, 202);
     assert_eq!(body["data"]["status"], "accepted", "{body}");
+    assert_eq!(await_mails(&app, KNOWN, 2).await.len(), 2, "verify + reset");
     assert!(app.auth.mailbox.to(UNKNOWN).is_empty());
-    assert_eq!(app.auth.mailbox.to(KNOWN).len(), 2, "verify + reset");
 }
 
 #[tokio::test]
@@ -111,4 +112,43 @@ async fn unknown_and_known_accounts_take_alike_to_refuse() {
         ratio < 2.0,
         "an unknown address must cost about as much as a known one: unknown median {unknown_median:.1} ms, known median {known_median:.1} ms"
     );
+}
+
+/// However often a reset is requested, one address receives at most `mail.per_recipient_per_hour`
+/// messages (verification mail included), and every request is answered alike.
+#[tokio::test]
+async fn reset_mail_is_capped_per_recipient() {
+    let app = spawn_auth_app(|_| {}).await;
+    register(&app, KNOWN, PASSWORD).await;
+    let mut bodies = BTreeSet::new();
+    for _ in 0..8 {
+        let response = post_auth(&app, "/password-reset", &json!({"email": KNOWN}), None).await;
+        let (status, _, body) = status_type_body(response).await;
+        assert_eq!(status, 202);
+        bodies.insert(without_request_id(body).to_string());
+    }
+    assert_eq!(
+        bodies.len(),
+        1,
+        "every request is answered alike: {bodies:?}"
+    );
+    let mails = await_mails(&app, KNOWN, 5).await;
+    // Give any ninth message time to arrive (it must not).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mails_now = app.auth.mailbox.to(KNOWN);
+    assert_eq!(
+        mails_now.len(),
+        5,
+        "the default cap is 5 an hour: {mails_now:?}"
+    );
+    assert_eq!(mails[0].subject, "Verify your email address");
+    let dropped = app
+        .store
+        .audit_log(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.action == "mail_dropped")
+        .count();
+    assert_eq!(dropped, 4, "each dropped mail is audited");
 }

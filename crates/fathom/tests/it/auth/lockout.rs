@@ -1,122 +1,192 @@
-//! Account lockout: failures count per account across client addresses (each address stays far
-//! under its rate limit, so the limit is not what stops the attacker), a locked account answers
-//! the right password exactly like a wrong one, and the password-reset path still recovers it.
+//! The guessing defence: failures count per account and client address, so an attacker on many
+//! addresses cannot lock the owner out (the owner's known address signs in at once, a new one
+//! only waits); an address that fails too often is refused for that account and answered
+//! exactly like a wrong password; a wrong current password on `POST /password` is a guess too;
+//! the password reset recovers everything. Audit entries (of sign-ins, registrations and
+//! administrative changes) carry the client address.
 
+use reqwest::Method;
 use serde_json::json;
 
 use super::support::{
-    NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, header, login_response, mailed_token, post_auth,
-    register, spawn_auth_app, without_request_id,
+    NEW_PASSWORD, PASSWORD, WRONG_PASSWORD, await_mails, bearer, login_response, mailed_token,
+    post_auth, register, spawn_auth_app, without_request_id,
 };
-use crate::helpers::{assert_problem, json_with_status};
+use crate::helpers::{TestApp, assert_problem, json_with_status};
 
-#[tokio::test]
-async fn failures_from_many_addresses_lock_the_account_and_a_reset_recovers_it() {
-    let app = spawn_auth_app(|c| {
+const OWNER_ADDRESS: &str = "203.0.113.7";
+
+fn attacker(n: u8) -> String {
+    format!("198.51.100.{n}")
+}
+
+/// A server behind a trusted proxy (so tests choose the client address) that refuses an address
+/// for an account after three failures.
+async fn app() -> TestApp {
+    spawn_auth_app(|c| {
         c.auth.lockout_threshold = 3;
         c.auth.lockout_minutes = 15;
         c.auth.trusted_proxies = vec!["127.0.0.1".into()];
-        c.auth.rate_limit_per_minute = 20;
     })
-    .await;
-    let email = "locked@example.com";
+    .await
+}
+
+#[tokio::test]
+async fn an_attacker_on_many_addresses_cannot_lock_the_owner_out() {
+    let app = app().await;
+    let email = "victim@example.com";
     register(&app, email, PASSWORD).await;
-    let address = |n: u8| format!("198.51.100.{n}");
+    let signed_in = login_response(&app, email, PASSWORD, Some(OWNER_ADDRESS)).await;
+    json_with_status(signed_in, 200).await;
 
+    // One attacking address reaches the threshold: it is refused for this account, even with
+    // the right password, and the refusal looks exactly like a wrong password.
     let mut wrong_bodies = Vec::new();
-    for n in 1..=3 {
-        let response = login_response(&app, email, WRONG_PASSWORD, Some(&address(n))).await;
-        assert_eq!(
-            header(&response, "ratelimit-remaining").as_deref(),
-            Some("19"),
-            "attempt {n} comes from a fresh address with its whole budget left"
-        );
-        let body = assert_problem(response, 401, "invalid_credentials").await;
-        wrong_bodies.push(without_request_id(body));
+    for _ in 0..3 {
+        let response = login_response(&app, email, WRONG_PASSWORD, Some(&attacker(1))).await;
+        wrong_bodies.push(without_request_id(
+            assert_problem(response, 401, "invalid_credentials").await,
+        ));
     }
-    assert!(wrong_bodies.windows(2).all(|w| w[0] == w[1]));
-
-    let user = app.store.user_by_email(email).await.unwrap().unwrap();
-    assert_eq!(user.failed_logins, 3, "failures are counted per account");
-    assert!(user.locked_until.is_some(), "the third failure locks");
-
-    // The right password, from a fourth, fresh address: the same 401 as a wrong one.
-    let response = login_response(&app, email, PASSWORD, Some(&address(4))).await;
+    let refused = login_response(&app, email, PASSWORD, Some(&attacker(1))).await;
+    let refused = without_request_id(assert_problem(refused, 401, "invalid_credentials").await);
     assert_eq!(
-        header(&response, "ratelimit-remaining").as_deref(),
-        Some("19")
-    );
-    let locked = assert_problem(response, 401, "invalid_credentials").await;
-    assert_eq!(
-        without_request_id(locked),
-        wrong_bodies[0],
-        "a locked account must not be distinguishable from a wrong password"
+        refused, wrong_bodies[0],
+        "a refusal must look like a wrong password"
     );
 
-    let audit = app.store.audit_log(50).await.unwrap();
-    let lockouts = audit.iter().filter(|r| r.entry.action == "lockout").count();
-    assert_eq!(lockouts, 1, "the lock is audited once: {audit:#?}");
+    // More addresses keep failing (each is slowed down, not the owner).
+    for n in 2..=3 {
+        let response = login_response(&app, email, WRONG_PASSWORD, Some(&attacker(n))).await;
+        assert_problem(response, 401, "invalid_credentials").await;
+    }
+
+    // The owner, from the address that signed in before, is unaffected.
+    let owner = login_response(&app, email, PASSWORD, Some(OWNER_ADDRESS)).await;
+    let body = json_with_status(owner, 200).await;
+    assert_eq!(body["data"]["user"]["email"], email);
+    // From an address never seen before the owner only waits; the account is not locked.
+    let traveller = login_response(&app, email, PASSWORD, Some("192.0.2.44")).await;
+    json_with_status(traveller, 200).await;
+
+    let audit = app.store.audit_log(100).await.unwrap();
+    let lockouts: Vec<_> = audit
+        .iter()
+        .filter(|r| r.entry.action == "lockout")
+        .collect();
+    assert_eq!(lockouts.len(), 1, "one address was refused: {audit:#?}");
+    assert_eq!(lockouts[0].entry.ip.as_deref(), Some(attacker(1).as_str()));
     assert!(
         audit.iter().any(|r| r.entry.action == "login"
             && r.entry.outcome == "failure"
-            && r.entry.detail.as_deref() == Some("locked")),
-        "the refused right password is audited as `locked`"
+            && r.entry.ip.as_deref() == Some(attacker(1).as_str())
+            && r.entry.detail.as_deref() == Some("address refused for this account")),
+        "the refused right password is audited: {audit:#?}"
     );
+}
 
-    // Recovery: request a reset, follow the mail, confirm, sign in with the new password.
+#[tokio::test]
+async fn wrong_current_passwords_count_as_guesses_and_a_reset_recovers() {
+    let app = app().await;
+    let email = "changer@example.com";
+    register(&app, email, PASSWORD).await;
+    let signed_in = login_response(&app, email, PASSWORD, Some(OWNER_ADDRESS)).await;
+    let token = json_with_status(signed_in, 200).await["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A thief with the access token guesses the current password from elsewhere.
+    let change = |current: &'static str| {
+        bearer(&app, Method::POST, "/password", &token)
+            .header("x-forwarded-for", attacker(9))
+            .json(&json!({"current_password": current, "new_password": NEW_PASSWORD}))
+            .send()
+    };
+    for _ in 0..3 {
+        let response = change(WRONG_PASSWORD).await.unwrap();
+        assert_problem(response, 401, "invalid_credentials").await;
+    }
+    let response = change(PASSWORD).await.unwrap();
+    assert_problem(response, 401, "invalid_credentials").await;
+    let login = login_response(&app, email, PASSWORD, Some(&attacker(9))).await;
+    assert_problem(login, 401, "invalid_credentials").await;
+
+    // The reset is the way out: it lifts every refusal for the account.
     let requested = post_auth(
         &app,
         "/password-reset",
         &json!({"email": email}),
-        Some(&address(5)),
+        Some(&attacker(9)),
     )
     .await;
     json_with_status(requested, 202).await;
-    let token = mailed_token(&app, email, "Reset your password");
+    let token = mailed_token(&app, email, "Reset your password").await;
     let confirmed = post_auth(
         &app,
         "/password-reset/confirm",
         &json!({"token": token, "new_password": NEW_PASSWORD}),
-        Some(&address(6)),
+        Some(&attacker(9)),
     )
     .await;
     assert_eq!(confirmed.status(), 204);
-    let user = app.store.user_by_email(email).await.unwrap().unwrap();
-    assert_eq!(user.failed_logins, 0, "the reset clears the failure count");
-    assert_eq!(user.locked_until, None, "the reset lifts the lock");
-
-    let response = login_response(&app, email, NEW_PASSWORD, Some(&address(7))).await;
-    let body = json_with_status(response, 200).await;
-    assert_eq!(body["data"]["user"]["email"], email);
+    let login = login_response(&app, email, NEW_PASSWORD, Some(&attacker(9))).await;
+    json_with_status(login, 200).await;
 }
 
-/// After three free failures, each failed login for an address waits longer, and an unknown
-/// address waits exactly as a known one does (the delay must not reveal which accounts exist).
 #[tokio::test]
-async fn failed_logins_slow_down_alike_for_known_and_unknown_addresses() {
-    let app = spawn_auth_app(|c| c.auth.lockout_threshold = 100).await;
-    register(&app, "known@example.com", PASSWORD).await;
-    for email in ["known@example.com", "unknown@example.com"] {
-        let mut elapsed = Vec::new();
-        for _ in 0..4 {
-            let started = std::time::Instant::now();
-            let response = app
-                .post_json(
-                    "/api/v1/auth/login",
-                    &serde_json::json!({"email": email, "password": "wrong password here"}),
-                )
-                .await;
-            assert_eq!(response.status().as_u16(), 401);
-            elapsed.push(started.elapsed());
-        }
-        assert!(
-            elapsed[3] >= std::time::Duration::from_millis(250),
-            "{email}: the fourth failure waits: {elapsed:?}"
-        );
-        assert!(
-            elapsed[0] < std::time::Duration::from_millis(250),
-            "{email}: the first is not delayed: {elapsed:?}"
-        );
-    }
-    app.stop().await;
+async fn the_audit_log_records_the_client_address() {
+    let app = app().await;
+    let email = "audited@example.com";
+    register(&app, email, PASSWORD).await;
+    let ok = login_response(&app, email, PASSWORD, Some("198.51.100.20")).await;
+    json_with_status(ok, 200).await;
+    let failed = login_response(&app, email, WRONG_PASSWORD, Some("2001:db8::20")).await;
+    assert_problem(failed, 401, "invalid_credentials").await;
+    // Without a trusted proxy in between, the TCP peer is the client.
+    let direct = login_response(&app, "nobody@example.com", WRONG_PASSWORD, None).await;
+    assert_problem(direct, 401, "invalid_credentials").await;
+
+    await_mails(&app, email, 1).await;
+    // Administrative changes carry the address too.
+    let user = app.store.user_by_email(email).await.unwrap().unwrap();
+    let updated = app
+        .client
+        .patch(app.url(&format!("/api/v1/admin/users/{}", user.id)))
+        .header("authorization", format!("Bearer {}", app.admin_token))
+        .header("x-forwarded-for", "198.51.100.30")
+        .json(&json!({"verified": true}))
+        .send()
+        .await
+        .unwrap();
+    json_with_status(updated, 200).await;
+    let audit = app.store.audit_log(50).await.unwrap();
+    let ip_of = |outcome: &str, detail: Option<&str>| {
+        audit
+            .iter()
+            .find(|r| {
+                r.entry.action == "login"
+                    && r.entry.outcome == outcome
+                    && r.entry.detail.as_deref() == detail
+            })
+            .and_then(|r| r.entry.ip.clone())
+    };
+    assert_eq!(ip_of("success", None).as_deref(), Some("198.51.100.20"));
+    assert_eq!(
+        ip_of("failure", Some("wrong password")).as_deref(),
+        Some("2001:db8::20")
+    );
+    assert_eq!(
+        ip_of("failure", Some("unknown account")).as_deref(),
+        Some("127.0.0.1")
+    );
+    let admin = audit.iter().find(|r| r.entry.action == "admin_user_update");
+    assert_eq!(
+        admin.and_then(|r| r.entry.ip.as_deref()),
+        Some("198.51.100.30")
+    );
+    let registered = audit.iter().find(|r| r.entry.action == "register");
+    assert!(
+        registered.is_some_and(|r| r.entry.ip.as_deref() == Some("127.0.0.1")),
+        "mail work after the answer keeps the address: {audit:#?}"
+    );
 }

@@ -1,11 +1,12 @@
-//! Per-address rate limits on the auth endpoints, and whom `X-Forwarded-For` is believed from:
-//! a client cannot escape its limit by inventing addresses, while a trusted proxy's clients are
-//! counted one by one (by the right-most untrusted address, which the proxy itself appended).
+//! Per-address rate limits on the auth endpoints, one budget per family of routes (each with its
+//! own default, 0 switching one off), and whom `X-Forwarded-For` is believed from: a client
+//! cannot escape its limit by inventing addresses, while a trusted proxy's clients are counted
+//! one by one (by the right-most untrusted address, which the proxy itself appended).
 
 use serde_json::json;
 
-use super::support::{WRONG_PASSWORD, header, login_response, post_auth, spawn_auth_app};
-use crate::helpers::assert_problem;
+use super::support::{SCHEMA, WRONG_PASSWORD, header, login_response, post_auth, spawn_auth_app};
+use crate::helpers::{assert_problem, spawn_app_with};
 
 const LIMIT: u32 = 5;
 
@@ -35,7 +36,7 @@ fn assert_limit_headers(response: &reqwest::Response, remaining: u32, context: &
 #[tokio::test]
 async fn spoofed_forwarded_for_does_not_escape_the_limit() {
     let app = spawn_auth_app(|c| {
-        c.auth.rate_limit_per_minute = LIMIT;
+        c.auth.rate_limits.login = LIMIT;
         c.auth.trusted_proxies = Vec::new();
     })
     .await;
@@ -71,9 +72,9 @@ async fn spoofed_forwarded_for_does_not_escape_the_limit() {
         .count();
     assert_eq!(failures, LIMIT as usize);
 
-    // The budget belongs to the address, across the limited routes.
+    // The budget belongs to the address and the family of routes: refreshing has its own.
     let response = post_auth(&app, "/refresh", &json!({"refresh_token": "x"}), None).await;
-    assert_problem(response, 429, "too_many_requests").await;
+    assert_eq!(response.status(), 401);
     // Routes outside the limit are unaffected.
     assert_eq!(app.get("/api/v1/auth/jwks.json").await.status(), 200);
 }
@@ -81,7 +82,8 @@ async fn spoofed_forwarded_for_does_not_escape_the_limit() {
 #[tokio::test]
 async fn a_trusted_proxy_has_its_clients_counted_separately() {
     let app = spawn_auth_app(|c| {
-        c.auth.rate_limit_per_minute = LIMIT;
+        c.auth.rate_limits.login = LIMIT;
+        c.auth.rate_limits.refresh = LIMIT;
         c.auth.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
@@ -116,4 +118,51 @@ async fn a_trusted_proxy_has_its_clients_counted_separately() {
     .await;
     assert!(header(&response, "retry-after").is_some());
     assert_problem(response, 429, "too_many_requests").await;
+}
+
+/// With the default configuration each family of auth routes has its own budget per address:
+/// using up the sign-in budget leaves refreshing, registering, verifying and resetting open.
+#[tokio::test]
+async fn each_route_family_has_its_own_budget_by_default() {
+    let app = spawn_app_with(SCHEMA, |_| {}).await;
+    // An empty body is refused by validation, after the limit has counted it.
+    for _ in 0..20 {
+        let response = post_auth(&app, "/login", &json!({}), None).await;
+        assert_eq!(header(&response, "ratelimit-limit").as_deref(), Some("20"));
+        assert_problem(response, 400, "validation_failed").await;
+    }
+    let response = post_auth(&app, "/login", &json!({}), None).await;
+    assert_problem(response, 429, "too_many_requests").await;
+    for (path, limit) in [
+        ("/refresh", "60"),
+        ("/register", "10"),
+        ("/verify", "20"),
+        ("/password-reset", "10"),
+        ("/password-reset/confirm", "10"),
+    ] {
+        let response = post_auth(&app, path, &json!({}), None).await;
+        assert_eq!(
+            header(&response, "ratelimit-limit").as_deref(),
+            Some(limit),
+            "{path}"
+        );
+        assert_problem(response, 400, "validation_failed").await;
+    }
+    app.stop().await;
+}
+
+/// A limit of 0 switches it off (for load tests): no 429, no `RateLimit-*` headers.
+#[tokio::test]
+async fn a_limit_of_zero_switches_it_off() {
+    let app = spawn_auth_app(|c| {
+        c.auth.rate_limits.login = 0;
+        c.auth.rate_limit_per_minute = 0;
+    })
+    .await;
+    for _ in 0..40 {
+        let response = post_auth(&app, "/login", &json!({}), None).await;
+        assert_eq!(header(&response, "ratelimit-limit"), None);
+        assert_problem(response, 400, "validation_failed").await;
+    }
+    app.stop().await;
 }

@@ -1,12 +1,16 @@
-//! Registration: the uniform 202, email verification by mailed single-use token, a taken address
-//! answered exactly like a free one (the owner is told instead), and the password policy.
+//! Registration: the uniform 202, email verification by a mailed link (built from the configured
+//! application URL) carrying a single-use token, a taken address answered exactly like a free
+//! one (the owner is told instead), the password policy, sign-in refused to unverified accounts
+//! when so configured, and the starter schema keeping writes for verified users.
 
+use reqwest::Method;
 use serde_json::json;
 
 use super::support::{
-    PASSWORD, login, mailed_token, me, post_auth, register, spawn_auth_app, without_request_id,
+    PASSWORD, await_mails, bearer, login, login_response, mailed_token, me, post_auth, register,
+    spawn_auth_app, without_request_id,
 };
-use crate::helpers::assert_problem;
+use crate::helpers::{assert_problem, json_with_status, spawn_app_with};
 
 #[tokio::test]
 async fn registration_mails_a_single_use_verification_token() {
@@ -17,11 +21,16 @@ async fn registration_mails_a_single_use_verification_token() {
     assert!(body["data"]["message"].is_string(), "{body}");
     assert!(body["meta"]["requestId"].is_string(), "{body}");
 
-    let mails = app.auth.mailbox.to(email);
+    let mails = await_mails(&app, email, 1).await;
     assert_eq!(mails.len(), 1, "{mails:?}");
     assert_eq!(mails[0].subject, "Verify your email address");
-    let token = mailed_token(&app, email, "Verify your email");
+    let token = mailed_token(&app, email, "Verify your email").await;
     assert!(token.len() >= 32, "the token looks too short to be random");
+    // The mail carries a link to the application (by default on this server's port), the
+    // token in its fragment, which browsers never send to a server.
+    let link = format!("http://localhost:8090/verify-email#token={token}");
+    assert!(mails[0].body.contains(&link), "{}", mails[0].body);
+    assert!(mails[0].body.contains("24 hours"), "{}", mails[0].body);
 
     // Not verified before the token comes back.
     let session = login(&app, email, PASSWORD).await;
@@ -57,10 +66,8 @@ async fn a_taken_address_gets_the_same_answer_and_its_owner_is_told() {
     assert_ne!(second["meta"]["requestId"], first_request_id);
     assert_eq!(without_request_id(first), without_request_id(second));
 
-    let subjects: Vec<String> = app
-        .auth
-        .mailbox
-        .to(email)
+    let subjects: Vec<String> = await_mails(&app, email, 2)
+        .await
         .into_iter()
         .map(|m| m.subject)
         .collect();
@@ -151,4 +158,98 @@ async fn the_password_policy_is_enforced_at_registration() {
     .await;
     let problem = assert_problem(response, 400, "validation_failed").await;
     assert_eq!(problem["errors"][0]["code"], "too_short", "{problem}");
+}
+
+#[tokio::test]
+async fn mailed_links_follow_the_configured_application_url_and_template() {
+    let app = spawn_auth_app(|c| {
+        c.mail.app_url = "https://app.example.com/".into();
+        c.mail.reset_url = "{app_url}/account/new-password?lang=en#token={token}".into();
+    })
+    .await;
+    let email = "linked@example.com";
+    register(&app, email, PASSWORD).await;
+    let requested = post_auth(&app, "/password-reset", &json!({"email": email}), None).await;
+    json_with_status(requested, 202).await;
+    let mails = await_mails(&app, email, 2).await;
+    assert!(
+        mails[0]
+            .body
+            .contains("https://app.example.com/verify-email#token="),
+        "{}",
+        mails[0].body
+    );
+    let token = mailed_token(&app, email, "Reset your password").await;
+    let link = format!("https://app.example.com/account/new-password?lang=en#token={token}");
+    assert!(mails[1].body.contains(&link), "{}", mails[1].body);
+    assert!(mails[1].body.contains("1 hour"), "{}", mails[1].body);
+}
+
+#[tokio::test]
+async fn unverified_accounts_cannot_sign_in_when_verification_is_required() {
+    let app = spawn_auth_app(|c| c.auth.require_verified_email = true).await;
+    let email = "unverified@example.com";
+    register(&app, email, PASSWORD).await;
+
+    let refused = login_response(&app, email, PASSWORD, None).await;
+    let problem = assert_problem(refused, 403, "email_not_verified").await;
+    assert!(
+        problem["hint"]
+            .as_str()
+            .is_some_and(|h| h.contains("verification")),
+        "{problem}"
+    );
+    // A wrong password learns nothing about verification.
+    let wrong = login_response(&app, email, "not the password at all", None).await;
+    assert_problem(wrong, 401, "invalid_credentials").await;
+
+    let token = mailed_token(&app, email, "Verify your email").await;
+    let verified = post_auth(&app, "/verify", &json!({"token": token}), None).await;
+    assert_eq!(verified.status(), 204);
+    assert_eq!(login(&app, email, PASSWORD).await["user"]["verified"], true);
+}
+
+/// `fathom init`'s starter schema lets signed-in users read tasks but only verified ones write.
+#[tokio::test]
+async fn the_starter_schema_lets_only_verified_users_write() {
+    const STARTER: &str = include_str!("../../../templates/fathom.schema.toml");
+    let app = spawn_app_with(STARTER, |c| c.auth.argon2_memory_kib = 19_456)
+        .await
+        .without_credentials();
+    let email = "starter@example.com";
+    register(&app, email, PASSWORD).await;
+    let task = json!({"title": "write the report"});
+    let create = |token: String| {
+        let app = &app;
+        let task = task.clone();
+        async move {
+            app.client
+                .post(app.url("/api/v1/tasks"))
+                .header("authorization", format!("Bearer {token}"))
+                .json(&task)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    let unverified = login(&app, email, PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let listed = bearer(&app, Method::GET, "/me", &unverified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    assert_problem(create(unverified).await, 403, "forbidden").await;
+
+    let token = mailed_token(&app, email, "Verify your email").await;
+    let verified = post_auth(&app, "/verify", &json!({"token": token}), None).await;
+    assert_eq!(verified.status(), 204);
+    let access = login(&app, email, PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_with_status(create(access).await, 201).await;
 }

@@ -55,7 +55,7 @@ async fn a_verification_token_is_redeemed_once_under_concurrency() {
     let app = Arc::new(spawn_auth_app(|_| {}).await);
     let email = "verify-race@example.com";
     register(&app, email, PASSWORD).await;
-    let token = mailed_token(&app, email, "Verify your email");
+    let token = mailed_token(&app, email, "Verify your email").await;
     let outcomes = race(&app, "/verify", json!({"token": token})).await;
     assert_exactly_one_success(&outcomes, "POST /verify");
     let user = app.store.user_by_email(email).await.unwrap().unwrap();
@@ -80,7 +80,7 @@ async fn a_reset_token_is_redeemed_once_under_concurrency() {
 
     let requested = post_auth(&app, "/password-reset", &json!({"email": email}), None).await;
     json_with_status(requested, 202).await;
-    let token = mailed_token(&app, email, "Reset your password");
+    let token = mailed_token(&app, email, "Reset your password").await;
 
     // A weak new password is refused before the token is spent.
     let weak = post_auth(
@@ -122,7 +122,7 @@ async fn a_reset_cannot_set_the_email_address_as_password() {
         202,
     )
     .await;
-    let token = mailed_token(&app, email, "Reset your password");
+    let token = mailed_token(&app, email, "Reset your password").await;
     let response = post_auth(
         &app,
         "/password-reset/confirm",
@@ -144,13 +144,13 @@ async fn a_mailed_token_works_only_for_its_own_purpose() {
     let app = spawn_auth_app(|_| {}).await;
     let email = "purpose@example.com";
     register(&app, email, PASSWORD).await;
-    let verify_token = mailed_token(&app, email, "Verify your email");
+    let verify_token = mailed_token(&app, email, "Verify your email").await;
     json_with_status(
         post_auth(&app, "/password-reset", &json!({"email": email}), None).await,
         202,
     )
     .await;
-    let reset_token = mailed_token(&app, email, "Reset your password");
+    let reset_token = mailed_token(&app, email, "Reset your password").await;
 
     // The verification token cannot reset the password, nor the reset token verify the address.
     let response = post_auth(

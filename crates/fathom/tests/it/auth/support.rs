@@ -23,13 +23,21 @@ pub const WRONG_PASSWORD: &str = "definitely not the right one";
 /// The `WWW-Authenticate` challenge every 401 must carry.
 pub const CHALLENGE: &str = "Bearer realm=\"fathom\"";
 
-/// Starts a server with the OWASP-minimum Argon2id cost (the floor the configuration accepts)
-/// and a rate limit high enough not to interfere; `adjust` may change anything after that.
+/// Starts a server with the OWASP-minimum Argon2id cost (the floor the configuration accepts),
+/// rate limits and hashing shares off so they do not interfere; `adjust` may change anything
+/// after that (the tests of those defences switch them back on).
 pub async fn spawn_auth_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_with(SCHEMA, |c| {
         c.auth.argon2_memory_kib = 19_456;
         c.auth.argon2_iterations = 2;
-        c.auth.rate_limit_per_minute = 100_000;
+        c.auth.rate_limit_per_minute = 0;
+        c.auth.rate_limits.login = 0;
+        c.auth.rate_limits.register = 0;
+        c.auth.rate_limits.verify = 0;
+        c.auth.rate_limits.refresh = 0;
+        c.auth.rate_limits.password_reset = 0;
+        c.auth.hash_queue_per_address = 0;
+        c.auth.hash_queue_limit = 0;
         adjust(c);
     })
     .await
@@ -72,19 +80,46 @@ pub async fn register(app: &TestApp, email: &str, password: &str) -> Value {
     json_with_status(response, 202).await
 }
 
-/// The token at the end of the newest mail to `email` whose subject starts with `subject`.
-pub fn mailed_token(app: &TestApp, email: &str, subject: &str) -> String {
+/// Waits (up to 10 s) until the development mailbox holds at least `count` messages to
+/// `email`, and returns them all, oldest first. Account mail is written after the answer, so a
+/// test that has its 202 may still have to wait a moment for the message.
+pub async fn await_mails(app: &TestApp, email: &str, count: usize) -> Vec<fathom_api::Mail> {
+    for _ in 0..200 {
+        let mails = app.auth.mailbox.to(email);
+        if mails.len() >= count {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let mails = app.auth.mailbox.to(email);
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.subject.starts_with(subject))
-        .unwrap_or_else(|| panic!("no mail `{subject}…` to {email}; mailbox: {mails:?}"));
-    mail.body
-        .split_whitespace()
-        .last()
-        .expect("the mail body ends with the token")
-        .to_owned()
+    panic!(
+        "expected {count} mails to {email}, found {}: {mails:?}",
+        mails.len()
+    );
+}
+
+/// The token in the link of `body` (`…#token=TOKEN`).
+pub fn token_in(body: &str) -> String {
+    body.split_whitespace()
+        .find_map(|word| {
+            word.split_once("#token=")
+                .map(|(_, token)| token.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no `#token=` link in the mail"))
+}
+
+/// The token in the newest mail to `email` whose subject starts with `subject`, waiting for it
+/// to arrive.
+pub async fn mailed_token(app: &TestApp, email: &str, subject: &str) -> String {
+    for _ in 0..200 {
+        let mails = app.auth.mailbox.to(email);
+        if let Some(mail) = mails.iter().rev().find(|m| m.subject.starts_with(subject)) {
+            return token_in(&mail.body);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let mails = app.auth.mailbox.to(email);
+    panic!("no mail `{subject}…` to {email}; mailbox: {mails:?}");
 }
 
 /// `POST /login`, optionally from a forwarded address.

@@ -66,15 +66,18 @@ async fn login(app: &TestApp, email: &str) -> Value {
     json_with_status(response, 200).await["data"].clone()
 }
 
-/// The token at the end of the newest mail to `email` whose subject starts with `subject`.
-fn mailed_token(app: &TestApp, email: &str, subject: &str) -> String {
-    let mails = app.auth.mailbox.to(email);
-    let mail = mails
-        .iter()
-        .rev()
-        .find(|m| m.subject.starts_with(subject))
-        .unwrap_or_else(|| panic!("no mail `{subject}…` to {email}: {mails:?}"));
-    mail.body.split_whitespace().last().unwrap().to_owned()
+/// The token in the link of the newest mail to `email` whose subject starts with `subject`
+/// (mail is written after the answer, so it may take a moment to arrive).
+async fn mailed_token(app: &TestApp, email: &str, subject: &str) -> String {
+    for _ in 0..200 {
+        let mails = app.auth.mailbox.to(email);
+        if let Some(mail) = mails.iter().rev().find(|m| m.subject.starts_with(subject)) {
+            let link = mail.body.split_whitespace().find(|w| w.contains("#token="));
+            return link.unwrap().split_once("#token=").unwrap().1.to_owned();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no mail `{subject}…` to {email}")
 }
 
 fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
@@ -97,11 +100,11 @@ impl Accounts {
         let register = json!({ "email": FRESH_EMAIL, "password": PASSWORD });
         let response = app.post_json("/api/v1/auth/register", &register).await;
         json_with_status(response, 202).await;
-        let verify_token = mailed_token(app, FRESH_EMAIL, "Verify your email");
+        let verify_token = mailed_token(app, FRESH_EMAIL, "Verify your email").await;
         let reset = json!({ "email": FRESH_EMAIL });
         let response = app.post_json("/api/v1/auth/password-reset", &reset).await;
         json_with_status(response, 202).await;
-        let reset_token = mailed_token(app, FRESH_EMAIL, "Reset your password");
+        let reset_token = mailed_token(app, FRESH_EMAIL, "Reset your password").await;
         let key = json!({ "name": "to revoke", "scopes": ["categories:list"] });
         let created = app.post_json("/api/v1/admin/api-keys", &key).await;
         let api_key_id = text(&json_with_status(created, 201).await, "/data/id").to_owned();
