@@ -6,11 +6,12 @@
 use std::collections::BTreeSet;
 
 use fathom_auth::{PasswordPolicy, PolicyViolation};
+use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::document::{component_ref, problem_response};
 use super::operations::{json_content, ok, request_id_header, responses, single_envelope};
-use super::schemas::{EXAMPLE_ID, schema_ref};
+use super::schemas::{EXAMPLE_ID, schema_ref, update_schema};
 use crate::admin::ADMIN_ROLE;
 
 /// The name of the security scheme: an access token as `Authorization: Bearer <token>`.
@@ -236,18 +237,30 @@ pub(super) fn request(
     json!({ "type": "object", "title": title, "required": names, "properties": properties })
 }
 
-/// The component schemas of these operations.
-pub fn schemas() -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("User".into(), object("A user account", user_properties()));
-    out.insert(
-        "ProfileChanges".into(),
-        json!({
+/// `ProfileChanges`: the body of `PATCH /auth/me`, the profile fields the schema declares under
+/// `[users]` (validated like a record update). Without any, only the empty object is taken.
+pub fn profile_changes(schema: &Schema) -> Value {
+    let Some(users) = &schema.users else {
+        return json!({
             "type": "object",
             "title": "Profile changes",
-            "description": "Profile fields (as declared under `[users]` in the schema) and their new values.",
-        }),
+            "description": "This server declares no profile fields under `[users]`, so there is nothing to change: `{}` answers the profile as it is, anything else is a 400.",
+            "maxProperties": 0,
+        });
+    };
+    let mut changes = update_schema(users);
+    changes["title"] = json!("Profile changes");
+    changes["description"] = json!(
+        "Profile fields (as declared under `[users]` in the schema) and their new values; null clears one."
     );
+    changes
+}
+
+/// The component schemas of these operations; `policy` is the served password policy, whose
+/// minimum length is configurable.
+pub fn schemas(policy: &PasswordPolicy) -> Map<String, Value> {
+    let mut out = Map::new();
+    out.insert("User".into(), object("A user account", user_properties()));
     let mut admin = user_properties();
     admin.insert(
         "disabled".into(),
@@ -449,16 +462,17 @@ pub fn schemas() -> Map<String, Value> {
         "NewPassword".into(),
         json!({
             "type": "string",
-            "minLength": PasswordPolicy::LOWEST_MIN_LENGTH,
-            "maxLength": PasswordPolicy::MAX_LENGTH,
+            "minLength": policy.min_length(),
+            "maxLength": policy.max_length(),
             "description": format!(
-                "At least `auth.password_min_length` characters ({} unless configured, never fewer \
-                 than {}) and at most {}; not a commonly used password and not the email address. \
-                 No composition rules: a passphrase of several words works well. Refusals name the \
-                 rule in `errors[].code`: {}.",
+                "At least {} characters (this server's `auth.password_min_length`; {} unless \
+                 configured, never fewer than {}) and at most {}; not a commonly used password and \
+                 not the email address. No composition rules: a passphrase of several words works \
+                 well. Refusals name the rule in `errors[].code`: {}.",
+                policy.min_length(),
                 PasswordPolicy::DEFAULT_MIN_LENGTH,
                 PasswordPolicy::LOWEST_MIN_LENGTH,
-                PasswordPolicy::MAX_LENGTH,
+                policy.max_length(),
                 code_list(&policy_codes()),
             ),
             "examples": [EXAMPLE_PASSWORD],
@@ -521,7 +535,12 @@ pub fn schemas() -> Map<String, Value> {
         "PasswordResetRequest".into(),
         request(
             "A password reset request",
-            &[("email", email("The account's address."))],
+            // Any string is taken (an unknown or malformed address gets the same 202), so the
+            // document promises no email format here.
+            &[(
+                "email",
+                text("The account's address. The answer is the same whether or not an account uses it."),
+            )],
             &[],
         ),
     );
@@ -771,12 +790,12 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 "summary": "Change the password",
                 "description": format!(
                     "Needs the current password (a wrong one is a 401 `invalid_credentials`). Every \
-                     other session of the user ends; this one continues. {}",
+                     other session of the user ends; this one continues. {}{RATE_LIMITED}",
                     policy_note("new_password"),
                 ),
                 "security": bearer(),
                 "requestBody": body("PasswordChangeRequest"),
-                "responses": responses(
+                "responses": rate_limited(
                     &[("204", no_content("Changed; no body."))],
                     &statuses(&[&BODY_ERRORS, &[401], &SERVER_ERRORS]),
                 ),
