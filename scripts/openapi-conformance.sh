@@ -11,7 +11,7 @@
 # state, each with why.
 #
 # Usage: scripts/openapi-conformance.sh [path/to/fathom]   (default: builds target/debug/fathom)
-# Environment: CONFORMANCE_EXAMPLES (cases per operation and phase, default 25),
+# Environment: CONFORMANCE_EXAMPLES (cases per operation and phase, default 8),
 #              CONFORMANCE_SEED (reproduce a run; the seed is printed either way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,7 +65,7 @@ user_token=$(access_token "{\"email\":\"member@example.com\",\"password\":\"$use
 admin_token=$(access_token '{"email":"admin@example.com","password":"demo administrator passphrase"}')
 
 seed=${CONFORMANCE_SEED:-$(python3 -c 'import random; print(random.getrandbits(64))')}
-examples=${CONFORMANCE_EXAMPLES:-25}
+examples=${CONFORMANCE_EXAMPLES:-8}
 status=0
 # One worker: Hypothesis describes strategies with Python's `ast`, which fails at random when
 # threads parse at once ("AST constructor recursion depth mismatch").

@@ -478,7 +478,7 @@ mod tests {
         assert_eq!(text(json!(12.5)), "12.5");
         assert_eq!(text(json!(1.653236621005219e-304)), "0");
         assert_eq!(text(json!(-1e-30)), "0");
-        assert_eq!(text(json!(0.1234567890123456789)), "0.12345678901234568");
+        assert_eq!(text(json!(0.12345678901234568)), "0.12345678901234568");
         assert_eq!(text(json!(9.9e27)), "9900000000000000000000000000");
         assert!(validate_value(&f, &json!(1.3342221607491883e308)).is_err());
         assert!(validate_value(&f, &json!("1e-30")).is_err());

@@ -266,7 +266,9 @@ fn assert_security(document: &Value) {
             "{method} {path}: {response}"
         );
         assert!(
-            response["content"].get("application/problem+json").is_some(),
+            response["content"]
+                .get("application/problem+json")
+                .is_some(),
             "{method} {path}: {response}"
         );
     }
