@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, operations};
+use super::{admin, auth, operations, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -161,10 +161,10 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
 
-    component_schemas.insert("Meta".into(), schemas::meta_schema());
-    component_schemas.insert("ListMeta".into(), schemas::list_meta_schema());
-    component_schemas.insert("Problem".into(), schemas::problem_schema());
-    component_schemas.insert("FieldProblem".into(), schemas::field_problem_schema());
+    component_schemas.insert("Meta".into(), shared::meta_schema());
+    component_schemas.insert("ListMeta".into(), shared::list_meta_schema());
+    component_schemas.insert("Problem".into(), shared::problem_schema());
+    component_schemas.insert("FieldProblem".into(), shared::field_problem_schema());
 
     let mut headers = Map::new();
     headers.insert(

@@ -6,11 +6,13 @@
 
 mod admin;
 mod auth;
+mod auth_schemas;
 mod docs;
 mod document;
 mod operations;
 mod schemas;
 mod shaping;
+mod shared;
 
 use axum::Router;
 use axum::body::Bytes;

@@ -1,6 +1,6 @@
 //! JSON Schemas (the 2020-12 dialect OpenAPI 3.1 uses) for what travels on the wire: each
-//! collection's `Record` (what a client reads), `Create` and `Update` (what it may send), and the
-//! shapes every endpoint shares (the problem body, the envelope's `meta`).
+//! collection's `Record` and `Selected` (what a client reads), `Create` and `Update` (what it may
+//! send). The shapes every endpoint shares are in `shared`.
 //!
 //! A field has two schemas because reading and writing differ: a record always carries every
 //! field (null when unset) and decimals as strings, while a write may omit fields, send `null` to
@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use fathom_core::ErrorCode;
 use fathom_schema::record::validate_value;
 use fathom_schema::{Collection, Field, FieldType, Schema, TENANT_FIELD};
 use serde_json::{Map, Value, json};
@@ -497,72 +496,6 @@ pub fn update_schema(collection: &Collection) -> Value {
 
 /// Collection name to type name, from [`type_names`].
 pub type TypeNames = BTreeMap<String, String>;
-
-/// The problem body (RFC 9457) every error answers with.
-pub fn problem_schema() -> Value {
-    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    json!({
-        "type": "object",
-        "title": "A problem (RFC 9457)",
-        "required": ["type", "title", "status", "detail", "code", "hint", "errors", "requestId"],
-        "properties": {
-            "type": { "type": "string", "format": "uri", "description": "`urn:fathom:problem:` followed by the code.", "examples": ["urn:fathom:problem:validation_failed"] },
-            "title": { "type": "string", "description": "A short summary of the problem type." },
-            "status": { "type": "integer", "description": "The HTTP status." },
-            "detail": { "type": "string", "description": "What was wrong with this request." },
-            "code": { "type": "string", "enum": codes, "description": "The stable, machine-readable code. See `x-error-codes`." },
-            "hint": { "type": "string", "description": "How to fix it." },
-            "errors": { "type": "array", "items": schema_ref("FieldProblem"), "description": "One entry per offending field or parameter; often empty." },
-            "requestId": { "type": "string", "description": "Also in the `X-Request-Id` header; quote it when reporting a problem." },
-        },
-    })
-}
-
-/// One entry of a problem's `errors`.
-pub fn field_problem_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["field", "code", "message"],
-        "properties": {
-            "field": { "type": "string", "description": "The field or query parameter." },
-            "code": { "type": "string", "description": "What is wrong with it, such as `required`, `invalid_format`, `not_unique`.", "examples": ["required"] },
-            "message": { "type": "string" },
-        },
-    })
-}
-
-/// `meta` of a single-record envelope.
-pub fn meta_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["requestId"],
-        "properties": {
-            "requestId": { "type": "string", "description": "Also in the `X-Request-Id` header." },
-        },
-    })
-}
-
-/// `meta` of a list envelope: the request id and the page.
-pub fn list_meta_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["requestId", "page"],
-        "properties": {
-            "requestId": { "type": "string" },
-            "page": {
-                "type": "object",
-                "required": ["limit", "offset", "next"],
-                "properties": {
-                    "limit": { "type": "integer", "minimum": 1, "description": "The page size used." },
-                    "offset": { "type": "integer", "minimum": 0, "description": "The records skipped: the request's `offset`, 0 on cursor pages." },
-                    "next": { "type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page." },
-                    "total": { "type": "integer", "minimum": 0, "description": "Every matching record; present with `count=true`." },
-                },
-                "additionalProperties": false,
-            },
-        },
-    })
-}
 
 #[cfg(test)]
 mod tests {

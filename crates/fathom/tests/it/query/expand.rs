@@ -95,8 +95,7 @@ async fn bad_fields_are_refused() {
     );
     // `category.name` alone expands `category` (openapi::conformance pins that); a prefix that
     // is no relation is refused as `fields`.
-    let problem =
-        assert_rejected(&app, "/api/v1/products?fields=name,status.name", "fields").await;
+    let problem = assert_rejected(&app, "/api/v1/products?fields=name,status.name", "fields").await;
     assert!(
         hint(&problem).contains("relation.field"),
         "the hint says what may be selected: {problem}"
