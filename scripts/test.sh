@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as a new user and CI run it: formatting, lints, then every test on SQLite,
-# then the integration suite and the store suites again on PostgreSQL (one suite, two databases).
+# the OpenAPI conformance run (scripts/openapi-conformance.sh), then the integration suite and the
+# store suites again on PostgreSQL (one suite, two databases).
 #
 # It installs what the tests need when missing (cargo-nextest; PostgreSQL, as root), starts a
 # throwaway PostgreSQL cluster (initdb into a temporary directory, a free port below 32768, run as
@@ -43,6 +44,15 @@ sqlite_status=0
 FATHOM_TEST_BACKEND=sqlite cargo nextest run --workspace --no-fail-fast \
   -E 'not (binary(it) & test(/^postgres::/)) & not test(/^postgres::tests::/)' || sqlite_status=$?
 
+# The served OpenAPI document against the server itself: Schemathesis (installed from PyPI into
+# target/ when missing) generates requests from it, anonymous, as a user and as an administrator.
+echo "==> OpenAPI conformance (schemathesis)"
+if ! python3 -m venv --help >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+fi
+conformance_status=0
+scripts/openapi-conformance.sh || conformance_status=$?
+
 postgres_status=0
 if $postgres_ready; then
   echo "==> cargo nextest run (PostgreSQL): the integration suite and the store suites"
@@ -68,8 +78,8 @@ BANNER
   fi
 fi
 
-if [ "$sqlite_status" != 0 ] || [ "$postgres_status" != 0 ]; then
-  echo "==> FAILED: SQLite run exit $sqlite_status, PostgreSQL run exit $postgres_status" >&2
+if [ "$sqlite_status" != 0 ] || [ "$postgres_status" != 0 ] || [ "$conformance_status" != 0 ]; then
+  echo "==> FAILED: SQLite run exit $sqlite_status, OpenAPI conformance exit $conformance_status, PostgreSQL run exit $postgres_status" >&2
   exit 1
 fi
 echo "==> all tests passed on SQLite$($postgres_ready && echo " and PostgreSQL")"

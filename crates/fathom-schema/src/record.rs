@@ -6,6 +6,7 @@
 //! field name must not silently drop data.
 
 use std::borrow::Cow;
+use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde_json::{Map, Value as Json};
@@ -231,7 +232,7 @@ fn json_kind(json: &Json) -> &'static str {
 pub fn validate_value(field: &Field, json: &Json) -> Result<Value, FieldError> {
     let value = match &field.kind {
         FieldType::Text => Value::Text(text_input(field, json, "a string")?.into_owned()),
-        FieldType::Integer => match json.as_i64() {
+        FieldType::Integer => match as_integer(json) {
             Some(i) => Value::Integer(i),
             None => return Err(type_error(field, "an integer", json)),
         },
@@ -381,6 +382,19 @@ fn format_error(field: &Field, text: &str, expected: &str) -> FieldError {
     )
 }
 
+/// A JSON integer in the 64-bit range, or a number with no fractional part such as `3.0` (JSON
+/// Schema's `integer` admits both, so the OpenAPI document does).
+fn as_integer(json: &Json) -> Option<i64> {
+    if let Some(i) = json.as_i64() {
+        return Some(i);
+    }
+    // 2^63 is exactly representable, so the comparison is exact; below it every whole f64 fits.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    json.as_f64()
+        .filter(|n| n.fract() == 0.0 && (-LIMIT..LIMIT).contains(n))
+        .map(|n| n as i64)
+}
+
 fn parse_decimal(field: &Field, json: &Json) -> Result<Decimal, FieldError> {
     let text = match json {
         Json::String(s) => s.clone(),
@@ -400,7 +414,19 @@ fn parse_decimal(field: &Field, json: &Json) -> Result<Decimal, FieldError> {
     } else {
         Decimal::from_str_exact(&text)
     };
-    exact.map_err(|_| {
+    // A JSON number is a binary float to begin with, so one with more places than a decimal
+    // holds (such as 1e-30) is rounded to 28 places, as PostgreSQL rounds to a column's scale;
+    // a string is taken as written or refused.
+    let exact = match (exact, json) {
+        (Err(_), Json::Number(n)) => n
+            .as_f64()
+            .filter(|n| n.abs() < 1e28)
+            .and_then(|n| Decimal::from_str(&format!("{n:.28}")).ok())
+            .map(|d| d.normalize())
+            .ok_or(()),
+        (exact, _) => exact.map_err(|_| ()),
+    };
+    exact.map_err(|()| {
         format_error(
             field,
             &text,
@@ -506,4 +532,48 @@ fn pattern_matches(pattern: &str, text: &str) -> bool {
         cache.insert(pattern.to_owned(), compiled);
     }
     matches
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::parse_schema;
+
+    fn field(kind: &str) -> Field {
+        let source = format!("[collections.c]\nfields.f = {{ type = \"{kind}\" }}\n");
+        let schema = parse_schema("t", &source).expect("schema");
+        schema.collections["c"].fields[0].clone()
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        let f = field("integer");
+        assert_eq!(validate_value(&f, &json!(3.0)), Ok(Value::Integer(3)));
+        assert_eq!(
+            validate_value(&f, &json!(-1e18)),
+            Ok(Value::Integer(-1_000_000_000_000_000_000))
+        );
+        assert!(validate_value(&f, &json!(3.5)).is_err());
+        assert!(validate_value(&f, &json!(9.3e18)).is_err());
+        assert!(validate_value(&f, &json!(u64::MAX)).is_err());
+    }
+
+    #[test]
+    fn decimal_numbers_round_to_28_places_but_strings_stay_exact() {
+        let f = field("decimal");
+        let text = |json: Json| match validate_value(&f, &json) {
+            Ok(Value::Text(t)) => t,
+            other => panic!("{json}: {other:?}"),
+        };
+        assert_eq!(text(json!(12.5)), "12.5");
+        assert_eq!(text(json!(1.653236621005219e-304)), "0");
+        assert_eq!(text(json!(-1e-30)), "0");
+        assert_eq!(text(json!(0.12345678901234568)), "0.12345678901234568");
+        assert_eq!(text(json!(9.9e27)), "9900000000000000000000000000");
+        assert!(validate_value(&f, &json!(1.3342221607491883e308)).is_err());
+        assert!(validate_value(&f, &json!("1e-30")).is_err());
+        assert!(validate_value(&f, &json!("0.00000000000000000000000000001")).is_err());
+    }
 }

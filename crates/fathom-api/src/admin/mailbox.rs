@@ -27,7 +27,8 @@ pub async fn list(
     let mut to = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
-            "to" if !value.is_empty() => to = Some(value.into_owned()),
+            // Given twice, it is refused like any other stray parameter.
+            "to" if !value.is_empty() && to.is_none() => to = Some(value.into_owned()),
             _ => {
                 return Err(ApiError::new(
                     ErrorCode::InvalidQuery,

@@ -23,6 +23,15 @@ pub async fn update_me(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let Some(profile) = &state.schema.users else {
+        // Nothing to change is no error, as with a record: `{}` answers the profile as it is.
+        if body.is_empty() {
+            let user = state
+                .store
+                .user_by_id(caller.user_id)
+                .await?
+                .ok_or_else(account_gone)?;
+            return Ok(envelope(user_json(&user), Map::new()).into_response());
+        }
         return Err(ApiError::new(
             ErrorCode::ValidationFailed,
             "This server declares no profile fields, so there is nothing to change here.",

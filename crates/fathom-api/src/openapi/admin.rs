@@ -217,8 +217,8 @@ pub fn paths() -> Vec<(String, Value)> {
                 "security": bearer(),
                 "parameters": [{
                     "name": "to", "in": "query", "required": true,
-                    "description": "The recipient's address.",
-                    "schema": { "type": "string", "format": "email" },
+                    "description": "The recipient's address, as the mail was sent to it (any non-empty string is looked up; given once).",
+                    "schema": { "type": "string", "minLength": 1 },
                 }],
                 "responses": responses(
                     &[("200", ok("The messages.", list_envelope("Mail", schema_ref("Meta"))))],

@@ -1,13 +1,15 @@
-//! Authentication (`/api/v1/auth`): its path items, the schemas it and administration use, the
-//! `bearerAuth` security scheme, and the headers of the per-client rate limit. Unlike the records
-//! API these shapes are fixed (they do not depend on the schema file); they mirror the handlers
-//! in `crate::auth` and `crate::admin`.
+//! Authentication (`/api/v1/auth`): its path items, the `bearerAuth` security scheme, and the
+//! headers of the per-client rate limit (the schemas it and administration use are in
+//! `auth_schemas`). Unlike the records API these shapes are mostly fixed; they mirror the
+//! handlers in `crate::auth` and `crate::admin`.
 
 use std::collections::BTreeSet;
 
-use fathom_auth::{PasswordPolicy, PolicyViolation};
 use serde_json::{Map, Value, json};
 
+pub(super) use super::auth_schemas::{
+    nullable_text, object, policy_note, profile_changes, request, schemas, text, timestamp,
+};
 use super::document::{component_ref, problem_response};
 use super::operations::{json_content, ok, request_id_header, responses, single_envelope};
 use super::schemas::{EXAMPLE_ID, schema_ref};
@@ -27,13 +29,13 @@ pub(super) const USERS_MAX_LIMIT: u32 = 200;
 pub(super) const AUDIT_DEFAULT_LIMIT: u32 = 100;
 pub(super) const AUDIT_MAX_LIMIT: u32 = 1000;
 /// What `PATCH /api/v1/admin/users/{id}` accepts (as `crate::admin::users` enforces it).
-const ROLE_PATTERN: &str = "^[a-z0-9_-]{1,32}$";
-const MAX_ROLES: usize = 16;
+pub(super) const ROLE_PATTERN: &str = "^[a-z0-9_-]{1,32}$";
+pub(super) const MAX_ROLES: usize = 16;
 pub(super) const MAX_TENANT_BYTES: usize = 128;
 
 /// A password that passes the default policy, for examples.
-const EXAMPLE_PASSWORD: &str = "a long and unusual passphrase";
-const EXAMPLE_EMAIL: &str = "ada@example.com";
+pub(super) const EXAMPLE_PASSWORD: &str = "a long and unusual passphrase";
+pub(super) const EXAMPLE_EMAIL: &str = "ada@example.com";
 
 /// The headers every answer of a rate-limited operation carries: `(header, component)`.
 const RATE_LIMIT_HEADERS: [(&str, &str); 4] = [
@@ -107,434 +109,6 @@ pub fn header_components() -> Map<String, Value> {
                 (`unauthorized`); absent on `invalid_credentials`.",
             "schema": { "type": "string" },
         }),
-    );
-    out
-}
-
-/// The codes `errors[].code` carries for a password the policy refuses. The match is exhaustive
-/// on purpose: a new rule does not compile until it is listed (and so documented) here.
-fn policy_codes() -> Vec<&'static str> {
-    [
-        PolicyViolation::TooShort {
-            min_length: PasswordPolicy::DEFAULT_MIN_LENGTH,
-        },
-        PolicyViolation::TooLong {
-            max_length: PasswordPolicy::MAX_LENGTH,
-        },
-        PolicyViolation::TooCommon,
-        PolicyViolation::SameAsEmail,
-    ]
-    .into_iter()
-    .map(|rule| match rule {
-        PolicyViolation::TooShort { .. }
-        | PolicyViolation::TooLong { .. }
-        | PolicyViolation::TooCommon
-        | PolicyViolation::SameAsEmail => rule.code(),
-    })
-    .collect()
-}
-
-fn code_list(codes: &[&str]) -> String {
-    codes
-        .iter()
-        .map(|c| format!("`{c}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The sentence on refused passwords, for the operations that set one.
-fn policy_note(field: &str) -> String {
-    format!(
-        "A `{field}` the password policy refuses is a 400 `validation_failed` whose `errors` entry \
-         has the code {}.",
-        code_list(&policy_codes())
-    )
-}
-
-/// A non-empty string field of a request body.
-pub(super) fn text(description: &str) -> Value {
-    json!({ "type": "string", "minLength": 1, "description": description })
-}
-
-fn email(description: &str) -> Value {
-    json!({
-        "type": "string",
-        "format": "email",
-        "minLength": 1,
-        "description": description,
-        "examples": [EXAMPLE_EMAIL],
-    })
-}
-
-pub(super) fn timestamp(description: &str) -> Value {
-    json!({ "type": "string", "format": "date-time", "description": description })
-}
-
-pub(super) fn nullable_text(description: &str) -> Value {
-    json!({ "type": ["string", "null"], "description": description })
-}
-
-/// The properties of a user as `user_json` writes them.
-fn user_properties() -> Map<String, Value> {
-    let mut p = Map::new();
-    p.insert(
-        "id".into(),
-        json!({ "type": "string", "format": "uuid", "description": "The user's id (a UUIDv7)." }),
-    );
-    p.insert(
-        "email".into(),
-        json!({ "type": "string", "format": "email", "description": "The sign-in address, lowercased." }),
-    );
-    p.insert(
-        "roles".into(),
-        json!({
-            "type": "array",
-            "items": { "type": "string" },
-            "description": format!(
-                "Role names; `{ADMIN_ROLE}` may use `/api/v1/admin`. New accounts have `user`."
-            ),
-        }),
-    );
-    p.insert(
-        "tenant".into(),
-        nullable_text("The tenant the user belongs to, if any."),
-    );
-    p.insert(
-        "verified".into(),
-        json!({ "type": "boolean", "description": "Whether the email address is confirmed." }),
-    );
-    p.insert(
-        "created_at".into(),
-        timestamp("When the account was created (UTC)."),
-    );
-    p.insert(
-        "profile".into(),
-        json!({
-            "type": "object",
-            "description": "The profile fields the schema declares under `[users]` that have a value.",
-        }),
-    );
-    p
-}
-
-pub(super) fn object(title: &str, properties: Map<String, Value>) -> Value {
-    let required: Vec<&String> = properties.keys().collect();
-    json!({ "type": "object", "title": title, "required": required, "properties": properties })
-}
-
-/// A request body: the required fields first, then the optional ones.
-pub(super) fn request(
-    title: &str,
-    required: &[(&str, Value)],
-    optional: &[(&str, Value)],
-) -> Value {
-    let mut properties = Map::new();
-    for (name, schema) in required.iter().chain(optional) {
-        properties.insert((*name).to_owned(), schema.clone());
-    }
-    let names: Vec<&str> = required.iter().map(|(name, _)| *name).collect();
-    json!({ "type": "object", "title": title, "required": names, "properties": properties })
-}
-
-/// The component schemas of these operations.
-pub fn schemas() -> Map<String, Value> {
-    let mut out = Map::new();
-    out.insert("User".into(), object("A user account", user_properties()));
-    out.insert(
-        "ProfileChanges".into(),
-        json!({
-            "type": "object",
-            "title": "Profile changes",
-            "description": "Profile fields (as declared under `[users]` in the schema) and their new values.",
-        }),
-    );
-    let mut admin = user_properties();
-    admin.insert(
-        "disabled".into(),
-        json!({ "type": "boolean", "description": "A disabled user cannot sign in." }),
-    );
-    admin.insert(
-        "failed_logins".into(),
-        json!({ "type": "integer", "minimum": 0, "description": "Failed logins since the last success." }),
-    );
-    admin.insert(
-        "locked_until".into(),
-        json!({
-            "type": ["string", "null"],
-            "format": "date-time",
-            "description": "Until when logins are refused after too many failures; null when never locked.",
-        }),
-    );
-    admin.insert(
-        "updated_at".into(),
-        timestamp("When the account last changed (UTC)."),
-    );
-    out.insert(
-        "AdminUser".into(),
-        object("A user account, as administrators see it", admin),
-    );
-
-    let mut pair = Map::new();
-    pair.insert(
-        "access_token".into(),
-        json!({ "type": "string", "description": "Send as `Authorization: Bearer <access_token>`." }),
-    );
-    pair.insert("token_type".into(), json!({ "const": "Bearer" }));
-    pair.insert(
-        "expires_in".into(),
-        json!({ "type": "integer", "minimum": 1, "description": "Seconds the access token lasts." }),
-    );
-    pair.insert(
-        "refresh_token".into(),
-        json!({
-            "type": "string",
-            "description": "Trade for the next pair at `/refresh`; works once. Keep it secret.",
-        }),
-    );
-    pair.insert(
-        "session_id".into(),
-        json!({ "type": "string", "format": "uuid", "description": "The session this pair belongs to." }),
-    );
-    pair.insert(
-        "session_expires_at".into(),
-        timestamp("The session's absolute end: refreshing does not move it."),
-    );
-    pair.insert("user".into(), schema_ref("User"));
-    out.insert(
-        "TokenPair".into(),
-        object("An access token and the refresh token that renews it", pair),
-    );
-
-    let mut session = Map::new();
-    session.insert("id".into(), json!({ "type": "string", "format": "uuid" }));
-    session.insert(
-        "current".into(),
-        json!({ "type": "boolean", "description": "Whether this is the session of the access token used." }),
-    );
-    session.insert("created_at".into(), timestamp("When it began (UTC)."));
-    session.insert(
-        "last_used_at".into(),
-        timestamp("When it was last refreshed (UTC)."),
-    );
-    session.insert("expires_at".into(), timestamp("Its absolute end (UTC)."));
-    session.insert(
-        "user_agent".into(),
-        nullable_text("The `User-Agent` that signed in."),
-    );
-    session.insert(
-        "ip".into(),
-        nullable_text("The client address that signed in."),
-    );
-    out.insert("Session".into(), object("A live session", session));
-
-    out.insert(
-        "Accepted".into(),
-        json!({
-            "type": "object",
-            "title": "A request taken on",
-            "required": ["data", "meta"],
-            "properties": {
-                "data": {
-                    "type": "object",
-                    "required": ["status", "message"],
-                    "properties": {
-                        "status": { "const": "accepted" },
-                        "message": { "type": "string" },
-                    },
-                },
-                "meta": schema_ref("Meta"),
-            },
-        }),
-    );
-
-    let mut key = Map::new();
-    key.insert("kty".into(), json!({ "const": "OKP" }));
-    key.insert("crv".into(), json!({ "const": "Ed25519" }));
-    key.insert(
-        "x".into(),
-        json!({ "type": "string", "description": "The public key, base64url without padding." }),
-    );
-    key.insert(
-        "kid".into(),
-        json!({ "type": "string", "description": "Matches the `kid` in an access token's header." }),
-    );
-    key.insert("alg".into(), json!({ "const": "EdDSA" }));
-    key.insert("use".into(), json!({ "const": "sig" }));
-    out.insert("Jwk".into(), object("A public signing key (RFC 8037)", key));
-    out.insert(
-        "JwkSet".into(),
-        json!({
-            "type": "object",
-            "title": "A JSON Web Key Set (RFC 7517)",
-            "required": ["keys"],
-            "properties": { "keys": { "type": "array", "items": schema_ref("Jwk") } },
-        }),
-    );
-
-    let mut entry = Map::new();
-    entry.insert(
-        "seq".into(),
-        json!({ "type": "integer", "minimum": 1, "description": "Grows by one per entry." }),
-    );
-    entry.insert("at".into(), timestamp("When it happened (UTC)."));
-    entry.insert(
-        "action".into(),
-        json!({
-            "type": "string",
-            "description": "What happened, such as `login`, `lockout`, `refresh_token_reuse`, \
-                `password_change`, `password_reset` or `admin_user_update`.",
-            "examples": ["login"],
-        }),
-    );
-    entry.insert(
-        "outcome".into(),
-        json!({
-            "type": "string",
-            "description": "`success`, `failure` or `denied`.",
-            "examples": ["success"],
-        }),
-    );
-    entry.insert(
-        "actor".into(),
-        nullable_text("The id of the user who acted, when known."),
-    );
-    entry.insert(
-        "target".into(),
-        nullable_text("The id of the user acted on, for administrative changes."),
-    );
-    entry.insert(
-        "request_id".into(),
-        nullable_text("The `X-Request-Id` of the request."),
-    );
-    entry.insert("ip".into(), nullable_text("The client address."));
-    entry.insert("detail".into(), nullable_text("More about what happened."));
-    out.insert("AuditEntry".into(), object("An audit log entry", entry));
-
-    out.insert(
-        "UserChanges".into(),
-        json!({
-            "type": "object",
-            "title": "Changes to a user",
-            "description": "Only the fields sent change.",
-            "properties": {
-                "roles": {
-                    "type": "array",
-                    "maxItems": MAX_ROLES,
-                    "items": { "type": "string", "pattern": ROLE_PATTERN },
-                    "description": format!(
-                        "Replaces the roles. `{ADMIN_ROLE}` may use `/api/v1/admin`; the change \
-                         applies to access tokens issued from now on."
-                    ),
-                },
-                "disabled": {
-                    "type": "boolean",
-                    "description": "Disabling ends every session of the user at once.",
-                },
-                "verified": { "type": "boolean", "description": "Marks the email address confirmed, or not." },
-                "tenant": {
-                    "type": ["string", "null"],
-                    "minLength": 1,
-                    "maxLength": MAX_TENANT_BYTES,
-                    "description": format!(
-                        "At most {MAX_TENANT_BYTES} bytes of UTF-8; null clears it."
-                    ),
-                },
-            },
-            "additionalProperties": false,
-            "examples": [{ "verified": true }],
-        }),
-    );
-
-    out.insert(
-        "NewPassword".into(),
-        json!({
-            "type": "string",
-            "minLength": PasswordPolicy::LOWEST_MIN_LENGTH,
-            "maxLength": PasswordPolicy::MAX_LENGTH,
-            "description": format!(
-                "At least `auth.password_min_length` characters ({} unless configured, never fewer \
-                 than {}) and at most {}; not a commonly used password and not the email address. \
-                 No composition rules: a passphrase of several words works well. Refusals name the \
-                 rule in `errors[].code`: {}.",
-                PasswordPolicy::DEFAULT_MIN_LENGTH,
-                PasswordPolicy::LOWEST_MIN_LENGTH,
-                PasswordPolicy::MAX_LENGTH,
-                code_list(&policy_codes()),
-            ),
-            "examples": [EXAMPLE_PASSWORD],
-        }),
-    );
-    let password = json!({ "type": "string", "minLength": 1, "examples": [EXAMPLE_PASSWORD] });
-    out.insert(
-        "RegisterRequest".into(),
-        request(
-            "A new account",
-            &[
-                (
-                    "email",
-                    email("The address to sign in with; a verification token is mailed to it."),
-                ),
-                ("password", schema_ref("NewPassword")),
-            ],
-            &[],
-        ),
-    );
-    out.insert(
-        "LoginRequest".into(),
-        request(
-            "Credentials",
-            &[
-                ("email", email("Compared case-insensitively.")),
-                ("password", password.clone()),
-            ],
-            &[],
-        ),
-    );
-    out.insert(
-        "RefreshRequest".into(),
-        request(
-            "A refresh token",
-            &[("refresh_token", text("From the last token pair."))],
-            &[],
-        ),
-    );
-    out.insert(
-        "VerifyRequest".into(),
-        request(
-            "An email verification",
-            &[("token", text("The token from the verification email."))],
-            &[],
-        ),
-    );
-    out.insert(
-        "PasswordChangeRequest".into(),
-        request(
-            "A password change",
-            &[
-                ("current_password", password),
-                ("new_password", schema_ref("NewPassword")),
-            ],
-            &[],
-        ),
-    );
-    out.insert(
-        "PasswordResetRequest".into(),
-        request(
-            "A password reset request",
-            &[("email", email("The account's address."))],
-            &[],
-        ),
-    );
-    out.insert(
-        "PasswordResetConfirmRequest".into(),
-        request(
-            "A new password, with the reset token",
-            &[
-                ("token", text("The token from the reset email.")),
-                ("new_password", schema_ref("NewPassword")),
-            ],
-            &[],
-        ),
     );
     out
 }
@@ -773,12 +347,12 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 "summary": "Change the password",
                 "description": format!(
                     "Needs the current password (a wrong one is a 401 `invalid_credentials`). Every \
-                     other session of the user ends; this one continues. {}",
+                     other session of the user ends; this one continues. {}{RATE_LIMITED}",
                     policy_note("new_password"),
                 ),
                 "security": bearer(),
                 "requestBody": body("PasswordChangeRequest"),
-                "responses": responses(
+                "responses": rate_limited(
                     &[("204", no_content("Changed; no body."))],
                     &statuses(&[&BODY_ERRORS, &[401], &SERVER_ERRORS]),
                 ),
@@ -902,6 +476,9 @@ pub fn tags() -> [Value; 2] {
 
 #[cfg(test)]
 mod tests {
+    use fathom_auth::{PasswordPolicy, PolicyViolation};
+
+    use super::super::auth_schemas::policy_codes;
     use super::*;
 
     #[test]

@@ -5,12 +5,13 @@
 
 use std::collections::BTreeSet;
 
+use fathom_auth::PasswordPolicy;
 use fathom_core::ErrorCode;
 use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
-use super::schemas::{self, schema_ref};
-use super::{admin, auth, operations};
+use super::schemas::{self, RecordShape, schema_ref};
+use super::{admin, auth, operations, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -105,8 +106,9 @@ valid one they answer 401 `unauthorized`.\n\nSuccessful responses wrap their pay
 `code`, a `hint` on how to fix the request and, for invalid fields, `errors`. Every response \
 carries `X-Request-Id` (send your own to correlate logs).\n\n";
 
-/// The OpenAPI 3.1 document for `schema`, with page-size bounds from `config`.
-pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
+/// The OpenAPI 3.1 document for `schema`, with page-size bounds from `config` and the password
+/// rules of `policy`.
+pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -> Value {
     let names = schemas::type_names(schema);
 
     let mut paths = Map::new();
@@ -119,10 +121,15 @@ pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
         for (path, item) in operations::collection_paths(schema, collection, type_name) {
             paths.insert(path, item);
         }
-        component_schemas.insert(
-            format!("{type_name}Record"),
-            schemas::record_schema(schema, collection, &names),
-        );
+        for (suffix, shape) in [
+            ("Record", RecordShape::Whole),
+            ("Selected", RecordShape::Selected),
+        ] {
+            component_schemas.insert(
+                format!("{type_name}{suffix}"),
+                schemas::record_schema(schema, collection, &names, shape),
+            );
+        }
         component_schemas.insert(
             format!("{type_name}Create"),
             schemas::create_schema(collection),
@@ -151,13 +158,14 @@ pub fn document(schema: &Schema, config: &HttpConfig) -> Value {
     tags.push(json!({ "name": "Batch", "description": "Several writes in one transaction." }));
     tags.extend(auth::tags());
     tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
-    component_schemas.extend(auth::schemas());
+    component_schemas.extend(auth::schemas(policy));
+    component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
 
-    component_schemas.insert("Meta".into(), schemas::meta_schema());
-    component_schemas.insert("ListMeta".into(), schemas::list_meta_schema());
-    component_schemas.insert("Problem".into(), schemas::problem_schema());
-    component_schemas.insert("FieldProblem".into(), schemas::field_problem_schema());
+    component_schemas.insert("Meta".into(), shared::meta_schema());
+    component_schemas.insert("ListMeta".into(), shared::list_meta_schema());
+    component_schemas.insert("Problem".into(), shared::problem_schema());
+    component_schemas.insert("FieldProblem".into(), shared::field_problem_schema());
 
     let mut headers = Map::new();
     headers.insert(
@@ -253,8 +261,12 @@ mod tests {
             .map(|name| format!("[collections.{name}]\nfields.a = {{ type = \"text\" }}\n"))
             .collect();
         let schema = fathom_schema::parse_schema("t", &source).unwrap();
-        let fixed = document(&Schema::default(), &HttpConfig::default());
-        let document = document(&schema, &HttpConfig::default());
+        let fixed = document(
+            &Schema::default(),
+            &HttpConfig::default(),
+            &PasswordPolicy::default(),
+        );
+        let document = document(&schema, &HttpConfig::default(), &PasswordPolicy::default());
 
         let ids = operation_ids(&document);
         let unique: BTreeSet<&String> = ids.iter().collect();
@@ -262,7 +274,7 @@ mod tests {
         assert_eq!(ids.len(), operation_ids(&fixed).len() + 5 * names.len());
 
         let count = |d: &Value| d["components"]["schemas"].as_object().map_or(0, Map::len);
-        assert_eq!(count(&document), count(&fixed) + 3 * names.len());
+        assert_eq!(count(&document), count(&fixed) + 4 * names.len());
         let tags = document["tags"].as_array().map_or(0, Vec::len);
         assert_eq!(
             tags,
@@ -272,7 +284,11 @@ mod tests {
 
     #[test]
     fn a_schema_without_collections_still_gives_a_valid_document() {
-        let document = document(&Schema::default(), &HttpConfig::default());
+        let document = document(
+            &Schema::default(),
+            &HttpConfig::default(),
+            &PasswordPolicy::default(),
+        );
         assert_eq!(document["openapi"], "3.1.0");
         assert!(!has_empty_union(&document), "{document:#}");
         assert_eq!(

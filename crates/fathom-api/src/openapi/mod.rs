@@ -6,10 +6,13 @@
 
 mod admin;
 mod auth;
+mod auth_schemas;
 mod docs;
 mod document;
 mod operations;
 mod schemas;
+mod shaping;
+mod shared;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -24,7 +27,7 @@ use crate::AppState;
 /// The document route and the docs page. The document is built once, here: a running server's
 /// schema never changes, so every request is answered with the same bytes.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let body = Bytes::from(document(&state.schema, &state.config).to_string());
+    let body = Bytes::from(document(&state.schema, &state.config, &state.auth.policy).to_string());
     Router::new()
         .route(
             "/api/v1/openapi.json",

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 
 use super::document::{component_ref, problem_responses};
 use super::schemas::{EXAMPLE_ID, TypeNames, schema_ref};
+use super::shaping::{field_list, shaping_parameters};
 
 /// Most operations a batch may hold.
 pub const MAX_BATCH_OPERATIONS: usize = 100;
@@ -47,80 +48,6 @@ pub(super) fn single_envelope(record: &str) -> Value {
     })
 }
 
-/// The names `expand` accepts on this collection: its relation fields and the reverse relations
-/// pointing at it.
-fn relation_names(schema: &Schema, collection: &Collection) -> Vec<String> {
-    let mut names: Vec<String> = collection
-        .fields
-        .iter()
-        .filter(|f| matches!(f.kind, FieldType::Relation { .. }))
-        .map(|f| f.name.clone())
-        .collect();
-    for (source_name, source) in &schema.collections {
-        for field in &source.fields {
-            if let FieldType::Relation {
-                collection: target, ..
-            } = &field.kind
-                && *target == collection.name
-            {
-                names.push(format!("{source_name}_via_{}", field.name));
-            }
-        }
-    }
-    names
-}
-
-fn field_list(collection: &Collection) -> String {
-    let mut names = vec!["id"];
-    if collection.timestamps {
-        names.extend(["created_at", "updated_at"]);
-    }
-    names.push("version");
-    names.extend(collection.fields.iter().map(|f| f.name.as_str()));
-    names
-        .iter()
-        .map(|name| format!("`{name}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `fields` and `expand`, which list and get share.
-fn shaping_parameters(schema: &Schema, collection: &Collection) -> [Value; 2] {
-    let relations = relation_names(schema, collection);
-    let expand_description = if relations.is_empty() {
-        "Relations to embed under each record's `expand`, comma-separated. This collection has no relations.".to_owned()
-    } else {
-        format!(
-            "Relations to embed under each record's `expand`, comma-separated, up to two levels deep \
-             (`order.customer`). Reverse relations are named `<collection>_via_<field>`. Here: {}.",
-            relations
-                .iter()
-                .map(|r| format!("`{r}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let mut expand = json!({
-        "name": "expand", "in": "query", "required": false,
-        "description": expand_description,
-        "schema": { "type": "string" },
-    });
-    if let Some(first) = relations.first() {
-        expand["example"] = json!(first);
-    }
-    let fields = json!({
-        "name": "fields", "in": "query", "required": false,
-        "description": format!(
-            "Return only these fields, comma-separated; `rel.field` picks fields of an expanded relation. \
-             The fields are: {}.",
-            field_list(collection)
-        ),
-        "schema": { "type": "string" },
-        "example": collection.fields.iter().take(2).map(|f| f.name.as_str()).collect::<Vec<_>>().join(","),
-    });
-    [fields, expand]
-}
-
 /// A filter example that makes sense for the collection: an enum, a number, a boolean or a
 /// text field compared with a literal.
 fn filter_example(collection: &Collection) -> String {
@@ -157,7 +84,7 @@ fn filter_example(collection: &Collection) -> String {
 fn list_operation(schema: &Schema, collection: &Collection, type_name: &str) -> Value {
     let name = &collection.name;
     let [fields, expand] = shaping_parameters(schema, collection);
-    let record = format!("{type_name}Record");
+    let record = format!("{type_name}Selected");
     json!({
         "tags": [name],
         "operationId": format!("list{type_name}"),
@@ -241,7 +168,7 @@ fn get_operation(schema: &Schema, collection: &Collection, type_name: &str) -> V
         "summary": format!("Get a record of {name}"),
         "parameters": [component_ref("parameters", "RecordId"), fields, expand],
         "responses": responses(
-            &[("200", ok(&format!("The `{name}` record."), single_envelope(&format!("{type_name}Record"))))],
+            &[("200", ok(&format!("The `{name}` record."), single_envelope(&format!("{type_name}Selected"))))],
             &[400, 401, 403, 404, 500, 503],
         ),
     })
@@ -333,12 +260,12 @@ pub fn parameters(default_page_size: u32, max_page_size: u32) -> Value {
         },
         "Cursor": {
             "name": "cursor", "in": "query", "required": false,
-            "description": "Opaque position from `meta.page.next` of the previous page. Not with `offset`.",
-            "schema": { "type": "string" },
+            "description": "Opaque position from `meta.page.next` of the previous page, passed unchanged with the same `sort`. Only `offset=0` (the default) goes with it; any other offset is a 400. A cursor that was not issued for this collection and sort is a 400 too.",
+            "schema": { "type": "string", "minLength": 1 },
         },
         "Offset": {
             "name": "offset", "in": "query", "required": false,
-            "description": "Records to skip. Not with `cursor`; prefer cursors on large collections.",
+            "description": "Records to skip. Must be 0 with `cursor`; prefer cursors on large collections.",
             "schema": { "type": "integer", "minimum": 0, "default": 0 },
         },
         "Count": {
@@ -433,7 +360,9 @@ pub fn batch(schema: &Schema, names: &TypeNames) -> (Value, Value, Value) {
                 "type": "array",
                 "minItems": 1,
                 "maxItems": MAX_BATCH_OPERATIONS,
-                "items": union("oneOf", variants),
+                // `anyOf`, not `oneOf`: `op` and `collection` already tell the variants apart,
+                // and a generator would otherwise have to prove each value matches only one.
+                "items": union("anyOf", variants),
             },
         },
         "additionalProperties": false,

@@ -1,6 +1,6 @@
 //! JSON Schemas (the 2020-12 dialect OpenAPI 3.1 uses) for what travels on the wire: each
-//! collection's `Record` (what a client reads), `Create` and `Update` (what it may send), and the
-//! shapes every endpoint shares (the problem body, the envelope's `meta`).
+//! collection's `Record` and `Selected` (what a client reads), `Create` and `Update` (what it may
+//! send). The shapes every endpoint shares are in `shared`.
 //!
 //! A field has two schemas because reading and writing differ: a record always carries every
 //! field (null when unset) and decimals as strings, while a write may omit fields, send `null` to
@@ -8,10 +8,15 @@
 
 use std::collections::BTreeMap;
 
-use fathom_core::ErrorCode;
 use fathom_schema::record::validate_value;
-use fathom_schema::{Collection, Field, FieldType, Schema};
+use fathom_schema::{Collection, Field, FieldType, Schema, TENANT_FIELD};
 use serde_json::{Map, Value, json};
+
+/// The largest magnitude documented for a decimal sent as a JSON number (below the 96-bit
+/// mantissa's 7.9e28).
+const DECIMAL_LIMIT: f64 = 1e28;
+/// The longest decimal string documented: 28 digits (plus sign or point) always fit exactly.
+const DECIMAL_MAX_LENGTH: usize = 28;
 
 /// An example record id, used wherever a UUID example is wanted.
 pub const EXAMPLE_ID: &str = "0190c8e4-7b7e-7c3a-9f1e-2b4d6a8c0e12";
@@ -110,21 +115,31 @@ pub fn field_schema(field: &Field, direction: Direction, nullable: bool) -> Valu
         FieldType::Decimal => {
             // Decimals travel as strings to keep their precision; a write may also send a JSON
             // number (and `minimum`/`maximum` below then apply to it directly).
-            let (names, pattern): (&[&str], &str) = match direction {
-                Direction::Read => (&["string"], r"^-?[0-9]+(\.[0-9]+)?$"),
-                Direction::Write => (
-                    &["string", "number"],
-                    r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$",
-                ),
+            let names: &[&str] = match direction {
+                Direction::Read => &["string"],
+                Direction::Write => &["string", "number"],
             };
             out.insert("type".into(), types(names, nullable));
+            // `minimum` binds numbers only; a string can at least be kept from being negative.
+            let pattern = if c.min.is_some_and(|min| min >= 0.0) {
+                r"^[0-9]+(\.[0-9]+)?$"
+            } else {
+                r"^-?[0-9]+(\.[0-9]+)?$"
+            };
             out.insert("pattern".into(), json!(pattern));
+            if direction == Direction::Write {
+                // At most 28 digits always fit the 96-bit mantissa exactly; longer strings may not.
+                out.insert("maxLength".into(), json!(DECIMAL_MAX_LENGTH));
+            }
             notes.push(
                 "An exact decimal of up to 28 decimal places, returned as a string such as \"12.50\"."
                     .into(),
             );
             if direction == Direction::Write {
-                notes.push("A JSON number is accepted too.".into());
+                notes.push(
+                    "A JSON number is accepted too (rounded to 28 decimal places, as PostgreSQL rounds to a column's scale)."
+                        .into(),
+                );
             }
         }
         FieldType::Boolean => {
@@ -200,11 +215,18 @@ pub fn field_schema(field: &Field, direction: Direction, nullable: bool) -> Valu
         }
     }
     if field.kind.is_numeric() {
-        if let Some(min) = c.min {
-            out.insert("minimum".into(), number(min));
+        // Without bounds of its own a field still has those of its storage: a 64-bit integer,
+        // or a decimal's 96-bit mantissa.
+        let (lowest, highest) = match field.kind {
+            FieldType::Integer => (Some(json!(i64::MIN)), Some(json!(i64::MAX))),
+            FieldType::Decimal => (Some(json!(-DECIMAL_LIMIT)), Some(json!(DECIMAL_LIMIT))),
+            _ => (None, None),
+        };
+        if let Some(min) = c.min.map(number).or(lowest) {
+            out.insert("minimum".into(), min);
         }
-        if let Some(max) = c.max {
-            out.insert("maximum".into(), number(max));
+        if let Some(max) = c.max.map(number).or(highest) {
+            out.insert("maximum".into(), max);
         }
         if matches!(field.kind, FieldType::Decimal) && (c.min.is_some() || c.max.is_some()) {
             notes.push("The bounds apply to string values too.".into());
@@ -284,48 +306,89 @@ fn create_optional(field: &Field) -> bool {
     !field.required || field.default.is_some()
 }
 
-/// `{Name}Record`: a record as the API returns it. Every field is present (null when unset);
-/// `expand` appears when the request asked for related records.
-pub fn record_schema(schema: &Schema, collection: &Collection, names: &TypeNames) -> Value {
+/// Which answers a record schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordShape {
+    /// `{Name}Record`: a record as create, update and batch return it, every field present that
+    /// the caller may see (hidden fields reach administrators only, so they are not required).
+    Whole,
+    /// `{Name}Selected`: a record as list and get return it, where `fields` may leave out
+    /// anything but `id`.
+    Selected,
+}
+
+/// A record of `collection` as the API returns it, in the given shape; `expand` appears when
+/// the request asked for related records.
+pub fn record_schema(
+    schema: &Schema,
+    collection: &Collection,
+    names: &TypeNames,
+    shape: RecordShape,
+) -> Value {
     let mut properties = Map::new();
     let mut required = vec![json!("id")];
+    let mut always = |name: &str, property: Value, properties: &mut Map<String, Value>| {
+        properties.insert(name.into(), property);
+        if shape == RecordShape::Whole {
+            required.push(json!(name));
+        }
+    };
     properties.insert(
         "id".into(),
         json!({ "type": "string", "format": "uuid", "readOnly": true, "description": "Assigned by Fathom (a UUIDv7)." }),
     );
     if collection.timestamps {
         for (name, what) in [("created_at", "created"), ("updated_at", "last changed")] {
-            properties.insert(
-                name.into(),
+            always(
+                name,
                 json!({ "type": "string", "format": "date-time", "readOnly": true, "description": format!("When the record was {what} (UTC).") }),
+                &mut properties,
             );
-            required.push(json!(name));
         }
     }
-    properties.insert(
-        "version".into(),
+    always(
+        "version",
         json!({ "type": "integer", "minimum": 1, "readOnly": true, "description": "Starts at 1 and grows by one on every update." }),
+        &mut properties,
     );
-    required.push(json!("version"));
     if collection.tenant_scoped {
-        properties.insert(
-            "tenant".into(),
-            json!({ "type": "string", "readOnly": true, "description": "The tenant the record belongs to: the caller's, set on create (administrators may name it)." }),
+        always(
+            TENANT_FIELD,
+            json!({ "type": "string", "readOnly": true, "description": "The tenant the record belongs to: the caller's, set on create (administrators name it)." }),
+            &mut properties,
         );
-        required.push(json!("tenant"));
     }
     for field in &collection.fields {
-        properties.insert(
-            field.name.clone(),
-            field_schema(field, Direction::Read, !field.required),
-        );
-        required.push(json!(field.name));
+        let mut property = field_schema(field, Direction::Read, !field.required);
+        if field.hidden {
+            // Only administrators receive a hidden field, so no one may count on it.
+            let note = "Hidden: only administrators receive it.";
+            let description = match property["description"].as_str() {
+                Some(text) => format!("{text} {note}"),
+                None => note.to_owned(),
+            };
+            property["description"] = json!(description);
+            properties.insert(field.name.clone(), property);
+        } else {
+            always(&field.name, property, &mut properties);
+        }
     }
     properties.insert("expand".into(), expand_schema(schema, collection, names));
+    let (title, description) = match shape {
+        RecordShape::Whole => (
+            format!("A record of `{}`", collection.name),
+            "Every field the caller may see is present, null when unset.",
+        ),
+        RecordShape::Selected => (
+            format!("A record of `{}`, as read", collection.name),
+            "Without `fields`, every field the caller may see is present, null when unset; with \
+             `fields`, `id` and the fields asked for.",
+        ),
+    };
     json!({
         "type": "object",
-        "title": format!("A record of `{}`", collection.name),
-        "description": "Every field is present, null when unset. With `fields`, only the fields asked for are.",
+        "title": title,
+        "description": description,
         "required": required,
         "properties": properties,
     })
@@ -345,7 +408,7 @@ fn expand_schema(schema: &Schema, collection: &Collection, names: &TypeNames) ->
                 field.name.clone(),
                 json!({
                     "description": format!("The `{target}` record `{}` points at (null when unset).", field.name),
-                    "anyOf": [schema_ref(&format!("{name}Record")), { "type": "null" }],
+                    "anyOf": [schema_ref(&format!("{name}Selected")), { "type": "null" }],
                 }),
             );
         }
@@ -363,7 +426,7 @@ fn expand_schema(schema: &Schema, collection: &Collection, names: &TypeNames) ->
                     json!({
                         "description": format!("The `{source_name}` records whose `{}` is this record.", field.name),
                         "type": "array",
-                        "items": schema_ref(&format!("{name}Record")),
+                        "items": schema_ref(&format!("{name}Selected")),
                     }),
                 );
             }
@@ -398,6 +461,17 @@ pub fn create_schema(collection: &Collection) -> Value {
             "description": "The new record's id, if the client chooses it (409 `unique_violation` if taken); left out or null, the server assigns one.",
         }),
     );
+    if collection.tenant_scoped {
+        // One document serves every caller, and only those reaching every tenant may name one.
+        properties.insert(
+            TENANT_FIELD.into(),
+            json!({
+                "type": "string", "minLength": 1, "maxLength": 128,
+                "pattern": "^[^\\u0000-\\u001F\\u007F-\\u009F]+$",
+                "description": "The tenant of the new record: 1 to 128 bytes of UTF-8, no control characters. Administrators and API keys without a tenant must name it; anyone else leaves it out (their own tenant is taken) and naming one is a 400.",
+            }),
+        );
+    }
     json!({
         "type": "object",
         "title": format!("A new record of `{}`", collection.name),
@@ -430,72 +504,6 @@ pub fn update_schema(collection: &Collection) -> Value {
 
 /// Collection name to type name, from [`type_names`].
 pub type TypeNames = BTreeMap<String, String>;
-
-/// The problem body (RFC 9457) every error answers with.
-pub fn problem_schema() -> Value {
-    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
-    json!({
-        "type": "object",
-        "title": "A problem (RFC 9457)",
-        "required": ["type", "title", "status", "detail", "code", "hint", "errors", "requestId"],
-        "properties": {
-            "type": { "type": "string", "format": "uri", "description": "`urn:fathom:problem:` followed by the code.", "examples": ["urn:fathom:problem:validation_failed"] },
-            "title": { "type": "string", "description": "A short summary of the problem type." },
-            "status": { "type": "integer", "description": "The HTTP status." },
-            "detail": { "type": "string", "description": "What was wrong with this request." },
-            "code": { "type": "string", "enum": codes, "description": "The stable, machine-readable code. See `x-error-codes`." },
-            "hint": { "type": "string", "description": "How to fix it." },
-            "errors": { "type": "array", "items": schema_ref("FieldProblem"), "description": "One entry per offending field or parameter; often empty." },
-            "requestId": { "type": "string", "description": "Also in the `X-Request-Id` header; quote it when reporting a problem." },
-        },
-    })
-}
-
-/// One entry of a problem's `errors`.
-pub fn field_problem_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["field", "code", "message"],
-        "properties": {
-            "field": { "type": "string", "description": "The field or query parameter." },
-            "code": { "type": "string", "description": "What is wrong with it, such as `required`, `invalid_format`, `not_unique`.", "examples": ["required"] },
-            "message": { "type": "string" },
-        },
-    })
-}
-
-/// `meta` of a single-record envelope.
-pub fn meta_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["requestId"],
-        "properties": {
-            "requestId": { "type": "string", "description": "Also in the `X-Request-Id` header." },
-        },
-    })
-}
-
-/// `meta` of a list envelope: the request id and the page.
-pub fn list_meta_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["requestId", "page"],
-        "properties": {
-            "requestId": { "type": "string" },
-            "page": {
-                "type": "object",
-                "required": ["limit", "next"],
-                "properties": {
-                    "limit": { "type": "integer", "description": "The page size used." },
-                    "next": { "type": ["string", "null"], "description": "Pass as `cursor` for the next page; null on the last page." },
-                    "offset": { "type": "integer", "description": "Present when the request paged by `offset`." },
-                    "returned": { "type": "integer", "description": "How many records this page holds." },
-                    "total": { "type": "integer", "description": "Every matching record; present with `count=true`." },
-                },
-            },
-        },
-    })
-}
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,10 @@
 //! Field selection (`fields=name,price,category.name`): which fields each returned record keeps.
-//! `id` is always kept. A dotted name selects fields of an expanded relation.
+//! `id` is always kept. A dotted name selects fields of a related record and expands that
+//! relation if `expand` did not already (as PostgREST's `select=category(name)` embeds it).
 
 use std::collections::BTreeMap;
 
-use fathom_schema::{Collection, Schema};
+use fathom_schema::{Collection, Schema, TENANT_FIELD};
 use serde_json::{Map, Value as Json};
 
 use super::expand::ExpandNode;
@@ -17,13 +18,35 @@ pub struct FieldSelection {
     nested: BTreeMap<String, Vec<String>>,
 }
 
-fn known_columns(collection: &Collection) -> Vec<String> {
-    let mut known: Vec<String> = vec!["id".into(), "version".into()];
+/// Every name `fields` accepts for a record of `collection`, in the order records carry them:
+/// the system fields (`tenant` on tenant-scoped collections), then the schema's fields. The
+/// OpenAPI document lists the same names.
+pub(crate) fn known_columns(collection: &Collection) -> Vec<String> {
+    let mut known: Vec<String> = vec!["id".into()];
     if collection.timestamps {
         known.extend(["created_at".into(), "updated_at".into()]);
     }
+    known.push("version".into());
+    if collection.tenant_scoped {
+        known.push(TENANT_FIELD.into());
+    }
     known.extend(collection.fields.iter().map(|f| f.name.clone()));
     known
+}
+
+/// The relations `fields` selects inside (`customer` of `customer.name`) that `expand` does not
+/// name, so the caller can expand them before parsing the selection.
+pub fn implied_expansions(text: &str, expand: &[ExpandNode]) -> Vec<String> {
+    let mut implied: Vec<String> = Vec::new();
+    for item in text.split(',').map(str::trim) {
+        if let Some((relation, _)) = item.split_once('.')
+            && !expand.iter().any(|n| n.name == relation)
+            && !implied.iter().any(|r| r == relation)
+        {
+            implied.push(relation.to_owned());
+        }
+    }
+    implied
 }
 
 impl FieldSelection {

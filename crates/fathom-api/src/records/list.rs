@@ -70,10 +70,8 @@ pub async fn list(
         )),
         _ => Value::Null,
     };
-    let mut page = json!({ "limit": request.limit, "next": next });
-    if request.after.is_none() {
-        page["offset"] = json!(request.offset);
-    }
+    // `offset` is on every page (0 on cursor pages, which take no other), so the shape is fixed.
+    let mut page = json!({ "limit": request.limit, "offset": request.offset, "next": next });
     if request.count {
         page["total"] = json!(
             state

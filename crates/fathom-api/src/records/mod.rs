@@ -6,7 +6,7 @@ mod batch;
 mod create;
 mod delete;
 mod expand;
-mod fields;
+pub(crate) mod fields;
 mod get;
 mod list;
 mod params;

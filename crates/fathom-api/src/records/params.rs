@@ -9,7 +9,7 @@ use fathom_query::{Env, Filter, QueryError, SortKey, check, default_sort, parse,
 use fathom_schema::{Collection, Schema, Value};
 
 use super::expand::{ExpandNode, column_in, parse_expand};
-use super::fields::FieldSelection;
+use super::fields::{FieldSelection, implied_expansions};
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -167,10 +167,31 @@ fn shape(
     schema: &Schema,
     collection: &Arc<Collection>,
 ) -> Result<Shape, ApiError> {
-    let expand = match get(pairs, "expand") {
+    let mut expand = match get(pairs, "expand") {
         Some(text) => parse_expand(text, schema, collection)?,
         None => Vec::new(),
     };
+    if let Some(text) = get(pairs, "fields") {
+        let implied = implied_expansions(text, &expand);
+        if !implied.is_empty() {
+            let expanded = parse_expand(&implied.join(","), schema, collection).map_err(|_| {
+                invalid(
+                    "fields",
+                    format!(
+                        "`fields` selects inside {}, which `{}` cannot expand.",
+                        implied
+                            .iter()
+                            .map(|r| format!("`{r}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        collection.name
+                    ),
+                    "Select inside relations only: `relation.field`.".into(),
+                )
+            })?;
+            expand.extend(expanded);
+        }
+    }
     let fields = match get(pairs, "fields") {
         Some(text) => Some(FieldSelection::parse(text, schema, collection, &expand)?),
         None => None,
@@ -249,8 +270,9 @@ pub fn parse_list(
         None => 0,
     };
     let after = match get(&pairs, "cursor") {
-        Some(_) if get(&pairs, "offset").is_some() => {
-            return Err(invalid("cursor", "`cursor` and `offset` cannot be combined.".into(), "Use `cursor` from meta.page.next alone.".into()));
+        // `offset=0` is the default, so it goes with a cursor; any other offset does not.
+        Some(_) if offset != 0 => {
+            return Err(invalid("cursor", "`cursor` and a non-zero `offset` cannot be combined.".into(), "Use `cursor` from meta.page.next alone.".into()));
         }
         Some(cursor) => Some(state.cursor_key.decode(cursor, &collection.name, &sort).map_err(|e| {
             invalid("cursor", format!("The cursor is not valid here: {e}."), "Pass `meta.page.next` unchanged, with the same `sort` as the request that returned it.".into())

@@ -12,7 +12,8 @@ pub fn print(args: &OpenapiArgs) -> anyhow::Result<ExitCode> {
     } else {
         super::load_schema(&config.schema.path)?
     };
-    let document = fathom_api::document(&schema, &config.http_config());
+    let policy = fathom_auth::PasswordPolicy::new(config.auth.password_min_length)?;
+    let document = fathom_api::document(&schema, &config.http_config(), &policy);
     println!("{}", serde_json::to_string_pretty(&document)?);
     Ok(ExitCode::SUCCESS)
 }

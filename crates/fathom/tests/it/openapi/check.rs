@@ -52,7 +52,8 @@ pub fn check(
         let fits = |kind: &str| match kind {
             "null" => value.is_null(),
             "boolean" => value.is_boolean(),
-            "integer" => value.is_i64() || value.is_u64(),
+            // JSON Schema counts a number without a fractional part (`3.0`) as an integer.
+            "integer" => value.as_f64().is_some_and(|n| n.fract() == 0.0),
             "number" => value.is_number(),
             "string" => value.is_string(),
             "array" => value.is_array(),

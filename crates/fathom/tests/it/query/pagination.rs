@@ -148,7 +148,12 @@ async fn page_meta_has_limit_next_and_offset() {
     let page = body["meta"]["page"].as_object().expect("page");
     let mut keys: Vec<&str> = page.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["limit", "next"], "no offset when a cursor is used");
+    assert_eq!(
+        keys,
+        ["limit", "next", "offset"],
+        "offset is on cursor pages too"
+    );
+    assert_eq!(page["offset"], 0);
 
     let body = get_ok(&app, "/api/v1/items?limit=100&count=true").await;
     assert_eq!(body["meta"]["page"]["total"], ITEMS);
@@ -312,16 +317,16 @@ async fn cursors_are_signed_and_bound_to_collection_and_sort() {
         "cursor",
     )
     .await;
-    // With offset.
-    assert_rejected(
+    // With a non-zero offset (`offset=0`, the default, goes with a cursor).
+    let body = get_ok(
         &app,
         &format!(
             "/api/v1/items?sort=-qty&cursor={}&offset=0",
             encode(&cursor)
         ),
-        "cursor",
     )
     .await;
+    assert_eq!(body["meta"]["page"]["offset"], 0);
     assert_rejected(
         &app,
         &format!(
