@@ -41,7 +41,7 @@ fn a_bad_value_in_the_file_names_the_key_and_its_line() {
         ),
         (
             "[server]\nlisen = \"127.0.0.1:0\"\n",
-            "server.lisen (from fathom.toml line 2) is not a setting Fathom knows; expected one of listen, body_limit_bytes, json_depth_limit, request_timeout_secs, shutdown_timeout_secs, cors_origins, hsts, default_page_size, max_page_size; hint: check the spelling (every setting is listed in the Configuration section of the README)",
+            "server.lisen (from fathom.toml line 2) is not a setting Fathom knows; expected one of listen, body_limit_bytes, json_depth_limit, request_timeout_secs, write_timeout_secs, shutdown_timeout_secs, cors_origins, hsts, default_page_size, max_page_size; hint: check the spelling (every setting is listed in the Configuration section of the README)",
         ),
         (
             "[database]\ndurability = \"fast\"\n",

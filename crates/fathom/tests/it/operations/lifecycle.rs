@@ -411,7 +411,7 @@ async fn sighup_refuses_an_unsafe_change_or_a_broken_file_and_keeps_serving_the_
 async fn a_reload_keeps_rate_limit_buckets_and_sign_ins() {
     let project = Project::new();
     project.write("fathom.schema.toml", NOTES);
-    let mut server = project.serve_with_env(&[], &[("FATHOM_AUTH__RATE_LIMIT_PER_MINUTE", "3")]);
+    let mut server = project.serve_with_env(&[], &[("FATHOM_AUTH__RATE_LIMITS__LOGIN", "2")]);
     let http = Http::new(&server);
     let account =
         json!({ "email": "ada@example.com", "password": "a long enough passphrase 2026" });
@@ -442,7 +442,7 @@ async fn a_reload_keeps_rate_limit_buckets_and_sign_ins() {
     assert_eq!(
         (fourth.0, fourth.1["code"].as_str()),
         (429, Some("too_many_requests")),
-        "the client's bucket (3 a minute) survived the reload: {}",
+        "the client's login bucket (2 a minute) survived the reload: {}",
         fourth.1
     );
 }
