@@ -359,7 +359,8 @@ impl Config {
                 "database.url has the scheme `{scheme}`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
-        self.auth.validate()
+        self.auth.validate()?;
+        self.mail.validate()
     }
 
     /// The PostgreSQL URL, when `database.url` names a PostgreSQL database.

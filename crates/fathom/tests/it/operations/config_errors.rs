@@ -59,6 +59,10 @@ fn a_bad_value_in_the_file_names_the_key_and_its_line() {
             "[auth]\npassword_min_length = 4\n",
             "auth.password_min_length (from fathom.toml line 2) must be at least 8; hint: fix the value, or remove it to use the default (auth.password_min_length = 12)",
         ),
+        (
+            "[mail]\napp_url = \"notaurl\"\n",
+            "mail.app_url (from fathom.toml line 2) = \"notaurl\" is not an http(s) URL; use the address users open the application at, e.g. https://app.example.com; hint: fix the value, or remove it to use the default (mail.app_url = \"http://localhost:8090\")",
+        ),
     ];
     for (contents, expected) in cases {
         project.write("fathom.toml", contents);
