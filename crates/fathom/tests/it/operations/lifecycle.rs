@@ -64,15 +64,8 @@ async fn serve_applies_an_additive_change_on_start() {
     );
     assert!(stop(&mut server).success());
 
-    let status = project.cli(&["migrate", "status"]);
-    assert!(status.stdout.contains("version   2"), "{}", status.stdout);
-    assert!(
-        status
-            .stdout
-            .ends_with("The schema file is applied: nothing pending.\n"),
-        "{}",
-        status.stdout
-    );
+    let status = project.assert_nothing_pending();
+    assert!(status.contains("version   2"), "{status}");
 }
 
 #[tokio::test]
@@ -343,14 +336,7 @@ async fn sighup_migrates_an_additive_change_and_serves_it() {
     assert_eq!(created.0, 201, "{}", created.1);
     assert_eq!(created.1["data"]["pinned"], true);
     assert_eq!(ready, 200);
-    let status = project.cli(&["migrate", "status"]);
-    assert!(
-        status
-            .stdout
-            .ends_with("The schema file is applied: nothing pending.\n"),
-        "{}",
-        status.stdout
-    );
+    project.assert_nothing_pending();
 }
 
 #[tokio::test]
