@@ -75,6 +75,8 @@ pub(crate) struct PgStore {
     /// The latest committed event sequence: this node's commits advance it at once, the
     /// follower (`events::follow`) other nodes'.
     watch: Arc<tokio::sync::watch::Sender<i64>>,
+    /// The applied schema, for the relations a hard delete cascades along.
+    pub(crate) schemas: crate::cascade::SchemaCache,
 }
 
 /// Describes where a configuration points, without its password.
@@ -129,6 +131,7 @@ impl PgStore {
             config: Box::new(config),
             target,
             watch: Arc::new(crate::events::new_watch(0)),
+            schemas: crate::cascade::SchemaCache::default(),
         };
         let client = store.client().await?;
         let privileged: bool = client
