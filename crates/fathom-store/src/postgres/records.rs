@@ -117,11 +117,11 @@ pub(crate) async fn count(
 }
 
 /// Runs every operation in one transaction, in the unit's scope, and appends their events as
-/// the last statement before COMMIT. Returns the results and the last sequence taken.
+/// the last statement before COMMIT (which numbers them).
 pub(crate) async fn execute(
     store: &PgStore,
     work: &UnitOfWork,
-) -> Result<(Vec<WriteResult>, Option<i64>), StoreError> {
+) -> Result<Vec<WriteResult>, StoreError> {
     let mut client = store.client().await?;
     let tenant_scoped = work.ops.iter().any(|op| collection_of(op).tenant_scoped);
     let tx = client.transaction().await.map_err(from_postgres)?;
@@ -145,10 +145,11 @@ pub(crate) async fn execute(
         drafts.extend(Draft::of_result(op, &result, removed.as_ref()));
         results.push(result);
     }
-    // Last: the counter row's lock is held from here to COMMIT, as briefly as possible.
-    let last = events::append(&tx, &drafts, &work.origin).await?;
+    // Numbered during COMMIT by the deferred trigger, which holds the counter row's lock only
+    // while the transaction commits.
+    events::append(&tx, &drafts, &work.origin).await?;
     tx.commit().await.map_err(from_postgres)?;
-    Ok((results, last))
+    Ok(results)
 }
 
 fn collection_of(op: &WriteOp) -> &Collection {
