@@ -16,6 +16,7 @@ mod middleware;
 mod openapi;
 mod rate_limit;
 mod records;
+mod request_head;
 
 /// Every broken access rule of a schema, one message each (empty when all are sound).
 pub fn check_rules(schema: &Schema) -> Vec<String> {

@@ -363,7 +363,8 @@ impl Config {
             ));
         }
         self.events.validate()?;
-        self.auth.validate()
+        self.auth.validate()?;
+        self.mail.validate()
     }
 
     /// The PostgreSQL URL, when `database.url` names a PostgreSQL database.
