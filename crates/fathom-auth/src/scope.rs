@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+/// The scope that lets a key read the change feed (`GET /api/v1/events`). It names no
+/// collection: `*:*` does not grant it, and it grants no record operation.
+pub const EVENTS_READ: &str = "events:read";
+
 /// The records operations a scope can name.
 pub const KEY_OPERATIONS: [&str; 5] = ["list", "view", "create", "update", "delete"];
 
@@ -19,6 +23,12 @@ pub struct KeyScope {
 impl KeyScope {
     /// Parses `collection:op,op`. The error is a full sentence naming what is wrong.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim() == EVENTS_READ {
+            return Ok(Self {
+                collection: "events".to_owned(),
+                operations: vec!["read".to_owned()],
+            });
+        }
         let Some((collection, operations)) = text.split_once(':') else {
             return Err(format!(
                 "The scope `{text}` has no `:`; write `collection:operation,...`, for example `products:list,view`."
@@ -57,6 +67,11 @@ impl KeyScope {
         })
     }
 
+    /// Whether this is [`EVENTS_READ`], the change feed's scope (which names no collection).
+    pub fn is_events_read(&self) -> bool {
+        self.collection == "events" && self.operations == ["read"]
+    }
+
     /// Whether this scope allows `operation` on `collection`.
     pub fn allows(&self, collection: &str, operation: &str) -> bool {
         (self.collection == "*" || self.collection == collection)
@@ -68,6 +83,11 @@ impl fmt::Display for KeyScope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.collection, self.operations.join(","))
     }
+}
+
+/// Whether `scopes` include [`EVENTS_READ`].
+pub fn reads_events(scopes: &[KeyScope]) -> bool {
+    scopes.iter().any(KeyScope::is_events_read)
 }
 
 /// Whether any of `scopes` allows `operation` on `collection`.
@@ -94,6 +114,22 @@ mod tests {
         assert!(!scopes_allow(&[], "products", "list"));
         assert_eq!(scopes[0].to_string(), "products:list,view");
         assert_eq!(KeyScope::parse("a:*,list").unwrap().to_string(), "a:*");
+    }
+
+    #[test]
+    fn events_read_grants_the_feed_and_nothing_else() {
+        let feed = KeyScope::parse(" events:read ").unwrap();
+        assert_eq!(feed.to_string(), EVENTS_READ);
+        assert!(reads_events(std::slice::from_ref(&feed)));
+        assert!(!reads_events(&[KeyScope::parse("*:*").unwrap()]));
+        for operation in KEY_OPERATIONS {
+            assert!(!scopes_allow(
+                std::slice::from_ref(&feed),
+                "events",
+                operation
+            ));
+        }
+        assert!(KeyScope::parse("events:read,list").is_err());
     }
 
     #[test]

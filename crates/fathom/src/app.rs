@@ -30,6 +30,8 @@ pub struct Application {
     applied: Option<Seen>,
     /// The schema file SIGHUP re-reads, if any.
     schema_file: Option<std::path::PathBuf>,
+    /// How long the outbox keeps events (`[events]`), enforced by the pruner.
+    retention: fathom_store::Retention,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -119,6 +121,7 @@ impl Application {
             auto_migrate: config.database.auto_migrate,
             applied,
             schema_file: None,
+            retention: config.events.retention(),
         })
     }
 
@@ -175,6 +178,10 @@ impl Application {
         reloader: Arc<Reloader>,
     ) -> anyhow::Result<()> {
         let _following = AbortOnDrop(tokio::spawn(reloader.follow_migrations()));
+        let _pruning = AbortOnDrop(tokio::spawn(crate::pruner::run(
+            self.state.store.clone(),
+            self.retention,
+        )));
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

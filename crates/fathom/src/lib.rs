@@ -9,6 +9,7 @@ mod commands;
 pub mod config;
 pub mod demo;
 mod http_server;
+mod pruner;
 mod reload;
 pub mod telemetry;
 

@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, operations, shared};
+use super::{admin, auth, events, operations, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -28,6 +28,7 @@ fn problem_response_name(status: u16) -> String {
         404 => "NotFound".to_owned(),
         405 => "MethodNotAllowed".to_owned(),
         409 => "Conflict".to_owned(),
+        410 => "Gone".to_owned(),
         413 => "PayloadTooLarge".to_owned(),
         415 => "UnsupportedMediaType".to_owned(),
         429 => "TooManyRequests".to_owned(),
@@ -151,16 +152,19 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     for (path, item) in auth::auth_paths()
         .into_iter()
         .chain(admin::paths())
+        .chain(events::paths())
         .chain(operations::service_paths())
     {
         paths.insert(path, item);
     }
     tags.push(json!({ "name": "Batch", "description": "Several writes in one transaction." }));
     tags.extend(auth::tags());
+    tags.push(json!({ "name": events::EVENTS_TAG, "description": "The change feed: every committed change, in order." }));
     tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
     component_schemas.extend(auth::schemas(policy));
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
+    component_schemas.extend(events::schemas());
 
     component_schemas.insert("Meta".into(), shared::meta_schema());
     component_schemas.insert("ListMeta".into(), shared::list_meta_schema());

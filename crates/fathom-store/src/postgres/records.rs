@@ -4,15 +4,21 @@
 
 use deadpool_postgres::GenericClient;
 use fathom_query::{Dialect, Filter};
-use fathom_schema::Collection;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use fathom_schema::{Collection, OnDelete, Schema};
 use sea_query::PostgresQueryBuilder;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::PgStore;
+use super::events;
 use super::scope;
-use super::values::{self, Sql, get_timestamp, get_uuid, lower, read_value};
+use super::values::{self, get_timestamp, get_uuid, lower, read_value};
+use crate::cascade;
 use crate::error::{StoreError, from_postgres};
+use crate::events::Draft;
 use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 use crate::statements::{self, Removal};
 
@@ -110,44 +116,40 @@ pub(crate) async fn count(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Runs every operation in one transaction, in the unit's scope.
+/// Runs every operation in one transaction, in the unit's scope, and appends their events as
+/// the last statement before COMMIT (which numbers them).
 pub(crate) async fn execute(
     store: &PgStore,
     work: &UnitOfWork,
 ) -> Result<Vec<WriteResult>, StoreError> {
     let mut client = store.client().await?;
     let tenant_scoped = work.ops.iter().any(|op| collection_of(op).tenant_scoped);
-    if let [op] = work.ops.as_slice()
-        && !tenant_scoped
-        && !checks_after(op)
-    {
-        // One statement on shared tables is atomic by itself: no BEGIN, no COMMIT, one round
-        // trip.
-        return apply(&client, &work.scope, op)
-            .await
-            .map(|result| vec![result])
-            .map_err(|e| e.at_operation(0));
-    }
     let tx = client.transaction().await.map_err(from_postgres)?;
     if tenant_scoped {
         scope::enter(&tx, &work.scope).await?;
     }
     let mut results = Vec::with_capacity(work.ops.len());
+    let mut drafts = Vec::with_capacity(work.ops.len());
     for (n, op) in work.ops.iter().enumerate() {
-        results.push(
-            apply(&tx, &work.scope, op)
+        if let WriteOp::Delete { collection, id, .. } = op
+            && !collection.soft_delete
+        {
+            let schema = applied_schema(store, &tx).await?;
+            cascade(&tx, &schema, collection.clone(), *id, &mut drafts, 0)
                 .await
-                .map_err(|e| e.at_operation(n))?,
-        );
+                .map_err(|e| e.at_operation(n))?;
+        }
+        let (result, removed) = apply(&tx, &work.scope, op)
+            .await
+            .map_err(|e| e.at_operation(n))?;
+        drafts.extend(Draft::of_result(op, &result, removed.as_ref()));
+        results.push(result);
     }
+    // Numbered during COMMIT by the deferred trigger, which holds the counter row's lock only
+    // while the transaction commits.
+    events::append(&tx, &drafts, &work.origin).await?;
     tx.commit().await.map_err(from_postgres)?;
     Ok(results)
-}
-
-/// Whether an operation reads again after writing (a guarded update checks its rule against the
-/// changed row), and so needs a transaction to roll back in.
-fn checks_after(op: &WriteOp) -> bool {
-    matches!(op, WriteOp::Update { guard: Some(_), values, .. } if !values.is_empty())
 }
 
 fn collection_of(op: &WriteOp) -> &Collection {
@@ -158,11 +160,12 @@ fn collection_of(op: &WriteOp) -> &Collection {
     }
 }
 
+/// Applies one operation; returns its result and, for a delete, the record as removed.
 async fn apply<C: GenericClient>(
     tx: &C,
     scope: &Scope,
     op: &WriteOp,
-) -> Result<WriteResult, StoreError> {
+) -> Result<(WriteResult, Option<Record>), StoreError> {
     match op {
         WriteOp::Create {
             id,
@@ -175,7 +178,7 @@ async fn apply<C: GenericClient>(
                 statements::insert(collection, scope, *id, values, tenant.as_ref())
                     .map(|(query, record)| (lower(query.build(PG)), record))?;
             scope::query(tx, built).await?;
-            Ok(WriteResult::Created(record))
+            Ok((WriteResult::Created(record), None))
         }
         WriteOp::Update {
             collection,
@@ -203,7 +206,7 @@ async fn apply<C: GenericClient>(
                     return Err(StoreError::rule_violation());
                 }
             }
-            Ok(WriteResult::Updated(record))
+            Ok((WriteResult::Updated(record), None))
         }
         WriteOp::Delete {
             collection,
@@ -216,20 +219,91 @@ async fn apply<C: GenericClient>(
                     Removal::Hard(query) => query.build(PG),
                 },
             );
-            let changed = execute_count(tx, built).await?;
-            if changed == 0 {
-                Err(StoreError::not_found())
-            } else {
-                Ok(WriteResult::Deleted { id: *id })
-            }
+            let rows = scope::query(tx, built).await?;
+            let removed = records(collection, &rows)?
+                .pop()
+                .ok_or_else(StoreError::not_found)?;
+            Ok((WriteResult::Deleted { id: *id }, Some(removed)))
         }
     }
 }
 
-async fn execute_count<C: GenericClient>(tx: &C, sql: Sql) -> Result<u64, StoreError> {
-    let statement = tx.prepare_cached(&sql.text).await.map_err(from_postgres)?;
-    let params = super::values::bind(sql.values, statement.params())?;
-    tx.execute(&statement, &super::values::refs(&params))
+/// The applied schema (from the store's cache while the migration version is unchanged).
+async fn applied_schema(
+    store: &PgStore,
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> Result<Arc<Schema>, StoreError> {
+    let version: i64 = tx
+        .query_one(
+            r#"SELECT COALESCE(MAX("version"), 0)::bigint FROM "_fathom_migrations""#,
+            &[],
+        )
         .await
-        .map_err(from_postgres)
+        .map_err(from_postgres)?
+        .try_get(0)
+        .map_err(from_postgres)?;
+    if let Some(schema) = store.schemas.get(version) {
+        return Ok(schema);
+    }
+    let schema = Arc::new(
+        super::migrate::latest(&**tx)
+            .await?
+            .map(|m| m.schema)
+            .unwrap_or_default(),
+    );
+    store.schemas.put(version, schema.clone());
+    Ok(schema)
+}
+
+/// Before the hard delete of `id` in `collection`: removes (depth first) or clears every record
+/// pointing at it through a `Cascade` or `SetNull` relation, drafting an event for each.
+fn cascade<'a, C: GenericClient + Sync>(
+    tx: &'a C,
+    schema: &'a Schema,
+    collection: Arc<Collection>,
+    id: Uuid,
+    drafts: &'a mut Vec<Draft>,
+    depth: usize,
+) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>> {
+    Box::pin(async move {
+        if depth > cascade::MAX_DEPTH {
+            return Err(StoreError::internal(
+                "a delete cascades deeper than 64 levels",
+            ));
+        }
+        for referrer in cascade::referrers(schema, &collection.name) {
+            match referrer.action {
+                OnDelete::Cascade => {
+                    let built = lower(cascade::pointing_at(&referrer, id).build(PG));
+                    let children = records(&referrer.collection, &scope::query(tx, built).await?)?;
+                    for child in children {
+                        cascade(
+                            tx,
+                            schema,
+                            referrer.collection.clone(),
+                            child.id,
+                            drafts,
+                            depth + 1,
+                        )
+                        .await?;
+                        let built =
+                            lower(cascade::remove(&referrer.collection, child.id).build(PG));
+                        let rows = scope::query(tx, built).await?;
+                        for removed in records(&referrer.collection, &rows)? {
+                            drafts.push(cascade::removed(&referrer.collection, &removed));
+                        }
+                    }
+                }
+                OnDelete::SetNull => {
+                    let built = lower(cascade::clear(&referrer, id).build(PG));
+                    let rows = scope::query(tx, built).await?;
+                    for row in records(&referrer.collection, &rows)? {
+                        drafts.push(cascade::cleared(&referrer, &row));
+                    }
+                }
+                OnDelete::Restrict => {}
+            }
+        }
+        Ok(())
+    })
 }

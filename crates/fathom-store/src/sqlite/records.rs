@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use fathom_query::{Dialect, Filter};
-use fathom_schema::{Collection, FieldType, Value};
+use fathom_schema::{Collection, FieldType, OnDelete, Schema, Value};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use sea_query::SqliteQueryBuilder;
 use uuid::Uuid;
 
+use crate::cascade;
 use crate::error::{StoreError, from_sqlite};
+use crate::events::Draft;
 use crate::record::{ListQuery, Record, Scope, WriteOp, WriteResult};
 use crate::statements::{self, Removal};
 
@@ -215,50 +217,108 @@ fn update(
     Ok(record)
 }
 
+/// Removes (or soft-deletes) the record; returns it as soft-deleted or as it was.
 fn delete(
     conn: &Connection,
     scope: &Scope,
     collection: &Collection,
     id: Uuid,
     guard: Option<&Filter>,
-) -> Result<(), StoreError> {
-    let changed = match statements::delete(DIALECT, collection, scope, id, guard) {
-        Removal::Soft(query) => execute(conn, query.build(SqliteQueryBuilder))?,
-        Removal::Hard(query) => execute(conn, query.build(SqliteQueryBuilder))?,
+) -> Result<Record, StoreError> {
+    let (sql, values) = match statements::delete(DIALECT, collection, scope, id, guard) {
+        Removal::Soft(query) => query.build(SqliteQueryBuilder),
+        Removal::Hard(query) => query.build(SqliteQueryBuilder),
     };
-    if changed == 0 {
-        Err(StoreError::not_found())
-    } else {
-        Ok(())
-    }
+    query_records(conn, collection, &sql, values)?
+        .pop()
+        .ok_or_else(StoreError::not_found)
 }
 
-/// Applies one write operation inside the current transaction.
+/// Applies one write operation inside the current transaction; returns its result and the
+/// draft of its outbox event (none for an update that changed nothing).
 pub(crate) fn apply(
     conn: &Connection,
     scope: &Scope,
     op: &WriteOp,
-) -> Result<WriteResult, StoreError> {
+) -> Result<(WriteResult, Option<Draft>), StoreError> {
+    let (result, removed) = apply_op(conn, scope, op)?;
+    let draft = Draft::of_result(op, &result, removed.as_ref());
+    Ok((result, draft))
+}
+
+/// The result, and for a delete the record as it was removed.
+fn apply_op(
+    conn: &Connection,
+    scope: &Scope,
+    op: &WriteOp,
+) -> Result<(WriteResult, Option<Record>), StoreError> {
     match op {
         WriteOp::Create {
             id,
             collection,
             values,
             tenant,
-        } => {
-            create(conn, scope, collection, *id, values, tenant.as_ref()).map(WriteResult::Created)
-        }
+        } => create(conn, scope, collection, *id, values, tenant.as_ref())
+            .map(|r| (WriteResult::Created(r), None)),
         WriteOp::Update {
             collection,
             id,
             values,
             guard,
-        } => update(conn, scope, collection, *id, values, guard.as_ref()).map(WriteResult::Updated),
+        } => update(conn, scope, collection, *id, values, guard.as_ref())
+            .map(|r| (WriteResult::Updated(r), None)),
         WriteOp::Delete {
             collection,
             id,
             guard,
         } => delete(conn, scope, collection, *id, guard.as_ref())
-            .map(|()| WriteResult::Deleted { id: *id }),
+            .map(|r| (WriteResult::Deleted { id: *id }, Some(r))),
     }
+}
+
+/// Before the hard delete of `id` in `collection`: removes (depth first) or clears every record
+/// pointing at it through a `Cascade` or `SetNull` relation, drafting an event for each.
+pub(crate) fn cascade(
+    conn: &Connection,
+    schema: &Schema,
+    collection: &Collection,
+    id: Uuid,
+    drafts: &mut Vec<Draft>,
+    depth: usize,
+) -> Result<(), StoreError> {
+    if depth > cascade::MAX_DEPTH {
+        return Err(StoreError::internal(
+            "a delete cascades deeper than 64 levels",
+        ));
+    }
+    for referrer in cascade::referrers(schema, &collection.name) {
+        match referrer.action {
+            OnDelete::Cascade => {
+                let (sql, values) = cascade::pointing_at(&referrer, id).build(SqliteQueryBuilder);
+                for child in query_records(conn, &referrer.collection, &sql, values)? {
+                    cascade(
+                        conn,
+                        schema,
+                        &referrer.collection,
+                        child.id,
+                        drafts,
+                        depth + 1,
+                    )?;
+                    let (sql, values) =
+                        cascade::remove(&referrer.collection, child.id).build(SqliteQueryBuilder);
+                    for removed in query_records(conn, &referrer.collection, &sql, values)? {
+                        drafts.push(cascade::removed(&referrer.collection, &removed));
+                    }
+                }
+            }
+            OnDelete::SetNull => {
+                let (sql, values) = cascade::clear(&referrer, id).build(SqliteQueryBuilder);
+                for row in query_records(conn, &referrer.collection, &sql, values)? {
+                    drafts.push(cascade::cleared(&referrer, &row));
+                }
+            }
+            OnDelete::Restrict => {}
+        }
+    }
+    Ok(())
 }

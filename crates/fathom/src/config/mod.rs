@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
+mod events;
 mod mail;
 mod report;
 
 pub use auth::AuthConfig;
+pub use events::EventsConfig;
 pub use mail::MailConfig;
 
 use figment::Figment;
@@ -27,6 +29,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub events: EventsConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -359,6 +362,7 @@ impl Config {
                 "database.url has the scheme `{scheme}`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
+        self.events.validate()?;
         self.auth.validate()?;
         self.mail.validate()
     }

@@ -155,6 +155,25 @@ pub async fn spawn_app_with(schema: &str, adjust: impl FnOnce(&mut Config)) -> T
     start(app, data_dir, database).await
 }
 
+/// Starts another node on the PostgreSQL database of `first` (same schema, its own data
+/// directory and administrator `admin_email`), as a second server of one cluster.
+pub async fn spawn_node(first: &TestApp, schema: &str, admin_email: &str) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(data_dir.path());
+    let url = first
+        .database
+        .as_ref()
+        .expect("another node needs the PostgreSQL database of the first")
+        .url();
+    config.database.url = Some(Secret::new(url));
+    let schema =
+        fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+    let app = Application::build(&config, schema, "fathom.db")
+        .await
+        .expect("server builds");
+    start_as(app, data_dir, None, admin_email).await
+}
+
 /// Starts the bundled demo (schema and seed data).
 pub async fn spawn_demo() -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
@@ -240,6 +259,15 @@ pub const TEST_ADMIN: &str = "test-admin@example.com";
 pub const TEST_ADMIN_PASSWORD: &str = "test administrator passphrase 2026";
 
 async fn start(app: Application, data_dir: TempDir, database: Option<ScratchDatabase>) -> TestApp {
+    start_as(app, data_dir, database, TEST_ADMIN).await
+}
+
+async fn start_as(
+    app: Application,
+    data_dir: TempDir,
+    database: Option<ScratchDatabase>,
+    admin_email: &str,
+) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let auth = app.state().auth.clone();
@@ -251,7 +279,7 @@ async fn start(app: Application, data_dir: TempDir, database: Option<ScratchData
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let (_, admin_token) = mint_user(&store, &auth, TEST_ADMIN, &["admin"]).await;
+    let (_, admin_token) = mint_user(&store, &auth, admin_email, &["admin"]).await;
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
