@@ -143,7 +143,12 @@ async fn reset_mail_is_capped_per_recipient() {
         5,
         "the default cap is 5 an hour: {mails_now:?}"
     );
-    assert_eq!(mails[0].subject, "Verify your email address");
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.subject == "Verify your email address"),
+        "the verification mail counts under the cap: {mails:?}"
+    );
     let dropped = app
         .store
         .audit_log(100)
