@@ -14,6 +14,7 @@ mod live;
 mod middleware;
 mod openapi;
 mod rate_limit;
+mod realtime;
 mod records;
 
 /// Every broken access rule of a schema, one message each (empty when all are sound).
@@ -35,6 +36,7 @@ pub use error::ApiError;
 pub use live::LiveApp;
 pub use openapi::document;
 pub use rate_limit::AuthRateLimits;
+pub use realtime::{Realtime, RealtimeSettings};
 pub use state::{AppState, READINESS_TTL, Shared};
 
 /// The whole HTTP application.
@@ -51,6 +53,13 @@ pub fn router(state: AppState) -> Router {
             admin::router().route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 client_ip::remember,
+            )),
+        )
+        .nest(
+            "/api/v1/realtime",
+            realtime::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::require_migrated,
             )),
         )
         .nest("/api/v1", api)

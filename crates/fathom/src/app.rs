@@ -104,7 +104,17 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("reading the applied schema: {}", e.detail))?
             .map(Seen::of);
         let auth = crate::auth::build(config, &store).await?;
-        let state = AppState::new(store, schema, config.http_config(), cursor_key, auth);
+        let settings = config.realtime.settings();
+        let hub = fathom_events::Hub::new(store.clone(), settings.queue);
+        let realtime = fathom_api::Realtime::new(hub, settings);
+        let state = AppState::new(
+            store,
+            schema,
+            config.http_config(),
+            cursor_key,
+            auth,
+            realtime,
+        );
         let live = LiveApp::new(state.clone());
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
@@ -175,6 +185,8 @@ impl Application {
         reloader: Arc<Reloader>,
     ) -> anyhow::Result<()> {
         let _following = AbortOnDrop(tokio::spawn(reloader.follow_migrations()));
+        let hub = self.state.realtime.hub.clone();
+        let _tailing = AbortOnDrop(tokio::spawn(hub.clone().run()));
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -187,6 +199,9 @@ impl Application {
         .with_graceful_shutdown(async move {
             stop.await;
             tracing::info!("shutting down: no new connections; draining in-flight requests");
+            // Realtime streams never finish by themselves: each is sent its resume point and
+            // closed, so that its client reconnects (to another node) without a gap.
+            hub.stop();
             let _ = stopping_tx.send(());
         });
         let timeout = self.shutdown_timeout;

@@ -8,10 +8,12 @@ use std::time::Duration;
 
 mod auth;
 mod mail;
+mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
 pub use mail::MailConfig;
+pub use realtime::RealtimeConfig;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -27,6 +29,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub realtime: RealtimeConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -359,6 +362,7 @@ impl Config {
                 "database.url has the scheme `{scheme}`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
+        self.realtime.validate()?;
         self.auth.validate()
     }
 
