@@ -15,6 +15,7 @@ mod operations;
 mod postgres;
 mod query;
 mod readme;
+mod realtime;
 mod records;
 mod rules;
 mod tenancy;
