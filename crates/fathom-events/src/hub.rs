@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use fathom_store::{Event, Store};
+use fathom_store::{Event, Store, StoreError};
 use tokio::sync::mpsc;
 
 /// Events read from the outbox per query by the tailer.
@@ -74,10 +74,12 @@ pub struct Member {
 
 impl Hub {
     /// A hub for `store` whose members queue at most `queue` events each, positioned at the
-    /// latest event this node knows of. It fans nothing out until [`Hub::run`] runs.
-    pub fn new(store: Store, queue: usize) -> Self {
-        let position = *store.event_watch().borrow();
-        Self {
+    /// latest committed event (so that it fans out only what is committed from now on). It fans
+    /// nothing out until [`Hub::run`] runs.
+    pub async fn open(store: Store, queue: usize) -> Result<Self, StoreError> {
+        let latest = store.events_after(0, 1, None).await?.latest;
+        let position = latest.max(*store.event_watch().borrow());
+        Ok(Self {
             inner: Arc::new(Inner {
                 store,
                 queue: queue.max(1),
@@ -89,7 +91,7 @@ impl Hub {
                 stopping: AtomicBool::new(false),
                 connections: AtomicUsize::new(0),
             }),
-        }
+        })
     }
 
     /// The store the hub follows.

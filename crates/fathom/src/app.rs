@@ -105,7 +105,9 @@ impl Application {
             .map(Seen::of);
         let auth = crate::auth::build(config, &store).await?;
         let settings = config.realtime.settings();
-        let hub = fathom_events::Hub::new(store.clone(), settings.queue);
+        let hub = fathom_events::Hub::open(store.clone(), settings.queue)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the outbox position: {}", e.detail))?;
         let realtime = fathom_api::Realtime::new(hub, settings);
         let state = AppState::new(
             store,

@@ -287,6 +287,16 @@ pub const TEST_ADMIN: &str = "test-admin@example.com";
 pub const TEST_ADMIN_PASSWORD: &str = "test administrator passphrase 2026";
 
 async fn start(app: Application, data_dir: TempDir, database: Option<ScratchDatabase>) -> TestApp {
+    start_with_admin(app, data_dir, database, None).await
+}
+
+/// [`start`], reusing the test administrator's token of an earlier run on the same database.
+async fn start_with_admin(
+    app: Application,
+    data_dir: TempDir,
+    database: Option<ScratchDatabase>,
+    admin_token: Option<String>,
+) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let auth = app.state().auth.clone();
@@ -298,7 +308,10 @@ async fn start(app: Application, data_dir: TempDir, database: Option<ScratchData
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let (_, admin_token) = mint_user(&store, &auth, TEST_ADMIN, &["admin"]).await;
+    let admin_token = match admin_token {
+        Some(token) => token,
+        None => mint_user(&store, &auth, TEST_ADMIN, &["admin"]).await.1,
+    };
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -390,6 +403,31 @@ impl TestApp {
         let json: Value = response.json().await.expect("json body");
         assert_eq!(status, 201, "create {collection} failed: {json}");
         json["data"].clone()
+    }
+
+    /// Stops the server gracefully, then starts it again on the same data directory (or
+    /// PostgreSQL database) with `schema`, as a restart of the process would.
+    pub async fn restart(mut self, schema: &str) -> TestApp {
+        self.halt().await;
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("dir"));
+        let database = self.database.take();
+        let config = test_config_on(data_dir.path(), database.as_ref());
+        let schema =
+            fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+        let app = Application::build(&config, schema, "fathom.db")
+            .await
+            .expect("server builds");
+        let admin_token = self.admin_token.clone();
+        start_with_admin(app, data_dir, database, Some(admin_token)).await
+    }
+
+    async fn halt(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
     }
 
     /// Stops the server gracefully and waits for it.

@@ -4,4 +4,9 @@
 
 mod auth;
 mod bad_input;
+mod delivery;
+mod resume;
+mod slow;
+mod snapshot;
 pub mod support;
+mod visibility;

@@ -38,6 +38,10 @@ rules = { list = "owner = auth.id", view = "owner = auth.id" }
 fields.owner = { type = "uuid", required = true }
 fields.name  = { type = "text", required = true }
 
+[collections.blobs]
+rules = { list = true, view = true }
+fields.data = { type = "text" }
+
 [collections.cards]
 rules = { list = "board.owner = auth.id", view = "board.owner = auth.id" }
 fields.board = { type = "relation", collection = "boards", required = true }
@@ -292,4 +296,88 @@ fn parse_block(block: &str) -> Option<SseFrame> {
 /// A subscription request.
 pub fn sub(id: &str, collection: &str) -> Value {
     json!({"id": id, "collection": collection})
+}
+
+/// Creates a record as the test administrator (through REST) and returns its JSON.
+pub async fn create(app: &TestApp, collection: &str, body: Value) -> Value {
+    app.create(collection, &body).await
+}
+
+/// Patches a record as the test administrator and returns its JSON.
+pub async fn patch(app: &TestApp, collection: &str, id: &Value, body: Value) -> Value {
+    let response = app
+        .patch_json(
+            &format!("/api/v1/{collection}/{}", id.as_str().unwrap()),
+            &body,
+        )
+        .await;
+    let status = response.status();
+    let json: Value = response.json().await.expect("json");
+    assert_eq!(status, 200, "{json}");
+    json["data"].clone()
+}
+
+/// Deletes a record as the test administrator.
+pub async fn delete(app: &TestApp, collection: &str, id: &Value) {
+    let response = app
+        .delete(&format!("/api/v1/{collection}/{}", id.as_str().unwrap()))
+        .await;
+    assert_eq!(response.status(), 204);
+}
+
+/// A public record every realtime test client subscribes to as `marker`: once its event
+/// arrives, every earlier event has arrived too (events come in sequence order).
+pub async fn marker(app: &TestApp) -> Value {
+    create(app, "posts", json!({"title": "marker"})).await["id"].clone()
+}
+
+impl Ws {
+    /// The event frames before the event of record `marker` (which is consumed).
+    pub async fn events_until(&mut self, marker: &Value) -> Vec<Value> {
+        let mut events = Vec::new();
+        loop {
+            let frame = self.next().await;
+            assert_eq!(frame["type"], "event", "{frame}");
+            if frame["id"] == *marker {
+                return events;
+            }
+            events.push(frame);
+        }
+    }
+
+    /// The next `n` event frames.
+    pub async fn events(&mut self, n: usize) -> Vec<Value> {
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            let frame = self.next().await;
+            assert_eq!(frame["type"], "event", "{frame}");
+            events.push(frame);
+        }
+        events
+    }
+}
+
+impl Sse {
+    /// The next `n` event frames.
+    pub async fn events(&mut self, n: usize) -> Vec<SseFrame> {
+        let mut events = Vec::with_capacity(n);
+        while events.len() < n {
+            events.push(self.expect("event").await);
+        }
+        events
+    }
+}
+
+/// The announcements of `sub` in an event frame: `(op, record)`.
+pub fn announced(frame: &Value, sub: &str) -> Option<(String, Value)> {
+    frame["matches"]
+        .as_array()?
+        .iter()
+        .find(|m| m["sub"] == sub)
+        .map(|m| {
+            (
+                m["op"].as_str().unwrap_or("").to_owned(),
+                m["record"].clone(),
+            )
+        })
 }

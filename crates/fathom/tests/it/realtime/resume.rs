@@ -1,0 +1,107 @@
+//! Resume: a client that reconnects with its last sequence gets exactly the events it missed,
+//! then live ones: after a dropped connection (WebSocket `resume`, SSE `Last-Event-ID`) and
+//! after a server restart on the same data.
+
+use serde_json::{Value, json};
+
+use super::support::{SCHEMA, Sse, Ws, create, sub};
+use crate::helpers::spawn_app;
+
+async fn posts(app: &crate::helpers::TestApp, range: std::ops::Range<i32>) -> Vec<Value> {
+    let mut ids = Vec::new();
+    for i in range {
+        ids.push(
+            create(app, "posts", json!({"title": format!("p{i}"), "n": i})).await["id"].clone(),
+        );
+    }
+    ids
+}
+
+#[tokio::test]
+async fn a_dropped_connection_resumes_without_gap_or_duplicate() {
+    let app = spawn_app(SCHEMA).await;
+    let subs = json!([sub("p", "posts")]);
+    let (mut ws, _) = Ws::connect(&app, None, None, subs.clone()).await;
+    ws.expect("subscribed").await;
+    let first = posts(&app, 0..5).await;
+    let events = ws.events(3).await;
+    let last = events[2]["seq"].as_i64().unwrap();
+    drop(ws);
+    let missed = posts(&app, 5..10).await;
+
+    let (mut ws, ready) = Ws::connect(&app, None, Some(last), subs.clone()).await;
+    assert_eq!(ready["seq"], last, "{ready}");
+    ws.expect("subscribed").await;
+    let live_task = {
+        let app_url = app.url("/api/v1/posts");
+        let client = app.client.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 10..13 {
+                let r = client
+                    .post(&app_url)
+                    .json(&json!({"title": format!("p{i}")}))
+                    .send()
+                    .await
+                    .unwrap();
+                ids.push(r.json::<Value>().await.unwrap()["data"]["id"].clone());
+            }
+            ids
+        })
+    };
+    let live = live_task.await.unwrap();
+    let replayed = ws.events(2 + 5 + 3).await;
+    let ids: Vec<Value> = replayed.iter().map(|e| e["id"].clone()).collect();
+    let mut expected = first[3..].to_vec();
+    expected.extend(missed);
+    expected.extend(live);
+    assert_eq!(ids, expected);
+    let seqs: Vec<i64> = replayed
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(seqs, (last + 1..=last + 10).collect::<Vec<_>>());
+
+    // SSE, with the header a browser sends.
+    let (mut sse, ready) = Sse::open(&app, &subs, None, Some(last)).await;
+    assert_eq!(ready.id, Some(last));
+    sse.expect("subscribed").await;
+    let again: Vec<Value> = sse
+        .events(10)
+        .await
+        .iter()
+        .map(|e| e.data["id"].clone())
+        .collect();
+    assert_eq!(again, expected);
+}
+
+#[tokio::test]
+async fn a_client_resumes_after_a_server_restart() {
+    let app = spawn_app(SCHEMA).await;
+    let subs = json!([sub("p", "posts")]);
+    let (mut ws, _) = Ws::connect(&app, None, None, subs.clone()).await;
+    ws.expect("subscribed").await;
+    posts(&app, 0..3).await;
+    let last = ws.events(3).await[2]["seq"].as_i64().unwrap();
+    posts(&app, 3..6).await;
+    // The stop sends every stream its resume point before closing it.
+    let stopping = tokio::spawn(async move {
+        let app = app;
+        app.restart(SCHEMA).await
+    });
+    let mut closing = ws.next().await;
+    while closing["type"] == "event" {
+        closing = ws.next().await;
+    }
+    assert_eq!(closing["type"], "closing", "{closing}");
+    assert_eq!(closing["code"], "shutting_down");
+    assert!(closing["resume"].as_i64().unwrap() >= last);
+    let app = stopping.await.unwrap();
+    let missed = posts(&app, 6..8).await;
+    let (mut ws, _) = Ws::connect(&app, None, Some(last), subs).await;
+    ws.expect("subscribed").await;
+    let events = ws.events(5).await;
+    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert_eq!(seqs, (last + 1..=last + 5).collect::<Vec<_>>());
+    assert_eq!(events[3]["id"], missed[0]);
+}
