@@ -82,6 +82,8 @@ pub enum ErrorCode {
     OriginNotAllowed,
     /// The node is stopping: the stream ended; reconnect (to any node) with the resume sequence given.
     ShuttingDown,
+    /// A plain HTTP request reached the WebSocket endpoint, which takes only WebSocket upgrades.
+    UpgradeRequired,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -126,6 +128,7 @@ impl ErrorCode {
         Self::AuthorityChanged,
         Self::OriginNotAllowed,
         Self::ShuttingDown,
+        Self::UpgradeRequired,
         Self::Internal,
     ];
 
@@ -169,6 +172,7 @@ impl ErrorCode {
             Self::AuthorityChanged => "authority_changed",
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::ShuttingDown => "shutting_down",
+            Self::UpgradeRequired => "upgrade_required",
             Self::Internal => "internal_error",
         }
     }
@@ -204,6 +208,7 @@ impl ErrorCode {
             Self::AuthorityChanged => 401,
             Self::OriginNotAllowed => 403,
             Self::ShuttingDown => 503,
+            Self::UpgradeRequired => 426,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::RequestTimeout | Self::ServiceUnavailable | Self::NotReady => 503,
@@ -250,6 +255,7 @@ impl ErrorCode {
             Self::AuthorityChanged => "Authority changed",
             Self::OriginNotAllowed => "Origin not allowed",
             Self::ShuttingDown => "Server shutting down",
+            Self::UpgradeRequired => "WebSocket upgrade required",
             Self::Internal => "Internal server error",
         }
     }

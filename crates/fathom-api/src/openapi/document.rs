@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, operations, shared};
+use super::{admin, auth, operations, realtime, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -29,7 +29,9 @@ fn problem_response_name(status: u16) -> String {
         405 => "MethodNotAllowed".to_owned(),
         409 => "Conflict".to_owned(),
         413 => "PayloadTooLarge".to_owned(),
+        410 => "Gone".to_owned(),
         415 => "UnsupportedMediaType".to_owned(),
+        426 => "UpgradeRequired".to_owned(),
         429 => "TooManyRequests".to_owned(),
         500 => "InternalError".to_owned(),
         503 => "ServiceUnavailable".to_owned(),
@@ -152,15 +154,18 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         .into_iter()
         .chain(admin::paths())
         .chain(operations::service_paths())
+        .chain(realtime::paths())
     {
         paths.insert(path, item);
     }
     tags.push(json!({ "name": "Batch", "description": "Several writes in one transaction." }));
     tags.extend(auth::tags());
     tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
+    tags.push(realtime::tag());
     component_schemas.extend(auth::schemas(policy));
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
+    component_schemas.extend(realtime::schemas());
 
     component_schemas.insert("Meta".into(), shared::meta_schema());
     component_schemas.insert("ListMeta".into(), shared::list_meta_schema());

@@ -10,6 +10,7 @@ mod auth_schemas;
 mod docs;
 mod document;
 mod operations;
+mod realtime;
 mod schemas;
 mod shaping;
 mod shared;

@@ -6,6 +6,7 @@
 //! `error` frame and the connection goes on; pings keep proxies from closing an idle socket.
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
@@ -25,8 +26,15 @@ const IN_BUFFER: usize = 16;
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::new(
+            ErrorCode::UpgradeRequired,
+            "This endpoint takes WebSocket upgrades only.",
+            "Connect with a WebSocket client (GET with `Connection: Upgrade` and `Upgrade: websocket`), or use GET /api/v1/realtime for Server-Sent Events.",
+        )
+    })?;
     if !origin_allowed(&headers, &state.config.cors_origins) {
         return Err(ApiError::new(
             ErrorCode::OriginNotAllowed,
