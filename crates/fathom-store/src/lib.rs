@@ -8,7 +8,6 @@
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
 mod error;
-mod events_shim;
 mod identity;
 mod plan;
 mod postgres;
@@ -24,7 +23,6 @@ use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
 pub use error::{StoreError, StoreErrorKind};
-pub use events_shim::{Actor, Event, EventOperation, EventPage};
 pub use identity::{
     ApiKey, AuditEntry, AuditRecord, Authority, KeyCreator, NewUser, RefreshOutcome, Session,
     StoredSigningKey, User, UserChanges,
