@@ -9,6 +9,7 @@ mod client_ip;
 mod config;
 mod envelope;
 mod error;
+mod events;
 mod health;
 mod live;
 mod middleware;
@@ -41,10 +42,13 @@ pub use state::{AppState, READINESS_TTL, Shared};
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let api = records::router().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        middleware::require_migrated,
-    ));
+    let api =
+        records::router()
+            .merge(events::router())
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::require_migrated,
+            ));
     let app = Router::new()
         .nest("/api/v1/auth", auth::router(&state))
         .nest(

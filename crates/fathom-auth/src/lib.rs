@@ -24,5 +24,5 @@ pub use jwt::{Claims, KeyRing, SigningKey, TokenConfig, TokenSubject};
 pub use password::{
     Lane, PasswordHasher, PasswordParams, PasswordPolicy, PolicyViolation, PoolStats, Verification,
 };
-pub use scope::{KEY_OPERATIONS, KeyScope, scopes_allow};
+pub use scope::{EVENTS_READ, KEY_OPERATIONS, KeyScope, reads_events, scopes_allow};
 pub use token::{api_key_prefix, constant_time_eq, generate_api_key, generate_token, hash_token};

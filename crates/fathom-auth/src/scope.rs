@@ -4,6 +4,10 @@
 
 use std::fmt;
 
+/// The scope that lets a key read the change feed (`GET /api/v1/events`). It names no
+/// collection: `*:*` does not grant it, and it grants no record operation.
+pub const EVENTS_READ: &str = "events:read";
+
 /// The records operations a scope can name.
 pub const KEY_OPERATIONS: [&str; 5] = ["list", "view", "create", "update", "delete"];
 
@@ -19,6 +23,12 @@ pub struct KeyScope {
 impl KeyScope {
     /// Parses `collection:op,op`. The error is a full sentence naming what is wrong.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if text.trim() == EVENTS_READ {
+            return Ok(Self {
+                collection: "events".to_owned(),
+                operations: vec!["read".to_owned()],
+            });
+        }
         let Some((collection, operations)) = text.split_once(':') else {
             return Err(format!(
                 "The scope `{text}` has no `:`; write `collection:operation,...`, for example `products:list,view`."
@@ -70,6 +80,13 @@ impl fmt::Display for KeyScope {
     }
 }
 
+/// Whether `scopes` include [`EVENTS_READ`].
+pub fn reads_events(scopes: &[KeyScope]) -> bool {
+    scopes
+        .iter()
+        .any(|s| s.collection == "events" && s.operations == ["read"])
+}
+
 /// Whether any of `scopes` allows `operation` on `collection`.
 pub fn scopes_allow(scopes: &[KeyScope], collection: &str, operation: &str) -> bool {
     scopes.iter().any(|s| s.allows(collection, operation))
@@ -94,6 +111,22 @@ mod tests {
         assert!(!scopes_allow(&[], "products", "list"));
         assert_eq!(scopes[0].to_string(), "products:list,view");
         assert_eq!(KeyScope::parse("a:*,list").unwrap().to_string(), "a:*");
+    }
+
+    #[test]
+    fn events_read_grants_the_feed_and_nothing_else() {
+        let feed = KeyScope::parse(" events:read ").unwrap();
+        assert_eq!(feed.to_string(), EVENTS_READ);
+        assert!(reads_events(std::slice::from_ref(&feed)));
+        assert!(!reads_events(&[KeyScope::parse("*:*").unwrap()]));
+        for operation in KEY_OPERATIONS {
+            assert!(!scopes_allow(
+                std::slice::from_ref(&feed),
+                "events",
+                operation
+            ));
+        }
+        assert!(KeyScope::parse("events:read,list").is_err());
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub enum ErrorCode {
     /// A write reached the database but its outcome did not arrive in time: it may or may not
     /// have been applied. Read the record before retrying.
     WriteOutcomeUnknown,
+    /// The change feed no longer holds the events after the given position (they are past the
+    /// outbox's retention); start again from the current records and `meta.latest`.
+    EventsExpired,
     /// The database is busy or unreachable; the request may be retried.
     ServiceUnavailable,
     /// The server is not ready to serve (for example, migrations are pending).
@@ -112,6 +115,7 @@ impl ErrorCode {
         Self::RelationViolation,
         Self::RequestTimeout,
         Self::WriteOutcomeUnknown,
+        Self::EventsExpired,
         Self::ServiceUnavailable,
         Self::NotReady,
         Self::InvalidMessage,
@@ -156,6 +160,7 @@ impl ErrorCode {
             Self::RelationViolation => "relation_violation",
             Self::RequestTimeout => "request_timeout",
             Self::WriteOutcomeUnknown => "write_outcome_unknown",
+            Self::EventsExpired => "events_expired",
             Self::ServiceUnavailable => "service_unavailable",
             Self::NotReady => "not_ready",
             Self::InvalidMessage => "invalid_message",
@@ -211,6 +216,7 @@ impl ErrorCode {
             Self::UpgradeRequired => 426,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
+            Self::EventsExpired => 410,
             Self::RequestTimeout | Self::ServiceUnavailable | Self::NotReady => 503,
         }
     }
@@ -239,6 +245,7 @@ impl ErrorCode {
             Self::RelationViolation => "Relation constraint violated",
             Self::RequestTimeout => "Request timed out",
             Self::WriteOutcomeUnknown => "Write outcome unknown",
+            Self::EventsExpired => "Events expired",
             Self::ServiceUnavailable => "Service unavailable",
             Self::NotReady => "Not ready",
             Self::InvalidMessage => "Invalid realtime message",

@@ -11,13 +11,15 @@
 //! |---|---|---|
 //! | yes | no | `create` (a create event) or `enter` |
 //! | yes | yes | `update` |
-//! | no, but readable | - | `leave` (a delete: `delete`), if readable before or announced |
-//! | no, and not readable | yes | `leave` with the id only (a delete: `delete`) |
-//! | no, and not readable | no | nothing: the subscriber learns nothing of it |
+//! | no, but readable | yes, or the update wrote a field the filter or rule reads | `leave` |
+//! | no, and not readable | yes | `leave` with the id only |
+//! | no | no, and no such field written | nothing |
+//! | deleted, readable (last state) | - | `delete` |
+//! | deleted, not readable or no last state | yes | `delete` with the id only |
 //!
-//! A record the subscriber may read but that left the filter is announced as `leave` even if this
-//! subscription never announced it (after a resume it cannot know what the client holds), which
-//! reveals nothing the subscriber could not read. Rules and filters that only read the record
+//! A record the subscriber may read that an update took out of the filter is announced as
+//! `leave` even if this subscription never announced it (after a resume it cannot know what the
+//! client holds), which reveals nothing the subscriber could not read. Rules and filters that only read the record
 //! itself are evaluated in memory; one that follows a relation is answered by the store (one
 //! indexed read by id per event of that collection), since the related record is not in the event.
 
@@ -204,7 +206,7 @@ impl Subscription {
                     record: Some(self.shape(record)),
                 })
             }
-            (_, false) if readable || announced => {
+            (_, false) if announced || (readable && self.may_have_left(event)) => {
                 self.announced.remove(&event.record_id);
                 Some(Delivery {
                     announce: Announce::Leave,
@@ -214,6 +216,19 @@ impl Subscription {
             (_, false) => None,
         };
         Ok(delivery)
+    }
+
+    /// Whether an update could have taken a record out of view: it wrote a field the filter or
+    /// the rule reads (a relation hop counts as its relation field). A create never leaves, and
+    /// an update of other fields leaves a record that does not match now as unmatched as before.
+    fn may_have_left(&self, event: &Event) -> bool {
+        event.operation == EventOperation::Update
+            && self.predicate.as_ref().is_some_and(|predicate| {
+                predicate.paths().iter().any(|path| {
+                    let column = path.hops.first().map_or(&path.column, |hop| &hop.field);
+                    event.changed.iter().any(|c| c == column)
+                })
+            })
     }
 
     fn gone(&mut self, event: &Event) -> Delivery {

@@ -8,6 +8,7 @@
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
 mod error;
+mod events;
 mod identity;
 mod plan;
 mod postgres;
@@ -23,6 +24,7 @@ use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
 pub use error::{StoreError, StoreErrorKind};
+pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};
 pub use identity::{
     ApiKey, AuditEntry, AuditRecord, Authority, KeyCreator, NewUser, RefreshOutcome, Session,
     StoredSigningKey, User, UserChanges,
@@ -169,6 +171,35 @@ impl Store {
     pub async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         self.count_statement();
         dispatch!(self, execute(work))
+    }
+
+    /// Events with sequence > `after`, in sequence order, at most `limit`; `tenant: Some(t)`
+    /// keeps only that tenant's events (untenanted ones included? no: only that tenant's).
+    /// `oldest` and `latest` bound what the outbox holds at the same moment.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        limit: usize,
+        tenant: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        dispatch!(self, events_after(after, limit, tenant.map(str::to_owned)))
+    }
+
+    /// The highest committed sequence this node knows of, advanced by this node's own commits
+    /// at once and, on PostgreSQL, by other nodes' (LISTEN/NOTIFY wake-ups plus a slow poll, as
+    /// a notification is only a wake-up). A tailer awaits `changed()`, then reads
+    /// [`Store::events_after`].
+    pub fn event_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.event_watch(),
+            Backend::Postgres(p) => p.event_watch(),
+        }
+    }
+
+    /// Removes one batch (at most 1,000) of the oldest events past `retention`, never the
+    /// latest; returns how many. The pruner calls it until it returns less than a batch.
+    pub async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
+        dispatch!(self, prune_events(retention))
     }
 
     /// How many record reads and writes this handle has run, each one round trip to the

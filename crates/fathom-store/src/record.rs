@@ -3,8 +3,12 @@
 use std::sync::Arc;
 
 use fathom_query::{Filter, SortKey, default_sort};
+use fathom_schema::record::value_to_json;
 use fathom_schema::{Collection, Value};
+use serde_json::{Map, Value as Json};
 use uuid::Uuid;
+
+use crate::events::Origin;
 
 /// Whose records an operation may touch. Every record read and write takes one, and the store
 /// applies it to tenant-scoped collections in one place (the SQL it builds), so no caller can
@@ -87,6 +91,28 @@ impl Record {
         }
     }
 
+    /// The record in its API JSON form: `id`, `created_at`, `updated_at` (with timestamps),
+    /// `version`, `tenant` (tenant-scoped collections), then every field in schema order, hidden
+    /// ones included (callers strip what their reader may not see).
+    pub fn to_json(&self) -> Map<String, Json> {
+        let mut object = Map::with_capacity(self.values.len() + 5);
+        object.insert("id".into(), Json::String(self.id.hyphenated().to_string()));
+        if let Some(created_at) = &self.created_at {
+            object.insert("created_at".into(), Json::String(created_at.clone()));
+        }
+        if let Some(updated_at) = &self.updated_at {
+            object.insert("updated_at".into(), Json::String(updated_at.clone()));
+        }
+        object.insert("version".into(), Json::from(self.version));
+        if let Some(tenant) = &self.tenant {
+            object.insert("tenant".into(), Json::String(tenant.clone()));
+        }
+        for (name, value) in &self.values {
+            object.insert(name.clone(), value_to_json(value));
+        }
+        object
+    }
+
     /// The values of the sort keys, as a cursor carries them.
     pub fn sort_values(&self, keys: &[SortKey]) -> Vec<Value> {
         keys.iter().map(|k| self.column(&k.path.column)).collect()
@@ -134,24 +160,38 @@ pub enum WriteResult {
     Deleted { id: Uuid },
 }
 
-/// Writes that commit together or not at all, all within one [`Scope`]. Later capabilities
-/// append to the same transaction (outbox events, audit entries, idempotency records) by adding
-/// fields here.
+/// Writes that commit together or not at all, all within one [`Scope`]. Every changed record
+/// appends its outbox event, carrying `origin`, to the same transaction; later capabilities
+/// (audit entries, idempotency records) join it by adding fields here.
 #[derive(Debug, Clone)]
 pub struct UnitOfWork {
     pub scope: Scope,
     pub ops: Vec<WriteOp>,
+    /// Who makes the change (the server itself unless [`UnitOfWork::with_origin`] says otherwise).
+    pub origin: Origin,
 }
 
 impl UnitOfWork {
     pub fn new(scope: Scope) -> Self {
-        Self { scope, ops: vec![] }
+        Self {
+            scope,
+            ops: vec![],
+            origin: Origin::system(),
+        }
     }
 
     pub fn single(scope: Scope, op: WriteOp) -> Self {
         Self {
             scope,
             ops: vec![op],
+            origin: Origin::system(),
         }
+    }
+
+    /// The same work, made by `origin`.
+    #[must_use]
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
 }

@@ -282,7 +282,8 @@ pub(crate) fn still_allowed(
     query
 }
 
-/// A delete: soft (an UPDATE setting `deleted_at`) when the collection says so.
+/// A delete: soft (an UPDATE setting `deleted_at`) when the collection says so. Either returns
+/// the record's columns (as soft-deleted, or as it was before removal), for its outbox event.
 pub(crate) enum Removal {
     Soft(UpdateStatement),
     Hard(DeleteStatement),
@@ -313,6 +314,7 @@ pub(crate) fn delete(
         for condition in conditions {
             query.and_where(condition);
         }
+        query.returning(Query::returning().columns(select_columns(collection)));
         Removal::Soft(query)
     } else {
         let mut query = Query::delete();
@@ -322,6 +324,7 @@ pub(crate) fn delete(
         for condition in conditions {
             query.and_where(condition);
         }
+        query.returning(Query::returning().columns(select_columns(collection)));
         Removal::Hard(query)
     }
 }

@@ -73,12 +73,12 @@ fn created_id(results: &[WriteResult]) -> uuid::Uuid {
 async fn a_unit_of_work_commits_all_or_nothing() {
     let f = fixture().await;
     let work = UnitOfWork {
-        scope: Scope::AllTenants,
         ops: vec![
             f.create_author("Ann"),
             f.create_author("Bob"),
             f.create_author("Ann"),
         ],
+        ..UnitOfWork::new(Scope::AllTenants)
     };
     let error = f.store.execute(work).await.unwrap_err();
     assert_eq!(

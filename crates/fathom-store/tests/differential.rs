@@ -273,8 +273,8 @@ impl Fixture {
         let records = created(
             runtime
                 .block_on(store.execute(UnitOfWork {
-                    scope: Scope::AllTenants,
                     ops,
+                    ..UnitOfWork::new(Scope::AllTenants)
                 }))
                 .unwrap(),
         );
@@ -293,8 +293,8 @@ impl Fixture {
         }
         runtime
             .block_on(store.execute(UnitOfWork {
-                scope: Scope::AllTenants,
                 ops,
+                ..UnitOfWork::new(Scope::AllTenants)
             }))
             .unwrap();
 

@@ -30,6 +30,8 @@ pub struct Application {
     applied: Option<Seen>,
     /// The schema file SIGHUP re-reads, if any.
     schema_file: Option<std::path::PathBuf>,
+    /// How long the outbox keeps events (`[events]`), enforced by the pruner.
+    retention: fathom_store::Retention,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -131,6 +133,7 @@ impl Application {
             auto_migrate: config.database.auto_migrate,
             applied,
             schema_file: None,
+            retention: config.events.retention(),
         })
     }
 
@@ -187,6 +190,10 @@ impl Application {
         reloader: Arc<Reloader>,
     ) -> anyhow::Result<()> {
         let _following = AbortOnDrop(tokio::spawn(reloader.follow_migrations()));
+        let _pruning = AbortOnDrop(tokio::spawn(crate::pruner::run(
+            self.state.store.clone(),
+            self.retention,
+        )));
         let hub = self.state.realtime.hub.clone();
         let _tailing = AbortOnDrop(tokio::spawn(hub.clone().run()));
         let address = self.local_addr()?;

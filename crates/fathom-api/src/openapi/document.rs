@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, operations, realtime, shared};
+use super::{admin, auth, events, operations, realtime, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -28,8 +28,8 @@ fn problem_response_name(status: u16) -> String {
         404 => "NotFound".to_owned(),
         405 => "MethodNotAllowed".to_owned(),
         409 => "Conflict".to_owned(),
-        413 => "PayloadTooLarge".to_owned(),
         410 => "Gone".to_owned(),
+        413 => "PayloadTooLarge".to_owned(),
         415 => "UnsupportedMediaType".to_owned(),
         426 => "UpgradeRequired".to_owned(),
         429 => "TooManyRequests".to_owned(),
@@ -153,6 +153,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     for (path, item) in auth::auth_paths()
         .into_iter()
         .chain(admin::paths())
+        .chain(events::paths())
         .chain(operations::service_paths())
         .chain(realtime::paths())
     {
@@ -160,12 +161,14 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     }
     tags.push(json!({ "name": "Batch", "description": "Several writes in one transaction." }));
     tags.extend(auth::tags());
+    tags.push(json!({ "name": events::EVENTS_TAG, "description": "The change feed: every committed change, in order." }));
     tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
     tags.push(realtime::tag());
     component_schemas.extend(auth::schemas(policy));
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
     component_schemas.extend(realtime::schemas());
+    component_schemas.extend(events::schemas());
 
     component_schemas.insert("Meta".into(), shared::meta_schema());
     component_schemas.insert("ListMeta".into(), shared::list_meta_schema());

@@ -9,6 +9,7 @@ mod auth;
 mod auth_schemas;
 mod docs;
 mod document;
+mod events;
 mod operations;
 mod realtime;
 mod schemas;

@@ -14,7 +14,7 @@ use fathom_auth::scopes_allow;
 use fathom_core::ErrorCode;
 use fathom_query::{AuthContext, Env, FieldPath, Filter, Reach, check, parse};
 use fathom_schema::{Collection, Rule, Schema, TENANT_FIELD, Value};
-use fathom_store::{Scope, StoreErrorKind};
+use fathom_store::{Actor, Origin, Scope, StoreErrorKind};
 
 use super::write::WriteFailure;
 use serde_json::{Map, Value as Json};
@@ -77,6 +77,23 @@ impl Principal {
             Self::User(caller) => Scope::of_member(caller.claims.tenant.as_deref()),
             Self::Admin(_) => Scope::AllTenants,
             Self::Service(key) => key.tenant.clone().map_or(Scope::AllTenants, Scope::Tenant),
+        }
+    }
+
+    /// Who the change is made by, for the outbox: the user (administrators too) or the API key.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Self::Anonymous => Actor::System,
+            Self::User(caller) | Self::Admin(caller) => Actor::User(caller.user_id),
+            Self::Service(key) => Actor::ApiKey(key.id),
+        }
+    }
+
+    /// The origin of this caller's writes in the current request.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            actor: self.actor(),
+            request_id: Some(crate::request_id::current()).filter(|id| !id.is_empty()),
         }
     }
 

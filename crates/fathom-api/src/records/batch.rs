@@ -285,7 +285,7 @@ pub async fn batch(
             | WriteOp::Delete { collection, .. } => collection.clone(),
         })
         .collect();
-    let results = write::execute(&state, work)
+    let results = write::execute(&state, &principal, work)
         .await
         .map_err(|e: WriteFailure| {
             let index = e.error.operation;

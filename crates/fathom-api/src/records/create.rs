@@ -42,7 +42,8 @@ pub async fn create(
         values,
         tenant: None,
     };
-    let mut results = super::write::execute(&state, UnitOfWork::single(scope, op)).await?;
+    let mut results =
+        super::write::execute(&state, &principal, UnitOfWork::single(scope, op)).await?;
     let Some(WriteResult::Created(record)) = results.pop() else {
         return Err(ApiError::internal("create returned no record"));
     };

@@ -21,8 +21,12 @@ pub async fn delete(
         id: path.id,
         guard,
     };
-    super::write::execute(&state, UnitOfWork::single(principal.scope(), op))
-        .await
-        .map_err(|e| path.write_error(e))?;
+    super::write::execute(
+        &state,
+        &principal,
+        UnitOfWork::single(principal.scope(), op),
+    )
+    .await
+    .map_err(|e| path.write_error(e))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

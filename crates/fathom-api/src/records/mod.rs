@@ -22,7 +22,6 @@ use axum::http::request::Parts;
 use axum::routing::get as get_route;
 use fathom_core::ErrorCode;
 use fathom_schema::Collection;
-use fathom_schema::record::value_to_json;
 use fathom_store::Record;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -132,25 +131,7 @@ impl RecordPath {
 
 /// The JSON form of a record: system fields first, then the schema's fields in order.
 pub fn record_json(record: &Record) -> Value {
-    let mut object = Map::with_capacity(record.values.len() + 4);
-    object.insert(
-        "id".into(),
-        Value::String(record.id.hyphenated().to_string()),
-    );
-    if let Some(created_at) = &record.created_at {
-        object.insert("created_at".into(), Value::String(created_at.clone()));
-    }
-    if let Some(updated_at) = &record.updated_at {
-        object.insert("updated_at".into(), Value::String(updated_at.clone()));
-    }
-    object.insert("version".into(), Value::from(record.version));
-    if let Some(tenant) = &record.tenant {
-        object.insert("tenant".into(), Value::String(tenant.clone()));
-    }
-    for (name, value) in &record.values {
-        object.insert(name.clone(), value_to_json(value));
-    }
-    Value::Object(object)
+    Value::Object(record.to_json())
 }
 
 /// Records as JSON, expanded and trimmed as the request's shape asks.

@@ -36,7 +36,7 @@ pub async fn update(
         values,
         guard,
     };
-    let mut results = super::write::execute(&state, UnitOfWork::single(scope, op))
+    let mut results = super::write::execute(&state, &principal, UnitOfWork::single(scope, op))
         .await
         .map_err(|e| {
             refused_change(&principal, &path.collection.name, e, |e| {

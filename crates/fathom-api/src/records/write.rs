@@ -16,6 +16,7 @@ use fathom_schema::{Collection, FieldType, OnDelete, Value};
 use fathom_store::{Scope, StoreError, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
 use uuid::Uuid;
 
+use super::access::Principal;
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -86,7 +87,12 @@ fn relation_values(collection: &Collection, values: &[(String, Value)]) -> Vec<(
 }
 
 /// Runs `work` in the store. A relation violation comes back explained (see the module docs).
-pub async fn execute(state: &AppState, work: UnitOfWork) -> Result<Vec<WriteResult>, WriteFailure> {
+pub async fn execute(
+    state: &AppState,
+    principal: &Principal,
+    work: UnitOfWork,
+) -> Result<Vec<WriteResult>, WriteFailure> {
+    let work = work.with_origin(principal.origin());
     let probes: Vec<Probe> = work.ops.iter().map(probe).collect();
     let scope = work.scope.clone();
     crate::middleware::write_handed_over();

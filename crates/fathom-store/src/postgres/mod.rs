@@ -6,6 +6,7 @@
 
 pub(crate) mod api_keys;
 mod ddl;
+mod events;
 pub(crate) mod identity;
 mod migrate;
 mod numeric;
@@ -29,6 +30,7 @@ use tokio_postgres::NoTls;
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreErrorKind, from_postgres};
+use crate::events::{EventPage, Retention};
 use crate::plan::{AppliedMigration, MigrationPlan};
 use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteResult};
 
@@ -70,6 +72,9 @@ pub(crate) struct PgStore {
     config: Box<tokio_postgres::Config>,
     /// "user@host:port/database", for messages (never the password).
     target: String,
+    /// The latest committed event sequence: this node's commits advance it at once, the
+    /// follower (`events::follow`) other nodes'.
+    watch: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 /// Describes where a configuration points, without its password.
@@ -123,6 +128,7 @@ impl PgStore {
             pool,
             config: Box::new(config),
             target,
+            watch: Arc::new(crate::events::new_watch(0)),
         };
         let client = store.client().await?;
         let privileged: bool = client
@@ -141,6 +147,9 @@ impl PgStore {
         }
         drop(client);
         migrate::ensure_system_tables(&store).await?;
+        let latest = events::latest(&store.client().await?).await?;
+        crate::events::advance(&store.watch, latest);
+        events::spawn_follower((*store.config).clone(), &store.watch);
         Ok(store)
     }
 
@@ -269,6 +278,28 @@ impl PgStore {
 
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         let result = records::execute(self, &work).await;
-        self.after(result)
+        let (results, last) = self.after(result)?;
+        if let Some(last) = last {
+            crate::events::advance(&self.watch, last);
+        }
+        Ok(results)
+    }
+
+    pub(crate) async fn events_after(
+        &self,
+        after: i64,
+        limit: usize,
+        tenant: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        let mut client = self.client().await?;
+        events::after(&mut client, after, limit, tenant.as_deref()).await
+    }
+
+    pub(crate) fn event_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.watch.subscribe()
+    }
+
+    pub(crate) async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
+        events::prune(&self.client().await?, retention).await
     }
 }

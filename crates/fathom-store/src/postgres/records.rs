@@ -10,9 +10,11 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::PgStore;
+use super::events;
 use super::scope;
-use super::values::{self, Sql, get_timestamp, get_uuid, lower, read_value};
+use super::values::{self, get_timestamp, get_uuid, lower, read_value};
 use crate::error::{StoreError, from_postgres};
+use crate::events::Draft;
 use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 use crate::statements::{self, Removal};
 
@@ -110,44 +112,31 @@ pub(crate) async fn count(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-/// Runs every operation in one transaction, in the unit's scope.
+/// Runs every operation in one transaction, in the unit's scope, and appends their events as
+/// the last statement before COMMIT. Returns the results and the last sequence taken.
 pub(crate) async fn execute(
     store: &PgStore,
     work: &UnitOfWork,
-) -> Result<Vec<WriteResult>, StoreError> {
+) -> Result<(Vec<WriteResult>, Option<i64>), StoreError> {
     let mut client = store.client().await?;
     let tenant_scoped = work.ops.iter().any(|op| collection_of(op).tenant_scoped);
-    if let [op] = work.ops.as_slice()
-        && !tenant_scoped
-        && !checks_after(op)
-    {
-        // One statement on shared tables is atomic by itself: no BEGIN, no COMMIT, one round
-        // trip.
-        return apply(&client, &work.scope, op)
-            .await
-            .map(|result| vec![result])
-            .map_err(|e| e.at_operation(0));
-    }
     let tx = client.transaction().await.map_err(from_postgres)?;
     if tenant_scoped {
         scope::enter(&tx, &work.scope).await?;
     }
     let mut results = Vec::with_capacity(work.ops.len());
+    let mut drafts = Vec::with_capacity(work.ops.len());
     for (n, op) in work.ops.iter().enumerate() {
-        results.push(
-            apply(&tx, &work.scope, op)
-                .await
-                .map_err(|e| e.at_operation(n))?,
-        );
+        let (result, removed) = apply(&tx, &work.scope, op)
+            .await
+            .map_err(|e| e.at_operation(n))?;
+        drafts.extend(Draft::of_result(op, &result, removed.as_ref()));
+        results.push(result);
     }
+    // Last: the counter row's lock is held from here to COMMIT, as briefly as possible.
+    let last = events::append(&tx, &drafts, &work.origin).await?;
     tx.commit().await.map_err(from_postgres)?;
-    Ok(results)
-}
-
-/// Whether an operation reads again after writing (a guarded update checks its rule against the
-/// changed row), and so needs a transaction to roll back in.
-fn checks_after(op: &WriteOp) -> bool {
-    matches!(op, WriteOp::Update { guard: Some(_), values, .. } if !values.is_empty())
+    Ok((results, last))
 }
 
 fn collection_of(op: &WriteOp) -> &Collection {
@@ -158,11 +147,12 @@ fn collection_of(op: &WriteOp) -> &Collection {
     }
 }
 
+/// Applies one operation; returns its result and, for a delete, the record as removed.
 async fn apply<C: GenericClient>(
     tx: &C,
     scope: &Scope,
     op: &WriteOp,
-) -> Result<WriteResult, StoreError> {
+) -> Result<(WriteResult, Option<Record>), StoreError> {
     match op {
         WriteOp::Create {
             id,
@@ -175,7 +165,7 @@ async fn apply<C: GenericClient>(
                 statements::insert(collection, scope, *id, values, tenant.as_ref())
                     .map(|(query, record)| (lower(query.build(PG)), record))?;
             scope::query(tx, built).await?;
-            Ok(WriteResult::Created(record))
+            Ok((WriteResult::Created(record), None))
         }
         WriteOp::Update {
             collection,
@@ -203,7 +193,7 @@ async fn apply<C: GenericClient>(
                     return Err(StoreError::rule_violation());
                 }
             }
-            Ok(WriteResult::Updated(record))
+            Ok((WriteResult::Updated(record), None))
         }
         WriteOp::Delete {
             collection,
@@ -216,20 +206,11 @@ async fn apply<C: GenericClient>(
                     Removal::Hard(query) => query.build(PG),
                 },
             );
-            let changed = execute_count(tx, built).await?;
-            if changed == 0 {
-                Err(StoreError::not_found())
-            } else {
-                Ok(WriteResult::Deleted { id: *id })
-            }
+            let rows = scope::query(tx, built).await?;
+            let removed = records(collection, &rows)?
+                .pop()
+                .ok_or_else(StoreError::not_found)?;
+            Ok((WriteResult::Deleted { id: *id }, Some(removed)))
         }
     }
-}
-
-async fn execute_count<C: GenericClient>(tx: &C, sql: Sql) -> Result<u64, StoreError> {
-    let statement = tx.prepare_cached(&sql.text).await.map_err(from_postgres)?;
-    let params = super::values::bind(sql.values, statement.params())?;
-    tx.execute(&statement, &super::values::refs(&params))
-        .await
-        .map_err(from_postgres)
 }

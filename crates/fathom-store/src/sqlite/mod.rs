@@ -3,6 +3,7 @@
 
 pub(crate) mod api_keys;
 mod ddl;
+mod events;
 mod get_sql;
 pub(crate) mod identity;
 mod migrate;
@@ -19,6 +20,7 @@ use rusqlite::{Connection, OpenFlags};
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
+use crate::events::{EventPage, Retention};
 use crate::plan::{AppliedMigration, MigrationPlan};
 use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteResult};
 use pool::Pool;
@@ -58,6 +60,8 @@ impl SqliteOptions {
 
 pub(crate) struct SqliteStore {
     pub(crate) pool: Pool,
+    /// The latest committed event sequence, advanced by the writer after every group COMMIT.
+    watch: Arc<tokio::sync::watch::Sender<i64>>,
 }
 
 fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, StoreError> {
@@ -101,6 +105,17 @@ fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, 
 
 impl SqliteStore {
     pub(crate) async fn open(options: SqliteOptions) -> Result<Self, StoreError> {
+        let watch = Arc::new(crate::events::new_watch(0));
+        let on_commit = {
+            let watch = watch.clone();
+            Box::new(move |conn: &Connection| match events::latest(conn) {
+                Ok(latest) => crate::events::advance(&watch, latest),
+                Err(e) => {
+                    tracing::warn!(error = %e.detail, "reading the event counter after a commit")
+                }
+            })
+        };
+        let start_watch = watch.clone();
         let opened = tokio::task::spawn_blocking(move || -> Result<Pool, StoreError> {
             if let Some(dir) = options.path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| {
@@ -113,15 +128,20 @@ impl SqliteStore {
             // The writer goes first: it switches the file to WAL and creates the system tables.
             let writer = open_connection(&options, true)?;
             migrate::ensure_system_tables(&writer)?;
+            writer.execute_batch(events::TABLES).map_err(from_sqlite)?;
             api_keys::add_creator_column(&writer)?;
+            crate::events::advance(&start_watch, events::latest(&writer)?);
             let readers = (0..options.readers.max(1))
                 .map(|_| open_connection(&options, false))
                 .collect::<Result<Vec<_>, _>>()?;
-            Pool::start(writer, readers)
+            Pool::start(writer, readers, on_commit)
         })
         .await
         .map_err(|e| StoreError::internal(format!("opening the database: {e}")))??;
-        Ok(Self { pool: opened })
+        Ok(Self {
+            pool: opened,
+            watch,
+        })
     }
 
     pub(crate) async fn ping(&self) -> Result<(), StoreError> {
@@ -210,15 +230,49 @@ impl SqliteStore {
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         self.pool
             .write(move |conn| {
-                work.ops
-                    .iter()
-                    .enumerate()
-                    .map(|(n, op)| {
-                        records::apply(conn, &work.scope, op).map_err(|e| e.at_operation(n))
-                    })
-                    .collect()
+                let mut results = Vec::with_capacity(work.ops.len());
+                let mut drafts = Vec::with_capacity(work.ops.len());
+                for (n, op) in work.ops.iter().enumerate() {
+                    let (result, draft) =
+                        records::apply(conn, &work.scope, op).map_err(|e| e.at_operation(n))?;
+                    results.push(result);
+                    drafts.extend(draft);
+                }
+                // Last, inside the job's savepoint: a job that fails gives its numbers back.
+                events::append(conn, &drafts, &work.origin)?;
+                Ok(results)
             })
             .await
+    }
+
+    pub(crate) async fn events_after(
+        &self,
+        after: i64,
+        limit: usize,
+        tenant: Option<String>,
+    ) -> Result<EventPage, StoreError> {
+        self.pool
+            .read(move |conn| events::after(conn, after, limit, tenant.as_deref()))
+            .await
+    }
+
+    pub(crate) fn event_watch(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.watch.subscribe()
+    }
+
+    pub(crate) async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
+        let bound = self
+            .pool
+            .read(move |conn| events::prune_bound(conn, retention))
+            .await?;
+        match bound {
+            Some(upto) => {
+                self.pool
+                    .write(move |conn| events::remove_through(conn, upto))
+                    .await
+            }
+            None => Ok(0),
+        }
     }
 }
 

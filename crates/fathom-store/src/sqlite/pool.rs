@@ -14,6 +14,9 @@ use crate::error::{StoreError, from_sqlite};
 const MAX_GROUP: usize = 128;
 
 type ReadJob = Box<dyn FnOnce(&Connection) + Send>;
+/// Runs on the writer after every successful group COMMIT, before any job is answered (the
+/// outbox advances the store's event watch from it).
+pub(crate) type CommitHook = Box<dyn FnMut(&Connection) + Send>;
 type ExclusiveJob = Box<dyn FnOnce(&mut Connection) + Send>;
 
 enum WriterJob {
@@ -73,11 +76,15 @@ pub(crate) struct Pool {
 
 impl Pool {
     /// Starts the threads on connections already opened and configured by the caller.
-    pub(crate) fn start(writer: Connection, readers: Vec<Connection>) -> Result<Self, StoreError> {
+    pub(crate) fn start(
+        writer: Connection,
+        readers: Vec<Connection>,
+        on_commit: CommitHook,
+    ) -> Result<Self, StoreError> {
         let (writer_tx, writer_rx) = flume::unbounded::<WriterJob>();
         std::thread::Builder::new()
             .name("fathom-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, writer_rx))
+            .spawn(move || writer_loop(writer, writer_rx, on_commit))
             .map_err(|e| StoreError::internal(format!("spawning the writer thread: {e}")))?;
         let (reader_tx, reader_rx) = flume::unbounded::<ReadJob>();
         for (n, conn) in readers.into_iter().enumerate() {
@@ -150,7 +157,7 @@ fn stopped(which: &str) -> StoreError {
     StoreError::internal(format!("the sqlite {which} thread has stopped"))
 }
 
-fn writer_loop(mut conn: Connection, jobs: flume::Receiver<WriterJob>) {
+fn writer_loop(mut conn: Connection, jobs: flume::Receiver<WriterJob>, mut on_commit: CommitHook) {
     while let Ok(first) = jobs.recv() {
         let mut group = match first {
             WriterJob::Exclusive(job) => {
@@ -170,14 +177,14 @@ fn writer_loop(mut conn: Connection, jobs: flume::Receiver<WriterJob>) {
                 Err(_) => break,
             }
         }
-        run_group(&conn, group);
+        run_group(&conn, group, &mut on_commit);
         if let Some(job) = exclusive_after {
             job(&mut conn);
         }
     }
 }
 
-fn run_group(conn: &Connection, mut group: Vec<Box<dyn GroupedWrite>>) {
+fn run_group(conn: &Connection, mut group: Vec<Box<dyn GroupedWrite>>, on_commit: &mut CommitHook) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         let error = from_sqlite(e);
         for task in group {
@@ -210,6 +217,8 @@ fn run_group(conn: &Connection, mut group: Vec<Box<dyn GroupedWrite>>) {
     let commit = conn.execute_batch("COMMIT").map_err(from_sqlite);
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+    } else {
+        on_commit(conn);
     }
     for task in group {
         task.finish(commit.clone());

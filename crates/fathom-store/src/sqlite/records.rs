@@ -11,6 +11,7 @@ use sea_query::SqliteQueryBuilder;
 use uuid::Uuid;
 
 use crate::error::{StoreError, from_sqlite};
+use crate::events::Draft;
 use crate::record::{ListQuery, Record, Scope, WriteOp, WriteResult};
 use crate::statements::{self, Removal};
 
@@ -215,50 +216,61 @@ fn update(
     Ok(record)
 }
 
+/// Removes (or soft-deletes) the record; returns it as soft-deleted or as it was.
 fn delete(
     conn: &Connection,
     scope: &Scope,
     collection: &Collection,
     id: Uuid,
     guard: Option<&Filter>,
-) -> Result<(), StoreError> {
-    let changed = match statements::delete(DIALECT, collection, scope, id, guard) {
-        Removal::Soft(query) => execute(conn, query.build(SqliteQueryBuilder))?,
-        Removal::Hard(query) => execute(conn, query.build(SqliteQueryBuilder))?,
+) -> Result<Record, StoreError> {
+    let (sql, values) = match statements::delete(DIALECT, collection, scope, id, guard) {
+        Removal::Soft(query) => query.build(SqliteQueryBuilder),
+        Removal::Hard(query) => query.build(SqliteQueryBuilder),
     };
-    if changed == 0 {
-        Err(StoreError::not_found())
-    } else {
-        Ok(())
-    }
+    query_records(conn, collection, &sql, values)?
+        .pop()
+        .ok_or_else(StoreError::not_found)
 }
 
-/// Applies one write operation inside the current transaction.
+/// Applies one write operation inside the current transaction; returns its result and the
+/// draft of its outbox event (none for an update that changed nothing).
 pub(crate) fn apply(
     conn: &Connection,
     scope: &Scope,
     op: &WriteOp,
-) -> Result<WriteResult, StoreError> {
+) -> Result<(WriteResult, Option<Draft>), StoreError> {
+    let (result, removed) = apply_op(conn, scope, op)?;
+    let draft = Draft::of_result(op, &result, removed.as_ref());
+    Ok((result, draft))
+}
+
+/// The result, and for a delete the record as it was removed.
+fn apply_op(
+    conn: &Connection,
+    scope: &Scope,
+    op: &WriteOp,
+) -> Result<(WriteResult, Option<Record>), StoreError> {
     match op {
         WriteOp::Create {
             id,
             collection,
             values,
             tenant,
-        } => {
-            create(conn, scope, collection, *id, values, tenant.as_ref()).map(WriteResult::Created)
-        }
+        } => create(conn, scope, collection, *id, values, tenant.as_ref())
+            .map(|r| (WriteResult::Created(r), None)),
         WriteOp::Update {
             collection,
             id,
             values,
             guard,
-        } => update(conn, scope, collection, *id, values, guard.as_ref()).map(WriteResult::Updated),
+        } => update(conn, scope, collection, *id, values, guard.as_ref())
+            .map(|r| (WriteResult::Updated(r), None)),
         WriteOp::Delete {
             collection,
             id,
             guard,
         } => delete(conn, scope, collection, *id, guard.as_ref())
-            .map(|()| WriteResult::Deleted { id: *id }),
+            .map(|r| (WriteResult::Deleted { id: *id }, Some(r))),
     }
 }

@@ -17,6 +17,16 @@ enum Database {
     Postgres(ScratchDatabase),
 }
 
+impl TestStore {
+    /// The URL of the scratch PostgreSQL database, so a test can open a second node on it.
+    pub fn postgres_url(&self) -> Option<String> {
+        match &self._database {
+            Database::Postgres(database) => Some(database.url().to_owned()),
+            Database::Sqlite(_) => None,
+        }
+    }
+}
+
 /// Whether this run targets PostgreSQL.
 pub fn postgres() -> bool {
     std::env::var("FATHOM_TEST_BACKEND").is_ok_and(|b| b == "postgres")

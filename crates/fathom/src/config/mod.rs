@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
+mod events;
 mod mail;
 mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
+pub use events::EventsConfig;
 pub use mail::MailConfig;
 pub use realtime::RealtimeConfig;
 
@@ -29,6 +31,7 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub mail: MailConfig,
+    pub events: EventsConfig,
     pub realtime: RealtimeConfig,
 }
 
@@ -362,6 +365,7 @@ impl Config {
                 "database.url has the scheme `{scheme}`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
+        self.events.validate()?;
         self.realtime.validate()?;
         self.auth.validate()
     }

@@ -9,6 +9,7 @@ mod access_matrix;
 mod admin;
 mod auth;
 mod docs_toml;
+mod events;
 mod helpers;
 mod openapi;
 mod operations;

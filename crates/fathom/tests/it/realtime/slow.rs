@@ -7,11 +7,13 @@ use serde_json::{Value, json};
 use super::support::{SCHEMA, Ws, sub};
 use crate::helpers::{TestApp, spawn_app_with};
 
-const BATCHES: usize = 10;
-const PER_BATCH: usize = 50;
+/// Enough data that neither socket buffers nor the queue can hold it (about 19 MB of frames),
+/// written in bursts small enough for a reading subscriber's queue.
+const BATCHES: usize = 60;
+const PER_BATCH: usize = 10;
 
 async fn write_blobs(app: &TestApp) {
-    let data = "x".repeat(8 * 1024);
+    let data = "x".repeat(32 * 1024);
     for _ in 0..BATCHES {
         let operations: Vec<Value> = (0..PER_BATCH)
             .map(|_| json!({"op": "create", "collection": "blobs", "body": {"data": data}}))
@@ -25,7 +27,7 @@ async fn write_blobs(app: &TestApp) {
 
 #[tokio::test]
 async fn a_client_that_falls_behind_is_told_it_lagged_and_may_resume() {
-    let app = spawn_app_with(SCHEMA, |c| c.realtime.queue = 16).await;
+    let app = spawn_app_with(SCHEMA, |c| c.realtime.queue = 64).await;
     let subs = json!([sub("b", "blobs")]);
     let (mut slow, _) = Ws::connect(&app, None, None, subs.clone()).await;
     slow.expect("subscribed").await;
