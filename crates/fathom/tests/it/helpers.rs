@@ -155,6 +155,30 @@ pub async fn spawn_app_with(schema: &str, adjust: impl FnOnce(&mut Config)) -> T
     start(app, data_dir, database).await
 }
 
+/// Starts `n` servers on one scratch PostgreSQL database, as the nodes of a cluster: each has
+/// its own store (connection pool, outbox follower) and listener. The test administrator's token
+/// works on all of them (the signing keys are shared through the database). `None` on SQLite.
+pub async fn spawn_nodes(schema: &str, n: usize) -> Option<Vec<TestApp>> {
+    let database = scratch_database().await?;
+    let schema =
+        fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+    let mut nodes: Vec<TestApp> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let config = test_config_on(data_dir.path(), Some(&database));
+        let app = Application::build(&config, schema.clone(), "fathom.db")
+            .await
+            .expect("a node builds");
+        let admin = nodes.first().map(|first| first.admin_token.clone());
+        nodes.push(start_with_admin(app, data_dir, None, admin).await);
+    }
+    // The last node to be dropped drops the database.
+    if let Some(last) = nodes.last_mut() {
+        last.database = Some(database);
+    }
+    Some(nodes)
+}
+
 /// Starts the bundled demo (schema and seed data).
 pub async fn spawn_demo() -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");

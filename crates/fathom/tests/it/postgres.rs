@@ -5,6 +5,7 @@
 mod cluster;
 mod multi_node;
 mod outage;
+mod realtime_nodes;
 
 use crate::operations::support::Project;
 
