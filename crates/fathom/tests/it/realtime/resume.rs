@@ -105,3 +105,25 @@ async fn a_client_resumes_after_a_server_restart() {
     assert_eq!(seqs, (last + 1..=last + 5).collect::<Vec<_>>());
     assert_eq!(events[3]["id"], missed[0]);
 }
+
+#[tokio::test]
+async fn a_resume_point_past_retention_requires_a_resync() {
+    let app = crate::helpers::spawn_app_with(SCHEMA, |c| c.events.retention_count = 5).await;
+    posts(&app, 0..20).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while app.store.events_after(0, 1, None).await.unwrap().oldest <= 2 {
+        assert!(tokio::time::Instant::now() < deadline, "the pruner ran");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut ws = Ws::open(&app).await;
+    ws.send(json!({"type": "auth", "resume": 1})).await;
+    let closing = ws.expect("closing").await;
+    assert_eq!(closing["code"], "resync_required", "{closing}");
+    assert!(ws.closed().await);
+    let response = Sse::request(&app, "", None, Some(1)).await;
+    crate::helpers::assert_problem(response, 410, "resync_required").await;
+    // The latest sequence is always kept, so a client that holds it resumes.
+    let latest = app.store.events_after(0, 1, None).await.unwrap().latest;
+    let (_, ready) = Ws::connect(&app, None, Some(latest), json!([])).await;
+    assert_eq!(ready["seq"], latest);
+}
