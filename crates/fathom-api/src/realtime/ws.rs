@@ -20,6 +20,9 @@ use super::sse::OUT_BUFFER;
 use crate::AppState;
 use crate::error::ApiError;
 
+/// The initial read and write buffer of a socket; they grow when a message needs more.
+const IO_BUFFER: usize = 4 * 1024;
+
 /// Client messages a connection buffers before its loop takes them.
 const IN_BUFFER: usize = 16;
 
@@ -45,7 +48,11 @@ pub async fn upgrade(
     // Oversized messages are read (up to a hard bound) so that they can be answered with an
     // error frame instead of a dropped connection.
     let hard_limit = (state.realtime.settings.max_message_bytes * 4).max(1024 * 1024);
+    // Small buffers (tungstenite allocates 128 KiB for reading up front): most connections are
+    // idle most of the time, and their memory is what bounds how many a node holds.
     Ok(upgrade
+        .read_buffer_size(IO_BUFFER)
+        .write_buffer_size(IO_BUFFER)
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .on_upgrade(move |socket| session(state, socket)))
