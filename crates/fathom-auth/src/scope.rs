@@ -67,6 +67,11 @@ impl KeyScope {
         })
     }
 
+    /// Whether this is [`EVENTS_READ`], the change feed's scope (which names no collection).
+    pub fn is_events_read(&self) -> bool {
+        self.collection == "events" && self.operations == ["read"]
+    }
+
     /// Whether this scope allows `operation` on `collection`.
     pub fn allows(&self, collection: &str, operation: &str) -> bool {
         (self.collection == "*" || self.collection == collection)
@@ -82,9 +87,7 @@ impl fmt::Display for KeyScope {
 
 /// Whether `scopes` include [`EVENTS_READ`].
 pub fn reads_events(scopes: &[KeyScope]) -> bool {
-    scopes
-        .iter()
-        .any(|s| s.collection == "events" && s.operations == ["read"])
+    scopes.iter().any(KeyScope::is_events_read)
 }
 
 /// Whether any of `scopes` allows `operation` on `collection`.

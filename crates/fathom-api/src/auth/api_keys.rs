@@ -101,7 +101,10 @@ pub fn parse_scopes(schema: &Schema, texts: &[String]) -> Result<Vec<KeyScope>, 
         .iter()
         .map(|text| {
             let scope = KeyScope::parse(text)?;
-            if scope.collection != "*" && schema.collection(&scope.collection).is_none() {
+            if scope.collection != "*"
+                && !scope.is_events_read()
+                && schema.collection(&scope.collection).is_none()
+            {
                 return Err(format!(
                     "The scope `{text}` names `{}`, which is not a collection of the schema.",
                     scope.collection

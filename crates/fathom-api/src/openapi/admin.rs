@@ -22,7 +22,7 @@ pub fn schemas() -> Map<String, Value> {
         "items": {
             "type": "string",
             "description": format!(
-                "`collection:operation,...`: a collection name or `*`, then operations from {} or `*`.",
+                "`collection:operation,...`: a collection name or `*`, then operations from {} or `*`; or `events:read`, which lets the key read the change feed (`GET /api/v1/events`).",
                 KEY_OPERATIONS.join(", ")
             ),
             "example": "orders:list,view",

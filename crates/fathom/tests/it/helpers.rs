@@ -169,14 +169,36 @@ pub async fn spawn_nodes(schema: &str, n: usize) -> Option<Vec<TestApp>> {
         let app = Application::build(&config, schema.clone(), "fathom.db")
             .await
             .expect("a node builds");
-        let admin = nodes.first().map(|first| first.admin_token.clone());
-        nodes.push(start_with_admin(app, data_dir, None, admin).await);
+        let admin = match nodes.first() {
+            Some(first) => Admin::Existing(first.admin_token.clone()),
+            None => Admin::New(TEST_ADMIN),
+        };
+        nodes.push(start_as(app, data_dir, None, admin).await);
     }
     // The last node to be dropped drops the database.
     if let Some(last) = nodes.last_mut() {
         last.database = Some(database);
     }
     Some(nodes)
+}
+
+/// Starts another node on the PostgreSQL database of `first` (same schema, its own data
+/// directory and administrator `admin_email`), as a second server of one cluster.
+pub async fn spawn_node(first: &TestApp, schema: &str, admin_email: &str) -> TestApp {
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let mut config = test_config(data_dir.path());
+    let url = first
+        .database
+        .as_ref()
+        .expect("another node needs the PostgreSQL database of the first")
+        .url();
+    config.database.url = Some(Secret::new(url));
+    let schema =
+        fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+    let app = Application::build(&config, schema, "fathom.db")
+        .await
+        .expect("server builds");
+    start_as(app, data_dir, None, Admin::New(admin_email)).await
 }
 
 /// Starts the bundled demo (schema and seed data).
@@ -311,15 +333,22 @@ pub const TEST_ADMIN: &str = "test-admin@example.com";
 pub const TEST_ADMIN_PASSWORD: &str = "test administrator passphrase 2026";
 
 async fn start(app: Application, data_dir: TempDir, database: Option<ScratchDatabase>) -> TestApp {
-    start_with_admin(app, data_dir, database, None).await
+    start_as(app, data_dir, database, Admin::New(TEST_ADMIN)).await
 }
 
-/// [`start`], reusing the test administrator's token of an earlier run on the same database.
-async fn start_with_admin(
+/// The test administrator of a server being started.
+enum Admin<'a> {
+    /// Created with this email.
+    New(&'a str),
+    /// Already in the database (a restart, another node): its token.
+    Existing(String),
+}
+
+async fn start_as(
     app: Application,
     data_dir: TempDir,
     database: Option<ScratchDatabase>,
-    admin_token: Option<String>,
+    admin: Admin<'_>,
 ) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
@@ -332,9 +361,9 @@ async fn start_with_admin(
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let admin_token = match admin_token {
-        Some(token) => token,
-        None => mint_user(&store, &auth, TEST_ADMIN, &["admin"]).await.1,
+    let admin_token = match admin {
+        Admin::Existing(token) => token,
+        Admin::New(email) => mint_user(&store, &auth, email, &["admin"]).await.1,
     };
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
@@ -441,8 +470,8 @@ impl TestApp {
         let app = Application::build(&config, schema, "fathom.db")
             .await
             .expect("server builds");
-        let admin_token = self.admin_token.clone();
-        start_with_admin(app, data_dir, database, Some(admin_token)).await
+        let admin = Admin::Existing(self.admin_token.clone());
+        start_as(app, data_dir, database, admin).await
     }
 
     async fn halt(&mut self) {

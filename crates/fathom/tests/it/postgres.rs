@@ -3,6 +3,7 @@
 //! (`FATHOM_TEST_BACKEND=postgres`); on a SQLite run they skip with a note.
 
 mod cluster;
+mod events;
 mod multi_node;
 mod outage;
 mod realtime_nodes;
