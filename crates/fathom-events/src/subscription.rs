@@ -177,8 +177,10 @@ impl Subscription {
         if event.collection != self.spec.collection.name {
             return Ok(None);
         }
+        // A delete carries the record's last version, which the snapshot may hold too: a record
+        // in the snapshot was not yet deleted when it was read, so its delete always counts.
         if let Some(version) = self.snapshot.get(&event.record_id) {
-            if event.version <= *version {
+            if event.version <= *version && event.operation != EventOperation::Delete {
                 return Ok(None);
             }
             self.snapshot.remove(&event.record_id);
