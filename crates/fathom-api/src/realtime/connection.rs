@@ -205,7 +205,10 @@ impl Connection {
             },
         };
         if let End::Closing(error, resume) = end {
-            let _ = self.out.send(Frame::closing(&error, resume)).await;
+            // A client that reads nothing (the usual reason for `lagged`) must not keep this
+            // task alive: the last frame gets one heartbeat interval to be taken.
+            let last = self.out.send(Frame::closing(&error, resume));
+            let _ = tokio::time::timeout(self.state.realtime.settings.heartbeat, last).await;
         }
     }
 
