@@ -31,6 +31,7 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    super::admit(&state)?;
     let upgrade = upgrade.map_err(|_| {
         ApiError::new(
             ErrorCode::UpgradeRequired,
