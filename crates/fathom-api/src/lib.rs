@@ -15,6 +15,7 @@ mod live;
 mod middleware;
 mod openapi;
 mod rate_limit;
+mod realtime;
 mod records;
 mod request_head;
 
@@ -37,6 +38,7 @@ pub use error::ApiError;
 pub use live::LiveApp;
 pub use openapi::document;
 pub use rate_limit::AuthRateLimits;
+pub use realtime::{Realtime, RealtimeSettings};
 pub use state::{AppState, READINESS_TTL, Shared};
 
 /// The whole HTTP application.
@@ -56,6 +58,13 @@ pub fn router(state: AppState) -> Router {
             admin::router().route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
                 client_ip::remember,
+            )),
+        )
+        .nest(
+            "/api/v1/realtime",
+            realtime::router().layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                middleware::require_migrated,
             )),
         )
         .nest("/api/v1", api)

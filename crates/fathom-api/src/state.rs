@@ -12,6 +12,7 @@ use fathom_store::{Store, StoreError};
 
 use crate::HttpConfig;
 use crate::auth::AuthState;
+use crate::realtime::Realtime;
 
 /// Everything a handler may need; a clone is one reference count.
 #[derive(Clone)]
@@ -28,6 +29,8 @@ pub struct Shared {
     pub cursor_key: CursorKey,
     /// Passwords, token keys and the mailbox.
     pub auth: Arc<AuthState>,
+    /// The realtime hub, tickets and limits.
+    pub realtime: Arc<Realtime>,
     readiness: Readiness,
 }
 
@@ -87,6 +90,7 @@ impl AppState {
         config: HttpConfig,
         cursor_key: CursorKey,
         auth: Arc<AuthState>,
+        realtime: Arc<Realtime>,
     ) -> Self {
         Self(Arc::new(Shared {
             store,
@@ -94,6 +98,7 @@ impl AppState {
             config: Arc::new(config),
             cursor_key,
             auth,
+            realtime,
             readiness: Readiness::unknown(),
         }))
     }
@@ -109,6 +114,7 @@ impl AppState {
             config: self.config.clone(),
             cursor_key: self.cursor_key.clone(),
             auth: self.auth.clone(),
+            realtime: self.realtime.clone(),
             readiness: Readiness::unknown(),
         }))
     }

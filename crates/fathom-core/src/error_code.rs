@@ -61,6 +61,36 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// The server is not ready to serve (for example, migrations are pending).
     NotReady,
+    /// A realtime message is not JSON, not an object, or not a message the protocol knows (an unknown `type`, a missing or mistyped field).
+    InvalidMessage,
+    /// A realtime message is larger than `realtime.max_message_bytes`.
+    MessageTooLarge,
+    /// A WebSocket binary frame: the realtime protocol speaks JSON text frames only.
+    UnsupportedFrame,
+    /// A connection already holds `realtime.max_subscriptions` subscriptions.
+    TooManySubscriptions,
+    /// A subscription with this id is already open on the connection.
+    SubscriptionExists,
+    /// No subscription with this id is open on the connection.
+    SubscriptionNotFound,
+    /// A subscription has announced more matching records than `realtime.max_tracked` and was closed; subscribe again with a narrower filter.
+    SubscriptionOverflow,
+    /// The resume sequence is later than the latest event: it was not issued by this deployment.
+    ResumeFromFuture,
+    /// The events after the resume point are no longer retained: reload the data (a snapshot) and subscribe afresh.
+    ResyncRequired,
+    /// The client read events slower than they arrived and its queue filled; it was disconnected and may resume from the sequence given.
+    Lagged,
+    /// The realtime ticket is unknown, already used, or expired.
+    TicketInvalid,
+    /// The account's roles, tenant or verification changed (or the credential now names another account): the stream ended; reconnect to continue under the new authority.
+    AuthorityChanged,
+    /// A WebSocket upgrade came from a browser origin that `server.cors_origins` does not allow.
+    OriginNotAllowed,
+    /// The node is stopping: the stream ended; reconnect (to any node) with the resume sequence given.
+    ShuttingDown,
+    /// A plain HTTP request reached the WebSocket endpoint, which takes only WebSocket upgrades.
+    UpgradeRequired,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -94,6 +124,21 @@ impl ErrorCode {
         Self::EventsExpired,
         Self::ServiceUnavailable,
         Self::NotReady,
+        Self::InvalidMessage,
+        Self::MessageTooLarge,
+        Self::UnsupportedFrame,
+        Self::TooManySubscriptions,
+        Self::SubscriptionExists,
+        Self::SubscriptionNotFound,
+        Self::SubscriptionOverflow,
+        Self::ResumeFromFuture,
+        Self::ResyncRequired,
+        Self::Lagged,
+        Self::TicketInvalid,
+        Self::AuthorityChanged,
+        Self::OriginNotAllowed,
+        Self::ShuttingDown,
+        Self::UpgradeRequired,
         Self::Internal,
     ];
 
@@ -126,6 +171,21 @@ impl ErrorCode {
             Self::EventsExpired => "events_expired",
             Self::ServiceUnavailable => "service_unavailable",
             Self::NotReady => "not_ready",
+            Self::InvalidMessage => "invalid_message",
+            Self::MessageTooLarge => "message_too_large",
+            Self::UnsupportedFrame => "unsupported_frame",
+            Self::TooManySubscriptions => "too_many_subscriptions",
+            Self::SubscriptionExists => "subscription_exists",
+            Self::SubscriptionNotFound => "subscription_not_found",
+            Self::SubscriptionOverflow => "subscription_overflow",
+            Self::ResumeFromFuture => "resume_from_future",
+            Self::ResyncRequired => "resync_required",
+            Self::Lagged => "lagged",
+            Self::TicketInvalid => "ticket_invalid",
+            Self::AuthorityChanged => "authority_changed",
+            Self::OriginNotAllowed => "origin_not_allowed",
+            Self::ShuttingDown => "shutting_down",
+            Self::UpgradeRequired => "upgrade_required",
             Self::Internal => "internal_error",
         }
     }
@@ -149,6 +209,21 @@ impl ErrorCode {
             Self::UriTooLong => 414,
             Self::HeadersTooLarge => 431,
             Self::UnsupportedMediaType => 415,
+            Self::InvalidMessage => 400,
+            Self::MessageTooLarge => 413,
+            Self::UnsupportedFrame => 400,
+            Self::TooManySubscriptions => 400,
+            Self::SubscriptionExists => 409,
+            Self::SubscriptionNotFound => 404,
+            Self::SubscriptionOverflow => 413,
+            Self::ResumeFromFuture => 400,
+            Self::ResyncRequired => 410,
+            Self::Lagged => 429,
+            Self::TicketInvalid => 401,
+            Self::AuthorityChanged => 401,
+            Self::OriginNotAllowed => 403,
+            Self::ShuttingDown => 503,
+            Self::UpgradeRequired => 426,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -185,6 +260,21 @@ impl ErrorCode {
             Self::EventsExpired => "Events expired",
             Self::ServiceUnavailable => "Service unavailable",
             Self::NotReady => "Not ready",
+            Self::InvalidMessage => "Invalid realtime message",
+            Self::MessageTooLarge => "Realtime message too large",
+            Self::UnsupportedFrame => "Unsupported frame",
+            Self::TooManySubscriptions => "Too many subscriptions",
+            Self::SubscriptionExists => "Subscription id in use",
+            Self::SubscriptionNotFound => "Subscription not found",
+            Self::SubscriptionOverflow => "Subscription tracks too many records",
+            Self::ResumeFromFuture => "Resume point from the future",
+            Self::ResyncRequired => "Resync required",
+            Self::Lagged => "Subscriber lagged",
+            Self::TicketInvalid => "Invalid realtime ticket",
+            Self::AuthorityChanged => "Authority changed",
+            Self::OriginNotAllowed => "Origin not allowed",
+            Self::ShuttingDown => "Server shutting down",
+            Self::UpgradeRequired => "WebSocket upgrade required",
             Self::Internal => "Internal server error",
         }
     }

@@ -106,7 +106,19 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("reading the applied schema: {}", e.detail))?
             .map(Seen::of);
         let auth = crate::auth::build(config, &store).await?;
-        let state = AppState::new(store, schema, config.http_config(), cursor_key, auth);
+        let settings = config.realtime.settings();
+        let hub = fathom_events::Hub::open(store.clone(), settings.queue)
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the outbox position: {}", e.detail))?;
+        let realtime = fathom_api::Realtime::new(hub, settings);
+        let state = AppState::new(
+            store,
+            schema,
+            config.http_config(),
+            cursor_key,
+            auth,
+            realtime,
+        );
         let live = LiveApp::new(state.clone());
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
@@ -182,6 +194,8 @@ impl Application {
             self.state.store.clone(),
             self.retention,
         )));
+        let hub = self.state.realtime.hub.clone();
+        let _tailing = AbortOnDrop(tokio::spawn(hub.clone().run()));
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
@@ -189,6 +203,9 @@ impl Application {
             crate::http_server::serve(self.listener, self.live.into_router(), async move {
                 stop.await;
                 tracing::info!("shutting down: no new connections; draining in-flight requests");
+                // Realtime streams never finish by themselves: each is sent its resume point
+                // and closed, so that its client reconnects (to another node) without a gap.
+                hub.stop();
                 let _ = stopping_tx.send(());
             });
         let timeout = self.shutdown_timeout;

@@ -45,7 +45,12 @@ fn unauthorized(detail: &str) -> ApiError {
 /// The token of `Authorization: Bearer <token>`: `None` without the header, a 401 when the
 /// header is not a bearer token.
 pub fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
-    let Some(header) = parts.headers.get(header::AUTHORIZATION) else {
+    bearer_in(&parts.headers)
+}
+
+/// [`bearer_token`] from a request's headers.
+pub fn bearer_in(headers: &axum::http::HeaderMap) -> Result<Option<&str>, ApiError> {
+    let Some(header) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
     header
@@ -70,6 +75,14 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?
             .ok_or_else(|| unauthorized("This endpoint needs an access token."))?;
+        Self::from_token(state, token).await
+    }
+}
+
+impl Caller {
+    /// The caller an access token names, if the token is valid and its session live (the check
+    /// every request makes, also repeated by realtime connections while they stay open).
+    pub async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
         if token.starts_with(super::API_KEY_TAG) {
             return Err(unauthorized(
                 "API keys are accepted by the records endpoints only; this endpoint needs a user's access token.",

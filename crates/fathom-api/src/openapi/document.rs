@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, events, operations, shared};
+use super::{admin, auth, events, operations, realtime, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -31,6 +31,7 @@ fn problem_response_name(status: u16) -> String {
         410 => "Gone".to_owned(),
         413 => "PayloadTooLarge".to_owned(),
         415 => "UnsupportedMediaType".to_owned(),
+        426 => "UpgradeRequired".to_owned(),
         429 => "TooManyRequests".to_owned(),
         500 => "InternalError".to_owned(),
         503 => "ServiceUnavailable".to_owned(),
@@ -154,6 +155,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         .chain(admin::paths())
         .chain(events::paths())
         .chain(operations::service_paths())
+        .chain(realtime::paths())
     {
         paths.insert(path, item);
     }
@@ -161,9 +163,11 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     tags.extend(auth::tags());
     tags.push(json!({ "name": events::EVENTS_TAG, "description": "The change feed: every committed change, in order." }));
     tags.push(json!({ "name": "Service", "description": "Probes and this document." }));
+    tags.push(realtime::tag());
     component_schemas.extend(auth::schemas(policy));
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
+    component_schemas.extend(realtime::schemas());
     component_schemas.extend(events::schemas());
 
     component_schemas.insert("Meta".into(), shared::meta_schema());

@@ -11,6 +11,7 @@ mod docs;
 mod document;
 mod events;
 mod operations;
+mod realtime;
 mod schemas;
 mod shaping;
 mod shared;

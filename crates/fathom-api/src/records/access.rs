@@ -40,24 +40,31 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        match bearer_token(parts)? {
-            None => return Ok(Self::Anonymous),
-            Some(token) if token.starts_with(API_KEY_TAG) => {
-                return Ok(Self::Service(api_keys::authenticate(state, token).await?));
-            }
-            Some(_) => {}
-        }
-        // A token that is present but bad is an error, never a silent fall back to anonymous.
-        let caller = Caller::from_request_parts(parts, state).await?;
-        Ok(if caller.claims.roles.iter().any(|r| r == ADMIN_ROLE) {
-            Self::Admin(caller)
-        } else {
-            Self::User(caller)
-        })
+        Self::authenticate(state, bearer_token(parts)?).await
     }
 }
 
 impl Principal {
+    /// The principal a credential names: none is anonymous; an API key is a service; anything
+    /// else must be a live user's access token. A credential that is present but bad is an
+    /// error, never a silent fall back to anonymous.
+    pub async fn authenticate(state: &AppState, token: Option<&str>) -> Result<Self, ApiError> {
+        match token {
+            None => Ok(Self::Anonymous),
+            Some(token) if token.starts_with(API_KEY_TAG) => {
+                Ok(Self::Service(api_keys::authenticate(state, token).await?))
+            }
+            Some(token) => {
+                let caller = Caller::from_token(state, token).await?;
+                Ok(if caller.claims.roles.iter().any(|r| r == ADMIN_ROLE) {
+                    Self::Admin(caller)
+                } else {
+                    Self::User(caller)
+                })
+            }
+        }
+    }
+
     pub fn is_admin(&self) -> bool {
         matches!(self, Self::Admin(_))
     }

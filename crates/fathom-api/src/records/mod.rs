@@ -9,7 +9,7 @@ mod expand;
 pub(crate) mod fields;
 mod get;
 mod list;
-mod params;
+pub(crate) mod params;
 pub(crate) mod tenancy;
 mod update;
 mod write;
@@ -51,7 +51,7 @@ pub struct RecordPath {
     pub raw_id: String,
 }
 
-fn resolve(state: &AppState, name: &str) -> Result<Arc<Collection>, ApiError> {
+pub(crate) fn resolve(state: &AppState, name: &str) -> Result<Arc<Collection>, ApiError> {
     state.schema.collection(name).cloned().ok_or_else(|| {
         let known: Vec<&str> = state
             .schema

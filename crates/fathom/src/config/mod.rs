@@ -9,11 +9,13 @@ use std::time::Duration;
 mod auth;
 mod events;
 mod mail;
+mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
 pub use events::EventsConfig;
 pub use mail::MailConfig;
+pub use realtime::RealtimeConfig;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -30,6 +32,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub mail: MailConfig,
     pub events: EventsConfig,
+    pub realtime: RealtimeConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -363,6 +366,7 @@ impl Config {
             ));
         }
         self.events.validate()?;
+        self.realtime.validate()?;
         self.auth.validate()?;
         self.mail.validate()
     }

@@ -84,7 +84,7 @@ fn snippets(name: &str, markdown: &str) -> Vec<Snippet> {
 
 /// The sections a configuration file may have.
 const CONFIG_SECTIONS: &[&str] = &[
-    "server", "database", "schema", "log", "auth", "mail", "events",
+    "server", "database", "schema", "log", "auth", "mail", "events", "realtime",
 ];
 
 /// The kind of an unmarked snippet, from its top-level keys.

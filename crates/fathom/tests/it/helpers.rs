@@ -7,6 +7,10 @@
 
 #![allow(dead_code)]
 
+mod accounts;
+
+pub use accounts::{mint_member, mint_member_at, mint_user, server_ring};
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -155,6 +159,33 @@ pub async fn spawn_app_with(schema: &str, adjust: impl FnOnce(&mut Config)) -> T
     start(app, data_dir, database).await
 }
 
+/// Starts `n` servers on one scratch PostgreSQL database, as the nodes of a cluster: each has
+/// its own store (connection pool, outbox follower) and listener. The test administrator's token
+/// works on all of them (the signing keys are shared through the database). `None` on SQLite.
+pub async fn spawn_nodes(schema: &str, n: usize) -> Option<Vec<TestApp>> {
+    let database = scratch_database().await?;
+    let schema =
+        fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+    let mut nodes: Vec<TestApp> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let config = test_config_on(data_dir.path(), Some(&database));
+        let app = Application::build(&config, schema.clone(), "fathom.db")
+            .await
+            .expect("a node builds");
+        let admin = match nodes.first() {
+            Some(first) => Admin::Existing(first.admin_token.clone()),
+            None => Admin::New(TEST_ADMIN),
+        };
+        nodes.push(start_as(app, data_dir, None, admin).await);
+    }
+    // The last node to be dropped drops the database.
+    if let Some(last) = nodes.last_mut() {
+        last.database = Some(database);
+    }
+    Some(nodes)
+}
+
 /// Starts another node on the PostgreSQL database of `first` (same schema, its own data
 /// directory and administrator `admin_email`), as a second server of one cluster.
 pub async fn spawn_node(first: &TestApp, schema: &str, admin_email: &str) -> TestApp {
@@ -171,7 +202,7 @@ pub async fn spawn_node(first: &TestApp, schema: &str, admin_email: &str) -> Tes
     let app = Application::build(&config, schema, "fathom.db")
         .await
         .expect("server builds");
-    start_as(app, data_dir, None, admin_email).await
+    start_as(app, data_dir, None, Admin::New(admin_email)).await
 }
 
 /// Starts the bundled demo (schema and seed data).
@@ -193,65 +224,6 @@ pub async fn spawn_demo() -> TestApp {
 /// that new records may point at seeded ones.
 pub const TEST_TENANT: &str = fathom::demo::DEMO_TENANT;
 
-/// Creates a user with `roles` and returns its id and an access token, minted through the key
-/// ring rather than by logging in, so that no test's rate-limit budget is spent on set-up.
-pub async fn mint_user(
-    store: &fathom_store::Store,
-    auth: &fathom_api::AuthState,
-    email: &str,
-    roles: &[&str],
-) -> (uuid::Uuid, String) {
-    mint_member(store, auth, email, roles, None).await
-}
-
-/// Like [`mint_user`], for a member of `tenant`.
-pub async fn mint_member(
-    store: &fathom_store::Store,
-    auth: &fathom_api::AuthState,
-    email: &str,
-    roles: &[&str],
-    tenant: Option<&str>,
-) -> (uuid::Uuid, String) {
-    let hash = auth.hasher.hash(TEST_ADMIN_PASSWORD).await.expect("hash");
-    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    let user = fathom_store::NewUser {
-        email: email.into(),
-        password_hash: hash,
-        roles,
-        tenant: tenant.map(str::to_owned),
-        verified: true,
-    };
-    let user = store.create_user(user).await.expect("user");
-    let refresh = fathom_auth::hash_token(&fathom_auth::generate_token());
-    let session = store
-        .create_session(
-            user.id,
-            refresh,
-            "2999-01-01T00:00:00.000Z".into(),
-            None,
-            None,
-        )
-        .await
-        .expect("session");
-    let subject = fathom_auth::TokenSubject {
-        sub: user.id.to_string(),
-        roles: user.roles.clone(),
-        tenant: user.tenant.clone(),
-        verified: true,
-        sid: session.id.to_string(),
-    };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let ring = auth.keys.ring(store, false).await;
-    (
-        user.id,
-        ring.issue(&auth.settings.tokens, &subject, now)
-            .expect("token"),
-    )
-}
-
 /// The administrator every in-process test server has; its token is the default credential of
 /// `TestApp::client`, so suites about records run as an administrator (rules are tested with
 /// `TestApp::anonymous` and user clients).
@@ -259,14 +231,22 @@ pub const TEST_ADMIN: &str = "test-admin@example.com";
 pub const TEST_ADMIN_PASSWORD: &str = "test administrator passphrase 2026";
 
 async fn start(app: Application, data_dir: TempDir, database: Option<ScratchDatabase>) -> TestApp {
-    start_as(app, data_dir, database, TEST_ADMIN).await
+    start_as(app, data_dir, database, Admin::New(TEST_ADMIN)).await
+}
+
+/// The test administrator of a server being started.
+enum Admin<'a> {
+    /// Created with this email.
+    New(&'a str),
+    /// Already in the database (a restart, another node): its token.
+    Existing(String),
 }
 
 async fn start_as(
     app: Application,
     data_dir: TempDir,
     database: Option<ScratchDatabase>,
-    admin_email: &str,
+    admin: Admin<'_>,
 ) -> TestApp {
     let address = app.local_addr().expect("bound address");
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
@@ -279,7 +259,10 @@ async fn start_as(
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
-    let (_, admin_token) = mint_user(&store, &auth, admin_email, &["admin"]).await;
+    let admin_token = match admin {
+        Admin::Existing(token) => token,
+        Admin::New(email) => mint_user(&store, &auth, email, &["admin"]).await.1,
+    };
     let mut headers = reqwest::header::HeaderMap::new();
     headers.insert(
         reqwest::header::AUTHORIZATION,
@@ -371,6 +354,31 @@ impl TestApp {
         let json: Value = response.json().await.expect("json body");
         assert_eq!(status, 201, "create {collection} failed: {json}");
         json["data"].clone()
+    }
+
+    /// Stops the server gracefully, then starts it again on the same data directory (or
+    /// PostgreSQL database) with `schema`, as a restart of the process would.
+    pub async fn restart(mut self, schema: &str) -> TestApp {
+        self.halt().await;
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("dir"));
+        let database = self.database.take();
+        let config = test_config_on(data_dir.path(), database.as_ref());
+        let schema =
+            fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
+        let app = Application::build(&config, schema, "fathom.db")
+            .await
+            .expect("server builds");
+        let admin = Admin::Existing(self.admin_token.clone());
+        start_as(app, data_dir, database, admin).await
+    }
+
+    async fn halt(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
     }
 
     /// Stops the server gracefully and waits for it.

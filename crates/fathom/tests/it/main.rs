@@ -16,6 +16,7 @@ mod operations;
 mod postgres;
 mod query;
 mod readme;
+mod realtime;
 mod records;
 mod rules;
 mod tenancy;

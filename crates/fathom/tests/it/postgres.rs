@@ -6,6 +6,7 @@ mod cluster;
 mod events;
 mod multi_node;
 mod outage;
+mod realtime_nodes;
 
 use crate::operations::support::Project;
 

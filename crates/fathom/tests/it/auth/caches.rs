@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use fathom_auth::{KeyRing, SigningKey, TokenSubject};
+use fathom_auth::TokenSubject;
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -18,7 +18,7 @@ use super::support::{
     NEW_PASSWORD, PASSWORD, assert_unauthorized, bearer, login, mailed_token, post_auth,
     refresh_response, register, spawn_auth_app,
 };
-use crate::helpers::{TestApp, json_with_status, send_as};
+use crate::helpers::{TestApp, json_with_status, send_as, server_ring};
 
 /// Longer than any test here: a refusal cannot come from a cached verdict running out.
 const LONG_INTERVAL_MS: u64 = 60_000;
@@ -214,25 +214,6 @@ async fn refresh_token_reuse_refuses_the_cached_access_token_at_once() {
     assert_refused_now(&app, &session, "after refresh-token reuse").await;
 }
 
-/// The server's own signing keys as a ring that may sign "in the past" (`created_at` 0).
-async fn server_ring(app: &TestApp) -> KeyRing {
-    let keys = app
-        .store
-        .signing_keys()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|k| SigningKey {
-            public_key: <[u8; 32]>::try_from(k.public_key.as_slice()).unwrap(),
-            kid: k.kid,
-            private_pkcs8_der: k.private_key,
-            created_at: 0,
-            retired_at: None,
-        })
-        .collect();
-    KeyRing::new(keys).unwrap()
-}
-
 #[tokio::test]
 async fn a_token_that_expires_while_cached_is_refused() {
     let app = app_with_interval(LONG_INTERVAL_MS).await;
@@ -250,7 +231,7 @@ async fn a_token_that_expires_while_cached_is_refused() {
         verified: false,
         sid: session.session_id.to_string(),
     };
-    let token = server_ring(&app)
+    let token = server_ring(&app.store)
         .await
         .issue(&config, &subject, deadline - ttl)
         .unwrap();

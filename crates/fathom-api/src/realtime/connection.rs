@@ -1,0 +1,397 @@
+//! One realtime connection, whatever its transport: its credential, its subscriptions and its
+//! [`Feed`], driven by one loop that takes, in turn, a client message, the next event, or the
+//! time to check the credential again. Everything a connection sends goes through one bounded
+//! channel of [`Frame`]s that the transport (`sse.rs`, `ws.rs`) writes out; when the client reads
+//! slowly the loop waits on that channel, its hub queue fills, and the hub drops it as lagged.
+//!
+//! Events are handled one at a time in sequence order, each judged against every subscription in
+//! the order they were opened, and sent as one frame (so a resume point never falls between two
+//! subscriptions' share of one event). A subscription joins between two events: it receives
+//! every event after the connection's position at that moment, and its acknowledgement is sent
+//! only then. A snapshot first brings the connection up to the hub's position, then reads the
+//! records; events after it that the snapshot already reflects (by record version) are skipped.
+
+use std::sync::Arc;
+
+use fathom_core::ErrorCode;
+use fathom_events::{Feed, FeedError, MatchError, Subscription};
+use fathom_store::Event;
+use tokio::sync::mpsc;
+
+use super::credential::{Credential, Standing, authority_changed, recheck_interval, standing};
+use super::protocol::{ClientMessage, Frame, SubscribeRequest, invalid};
+use super::subscribe;
+use crate::AppState;
+use crate::error::ApiError;
+use crate::records::access::Principal;
+
+/// What a transport hands the connection loop.
+pub enum Inbound {
+    Message(ClientMessage),
+    /// A frame the transport could not turn into a message (binary, too large, malformed).
+    Problem(ApiError),
+}
+
+/// Checked subscriptions to open first, each with its snapshot limit.
+pub type Initial = Vec<(Subscription, Option<u32>)>;
+
+/// A connection ready to run.
+pub struct Connection {
+    state: AppState,
+    credential: Credential,
+    standing: Standing,
+    principal: Principal,
+    feed: Feed,
+    subscriptions: Vec<Subscription>,
+    out: mpsc::Sender<Frame>,
+}
+
+/// The problem a feed that cannot go on reports, and the point to resume after.
+fn feed_problem(error: FeedError) -> (ApiError, Option<i64>) {
+    match error {
+        FeedError::ResyncRequired { resume, oldest } => (
+            ApiError::new(
+                ErrorCode::ResyncRequired,
+                format!(
+                    "The events after {resume} are no longer retained; the oldest kept is {oldest}."
+                ),
+                "Reload what you show (subscribe with `snapshot`) and continue from the sequence the snapshot gives.",
+            ),
+            None,
+        ),
+        FeedError::FromTheFuture { resume, latest } => (
+            ApiError::new(
+                ErrorCode::ResumeFromFuture,
+                format!("The resume point {resume} is after the latest event, {latest}."),
+                "Resume from a sequence this deployment sent (the `seq` of a frame, or the SSE id); omit it to start from now.",
+            ),
+            None,
+        ),
+        FeedError::Lagged { resume } => (
+            ApiError::new(
+                ErrorCode::Lagged,
+                "This connection read events slower than they arrived, and its queue filled.",
+                "Reconnect with the resume point given, and read faster (or subscribe to less).",
+            ),
+            Some(resume),
+        ),
+        FeedError::Stopping { resume } => (
+            ApiError::new(
+                ErrorCode::ShuttingDown,
+                "This node is stopping.",
+                "Reconnect (to any node) with the resume point given.",
+            ),
+            Some(resume),
+        ),
+        FeedError::Store(e) => (ApiError::from(e), None),
+    }
+}
+
+/// The closing of a subscription with more records in view than it may track.
+fn overflow(id: &str, max: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::SubscriptionOverflow,
+        format!(
+            "The subscription `{id}` has more than {max} records in view, the most it tracks; it was closed."
+        ),
+        "Subscribe again with a narrower filter.",
+    )
+}
+
+/// Opens the feed after `resume` (or from now): the problem otherwise, for the transport to
+/// report as it reports problems before the stream begins.
+pub async fn open_feed(state: &AppState, resume: Option<i64>) -> Result<Feed, ApiError> {
+    Feed::open(&state.realtime.hub, resume)
+        .await
+        .map_err(|e| feed_problem(e).0)
+}
+
+/// Why a connection loop ended.
+enum End {
+    /// The client went away; nothing more can be said.
+    Gone,
+    /// The server ends it with this last frame.
+    Closing(ApiError, Option<i64>),
+}
+
+impl Connection {
+    pub fn new(
+        state: AppState,
+        credential: Credential,
+        principal: Principal,
+        feed: Feed,
+        out: mpsc::Sender<Frame>,
+    ) -> Self {
+        Self {
+            standing: standing(&principal),
+            state,
+            credential,
+            principal,
+            feed,
+            subscriptions: Vec::new(),
+            out,
+        }
+    }
+
+    /// Checks `requests` for this connection's principal: the subscriptions that passed (with
+    /// their snapshot limits), and a problem for each that did not (with its request's id).
+    pub fn check_all(&self, requests: &[SubscribeRequest]) -> (Initial, Vec<(ApiError, String)>) {
+        let mut checked: Initial = Vec::new();
+        let mut problems = Vec::new();
+        for request in requests {
+            match self.check(request, checked.iter().map(|(s, _)| s.id())) {
+                Ok(subscription) => {
+                    checked.push((subscription, request.snapshot.as_ref().map(|s| s.limit)));
+                }
+                Err(error) => problems.push((error, request.id.clone())),
+            }
+        }
+        (checked, problems)
+    }
+
+    fn check<'a>(
+        &'a self,
+        request: &SubscribeRequest,
+        pending: impl Iterator<Item = &'a str>,
+    ) -> Result<Subscription, ApiError> {
+        let mut ids: Vec<&str> = self.subscriptions.iter().map(Subscription::id).collect();
+        ids.extend(pending);
+        if ids.contains(&request.id.as_str()) {
+            return Err(ApiError::new(
+                ErrorCode::SubscriptionExists,
+                format!(
+                    "A subscription with the id `{}` is already open.",
+                    request.id
+                ),
+                "Choose another id, or unsubscribe from this one first.",
+            ));
+        }
+        let max = self.state.realtime.settings.max_subscriptions;
+        if ids.len() >= max {
+            return Err(ApiError::new(
+                ErrorCode::TooManySubscriptions,
+                format!("A connection may hold at most {max} subscriptions."),
+                "Unsubscribe from one first, combine filters, or open another connection.",
+            ));
+        }
+        subscribe::check(&self.state, &self.principal, request)
+    }
+
+    /// Sends the `ready` frame and an error frame per problem of the first subscriptions, opens
+    /// `initial` (snapshots included unless `resuming`), then runs until the client goes, the
+    /// server ends the stream, or `inbound` closes.
+    pub async fn run(
+        mut self,
+        initial: Initial,
+        problems: Vec<(ApiError, String)>,
+        resuming: bool,
+        mut inbound: Option<mpsc::Receiver<Inbound>>,
+    ) {
+        let heartbeat = self.state.realtime.settings.heartbeat.as_millis();
+        let mut greeting = vec![Frame::ready(self.feed.position(), heartbeat)];
+        greeting.extend(problems.iter().map(|(e, id)| Frame::error(e, Some(id))));
+        let mut greeted = Ok(());
+        for frame in greeting {
+            greeted = self.send(frame).await;
+            if greeted.is_err() {
+                break;
+            }
+        }
+        let end = match greeted {
+            Err(end) => end,
+            Ok(()) => match self.open_initial(initial, resuming).await {
+                Err(end) => end,
+                Ok(()) => self.serve(&mut inbound).await,
+            },
+        };
+        if let End::Closing(error, resume) = end {
+            // A client that reads nothing (the usual reason for `lagged`) must not keep this
+            // task alive: the last frame gets one heartbeat interval to be taken.
+            let last = self.out.send(Frame::closing(&error, resume));
+            let _ = tokio::time::timeout(self.state.realtime.settings.heartbeat, last).await;
+        }
+    }
+
+    async fn open_initial(&mut self, initial: Initial, resuming: bool) -> Result<(), End> {
+        for (subscription, snapshot) in initial {
+            self.open(subscription, snapshot.filter(|_| !resuming))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn serve(&mut self, inbound: &mut Option<mpsc::Receiver<Inbound>>) -> End {
+        let mut recheck = tokio::time::interval(recheck_interval(&self.state));
+        recheck.tick().await;
+        loop {
+            let step = tokio::select! {
+                message = async {
+                    match inbound {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => match message {
+                    Some(message) => self.handle(message).await,
+                    None => Err(End::Gone),
+                },
+                event = self.feed.next() => self.deliver(event).await,
+                _ = recheck.tick() => self.recheck().await,
+                () = self.out.closed() => Err(End::Gone),
+            };
+            if let Err(end) = step {
+                return end;
+            }
+        }
+    }
+
+    async fn send(&self, frame: Frame) -> Result<(), End> {
+        self.out.send(frame).await.map_err(|_| End::Gone)
+    }
+
+    async fn deliver(&mut self, event: Result<Arc<Event>, FeedError>) -> Result<(), End> {
+        let event = event.map_err(|e| {
+            let (error, resume) = feed_problem(e);
+            End::Closing(error, resume)
+        })?;
+        let mut matches = Vec::new();
+        let mut overflowed = Vec::new();
+        for subscription in &mut self.subscriptions {
+            match subscription
+                .judge(&self.state.schema, &self.state.store, &event)
+                .await
+            {
+                Ok(Some(delivery)) => matches.push((subscription.id().to_owned(), delivery)),
+                Ok(None) => {}
+                Err(MatchError::Overflow) => overflowed.push(subscription.id().to_owned()),
+                Err(MatchError::Store(e)) => {
+                    // This event was not delivered: resume just before it.
+                    return Err(End::Closing(ApiError::from(e), Some(event.sequence - 1)));
+                }
+            }
+        }
+        if !matches.is_empty() {
+            self.send(Frame::event(&event, matches)).await?;
+        }
+        for id in overflowed {
+            self.subscriptions.retain(|s| s.id() != id);
+            let error = overflow(&id, self.state.realtime.settings.max_tracked);
+            self.send(Frame::error(&error, Some(&id))).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens one checked subscription: with a snapshot, first catches up with the hub, reads
+    /// the records and sends them; then the acknowledgement.
+    async fn open(
+        &mut self,
+        mut subscription: Subscription,
+        snapshot: Option<u32>,
+    ) -> Result<(), End> {
+        if let Some(limit) = snapshot {
+            let target = self.feed.hub_position();
+            while self.feed.position() < target {
+                let event = self.feed.next().await;
+                self.deliver(event).await?;
+            }
+            match subscribe::snapshot(&self.state, &subscription, limit).await {
+                Ok((records, versions, more)) => {
+                    if subscription.note_snapshot(&versions).is_err() {
+                        let max = self.state.realtime.settings.max_tracked;
+                        let error = overflow(subscription.id(), max);
+                        return self
+                            .send(Frame::error(&error, Some(subscription.id())))
+                            .await;
+                    }
+                    let frame =
+                        Frame::snapshot(subscription.id(), self.feed.position(), records, more);
+                    self.send(frame).await?;
+                }
+                Err(error) => {
+                    return self
+                        .send(Frame::error(&error, Some(subscription.id())))
+                        .await;
+                }
+            }
+        }
+        let frame = Frame::subscribed(
+            subscription.id(),
+            &subscription.collection().name,
+            self.feed.position(),
+        );
+        self.subscriptions.push(subscription);
+        self.send(frame).await
+    }
+
+    async fn handle(&mut self, inbound: Inbound) -> Result<(), End> {
+        let message = match inbound {
+            Inbound::Problem(error) => return self.send(Frame::error(&error, None)).await,
+            Inbound::Message(message) => message,
+        };
+        match message {
+            ClientMessage::Ping => self.send(Frame::pong()).await,
+            ClientMessage::Subscribe(request) => match self.check(&request, std::iter::empty()) {
+                Ok(subscription) => {
+                    self.open(subscription, request.snapshot.map(|s| s.limit))
+                        .await
+                }
+                Err(error) => self.send(Frame::error(&error, Some(&request.id))).await,
+            },
+            ClientMessage::Unsubscribe { id } => {
+                let before = self.subscriptions.len();
+                self.subscriptions.retain(|s| s.id() != id);
+                if self.subscriptions.len() == before {
+                    let error = ApiError::new(
+                        ErrorCode::SubscriptionNotFound,
+                        format!(
+                            "No subscription with the id `{}` is open.",
+                            id.chars().take(64).collect::<String>()
+                        ),
+                        "Use the id of a subscription this connection opened.",
+                    );
+                    return self.send(Frame::error(&error, None)).await;
+                }
+                self.send(Frame::unsubscribed(&id)).await
+            }
+            ClientMessage::Auth(auth) => {
+                if auth.resume.is_some() || !auth.subscriptions.is_empty() {
+                    let error =
+                        invalid("`resume` and `subscriptions` belong to the first message only.");
+                    return self.send(Frame::error(&error, None)).await;
+                }
+                let credential = Credential::from_token(auth.token);
+                match credential.principal(&self.state).await {
+                    Err(error) => self.send(Frame::error(&error, None)).await,
+                    Ok(principal) if standing(&principal) != self.standing => Err(End::Closing(
+                        authority_changed(),
+                        Some(self.feed.position()),
+                    )),
+                    Ok(principal) => {
+                        self.credential = credential;
+                        self.principal = principal;
+                        Ok(())
+                    }
+                }
+            }
+        }
+    }
+
+    /// Presents the credential again: an ended session, an expired token or a changed
+    /// authority ends the stream.
+    async fn recheck(&mut self) -> Result<(), End> {
+        if matches!(self.credential, Credential::Anonymous) {
+            return Ok(());
+        }
+        let resume = Some(self.feed.position());
+        match self.credential.principal(&self.state).await {
+            Err(error) if error.code.http_status() >= 500 => Ok(()),
+            Err(error) => Err(End::Closing(error, resume)),
+            Ok(principal) if standing(&principal) != self.standing => {
+                Err(End::Closing(authority_changed(), resume))
+            }
+            Ok(principal) => {
+                self.principal = principal;
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Realtime: `GET /api/v1/realtime` (Server-Sent Events), `GET /api/v1/realtime/ws` (WebSocket)
+//! and `POST /api/v1/realtime/tickets`. One protocol on both transports (`docs/REALTIME.md`):
+//! a connection carries many subscriptions, each a collection with an optional filter and field
+//! selection; it receives every change it could read through the REST API, in global sequence
+//! order, and resumes after its last sequence on any node.
+//!
+//! One file per job: `protocol.rs` (messages and frames), `credential.rs` (who the connection
+//! acts for, checked again while it lives), `tickets.rs` (single-use SSE tickets),
+//! `subscribe.rs` (a subscribe message checked into a subscription, and its snapshot),
+//! `connection.rs` (the transport-neutral connection loop), `sse.rs` and `ws.rs` (the two doors).
+//! Fan-out, catch-up and matching live below, in `fathom-events`.
+
+mod connection;
+mod credential;
+mod protocol;
+mod sse;
+mod subscribe;
+mod tickets;
+mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use fathom_events::Hub;
+
+use crate::AppState;
+
+pub use tickets::Tickets;
+
+/// `[realtime]`: the limits of realtime connections.
+#[derive(Debug, Clone)]
+pub struct RealtimeSettings {
+    /// Events a connection's queue holds; a client that falls further behind is told `lagged`
+    /// and disconnected.
+    pub queue: usize,
+    /// Subscriptions one connection may hold.
+    pub max_subscriptions: usize,
+    /// The largest client message (WebSocket frame, or the SSE `subscriptions` parameter).
+    pub max_message_bytes: usize,
+    /// How often an idle connection sends a heartbeat (SSE comment, WebSocket ping).
+    pub heartbeat: Duration,
+    /// The most records one snapshot may ask for.
+    pub max_snapshot: u32,
+    /// The most records one subscription remembers as announced (see `fathom-events`).
+    pub max_tracked: usize,
+    /// How long an SSE ticket may wait before its single use.
+    pub ticket_ttl: Duration,
+    /// How long a new WebSocket has to send its `auth` message.
+    pub auth_timeout: Duration,
+    /// Realtime connections this node holds at most; more are refused with 503.
+    pub max_connections: usize,
+}
+
+impl Default for RealtimeSettings {
+    fn default() -> Self {
+        Self {
+            queue: 1024,
+            max_subscriptions: 100,
+            max_message_bytes: 16 * 1024,
+            heartbeat: Duration::from_secs(15),
+            max_snapshot: 1000,
+            max_tracked: 10_000,
+            ticket_ttl: Duration::from_secs(30),
+            auth_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
+        }
+    }
+}
+
+/// The node's realtime machinery, shared by every served state (a schema reload keeps it).
+pub struct Realtime {
+    pub hub: Hub,
+    pub tickets: Tickets,
+    pub settings: RealtimeSettings,
+}
+
+impl Realtime {
+    pub fn new(hub: Hub, settings: RealtimeSettings) -> Arc<Self> {
+        Arc::new(Self {
+            hub,
+            tickets: Tickets::new(settings.ticket_ttl),
+            settings,
+        })
+    }
+}
+
+/// Refuses a new connection when the node holds its maximum.
+pub(crate) fn admit(state: &AppState) -> Result<(), crate::error::ApiError> {
+    let max = state.realtime.settings.max_connections;
+    if state.realtime.hub.connections() >= max {
+        return Err(crate::error::ApiError::new(
+            fathom_core::ErrorCode::ServiceUnavailable,
+            format!("This node holds its maximum of {max} realtime connections."),
+            "Retry in a moment, or connect to another node.",
+        ));
+    }
+    Ok(())
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(sse::stream))
+        .route("/ws", get(ws::upgrade))
+        .route("/tickets", post(tickets::issue))
+}

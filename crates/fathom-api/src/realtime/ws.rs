@@ -1,0 +1,225 @@
+//! `GET /api/v1/realtime/ws`: the realtime protocol over WebSocket, one JSON text frame per
+//! message. The upgrade checks `Origin` (a browser page may connect only from an origin
+//! `server.cors_origins` allows, or the server's own); the first message must be `auth` (a token
+//! or none, the resume point, the first subscriptions) and arrive within
+//! `realtime.auth_timeout`. Every bad frame (binary, oversized, malformed) is answered with an
+//! `error` frame and the connection goes on; pings keep proxies from closing an idle socket.
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use fathom_core::ErrorCode;
+use tokio::sync::mpsc;
+
+use super::connection::{Connection, Inbound, open_feed};
+use super::credential::Credential;
+use super::protocol::{AuthMessage, ClientMessage, Frame, parse_message};
+use super::sse::OUT_BUFFER;
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The initial read and write buffer of a socket; they grow when a message needs more.
+const IO_BUFFER: usize = 4 * 1024;
+
+/// Client messages a connection buffers before its loop takes them.
+const IN_BUFFER: usize = 16;
+
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    super::admit(&state)?;
+    let upgrade = upgrade.map_err(|_| {
+        ApiError::new(
+            ErrorCode::UpgradeRequired,
+            "This endpoint takes WebSocket upgrades only.",
+            "Connect with a WebSocket client (GET with `Connection: Upgrade` and `Upgrade: websocket`), or use GET /api/v1/realtime for Server-Sent Events.",
+        )
+    })?;
+    if !origin_allowed(&headers, &state.config.cors_origins) {
+        return Err(ApiError::new(
+            ErrorCode::OriginNotAllowed,
+            "This page's origin may not open realtime connections.",
+            "Add the origin to server.cors_origins, or connect from the server's own origin.",
+        ));
+    }
+    // Oversized messages are read (up to a hard bound) so that they can be answered with an
+    // error frame instead of a dropped connection.
+    let hard_limit = (state.realtime.settings.max_message_bytes * 4).max(1024 * 1024);
+    // Small buffers (tungstenite allocates 128 KiB for reading up front): most connections are
+    // idle most of the time, and their memory is what bounds how many a node holds.
+    Ok(upgrade
+        .read_buffer_size(IO_BUFFER)
+        .write_buffer_size(IO_BUFFER)
+        .max_message_size(hard_limit)
+        .max_frame_size(hard_limit)
+        .on_upgrade(move |socket| session(state, socket)))
+}
+
+/// Whether a browser at `Origin` may connect: no `Origin` (not a browser), an allowed origin,
+/// or the server's own (the origin's authority is the `Host` asked for).
+fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
+}
+
+async fn send(socket: &mut WebSocket, frame: &Frame) -> bool {
+    socket
+        .send(Message::Text(Utf8Bytes::from(frame.body.to_string())))
+        .await
+        .is_ok()
+}
+
+/// Sends the last frame and closes.
+async fn close(socket: &mut WebSocket, frame: &Frame) {
+    if send(socket, frame).await {
+        let reason = frame.body["code"].as_str().unwrap_or("closing").to_owned();
+        let _ = socket
+            .send(Message::Close(Some(CloseFrame {
+                code: axum::extract::ws::close_code::NORMAL,
+                reason: Utf8Bytes::from(reason),
+            })))
+            .await;
+    }
+}
+
+/// Reads one client frame into a message or a problem; `None` when the socket closed.
+async fn read(socket: &mut WebSocket, max_bytes: usize) -> Option<Result<ClientMessage, ApiError>> {
+    loop {
+        let message = match socket.recv().await {
+            None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
+            Some(Ok(message)) => message,
+        };
+        return Some(match message {
+            Message::Text(text) => parse_message(text.as_str(), max_bytes),
+            Message::Binary(_) => Err(ApiError::new(
+                ErrorCode::UnsupportedFrame,
+                "Binary frames are not part of the realtime protocol.",
+                "Send each message as a JSON text frame.",
+            )),
+            // Pings are answered by the WebSocket layer itself.
+            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Close(_) => return None,
+        });
+    }
+}
+
+/// Waits for the `auth` message, answering anything else with an error frame.
+async fn first_message(socket: &mut WebSocket, max_bytes: usize) -> Option<AuthMessage> {
+    loop {
+        let error = match read(socket, max_bytes).await? {
+            Ok(ClientMessage::Auth(auth)) => return Some(auth),
+            Ok(_) => ApiError::new(
+                ErrorCode::Unauthorized,
+                "The first message of a realtime connection must be `auth`.",
+                r#"Send {"type":"auth","token":"<access token or API key>"} first (without `token` for an anonymous connection)."#,
+            ),
+            Err(error) => error,
+        };
+        if !send(socket, &Frame::error(&error, None)).await {
+            return None;
+        }
+    }
+}
+
+async fn session(state: AppState, mut socket: WebSocket) {
+    let settings = state.realtime.settings.clone();
+    let auth = match tokio::time::timeout(
+        settings.auth_timeout,
+        first_message(&mut socket, settings.max_message_bytes),
+    )
+    .await
+    {
+        Ok(Some(auth)) => auth,
+        Ok(None) => return,
+        Err(_) => {
+            let error = ApiError::new(
+                ErrorCode::Unauthorized,
+                "No `auth` message arrived in time.",
+                "Send the `auth` message as soon as the socket opens.",
+            );
+            return close(&mut socket, &Frame::closing(&error, None)).await;
+        }
+    };
+    if auth.resume.is_some_and(|r| r < 0) {
+        let error =
+            super::protocol::invalid("`resume` must be a sequence: a whole number of 0 or more.");
+        return close(&mut socket, &Frame::closing(&error, None)).await;
+    }
+    let credential = Credential::from_token(auth.token);
+    let principal = match credential.principal(&state).await {
+        Ok(principal) => principal,
+        Err(error) => return close(&mut socket, &Frame::closing(&error, None)).await,
+    };
+    let feed = match open_feed(&state, auth.resume).await {
+        Ok(feed) => feed,
+        Err(error) => return close(&mut socket, &Frame::closing(&error, None)).await,
+    };
+    let (out, mut frames) = mpsc::channel(OUT_BUFFER);
+    let (inbound, messages) = mpsc::channel(IN_BUFFER);
+    let connection = Connection::new(state.clone(), credential, principal, feed, out);
+    let (initial, problems) = connection.check_all(&auth.subscriptions);
+    let resuming = auth.resume.is_some();
+    tokio::spawn(connection.run(initial, problems, resuming, Some(messages)));
+    let mut heartbeat = tokio::time::interval(settings.heartbeat);
+    heartbeat.tick().await;
+    loop {
+        tokio::select! {
+            frame = frames.recv() => match frame {
+                Some(frame) if frame.is_last() => return close(&mut socket, &frame).await,
+                Some(frame) => {
+                    if !send(&mut socket, &frame).await {
+                        return;
+                    }
+                }
+                None => return,
+            },
+            message = read(&mut socket, settings.max_message_bytes) => {
+                let inbound_message = match message {
+                    None => return,
+                    Some(Ok(message)) => Inbound::Message(message),
+                    Some(Err(error)) => Inbound::Problem(error),
+                };
+                // Never wait on the connection loop here: it may be waiting for this loop to
+                // write its frames. A client that outruns its loop is told so.
+                match inbound.try_send(inbound_message) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        let error = ApiError::new(
+                            ErrorCode::TooManyRequests,
+                            "Messages arrive faster than this connection handles them; this one was dropped.",
+                            "Wait for the answer to a message before sending many more.",
+                        );
+                        if !send(&mut socket, &Frame::error(&error, None)).await {
+                            return;
+                        }
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                }
+            }
+            _ = heartbeat.tick() => {
+                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}

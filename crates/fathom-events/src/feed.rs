@@ -1,0 +1,141 @@
+//! [`Feed`]: one connection's ordered stream of events: the backlog after its resume point, read
+//! from the store, then the hub's live fan-out, with no gap and no duplicate.
+//!
+//! The connection joins the hub first (so nothing committed from then on can be missed), then
+//! reads the store from its resume point up to the sequence the hub had reached at the join, and
+//! then takes the queue, dropping anything at or below the position it has delivered. Because
+//! every node follows the same outbox, a resume point from one node means the same on another.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use fathom_store::{Event, StoreError};
+
+use crate::hub::{Closed, Hub, Member, TAIL_BATCH};
+
+/// Why a feed cannot start or continue.
+#[derive(Debug)]
+pub enum FeedError {
+    /// The events after the resume point are no longer retained (`oldest` is the oldest kept).
+    ResyncRequired { resume: i64, oldest: i64 },
+    /// The resume point is after the latest event.
+    FromTheFuture { resume: i64, latest: i64 },
+    /// The connection did not keep up; it may resume after `resume`.
+    Lagged { resume: i64 },
+    /// The node is stopping; the connection may resume after `resume` (on any node).
+    Stopping { resume: i64 },
+    /// The store failed.
+    Store(StoreError),
+}
+
+/// A connection's ordered events.
+pub struct Feed {
+    member: Member,
+    /// The last sequence handed out (or the resume point).
+    position: i64,
+    /// Backlog events read but not handed out yet.
+    buffered: VecDeque<Event>,
+}
+
+impl Feed {
+    /// Joins `hub` and positions the feed after `resume` (the last sequence the client holds),
+    /// or at the hub's position when there is none. `None` once the node is stopping.
+    pub async fn open(hub: &Hub, resume: Option<i64>) -> Result<Self, FeedError> {
+        let member = hub.join().ok_or(FeedError::Stopping {
+            resume: resume.unwrap_or_else(|| hub.position()),
+        })?;
+        let position = match resume {
+            None => member.joined_at(),
+            Some(resume) => {
+                let page = hub
+                    .store()
+                    .events_after(resume, 1, None)
+                    .await
+                    .map_err(FeedError::Store)?;
+                if resume > page.latest.max(member.joined_at()) {
+                    return Err(FeedError::FromTheFuture {
+                        resume,
+                        latest: page.latest.max(member.joined_at()),
+                    });
+                }
+                if resume < page.latest && resume < page.oldest - 1 {
+                    return Err(FeedError::ResyncRequired {
+                        resume,
+                        oldest: page.oldest,
+                    });
+                }
+                resume
+            }
+        };
+        Ok(Self {
+            member,
+            position,
+            buffered: VecDeque::new(),
+        })
+    }
+
+    /// The last sequence handed out: the point to resume after.
+    pub fn position(&self) -> i64 {
+        self.position
+    }
+
+    /// The sequence the hub has fanned out up to now (at least what this feed will reach
+    /// without waiting for new writes).
+    pub fn hub_position(&self) -> i64 {
+        self.member.hub().position()
+    }
+
+    /// The next event in sequence order.
+    pub async fn next(&mut self) -> Result<Arc<Event>, FeedError> {
+        if self.member.is_lagged() {
+            return Err(FeedError::Lagged {
+                resume: self.position,
+            });
+        }
+        if self.position < self.member.joined_at() {
+            if self.buffered.is_empty() {
+                let page = self
+                    .member
+                    .hub()
+                    .store()
+                    .events_after(self.position, TAIL_BATCH, None)
+                    .await
+                    .map_err(FeedError::Store)?;
+                if page
+                    .events
+                    .first()
+                    .is_none_or(|e| e.sequence != self.position + 1)
+                {
+                    // Pruned while this connection was reading its backlog.
+                    return Err(FeedError::ResyncRequired {
+                        resume: self.position,
+                        oldest: page.oldest,
+                    });
+                }
+                self.buffered.extend(
+                    page.events
+                        .into_iter()
+                        .take_while(|e| e.sequence <= self.member.joined_at()),
+                );
+            }
+            if let Some(event) = self.buffered.pop_front() {
+                self.position = event.sequence;
+                return Ok(Arc::new(event));
+            }
+        }
+        loop {
+            let event = self.member.recv().await.map_err(|closed| match closed {
+                Closed::Lagged => FeedError::Lagged {
+                    resume: self.position,
+                },
+                Closed::Stopping => FeedError::Stopping {
+                    resume: self.position,
+                },
+            })?;
+            if event.sequence > self.position {
+                self.position = event.sequence;
+                return Ok(event);
+            }
+        }
+    }
+}

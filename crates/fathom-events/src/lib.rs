@@ -1,0 +1,18 @@
+//! Delivery of the outbox to realtime subscribers, below the HTTP edge (no axum here).
+//!
+//! - [`Hub`] (`hub.rs`): one tailer per node follows the store's outbox and fans every event out,
+//!   in sequence order, to every joined connection through a bounded queue each; a connection
+//!   that falls behind is dropped and told it lagged, never waited for.
+//! - [`Feed`] (`feed.rs`): one connection's ordered events: the backlog after a resume point,
+//!   then the live fan-out, without a gap or a duplicate.
+//! - [`Subscription`] (`subscription.rs`): what one subscription receives (tenant, list rule,
+//!   filter, hidden fields, field selection) and how each change is announced (`create`,
+//!   `update`, `delete`, `enter`, `leave`).
+
+mod feed;
+mod hub;
+mod subscription;
+
+pub use feed::{Feed, FeedError};
+pub use hub::{Closed, Hub, Member, TAIL_BATCH};
+pub use subscription::{Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer};
