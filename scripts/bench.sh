@@ -5,12 +5,41 @@
 # generated figures in docs/BENCHMARKS.md (between its fathom-bench markers).
 #
 # Extra arguments go to `fathom-bench suite`: --large seeds 1 000 000 records instead of
-# 100 000, --duration N sets the seconds per workload and server (default 10); see
-# `target/release/fathom-bench suite --help`. A full run takes about five minutes after the
-# build. It is never part of the test suite.
+# 100 000, --duration N sets the seconds per workload and server (default 10), --w5-only runs
+# the realtime workload alone, --subscribers 0,100,1000 and the --w5-* flags shape it; see
+# `target/release/fathom-bench suite --help`. A full run takes about ten minutes after the
+# builds. It is never part of the test suite.
+#
+# The outbox's write cost: W1 also runs against a `fathom` built from `main` (before the outbox),
+# built once into target/bench/fathom-main (rebuilt when `main` moves; the commit is kept in
+# target/bench/fathom-main.commit). It shares this checkout's target directory, so only the
+# workspace's own crates are compiled again. FATHOM_BENCH_NO_MAIN=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# W5 holds 10 000 realtime connections: one descriptor each in fathom-bench and in the server
+# (which inherits this limit).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+echo "==> open files limit: $(ulimit -n)"
+
+main_args=()
+if [[ -z "${FATHOM_BENCH_NO_MAIN:-}" ]]; then
+  main_bin=target/bench/fathom-main
+  main_commit=$(git rev-parse main)
+  if [[ ! -x $main_bin || "$(cat "$main_bin.commit" 2>/dev/null)" != "$main_commit" ]]; then
+    echo "==> cargo build --release -p fathom from main ($main_commit) into $main_bin"
+    src=$(mktemp -d)
+    trap 'rm -rf "$src"' EXIT
+    git archive "$main_commit" | tar -x -C "$src"
+    CARGO_TARGET_DIR="$PWD/target" cargo build --release -p fathom --manifest-path "$src/Cargo.toml"
+    mkdir -p target/bench
+    cp target/release/fathom "$main_bin"
+    echo "$main_commit" > "$main_bin.commit"
+  fi
+  main_args=(--fathom-main-bin "$main_bin")
+fi
+
+# After main's build, so that target/release/fathom is this checkout's.
 echo "==> cargo build --release -p fathom -p fathom-bench"
 cargo build --release -p fathom -p fathom-bench
 
@@ -19,7 +48,7 @@ target/release/fathom schema check --schema crates/fathom-bench/schema.toml
 
 echo "==> fathom-bench suite $*"
 target/release/fathom-bench suite --fathom-bin target/release/fathom \
-  --out target/bench/results.json "$@"
+  --out target/bench/results.json "${main_args[@]}" "$@"
 
 echo "==> chart and figures"
 target/release/fathom-bench chart --results target/bench/results.json --out docs/bench-chart.svg
