@@ -87,6 +87,11 @@ impl Feed {
 
     /// The next event in sequence order.
     pub async fn next(&mut self) -> Result<Arc<Event>, FeedError> {
+        if self.member.is_lagged() {
+            return Err(FeedError::Lagged {
+                resume: self.position,
+            });
+        }
         if self.position < self.member.joined_at() {
             if self.buffered.is_empty() {
                 let page = self

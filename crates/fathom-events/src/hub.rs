@@ -237,6 +237,12 @@ impl Member {
         }
     }
 
+    /// Whether the hub dropped this member for falling behind. Its queue may still hold events;
+    /// a connection stops at once instead of writing them to a client that cannot keep up.
+    pub fn is_lagged(&self) -> bool {
+        self.lagged.load(Ordering::Acquire)
+    }
+
     /// The hub this member belongs to.
     pub fn hub(&self) -> &Hub {
         &self.hub

@@ -177,8 +177,10 @@ impl Subscription {
         if event.collection != self.spec.collection.name {
             return Ok(None);
         }
+        // A delete carries the record's last version, which the snapshot may hold too: a record
+        // in the snapshot was not yet deleted when it was read, so its delete always counts.
         if let Some(version) = self.snapshot.get(&event.record_id) {
-            if event.version <= *version {
+            if event.version <= *version && event.operation != EventOperation::Delete {
                 return Ok(None);
             }
             self.snapshot.remove(&event.record_id);
@@ -352,5 +354,55 @@ fn lookup(record: &Map<String, Json>, path: &FieldPath) -> Value {
             _ => n.as_f64().map_or(Value::Null, Value::Number),
         },
         Some(other) => Value::Json(other.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(column: &str, kind: ValueKind) -> FieldPath {
+        FieldPath {
+            hops: Vec::new(),
+            column: column.into(),
+            kind,
+        }
+    }
+
+    #[test]
+    fn record_json_reads_as_the_values_the_evaluator_compares() {
+        let record: Map<String, Json> = serde_json::from_value(serde_json::json!({
+            "n": 3, "x": 2.5, "ok": true, "name": "a", "meta": {"k": 1}, "gone": null,
+        }))
+        .unwrap_or_default();
+        assert_eq!(
+            lookup(&record, &path("n", ValueKind::Integer)),
+            Value::Integer(3)
+        );
+        assert_eq!(
+            lookup(&record, &path("n", ValueKind::Number)),
+            Value::Number(3.0)
+        );
+        assert_eq!(
+            lookup(&record, &path("x", ValueKind::Number)),
+            Value::Number(2.5)
+        );
+        assert_eq!(
+            lookup(&record, &path("ok", ValueKind::Bool)),
+            Value::Bool(true)
+        );
+        assert_eq!(
+            lookup(&record, &path("name", ValueKind::Text)),
+            Value::Text("a".into())
+        );
+        assert_eq!(
+            lookup(&record, &path("meta", ValueKind::Json)),
+            Value::Json(serde_json::json!({"k": 1}))
+        );
+        assert_eq!(lookup(&record, &path("gone", ValueKind::Text)), Value::Null);
+        assert_eq!(
+            lookup(&record, &path("missing", ValueKind::Text)),
+            Value::Null
+        );
     }
 }

@@ -155,32 +155,48 @@ impl Draft {
     /// The event of one applied operation, from the record as the database returned it after
     /// the change. An update that changed nothing (an empty patch) is no event.
     pub(crate) fn of(op: &WriteOp, after: &Record) -> Option<Self> {
-        let (collection, operation, changed, record) = match op {
+        let names = |values: &[(String, fathom_schema::Value)]| {
+            values.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>()
+        };
+        Some(match op {
             WriteOp::Create {
                 collection, values, ..
-            } => (
+            } => Self::new(
                 collection,
                 EventOperation::Create,
-                values.iter().map(|(n, _)| n.clone()).collect(),
-                Some(after.to_json()),
+                after,
+                names(values),
+                true,
             ),
             WriteOp::Update { values, .. } if values.is_empty() => return None,
             WriteOp::Update {
                 collection, values, ..
-            } => (
+            } => Self::new(
                 collection,
                 EventOperation::Update,
-                values.iter().map(|(n, _)| n.clone()).collect(),
-                Some(after.to_json()),
+                after,
+                names(values),
+                true,
             ),
-            WriteOp::Delete { collection, .. } => (
+            WriteOp::Delete { collection, .. } => Self::new(
                 collection,
                 EventOperation::Delete,
+                after,
                 Vec::new(),
-                collection.soft_delete.then(|| after.to_json()),
+                collection.soft_delete,
             ),
-        };
-        Some(Self {
+        })
+    }
+
+    /// The event of a change to `after`, keeping the record when `keep_record`.
+    pub(crate) fn new(
+        collection: &fathom_schema::Collection,
+        operation: EventOperation,
+        after: &Record,
+        changed: Vec<String>,
+        keep_record: bool,
+    ) -> Self {
+        Self {
             id: Uuid::now_v7(),
             collection: collection.name.clone(),
             record_id: after.id,
@@ -188,8 +204,8 @@ impl Draft {
             version: after.version,
             tenant: after.tenant.clone(),
             changed,
-            record,
-        })
+            record: keep_record.then(|| after.to_json()),
+        }
     }
 }
 

@@ -476,3 +476,121 @@ async fn on_postgres_a_node_learns_of_another_nodes_events() {
     assert_eq!(a.events, b.events);
     assert_eq!(a.events.len(), 2);
 }
+
+/// A hard delete's cascades and cleared references are changes too: each gets its event, in
+/// the same transaction, children before their parent.
+#[tokio::test]
+async fn cascaded_deletes_and_cleared_references_have_their_events() {
+    let database = support::open("cascade").await;
+    let store = database.store.clone();
+    let schema = fathom_schema::parse_schema(
+        "cascade.toml",
+        r#"
+[collections.authors]
+fields.name = { type = "text", required = true }
+
+[collections.books]
+fields.title  = { type = "text", required = true }
+fields.author = { type = "relation", collection = "authors", required = true, on_delete = "cascade" }
+
+[collections.reviews]
+fields.stars = { type = "integer", required = true }
+fields.book  = { type = "relation", collection = "books", required = true, on_delete = "cascade" }
+
+[collections.fans]
+fields.name     = { type = "text", required = true }
+fields.favorite = { type = "relation", collection = "authors", on_delete = "set_null" }
+"#,
+    )
+    .unwrap();
+    store.migrate(&schema, false).await.unwrap();
+    let create = |collection: &str, values: Vec<(&str, Value)>| WriteOp::Create {
+        id: None,
+        collection: schema.collection(collection).unwrap().clone(),
+        values: values.into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
+        tenant: None,
+    };
+    let one = |op| UnitOfWork::single(Scope::AllTenants, op);
+    let author = created(
+        &store
+            .execute(one(create(
+                "authors",
+                vec![("name", Value::Text("Ann".into()))],
+            )))
+            .await
+            .unwrap(),
+    )[0];
+    let text = |id: Uuid| Value::Text(id.to_string());
+    let book = created(
+        &store
+            .execute(one(create(
+                "books",
+                vec![("title", Value::Text("B".into())), ("author", text(author))],
+            )))
+            .await
+            .unwrap(),
+    )[0];
+    let review = created(
+        &store
+            .execute(one(create(
+                "reviews",
+                vec![("stars", Value::Integer(5)), ("book", text(book))],
+            )))
+            .await
+            .unwrap(),
+    )[0];
+    let fan = created(
+        &store
+            .execute(one(create(
+                "fans",
+                vec![
+                    ("name", Value::Text("F".into())),
+                    ("favorite", text(author)),
+                ],
+            )))
+            .await
+            .unwrap(),
+    )[0];
+    let before = store.events_after(0, 100, None).await.unwrap().latest;
+    assert_eq!(before, 4);
+
+    store
+        .execute(one(WriteOp::Delete {
+            collection: schema.collection("authors").unwrap().clone(),
+            id: author,
+            guard: None,
+        }))
+        .await
+        .unwrap();
+    let page = store.events_after(before, 100, None).await.unwrap();
+    let changes: Vec<(EventOperation, &str, Uuid, i64)> = page
+        .events
+        .iter()
+        .map(|e| (e.operation, e.collection.as_str(), e.record_id, e.version))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (EventOperation::Delete, "reviews", review, 1),
+            (EventOperation::Delete, "books", book, 1),
+            (EventOperation::Update, "fans", fan, 2),
+            (EventOperation::Delete, "authors", author, 1),
+        ]
+    );
+    let cleared = &page.events[2];
+    assert_eq!(cleared.changed, ["favorite"]);
+    assert_eq!(
+        cleared.record.as_ref().unwrap()["favorite"],
+        serde_json::Value::Null
+    );
+    let fan_now = store
+        .get(
+            &Scope::AllTenants,
+            schema.collection("fans").unwrap().clone(),
+            fan,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fan_now.version, 2, "the cleared reference is a new version");
+}

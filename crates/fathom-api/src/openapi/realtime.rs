@@ -53,7 +53,8 @@ pub fn paths() -> [(String, Value); 3] {
             begins are problem+json answers: 400 `invalid_query`/`invalid_message`/\
             `resume_from_future`, 401 `unauthorized`/`ticket_invalid`, 404 \
             `collection_not_found`, 409 `subscription_exists`, 410 `resync_required`, 413 \
-            `message_too_large`.",
+            `message_too_large`, 503 `service_unavailable` (also when the node holds \
+            `realtime.max_connections`).",
         "parameters": [
             query("subscriptions", "A JSON array of subscriptions: `{\"id\", \"collection\", \"filter\"?, \"fields\"?, \"snapshot\"?: {\"limit\"}}`.", json!({ "type": "string" })),
             query("ticket", "A ticket from POST /api/v1/realtime/tickets (browsers, which cannot send headers).", json!({ "type": "string" })),

@@ -87,6 +87,17 @@ fn feed_problem(error: FeedError) -> (ApiError, Option<i64>) {
     }
 }
 
+/// The closing of a subscription with more records in view than it may track.
+fn overflow(id: &str, max: usize) -> ApiError {
+    ApiError::new(
+        ErrorCode::SubscriptionOverflow,
+        format!(
+            "The subscription `{id}` has more than {max} records in view, the most it tracks; it was closed."
+        ),
+        "Subscribe again with a narrower filter.",
+    )
+}
+
 /// Opens the feed after `resume` (or from now): the problem otherwise, for the transport to
 /// report as it reports problems before the stream begins.
 pub async fn open_feed(state: &AppState, resume: Option<i64>) -> Result<Feed, ApiError> {
@@ -194,7 +205,10 @@ impl Connection {
             },
         };
         if let End::Closing(error, resume) = end {
-            let _ = self.out.send(Frame::closing(&error, resume)).await;
+            // A client that reads nothing (the usual reason for `lagged`) must not keep this
+            // task alive: the last frame gets one heartbeat interval to be taken.
+            let last = self.out.send(Frame::closing(&error, resume));
+            let _ = tokio::time::timeout(self.state.realtime.settings.heartbeat, last).await;
         }
     }
 
@@ -260,14 +274,7 @@ impl Connection {
         }
         for id in overflowed {
             self.subscriptions.retain(|s| s.id() != id);
-            let max = self.state.realtime.settings.max_tracked;
-            let error = ApiError::new(
-                ErrorCode::SubscriptionOverflow,
-                format!(
-                    "The subscription `{id}` has more than {max} records in view, the most it tracks; it was closed."
-                ),
-                "Subscribe again with a narrower filter.",
-            );
+            let error = overflow(&id, self.state.realtime.settings.max_tracked);
             self.send(Frame::error(&error, Some(&id))).await?;
         }
         Ok(())
@@ -289,8 +296,8 @@ impl Connection {
             match subscribe::snapshot(&self.state, &subscription, limit).await {
                 Ok((records, versions, more)) => {
                     if subscription.note_snapshot(&versions).is_err() {
-                        let error =
-                            invalid("The snapshot holds more records than a subscription tracks.");
+                        let max = self.state.realtime.settings.max_tracked;
+                        let error = overflow(subscription.id(), max);
                         return self
                             .send(Frame::error(&error, Some(subscription.id())))
                             .await;

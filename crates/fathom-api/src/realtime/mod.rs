@@ -49,6 +49,8 @@ pub struct RealtimeSettings {
     pub ticket_ttl: Duration,
     /// How long a new WebSocket has to send its `auth` message.
     pub auth_timeout: Duration,
+    /// Realtime connections this node holds at most; more are refused with 503.
+    pub max_connections: usize,
 }
 
 impl Default for RealtimeSettings {
@@ -62,6 +64,7 @@ impl Default for RealtimeSettings {
             max_tracked: 10_000,
             ticket_ttl: Duration::from_secs(30),
             auth_timeout: Duration::from_secs(10),
+            max_connections: 20_000,
         }
     }
 }
@@ -81,6 +84,19 @@ impl Realtime {
             settings,
         })
     }
+}
+
+/// Refuses a new connection when the node holds its maximum.
+pub(crate) fn admit(state: &AppState) -> Result<(), crate::error::ApiError> {
+    let max = state.realtime.settings.max_connections;
+    if state.realtime.hub.connections() >= max {
+        return Err(crate::error::ApiError::new(
+            fathom_core::ErrorCode::ServiceUnavailable,
+            format!("This node holds its maximum of {max} realtime connections."),
+            "Retry in a moment, or connect to another node.",
+        ));
+    }
+    Ok(())
 }
 
 pub fn router() -> Router<AppState> {

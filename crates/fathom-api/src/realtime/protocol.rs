@@ -266,3 +266,72 @@ fn problem(error: &ApiError) -> Map<String, Json> {
     }
     body
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(text: &str) -> &'static str {
+        match parse_message(text, 1024) {
+            Ok(_) => "ok",
+            Err(e) => e.code.as_str(),
+        }
+    }
+
+    #[test]
+    fn messages_parse_strictly() {
+        assert_eq!(code_of(r#"{"type":"ping"}"#), "ok");
+        assert_eq!(code_of(r#"{"type":"auth"}"#), "ok");
+        assert_eq!(
+            code_of(r#"{"type":"subscribe","id":"a","collection":"c","snapshot":{"limit":5}}"#),
+            "ok"
+        );
+        assert_eq!(code_of(r#"{"type":"unsubscribe","id":"a"}"#), "ok");
+        for bad in [
+            "",
+            "null",
+            "[]",
+            r#"{"type":1}"#,
+            r#"{"type":"ping","x":1}"#,
+            r#"{"type":"subscribe","id":"a"}"#,
+            r#"{"type":"subscribe","id":"a","collection":"c","extra":true}"#,
+            r#"{"type":"auth","resume":"seven"}"#,
+            r#"{"type":"unsubscribe"}"#,
+            r#"{"type":"hello"}"#,
+        ] {
+            assert_eq!(code_of(bad), "invalid_message", "{bad}");
+        }
+        assert_eq!(
+            code_of(&format!(
+                r#"{{"type":"ping","pad":"{}"}}"#,
+                "x".repeat(2000)
+            )),
+            "message_too_large"
+        );
+    }
+
+    #[test]
+    fn an_error_frame_is_a_problem_with_its_subscription() {
+        let error = ApiError::new(ErrorCode::SubscriptionExists, "Taken.", "Choose another.");
+        let frame = Frame::error(&error, Some("a"));
+        assert_eq!(frame.kind, "error");
+        assert_eq!(frame.seq, None);
+        assert_eq!(
+            frame.body,
+            json!({
+                "type": "error",
+                "code": "subscription_exists",
+                "status": 409,
+                "title": "Subscription id in use",
+                "detail": "Taken.",
+                "hint": "Choose another.",
+                "sub": "a",
+            })
+        );
+        let lagged = ApiError::new(ErrorCode::Lagged, "Slow.", "Read faster.");
+        let frame = Frame::closing(&lagged, Some(41));
+        assert_eq!((frame.kind, frame.seq), ("lagged", Some(41)));
+        assert_eq!(frame.body["resume"], 41);
+        assert!(frame.is_last());
+    }
+}

@@ -13,7 +13,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fathom_core::ErrorCode;
 use serde_json::{Map, json};
@@ -112,5 +112,6 @@ pub async fn issue(
         "ticket": ticket,
         "expires_in": realtime.settings.ticket_ttl.as_secs(),
     });
-    Ok((StatusCode::CREATED, envelope(data, Map::new())).into_response())
+    let no_store = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
+    Ok((StatusCode::CREATED, no_store, envelope(data, Map::new())).into_response())
 }

@@ -31,6 +31,7 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    super::admit(&state)?;
     let upgrade = upgrade.map_err(|_| {
         ApiError::new(
             ErrorCode::UpgradeRequired,
@@ -158,6 +159,11 @@ async fn session(state: AppState, mut socket: WebSocket) {
             return close(&mut socket, &Frame::closing(&error, None)).await;
         }
     };
+    if auth.resume.is_some_and(|r| r < 0) {
+        let error =
+            super::protocol::invalid("`resume` must be a sequence: a whole number of 0 or more.");
+        return close(&mut socket, &Frame::closing(&error, None)).await;
+    }
     let credential = Credential::from_token(auth.token);
     let principal = match credential.principal(&state).await {
         Ok(principal) => principal,

@@ -1,13 +1,15 @@
 //! The outbox on PostgreSQL.
 //!
 //! A plain sequence would not do: its values are taken at INSERT and become visible at COMMIT,
-//! so a reader could see 11 before 10 commits. Instead a transaction takes its numbers from one
-//! counter row as its LAST statement before COMMIT (`UPDATE ... SET last = last + n RETURNING
-//! last`, in the same statement as the events' INSERT and the NOTIFY). The row lock serialises
-//! that final step: the next writer can take numbers only once the previous holder has committed
-//! (or rolled back, giving its numbers back), so numbers are gap-free and visible in order, and
-//! the lock is held for one round trip plus the COMMIT only. `pg_notify` inside the transaction
-//! is delivered only if it commits.
+//! so a reader could see 11 before 10 commits. Instead events are inserted under staging
+//! numbers (negative, from `_fathom_event_staging`), and a deferred constraint trigger
+//! (`_fathom_number_event`, one call per event row, in insertion order) numbers them during
+//! COMMIT from one counter row (`UPDATE ... SET last = last + 1 RETURNING last`) and sends
+//! `pg_notify('fathom_events', n)`, which is delivered only if the transaction commits. The
+//! counter row's lock serialises that final step: the next transaction can take numbers only
+//! once the previous holder has committed (or rolled back, giving its numbers back), so numbers
+//! are gap-free and become visible in order; and since the trigger runs inside COMMIT, the lock
+//! is held for the commit alone, never across a round trip to the client.
 //!
 //! Every node follows the outbox with [`follow`]: a dedicated connection that LISTENs on
 //! `fathom_events` (a wake-up only) and also reads the counter every second (the table is the
@@ -47,26 +49,41 @@ CREATE TABLE IF NOT EXISTS "_fathom_event_counter" (
     "last" bigint NOT NULL
 );
 INSERT INTO "_fathom_event_counter" ("id", "last") VALUES (1, 0) ON CONFLICT DO NOTHING;
+CREATE SEQUENCE IF NOT EXISTS "_fathom_event_staging";
+CREATE OR REPLACE FUNCTION "_fathom_number_event"() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE
+    n bigint;
+BEGIN
+    UPDATE "_fathom_event_counter" SET "last" = "last" + 1 WHERE "id" = 1 RETURNING "last" INTO n;
+    UPDATE "_fathom_events" SET "seq" = n WHERE "seq" = NEW."seq";
+    PERFORM pg_notify('fathom_events', n::text);
+    RETURN NULL;
+END
+$f$;
+DO $d$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '_fathom_events_number') THEN
+        CREATE CONSTRAINT TRIGGER "_fathom_events_number" AFTER INSERT ON "_fathom_events"
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "_fathom_number_event"();
+    END IF;
+END
+$d$;
 "#;
 
 /// The channel every node LISTENs on; the payload is the latest sequence.
 pub(crate) const CHANNEL: &str = "fathom_events";
 
 const APPEND: &str = r#"
-WITH "c" AS (
-    UPDATE "_fathom_event_counter" SET "last" = "last" + $1 WHERE "id" = 1 RETURNING "last"
-), "e" AS (
-    INSERT INTO "_fathom_events" ("seq", "id", "collection", "record_id", "operation", "version",
-        "tenant", "changed", "record", "actor_type", "actor_id", "request_id", "committed_at")
-    SELECT "c"."last" - $1 + "d"."n", "d"."id", "d"."collection", "d"."record_id",
-        "d"."operation", "d"."version", "d"."tenant", "d"."changed", "d"."record",
-        $10, $11, $12, $13
-    FROM "c", unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::int8[], $7::text[],
-        $8::text[], $9::text[])
-        WITH ORDINALITY AS "d"("id", "collection", "record_id", "operation", "version", "tenant",
-            "changed", "record", "n")
-)
-SELECT "last", pg_notify('fathom_events', "last"::text) FROM "c"
+INSERT INTO "_fathom_events" ("seq", "id", "collection", "record_id", "operation", "version",
+    "tenant", "changed", "record", "actor_type", "actor_id", "request_id", "committed_at")
+SELECT -nextval('"_fathom_event_staging"'), "d"."id", "d"."collection", "d"."record_id",
+    "d"."operation", "d"."version", "d"."tenant", "d"."changed", "d"."record",
+    $9, $10, $11, $12
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int8[], $6::text[],
+    $7::text[], $8::text[])
+    WITH ORDINALITY AS "d"("id", "collection", "record_id", "operation", "version", "tenant",
+        "changed", "record", "n")
+ORDER BY "d"."n"
 "#;
 
 const COLUMNS: &str = r#""seq", "id", "collection", "record_id", "operation", "version", "tenant", "changed", "record", "actor_type", "actor_id", "request_id", "committed_at""#;
@@ -74,17 +91,16 @@ const COLUMNS: &str = r#""seq", "id", "collection", "record_id", "operation", "v
 const LATEST: &str = r#"SELECT "last" FROM "_fathom_event_counter" WHERE "id" = 1"#;
 const OLDEST: &str = r#"SELECT COALESCE(MIN("seq"), 0) FROM "_fathom_events""#;
 
-/// Numbers and appends the events of one transaction, and notifies on commit. Run it as the
-/// last statement before COMMIT. Returns the last sequence taken.
+/// Appends the events of one transaction under staging numbers; the deferred trigger numbers
+/// them (and notifies) during COMMIT.
 pub(crate) async fn append<C: GenericClient>(
     tx: &C,
     drafts: &[Draft],
     origin: &Origin,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<(), StoreError> {
     if drafts.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
-    let count = i64::try_from(drafts.len()).unwrap_or(i64::MAX);
     let mut ids = Vec::with_capacity(drafts.len());
     let mut collections = Vec::with_capacity(drafts.len());
     let mut record_ids = Vec::with_capacity(drafts.len());
@@ -107,28 +123,26 @@ pub(crate) async fn append<C: GenericClient>(
     let (actor_type, actor_id) = origin.actor.columns();
     let committed_at = fathom_schema::value::now_timestamp();
     let statement = tx.prepare_cached(APPEND).await.map_err(from_postgres)?;
-    let row = tx
-        .query_one(
-            &statement,
-            &[
-                &count,
-                &ids,
-                &collections,
-                &record_ids,
-                &operations,
-                &versions,
-                &tenants,
-                &changed,
-                &records,
-                &actor_type,
-                &actor_id,
-                &origin.request_id,
-                &committed_at,
-            ],
-        )
-        .await
-        .map_err(from_postgres)?;
-    Ok(Some(row.try_get(0).map_err(from_postgres)?))
+    tx.execute(
+        &statement,
+        &[
+            &ids,
+            &collections,
+            &record_ids,
+            &operations,
+            &versions,
+            &tenants,
+            &changed,
+            &records,
+            &actor_type,
+            &actor_id,
+            &origin.request_id,
+            &committed_at,
+        ],
+    )
+    .await
+    .map_err(from_postgres)?;
+    Ok(())
 }
 
 /// The highest sequence ever taken.

@@ -72,9 +72,11 @@ pub(crate) struct PgStore {
     config: Box<tokio_postgres::Config>,
     /// "user@host:port/database", for messages (never the password).
     target: String,
-    /// The latest committed event sequence: this node's commits advance it at once, the
-    /// follower (`events::follow`) other nodes'.
+    /// The latest committed event sequence, advanced by the follower (`events::follow`) on every
+    /// node's commits, this one's included (their NOTIFY arrives as they commit).
     watch: Arc<tokio::sync::watch::Sender<i64>>,
+    /// The applied schema, for the relations a hard delete cascades along.
+    pub(crate) schemas: crate::cascade::SchemaCache,
 }
 
 /// Describes where a configuration points, without its password.
@@ -129,6 +131,7 @@ impl PgStore {
             config: Box::new(config),
             target,
             watch: Arc::new(crate::events::new_watch(0)),
+            schemas: crate::cascade::SchemaCache::default(),
         };
         let client = store.client().await?;
         let privileged: bool = client
@@ -278,11 +281,7 @@ impl PgStore {
 
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         let result = records::execute(self, &work).await;
-        let (results, last) = self.after(result)?;
-        if let Some(last) = last {
-            crate::events::advance(&self.watch, last);
-        }
-        Ok(results)
+        self.after(result)
     }
 
     pub(crate) async fn events_after(

@@ -4,7 +4,10 @@
 
 use deadpool_postgres::GenericClient;
 use fathom_query::{Dialect, Filter};
-use fathom_schema::Collection;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use fathom_schema::{Collection, OnDelete, Schema};
 use sea_query::PostgresQueryBuilder;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -13,6 +16,7 @@ use super::PgStore;
 use super::events;
 use super::scope;
 use super::values::{self, get_timestamp, get_uuid, lower, read_value};
+use crate::cascade;
 use crate::error::{StoreError, from_postgres};
 use crate::events::Draft;
 use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
@@ -113,11 +117,11 @@ pub(crate) async fn count(
 }
 
 /// Runs every operation in one transaction, in the unit's scope, and appends their events as
-/// the last statement before COMMIT. Returns the results and the last sequence taken.
+/// the last statement before COMMIT (which numbers them).
 pub(crate) async fn execute(
     store: &PgStore,
     work: &UnitOfWork,
-) -> Result<(Vec<WriteResult>, Option<i64>), StoreError> {
+) -> Result<Vec<WriteResult>, StoreError> {
     let mut client = store.client().await?;
     let tenant_scoped = work.ops.iter().any(|op| collection_of(op).tenant_scoped);
     let tx = client.transaction().await.map_err(from_postgres)?;
@@ -127,16 +131,25 @@ pub(crate) async fn execute(
     let mut results = Vec::with_capacity(work.ops.len());
     let mut drafts = Vec::with_capacity(work.ops.len());
     for (n, op) in work.ops.iter().enumerate() {
+        if let WriteOp::Delete { collection, id, .. } = op
+            && !collection.soft_delete
+        {
+            let schema = applied_schema(store, &tx).await?;
+            cascade(&tx, &schema, collection.clone(), *id, &mut drafts, 0)
+                .await
+                .map_err(|e| e.at_operation(n))?;
+        }
         let (result, removed) = apply(&tx, &work.scope, op)
             .await
             .map_err(|e| e.at_operation(n))?;
         drafts.extend(Draft::of_result(op, &result, removed.as_ref()));
         results.push(result);
     }
-    // Last: the counter row's lock is held from here to COMMIT, as briefly as possible.
-    let last = events::append(&tx, &drafts, &work.origin).await?;
+    // Numbered during COMMIT by the deferred trigger, which holds the counter row's lock only
+    // while the transaction commits.
+    events::append(&tx, &drafts, &work.origin).await?;
     tx.commit().await.map_err(from_postgres)?;
-    Ok((results, last))
+    Ok(results)
 }
 
 fn collection_of(op: &WriteOp) -> &Collection {
@@ -213,4 +226,84 @@ async fn apply<C: GenericClient>(
             Ok((WriteResult::Deleted { id: *id }, Some(removed)))
         }
     }
+}
+
+/// The applied schema (from the store's cache while the migration version is unchanged).
+async fn applied_schema(
+    store: &PgStore,
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> Result<Arc<Schema>, StoreError> {
+    let version: i64 = tx
+        .query_one(
+            r#"SELECT COALESCE(MAX("version"), 0)::bigint FROM "_fathom_migrations""#,
+            &[],
+        )
+        .await
+        .map_err(from_postgres)?
+        .try_get(0)
+        .map_err(from_postgres)?;
+    if let Some(schema) = store.schemas.get(version) {
+        return Ok(schema);
+    }
+    let schema = Arc::new(
+        super::migrate::latest(&**tx)
+            .await?
+            .map(|m| m.schema)
+            .unwrap_or_default(),
+    );
+    store.schemas.put(version, schema.clone());
+    Ok(schema)
+}
+
+/// Before the hard delete of `id` in `collection`: removes (depth first) or clears every record
+/// pointing at it through a `Cascade` or `SetNull` relation, drafting an event for each.
+fn cascade<'a, C: GenericClient + Sync>(
+    tx: &'a C,
+    schema: &'a Schema,
+    collection: Arc<Collection>,
+    id: Uuid,
+    drafts: &'a mut Vec<Draft>,
+    depth: usize,
+) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'a>> {
+    Box::pin(async move {
+        if depth > cascade::MAX_DEPTH {
+            return Err(StoreError::internal(
+                "a delete cascades deeper than 64 levels",
+            ));
+        }
+        for referrer in cascade::referrers(schema, &collection.name) {
+            match referrer.action {
+                OnDelete::Cascade => {
+                    let built = lower(cascade::pointing_at(&referrer, id).build(PG));
+                    let children = records(&referrer.collection, &scope::query(tx, built).await?)?;
+                    for child in children {
+                        cascade(
+                            tx,
+                            schema,
+                            referrer.collection.clone(),
+                            child.id,
+                            drafts,
+                            depth + 1,
+                        )
+                        .await?;
+                        let built =
+                            lower(cascade::remove(&referrer.collection, child.id).build(PG));
+                        let rows = scope::query(tx, built).await?;
+                        for removed in records(&referrer.collection, &rows)? {
+                            drafts.push(cascade::removed(&referrer.collection, &removed));
+                        }
+                    }
+                }
+                OnDelete::SetNull => {
+                    let built = lower(cascade::clear(&referrer, id).build(PG));
+                    let rows = scope::query(tx, built).await?;
+                    for row in records(&referrer.collection, &rows)? {
+                        drafts.push(cascade::cleared(&referrer, &row));
+                    }
+                }
+                OnDelete::Restrict => {}
+            }
+        }
+        Ok(())
+    })
 }

@@ -19,10 +19,11 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use uuid::Uuid;
 
+use crate::cascade::SchemaCache;
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
 use crate::events::{EventPage, Retention};
 use crate::plan::{AppliedMigration, MigrationPlan};
-use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteResult};
+use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 use pool::Pool;
 
 /// How hard a commit works to survive a crash.
@@ -62,6 +63,22 @@ pub(crate) struct SqliteStore {
     pub(crate) pool: Pool,
     /// The latest committed event sequence, advanced by the writer after every group COMMIT.
     watch: Arc<tokio::sync::watch::Sender<i64>>,
+    /// The applied schema, for the relations a hard delete cascades along.
+    schemas: Arc<SchemaCache>,
+}
+
+/// The applied schema (from the cache while the migration version is unchanged).
+fn applied_schema(conn: &Connection, cache: &SchemaCache) -> Result<Arc<Schema>, StoreError> {
+    let version: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(\"version\"), 0) FROM \"_fathom_migrations\"")
+        .and_then(|mut s| s.query_row([], |r| r.get(0)))
+        .map_err(from_sqlite)?;
+    if let Some(schema) = cache.get(version) {
+        return Ok(schema);
+    }
+    let schema = Arc::new(migrate::latest(conn)?.map(|m| m.schema).unwrap_or_default());
+    cache.put(version, schema.clone());
+    Ok(schema)
 }
 
 fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, StoreError> {
@@ -141,6 +158,7 @@ impl SqliteStore {
         Ok(Self {
             pool: opened,
             watch,
+            schemas: Arc::default(),
         })
     }
 
@@ -228,11 +246,19 @@ impl SqliteStore {
     }
 
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
+        let schemas = self.schemas.clone();
         self.pool
             .write(move |conn| {
                 let mut results = Vec::with_capacity(work.ops.len());
                 let mut drafts = Vec::with_capacity(work.ops.len());
                 for (n, op) in work.ops.iter().enumerate() {
+                    if let WriteOp::Delete { collection, id, .. } = op
+                        && !collection.soft_delete
+                    {
+                        let schema = applied_schema(conn, &schemas)?;
+                        records::cascade(conn, &schema, collection, *id, &mut drafts, 0)
+                            .map_err(|e| e.at_operation(n))?;
+                    }
                     let (result, draft) =
                         records::apply(conn, &work.scope, op).map_err(|e| e.at_operation(n))?;
                     results.push(result);

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use fathom_query::{Dialect, Filter};
-use fathom_schema::{Collection, FieldType, Value};
+use fathom_schema::{Collection, FieldType, OnDelete, Schema, Value};
 use rusqlite::Connection;
 use rusqlite::types::ValueRef;
 use sea_query::SqliteQueryBuilder;
 use uuid::Uuid;
 
+use crate::cascade;
 use crate::error::{StoreError, from_sqlite};
 use crate::events::Draft;
 use crate::record::{ListQuery, Record, Scope, WriteOp, WriteResult};
@@ -273,4 +274,51 @@ fn apply_op(
         } => delete(conn, scope, collection, *id, guard.as_ref())
             .map(|r| (WriteResult::Deleted { id: *id }, Some(r))),
     }
+}
+
+/// Before the hard delete of `id` in `collection`: removes (depth first) or clears every record
+/// pointing at it through a `Cascade` or `SetNull` relation, drafting an event for each.
+pub(crate) fn cascade(
+    conn: &Connection,
+    schema: &Schema,
+    collection: &Collection,
+    id: Uuid,
+    drafts: &mut Vec<Draft>,
+    depth: usize,
+) -> Result<(), StoreError> {
+    if depth > cascade::MAX_DEPTH {
+        return Err(StoreError::internal(
+            "a delete cascades deeper than 64 levels",
+        ));
+    }
+    for referrer in cascade::referrers(schema, &collection.name) {
+        match referrer.action {
+            OnDelete::Cascade => {
+                let (sql, values) = cascade::pointing_at(&referrer, id).build(SqliteQueryBuilder);
+                for child in query_records(conn, &referrer.collection, &sql, values)? {
+                    cascade(
+                        conn,
+                        schema,
+                        &referrer.collection,
+                        child.id,
+                        drafts,
+                        depth + 1,
+                    )?;
+                    let (sql, values) =
+                        cascade::remove(&referrer.collection, child.id).build(SqliteQueryBuilder);
+                    for removed in query_records(conn, &referrer.collection, &sql, values)? {
+                        drafts.push(cascade::removed(&referrer.collection, &removed));
+                    }
+                }
+            }
+            OnDelete::SetNull => {
+                let (sql, values) = cascade::clear(&referrer, id).build(SqliteQueryBuilder);
+                for row in query_records(conn, &referrer.collection, &sql, values)? {
+                    drafts.push(cascade::cleared(&referrer, &row));
+                }
+            }
+            OnDelete::Restrict => {}
+        }
+    }
+    Ok(())
 }

@@ -27,6 +27,8 @@ pub struct RealtimeConfig {
     pub max_tracked: usize,
     /// Seconds a single-use SSE ticket stays valid.
     pub ticket_ttl_secs: u64,
+    /// Realtime connections (SSE and WebSocket) one node holds at most; more are answered 503.
+    pub max_connections: usize,
 }
 
 impl Default for RealtimeConfig {
@@ -39,6 +41,7 @@ impl Default for RealtimeConfig {
             max_snapshot: 1000,
             max_tracked: 10_000,
             ticket_ttl_secs: 30,
+            max_connections: 20_000,
         }
     }
 }
@@ -66,6 +69,9 @@ impl RealtimeConfig {
                 "realtime.max_tracked must be at least realtime.max_snapshot; hint: raise max_tracked or lower max_snapshot",
             );
         }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return invalid("realtime.max_connections must be between 1 and 1000000");
+        }
         if !(1..=600).contains(&self.ticket_ttl_secs) {
             return invalid("realtime.ticket_ttl_secs must be between 1 and 600");
         }
@@ -81,6 +87,7 @@ impl RealtimeConfig {
             max_snapshot: self.max_snapshot,
             max_tracked: self.max_tracked,
             ticket_ttl: Duration::from_secs(self.ticket_ttl_secs),
+            max_connections: self.max_connections,
             ..fathom_api::RealtimeSettings::default()
         }
     }

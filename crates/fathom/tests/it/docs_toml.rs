@@ -83,7 +83,9 @@ fn snippets(name: &str, markdown: &str) -> Vec<Snippet> {
 }
 
 /// The sections a configuration file may have.
-const CONFIG_SECTIONS: &[&str] = &["server", "database", "schema", "log", "auth", "mail"];
+const CONFIG_SECTIONS: &[&str] = &[
+    "server", "database", "schema", "log", "auth", "mail", "events", "realtime",
+];
 
 /// The kind of an unmarked snippet, from its top-level keys.
 fn inferred_kind(snippet: &Snippet, document: &toml_edit::DocumentMut) -> Kind {

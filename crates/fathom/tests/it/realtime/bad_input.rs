@@ -224,3 +224,19 @@ async fn the_first_message_must_be_auth() {
     assert_eq!(closing["code"], "unauthorized", "{closing}");
     assert!(bad.closed().await);
 }
+
+#[tokio::test]
+async fn a_node_holds_at_most_its_configured_connections() {
+    let app = spawn_app_with(SCHEMA, |c| c.realtime.max_connections = 2).await;
+    let (_first, _) = Ws::connect(&app, None, None, json!([])).await;
+    let (_second, _) = Sse::open(&app, &json!([]), None, None).await;
+    let refused = Sse::request(&app, "", None, None).await;
+    assert_problem(refused, 503, "service_unavailable").await;
+    let url = super::support::ws_url(&app);
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+        }
+        other => panic!("expected a 503 refusal, got {:?}", other.map(|_| ())),
+    }
+}

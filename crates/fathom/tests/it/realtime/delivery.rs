@@ -113,3 +113,33 @@ async fn changes_are_announced_by_what_they_do_to_each_subscription() {
     );
     let _ = marker(&app).await;
 }
+
+#[tokio::test]
+async fn idle_connections_get_heartbeats() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let app = crate::helpers::spawn_app_with(SCHEMA, |c| c.realtime.heartbeat_secs = 1).await;
+    let (mut ws, ready) = Ws::connect(&app, None, None, json!([])).await;
+    assert_eq!(ready["heartbeat_ms"], 1000);
+    let ping = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            if let Some(Ok(Message::Ping(_))) = ws.socket.next().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(ping.is_ok(), "a WebSocket ping within 5 s");
+    let mut response = Sse::request(&app, "", None, None).await;
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !seen.lines().any(|l| l.starts_with(':')) {
+        let chunk = tokio::time::timeout_at(deadline, response.chunk())
+            .await
+            .expect("an SSE comment within 5 s")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}

@@ -84,6 +84,8 @@ async fn a_client_resumes_after_a_server_restart() {
     posts(&app, 0..3).await;
     let last = ws.events(3).await[2]["seq"].as_i64().unwrap();
     posts(&app, 3..6).await;
+    let (mut sse, _) = Sse::open(&app, &subs, None, Some(last)).await;
+    sse.expect("subscribed").await;
     // The stop sends every stream its resume point before closing it.
     let stopping = tokio::spawn(async move {
         let app = app;
@@ -96,6 +98,13 @@ async fn a_client_resumes_after_a_server_restart() {
     assert_eq!(closing["type"], "closing", "{closing}");
     assert_eq!(closing["code"], "shutting_down");
     assert!(closing["resume"].as_i64().unwrap() >= last);
+    let mut sse_closing = sse.next().await;
+    while sse_closing.event == "event" {
+        sse_closing = sse.next().await;
+    }
+    assert_eq!(sse_closing.event, "closing", "{sse_closing:?}");
+    assert_eq!(sse_closing.data["code"], "shutting_down");
+    assert_eq!(sse_closing.id, sse_closing.data["resume"].as_i64());
     let app = stopping.await.unwrap();
     let missed = posts(&app, 6..8).await;
     let (mut ws, _) = Ws::connect(&app, None, Some(last), subs).await;

@@ -115,3 +115,18 @@ async fn a_snapshot_and_the_changes_after_it_add_up_to_the_current_state() {
     assert_eq!(state.len(), 50);
     assert_eq!(state, listed, "snapshot + changes = the current state");
 }
+
+#[tokio::test]
+async fn a_record_of_the_snapshot_deleted_right_after_is_announced() {
+    let app = spawn_app(SCHEMA).await;
+    let post = create(&app, "posts", json!({"title": "doomed"})).await;
+    let subscription = json!([{"id": "s", "collection": "posts", "snapshot": {"limit": 10}}]);
+    let (mut ws, _) = Ws::connect(&app, None, None, subscription).await;
+    let snapshot = ws.expect("snapshot").await;
+    assert_eq!(snapshot["records"][0]["id"], post["id"]);
+    ws.expect("subscribed").await;
+    super::support::delete(&app, "posts", &post["id"]).await;
+    let frame = ws.expect("event").await;
+    assert_eq!(frame["id"], post["id"]);
+    assert_eq!(frame["matches"][0]["op"], "delete", "{frame}");
+}

@@ -123,3 +123,40 @@ async fn each_subscriber_receives_what_it_could_read() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_api_key_subscribes_by_its_scopes_and_tenant() {
+    let app = spawn_app(SCHEMA).await;
+    let key = |body: Value| {
+        let app = &app;
+        async move {
+            let response = app.post_json("/api/v1/admin/api-keys", &body).await;
+            let status = response.status();
+            let json: Value = response.json().await.unwrap();
+            assert_eq!(status, 201, "{json}");
+            json["data"]["key"].as_str().unwrap().to_owned()
+        }
+    };
+    let memos_t1 =
+        key(json!({"name": "t1 reader", "scopes": ["memos:list"], "tenant": "t1"})).await;
+    let notes_only = key(json!({"name": "notes reader", "scopes": ["notes:list"]})).await;
+    let (mut tenant_key, _) =
+        Ws::connect(&app, Some(&memos_t1), None, json!([sub("memos", "memos")])).await;
+    tenant_key.expect("subscribed").await;
+    let (mut wrong, _) = Ws::connect(
+        &app,
+        Some(&notes_only),
+        None,
+        json!([sub("memos", "memos")]),
+    )
+    .await;
+    let refused = wrong.expect("error").await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+    create(&app, "memos", json!({"body": "t2 only", "tenant": "t2"})).await;
+    let mine = create(&app, "memos", json!({"body": "t1", "tenant": "t1"})).await;
+    let frame = tenant_key.expect("event").await;
+    assert_eq!(
+        frame["id"], mine["id"],
+        "the t2 memo never reached the t1 key: {frame}"
+    );
+}
