@@ -58,6 +58,28 @@ pub struct BurstRun {
     /// included) and the server's RSS with the subscribers connected.
     pub writer: Summary,
     pub delivery: Delivery,
+    /// Where the CPU went while the writer ran and the events were delivered.
+    #[serde(default)]
+    pub cpu: Option<PhaseCpu>,
+}
+
+/// CPU time of a phase (from the writer's first create to the last delivery), added up over its
+/// rounds: the server's and the bench's own (writer and subscribers), which share the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PhaseCpu {
+    pub seconds: f64,
+    pub server_cpu_seconds: f64,
+    pub bench_cpu_seconds: f64,
+}
+
+impl PhaseCpu {
+    pub fn plus(self, other: PhaseCpu) -> PhaseCpu {
+        PhaseCpu {
+            seconds: self.seconds + other.seconds,
+            server_cpu_seconds: self.server_cpu_seconds + other.server_cpu_seconds,
+            bench_cpu_seconds: self.bench_cpu_seconds + other.bench_cpu_seconds,
+        }
+    }
 }
 
 /// What the subscribers of a phase received.
@@ -108,6 +130,9 @@ pub struct CrowdRun {
     pub writer: Option<Summary>,
     /// Delivery of the probe and the steady creates.
     pub delivery: Delivery,
+    /// CPU of the steady phase.
+    #[serde(default)]
+    pub cpu: Option<PhaseCpu>,
 }
 
 /// W1 creates against a `fathom` built from `main` (before the outbox: `before`) and this build

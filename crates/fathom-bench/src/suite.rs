@@ -244,7 +244,6 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
             address: fathom.process.address,
             pid: fathom.process.pid(),
             token: Arc::from(admin.access_token.as_str()),
-            client: http_client()?,
             owners: Arc::new(owners.clone()),
         };
         Some(w5::run(&server, &options.w5).await?)

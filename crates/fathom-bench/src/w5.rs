@@ -21,12 +21,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::client::expect_status;
+use crate::client::{expect_status, http_client};
 use crate::data::{Lcg, item, mix};
 use crate::loadgen::{self, Bounds, Load, Outcome};
 use crate::proc_stats;
 use crate::report::Summary;
-use crate::results::{BurstRun, CrowdRun, RealtimeResults};
+use crate::results::{BurstRun, CrowdRun, PhaseCpu, RealtimeResults};
 use crate::subscriber::{self, SseClients, Subscriber, Target, Transport};
 use delivery::DeliveryTotal;
 
@@ -63,7 +63,6 @@ pub struct W5Server {
     pub pid: u32,
     /// An administrator's access token: it may list every item, so every event is in view.
     pub token: Arc<str>,
-    pub client: reqwest::Client,
     /// Owners for the created items.
     pub owners: Arc<Vec<String>>,
 }
@@ -97,6 +96,11 @@ pub async fn run(server: &W5Server, options: &W5Options) -> anyhow::Result<Realt
             delivery: DeliveryTotal::default(),
             cpu: Some(0.0),
             rss: None,
+            phase_cpu: Some(PhaseCpu {
+                seconds: 0.0,
+                server_cpu_seconds: 0.0,
+                bench_cpu_seconds: 0.0,
+            }),
         })
         .collect();
     for round in 0..options.rounds.max(1) {
@@ -146,8 +150,45 @@ struct W5<'a> {
 struct Phase {
     outcome: Outcome,
     delivery: DeliveryTotal,
+    /// Server CPU seconds while the writer ran (its CPU per create).
     cpu: Option<f64>,
     rss: Option<f64>,
+    phase_cpu: Option<PhaseCpu>,
+}
+
+/// An outcome of one failure.
+fn failed(error: String) -> Outcome {
+    let mut outcome = Outcome::empty();
+    outcome.errors = 1;
+    outcome.first_error = Some(error);
+    outcome
+}
+
+/// CPU seconds of the server and of this process, to take a phase's difference.
+struct CpuMark {
+    at: Instant,
+    server: Option<f64>,
+    bench: Option<f64>,
+}
+
+impl CpuMark {
+    fn now(pid: u32) -> Self {
+        Self {
+            at: Instant::now(),
+            server: proc_stats::cpu_seconds(pid),
+            bench: proc_stats::cpu_seconds(std::process::id()),
+        }
+    }
+
+    /// The CPU spent since `self`, if both processes could be read both times.
+    fn since(&self, pid: u32) -> Option<PhaseCpu> {
+        let later = Self::now(pid);
+        Some(PhaseCpu {
+            seconds: later.at.duration_since(self.at).as_secs_f64(),
+            server_cpu_seconds: later.server? - self.server?,
+            bench_cpu_seconds: later.bench? - self.bench?,
+        })
+    }
 }
 
 /// The bursts of one subscriber count, added up over the rounds.
@@ -159,6 +200,8 @@ struct CountTotal {
     cpu: Option<f64>,
     /// The highest server RSS seen at the end of a burst.
     rss: Option<f64>,
+    /// `None` once any round could not read it.
+    phase_cpu: Option<PhaseCpu>,
 }
 
 impl CountTotal {
@@ -166,6 +209,7 @@ impl CountTotal {
         self.outcome.append(phase.outcome);
         self.delivery.add(phase.delivery);
         self.cpu = self.cpu.zip(phase.cpu).map(|(a, b)| a + b);
+        self.phase_cpu = self.phase_cpu.zip(phase.phase_cpu).map(|(a, b)| a.plus(b));
         self.rss = match (self.rss, phase.rss) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
@@ -179,6 +223,7 @@ impl CountTotal {
             websocket: self.count / 2,
             writer: Summary::from_outcome(&self.outcome, self.rss).with_server_cpu(self.cpu),
             delivery: self.delivery.figures(),
+            cpu: self.phase_cpu,
         }
     }
 }
@@ -236,20 +281,37 @@ impl W5<'_> {
         crowd
     }
 
-    /// The writer's create operation.
-    fn create(&self) -> impl Fn(u64) -> crate::workloads::Reply + Send + Sync + 'static {
-        let client = self.server.client.clone();
+    /// Runs the writer: creates under `load` within `bounds`, on a runtime and HTTP client of
+    /// its own (on its own thread), so that its requests do not queue behind the subscribers'
+    /// tasks in this process and its latency is the server's.
+    async fn write(&self, load: Load, bounds: Bounds) -> Outcome {
         let url = format!("http://{}/api/v1/items", self.server.address);
         let (token, owners, next) = (
             self.server.token.clone(),
             self.server.owners.clone(),
             self.next_create.clone(),
         );
-        move |_| {
-            let n = next.fetch_add(1, Ordering::Relaxed);
-            let body = item(n, &mut Lcg::new(mix(n)), &owners);
-            let request = client.post(&url).bearer_auth(&*token).json(&body);
-            Box::pin(expect_status(request, 201))
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let result = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("the writer's runtime: {e}"))
+                .and_then(|runtime| {
+                    let client = http_client().map_err(|e| format!("{e:#}"))?;
+                    let create = move |_| {
+                        let n = next.fetch_add(1, Ordering::Relaxed);
+                        let body = item(n, &mut Lcg::new(mix(n)), &owners);
+                        expect_status(client.post(&url).bearer_auth(&*token).json(&body), 201)
+                    };
+                    Ok(runtime.block_on(loadgen::run(load, bounds, create)))
+                });
+            let _ = done.send(result);
+        });
+        match outcome.await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(error)) => failed(error),
+            Err(_) => failed("the writer's thread ended without an answer".to_owned()),
         }
     }
 
@@ -294,7 +356,7 @@ impl W5<'_> {
     async fn burst(&self, count: usize) -> Phase {
         let crowd = self.connect(count).await;
         let pid = self.server.pid;
-        let cpu_before = proc_stats::cpu_seconds(pid);
+        let mark = CpuMark::now(pid);
         let bounds = Bounds {
             duration: Duration::from_secs(600),
             max_requests: self.options.burst,
@@ -302,19 +364,18 @@ impl W5<'_> {
         let load = Load::Closed {
             concurrency: self.options.writers.max(1),
         };
-        let outcome = loadgen::run(load, bounds, self.create()).await;
+        let outcome = self.write(load, bounds).await;
         let live = crowd.subscribers.len() as u64;
         self.settle(&crowd, live * outcome.ok()).await;
-        let cpu = proc_stats::cpu_seconds(pid)
-            .zip(cpu_before)
-            .map(|(after, before)| after - before);
+        let phase_cpu = mark.since(pid);
         let rss = proc_stats::rss_mib(pid);
         let delivery = Self::finish(crowd, outcome.ok()).await;
         Phase {
             outcome,
             delivery,
-            cpu,
+            cpu: phase_cpu.map(|c| c.server_cpu_seconds),
             rss,
+            phase_cpu,
         }
     }
 
@@ -341,15 +402,15 @@ impl W5<'_> {
         let open = crowd.subscribers.iter().filter(|s| !s.has_ended()).count() as u64;
 
         // One probe create: every connection still open should deliver it.
-        let probe = loadgen::run(
-            Load::Closed { concurrency: 1 },
-            Bounds {
-                duration: Duration::from_secs(60),
-                max_requests: 1,
-            },
-            self.create(),
-        )
-        .await;
+        let probe = self
+            .write(
+                Load::Closed { concurrency: 1 },
+                Bounds {
+                    duration: Duration::from_secs(60),
+                    max_requests: 1,
+                },
+            )
+            .await;
         self.settle(&crowd, open * probe.ok()).await;
         let held = crowd.received.load(Ordering::Relaxed).min(open);
         println!(
@@ -357,7 +418,7 @@ impl W5<'_> {
             idle.as_secs_f64()
         );
 
-        let mut writer = None;
+        let (mut writer, mut phase_cpu) = (None, None);
         let mut expected_each = probe.ok();
         if self.options.crowd_rate > 0.0 && self.options.crowd_seconds > 0.0 {
             println!(
@@ -372,13 +433,12 @@ impl W5<'_> {
                 duration: Duration::from_secs_f64(self.options.crowd_seconds),
                 max_requests: u64::MAX,
             };
-            let cpu_before = proc_stats::cpu_seconds(pid);
-            let outcome = loadgen::run(load, bounds, self.create()).await;
+            let mark = CpuMark::now(pid);
+            let outcome = self.write(load, bounds).await;
             expected_each += outcome.ok();
             self.settle(&crowd, open * expected_each).await;
-            let cpu = proc_stats::cpu_seconds(pid)
-                .zip(cpu_before)
-                .map(|(after, before)| after - before);
+            phase_cpu = mark.since(pid);
+            let cpu = phase_cpu.map(|c| c.server_cpu_seconds);
             writer = Some(
                 Summary::from_outcome(&outcome, proc_stats::rss_mib(pid)).with_server_cpu(cpu),
             );
@@ -394,6 +454,7 @@ impl W5<'_> {
             rate_per_sec: self.options.crowd_rate,
             writer,
             delivery,
+            cpu: phase_cpu,
         };
         announce_crowd(&run);
         run

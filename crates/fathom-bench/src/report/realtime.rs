@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{markdown_table, number, thousands, times};
-use crate::results::{Delivery, OutboxCost, RealtimeResults};
+use crate::results::{Delivery, OutboxCost, PhaseCpu, RealtimeResults};
 
 /// How W5's delivery latency is measured (a note of every run that has W5).
 pub const METHOD_NOTE: &str = "W5 delivery latency is the subscriber's receive instant minus the \
@@ -28,6 +28,20 @@ fn delivery_cells(d: &Delivery) -> Vec<String> {
     ]
 }
 
+/// Server and bench CPU during a phase, as a share of one CPU ("85 % / 120 %").
+fn cpu_cell(cpu: Option<&PhaseCpu>) -> String {
+    cpu.filter(|c| c.seconds > 0.0).map_or_else(
+        || "–".to_owned(),
+        |c| {
+            format!(
+                "{:.0} % / {:.0} %",
+                c.server_cpu_seconds / c.seconds * 100.0,
+                c.bench_cpu_seconds / c.seconds * 100.0
+            )
+        },
+    )
+}
+
 const DELIVERY_HEADER: [&str; 9] = [
     "p50 ms",
     "p95 ms",
@@ -49,6 +63,7 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
         "create p99 ms",
         "CPU µs/create",
         "RSS MiB",
+        "CPU server / bench",
     ];
     header.extend(DELIVERY_HEADER);
     let mut rows = Vec::new();
@@ -67,6 +82,7 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
             w.server_cpu_us
                 .map_or_else(|| "–".into(), |c| format!("{c:.0}")),
             w.rss_mib.map_or_else(|| "–".into(), |m| format!("{m:.1}")),
+            cpu_cell(run.cpu.as_ref()),
         ];
         row.extend(if run.subscribers == 0 {
             vec![String::new(); DELIVERY_HEADER.len()]
@@ -96,6 +112,7 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
             crowd
                 .rss_held_mib
                 .map_or_else(|| "–".into(), |m| format!("{m:.1}")),
+            cpu_cell(crowd.cpu.as_ref()),
         ];
         row.extend(delivery_cells(d));
         rows.push(row);
@@ -113,7 +130,10 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
          collection, as the administrator) receive them; {} alternating round(s) per subscriber \
          count, figures added up. `delivered` counts events received in order over all \
          subscribers; `lost` = expected − delivered; `failed` = connections that did not go live \
-         or ended early. Subscribers connect from {} local address(es) (127.0.0.1 …).",
+         or ended early. `CPU server / bench`: CPU time of the server and of the bench process (writer \
+         and subscribers) from the first create to the last delivery, as a share of one CPU (2 \
+         CPUs = 200 %). The writer runs on a runtime and thread of its own. Subscribers connect \
+         from {} local address(es) (127.0.0.1 …).",
         realtime.burst, realtime.rounds, realtime.local_addresses
     );
     for problem in realtime
