@@ -40,10 +40,11 @@ trap cleanup EXIT
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base="http://127.0.0.1:$port"
-# The auth endpoints' per-address limit (default 20 a minute) would answer most generated
-# requests with a (documented) 429 and test nothing else; it is raised out of reach. There is no
-# "off" setting today, so this is the largest value the configuration takes.
-FATHOM_AUTH__RATE_LIMIT_PER_MINUTE=4294967295 FATHOM_LOG__LEVEL=warn \
+# The auth endpoints' per-address limits would answer most generated requests with a
+# (documented) 429 and test nothing else; each family's limit is switched off (0).
+FATHOM_AUTH__RATE_LIMITS__LOGIN=0 FATHOM_AUTH__RATE_LIMITS__REGISTER=0 \
+FATHOM_AUTH__RATE_LIMITS__VERIFY=0 FATHOM_AUTH__RATE_LIMITS__REFRESH=0 \
+FATHOM_AUTH__RATE_LIMITS__PASSWORD_RESET=0 FATHOM_LOG__LEVEL=warn \
   "$fathom" serve --demo --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 100); do

@@ -17,6 +17,7 @@ mod openapi;
 mod rate_limit;
 mod realtime;
 mod records;
+mod request_head;
 
 /// Every broken access rule of a schema, one message each (empty when all are sound).
 pub fn check_rules(schema: &Schema) -> Vec<String> {

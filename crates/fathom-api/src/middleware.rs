@@ -40,6 +40,7 @@ pub fn wrap(app: Router, config: &HttpConfig) -> Router {
     };
     app.layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum_middleware::from_fn(crate::request_head::check))
         .layer(axum_middleware::from_fn_with_state(policy, request_context))
 }
 

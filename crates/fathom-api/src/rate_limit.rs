@@ -72,6 +72,32 @@ impl ClientRateLimit {
     }
 }
 
+/// The limiters of the auth routes, one per family of [`AuthRateLimits`]. Built once with the
+/// auth state, so a schema reload (which rebuilds the router) keeps every client's buckets.
+#[derive(Clone)]
+pub struct AuthLimiters {
+    pub login: ClientRateLimit,
+    pub register: ClientRateLimit,
+    pub verify: ClientRateLimit,
+    pub refresh: ClientRateLimit,
+    pub password_reset: ClientRateLimit,
+    pub overall: ClientRateLimit,
+}
+
+impl AuthLimiters {
+    pub fn new(limits: AuthRateLimits, trusted_proxies: &[IpAddr]) -> Self {
+        let limit = |per_minute| ClientRateLimit::per_minute(per_minute, trusted_proxies.to_vec());
+        Self {
+            login: limit(limits.login),
+            register: limit(limits.register),
+            verify: limit(limits.verify),
+            refresh: limit(limits.refresh),
+            password_reset: limit(limits.password_reset),
+            overall: limit(limits.overall),
+        }
+    }
+}
+
 fn header(value: impl ToString) -> HeaderValue {
     HeaderValue::from_str(&value.to_string()).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }

@@ -15,6 +15,10 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The `Content-Type` is not `application/json`.
     UnsupportedMediaType,
+    /// The request target (path and query) is longer than the server takes.
+    UriTooLong,
+    /// The request carries more headers, or more header bytes, than the server takes.
+    HeadersTooLarge,
     /// A query-string parameter is malformed or out of range.
     InvalidQuery,
     /// The collection named in the path does not exist.
@@ -99,6 +103,8 @@ impl ErrorCode {
         Self::JsonTooDeep,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
+        Self::UriTooLong,
+        Self::HeadersTooLarge,
         Self::InvalidQuery,
         Self::CollectionNotFound,
         Self::RecordNotFound,
@@ -144,6 +150,8 @@ impl ErrorCode {
             Self::JsonTooDeep => "json_too_deep",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadersTooLarge => "request_headers_too_large",
             Self::InvalidQuery => "invalid_query",
             Self::CollectionNotFound => "collection_not_found",
             Self::RecordNotFound => "record_not_found",
@@ -198,6 +206,8 @@ impl ErrorCode {
             Self::UniqueViolation => 409,
             Self::RelationViolation => 409,
             Self::PayloadTooLarge => 413,
+            Self::UriTooLong => 414,
+            Self::HeadersTooLarge => 431,
             Self::UnsupportedMediaType => 415,
             Self::InvalidMessage => 400,
             Self::MessageTooLarge => 413,
@@ -228,6 +238,8 @@ impl ErrorCode {
             Self::MalformedJson => "Malformed JSON body",
             Self::JsonTooDeep => "JSON nested too deeply",
             Self::PayloadTooLarge => "Payload too large",
+            Self::UriTooLong => "URI too long",
+            Self::HeadersTooLarge => "Request header fields too large",
             Self::UnsupportedMediaType => "Unsupported media type",
             Self::InvalidQuery => "Invalid query parameter",
             Self::CollectionNotFound => "Collection not found",

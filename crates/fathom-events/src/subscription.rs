@@ -16,6 +16,7 @@
 //! | no | no, and no such field written | nothing |
 //! | deleted, readable (last state) | - | `delete` |
 //! | deleted, not readable or no last state | yes | `delete` with the id only |
+//! | hard-deleted (no last state), the rule reads every record of the subscriber's tenants | - | `delete` |
 //!
 //! A record the subscriber may read that an update took out of the filter is announced as
 //! `leave` even if this subscription never announced it (after a resume it cannot know what the
@@ -187,11 +188,17 @@ impl Subscription {
         }
         let announced = self.announced.contains(&event.record_id);
         let Some(record) = &event.record else {
-            // Nothing to judge: only a subscriber that was told of the record hears it went.
-            return Ok(announced.then(|| self.gone(event)));
+            // A hard delete keeps no last state to judge. A subscriber told of the record hears
+            // it went; so does one whose rule lets it read every record of its tenants (after a
+            // resume it may hold the record without this connection knowing; an id it never
+            // held is ignored by the client and reveals nothing it could not read).
+            let told = announced
+                || (self.spec.viewer.rule.is_none() && self.in_tenant(event.tenant.as_deref()));
+            return Ok(told.then(|| self.gone(event)));
         };
+        let tenant = record.get(TENANT_FIELD).and_then(Json::as_str);
         let readable =
-            self.in_tenant(record) && self.readable(schema, store, event, record).await?;
+            self.in_tenant(tenant) && self.readable(schema, store, event, record).await?;
         let in_view = readable && self.matches(schema, store, event, record).await?;
         let delivery = match (event.operation, in_view) {
             (EventOperation::Delete, _) if readable || announced => Some(self.gone(event)),
@@ -246,16 +253,15 @@ impl Subscription {
         }
     }
 
-    fn in_tenant(&self, record: &Map<String, Json>) -> bool {
+    /// Whether a record of `tenant` is within the subscriber's tenants.
+    fn in_tenant(&self, tenant: Option<&str>) -> bool {
         if !self.spec.collection.tenant_scoped {
             return true;
         }
         match &self.spec.viewer.scope {
             Scope::AllTenants => true,
             Scope::NoTenant => false,
-            Scope::Tenant(tenant) => {
-                record.get(TENANT_FIELD).and_then(Json::as_str) == Some(tenant)
-            }
+            Scope::Tenant(mine) => tenant == Some(mine.as_str()),
         }
     }
 

@@ -3,8 +3,6 @@
 //! folds comparisons that no longer depend on a record into constants.
 
 use fathom_schema::{Collection, Field, FieldType, Schema, Value};
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use crate::ast::{CmpOp, Expr, Literal, Operand, Path};
 use crate::error::QueryError;
@@ -868,10 +866,11 @@ impl Checker<'_> {
     }
 }
 
-/// A timestamp literal: RFC 3339, or a bare date meaning midnight UTC.
+/// A timestamp literal: RFC 3339 (read as stored values are, so a leap second is refused, not
+/// moved), or a bare date meaning midnight UTC.
 fn canonical_timestamp(text: &str) -> Option<String> {
-    if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
-        return fathom_schema::value::format_timestamp(at);
+    if text.len() > 10 {
+        return fathom_schema::value::parse_timestamp(text);
     }
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(text, format)

@@ -380,6 +380,13 @@ fn literals_of_the_wrong_type_are_refused_per_kind() {
             "Expected a timestamp here, but found \"2026-01-31T25:00:00Z\".",
             timestamp_hint,
         ),
+        // A leap second is refused, as in stored values, not moved to 23:59:59.999.
+        (
+            "due = \"2016-12-31T23:59:60Z\"",
+            7,
+            "Expected a timestamp here, but found \"2016-12-31T23:59:60Z\".",
+            timestamp_hint,
+        ),
         // In UTC this is in year -1, which the canonical form cannot hold.
         (
             "due = \"0000-01-01T00:30:00+01:00\"",

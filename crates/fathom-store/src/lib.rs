@@ -175,7 +175,7 @@ impl Store {
     }
 
     /// Events with sequence > `after`, in sequence order, at most `limit`; `tenant: Some(t)`
-    /// keeps only that tenant's events (untenanted ones included? no: only that tenant's).
+    /// keeps only that tenant's events (not those of shared, untenanted collections).
     /// `oldest` and `latest` bound what the outbox holds at the same moment.
     pub async fn events_after(
         &self,

@@ -199,20 +199,15 @@ impl Application {
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-        let server = axum::serve(
-            self.listener,
-            self.live
-                .into_router()
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            stop.await;
-            tracing::info!("shutting down: no new connections; draining in-flight requests");
-            // Realtime streams never finish by themselves: each is sent its resume point and
-            // closed, so that its client reconnects (to another node) without a gap.
-            hub.stop();
-            let _ = stopping_tx.send(());
-        });
+        let server =
+            crate::http_server::serve(self.listener, self.live.into_router(), async move {
+                stop.await;
+                tracing::info!("shutting down: no new connections; draining in-flight requests");
+                // Realtime streams never finish by themselves: each is sent its resume point
+                // and closed, so that its client reconnects (to another node) without a gap.
+                hub.stop();
+                let _ = stopping_tx.send(());
+            });
         let timeout = self.shutdown_timeout;
         let deadline = async move {
             if stopping_rx.await.is_ok() {
@@ -222,7 +217,7 @@ impl Application {
             }
         };
         tokio::select! {
-            served = server => served.context("the HTTP server failed")?,
+            () = server => {}
             () = deadline => tracing::warn!(timeout_secs = timeout.as_secs(), "shutdown timeout reached; dropping unfinished requests"),
         }
         tracing::info!("stopped");

@@ -40,7 +40,7 @@ pub use smtp::SmtpMailer;
 pub(crate) use tokens::user_json;
 
 use crate::AppState;
-use crate::rate_limit::{AuthRateLimits, ClientRateLimit};
+use crate::rate_limit::{AuthLimiters, AuthRateLimits, ClientRateLimit};
 
 /// Authentication settings (a slice of the server configuration).
 #[derive(Debug, Clone)]
@@ -83,6 +83,8 @@ pub struct AuthState {
     pub(crate) throttle: throttle::LoginThrottle,
     pub(crate) hash_shares: hashing::HashShares,
     pub(crate) recipients: notify::RecipientCap,
+    /// The auth routes' rate limits, kept across schema reloads.
+    pub(crate) limiters: AuthLimiters,
     /// Access tokens whose signature this node has verified.
     pub tokens: cache::TokenCache,
     /// Sessions this node found live a moment ago. Whatever ends a session here forgets it.
@@ -103,6 +105,7 @@ impl AuthState {
             hashing::HashShares::new(settings.hash_queue_per_address, settings.hash_queue_limit);
         let tokens = cache::TokenCache::new(cache::TOKEN_CAPACITY, settings.tokens.leeway_secs);
         let sessions = cache::SessionCache::new(cache::SESSION_CAPACITY, settings.session_cache);
+        let limiters = AuthLimiters::new(settings.rate_limits, &settings.trusted_proxies);
         Arc::new(Self {
             settings,
             hasher,
@@ -113,6 +116,7 @@ impl AuthState {
             throttle,
             hash_shares,
             recipients: notify::RecipientCap::default(),
+            limiters,
             tokens,
             sessions,
         })
@@ -129,10 +133,9 @@ impl AuthState {
     }
 }
 
-/// `router` under the rate limit of `per_minute` requests per client address (0: none).
-fn limited(state: &AppState, per_minute: u32, router: Router<AppState>) -> Router<AppState> {
-    let limit =
-        ClientRateLimit::per_minute(per_minute, state.auth.settings.trusted_proxies.clone());
+/// `router` under `limit`.
+fn limited(limit: &ClientRateLimit, router: Router<AppState>) -> Router<AppState> {
+    let limit = limit.clone();
     router.route_layer(axum::middleware::from_fn_with_state(
         limit,
         crate::rate_limit::limit,
@@ -140,42 +143,37 @@ fn limited(state: &AppState, per_minute: u32, router: Router<AppState>) -> Route
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let limits = state.auth.settings.rate_limits;
+    let limits = &state.auth.limiters;
     // Each family of routes has a budget of its own, so routine refreshes cannot use up the
     // sign-in budget and the other way round.
     let families = Router::new()
         .merge(limited(
-            state,
-            limits.login,
+            &limits.login,
             Router::new()
                 .route("/login", post(tokens::login))
                 // Guessing the current password with a stolen access token is a login guess.
                 .route("/password", post(account::change_password)),
         ))
         .merge(limited(
-            state,
-            limits.refresh,
+            &limits.refresh,
             Router::new().route("/refresh", post(tokens::refresh)),
         ))
         .merge(limited(
-            state,
-            limits.register,
+            &limits.register,
             Router::new().route("/register", post(account::register)),
         ))
         .merge(limited(
-            state,
-            limits.verify,
+            &limits.verify,
             Router::new().route("/verify", post(account::verify_email)),
         ))
         .merge(limited(
-            state,
-            limits.password_reset,
+            &limits.password_reset,
             Router::new()
                 .route("/password-reset", post(account::request_reset))
                 .route("/password-reset/confirm", post(account::confirm_reset)),
         ));
     Router::new()
-        .merge(limited(state, limits.overall, families))
+        .merge(limited(&limits.overall, families))
         .route("/logout", post(tokens::logout))
         .route("/me", get(account::me).patch(profile::update_me))
         .route(

@@ -98,6 +98,15 @@ pub fn header_components() -> Map<String, Value> {
             "example": "20;w=60",
         }),
     );
+    // A family whose limit is 0 (switched off) sends none of them.
+    for (_, component) in RATE_LIMIT_HEADERS {
+        if let Some(Value::Object(header)) = out.get_mut(component) {
+            header.insert("required".into(), Value::Bool(false));
+            if let Some(Value::String(description)) = header.get_mut("description") {
+                description.push_str(" Absent when the limit is 0 (switched off).");
+            }
+        }
+    }
     out.insert(
         "RetryAfter".into(),
         integer("Seconds to wait before trying again.", 1),

@@ -367,7 +367,8 @@ impl Config {
         }
         self.events.validate()?;
         self.realtime.validate()?;
-        self.auth.validate()
+        self.auth.validate()?;
+        self.mail.validate()
     }
 
     /// The PostgreSQL URL, when `database.url` names a PostgreSQL database.

@@ -41,7 +41,7 @@ fn a_bad_value_in_the_file_names_the_key_and_its_line() {
         ),
         (
             "[server]\nlisen = \"127.0.0.1:0\"\n",
-            "server.lisen (from fathom.toml line 2) is not a setting Fathom knows; expected one of listen, body_limit_bytes, json_depth_limit, request_timeout_secs, shutdown_timeout_secs, cors_origins, hsts, default_page_size, max_page_size; hint: check the spelling (every setting is listed in the Configuration section of the README)",
+            "server.lisen (from fathom.toml line 2) is not a setting Fathom knows; expected one of listen, body_limit_bytes, json_depth_limit, request_timeout_secs, write_timeout_secs, shutdown_timeout_secs, cors_origins, hsts, default_page_size, max_page_size; hint: check the spelling (every setting is listed in the Configuration section of the README)",
         ),
         (
             "[database]\ndurability = \"fast\"\n",
@@ -58,6 +58,10 @@ fn a_bad_value_in_the_file_names_the_key_and_its_line() {
         (
             "[auth]\npassword_min_length = 4\n",
             "auth.password_min_length (from fathom.toml line 2) must be at least 8; hint: fix the value, or remove it to use the default (auth.password_min_length = 12)",
+        ),
+        (
+            "[mail]\napp_url = \"notaurl\"\n",
+            "mail.app_url (from fathom.toml line 2) = \"notaurl\" is not an http(s) URL; use the address users open the application at, e.g. https://app.example.com; hint: fix the value, or remove it to use the default (mail.app_url = \"http://localhost:8090\")",
         ),
     ];
     for (contents, expected) in cases {

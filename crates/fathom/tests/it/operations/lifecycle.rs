@@ -64,15 +64,8 @@ async fn serve_applies_an_additive_change_on_start() {
     );
     assert!(stop(&mut server).success());
 
-    let status = project.cli(&["migrate", "status"]);
-    assert!(status.stdout.contains("version   2"), "{}", status.stdout);
-    assert!(
-        status
-            .stdout
-            .ends_with("The schema file is applied: nothing pending.\n"),
-        "{}",
-        status.stdout
-    );
+    let status = project.assert_nothing_pending();
+    assert!(status.contains("version   2"), "{status}");
 }
 
 #[tokio::test]
@@ -343,14 +336,7 @@ async fn sighup_migrates_an_additive_change_and_serves_it() {
     assert_eq!(created.0, 201, "{}", created.1);
     assert_eq!(created.1["data"]["pinned"], true);
     assert_eq!(ready, 200);
-    let status = project.cli(&["migrate", "status"]);
-    assert!(
-        status
-            .stdout
-            .ends_with("The schema file is applied: nothing pending.\n"),
-        "{}",
-        status.stdout
-    );
+    project.assert_nothing_pending();
 }
 
 #[tokio::test]
@@ -411,7 +397,7 @@ async fn sighup_refuses_an_unsafe_change_or_a_broken_file_and_keeps_serving_the_
 async fn a_reload_keeps_rate_limit_buckets_and_sign_ins() {
     let project = Project::new();
     project.write("fathom.schema.toml", NOTES);
-    let mut server = project.serve_with_env(&[], &[("FATHOM_AUTH__RATE_LIMIT_PER_MINUTE", "3")]);
+    let mut server = project.serve_with_env(&[], &[("FATHOM_AUTH__RATE_LIMITS__LOGIN", "2")]);
     let http = Http::new(&server);
     let account =
         json!({ "email": "ada@example.com", "password": "a long enough passphrase 2026" });
@@ -442,7 +428,7 @@ async fn a_reload_keeps_rate_limit_buckets_and_sign_ins() {
     assert_eq!(
         (fourth.0, fourth.1["code"].as_str()),
         (429, Some("too_many_requests")),
-        "the client's bucket (3 a minute) survived the reload: {}",
+        "the client's login bucket (2 a minute) survived the reload: {}",
         fourth.1
     );
 }

@@ -118,14 +118,7 @@ async fn reordering_fields_and_indexes_keeps_the_server_ready() {
         plan.stdout,
         "The database matches the schema file (version 1); nothing to migrate.\n"
     );
-    let status = project.cli(&["migrate", "status"]);
-    assert!(
-        status
-            .stdout
-            .ends_with("The schema file is applied: nothing pending.\n"),
-        "{}",
-        status.stdout
-    );
+    project.assert_nothing_pending();
 
     let mut server = project.serve(&[]);
     let http = Http::new(&server);

@@ -105,6 +105,20 @@ impl Project {
         self.cli(&args)
     }
 
+    /// Asserts `fathom migrate status` finds the schema file applied, and returns its output.
+    #[track_caller]
+    pub fn assert_nothing_pending(&self) -> String {
+        let status = self.cli(&["migrate", "status"]);
+        assert!(
+            status
+                .stdout
+                .ends_with("The schema file is applied: nothing pending.\n"),
+            "{}",
+            status.stdout
+        );
+        status.stdout
+    }
+
     /// Runs `fathom serve --listen 127.0.0.1:0 ARGS`, expecting it to exit on its own (a refusal
     /// to start); kills it and fails the test if it is still running after the timeout.
     pub fn serve_expecting_exit(&self, args: &[&str]) -> CliRun {

@@ -165,12 +165,5 @@ async fn two_nodes_follow_one_migrate_apply_and_one_nodes_reload() {
             .is_some_and(|m| m.contains("the database was migrated to version 3")),
         "{other_logged}"
     );
-    let status = project.migrate("status", "fathom.schema.toml", &[]);
-    assert!(
-        status
-            .stdout
-            .ends_with("The schema file is applied: nothing pending.\n"),
-        "{}",
-        status.stdout
-    );
+    project.assert_nothing_pending();
 }

@@ -136,3 +136,20 @@ async fn a_resume_point_past_retention_requires_a_resync() {
     let (_, ready) = Ws::connect(&app, None, Some(latest), json!([])).await;
     assert_eq!(ready["seq"], latest);
 }
+
+#[tokio::test]
+async fn a_hard_delete_missed_while_away_is_announced_on_resume() {
+    let app = spawn_app(SCHEMA).await;
+    let subs = json!([{"id": "p", "collection": "posts", "filter": "n = 7"}]);
+    let (mut ws, _) = Ws::connect(&app, None, None, subs.clone()).await;
+    ws.expect("subscribed").await;
+    let post = create(&app, "posts", json!({"title": "held", "n": 7})).await;
+    let last = ws.expect("event").await["seq"].as_i64().unwrap();
+    drop(ws);
+    super::support::delete(&app, "posts", &post["id"]).await;
+    let (mut ws, _) = Ws::connect(&app, None, Some(last), subs).await;
+    ws.expect("subscribed").await;
+    let frame = ws.expect("event").await;
+    assert_eq!(frame["id"], post["id"]);
+    assert_eq!(frame["matches"][0]["op"], "delete", "{frame}");
+}

@@ -195,3 +195,50 @@ async fn a_hundred_thousand_open_brackets_are_refused_and_the_server_lives_on() 
     assert_eq!(created["body"], "still here");
     app.stop().await;
 }
+
+/// An over-long request target and oversized headers are refused with problem+json (414, 431),
+/// not the empty answers hyper writes by itself; at the limits they are routed.
+#[tokio::test]
+async fn an_oversized_request_head_is_a_problem_not_an_empty_answer() {
+    let app = spawn_app(TEST_SCHEMA).await;
+    // `x` needs no escaping; the quotes and spaces around it do, so lengths are measured on
+    // the target as sent.
+    let target_of = |len: usize| format!("/api/v1/notes?filter=body = \"{}\"", "x".repeat(len));
+    let sent_len = |target: &str| {
+        let url = reqwest::Url::parse(&app.url(target)).expect("a URL");
+        url.path().len() + 1 + url.query().map_or(0, str::len)
+    };
+    let padding = 16 * 1024 - sent_len(&target_of(0));
+    let at_limit = target_of(padding);
+    assert_eq!(sent_len(&at_limit), 16 * 1024);
+    // At the limit the request is routed: the filter's own, lower limit answers.
+    assert_problem(app.get(&at_limit).await, 400, "invalid_query").await;
+    let over = target_of(padding + 1);
+    let problem = assert_problem(app.get(&over).await, 414, "uri_too_long").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("16384")),
+        "{problem}"
+    );
+    // Far over: still ours, up to hyper's own 64 KiB.
+    let far = target_of(60_000);
+    assert_problem(app.get(&far).await, 414, "uri_too_long").await;
+
+    let with_headers = |count: usize, value_len: usize| {
+        let mut request = app.client.get(app.url("/api/v1/notes"));
+        for i in 0..count {
+            request = request.header(format!("x-extra-{i}"), "v".repeat(value_len));
+        }
+        request.send()
+    };
+    let many = with_headers(150, 1).await.expect("sent");
+    assert_problem(many, 431, "request_headers_too_large").await;
+    let big = with_headers(1, 40 * 1024).await.expect("sent");
+    assert_problem(big, 431, "request_headers_too_large").await;
+    let many_but_allowed = with_headers(90, 100).await.expect("sent");
+    json_with_status(many_but_allowed, 200).await;
+    let health = json_with_status(app.get("/health").await, 200).await;
+    assert_eq!(health["status"], "ok");
+    app.stop().await;
+}
