@@ -475,6 +475,26 @@ async fn on_postgres_a_node_learns_of_another_nodes_events() {
     let b = other.events_after(0, 10, None).await.unwrap();
     assert_eq!(a.events, b.events);
     assert_eq!(a.events.len(), 2);
+    // The wake-up is the NOTIFY, not the 1 s poll behind it: five commits in a row each reach
+    // the other node well within half a second (by the poll alone, all five would have one
+    // chance in 32).
+    for n in 0..5 {
+        let started = std::time::Instant::now();
+        other
+            .execute(UnitOfWork::single(
+                Scope::AllTenants,
+                f.tag(&format!("ping-{n}")),
+            ))
+            .await
+            .unwrap();
+        here.wait_for(|seen| *seen >= 3 + n).await.unwrap();
+        assert!(
+            started.elapsed() < Duration::from_millis(500),
+            "node A waited {:?} for event {}",
+            started.elapsed(),
+            3 + n
+        );
+    }
 }
 
 /// A hard delete's cascades and cleared references are changes too: each gets its event, in
