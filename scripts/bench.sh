@@ -10,10 +10,12 @@
 # `target/release/fathom-bench suite --help`. A full run takes about ten minutes after the
 # builds. It is never part of the test suite.
 #
-# The outbox's write cost: W1 also runs against a `fathom` built from `main` (before the outbox),
-# built once into target/bench/fathom-main (rebuilt when `main` moves; the commit is kept in
-# target/bench/fathom-main.commit). It shares this checkout's target directory, so only the
-# workspace's own crates are compiled again. FATHOM_BENCH_NO_MAIN=1 skips it.
+# The outbox's write cost: W1 also runs against a `fathom` built from `main` as it was before the
+# outbox (the newest commit on main's first-parent line without crates/fathom-store/src/events.rs;
+# FATHOM_BENCH_BEFORE=<commit> picks another), built once into target/bench/fathom-main (rebuilt
+# when that commit changes; it is kept in target/bench/fathom-main.commit). It shares this
+# checkout's target directory, so only the workspace's own crates are compiled again.
+# FATHOM_BENCH_NO_MAIN=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +27,18 @@ echo "==> open files limit: $(ulimit -n)"
 main_args=()
 if [[ -z "${FATHOM_BENCH_NO_MAIN:-}" ]]; then
   main_bin=target/bench/fathom-main
-  main_commit=$(git rev-parse main)
+  main_commit=${FATHOM_BENCH_BEFORE:-}
+  if [[ -z $main_commit ]]; then
+    for commit in $(git rev-list --first-parent main); do
+      if ! git cat-file -e "$commit:crates/fathom-store/src/events.rs" 2>/dev/null; then
+        main_commit=$commit
+        break
+      fi
+    done
+  fi
+  main_commit=$(git rev-parse "$main_commit")
   if [[ ! -x $main_bin || "$(cat "$main_bin.commit" 2>/dev/null)" != "$main_commit" ]]; then
-    echo "==> cargo build --release -p fathom from main ($main_commit) into $main_bin"
+    echo "==> cargo build --release -p fathom from $main_commit (main before the outbox) into $main_bin"
     src=$(mktemp -d)
     trap 'rm -rf "$src"' EXIT
     git archive "$main_commit" | tar -x -C "$src"
