@@ -42,10 +42,15 @@ if [[ -z "${FATHOM_BENCH_NO_MAIN:-}" ]]; then
     src=$(mktemp -d)
     trap 'rm -rf "$src"' EXIT
     git archive "$main_commit" | tar -x -C "$src"
+    # Cargo names a workspace crate's artifacts and records its sources relative to the
+    # workspace root, so the two checkouts' crates share file names in one target directory:
+    # sources touched now are newer than any artifact, so each build compiles its own crates.
+    find "$src/crates" -name '*.rs' -exec touch {} +
     CARGO_TARGET_DIR="$PWD/target" cargo build --release -p fathom --manifest-path "$src/Cargo.toml"
     mkdir -p target/bench
     cp target/release/fathom "$main_bin"
     echo "$main_commit" > "$main_bin.commit"
+    find crates -name '*.rs' -exec touch {} +
   fi
   main_args=(--fathom-main-bin "$main_bin")
 fi

@@ -25,7 +25,7 @@ pub fn extra_tables(results: &Results) -> String {
         out.push_str(&realtime_table(realtime));
     }
     if let Some(cost) = &results.outbox_cost {
-        out.push_str("\n#### The outbox's write cost: W1 on main and on this build\n\n");
+        out.push_str("\n#### The outbox's write cost: W1 before and after the outbox\n\n");
         out.push_str(&outbox_cost_table(cost));
     }
     out

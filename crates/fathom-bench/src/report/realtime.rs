@@ -170,7 +170,7 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
     out
 }
 
-/// The outbox's write cost: W1 on main (before the outbox) and on this build.
+/// The outbox's write cost: W1 on main as it was before the outbox, and on this build.
 pub fn outbox_cost_table(cost: &OutboxCost) -> String {
     let header = [
         "W1 create",
@@ -198,14 +198,14 @@ pub fn outbox_cost_table(cost: &OutboxCost) -> String {
             ]
         };
         if let Some(main) = &row.baseline {
-            let mut first = cells("main (no outbox)", main);
+            let mut first = cells("main before the outbox", main);
             first[0] = row.load.clone();
             rows.push(first);
             rows.push(cells("this build (outbox)", &row.fathom));
             if let Some(r) = &row.ratio {
                 rows.push(vec![
                     String::new(),
-                    "this build / main".to_owned(),
+                    "this build / before".to_owned(),
                     times(r.throughput),
                     times(r.p50),
                     times(r.p95),
@@ -219,8 +219,8 @@ pub fn outbox_cost_table(cost: &OutboxCost) -> String {
     let mut out = markdown_table(&header, &rows, 2);
     let _ = writeln!(
         out,
-        "\n- Both servers fresh and empty, same settings, taking turns round by round; main built \
-         from {}.",
+        "\n- Both servers fresh and empty, same settings, taking turns round by round; the \
+         before-binary is main at {}.",
         cost.main_commit
             .as_deref()
             .unwrap_or("an unrecorded commit")
