@@ -111,10 +111,10 @@ pub fn check_realtime(realtime: &RealtimeResults) -> Vec<TargetCheck> {
         let d = &run.delivery;
         checks.push(TargetCheck {
             target: format!(
-                "W5 {W5_BURST_SUBSCRIBERS} subscribers × {W5_BURST_CREATES} burst creates: 0 lost,                  0 out of order"
+                "W5 {W5_BURST_SUBSCRIBERS} subscribers × {W5_BURST_CREATES} burst creates: 0 lost, 0 out of order"
             ),
             measured: format!(
-                "{} lost, {} out of order, {} duplicates of {} expected deliveries ({} rounds, {}                  connections ended early, {} failed to connect)",
+                "{} lost, {} out of order, {} duplicates of {} expected deliveries ({} rounds, {} connections ended early, {} failed to connect)",
                 d.lost,
                 d.out_of_order,
                 d.duplicates,
@@ -143,7 +143,7 @@ pub fn check_realtime(realtime: &RealtimeResults) -> Vec<TargetCheck> {
             let share = ratio(run.writer.throughput, alone.writer.throughput).unwrap_or(0.0);
             checks.push(TargetCheck {
                 target: format!(
-                    "W5 writer with {W5_BURST_SUBSCRIBERS} subscribers ≥ {:.0} % of its                      throughput without",
+                    "W5 writer with {W5_BURST_SUBSCRIBERS} subscribers ≥ {:.0} % of its throughput without",
                     W5_MIN_WRITER_SHARE * 100.0
                 ),
                 measured: format!(
@@ -167,7 +167,7 @@ pub fn check_realtime(realtime: &RealtimeResults) -> Vec<TargetCheck> {
         checks.push(TargetCheck {
             target: format!("W5 {W5_CROWD} idle connections held (RSS stated)"),
             measured: format!(
-                "{} of {} held (opened in {:.1} s, idle {:.0} s, each delivered a probe event);                  server RSS {} before, {} held{per_connection}",
+                "{} of {} held (opened in {:.1} s, idle {:.0} s, each delivered a probe event); server RSS {} before, {} held{per_connection}",
                 crowd.held,
                 crowd.asked,
                 crowd.connect_seconds,
@@ -185,10 +185,10 @@ pub fn check_realtime(realtime: &RealtimeResults) -> Vec<TargetCheck> {
             let d = &crowd.delivery;
             checks.push(TargetCheck {
                 target: format!(
-                    "W5 {W5_CROWD} subscribers at {W5_CROWD_RATE:.0} events/s: p99 delivery <                      {W5_CROWD_P99_MS:.0} ms, nothing lost"
+                    "W5 {W5_CROWD} subscribers at {W5_CROWD_RATE:.0} events/s: p99 delivery < {W5_CROWD_P99_MS:.0} ms, nothing lost"
                 ),
                 measured: format!(
-                    "p99 {:.1} ms (p50 {:.1}, p95 {:.1}, max {:.1}); {} subscribers, {} lost, {}                      out of order, {} ended early; writer {:.0} creates/s",
+                    "p99 {:.1} ms (p50 {:.1}, p95 {:.1}, max {:.1}); {} subscribers, {} lost, {} out of order, {} ended early; writer {:.0} creates/s",
                     d.p99_ms,
                     d.p50_ms,
                     d.p95_ms,
