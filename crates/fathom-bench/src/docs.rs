@@ -4,6 +4,7 @@
 
 use anyhow::{Context, ensure};
 
+use crate::report::realtime::{outbox_cost_table, realtime_table};
 use crate::report::{results_footer, results_table};
 use crate::results::Results;
 
@@ -12,6 +13,25 @@ pub const END: &str = "<!-- fathom-bench:results:end -->";
 
 /// The generated Markdown for `results`.
 pub fn results_section(results: &Results) -> String {
+    format!("{}{}", main_section(results), extra_tables(results))
+}
+
+/// The W5 and outbox-cost tables of a run (empty when it had neither), for the docs and the
+/// terminal.
+pub fn extra_tables(results: &Results) -> String {
+    let mut out = String::new();
+    if let Some(realtime) = &results.realtime {
+        out.push_str("\n#### W5: realtime delivery\n\n");
+        out.push_str(&realtime_table(realtime));
+    }
+    if let Some(cost) = &results.outbox_cost {
+        out.push_str("\n#### The outbox's write cost: W1 before and after the outbox\n\n");
+        out.push_str(&outbox_cost_table(cost));
+    }
+    out
+}
+
+fn main_section(results: &Results) -> String {
     let s = &results.settings;
     format!(
         "Run of {date}: {records} records, {seconds:.0} s per workload and server in {rounds} \

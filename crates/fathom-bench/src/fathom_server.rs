@@ -51,6 +51,11 @@ impl FathomOptions {
                 "FATHOM_AUTH__RATE_LIMITS__REFRESH".into(),
                 self.auth_rate_limit_per_minute.to_string(),
             ),
+            // The bench registers its users from one address, faster than 10 a minute.
+            (
+                "FATHOM_AUTH__RATE_LIMITS__REGISTER".into(),
+                self.auth_rate_limit_per_minute.to_string(),
+            ),
             (
                 "FATHOM_AUTH__LOCKOUT_THRESHOLD".into(),
                 self.lockout_threshold.to_string(),

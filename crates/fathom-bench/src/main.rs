@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use fathom_bench::w5::W5Options;
 use fathom_bench::{baseline, chart, docs, report, results::Results, suite};
 
 /// The same allocator as the fathom binary, so the baseline server measures the same stack.
@@ -25,7 +26,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run every workload against Fathom and the baseline; print the table, write the JSON.
-    Suite(SuiteArgs),
+    Suite(Box<SuiteArgs>),
     /// Serve the bare baseline (the suite starts it this way).
     Baseline(BaselineArgs),
     /// Draw the SVG chart from a results file.
@@ -92,6 +93,45 @@ struct SuiteArgs {
     /// Run only these workloads (comma-separated ids such as W2,W3); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
+    /// Run only W5 (realtime): the same as `--only W5`.
+    #[arg(long)]
+    w5_only: bool,
+    /// W5: the subscriber counts of the burst phases (0 is the writer's baseline).
+    #[arg(long, value_delimiter = ',', default_values_t = [0usize, 100, 1000])]
+    subscribers: Vec<usize>,
+    /// W5: creates in each burst.
+    #[arg(long, default_value_t = 1000)]
+    w5_burst: u64,
+    /// W5: concurrent workers of the writer during a burst.
+    #[arg(long, default_value_t = 1)]
+    w5_writers: usize,
+    /// W5: idle connections in the crowd phase (0 skips it).
+    #[arg(long, default_value_t = 10_000)]
+    w5_crowd: usize,
+    /// W5: seconds the crowd is held idle before it is written to.
+    #[arg(long, default_value_t = 5.0)]
+    w5_idle_seconds: f64,
+    /// W5: creates a second sent to the crowd (0 skips the steady phase).
+    #[arg(long, default_value_t = 100.0)]
+    w5_crowd_rate: f64,
+    /// W5: seconds the steady phase writes to the crowd.
+    #[arg(long, default_value_t = 10.0)]
+    w5_crowd_seconds: f64,
+    /// W5: subscribers connect from 127.0.0.1 … 127.0.0.N (each address has its own ephemeral
+    /// ports).
+    #[arg(long, default_value_t = 4)]
+    w5_local_addresses: usize,
+    /// W5: subscribers connecting at once.
+    #[arg(long, default_value_t = 200)]
+    w5_connect_concurrency: usize,
+    /// W5: a phase stops waiting for deliveries after this many seconds without one.
+    #[arg(long, default_value_t = 10.0)]
+    w5_quiet_seconds: f64,
+    /// A `fathom` binary built from `main` (before the outbox): W1 then also runs against it and
+    /// this build, fresh servers taking turns (`scripts/bench.sh` builds it into
+    /// target/bench/fathom-main).
+    #[arg(long)]
+    fathom_main_bin: Option<PathBuf>,
     /// Where to write the results (the Markdown table goes beside it, as results.md).
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -144,19 +184,49 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
         flood_read_concurrency: args.flood_read_concurrency,
         durability: args.durability,
         baseline_readers: args.baseline_readers,
-        only: args.only,
+        only: if args.w5_only {
+            vec!["W5".to_owned()]
+        } else {
+            args.only
+        },
+        w5: W5Options {
+            subscribers: args.subscribers,
+            burst: args.w5_burst,
+            writers: args.w5_writers,
+            rounds: args.rounds,
+            crowd: args.w5_crowd,
+            idle_seconds: args.w5_idle_seconds,
+            crowd_rate: args.w5_crowd_rate,
+            crowd_seconds: args.w5_crowd_seconds,
+            local_addresses: args.w5_local_addresses,
+            connect_concurrency: args.w5_connect_concurrency,
+            quiet: Duration::from_secs_f64(args.w5_quiet_seconds.max(0.1)),
+        },
+        fathom_main_bin: args.fathom_main_bin,
     };
+    show_open_files_limit();
     let results = suite::run(&options).await?;
     let table = format!(
-        "{}\n{}",
+        "{}\n{}{}",
         report::results_table(&results),
-        report::results_footer(&results)
+        report::results_footer(&results),
+        docs::extra_tables(&results)
     );
     println!("\n{table}");
     write(&args.out, &results.to_json()?)?;
     write(&args.out.with_file_name("results.md"), &table)?;
     println!("results written to {}", args.out.display());
     Ok(())
+}
+
+/// W5 holds thousands of connections: one descriptor each here, and one each in the server,
+/// which inherits this process's limit. `scripts/bench.sh` raises the soft limit to the hard one
+/// (`ulimit -n`); this says what the run has.
+fn show_open_files_limit() {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    if let Some(line) = limits.lines().find(|l| l.starts_with("Max open files")) {
+        println!("{}", line.split_whitespace().collect::<Vec<_>>().join(" "));
+    }
 }
 
 async fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
@@ -179,7 +249,7 @@ async fn run_baseline(args: BaselineArgs) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::Suite(args) => run_suite(args).await,
+        Command::Suite(args) => run_suite(*args).await,
         Command::Baseline(args) => run_baseline(args).await,
         Command::Chart { results, out } => {
             write(&out, &chart::render(&read_results(&results)?))?;

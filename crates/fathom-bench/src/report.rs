@@ -2,6 +2,8 @@
 //! its HDR histogram), Fathom/baseline ratios, and the Markdown table printed after a run and
 //! kept in `docs/BENCHMARKS.md`.
 
+pub mod realtime;
+
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};

@@ -22,6 +22,127 @@ pub struct Results {
     pub targets: Vec<TargetCheck>,
     pub skipped: Vec<Skipped>,
     pub notes: Vec<String>,
+    /// W5, realtime delivery (absent when it was not run, and in results from before it).
+    #[serde(default)]
+    pub realtime: Option<RealtimeResults>,
+    /// W1 against a `fathom` built from `main` (before the outbox) and this build, in the same
+    /// run (absent unless the suite was given `--fathom-main-bin`).
+    #[serde(default)]
+    pub outbox_cost: Option<OutboxCost>,
+}
+
+/// W5: subscribers on one collection and one writer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RealtimeResults {
+    /// Concurrent workers of the writer (each sends its next create when the last one answered).
+    pub writers: usize,
+    /// Creates in each burst.
+    pub burst: u64,
+    /// Each subscriber count was measured this many times, in alternating rounds.
+    pub rounds: u32,
+    /// Local addresses (127.0.0.x) the subscribers connect from.
+    pub local_addresses: usize,
+    /// One row per subscriber count (0 is the writer's baseline).
+    pub bursts: Vec<BurstRun>,
+    /// Many idle connections held, then written to at a steady rate.
+    pub crowd: Option<CrowdRun>,
+}
+
+/// A burst of creates with `subscribers` connected (half SSE, half WebSocket).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BurstRun {
+    pub subscribers: usize,
+    pub sse: usize,
+    pub websocket: usize,
+    /// The writer's creates: throughput, latency, errors, server CPU per create (fan-out
+    /// included) and the server's RSS with the subscribers connected.
+    pub writer: Summary,
+    pub delivery: Delivery,
+    /// Where the CPU went while the writer ran and the events were delivered.
+    #[serde(default)]
+    pub cpu: Option<PhaseCpu>,
+}
+
+/// CPU time of a phase (from the writer's first create to the last delivery), added up over its
+/// rounds: the server's and the bench's own (writer and subscribers), which share the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PhaseCpu {
+    pub seconds: f64,
+    pub server_cpu_seconds: f64,
+    pub bench_cpu_seconds: f64,
+}
+
+impl PhaseCpu {
+    pub fn plus(self, other: PhaseCpu) -> PhaseCpu {
+        PhaseCpu {
+            seconds: self.seconds + other.seconds,
+            server_cpu_seconds: self.server_cpu_seconds + other.server_cpu_seconds,
+            bench_cpu_seconds: self.bench_cpu_seconds + other.bench_cpu_seconds,
+        }
+    }
+}
+
+/// What the subscribers of a phase received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// Subscribers that went live.
+    pub subscribers: u64,
+    /// Subscribers that could not connect or go live.
+    pub connect_failures: u64,
+    pub first_connect_error: Option<String>,
+    /// Events every subscriber should have received (creates answered 201), summed over rounds.
+    pub expected_each: u64,
+    /// Events received in sequence order, over all subscribers.
+    pub received: u64,
+    /// Expected events a subscriber did not receive, over all subscribers.
+    pub lost: u64,
+    /// Events received with a sequence below one already received.
+    pub out_of_order: u64,
+    /// Events received twice.
+    pub duplicates: u64,
+    /// Subscribers whose connection ended before the phase did (lagged, closed, failed).
+    pub ended_early: u64,
+    pub first_end: Option<String>,
+    /// Commit-to-receipt latency (receive instant minus the event's `committed_at`).
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Many connections opened and held idle, then a steady stream of creates delivered to all.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrowdRun {
+    /// Connections asked for (half SSE, half WebSocket).
+    pub asked: usize,
+    /// Seconds it took to open them all and see every subscription live.
+    pub connect_seconds: f64,
+    /// Server RSS before the first connection and while they were held, in MiB.
+    pub rss_before_mib: Option<f64>,
+    pub rss_held_mib: Option<f64>,
+    /// Seconds the connections were held idle before the probe.
+    pub idle_seconds: f64,
+    /// Connections still open after the idle period that received one probe event.
+    pub held: u64,
+    /// The steady writer's target rate (creates a second) and its figures; `None` when the
+    /// steady phase was not run.
+    pub rate_per_sec: f64,
+    pub writer: Option<Summary>,
+    /// Delivery of the probe and the steady creates.
+    pub delivery: Delivery,
+    /// CPU of the steady phase.
+    #[serde(default)]
+    pub cpu: Option<PhaseCpu>,
+}
+
+/// W1 creates against a `fathom` built from `main` (before the outbox: `before`) and this build
+/// (`after`), alternating rounds, both servers fresh and empty.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxCost {
+    /// The `main` commit the before-binary was built from, when known.
+    pub main_commit: Option<String>,
+    /// One row per load: `fathom` is this build, `baseline` is main.
+    pub rows: Vec<WorkloadResult>,
 }
 
 fn one_round() -> u32 {

@@ -15,7 +15,8 @@ use crate::machine::Machine;
 use crate::process::{ServerProcess, spawn_announcing};
 use crate::results::{FORMAT_VERSION, Results, ServerFigures, Settings};
 use crate::seed::{BATCH_SIZE, seed_baseline, seed_fathom};
-use crate::workloads::{Bench, Side, skipped};
+use crate::w5::{self, W5Options, W5Server};
+use crate::workloads::{Bench, Side};
 
 /// Raised on the bench server so the bench's own logins are neither limited nor locked out.
 const AUTH_LIMIT: u32 = 1_000_000;
@@ -40,8 +41,13 @@ pub struct SuiteOptions {
     pub flood_read_concurrency: usize,
     pub durability: String,
     pub baseline_readers: usize,
-    /// Workload ids to run ("W2", …); empty runs them all.
+    /// Workload ids to run ("W2", …, "outbox"); empty runs them all.
     pub only: Vec<String>,
+    /// How W5 (realtime) runs.
+    pub w5: W5Options,
+    /// A `fathom` built from `main`: when given, W1 also runs against it and this build (the
+    /// outbox's write cost).
+    pub fathom_main_bin: Option<PathBuf>,
 }
 
 impl SuiteOptions {
@@ -231,12 +237,29 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     }
     workloads.sort_by(|a, b| a.id.cmp(&b.id));
 
+    let realtime = if options.runs("W5") {
+        // A fresh token: the one from the start may be close to its expiry by now.
+        let admin = login(&client, &bench.fathom.base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        let server = W5Server {
+            address: fathom.process.address,
+            pid: fathom.process.pid(),
+            token: Arc::from(admin.access_token.as_str()),
+            owners: Arc::new(owners.clone()),
+        };
+        Some(w5::run(&server, &options.w5).await?)
+    } else {
+        None
+    };
+
     let loads = crate::targets::TargetLoads {
         reads: reads.describe(),
         writes: Load::Closed { concurrency: 32 }.describe(),
         page_latency: Load::Closed { concurrency: 1 }.describe(),
     };
-    let targets = crate::targets::check(&workloads, &fathom_figures, options.records, &loads);
+    let mut targets = crate::targets::check(&workloads, &fathom_figures, options.records, &loads);
+    if let Some(realtime) = &realtime {
+        targets.extend(crate::targets::check_realtime(realtime));
+    }
     let mut notes = vec![
         format!(
             "The load generator runs on the same {} CPUs as both servers (and, in this run, \
@@ -274,8 +297,25 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
             during.fathom.throughput
         ));
     }
+    if realtime.is_some() {
+        notes.push(crate::report::realtime::METHOD_NOTE.to_owned());
+    }
     drop(baseline);
     drop(fathom);
+    let outbox_cost = match &options.fathom_main_bin {
+        Some(main_bin) if options.runs("W1") || options.runs("outbox") => {
+            let cost = crate::outbox_cost::run(&crate::outbox_cost::OutboxCostOptions {
+                fathom: fathom_options.clone(),
+                main_bin: main_bin.clone(),
+                bounds: bench.bounds,
+                rounds: options.rounds,
+                warmup: options.warmup,
+            })
+            .await?;
+            Some(cost)
+        }
+        _ => None,
+    };
     Ok(Results {
         version: FORMAT_VERSION,
         date,
@@ -295,7 +335,9 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         baseline: baseline_figures,
         workloads,
         targets,
-        skipped: skipped(),
+        skipped: Vec::new(),
         notes,
+        realtime,
+        outbox_cost,
     })
 }

@@ -2,7 +2,7 @@
 //! rounds:
 //! W1 create, W2 get by id (closed and open loop), W3 a filtered, sorted page, W4 the same page
 //! under the owner rule, W6 password logins and their effect on concurrent reads.
-//! W5 (realtime) is skipped: Fathom has no realtime endpoint yet.
+//! W5 (realtime) is in `w5.rs`: it has no baseline.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,7 +17,7 @@ use crate::data::{Lcg, STATUSES, item, mix};
 use crate::loadgen::{self, Bounds, Load, Outcome};
 use crate::proc_stats;
 use crate::report::{Ratio, Summary};
-use crate::results::{Skipped, WorkloadResult};
+use crate::results::WorkloadResult;
 
 /// One request's answer: `Err` describes a failure.
 pub type Reply = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
@@ -69,15 +69,6 @@ pub struct Bench {
     pub login_concurrency: usize,
     /// Workers reading during W6.
     pub flood_read_concurrency: usize,
-}
-
-/// The workloads that were not run.
-pub fn skipped() -> Vec<Skipped> {
-    vec![Skipped {
-        id: "W5".into(),
-        name: "realtime".into(),
-        reason: "Fathom has no realtime endpoint yet; this workload arrives with it.".into(),
-    }]
 }
 
 impl Bench {
@@ -147,22 +138,32 @@ impl Bench {
     /// W1: creates, one commit each on the baseline, group commit on Fathom.
     pub async fn w1_create(&self, concurrency: usize) -> WorkloadResult {
         let owners = self.owners();
+        let fathom = fathom_create(&self.fathom, self.admin_token.clone(), owners.clone());
         let body = move |n: u64| item(n, &mut Lcg::new(mix(n)), &owners);
-        let (client, url, token) = (
-            self.fathom.client.clone(),
-            format!("{}/api/v1/items", self.fathom.base),
-            self.admin_token.clone(),
-        );
-        let make = body.clone();
-        let fathom = op(move |n| {
-            let request = client.post(&url).bearer_auth(&*token).json(&make(n));
-            expect_status(request, 201)
-        });
         let (client, url) = (
             self.baseline.client.clone(),
             format!("{}/items", self.baseline.base),
         );
         let baseline = op(move |n| expect_status(client.post(&url).json(&body(n)), 201));
+        self.compare(
+            ("W1", "create"),
+            Load::Closed { concurrency },
+            fathom,
+            Some(baseline),
+        )
+        .await
+    }
+
+    /// W1 against two Fathom servers, `fathom` and `baseline` (another build of Fathom), each
+    /// sent creates with its own administrator's token.
+    pub async fn w1_create_fathoms(
+        &self,
+        concurrency: usize,
+        baseline_token: Arc<str>,
+        owners: Arc<Vec<String>>,
+    ) -> WorkloadResult {
+        let fathom = fathom_create(&self.fathom, self.admin_token.clone(), owners.clone());
+        let baseline = fathom_create(&self.baseline, baseline_token, owners);
         self.compare(
             ("W1", "create"),
             Load::Closed { concurrency },
@@ -339,6 +340,15 @@ impl Rounds {
     fn summary(&self, pid: u32) -> Summary {
         Summary::from_outcome(&self.outcome, proc_stats::rss_mib(pid)).with_server_cpu(self.cpu)
     }
+}
+
+/// Fathom's create: `POST /api/v1/items` with an administrator's token.
+fn fathom_create(side: &Side, token: Arc<str>, owners: Arc<Vec<String>>) -> Op {
+    let (client, url) = (side.client.clone(), format!("{}/api/v1/items", side.base));
+    op(move |n| {
+        let body = item(n, &mut Lcg::new(mix(n)), &owners);
+        expect_status(client.post(&url).bearer_auth(&*token).json(&body), 201)
+    })
 }
 
 /// The element a request's sequence number picks, spread over the slice.

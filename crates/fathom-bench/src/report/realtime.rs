@@ -1,0 +1,229 @@
+//! The W5 (realtime) table and the outbox-cost table, printed after a run and kept in
+//! `docs/BENCHMARKS.md` beside the main table.
+
+use std::fmt::Write as _;
+
+use super::{markdown_table, number, thousands, times};
+use crate::results::{Delivery, OutboxCost, PhaseCpu, RealtimeResults};
+
+/// How W5's delivery latency is measured (a note of every run that has W5).
+pub const METHOD_NOTE: &str = "W5 delivery latency is the subscriber's receive instant minus the \
+     event's `committed_at`, both on this machine's wall clock (server and subscribers run on the \
+     same machine). `committed_at` is stamped in the writing transaction just before COMMIT, at \
+     millisecond precision, so the figure includes the COMMIT (its fsync) and up to 1 ms of \
+     truncation: it can only overstate. The subscribers (and their JSON reading) share the 2 CPUs \
+     with the server and the writer.";
+
+fn delivery_cells(d: &Delivery) -> Vec<String> {
+    vec![
+        number(d.p50_ms),
+        number(d.p95_ms),
+        number(d.p99_ms),
+        number(d.max_ms),
+        thousands(d.received as f64),
+        d.lost.to_string(),
+        d.out_of_order.to_string(),
+        d.duplicates.to_string(),
+        (d.ended_early + d.connect_failures).to_string(),
+    ]
+}
+
+/// Server and bench CPU during a phase, as a share of one CPU ("85 % / 120 %").
+fn cpu_cell(cpu: Option<&PhaseCpu>) -> String {
+    cpu.filter(|c| c.seconds > 0.0).map_or_else(
+        || "–".to_owned(),
+        |c| {
+            format!(
+                "{:.0} % / {:.0} %",
+                c.server_cpu_seconds / c.seconds * 100.0,
+                c.bench_cpu_seconds / c.seconds * 100.0
+            )
+        },
+    )
+}
+
+const DELIVERY_HEADER: [&str; 9] = [
+    "p50 ms",
+    "p95 ms",
+    "p99 ms",
+    "max ms",
+    "delivered",
+    "lost",
+    "out of order",
+    "dup",
+    "failed",
+];
+
+/// The W5 table: one row per subscriber count, then the crowd, and the lines below it.
+pub fn realtime_table(realtime: &RealtimeResults) -> String {
+    let mut header = vec![
+        "W5 phase",
+        "subscribers (SSE + WS)",
+        "creates/s",
+        "create p99 ms",
+        "CPU µs/create",
+        "RSS MiB",
+        "CPU server / bench",
+    ];
+    header.extend(DELIVERY_HEADER);
+    let mut rows = Vec::new();
+    for run in &realtime.bursts {
+        let w = &run.writer;
+        let mut row = vec![
+            format!("burst of {}", realtime.burst),
+            format!(
+                "{} ({} + {})",
+                thousands(run.subscribers as f64),
+                run.sse,
+                run.websocket
+            ),
+            thousands(w.throughput),
+            number(w.p99_ms),
+            w.server_cpu_us
+                .map_or_else(|| "–".into(), |c| format!("{c:.0}")),
+            w.rss_mib.map_or_else(|| "–".into(), |m| format!("{m:.1}")),
+            cpu_cell(run.cpu.as_ref()),
+        ];
+        row.extend(if run.subscribers == 0 {
+            vec![String::new(); DELIVERY_HEADER.len()]
+        } else {
+            delivery_cells(&run.delivery)
+        });
+        rows.push(row);
+    }
+    if let Some(crowd) = &realtime.crowd {
+        let d = &crowd.delivery;
+        let w = crowd.writer.as_ref();
+        let mut row = vec![
+            match w {
+                Some(_) => format!("crowd, {:.0} creates/s", crowd.rate_per_sec),
+                None => "crowd, one probe".to_owned(),
+            },
+            format!(
+                "{} ({} + {})",
+                thousands(d.subscribers as f64),
+                crowd.asked.div_ceil(2),
+                crowd.asked / 2
+            ),
+            w.map_or_else(|| "–".into(), |w| thousands(w.throughput)),
+            w.map_or_else(|| "–".into(), |w| number(w.p99_ms)),
+            w.and_then(|w| w.server_cpu_us)
+                .map_or_else(|| "–".into(), |c| format!("{c:.0}")),
+            crowd
+                .rss_held_mib
+                .map_or_else(|| "–".into(), |m| format!("{m:.1}")),
+            cpu_cell(crowd.cpu.as_ref()),
+        ];
+        row.extend(delivery_cells(d));
+        rows.push(row);
+    }
+    let mut out = markdown_table(&header, &rows, 2);
+    let writers = if realtime.writers == 1 {
+        "one worker".to_owned()
+    } else {
+        format!("{} workers", realtime.writers)
+    };
+    let _ = writeln!(
+        out,
+        "\n- Bursts: the writer ({writers}, closed loop) creates {} items as fast as it can while \
+         the subscribers (each one connection with one subscription to the whole `items` \
+         collection, as the administrator) receive them; {} alternating round(s) per subscriber \
+         count, figures added up. `delivered` counts events received in order over all \
+         subscribers; `lost` = expected − delivered; `failed` = connections that did not go live \
+         or ended early. `CPU server / bench`: CPU time of the server and of the bench process (writer \
+         and subscribers) from the first create to the last delivery, as a share of one CPU (2 \
+         CPUs = 200 %). The writer runs on a runtime and thread of its own. Subscribers connect \
+         from {} local address(es) (127.0.0.1 …).",
+        realtime.burst, realtime.rounds, realtime.local_addresses
+    );
+    for problem in realtime
+        .bursts
+        .iter()
+        .flat_map(|r| [&r.delivery.first_end, &r.delivery.first_connect_error])
+        .chain(
+            realtime
+                .crowd
+                .iter()
+                .flat_map(|c| [&c.delivery.first_end, &c.delivery.first_connect_error]),
+        )
+        .flatten()
+        .take(3)
+    {
+        let _ = writeln!(out, "- A subscriber's problem: {problem}");
+    }
+    if let Some(crowd) = &realtime.crowd {
+        let mib = |v: Option<f64>| v.map_or_else(|| "?".into(), |m| format!("{m:.1} MiB"));
+        let _ = writeln!(
+            out,
+            "- Crowd: {} connections opened in {:.1} s, held idle {:.0} s; server RSS {} before, \
+             {} held; {} still open delivered a probe create. Then {:.0} creates a second, \
+             delivered to every open connection (the latencies include the probe).",
+            thousands(crowd.asked as f64),
+            crowd.connect_seconds,
+            crowd.idle_seconds,
+            mib(crowd.rss_before_mib),
+            mib(crowd.rss_held_mib),
+            thousands(crowd.held as f64),
+            crowd.rate_per_sec
+        );
+    }
+    out
+}
+
+/// The outbox's write cost: W1 on main as it was before the outbox, and on this build.
+pub fn outbox_cost_table(cost: &OutboxCost) -> String {
+    let header = [
+        "W1 create",
+        "build",
+        "req/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "errors",
+        "CPU µs/req",
+    ];
+    let mut rows = Vec::new();
+    for row in &cost.rows {
+        let cells = |build: &str, s: &crate::report::Summary| {
+            vec![
+                String::new(),
+                build.to_owned(),
+                thousands(s.throughput),
+                number(s.p50_ms),
+                number(s.p95_ms),
+                number(s.p99_ms),
+                s.errors.to_string(),
+                s.server_cpu_us
+                    .map_or_else(|| "–".into(), |c| format!("{c:.0}")),
+            ]
+        };
+        if let Some(main) = &row.baseline {
+            let mut first = cells("main before the outbox", main);
+            first[0] = row.load.clone();
+            rows.push(first);
+            rows.push(cells("this build (outbox)", &row.fathom));
+            if let Some(r) = &row.ratio {
+                rows.push(vec![
+                    String::new(),
+                    "this build / before".to_owned(),
+                    times(r.throughput),
+                    times(r.p50),
+                    times(r.p95),
+                    times(r.p99),
+                    String::new(),
+                    times(r.cpu),
+                ]);
+            }
+        }
+    }
+    let mut out = markdown_table(&header, &rows, 2);
+    let _ = writeln!(
+        out,
+        "\n- Both servers fresh and empty, same settings, taking turns round by round; the \
+         before-binary is main at {}.",
+        cost.main_commit
+            .as_deref()
+            .unwrap_or("an unrecorded commit")
+    );
+    out
+}
