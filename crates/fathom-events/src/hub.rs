@@ -16,8 +16,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use fathom_store::{Event, Store, StoreError};
+use fathom_store::{Store, StoreError};
 use tokio::sync::mpsc;
+
+use crate::Shared;
 
 /// Events read from the outbox per query by the tailer.
 pub const TAIL_BATCH: usize = 500;
@@ -49,7 +51,7 @@ struct Members {
 }
 
 struct Slot {
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Arc<Shared>>,
     lagged: Arc<AtomicBool>,
 }
 
@@ -65,7 +67,7 @@ pub enum Closed {
 /// A connection's place in the hub: its queue, and the sequence the hub had fanned out up to
 /// when it joined. Leaves the hub when dropped.
 pub struct Member {
-    rx: mpsc::Receiver<Arc<Event>>,
+    rx: mpsc::Receiver<Arc<Shared>>,
     lagged: Arc<AtomicBool>,
     id: u64,
     joined_at: i64,
@@ -172,7 +174,7 @@ impl Hub {
                     let full = page.events.len() >= TAIL_BATCH;
                     for event in page.events {
                         last = event.sequence;
-                        self.fan_out(Arc::new(event));
+                        self.fan_out(Arc::new(Shared::new(event)));
                     }
                     if full {
                         continue;
@@ -197,7 +199,7 @@ impl Hub {
     }
 
     /// Offers `event` to every member; a member whose queue is full is dropped and marked lagged.
-    fn fan_out(&self, event: Arc<Event>) {
+    fn fan_out(&self, event: Arc<Shared>) {
         let mut members = self.members();
         if event.sequence <= members.position {
             return;
@@ -229,7 +231,7 @@ impl Member {
     }
 
     /// The next event of the fan-out, or why there will be none.
-    pub async fn recv(&mut self) -> Result<Arc<Event>, Closed> {
+    pub async fn recv(&mut self) -> Result<Arc<Shared>, Closed> {
         match self.rx.recv().await {
             Some(event) => Ok(event),
             None if self.lagged.load(Ordering::Acquire) => Err(Closed::Lagged),
