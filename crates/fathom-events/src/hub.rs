@@ -24,6 +24,11 @@ use crate::Shared;
 /// Events read from the outbox per query by the tailer.
 pub const TAIL_BATCH: usize = 500;
 
+/// How long the tailer lets commits gather after it is woken, before it reads them: a burst is
+/// then fanned out in batches, which each connection takes and writes in one go, instead of one
+/// wake-up and one socket write per event per connection.
+const GATHER: Duration = Duration::from_millis(2);
+
 /// How long the tailer waits after a failed read before trying again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
@@ -191,6 +196,8 @@ impl Hub {
                     if changed.is_err() {
                         // The store's watch is gone: the store is closing. Poll until stopped.
                         tokio::time::sleep(Duration::from_secs(1)).await;
+                    } else {
+                        tokio::time::sleep(GATHER).await;
                     }
                 }
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
