@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use fathom_store::{Event, StoreError};
 
+use crate::Shared;
 use crate::hub::{Closed, Hub, Member, TAIL_BATCH};
 
 /// Why a feed cannot start or continue.
@@ -86,7 +87,7 @@ impl Feed {
     }
 
     /// The next event in sequence order.
-    pub async fn next(&mut self) -> Result<Arc<Event>, FeedError> {
+    pub async fn next(&mut self) -> Result<Arc<Shared>, FeedError> {
         if self.member.is_lagged() {
             return Err(FeedError::Lagged {
                 resume: self.position,
@@ -120,7 +121,7 @@ impl Feed {
             }
             if let Some(event) = self.buffered.pop_front() {
                 self.position = event.sequence;
-                return Ok(Arc::new(event));
+                return Ok(Arc::new(Shared::new(event)));
             }
         }
         loop {

@@ -16,11 +16,18 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use fathom_store::{Event, Store, StoreError};
+use fathom_store::{Store, StoreError};
 use tokio::sync::mpsc;
+
+use crate::Shared;
 
 /// Events read from the outbox per query by the tailer.
 pub const TAIL_BATCH: usize = 500;
+
+/// How long the tailer lets commits gather after it is woken, before it reads them: a burst is
+/// then fanned out in batches, which each connection takes and writes in one go, instead of one
+/// wake-up and one socket write per event per connection.
+const GATHER: Duration = Duration::from_millis(2);
 
 /// How long the tailer waits after a failed read before trying again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
@@ -49,7 +56,7 @@ struct Members {
 }
 
 struct Slot {
-    tx: mpsc::Sender<Arc<Event>>,
+    tx: mpsc::Sender<Arc<Shared>>,
     lagged: Arc<AtomicBool>,
 }
 
@@ -65,7 +72,7 @@ pub enum Closed {
 /// A connection's place in the hub: its queue, and the sequence the hub had fanned out up to
 /// when it joined. Leaves the hub when dropped.
 pub struct Member {
-    rx: mpsc::Receiver<Arc<Event>>,
+    rx: mpsc::Receiver<Arc<Shared>>,
     lagged: Arc<AtomicBool>,
     id: u64,
     joined_at: i64,
@@ -172,7 +179,7 @@ impl Hub {
                     let full = page.events.len() >= TAIL_BATCH;
                     for event in page.events {
                         last = event.sequence;
-                        self.fan_out(Arc::new(event));
+                        self.fan_out(Arc::new(Shared::new(event)));
                     }
                     if full {
                         continue;
@@ -189,6 +196,8 @@ impl Hub {
                     if changed.is_err() {
                         // The store's watch is gone: the store is closing. Poll until stopped.
                         tokio::time::sleep(Duration::from_secs(1)).await;
+                    } else {
+                        tokio::time::sleep(GATHER).await;
                     }
                 }
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -197,7 +206,7 @@ impl Hub {
     }
 
     /// Offers `event` to every member; a member whose queue is full is dropped and marked lagged.
-    fn fan_out(&self, event: Arc<Event>) {
+    fn fan_out(&self, event: Arc<Shared>) {
         let mut members = self.members();
         if event.sequence <= members.position {
             return;
@@ -229,7 +238,7 @@ impl Member {
     }
 
     /// The next event of the fan-out, or why there will be none.
-    pub async fn recv(&mut self) -> Result<Arc<Event>, Closed> {
+    pub async fn recv(&mut self) -> Result<Arc<Shared>, Closed> {
         match self.rx.recv().await {
             Some(event) => Ok(event),
             None if self.lagged.load(Ordering::Acquire) => Err(Closed::Lagged),

@@ -5,14 +5,18 @@
 //!   that falls behind is dropped and told it lagged, never waited for.
 //! - [`Feed`] (`feed.rs`): one connection's ordered events: the backlog after a resume point,
 //!   then the live fan-out, without a gap or a duplicate.
+//! - [`Shared`] (`shared.rs`): one event as the hub hands it to every connection, with the
+//!   renderings made of it, so that connections that show an event alike serialise it once.
 //! - [`Subscription`] (`subscription.rs`): what one subscription receives (tenant, list rule,
 //!   filter, hidden fields, field selection) and how each change is announced (`create`,
 //!   `update`, `delete`, `enter`, `leave`).
 
 mod feed;
 mod hub;
+mod shared;
 mod subscription;
 
 pub use feed::{Feed, FeedError};
 pub use hub::{Closed, Hub, Member, TAIL_BATCH};
+pub use shared::Shared;
 pub use subscription::{Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer};

@@ -81,12 +81,13 @@ impl Announce {
     }
 }
 
-/// One subscription's announcement of one event: the record as the subscriber may see it
-/// (`None` for a delete or a leave of a record it may no longer read).
-#[derive(Debug, Clone)]
+/// One subscription's announcement of one event: whether it carries the record as the
+/// subscriber may see it ([`Subscription::shape`]; not for a delete, nor for a leave of a record
+/// it may no longer read).
+#[derive(Debug, Clone, Copy)]
 pub struct Delivery {
     pub announce: Announce,
-    pub record: Option<Map<String, Json>>,
+    pub with_record: bool,
 }
 
 /// Why a subscription cannot go on.
@@ -109,6 +110,9 @@ pub struct Subscription {
     announced: HashSet<Uuid>,
     /// The versions a snapshot sent; events at or below them are already reflected.
     snapshot: HashMap<Uuid, i64>,
+    /// What decides [`Subscription::shape`] besides the record (the hidden fields removed, the
+    /// selection): subscriptions with the same one show a record alike.
+    shape_key: String,
 }
 
 fn has_hops(filter: &Filter) -> bool {
@@ -124,7 +128,18 @@ impl Subscription {
         };
         let through_store = predicate.as_ref().is_some_and(has_hops);
         let rule_through_store = spec.viewer.rule.as_ref().is_some_and(has_hops);
+        // The fields removed (named, should two connections serve different schema versions),
+        // then the selection.
+        let removed: Vec<&str> = spec
+            .collection
+            .fields
+            .iter()
+            .filter(|f| f.hidden && !spec.viewer.sees_hidden)
+            .map(|f| f.name.as_str())
+            .collect();
+        let shape_key = format!("{removed:?}{:?}", spec.fields);
         Self {
+            shape_key,
             spec,
             predicate,
             through_store,
@@ -140,6 +155,12 @@ impl Subscription {
 
     pub fn collection(&self) -> &Arc<Collection> {
         &self.spec.collection
+    }
+
+    /// Equal for two subscriptions of one collection exactly when [`Subscription::shape`]
+    /// shows every record alike.
+    pub fn shape_key(&self) -> &str {
+        &self.shape_key
     }
 
     pub fn spec(&self) -> &SubscriptionSpec {
@@ -212,14 +233,14 @@ impl Subscription {
                 self.remember(event.record_id)?;
                 Some(Delivery {
                     announce,
-                    record: Some(self.shape(record)),
+                    with_record: true,
                 })
             }
             (_, false) if announced || (readable && self.may_have_left(event)) => {
                 self.announced.remove(&event.record_id);
                 Some(Delivery {
                     announce: Announce::Leave,
-                    record: readable.then(|| self.shape(record)),
+                    with_record: readable,
                 })
             }
             (_, false) => None,
@@ -249,7 +270,7 @@ impl Subscription {
         };
         Delivery {
             announce,
-            record: None,
+            with_record: false,
         }
     }
 

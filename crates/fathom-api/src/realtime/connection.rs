@@ -11,11 +11,11 @@
 //! only then. A snapshot first brings the connection up to the hub's position, then reads the
 //! records; events after it that the snapshot already reflects (by record version) are skipped.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use fathom_core::ErrorCode;
-use fathom_events::{Feed, FeedError, MatchError, Subscription};
-use fathom_store::Event;
+use fathom_events::{Delivery, Feed, FeedError, MatchError, Shared, Subscription};
 use tokio::sync::mpsc;
 
 use super::credential::{Credential, Standing, authority_changed, recheck_interval, standing};
@@ -248,19 +248,19 @@ impl Connection {
         self.out.send(frame).await.map_err(|_| End::Gone)
     }
 
-    async fn deliver(&mut self, event: Result<Arc<Event>, FeedError>) -> Result<(), End> {
+    async fn deliver(&mut self, event: Result<Arc<Shared>, FeedError>) -> Result<(), End> {
         let event = event.map_err(|e| {
             let (error, resume) = feed_problem(e);
             End::Closing(error, resume)
         })?;
         let mut matches = Vec::new();
         let mut overflowed = Vec::new();
-        for subscription in &mut self.subscriptions {
+        for (index, subscription) in self.subscriptions.iter_mut().enumerate() {
             match subscription
                 .judge(&self.state.schema, &self.state.store, &event)
                 .await
             {
-                Ok(Some(delivery)) => matches.push((subscription.id().to_owned(), delivery)),
+                Ok(Some(delivery)) => matches.push((index, delivery)),
                 Ok(None) => {}
                 Err(MatchError::Overflow) => overflowed.push(subscription.id().to_owned()),
                 Err(MatchError::Store(e)) => {
@@ -270,7 +270,8 @@ impl Connection {
             }
         }
         if !matches.is_empty() {
-            self.send(Frame::event(&event, matches)).await?;
+            let text = self.render(&event, &matches);
+            self.send(Frame::rendered(event.sequence, text)).await?;
         }
         for id in overflowed {
             self.subscriptions.retain(|s| s.id() != id);
@@ -278,6 +279,39 @@ impl Connection {
             self.send(Frame::error(&error, Some(&id))).await?;
         }
         Ok(())
+    }
+
+    /// The text of the event frame for `matches` (subscriptions by index): rendered once per
+    /// event for every connection whose matches have the same ids, announcements and shapes.
+    fn render(&self, event: &Shared, matches: &[(usize, Delivery)]) -> Arc<str> {
+        let mut key = String::new();
+        for (index, delivery) in matches {
+            let subscription = &self.subscriptions[*index];
+            let (id, shape) = (subscription.id(), subscription.shape_key());
+            let shape = if delivery.with_record { shape } else { "" };
+            let _ = write!(
+                key,
+                "{}:{id}{}|{}:{shape}",
+                id.len(),
+                delivery.announce.as_str(),
+                shape.len()
+            );
+        }
+        event.render(&key, || {
+            let items = matches
+                .iter()
+                .map(|(index, delivery)| {
+                    let subscription = &self.subscriptions[*index];
+                    let record = event
+                        .record
+                        .as_ref()
+                        .filter(|_| delivery.with_record)
+                        .map(|record| subscription.shape(record));
+                    (subscription.id(), delivery.announce, record)
+                })
+                .collect();
+            Frame::event(event, items).text()
+        })
     }
 
     /// Opens one checked subscription: with a snapshot, first catches up with the hub, reads

@@ -3,8 +3,10 @@
 //! Every frame is a JSON object with a `type`; on SSE the type is also the `event:` name and an
 //! event frame's sequence is its `id:`.
 
+use std::sync::Arc;
+
 use fathom_core::ErrorCode;
-use fathom_events::Delivery;
+use fathom_events::Announce;
 use fathom_store::Event;
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -119,6 +121,9 @@ pub fn too_large(size: usize, max_bytes: usize) -> ApiError {
     )
 }
 
+/// How one subscription (by id) announces an event, and the record it shows, if any.
+pub type EventMatch<'a> = (&'a str, Announce, Option<Map<String, Json>>);
+
 /// One frame for the client.
 #[derive(Debug, Clone)]
 pub struct Frame {
@@ -127,6 +132,9 @@ pub struct Frame {
     /// The sequence of an event frame (the SSE `id:`).
     pub seq: Option<i64>,
     pub body: Json,
+    /// The text already rendered (an event frame shared between connections); `body` is then
+    /// `null`.
+    rendered: Option<Arc<str>>,
 }
 
 impl Frame {
@@ -146,6 +154,15 @@ impl Frame {
             kind,
             seq: None,
             body: Json::Object(ordered),
+            rendered: None,
+        }
+    }
+
+    /// The frame's JSON text.
+    pub fn text(&self) -> String {
+        match &self.rendered {
+            Some(text) => text.to_string(),
+            None => self.body.to_string(),
         }
     }
 
@@ -194,13 +211,24 @@ impl Frame {
         Self::of("pong", json!({}))
     }
 
-    /// One event, with how each matching subscription announces it.
-    pub fn event(event: &Event, matches: Vec<(String, Delivery)>) -> Self {
+    /// An event frame rendered before ([`Frame::event`]'s text), at sequence `seq`.
+    pub fn rendered(seq: i64, text: Arc<str>) -> Self {
+        Self {
+            kind: "event",
+            seq: Some(seq),
+            body: Json::Null,
+            rendered: Some(text),
+        }
+    }
+
+    /// One event, with how each matching subscription (by id) announces it and the record it
+    /// shows, if any.
+    pub fn event(event: &Event, matches: Vec<EventMatch<'_>>) -> Self {
         let matches: Vec<Json> = matches
             .into_iter()
-            .map(|(sub, delivery)| {
-                let mut item = json!({ "sub": sub, "op": delivery.announce.as_str() });
-                if let Some(record) = delivery.record {
+            .map(|(sub, announce, record)| {
+                let mut item = json!({ "sub": sub, "op": announce.as_str() });
+                if let Some(record) = record {
                     item["record"] = Json::Object(record);
                 }
                 item

@@ -114,9 +114,7 @@ pub async fn stream(
 }
 
 fn sse_event(frame: Frame) -> SseEvent {
-    let event = SseEvent::default()
-        .event(frame.kind)
-        .data(frame.body.to_string());
+    let event = SseEvent::default().event(frame.kind).data(frame.text());
     match frame.seq {
         Some(seq) => event.id(seq.to_string()),
         None => event,

@@ -11,6 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgr
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use fathom_core::ErrorCode;
+use futures_util::SinkExt;
 use tokio::sync::mpsc;
 
 use super::connection::{Connection, Inbound, open_feed};
@@ -25,6 +26,9 @@ const IO_BUFFER: usize = 4 * 1024;
 
 /// Client messages a connection buffers before its loop takes them.
 const IN_BUFFER: usize = 16;
+
+/// Frames written to the socket before one flush, at most: what is queued goes out in one write.
+const WRITE_BATCH: usize = 64;
 
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -81,11 +85,40 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     matches!((authority, host), (Some(a), Some(h)) if a.eq_ignore_ascii_case(h))
 }
 
+fn message(frame: &Frame) -> Message {
+    Message::Text(Utf8Bytes::from(frame.text()))
+}
+
 async fn send(socket: &mut WebSocket, frame: &Frame) -> bool {
-    socket
-        .send(Message::Text(Utf8Bytes::from(frame.body.to_string())))
-        .await
-        .is_ok()
+    socket.send(message(frame)).await.is_ok()
+}
+
+/// Writes `first` and the frames already queued behind it (up to [`WRITE_BATCH`]) with one
+/// flush, so that a burst costs one socket write instead of one per frame. Whether the
+/// connection goes on (not after its last frame, nor when the socket failed).
+async fn write_queued(
+    socket: &mut WebSocket,
+    first: Frame,
+    frames: &mut mpsc::Receiver<Frame>,
+) -> bool {
+    let mut next = Some(first);
+    let mut written = 0;
+    while let Some(frame) = next.take() {
+        if frame.is_last() {
+            if socket.flush().await.is_ok() {
+                close(socket, &frame).await;
+            }
+            return false;
+        }
+        if socket.feed(message(&frame)).await.is_err() {
+            return false;
+        }
+        written += 1;
+        if written < WRITE_BATCH {
+            next = frames.try_recv().ok();
+        }
+    }
+    socket.flush().await.is_ok()
 }
 
 /// Sends the last frame and closes.
@@ -184,9 +217,8 @@ async fn session(state: AppState, mut socket: WebSocket) {
     loop {
         tokio::select! {
             frame = frames.recv() => match frame {
-                Some(frame) if frame.is_last() => return close(&mut socket, &frame).await,
                 Some(frame) => {
-                    if !send(&mut socket, &frame).await {
+                    if !write_queued(&mut socket, frame, &mut frames).await {
                         return;
                     }
                 }

@@ -1,0 +1,99 @@
+//! [`Shared`]: one event as the hub hands it to every connection, with the renderings
+//! connections made of it, so that subscribers who see an event alike share one serialisation.
+
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use fathom_store::Event;
+
+/// Distinct renderings remembered per event; past that, each connection renders its own.
+const MAX_RENDERINGS: usize = 16;
+
+/// An event and its renderings, each under the key of what it shows (which subscriptions, how
+/// announced, which fields): the same key always renders to the same text.
+#[derive(Debug)]
+pub struct Shared {
+    event: Event,
+    renderings: Mutex<Vec<(String, Arc<str>)>>,
+}
+
+impl Shared {
+    pub fn new(event: Event) -> Self {
+        Self {
+            event,
+            renderings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The rendering of this event under `key`: the one made before, or `render`'s (made once
+    /// per key, outside the lock, unless two connections race for a new key).
+    pub fn render(&self, key: &str, render: impl FnOnce() -> String) -> Arc<str> {
+        if let Some(text) = self.find(key) {
+            return text;
+        }
+        let text: Arc<str> = Arc::from(render());
+        let mut renderings = self
+            .renderings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if renderings.len() < MAX_RENDERINGS && !renderings.iter().any(|(k, _)| k == key) {
+            renderings.push((key.to_owned(), Arc::clone(&text)));
+        }
+        text
+    }
+
+    fn find(&self, key: &str) -> Option<Arc<str>> {
+        self.renderings
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, text)| Arc::clone(text))
+    }
+}
+
+impl Deref for Shared {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        &self.event
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fathom_store::{Actor, EventOperation};
+    use uuid::Uuid;
+
+    #[test]
+    fn each_key_is_rendered_once_and_shared() {
+        let shared = Shared::new(Event {
+            sequence: 7,
+            id: Uuid::nil(),
+            collection: "ticks".into(),
+            record_id: Uuid::nil(),
+            operation: EventOperation::Create,
+            version: 1,
+            tenant: None,
+            changed: Vec::new(),
+            record: None,
+            actor: Actor::System,
+            request_id: None,
+            committed_at: String::new(),
+        });
+        let mut renders = 0;
+        let first = shared.render("a", || {
+            renders += 1;
+            "one".into()
+        });
+        let again = shared.render("a", || {
+            renders += 1;
+            "other".into()
+        });
+        let other = shared.render("b", || "two".into());
+        assert_eq!(renders, 1);
+        assert!(Arc::ptr_eq(&first, &again));
+        assert_eq!((&*first, &*other, shared.sequence), ("one", "two", 7));
+    }
+}
