@@ -9,58 +9,18 @@
 //! PostgreSQL: the same with `FATHOM_BENCH_PG_URL` set to a superuser's URL; each case runs with
 //! `synchronous_commit` on and off (the row lock is held through the commit's WAL flush).
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+mod common;
 
-use fathom_schema::{Collection, Constraints, Field, FieldType, Schema, Value};
+use common::{report, schema};
+
+use std::time::Instant;
+
+use fathom_schema::Value;
 use fathom_store::{
     Durability, PostgresOptions, Scope, ScratchDatabase, SqliteOptions, Store, UnitOfWork, WriteOp,
 };
 
 const WRITES: usize = 3200;
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1e6
-}
-
-fn report(name: &str, total: Duration, mut latencies: Vec<Duration>) {
-    latencies.sort();
-    println!(
-        "{name:<58} {:>8.0} writes/s   p50 {:>8.1} us   p99 {:>8.1} us",
-        latencies.len() as f64 / total.as_secs_f64(),
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99)
-    );
-}
-
-fn schema() -> Schema {
-    let field = Field {
-        name: "body".into(),
-        kind: FieldType::Text,
-        required: true,
-        unique: false,
-        default: None,
-        constraints: Constraints::default(),
-        hidden: false,
-    };
-    let notes = Collection {
-        name: "notes".into(),
-        fields: vec![field],
-        indexes: vec![],
-        soft_delete: false,
-        timestamps: true,
-        tenant_scoped: false,
-        rules: Default::default(),
-    };
-    Schema {
-        collections: [("notes".to_owned(), Arc::new(notes))]
-            .into_iter()
-            .collect(),
-        users: None,
-        renames: Default::default(),
-    }
-}
 
 const EVENT_JSON: &str = r#"{"id":"0","created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z","version":1,"body":"note"}"#;
 
@@ -120,7 +80,7 @@ async fn main() {
             "raw insert{}, 1 caller, synchronous={synchronous}",
             if outbox { " + outbox" } else { "" }
         );
-        report(&name, started.elapsed(), latencies);
+        report(&name, "writes", started.elapsed(), latencies);
     }
     for durability in [Durability::Full, Durability::Normal] {
         let mut options = SqliteOptions::new(dir.path().join(format!("store-{durability:?}.db")));
@@ -197,7 +157,7 @@ async fn postgres(admin: &str) {
                     "raw insert{}, {callers} caller(s), synchronous_commit={synchronous}",
                     if outbox { " + outbox" } else { "" }
                 );
-                report(&name, started.elapsed(), latencies);
+                report(&name, "writes", started.elapsed(), latencies);
             }
         }
         let url = format!(
@@ -247,6 +207,7 @@ async fn store_creates(store: &Store, label: &str) {
             latencies.extend(task.await.expect("task"));
         }
         report(
+            "writes",
             &format!("store create (outbox), {callers} caller(s){label}"),
             started.elapsed(),
             latencies,

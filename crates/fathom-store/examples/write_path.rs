@@ -8,59 +8,20 @@
 //!
 //! Run: `cargo run --release -p fathom-store --example write_path`
 
+mod common;
+
+use common::{report, schema};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fathom_schema::{Collection, Constraints, Field, FieldType, Schema, Value};
+use fathom_schema::Value;
 use fathom_store::{
     ListQuery, PostgresOptions, Scope, ScratchDatabase, SqliteOptions, Store, UnitOfWork, WriteOp,
 };
 
 const WRITES: usize = 2000;
 const READS: usize = 20000;
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1e6
-}
-
-fn report(name: &str, total: Duration, mut latencies: Vec<Duration>) {
-    latencies.sort();
-    println!(
-        "{name:<48} {:>9.0} ops/s   p50 {:>7.1} us   p99 {:>8.1} us",
-        latencies.len() as f64 / total.as_secs_f64(),
-        percentile(&latencies, 0.50),
-        percentile(&latencies, 0.99)
-    );
-}
-
-fn schema() -> Schema {
-    let field = Field {
-        name: "body".into(),
-        kind: FieldType::Text,
-        required: true,
-        unique: false,
-        default: None,
-        constraints: Constraints::default(),
-        hidden: false,
-    };
-    let notes = Collection {
-        name: "notes".into(),
-        fields: vec![field],
-        indexes: vec![],
-        soft_delete: false,
-        timestamps: true,
-        tenant_scoped: false,
-        rules: Default::default(),
-    };
-    Schema {
-        collections: [("notes".to_owned(), Arc::new(notes))]
-            .into_iter()
-            .collect(),
-        users: None,
-        renames: Default::default(),
-    }
-}
 
 fn raw_connection(path: &std::path::Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).expect("open");
@@ -98,6 +59,7 @@ async fn main() {
         latencies.push(t.elapsed());
     }
     report(
+        "ops",
         "raw rusqlite insert, 1 caller (commit each)",
         started.elapsed(),
         latencies,
@@ -123,6 +85,7 @@ async fn main() {
         latencies.push(t.elapsed());
     }
     report(
+        "ops",
         "raw rusqlite get by id, 1 caller",
         started.elapsed(),
         latencies,
@@ -169,6 +132,7 @@ async fn postgres_paths(admin: &str) {
         ids.push(id);
     }
     report(
+        "ops",
         "raw tokio-postgres insert, 1 caller (commit each)",
         started.elapsed(),
         latencies,
@@ -188,6 +152,7 @@ async fn postgres_paths(admin: &str) {
         latencies.push(t.elapsed());
     }
     report(
+        "ops",
         "raw tokio-postgres get by id, 1 caller",
         started.elapsed(),
         latencies,
@@ -226,6 +191,7 @@ async fn store_paths(store: &Store, writes: &str, reads: &str) {
         })
         .await;
         report(
+            "ops",
             &format!("store create, {callers} caller(s) ({writes})"),
             total,
             latencies,
@@ -247,6 +213,7 @@ async fn store_paths(store: &Store, writes: &str, reads: &str) {
         })
         .await;
         report(
+            "ops",
             &format!("store get by id, {callers} caller(s) ({reads})"),
             total,
             latencies,
