@@ -6,10 +6,12 @@
 
 use std::sync::Arc;
 
-use fathom_schema::{Collection, Schema, Value};
-use fathom_store::{ListQuery, Scope, Store, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use fathom_schema::Value;
+use fathom_store::{ListQuery, Scope, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
 
 mod support;
+
+use support::Fixture;
 
 const SCHEMA: &str = r#"
 [collections.authors]
@@ -22,29 +24,11 @@ fields.author = { type = "relation", collection = "authors", required = true }
 fields.isbn   = { type = "text", unique = true }
 "#;
 
-struct Fixture {
-    store: Store,
-    schema: Schema,
-    _database: support::TestStore,
-}
-
 async fn fixture() -> Fixture {
-    let database = support::open("contract").await;
-    let store = database.store.clone();
-    let schema = fathom_schema::parse_schema("contract.toml", SCHEMA).unwrap();
-    store.migrate(&schema, false).await.unwrap();
-    Fixture {
-        store,
-        schema,
-        _database: database,
-    }
+    Fixture::migrated("contract", SCHEMA).await
 }
 
 impl Fixture {
-    fn collection(&self, name: &str) -> Arc<Collection> {
-        self.schema.collection(name).unwrap().clone()
-    }
-
     fn create_author(&self, name: &str) -> WriteOp {
         WriteOp::Create {
             id: None,

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fathom_schema::{Collection, Schema, Value};
+use fathom_schema::Value;
 use fathom_store::{
     Actor, EventOperation, Origin, Retention, Scope, Store, StoreErrorKind, UnitOfWork, WriteOp,
     WriteResult,
@@ -19,6 +19,8 @@ use proptest::test_runner::{Config, TestRunner};
 use uuid::Uuid;
 
 mod support;
+
+use support::Fixture;
 
 const SCHEMA: &str = r#"
 [collections.tags]
@@ -31,29 +33,11 @@ fields.body   = { type = "text", required = true }
 fields.secret = { type = "text", hidden = true }
 "#;
 
-struct Fixture {
-    store: Store,
-    schema: Schema,
-    _database: support::TestStore,
-}
-
 async fn fixture() -> Fixture {
-    let database = support::open("events").await;
-    let store = database.store.clone();
-    let schema = fathom_schema::parse_schema("events.toml", SCHEMA).unwrap();
-    store.migrate(&schema, false).await.unwrap();
-    Fixture {
-        store,
-        schema,
-        _database: database,
-    }
+    Fixture::migrated("events", SCHEMA).await
 }
 
 impl Fixture {
-    fn collection(&self, name: &str) -> Arc<Collection> {
-        self.schema.collection(name).unwrap().clone()
-    }
-
     fn tag(&self, name: &str) -> WriteOp {
         WriteOp::Create {
             id: None,
@@ -447,7 +431,7 @@ fn concurrent_writers_with_aborts_yield_a_gap_free_sequence_in_commit_order() {
 #[tokio::test]
 async fn on_postgres_a_node_learns_of_another_nodes_events() {
     let f = fixture().await;
-    let Some(url) = f._database.postgres_url() else {
+    let Some(url) = f.postgres_url() else {
         return;
     };
     let other = Store::open_postgres(fathom_store::PostgresOptions::new(url))

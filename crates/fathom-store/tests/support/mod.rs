@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+use std::sync::Arc;
+
+use fathom_schema::{Collection, Schema};
 use fathom_store::{PostgresOptions, ScratchDatabase, SqliteOptions, Store};
 
 /// A store under test and what keeps its database alive (dropped after the store).
@@ -61,5 +64,36 @@ pub async fn open(name: &str) -> TestStore {
             store,
             _database: Database::Sqlite(dir),
         }
+    }
+}
+
+/// A store of a suite with its schema (TOML) migrated in, on a fresh database.
+pub struct Fixture {
+    pub store: Store,
+    pub schema: Schema,
+    _database: TestStore,
+}
+
+impl Fixture {
+    /// `name` names the database and the schema file in messages.
+    pub async fn migrated(name: &str, schema: &str) -> Self {
+        let database = open(name).await;
+        let store = database.store.clone();
+        let schema = fathom_schema::parse_schema(&format!("{name}.toml"), schema).unwrap();
+        store.migrate(&schema, false).await.unwrap();
+        Self {
+            store,
+            schema,
+            _database: database,
+        }
+    }
+
+    pub fn collection(&self, name: &str) -> Arc<Collection> {
+        self.schema.collection(name).unwrap().clone()
+    }
+
+    /// The URL of the scratch PostgreSQL database, so a test can open a second node on it.
+    pub fn postgres_url(&self) -> Option<String> {
+        self._database.postgres_url()
     }
 }
