@@ -182,7 +182,18 @@ impl Subscription {
         Ok(())
     }
 
+    /// Whether the subscription remembers what it announced. One with neither filter nor rule
+    /// has in view every record it may read, always: nothing can enter or leave it, so it has
+    /// nothing to remember (and no bound on how many records it follows); an update is
+    /// announced as `update`.
+    fn tracks(&self) -> bool {
+        self.predicate.is_some()
+    }
+
     fn remember(&mut self, id: Uuid) -> Result<(), MatchError> {
+        if !self.tracks() {
+            return Ok(());
+        }
         if self.announced.insert(id) && self.announced.len() > self.spec.max_tracked {
             return Err(MatchError::Overflow);
         }
@@ -225,7 +236,10 @@ impl Subscription {
             (EventOperation::Delete, _) if readable || announced => Some(self.gone(event)),
             (EventOperation::Delete, _) => None,
             (_, true) => {
-                let announce = match (event.operation, announced) {
+                // Untracked, only a create is news: anything else was in view before.
+                let known =
+                    announced || (!self.tracks() && event.operation != EventOperation::Create);
+                let announce = match (event.operation, known) {
                     (_, true) => Announce::Update,
                     (EventOperation::Create, false) => Announce::Create,
                     (_, false) => Announce::Enter,

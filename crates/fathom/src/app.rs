@@ -32,6 +32,8 @@ pub struct Application {
     schema_file: Option<std::path::PathBuf>,
     /// How long the outbox keeps events (`[events]`), enforced by the pruner.
     retention: fathom_store::Retention,
+    /// The realtime threads (`[realtime] threads`).
+    fan_out: crate::fan_out::FanOut,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -110,7 +112,9 @@ impl Application {
         let hub = fathom_events::Hub::open(store.clone(), settings.queue)
             .await
             .map_err(|e| anyhow::anyhow!("reading the outbox position: {}", e.detail))?;
-        let realtime = fathom_api::Realtime::new(hub, settings);
+        let fan_out = crate::fan_out::FanOut::start(config.realtime.threads())
+            .context("starting the realtime threads")?;
+        let realtime = fathom_api::Realtime::new(hub, settings, fan_out.handle());
         let state = AppState::new(
             store,
             schema,
@@ -134,6 +138,7 @@ impl Application {
             applied,
             schema_file: None,
             retention: config.events.retention(),
+            fan_out,
         })
     }
 
@@ -195,8 +200,9 @@ impl Application {
             self.retention,
         )));
         let hub = self.state.realtime.hub.clone();
-        let _tailing = AbortOnDrop(tokio::spawn(hub.clone().run()));
         let address = self.local_addr()?;
+        let fan_out = self.fan_out;
+        let _tailing = AbortOnDrop(fan_out.spawn(hub.clone().run()));
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server =

@@ -8,6 +8,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod demo;
+mod fan_out;
 mod http_server;
 mod pruner;
 mod reload;

@@ -18,12 +18,14 @@ mod subscribe;
 mod tickets;
 mod ws;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::routing::{get, post};
 use fathom_events::Hub;
+use tokio::runtime::Handle;
 
 use crate::AppState;
 
@@ -74,15 +76,27 @@ pub struct Realtime {
     pub hub: Hub,
     pub tickets: Tickets,
     pub settings: RealtimeSettings,
+    /// The runtime connections run on (the server's realtime threads), or `None` for the
+    /// caller's.
+    runtime: Option<Handle>,
 }
 
 impl Realtime {
-    pub fn new(hub: Hub, settings: RealtimeSettings) -> Arc<Self> {
+    pub fn new(hub: Hub, settings: RealtimeSettings, runtime: Option<Handle>) -> Arc<Self> {
         Arc::new(Self {
             hub,
             tickets: Tickets::new(settings.ticket_ttl),
             settings,
+            runtime,
         })
+    }
+
+    /// Runs a connection's task on the realtime runtime.
+    pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(task)),
+            None => drop(tokio::spawn(task)),
+        }
     }
 }
 

@@ -98,7 +98,9 @@ pub async fn stream(
             "This subscription was refused.",
         ));
     }
-    tokio::spawn(connection.run(initial, Vec::new(), resume.is_some(), None));
+    state
+        .realtime
+        .spawn(connection.run(initial, Vec::new(), resume.is_some(), None));
     let events = stream::unfold(frames, |mut frames| async move {
         let frame = frames.recv().await?;
         Some((Ok::<_, Infallible>(sse_event(frame)), frames))

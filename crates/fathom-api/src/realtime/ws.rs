@@ -60,7 +60,11 @@ pub async fn upgrade(
         .write_buffer_size(IO_BUFFER)
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
-        .on_upgrade(move |socket| session(state, socket)))
+        .on_upgrade(move |socket| async move {
+            // The socket is served on the realtime threads.
+            let realtime = std::sync::Arc::clone(&state.realtime);
+            realtime.spawn(session(state, socket));
+        }))
 }
 
 /// Whether a browser at `Origin` may connect: no `Origin` (not a browser), an allowed origin,
@@ -211,7 +215,9 @@ async fn session(state: AppState, mut socket: WebSocket) {
     let connection = Connection::new(state.clone(), credential, principal, feed, out);
     let (initial, problems) = connection.check_all(&auth.subscriptions);
     let resuming = auth.resume.is_some();
-    tokio::spawn(connection.run(initial, problems, resuming, Some(messages)));
+    state
+        .realtime
+        .spawn(connection.run(initial, problems, resuming, Some(messages)));
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.tick().await;
     loop {

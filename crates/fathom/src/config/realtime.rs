@@ -29,6 +29,9 @@ pub struct RealtimeConfig {
     pub ticket_ttl_secs: u64,
     /// Realtime connections (SSE and WebSocket) one node holds at most; more are answered 503.
     pub max_connections: usize,
+    /// Threads that run realtime connections, at a lower scheduling priority than requests
+    /// (`None`: half the CPUs, at least one; `0`: on the request threads).
+    pub threads: Option<usize>,
 }
 
 impl Default for RealtimeConfig {
@@ -42,6 +45,7 @@ impl Default for RealtimeConfig {
             max_tracked: 10_000,
             ticket_ttl_secs: 30,
             max_connections: 20_000,
+            threads: None,
         }
     }
 }
@@ -75,7 +79,17 @@ impl RealtimeConfig {
         if !(1..=600).contains(&self.ticket_ttl_secs) {
             return invalid("realtime.ticket_ttl_secs must be between 1 and 600");
         }
+        if self.threads.is_some_and(|t| t > 256) {
+            return invalid("realtime.threads must be between 0 and 256");
+        }
         Ok(())
+    }
+
+    /// The realtime threads to start: as configured, or half the CPUs (at least one).
+    pub fn threads(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
+        })
     }
 
     pub fn settings(&self) -> fathom_api::RealtimeSettings {
