@@ -11,6 +11,7 @@ pub mod client;
 pub mod data;
 pub mod docs;
 pub mod fathom_server;
+pub mod floor;
 pub mod loadgen;
 pub mod machine;
 pub mod outbox_cost;

@@ -127,6 +127,10 @@ struct SuiteArgs {
     /// W5: a phase stops waiting for deliveries after this many seconds without one.
     #[arg(long, default_value_t = 10.0)]
     w5_quiet_seconds: f64,
+    /// W5: milliseconds the bare fan-out floor run after the crowd lets events gather (0 skips
+    /// the floor); 50 is what Fathom's hub waits with 10,000 connections.
+    #[arg(long, default_value_t = 50)]
+    w5_floor_gather_ms: u64,
     /// A `fathom` binary built from `main` (before the outbox): W1 then also runs against it and
     /// this build, fresh servers taking turns (`scripts/bench.sh` builds it into
     /// target/bench/fathom-main).
@@ -201,6 +205,7 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
             local_addresses: args.w5_local_addresses,
             connect_concurrency: args.w5_connect_concurrency,
             quiet: Duration::from_secs_f64(args.w5_quiet_seconds.max(0.1)),
+            floor_gather: Duration::from_millis(args.w5_floor_gather_ms),
         },
         fathom_main_bin: args.fathom_main_bin,
     };

@@ -133,6 +133,9 @@ pub struct CrowdRun {
     /// CPU of the steady phase.
     #[serde(default)]
     pub cpu: Option<PhaseCpu>,
+    /// The bare fan-out floor with the same connections, rate and duration (`floor.rs`).
+    #[serde(default)]
+    pub floor: Option<FloorRun>,
 }
 
 /// W1 creates against a `fathom` built from `main` (before the outbox: `before`) and this build
@@ -222,4 +225,21 @@ impl Results {
     pub fn from_json(text: &str) -> anyhow::Result<Self> {
         Ok(serde_json::from_str(text)?)
     }
+}
+
+/// The bare fan-out floor (`floor.rs`): loopback sockets and pre-encoded lines, nothing else.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FloorRun {
+    pub connections: usize,
+    pub rate_per_sec: f64,
+    /// How long lines gathered before each hand-out.
+    pub gather_ms: f64,
+    pub expected: u64,
+    pub delivered: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// CPU seconds the bench process spent per second of the run (writers and readers).
+    pub cpu_per_sec: Option<f64>,
 }

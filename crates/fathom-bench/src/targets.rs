@@ -198,7 +198,10 @@ pub fn check_realtime(realtime: &RealtimeResults) -> Vec<TargetCheck> {
                     d.out_of_order,
                     d.ended_early,
                     writer.throughput
-                ),
+                ) + &crowd.floor.as_ref().map(|f| format!(
+                    "; the bare fan-out floor on this machine in the same run (loopback sockets, pre-encoded lines gathered {:.0} ms, no server): p99 {:.1} ms (p50 {:.1}), {} of {} delivered",
+                    f.gather_ms, f.p99_ms, f.p50_ms, f.delivered, f.expected
+                )).unwrap_or_default(),
                 met: d.received > 0
                     && d.p99_ms < W5_CROWD_P99_MS
                     && d.lost == 0

@@ -7,7 +7,9 @@
 //!   receiving). The counts take turns, round by round, like the other workloads.
 //! - **Crowd**: many connections (10,000 by default) are opened and held idle, the server's RSS is
 //!   read, one probe create checks that every one of them still delivers, then the writer creates
-//!   at a steady rate (100 a second) and delivery to all of them is measured.
+//!   at a steady rate (100 a second) and delivery to all of them is measured. Then the bare
+//!   fan-out floor (`floor.rs`) runs with the same connections, rate and duration: what the
+//!   machine itself allows, as the crowd's baseline.
 //!
 //! Latency is measured as `subscriber` describes: receive instant minus `committed_at`.
 
@@ -23,10 +25,11 @@ use tokio::task::JoinSet;
 
 use crate::client::{expect_status, http_client};
 use crate::data::{Lcg, item, mix};
+use crate::floor::{self, FloorOptions};
 use crate::loadgen::{self, Bounds, Load, Outcome};
 use crate::proc_stats;
 use crate::report::Summary;
-use crate::results::{BurstRun, CrowdRun, PhaseCpu, RealtimeResults};
+use crate::results::{BurstRun, CrowdRun, FloorRun, PhaseCpu, RealtimeResults};
 use crate::subscriber::{self, SseClients, Subscriber, Target, Transport};
 use delivery::DeliveryTotal;
 
@@ -55,6 +58,9 @@ pub struct W5Options {
     pub connect_concurrency: usize,
     /// A phase stops waiting for deliveries once none has arrived for this long.
     pub quiet: Duration,
+    /// How long the bare fan-out floor (`floor.rs`), run after the crowd with its connections,
+    /// rate and duration, lets events gather; zero skips it.
+    pub floor_gather: Duration,
 }
 
 /// The server W5 runs against.
@@ -444,6 +450,7 @@ impl W5<'_> {
             );
         }
         let delivery = Self::finish(crowd, expected_each).await.figures();
+        let floor = self.floor().await;
         let run = CrowdRun {
             asked,
             connect_seconds,
@@ -455,9 +462,44 @@ impl W5<'_> {
             writer,
             delivery,
             cpu: phase_cpu,
+            floor,
         };
         announce_crowd(&run);
         run
+    }
+
+    /// The bare fan-out floor with the crowd's connections, rate and duration.
+    async fn floor(&self) -> Option<FloorRun> {
+        let o = self.options;
+        if o.floor_gather.is_zero() || o.crowd_rate <= 0.0 || o.crowd_seconds <= 0.0 {
+            return None;
+        }
+        println!(
+            "W5 floor: {} bare loopback connections, {:.0} lines a second for {:.0} s, gathered {} ms…",
+            o.crowd,
+            o.crowd_rate,
+            o.crowd_seconds,
+            o.floor_gather.as_millis()
+        );
+        let options = FloorOptions {
+            connections: o.crowd,
+            rate_per_sec: o.crowd_rate,
+            gather: o.floor_gather,
+            seconds: o.crowd_seconds,
+            locals: self.locals.clone(),
+            server_threads: 1,
+        };
+        match tokio::task::spawn_blocking(move || floor::run(&options)).await {
+            Ok(Ok(run)) => Some(run),
+            Ok(Err(e)) => {
+                println!("    the floor could not run: {e:#}");
+                None
+            }
+            Err(e) => {
+                println!("    the floor could not run: {e}");
+                None
+            }
+        }
     }
 }
 
@@ -490,6 +532,18 @@ fn announce_burst(run: &BurstRun) {
 }
 
 fn announce_crowd(run: &CrowdRun) {
+    if let Some(f) = &run.floor {
+        println!(
+            "W5 floor: {} of {} delivered; p50 {:.2} p95 {:.2} p99 {:.2} max {:.2} ms; bench CPU {:.2} s a second",
+            f.delivered,
+            f.expected,
+            f.p50_ms,
+            f.p95_ms,
+            f.p99_ms,
+            f.max_ms,
+            f.cpu_per_sec.unwrap_or(f64::NAN)
+        );
+    }
     let d = &run.delivery;
     println!(
         "W5 crowd of {}: held {}, RSS {:?} -> {:?} MiB; delivery p50 {:.2} p95 {:.2} p99 {:.2} \

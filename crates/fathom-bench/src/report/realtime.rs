@@ -166,6 +166,23 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
             thousands(crowd.held as f64),
             crowd.rate_per_sec
         );
+        if let Some(f) = &crowd.floor {
+            let _ = writeln!(
+                out,
+                "- Bare fan-out floor, same run, after the crowd (`floor.rs`): {} loopback TCP                  connections read by the bench, {:.0} 300-byte lines a second for as long,                  handed to every connection every {:.0} ms as one pre-encoded buffer (one write                  each), no HTTP, JSON or rules: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max                  {:.1} ms; {} of {} delivered; the bench process used {} CPU-seconds a second.                  A latency this floor cannot reach on this machine, no server can.",
+                thousands(f.connections as f64),
+                f.rate_per_sec,
+                f.gather_ms,
+                f.p50_ms,
+                f.p95_ms,
+                f.p99_ms,
+                f.max_ms,
+                thousands(f.delivered as f64),
+                thousands(f.expected as f64),
+                f.cpu_per_sec
+                    .map_or_else(|| "?".into(), |c| format!("{c:.2}"))
+            );
+        }
     }
     out
 }
