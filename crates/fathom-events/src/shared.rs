@@ -2,7 +2,7 @@
 //! connections made of it, so that subscribers who see an event alike share one serialisation.
 
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use fathom_store::Event;
 
@@ -14,14 +14,15 @@ const MAX_RENDERINGS: usize = 16;
 #[derive(Debug)]
 pub struct Shared {
     event: Event,
-    renderings: Mutex<Vec<(String, Arc<str>)>>,
+    /// Read by every connection for every event (a read lock), written once per key.
+    renderings: RwLock<Vec<(String, Arc<str>)>>,
 }
 
 impl Shared {
     pub fn new(event: Event) -> Self {
         Self {
             event,
-            renderings: Mutex::new(Vec::new()),
+            renderings: RwLock::new(Vec::new()),
         }
     }
 
@@ -34,7 +35,7 @@ impl Shared {
         let text: Arc<str> = Arc::from(render());
         let mut renderings = self
             .renderings
-            .lock()
+            .write()
             .unwrap_or_else(PoisonError::into_inner);
         if renderings.len() < MAX_RENDERINGS && !renderings.iter().any(|(k, _)| k == key) {
             renderings.push((key.to_owned(), Arc::clone(&text)));
@@ -44,7 +45,7 @@ impl Shared {
 
     fn find(&self, key: &str) -> Option<Arc<str>> {
         self.renderings
-            .lock()
+            .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .find(|(k, _)| k == key)

@@ -110,9 +110,11 @@ pub struct Subscription {
     announced: HashSet<Uuid>,
     /// The versions a snapshot sent; events at or below them are already reflected.
     snapshot: HashMap<Uuid, i64>,
-    /// What decides [`Subscription::shape`] besides the record (the hidden fields removed, the
-    /// selection): subscriptions with the same one show a record alike.
-    shape_key: String,
+    /// The parts of [`Subscription::render_key`], made once: the id, then what decides
+    /// [`Subscription::shape`] besides the record (the hidden fields removed, the selection),
+    /// each length-prefixed so that no two different lists of parts read alike.
+    key_id: String,
+    key_shape: String,
 }
 
 fn has_hops(filter: &Filter) -> bool {
@@ -139,7 +141,8 @@ impl Subscription {
             .collect();
         let shape_key = format!("{removed:?}{:?}", spec.fields);
         Self {
-            shape_key,
+            key_id: format!("{}:{}", spec.id.len(), spec.id),
+            key_shape: format!("|{}:{shape_key}", shape_key.len()),
             spec,
             predicate,
             through_store,
@@ -157,10 +160,17 @@ impl Subscription {
         &self.spec.collection
     }
 
-    /// Equal for two subscriptions of one collection exactly when [`Subscription::shape`]
-    /// shows every record alike.
-    pub fn shape_key(&self) -> &str {
-        &self.shape_key
+    /// Appends to `key` what decides this subscription's part of an event frame: its id, how
+    /// it announces the event, and (when the frame carries the record) its shape. Equal keys
+    /// render to the same text.
+    pub fn render_key(&self, delivery: Delivery, key: &mut String) {
+        key.push_str(&self.key_id);
+        key.push_str(delivery.announce.as_str());
+        key.push_str(if delivery.with_record {
+            &self.key_shape
+        } else {
+            "|0:"
+        });
     }
 
     pub fn spec(&self) -> &SubscriptionSpec {

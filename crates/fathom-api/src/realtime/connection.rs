@@ -11,7 +11,6 @@
 //! only then. A snapshot first brings the connection up to the hub's position, then reads the
 //! records; events after it that the snapshot already reflects (by record version) are skipped.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use fathom_core::ErrorCode;
@@ -284,18 +283,9 @@ impl Connection {
     /// The text of the event frame for `matches` (subscriptions by index): rendered once per
     /// event for every connection whose matches have the same ids, announcements and shapes.
     fn render(&self, event: &Shared, matches: &[(usize, Delivery)]) -> Arc<str> {
-        let mut key = String::new();
+        let mut key = String::with_capacity(64);
         for (index, delivery) in matches {
-            let subscription = &self.subscriptions[*index];
-            let (id, shape) = (subscription.id(), subscription.shape_key());
-            let shape = if delivery.with_record { shape } else { "" };
-            let _ = write!(
-                key,
-                "{}:{id}{}|{}:{shape}",
-                id.len(),
-                delivery.announce.as_str(),
-                shape.len()
-            );
+            self.subscriptions[*index].render_key(*delivery, &mut key);
         }
         event.render(&key, || {
             let items = matches
@@ -310,7 +300,7 @@ impl Connection {
                     (subscription.id(), delivery.announce, record)
                 })
                 .collect();
-            Frame::event(event, items).text()
+            Frame::event(event, items).text().into_owned()
         })
     }
 

@@ -3,6 +3,7 @@
 //! Every frame is a JSON object with a `type`; on SSE the type is also the `event:` name and an
 //! event frame's sequence is its `id:`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use fathom_core::ErrorCode;
@@ -159,10 +160,11 @@ impl Frame {
     }
 
     /// The frame's JSON text.
-    pub fn text(&self) -> String {
+    /// The frame's JSON text (borrowed when it was rendered before, as shared event frames are).
+    pub fn text(&self) -> Cow<'_, str> {
         match &self.rendered {
-            Some(text) => text.to_string(),
-            None => self.body.to_string(),
+            Some(text) => Cow::Borrowed(text),
+            None => Cow::Owned(self.body.to_string()),
         }
     }
 

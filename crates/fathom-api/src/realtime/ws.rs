@@ -90,7 +90,7 @@ fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
 }
 
 fn message(frame: &Frame) -> Message {
-    Message::Text(Utf8Bytes::from(frame.text()))
+    Message::Text(Utf8Bytes::from(frame.text().into_owned()))
 }
 
 async fn send(socket: &mut WebSocket, frame: &Frame) -> bool {

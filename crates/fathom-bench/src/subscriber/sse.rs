@@ -6,12 +6,48 @@ use anyhow::{Context, ensure};
 
 use super::Target;
 
-/// One open SSE stream and the bytes of a block not yet complete.
+/// One open SSE stream.
 pub struct SseStream {
     response: reqwest::Response,
+    blocks: Blocks,
+}
+
+/// The bytes received but not yet taken, cut into blocks at blank lines.
+#[derive(Default)]
+struct Blocks {
     buffer: Vec<u8>,
+    /// Where the first block not yet taken starts: blocks are taken by moving it, and the bytes
+    /// before it are dropped once per chunk received (not once per block, which would move the
+    /// rest of a large chunk for every event in it).
+    start: usize,
     /// Where the search for the end of the current block resumes.
     scanned: usize,
+}
+
+impl Blocks {
+    fn push(&mut self, bytes: &[u8]) {
+        self.buffer.drain(..self.start);
+        self.scanned -= self.start;
+        self.start = 0;
+        self.buffer.extend_from_slice(bytes);
+    }
+
+    /// The next complete block (up to a blank line, without it).
+    fn take(&mut self) -> Option<&[u8]> {
+        let mut at = self.scanned.max(self.start);
+        while let Some(offset) = self.buffer[at..].iter().position(|b| *b == b'\n') {
+            let newline = at + offset;
+            if newline > self.start && self.buffer[newline - 1] == b'\n' {
+                let from = self.start;
+                self.start = newline + 1;
+                self.scanned = self.start;
+                return Some(&self.buffer[from..newline - 1]);
+            }
+            at = newline + 1;
+        }
+        self.scanned = self.buffer.len();
+        None
+    }
 }
 
 pub async fn open(client: &reqwest::Client, target: &Target) -> anyhow::Result<SseStream> {
@@ -35,16 +71,15 @@ pub async fn open(client: &reqwest::Client, target: &Target) -> anyhow::Result<S
     }
     Ok(SseStream {
         response,
-        buffer: Vec::with_capacity(4096),
-        scanned: 0,
+        blocks: Blocks::default(),
     })
 }
 
 impl SseStream {
     pub async fn next(&mut self) -> anyhow::Result<Option<String>> {
         loop {
-            while let Some(block) = self.take_block() {
-                if let Some(data) = data_of(&block)? {
+            while let Some(block) = self.blocks.take() {
+                if let Some(data) = data_of(block)? {
                     return Ok(Some(data));
                 }
             }
@@ -54,26 +89,8 @@ impl SseStream {
                 .await
                 .context("reading the SSE stream")?
             {
-                Some(bytes) => self.buffer.extend_from_slice(&bytes),
+                Some(bytes) => self.blocks.push(&bytes),
                 None => return Ok(None),
-            }
-        }
-    }
-
-    /// The next complete block (up to a blank line), without its terminator.
-    fn take_block(&mut self) -> Option<Vec<u8>> {
-        let from = self.scanned.saturating_sub(1);
-        match self.buffer[from..].windows(2).position(|w| w == b"\n\n") {
-            Some(at) => {
-                let end = from + at;
-                let block = self.buffer[..end].to_vec();
-                self.buffer.drain(..end + 2);
-                self.scanned = 0;
-                Some(block)
-            }
-            None => {
-                self.scanned = self.buffer.len();
-                None
             }
         }
     }
@@ -123,5 +140,21 @@ mod tests {
             Some("a\nb".to_owned())
         );
         assert!(data_of(b"nonsense").is_err());
+    }
+
+    #[test]
+    fn cuts_blocks_at_blank_lines_across_chunks() {
+        let mut blocks = Blocks::default();
+        blocks.push(b"data: 1\n\n: ping\n\ndata: 2\n");
+        assert_eq!(blocks.take(), Some(&b"data: 1"[..]));
+        assert_eq!(blocks.take(), Some(&b": ping"[..]));
+        assert_eq!(blocks.take(), None);
+        blocks.push(b"\ndata: 3");
+        assert_eq!(blocks.take(), Some(&b"data: 2"[..]));
+        assert_eq!(blocks.take(), None);
+        blocks.push(b"\n\n\n\n");
+        assert_eq!(blocks.take(), Some(&b"data: 3"[..]));
+        assert_eq!(blocks.take(), Some(&b""[..]));
+        assert_eq!(blocks.take(), None);
     }
 }
