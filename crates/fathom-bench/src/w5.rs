@@ -489,14 +489,17 @@ impl W5<'_> {
             locals: self.locals.clone(),
             server_threads: 1,
         };
-        match tokio::task::spawn_blocking(move || floor::run(&options)).await {
-            Ok(Ok(run)) => Some(run),
-            Ok(Err(e)) => {
+        // On a thread of its own, outside this runtime: the floor builds and stops runtimes.
+        let thread = std::thread::spawn(move || floor::run(&options));
+        let joined = tokio::task::spawn_blocking(move || thread.join()).await;
+        match joined {
+            Ok(Ok(Ok(run))) => Some(run),
+            Ok(Ok(Err(e))) => {
                 println!("    the floor could not run: {e:#}");
                 None
             }
-            Err(e) => {
-                println!("    the floor could not run: {e}");
+            _ => {
+                println!("    the floor could not run: its thread failed");
                 None
             }
         }

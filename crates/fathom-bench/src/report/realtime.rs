@@ -169,7 +169,12 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
         if let Some(f) = &crowd.floor {
             let _ = writeln!(
                 out,
-                "- Bare fan-out floor, same run, after the crowd (`floor.rs`): {} loopback TCP                  connections read by the bench, {:.0} 300-byte lines a second for as long,                  handed to every connection every {:.0} ms as one pre-encoded buffer (one write                  each), no HTTP, JSON or rules: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max                  {:.1} ms; {} of {} delivered; the bench process used {} CPU-seconds a second.                  A latency this floor cannot reach on this machine, no server can.",
+                "- Bare fan-out floor, same run, after the crowd (`floor.rs`): {} loopback TCP \
+                 connections read by the bench, {:.0} 300-byte lines a second for as long, \
+                 handed to every connection every {:.0} ms as one pre-encoded buffer (one write \
+                 each), no HTTP, JSON or rules: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max \
+                 {:.1} ms; {} of {} delivered; the bench process used {} CPU-seconds a second. \
+                 A latency this floor cannot reach on this machine, no server can.",
                 thousands(f.connections as f64),
                 f.rate_per_sec,
                 f.gather_ms,
