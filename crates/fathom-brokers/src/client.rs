@@ -69,6 +69,12 @@ impl Client {
             Self::Nats(nats) => nats.publish(message).await,
             #[cfg(feature = "rabbitmq")]
             Self::Rabbitmq(rabbitmq) => rabbitmq.publish(message).await,
+            // Without either feature there is no client to hold (connect refuses every target).
+            #[cfg(not(any(feature = "nats", feature = "rabbitmq")))]
+            _ => Err(PublishError(format!(
+                "this build of fathom cannot publish event {}",
+                message.sequence
+            ))),
         }
     }
 }

@@ -74,6 +74,7 @@ pub async fn run(
         context,
         client: None,
         breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        renewed: Instant::now(),
     };
     // A new sink starts at the outbox's latest event: it publishes what is committed from
     // now on, not the retained history (rewind it with the admin API to replay).
@@ -98,6 +99,7 @@ pub async fn run(
             .await;
         match acquired {
             Ok(Some(lease)) => {
+                worker.renewed = Instant::now();
                 worker.status.update(|r| {
                     r.role = Role::Publishing;
                     r.position = lease.position;
@@ -143,6 +145,8 @@ struct Worker {
     context: Context,
     client: Option<Client>,
     breaker: Breaker,
+    /// When the lease was last renewed (an advance renews it too).
+    renewed: Instant,
 }
 
 impl Worker {
@@ -200,9 +204,9 @@ impl Worker {
                 if !self.renew(&mut lease).await {
                     return Held::Lost;
                 }
-                wake.borrow_and_update();
+                let _ = wake.borrow_and_update();
                 tokio::select! {
-                    _ = tokio::time::timeout(IDLE_POLL, wake.changed()) => {}
+                    _ = tokio::time::timeout(IDLE_POLL.min(self.context.lease_ttl / 3), wake.changed()) => {}
                     _ = stop.wait_for(|stopping| *stopping) => {}
                 }
                 continue;
@@ -229,7 +233,7 @@ impl Worker {
                 self.status.update(|r| r.position = sequence);
             }
             match store.cursor_advance(&mut lease, last).await {
-                Ok(true) => {}
+                Ok(true) => self.renewed = Instant::now(),
                 Ok(false) => return Held::Lost,
                 Err(e) => {
                     // The events are published; a failed advance only means they may be
@@ -240,11 +244,18 @@ impl Worker {
         }
     }
 
-    /// Renews the lease (advancing to where it is); false when it is lost.
+    /// Renews the lease (advancing to where it is) once a third of it has passed since the last
+    /// renewal; false when it is lost.
     async fn renew(&mut self, lease: &mut Lease) -> bool {
+        if self.renewed.elapsed() < self.context.lease_ttl / 3 {
+            return true;
+        }
         let position = lease.position;
         match self.context.store.cursor_advance(lease, position).await {
-            Ok(renewed) => renewed,
+            Ok(renewed) => {
+                self.renewed = Instant::now();
+                renewed
+            }
             // The database is unreachable: keep going; if the lease lapses meanwhile, the next
             // renewal says so.
             Err(_) => true,
@@ -260,7 +271,6 @@ impl Worker {
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Held> {
         let mut retry = 0u32;
-        let mut renewed = Instant::now();
         loop {
             let now = Instant::now();
             if self.breaker.try_call(now) {
@@ -310,11 +320,8 @@ impl Worker {
             }
             self.status
                 .update(|r| r.breaker = self.breaker.state(Instant::now()).as_str());
-            if renewed.elapsed() >= lease_left {
-                if !self.renew(lease).await {
-                    return Err(Held::Lost);
-                }
-                renewed = Instant::now();
+            if !self.renew(lease).await {
+                return Err(Held::Lost);
             }
         }
     }

@@ -317,3 +317,80 @@ pub async fn process_drained(server: &ServerProcess) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A RabbitMQ node of the test's own, as `scripts/brokers.sh` starts one (everything it writes in
+/// a temporary directory, no plugins), on free ports; it can be killed and started again on the
+/// same ports and data (durable queues and persistent messages survive).
+pub struct PrivateRabbitmq {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    pub port: u16,
+    dist_port: u16,
+}
+
+impl PrivateRabbitmq {
+    pub fn start() -> Self {
+        let mut rabbitmq = Self {
+            child: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+            port: free_port(),
+            dist_port: free_port(),
+        };
+        std::fs::write(rabbitmq.dir.path().join("plugins"), "[].\n").unwrap();
+        rabbitmq.resume();
+        rabbitmq
+    }
+
+    pub fn url(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// Starts the node; waits (up to 3 minutes: RabbitMQ boots slowly on a busy machine) until
+    /// it accepts connections.
+    pub fn resume(&mut self) {
+        let dir = self.dir.path();
+        let child = Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server")
+            .current_dir(dir)
+            .env("HOME", dir)
+            .env("RABBITMQ_NODENAME", format!("fathom-it-{}@localhost", self.port))
+            .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
+            .env("RABBITMQ_NODE_PORT", self.port.to_string())
+            .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
+            .env("RABBITMQ_MNESIA_BASE", dir.join("mnesia"))
+            .env("RABBITMQ_LOG_BASE", dir.join("log"))
+            .env("RABBITMQ_PID_FILE", dir.join("pid"))
+            .env("RABBITMQ_ENABLED_PLUGINS_FILE", dir.join("plugins"))
+            .env("RABBITMQ_CONFIG_FILES", dir.join("none"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("rabbitmq-server runs (apt-get install rabbitmq-server; scripts/brokers.sh does)");
+        self.child = Some(child);
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(180),
+                "RabbitMQ did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Kills the node (SIGKILL to the Erlang VM, whose pid RabbitMQ wrote) and waits for it.
+    pub fn stop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("pid")) {
+            let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(self.dir.path().join("pid"));
+    }
+}
+
+impl Drop for PrivateRabbitmq {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
