@@ -3,7 +3,7 @@
 //! JetStream discards a republished event within the stream's duplicate window, and the sink
 //! waits for the stream's acknowledgement before moving on.
 
-use async_nats::jetstream::{self, context::Publish, stream};
+use async_nats::jetstream::{self, message::PublishMessage, stream};
 
 use crate::client::PublishError;
 use crate::payload::Message;
@@ -49,7 +49,7 @@ impl NatsPublisher {
 
     pub(crate) async fn publish(&mut self, message: &Message) -> Result<(), PublishError> {
         let subject = format!("{}.{}", self.target.subject_prefix, message.topic());
-        let publish = Publish::build()
+        let publish = PublishMessage::build()
             .payload(message.body.clone().into())
             .message_id(message.id.as_str());
         let error = |e: &dyn std::fmt::Display| PublishError::new(e, &self.target.url);

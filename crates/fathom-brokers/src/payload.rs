@@ -23,17 +23,16 @@ impl Message {
     /// longer served nothing says which of its fields are hidden, so the record is left out
     /// (`null`) and `changed` is emptied.
     pub fn of(mut event: Event, schema: &Schema) -> Self {
-        match (schema.collection(&event.collection), event.record.as_mut()) {
-            (Some(collection), record) => {
-                let hidden = collection.fields.iter().filter(|f| f.hidden);
-                for field in hidden {
-                    if let Some(record) = record.as_deref_mut() {
+        match schema.collection(&event.collection) {
+            Some(collection) => {
+                for field in collection.fields.iter().filter(|f| f.hidden) {
+                    if let Some(record) = event.record.as_mut() {
                         record.remove(&field.name);
                     }
                     event.changed.retain(|name| name != &field.name);
                 }
             }
-            (None, _) => {
+            None => {
                 event.record = None;
                 event.changed.clear();
             }

@@ -15,7 +15,7 @@ use crate::helpers::{ServerProcess, TestApp, json_with_status};
 /// server process can be written to without signing in).
 pub const SCHEMA: &str = r#"
 [collections.posts]
-rules = { create = "true", update = "true", delete = "true", list = "true", view = "true" }
+rules = { create = true, update = true, delete = true, list = true, view = true }
 fields.title  = { type = "text", required = true }
 fields.secret = { type = "text", hidden = true }
 
