@@ -205,14 +205,16 @@ async fn a_rabbitmq_outage_builds_a_backlog_that_drains_in_order_when_it_returns
     })
     .await;
     for i in 0..3 {
-        app.create("posts", &json!({ "title": format!("before {i}") })).await;
+        app.create("posts", &json!({ "title": format!("before {i}") }))
+            .await;
     }
     wait_drained(&app, 3).await;
 
     rabbitmq.stop();
     drop(connection);
     for i in 0..20 {
-        app.create("posts", &json!({ "title": format!("during {i}") })).await;
+        app.create("posts", &json!({ "title": format!("during {i}") }))
+            .await;
     }
     let down = wait_for_sinks(&app, Duration::from_secs(60), "a failure reported", |s| {
         s[0]["failures"].as_u64().unwrap_or(0) >= 2 && s[0]["backlog"].as_i64().unwrap_or(0) > 0
@@ -220,13 +222,21 @@ async fn a_rabbitmq_outage_builds_a_backlog_that_drains_in_order_when_it_returns
     .await;
     assert_eq!(down[0]["connected"], false);
     let ready = app.anonymous.get(app.url("/ready")).send().await.unwrap();
-    assert_eq!(ready.status(), 200, "a broker outage does not make the node unready");
+    assert_eq!(
+        ready.status(),
+        200,
+        "a broker outage does not make the node unready"
+    );
     let ready: Value = ready.json().await.unwrap();
-    assert!(ready["brokers"][0]["backlog"].as_i64().unwrap() > 0, "{ready}");
+    assert!(
+        ready["brokers"][0]["backlog"].as_i64().unwrap() > 0,
+        "{ready}"
+    );
 
     rabbitmq.resume();
     for i in 20..25 {
-        app.create("posts", &json!({ "title": format!("during {i}") })).await;
+        app.create("posts", &json!({ "title": format!("during {i}") }))
+            .await;
     }
     wait_drained(&app, 28).await;
     let connection = Connection::connect(&rabbitmq.url(), ConnectionProperties::default())
@@ -245,5 +255,8 @@ async fn a_rabbitmq_outage_builds_a_backlog_that_drains_in_order_when_it_returns
         .collect();
     let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(firsts, ids, "no loss, in order");
-    assert!(messages.len() <= ids.len() + 1, "at most the one unconfirmed message again");
+    assert!(
+        messages.len() <= ids.len() + 1,
+        "at most the one unconfirmed message again"
+    );
 }

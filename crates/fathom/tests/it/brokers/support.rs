@@ -352,7 +352,10 @@ impl PrivateRabbitmq {
         let child = Command::new("/usr/lib/rabbitmq/bin/rabbitmq-server")
             .current_dir(dir)
             .env("HOME", dir)
-            .env("RABBITMQ_NODENAME", format!("fathom-it-{}@localhost", self.port))
+            .env(
+                "RABBITMQ_NODENAME",
+                format!("fathom-it-{}@localhost", self.port),
+            )
             .env("RABBITMQ_NODE_IP_ADDRESS", "127.0.0.1")
             .env("RABBITMQ_NODE_PORT", self.port.to_string())
             .env("RABBITMQ_DIST_PORT", self.dist_port.to_string())
@@ -364,7 +367,9 @@ impl PrivateRabbitmq {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("rabbitmq-server runs (apt-get install rabbitmq-server; scripts/brokers.sh does)");
+            .expect(
+                "rabbitmq-server runs (apt-get install rabbitmq-server; scripts/brokers.sh does)",
+            );
         self.child = Some(child);
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
