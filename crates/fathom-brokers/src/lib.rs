@@ -29,11 +29,7 @@ pub use status::{Brokers, Role, SinkReport, SinkStatus};
 
 /// Whether this build can publish to `kind` (`nats`, `rabbitmq`).
 pub fn supports(kind: &str) -> bool {
-    match kind {
-        "nats" => cfg!(feature = "nats"),
-        "rabbitmq" => cfg!(feature = "rabbitmq"),
-        _ => false,
-    }
+    (kind == "nats" && cfg!(feature = "nats")) || (kind == "rabbitmq" && cfg!(feature = "rabbitmq"))
 }
 
 /// The configured sinks of one node, before they run: their state can be handed to the API
