@@ -331,6 +331,70 @@ fn check_timeout(key: &str, ms: u64) -> Result<(), ConfigError> {
 mod tests {
     use super::*;
 
+    fn nats(name: &str, url: &str) -> NatsSinkConfig {
+        NatsSinkConfig {
+            name: name.into(),
+            url: Some(Secret::new(url)),
+            url_file: None,
+            subject_prefix: default_subject_prefix(),
+            stream: None,
+            duplicate_window_secs: 120,
+            ack_timeout_ms: 5_000,
+            collections: Vec::new(),
+            operations: Vec::new(),
+        }
+    }
+
+    fn error(config: &BrokersConfig) -> String {
+        match config.validate() {
+            Err(ConfigError::Invalid(message)) => message,
+            Ok(()) => String::from("valid"),
+        }
+    }
+
+    #[test]
+    fn sinks_are_refused_with_the_key_and_a_hint() {
+        let mut config = BrokersConfig::default();
+        config.nats.push(nats("events", "nats://127.0.0.1:4222"));
+        assert_eq!(error(&config), "valid");
+        config.nats[0].url = Some(Secret::new("http://user:pw@127.0.0.1:4222"));
+        let message = error(&config);
+        assert!(
+            message.starts_with("brokers.nats[0].url has the scheme `http`"),
+            "{message}"
+        );
+        assert!(!message.contains("pw"), "{message}");
+        config.nats[0].url = Some(Secret::new("nats://127.0.0.1:4222"));
+        config.nats.push(nats("events", "nats://127.0.0.1:4222"));
+        assert!(error(&config).contains("used by two nats sinks"));
+        config.nats[1].name = "Events!".into();
+        assert!(error(&config).starts_with("brokers.nats[1].name"));
+        config.nats.pop();
+        config.nats[0].subject_prefix = "a.*".into();
+        assert!(error(&config).starts_with("brokers.nats[0].subject_prefix"));
+        config.nats[0].subject_prefix = "fathom".into();
+        config.lease_ms = 10;
+        assert!(error(&config).starts_with("brokers.lease_ms is 10"));
+    }
+
+    #[test]
+    fn a_sink_needs_exactly_one_of_url_and_url_file() {
+        let mut config = BrokersConfig::default();
+        config.nats.push(nats("events", "nats://127.0.0.1:4222"));
+        config.nats[0].url_file = Some(PathBuf::from("/nonexistent"));
+        assert!(
+            matches!(config.resolve_secret_files(), Err(ConfigError::Invalid(m)) if m.contains("both brokers.nats[0].url and brokers.nats[0].url_file"))
+        );
+        config.nats[0].url = None;
+        assert!(
+            matches!(config.resolve_secret_files(), Err(ConfigError::Invalid(m)) if m.starts_with("brokers.nats[0].url_file: cannot read"))
+        );
+        config.nats[0].url_file = None;
+        assert!(
+            matches!(config.resolve_secret_files(), Err(ConfigError::Invalid(m)) if m.contains("has no url"))
+        );
+    }
+
     #[test]
     fn names_and_prefixes_are_checked() {
         assert!(is_sink_name("orders-v2_eu"));
