@@ -77,8 +77,13 @@ pub async fn run(
         renewed: Instant::now(),
     };
     // A new sink starts at the outbox's latest event: it publishes what is committed from
-    // now on, not the retained history (rewind it with the admin API to replay).
-    let latest = *worker.context.store.event_watch().borrow();
+    // now on, not the retained history (set its cursor back, `Store::cursor_set`, to replay).
+    // The latest sequence is read from the database: a node's watch may not know it yet.
+    let store = &worker.context.store;
+    let latest = match store.events_after(0, 1, None).await {
+        Ok(page) => page.latest,
+        Err(_) => *store.event_watch().borrow(),
+    };
     if let Err(e) = worker
         .context
         .store

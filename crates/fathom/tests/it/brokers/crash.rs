@@ -75,3 +75,80 @@ async fn after_a_sigkill_mid_stream_and_a_restart_every_event_arrives_once_in_or
         assert_eq!(body["sequence"], event.sequence, "in sequence order");
     }
 }
+
+/// The same with RabbitMQ, which does not de-duplicate: after the restart the queue holds every
+/// event in order, and a message appears twice only with the same `message_id` (the page the
+/// killed server had published but not yet recorded).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_sigkill_rabbitmq_gets_every_event_with_duplicates_only_by_message_id() {
+    let url = super::support::amqp_url();
+    let exchange = unique("x");
+    let (_connection, channel, queue) = super::rabbitmq::bound_queue(&url, &exchange).await;
+    let dir = tempfile::tempdir().unwrap();
+    super::support::write_project_with(
+        dir.path(),
+        &format!(
+            "[[brokers.rabbitmq]]\nname = \"crash\"\nurl = \"{url}\"\nexchange = \"{exchange}\"\n"
+        ),
+    );
+    let database = scratch_database_blocking();
+    let env = database_env(database.as_ref());
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+
+    let mut server = spawn_server_process_with_env(dir.path(), &[], &env);
+    let writer = tokio::spawn(write_posts(server.url(""), 10_000));
+    // Kill it once it is well into publishing.
+    let started = Instant::now();
+    let mut received = Vec::new();
+    while received.len() < 30 {
+        received.extend(super::rabbitmq::take(&channel, &queue, 1).await);
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing was published"
+        );
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let written = writer.await.unwrap();
+
+    let server = spawn_server_process_with_env(dir.path(), &[], &env);
+    assert_eq!(write_posts(server.url(""), 20).await, 20);
+    process_drained(&server).await;
+    server.terminate();
+    drop(server);
+
+    let store = match &database {
+        Some(database) => Store::open_postgres(fathom_store::PostgresOptions::new(database.url()))
+            .await
+            .unwrap(),
+        None => Store::open_sqlite(fathom_store::SqliteOptions::new(
+            dir.path().join("fathom_data").join("fathom.db"),
+        ))
+        .await
+        .unwrap(),
+    };
+    let events = store.events_after(0, 100_000, None).await.unwrap().events;
+    assert!(events.len() >= written + 20);
+    received.extend(super::rabbitmq::take_all(&channel, &queue).await);
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<String> = received
+        .iter()
+        .map(|m| m.message_id.clone())
+        .filter(|id| seen.insert(id.clone()))
+        .collect();
+    let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
+    assert_eq!(
+        firsts, ids,
+        "every event, in order; repeats only of ids already seen"
+    );
+    for message in &received {
+        let event = events
+            .iter()
+            .find(|e| e.id.to_string() == message.message_id)
+            .unwrap();
+        assert_eq!(
+            message.body["sequence"], event.sequence,
+            "a repeat is the same event"
+        );
+    }
+}

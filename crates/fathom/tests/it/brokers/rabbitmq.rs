@@ -171,7 +171,7 @@ async fn events_reach_rabbitmq_in_order_persistent_with_their_ids_and_routing_ke
 }
 
 /// Every message in `queue` now.
-async fn take_all(channel: &Channel, queue: &str) -> Vec<Received> {
+pub async fn take_all(channel: &Channel, queue: &str) -> Vec<Received> {
     let mut out = Vec::new();
     while let Some(message) = channel
         .basic_get(queue.into(), BasicGetOptions { no_ack: true })

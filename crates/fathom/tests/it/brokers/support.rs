@@ -256,14 +256,10 @@ pub fn free_port() -> u16 {
 /// A project directory: the broker test schema and a `fathom.toml` with one NATS sink
 /// (`crash`) and 2 s leases.
 pub fn write_project(dir: &Path, url: &str, prefix: &str, stream: &str) {
-    std::fs::write(dir.join("fathom.schema.toml"), SCHEMA).unwrap();
-    std::fs::write(
-        dir.join("fathom.toml"),
-        format!(
+    write_project_with(
+        dir,
+        &format!(
             r#"
-[brokers]
-lease_ms = 2000
-
 [[brokers.nats]]
 name = "crash"
 url = "{url}"
@@ -272,6 +268,16 @@ stream = "{stream}"
 duplicate_window_secs = 600
 "#
         ),
+    );
+}
+
+/// A project directory: the broker test schema and a `fathom.toml` with 2 s leases and `sinks`
+/// (TOML).
+pub fn write_project_with(dir: &Path, sinks: &str) {
+    std::fs::write(dir.join("fathom.schema.toml"), SCHEMA).unwrap();
+    std::fs::write(
+        dir.join("fathom.toml"),
+        format!("[brokers]\nlease_ms = 2000\n{sinks}"),
     )
     .unwrap();
 }
