@@ -3,9 +3,10 @@
 # the OpenAPI conformance run (scripts/openapi-conformance.sh), then the integration suite and the
 # store suites again on PostgreSQL (one suite, two databases).
 #
-# It installs what the tests need when missing (cargo-nextest; PostgreSQL, as root), starts a
-# throwaway PostgreSQL cluster (initdb into a temporary directory, a free port below 32768, run as
-# the postgres user) and stops it on exit. Without PostgreSQL (and no way to install it) the
+# It installs what the tests need when missing (cargo-nextest; PostgreSQL, nats-server and
+# rabbitmq-server, as root), starts a throwaway PostgreSQL cluster (initdb into a temporary
+# directory, a free port below 32768, run as the postgres user) and one nats-server and one
+# RabbitMQ node (scripts/brokers.sh), and stops them on exit. Without PostgreSQL (and no way to install it) the
 # PostgreSQL half is skipped with a loud banner; in CI (CI=true) that is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,17 @@ if have_postgres; then
   trap pg_cluster_stop EXIT
   pg_cluster_start
   postgres_ready=true
+fi
+
+# The broker sinks' tests publish to a real nats-server (JetStream) and RabbitMQ: one of each,
+# started once for the whole run (scripts/brokers.sh) and stopped on exit with the cluster.
+source scripts/brokers.sh
+brokers_install
+echo "==> starting nats-server and RabbitMQ"
+trap 'pg_cluster_stop; brokers_stop' EXIT
+if ! brokers_start; then
+  echo "brokers: could not start nats-server and RabbitMQ; the broker tests will fail" >&2
+  if [ "${CI:-}" = true ]; then exit 1; fi
 fi
 
 echo "==> cargo fmt --check"

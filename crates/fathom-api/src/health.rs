@@ -20,7 +20,9 @@ async fn health() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
 
-/// The database answers and its applied schema is the one this server serves.
+/// The database answers and its applied schema is the one this server serves. With broker
+/// sinks configured, `brokers` details each one's backlog: a broker that is down delays its
+/// events (they wait in the outbox) but does not make the node unready.
 async fn ready(State(state): State<AppState>) -> Response {
     let database = state.store.ping().await.is_ok();
     let migrations = database && state.check_migrated(std::time::Duration::ZERO).await;
@@ -29,9 +31,27 @@ async fn ready(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({
+    let mut body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "checks": { "database": database, "migrations": migrations },
     });
+    if !state.brokers.is_empty() {
+        let sinks: Vec<_> = state
+            .brokers
+            .reports()
+            .into_iter()
+            .map(|sink| {
+                json!({
+                    "name": sink.name,
+                    "kind": sink.kind,
+                    "role": sink.role,
+                    "connected": sink.connected,
+                    "backlog": sink.backlog,
+                    "breaker": sink.breaker,
+                })
+            })
+            .collect();
+        body["brokers"] = sinks.into();
+    }
     (status, axum::Json(body)).into_response()
 }

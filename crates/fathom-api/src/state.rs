@@ -31,6 +31,8 @@ pub struct Shared {
     pub auth: Arc<AuthState>,
     /// The realtime hub, tickets and limits.
     pub realtime: Arc<Realtime>,
+    /// The broker sinks' state (`/ready`, `GET /api/v1/admin/brokers`); empty without sinks.
+    pub brokers: fathom_brokers::Brokers,
     readiness: Readiness,
 }
 
@@ -99,6 +101,21 @@ impl AppState {
             cursor_key,
             auth,
             realtime,
+            brokers: fathom_brokers::Brokers::default(),
+            readiness: Readiness::unknown(),
+        }))
+    }
+
+    /// The same state reporting `brokers` (the server's broker sinks).
+    pub fn with_brokers(&self, brokers: fathom_brokers::Brokers) -> Self {
+        Self(Arc::new(Shared {
+            store: self.store.clone(),
+            schema: self.schema.clone(),
+            config: self.config.clone(),
+            cursor_key: self.cursor_key.clone(),
+            auth: self.auth.clone(),
+            realtime: self.realtime.clone(),
+            brokers,
             readiness: Readiness::unknown(),
         }))
     }
@@ -115,6 +132,7 @@ impl AppState {
             cursor_key: self.cursor_key.clone(),
             auth: self.auth.clone(),
             realtime: self.realtime.clone(),
+            brokers: self.brokers.clone(),
             readiness: Readiness::unknown(),
         }))
     }

@@ -8,6 +8,7 @@
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
 mod cascade;
+mod cursors;
 mod error;
 mod events;
 mod identity;
@@ -24,6 +25,7 @@ use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
+pub use cursors::{CursorState, Lease};
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};
 pub use identity::{

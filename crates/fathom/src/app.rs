@@ -34,6 +34,10 @@ pub struct Application {
     retention: fathom_store::Retention,
     /// The realtime threads (`[realtime] threads`).
     fan_out: crate::fan_out::FanOut,
+    /// The broker sinks (`[brokers]`), started with the server.
+    sinks: Option<fathom_brokers::Sinks>,
+    /// How long a node's hold on a sink lasts (`brokers.lease_ms`).
+    lease_ttl: Duration,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -115,6 +119,7 @@ impl Application {
         let fan_out = crate::fan_out::FanOut::start(config.realtime.threads())
             .context("starting the realtime threads")?;
         let realtime = fathom_api::Realtime::new(hub, settings, fan_out.handle());
+        let sinks = fathom_brokers::Sinks::new(config.brokers.sinks());
         let state = AppState::new(
             store,
             schema,
@@ -122,7 +127,8 @@ impl Application {
             cursor_key,
             auth,
             realtime,
-        );
+        )
+        .with_brokers(sinks.brokers());
         let live = LiveApp::new(state.clone());
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
@@ -139,6 +145,8 @@ impl Application {
             schema_file: None,
             retention: config.events.retention(),
             fan_out,
+            sinks: Some(sinks),
+            lease_ttl: config.brokers.lease_ttl(),
         })
     }
 
@@ -190,7 +198,7 @@ impl Application {
     }
 
     async fn serve(
-        self,
+        mut self,
         stop: impl Future<Output = ()> + Send + 'static,
         reloader: Arc<Reloader>,
     ) -> anyhow::Result<()> {
@@ -200,6 +208,7 @@ impl Application {
             self.retention,
         )));
         let hub = self.state.realtime.hub.clone();
+        let sinks = self.start_sinks();
         let address = self.local_addr()?;
         let fan_out = self.fan_out;
         let _tailing = AbortOnDrop(fan_out.spawn(hub.clone().run()));
@@ -226,8 +235,35 @@ impl Application {
             () = server => {}
             () = deadline => tracing::warn!(timeout_secs = timeout.as_secs(), "shutdown timeout reached; dropping unfinished requests"),
         }
+        // Each sink records what it published and gives its lease up, so another node takes
+        // over at once rather than after the lease lapses.
+        if let Some(sinks) = sinks {
+            sinks.stop(SINKS_STOP_TIMEOUT).await;
+        }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// How long stopping sinks may take (a publish in flight finishes or is abandoned).
+const SINKS_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Application {
+    /// Starts the broker sinks, each following the outbox under its lease. Hidden fields are
+    /// stripped by the schema served at the time of publishing (it may be reloaded).
+    fn start_sinks(&mut self) -> Option<fathom_brokers::Running> {
+        let sinks = self.sinks.take()?;
+        if sinks.brokers().is_empty() {
+            return None;
+        }
+        let live = self.live.clone();
+        let context = fathom_brokers::Context {
+            store: self.state.store.clone(),
+            schema: Arc::new(move || live.state().schema.clone()),
+            holder: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
+            lease_ttl: self.lease_ttl,
+        };
+        Some(sinks.start(context))
     }
 }
 

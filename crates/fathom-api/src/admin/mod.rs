@@ -1,9 +1,11 @@
-//! Administration under `/api/v1/admin`: user management, API keys and the audit log. Every route takes an
+//! Administration under `/api/v1/admin`: user management, API keys, the audit log and the
+//! broker sinks' state. Every route takes an
 //! [`Admin`]: a valid access token whose roles include `admin` (401 without a token, 403 with
 //! another role). The first administrator comes from `fathom users create-admin`.
 
 mod api_keys;
 mod audit;
+mod brokers;
 mod mailbox;
 mod users;
 
@@ -50,4 +52,5 @@ pub fn router() -> Router<AppState> {
         .route("/mailbox", get(mailbox::list))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
+        .route("/brokers", get(brokers::list))
 }

@@ -437,6 +437,7 @@ pub fn service_paths() -> [(String, Value); 3] {
                     "migrations": { "type": "boolean", "description": "The applied schema is the served one." },
                 },
             },
+            "brokers": super::brokers::readiness_brokers(),
         },
     });
     [

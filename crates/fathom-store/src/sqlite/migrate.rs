@@ -28,6 +28,8 @@ pub(crate) fn ensure_system_tables(conn: &Connection) -> Result<(), StoreError> 
         ) STRICT",
     )
     .map_err(from_sqlite)?;
+    conn.execute_batch(super::cursors::TABLES)
+        .map_err(from_sqlite)?;
     conn.execute_batch(include_str!("identity.sql"))
         .map_err(from_sqlite)
 }

@@ -2,6 +2,7 @@
 //! top of the writer/reader [`pool`].
 
 pub(crate) mod api_keys;
+pub(crate) mod cursors;
 mod ddl;
 mod events;
 mod get_sql;

@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
+mod brokers;
 mod events;
 mod mail;
 mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
+pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
 pub use events::EventsConfig;
 pub use mail::MailConfig;
 pub use realtime::RealtimeConfig;
@@ -33,6 +35,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub events: EventsConfig,
     pub realtime: RealtimeConfig,
+    pub brokers: BrokersConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -312,6 +315,7 @@ impl Config {
             })?;
             self.database.url = Some(Secret(text.trim().to_owned()));
         }
+        self.brokers.resolve_secret_files()?;
         self.mail.resolve_secret_file()
     }
 
@@ -368,6 +372,7 @@ impl Config {
         self.events.validate()?;
         self.realtime.validate()?;
         self.auth.validate()?;
+        self.brokers.validate()?;
         self.mail.validate()
     }
 

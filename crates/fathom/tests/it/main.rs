@@ -8,6 +8,7 @@
 mod access_matrix;
 mod admin;
 mod auth;
+mod brokers;
 mod docs_toml;
 mod events;
 mod helpers;

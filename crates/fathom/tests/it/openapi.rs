@@ -206,6 +206,7 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("admin", "/api/v1/admin/api-keys", "get", true),
     ("admin", "/api/v1/admin/api-keys", "post", true),
     ("admin", "/api/v1/admin/api-keys/{id}", "delete", true),
+    ("admin", "/api/v1/admin/brokers", "get", true),
 ];
 
 /// The operations behind the per-client rate limit.

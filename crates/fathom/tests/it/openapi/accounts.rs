@@ -181,7 +181,7 @@ impl Accounts {
                 None,
             ),
             ("get", "/auth/me" | "/auth/sessions" | "/admin/users" | "/admin/audit")
-            | ("get", "/admin/api-keys")
+            | ("get", "/admin/api-keys" | "/admin/brokers")
             | ("delete", "/auth/sessions") => admin(None),
             ("get", "/admin/mailbox") => {
                 with(&self.admin, format!("{path}?to={FRESH_EMAIL}"), None)

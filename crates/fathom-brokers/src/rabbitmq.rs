@@ -1,0 +1,116 @@
+//! The RabbitMQ publisher: one connection and one channel in confirm mode per sink; each
+//! message is persistent (delivery mode 2) with `message_id` = the event id, goes to the sink's
+//! exchange with the routing key `<prefix><collection>.<operation>`, and the sink waits for the
+//! broker's confirm before moving on. Messages no queue is bound for are dropped by RabbitMQ
+//! (they are not `mandatory`): bind the queues before the events matter.
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+
+use crate::client::PublishError;
+use crate::payload::Message;
+use crate::spec::RabbitmqTarget;
+
+/// AMQP's persistent delivery mode: the broker writes the message to disk in durable queues.
+const PERSISTENT: u8 = 2;
+
+pub(crate) struct RabbitmqPublisher {
+    // Held so the connection lives as long as the channel.
+    _connection: Connection,
+    channel: Channel,
+    target: RabbitmqTarget,
+}
+
+impl RabbitmqPublisher {
+    pub(crate) async fn connect(target: &RabbitmqTarget) -> Result<Self, PublishError> {
+        let error = |what: &str, e: lapin::Error| {
+            PublishError::new(format_args!("{what}: {e}"), &target.url)
+        };
+        let connect = Connection::connect(
+            &target.url,
+            ConnectionProperties::default().with_connection_name("fathom".into()),
+        );
+        let connection = tokio::time::timeout(target.confirm_timeout, connect)
+            .await
+            .map_err(|_| {
+                PublishError::new(
+                    format_args!(
+                        "cannot connect to RabbitMQ within {} ms",
+                        target.confirm_timeout.as_millis()
+                    ),
+                    &target.url,
+                )
+            })?
+            .map_err(|e| error("cannot connect to RabbitMQ", e))?;
+        let channel = connection
+            .create_channel()
+            .await
+            .map_err(|e| error("cannot open a RabbitMQ channel", e))?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(|e| error("cannot turn on publisher confirms", e))?;
+        if target.declare_exchange {
+            channel
+                .exchange_declare(
+                    target.exchange.as_str().into(),
+                    ExchangeKind::Topic,
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..ExchangeDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|e| {
+                    error(
+                        &format!("cannot declare the exchange `{}`", target.exchange),
+                        e,
+                    )
+                })?;
+        }
+        Ok(Self {
+            _connection: connection,
+            channel,
+            target: target.clone(),
+        })
+    }
+
+    pub(crate) async fn publish(&mut self, message: &Message) -> Result<(), PublishError> {
+        let routing_key = format!("{}{}", self.target.routing_key_prefix, message.topic());
+        let properties = BasicProperties::default()
+            .with_message_id(message.id.as_str().into())
+            .with_delivery_mode(PERSISTENT)
+            .with_content_type("application/json".into())
+            .with_type(format!("{}.{}", message.collection, message.operation.as_str()).into());
+        let error = |e: &dyn std::fmt::Display| PublishError::new(e, &self.target.url);
+        let confirm = async {
+            self.channel
+                .basic_publish(
+                    self.target.exchange.as_str().into(),
+                    routing_key.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &message.body,
+                    properties,
+                )
+                .await?
+                .await
+        };
+        match tokio::time::timeout(self.target.confirm_timeout, confirm).await {
+            Ok(Ok(confirmation)) if confirmation.is_ack() => Ok(()),
+            Ok(Ok(_)) => Err(error(&format_args!(
+                "RabbitMQ refused (nack) the message to `{}` with routing key `{routing_key}`",
+                self.target.exchange
+            ))),
+            Ok(Err(e)) => Err(error(&format_args!(
+                "publishing to the exchange `{}`: {e}",
+                self.target.exchange
+            ))),
+            Err(_) => Err(error(&format_args!(
+                "no confirm from RabbitMQ within {} ms",
+                self.target.confirm_timeout.as_millis()
+            ))),
+        }
+    }
+}

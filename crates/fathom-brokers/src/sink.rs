@@ -1,0 +1,344 @@
+//! A sink's task: hold the lease on its cursor, read the outbox after the cursor's position,
+//! publish every selected event in sequence order (one at a time, each acknowledged by the
+//! broker before the next is sent), then advance the cursor; stand by while another node holds
+//! the lease. A broker that fails is retried, the same event again, on the shared
+//! [`Backoff`] and [`Breaker`] (never giving up: the outbox keeps the backlog, and the cursor
+//! does not move past an event the broker has not taken).
+//!
+//! Delivery is at least once: a crash between the broker's acknowledgement and the cursor's
+//! advance republishes at most one page, with the same message ids (JetStream discards them
+//! within its duplicate window; RabbitMQ consumers see the same `message_id`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fathom_core::outbound::{Backoff, Breaker};
+use fathom_schema::Schema;
+use fathom_store::{Lease, Store};
+use tokio::sync::watch;
+
+use crate::client::{Client, PublishError};
+use crate::payload::Message;
+use crate::spec::SinkSpec;
+use crate::status::{Role, SinkStatus};
+
+/// The schema served now (it changes on reload), for stripping hidden fields.
+pub type SchemaSource = Arc<dyn Fn() -> Arc<Schema> + Send + Sync>;
+
+/// Events read from the outbox at a time; the cursor advances once per page.
+const PAGE: usize = 200;
+/// Retries of a failed publish: from 100 ms doubling to 30 s, jittered, forever.
+const BACKOFF: Backoff = Backoff {
+    base: Duration::from_millis(100),
+    cap: Duration::from_secs(30),
+    retries: u32::MAX,
+};
+/// The breaker opens after this many consecutive failures...
+const BREAKER_THRESHOLD: u32 = 5;
+/// ...and lets one probe through after this long.
+const BREAKER_COOLDOWN: Duration = Duration::from_secs(5);
+/// With nothing new, the outbox is read again after this long even without a wake-up.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+
+/// What every sink of a node shares.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub schema: SchemaSource,
+    /// This node's name for leases (unique per process).
+    pub holder: String,
+    /// How long a lease lasts unless renewed; another node takes over this long after the
+    /// holder stops renewing.
+    pub lease_ttl: Duration,
+}
+
+/// Why a held lease ended.
+enum Held {
+    /// Another holder took it, or the cursor was set under us: stand by, then acquire again.
+    Lost,
+    /// The server is stopping.
+    Stopping,
+}
+
+/// Runs one sink until `stop` turns true; releases its lease on the way out.
+pub async fn run(
+    spec: SinkSpec,
+    status: Arc<SinkStatus>,
+    context: Context,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut worker = Worker {
+        cursor: spec.cursor_name(),
+        spec,
+        status,
+        context,
+        client: None,
+        breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
+        renewed: Instant::now(),
+    };
+    // A new sink starts at the outbox's latest event: it publishes what is committed from
+    // now on, not the retained history (set its cursor back, `Store::cursor_set`, to replay).
+    // The latest sequence is read from the database: a node's watch may not know it yet.
+    let store = &worker.context.store;
+    let latest = match store.events_after(0, 1, None).await {
+        Ok(page) => page.latest,
+        Err(_) => *store.event_watch().borrow(),
+    };
+    if let Err(e) = worker
+        .context
+        .store
+        .cursor_init(&worker.cursor, latest)
+        .await
+    {
+        tracing::warn!(sink = %worker.cursor, error = %e.detail, "cannot create the sink's cursor");
+    }
+    while !*stop.borrow() {
+        let acquired = worker
+            .context
+            .store
+            .cursor_acquire(
+                &worker.cursor,
+                &worker.context.holder,
+                worker.context.lease_ttl,
+            )
+            .await;
+        match acquired {
+            Ok(Some(lease)) => {
+                worker.renewed = Instant::now();
+                worker.status.update(|r| {
+                    r.role = Role::Publishing;
+                    r.position = lease.position;
+                });
+                tracing::info!(sink = %worker.cursor, position = lease.position, "publishing: this node holds the sink's lease");
+                match worker.publish_while_held(lease, &mut stop).await {
+                    Held::Lost => {
+                        tracing::info!(sink = %worker.cursor, "the sink's lease was lost; standing by")
+                    }
+                    Held::Stopping => break,
+                }
+            }
+            Ok(None) => worker.stand_by().await,
+            Err(e) => {
+                tracing::warn!(sink = %worker.cursor, error = %e.detail, "cannot take the sink's lease");
+            }
+        }
+        worker.client = None;
+        worker.status.update(|r| r.connected = false);
+        // A standby node asks again a few times per lease: it takes over within about a lease
+        // of the holder's last renewal.
+        let pause = worker.context.lease_ttl / 4;
+        if wait_or_stop(&mut stop, pause).await {
+            break;
+        }
+    }
+    worker.status.update(|r| {
+        r.role = Role::Stopped;
+        r.connected = false;
+    });
+}
+
+/// Sleeps `pause`; true if `stop` turned true meanwhile.
+async fn wait_or_stop(stop: &mut watch::Receiver<bool>, pause: Duration) -> bool {
+    let _ = tokio::time::timeout(pause, stop.wait_for(|stopping| *stopping)).await;
+    *stop.borrow()
+}
+
+struct Worker {
+    spec: SinkSpec,
+    cursor: String,
+    status: Arc<SinkStatus>,
+    context: Context,
+    client: Option<Client>,
+    breaker: Breaker,
+    /// When the lease was last renewed (an advance renews it too).
+    renewed: Instant,
+}
+
+impl Worker {
+    /// Another node publishes: show where it is.
+    async fn stand_by(&mut self) {
+        let store = &self.context.store;
+        let cursor = store.cursor_get(&self.cursor).await;
+        let latest = *store.event_watch().borrow();
+        self.status.update(|r| {
+            r.role = Role::Standby;
+            r.connected = false;
+            r.latest = latest;
+            if let Ok(Some(cursor)) = cursor {
+                r.position = cursor.position;
+            }
+        });
+    }
+
+    async fn publish_while_held(
+        &mut self,
+        mut lease: Lease,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Held {
+        let store = self.context.store.clone();
+        let mut wake = store.event_watch();
+        loop {
+            if *stop.borrow() {
+                let _ = store.cursor_release(&lease).await;
+                return Held::Stopping;
+            }
+            let page = match store.events_after(lease.position, PAGE, None).await {
+                Ok(page) => page,
+                Err(e) => {
+                    tracing::warn!(sink = %self.cursor, error = %e.detail, "cannot read the outbox");
+                    if wait_or_stop(stop, IDLE_POLL).await {
+                        continue;
+                    }
+                    if !self.renew(&mut lease).await {
+                        return Held::Lost;
+                    }
+                    continue;
+                }
+            };
+            self.status.update(|r| r.latest = page.latest);
+            if page.oldest > lease.position + 1 {
+                tracing::error!(
+                    sink = %self.cursor,
+                    position = lease.position,
+                    oldest = page.oldest,
+                    "events were pruned from the outbox before this sink published them (raise events.retention_hours / retention_count); continuing from the oldest kept event"
+                );
+            }
+            let Some(last) = page.events.last().map(|e| e.sequence) else {
+                // Nothing new: renew the lease, then wait for a commit (or the poll).
+                if !self.renew(&mut lease).await {
+                    return Held::Lost;
+                }
+                let _ = wake.borrow_and_update();
+                tokio::select! {
+                    _ = tokio::time::timeout(IDLE_POLL.min(self.context.lease_ttl / 3), wake.changed()) => {}
+                    _ = stop.wait_for(|stopping| *stopping) => {}
+                }
+                continue;
+            };
+            // The last sequence of this page handled (published or not selected).
+            let mut done = lease.position;
+            for event in page.events {
+                let sequence = event.sequence;
+                if self.spec.selection.takes(&event) {
+                    let message = Message::of(event, &(self.context.schema)());
+                    if let Err(held) = self.publish(&message, &mut lease, stop).await {
+                        if let Held::Stopping = held {
+                            // Keep what was published, so a restart does not publish it again.
+                            if done > lease.position {
+                                let _ = store.cursor_advance(&mut lease, done).await;
+                            }
+                            let _ = store.cursor_release(&lease).await;
+                        }
+                        return held;
+                    }
+                    self.status.update(|r| r.published += 1);
+                }
+                done = sequence;
+                self.status.update(|r| r.position = sequence);
+            }
+            match store.cursor_advance(&mut lease, last).await {
+                Ok(true) => self.renewed = Instant::now(),
+                Ok(false) => return Held::Lost,
+                Err(e) => {
+                    // The events are published; a failed advance only means they may be
+                    // published again (same ids) after a takeover.
+                    tracing::warn!(sink = %self.cursor, error = %e.detail, "cannot advance the sink's cursor");
+                }
+            }
+        }
+    }
+
+    /// Renews the lease (advancing to where it is) once a third of it has passed since the last
+    /// renewal; false when it is lost.
+    async fn renew(&mut self, lease: &mut Lease) -> bool {
+        if self.renewed.elapsed() < self.context.lease_ttl / 3 {
+            return true;
+        }
+        let position = lease.position;
+        match self.context.store.cursor_advance(lease, position).await {
+            Ok(renewed) => {
+                self.renewed = Instant::now();
+                renewed
+            }
+            // The database is unreachable: keep going; if the lease lapses meanwhile, the next
+            // renewal says so.
+            Err(_) => true,
+        }
+    }
+
+    /// Publishes one message, retrying until the broker takes it; between attempts the lease
+    /// is renewed, so a long outage does not hand the sink to another node.
+    async fn publish(
+        &mut self,
+        message: &Message,
+        lease: &mut Lease,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), Held> {
+        let mut retry = 0u32;
+        loop {
+            let now = Instant::now();
+            if self.breaker.try_call(now) {
+                match self.attempt(message).await {
+                    Ok(()) => {
+                        self.breaker.success();
+                        if retry > 0 {
+                            tracing::info!(sink = %self.cursor, sequence = message.sequence, retries = retry, "the broker is back; publishing the backlog");
+                        }
+                        self.status.update(|r| {
+                            r.failures = 0;
+                            r.last_error = None;
+                            r.connected = true;
+                            r.breaker = self.breaker.state(Instant::now()).as_str();
+                        });
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        self.client = None;
+                        self.breaker.failure(Instant::now());
+                        if retry == 0 {
+                            tracing::warn!(sink = %self.cursor, sequence = message.sequence, error = %e, "publishing failed; retrying with backoff");
+                        }
+                        self.status.update(|r| {
+                            r.failures = r.failures.saturating_add(1);
+                            r.last_error = Some(e.to_string());
+                            r.connected = false;
+                            r.breaker = self.breaker.state(Instant::now()).as_str();
+                        });
+                    }
+                }
+            }
+            let now = Instant::now();
+            let backoff = BACKOFF.jittered(retry).unwrap_or(BACKOFF.cap);
+            let breaker = self
+                .breaker
+                .retry_at(now)
+                .map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+            retry = retry.saturating_add(1);
+            let lease_left = self.context.lease_ttl / 3;
+            let pause = backoff
+                .max(breaker)
+                .min(lease_left)
+                .max(Duration::from_millis(10));
+            if wait_or_stop(stop, pause).await {
+                return Err(Held::Stopping);
+            }
+            self.status
+                .update(|r| r.breaker = self.breaker.state(Instant::now()).as_str());
+            if !self.renew(lease).await {
+                return Err(Held::Lost);
+            }
+        }
+    }
+
+    async fn attempt(&mut self, message: &Message) -> Result<(), PublishError> {
+        if self.client.is_none() {
+            self.client = Some(Client::connect(&self.spec.target).await?);
+            self.status.update(|r| r.connected = true);
+        }
+        match self.client.as_mut() {
+            Some(client) => client.publish(message).await,
+            None => Err(PublishError::new("not connected", "")),
+        }
+    }
+}
