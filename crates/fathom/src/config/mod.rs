@@ -7,14 +7,20 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
+mod backup;
 mod events;
+mod idempotency;
 mod mail;
+mod purge;
 mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
+pub use backup::BackupConfig;
 pub use events::EventsConfig;
+pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
+pub use purge::PurgeConfig;
 pub use realtime::RealtimeConfig;
 
 use figment::Figment;
@@ -33,6 +39,9 @@ pub struct Config {
     pub mail: MailConfig,
     pub events: EventsConfig,
     pub realtime: RealtimeConfig,
+    pub idempotency: IdempotencyConfig,
+    pub purge: PurgeConfig,
+    pub backup: BackupConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -366,6 +375,9 @@ impl Config {
             ));
         }
         self.events.validate()?;
+        self.idempotency.validate()?;
+        self.purge.validate()?;
+        self.backup.validate()?;
         self.realtime.validate()?;
         self.auth.validate()?;
         self.mail.validate()
@@ -430,6 +442,7 @@ impl Config {
             hsts: s.hsts,
             default_page_size: s.default_page_size,
             max_page_size: s.max_page_size,
+            idempotency_ttl: Duration::from_secs(self.idempotency.ttl_secs),
         }
     }
 }

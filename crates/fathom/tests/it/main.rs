@@ -19,4 +19,5 @@ mod readme;
 mod realtime;
 mod records;
 mod rules;
+mod safe_writes;
 mod tenancy;
