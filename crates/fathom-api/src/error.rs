@@ -233,6 +233,11 @@ impl From<StoreError> for ApiError {
                 ),
                 "Read the record again (its `ETag` is current), reapply your change to it, and send the write with the new ETag in `If-Match`.",
             ),
+            StoreErrorKind::IdempotencyConflict => Self::new(
+                ErrorCode::IdempotencyKeyInFlight,
+                "A request with this `Idempotency-Key` is still being processed.",
+                "Retry in a moment with the same key to receive its response.",
+            ),
             StoreErrorKind::Unavailable => {
                 let mut api = Self::new(
                     ErrorCode::ServiceUnavailable,

@@ -130,7 +130,12 @@ fn operation(
     let expected = |id: Uuid| -> Result<Option<i64>, ApiError> {
         let parsed = match object.get("ifMatch") {
             None => conditional::required(&collection, "ifMatch").map(|()| None),
-            Some(Value::String(tag)) => conditional::parse_if_match(tag, id, "ifMatch").map(Some),
+            Some(Value::String(tag)) => {
+                // The bare form (`<id>.<version>`, without the header's quotes) is taken too.
+                let bare = !(tag.starts_with('"') || tag.starts_with("W/") || tag.trim() == "*");
+                let tag = if bare { format!("\"{tag}\"") } else { tag.clone() };
+                conditional::parse_if_match(&tag, id, "ifMatch").map(Some)
+            }
             Some(_) => Err(shape_error(
                 "ifMatch",
                 format!("Operation {index} has an `ifMatch` that is not a string."),

@@ -20,7 +20,7 @@ use crate::helpers::{
 
 const SCHEMA: &str = r#"
 [collections.ledger]
-rules = { list = "true", view = "true", create = "true", update = "true" }
+rules = { list = true, view = true, create = true, update = true }
 fields.writer = { type = "integer", required = true }
 fields.body   = { type = "text", required = true }
 "#;

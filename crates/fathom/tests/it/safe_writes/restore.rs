@@ -12,7 +12,7 @@ const TENANT_SCHEMA: &str = r#"
 [collections.pages]
 soft_delete = true
 tenant_scoped = true
-rules = { list = "true", view = "true", create = "true", update = "true", delete = "owner = auth.id" }
+rules = { list = true, view = true, create = true, update = true, delete = "owner = auth.id" }
 fields.owner = { type = "uuid", required = true }
 fields.slug  = { type = "text", required = true, unique = true }
 "#;
