@@ -21,8 +21,9 @@ pub struct ApiError {
     pub detail: String,
     pub hint: String,
     pub errors: Vec<FieldProblem>,
-    /// Response headers the problem carries (the current `ETag` of a failed `If-Match`).
-    headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// Response headers the problem carries (the current `ETag` of a failed `If-Match`); boxed,
+    /// as most problems have none and every `Result` carries the error's size.
+    headers: Option<Box<[(header::HeaderName, HeaderValue)]>>,
     /// The internal cause of a 5xx, for the log only.
     cause: Option<String>,
 }
@@ -46,7 +47,7 @@ impl ApiError {
             detail: detail.into(),
             hint: hint.into(),
             errors: Vec::new(),
-            headers: Vec::new(),
+            headers: None,
             cause: None,
         }
     }
@@ -54,7 +55,9 @@ impl ApiError {
     /// The same problem, answered with `name: value` among its headers.
     #[must_use]
     pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
-        self.headers.push((name, value));
+        let mut headers = self.headers.take().map(Vec::from).unwrap_or_default();
+        headers.push((name, value));
+        self.headers = Some(headers.into_boxed_slice());
         self
     }
 
@@ -169,7 +172,7 @@ impl IntoResponse for ApiError {
                 HeaderValue::from_static("Bearer realm=\"fathom\""),
             );
         }
-        for (name, value) in self.headers {
+        for (name, value) in self.headers.map(Vec::from).unwrap_or_default() {
             response.headers_mut().insert(name, value);
         }
         if let Some(cause) = self.cause {

@@ -34,7 +34,10 @@ pub struct IdempotencyRecord {
 /// Renders the response of a unit of work from its results, inside its transaction, so that
 /// the response stored is the one the first caller receives.
 #[derive(Clone)]
-pub struct Renderer(pub Arc<dyn Fn(&[WriteResult]) -> StoredResponse + Send + Sync>);
+pub struct Renderer(pub Arc<Render>);
+
+/// The function a [`Renderer`] holds.
+pub type Render = dyn Fn(&[WriteResult]) -> StoredResponse + Send + Sync;
 
 impl std::fmt::Debug for Renderer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -90,7 +90,10 @@ fn idempotent(operation: &mut Value) {
 fn not_modified(etag_component: &str) -> Value {
     json!({
         "description": "Not modified: the ETag sent in `If-None-Match` is current. No body.",
-        "headers": { "ETag": component_ref("headers", etag_component) },
+        "headers": {
+            "ETag": component_ref("headers", etag_component),
+            "X-Request-Id": component_ref("headers", "RequestId"),
+        },
     })
 }
 

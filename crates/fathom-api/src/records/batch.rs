@@ -133,7 +133,11 @@ fn operation(
             Some(Value::String(tag)) => {
                 // The bare form (`<id>.<version>`, without the header's quotes) is taken too.
                 let bare = !(tag.starts_with('"') || tag.starts_with("W/") || tag.trim() == "*");
-                let tag = if bare { format!("\"{tag}\"") } else { tag.clone() };
+                let tag = if bare {
+                    format!("\"{tag}\"")
+                } else {
+                    tag.clone()
+                };
                 conditional::parse_if_match(&tag, id, "ifMatch").map(Some)
             }
             Some(_) => Err(shape_error(

@@ -4,6 +4,7 @@
 
 mod cluster;
 mod events;
+mod idempotency_nodes;
 mod multi_node;
 mod outage;
 mod realtime_nodes;

@@ -51,7 +51,7 @@ async fn purge_removes_old_deletions_for_good_with_their_events() {
     );
     assert!(stdout.contains("drafts: 0 removed"), "{stdout}");
     let deleted = json_with_status(app.get("/api/v1/drafts?deleted=only").await, 200).await;
-    assert_eq!(ids(&deleted), [old.clone()]);
+    assert_eq!(ids(&deleted), std::slice::from_ref(&old));
 
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let output = purge(&app, &["--older-than", "0s", "--collection", "drafts"]);
