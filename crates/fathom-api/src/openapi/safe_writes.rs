@@ -151,7 +151,10 @@ pub fn collection(collection: &Collection, paths: &mut [(String, Value); 2]) {
 /// Adds `ifMatch` to the batch's update and delete operations, `etag` to its results, and the
 /// 412 and 428 answers.
 pub fn batch(path: &mut Value, request: &mut Value, response: &mut Value) {
-    let variants = request["properties"]["operations"]["items"]["anyOf"].as_array_mut();
+    // `items` is `false` for a schema without collections: nothing to decorate then.
+    let variants = request
+        .pointer_mut("/properties/operations/items/anyOf")
+        .and_then(Value::as_array_mut);
     for variant in variants.into_iter().flatten() {
         let op = variant["properties"]["op"]["const"].as_str().unwrap_or("");
         if op == "update" || op == "delete" {
