@@ -22,6 +22,8 @@ pub struct HttpConfig {
     pub default_page_size: u32,
     /// The largest `limit` a list request may ask for.
     pub max_page_size: u32,
+    /// How long the response to a write with an `Idempotency-Key` is kept for replay.
+    pub idempotency_ttl: Duration,
 }
 
 impl Default for HttpConfig {
@@ -35,6 +37,7 @@ impl Default for HttpConfig {
             hsts: false,
             default_page_size: 20,
             max_page_size: 100,
+            idempotency_ttl: Duration::from_secs(24 * 3600),
         }
     }
 }

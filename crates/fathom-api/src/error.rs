@@ -21,6 +21,9 @@ pub struct ApiError {
     pub detail: String,
     pub hint: String,
     pub errors: Vec<FieldProblem>,
+    /// Response headers the problem carries (the current `ETag` of a failed `If-Match`); boxed,
+    /// as most problems have none and every `Result` carries the error's size.
+    headers: Option<Box<[(header::HeaderName, HeaderValue)]>>,
     /// The internal cause of a 5xx, for the log only.
     cause: Option<String>,
 }
@@ -44,8 +47,18 @@ impl ApiError {
             detail: detail.into(),
             hint: hint.into(),
             errors: Vec::new(),
+            headers: None,
             cause: None,
         }
+    }
+
+    /// The same problem, answered with `name: value` among its headers.
+    #[must_use]
+    pub fn with_header(mut self, name: header::HeaderName, value: HeaderValue) -> Self {
+        let mut headers = self.headers.take().map(Vec::from).unwrap_or_default();
+        headers.push((name, value));
+        self.headers = Some(headers.into_boxed_slice());
+        self
     }
 
     /// A 500 whose cause is logged but never shown.
@@ -120,6 +133,11 @@ impl ApiError {
         )
     }
 
+    /// The problem+json body, for responses built away from this type (a stored replay).
+    pub(crate) fn body_json(&self) -> Value {
+        self.body()
+    }
+
     fn body(&self) -> Value {
         let errors: Vec<Value> = self
             .errors
@@ -153,6 +171,9 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"fathom\""),
             );
+        }
+        for (name, value) in self.headers.map(Vec::from).unwrap_or_default() {
+            response.headers_mut().insert(name, value);
         }
         if let Some(cause) = self.cause {
             response.extensions_mut().insert(InternalCause(cause));
@@ -207,6 +228,18 @@ impl From<StoreError> for ApiError {
                 ErrorCode::RuleViolation,
                 "The update rule does not allow the record as changed.",
                 "Leave the fields the rule depends on (such as an owner) as they are.",
+            ),
+            StoreErrorKind::PreconditionFailed { current } => Self::new(
+                ErrorCode::PreconditionFailed,
+                format!(
+                    "The record changed since the version `If-Match` names; it is now at version {current}. Nothing was written."
+                ),
+                "Read the record again (its `ETag` is current), reapply your change to it, and send the write with the new ETag in `If-Match`.",
+            ),
+            StoreErrorKind::IdempotencyConflict => Self::new(
+                ErrorCode::IdempotencyKeyInFlight,
+                "A request with this `Idempotency-Key` is still being processed.",
+                "Retry in a moment with the same key to receive its response.",
             ),
             StoreErrorKind::Unavailable => {
                 let mut api = Self::new(

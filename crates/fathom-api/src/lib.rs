@@ -11,6 +11,7 @@ mod envelope;
 mod error;
 mod events;
 mod health;
+mod idempotency;
 mod live;
 mod middleware;
 mod openapi;

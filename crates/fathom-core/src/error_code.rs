@@ -91,6 +91,24 @@ pub enum ErrorCode {
     ShuttingDown,
     /// A plain HTTP request reached the WebSocket endpoint, which takes only WebSocket upgrades.
     UpgradeRequired,
+    // Safe writes (issue 14): conditional requests and idempotency keys.
+    /// `If-Match` named a version of the record that is no longer current; nothing was written.
+    /// The response's `ETag` is the current one.
+    PreconditionFailed,
+    /// The collection takes writes only with `If-Match` (`require_if_match = true`).
+    PreconditionRequired,
+    /// An `If-Match` or `If-None-Match` value is malformed, or a form Fathom does not take on
+    /// this request (`*`, a list, or a weak ETag on a write).
+    InvalidPrecondition,
+    /// The `Idempotency-Key` header is malformed (not one structured-field string of 1 to 255
+    /// characters), repeated, or sent without credentials (keys are scoped to a caller).
+    InvalidIdempotencyKey,
+    /// The `Idempotency-Key` was already used by this caller for a different request (another
+    /// method, path or body); nothing was written.
+    IdempotencyKeyReused,
+    /// A request with this `Idempotency-Key` is still being processed; retry shortly to get its
+    /// response.
+    IdempotencyKeyInFlight,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -139,6 +157,12 @@ impl ErrorCode {
         Self::OriginNotAllowed,
         Self::ShuttingDown,
         Self::UpgradeRequired,
+        Self::PreconditionFailed,
+        Self::PreconditionRequired,
+        Self::InvalidPrecondition,
+        Self::InvalidIdempotencyKey,
+        Self::IdempotencyKeyReused,
+        Self::IdempotencyKeyInFlight,
         Self::Internal,
     ];
 
@@ -186,6 +210,12 @@ impl ErrorCode {
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::ShuttingDown => "shutting_down",
             Self::UpgradeRequired => "upgrade_required",
+            Self::PreconditionFailed => "precondition_failed",
+            Self::PreconditionRequired => "precondition_required",
+            Self::InvalidPrecondition => "invalid_precondition",
+            Self::InvalidIdempotencyKey => "invalid_idempotency_key",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
+            Self::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             Self::Internal => "internal_error",
         }
     }
@@ -224,6 +254,12 @@ impl ErrorCode {
             Self::OriginNotAllowed => 403,
             Self::ShuttingDown => 503,
             Self::UpgradeRequired => 426,
+            Self::PreconditionFailed => 412,
+            Self::PreconditionRequired => 428,
+            Self::InvalidPrecondition => 400,
+            Self::InvalidIdempotencyKey => 400,
+            Self::IdempotencyKeyReused => 422,
+            Self::IdempotencyKeyInFlight => 409,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -275,6 +311,12 @@ impl ErrorCode {
             Self::OriginNotAllowed => "Origin not allowed",
             Self::ShuttingDown => "Server shutting down",
             Self::UpgradeRequired => "WebSocket upgrade required",
+            Self::PreconditionFailed => "Precondition failed",
+            Self::PreconditionRequired => "Precondition required",
+            Self::InvalidPrecondition => "Invalid precondition header",
+            Self::InvalidIdempotencyKey => "Invalid idempotency key",
+            Self::IdempotencyKeyReused => "Idempotency key reused for another request",
+            Self::IdempotencyKeyInFlight => "Request with this idempotency key in progress",
             Self::Internal => "Internal server error",
         }
     }

@@ -421,6 +421,7 @@ mod tests {
             soft_delete: false,
             timestamps: true,
             tenant_scoped: false,
+            require_if_match: false,
             rules: crate::model::Rules::default(),
         }
     }

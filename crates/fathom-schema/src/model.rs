@@ -107,6 +107,10 @@ pub struct Collection {
     /// token on create), and every read and write is confined to the caller's tenant.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub tenant_scoped: bool,
+    /// Updates and deletes must name the version they change (`If-Match`, or `ifMatch` in a
+    /// batch); without it they are refused with 428. Not a database matter: no migration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_if_match: bool,
     /// Who may do what. An operation without a rule is for administrators only.
     #[serde(default, skip_serializing_if = "Rules::is_empty")]
     pub rules: Rules,

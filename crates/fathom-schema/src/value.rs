@@ -77,6 +77,13 @@ pub fn timestamp_after(after: std::time::Duration) -> String {
     format_timestamp(at).unwrap_or_else(|| String::from("9999-12-31T23:59:59.999Z"))
 }
 
+/// The instant `before` ago, in the canonical timestamp form.
+pub fn timestamp_before(before: std::time::Duration) -> String {
+    let at = OffsetDateTime::now_utc()
+        .saturating_sub(time::Duration::try_from(before).unwrap_or(time::Duration::MAX));
+    format_timestamp(at).unwrap_or_else(|| String::from("0000-01-01T00:00:00.000Z"))
+}
+
 /// Seconds since the Unix epoch in the canonical timestamp form; `None` outside years 0000 to
 /// 9999. The store keeps signing keys' dates as such seconds; people read RFC 3339.
 pub fn format_unix_seconds(seconds: i64) -> Option<String> {

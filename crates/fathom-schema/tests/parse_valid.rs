@@ -71,6 +71,7 @@ fn the_example_parses_to_the_expected_model() {
         soft_delete: false,
         timestamps: true,
         tenant_scoped: false,
+        require_if_match: false,
         rules: Default::default(),
     };
     let products = Collection {
@@ -124,6 +125,7 @@ fn the_example_parses_to_the_expected_model() {
         soft_delete: true,
         timestamps: true,
         tenant_scoped: false,
+        require_if_match: false,
         rules: Default::default(),
     };
     let expected = Schema {

@@ -28,6 +28,12 @@ pub enum StoreErrorKind {
     /// A record of a tenant-scoped collection was to be created without a tenant (the caller
     /// belongs to none, or an all-tenants caller named none).
     TenantRequired,
+    /// A write expected the record at another version (`If-Match`): the record is visible to
+    /// the caller and now stands at `current`. Nothing was written.
+    PreconditionFailed { current: i64 },
+    /// A live idempotency record of the same caller and key exists (committed by an earlier
+    /// request, or by a concurrent one that committed first); nothing was written.
+    IdempotencyConflict,
     /// Anything else: a bug or a corrupt database.
     Internal,
 }
@@ -65,6 +71,14 @@ impl StoreError {
         Self::new(StoreErrorKind::NotFound, "no such record")
     }
 
+    /// The record stands at version `current`, not the one the write expected.
+    pub fn precondition_failed(current: i64) -> Self {
+        Self::new(
+            StoreErrorKind::PreconditionFailed { current },
+            format!("the record is at version {current}, not the one expected"),
+        )
+    }
+
     pub fn rule_violation() -> Self {
         Self::new(
             StoreErrorKind::RuleViolation,
@@ -82,6 +96,8 @@ impl StoreError {
                 ErrorCode::ValidationFailed
             }
             StoreErrorKind::RuleViolation => ErrorCode::RuleViolation,
+            StoreErrorKind::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
+            StoreErrorKind::IdempotencyConflict => ErrorCode::IdempotencyKeyInFlight,
             StoreErrorKind::Unavailable => ErrorCode::ServiceUnavailable,
             StoreErrorKind::UnsafeMigration(_)
             | StoreErrorKind::ConcurrentMigration

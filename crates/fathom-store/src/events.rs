@@ -17,6 +17,8 @@ pub enum EventOperation {
     Create,
     Update,
     Delete,
+    /// A soft-deleted record was brought back (`POST /api/v1/{collection}/{id}/restore`).
+    Restore,
 }
 
 impl EventOperation {
@@ -25,6 +27,7 @@ impl EventOperation {
             Self::Create => "create",
             Self::Update => "update",
             Self::Delete => "delete",
+            Self::Restore => "restore",
         }
     }
 
@@ -33,6 +36,7 @@ impl EventOperation {
             "create" => Some(Self::Create),
             "update" => Some(Self::Update),
             "delete" => Some(Self::Delete),
+            "restore" => Some(Self::Restore),
             _ => None,
         }
     }
@@ -184,6 +188,16 @@ impl Draft {
                 after,
                 Vec::new(),
                 collection.soft_delete,
+            ),
+            WriteOp::Purge { collection, .. } => {
+                Self::new(collection, EventOperation::Delete, after, Vec::new(), false)
+            }
+            WriteOp::Restore { collection, .. } => Self::new(
+                collection,
+                EventOperation::Restore,
+                after,
+                vec!["deleted_at".into()],
+                true,
             ),
         })
     }

@@ -11,6 +11,7 @@ mod cascade;
 mod cursors;
 mod error;
 mod events;
+mod idempotency;
 mod identity;
 mod plan;
 mod postgres;
@@ -28,6 +29,7 @@ use uuid::Uuid;
 pub use cursors::{CursorState, Lease};
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};
+pub use idempotency::{Idempotency, IdempotencyRecord, Renderer, StoredResponse};
 pub use identity::{
     ApiKey, AuditEntry, AuditRecord, Authority, KeyCreator, NewUser, RefreshOutcome, Session,
     StoredSigningKey, User, UserChanges,
@@ -35,8 +37,15 @@ pub use identity::{
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;
-pub use record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
+pub use record::{Deleted, ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
+pub use sqlite::backup::{BackupInfo, BackupReport};
 pub use sqlite::{Durability, SqliteOptions};
+
+/// Online backup and restore of a SQLite database file (PostgreSQL has its own tools:
+/// `pg_dump`, base backups).
+pub mod sqlite_backup {
+    pub use crate::sqlite::backup::{backup, check, restore};
+}
 
 /// The storage handle. Cheap to clone; all clones share the same connections.
 #[derive(Clone)]
@@ -144,8 +153,21 @@ impl Store {
         collection: Arc<Collection>,
         query: ListQuery,
     ) -> Result<Vec<Record>, StoreError> {
+        self.list_with(scope, collection, query, Deleted::Hidden)
+            .await
+    }
+
+    /// [`Store::list`] reading the deleted records of a soft-delete collection too, or only
+    /// them (`deleted`); for administrators.
+    pub async fn list_with(
+        &self,
+        scope: &Scope,
+        collection: Arc<Collection>,
+        query: ListQuery,
+        deleted: Deleted,
+    ) -> Result<Vec<Record>, StoreError> {
         self.count_statement();
-        dispatch!(self, list(scope.clone(), collection, query))
+        dispatch!(self, list(scope.clone(), collection, query, deleted))
     }
 
     /// The number of live records matching `filter`.
@@ -155,8 +177,20 @@ impl Store {
         collection: Arc<Collection>,
         filter: Option<Filter>,
     ) -> Result<u64, StoreError> {
+        self.count_with(scope, collection, filter, Deleted::Hidden)
+            .await
+    }
+
+    /// [`Store::count`] with the records `deleted` says.
+    pub async fn count_with(
+        &self,
+        scope: &Scope,
+        collection: Arc<Collection>,
+        filter: Option<Filter>,
+        deleted: Deleted,
+    ) -> Result<u64, StoreError> {
         self.count_statement();
-        dispatch!(self, count(scope.clone(), collection, filter))
+        dispatch!(self, count(scope.clone(), collection, filter, deleted))
     }
 
     /// The database's plan for a list query, one line per step (for tests and the architect).
@@ -203,6 +237,36 @@ impl Store {
     /// latest; returns how many. The pruner calls it until it returns less than a batch.
     pub async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
         dispatch!(self, prune_events(retention))
+    }
+
+    /// Up to `limit` ids of records of `collection` soft-deleted before `before` (a canonical
+    /// timestamp, as `fathom_schema::value` writes them), in every tenant, oldest first: what
+    /// `fathom purge` removes, each with a [`WriteOp::Purge`].
+    pub async fn purgeable(
+        &self,
+        collection: Arc<Collection>,
+        before: &str,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        dispatch!(self, purgeable(collection, before.to_owned(), limit))
+    }
+
+    /// The live idempotency record of `caller` and `key` (younger than `ttl`), if any.
+    pub async fn idempotency_record(
+        &self,
+        caller: &str,
+        key: &str,
+        ttl: std::time::Duration,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        dispatch!(
+            self,
+            idempotency_record(caller.to_owned(), key.to_owned(), ttl)
+        )
+    }
+
+    /// Removes the idempotency records older than `ttl`; returns how many.
+    pub async fn prune_idempotency(&self, ttl: std::time::Duration) -> Result<usize, StoreError> {
+        dispatch!(self, prune_idempotency(ttl))
     }
 
     /// How many record reads and writes this handle has run, each one round trip to the

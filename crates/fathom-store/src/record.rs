@@ -9,6 +9,7 @@ use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use crate::events::Origin;
+use crate::idempotency::Idempotency;
 
 /// Whose records an operation may touch. Every record read and write takes one, and the store
 /// applies it to tenant-scoped collections in one place (the SQL it builds), so no caller can
@@ -58,6 +59,16 @@ pub struct ListQuery {
     pub after: Option<Vec<Value>>,
     pub limit: u32,
     pub offset: u64,
+}
+
+/// Which records a list of a soft-delete collection reads: the live ones (what every caller
+/// sees), the deleted ones only, or both (administrators' views of the bin).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Deleted {
+    #[default]
+    Hidden,
+    Only,
+    Included,
 }
 
 impl ListQuery {
@@ -142,6 +153,11 @@ pub enum WriteOp {
         id: Uuid,
         values: Vec<(String, Value)>,
         guard: Option<Filter>,
+        /// `If-Match`: the version the record must have. Checked by the write's own statement
+        /// (`AND version = n`), so two writers expecting the same version cannot both succeed;
+        /// a visible record at another version fails with
+        /// [`StoreErrorKind::PreconditionFailed`](crate::StoreErrorKind::PreconditionFailed).
+        expected_version: Option<i64>,
     },
     /// Soft when the collection says so, otherwise the row is removed. `guard`, when given,
     /// must hold for the stored row; otherwise the record counts as not found.
@@ -149,7 +165,39 @@ pub enum WriteOp {
         collection: Arc<Collection>,
         id: Uuid,
         guard: Option<Filter>,
+        /// As for [`WriteOp::Update`].
+        expected_version: Option<i64>,
     },
+    /// Brings back a soft-deleted record (`deleted_at` cleared, version bumped): its result is
+    /// [`WriteResult::Updated`] and its event a `restore`. `guard` must hold for the deleted
+    /// row; a record that is not soft-deleted (or not in scope) counts as not found. A unique
+    /// value taken meanwhile by a live record fails as a unique violation.
+    Restore {
+        collection: Arc<Collection>,
+        id: Uuid,
+        guard: Option<Filter>,
+        expected_version: Option<i64>,
+    },
+    /// Removes a soft-deleted record for good (`fathom purge`), with what its relations'
+    /// `on_delete` asks of the records pointing at it, as a hard delete does; its event is a
+    /// `delete` without the record. A record that is not soft-deleted counts as not found.
+    Purge {
+        collection: Arc<Collection>,
+        id: Uuid,
+    },
+}
+
+impl WriteOp {
+    /// The collection the operation writes to.
+    pub fn collection(&self) -> &Arc<Collection> {
+        match self {
+            Self::Create { collection, .. }
+            | Self::Update { collection, .. }
+            | Self::Delete { collection, .. }
+            | Self::Restore { collection, .. }
+            | Self::Purge { collection, .. } => collection,
+        }
+    }
 }
 
 /// The outcome of one [`WriteOp`].
@@ -169,6 +217,8 @@ pub struct UnitOfWork {
     pub ops: Vec<WriteOp>,
     /// Who makes the change (the server itself unless [`UnitOfWork::with_origin`] says otherwise).
     pub origin: Origin,
+    /// The idempotency record the unit stores with its writes (`Idempotency-Key`), if any.
+    pub idempotency: Option<Idempotency>,
 }
 
 impl UnitOfWork {
@@ -177,6 +227,7 @@ impl UnitOfWork {
             scope,
             ops: vec![],
             origin: Origin::system(),
+            idempotency: None,
         }
     }
 
@@ -185,6 +236,7 @@ impl UnitOfWork {
             scope,
             ops: vec![op],
             origin: Origin::system(),
+            idempotency: None,
         }
     }
 
@@ -193,5 +245,22 @@ impl UnitOfWork {
     pub fn with_origin(mut self, origin: Origin) -> Self {
         self.origin = origin;
         self
+    }
+
+    /// The same work, storing `idempotency` (with the response it renders) in its transaction.
+    #[must_use]
+    pub fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = Some(idempotency);
+        self
+    }
+}
+
+/// The collection and id of the row an operation removes for good (a hard delete, or a purge),
+/// whose referrers the store must handle first.
+pub(crate) fn removes_row(op: &WriteOp) -> Option<(&Arc<Collection>, &Uuid)> {
+    match op {
+        WriteOp::Delete { collection, id, .. } if !collection.soft_delete => Some((collection, id)),
+        WriteOp::Purge { collection, id } => Some((collection, id)),
+        _ => None,
     }
 }

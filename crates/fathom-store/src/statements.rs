@@ -10,7 +10,7 @@ use sea_query::{
 use uuid::Uuid;
 
 use crate::error::{StoreError, StoreErrorKind};
-use crate::record::{ListQuery, Record, Scope};
+use crate::record::{Deleted, ListQuery, Record, Scope};
 
 /// The columns a record is read from, in the order the backends' row readers expect: `id`,
 /// `version`, then `tenant` (tenant-scoped collections), `created_at` and `updated_at` (with
@@ -31,11 +31,33 @@ pub(crate) fn select_columns(collection: &Collection) -> Vec<String> {
 /// the scope's tenant. This is the one place tenant isolation is applied in SQL; every read,
 /// update and delete below starts from it (PostgreSQL adds row-level security beneath it).
 pub(crate) fn visible(collection: &Collection, scope: &Scope) -> Vec<Expr> {
-    let column = |name: &str| Expr::col((collection.name.clone(), name.to_owned()));
     let mut conditions = Vec::new();
     if collection.soft_delete {
-        conditions.push(column("deleted_at").is_null());
+        conditions.push(Expr::col((collection.name.clone(), "deleted_at".to_owned())).is_null());
     }
+    conditions.extend(in_scope(collection, scope));
+    conditions
+}
+
+/// The conditions of a read that may show deleted records (`deleted`), for collections that
+/// keep them; the tenant condition always applies.
+pub(crate) fn readable(collection: &Collection, scope: &Scope, deleted: Deleted) -> Vec<Expr> {
+    if !collection.soft_delete || deleted == Deleted::Hidden {
+        return visible(collection, scope);
+    }
+    let mut conditions = in_scope(collection, scope);
+    if deleted == Deleted::Only {
+        conditions
+            .push(Expr::col((collection.name.clone(), "deleted_at".to_owned())).is_not_null());
+    }
+    conditions
+}
+
+/// The tenant half of [`visible`] alone: the records of the scope's tenant, live or deleted
+/// (for restoring and listing deleted records).
+pub(crate) fn in_scope(collection: &Collection, scope: &Scope) -> Vec<Expr> {
+    let column = |name: &str| Expr::col((collection.name.clone(), name.to_owned()));
+    let mut conditions = Vec::new();
     if collection.tenant_scoped {
         match scope {
             Scope::Tenant(tenant) => conditions.push(column(TENANT_FIELD).eq(tenant.clone())),
@@ -72,6 +94,11 @@ pub(crate) fn new_record_tenant(
 /// `SELECT <qualified columns> FROM <collection>` (qualified, so joins cannot make them
 /// ambiguous), limited to the records visible in `scope`.
 pub(crate) fn select_from(collection: &Collection, scope: &Scope) -> SelectStatement {
+    select_from_with(collection, scope, Deleted::Hidden)
+}
+
+/// [`select_from`] with the records `deleted` says.
+fn select_from_with(collection: &Collection, scope: &Scope, deleted: Deleted) -> SelectStatement {
     let mut query = Query::select();
     let table = collection.name.clone();
     query
@@ -81,7 +108,7 @@ pub(crate) fn select_from(collection: &Collection, scope: &Scope) -> SelectState
                 .map(|c| (table.clone(), c)),
         )
         .from(table);
-    for condition in visible(collection, scope) {
+    for condition in readable(collection, scope, deleted) {
         query.and_where(condition);
     }
     query
@@ -114,9 +141,10 @@ pub(crate) fn list_select(
     collection: &Collection,
     scope: &Scope,
     list: &ListQuery,
+    deleted: Deleted,
 ) -> SelectStatement {
     let base = collection.name.as_str();
-    let mut query = select_from(collection, scope);
+    let mut query = select_from_with(collection, scope, deleted);
     if let Some(filter) = &list.filter {
         filter.apply_in(dialect, &mut query, base);
     }
@@ -136,12 +164,13 @@ pub(crate) fn count_select(
     collection: &Collection,
     scope: &Scope,
     filter: Option<&Filter>,
+    deleted: Deleted,
 ) -> SelectStatement {
     let mut query = Query::select();
     query
         .expr(Expr::cust("COUNT(*)"))
         .from(collection.name.clone());
-    for condition in visible(collection, scope) {
+    for condition in readable(collection, scope, deleted) {
         query.and_where(condition);
     }
     if let Some(filter) = filter {
@@ -220,6 +249,7 @@ pub(crate) fn update(
     id: Uuid,
     values: &[(String, Value)],
     guard: Option<&Filter>,
+    expected_version: Option<i64>,
 ) -> UpdateStatement {
     let mut query = Query::update();
     query.table(collection.name.clone());
@@ -238,8 +268,17 @@ pub(crate) fn update(
     if let Some(guard) = guard {
         query.and_where(guard_condition(dialect, collection, id, guard));
     }
+    if let Some(version) = expected_version {
+        query.and_where(version_is(version));
+    }
     query.returning(Query::returning().columns(select_columns(collection)));
     query
+}
+
+/// `version = n`: an `If-Match` precondition, part of the write's own WHERE so that the check
+/// and the write are one atomic step (of concurrent writers expecting `n`, one matches).
+fn version_is(version: i64) -> Expr {
+    Expr::col("version").eq(version)
 }
 
 /// The record as it stands, for an update that changes nothing (still guarded).
@@ -249,10 +288,14 @@ pub(crate) fn unchanged(
     scope: &Scope,
     id: Uuid,
     guard: Option<&Filter>,
+    expected_version: Option<i64>,
 ) -> SelectStatement {
     let mut query = select_by_id(collection, scope, id);
     if let Some(guard) = guard {
         query.and_where(guard_condition(dialect, collection, id, guard));
+    }
+    if let Some(version) = expected_version {
+        query.and_where(Expr::col((collection.name.clone(), "version".to_owned())).eq(version));
     }
     query
 }
@@ -282,6 +325,94 @@ pub(crate) fn still_allowed(
     query
 }
 
+/// The soft-deleted record `id` in `scope`, if `guard` holds for it.
+pub(crate) fn deleted_by_id(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    id: Uuid,
+    guard: Option<&Filter>,
+) -> SelectStatement {
+    let table = collection.name.clone();
+    let mut query = Query::select();
+    query
+        .columns(
+            select_columns(collection)
+                .into_iter()
+                .map(|c| (table.clone(), c)),
+        )
+        .from(table.clone())
+        .and_where(Expr::col((table.clone(), "deleted_at".to_owned())).is_not_null())
+        .and_where(Expr::col((table.clone(), "id".to_owned())).eq(id.hyphenated().to_string()));
+    for condition in in_scope(collection, scope) {
+        query.and_where(condition);
+    }
+    if let Some(guard) = guard {
+        query.and_where(guard_condition(dialect, collection, id, guard));
+    }
+    query
+}
+
+/// The restore of a soft-deleted record: `deleted_at` cleared, the version bumped, guarded like
+/// an update (the guard is read on the deleted row), returning the record's columns.
+pub(crate) fn restore(
+    dialect: Dialect,
+    collection: &Collection,
+    scope: &Scope,
+    id: Uuid,
+    guard: Option<&Filter>,
+    expected_version: Option<i64>,
+) -> UpdateStatement {
+    let mut query = Query::update();
+    query
+        .table(collection.name.clone())
+        .value("deleted_at", Expr::cust("NULL"));
+    if collection.timestamps {
+        query.value("updated_at", fathom_schema::value::now_timestamp());
+    }
+    query
+        .value("version", Expr::col("version").add(1i64))
+        .and_where(Expr::col("id").eq(id.hyphenated().to_string()))
+        .and_where(Expr::col("deleted_at").is_not_null());
+    for condition in in_scope(collection, scope) {
+        query.and_where(condition);
+    }
+    if let Some(guard) = guard {
+        query.and_where(guard_condition(dialect, collection, id, guard));
+    }
+    if let Some(version) = expected_version {
+        query.and_where(version_is(version));
+    }
+    query.returning(Query::returning().columns(select_columns(collection)));
+    query
+}
+
+/// The hard removal of the soft-deleted record `id` (every tenant), returning its columns.
+pub(crate) fn purge(collection: &Collection, id: Uuid) -> DeleteStatement {
+    let mut query = Query::delete();
+    query
+        .from_table(collection.name.clone())
+        .and_where(Expr::col("id").eq(id.hyphenated().to_string()))
+        .and_where(Expr::col("deleted_at").is_not_null())
+        .returning(Query::returning().columns(select_columns(collection)));
+    query
+}
+
+/// Up to `limit` records of `collection` soft-deleted before `before` (a canonical timestamp),
+/// in every tenant, oldest deletion first.
+pub(crate) fn purgeable(collection: &Collection, before: &str, limit: u64) -> SelectStatement {
+    let mut query = select_from_with(collection, &Scope::AllTenants, Deleted::Only);
+    let deleted_at = Expr::col((collection.name.clone(), "deleted_at".to_owned()));
+    query
+        .and_where(deleted_at.lt(before.to_owned()))
+        .order_by(
+            (collection.name.clone(), "deleted_at".to_owned()),
+            sea_query::Order::Asc,
+        )
+        .limit(limit);
+    query
+}
+
 /// A delete: soft (an UPDATE setting `deleted_at`) when the collection says so. Either returns
 /// the record's columns (as soft-deleted, or as it was before removal), for its outbox event.
 pub(crate) enum Removal {
@@ -295,10 +426,12 @@ pub(crate) fn delete(
     scope: &Scope,
     id: Uuid,
     guard: Option<&Filter>,
+    expected_version: Option<i64>,
 ) -> Removal {
     let id_text = id.hyphenated().to_string();
     let mut conditions = visible(collection, scope);
     conditions.extend(guard.map(|g| guard_condition(dialect, collection, id, g)));
+    conditions.extend(expected_version.map(version_is));
     if collection.soft_delete {
         let now = fathom_schema::value::now_timestamp();
         let mut query = Query::update();

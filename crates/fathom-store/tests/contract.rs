@@ -163,6 +163,7 @@ async fn relations_to_missing_records_and_restricted_deletes_are_foreign_key_vio
         collection: f.collection("authors"),
         id: author,
         guard: None,
+        expected_version: None,
     };
     let error = f
         .store
@@ -207,6 +208,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
         id,
         values: vec![("title".into(), Value::Text("T2".into()))],
         guard: None,
+        expected_version: None,
     };
     let results = f
         .store
@@ -226,6 +228,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
                 collection: f.collection("books"),
                 id,
                 guard: None,
+                expected_version: None,
             },
         ))
         .await
@@ -252,6 +255,7 @@ async fn updates_bump_the_version_and_soft_deletes_hide_records_and_free_unique_
         collection: f.collection("books"),
         id,
         guard: None,
+        expected_version: None,
     };
     assert_eq!(
         f.store

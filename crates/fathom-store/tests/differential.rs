@@ -252,6 +252,7 @@ impl Fixture {
                     collection: people.clone(),
                     id: id.parse().unwrap(),
                     guard: None,
+                    expected_version: None,
                 },
             );
             runtime.block_on(store.execute(work)).unwrap();
@@ -289,6 +290,7 @@ impl Fixture {
                 id: record.id,
                 values,
                 guard: None,
+                expected_version: None,
             });
         }
         runtime

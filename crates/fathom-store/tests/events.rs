@@ -90,6 +90,7 @@ async fn every_change_appends_one_event_in_order_with_its_fields_and_origin() {
             id: note,
             values: vec![("body".into(), Value::Text("changed".into()))],
             guard: None,
+            expected_version: None,
         },
     );
     f.store.execute(update).await.unwrap();
@@ -101,6 +102,7 @@ async fn every_change_appends_one_event_in_order_with_its_fields_and_origin() {
             id: note,
             values: vec![],
             guard: None,
+            expected_version: None,
         },
     );
     f.store.execute(nothing).await.unwrap();
@@ -110,6 +112,7 @@ async fn every_change_appends_one_event_in_order_with_its_fields_and_origin() {
             collection: notes.clone(),
             id: note,
             guard: None,
+            expected_version: None,
         },
     );
     f.store.execute(soft).await.unwrap();
@@ -123,6 +126,7 @@ async fn every_change_appends_one_event_in_order_with_its_fields_and_origin() {
             collection: f.collection("tags"),
             id: tags[0],
             guard: None,
+            expected_version: None,
         },
     );
     f.store.execute(hard).await.unwrap();
@@ -231,6 +235,7 @@ async fn a_failed_unit_of_work_leaves_no_event_and_no_gap() {
             id: Uuid::now_v7(),
             values: vec![("name".into(), Value::Text("z".into()))],
             guard: None,
+            expected_version: None,
         },
     );
     assert!(f.store.execute(missing).await.is_err());
@@ -563,6 +568,7 @@ fields.favorite = { type = "relation", collection = "authors", on_delete = "set_
             collection: schema.collection("authors").unwrap().clone(),
             id: author,
             guard: None,
+            expected_version: None,
         }))
         .await
         .unwrap();

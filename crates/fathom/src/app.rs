@@ -38,6 +38,12 @@ pub struct Application {
     sinks: Option<fathom_brokers::Sinks>,
     /// How long a node's hold on a sink lasts (`brokers.lease_ms`).
     lease_ttl: Duration,
+    /// The scheduled purge of soft-deleted records (`[purge]`).
+    purge: crate::config::PurgeConfig,
+    /// Scheduled backups (`[backup]`, SQLite): the database file, where to, how often, how many.
+    backups: Option<(std::path::PathBuf, std::path::PathBuf, Duration, usize)>,
+    /// The serving lock of the SQLite database (`fathom restore` refuses while it is held).
+    _serving: Option<std::fs::File>,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -135,6 +141,28 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {address}; is another process using it? Pick another with --listen"))?;
         let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout_secs);
+        let database = config
+            .postgres_options()
+            .is_none()
+            .then(|| config.sqlite_path(database_name));
+        let serving = database
+            .as_deref()
+            .and_then(crate::commands::backup::hold_serving_lock);
+        let backups = database
+            .filter(|_| config.backup.every_minutes > 0)
+            .map(|database| {
+                let dir = config
+                    .backup
+                    .dir
+                    .clone()
+                    .unwrap_or_else(|| config.database.data_dir.join("backups"));
+                (
+                    database,
+                    dir,
+                    Duration::from_secs(config.backup.every_minutes.saturating_mul(60)),
+                    config.backup.keep,
+                )
+            });
         Ok(Self {
             listener,
             live,
@@ -147,6 +175,9 @@ impl Application {
             fan_out,
             sinks: Some(sinks),
             lease_ttl: config.brokers.lease_ttl(),
+            purge: config.purge.clone(),
+            backups,
+            _serving: serving,
         })
     }
 
@@ -206,6 +237,19 @@ impl Application {
         let _pruning = AbortOnDrop(tokio::spawn(crate::pruner::run(
             self.state.store.clone(),
             self.retention,
+        )));
+        let _purging = AbortOnDrop(tokio::spawn(crate::pruner::purge_on_schedule(
+            self.state.store.clone(),
+            self.purge.clone(),
+        )));
+        let _backing_up = self.backups.clone().map(|(database, dir, every, keep)| {
+            AbortOnDrop(tokio::spawn(crate::commands::backup::scheduled(
+                database, dir, every, keep,
+            )))
+        });
+        let _forgetting = AbortOnDrop(tokio::spawn(crate::pruner::forget_idempotency_keys(
+            self.state.store.clone(),
+            self.state.config.idempotency_ttl,
         )));
         let hub = self.state.realtime.hub.clone();
         let sinks = self.start_sinks();

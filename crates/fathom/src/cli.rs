@@ -1,5 +1,5 @@
 //! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`,
-//! `users create-admin`, `keys rotate|list|create|revoke`.
+//! `users create-admin`, `keys rotate|list|create|revoke`, `purge`, `backup`, `restore`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +61,36 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Copy the SQLite database to a new FILE while it serves, and check the copy
+    /// (on PostgreSQL: explains pg_dump and base backups).
+    Backup {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The new file to write.
+        file: PathBuf,
+    },
+    /// Replace the SQLite database with a backup FILE, after checking it; refuses while a
+    /// server is serving the database unless --force.
+    Restore {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The backup to restore (from `fathom backup`).
+        file: PathBuf,
+        /// Restore even though a server seems to hold the database.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove for good the records of soft-delete collections deleted more than an age ago.
+    Purge {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// How long ago they were deleted, at least: 30d, 12h, 45m or 90s.
+        #[arg(long)]
+        older_than: String,
+        /// Only this collection (default: every collection with soft_delete).
+        #[arg(long)]
+        collection: Option<String>,
     },
 }
 
@@ -232,5 +262,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } => commands::keys::create(&common, &name, &scopes, tenant).await,
             KeysCommand::Revoke { common, id } => commands::keys::revoke(&common, &id).await,
         },
+        Command::Backup { common, file } => commands::backup::backup(&common, &file).await,
+        Command::Restore {
+            common,
+            file,
+            force,
+        } => commands::backup::restore(&common, &file, force).await,
+        Command::Purge {
+            common,
+            older_than,
+            collection,
+        } => commands::purge::run(&common, &older_than, collection.as_deref()).await,
     }
 }

@@ -1,6 +1,8 @@
-//! The outbox pruner: a background task beside the server that removes events past
+//! The pruners: background tasks beside the server. The outbox pruner removes events past
 //! `[events]` retention, one batch (at most 1,000 rows) per statement with a yield between, so a
-//! prune never holds the writer for long. It never removes the latest event.
+//! prune never holds the writer for long; it never removes the latest event. The idempotency
+//! pruner removes keys past `idempotency.ttl_secs` once a minute (expired keys are never
+//! replayed even before then: lookups and the key's upsert compare its age).
 
 use std::time::Duration;
 
@@ -23,5 +25,44 @@ pub async fn run(store: Store, retention: Retention) {
                 tokio::time::sleep(IDLE * 5).await;
             }
         }
+    }
+}
+
+/// How often expired idempotency keys are removed.
+const IDEMPOTENCY_EVERY: Duration = Duration::from_secs(60);
+
+/// Removes expired idempotency keys until the task is aborted (when the server stops).
+pub async fn forget_idempotency_keys(store: Store, ttl: Duration) {
+    loop {
+        match store.prune_idempotency(ttl).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "pruned expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e.detail, "pruning idempotency keys failed"),
+        }
+        tokio::time::sleep(IDEMPOTENCY_EVERY).await;
+    }
+}
+
+/// Runs `fathom purge` every `purge.every_minutes` while `purge.older_than_days` is set.
+pub async fn purge_on_schedule(store: Store, purge: crate::config::PurgeConfig) {
+    if purge.older_than_days == 0 {
+        return;
+    }
+    let age = Duration::from_secs(purge.older_than_days.saturating_mul(86_400));
+    loop {
+        match crate::commands::purge::purge_all(&store, None, age).await {
+            Ok(report) => {
+                for (collection, purged) in report.iter().filter(|(_, p)| p.removed > 0) {
+                    tracing::info!(
+                        collection,
+                        removed = purged.removed,
+                        kept = purged.kept,
+                        "purged soft-deleted records"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "the scheduled purge failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(purge.every_minutes.saturating_mul(60))).await;
     }
 }

@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, brokers, events, operations, realtime, shared};
+use super::{admin, auth, brokers, events, operations, realtime, safe_writes, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -120,7 +120,12 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         let Some(type_name) = names.get(name) else {
             continue;
         };
-        for (path, item) in operations::collection_paths(schema, collection, type_name) {
+        let mut items = operations::collection_paths(schema, collection, type_name);
+        safe_writes::collection(collection, &mut items);
+        for (path, item) in items
+            .into_iter()
+            .chain(safe_writes::restore_path(collection, type_name))
+        {
             paths.insert(path, item);
         }
         for (suffix, shape) in [
@@ -146,7 +151,8 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         }
         tags.push(json!({ "name": name, "description": about }));
     }
-    let (batch_path, batch_request, batch_response) = operations::batch(schema, &names);
+    let (mut batch_path, mut batch_request, mut batch_response) = operations::batch(schema, &names);
+    safe_writes::batch(&mut batch_path, &mut batch_request, &mut batch_response);
     paths.insert("/api/v1/batch".into(), batch_path);
     component_schemas.insert("BatchRequest".into(), batch_request);
     component_schemas.insert("BatchResponse".into(), batch_response);
@@ -195,6 +201,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         }),
     );
     headers.extend(auth::header_components());
+    headers.extend(safe_writes::header_components());
 
     let (table, codes) = error_code_table();
     json!({

@@ -29,7 +29,7 @@ pub fn schemas() -> Map<String, Value> {
                 "id": uuid,
                 "collection": { "type": "string" },
                 "record_id": uuid,
-                "operation": { "type": "string", "enum": ["create", "update", "delete"] },
+                "operation": { "type": "string", "enum": ["create", "update", "delete", "restore"] },
                 "version": { "type": "integer", "format": "int64", "minimum": 1, "description": "The record's version after the change (for a delete that removes the row: its last version)." },
                 "tenant": { "type": ["string", "null"] },
                 "changed": {

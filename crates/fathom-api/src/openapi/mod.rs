@@ -13,6 +13,7 @@ mod document;
 mod events;
 mod operations;
 mod realtime;
+mod safe_writes;
 mod schemas;
 mod shaping;
 mod shared;

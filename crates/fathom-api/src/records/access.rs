@@ -25,6 +25,7 @@ use crate::auth::{API_KEY_TAG, Caller, ServiceKey, api_keys, bearer_token};
 use crate::error::ApiError;
 
 /// The caller of a records operation.
+#[derive(Clone)]
 pub enum Principal {
     Anonymous,
     User(Caller),

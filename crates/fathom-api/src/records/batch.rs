@@ -8,26 +8,29 @@ mod refs;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use fathom_core::ErrorCode;
 use fathom_schema::{Collection, validate_create_with_id, validate_patch};
-use fathom_store::{StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use fathom_store::{StoreErrorKind, StoredResponse, UnitOfWork, WriteOp, WriteResult};
 use refs::Created;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::access::{Principal, check_new_record, refused_change, rule, visible_json};
+use super::conditional;
 use super::tenancy::{check_relation_tenants_in_batch, create_scope, take_tenant};
-use super::write::{self, WriteFailure};
+use super::write::WriteFailure;
 use crate::AppState;
 use crate::body::JsonObject;
-use crate::envelope::envelope;
+use crate::envelope::envelope_with_id;
 use crate::error::ApiError;
+use crate::idempotency::{self, Begin, IdempotencyKey, stored_json};
 
 /// The most operations one batch may hold.
 pub const MAX_OPERATIONS: usize = 100;
 
-const OPERATION_KEYS: &[&str] = &["op", "collection", "id", "body", "ref"];
+const OPERATION_KEYS: &[&str] = &["op", "collection", "id", "body", "ref", "ifMatch"];
 
 fn shape_error(field: &str, detail: String, hint: &str) -> ApiError {
     ApiError::new(ErrorCode::ValidationFailed, detail.clone(), hint).with_field(
@@ -60,7 +63,7 @@ fn operation(
         return Err(shape_error(
             &at(key),
             format!("Operation {index} has an unknown key `{key}`."),
-            "An operation takes op, collection, id, body and (on create) ref.",
+            "An operation takes op, collection, id, body, (on create) ref and (on update and delete) ifMatch.",
         ));
     }
     let collection = object
@@ -116,6 +119,35 @@ fn operation(
             "Only creates take a ref; refer to a created record with \"$ref:<name>\".",
         ));
     }
+    if op == "create" && object.contains_key("ifMatch") {
+        return Err(shape_error(
+            &at("ifMatch"),
+            format!("Operation {index} is a create, so it cannot take an `ifMatch`."),
+            "Only updates and deletes take ifMatch: the ETag of the record they change.",
+        ));
+    }
+    // The version an update or delete expects (`ifMatch`, the record's ETag as a string).
+    let expected = |id: Uuid| -> Result<Option<i64>, ApiError> {
+        let parsed = match object.get("ifMatch") {
+            None => conditional::required(&collection, "ifMatch").map(|()| None),
+            Some(Value::String(tag)) => {
+                // The bare form (`<id>.<version>`, without the header's quotes) is taken too.
+                let bare = !(tag.starts_with('"') || tag.starts_with("W/") || tag.trim() == "*");
+                let tag = if bare {
+                    format!("\"{tag}\"")
+                } else {
+                    tag.clone()
+                };
+                conditional::parse_if_match(&tag, id, "ifMatch").map(Some)
+            }
+            Some(_) => Err(shape_error(
+                "ifMatch",
+                format!("Operation {index} has an `ifMatch` that is not a string."),
+                "Give the record's ETag as a string, as the `ETag` header carried it: \"ifMatch\": \"\\\"<id>.<version>\\\"\".",
+            )),
+        };
+        parsed.map_err(|e| e.for_operation(index))
+    };
     Ok(match op {
         "create" => {
             let name = created.new_name(index, object.get("ref"))?;
@@ -150,11 +182,13 @@ fn operation(
                 .map_err(|e| e.for_operation(index))?;
             let values = validate_patch(&collection, &body)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
+            let expected_version = expected(id)?;
             let op = WriteOp::Update {
                 collection,
                 id,
                 values,
                 guard,
+                expected_version,
             };
             (op, None)
         }
@@ -162,10 +196,12 @@ fn operation(
             let guard = rule(&state.schema, &collection, "delete", principal, None)
                 .map_err(|e| e.for_operation(index))?;
             let id = id()?;
+            let expected_version = expected(id)?;
             let op = WriteOp::Delete {
                 collection,
                 id,
                 guard,
+                expected_version,
             };
             (op, None)
         }
@@ -221,15 +257,20 @@ async fn check_relations(
             )
             .await
         }
-        WriteOp::Delete { .. } => Ok(()),
+        WriteOp::Delete { .. } | WriteOp::Restore { .. } | WriteOp::Purge { .. } => Ok(()),
     }
 }
 
 pub async fn batch(
     State(state): State<AppState>,
     principal: Principal,
+    key: IdempotencyKey,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
+    let claim = match key.begin(&state, &principal, Some(&body)).await? {
+        Begin::Replay(response) => return Ok(response),
+        Begin::Run(claim) => claim,
+    };
     if let Some(key) = body.keys().find(|k| k.as_str() != "operations") {
         return Err(shape_error(
             key,
@@ -276,46 +317,61 @@ pub async fn batch(
         }
         work.ops.push(op);
     }
-    let collections: Vec<Arc<Collection>> = work
+    let collections: Vec<Arc<Collection>> =
+        work.ops.iter().map(|op| op.collection().clone()).collect();
+    let ids: Vec<Option<Uuid>> = work
         .ops
         .iter()
         .map(|op| match op {
-            WriteOp::Create { collection, .. }
-            | WriteOp::Update { collection, .. }
-            | WriteOp::Delete { collection, .. } => collection.clone(),
+            WriteOp::Create { id, .. } => *id,
+            WriteOp::Update { id, .. }
+            | WriteOp::Delete { id, .. }
+            | WriteOp::Restore { id, .. }
+            | WriteOp::Purge { id, .. } => Some(*id),
         })
         .collect();
-    let results = write::execute(&state, &principal, work)
-        .await
-        .map_err(|e: WriteFailure| {
-            let index = e.error.operation;
-            let api = match e.error.kind {
-                StoreErrorKind::RuleViolation => {
-                    let collection = index
-                        .and_then(|i| collections.get(i))
-                        .map_or("", |c| &c.name);
-                    refused_change(&principal, collection, e, ApiError::from)
-                }
-                StoreErrorKind::NotFound => ApiError::new(
-                    ErrorCode::RecordNotFound,
-                    "The record does not exist.",
-                    "Check the id; the record may have been deleted.",
-                ),
-                _ => ApiError::from(e),
-            };
-            match index {
-                Some(index) => api.for_operation(index),
-                None => api,
+    let on_error = |e: WriteFailure| {
+        let index = e.error.operation;
+        let api = match e.error.kind {
+            StoreErrorKind::RuleViolation => {
+                let collection = index
+                    .and_then(|i| collections.get(i))
+                    .map_or("", |c| &c.name);
+                refused_change(&principal, collection, e, ApiError::from)
             }
-        })?;
-    let data: Vec<Value> = results
-        .iter()
-        .zip(&collections)
-        .map(|(result, collection)| match result {
-            WriteResult::Created(record) => json!({ "op": "create", "id": record.id.hyphenated().to_string(), "record": visible_json(collection, &principal, record) }),
-            WriteResult::Updated(record) => json!({ "op": "update", "id": record.id.hyphenated().to_string(), "record": visible_json(collection, &principal, record) }),
-            WriteResult::Deleted { id } => json!({ "op": "delete", "id": id.hyphenated().to_string() }),
-        })
-        .collect();
-    Ok(envelope(Value::Array(data), Map::new()).into_response())
+            StoreErrorKind::PreconditionFailed { current } => {
+                match index.and_then(|i| ids.get(i).copied().flatten()) {
+                    Some(id) => conditional::stale(id, current),
+                    None => ApiError::from(e),
+                }
+            }
+            StoreErrorKind::NotFound => ApiError::new(
+                ErrorCode::RecordNotFound,
+                "The record does not exist.",
+                "Check the id; the record may have been deleted.",
+            ),
+            _ => ApiError::from(e),
+        };
+        match index {
+            Some(index) => api.for_operation(index),
+            None => api,
+        }
+    };
+    let request_id = crate::request_id::current();
+    let viewer = principal.clone();
+    let shown = collections.clone();
+    let render = move |results: &[WriteResult]| -> StoredResponse {
+        let data: Vec<Value> = results
+            .iter()
+            .zip(&shown)
+            .map(|(result, collection)| match result {
+                WriteResult::Created(record) => json!({ "op": "create", "id": record.id.hyphenated().to_string(), "etag": conditional::record_etag(record.id, record.version), "record": visible_json(collection, &viewer, record) }),
+                WriteResult::Updated(record) => json!({ "op": "update", "id": record.id.hyphenated().to_string(), "etag": conditional::record_etag(record.id, record.version), "record": visible_json(collection, &viewer, record) }),
+                WriteResult::Deleted { id } => json!({ "op": "delete", "id": id.hyphenated().to_string() }),
+            })
+            .collect();
+        let body = envelope_with_id(Value::Array(data), Map::new(), request_id.clone());
+        stored_json(StatusCode::OK, &[], &body)
+    };
+    idempotency::run_write(&state, &principal, claim, work, render, on_error).await
 }

@@ -1,27 +1,35 @@
-//! `POST /api/v1/{collection}`: validate the body, create the record, answer 201 with `Location`.
-//! The body may name the new record's `id` (a UUID); one that exists already is 409.
+//! `POST /api/v1/{collection}`: validate the body, create the record, answer 201 with `Location`
+//! and `ETag`. The body may name the new record's `id` (a UUID); one that exists already is 409.
+//! With an `Idempotency-Key`, a retry replays the first answer (see `crate::idempotency`).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
 use fathom_schema::validate_create_with_id;
-use fathom_store::{UnitOfWork, WriteOp, WriteResult};
+use fathom_store::{StoredResponse, UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
 use super::CollectionPath;
 use super::access::{Principal, check_new_record, rule, visible_json};
+use super::conditional::record_etag;
 use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
 use crate::AppState;
 use crate::body::JsonObject;
-use crate::envelope::envelope;
+use crate::envelope::envelope_with_id;
 use crate::error::ApiError;
+use crate::idempotency::{self, Begin, IdempotencyKey, stored_json};
 
 pub async fn create(
     State(state): State<AppState>,
     CollectionPath(collection): CollectionPath,
     principal: Principal,
+    key: IdempotencyKey,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
+    let claim = match key.begin(&state, &principal, Some(&body)).await? {
+        Begin::Replay(response) => return Ok(response),
+        Begin::Run(claim) => claim,
+    };
     let (fields, tenant) = take_tenant(&collection, &principal, &body)?;
     // Authorization comes first: a caller who may not create learns nothing from validation.
     let create_rule = rule(
@@ -42,19 +50,34 @@ pub async fn create(
         values,
         tenant: None,
     };
-    let mut results =
-        super::write::execute(&state, &principal, UnitOfWork::single(scope, op)).await?;
-    let Some(WriteResult::Created(record)) = results.pop() else {
-        return Err(ApiError::internal("create returned no record"));
+    let request_id = crate::request_id::current();
+    let viewer = principal.clone();
+    let render = move |results: &[WriteResult]| -> StoredResponse {
+        let Some(WriteResult::Created(record)) = results.first() else {
+            return idempotency::unexpected();
+        };
+        let location = format!("/api/v1/{}/{}", collection.name, record.id.hyphenated());
+        let body = envelope_with_id(
+            visible_json(&collection, &viewer, record),
+            Map::new(),
+            request_id.clone(),
+        );
+        stored_json(
+            StatusCode::CREATED,
+            &[
+                (header::LOCATION, location),
+                (header::ETAG, record_etag(record.id, record.version)),
+            ],
+            &body,
+        )
     };
-    let location = format!("/api/v1/{}/{}", collection.name, record.id.hyphenated());
-    let mut response = (
-        StatusCode::CREATED,
-        envelope(visible_json(&collection, &principal, &record), Map::new()),
+    idempotency::run_write(
+        &state,
+        &principal,
+        claim,
+        UnitOfWork::single(scope, op),
+        render,
+        ApiError::from,
     )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&location) {
-        response.headers_mut().insert(header::LOCATION, value);
-    }
-    Ok(response)
+    .await
 }

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use fathom_query::default_sort;
 use fathom_store::ListQuery;
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 use super::access::{Principal, reject_hidden, rule};
 use super::expand::column_in;
 use super::params::parse_get;
-use super::{RecordPath, shape_records};
+use super::{RecordPath, conditional, shape_records};
 use crate::AppState;
 use crate::envelope::envelope;
 use crate::error::ApiError;
@@ -21,9 +22,11 @@ pub async fn get(
     State(state): State<AppState>,
     path: RecordPath,
     principal: Principal,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let shape = parse_get(query.as_deref(), &state, &path.collection)?;
+    let if_none_match = conditional::if_none_match(&headers)?;
     reject_hidden(
         &state.schema,
         &path.collection,
@@ -57,6 +60,15 @@ pub async fn get(
         }
     };
     let record = record.ok_or_else(not_found)?;
+    // The ETag names the record's state; with `expand` the answer also shows other records,
+    // whose changes it does not track, so only an unexpanded read is answered 304.
+    let etag = conditional::record_etag(record.id, record.version);
+    if let Some(tags) = if_none_match
+        && shape.expand.is_empty()
+        && conditional::matches_any(&tags, &etag)
+    {
+        return Ok(conditional::not_modified(&etag));
+    }
     let mut shaped = shape_records(
         &state,
         &path.collection,
@@ -65,5 +77,6 @@ pub async fn get(
         &shape,
     )
     .await?;
-    Ok(envelope(shaped.pop().unwrap_or(Value::Null), Map::new()).into_response())
+    let response = envelope(shaped.pop().unwrap_or(Value::Null), Map::new()).into_response();
+    Ok(conditional::with_etag(response, &record))
 }

@@ -3,6 +3,7 @@
 //! `count=true` for the total, and `expand`/`fields` shaping each record.
 
 use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use fathom_store::ListQuery;
 use serde_json::{Map, Value, json};
@@ -18,9 +19,18 @@ pub async fn list(
     State(state): State<AppState>,
     CollectionPath(collection): CollectionPath,
     principal: Principal,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let mut request = parse_list(query.as_deref(), &state, &collection)?;
+    let if_none_match = super::conditional::if_none_match(&headers)?;
+    if request.deleted != fathom_store::Deleted::Hidden && !principal.is_admin() {
+        return Err(ApiError::new(
+            fathom_core::ErrorCode::Forbidden,
+            "Only administrators may list deleted records.",
+            "Leave out `deleted`, or sign in as an administrator.",
+        ));
+    }
     if let Some(filter) = &request.filter {
         reject_hidden(
             &state.schema,
@@ -59,7 +69,10 @@ pub async fn list(
         offset: request.offset,
     };
     let scope = principal.scope();
-    let mut records = state.store.list(&scope, collection.clone(), query).await?;
+    let mut records = state
+        .store
+        .list_with(&scope, collection.clone(), query, request.deleted)
+        .await?;
     let more = records.len() > request.limit as usize;
     records.truncate(request.limit as usize);
     let next = match records.last() {
@@ -76,12 +89,22 @@ pub async fn list(
         page["total"] = json!(
             state
                 .store
-                .count(&scope, collection.clone(), request.filter)
+                .count_with(&scope, collection.clone(), request.filter, request.deleted)
                 .await?
         );
     }
-    let data = shape_records(&state, &collection, &principal, &records, &request.shape).await?;
+    let data = Value::Array(
+        shape_records(&state, &collection, &principal, &records, &request.shape).await?,
+    );
+    let etag = super::conditional::list_etag(&data, &page);
+    if if_none_match.is_some_and(|tags| super::conditional::matches_any(&tags, &etag)) {
+        return Ok(super::conditional::not_modified(&etag));
+    }
     let mut meta = Map::new();
     meta.insert("page".into(), page);
-    Ok(envelope(Value::Array(data), meta).into_response())
+    let mut response = envelope(data, meta).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    Ok(response)
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod access;
 mod batch;
+pub(crate) mod conditional;
 mod create;
 mod delete;
 mod expand;
@@ -10,6 +11,7 @@ pub(crate) mod fields;
 mod get;
 mod list;
 pub(crate) mod params;
+mod restore;
 pub(crate) mod tenancy;
 mod update;
 mod write;
@@ -29,6 +31,8 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::ApiError;
 
+pub(crate) use write::{WriteFailure, execute as execute_write};
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/batch", axum::routing::post(batch::batch))
@@ -38,6 +42,10 @@ pub fn router() -> Router<AppState> {
             get_route(get::get)
                 .patch(update::update)
                 .delete(delete::delete),
+        )
+        .route(
+            "/{collection}/{id}/restore",
+            axum::routing::post(restore::restore),
         )
 }
 
@@ -120,11 +128,16 @@ impl FromRequestParts<AppState> for RecordPath {
 
 impl RecordPath {
     /// Maps a failed write to this record, naming the record when it does not exist.
+    /// A failed `If-Match` answers 412 with the record's current ETag.
     pub fn write_error(&self, failure: write::WriteFailure) -> ApiError {
-        if failure.error.kind == fathom_store::StoreErrorKind::NotFound {
-            ApiError::record_not_found(&self.collection.name, &self.raw_id)
-        } else {
-            failure.into()
+        match failure.error.kind {
+            fathom_store::StoreErrorKind::NotFound => {
+                ApiError::record_not_found(&self.collection.name, &self.raw_id)
+            }
+            fathom_store::StoreErrorKind::PreconditionFailed { current } => {
+                conditional::stale(self.id, current)
+            }
+            _ => failure.into(),
         }
     }
 }

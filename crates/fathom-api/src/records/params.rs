@@ -25,6 +25,8 @@ pub struct ListRequest {
     pub after: Option<Vec<Value>>,
     pub count: bool,
     pub shape: Shape,
+    /// `deleted=only|include` (administrators, soft-delete collections): the deleted records.
+    pub deleted: fathom_store::Deleted,
 }
 
 /// How each returned record is shaped: which relations are expanded and which fields are kept.
@@ -221,6 +223,7 @@ pub fn parse_list(
         &pairs,
         &[
             "filter", "sort", "limit", "cursor", "offset", "count", "ids", "fields", "expand",
+            "deleted",
         ],
     )?;
     let (schema, config) = (&state.schema, &state.config);
@@ -290,6 +293,32 @@ pub fn parse_list(
             ));
         }
     };
+    let deleted = match get(&pairs, "deleted") {
+        None | Some("hide") => fathom_store::Deleted::Hidden,
+        Some(value) if !collection.soft_delete => {
+            return Err(invalid(
+                "deleted",
+                format!(
+                    "`{}` deletes records for good, so `deleted={}` has nothing to show.",
+                    collection.name,
+                    value.chars().take(16).collect::<String>()
+                ),
+                "Only collections with soft_delete = true keep deleted records.".into(),
+            ));
+        }
+        Some("only") => fathom_store::Deleted::Only,
+        Some("include") => fathom_store::Deleted::Included,
+        Some(value) => {
+            return Err(invalid(
+                "deleted",
+                format!(
+                    "`deleted` must be hide, only or include, but got \"{}\".",
+                    value.chars().take(16).collect::<String>()
+                ),
+                "Use deleted=only to list the deleted records (administrators only).".into(),
+            ));
+        }
+    };
     Ok(ListRequest {
         filter,
         sort,
@@ -298,5 +327,6 @@ pub fn parse_list(
         after,
         count,
         shape: shape(&pairs, schema, collection)?,
+        deleted,
     })
 }

@@ -67,7 +67,7 @@ fn probe(op: &WriteOp) -> Probe {
             collection: collection.clone(),
             id: *id,
         },
-        WriteOp::Delete { .. } => Probe::Nothing,
+        WriteOp::Delete { .. } | WriteOp::Restore { .. } | WriteOp::Purge { .. } => Probe::Nothing,
     }
 }
 

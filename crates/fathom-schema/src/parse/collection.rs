@@ -19,6 +19,7 @@ const COLLECTION_KEYS: &[&str] = &[
     "soft_delete",
     "timestamps",
     "tenant_scoped",
+    "require_if_match",
     "rules",
     super::renames::KEY,
 ];
@@ -192,6 +193,7 @@ fn read_collection(
     let soft_delete = read_flag(cx, table, &path, name, "soft_delete").unwrap_or(false);
     let timestamps = read_flag(cx, table, &path, name, "timestamps").unwrap_or(true);
     let tenant_scoped = read_flag(cx, table, &path, name, "tenant_scoped").unwrap_or(false);
+    let require_if_match = read_flag(cx, table, &path, name, "require_if_match").unwrap_or(false);
     let fields = read_fields(cx, declared, table, &path, entry);
     let indexes = match Entry::get(table, "indexes") {
         Some(indexes) => index::read_indexes(cx, name, &path, &fields.names, timestamps, indexes),
@@ -210,6 +212,7 @@ fn read_collection(
         soft_delete,
         timestamps,
         tenant_scoped,
+        require_if_match,
         rules,
     };
     Some((collection, fields.renames))

@@ -74,6 +74,7 @@ pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<C
             soft_delete: false,
             timestamps: false,
             tenant_scoped: false,
+            require_if_match: false,
             rules: Rules::default(),
         })
     })

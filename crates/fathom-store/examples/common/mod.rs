@@ -39,6 +39,7 @@ pub fn schema() -> Schema {
         soft_delete: false,
         timestamps: true,
         tenant_scoped: false,
+        require_if_match: false,
         rules: Default::default(),
     };
     Schema {

@@ -8,6 +8,7 @@ pub(crate) mod api_keys;
 pub(crate) mod cursors;
 mod ddl;
 mod events;
+mod idempotency;
 pub(crate) mod identity;
 mod migrate;
 mod numeric;
@@ -256,8 +257,9 @@ impl PgStore {
         scope: Scope,
         collection: Arc<Collection>,
         query: ListQuery,
+        deleted: crate::record::Deleted,
     ) -> Result<Vec<Record>, StoreError> {
-        let result = records::list(self, &scope, &collection, &query).await;
+        let result = records::list(self, &scope, &collection, &query, deleted).await;
         self.after(result)
     }
 
@@ -275,8 +277,9 @@ impl PgStore {
         scope: Scope,
         collection: Arc<Collection>,
         filter: Option<Filter>,
+        deleted: crate::record::Deleted,
     ) -> Result<u64, StoreError> {
-        let result = records::count(self, &scope, &collection, filter.as_ref()).await;
+        let result = records::count(self, &scope, &collection, filter.as_ref(), deleted).await;
         self.after(result)
     }
 
@@ -301,5 +304,28 @@ impl PgStore {
 
     pub(crate) async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
         events::prune(&self.client().await?, retention).await
+    }
+
+    pub(crate) async fn idempotency_record(
+        &self,
+        caller: String,
+        key: String,
+        ttl: Duration,
+    ) -> Result<Option<crate::IdempotencyRecord>, StoreError> {
+        idempotency::lookup(&self.client().await?, &caller, &key, ttl).await
+    }
+
+    pub(crate) async fn purgeable(
+        &self,
+        collection: Arc<Collection>,
+        before: String,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let result = records::purgeable(self, &collection, &before, limit).await;
+        self.after(result)
+    }
+
+    pub(crate) async fn prune_idempotency(&self, ttl: Duration) -> Result<usize, StoreError> {
+        idempotency::prune(&self.client().await?, ttl).await
     }
 }

@@ -19,7 +19,7 @@ use super::values::{self, get_timestamp, get_uuid, lower, read_value};
 use crate::cascade;
 use crate::error::{StoreError, from_postgres};
 use crate::events::Draft;
-use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
+use crate::record::{Deleted, ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 use crate::statements::{self, Removal};
 
 const DIALECT: Dialect = Dialect::Postgres;
@@ -79,8 +79,9 @@ pub(crate) async fn list(
     scope: &Scope,
     collection: &Collection,
     list: &ListQuery,
+    deleted: Deleted,
 ) -> Result<Vec<Record>, StoreError> {
-    let built = lower(statements::list_select(DIALECT, collection, scope, list).build(PG));
+    let built = lower(statements::list_select(DIALECT, collection, scope, list, deleted).build(PG));
     let mut client = store.client().await?;
     let rows = scope::read(&mut client, scope, collection.tenant_scoped, built).await?;
     records(collection, &rows)
@@ -92,7 +93,8 @@ pub(crate) async fn explain(
     collection: &Collection,
     list: &ListQuery,
 ) -> Result<Vec<String>, StoreError> {
-    let mut built = lower(statements::list_select(DIALECT, collection, scope, list).build(PG));
+    let mut built =
+        lower(statements::list_select(DIALECT, collection, scope, list, Deleted::Hidden).build(PG));
     built.text = format!("EXPLAIN {}", built.text);
     let mut client = store.client().await?;
     let rows = scope::read(&mut client, scope, collection.tenant_scoped, built).await?;
@@ -104,8 +106,10 @@ pub(crate) async fn count(
     scope: &Scope,
     collection: &Collection,
     filter: Option<&Filter>,
+    deleted: Deleted,
 ) -> Result<u64, StoreError> {
-    let built = lower(statements::count_select(DIALECT, collection, scope, filter).build(PG));
+    let built =
+        lower(statements::count_select(DIALECT, collection, scope, filter, deleted).build(PG));
     let mut client = store.client().await?;
     let rows = scope::read(&mut client, scope, collection.tenant_scoped, built).await?;
     let n: i64 = rows
@@ -131,9 +135,7 @@ pub(crate) async fn execute(
     let mut results = Vec::with_capacity(work.ops.len());
     let mut drafts = Vec::with_capacity(work.ops.len());
     for (n, op) in work.ops.iter().enumerate() {
-        if let WriteOp::Delete { collection, id, .. } = op
-            && !collection.soft_delete
-        {
+        if let Some((collection, id)) = crate::record::removes_row(op) {
             let schema = applied_schema(store, &tx).await?;
             cascade(&tx, &schema, collection.clone(), *id, &mut drafts, 0)
                 .await
@@ -145,6 +147,9 @@ pub(crate) async fn execute(
         drafts.extend(Draft::of_result(op, &result, removed.as_ref()));
         results.push(result);
     }
+    if let Some(idempotency) = &work.idempotency {
+        super::idempotency::store(&tx, idempotency, &results).await?;
+    }
     // Numbered during COMMIT by the deferred trigger, which holds the counter row's lock only
     // while the transaction commits.
     events::append(&tx, &drafts, &work.origin).await?;
@@ -153,11 +158,7 @@ pub(crate) async fn execute(
 }
 
 fn collection_of(op: &WriteOp) -> &Collection {
-    match op {
-        WriteOp::Create { collection, .. }
-        | WriteOp::Update { collection, .. }
-        | WriteOp::Delete { collection, .. } => collection,
-    }
+    op.collection()
 }
 
 /// Applies one operation; returns its result and, for a delete, the record as removed.
@@ -185,17 +186,28 @@ async fn apply<C: GenericClient>(
             id,
             values,
             guard,
+            expected_version,
         } => {
+            let expected = *expected_version;
             let built = lower(if values.is_empty() {
-                statements::unchanged(DIALECT, collection, scope, *id, guard.as_ref()).build(PG)
-            } else {
-                statements::update(DIALECT, collection, scope, *id, values, guard.as_ref())
+                statements::unchanged(DIALECT, collection, scope, *id, guard.as_ref(), expected)
                     .build(PG)
+            } else {
+                statements::update(
+                    DIALECT,
+                    collection,
+                    scope,
+                    *id,
+                    values,
+                    guard.as_ref(),
+                    expected,
+                )
+                .build(PG)
             });
             let rows = scope::query(tx, built).await?;
-            let record = records(collection, &rows)?
-                .pop()
-                .ok_or_else(StoreError::not_found)?;
+            let Some(record) = records(collection, &rows)?.pop() else {
+                return Err(missed(tx, scope, collection, *id, guard.as_ref(), expected).await);
+            };
             // The rule must still hold for the row as changed; the caller's transaction is
             // rolled back when it does not.
             if let Some(rule) = guard.as_ref().filter(|_| !values.is_empty()) {
@@ -212,19 +224,105 @@ async fn apply<C: GenericClient>(
             collection,
             id,
             guard,
+            expected_version,
         } => {
+            let expected = *expected_version;
             let built = lower(
-                match statements::delete(DIALECT, collection, scope, *id, guard.as_ref()) {
+                match statements::delete(DIALECT, collection, scope, *id, guard.as_ref(), expected)
+                {
                     Removal::Soft(query) => query.build(PG),
                     Removal::Hard(query) => query.build(PG),
                 },
             );
+            let rows = scope::query(tx, built).await?;
+            let Some(removed) = records(collection, &rows)?.pop() else {
+                return Err(missed(tx, scope, collection, *id, guard.as_ref(), expected).await);
+            };
+            Ok((WriteResult::Deleted { id: *id }, Some(removed)))
+        }
+        WriteOp::Restore {
+            collection,
+            id,
+            guard,
+            expected_version,
+        } => {
+            let expected = *expected_version;
+            let built = lower(
+                statements::restore(DIALECT, collection, scope, *id, guard.as_ref(), expected)
+                    .build(PG),
+            );
+            let rows = scope::query(tx, built).await?;
+            if let Some(record) = records(collection, &rows)?.pop() {
+                return Ok((WriteResult::Updated(record), None));
+            }
+            let built = lower(
+                statements::deleted_by_id(DIALECT, collection, scope, *id, guard.as_ref())
+                    .build(PG),
+            );
+            let deleted = records(collection, &scope::query(tx, built).await?)?.pop();
+            Err(match (deleted, expected) {
+                (Some(record), Some(_)) => StoreError::precondition_failed(record.version),
+                _ => StoreError::not_found(),
+            })
+        }
+        WriteOp::Purge { collection, id } => {
+            let built = lower(statements::purge(collection, *id).build(PG));
             let rows = scope::query(tx, built).await?;
             let removed = records(collection, &rows)?
                 .pop()
                 .ok_or_else(StoreError::not_found)?;
             Ok((WriteResult::Deleted { id: *id }, Some(removed)))
         }
+    }
+}
+
+/// Ids of records soft-deleted before `before`, oldest first, in every tenant.
+pub(crate) async fn purgeable(
+    store: &PgStore,
+    collection: &Collection,
+    before: &str,
+    limit: u64,
+) -> Result<Vec<Uuid>, StoreError> {
+    let built = lower(statements::purgeable(collection, before, limit).build(PG));
+    let mut client = store.client().await?;
+    let rows = scope::read(
+        &mut client,
+        &Scope::AllTenants,
+        collection.tenant_scoped,
+        built,
+    )
+    .await?;
+    Ok(records(collection, &rows)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
+}
+
+/// Why a guarded write touched no row: with an `If-Match` version, a record the caller may
+/// change that stands at another version is a failed precondition (read in the write's own
+/// transaction; under READ COMMITTED the UPDATE waited for a concurrent writer of the row and
+/// re-checked `version` against its committed change, which this read now sees); otherwise it is
+/// not found.
+async fn missed<C: GenericClient>(
+    tx: &C,
+    scope: &Scope,
+    collection: &Collection,
+    id: Uuid,
+    guard: Option<&Filter>,
+    expected: Option<i64>,
+) -> StoreError {
+    if expected.is_none() {
+        return StoreError::not_found();
+    }
+    let built = lower(statements::unchanged(DIALECT, collection, scope, id, guard, None).build(PG));
+    match scope::query(tx, built).await {
+        Ok(rows) => match records(collection, &rows) {
+            Ok(mut found) => found.pop().map_or_else(StoreError::not_found, |r| {
+                StoreError::precondition_failed(r.version)
+            }),
+            Err(error) => error,
+        },
+        Err(error) => error,
     }
 }
 

@@ -2,10 +2,12 @@
 //! top of the writer/reader [`pool`].
 
 pub(crate) mod api_keys;
+pub mod backup;
 pub(crate) mod cursors;
 mod ddl;
 mod events;
 mod get_sql;
+mod idempotency;
 pub(crate) mod identity;
 mod migrate;
 mod pool;
@@ -24,7 +26,7 @@ use crate::cascade::SchemaCache;
 use crate::error::{StoreError, StoreErrorKind, from_sqlite};
 use crate::events::{EventPage, Retention};
 use crate::plan::{AppliedMigration, MigrationPlan};
-use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
+use crate::record::{ListQuery, Record, Scope, UnitOfWork, WriteResult, removes_row};
 use pool::Pool;
 
 /// How hard a commit works to survive a crash.
@@ -147,6 +149,9 @@ impl SqliteStore {
             let writer = open_connection(&options, true)?;
             migrate::ensure_system_tables(&writer)?;
             writer.execute_batch(events::TABLES).map_err(from_sqlite)?;
+            writer
+                .execute_batch(idempotency::TABLE)
+                .map_err(from_sqlite)?;
             api_keys::add_creator_column(&writer)?;
             crate::events::advance(&start_watch, events::latest(&writer)?);
             let readers = (0..options.readers.max(1))
@@ -212,9 +217,10 @@ impl SqliteStore {
         scope: Scope,
         collection: Arc<Collection>,
         query: ListQuery,
+        deleted: crate::record::Deleted,
     ) -> Result<Vec<Record>, StoreError> {
         self.pool
-            .read(move |conn| records::list(conn, &scope, &collection, &query))
+            .read(move |conn| records::list(conn, &scope, &collection, &query, deleted))
             .await
     }
 
@@ -234,9 +240,10 @@ impl SqliteStore {
         scope: Scope,
         collection: Arc<Collection>,
         filter: Option<fathom_query::Filter>,
+        deleted: crate::record::Deleted,
     ) -> Result<u64, StoreError> {
         self.pool
-            .read(move |conn| records::count(conn, &scope, &collection, filter.as_ref()))
+            .read(move |conn| records::count(conn, &scope, &collection, filter.as_ref(), deleted))
             .await
     }
 
@@ -253,9 +260,7 @@ impl SqliteStore {
                 let mut results = Vec::with_capacity(work.ops.len());
                 let mut drafts = Vec::with_capacity(work.ops.len());
                 for (n, op) in work.ops.iter().enumerate() {
-                    if let WriteOp::Delete { collection, id, .. } = op
-                        && !collection.soft_delete
-                    {
+                    if let Some((collection, id)) = removes_row(op) {
                         let schema = applied_schema(conn, &schemas)?;
                         records::cascade(conn, &schema, collection, *id, &mut drafts, 0)
                             .map_err(|e| e.at_operation(n))?;
@@ -265,10 +270,41 @@ impl SqliteStore {
                     results.push(result);
                     drafts.extend(draft);
                 }
+                if let Some(idempotency) = &work.idempotency {
+                    idempotency::store(conn, idempotency, &results)?;
+                }
                 // Last, inside the job's savepoint: a job that fails gives its numbers back.
                 events::append(conn, &drafts, &work.origin)?;
                 Ok(results)
             })
+            .await
+    }
+
+    pub(crate) async fn idempotency_record(
+        &self,
+        caller: String,
+        key: String,
+        ttl: Duration,
+    ) -> Result<Option<crate::IdempotencyRecord>, StoreError> {
+        self.pool
+            .read(move |conn| idempotency::lookup(conn, &caller, &key, ttl))
+            .await
+    }
+
+    pub(crate) async fn purgeable(
+        &self,
+        collection: Arc<Collection>,
+        before: String,
+        limit: u64,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        self.pool
+            .read(move |conn| records::purgeable(conn, &collection, &before, limit))
+            .await
+    }
+
+    pub(crate) async fn prune_idempotency(&self, ttl: Duration) -> Result<usize, StoreError> {
+        self.pool
+            .write(move |conn| idempotency::prune(conn, ttl))
             .await
     }
 

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::cascade;
 use crate::error::{StoreError, from_sqlite};
 use crate::events::Draft;
-use crate::record::{ListQuery, Record, Scope, WriteOp, WriteResult};
+use crate::record::{Deleted, ListQuery, Record, Scope, WriteOp, WriteResult};
 use crate::statements::{self, Removal};
 
 use super::get_sql;
@@ -122,9 +122,10 @@ pub(crate) fn list(
     scope: &Scope,
     collection: &Collection,
     list: &ListQuery,
+    deleted: Deleted,
 ) -> Result<Vec<Record>, StoreError> {
-    let (sql, values) =
-        statements::list_select(DIALECT, collection, scope, list).build(SqliteQueryBuilder);
+    let (sql, values) = statements::list_select(DIALECT, collection, scope, list, deleted)
+        .build(SqliteQueryBuilder);
     query_records(conn, collection, &sql, values)
 }
 
@@ -134,8 +135,8 @@ pub(crate) fn explain(
     collection: &Collection,
     list: &ListQuery,
 ) -> Result<Vec<String>, StoreError> {
-    let (sql, values) =
-        statements::list_select(DIALECT, collection, scope, list).build(SqliteQueryBuilder);
+    let (sql, values) = statements::list_select(DIALECT, collection, scope, list, Deleted::Hidden)
+        .build(SqliteQueryBuilder);
     let mut statement = conn
         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
         .map_err(from_sqlite)?;
@@ -152,9 +153,10 @@ pub(crate) fn count(
     scope: &Scope,
     collection: &Collection,
     filter: Option<&Filter>,
+    deleted: Deleted,
 ) -> Result<u64, StoreError> {
-    let (sql, values) =
-        statements::count_select(DIALECT, collection, scope, filter).build(SqliteQueryBuilder);
+    let (sql, values) = statements::count_select(DIALECT, collection, scope, filter, deleted)
+        .build(SqliteQueryBuilder);
     let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
     let n: i64 = statement
         .query_row(rusqlite::params_from_iter(bind(values)), |r| r.get(0))
@@ -192,15 +194,18 @@ fn update(
     id: Uuid,
     values: &[(String, Value)],
     guard: Option<&Filter>,
+    expected: Option<i64>,
 ) -> Result<Record, StoreError> {
     let (sql, changes) = if values.is_empty() {
-        statements::unchanged(DIALECT, collection, scope, id, guard).build(SqliteQueryBuilder)
+        statements::unchanged(DIALECT, collection, scope, id, guard, expected)
+            .build(SqliteQueryBuilder)
     } else {
-        statements::update(DIALECT, collection, scope, id, values, guard).build(SqliteQueryBuilder)
+        statements::update(DIALECT, collection, scope, id, values, guard, expected)
+            .build(SqliteQueryBuilder)
     };
-    let record = query_records(conn, collection, &sql, changes)?
-        .pop()
-        .ok_or_else(StoreError::not_found)?;
+    let Some(record) = query_records(conn, collection, &sql, changes)?.pop() else {
+        return Err(missed(conn, scope, collection, id, guard, expected));
+    };
     // The rule must still hold for the row as changed; the job's savepoint is rolled back when
     // it does not.
     if let Some(rule) = guard.filter(|_| !values.is_empty()) {
@@ -224,14 +229,62 @@ fn delete(
     collection: &Collection,
     id: Uuid,
     guard: Option<&Filter>,
+    expected: Option<i64>,
 ) -> Result<Record, StoreError> {
-    let (sql, values) = match statements::delete(DIALECT, collection, scope, id, guard) {
+    let (sql, values) = match statements::delete(DIALECT, collection, scope, id, guard, expected) {
         Removal::Soft(query) => query.build(SqliteQueryBuilder),
         Removal::Hard(query) => query.build(SqliteQueryBuilder),
     };
     query_records(conn, collection, &sql, values)?
         .pop()
-        .ok_or_else(StoreError::not_found)
+        .ok_or_else(|| missed(conn, scope, collection, id, guard, expected))
+}
+
+/// Brings back a soft-deleted record; returns it as restored.
+fn restore(
+    conn: &Connection,
+    scope: &Scope,
+    collection: &Collection,
+    id: Uuid,
+    guard: Option<&Filter>,
+    expected: Option<i64>,
+) -> Result<Record, StoreError> {
+    let (sql, values) = statements::restore(DIALECT, collection, scope, id, guard, expected)
+        .build(SqliteQueryBuilder);
+    if let Some(record) = query_records(conn, collection, &sql, values)?.pop() {
+        return Ok(record);
+    }
+    let (sql, values) =
+        statements::deleted_by_id(DIALECT, collection, scope, id, guard).build(SqliteQueryBuilder);
+    let deleted = query_records(conn, collection, &sql, values)?.pop();
+    Err(match (deleted, expected) {
+        (Some(record), Some(_)) => StoreError::precondition_failed(record.version),
+        _ => StoreError::not_found(),
+    })
+}
+
+/// Why a guarded write touched no row: with an `If-Match` version, a record the caller may
+/// change that stands at another version is a failed precondition (read in the write's own
+/// transaction, so the version reported is the one that beat it); otherwise it is not found.
+fn missed(
+    conn: &Connection,
+    scope: &Scope,
+    collection: &Collection,
+    id: Uuid,
+    guard: Option<&Filter>,
+    expected: Option<i64>,
+) -> StoreError {
+    if expected.is_none() {
+        return StoreError::not_found();
+    }
+    let (sql, values) = statements::unchanged(DIALECT, collection, scope, id, guard, None)
+        .build(SqliteQueryBuilder);
+    match query_records(conn, collection, &sql, values) {
+        Ok(mut rows) => rows.pop().map_or_else(StoreError::not_found, |r| {
+            StoreError::precondition_failed(r.version)
+        }),
+        Err(error) => error,
+    }
 }
 
 /// Applies one write operation inside the current transaction; returns its result and the
@@ -265,15 +318,67 @@ fn apply_op(
             id,
             values,
             guard,
-        } => update(conn, scope, collection, *id, values, guard.as_ref())
-            .map(|r| (WriteResult::Updated(r), None)),
+            expected_version,
+        } => update(
+            conn,
+            scope,
+            collection,
+            *id,
+            values,
+            guard.as_ref(),
+            *expected_version,
+        )
+        .map(|r| (WriteResult::Updated(r), None)),
         WriteOp::Delete {
             collection,
             id,
             guard,
-        } => delete(conn, scope, collection, *id, guard.as_ref())
-            .map(|r| (WriteResult::Deleted { id: *id }, Some(r))),
+            expected_version,
+        } => delete(
+            conn,
+            scope,
+            collection,
+            *id,
+            guard.as_ref(),
+            *expected_version,
+        )
+        .map(|r| (WriteResult::Deleted { id: *id }, Some(r))),
+        WriteOp::Restore {
+            collection,
+            id,
+            guard,
+            expected_version,
+        } => restore(
+            conn,
+            scope,
+            collection,
+            *id,
+            guard.as_ref(),
+            *expected_version,
+        )
+        .map(|r| (WriteResult::Updated(r), None)),
+        WriteOp::Purge { collection, id } => {
+            let (sql, values) = statements::purge(collection, *id).build(SqliteQueryBuilder);
+            query_records(conn, collection, &sql, values)?
+                .pop()
+                .map(|r| (WriteResult::Deleted { id: *id }, Some(r)))
+                .ok_or_else(StoreError::not_found)
+        }
     }
+}
+
+/// Ids of records soft-deleted before `before`, oldest first.
+pub(crate) fn purgeable(
+    conn: &Connection,
+    collection: &Collection,
+    before: &str,
+    limit: u64,
+) -> Result<Vec<Uuid>, StoreError> {
+    let (sql, values) = statements::purgeable(collection, before, limit).build(SqliteQueryBuilder);
+    Ok(query_records(conn, collection, &sql, values)?
+        .into_iter()
+        .map(|r| r.id)
+        .collect())
 }
 
 /// Before the hard delete of `id` in `collection`: removes (depth first) or clears every record

@@ -1,9 +1,11 @@
 //! One module per CLI command family.
 
+pub mod backup;
 pub mod init;
 pub mod keys;
 pub mod migrate;
 pub mod openapi;
+pub mod purge;
 pub mod schema;
 pub mod serve;
 pub mod users;

@@ -8,15 +8,21 @@ use std::time::Duration;
 
 mod auth;
 mod brokers;
+mod backup;
 mod events;
+mod idempotency;
 mod mail;
+mod purge;
 mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
 pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
+pub use backup::BackupConfig;
 pub use events::EventsConfig;
+pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
+pub use purge::PurgeConfig;
 pub use realtime::RealtimeConfig;
 
 use figment::Figment;
@@ -36,6 +42,9 @@ pub struct Config {
     pub events: EventsConfig,
     pub realtime: RealtimeConfig,
     pub brokers: BrokersConfig,
+    pub idempotency: IdempotencyConfig,
+    pub purge: PurgeConfig,
+    pub backup: BackupConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -370,6 +379,9 @@ impl Config {
             ));
         }
         self.events.validate()?;
+        self.idempotency.validate()?;
+        self.purge.validate()?;
+        self.backup.validate()?;
         self.realtime.validate()?;
         self.auth.validate()?;
         self.brokers.validate()?;
@@ -435,6 +447,7 @@ impl Config {
             hsts: s.hsts,
             default_page_size: s.default_page_size,
             max_page_size: s.max_page_size,
+            idempotency_ttl: Duration::from_secs(self.idempotency.ttl_secs),
         }
     }
 }

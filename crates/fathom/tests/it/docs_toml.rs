@@ -84,7 +84,17 @@ fn snippets(name: &str, markdown: &str) -> Vec<Snippet> {
 
 /// The sections a configuration file may have.
 const CONFIG_SECTIONS: &[&str] = &[
-    "server", "database", "schema", "log", "auth", "mail", "events", "realtime",
+    "server",
+    "database",
+    "schema",
+    "log",
+    "auth",
+    "mail",
+    "events",
+    "realtime",
+    "idempotency",
+    "purge",
+    "backup",
 ];
 
 /// The kind of an unmarked snippet, from its top-level keys.

@@ -20,4 +20,5 @@ mod readme;
 mod realtime;
 mod records;
 mod rules;
+mod safe_writes;
 mod tenancy;

@@ -145,7 +145,8 @@ fn assert_well_formed(document: &Value, schema: &fathom_schema::Schema) {
             .filter(|(_, _, op)| op["tags"] == json!([name]))
             .map(|(path, method, _)| (path, method))
             .collect();
-        let expected: BTreeSet<(String, String)> = [
+        let restore = format!("{one}/restore");
+        let mut expected: BTreeSet<(String, String)> = [
             (&list, "get"),
             (&list, "post"),
             (&one, "get"),
@@ -155,6 +156,10 @@ fn assert_well_formed(document: &Value, schema: &fathom_schema::Schema) {
         .into_iter()
         .map(|(p, m)| (p.clone(), m.to_owned()))
         .collect();
+        // Collections that keep deleted records can bring them back.
+        if collection.soft_delete {
+            expected.insert((restore, "post".to_owned()));
+        }
         assert_eq!(ops, expected, "the operations of {name}");
         let delete = &document["paths"][&one]["delete"]["description"];
         assert_eq!(

@@ -5,6 +5,7 @@
 mod brokers;
 mod cluster;
 mod events;
+mod idempotency_nodes;
 mod multi_node;
 mod outage;
 mod realtime_nodes;
