@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
-mod brokers;
 mod backup;
+mod brokers;
 mod events;
 mod idempotency;
 mod mail;
@@ -17,8 +17,8 @@ mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
-pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
 pub use backup::BackupConfig;
+pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
 pub use events::EventsConfig;
 pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
