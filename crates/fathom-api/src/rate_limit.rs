@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -54,6 +55,8 @@ pub struct ClientRateLimit {
     limiter: Option<Arc<Limiter>>,
     per_minute: u32,
     trusted_proxies: Arc<Vec<IpAddr>>,
+    /// Requests this limit has refused, for `/metrics`.
+    rejected: Arc<AtomicU64>,
 }
 
 impl ClientRateLimit {
@@ -68,7 +71,12 @@ impl ClientRateLimit {
             limiter,
             per_minute,
             trusted_proxies: Arc::new(trusted_proxies),
+            rejected: Arc::default(),
         }
+    }
+
+    fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
     }
 }
 
@@ -95,6 +103,18 @@ impl AuthLimiters {
             password_reset: limit(limits.password_reset),
             overall: limit(limits.overall),
         }
+    }
+
+    /// `(policy, requests refused)` of every auth limit.
+    pub fn rejections(&self) -> [(&'static str, u64); 6] {
+        [
+            ("auth_login", self.login.rejected()),
+            ("auth_register", self.register.rejected()),
+            ("auth_verify", self.verify.rejected()),
+            ("auth_refresh", self.refresh.rejected()),
+            ("auth_password_reset", self.password_reset.rejected()),
+            ("auth_overall", self.overall.rejected()),
+        ]
     }
 }
 
@@ -129,6 +149,7 @@ pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next:
             (next.run(request).await, remaining, reset)
         }
         Err(not_until) => {
+            limit.rejected.fetch_add(1, Ordering::Relaxed);
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut response = ApiError::new(

@@ -12,6 +12,7 @@ use fathom_store::{Store, StoreError};
 
 use crate::HttpConfig;
 use crate::auth::AuthState;
+use crate::metrics::Metrics;
 use crate::realtime::Realtime;
 
 /// Everything a handler may need; a clone is one reference count.
@@ -31,6 +32,8 @@ pub struct Shared {
     pub auth: Arc<AuthState>,
     /// The realtime hub, tickets and limits.
     pub realtime: Arc<Realtime>,
+    /// This node's metrics, when they are on (`HttpConfig::metrics`).
+    pub metrics: Option<Arc<Metrics>>,
     readiness: Readiness,
 }
 
@@ -92,6 +95,10 @@ impl AppState {
         auth: Arc<AuthState>,
         realtime: Arc<Realtime>,
     ) -> Self {
+        let metrics = config
+            .metrics
+            .enabled()
+            .then(|| Metrics::new(store.clone(), auth.clone(), realtime.clone()));
         Self(Arc::new(Shared {
             store,
             schema,
@@ -99,6 +106,7 @@ impl AppState {
             cursor_key,
             auth,
             realtime,
+            metrics,
             readiness: Readiness::unknown(),
         }))
     }
@@ -115,6 +123,7 @@ impl AppState {
             cursor_key: self.cursor_key.clone(),
             auth: self.auth.clone(),
             realtime: self.realtime.clone(),
+            metrics: self.metrics.clone(),
             readiness: Readiness::unknown(),
         }))
     }

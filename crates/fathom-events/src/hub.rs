@@ -12,7 +12,7 @@
 //! replay a backlog and continue live without a gap or a duplicate.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -46,6 +46,19 @@ struct Inner {
     /// Set once the node stops: every member's queue is closed and no one may join.
     stopping: AtomicBool,
     connections: AtomicUsize,
+    /// Events placed in members' queues, and members dropped for a full queue (for metrics).
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// What the hub has fanned out so far (see [`Hub::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Events placed in a member's queue (one per event per member).
+    pub delivered: u64,
+    /// Members dropped because their queue was full when an event arrived (each such member
+    /// misses that event and every later one until it resumes).
+    pub dropped: u64,
 }
 
 struct Members {
@@ -97,6 +110,8 @@ impl Hub {
                 }),
                 stopping: AtomicBool::new(false),
                 connections: AtomicUsize::new(0),
+                delivered: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
             }),
         })
     }
@@ -122,6 +137,14 @@ impl Hub {
     /// How many connections are joined now.
     pub fn connections(&self) -> usize {
         self.inner.connections.load(Ordering::Relaxed)
+    }
+
+    /// Events fanned out and members dropped so far.
+    pub fn stats(&self) -> HubStats {
+        HubStats {
+            delivered: self.inner.delivered.load(Ordering::Relaxed),
+            dropped: self.inner.dropped.load(Ordering::Relaxed),
+        }
     }
 
     /// Whether the node is stopping (see [`Hub::stop`]).
@@ -211,17 +234,24 @@ impl Hub {
         if event.sequence <= members.position {
             return;
         }
+        let (mut delivered, mut dropped) = (0, 0);
         members
             .slots
             .retain(|_, slot| match slot.tx.try_send(Arc::clone(&event)) {
-                Ok(()) => true,
+                Ok(()) => {
+                    delivered += 1;
+                    true
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     slot.lagged.store(true, Ordering::Release);
+                    dropped += 1;
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             });
         members.position = event.sequence;
+        self.inner.delivered.fetch_add(delivered, Ordering::Relaxed);
+        self.inner.dropped.fetch_add(dropped, Ordering::Relaxed);
     }
 
     fn leave(&self, id: u64) {

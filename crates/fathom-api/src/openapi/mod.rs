@@ -10,6 +10,7 @@ mod auth_schemas;
 mod docs;
 mod document;
 mod events;
+mod metrics;
 mod operations;
 mod realtime;
 mod schemas;

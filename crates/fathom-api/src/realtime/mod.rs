@@ -74,6 +74,8 @@ pub struct Realtime {
     pub hub: Hub,
     pub tickets: Tickets,
     pub settings: RealtimeSettings,
+    /// Subscriptions open on this node's connections (kept by `connection::Subscriptions`).
+    pub(crate) subscriptions: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Realtime {
@@ -82,7 +84,14 @@ impl Realtime {
             hub,
             tickets: Tickets::new(settings.ticket_ttl),
             settings,
+            subscriptions: Arc::default(),
         })
+    }
+
+    /// Subscriptions open on this node now.
+    pub fn subscriptions(&self) -> usize {
+        self.subscriptions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -9,12 +9,14 @@ use std::time::Duration;
 mod auth;
 mod events;
 mod mail;
+mod metrics;
 mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
 pub use events::EventsConfig;
 pub use mail::MailConfig;
+pub use metrics::MetricsConfig;
 pub use realtime::RealtimeConfig;
 
 use figment::Figment;
@@ -33,6 +35,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub events: EventsConfig,
     pub realtime: RealtimeConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -153,6 +156,10 @@ pub struct LogConfig {
     /// Lines are written to stdout in batches at least this often (and whenever 64 KiB have
     /// gathered); 0 writes every line at once, at a cost of one system call per line.
     pub flush_ms: u64,
+    /// Which requests get their one log line: `all`, `off`, `errors` (status 400 and above) or a
+    /// fraction such as `0.1` (every tenth request). A 5xx is always logged. Other lines are
+    /// not affected.
+    pub requests: String,
 }
 
 impl Default for LogConfig {
@@ -161,6 +168,7 @@ impl Default for LogConfig {
             format: LogFormat::Auto,
             level: "info".into(),
             flush_ms: 100,
+            requests: "all".into(),
         }
     }
 }
@@ -312,7 +320,8 @@ impl Config {
             })?;
             self.database.url = Some(Secret(text.trim().to_owned()));
         }
-        self.mail.resolve_secret_file()
+        self.mail.resolve_secret_file()?;
+        self.metrics.resolve_secret_file()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -365,6 +374,10 @@ impl Config {
                 "database.url has the scheme `{scheme}`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
+        if let Err(e) = fathom_api::RequestLog::parse(&self.log.requests) {
+            return invalid(format!("log.requests: {e}"));
+        }
+        self.metrics.validate()?;
         self.events.validate()?;
         self.realtime.validate()?;
         self.auth.validate()?;
@@ -430,6 +443,8 @@ impl Config {
             hsts: s.hsts,
             default_page_size: s.default_page_size,
             max_page_size: s.max_page_size,
+            metrics: self.metrics.exposure(),
+            request_log: fathom_api::RequestLog::parse(&self.log.requests).unwrap_or_default(),
         }
     }
 }

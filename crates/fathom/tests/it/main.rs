@@ -11,6 +11,7 @@ mod auth;
 mod docs_toml;
 mod events;
 mod helpers;
+mod observability;
 mod openapi;
 mod operations;
 mod postgres;
