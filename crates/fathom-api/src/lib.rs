@@ -13,6 +13,7 @@ mod events;
 mod health;
 mod idempotency;
 mod live;
+mod metrics;
 mod middleware;
 mod openapi;
 mod rate_limit;
@@ -34,9 +35,10 @@ pub use auth::{
     AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
     issue_api_key, parse_scopes, rotate_signing_key,
 };
-pub use config::HttpConfig;
+pub use config::{HttpConfig, MetricsExposure, RequestLog};
 pub use error::ApiError;
 pub use live::LiveApp;
+pub use metrics::{Metrics, MetricsToken, listener_router as metrics_router};
 pub use openapi::document;
 pub use rate_limit::AuthRateLimits;
 pub use realtime::{Realtime, RealtimeSettings};
@@ -71,8 +73,19 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(openapi::router(&state))
+        .merge(metrics_route(&state))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .with_state(state.clone());
-    middleware::wrap(app, &state.config)
+    middleware::wrap(app, &state.config, state.metrics.clone())
+}
+
+/// `/metrics` on the main listener, when it is served there (behind its token).
+fn metrics_route(state: &AppState) -> Router<AppState> {
+    match (&state.config.metrics, &state.metrics) {
+        (MetricsExposure::Token { token, .. }, Some(metrics)) => {
+            metrics::token_route(metrics.clone(), token.clone())
+        }
+        _ => Router::new(),
+    }
 }

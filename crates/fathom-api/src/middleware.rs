@@ -8,6 +8,8 @@
 
 use std::cell::Cell;
 use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -20,12 +22,15 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tracing::Instrument;
 
+use crate::config::RequestLog;
 use crate::error::{ApiError, InternalCause};
+use crate::metrics::{HttpLabels, Metrics, method_label, status_class};
 use crate::{AppState, HttpConfig, request_id};
 
 /// Applies every layer to the application. The request context is outermost, so everything
-/// inside it (panics, timeouts, fallbacks) answers with the request id and the security headers.
-pub fn wrap(app: Router, config: &HttpConfig) -> Router {
+/// inside it (panics, timeouts, fallbacks) answers with the request id and the security headers,
+/// and is measured (when `metrics` are on).
+pub fn wrap(app: Router, config: &HttpConfig, metrics: Option<Arc<Metrics>>) -> Router {
     let mut app = app;
     // No configured origin: no CORS layer and no CORS headers, so browsers deny cross-origin calls.
     if !config.cors_origins.is_empty() {
@@ -37,6 +42,9 @@ pub fn wrap(app: Router, config: &HttpConfig) -> Router {
             write: config.write_timeout.max(config.request_timeout),
         },
         hsts: config.hsts,
+        metrics,
+        request_log: config.request_log,
+        requests: Arc::default(),
     };
     app.layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(CatchPanicLayer::custom(panic_response))
@@ -45,11 +53,17 @@ pub fn wrap(app: Router, config: &HttpConfig) -> Router {
 }
 
 /// What [`request_context`] applies to every request.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct RequestPolicy {
     limits: TimeLimits,
     /// Send `Strict-Transport-Security` (only behind TLS).
     hsts: bool,
+    /// Where request durations and requests in flight are recorded, when metrics are on.
+    metrics: Option<Arc<Metrics>>,
+    /// Which requests get a log line.
+    request_log: RequestLog,
+    /// Requests seen, for sampling the log lines.
+    requests: Arc<AtomicU64>,
 }
 
 /// Headers on every response, unless the handler set its own value.
@@ -75,30 +89,47 @@ async fn request_context(
     next: Next,
 ) -> Response {
     let id = request_id::accept_or_generate(request.headers().get(request_id::HEADER));
-    // Log the route template rather than the raw path, and never the query string: either may
-    // carry values that do not belong in logs.
+    // Log and measure the route template rather than the raw path, and never the query string:
+    // either may carry values that do not belong in logs or labels.
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(request.method());
     let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
     let started = Instant::now();
+    let in_flight = policy.metrics.as_ref().map(Metrics::in_flight);
     let limited = within(policy.limits, next.run(request));
     let mut response = request_id::scope(id.clone(), limited)
         .instrument(span.clone())
         .await;
+    drop(in_flight);
     let status = response.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        if let Some(InternalCause(cause)) = response.extensions_mut().remove::<InternalCause>() {
-            tracing::error!(status, elapsed_ms, cause = %cause, "request failed");
-        } else if let Some(TimedOut(what)) = response.extensions_mut().remove::<TimedOut>() {
-            // Slow, not broken: an operator should notice, but it is no server fault to page on.
-            tracing::warn!(status, elapsed_ms, "{what}");
-        } else {
-            tracing::info!(status, elapsed_ms, "request completed");
-        }
-    });
+    let elapsed = started.elapsed();
+    if let Some(metrics) = &policy.metrics {
+        let labels = HttpLabels {
+            http_request_method: method,
+            http_route: route,
+            http_response_status_class: status_class(status),
+        };
+        metrics.observe(&labels, elapsed);
+    }
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
+    let cause = response.extensions_mut().remove::<InternalCause>();
+    let timed_out = response.extensions_mut().remove::<TimedOut>();
+    let n = policy.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    if policy.request_log.logs(n, status, timed_out.is_some()) {
+        span.in_scope(|| {
+            if let Some(InternalCause(cause)) = cause {
+                tracing::error!(status, elapsed_ms, cause = %cause, "request failed");
+            } else if let Some(TimedOut(what)) = timed_out {
+                // Slow, not broken: an operator should notice, but it is no server fault to page on.
+                tracing::warn!(status, elapsed_ms, "{what}");
+            } else {
+                tracing::info!(status, elapsed_ms, "request completed");
+            }
+        });
+    }
     let headers = response.headers_mut();
     headers.reserve(SECURITY_HEADERS.len() + 2);
     for (name, value) in SECURITY_HEADERS {
@@ -279,7 +310,7 @@ mod tests {
                     },
                 ),
             );
-        wrap(routes, config)
+        wrap(routes, config, None)
     }
 
     async fn call(

@@ -1,10 +1,14 @@
-//! Per-client rate limits (GCRA, via `governor`) with `RateLimit-*` headers on every limited
-//! response and `Retry-After` on a 429. Today it guards the authentication endpoints, one
-//! budget per family of routes ([`AuthRateLimits`]); a limit of 0 is switched off.
+//! Per-client rate limits (GCRA, via `governor`) with the `RateLimit-Policy` and `RateLimit`
+//! structured fields of draft-ietf-httpapi-ratelimit-headers (-11: `"name";q=20;w=60` and
+//! `"name";r=19;t=3`, replacing the `RateLimit-Limit/-Remaining/-Reset` triple of -06 and
+//! earlier) on every limited response, and `Retry-After` on a 429. Today it guards the
+//! authentication endpoints, one budget per family of routes ([`AuthRateLimits`]); a limit of 0
+//! is switched off.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -51,13 +55,17 @@ type Limiter = DefaultKeyedRateLimiter<IpAddr, StateInformationMiddleware>;
 /// limit at all when `per_minute` is 0.
 #[derive(Clone)]
 pub struct ClientRateLimit {
+    /// The policy's name in the headers, the 429 and the metrics (`auth_login` ...).
+    name: &'static str,
     limiter: Option<Arc<Limiter>>,
     per_minute: u32,
     trusted_proxies: Arc<Vec<IpAddr>>,
+    /// Requests this limit has refused, for `/metrics`.
+    rejected: Arc<AtomicU64>,
 }
 
 impl ClientRateLimit {
-    pub fn per_minute(per_minute: u32, trusted_proxies: Vec<IpAddr>) -> Self {
+    pub fn per_minute(name: &'static str, per_minute: u32, trusted_proxies: Vec<IpAddr>) -> Self {
         let limiter = NonZeroU32::new(per_minute).map(|n| {
             Arc::new(
                 DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))
@@ -65,10 +73,16 @@ impl ClientRateLimit {
             )
         });
         Self {
+            name,
             limiter,
             per_minute,
             trusted_proxies: Arc::new(trusted_proxies),
+            rejected: Arc::default(),
         }
+    }
+
+    fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
     }
 }
 
@@ -86,15 +100,30 @@ pub struct AuthLimiters {
 
 impl AuthLimiters {
     pub fn new(limits: AuthRateLimits, trusted_proxies: &[IpAddr]) -> Self {
-        let limit = |per_minute| ClientRateLimit::per_minute(per_minute, trusted_proxies.to_vec());
+        let limit = |name, per_minute| {
+            ClientRateLimit::per_minute(name, per_minute, trusted_proxies.to_vec())
+        };
         Self {
-            login: limit(limits.login),
-            register: limit(limits.register),
-            verify: limit(limits.verify),
-            refresh: limit(limits.refresh),
-            password_reset: limit(limits.password_reset),
-            overall: limit(limits.overall),
+            login: limit("auth_login", limits.login),
+            register: limit("auth_register", limits.register),
+            verify: limit("auth_verify", limits.verify),
+            refresh: limit("auth_refresh", limits.refresh),
+            password_reset: limit("auth_password_reset", limits.password_reset),
+            overall: limit("auth_overall", limits.overall),
         }
+    }
+
+    /// `(policy, requests refused)` of every auth limit.
+    pub fn rejections(&self) -> [(&'static str, u64); 6] {
+        [
+            &self.login,
+            &self.register,
+            &self.verify,
+            &self.refresh,
+            &self.password_reset,
+            &self.overall,
+        ]
+        .map(|limit| (limit.name, limit.rejected()))
     }
 }
 
@@ -103,8 +132,8 @@ fn header(value: impl ToString) -> HeaderValue {
 }
 
 /// The middleware: counts the request against its client, answers 429 when over the limit.
-/// Where limits nest, the innermost (the route's own) describes itself in the `RateLimit-*`
-/// headers. A 429 the handler itself gave (an address over its share of password hashing) is
+/// Where limits nest, the innermost (the route's own) describes itself in the `RateLimit-Policy`
+/// and `RateLimit` fields. A 429 the handler itself gave (an address over its share of password hashing) is
 /// told to retry after a second.
 pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next: Next) -> Response {
     let Some(limiter) = &limit.limiter else {
@@ -129,13 +158,14 @@ pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next:
             (next.run(request).await, remaining, reset)
         }
         Err(not_until) => {
+            limit.rejected.fetch_add(1, Ordering::Relaxed);
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut response = ApiError::new(
                 ErrorCode::TooManyRequests,
                 format!(
-                    "Too many requests from this address; the limit is {} a minute.",
-                    limit.per_minute
+                    "Too many requests from this address under the rate-limit policy \"{}\": at most {} a minute.",
+                    limit.name, limit.per_minute
                 ),
                 format!("Wait {retry_after} s (see Retry-After) and try again."),
             )
@@ -153,13 +183,14 @@ pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next:
             .entry("retry-after")
             .or_insert(HeaderValue::from_static("1"));
     }
-    if !headers.contains_key("ratelimit-limit") {
-        headers.insert("ratelimit-limit", header(limit.per_minute));
-        headers.insert("ratelimit-remaining", header(remaining));
-        headers.insert("ratelimit-reset", header(reset));
+    if !headers.contains_key("ratelimit") {
         headers.insert(
             "ratelimit-policy",
-            header(format!("{};w=60", limit.per_minute)),
+            header(format!("\"{}\";q={};w=60", limit.name, limit.per_minute)),
+        );
+        headers.insert(
+            "ratelimit",
+            header(format!("\"{}\";r={remaining};t={reset}", limit.name)),
         );
     }
     response

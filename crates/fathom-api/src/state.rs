@@ -12,6 +12,7 @@ use fathom_store::{Store, StoreError};
 
 use crate::HttpConfig;
 use crate::auth::AuthState;
+use crate::metrics::Metrics;
 use crate::realtime::Realtime;
 
 /// Everything a handler may need; a clone is one reference count.
@@ -33,6 +34,8 @@ pub struct Shared {
     pub realtime: Arc<Realtime>,
     /// The broker sinks' state (`/ready`, `GET /api/v1/admin/brokers`); empty without sinks.
     pub brokers: fathom_brokers::Brokers,
+    /// This node's metrics, when they are on (`HttpConfig::metrics`).
+    pub metrics: Option<Arc<Metrics>>,
     readiness: Readiness,
 }
 
@@ -94,6 +97,10 @@ impl AppState {
         auth: Arc<AuthState>,
         realtime: Arc<Realtime>,
     ) -> Self {
+        let metrics = config
+            .metrics
+            .enabled()
+            .then(|| Metrics::new(store.clone(), auth.clone(), realtime.clone()));
         Self(Arc::new(Shared {
             store,
             schema,
@@ -102,6 +109,7 @@ impl AppState {
             auth,
             realtime,
             brokers: fathom_brokers::Brokers::default(),
+            metrics,
             readiness: Readiness::unknown(),
         }))
     }
@@ -116,6 +124,7 @@ impl AppState {
             auth: self.auth.clone(),
             realtime: self.realtime.clone(),
             brokers,
+            metrics: self.metrics.clone(),
             readiness: Readiness::unknown(),
         }))
     }
@@ -133,6 +142,7 @@ impl AppState {
             auth: self.auth.clone(),
             realtime: self.realtime.clone(),
             brokers: self.brokers.clone(),
+            metrics: self.metrics.clone(),
             readiness: Readiness::unknown(),
         }))
     }

@@ -18,7 +18,7 @@
 //! replay a backlog and continue live without a gap or a duplicate.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -72,6 +72,19 @@ struct Inner {
     /// Set once the node stops: every member's queue is closed and no one may join.
     stopping: AtomicBool,
     connections: AtomicUsize,
+    /// Events placed in members' queues, and members dropped for a full queue (for metrics).
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// What the hub has fanned out so far (see [`Hub::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HubStats {
+    /// Events placed in a member's queue (one per event per member).
+    pub delivered: u64,
+    /// Members dropped because their queue was full when an event arrived (each such member
+    /// misses that event and every later one until it resumes).
+    pub dropped: u64,
 }
 
 struct Members {
@@ -134,6 +147,8 @@ impl Hub {
                 }),
                 stopping: AtomicBool::new(false),
                 connections: AtomicUsize::new(0),
+                delivered: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
             }),
         })
     }
@@ -159,6 +174,14 @@ impl Hub {
     /// How many connections are joined now.
     pub fn connections(&self) -> usize {
         self.inner.connections.load(Ordering::Relaxed)
+    }
+
+    /// Events fanned out and members dropped so far.
+    pub fn stats(&self) -> HubStats {
+        HubStats {
+            delivered: self.inner.delivered.load(Ordering::Relaxed),
+            dropped: self.inner.dropped.load(Ordering::Relaxed),
+        }
     }
 
     /// Whether the node is stopping (see [`Hub::stop`]).
@@ -259,23 +282,31 @@ impl Hub {
             return;
         };
         let (limit, count) = (self.inner.queue, fresh.len());
+        let (mut delivered, mut dropped) = (0u64, 0u64);
         members.slots.retain(|_, slot| {
             let queued = slot.queue.events.load(Ordering::Acquire);
             if queued > 0 && queued + count > limit {
                 slot.queue.lagged.store(true, Ordering::Release);
+                dropped += 1;
                 return false;
             }
             slot.queue.events.fetch_add(count, Ordering::AcqRel);
             match slot.tx.try_send(Arc::clone(&fresh)) {
-                Ok(()) => true,
+                Ok(()) => {
+                    delivered += count as u64;
+                    true
+                }
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     slot.queue.lagged.store(true, Ordering::Release);
+                    dropped += 1;
                     false
                 }
                 Err(mpsc::error::TrySendError::Closed(_)) => false,
             }
         });
         members.position = last;
+        self.inner.delivered.fetch_add(delivered, Ordering::Relaxed);
+        self.inner.dropped.fetch_add(dropped, Ordering::Relaxed);
     }
 
     fn leave(&self, id: u64) {

@@ -17,6 +17,6 @@ mod shared;
 mod subscription;
 
 pub use feed::{Feed, FeedError};
-pub use hub::{Closed, Hub, Member, TAIL_BATCH};
+pub use hub::{Closed, Hub, HubStats, Member, TAIL_BATCH};
 pub use shared::Shared;
 pub use subscription::{Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer};

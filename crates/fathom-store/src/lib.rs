@@ -18,6 +18,7 @@ mod postgres;
 mod record;
 mod sqlite;
 mod statements;
+mod stats;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +41,7 @@ pub use postgres::scratch::ScratchDatabase;
 pub use record::{Deleted, ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 pub use sqlite::backup::{BackupInfo, BackupReport};
 pub use sqlite::{Durability, SqliteOptions};
+pub use stats::{StoreStats, WriterMetrics};
 
 /// Online backup and restore of a SQLite database file (PostgreSQL has its own tools:
 /// `pg_dump`, base backups).
@@ -273,6 +275,23 @@ impl Store {
     /// database; tests use it to prove that expansion never issues one query per record.
     pub fn statements_executed(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// The store's load now: the SQLite writer's queue and group commits, or the PostgreSQL
+    /// pool's connections (for `/metrics`).
+    pub fn stats(&self) -> StoreStats {
+        match &*self.backend {
+            Backend::Sqlite(s) => s.pool.stats(),
+            Backend::Postgres(p) => {
+                let status = p.pool.status();
+                StoreStats::Postgres {
+                    size: status.size,
+                    available: status.available,
+                    waiting: status.waiting,
+                    max_size: status.max_size,
+                }
+            }
+        }
     }
 
     fn count_statement(&self) {

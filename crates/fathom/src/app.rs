@@ -44,6 +44,8 @@ pub struct Application {
     backups: Option<(std::path::PathBuf, std::path::PathBuf, Duration, usize)>,
     /// The serving lock of the SQLite database (`fathom restore` refuses while it is held).
     _serving: Option<std::fs::File>,
+    /// The listener of `GET /metrics` alone (`metrics.listen`), when configured.
+    metrics_listener: Option<TcpListener>,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -140,6 +142,12 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("cannot listen on {address}; is another process using it? Pick another with --listen"))?;
+        let metrics_listener = match config.metrics.listen_addr() {
+            Some(address) => Some(TcpListener::bind(address).await.with_context(|| {
+                format!("cannot listen for metrics on {address} (metrics.listen); is another process using it?")
+            })?),
+            None => None,
+        };
         let shutdown_timeout = Duration::from_secs(config.server.shutdown_timeout_secs);
         let database = config
             .postgres_options()
@@ -178,6 +186,7 @@ impl Application {
             purge: config.purge.clone(),
             backups,
             _serving: serving,
+            metrics_listener,
         })
     }
 
@@ -191,6 +200,13 @@ impl Application {
     /// The address actually bound (the real port when port 0 was asked for).
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.listener.local_addr()?)
+    }
+
+    /// The address the metrics listener is bound to, when `metrics.listen` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The shared state (store and schema), for seeding and tests.
@@ -256,6 +272,7 @@ impl Application {
         let address = self.local_addr()?;
         let fan_out = self.fan_out;
         let _tailing = AbortOnDrop(fan_out.spawn(hub.clone().run()));
+        let _metrics = serve_metrics(self.metrics_listener, self.state.metrics.clone());
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let server =
@@ -309,6 +326,22 @@ impl Application {
         };
         Some(sinks.start(context))
     }
+}
+
+/// Serves `GET /metrics` on `listener` (the `metrics.listen` one), until the server stops.
+fn serve_metrics(
+    listener: Option<TcpListener>,
+    metrics: Option<Arc<fathom_api::Metrics>>,
+) -> Option<AbortOnDrop> {
+    let (listener, metrics) = (listener?, metrics?);
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(address = %address, "serving metrics on http://{address}/metrics");
+    }
+    Some(AbortOnDrop(tokio::spawn(crate::http_server::serve(
+        listener,
+        fathom_api::metrics_router(metrics),
+        std::future::pending::<()>(),
+    ))))
 }
 
 /// A background task of the server, stopped when the server stops.

@@ -85,6 +85,8 @@ pub struct AuthState {
     pub(crate) recipients: notify::RecipientCap,
     /// The auth routes' rate limits, kept across schema reloads.
     pub(crate) limiters: AuthLimiters,
+    /// Sign-in outcomes, for `/metrics`.
+    pub(crate) sign_ins: crate::metrics::SignInCounts,
     /// Access tokens whose signature this node has verified.
     pub tokens: cache::TokenCache,
     /// Sessions this node found live a moment ago. Whatever ends a session here forgets it.
@@ -117,6 +119,7 @@ impl AuthState {
             hash_shares,
             recipients: notify::RecipientCap::default(),
             limiters,
+            sign_ins: crate::metrics::SignInCounts::default(),
             tokens,
             sessions,
         })

@@ -16,6 +16,7 @@ use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
 use crate::error::ApiError;
+use crate::metrics::SignIn;
 
 /// The one answer to every failed login, whatever failed.
 pub(super) fn invalid_credentials() -> ApiError {
@@ -139,9 +140,11 @@ pub async fn login(
     // The guessing defence is keyed by the email as typed: it treats unknown accounts alike.
     let known = match auth.throttle.gate(&email, ip) {
         Gate::Refused => {
+            auth.sign_ins.record(SignIn::LockedOut);
             return Err(refused(&state, None, "address refused for this account").await);
         }
         Gate::Delay(wait) => {
+            auth.sign_ins.throttled();
             tokio::time::sleep(wait).await;
             false
         }
@@ -152,6 +155,7 @@ pub async fn login(
         // Unknown account: spend the same work as a known one, answer the same.
         auth.hasher.verify_dummy(&password).await;
         auth.throttle.failed(&email, ip, false);
+        auth.sign_ins.record(SignIn::Failure);
         return Err(refused(&state, None, "unknown account").await);
     };
     let lane = if known { Lane::Trusted } else { Lane::General };
@@ -161,7 +165,9 @@ pub async fn login(
         .await
         .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
     if !verification.matches {
+        auth.sign_ins.record(SignIn::Failure);
         if auth.throttle.failed(&email, ip, known) {
+            auth.sign_ins.locked();
             let detail = format!(
                 "{} failed logins from one address; that address is refused for {} min",
                 auth.settings.lockout_threshold,
@@ -179,9 +185,11 @@ pub async fn login(
         return Err(refused(&state, Some(user.id), "wrong password").await);
     }
     if user.disabled {
+        auth.sign_ins.record(SignIn::Failure);
         return Err(refused(&state, Some(user.id), "disabled").await);
     }
     if auth.settings.require_verified_email && !user.verified {
+        auth.sign_ins.record(SignIn::Unverified);
         // Only the holder of the right password learns this, so it reveals nothing to guessers.
         audit(
             &state,
@@ -204,6 +212,7 @@ pub async fn login(
     };
     state.store.record_login_success(user.id, rehashed).await?;
     auth.throttle.succeeded(&email, ip);
+    auth.sign_ins.record(SignIn::Success);
     let refresh = generate_token();
     let (agent, ip) = client_details(&parts.headers, ip);
     let session = state

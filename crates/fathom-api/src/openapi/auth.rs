@@ -38,11 +38,9 @@ pub(super) const EXAMPLE_PASSWORD: &str = "a long and unusual passphrase";
 pub(super) const EXAMPLE_EMAIL: &str = "ada@example.com";
 
 /// The headers every answer of a rate-limited operation carries: `(header, component)`.
-const RATE_LIMIT_HEADERS: [(&str, &str); 4] = [
-    ("RateLimit-Limit", "RateLimitLimit"),
-    ("RateLimit-Remaining", "RateLimitRemaining"),
-    ("RateLimit-Reset", "RateLimitReset"),
+const RATE_LIMIT_HEADERS: [(&str, &str); 2] = [
     ("RateLimit-Policy", "RateLimitPolicy"),
+    ("RateLimit", "RateLimit"),
 ];
 
 /// `components.securitySchemes`.
@@ -75,27 +73,21 @@ pub fn header_components() -> Map<String, Value> {
     };
     let mut out = Map::new();
     out.insert(
-        "RateLimitLimit".into(),
-        integer(
-            "Requests this client address may make to this family of routes in the window (`auth.rate_limits.*`).",
-            1,
-        ),
-    );
-    out.insert(
-        "RateLimitRemaining".into(),
-        integer("Requests left in the window.", 0),
-    );
-    out.insert(
-        "RateLimitReset".into(),
-        integer("Seconds until the whole quota is available again.", 0),
-    );
-    out.insert(
         "RateLimitPolicy".into(),
         json!({
-            "description": "The quota and its window in seconds, such as `20;w=60`.",
+            "description": "The route family's quota policy, a structured field of draft-ietf-httpapi-ratelimit-headers: the policy's name, `q` (requests this client address may make in the window, `auth.rate_limits.*`) and `w` (the window in seconds).",
             "required": true,
             "schema": { "type": "string" },
-            "example": "20;w=60",
+            "example": "\"auth_login\";q=20;w=60",
+        }),
+    );
+    out.insert(
+        "RateLimit".into(),
+        json!({
+            "description": "What is left of that policy's quota: the policy's name, `r` (requests remaining) and `t` (seconds until the whole quota is available again).",
+            "required": true,
+            "schema": { "type": "string" },
+            "example": "\"auth_login\";r=19;t=3",
         }),
     );
     // A family whose limit is 0 (switched off) sends none of them.
@@ -167,8 +159,8 @@ fn rate_limited(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
 }
 
 /// A sentence every rate-limited operation's description ends with.
-const RATE_LIMITED: &str = " Rate limited per client address: every answer carries `RateLimit-*` \
-headers, and past the limit the answer is 429 `too_many_requests` with `Retry-After`.";
+const RATE_LIMITED: &str = " Rate limited per client address: every answer carries the `RateLimit-Policy` \
+and `RateLimit` fields, and past the limit the answer is 429 `too_many_requests` with `Retry-After`.";
 
 /// A 2xx response without a body.
 pub(super) fn no_content(description: &str) -> Value {

@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, brokers, events, operations, realtime, safe_writes, shared};
+use super::{admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -164,6 +164,10 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         .chain(operations::service_paths())
         .chain(realtime::paths())
     {
+        paths.insert(path, item);
+    }
+    if let crate::MetricsExposure::Token { .. } = config.metrics {
+        let (path, item) = metrics::path();
         paths.insert(path, item);
     }
     tags.push(json!({ "name": "Batch", "description": "Several writes in one transaction." }));

@@ -11,6 +11,7 @@ mod brokers;
 mod docs;
 mod document;
 mod events;
+mod metrics;
 mod operations;
 mod realtime;
 mod safe_writes;

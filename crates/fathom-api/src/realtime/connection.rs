@@ -12,6 +12,7 @@
 //! records; events after it that the snapshot already reflects (by record version) are skipped.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fathom_core::ErrorCode;
 use fathom_events::{Delivery, Feed, FeedError, MatchError, Shared, Subscription};
@@ -41,8 +42,57 @@ pub struct Connection {
     standing: Standing,
     principal: Principal,
     feed: Feed,
-    subscriptions: Vec<Subscription>,
+    subscriptions: Subscriptions,
     out: mpsc::Sender<Frame>,
+}
+
+/// A connection's subscriptions, counted in the node's total (`Realtime::subscriptions`) while
+/// they are open. Reads go through `Deref`; changes through `push` and `retain`, which keep the
+/// count.
+struct Subscriptions {
+    open: Vec<Subscription>,
+    total: Arc<AtomicUsize>,
+}
+
+impl Subscriptions {
+    fn new(total: Arc<AtomicUsize>) -> Self {
+        Self {
+            open: Vec::new(),
+            total,
+        }
+    }
+
+    fn push(&mut self, subscription: Subscription) {
+        self.open.push(subscription);
+        self.total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn retain(&mut self, keep: impl FnMut(&Subscription) -> bool) {
+        let before = self.open.len();
+        self.open.retain(keep);
+        self.total
+            .fetch_sub(before - self.open.len(), Ordering::Relaxed);
+    }
+}
+
+impl std::ops::Deref for Subscriptions {
+    type Target = Vec<Subscription>;
+
+    fn deref(&self) -> &Vec<Subscription> {
+        &self.open
+    }
+}
+
+impl std::ops::DerefMut for Subscriptions {
+    fn deref_mut(&mut self) -> &mut Vec<Subscription> {
+        &mut self.open
+    }
+}
+
+impl Drop for Subscriptions {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.open.len(), Ordering::Relaxed);
+    }
 }
 
 /// The problem a feed that cannot go on reports, and the point to resume after.
@@ -123,11 +173,11 @@ impl Connection {
     ) -> Self {
         Self {
             standing: standing(&principal),
+            subscriptions: Subscriptions::new(state.realtime.subscriptions.clone()),
             state,
             credential,
             principal,
             feed,
-            subscriptions: Vec::new(),
             out,
         }
     }

@@ -79,6 +79,8 @@ pub struct Realtime {
     /// The runtime connections run on (the server's realtime threads), or `None` for the
     /// caller's.
     runtime: Option<Handle>,
+    /// Subscriptions open on this node's connections (kept by `connection::Subscriptions`).
+    pub(crate) subscriptions: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Realtime {
@@ -88,6 +90,7 @@ impl Realtime {
             tickets: Tickets::new(settings.ticket_ttl),
             settings,
             runtime,
+            subscriptions: Arc::default(),
         })
     }
 
@@ -97,6 +100,12 @@ impl Realtime {
             Some(runtime) => drop(runtime.spawn(task)),
             None => drop(tokio::spawn(task)),
         }
+    }
+
+    /// Subscriptions open on this node now.
+    pub fn subscriptions(&self) -> usize {
+        self.subscriptions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

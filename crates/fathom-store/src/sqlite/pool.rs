@@ -5,10 +5,13 @@
 //! its own savepoint, so one job's failure does not touch the others, and every job is answered
 //! only after the shared COMMIT is durable. Readers never wait for the writer (WAL mode).
 
+use std::time::Instant;
+
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
 use crate::error::{StoreError, from_sqlite};
+use crate::stats::{StoreStats, WriterMetrics};
 
 /// The most jobs one group commit takes; bounds the latency the first job in a group can see.
 const MAX_GROUP: usize = 128;
@@ -72,6 +75,7 @@ where
 pub(crate) struct Pool {
     writer: flume::Sender<WriterJob>,
     readers: flume::Sender<ReadJob>,
+    metrics: WriterMetrics,
 }
 
 impl Pool {
@@ -82,9 +86,11 @@ impl Pool {
         on_commit: CommitHook,
     ) -> Result<Self, StoreError> {
         let (writer_tx, writer_rx) = flume::unbounded::<WriterJob>();
+        let metrics = WriterMetrics::new();
+        let observed = metrics.clone();
         std::thread::Builder::new()
             .name("fathom-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, writer_rx, on_commit))
+            .spawn(move || writer_loop(writer, writer_rx, on_commit, &observed))
             .map_err(|e| StoreError::internal(format!("spawning the writer thread: {e}")))?;
         let (reader_tx, reader_rx) = flume::unbounded::<ReadJob>();
         for (n, conn) in readers.into_iter().enumerate() {
@@ -101,7 +107,17 @@ impl Pool {
         Ok(Self {
             writer: writer_tx,
             readers: reader_tx,
+            metrics,
         })
+    }
+
+    /// The queues' lengths now and the writer's histograms.
+    pub(crate) fn stats(&self) -> StoreStats {
+        StoreStats::Sqlite {
+            writer_queue: self.writer.len(),
+            reader_queue: self.readers.len(),
+            writer: self.metrics.clone(),
+        }
     }
 
     /// Runs `work` on a reader connection.
@@ -157,7 +173,12 @@ fn stopped(which: &str) -> StoreError {
     StoreError::internal(format!("the sqlite {which} thread has stopped"))
 }
 
-fn writer_loop(mut conn: Connection, jobs: flume::Receiver<WriterJob>, mut on_commit: CommitHook) {
+fn writer_loop(
+    mut conn: Connection,
+    jobs: flume::Receiver<WriterJob>,
+    mut on_commit: CommitHook,
+    metrics: &WriterMetrics,
+) {
     while let Ok(first) = jobs.recv() {
         let mut group = match first {
             WriterJob::Exclusive(job) => {
@@ -177,7 +198,13 @@ fn writer_loop(mut conn: Connection, jobs: flume::Receiver<WriterJob>, mut on_co
                 Err(_) => break,
             }
         }
+        let started = Instant::now();
+        #[allow(clippy::cast_precision_loss)] // at most MAX_GROUP
+        metrics.group_size.observe(group.len() as f64);
         run_group(&conn, group, &mut on_commit);
+        metrics
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
         if let Some(job) = exclusive_after {
             job(&mut conn);
         }

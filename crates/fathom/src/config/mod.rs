@@ -12,6 +12,7 @@ mod brokers;
 mod events;
 mod idempotency;
 mod mail;
+mod metrics;
 mod purge;
 mod realtime;
 mod report;
@@ -22,6 +23,7 @@ pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConf
 pub use events::EventsConfig;
 pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
+pub use metrics::MetricsConfig;
 pub use purge::PurgeConfig;
 pub use realtime::RealtimeConfig;
 
@@ -45,6 +47,7 @@ pub struct Config {
     pub idempotency: IdempotencyConfig,
     pub purge: PurgeConfig,
     pub backup: BackupConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -165,6 +168,10 @@ pub struct LogConfig {
     /// Lines are written to stdout in batches at least this often (and whenever 64 KiB have
     /// gathered); 0 writes every line at once, at a cost of one system call per line.
     pub flush_ms: u64,
+    /// Which requests get their one log line: `all`, `off`, `errors` (status 400 and above) or a
+    /// fraction such as `0.1` (every tenth request). A 5xx is always logged. Other lines are
+    /// not affected.
+    pub requests: String,
 }
 
 impl Default for LogConfig {
@@ -173,6 +180,7 @@ impl Default for LogConfig {
             format: LogFormat::Auto,
             level: "info".into(),
             flush_ms: 100,
+            requests: "all".into(),
         }
     }
 }
@@ -325,7 +333,8 @@ impl Config {
             self.database.url = Some(Secret(text.trim().to_owned()));
         }
         self.brokers.resolve_secret_files()?;
-        self.mail.resolve_secret_file()
+        self.mail.resolve_secret_file()?;
+        self.metrics.resolve_secret_file()
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -378,6 +387,10 @@ impl Config {
                 "database.url has the scheme `{scheme}`, which Fathom cannot serve; hint: use postgres://USER:PASSWORD@HOST:PORT/DATABASE, sqlite://PATH, or leave it unset to use database.data_dir"
             ));
         }
+        if let Err(e) = fathom_api::RequestLog::parse(&self.log.requests) {
+            return invalid(format!("log.requests: {e}"));
+        }
+        self.metrics.validate()?;
         self.events.validate()?;
         self.idempotency.validate()?;
         self.purge.validate()?;
@@ -448,6 +461,8 @@ impl Config {
             default_page_size: s.default_page_size,
             max_page_size: s.max_page_size,
             idempotency_ttl: Duration::from_secs(self.idempotency.ttl_secs),
+            metrics: self.metrics.exposure(),
+            request_log: fathom_api::RequestLog::parse(&self.log.requests).unwrap_or_default(),
         }
     }
 }

@@ -106,6 +106,8 @@ fields.body = { type = "text", required = true }
 /// A running in-process server with its own data directory.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The metrics listener's address, when `metrics.listen` is set.
+    pub metrics_address: Option<SocketAddr>,
     /// The server's own storage handle (for statement counts and query plans in tests).
     pub store: fathom_store::Store,
     pub schema: std::sync::Arc<fathom_schema::Schema>,
@@ -249,6 +251,7 @@ async fn start_as(
     admin: Admin<'_>,
 ) -> TestApp {
     let address = app.local_addr().expect("bound address");
+    let metrics_address = app.metrics_addr();
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let auth = app.state().auth.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -275,6 +278,7 @@ async fn start_as(
         .expect("client");
     TestApp {
         address,
+        metrics_address,
         store,
         schema,
         auth,

@@ -12,6 +12,7 @@ mod brokers;
 mod docs_toml;
 mod events;
 mod helpers;
+mod observability;
 mod openapi;
 mod operations;
 mod postgres;

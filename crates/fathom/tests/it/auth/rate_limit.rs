@@ -10,27 +10,38 @@ use crate::helpers::{assert_problem, spawn_app_with};
 
 const LIMIT: u32 = 5;
 
+/// The `q` of the `RateLimit-Policy` field of `response`, checking the policy's name.
+fn quota(response: &reqwest::Response, policy: &str) -> Option<String> {
+    let field = header(response, "ratelimit-policy")?;
+    let rest = field
+        .strip_prefix(&format!("\"{policy}\";q="))
+        .unwrap_or_else(|| panic!("the policy {policy} in {field}"));
+    let (q, window) = rest.split_once(';').expect("q then w");
+    assert_eq!(window, "w=60", "{field}");
+    Some(q.to_owned())
+}
+
+/// The draft-ietf-httpapi-ratelimit-headers fields (not the older `RateLimit-Limit` triple).
 fn assert_limit_headers(response: &reqwest::Response, remaining: u32, context: &str) {
-    let limit = LIMIT.to_string();
+    let policy = if context.starts_with("refresh") {
+        "auth_refresh"
+    } else {
+        "auth_login"
+    };
     assert_eq!(
-        header(response, "ratelimit-limit").as_deref(),
-        Some(limit.as_str()),
+        quota(response, policy),
+        Some(LIMIT.to_string()),
         "{context}"
     );
-    assert_eq!(
-        header(response, "ratelimit-remaining"),
-        Some(remaining.to_string()),
-        "{context}"
-    );
-    assert_eq!(
-        header(response, "ratelimit-policy"),
-        Some(format!("{LIMIT};w=60")),
-        "{context}"
-    );
-    let reset: u64 = header(response, "ratelimit-reset")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{context}: RateLimit-Reset must be whole seconds"));
-    assert!(reset <= 60, "{context}: RateLimit-Reset {reset}");
+    assert_eq!(header(response, "ratelimit-limit"), None, "{context}");
+    let field = header(response, "ratelimit").expect("a RateLimit field");
+    let rest = field
+        .strip_prefix(&format!("\"{policy}\";r={remaining};t="))
+        .unwrap_or_else(|| panic!("{context}: remaining {remaining} in {field}"));
+    let reset: u64 = rest
+        .parse()
+        .unwrap_or_else(|_| panic!("{context}: t must be whole seconds: {field}"));
+    assert!(reset <= 60, "{context}: {field}");
 }
 
 #[tokio::test]
@@ -117,7 +128,14 @@ async fn a_trusted_proxy_has_its_clients_counted_separately() {
     )
     .await;
     assert!(header(&response, "retry-after").is_some());
-    assert_problem(response, 429, "too_many_requests").await;
+    let problem = assert_problem(response, 429, "too_many_requests").await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"auth_refresh\""),
+        "the 429 names the violated policy: {problem}"
+    );
 }
 
 /// With the default configuration each family of auth routes has its own budget per address:
@@ -128,30 +146,26 @@ async fn each_route_family_has_its_own_budget_by_default() {
     // An empty body is refused by validation, after the limit has counted it.
     for _ in 0..20 {
         let response = post_auth(&app, "/login", &json!({}), None).await;
-        assert_eq!(header(&response, "ratelimit-limit").as_deref(), Some("20"));
+        assert_eq!(quota(&response, "auth_login").as_deref(), Some("20"));
         assert_problem(response, 400, "validation_failed").await;
     }
     let response = post_auth(&app, "/login", &json!({}), None).await;
     assert_problem(response, 429, "too_many_requests").await;
-    for (path, limit) in [
-        ("/refresh", "60"),
-        ("/register", "10"),
-        ("/verify", "20"),
-        ("/password-reset", "10"),
-        ("/password-reset/confirm", "10"),
+    for (path, policy, limit) in [
+        ("/refresh", "auth_refresh", "60"),
+        ("/register", "auth_register", "10"),
+        ("/verify", "auth_verify", "20"),
+        ("/password-reset", "auth_password_reset", "10"),
+        ("/password-reset/confirm", "auth_password_reset", "10"),
     ] {
         let response = post_auth(&app, path, &json!({}), None).await;
-        assert_eq!(
-            header(&response, "ratelimit-limit").as_deref(),
-            Some(limit),
-            "{path}"
-        );
+        assert_eq!(quota(&response, policy).as_deref(), Some(limit), "{path}");
         assert_problem(response, 400, "validation_failed").await;
     }
     app.stop().await;
 }
 
-/// A limit of 0 switches it off (for load tests): no 429, no `RateLimit-*` headers.
+/// A limit of 0 switches it off (for load tests): no 429, no `RateLimit-Policy` or `RateLimit` fields.
 #[tokio::test]
 async fn a_limit_of_zero_switches_it_off() {
     let app = spawn_auth_app(|c| {
@@ -161,7 +175,8 @@ async fn a_limit_of_zero_switches_it_off() {
     .await;
     for _ in 0..40 {
         let response = post_auth(&app, "/login", &json!({}), None).await;
-        assert_eq!(header(&response, "ratelimit-limit"), None);
+        assert_eq!(header(&response, "ratelimit-policy"), None);
+        assert_eq!(header(&response, "ratelimit"), None);
         assert_problem(response, 400, "validation_failed").await;
     }
     app.stop().await;

@@ -1,0 +1,191 @@
+//! [`Live`]: the metrics read at scrape time from the parts that keep their own counts (the
+//! store's queues and pool, the sign-in outcomes, the rate limiters, the realtime hub), so that
+//! none of them depends on the metrics or pays for them between scrapes.
+
+use std::sync::Arc;
+
+use fathom_store::{Store, StoreStats};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Unit;
+
+use crate::auth::AuthState;
+use crate::realtime::Realtime;
+
+/// Reads the node's live state on every scrape.
+pub(super) struct Live {
+    pub store: Store,
+    pub auth: Arc<AuthState>,
+    pub realtime: Arc<Realtime>,
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Live")
+    }
+}
+
+fn to_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// One unlabelled gauge.
+fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) -> std::fmt::Result {
+    let metric = ConstGauge::new(value);
+    metric.encode(encoder.encode_descriptor(name, help, None, metric.metric_type())?)
+}
+
+/// One counter (`_total` is appended), one sample per `(label value, count)`.
+fn counters(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    label: &'static str,
+    samples: &[(&str, u64)],
+) -> std::fmt::Result {
+    let mut family = encoder.encode_descriptor(
+        name,
+        help,
+        None,
+        prometheus_client::metrics::MetricType::Counter,
+    )?;
+    for (value, count) in samples {
+        let labels = [(label, *value)];
+        ConstCounter::new(*count).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
+}
+
+impl Collector for Live {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        self.store_metrics(&mut encoder)?;
+        let sign_ins = self.auth.sign_ins.snapshot();
+        counters(
+            &mut encoder,
+            "fathom_auth_sign_ins",
+            "Password sign-ins by outcome",
+            "outcome",
+            &sign_ins,
+        )?;
+        counters(
+            &mut encoder,
+            "fathom_auth_throttle_events",
+            "Sign-in guesses delayed by the guessing defence (throttled), and lockouts begun (lockout)",
+            "kind",
+            &self.auth.sign_ins.throttle_snapshot(),
+        )?;
+        counters(
+            &mut encoder,
+            "fathom_rate_limit_rejections",
+            "Requests refused with 429 by a rate-limit policy",
+            "policy",
+            &self.auth.limiters.rejections(),
+        )?;
+        self.realtime_metrics(&mut encoder)
+    }
+}
+
+impl Live {
+    fn store_metrics(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        match self.store.stats() {
+            StoreStats::Sqlite {
+                writer_queue,
+                reader_queue,
+                writer,
+            } => {
+                gauge(
+                    encoder,
+                    "fathom_db_writer_queue_depth",
+                    "Write jobs waiting for the SQLite writer thread",
+                    to_i64(writer_queue),
+                )?;
+                gauge(
+                    encoder,
+                    "fathom_db_reader_queue_depth",
+                    "Read jobs waiting for a SQLite reader thread",
+                    to_i64(reader_queue),
+                )?;
+                writer.group_size.encode(encoder.encode_descriptor(
+                    "fathom_db_group_commit_size",
+                    "Write jobs per SQLite group transaction",
+                    None,
+                    writer.group_size.metric_type(),
+                )?)?;
+                writer.commit_seconds.encode(encoder.encode_descriptor(
+                    "fathom_db_group_commit_duration",
+                    "Duration of a SQLite group transaction, from BEGIN to the end of COMMIT",
+                    Some(&Unit::Seconds),
+                    writer.commit_seconds.metric_type(),
+                )?)
+            }
+            StoreStats::Postgres {
+                size,
+                available,
+                waiting,
+                max_size,
+            } => {
+                // The OpenTelemetry database-client connection metrics.
+                let mut family = encoder.encode_descriptor(
+                    "db_client_connection_count",
+                    "PostgreSQL connections open, by state",
+                    None,
+                    prometheus_client::metrics::MetricType::Gauge,
+                )?;
+                for (state, n) in [
+                    ("idle", available),
+                    ("used", size.saturating_sub(available)),
+                ] {
+                    ConstGauge::new(to_i64(n))
+                        .encode(family.encode_family(&[("db_client_connection_state", state)])?)?;
+                }
+                gauge(
+                    encoder,
+                    "db_client_connection_max",
+                    "The most PostgreSQL connections the pool opens",
+                    to_i64(max_size),
+                )?;
+                gauge(
+                    encoder,
+                    "db_client_connection_pending_requests",
+                    "Requests waiting for a PostgreSQL connection",
+                    to_i64(waiting),
+                )
+            }
+        }
+    }
+
+    fn realtime_metrics(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let hub = &self.realtime.hub;
+        gauge(
+            encoder,
+            "fathom_realtime_connections",
+            "Realtime connections (SSE and WebSocket) joined to this node's hub",
+            to_i64(hub.connections()),
+        )?;
+        gauge(
+            encoder,
+            "fathom_realtime_subscriptions",
+            "Subscriptions open on this node's realtime connections",
+            to_i64(self.realtime.subscriptions()),
+        )?;
+        let stats = hub.stats();
+        counters(
+            encoder,
+            "fathom_realtime_events",
+            "Events offered to realtime connection queues (delivered), and connections dropped because their queue was full (dropped)",
+            "outcome",
+            &[("delivered", stats.delivered), ("dropped", stats.dropped)],
+        )?;
+        let latest = *self.store.event_watch().borrow();
+        let lag = latest.saturating_sub(hub.position()).max(0);
+        let mut family = encoder.encode_descriptor(
+            "fathom_outbox_lag_events",
+            "Committed events a consumer on this node has yet to process",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        ConstGauge::new(lag).encode(family.encode_family(&[("consumer", "realtime")])?)
+    }
+}
