@@ -40,9 +40,19 @@ fn if_none_match() -> Value {
     json!({
         "name": "If-None-Match", "in": "header", "required": false,
         "description": "One or more ETags from earlier responses (weak or strong, comma-separated): answers 304 without a body while the current ETag is among them. A record read with `expand` is never answered 304. `*` is refused (400 `invalid_precondition`).",
-        "schema": { "type": "string" },
+        "schema": { "type": "string", "pattern": IF_NONE_MATCH_FORM },
     })
 }
+
+/// What `If-None-Match` accepts: one or more ETags, weak or strong, comma-separated.
+const IF_NONE_MATCH_FORM: &str = r#"^(W/)?"[!#-~]*"([ \t]*,[ \t]*(W/)?"[!#-~]*")*$"#;
+
+/// What `If-Match` accepts: one strong ETag.
+const IF_MATCH_FORM: &str = r#"^"[!#-~]+"$"#;
+
+/// What `Idempotency-Key` accepts: a structured-field string of 1 to 255 characters (the
+/// server also takes the `\"` and `\\` escapes, which this pattern leaves out).
+const IDEMPOTENCY_KEY_FORM: &str = r#"^"[ !#-\[\]-~]{1,255}"$"#;
 
 fn if_match(collection: &Collection) -> Value {
     let required = collection.require_if_match;
@@ -58,7 +68,7 @@ fn if_match(collection: &Collection) -> Value {
                 ""
             }
         ),
-        "schema": { "type": "string" },
+        "schema": { "type": "string", "pattern": IF_MATCH_FORM },
     })
 }
 
@@ -66,7 +76,7 @@ fn idempotency_key() -> Value {
     json!({
         "name": "Idempotency-Key", "in": "header", "required": false,
         "description": "A structured-field string of 1 to 255 characters, such as `\"8e03978e-40d5-43e8-bc93-6894a57f9324\"`, unique per logical operation. The first response is stored with the write; a retry with the same key and request replays it (`Idempotent-Replayed: true`) and writes nothing; the same key on another request is 422 `idempotency_key_reused`; 409 `idempotency_key_in_flight` while the first is not yet readable. Keys are per caller (not for anonymous requests) and expire after `idempotency.ttl_secs` (24 hours by default). Malformed keys are 400 `invalid_idempotency_key`.",
-        "schema": { "type": "string" },
+        "schema": { "type": "string", "pattern": IDEMPOTENCY_KEY_FORM },
     })
 }
 

@@ -200,11 +200,13 @@ fn writer_loop(
         }
         let started = Instant::now();
         #[allow(clippy::cast_precision_loss)] // at most MAX_GROUP
-        metrics.group_size.observe(group.len() as f64);
+        let size = group.len() as f64;
         run_group(&conn, group, &mut on_commit);
+        // Both after the group, together, so that a scrape never counts one without the other.
         metrics
             .commit_seconds
             .observe(started.elapsed().as_secs_f64());
+        metrics.group_size.observe(size);
         if let Some(job) = exclusive_after {
             job(&mut conn);
         }
