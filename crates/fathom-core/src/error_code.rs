@@ -91,6 +91,12 @@ pub enum ErrorCode {
     ShuttingDown,
     /// A plain HTTP request reached the WebSocket endpoint, which takes only WebSocket upgrades.
     UpgradeRequired,
+    // Protection at rest (issue 15): encrypted fields.
+    /// A stored encrypted value cannot be decrypted (tampered or truncated ciphertext, or a key
+    /// the key ring does not hold). Names the record; never carries plaintext.
+    DataUnreadable,
+    /// A write needs an encryption key and the server has no key ring (`encryption.key_file`).
+    EncryptionUnavailable,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -139,6 +145,8 @@ impl ErrorCode {
         Self::OriginNotAllowed,
         Self::ShuttingDown,
         Self::UpgradeRequired,
+        Self::DataUnreadable,
+        Self::EncryptionUnavailable,
         Self::Internal,
     ];
 
@@ -186,6 +194,8 @@ impl ErrorCode {
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::ShuttingDown => "shutting_down",
             Self::UpgradeRequired => "upgrade_required",
+            Self::DataUnreadable => "data_unreadable",
+            Self::EncryptionUnavailable => "encryption_unavailable",
             Self::Internal => "internal_error",
         }
     }
@@ -224,6 +234,8 @@ impl ErrorCode {
             Self::OriginNotAllowed => 403,
             Self::ShuttingDown => 503,
             Self::UpgradeRequired => 426,
+            Self::DataUnreadable => 500,
+            Self::EncryptionUnavailable => 503,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -275,6 +287,8 @@ impl ErrorCode {
             Self::OriginNotAllowed => "Origin not allowed",
             Self::ShuttingDown => "Server shutting down",
             Self::UpgradeRequired => "WebSocket upgrade required",
+            Self::DataUnreadable => "Stored data unreadable",
+            Self::EncryptionUnavailable => "Encryption unavailable",
             Self::Internal => "Internal server error",
         }
     }

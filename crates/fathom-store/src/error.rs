@@ -28,6 +28,11 @@ pub enum StoreErrorKind {
     /// A record of a tenant-scoped collection was to be created without a tenant (the caller
     /// belongs to none, or an all-tenants caller named none).
     TenantRequired,
+    /// A stored encrypted value of this record cannot be decrypted: tampered or truncated, or
+    /// under a key the key ring does not hold.
+    Unreadable { record: String },
+    /// A write needs the field-encryption key ring and the store has none.
+    EncryptionUnavailable,
     /// Anything else: a bug or a corrupt database.
     Internal,
 }
@@ -83,6 +88,8 @@ impl StoreError {
             }
             StoreErrorKind::RuleViolation => ErrorCode::RuleViolation,
             StoreErrorKind::Unavailable => ErrorCode::ServiceUnavailable,
+            StoreErrorKind::Unreadable { .. } => ErrorCode::DataUnreadable,
+            StoreErrorKind::EncryptionUnavailable => ErrorCode::EncryptionUnavailable,
             StoreErrorKind::UnsafeMigration(_)
             | StoreErrorKind::ConcurrentMigration
             | StoreErrorKind::Internal => ErrorCode::Internal,
@@ -184,7 +191,7 @@ fn key_columns(detail: Option<&str>) -> Vec<String> {
         .map(|(columns, _)| {
             columns
                 .split(", ")
-                .map(|c| c.trim_matches('"').to_owned())
+                .map(|c| field_of_column(c.trim_matches('"')))
                 .collect()
         })
         .unwrap_or_default()
@@ -198,10 +205,21 @@ fn unique_fields(message: Option<&str>) -> Vec<String> {
         .map(|(_, columns)| {
             columns
                 .split(", ")
-                .filter_map(|c| c.rsplit_once('.').map(|(_, column)| column.to_owned()))
+                .filter_map(|c| {
+                    c.rsplit_once('.')
+                        .map(|(_, column)| field_of_column(column))
+                })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The field a column belongs to: a blind index's HMAC column names its field.
+fn field_of_column(column: &str) -> String {
+    column
+        .strip_suffix(fathom_schema::model::BLIND_SUFFIX)
+        .unwrap_or(column)
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -8,12 +8,15 @@
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
 mod cascade;
+pub mod crypto;
 mod error;
 mod events;
 mod identity;
+mod keys;
 mod plan;
 mod postgres;
 mod record;
+mod sealing;
 mod sqlite;
 mod statements;
 
@@ -24,12 +27,14 @@ use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
+pub use crypto::KeyRing;
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};
 pub use identity::{
     ApiKey, AuditEntry, AuditRecord, Authority, KeyCreator, NewUser, RefreshOutcome, Session,
     StoredSigningKey, User, UserChanges,
 };
+pub use keys::{KeyUsage, PLAINTEXT};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;
@@ -41,6 +46,9 @@ pub use sqlite::{Durability, SqliteOptions};
 pub struct Store {
     backend: Arc<Backend>,
     statements: Arc<AtomicU64>,
+    /// The field-encryption keys (see `sealing.rs` for where they are used); `None` when the
+    /// deployment has none, which only collections without encrypted fields tolerate.
+    keys: Option<Arc<KeyRing>>,
 }
 
 enum Backend {
@@ -65,6 +73,7 @@ impl Store {
         Ok(Self {
             backend: Arc::new(Backend::Sqlite(store)),
             statements: Arc::default(),
+            keys: None,
         })
     }
 
@@ -75,7 +84,55 @@ impl Store {
         Ok(Self {
             backend: Arc::new(Backend::Postgres(store)),
             statements: Arc::default(),
+            keys: None,
         })
+    }
+
+    /// The same store, encrypting and decrypting fields with `keys`. Set it before cloning the
+    /// handle out: clones made earlier keep the keys they had.
+    #[must_use]
+    pub fn with_key_ring(mut self, keys: Arc<KeyRing>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The field-encryption key ring, if the store has one.
+    pub fn key_ring(&self) -> Option<&KeyRing> {
+        self.keys.as_deref()
+    }
+
+    /// Decrypts the encrypted fields of an event's record copy (the outbox holds ciphertext).
+    /// Only readers that may see the record call it: the change feed and realtime delivery.
+    pub fn reveal_event(
+        &self,
+        collection: &Collection,
+        event: &mut Event,
+    ) -> Result<(), StoreError> {
+        match &mut event.record {
+            Some(record) if collection.has_encrypted_fields() => {
+                sealing::open_json(self.key_ring(), collection, event.record_id, record)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// How many stored values of every encrypted field of `schema` each data key protects
+    /// (every tenant's rows, soft-deleted ones included).
+    pub async fn key_usage(&self, schema: &Schema) -> Result<Vec<KeyUsage>, StoreError> {
+        let mut out = Vec::new();
+        for collection in schema.collections.values() {
+            for field in collection.fields.iter().filter(|f| f.encrypted) {
+                let counts: Vec<(String, i64)> =
+                    dispatch!(self, key_usage(Arc::clone(collection), field.name.clone()))?;
+                out.extend(counts.into_iter().map(|(key, n)| KeyUsage {
+                    collection: collection.name.clone(),
+                    field: field.name.clone(),
+                    key,
+                    values: u64::try_from(n).unwrap_or(0),
+                }));
+            }
+        }
+        Ok(out)
     }
 
     /// Which database this store runs on: `sqlite` or `postgres`.
@@ -132,7 +189,11 @@ impl Store {
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
         self.count_statement();
-        dispatch!(self, get(scope.clone(), collection, id))
+        let mut record = dispatch!(self, get(scope.clone(), Arc::clone(&collection), id))?;
+        if let Some(record) = &mut record {
+            sealing::open_record(self.key_ring(), &collection, record)?;
+        }
+        Ok(record)
     }
 
     /// Live records matching the query, in its order.
@@ -140,10 +201,15 @@ impl Store {
         &self,
         scope: &Scope,
         collection: Arc<Collection>,
-        query: ListQuery,
+        mut query: ListQuery,
     ) -> Result<Vec<Record>, StoreError> {
         self.count_statement();
-        dispatch!(self, list(scope.clone(), collection, query))
+        sealing::blind_list(self.key_ring(), &mut query)?;
+        let mut records = dispatch!(self, list(scope.clone(), Arc::clone(&collection), query))?;
+        for record in &mut records {
+            sealing::open_record(self.key_ring(), &collection, record)?;
+        }
+        Ok(records)
     }
 
     /// The number of live records matching `filter`.
@@ -151,9 +217,12 @@ impl Store {
         &self,
         scope: &Scope,
         collection: Arc<Collection>,
-        filter: Option<Filter>,
+        mut filter: Option<Filter>,
     ) -> Result<u64, StoreError> {
         self.count_statement();
+        if let Some(filter) = &mut filter {
+            sealing::blind_filter(self.key_ring(), filter)?;
+        }
         dispatch!(self, count(scope.clone(), collection, filter))
     }
 
@@ -162,8 +231,9 @@ impl Store {
         &self,
         scope: &Scope,
         collection: Arc<Collection>,
-        query: ListQuery,
+        mut query: ListQuery,
     ) -> Result<Vec<String>, StoreError> {
+        sealing::blind_list(self.key_ring(), &mut query)?;
         dispatch!(self, explain(scope.clone(), collection, query))
     }
 
@@ -171,7 +241,20 @@ impl Store {
     /// result per operation, in order, once the transaction is durable.
     pub async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         self.count_statement();
-        dispatch!(self, execute(work))
+        let work = sealing::seal_unit(self.key_ring(), work)?;
+        let collections: Vec<Arc<Collection>> = work
+            .ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Create { collection, .. }
+                | WriteOp::Update { collection, .. }
+                | WriteOp::Delete { collection, .. } => Arc::clone(collection),
+            })
+            .collect();
+        let mut results = dispatch!(self, execute(work))?;
+        let collections: Vec<&Collection> = collections.iter().map(AsRef::as_ref).collect();
+        sealing::open_results(self.key_ring(), &collections, &mut results)?;
+        Ok(results)
     }
 
     /// Events with sequence > `after`, in sequence order, at most `limit`; `tenant: Some(t)`

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`,
-//! `users create-admin`, `keys rotate|list|create|revoke`.
+//! `users create-admin`, `keys rotate|list|create|revoke|new-data-key|status`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,6 +107,19 @@ pub enum KeysCommand {
         /// The key's id, from `fathom keys list`.
         id: String,
     },
+    /// Field encryption: add a new data key to a key file (creating the file, with a blind
+    /// key, when it does not exist). The new key encrypts every value written after the
+    /// servers restart; older keys keep decrypting.
+    NewDataKey {
+        /// The key file (`encryption.key_file`).
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The new key's id (default: `k` and the current Unix time).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Field encryption: how many stored values each data key protects, per encrypted field.
+    Status(CommonArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +244,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tenant,
             } => commands::keys::create(&common, &name, &scopes, tenant).await,
             KeysCommand::Revoke { common, id } => commands::keys::revoke(&common, &id).await,
+            KeysCommand::NewDataKey { file, id } => commands::data_keys::new_data_key(&file, id),
+            KeysCommand::Status(args) => commands::data_keys::status(&args).await,
         },
     }
 }

@@ -8,6 +8,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod demo;
+pub mod encryption;
 mod http_server;
 mod pruner;
 mod reload;

@@ -236,6 +236,28 @@ impl PgStore {
         result
     }
 
+    pub(crate) async fn key_usage(
+        &self,
+        collection: Arc<Collection>,
+        field: String,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = values::Sql {
+            text: crate::keys::usage_sql(fathom_query::Dialect::Postgres, &collection, &field),
+            values: Vec::new(),
+        };
+        let mut client = self.client().await?;
+        let rows = scope::read(
+            &mut client,
+            &Scope::AllTenants,
+            collection.tenant_scoped,
+            sql,
+        )
+        .await?;
+        rows.iter()
+            .map(|r| Ok((values::get::<String>(r, 0)?, values::get::<i64>(r, 1)?)))
+            .collect()
+    }
+
     pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
         migrate::secret(&self.client().await?, &name).await
     }

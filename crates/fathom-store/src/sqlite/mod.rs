@@ -239,6 +239,23 @@ impl SqliteStore {
             .await
     }
 
+    pub(crate) async fn key_usage(
+        &self,
+        collection: Arc<Collection>,
+        field: String,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = crate::keys::usage_sql(fathom_query::Dialect::Sqlite, &collection, &field);
+        self.pool
+            .read(move |conn| {
+                let mut statement = conn.prepare(&sql).map_err(from_sqlite)?;
+                let rows = statement
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(from_sqlite)?;
+                rows.map(|r| r.map_err(from_sqlite)).collect()
+            })
+            .await
+    }
+
     pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
         self.pool
             .exclusive(move |conn| migrate::secret(conn, &name))

@@ -1,5 +1,6 @@
 //! One module per CLI command family.
 
+pub mod data_keys;
 pub mod init;
 pub mod keys;
 pub mod migrate;

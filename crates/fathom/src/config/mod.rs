@@ -7,12 +7,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod auth;
+mod encryption;
 mod events;
 mod mail;
 mod realtime;
 mod report;
 
 pub use auth::AuthConfig;
+pub use encryption::EncryptionConfig;
 pub use events::EventsConfig;
 pub use mail::MailConfig;
 pub use realtime::RealtimeConfig;
@@ -33,6 +35,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub events: EventsConfig,
     pub realtime: RealtimeConfig,
+    pub encryption: EncryptionConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.

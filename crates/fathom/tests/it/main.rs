@@ -9,6 +9,7 @@ mod access_matrix;
 mod admin;
 mod auth;
 mod docs_toml;
+mod encryption;
 mod events;
 mod helpers;
 mod openapi;
