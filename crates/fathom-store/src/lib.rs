@@ -16,6 +16,7 @@ mod keys;
 mod plan;
 mod postgres;
 mod record;
+mod reseal;
 mod sealing;
 mod sqlite;
 mod statements;
@@ -133,6 +134,26 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Re-encrypts, under the key ring's writing key, the values of at most `limit` records of
+    /// `collection` that hold a ciphertext under another key, in one transaction (see
+    /// `reseal.rs`); returns how many records the batch held (0: nothing left to rotate).
+    pub async fn reseal_batch(
+        &self,
+        collection: Arc<Collection>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        if !collection.has_encrypted_fields() {
+            return Ok(0);
+        }
+        let keys = self.keys.clone().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::EncryptionUnavailable,
+                "rotating needs the key ring",
+            )
+        })?;
+        dispatch!(self, reseal(collection, keys, limit))
     }
 
     /// Which database this store runs on: `sqlite` or `postgres`.

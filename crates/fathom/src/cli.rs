@@ -1,5 +1,5 @@
 //! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`,
-//! `users create-admin`, `keys rotate|list|create|revoke|new-data-key|status`.
+//! `users create-admin`, `keys rotate|list|create|revoke|new-data-key|status|rotate-data`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -120,6 +120,16 @@ pub enum KeysCommand {
     },
     /// Field encryption: how many stored values each data key protects, per encrypted field.
     Status(CommonArgs),
+    /// Field encryption: re-encrypt every stored value under the writing key (the last data key
+    /// of the key file), in batches, while servers keep serving. Resumable: run it again after
+    /// an interruption.
+    RotateData {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Records per batch (one transaction each).
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +256,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             KeysCommand::Revoke { common, id } => commands::keys::revoke(&common, &id).await,
             KeysCommand::NewDataKey { file, id } => commands::data_keys::new_data_key(&file, id),
             KeysCommand::Status(args) => commands::data_keys::status(&args).await,
+            KeysCommand::RotateData { common, batch } => {
+                commands::data_keys::rotate_data(&common, batch).await
+            }
         },
     }
 }

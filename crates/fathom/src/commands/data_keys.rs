@@ -1,4 +1,5 @@
-//! `fathom keys new-data-key|status`: the field-encryption key file and what it protects.
+//! `fathom keys new-data-key|status|rotate-data`: the field-encryption key file, what each key
+//! protects, and re-encryption under the newest key while servers serve.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -102,4 +103,62 @@ pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Re-encrypts every value under an older key with the writing key, batch after batch, printing
+/// progress; safe to interrupt and run again.
+pub async fn rotate_data(args: &CommonArgs, batch: u32) -> anyhow::Result<ExitCode> {
+    let config = args.load_config(None)?;
+    let schema = super::load_schema(&config.schema.path)?;
+    let store = open_store(&config, "fathom.db").await?;
+    crate::encryption::check_keys(&store, &schema).await?;
+    let Some(keys) = store.key_ring() else {
+        return Err(anyhow!(
+            "no key file is configured\nhint: set encryption.key_file (or FATHOM_ENCRYPTION__KEY_FILE)"
+        ));
+    };
+    let writing = keys.writing_key().to_owned();
+    let batch = batch.clamp(1, 10_000);
+    let started = std::time::Instant::now();
+    let mut total = 0usize;
+    for collection in schema
+        .collections
+        .values()
+        .filter(|c| c.has_encrypted_fields())
+    {
+        let stale: u64 = store
+            .key_usage(&schema)
+            .await
+            .map_err(|e| anyhow!("reading the encrypted fields: {}", e.detail))?
+            .iter()
+            .filter(|u| {
+                u.collection == collection.name
+                    && u.key != writing
+                    && u.key != fathom_store::PLAINTEXT
+            })
+            .map(|u| u.values)
+            .sum();
+        let mut done = 0usize;
+        loop {
+            let rows = store
+                .reseal_batch(std::sync::Arc::clone(collection), batch)
+                .await
+                .map_err(|e| anyhow!("rotating {}: {}", collection.name, e.detail))?;
+            if rows == 0 {
+                break;
+            }
+            done += rows;
+            eprintln!(
+                "{}: {done} records re-encrypted under `{writing}` (about {stale} values were under older keys)",
+                collection.name
+            );
+        }
+        total += done;
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-6);
+    println!(
+        "Rotation done: {total} records re-encrypted under `{writing}` in {seconds:.1} s ({:.0} records/s). Older keys can leave the key file once `fathom keys status` shows they protect nothing.",
+        total as f64 / seconds
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -5,4 +5,7 @@
 mod at_rest;
 mod filters;
 mod keys;
+mod process;
+mod realtime;
+mod rotation;
 mod support;

@@ -36,10 +36,11 @@ async fn equality_filters_and_unique_work_through_the_blind_index() {
         }
     };
     assert_eq!(names(&format!("email = \"{EMAIL}\"")).await, ["Canary"]);
-    // Emails are compared in their canonical (lowercased) form, as they are stored.
-    assert_eq!(
-        names(&format!("email = \"{}\"", EMAIL.to_uppercase())).await,
-        ["Canary"]
+    // Equality is exact, as on fields that are not encrypted.
+    assert!(
+        names(&format!("email = \"{}\"", EMAIL.to_uppercase()))
+            .await
+            .is_empty()
     );
     assert_eq!(names(&format!("email != \"{EMAIL}\"")).await, ["Other"]);
     assert_eq!(
@@ -57,7 +58,7 @@ async fn equality_filters_and_unique_work_through_the_blind_index() {
         200,
     )
     .await;
-    assert_eq!(counted["meta"]["total"], 1, "{counted}");
+    assert_eq!(counted["meta"]["page"]["total"], 1, "{counted}");
 
     let duplicate = app
         .post_json("/api/v1/people", &json!({"name": "Twin", "email": EMAIL}))
