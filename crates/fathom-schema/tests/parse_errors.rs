@@ -1204,7 +1204,9 @@ fn encryption_flags_that_cannot_work_are_reported() {
     );
     assert_eq!(e.path, "collections.p.fields.t.unique");
     assert!(e.hint.contains("blind_index = true"), "{}", e.hint);
-    let e = single("[users]\nfields.t = { type = \"text\", encrypted = true }\n");
+    let e = single(
+        "[collections.p]\nfields.n = { type = \"text\" }\n\n[users]\nfields.t = { type = \"text\", encrypted = true }\n",
+    );
     assert_eq!(e.path, "users.fields.t");
     let ok = fathom_schema::parse_schema(
         "s.toml",
