@@ -250,6 +250,26 @@ impl From<StoreError> for ApiError {
                 api.cause = Some(error.detail.clone());
                 api
             }
+            StoreErrorKind::Unreadable { record } => {
+                let mut api = Self::new(
+                    ErrorCode::DataUnreadable,
+                    format!(
+                        "An encrypted value of record `{record}` cannot be decrypted: it was altered, or its key is not in the key ring."
+                    ),
+                    "Restore the key file that holds the key named in the value, or restore the record from a backup.",
+                );
+                api.cause = Some(error.detail.clone());
+                api
+            }
+            StoreErrorKind::EncryptionUnavailable => {
+                let mut api = Self::new(
+                    ErrorCode::EncryptionUnavailable,
+                    "The collection has encrypted fields, but the server has no encryption key ring.",
+                    "Set `encryption.key_file` (or FATHOM_ENCRYPTION__KEY_FILE) and restart.",
+                );
+                api.cause = Some(error.detail.clone());
+                api
+            }
             StoreErrorKind::UnsafeMigration(_)
             | StoreErrorKind::ConcurrentMigration
             | StoreErrorKind::Internal => Self::internal(error.detail.clone()),

@@ -148,7 +148,7 @@ async fn feed(
         .events
         .into_iter()
         .map(|event| event_json(&state, &reader, event))
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     let mut meta = Map::new();
     meta.insert("next".into(), Value::from(next));
     meta.insert("latest".into(), Value::from(page.latest));
@@ -158,8 +158,9 @@ async fn feed(
 
 /// An event as this reader may see it: a service's copy of the record loses the hidden fields
 /// of its collection (and the whole record when the collection is no longer served, since then
-/// nothing says which fields are hidden).
-fn event_json(state: &AppState, reader: &Reader, mut event: Event) -> Value {
+/// nothing says which fields are hidden). The outbox holds encrypted fields as ciphertext;
+/// they are decrypted here, for this reader, after what it may not see is gone.
+fn event_json(state: &AppState, reader: &Reader, mut event: Event) -> Result<Value, ApiError> {
     if let Reader::Service { principal, .. } = reader {
         event.record = match (state.schema.collection(&event.collection), event.record) {
             (Some(collection), Some(mut record)) => {
@@ -172,7 +173,10 @@ fn event_json(state: &AppState, reader: &Reader, mut event: Event) -> Value {
             _ => None,
         };
     }
-    serde_json::to_value(&event).unwrap_or(Value::Null)
+    if let Some(collection) = state.schema.collection(&event.collection) {
+        state.store.reveal_event(collection, &mut event)?;
+    }
+    Ok(serde_json::to_value(&event).unwrap_or(Value::Null))
 }
 
 #[cfg(test)]

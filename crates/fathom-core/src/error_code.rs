@@ -109,6 +109,12 @@ pub enum ErrorCode {
     /// A request with this `Idempotency-Key` is still being processed; retry shortly to get its
     /// response.
     IdempotencyKeyInFlight,
+    // Protection at rest (issue 15): encrypted fields.
+    /// A stored encrypted value cannot be decrypted (tampered or truncated ciphertext, or a key
+    /// the key ring does not hold). Names the record; never carries plaintext.
+    DataUnreadable,
+    /// A write needs an encryption key and the server has no key ring (`encryption.key_file`).
+    EncryptionUnavailable,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -163,6 +169,8 @@ impl ErrorCode {
         Self::InvalidIdempotencyKey,
         Self::IdempotencyKeyReused,
         Self::IdempotencyKeyInFlight,
+        Self::DataUnreadable,
+        Self::EncryptionUnavailable,
         Self::Internal,
     ];
 
@@ -216,6 +224,8 @@ impl ErrorCode {
             Self::InvalidIdempotencyKey => "invalid_idempotency_key",
             Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::IdempotencyKeyInFlight => "idempotency_key_in_flight",
+            Self::DataUnreadable => "data_unreadable",
+            Self::EncryptionUnavailable => "encryption_unavailable",
             Self::Internal => "internal_error",
         }
     }
@@ -260,6 +270,8 @@ impl ErrorCode {
             Self::InvalidIdempotencyKey => 400,
             Self::IdempotencyKeyReused => 422,
             Self::IdempotencyKeyInFlight => 409,
+            Self::DataUnreadable => 500,
+            Self::EncryptionUnavailable => 503,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -317,6 +329,8 @@ impl ErrorCode {
             Self::InvalidIdempotencyKey => "Invalid idempotency key",
             Self::IdempotencyKeyReused => "Idempotency key reused for another request",
             Self::IdempotencyKeyInFlight => "Request with this idempotency key in progress",
+            Self::DataUnreadable => "Stored data unreadable",
+            Self::EncryptionUnavailable => "Encryption unavailable",
             Self::Internal => "Internal server error",
         }
     }

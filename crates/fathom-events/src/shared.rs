@@ -2,9 +2,11 @@
 //! connections made of it, so that subscribers who see an event alike share one serialisation.
 
 use std::ops::Deref;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use fathom_store::Event;
+use fathom_schema::Collection;
+use fathom_store::{Event, Store, StoreError};
+use serde_json::{Map, Value as Json};
 
 /// Distinct renderings remembered per event; past that, each connection renders its own.
 const MAX_RENDERINGS: usize = 16;
@@ -16,6 +18,9 @@ pub struct Shared {
     event: Event,
     /// Read by every connection for every event (a read lock), written once per key.
     renderings: RwLock<Vec<(String, Arc<str>)>>,
+    /// The record with its encrypted fields decrypted, made once, by the first subscriber
+    /// that judges the event (the outbox, and so `event`, holds ciphertext).
+    revealed: OnceLock<Option<Map<String, Json>>>,
 }
 
 impl Shared {
@@ -23,7 +28,26 @@ impl Shared {
         Self {
             event,
             renderings: RwLock::new(Vec::new()),
+            revealed: OnceLock::new(),
         }
+    }
+
+    /// The event's record as subscribers of `collection` judge and receive it: with encrypted
+    /// fields decrypted (once per event). Subscriptions strip what their subscriber may not see.
+    pub fn record_for(
+        &self,
+        store: &Store,
+        collection: &Collection,
+    ) -> Result<Option<&Map<String, Json>>, StoreError> {
+        if !collection.has_encrypted_fields() {
+            return Ok(self.event.record.as_ref());
+        }
+        if let Some(record) = self.revealed.get() {
+            return Ok(record.as_ref());
+        }
+        let mut event = self.event.clone();
+        store.reveal_event(collection, &mut event)?;
+        Ok(self.revealed.get_or_init(|| event.record).as_ref())
     }
 
     /// The rendering of this event under `key`: the one made before, or `render`'s (made once

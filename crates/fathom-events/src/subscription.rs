@@ -210,12 +210,14 @@ impl Subscription {
         Ok(())
     }
 
-    /// How `event` is announced on this subscription, if at all.
+    /// How `event` is announced on this subscription, if at all. `record` is the event's record
+    /// with encrypted fields decrypted ([`crate::Shared::record_for`]).
     pub async fn judge(
         &mut self,
         schema: &Schema,
         store: &Store,
         event: &Event,
+        record: Option<&Map<String, Json>>,
     ) -> Result<Option<Delivery>, MatchError> {
         if event.collection != self.spec.collection.name {
             return Ok(None);
@@ -229,7 +231,7 @@ impl Subscription {
             self.snapshot.remove(&event.record_id);
         }
         let announced = self.announced.contains(&event.record_id);
-        let Some(record) = &event.record else {
+        let Some(record) = record else {
             // A hard delete keeps no last state to judge. A subscriber told of the record hears
             // it went; so does one whose rule lets it read every record of its tenants (after a
             // resume it may hold the record without this connection knowing; an id it never

@@ -131,6 +131,18 @@ pub(crate) enum Node {
         path: FieldPath,
         values: Vec<Value>,
     },
+    /// `path in values` (or, `negated`, `path not in values`) on an encrypted field with a
+    /// blind index: evaluated in memory on the plaintext `values`, compiled to SQL on the
+    /// field's HMAC column against `digests`, which the store fills in ([`Filter::blind`])
+    /// before it compiles the filter. False when the field is null, either way.
+    Blind {
+        path: FieldPath,
+        /// The collection holding the field (the path's last hop, or the filtered one).
+        collection: String,
+        values: Vec<Value>,
+        digests: Vec<Value>,
+        negated: bool,
+    },
     /// A caller's expression whose relation hops reach only what [`Filter::confine`] allowed:
     /// its paths read through joins of their own, restricted by the filter's `reach`.
     Confined(Box<Node>),
@@ -201,12 +213,71 @@ impl Filter {
                         }
                     }
                 }
-                Node::IsNull { path, .. } | Node::In { path, .. } => push(path),
+                Node::IsNull { path, .. } | Node::In { path, .. } | Node::Blind { path, .. } => {
+                    push(path);
+                }
             }
         }
         let mut out = Vec::new();
         walk(&self.root, false, &mut out);
         out
+    }
+}
+
+impl Filter {
+    /// Fills in the blind-index digests of every comparison on an encrypted field, with
+    /// `digest(collection, field, value)`. The store calls it before compiling the filter to
+    /// SQL; a filter that was never blinded matches nothing there.
+    pub fn blind<E>(
+        &mut self,
+        digest: &dyn Fn(&str, &str, &str) -> Result<String, E>,
+    ) -> Result<(), E> {
+        fn walk<E>(
+            node: &mut Node,
+            digest: &dyn Fn(&str, &str, &str) -> Result<String, E>,
+        ) -> Result<(), E> {
+            match node {
+                Node::And(items) | Node::Or(items) => {
+                    items.iter_mut().try_for_each(|n| walk(n, digest))
+                }
+                Node::Not(inner) | Node::Confined(inner) => walk(inner, digest),
+                Node::Blind {
+                    path,
+                    collection,
+                    values,
+                    digests,
+                    ..
+                } => {
+                    *digests = values
+                        .iter()
+                        .map(|v| match v {
+                            Value::Text(text) => {
+                                digest(collection, &path.column, text).map(Value::Text)
+                            }
+                            _ => Ok(Value::Null),
+                        })
+                        .collect::<Result<_, E>>()?;
+                    Ok(())
+                }
+                Node::Const(_) | Node::Compare { .. } | Node::IsNull { .. } | Node::In { .. } => {
+                    Ok(())
+                }
+            }
+        }
+        walk(&mut self.root, digest)
+    }
+
+    /// Whether the filter compares an encrypted field (so it must be blinded before SQL).
+    pub fn needs_blinding(&self) -> bool {
+        fn walk(node: &Node) -> bool {
+            match node {
+                Node::And(items) | Node::Or(items) => items.iter().any(walk),
+                Node::Not(inner) | Node::Confined(inner) => walk(inner),
+                Node::Blind { .. } => true,
+                _ => false,
+            }
+        }
+        walk(&self.root)
     }
 }
 
@@ -476,6 +547,9 @@ impl Checker<'_> {
     ) -> Result<Node, QueryError> {
         let kind = path.kind;
         self.check_op(&path.dotted(), kind, op, shown, at)?;
+        if let Some(field) = self.encrypted_field(&path) {
+            return self.encrypted_against(path, field, op, shown, other, at);
+        }
         if matches!(op, CmpOp::Like | CmpOp::NotLike) {
             let pattern = match other {
                 Resolved::Literal(Literal::Str(s), lit_at) => {
@@ -498,6 +572,16 @@ impl Checker<'_> {
         }
         let right = match other {
             Resolved::Field(other_path) => {
+                if self.encrypted_field(&other_path).is_some() {
+                    return Err(self.error(
+                        at,
+                        format!(
+                            "`{}` is encrypted; it can only be compared with a value.",
+                            other_path.dotted()
+                        ),
+                        "Compare the encrypted field with a literal or an `auth.*` value.",
+                    ));
+                }
                 let compatible =
                     other_path.kind == kind || (kind.is_numeric() && other_path.kind.is_numeric());
                 if !compatible {
@@ -560,6 +644,26 @@ impl Checker<'_> {
     fn membership(&self, left: &Operand, right: &Operand, at: usize) -> Result<Node, QueryError> {
         let left = self.resolve(left)?;
         let right = self.resolve(right)?;
+        if let Resolved::Field(path) = &left
+            && let Some(field) = self.encrypted_field(path)
+        {
+            self.require_blind_index(path, field, at)?;
+        }
+        let node = self.membership_of(left, right, at)?;
+        Ok(match node {
+            Node::In { path, values } if self.encrypted_field(&path).is_some() => {
+                self.blind_node(path, values, false)
+            }
+            node => node,
+        })
+    }
+
+    fn membership_of(
+        &self,
+        left: Resolved,
+        right: Resolved,
+        at: usize,
+    ) -> Result<Node, QueryError> {
         match (left, right) {
             (Resolved::Field(path), Resolved::Literal(Literal::Array(items), lit_at)) => {
                 if path.kind == ValueKind::Json {
@@ -628,6 +732,104 @@ impl Checker<'_> {
                 "Write `status in [\"paid\", \"shipped\"]` or `\"admin\" in auth.roles`.",
             )),
         }
+    }
+
+    /// The field at the end of `path`, if it is stored encrypted.
+    fn encrypted_field(&self, path: &FieldPath) -> Option<&Field> {
+        self.field_of(path).filter(|f| f.encrypted)
+    }
+
+    fn require_blind_index(
+        &self,
+        path: &FieldPath,
+        field: &Field,
+        at: usize,
+    ) -> Result<(), QueryError> {
+        if field.blind_index {
+            return Ok(());
+        }
+        Err(self.error(
+            at,
+            format!(
+                "`{}` is encrypted without a blind index; it can only be tested for null.",
+                path.dotted()
+            ),
+            "Add `blind_index = true` to the field to filter it with `=`, `!=` and `in`.",
+        ))
+    }
+
+    fn blind_node(&self, path: FieldPath, values: Vec<Value>, negated: bool) -> Node {
+        let collection = path
+            .hops
+            .last()
+            .map_or_else(|| self.collection.name.clone(), |h| h.collection.clone());
+        Node::Blind {
+            path,
+            collection,
+            values,
+            digests: Vec::new(),
+            negated,
+        }
+    }
+
+    /// `path op other` on an encrypted field: only `=` and `!=` with a value, through the
+    /// blind index. Orderings and `~` cannot work on ciphertext; comparing with another field
+    /// would need both decrypted.
+    fn encrypted_against(
+        &self,
+        path: FieldPath,
+        field: &Field,
+        op: CmpOp,
+        shown: CmpOp,
+        other: Resolved,
+        at: usize,
+    ) -> Result<Node, QueryError> {
+        if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
+            return Err(self.error(
+                at,
+                format!(
+                    "`{}` is encrypted; `{}` cannot work on its stored values.",
+                    path.dotted(),
+                    shown.symbol()
+                ),
+                "Encrypted fields (with `blind_index = true`) take `=`, `!=`, `in` and null tests only; ranges, `~` and sorting need a field that is not encrypted.",
+            ));
+        }
+        self.require_blind_index(&path, field, at)?;
+        let value = match other {
+            Resolved::Literal(literal, lit_at) => {
+                self.coerce(&literal, path.kind, lit_at, Some(field))?
+            }
+            Resolved::Bound(value, bound_kind) => {
+                if bound_kind != path.kind {
+                    return Err(self.error(
+                        at,
+                        format!(
+                            "`{}` is {} but the value it is compared with is {}.",
+                            path.dotted(),
+                            path.kind.name(),
+                            bound_kind.name()
+                        ),
+                        "Compare values of the same type.",
+                    ));
+                }
+                if value == Value::Null {
+                    return Ok(Node::Const(false));
+                }
+                value
+            }
+            Resolved::Field(_) | Resolved::List(_) => {
+                return Err(self.error(
+                    at,
+                    format!(
+                        "`{}` is encrypted; it can only be compared with a value.",
+                        path.dotted()
+                    ),
+                    "Compare the encrypted field with a literal or an `auth.*` value.",
+                ));
+            }
+        };
+        Ok(self.blind_node(path, vec![value], op == CmpOp::Ne))
     }
 
     fn field_of(&self, path: &FieldPath) -> Option<&Field> {

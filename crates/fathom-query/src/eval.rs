@@ -31,6 +31,16 @@ fn eval(node: &Node, lookup: &dyn Fn(&FieldPath) -> Value) -> bool {
             let value = read(path, lookup);
             value != Value::Null && values.iter().any(|v| compare_values(&value, CmpOp::Eq, v))
         }
+        Node::Blind {
+            path,
+            values,
+            negated,
+            ..
+        } => {
+            let value = read(path, lookup);
+            value != Value::Null
+                && values.iter().any(|v| compare_values(&value, CmpOp::Eq, v)) != *negated
+        }
         Node::Compare {
             left, op, right, ..
         } => {

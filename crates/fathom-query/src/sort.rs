@@ -47,6 +47,16 @@ pub fn parse_sort(spec: &str, collection: &Collection) -> Result<Vec<SortKey>, Q
                 ),
             ));
         };
+        if collection.field(name).is_some_and(|f| f.encrypted) {
+            return Err(QueryError::at(
+                spec,
+                at,
+                format!(
+                    "Cannot sort by the encrypted field `{name}`: its stored values have no order."
+                ),
+                "Sort by a field that is not encrypted; encrypted fields take `=`, `!=` and `in` filters only (with a blind index).",
+            ));
+        }
         if kind == ValueKind::Json {
             return Err(QueryError::at(
                 spec,

@@ -232,6 +232,30 @@ fn compile(node: &Node, site: Site) -> Expr {
                 .is_not_null()
                 .and(site.column(path).is_in(list))
         }
+        Node::Blind {
+            path,
+            values,
+            digests,
+            negated,
+            ..
+        } => {
+            // Unblinded digests (never filled in by the store) match nothing rather than
+            // comparing plaintext with HMACs.
+            if digests.len() != values.len() || digests.is_empty() {
+                return constant(false);
+            }
+            let column = Expr::col((
+                alias(site.base, path, site.confined),
+                fathom_schema::model::blind_column(&path.column),
+            ));
+            let list: Vec<sea_query::Value> = digests.iter().map(to_sea).collect();
+            let test = if *negated {
+                column.clone().is_not_in(list)
+            } else {
+                column.clone().is_in(list)
+            };
+            column.is_not_null().and(test)
+        }
         Node::Compare {
             left, op, right, ..
         } => {

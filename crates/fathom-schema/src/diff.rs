@@ -205,6 +205,10 @@ fn storage_summary(field: &Field) -> String {
         } => {
             format!("{required} relation to `{collection}` (on delete {on_delete:?})")
         }
+        kind if field.blind_index => {
+            format!("{required} encrypted {} with a blind index", kind.name())
+        }
+        kind if field.encrypted => format!("{required} encrypted {}", kind.name()),
         kind => format!("{required} {}", kind.name()),
     }
 }
@@ -237,7 +241,10 @@ fn storage_differs(from: &Field, to: &Field) -> bool {
         (FieldType::Enum { .. }, FieldType::Enum { .. }) => false,
         (a, b) => a != b,
     };
-    kind_differs || from.required != to.required
+    kind_differs
+        || from.required != to.required
+        || from.encrypted != to.encrypted
+        || from.blind_index != to.blind_index
 }
 
 /// Lists the changes that turn `applied` into `desired`, in an order that is safe to execute:
@@ -399,6 +406,8 @@ mod tests {
             default: None,
             constraints: Constraints::default(),
             hidden: false,
+            encrypted: false,
+            blind_index: false,
         }
     }
 

@@ -170,6 +170,17 @@ impl Collection {
         self.fields.iter().find(|f| f.name == name)
     }
 
+    /// Whether any field is stored encrypted.
+    pub fn has_encrypted_fields(&self) -> bool {
+        self.fields.iter().any(|f| f.encrypted)
+    }
+
+    /// The column an index over `field` covers (see [`Field::index_column`]).
+    pub fn index_column(&self, field: &str) -> String {
+        self.field(field)
+            .map_or_else(|| field.to_owned(), Field::index_column)
+    }
+
     /// Every index the database should hold for this collection: the declared ones, one unique
     /// index per `unique` field, and one index per relation field not already led by another
     /// index (so that joins and relation-violation checks never scan). Deterministic order.
@@ -247,6 +258,41 @@ pub struct Field {
     /// Returned, filtered and sorted on for administrators only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub hidden: bool,
+    /// Stored encrypted (an AEAD bound to collection, field and record id, under a key of the
+    /// key ring); text, email and url fields only. Without a blind index it cannot be filtered,
+    /// sorted or unique.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub encrypted: bool,
+    /// An encrypted field that also stores a keyed HMAC of its value (in the column
+    /// [`Field::blind_column`]), so that `field = value`, `in`, `unique` and rules comparing it
+    /// with a value work without decrypting the table.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blind_index: bool,
+}
+
+/// The suffix of the column holding a blind-indexed field's HMAC.
+pub const BLIND_SUFFIX: &str = "__bidx";
+
+impl Field {
+    /// The column of a blind-indexed field's HMAC: `<name>__bidx`.
+    pub fn blind_column(&self) -> String {
+        blind_column(&self.name)
+    }
+
+    /// The column an index over this field covers: the HMAC column of a blind-indexed field,
+    /// otherwise the field's own.
+    pub fn index_column(&self) -> String {
+        if self.blind_index {
+            self.blind_column()
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// The HMAC column of the blind-indexed field `name`.
+pub fn blind_column(name: &str) -> String {
+    format!("{name}{BLIND_SUFFIX}")
 }
 
 /// The type of a field.

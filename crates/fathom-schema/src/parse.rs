@@ -11,6 +11,7 @@
 mod collection;
 mod context;
 mod default;
+mod encryption;
 mod field;
 mod field_keys;
 mod field_rules;

@@ -297,7 +297,7 @@ fn unknown_field_keys_are_reported_with_a_suggestion() {
         "Unknown key `requird` in field `posts.title`.",
         "Did you mean `required`? Allowed keys are `type`, `required`, `unique`, `default`, \
          `min`, `max`, `min_length`, `max_length`, `pattern`, `values`, `collection`, \
-         `on_delete`, `hidden`, `renamed_from`.",
+         `on_delete`, `hidden`, `encrypted`, `blind_index`, `renamed_from`.",
     );
 }
 
@@ -1186,4 +1186,37 @@ fn profile_fields_cannot_be_relations_or_unique_and_users_takes_only_fields() {
             .any(|e| e.message == "The profile field `users.nick` cannot be unique."),
         "{all:#?}"
     );
+}
+
+#[test]
+fn encryption_flags_that_cannot_work_are_reported() {
+    let e = single("[collections.p]\nfields.n = { type = \"integer\", encrypted = true }\n");
+    assert_eq!(e.path, "collections.p.fields.n.encrypted");
+    assert_eq!(
+        e.message,
+        "Field `p.n` is of type `integer`, which cannot be `encrypted`."
+    );
+    let e = single("[collections.p]\nfields.t = { type = \"text\", blind_index = true }\n");
+    assert_eq!(e.path, "collections.p.fields.t.blind_index");
+    assert!(e.hint.contains("add `encrypted = true`"), "{}", e.hint);
+    let e = single(
+        "[collections.p]\nfields.t = { type = \"email\", encrypted = true, unique = true }\n",
+    );
+    assert_eq!(e.path, "collections.p.fields.t.unique");
+    assert!(e.hint.contains("blind_index = true"), "{}", e.hint);
+    let e = single(
+        "[collections.p]\nfields.n = { type = \"text\" }\n\n[users]\nfields.t = { type = \"text\", encrypted = true }\n",
+    );
+    assert_eq!(e.path, "users.fields.t");
+    let ok = fathom_schema::parse_schema(
+        "s.toml",
+        "[collections.p]\nfields.t = { type = \"email\", encrypted = true, blind_index = true, unique = true }\n",
+    )
+    .expect("valid");
+    let field = ok
+        .collection("p")
+        .and_then(|c| c.field("t"))
+        .expect("field");
+    assert!(field.encrypted && field.blind_index && field.unique);
+    assert_eq!(field.index_column(), "t__bidx");
 }

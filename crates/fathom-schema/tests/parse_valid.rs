@@ -40,6 +40,8 @@ fn field(name: &str, kind: FieldType) -> Field {
         default: None,
         constraints: Constraints::default(),
         hidden: false,
+        encrypted: false,
+        blind_index: false,
     }
 }
 

@@ -34,6 +34,11 @@ pub enum StoreErrorKind {
     /// A live idempotency record of the same caller and key exists (committed by an earlier
     /// request, or by a concurrent one that committed first); nothing was written.
     IdempotencyConflict,
+    /// A stored encrypted value of this record cannot be decrypted: tampered or truncated, or
+    /// under a key the key ring does not hold.
+    Unreadable { record: String },
+    /// A write needs the field-encryption key ring and the store has none.
+    EncryptionUnavailable,
     /// Anything else: a bug or a corrupt database.
     Internal,
 }
@@ -99,6 +104,8 @@ impl StoreError {
             StoreErrorKind::PreconditionFailed { .. } => ErrorCode::PreconditionFailed,
             StoreErrorKind::IdempotencyConflict => ErrorCode::IdempotencyKeyInFlight,
             StoreErrorKind::Unavailable => ErrorCode::ServiceUnavailable,
+            StoreErrorKind::Unreadable { .. } => ErrorCode::DataUnreadable,
+            StoreErrorKind::EncryptionUnavailable => ErrorCode::EncryptionUnavailable,
             StoreErrorKind::UnsafeMigration(_)
             | StoreErrorKind::ConcurrentMigration
             | StoreErrorKind::Internal => ErrorCode::Internal,
@@ -200,7 +207,7 @@ fn key_columns(detail: Option<&str>) -> Vec<String> {
         .map(|(columns, _)| {
             columns
                 .split(", ")
-                .map(|c| c.trim_matches('"').to_owned())
+                .map(|c| field_of_column(c.trim_matches('"')))
                 .collect()
         })
         .unwrap_or_default()
@@ -214,10 +221,21 @@ fn unique_fields(message: Option<&str>) -> Vec<String> {
         .map(|(_, columns)| {
             columns
                 .split(", ")
-                .filter_map(|c| c.rsplit_once('.').map(|(_, column)| column.to_owned()))
+                .filter_map(|c| {
+                    c.rsplit_once('.')
+                        .map(|(_, column)| field_of_column(column))
+                })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The field a column belongs to: a blind index's HMAC column names its field.
+fn field_of_column(column: &str) -> String {
+    column
+        .strip_suffix(fathom_schema::model::BLIND_SUFFIX)
+        .unwrap_or(column)
+        .to_owned()
 }
 
 #[cfg(test)]

@@ -8,14 +8,18 @@
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
 mod cascade;
+pub mod crypto;
 mod cursors;
 mod error;
 mod events;
 mod idempotency;
 mod identity;
+mod keys;
 mod plan;
 mod postgres;
 mod record;
+mod reseal;
+mod sealing;
 mod sqlite;
 mod statements;
 mod stats;
@@ -27,6 +31,7 @@ use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
+pub use crypto::KeyRing;
 pub use cursors::{CursorState, Lease};
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};
@@ -35,6 +40,7 @@ pub use identity::{
     ApiKey, AuditEntry, AuditRecord, Authority, KeyCreator, NewUser, RefreshOutcome, Session,
     StoredSigningKey, User, UserChanges,
 };
+pub use keys::{KeyUsage, PLAINTEXT};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;
@@ -54,6 +60,9 @@ pub mod sqlite_backup {
 pub struct Store {
     backend: Arc<Backend>,
     statements: Arc<AtomicU64>,
+    /// The field-encryption keys (see `sealing.rs` for where they are used); `None` when the
+    /// deployment has none, which only collections without encrypted fields tolerate.
+    keys: Option<Arc<KeyRing>>,
 }
 
 enum Backend {
@@ -78,6 +87,7 @@ impl Store {
         Ok(Self {
             backend: Arc::new(Backend::Sqlite(store)),
             statements: Arc::default(),
+            keys: None,
         })
     }
 
@@ -88,7 +98,75 @@ impl Store {
         Ok(Self {
             backend: Arc::new(Backend::Postgres(store)),
             statements: Arc::default(),
+            keys: None,
         })
+    }
+
+    /// The same store, encrypting and decrypting fields with `keys`. Set it before cloning the
+    /// handle out: clones made earlier keep the keys they had.
+    #[must_use]
+    pub fn with_key_ring(mut self, keys: Arc<KeyRing>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The field-encryption key ring, if the store has one.
+    pub fn key_ring(&self) -> Option<&KeyRing> {
+        self.keys.as_deref()
+    }
+
+    /// Decrypts the encrypted fields of an event's record copy (the outbox holds ciphertext).
+    /// Only readers that may see the record call it: the change feed and realtime delivery.
+    pub fn reveal_event(
+        &self,
+        collection: &Collection,
+        event: &mut Event,
+    ) -> Result<(), StoreError> {
+        match &mut event.record {
+            Some(record) if collection.has_encrypted_fields() => {
+                sealing::open_json(self.key_ring(), collection, event.record_id, record)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// How many stored values of every encrypted field of `schema` each data key protects
+    /// (every tenant's rows, soft-deleted ones included).
+    pub async fn key_usage(&self, schema: &Schema) -> Result<Vec<KeyUsage>, StoreError> {
+        let mut out = Vec::new();
+        for collection in schema.collections.values() {
+            for field in collection.fields.iter().filter(|f| f.encrypted) {
+                let counts: Vec<(String, i64)> =
+                    dispatch!(self, key_usage(Arc::clone(collection), field.name.clone()))?;
+                out.extend(counts.into_iter().map(|(key, n)| KeyUsage {
+                    collection: collection.name.clone(),
+                    field: field.name.clone(),
+                    key,
+                    values: u64::try_from(n).unwrap_or(0),
+                }));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Re-encrypts, under the key ring's writing key, the values of at most `limit` records of
+    /// `collection` that hold a ciphertext under another key, in one transaction (see
+    /// `reseal.rs`); returns how many records the batch held (0: nothing left to rotate).
+    pub async fn reseal_batch(
+        &self,
+        collection: Arc<Collection>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        if !collection.has_encrypted_fields() {
+            return Ok(0);
+        }
+        let keys = self.keys.clone().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::EncryptionUnavailable,
+                "rotating needs the key ring",
+            )
+        })?;
+        dispatch!(self, reseal(collection, keys, limit))
     }
 
     /// Which database this store runs on: `sqlite` or `postgres`.
@@ -145,7 +223,11 @@ impl Store {
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
         self.count_statement();
-        dispatch!(self, get(scope.clone(), collection, id))
+        let mut record = dispatch!(self, get(scope.clone(), Arc::clone(&collection), id))?;
+        if let Some(record) = &mut record {
+            sealing::open_record(self.key_ring(), &collection, record)?;
+        }
+        Ok(record)
     }
 
     /// Live records matching the query, in its order.
@@ -165,11 +247,19 @@ impl Store {
         &self,
         scope: &Scope,
         collection: Arc<Collection>,
-        query: ListQuery,
+        mut query: ListQuery,
         deleted: Deleted,
     ) -> Result<Vec<Record>, StoreError> {
         self.count_statement();
-        dispatch!(self, list(scope.clone(), collection, query, deleted))
+        sealing::blind_list(self.key_ring(), &mut query)?;
+        let mut records = dispatch!(
+            self,
+            list(scope.clone(), Arc::clone(&collection), query, deleted)
+        )?;
+        for record in &mut records {
+            sealing::open_record(self.key_ring(), &collection, record)?;
+        }
+        Ok(records)
     }
 
     /// The number of live records matching `filter`.
@@ -188,10 +278,13 @@ impl Store {
         &self,
         scope: &Scope,
         collection: Arc<Collection>,
-        filter: Option<Filter>,
+        mut filter: Option<Filter>,
         deleted: Deleted,
     ) -> Result<u64, StoreError> {
         self.count_statement();
+        if let Some(filter) = &mut filter {
+            sealing::blind_filter(self.key_ring(), filter)?;
+        }
         dispatch!(self, count(scope.clone(), collection, filter, deleted))
     }
 
@@ -200,8 +293,9 @@ impl Store {
         &self,
         scope: &Scope,
         collection: Arc<Collection>,
-        query: ListQuery,
+        mut query: ListQuery,
     ) -> Result<Vec<String>, StoreError> {
+        sealing::blind_list(self.key_ring(), &mut query)?;
         dispatch!(self, explain(scope.clone(), collection, query))
     }
 
@@ -209,7 +303,16 @@ impl Store {
     /// result per operation, in order, once the transaction is durable.
     pub async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {
         self.count_statement();
-        dispatch!(self, execute(work))
+        let work = sealing::seal_unit(self.key_ring(), work)?;
+        let collections: Vec<Arc<Collection>> = work
+            .ops
+            .iter()
+            .map(|op| Arc::clone(op.collection()))
+            .collect();
+        let mut results = dispatch!(self, execute(work))?;
+        let collections: Vec<&Collection> = collections.iter().map(AsRef::as_ref).collect();
+        sealing::open_results(self.key_ring(), &collections, &mut results)?;
+        Ok(results)
     }
 
     /// Events with sequence > `after`, in sequence order, at most `limit`; `tenant: Some(t)`

@@ -416,6 +416,14 @@ pub(crate) fn risks_of(change: &Change, rows: u64, live: &dyn LiveData) -> Vec<R
                     to.kind.name()
                 )));
             }
+            if (from.encrypted != to.encrypted || from.blind_index != to.blind_index) && rows > 0 {
+                risks.push(Risk::unsafe_(format!(
+                    "turns encryption of `{}` {} on a table holding {}: existing values are not rewritten by the migration and would become unreadable; empty the field first",
+                    to.name,
+                    if to.encrypted { "on (or changes its blind index)" } else { "off" },
+                    records(rows)
+                )));
+            }
             if to.required && !from.required && rows > 0 {
                 risks.push(Risk::unsafe_(format!(
                     "makes `{}` required: records without a value make the migration fail",

@@ -217,7 +217,12 @@ pub(crate) fn insert(
         created_at: timestamp.clone(),
         updated_at: timestamp,
         version: 1,
-        values: values.to_vec(),
+        // Only the fields: a blind index's HMAC column is written but not part of the record.
+        values: values
+            .iter()
+            .filter(|(name, _)| collection.field(name).is_some())
+            .cloned()
+            .collect(),
     };
     Ok((query, record))
 }

@@ -51,6 +51,14 @@ pub struct Application {
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
 /// failure.
 pub async fn open_store(config: &Config, database_name: &str) -> anyhow::Result<Store> {
+    let store = open_database(config, database_name).await?;
+    Ok(match config.encryption.key_ring()? {
+        Some(keys) => store.with_key_ring(keys),
+        None => store,
+    })
+}
+
+async fn open_database(config: &Config, database_name: &str) -> anyhow::Result<Store> {
     if let Some(options) = config.postgres_options() {
         return Store::open_postgres(options).await.map_err(|e| {
             anyhow::anyhow!(
@@ -108,6 +116,7 @@ impl Application {
                 },
             }
         }
+        crate::encryption::check_keys(&store, &schema).await?;
         let schema = Arc::new(schema);
         let cursor_key = store
             .secret("cursor_hmac")

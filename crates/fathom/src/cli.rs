@@ -1,5 +1,6 @@
 //! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`,
-//! `users create-admin`, `keys rotate|list|create|revoke`, `purge`, `backup`, `restore`.
+//! `users create-admin`, `keys rotate|list|create|revoke|new-data-key|status|rotate-data`,
+//! `purge`, `backup`, `restore`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -137,6 +138,29 @@ pub enum KeysCommand {
         /// The key's id, from `fathom keys list`.
         id: String,
     },
+    /// Field encryption: add a new data key to a key file (creating the file, with a blind
+    /// key, when it does not exist). The new key encrypts every value written after the
+    /// servers restart; older keys keep decrypting.
+    NewDataKey {
+        /// The key file (`encryption.key_file`).
+        #[arg(long)]
+        file: std::path::PathBuf,
+        /// The new key's id (default: `k` and the current Unix time).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Field encryption: how many stored values each data key protects, per encrypted field.
+    Status(CommonArgs),
+    /// Field encryption: re-encrypt every stored value under the writing key (the last data key
+    /// of the key file), in batches, while servers keep serving. Resumable: run it again after
+    /// an interruption.
+    RotateData {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Records per batch (one transaction each).
+        #[arg(long, default_value_t = 500)]
+        batch: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,6 +285,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 tenant,
             } => commands::keys::create(&common, &name, &scopes, tenant).await,
             KeysCommand::Revoke { common, id } => commands::keys::revoke(&common, &id).await,
+            KeysCommand::NewDataKey { file, id } => commands::data_keys::new_data_key(&file, id),
+            KeysCommand::Status(args) => commands::data_keys::status(&args).await,
+            KeysCommand::RotateData { common, batch } => {
+                commands::data_keys::rotate_data(&common, batch).await
+            }
         },
         Command::Backup { common, file } => commands::backup::backup(&common, &file).await,
         Command::Restore {

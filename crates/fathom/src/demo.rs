@@ -102,7 +102,7 @@ pub async fn seed_if_empty(state: &AppState) -> anyhow::Result<()> {
     ])
     .await?;
     let customer = create_all(state, "customers", vec![
-        json!({"email": "ada@example.com", "name": "Ada Lovelace", "tier": "gold", "website": "https://example.com/ada"}),
+        json!({"email": "ada@example.com", "name": "Ada Lovelace", "tier": "gold", "website": "https://example.com/ada", "phone": "+44 20 7946 0018", "notes": "Prefers letters to calls."}),
         json!({"email": "grace@example.com", "name": "Grace Hopper", "tier": "vip", "birthday": "1906-12-09"}),
     ])
     .await?;

@@ -8,6 +8,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod demo;
+pub mod encryption;
 mod fan_out;
 mod http_server;
 mod pruner;

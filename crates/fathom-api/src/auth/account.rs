@@ -65,6 +65,8 @@ fn plausible_email(email: &str) -> bool {
         default: None,
         constraints: fathom_schema::Constraints::default(),
         hidden: false,
+        encrypted: false,
+        blind_index: false,
     };
     fathom_schema::record::validate_value(&field, &serde_json::Value::String(email.to_owned()))
         .is_ok()

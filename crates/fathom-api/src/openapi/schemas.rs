@@ -360,6 +360,18 @@ pub fn record_schema(
     }
     for field in &collection.fields {
         let mut property = field_schema(field, Direction::Read, !field.required);
+        if field.encrypted {
+            let note = if field.blind_index {
+                "Stored encrypted; filters take `=`, `!=`, `in` and null tests only, and it cannot be sorted on."
+            } else {
+                "Stored encrypted; filters take null tests only, and it cannot be sorted on."
+            };
+            let description = match property["description"].as_str() {
+                Some(text) => format!("{text} {note}"),
+                None => note.to_owned(),
+            };
+            property["description"] = json!(description);
+        }
         if field.hidden {
             // Only administrators receive a hidden field, so no one may count on it.
             let note = "Hidden: only administrators receive it.";

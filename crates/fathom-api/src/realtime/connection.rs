@@ -305,10 +305,15 @@ impl Connection {
         let mut matches = Vec::new();
         let mut overflowed = Vec::new();
         for (index, subscription) in self.subscriptions.iter_mut().enumerate() {
-            match subscription
-                .judge(&self.state.schema, &self.state.store, &event)
-                .await
-            {
+            let judged = match event.record_for(&self.state.store, subscription.collection()) {
+                Ok(record) => {
+                    subscription
+                        .judge(&self.state.schema, &self.state.store, &event, record)
+                        .await
+                }
+                Err(e) => Err(MatchError::Store(e)),
+            };
+            match judged {
                 Ok(Some(delivery)) => matches.push((index, delivery)),
                 Ok(None) => {}
                 Err(MatchError::Overflow) => overflowed.push(subscription.id().to_owned()),
@@ -342,9 +347,11 @@ impl Connection {
                 .iter()
                 .map(|(index, delivery)| {
                     let subscription = &self.subscriptions[*index];
+                    // Judging decrypted the record already (or failed and sent nothing).
                     let record = event
-                        .record
-                        .as_ref()
+                        .record_for(&self.state.store, subscription.collection())
+                        .ok()
+                        .flatten()
                         .filter(|_| delivery.with_record)
                         .map(|record| subscription.shape(record));
                     (subscription.id(), delivery.announce, record)

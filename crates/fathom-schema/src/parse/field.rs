@@ -34,6 +34,8 @@ const FIELD_KEYS: &[&str] = &[
     "collection",
     "on_delete",
     "hidden",
+    "encrypted",
+    "blind_index",
     super::renames::KEY,
 ];
 
@@ -113,6 +115,12 @@ pub(super) fn read_field(
         .unwrap_or(false);
     let unique = read_bool(cx, scope, table, "unique").ok().unwrap_or(false);
     let hidden = read_bool(cx, scope, table, "hidden").ok().unwrap_or(false);
+    let encrypted = read_bool(cx, scope, table, "encrypted")
+        .ok()
+        .unwrap_or(false);
+    let blind_index = read_bool(cx, scope, table, "blind_index")
+        .ok()
+        .unwrap_or(false);
     let kind = read_type(cx, scope, entry, table);
     let kind_keys = KindKeys {
         values: read_values(cx, scope, table),
@@ -154,6 +162,18 @@ pub(super) fn read_field(
         );
     }
 
+    super::encryption::check(
+        cx,
+        scope,
+        table,
+        &kind,
+        super::encryption::Flags {
+            encrypted,
+            blind_index,
+            unique,
+        },
+    );
+
     let default = match Entry::get(table, "default") {
         // A relation's default is wrong whatever its target, so it is reported even when the
         // target is too.
@@ -181,6 +201,8 @@ pub(super) fn read_field(
         default,
         constraints,
         hidden,
+        encrypted,
+        blind_index,
     })
 }
 

@@ -53,6 +53,9 @@ pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<C
             Some("a relation")
         } else if field.unique {
             Some("unique")
+        } else if field.encrypted {
+            // Profiles are one JSON document per account, outside the store's sealing of columns.
+            Some("encrypted")
         } else {
             None
         };

@@ -31,6 +31,8 @@ pub fn schema() -> Schema {
         default: None,
         constraints: Constraints::default(),
         hidden: false,
+        encrypted: false,
+        blind_index: false,
     };
     let notes = Collection {
         name: "notes".into(),

@@ -111,6 +111,13 @@ pub(crate) fn column_definition(field: &Field) -> String {
     sql
 }
 
+/// The HMAC column of a blind-indexed field (see `crypto.rs`), if it has one.
+pub(crate) fn blind_column_definition(field: &Field) -> Option<String> {
+    field
+        .blind_index
+        .then(|| format!("{} text COLLATE \"C\"", ident(&field.blind_column())))
+}
+
 /// The default of a field as SQL, for judging a new column.
 pub(crate) fn default_sql(field: &Field) -> Option<String> {
     field_default(field)
@@ -187,7 +194,10 @@ fn create_table(collection: &Collection) -> String {
     if collection.soft_delete {
         columns.push("\"deleted_at\" timestamptz".into());
     }
-    columns.extend(collection.fields.iter().map(column_definition));
+    for field in &collection.fields {
+        columns.push(column_definition(field));
+        columns.extend(blind_column_definition(field));
+    }
     format!(
         "CREATE TABLE {} ({})",
         ident(&collection.name),
@@ -212,7 +222,8 @@ pub(crate) fn create_index(collection: &Collection, index: &Index, concurrently:
             if SYSTEM_COLUMNS.contains(&f.as_str()) {
                 ident(f)
             } else {
-                format!("{} NULLS FIRST", ident(f))
+                // A blind-indexed field is indexed by its HMAC: its ciphertexts all differ.
+                format!("{} NULLS FIRST", ident(&collection.index_column(f)))
             }
         })
         .collect();

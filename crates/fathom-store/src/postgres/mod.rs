@@ -238,6 +238,66 @@ impl PgStore {
         result
     }
 
+    pub(crate) async fn key_usage(
+        &self,
+        collection: Arc<Collection>,
+        field: String,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = values::Sql {
+            text: crate::keys::usage_sql(fathom_query::Dialect::Postgres, &collection, &field),
+            values: Vec::new(),
+        };
+        let mut client = self.client().await?;
+        let rows = scope::read(
+            &mut client,
+            &Scope::AllTenants,
+            collection.tenant_scoped,
+            sql,
+        )
+        .await?;
+        rows.iter()
+            .map(|r| Ok((values::get::<String>(r, 0)?, values::get::<i64>(r, 1)?)))
+            .collect()
+    }
+
+    pub(crate) async fn reseal(
+        &self,
+        collection: Arc<Collection>,
+        keys: Arc<crate::KeyRing>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        use crate::reseal;
+        let dialect = fathom_query::Dialect::Postgres;
+        let prefix = reseal::current_prefix(keys.writing_key());
+        let fields = collection.fields.iter().filter(|f| f.encrypted).count();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_postgres)?;
+        scope::enter(&tx, &Scope::AllTenants).await?;
+        let rows = tx
+            .query(
+                &reseal::stale_select(dialect, &collection, limit),
+                &[&prefix],
+            )
+            .await
+            .map_err(from_postgres)?;
+        for row in &rows {
+            let id: String = values::get(row, 0)?;
+            let stored = (1..=fields)
+                .map(|i| values::get::<Option<String>>(row, i))
+                .collect::<Result<Vec<_>, _>>()?;
+            for rewrite in reseal::rewrites(&keys, &collection, &id, stored)? {
+                tx.execute(
+                    &reseal::update_sql(dialect, &collection, &rewrite.field),
+                    &[&rewrite.new, &rewrite.id, &rewrite.old],
+                )
+                .await
+                .map_err(from_postgres)?;
+            }
+        }
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(rows.len())
+    }
+
     pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
         migrate::secret(&self.client().await?, &name).await
     }

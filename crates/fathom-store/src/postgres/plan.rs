@@ -219,7 +219,20 @@ fn alter_steps(
         let mut risks = risks_of(change, rows, live);
         let sql = match change {
             Change::AddField { field, .. } => add_field(table, field, rows, &mut risks),
-            Change::AlterField { from, to, .. } => alter_field(table, from, to, rows, &mut risks),
+            Change::AlterField { from, to, .. } => {
+                let mut sql = alter_field(table, from, to, rows, &mut risks);
+                // The indexes over a field whose blind index came or went now cover another
+                // column: rebuilt (on an empty table; with data the step is unsafe anyway).
+                if from.blind_index != to.blind_index {
+                    for index in new.effective_indexes() {
+                        if index.fields.contains(&to.name) {
+                            sql.push(ddl::drop_index(&index));
+                            sql.push(ddl::create_index(new, &index, false));
+                        }
+                    }
+                }
+                sql
+            }
             Change::RetuneField { from, to, .. } => retune_field(table, from, to),
             Change::DropField { field, .. } => vec![format!(
                 "ALTER TABLE {} DROP COLUMN {}",
@@ -287,11 +300,10 @@ fn alter_steps(
 }
 
 fn add_field(table: &str, field: &Field, rows: u64, risks: &mut Vec<Risk>) -> Vec<String> {
-    let mut sql = vec![format!(
-        "ALTER TABLE {} ADD COLUMN {}",
-        ident(table),
-        ddl::column_definition(field)
-    )];
+    let mut sql: Vec<String> = std::iter::once(ddl::column_definition(field))
+        .chain(ddl::blind_column_definition(field))
+        .map(|column| format!("ALTER TABLE {} ADD COLUMN {column}", ident(table)))
+        .collect();
     if field.required && rows > 0 && ddl::default_sql(field).is_some_and(|d| ddl::is_volatile(&d)) {
         risks.push(Risk::caution(format!(
             "the default of `{}` is volatile: PostgreSQL rewrites the table `{table}` ({}) to fill it, and reads and writes wait",
@@ -313,6 +325,20 @@ fn alter_field(
 ) -> Vec<String> {
     let column = ident(&to.name);
     let mut sql = Vec::new();
+    // A blind index appears or goes with its column (indexes on it go with it; those the new
+    // shape needs are rebuilt by `rebuild_blind_indexes`).
+    if from.blind_index && !to.blind_index {
+        sql.push(format!(
+            "ALTER TABLE {} DROP COLUMN IF EXISTS {}",
+            ident(table),
+            ident(&from.blind_column())
+        ));
+    }
+    sql.extend(
+        ddl::blind_column_definition(to)
+            .filter(|_| !from.blind_index)
+            .map(|c| format!("ALTER TABLE {} ADD COLUMN {c}", ident(table))),
+    );
     if from.kind != to.kind {
         if matches!(from.kind, FieldType::Relation { .. }) {
             sql.push(ddl::drop_constraint(

@@ -90,7 +90,10 @@ fn create_table(collection: &Collection, table: &str) -> String {
     if collection.soft_delete {
         columns.push("\"deleted_at\" TEXT".into());
     }
-    columns.extend(collection.fields.iter().map(column_definition));
+    for field in &collection.fields {
+        columns.push(column_definition(field));
+        columns.extend(blind_column_definition(field));
+    }
     format!(
         "CREATE TABLE {} ({}) STRICT",
         ident(table),
@@ -98,8 +101,20 @@ fn create_table(collection: &Collection, table: &str) -> String {
     )
 }
 
+/// The HMAC column of a blind-indexed field (see `crypto.rs`), if it has one.
+fn blind_column_definition(field: &Field) -> Option<String> {
+    field
+        .blind_index
+        .then(|| format!("{} TEXT", ident(&field.blind_column())))
+}
+
 fn create_index(collection: &Collection, index: &Index) -> String {
-    let columns: Vec<String> = index.fields.iter().map(|f| ident(f)).collect();
+    // A blind-indexed field is indexed by its HMAC: its ciphertexts are all different.
+    let columns: Vec<String> = index
+        .fields
+        .iter()
+        .map(|f| ident(&collection.index_column(f)))
+        .collect();
     // On soft-delete collections a unique value is held by live records only, so deleting a
     // record frees its value for reuse.
     let partial = if index.unique && collection.soft_delete {
@@ -149,6 +164,13 @@ fn rebuild(old: &Collection, new: &Collection) -> Vec<String> {
             .filter(|f| old.field(&f.name).is_some())
             .map(|f| f.name.as_str()),
     );
+    let blind: Vec<String> = new
+        .fields
+        .iter()
+        .filter(|f| f.blind_index && old.field(&f.name).is_some_and(|o| o.blind_index))
+        .map(Field::blind_column)
+        .collect();
+    common.extend(blind.iter().map(String::as_str));
     let columns: Vec<String> = common.iter().map(|c| ident(c)).collect();
     let columns = columns.join(", ");
     // Turning soft delete off purges the records that were soft-deleted.
@@ -276,13 +298,10 @@ pub(crate) fn plan_steps(
         }
         for change in group {
             let sql = match change {
-                Change::AddField { collection, field } => {
-                    vec![format!(
-                        "ALTER TABLE {} ADD COLUMN {}",
-                        ident(collection),
-                        column_definition(field)
-                    )]
-                }
+                Change::AddField { collection, field } => std::iter::once(column_definition(field))
+                    .chain(blind_column_definition(field))
+                    .map(|column| format!("ALTER TABLE {} ADD COLUMN {column}", ident(collection)))
+                    .collect(),
                 Change::CreateIndex { index, .. } => vec![create_index(new, index)],
                 Change::DropIndex { index, .. } => {
                     vec![format!("DROP INDEX IF EXISTS {}", ident(&index.name))]

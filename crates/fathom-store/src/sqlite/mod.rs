@@ -247,6 +247,66 @@ impl SqliteStore {
             .await
     }
 
+    pub(crate) async fn key_usage(
+        &self,
+        collection: Arc<Collection>,
+        field: String,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let sql = crate::keys::usage_sql(fathom_query::Dialect::Sqlite, &collection, &field);
+        self.pool
+            .read(move |conn| {
+                let mut statement = conn.prepare(&sql).map_err(from_sqlite)?;
+                let rows = statement
+                    .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                    .map_err(from_sqlite)?;
+                rows.map(|r| r.map_err(from_sqlite)).collect()
+            })
+            .await
+    }
+
+    pub(crate) async fn reseal(
+        &self,
+        collection: Arc<Collection>,
+        keys: Arc<crate::KeyRing>,
+        limit: u32,
+    ) -> Result<usize, StoreError> {
+        use crate::reseal;
+        self.pool
+            .write(move |conn| {
+                let dialect = fathom_query::Dialect::Sqlite;
+                let prefix = reseal::current_prefix(keys.writing_key());
+                let fields = collection.fields.iter().filter(|f| f.encrypted).count();
+                let rows: Vec<(String, Vec<Option<String>>)> = {
+                    let mut statement = conn
+                        .prepare_cached(&reseal::stale_select(dialect, &collection, limit))
+                        .map_err(from_sqlite)?;
+                    let rows = statement
+                        .query_map([&prefix], |r| {
+                            let values = (1..=fields)
+                                .map(|i| r.get::<_, Option<String>>(i))
+                                .collect::<Result<Vec<_>, _>>()?;
+                            Ok((r.get::<_, String>(0)?, values))
+                        })
+                        .map_err(from_sqlite)?;
+                    rows.collect::<Result<_, _>>().map_err(from_sqlite)?
+                };
+                for (id, values) in &rows {
+                    for rewrite in reseal::rewrites(&keys, &collection, id, values.clone())? {
+                        conn.prepare_cached(&reseal::update_sql(
+                            dialect,
+                            &collection,
+                            &rewrite.field,
+                        ))
+                        .map_err(from_sqlite)?
+                        .execute([&rewrite.new, &rewrite.id, &rewrite.old])
+                        .map_err(from_sqlite)?;
+                    }
+                }
+                Ok(rows.len())
+            })
+            .await
+    }
+
     pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
         self.pool
             .exclusive(move |conn| migrate::secret(conn, &name))

@@ -1,6 +1,7 @@
 //! One module per CLI command family.
 
 pub mod backup;
+pub mod data_keys;
 pub mod init;
 pub mod keys;
 pub mod migrate;

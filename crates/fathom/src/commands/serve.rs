@@ -7,8 +7,17 @@ use crate::cli::ServeArgs;
 use crate::{demo, telemetry};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    let config = args.common.load_config(args.listen.clone())?;
+    let mut config = args.common.load_config(args.listen.clone())?;
     let _flush_logs = telemetry::init(&config.log);
+    if args.demo && config.encryption.key_file.is_none() {
+        // The demo encrypts fields with a development key of its own; `serve` never invents one.
+        let path = crate::encryption::demo_key_file(&config.database.data_dir)?;
+        tracing::warn!(
+            key_file = %path.display(),
+            "the demo encrypts fields with a development key file in its data directory; never use it for real data"
+        );
+        config.encryption.key_file = Some(path);
+    }
     let (schema, database) = if args.demo {
         (demo::schema()?, demo::DATABASE_FILE)
     } else {

@@ -9,6 +9,7 @@ use std::time::Duration;
 mod auth;
 mod backup;
 mod brokers;
+mod encryption;
 mod events;
 mod idempotency;
 mod mail;
@@ -20,6 +21,7 @@ mod report;
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
 pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
+pub use encryption::EncryptionConfig;
 pub use events::EventsConfig;
 pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
@@ -48,6 +50,7 @@ pub struct Config {
     pub purge: PurgeConfig,
     pub backup: BackupConfig,
     pub metrics: MetricsConfig,
+    pub encryption: EncryptionConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.

@@ -211,7 +211,9 @@ pub async fn spawn_node(first: &TestApp, schema: &str, admin_email: &str) -> Tes
 pub async fn spawn_demo() -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let database = scratch_database().await;
-    let config = test_config_on(data_dir.path(), database.as_ref());
+    let mut config = test_config_on(data_dir.path(), database.as_ref());
+    config.encryption.key_file =
+        Some(fathom::encryption::demo_key_file(data_dir.path()).expect("demo key file"));
     let schema = fathom::demo::schema().expect("demo schema");
     let app = Application::build(&config, schema, fathom::demo::DATABASE_FILE)
         .await
@@ -362,11 +364,17 @@ impl TestApp {
 
     /// Stops the server gracefully, then starts it again on the same data directory (or
     /// PostgreSQL database) with `schema`, as a restart of the process would.
-    pub async fn restart(mut self, schema: &str) -> TestApp {
+    pub async fn restart(self, schema: &str) -> TestApp {
+        self.restart_with(schema, |_| {}).await
+    }
+
+    /// [`TestApp::restart`] with the configuration adjusted (a key file, for one).
+    pub async fn restart_with(mut self, schema: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
         self.halt().await;
         let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("dir"));
         let database = self.database.take();
-        let config = test_config_on(data_dir.path(), database.as_ref());
+        let mut config = test_config_on(data_dir.path(), database.as_ref());
+        adjust(&mut config);
         let schema =
             fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
         let app = Application::build(&config, schema, "fathom.db")

@@ -10,6 +10,7 @@ mod admin;
 mod auth;
 mod brokers;
 mod docs_toml;
+mod encryption;
 mod events;
 mod helpers;
 mod observability;

@@ -1,0 +1,164 @@
+//! `fathom keys new-data-key|status|rotate-data`: the field-encryption key file, what each key
+//! protects, and re-encryption under the newest key while servers serve.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use fathom_store::KeyRing;
+
+use crate::app::open_store;
+use crate::cli::CommonArgs;
+
+/// Appends a new data key to `file` (which then writes with it), or creates the file with a
+/// data key and a blind key. Prints the id, never the key.
+pub fn new_data_key(file: &Path, id: Option<String>) -> anyhow::Result<ExitCode> {
+    let id = id.unwrap_or_else(|| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        format!("k{now}")
+    });
+    let fresh = KeyRing::generate_file(&id).map_err(|e| anyhow!("generating a key: {e}"))?;
+    if !file.exists() {
+        crate::encryption::write_private(file, &fresh)?;
+        println!(
+            "Created the key file {} with data key `{id}` and a blind-index key. Keep it out of the database and version control; set encryption.key_file to it.",
+            file.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let existing = std::fs::read_to_string(file)
+        .map_err(|e| anyhow!("cannot read the key file {}: {e}", file.display()))?;
+    let ring = KeyRing::parse(&existing)
+        .map_err(|e| anyhow!("the key file {} is not usable: {e}", file.display()))?;
+    if ring.has_key(&id) {
+        return Err(anyhow!(
+            "the key file already holds a data key `{id}`\nhint: choose another id with --id"
+        ));
+    }
+    let line = fresh
+        .lines()
+        .find(|l| l.starts_with("data "))
+        .ok_or_else(|| anyhow!("generating a key: no data line"))?;
+    let mut text = existing;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text.push_str(line);
+    text.push('\n');
+    // Written beside the file and renamed over it, so a crash leaves the old file whole.
+    let staging = file.with_extension("new");
+    let _ = std::fs::remove_file(&staging);
+    crate::encryption::write_private(&staging, &text)?;
+    std::fs::rename(&staging, file)
+        .map_err(|e| anyhow!("replacing the key file {}: {e}", file.display()))?;
+    println!(
+        "Added data key `{id}` to {}; restart the servers (or run `fathom serve` again) and new values are encrypted with it. Older keys keep decrypting.",
+        file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints, per encrypted field, how many stored values each key protects.
+pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
+    let config = args.load_config(None)?;
+    let schema = super::load_schema(&config.schema.path)?;
+    let store = open_store(&config, "fathom.db").await?;
+    let usage = store
+        .key_usage(&schema)
+        .await
+        .map_err(|e| anyhow!("reading the encrypted fields: {}", e.detail))?;
+    if let Some(keys) = store.key_ring() {
+        println!(
+            "Key ring: data keys {}; new values use `{}`.",
+            keys.key_ids().join(", "),
+            keys.writing_key()
+        );
+    } else {
+        println!("No key file is configured (encryption.key_file).");
+    }
+    if usage.is_empty() {
+        println!("No stored encrypted values.");
+    }
+    let mut missing = false;
+    for u in &usage {
+        let known = store.key_ring().is_some_and(|k| k.has_key(&u.key));
+        missing |= !known && u.key != fathom_store::PLAINTEXT;
+        println!(
+            "{}.{}: {} values under key `{}`{}",
+            u.collection,
+            u.field,
+            u.values,
+            u.key,
+            if known || u.key == fathom_store::PLAINTEXT {
+                ""
+            } else {
+                " (NOT in the key file)"
+            }
+        );
+    }
+    Ok(if missing {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Re-encrypts every value under an older key with the writing key, batch after batch, printing
+/// progress; safe to interrupt and run again.
+pub async fn rotate_data(args: &CommonArgs, batch: u32) -> anyhow::Result<ExitCode> {
+    let config = args.load_config(None)?;
+    let schema = super::load_schema(&config.schema.path)?;
+    let store = open_store(&config, "fathom.db").await?;
+    crate::encryption::check_keys(&store, &schema).await?;
+    let Some(keys) = store.key_ring() else {
+        return Err(anyhow!(
+            "no key file is configured\nhint: set encryption.key_file (or FATHOM_ENCRYPTION__KEY_FILE)"
+        ));
+    };
+    let writing = keys.writing_key().to_owned();
+    let batch = batch.clamp(1, 10_000);
+    let started = std::time::Instant::now();
+    let mut total = 0usize;
+    for collection in schema
+        .collections
+        .values()
+        .filter(|c| c.has_encrypted_fields())
+    {
+        let stale: u64 = store
+            .key_usage(&schema)
+            .await
+            .map_err(|e| anyhow!("reading the encrypted fields: {}", e.detail))?
+            .iter()
+            .filter(|u| {
+                u.collection == collection.name
+                    && u.key != writing
+                    && u.key != fathom_store::PLAINTEXT
+            })
+            .map(|u| u.values)
+            .sum();
+        let mut done = 0usize;
+        loop {
+            let rows = store
+                .reseal_batch(std::sync::Arc::clone(collection), batch)
+                .await
+                .map_err(|e| anyhow!("rotating {}: {}", collection.name, e.detail))?;
+            if rows == 0 {
+                break;
+            }
+            done += rows;
+            eprintln!(
+                "{}: {done} records re-encrypted under `{writing}` (about {stale} values were under older keys)",
+                collection.name
+            );
+        }
+        total += done;
+    }
+    let seconds = started.elapsed().as_secs_f64().max(1e-6);
+    println!(
+        "Rotation done: {total} records re-encrypted under `{writing}` in {seconds:.1} s ({:.0} records/s). Older keys can leave the key file once `fathom keys status` shows they protect nothing.",
+        total as f64 / seconds
+    );
+    Ok(ExitCode::SUCCESS)
+}
