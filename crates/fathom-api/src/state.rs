@@ -31,6 +31,8 @@ pub struct Shared {
     pub auth: Arc<AuthState>,
     /// The realtime hub, tickets and limits.
     pub realtime: Arc<Realtime>,
+    /// Webhook endpoints and their delivery (shared by every served state, like `auth`).
+    pub webhooks: Arc<fathom_webhooks::Webhooks>,
     readiness: Readiness,
 }
 
@@ -91,6 +93,7 @@ impl AppState {
         cursor_key: CursorKey,
         auth: Arc<AuthState>,
         realtime: Arc<Realtime>,
+        webhooks: Arc<fathom_webhooks::Webhooks>,
     ) -> Self {
         Self(Arc::new(Shared {
             store,
@@ -99,6 +102,7 @@ impl AppState {
             cursor_key,
             auth,
             realtime,
+            webhooks,
             readiness: Readiness::unknown(),
         }))
     }
@@ -115,6 +119,7 @@ impl AppState {
             cursor_key: self.cursor_key.clone(),
             auth: self.auth.clone(),
             realtime: self.realtime.clone(),
+            webhooks: self.webhooks.clone(),
             readiness: Readiness::unknown(),
         }))
     }

@@ -91,6 +91,18 @@ pub enum ErrorCode {
     ShuttingDown,
     /// A plain HTTP request reached the WebSocket endpoint, which takes only WebSocket upgrades.
     UpgradeRequired,
+    // Webhooks (issue 13).
+    /// No webhook endpoint has this id.
+    WebhookNotFound,
+    /// The webhook URL is not an absolute http(s) URL with a host and without credentials.
+    WebhookUrlInvalid,
+    /// The webhook URL's host is, or resolves to, an address webhooks may not reach (loopback,
+    /// private, link-local, carrier-grade NAT, multicast, unspecified, metadata, ...).
+    WebhookDestinationBlocked,
+    /// The webhook URL's host does not resolve.
+    WebhookUrlUnresolvable,
+    /// The webhook's event filter does not parse or does not check against a selected collection.
+    WebhookFilterInvalid,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -139,6 +151,11 @@ impl ErrorCode {
         Self::OriginNotAllowed,
         Self::ShuttingDown,
         Self::UpgradeRequired,
+        Self::WebhookNotFound,
+        Self::WebhookUrlInvalid,
+        Self::WebhookDestinationBlocked,
+        Self::WebhookUrlUnresolvable,
+        Self::WebhookFilterInvalid,
         Self::Internal,
     ];
 
@@ -186,6 +203,11 @@ impl ErrorCode {
             Self::OriginNotAllowed => "origin_not_allowed",
             Self::ShuttingDown => "shutting_down",
             Self::UpgradeRequired => "upgrade_required",
+            Self::WebhookNotFound => "webhook_not_found",
+            Self::WebhookUrlInvalid => "webhook_url_invalid",
+            Self::WebhookDestinationBlocked => "webhook_destination_blocked",
+            Self::WebhookUrlUnresolvable => "webhook_url_unresolvable",
+            Self::WebhookFilterInvalid => "webhook_filter_invalid",
             Self::Internal => "internal_error",
         }
     }
@@ -224,6 +246,11 @@ impl ErrorCode {
             Self::OriginNotAllowed => 403,
             Self::ShuttingDown => 503,
             Self::UpgradeRequired => 426,
+            Self::WebhookNotFound => 404,
+            Self::WebhookUrlInvalid
+            | Self::WebhookDestinationBlocked
+            | Self::WebhookUrlUnresolvable
+            | Self::WebhookFilterInvalid => 400,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -275,6 +302,11 @@ impl ErrorCode {
             Self::OriginNotAllowed => "Origin not allowed",
             Self::ShuttingDown => "Server shutting down",
             Self::UpgradeRequired => "WebSocket upgrade required",
+            Self::WebhookNotFound => "Webhook endpoint not found",
+            Self::WebhookUrlInvalid => "Invalid webhook URL",
+            Self::WebhookDestinationBlocked => "Webhook destination blocked",
+            Self::WebhookUrlUnresolvable => "Webhook host does not resolve",
+            Self::WebhookFilterInvalid => "Invalid webhook filter",
             Self::Internal => "Internal server error",
         }
     }

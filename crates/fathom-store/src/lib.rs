@@ -17,6 +17,7 @@ mod postgres;
 mod record;
 mod sqlite;
 mod statements;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,6 +38,7 @@ pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;
 pub use record::{ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};
 pub use sqlite::{Durability, SqliteOptions};
+pub use webhooks::{AttemptRow, DeadLetter, Replay, WebhookRow};
 
 /// The storage handle. Cheap to clone; all clones share the same connections.
 #[derive(Clone)]

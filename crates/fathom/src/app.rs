@@ -111,6 +111,8 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("reading the outbox position: {}", e.detail))?;
         let realtime = fathom_api::Realtime::new(hub, settings);
+        let webhooks = fathom_webhooks::Webhooks::new(store.clone(), config.webhooks.settings())
+            .map_err(|e| anyhow::anyhow!(e))?;
         let state = AppState::new(
             store,
             schema,
@@ -118,6 +120,7 @@ impl Application {
             cursor_key,
             auth,
             realtime,
+            webhooks,
         );
         let live = LiveApp::new(state.clone());
         let address = config.listen_addr();
@@ -196,6 +199,12 @@ impl Application {
         )));
         let hub = self.state.realtime.hub.clone();
         let _tailing = AbortOnDrop(tokio::spawn(hub.clone().run()));
+        let _delivering = self
+            .state
+            .webhooks
+            .settings()
+            .deliver
+            .then(|| AbortOnDrop(tokio::spawn(self.state.webhooks.clone().run())));
         let address = self.local_addr()?;
         tracing::info!(address = %address, "listening on http://{address}");
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();

@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, events, operations, realtime, shared};
+use super::{admin, auth, events, operations, realtime, shared, webhooks};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -153,6 +153,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     for (path, item) in auth::auth_paths()
         .into_iter()
         .chain(admin::paths())
+        .chain(webhooks::paths())
         .chain(events::paths())
         .chain(operations::service_paths())
         .chain(realtime::paths())
@@ -167,6 +168,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     component_schemas.extend(auth::schemas(policy));
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
+    component_schemas.extend(webhooks::schemas());
     component_schemas.extend(realtime::schemas());
     component_schemas.extend(events::schemas());
 

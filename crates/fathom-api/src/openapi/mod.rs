@@ -15,6 +15,7 @@ mod realtime;
 mod schemas;
 mod shaping;
 mod shared;
+mod webhooks;
 
 use axum::Router;
 use axum::body::Bytes;

@@ -53,6 +53,9 @@ pub(crate) async fn ensure_system_tables(store: &PgStore) -> Result<(), StoreErr
     tx.batch_execute(super::cursors::TABLES)
         .await
         .map_err(from_postgres)?;
+    tx.batch_execute(crate::webhooks::POSTGRES_TABLES)
+        .await
+        .map_err(from_postgres)?;
     tx.commit().await.map_err(from_postgres)
 }
 

@@ -11,11 +11,13 @@ mod events;
 mod mail;
 mod realtime;
 mod report;
+mod webhooks;
 
 pub use auth::AuthConfig;
 pub use events::EventsConfig;
 pub use mail::MailConfig;
 pub use realtime::RealtimeConfig;
+pub use webhooks::WebhooksConfig;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -33,6 +35,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub events: EventsConfig,
     pub realtime: RealtimeConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -367,6 +370,7 @@ impl Config {
         }
         self.events.validate()?;
         self.realtime.validate()?;
+        self.webhooks.validate()?;
         self.auth.validate()?;
         self.mail.validate()
     }

@@ -20,3 +20,4 @@ mod realtime;
 mod records;
 mod rules;
 mod tenancy;
+mod webhooks;
