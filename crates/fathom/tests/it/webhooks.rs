@@ -136,8 +136,9 @@ async fn selected_events_arrive_signed_in_order_without_hidden_fields() {
         "events before the endpoint existed are not sent"
     );
     // The attempt log shows every delivery, and the endpoint its position.
+    // The log is written once the receiver has answered.
+    assert!(wait_for(async || attempts(&app, &id).await.len() == 6, 10).await);
     let log = attempts(&app, &id).await;
-    assert_eq!(log.len(), 6);
     assert!(
         log.iter()
             .all(|a| a["status"] == 200 && a["outcome"] == "delivered")
@@ -179,6 +180,7 @@ async fn failures_are_retried_in_order_and_the_log_shows_each_attempt() {
         "retries keep the webhook-id"
     );
     assert!(all.iter().all(|m| m.signed_by(&secret)));
+    assert!(wait_for(async || attempts(&app, &id).await.len() == 6, 10).await);
     let log = attempts(&app, &id).await;
     let statuses: Vec<Value> = log.iter().rev().map(|a| a["status"].clone()).collect();
     assert_eq!(
@@ -317,8 +319,11 @@ async fn gone_disables_the_endpoint_and_the_breaker_opens_on_failures() {
     assert_eq!(failing.wait_delivered(1, 30).await.len(), 1);
     let shown = json_with_status(app.get(&path).await, 200).await;
     assert_eq!(shown["data"]["breaker"]["state"], "closed");
+    assert!(
+        wait_for(async || attempts(&app, &failing_id).await.len() == 7, 10).await,
+        "six failures, then the success"
+    );
     let log = attempts(&app, &failing_id).await;
-    assert_eq!(log.len(), 7, "six failures, then the success");
     // Probes were spaced by the cool-down once the breaker opened.
     let times: Vec<i64> = log
         .iter()
