@@ -81,6 +81,11 @@ impl Webhooks {
         }))
     }
 
+    /// This node's name as a holder of delivery leases.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
     pub fn settings(&self) -> &WebhookSettings {
         &self.settings
     }

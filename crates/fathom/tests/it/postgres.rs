@@ -7,6 +7,7 @@ mod events;
 mod multi_node;
 mod outage;
 mod realtime_nodes;
+mod webhook_failover;
 
 use crate::operations::support::Project;
 
