@@ -58,8 +58,7 @@ impl Webhooks {
     /// Builds the HTTP client (rustls on ring, the guard's resolver, no proxy, no redirects,
     /// the configured timeouts).
     pub fn new(store: Store, settings: WebhookSettings) -> Result<Arc<Self>, String> {
-        // Another part of the process may have installed it first: either way one is installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let guard = Arc::new(ssrf::Guard::new(settings.allow_networks.clone()));
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(ssrf::GuardedResolver(guard.clone())))
@@ -109,6 +108,15 @@ impl Webhooks {
         });
         f(breaker)
     }
+}
+
+/// Installs ring as the process's rustls crypto provider (if none is yet). reqwest is built
+/// with `rustls-no-provider` (no aws-lc C build), so every reqwest client in the process (the
+/// tests' and the benchmark's too, since cargo unifies the features) needs it installed
+/// before it is built.
+pub fn install_crypto_provider() {
+    // Another part of the process may have installed one first: either way one is installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Milliseconds since the Unix epoch.

@@ -119,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
 
     let address = app.local_addr()?;
     tokio::spawn(app.run_until(std::future::pending()));
+    fathom_webhooks::install_crypto_provider();
     let client = reqwest::Client::new();
     let base = format!("http://{address}/api/v1/tickets");
 

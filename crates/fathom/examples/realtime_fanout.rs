@@ -126,6 +126,7 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
+    fathom_webhooks::install_crypto_provider();
     let client = reqwest::Client::new();
     let url = format!("http://{address}/api/v1/ticks");
 

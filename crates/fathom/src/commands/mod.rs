@@ -7,6 +7,7 @@ pub mod openapi;
 pub mod schema;
 pub mod serve;
 pub mod users;
+pub mod webhooks;
 
 use std::path::Path;
 

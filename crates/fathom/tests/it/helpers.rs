@@ -125,6 +125,13 @@ pub struct TestApp {
     pub database: Option<ScratchDatabase>,
 }
 
+/// A reqwest client builder, with the process's TLS crypto provider installed first (see
+/// `fathom_webhooks::install_crypto_provider`): every client in the tests is built here.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    fathom_webhooks::install_crypto_provider();
+    reqwest::Client::builder()
+}
+
 /// Default configuration for tests: port 0 and the given data directory.
 pub fn test_config(data_dir: &Path) -> Config {
     let mut config = Config::default();
@@ -268,7 +275,7 @@ async fn start_as(
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
     }));
-    let anonymous = reqwest::Client::builder()
+    let anonymous = client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
@@ -281,7 +288,7 @@ async fn start_as(
         reqwest::header::AUTHORIZATION,
         format!("Bearer {admin_token}").parse().expect("header"),
     );
-    let client = reqwest::Client::builder()
+    let client = client_builder()
         .timeout(Duration::from_secs(30))
         .default_headers(headers)
         .build()
