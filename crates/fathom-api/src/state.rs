@@ -36,6 +36,8 @@ pub struct Shared {
     pub brokers: fathom_brokers::Brokers,
     /// This node's metrics, when they are on (`HttpConfig::metrics`).
     pub metrics: Option<Arc<Metrics>>,
+    /// Webhook endpoints and their delivery (shared by every served state, like `auth`).
+    pub webhooks: Arc<fathom_webhooks::Webhooks>,
     readiness: Readiness,
 }
 
@@ -96,6 +98,7 @@ impl AppState {
         cursor_key: CursorKey,
         auth: Arc<AuthState>,
         realtime: Arc<Realtime>,
+        webhooks: Arc<fathom_webhooks::Webhooks>,
     ) -> Self {
         let metrics = config
             .metrics
@@ -110,6 +113,7 @@ impl AppState {
             realtime,
             brokers: fathom_brokers::Brokers::default(),
             metrics,
+            webhooks,
             readiness: Readiness::unknown(),
         }))
     }
@@ -125,6 +129,7 @@ impl AppState {
             realtime: self.realtime.clone(),
             brokers,
             metrics: self.metrics.clone(),
+            webhooks: self.webhooks.clone(),
             readiness: Readiness::unknown(),
         }))
     }
@@ -143,6 +148,7 @@ impl AppState {
             realtime: self.realtime.clone(),
             brokers: self.brokers.clone(),
             metrics: self.metrics.clone(),
+            webhooks: self.webhooks.clone(),
             readiness: Readiness::unknown(),
         }))
     }

@@ -10,12 +10,20 @@ use serde_json::{Value, json};
 /// A client for load: keep-alive connections, no Nagle delay, a generous timeout so that
 /// overload shows up as latency rather than as errors.
 pub fn http_client() -> anyhow::Result<Client> {
-    Client::builder()
+    client_builder()
         .timeout(Duration::from_secs(30))
         .tcp_nodelay(true)
         .pool_max_idle_per_host(512)
         .build()
         .context("building the HTTP client")
+}
+
+/// A reqwest client builder with a rustls crypto provider installed first: built in one
+/// workspace with `fathom-webhooks`, reqwest carries `rustls-no-provider`, and a client built
+/// without an installed provider panics.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
 }
 
 /// Sends `request`, reads the whole body, and answers `Err` unless the status is `expected`.

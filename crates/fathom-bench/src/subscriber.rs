@@ -152,7 +152,7 @@ impl SseClients {
         let clients = local
             .iter()
             .map(|ip| {
-                reqwest::Client::builder()
+                crate::client::client_builder()
                     .connect_timeout(Duration::from_secs(30))
                     .tcp_nodelay(true)
                     .local_address(*ip)

@@ -115,6 +115,18 @@ pub enum ErrorCode {
     DataUnreadable,
     /// A write needs an encryption key and the server has no key ring (`encryption.key_file`).
     EncryptionUnavailable,
+    // Webhooks (issue 13).
+    /// No webhook endpoint has this id.
+    WebhookNotFound,
+    /// The webhook URL is not an absolute http(s) URL with a host and without credentials.
+    WebhookUrlInvalid,
+    /// The webhook URL's host is, or resolves to, an address webhooks may not reach (loopback,
+    /// private, link-local, carrier-grade NAT, multicast, unspecified, metadata, ...).
+    WebhookDestinationBlocked,
+    /// The webhook URL's host does not resolve.
+    WebhookUrlUnresolvable,
+    /// The webhook's event filter does not parse or does not check against a selected collection.
+    WebhookFilterInvalid,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -171,6 +183,11 @@ impl ErrorCode {
         Self::IdempotencyKeyInFlight,
         Self::DataUnreadable,
         Self::EncryptionUnavailable,
+        Self::WebhookNotFound,
+        Self::WebhookUrlInvalid,
+        Self::WebhookDestinationBlocked,
+        Self::WebhookUrlUnresolvable,
+        Self::WebhookFilterInvalid,
         Self::Internal,
     ];
 
@@ -226,6 +243,11 @@ impl ErrorCode {
             Self::IdempotencyKeyInFlight => "idempotency_key_in_flight",
             Self::DataUnreadable => "data_unreadable",
             Self::EncryptionUnavailable => "encryption_unavailable",
+            Self::WebhookNotFound => "webhook_not_found",
+            Self::WebhookUrlInvalid => "webhook_url_invalid",
+            Self::WebhookDestinationBlocked => "webhook_destination_blocked",
+            Self::WebhookUrlUnresolvable => "webhook_url_unresolvable",
+            Self::WebhookFilterInvalid => "webhook_filter_invalid",
             Self::Internal => "internal_error",
         }
     }
@@ -272,6 +294,11 @@ impl ErrorCode {
             Self::IdempotencyKeyInFlight => 409,
             Self::DataUnreadable => 500,
             Self::EncryptionUnavailable => 503,
+            Self::WebhookNotFound => 404,
+            Self::WebhookUrlInvalid
+            | Self::WebhookDestinationBlocked
+            | Self::WebhookUrlUnresolvable
+            | Self::WebhookFilterInvalid => 400,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -331,6 +358,11 @@ impl ErrorCode {
             Self::IdempotencyKeyInFlight => "Request with this idempotency key in progress",
             Self::DataUnreadable => "Stored data unreadable",
             Self::EncryptionUnavailable => "Encryption unavailable",
+            Self::WebhookNotFound => "Webhook endpoint not found",
+            Self::WebhookUrlInvalid => "Invalid webhook URL",
+            Self::WebhookDestinationBlocked => "Webhook destination blocked",
+            Self::WebhookUrlUnresolvable => "Webhook host does not resolve",
+            Self::WebhookFilterInvalid => "Invalid webhook filter",
             Self::Internal => "Internal server error",
         }
     }

@@ -19,4 +19,6 @@ mod subscription;
 pub use feed::{Feed, FeedError};
 pub use hub::{Closed, Hub, HubStats, Member, TAIL_BATCH};
 pub use shared::Shared;
-pub use subscription::{Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer};
+pub use subscription::{
+    Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer, lookup as record_lookup,
+};

@@ -393,7 +393,8 @@ impl Subscription {
 
 /// The value at `path` of a record in its API JSON form, as the expression language compares
 /// it. Paths through relations never reach here (those filters are answered by the store).
-fn lookup(record: &Map<String, Json>, path: &FieldPath) -> Value {
+/// Webhooks evaluate their filters with it too.
+pub fn lookup(record: &Map<String, Json>, path: &FieldPath) -> Value {
     if !path.hops.is_empty() {
         return Value::Null;
     }

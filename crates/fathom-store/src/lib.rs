@@ -23,6 +23,7 @@ mod sealing;
 mod sqlite;
 mod statements;
 mod stats;
+mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,6 +55,7 @@ pub use stats::{StoreStats, WriterMetrics};
 pub mod sqlite_backup {
     pub use crate::sqlite::backup::{backup, check, restore};
 }
+pub use webhooks::{AttemptRow, DeadLetter, Replay, WebhookRow};
 
 /// The storage handle. Cheap to clone; all clones share the same connections.
 #[derive(Clone)]

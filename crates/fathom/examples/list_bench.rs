@@ -119,7 +119,11 @@ async fn main() -> anyhow::Result<()> {
 
     let address = app.local_addr()?;
     tokio::spawn(app.run_until(std::future::pending()));
-    let client = reqwest::Client::new();
+    fathom_webhooks::install_crypto_provider();
+    let client = {
+        fathom_webhooks::install_crypto_provider();
+        reqwest::Client::new()
+    };
     let base = format!("http://{address}/api/v1/tickets");
 
     type Workload = (&'static str, Box<dyn Fn(&mut Lcg) -> String>);

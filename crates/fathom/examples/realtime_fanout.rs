@@ -126,7 +126,11 @@ async fn main() -> anyhow::Result<()> {
     let server = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
     }));
-    let client = reqwest::Client::new();
+    fathom_webhooks::install_crypto_provider();
+    let client = {
+        fathom_webhooks::install_crypto_provider();
+        reqwest::Client::new()
+    };
     let url = format!("http://{address}/api/v1/ticks");
 
     let alone = write(&client, &url, inserts).await;

@@ -137,6 +137,8 @@ impl Application {
             .context("starting the realtime threads")?;
         let realtime = fathom_api::Realtime::new(hub, settings, fan_out.handle());
         let sinks = fathom_brokers::Sinks::new(config.brokers.sinks());
+        let webhooks = fathom_webhooks::Webhooks::new(store.clone(), config.webhooks.settings())
+            .map_err(|e| anyhow::anyhow!(e))?;
         let state = AppState::new(
             store,
             schema,
@@ -144,6 +146,7 @@ impl Application {
             cursor_key,
             auth,
             realtime,
+            webhooks,
         )
         .with_brokers(sinks.brokers());
         let live = LiveApp::new(state.clone());
@@ -278,6 +281,12 @@ impl Application {
         )));
         let hub = self.state.realtime.hub.clone();
         let sinks = self.start_sinks();
+        let _delivering = self
+            .state
+            .webhooks
+            .settings()
+            .deliver
+            .then(|| AbortOnDrop(tokio::spawn(self.state.webhooks.clone().run())));
         let address = self.local_addr()?;
         let fan_out = self.fan_out;
         let _tailing = AbortOnDrop(fan_out.spawn(hub.clone().run()));

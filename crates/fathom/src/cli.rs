@@ -93,6 +93,82 @@ pub enum Command {
         #[arg(long)]
         collection: Option<String>,
     },
+    /// Manage webhook endpoints (docs/WEBHOOKS.md).
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+/// Which events an endpoint takes.
+#[derive(Debug, Args)]
+pub struct WebhookSelection {
+    /// A collection whose events are sent; repeat for several (none: all).
+    #[arg(long = "collection")]
+    pub collections: Vec<String>,
+    /// An operation sent (create, update, delete); repeat for several (none: all).
+    #[arg(long = "operation")]
+    pub operations: Vec<String>,
+    /// An expression over the record after the change (needs --collection; "" clears it).
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Only this tenant's events ("" clears it).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add an endpoint; its signing secret is printed once.
+    Add {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Where to send the events (http or https, a public address).
+        url: String,
+        #[command(flatten)]
+        selection: WebhookSelection,
+    },
+    /// List the endpoints with their position, breaker and dead letters (never a secret).
+    List(CommonArgs),
+    /// Change an endpoint; only what is given changes.
+    Update {
+        #[command(flatten)]
+        common: CommonArgs,
+        id: String,
+        #[arg(long)]
+        url: Option<String>,
+        /// Enable (also after a 410 Gone) or disable delivery.
+        #[arg(long)]
+        enabled: Option<bool>,
+        #[command(flatten)]
+        selection: WebhookSelection,
+    },
+    /// Remove an endpoint with its log, dead letters and position.
+    Remove {
+        #[command(flatten)]
+        common: CommonArgs,
+        id: String,
+    },
+    /// Send one signed `webhook.test` message now.
+    Test {
+        #[command(flatten)]
+        common: CommonArgs,
+        id: String,
+    },
+    /// Deliver messages again: one (--sequence), a range (--sequence and --to) or every dead letter.
+    Replay {
+        #[command(flatten)]
+        common: CommonArgs,
+        id: String,
+        #[arg(long = "sequence")]
+        from: Option<i64>,
+        #[arg(long)]
+        to: Option<i64>,
+        #[arg(long)]
+        dead_letters: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -302,5 +378,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             older_than,
             collection,
         } => commands::purge::run(&common, &older_than, collection.as_deref()).await,
+        Command::Webhooks { command } => match command {
+            WebhooksCommand::Add {
+                common,
+                url,
+                selection,
+            } => commands::webhooks::add(&common, &url, selection).await,
+            WebhooksCommand::List(common) => commands::webhooks::list(&common).await,
+            WebhooksCommand::Update {
+                common,
+                id,
+                url,
+                enabled,
+                selection,
+            } => commands::webhooks::update(&common, &id, url, enabled, selection).await,
+            WebhooksCommand::Remove { common, id } => {
+                commands::webhooks::remove(&common, &id).await
+            }
+            WebhooksCommand::Test { common, id } => commands::webhooks::test(&common, &id).await,
+            WebhooksCommand::Replay {
+                common,
+                id,
+                from,
+                to,
+                dead_letters,
+            } => commands::webhooks::replay(&common, &id, from, to, dead_letters).await,
+        },
     }
 }

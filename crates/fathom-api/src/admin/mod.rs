@@ -1,5 +1,5 @@
-//! Administration under `/api/v1/admin`: user management, API keys, the audit log and the
-//! broker sinks' state. Every route takes an
+//! Administration under `/api/v1/admin`: user management, API keys, webhooks, the audit log and
+//! the broker sinks' state. Every route takes an
 //! [`Admin`]: a valid access token whose roles include `admin` (401 without a token, 403 with
 //! another role). The first administrator comes from `fathom users create-admin`.
 
@@ -8,11 +8,12 @@ mod audit;
 mod brokers;
 mod mailbox;
 mod users;
+mod webhooks;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use fathom_core::ErrorCode;
 
 use crate::AppState;
@@ -53,4 +54,16 @@ pub fn router() -> Router<AppState> {
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", delete(api_keys::revoke))
         .route("/brokers", get(brokers::list))
+        .route("/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::get)
+                .patch(webhooks::update)
+                .delete(webhooks::remove),
+        )
+        .route("/webhooks/{id}/rotate-secret", post(webhooks::rotate))
+        .route("/webhooks/{id}/test", post(webhooks::test))
+        .route("/webhooks/{id}/attempts", get(webhooks::attempts))
+        .route("/webhooks/{id}/dead-letters", get(webhooks::dead_letters))
+        .route("/webhooks/{id}/replay", post(webhooks::replay))
 }

@@ -11,7 +11,9 @@ use fathom_schema::Schema;
 use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
-use super::{admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared};
+use super::{
+    admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared, webhooks,
+};
 use crate::HttpConfig;
 
 /// A `$ref` to `#/components/{kind}/{name}`.
@@ -160,6 +162,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         .into_iter()
         .chain(admin::paths())
         .chain(brokers::paths())
+        .chain(webhooks::paths())
         .chain(events::paths())
         .chain(operations::service_paths())
         .chain(realtime::paths())
@@ -179,6 +182,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
     component_schemas.extend(admin::schemas());
     component_schemas.extend(brokers::schemas());
+    component_schemas.extend(webhooks::schemas());
     component_schemas.extend(realtime::schemas());
     component_schemas.extend(events::schemas());
 

@@ -18,6 +18,7 @@ mod safe_writes;
 mod schemas;
 mod shaping;
 mod shared;
+mod webhooks;
 
 use axum::Router;
 use axum::body::Bytes;

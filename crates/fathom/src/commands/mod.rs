@@ -10,6 +10,7 @@ pub mod purge;
 pub mod schema;
 pub mod serve;
 pub mod users;
+pub mod webhooks;
 
 use std::path::Path;
 

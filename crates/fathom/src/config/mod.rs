@@ -17,6 +17,7 @@ mod metrics;
 mod purge;
 mod realtime;
 mod report;
+mod webhooks;
 
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
@@ -28,6 +29,7 @@ pub use mail::MailConfig;
 pub use metrics::MetricsConfig;
 pub use purge::PurgeConfig;
 pub use realtime::RealtimeConfig;
+pub use webhooks::WebhooksConfig;
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -51,6 +53,7 @@ pub struct Config {
     pub backup: BackupConfig,
     pub metrics: MetricsConfig,
     pub encryption: EncryptionConfig,
+    pub webhooks: WebhooksConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -399,6 +402,7 @@ impl Config {
         self.purge.validate()?;
         self.backup.validate()?;
         self.realtime.validate()?;
+        self.webhooks.validate()?;
         self.auth.validate()?;
         self.brokers.validate()?;
         self.mail.validate()

@@ -113,6 +113,8 @@ pub struct TestApp {
     pub schema: std::sync::Arc<fathom_schema::Schema>,
     /// The server's auth state (the development mailbox is where tests read mailed tokens).
     pub auth: std::sync::Arc<fathom_api::AuthState>,
+    /// The server's webhooks (tests read which node holds a delivery lease).
+    pub webhooks: std::sync::Arc<fathom_webhooks::Webhooks>,
     /// A client without credentials.
     pub anonymous: reqwest::Client,
     /// The test administrator's access token (already the default of `client`).
@@ -123,6 +125,13 @@ pub struct TestApp {
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// The scratch PostgreSQL database (PostgreSQL runs); dropped last.
     pub database: Option<ScratchDatabase>,
+}
+
+/// A reqwest client builder, with the process's TLS crypto provider installed first (see
+/// `fathom_webhooks::install_crypto_provider`): every client in the tests is built here.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    fathom_webhooks::install_crypto_provider();
+    reqwest::Client::builder()
 }
 
 /// Default configuration for tests: port 0 and the given data directory.
@@ -165,13 +174,23 @@ pub async fn spawn_app_with(schema: &str, adjust: impl FnOnce(&mut Config)) -> T
 /// its own store (connection pool, outbox follower) and listener. The test administrator's token
 /// works on all of them (the signing keys are shared through the database). `None` on SQLite.
 pub async fn spawn_nodes(schema: &str, n: usize) -> Option<Vec<TestApp>> {
+    spawn_nodes_with(schema, n, |_| {}).await
+}
+
+/// [`spawn_nodes`], adjusting each node's configuration first.
+pub async fn spawn_nodes_with(
+    schema: &str,
+    n: usize,
+    adjust: impl Fn(&mut Config),
+) -> Option<Vec<TestApp>> {
     let database = scratch_database().await?;
     let schema =
         fathom_schema::parse_schema("test.schema.toml", schema).expect("test schema is valid");
     let mut nodes: Vec<TestApp> = Vec::with_capacity(n);
     for _ in 0..n {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let config = test_config_on(data_dir.path(), Some(&database));
+        let mut config = test_config_on(data_dir.path(), Some(&database));
+        adjust(&mut config);
         let app = Application::build(&config, schema.clone(), "fathom.db")
             .await
             .expect("a node builds");
@@ -256,11 +275,12 @@ async fn start_as(
     let metrics_address = app.metrics_addr();
     let (store, schema) = (app.state().store.clone(), app.state().schema.clone());
     let auth = app.state().auth.clone();
+    let webhooks = app.state().webhooks.clone();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
         let _ = stop_rx.await;
     }));
-    let anonymous = reqwest::Client::builder()
+    let anonymous = client_builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client");
@@ -273,7 +293,7 @@ async fn start_as(
         reqwest::header::AUTHORIZATION,
         format!("Bearer {admin_token}").parse().expect("header"),
     );
-    let client = reqwest::Client::builder()
+    let client = client_builder()
         .timeout(Duration::from_secs(30))
         .default_headers(headers)
         .build()
@@ -284,6 +304,7 @@ async fn start_as(
         store,
         schema,
         auth,
+        webhooks,
         client,
         anonymous,
         admin_token,

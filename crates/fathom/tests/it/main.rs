@@ -24,3 +24,4 @@ mod records;
 mod rules;
 mod safe_writes;
 mod tenancy;
+mod webhooks;

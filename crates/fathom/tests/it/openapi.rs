@@ -212,6 +212,26 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("admin", "/api/v1/admin/api-keys", "post", true),
     ("admin", "/api/v1/admin/api-keys/{id}", "delete", true),
     ("admin", "/api/v1/admin/brokers", "get", true),
+    ("admin", "/api/v1/admin/webhooks", "get", true),
+    ("admin", "/api/v1/admin/webhooks", "post", true),
+    ("admin", "/api/v1/admin/webhooks/{id}", "get", true),
+    ("admin", "/api/v1/admin/webhooks/{id}", "patch", true),
+    ("admin", "/api/v1/admin/webhooks/{id}", "delete", true),
+    (
+        "admin",
+        "/api/v1/admin/webhooks/{id}/rotate-secret",
+        "post",
+        true,
+    ),
+    ("admin", "/api/v1/admin/webhooks/{id}/test", "post", true),
+    ("admin", "/api/v1/admin/webhooks/{id}/attempts", "get", true),
+    (
+        "admin",
+        "/api/v1/admin/webhooks/{id}/dead-letters",
+        "get",
+        true,
+    ),
+    ("admin", "/api/v1/admin/webhooks/{id}/replay", "post", true),
 ];
 
 /// The operations behind the per-client rate limit.
@@ -636,7 +656,11 @@ fn is_auth_or_admin(operation: &Value) -> bool {
 #[tokio::test]
 async fn the_document_and_the_router_agree_both_ways() {
     // A quota no test run reaches: the limit has its own test below.
-    let app = spawn_app_with(TEST_SCHEMA, |c| c.auth.rate_limit_per_minute = 100_000).await;
+    let app = spawn_app_with(TEST_SCHEMA, |c| {
+        c.auth.rate_limit_per_minute = 100_000;
+        c.webhooks.allow_networks = vec!["127.0.0.0/8".into()];
+    })
+    .await;
     let document = fetch_document(&app).await;
     let schema = fathom_schema::parse_schema("test", TEST_SCHEMA).unwrap();
 

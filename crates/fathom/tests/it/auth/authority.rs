@@ -355,7 +355,9 @@ impl Node {
 
     /// How many records of `collection` `token` lists through this node.
     async fn count(&self, collection: &str, token: &str) -> usize {
-        let response = reqwest::Client::new()
+        let response = crate::helpers::client_builder()
+            .build()
+            .unwrap()
             .get(format!("http://{}/api/v1/{collection}", self.address))
             .bearer_auth(token)
             .send()

@@ -285,7 +285,9 @@ pub fn write_project_with(dir: &Path, sinks: &str) {
 /// Creates `n` posts through `server`, as fast as it answers; stops at the first failure (the
 /// server was killed). Returns how many were acknowledged.
 pub async fn write_posts(server_url: String, n: usize) -> usize {
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_builder()
+        .build()
+        .expect("an HTTP client");
     for i in 0..n {
         let sent = client
             .post(format!("{server_url}/api/v1/posts"))
@@ -301,7 +303,9 @@ pub async fn write_posts(server_url: String, n: usize) -> usize {
 
 /// Waits until the server process's one sink publishes and has no backlog.
 pub async fn process_drained(server: &ServerProcess) {
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_builder()
+        .build()
+        .expect("an HTTP client");
     let started = Instant::now();
     loop {
         let ready: Value = client

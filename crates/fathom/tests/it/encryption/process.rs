@@ -28,7 +28,9 @@ async fn the_demo_encrypts_with_a_development_key_and_logs_no_plaintext() {
         "{keys}"
     );
 
-    let http = reqwest::Client::new();
+    let http = crate::helpers::client_builder()
+        .build()
+        .expect("an HTTP client");
     let url = |path: &str| server.url(path);
     let login: Value = http
         .post(url("/api/v1/auth/login"))

@@ -41,6 +41,8 @@ pub struct Accounts {
     reset_token: String,
     /// An API key the revoke operation can revoke.
     api_key_id: String,
+    /// A webhook endpoint (to a closed loopback port, allow-listed in this test).
+    webhook_id: String,
 }
 
 /// Creates a verified user directly in the store (as `fathom users create-admin` does).
@@ -108,6 +110,9 @@ impl Accounts {
         let key = json!({ "name": "to revoke", "scopes": ["categories:list"] });
         let created = app.post_json("/api/v1/admin/api-keys", &key).await;
         let api_key_id = text(&json_with_status(created, 201).await, "/data/id").to_owned();
+        let hook = json!({ "url": "http://127.0.0.1:9/hook" });
+        let created = app.post_json("/api/v1/admin/webhooks", &hook).await;
+        let webhook_id = text(&json_with_status(created, 201).await, "/data/id").to_owned();
 
         Self {
             admin,
@@ -118,6 +123,7 @@ impl Accounts {
             verify_token,
             reset_token,
             api_key_id,
+            webhook_id,
         }
     }
 
@@ -200,6 +206,19 @@ impl Accounts {
                 member_path(),
                 Some(json!({ "verified": true })),
             ),
+            ("get", "/admin/webhooks") => admin(None),
+            ("post", "/admin/webhooks") => {
+                admin(Some(json!({ "url": "http://127.0.0.1:9/other" })))
+            }
+            (_, p) if p.starts_with("/admin/webhooks/{id}") => {
+                let body = match (method, p) {
+                    ("patch", _) => Some(json!({ "description": "documented" })),
+                    (_, "/admin/webhooks/{id}/replay") => Some(json!({ "dead_letters": true })),
+                    ("post", _) => Some(json!({})),
+                    _ => None,
+                };
+                with(&self.admin, path.replace("{id}", &self.webhook_id), body)
+            }
             _ => panic!("{method} {path} is new: add a request for it to `Accounts::call`"),
         }
     }

@@ -111,7 +111,7 @@ async fn keys_create_prints_a_key_once_that_the_server_accepts_until_keys_revoke
         .to_owned();
 
     let mut server = project.serve(&[]);
-    let client = reqwest::Client::new();
+    let client = crate::helpers::client_builder().build().unwrap();
     let list = |key: String| {
         let request = client
             .get(server.url("/api/v1/notes"))

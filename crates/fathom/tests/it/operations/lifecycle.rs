@@ -413,7 +413,9 @@ async fn a_reload_keeps_rate_limit_buckets_and_sign_ins() {
     project.write("fathom.schema.toml", NOTES_PRIVATE);
     server.hangup();
     server.wait_for_log("schema reloaded", 1);
-    let me = reqwest::Client::new()
+    let me = crate::helpers::client_builder()
+        .build()
+        .unwrap()
         .get(server.url("/api/v1/auth/me"))
         .bearer_auth(&token)
         .send()

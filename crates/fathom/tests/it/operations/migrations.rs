@@ -514,7 +514,9 @@ async fn delete(
     id: &serde_json::Value,
 ) -> (u16, serde_json::Value) {
     let id = id.as_str().expect("id");
-    let response = reqwest::Client::new()
+    let response = crate::helpers::client_builder()
+        .build()
+        .unwrap()
         .delete(server.url(&format!("/api/v1/{collection}/{id}")))
         .send()
         .await

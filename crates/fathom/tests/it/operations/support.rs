@@ -212,7 +212,7 @@ pub struct Http {
 
 impl Http {
     pub fn new(server: &ServerProcess) -> Self {
-        let client = reqwest::Client::builder()
+        let client = crate::helpers::client_builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");

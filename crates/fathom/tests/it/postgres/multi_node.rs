@@ -80,7 +80,9 @@ async fn three_nodes_on_one_database_migrate_once_and_share_writes_and_tokens() 
         .unwrap_or_else(|| panic!("an access token in {body}"))
         .to_owned();
     for node in [&nodes[0], &nodes[2]] {
-        let me = reqwest::Client::new()
+        let me = crate::helpers::client_builder()
+            .build()
+            .unwrap()
             .get(node.url("/api/v1/auth/me"))
             .bearer_auth(&token)
             .send()

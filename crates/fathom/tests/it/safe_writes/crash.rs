@@ -141,7 +141,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let start = |dir: &std::path::Path| -> ServerProcess {
         spawn_server_process_with_env(dir, &[], &env_refs)
     };
-    let client = reqwest::Client::builder()
+    let client = crate::helpers::client_builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
