@@ -16,7 +16,11 @@ use crate::helpers::{
 };
 
 async fn role(server: &ServerProcess) -> String {
-    let ready: Value = reqwest::get(server.url("/ready"))
+    let ready: Value = crate::helpers::client_builder()
+        .build()
+        .expect("an HTTP client")
+        .get(server.url("/ready"))
+        .send()
         .await
         .unwrap()
         .json()
