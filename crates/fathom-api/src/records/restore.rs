@@ -6,19 +6,17 @@
 //! `unique_violation`. `If-Match` and `Idempotency-Key` work as on PATCH.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use fathom_core::ErrorCode;
-use fathom_store::{StoredResponse, UnitOfWork, WriteOp, WriteResult};
-use serde_json::Map;
+use fathom_store::{UnitOfWork, WriteOp};
 
 use super::RecordPath;
-use super::access::{Principal, rule, visible_json};
-use super::conditional::{if_match, record_etag};
+use super::access::{Principal, rule};
+use super::conditional::if_match;
 use crate::AppState;
-use crate::envelope::envelope_with_id;
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin, IdempotencyKey, stored_json};
+use crate::idempotency::{self, Begin, IdempotencyKey};
 
 pub async fn restore(
     State(state): State<AppState>,
@@ -49,23 +47,7 @@ pub async fn restore(
         guard,
         expected_version,
     };
-    let request_id = crate::request_id::current();
-    let (collection, viewer) = (path.collection.clone(), principal.clone());
-    let render = move |results: &[WriteResult]| -> StoredResponse {
-        let Some(WriteResult::Updated(record)) = results.first() else {
-            return idempotency::unexpected();
-        };
-        let body = envelope_with_id(
-            visible_json(&collection, &viewer, record),
-            Map::new(),
-            request_id.clone(),
-        );
-        stored_json(
-            StatusCode::OK,
-            &[(header::ETAG, record_etag(record.id, record.version))],
-            &body,
-        )
-    };
+    let render = super::update::render_updated(path.collection.clone(), principal.clone());
     idempotency::run_write(
         &state,
         &principal,

@@ -3,10 +3,12 @@
 //! (412 when stale; 428 without it where the collection requires it); an `Idempotency-Key`
 //! makes a retry replay the first answer.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use fathom_schema::validate_patch;
+use fathom_schema::{Collection, validate_patch};
 use fathom_store::{StoredResponse, UnitOfWork, WriteOp, WriteResult};
 use serde_json::Map;
 
@@ -50,23 +52,7 @@ pub async fn update(
         guard,
         expected_version,
     };
-    let request_id = crate::request_id::current();
-    let (collection, viewer) = (path.collection.clone(), principal.clone());
-    let render = move |results: &[WriteResult]| -> StoredResponse {
-        let Some(WriteResult::Updated(record)) = results.first() else {
-            return idempotency::unexpected();
-        };
-        let body = envelope_with_id(
-            visible_json(&collection, &viewer, record),
-            Map::new(),
-            request_id.clone(),
-        );
-        stored_json(
-            StatusCode::OK,
-            &[(header::ETAG, record_etag(record.id, record.version))],
-            &body,
-        )
-    };
+    let render = render_updated(path.collection.clone(), principal.clone());
     idempotency::run_write(
         &state,
         &principal,
@@ -80,4 +66,28 @@ pub async fn update(
         },
     )
     .await
+}
+
+/// How a write that leaves one record in place (an update, a restore) is answered: 200 with the
+/// record as `viewer` may see it and its new `ETag`; also what an idempotency key replays.
+pub(super) fn render_updated(
+    collection: Arc<Collection>,
+    viewer: Principal,
+) -> impl Fn(&[WriteResult]) -> StoredResponse + Send + Sync + 'static {
+    let request_id = crate::request_id::current();
+    move |results: &[WriteResult]| -> StoredResponse {
+        let Some(WriteResult::Updated(record)) = results.first() else {
+            return idempotency::unexpected();
+        };
+        let body = envelope_with_id(
+            visible_json(&collection, &viewer, record),
+            Map::new(),
+            request_id.clone(),
+        );
+        stored_json(
+            StatusCode::OK,
+            &[(header::ETAG, record_etag(record.id, record.version))],
+            &body,
+        )
+    }
 }
