@@ -177,3 +177,74 @@ fn prune_backups(dir: &Path, keep: usize) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scheduled_files(dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "db"))
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The schedule makes a checked backup every period and keeps only the newest `keep`,
+    /// leaving other files of the directory alone.
+    #[tokio::test]
+    async fn scheduled_backups_keep_the_newest_few_and_nothing_else_goes() {
+        let data = tempfile::tempdir().unwrap();
+        let database = data.path().join("fathom.db");
+        let store = fathom_store::Store::open_sqlite(fathom_store::SqliteOptions::new(&database))
+            .await
+            .expect("a fathom database");
+        let dir = data.path().join("backups");
+        std::fs::create_dir_all(&dir).unwrap();
+        let unrelated = dir.join("notes.db");
+        std::fs::write(&unrelated, b"someone else's file").unwrap();
+
+        let schedule = tokio::spawn(scheduled(
+            database.clone(),
+            dir.clone(),
+            Duration::from_millis(100),
+            2,
+        ));
+        // Wait until at least four backups have been made (two pruned).
+        let mut made = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            made.extend(
+                scheduled_files(&dir)
+                    .into_iter()
+                    .filter(|p| *p != unrelated),
+            );
+            if made.len() >= 4 {
+                break;
+            }
+        }
+        schedule.abort();
+        let _ = schedule.await;
+        // A backup already under way when the schedule stopped still finishes and prunes.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(made.len() >= 4, "backups made: {made:?}");
+
+        let kept: Vec<PathBuf> = scheduled_files(&dir)
+            .into_iter()
+            .filter(|p| *p != unrelated)
+            .collect();
+        assert_eq!(kept.len(), 2, "only the newest two stay: {kept:?}");
+        let newest: Vec<&PathBuf> = made.iter().rev().take(2).collect();
+        assert!(
+            kept.iter().all(|k| newest.contains(&k)),
+            "{kept:?} are the newest of {made:?}"
+        );
+        for file in &kept {
+            fathom_store::sqlite_backup::check(file).expect("a checked, restorable backup");
+        }
+        assert!(unrelated.exists(), "files the schedule did not make stay");
+        drop(store);
+    }
+}

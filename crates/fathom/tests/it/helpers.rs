@@ -405,7 +405,9 @@ impl TestApp {
         start_as(app, data_dir, database, admin).await
     }
 
-    async fn halt(&mut self) {
+    /// Stops the server gracefully, keeping its data directory (to run the CLI on it, or to
+    /// [`TestApp::restart`] later).
+    pub async fn halt(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -416,12 +418,22 @@ impl TestApp {
 
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        self.halt().await;
+    }
+
+    /// Runs the CLI to completion on this app's data directory (and PostgreSQL database).
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        let mut command = Command::new(fathom_bin());
+        command
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.data_dir.path())
+            .current_dir(self.data_dir.path())
+            .env_remove("RUST_LOG");
+        if let Some(database) = &self.database {
+            command.env("FATHOM_DATABASE__URL", database.url());
         }
-        if let Some(server) = self.server.take() {
-            let _ = server.await;
-        }
+        command.output().expect("fathom runs")
     }
 }
 

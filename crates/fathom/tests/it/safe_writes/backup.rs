@@ -9,22 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
-use super::conditional::SCHEMA;
-use crate::helpers::{TestApp, fathom_bin, json_with_status, on_postgres, spawn_app};
-
-fn cli(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(fathom_bin());
-    command
-        .args(args)
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .current_dir(app.data_dir.path())
-        .env_remove("RUST_LOG");
-    if let Some(database) = &app.database {
-        command.env("FATHOM_DATABASE__URL", database.url());
-    }
-    command.output().expect("fathom runs")
-}
+use super::conditional::{SCHEMA, create};
+use crate::helpers::{fathom_bin, json_with_status, on_postgres, spawn_app};
 
 fn text(output: &std::process::Output) -> String {
     format!(
@@ -40,7 +26,7 @@ async fn a_backup_under_write_load_holds_every_write_acknowledged_before_it() {
     let backups = tempfile::tempdir().unwrap();
     let file = backups.path().join("copy.db");
     if on_postgres() {
-        let output = cli(&app, &["backup", file.to_str().unwrap()]);
+        let output = app.cli(&["backup", file.to_str().unwrap()]);
         assert_eq!(output.status.code(), Some(2), "{}", text(&output));
         assert!(text(&output).contains("pg_dump"), "{}", text(&output));
         return;
@@ -72,7 +58,7 @@ async fn a_backup_under_write_load_holds_every_write_acknowledged_before_it() {
     let target = file.to_str().unwrap().to_owned();
     let output = {
         let app = app.clone();
-        tokio::task::spawn_blocking(move || cli(&app, &["backup", &target]))
+        tokio::task::spawn_blocking(move || app.cli(&["backup", &target]))
             .await
             .unwrap()
     };
@@ -93,12 +79,12 @@ async fn a_backup_under_write_load_holds_every_write_acknowledged_before_it() {
     );
 
     // Restoring under the running server is refused, and a broken file is refused first.
-    let refused = cli(&app, &["restore", file.to_str().unwrap()]);
+    let refused = app.cli(&["restore", file.to_str().unwrap()]);
     assert!(!refused.status.success());
     assert!(text(&refused).contains("serving"), "{}", text(&refused));
     let junk = backups.path().join("junk.db");
     std::fs::write(&junk, b"not a database").unwrap();
-    let broken = cli(&app, &["restore", junk.to_str().unwrap(), "--force"]);
+    let broken = app.cli(&["restore", junk.to_str().unwrap(), "--force"]);
     assert!(!broken.status.success());
     assert!(
         text(&broken).contains("cannot be restored"),
@@ -143,5 +129,49 @@ async fn a_backup_under_write_load_holds_every_write_acknowledged_before_it() {
     assert!(
         missing.is_empty(),
         "acknowledged before the backup but missing: {missing:?}"
+    );
+}
+
+/// A serving lock held by another process refuses a restore; `--force` goes past it and the
+/// restored database is what the next server serves: the backup's records, not later ones.
+#[tokio::test]
+async fn restore_force_replaces_a_database_whose_lock_is_held() {
+    if on_postgres() {
+        return;
+    }
+    let mut app = spawn_app(SCHEMA).await;
+    let (kept, _) = create(&app, "notes", json!({"body": "in the backup"})).await;
+    let backups = tempfile::tempdir().unwrap();
+    let file = backups.path().join("copy.db");
+    let made = app.cli(&["backup", file.to_str().unwrap()]);
+    assert!(made.status.success(), "{}", text(&made));
+    let (later, _) = create(&app, "notes", json!({"body": "after the backup"})).await;
+    app.halt().await;
+
+    // Another process (a server the operator knows is gone, or a tool) holds the lock.
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(app.data_dir.path().join("fathom.db.serving"))
+        .unwrap();
+    lock.try_lock().expect("the test takes the serving lock");
+    let refused = app.cli(&["restore", file.to_str().unwrap()]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("serving"), "{}", text(&refused));
+    let forced = app.cli(&["restore", file.to_str().unwrap(), "--force"]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert!(text(&forced).contains("integrity ok"), "{}", text(&forced));
+    drop(lock);
+
+    let app = app.restart(SCHEMA).await;
+    assert_eq!(
+        app.get(&format!("/api/v1/notes/{kept}")).await.status(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/notes/{later}")).await.status(),
+        404,
+        "the restored database is the backup's"
     );
 }

@@ -5,21 +5,10 @@
 use serde_json::json;
 
 use super::conditional::{SCHEMA, create};
-use crate::helpers::{TestApp, fathom_bin, json_with_status, spawn_app};
+use crate::helpers::{TestApp, json_with_status, spawn_app};
 
 fn purge(app: &TestApp, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(fathom_bin());
-    command
-        .arg("purge")
-        .args(args)
-        .arg("--data-dir")
-        .arg(app.data_dir.path())
-        .current_dir(app.data_dir.path())
-        .env_remove("RUST_LOG");
-    if let Some(database) = &app.database {
-        command.env("FATHOM_DATABASE__URL", database.url());
-    }
-    command.output().expect("fathom runs")
+    app.cli(&[&["purge"], args].concat())
 }
 
 fn ids(page: &serde_json::Value) -> Vec<String> {
@@ -106,5 +95,75 @@ async fn purge_refuses_bad_ages_and_collections_without_soft_delete() {
         assert!(!output.status.success(), "{args:?}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    app.stop().await;
+}
+
+/// Sets the deletion time of every soft-deleted draft to long ago, from outside the server.
+async fn backdate_deleted_drafts(app: &TestApp) {
+    const LONG_AGO: &str = "2020-01-01T00:00:00.000Z";
+    let sql = format!(
+        "UPDATE \"drafts\" SET \"deleted_at\" = '{LONG_AGO}' WHERE \"deleted_at\" IS NOT NULL"
+    );
+    if let Some(database) = &app.database {
+        let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls)
+            .await
+            .expect("a second connection to the test database");
+        tokio::spawn(connection);
+        client.batch_execute(&sql).await.expect("backdated");
+        return;
+    }
+    let path = app.data_dir.path().join("fathom.db");
+    tokio::task::spawn_blocking(move || {
+        let conn = rusqlite::Connection::open(path).expect("a second connection");
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .unwrap();
+        conn.execute_batch(&sql).expect("backdated");
+    })
+    .await
+    .unwrap();
+}
+
+/// `[purge] older_than_days` purges on a schedule from start-up on: a deletion past the age
+/// goes for good, a younger one and live records stay.
+#[tokio::test]
+async fn the_scheduled_purge_removes_deletions_past_its_age() {
+    let app = spawn_app(SCHEMA).await;
+    let (live, _) = create(&app, "drafts", json!({"body": "live"})).await;
+    let (old, _) = create(&app, "drafts", json!({"body": "old"})).await;
+    assert_eq!(
+        app.delete(&format!("/api/v1/drafts/{old}")).await.status(),
+        204
+    );
+    backdate_deleted_drafts(&app).await;
+    let (young, _) = create(&app, "drafts", json!({"body": "young"})).await;
+    assert_eq!(
+        app.delete(&format!("/api/v1/drafts/{young}"))
+            .await
+            .status(),
+        204
+    );
+
+    let app = app
+        .restart_with(SCHEMA, |config| {
+            config.purge.older_than_days = 30;
+            config.purge.every_minutes = 60;
+        })
+        .await;
+    let mut deleted = Vec::new();
+    for _ in 0..100 {
+        let page = json_with_status(app.get("/api/v1/drafts?deleted=only").await, 200).await;
+        deleted = ids(&page);
+        if deleted == std::slice::from_ref(&young) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        deleted,
+        std::slice::from_ref(&young),
+        "only the deletion past 30 days went"
+    );
+    let page = json_with_status(app.get("/api/v1/drafts").await, 200).await;
+    assert_eq!(ids(&page), [live]);
     app.stop().await;
 }
