@@ -124,8 +124,8 @@ enum Source {
 }
 
 impl Source {
-    /// The next frame's JSON text, or `Ok(None)` when the server closed the connection.
-    async fn next(&mut self) -> anyhow::Result<Option<String>> {
+    /// The next frame, or `Ok(None)` when the server closed the connection.
+    async fn next(&mut self) -> anyhow::Result<Option<Frame>> {
         match self {
             Source::Sse(stream) => stream.next().await,
             Source::Ws(stream) => stream.next().await,
@@ -190,10 +190,10 @@ pub async fn connect(
     };
     let live = tokio::time::timeout(LIVE_TIMEOUT, async {
         loop {
-            let Some(text) = source.next().await? else {
+            let Some(frame) = source.next().await? else {
                 bail!("the server closed the connection before the subscription went live");
             };
-            match frame::read(&text) {
+            match frame {
                 Frame::Subscribed { seq } => return Ok(seq),
                 Frame::Problem(problem) => bail!("before going live: {problem}"),
                 _ => {}
@@ -210,7 +210,7 @@ pub async fn connect(
                 biased;
                 _ = &mut stopped => break,
                 next = source.next() => match next {
-                    Ok(Some(text)) => match frame::read(&text) {
+                    Ok(Some(frame)) => match frame {
                         Frame::Event { seq, committed_at_us } => {
                             let before = tally.received;
                             tally.event(seq, committed_at_us, now_micros());

@@ -86,6 +86,29 @@ impl Feed {
         self.member.hub().position()
     }
 
+    /// The next event in sequence order, if it is at hand (read from the store or received
+    /// from the hub already): what a connection writes together with the event before it.
+    /// `None` when the next event needs a wait (then [`Feed::next`] waits for it).
+    pub fn next_ready(&mut self) -> Option<Result<Arc<Shared>, FeedError>> {
+        if self.member.is_lagged() {
+            return Some(Err(FeedError::Lagged {
+                resume: self.position,
+            }));
+        }
+        if self.position < self.member.joined_at() {
+            let event = self.buffered.pop_front()?;
+            self.position = event.sequence;
+            return Some(Ok(Arc::new(Shared::new(event))));
+        }
+        while let Some(event) = self.member.take_ready() {
+            if event.sequence > self.position {
+                self.position = event.sequence;
+                return Some(Ok(event));
+            }
+        }
+        None
+    }
+
     /// The next event in sequence order.
     pub async fn next(&mut self) -> Result<Arc<Shared>, FeedError> {
         if self.member.is_lagged() {

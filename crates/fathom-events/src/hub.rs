@@ -344,6 +344,15 @@ impl Member {
         }
     }
 
+    /// The next event of the batch being taken, without waiting: `None` once it is used up
+    /// (the next batch is for [`Member::recv`], so a connection writes one batch at a time).
+    pub fn take_ready(&mut self) -> Option<Arc<Shared>> {
+        let (batch, taken) = self.current.as_mut()?;
+        let event = batch.get(*taken)?;
+        *taken += 1;
+        Some(Arc::clone(event))
+    }
+
     /// Whether the hub dropped this member for falling behind. Its queue may still hold events;
     /// a connection stops at once instead of writing them to a client that cannot keep up.
     pub fn is_lagged(&self) -> bool {

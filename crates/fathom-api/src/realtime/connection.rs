@@ -4,9 +4,11 @@
 //! channel of [`Frame`]s that the transport (`sse.rs`, `ws.rs`) writes out; when the client reads
 //! slowly the loop waits on that channel, its hub queue fills, and the hub drops it as lagged.
 //!
-//! Events are handled one at a time in sequence order, each judged against every subscription in
-//! the order they were opened, and sent as one frame (so a resume point never falls between two
-//! subscriptions' share of one event). A subscription joins between two events: it receives
+//! Events are handled in sequence order, each judged against every subscription in the order
+//! they were opened, and sent as one frame (so a resume point never falls between two
+//! subscriptions' share of one event). The events at hand together (a batch from the hub, a page
+//! of backlog) are judged together and their frames queued at once; the transport writes what it
+//! finds queued to the socket in one go. A subscription joins between two events: it receives
 //! every event after the connection's position at that moment, and its acknowledgement is sent
 //! only then. A snapshot first brings the connection up to the hub's position, then reads the
 //! records; events after it that the snapshot already reflects (by record version) are skipped.
@@ -45,6 +47,9 @@ pub struct Connection {
     subscriptions: Subscriptions,
     out: mpsc::Sender<Frame>,
 }
+
+/// Events judged together at most, before their frames are queued for the transport.
+const MAX_RUN: usize = 64;
 
 /// A connection's subscriptions, counted in the node's total (`Realtime::subscriptions`) while
 /// they are open. Reads go through `Deref`; changes through `push` and `retain`, which keep the
@@ -297,7 +302,41 @@ impl Connection {
         self.out.send(frame).await.map_err(|_| End::Gone)
     }
 
-    async fn deliver(&mut self, event: Result<Arc<Shared>, FeedError>) -> Result<(), End> {
+    /// Sends `frames` one after the other: while the channel has room this takes no wait, so
+    /// the transport wakes once and finds them all.
+    async fn send_run(&self, frames: Vec<Frame>) -> Result<(), End> {
+        for frame in frames {
+            self.send(frame).await?;
+        }
+        Ok(())
+    }
+
+    /// Delivers `first` and the events at hand after it (up to [`MAX_RUN`]) as one run of
+    /// frames. When one of them ends the stream, what was judged before it is sent first.
+    async fn deliver(&mut self, first: Result<Arc<Shared>, FeedError>) -> Result<(), End> {
+        let mut frames = Vec::new();
+        let mut next = Some(first);
+        let mut outcome = Ok(());
+        while let Some(event) = next.take() {
+            outcome = self.judge(event, &mut frames).await;
+            if outcome.is_err() || frames.len() >= MAX_RUN {
+                break;
+            }
+            next = self.feed.next_ready();
+        }
+        if !frames.is_empty() {
+            self.send_run(frames).await?;
+        }
+        outcome
+    }
+
+    /// Judges one event against every subscription: its frame (if any subscription matches)
+    /// and an error frame per subscription it overflowed, which is then closed.
+    async fn judge(
+        &mut self,
+        event: Result<Arc<Shared>, FeedError>,
+        frames: &mut Vec<Frame>,
+    ) -> Result<(), End> {
         let event = event.map_err(|e| {
             let (error, resume) = feed_problem(e);
             End::Closing(error, resume)
@@ -325,12 +364,12 @@ impl Connection {
         }
         if !matches.is_empty() {
             let text = self.render(&event, &matches);
-            self.send(Frame::rendered(event.sequence, text)).await?;
+            frames.push(Frame::rendered(event.sequence, text));
         }
         for id in overflowed {
             self.subscriptions.retain(|s| s.id() != id);
             let error = overflow(&id, self.state.realtime.settings.max_tracked);
-            self.send(Frame::error(&error, Some(&id))).await?;
+            frames.push(Frame::error(&error, Some(&id)));
         }
         Ok(())
     }

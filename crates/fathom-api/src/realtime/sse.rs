@@ -7,11 +7,13 @@
 //! stream begins are ordinary problem+json answers; after, they are `error`/`closing` frames.
 
 use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use fathom_core::ErrorCode;
 use futures_util::stream;
 use tokio::sync::mpsc;
@@ -101,26 +103,53 @@ pub async fn stream(
     state
         .realtime
         .spawn(connection.run(initial, Vec::new(), resume.is_some(), None));
-    let events = stream::unfold(frames, |mut frames| async move {
-        let frame = frames.recv().await?;
-        Some((Ok::<_, Infallible>(sse_event(frame)), frames))
-    });
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(settings.heartbeat))
-        .into_response();
+    let mut response = Response::new(body(frames, settings.heartbeat));
     let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // Proxies such as nginx buffer responses unless told not to.
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(response)
 }
 
-fn sse_event(frame: Frame) -> SseEvent {
-    let event = SseEvent::default().event(frame.kind).data(frame.text());
-    match frame.seq {
-        Some(seq) => event.id(seq.to_string()),
-        None => event,
+/// The stream's body: the frames queued when it is polled as one chunk (one socket write), and
+/// a comment after `heartbeat` without a frame, which keeps proxies from closing a quiet stream.
+fn body(frames: mpsc::Receiver<Frame>, heartbeat: Duration) -> Body {
+    let chunks = stream::unfold(frames, move |mut frames| async move {
+        let mut run = Vec::new();
+        let chunk =
+            match tokio::time::timeout(heartbeat, frames.recv_many(&mut run, OUT_BUFFER)).await {
+                Ok(0) => return None,
+                Ok(_) => encode(&run),
+                Err(_) => Bytes::from_static(b":\n\n"),
+            };
+        Some((Ok::<_, Infallible>(chunk), frames))
+    });
+    Body::from_stream(chunks)
+}
+
+/// The SSE text of a run of frames: per frame its `event:` (the type), its `data:` (the JSON,
+/// one line per line of text) and, for a frame with a position, its `id:`.
+fn encode(run: &[Frame]) -> Bytes {
+    let texts: Vec<_> = run.iter().map(Frame::text).collect();
+    let size = texts.iter().map(|t| t.len() + 48).sum();
+    let mut out = String::with_capacity(size);
+    for (frame, text) in run.iter().zip(&texts) {
+        out.push_str("event: ");
+        out.push_str(frame.kind);
+        for line in text.split('\n') {
+            out.push_str("\ndata: ");
+            out.push_str(line);
+        }
+        if let Some(seq) = frame.seq {
+            let _ = write!(out, "\nid: {seq}");
+        }
+        out.push_str("\n\n");
     }
+    Bytes::from(out)
 }
 
 /// The resume point: `Last-Event-ID` or `resume` (both only if they agree).
@@ -153,5 +182,22 @@ fn resume_point(headers: &HeaderMap, parameter: Option<&str>) -> Result<Option<i
                 ))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_one_chunk_of_sse_blocks() {
+        let run = vec![
+            Frame::rendered(7, "{\"type\":\"event\",\"seq\":7}".into()),
+            Frame::pong(),
+        ];
+        assert_eq!(
+            &encode(&run)[..],
+            b"event: event\ndata: {\"type\":\"event\",\"seq\":7}\nid: 7\n\nevent: pong\ndata: {\"type\":\"pong\"}\n\n"
+        );
     }
 }

@@ -2,9 +2,12 @@
 //! token, then the `data:` of each event block of the stream (comments, the heartbeats, are
 //! skipped).
 
+use std::borrow::Cow;
+
 use anyhow::{Context, ensure};
 
 use super::Target;
+use super::frame::{self, Frame};
 
 /// One open SSE stream.
 pub struct SseStream {
@@ -76,11 +79,12 @@ pub async fn open(client: &reqwest::Client, target: &Target) -> anyhow::Result<S
 }
 
 impl SseStream {
-    pub async fn next(&mut self) -> anyhow::Result<Option<String>> {
+    /// The next frame, read where it lies in the buffer (no copy of its text).
+    pub async fn next(&mut self) -> anyhow::Result<Option<Frame>> {
         loop {
             while let Some(block) = self.blocks.take() {
                 if let Some(data) = data_of(block)? {
-                    return Ok(Some(data));
+                    return Ok(Some(frame::read(&data)));
                 }
             }
             match self
@@ -96,19 +100,21 @@ impl SseStream {
     }
 }
 
-/// The `data:` lines of one block, joined (none for a comment-only block).
-fn data_of(block: &[u8]) -> anyhow::Result<Option<String>> {
+/// The `data:` lines of one block, joined (none for a comment-only block); borrowed when the
+/// block has one `data:` line, as the server writes them.
+fn data_of(block: &[u8]) -> anyhow::Result<Option<Cow<'_, str>>> {
     let text = std::str::from_utf8(block).context("an SSE block that is not UTF-8")?;
-    let mut data: Option<String> = None;
+    let mut data: Option<Cow<'_, str>> = None;
     for line in text.lines() {
         if let Some(value) = line.strip_prefix("data:") {
             let value = value.strip_prefix(' ').unwrap_or(value);
             match &mut data {
                 Some(joined) => {
+                    let joined = joined.to_mut();
                     joined.push('\n');
                     joined.push_str(value);
                 }
-                None => data = Some(value.to_owned()),
+                None => data = Some(Cow::Borrowed(value)),
             }
         }
     }
@@ -132,12 +138,12 @@ mod tests {
     fn reads_data_and_skips_comments() {
         assert_eq!(
             data_of(b"event: event\ndata: {\"a\":1}\nid: 4").expect("valid"),
-            Some("{\"a\":1}".to_owned())
+            Some("{\"a\":1}".into())
         );
         assert_eq!(data_of(b":").expect("valid"), None);
         assert_eq!(
             data_of(b"data: a\ndata: b").expect("valid"),
-            Some("a\nb".to_owned())
+            Some("a\nb".into())
         );
         assert!(data_of(b"nonsense").is_err());
     }

@@ -11,6 +11,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::Target;
+use super::frame::{self, Frame};
 
 pub struct WsStream {
     socket: WebSocketStream<TcpStream>,
@@ -53,11 +54,12 @@ pub async fn open(target: &Target, local: IpAddr) -> anyhow::Result<WsStream> {
 }
 
 impl WsStream {
-    pub async fn next(&mut self) -> anyhow::Result<Option<String>> {
+    /// The next frame, read from the message's own buffer.
+    pub async fn next(&mut self) -> anyhow::Result<Option<Frame>> {
         loop {
             match self.socket.next().await {
                 None | Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Ok(Message::Text(text))) => return Ok(Some(text.as_str().to_owned())),
+                Some(Ok(Message::Text(text))) => return Ok(Some(frame::read(text.as_str()))),
                 Some(Ok(Message::Binary(_))) => bail!("the server sent a binary frame"),
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error).context("reading the WebSocket"),
