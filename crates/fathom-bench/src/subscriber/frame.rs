@@ -4,6 +4,8 @@
 //! fixed order (`type` first, then `seq`, …, `committed_at`, then the records); anything else is
 //! parsed as JSON.
 
+use std::sync::LazyLock;
+
 use serde::Deserialize;
 
 /// One frame, as far as the bench cares.
@@ -33,8 +35,10 @@ pub fn read(text: &str) -> Frame {
     if let Some(rest) = text.strip_prefix(EVENT_PREFIX) {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if let Ok(seq) = rest[..digits].parse::<i64>() {
-            let committed_at_us = rest
-                .find(COMMITTED_AT)
+            static COMMITTED_AT_FINDER: LazyLock<memchr::memmem::Finder<'static>> =
+                LazyLock::new(|| memchr::memmem::Finder::new(COMMITTED_AT));
+            let committed_at_us = COMMITTED_AT_FINDER
+                .find(rest.as_bytes())
                 .and_then(|at| rest.get(at + COMMITTED_AT.len()..))
                 .and_then(|tail| tail.get(..24))
                 .and_then(timestamp_micros);

@@ -37,19 +37,22 @@ impl Blocks {
 
     /// The next complete block (up to a blank line, without it).
     fn take(&mut self) -> Option<&[u8]> {
-        let mut at = self.scanned.max(self.start);
-        while let Some(offset) = self.buffer[at..].iter().position(|b| *b == b'\n') {
-            let newline = at + offset;
-            if newline > self.start && self.buffer[newline - 1] == b'\n' {
-                let from = self.start;
-                self.start = newline + 1;
+        // A blank line ends the block: search "\n\n" again from the last byte scanned, which
+        // may be the first newline of a pair split between two chunks.
+        let search_from = self.scanned.saturating_sub(1).max(self.start);
+        match memchr::memmem::find(&self.buffer[search_from..], b"\n\n") {
+            Some(offset) => {
+                let end = search_from + offset;
+                let block = self.start;
+                self.start = end + 2;
                 self.scanned = self.start;
-                return Some(&self.buffer[from..newline - 1]);
+                Some(&self.buffer[block..end])
             }
-            at = newline + 1;
+            None => {
+                self.scanned = self.buffer.len();
+                None
+            }
         }
-        self.scanned = self.buffer.len();
-        None
     }
 }
 

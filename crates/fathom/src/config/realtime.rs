@@ -30,7 +30,7 @@ pub struct RealtimeConfig {
     /// Realtime connections (SSE and WebSocket) one node holds at most; more are answered 503.
     pub max_connections: usize,
     /// Threads that run realtime connections, at a lower scheduling priority than requests
-    /// (`None`: half the CPUs, at least one; `0`: on the request threads).
+    /// (`None`: one per CPU; `0`: on the request threads).
     pub threads: Option<usize>,
 }
 
@@ -85,11 +85,11 @@ impl RealtimeConfig {
         Ok(())
     }
 
-    /// The realtime threads to start: as configured, or half the CPUs (at least one).
+    /// The realtime threads to start: as configured, or one per CPU (their lower priority, not
+    /// their number, keeps them from taking CPU that requests need).
     pub fn threads(&self) -> usize {
-        self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))
-        })
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
 
     pub fn settings(&self) -> fathom_api::RealtimeSettings {
