@@ -4,7 +4,7 @@
 
 use anyhow::{Context, ensure};
 
-use crate::report::realtime::{outbox_cost_table, realtime_table};
+use crate::report::realtime::{encryption_cost_table, outbox_cost_table, realtime_table};
 use crate::report::{results_footer, results_table};
 use crate::results::Results;
 
@@ -27,6 +27,10 @@ pub fn extra_tables(results: &Results) -> String {
     if let Some(cost) = &results.outbox_cost {
         out.push_str("\n#### The outbox's write cost: W1 before and after the outbox\n\n");
         out.push_str(&outbox_cost_table(cost));
+    }
+    if let Some(cost) = &results.encryption_cost {
+        out.push_str("\n#### The cost of encrypted fields: W1 and W2, and key rotation\n\n");
+        out.push_str(&encryption_cost_table(cost));
     }
     out
 }

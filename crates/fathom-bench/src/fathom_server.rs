@@ -68,11 +68,86 @@ impl FathomOptions {
 /// A running Fathom and its data directory (deleted when dropped, after the process).
 pub struct FathomServer {
     pub process: ServerProcess,
+    /// Runs a CLI command on this server's schema and data, with its environment.
+    pub cli: Cli,
     _data: TempDir,
+}
+
+/// The `fathom` command line as a server was started: binary, schema, data directory and
+/// environment.
+#[derive(Debug, Clone)]
+pub struct Cli {
+    bin: PathBuf,
+    schema: PathBuf,
+    data_dir: PathBuf,
+    home: PathBuf,
+    environment: Vec<(String, String)>,
+}
+
+impl Cli {
+    /// `fathom <args> --schema … --data-dir …` in the server's directory, without the
+    /// caller's FATHOM_* variables.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = self.bare(args);
+        command
+            .arg("--schema")
+            .arg(&self.schema)
+            .arg("--data-dir")
+            .arg(&self.data_dir);
+        command
+    }
+
+    /// `fathom <args>` alone (for the commands that take no schema or data directory), in the
+    /// server's directory and environment.
+    pub fn bare(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.bin);
+        command
+            .args(args)
+            // No fathom.toml from the caller's directory may leak into the run.
+            .current_dir(&self.home)
+            .env_remove("RUST_LOG");
+        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FATHOM_")) {
+            command.env_remove(key);
+        }
+        command.envs(self.environment.iter().cloned());
+        command
+    }
+
+    /// Runs `command` (made by [`Cli::command`] or [`Cli::bare`]) to completion; its output,
+    /// or why it failed.
+    pub fn run(&self, mut command: Command) -> anyhow::Result<String> {
+        let shown: Vec<String> = command
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let output = command
+            .output()
+            .with_context(|| format!("running fathom {}", shown.join(" ")))?;
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        ensure!(
+            output.status.success(),
+            "fathom {} failed: {text}",
+            shown.join(" ")
+        );
+        Ok(text)
+    }
 }
 
 /// Writes the schema, creates the administrator, then starts `fathom serve` on port 0.
 pub fn start(options: &FathomOptions) -> anyhow::Result<FathomServer> {
+    start_with(options, SCHEMA, &[])
+}
+
+/// [`start`] with another schema and more environment (a key file, for one).
+pub fn start_with(
+    options: &FathomOptions,
+    schema_text: &str,
+    environment: &[(String, String)],
+) -> anyhow::Result<FathomServer> {
     // Absolute, because the commands run in the data directory.
     let bin = std::fs::canonicalize(&options.bin).with_context(|| {
         format!(
@@ -82,26 +157,17 @@ pub fn start(options: &FathomOptions) -> anyhow::Result<FathomServer> {
     })?;
     let data = tempfile::tempdir().context("creating a data directory")?;
     let schema = data.path().join("bench.schema.toml");
-    std::fs::write(&schema, SCHEMA).context("writing the bench schema")?;
-    let db_dir = data.path().join("data");
-    let common = |command: &mut Command| {
-        command
-            .arg("--schema")
-            .arg(&schema)
-            .arg("--data-dir")
-            .arg(&db_dir)
-            // No fathom.toml from the caller's directory may leak into the run.
-            .current_dir(data.path())
-            .env_remove("RUST_LOG");
-        for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("FATHOM_")) {
-            command.env_remove(key);
-        }
-        command.envs(options.environment());
+    std::fs::write(&schema, schema_text).context("writing the bench schema")?;
+    let mut all_environment = options.environment();
+    all_environment.extend(environment.iter().cloned());
+    let cli = Cli {
+        bin,
+        schema,
+        data_dir: data.path().join("data"),
+        home: data.path().to_path_buf(),
+        environment: all_environment,
     };
-
-    let mut create_admin = Command::new(&bin);
-    create_admin.args(["users", "create-admin", "--email", ADMIN_EMAIL]);
-    common(&mut create_admin);
+    let mut create_admin = cli.command(&["users", "create-admin", "--email", ADMIN_EMAIL]);
     let output = create_admin
         .env("FATHOM_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .output()
@@ -113,12 +179,11 @@ pub fn start(options: &FathomOptions) -> anyhow::Result<FathomServer> {
         String::from_utf8_lossy(&output.stderr)
     );
 
-    let mut serve = Command::new(&bin);
-    serve.args(["serve", "--listen", "127.0.0.1:0"]);
-    common(&mut serve);
+    let serve = cli.command(&["serve", "--listen", "127.0.0.1:0"]);
     let process = spawn_announcing(serve, Duration::from_secs(60))?;
     Ok(FathomServer {
         process,
+        cli,
         _data: data,
     })
 }

@@ -10,6 +10,7 @@ pub mod chart;
 pub mod client;
 pub mod data;
 pub mod docs;
+pub mod encryption_cost;
 pub mod fathom_server;
 pub mod floor;
 pub mod loadgen;

@@ -29,6 +29,10 @@ pub struct Results {
     /// run (absent unless the suite was given `--fathom-main-bin`).
     #[serde(default)]
     pub outbox_cost: Option<OutboxCost>,
+    /// W1 and W2 with two fields encrypted against the same schema in clear, and key rotation's
+    /// speed (absent unless the suite ran `encryption`).
+    #[serde(default)]
+    pub encryption_cost: Option<EncryptionCost>,
 }
 
 /// W5: subscribers on one collection and one writer.
@@ -146,6 +150,22 @@ pub struct OutboxCost {
     pub main_commit: Option<String>,
     /// One row per load: `fathom` is this build, `baseline` is main.
     pub rows: Vec<WorkloadResult>,
+}
+
+/// The cost of encrypted fields: `fathom` is the server with two fields encrypted (one with a
+/// blind index), `baseline` the same schema in clear; and the rotation that followed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncryptionCost {
+    pub rows: Vec<WorkloadResult>,
+    pub rotation: Rotation,
+}
+
+/// `fathom keys rotate-data` over every record of the encrypted server, while it served.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rotation {
+    pub records: u64,
+    pub seconds: f64,
+    pub records_per_second: f64,
 }
 
 fn one_round() -> u32 {

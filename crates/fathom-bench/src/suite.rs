@@ -316,6 +316,20 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         }
         _ => None,
     };
+    let encryption_cost = if options.runs("encryption") {
+        let cost = crate::encryption_cost::run(&crate::encryption_cost::EncryptionCostOptions {
+            fathom: fathom_options.clone(),
+            records: options.records,
+            bounds: bench.bounds,
+            rounds: options.rounds,
+            warmup: options.warmup,
+            concurrency: options.concurrency,
+        })
+        .await?;
+        Some(cost)
+    } else {
+        None
+    };
     Ok(Results {
         version: FORMAT_VERSION,
         date,
@@ -339,5 +353,6 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         notes,
         realtime,
         outbox_cost,
+        encryption_cost,
     })
 }

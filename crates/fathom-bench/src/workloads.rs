@@ -174,22 +174,22 @@ impl Bench {
     }
 
     fn fathom_get(&self) -> Op {
-        let (client, ids, token) = (
-            self.fathom.client.clone(),
-            self.fathom.ids.clone(),
-            self.admin_token.clone(),
-        );
-        let base = format!("{}/api/v1/items/", self.fathom.base);
-        op(move |n| {
-            let id = pick(&ids, n);
-            expect_status(client.get(format!("{base}{id}")).bearer_auth(&*token), 200)
-        })
+        fathom_get(&self.fathom, self.admin_token.clone())
     }
 
     fn baseline_get(&self) -> Op {
         let (client, ids) = (self.baseline.client.clone(), self.baseline.ids.clone());
         let base = format!("{}/items/", self.baseline.base);
         op(move |n| expect_status(client.get(format!("{base}{}", pick(&ids, n))), 200))
+    }
+
+    /// W2 against two Fathom servers, `fathom` and `baseline` (another configuration of
+    /// Fathom), each read with its own administrator's token.
+    pub async fn w2_get_fathoms(&self, load: Load, baseline_token: Arc<str>) -> WorkloadResult {
+        let fathom = self.fathom_get();
+        let baseline = fathom_get(&self.baseline, baseline_token);
+        self.compare(("W2", "get by id"), load, fathom, Some(baseline))
+            .await
     }
 
     /// W2: a random existing record by id; Fathom's requests carry the admin's access token.
@@ -348,6 +348,16 @@ fn fathom_create(side: &Side, token: Arc<str>, owners: Arc<Vec<String>>) -> Op {
     op(move |n| {
         let body = item(n, &mut Lcg::new(mix(n)), &owners);
         expect_status(client.post(&url).bearer_auth(&*token).json(&body), 201)
+    })
+}
+
+/// A random record of `side` by id, read with `token`.
+fn fathom_get(side: &Side, token: Arc<str>) -> Op {
+    let (client, ids) = (side.client.clone(), side.ids.clone());
+    let base = format!("{}/api/v1/items/", side.base);
+    op(move |n| {
+        let id = pick(&ids, n);
+        expect_status(client.get(format!("{base}{id}")).bearer_auth(&*token), 200)
     })
 }
 

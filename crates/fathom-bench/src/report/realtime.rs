@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 
 use super::{markdown_table, number, thousands, times};
-use crate::results::{Delivery, OutboxCost, PhaseCpu, RealtimeResults};
+use crate::results::{
+    Delivery, EncryptionCost, OutboxCost, PhaseCpu, RealtimeResults, WorkloadResult,
+};
 
 /// How W5's delivery latency is measured (a note of every run that has W5).
 pub const METHOD_NOTE: &str = "W5 delivery latency is the subscriber's receive instant minus the \
@@ -194,9 +196,54 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
 
 /// The outbox's write cost: W1 on main as it was before the outbox, and on this build.
 pub fn outbox_cost_table(cost: &OutboxCost) -> String {
+    let mut out = two_servers_table(
+        &cost.rows,
+        [
+            "main before the outbox",
+            "this build (outbox)",
+            "this build / before",
+        ],
+    );
+    let _ = writeln!(
+        out,
+        "\n- Both servers fresh and empty, same settings, taking turns round by round; the \
+         before-binary is main at {}.",
+        cost.main_commit
+            .as_deref()
+            .unwrap_or("an unrecorded commit")
+    );
+    out
+}
+
+/// The cost of encrypted fields on W1 and W2, and the rotation's speed.
+pub fn encryption_cost_table(cost: &EncryptionCost) -> String {
+    let mut out = two_servers_table(
+        &cost.rows,
+        [
+            "fields in clear",
+            "title and team encrypted (team blind-indexed)",
+            "encrypted / clear",
+        ],
+    );
+    let r = &cost.rotation;
+    let _ = writeln!(
+        out,
+        "\n- Both servers of this build, fresh, seeded alike, taking turns round by round.\n- \
+         `fathom keys rotate-data --batch 500` under a new key while the encrypted server served: \
+         {} records in {:.1} s, **{} records/s**.",
+        thousands(r.records as f64),
+        r.seconds,
+        thousands(r.records_per_second)
+    );
+    out
+}
+
+/// Rows of workloads run against two servers (`baseline` first, then `fathom`, then the ratio),
+/// labelled `[baseline, fathom, ratio]`.
+fn two_servers_table(rows_in: &[WorkloadResult], labels: [&str; 3]) -> String {
     let header = [
-        "W1 create",
-        "build",
+        "workload",
+        "server",
         "req/s",
         "p50 ms",
         "p95 ms",
@@ -205,11 +252,11 @@ pub fn outbox_cost_table(cost: &OutboxCost) -> String {
         "CPU µs/req",
     ];
     let mut rows = Vec::new();
-    for row in &cost.rows {
-        let cells = |build: &str, s: &crate::report::Summary| {
+    for row in rows_in {
+        let cells = |server: &str, s: &crate::report::Summary| {
             vec![
                 String::new(),
-                build.to_owned(),
+                server.to_owned(),
                 thousands(s.throughput),
                 number(s.p50_ms),
                 number(s.p95_ms),
@@ -219,15 +266,15 @@ pub fn outbox_cost_table(cost: &OutboxCost) -> String {
                     .map_or_else(|| "–".into(), |c| format!("{c:.0}")),
             ]
         };
-        if let Some(main) = &row.baseline {
-            let mut first = cells("main before the outbox", main);
-            first[0] = row.load.clone();
+        if let Some(baseline) = &row.baseline {
+            let mut first = cells(labels[0], baseline);
+            first[0] = format!("{} {}, {}", row.id, row.name, row.load);
             rows.push(first);
-            rows.push(cells("this build (outbox)", &row.fathom));
+            rows.push(cells(labels[1], &row.fathom));
             if let Some(r) = &row.ratio {
                 rows.push(vec![
                     String::new(),
-                    "this build / before".to_owned(),
+                    labels[2].to_owned(),
                     times(r.throughput),
                     times(r.p50),
                     times(r.p95),
@@ -238,14 +285,5 @@ pub fn outbox_cost_table(cost: &OutboxCost) -> String {
             }
         }
     }
-    let mut out = markdown_table(&header, &rows, 2);
-    let _ = writeln!(
-        out,
-        "\n- Both servers fresh and empty, same settings, taking turns round by round; the \
-         before-binary is main at {}.",
-        cost.main_commit
-            .as_deref()
-            .unwrap_or("an unrecorded commit")
-    );
-    out
+    markdown_table(&header, &rows, 2)
 }
