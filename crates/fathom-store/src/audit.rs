@@ -213,6 +213,19 @@ pub fn actor_text(actor: Actor) -> Option<String> {
     }
 }
 
+/// The entry a migration writes in its own transaction: the version it makes and its steps
+/// (descriptions name collections and fields, never values).
+pub(crate) fn migration(plan: &crate::plan::MigrationPlan) -> AuditEntry {
+    let steps: Vec<&str> = plan.steps.iter().map(|s| s.description.as_str()).collect();
+    AuditEntry {
+        action: "schema_migrated".into(),
+        outcome: "success".into(),
+        target: Some(format!("version {}", plan.from_version + 1)),
+        detail: Some(steps.join("; ")),
+        ..AuditEntry::default()
+    }
+}
+
 /// The checkpoint pruning appends after removing entries `..= through` (`through_hash` being
 /// the hash of the last one removed).
 pub(crate) fn checkpoint(through: i64, through_hash: &str, removed: usize) -> AuditEntry {

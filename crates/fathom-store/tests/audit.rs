@@ -146,7 +146,11 @@ async fn changes_to_an_audited_collection_are_logged_with_field_names_only() {
         .await
         .unwrap();
 
-    let log = chain(&f.store).await;
+    let mut log = chain(&f.store).await;
+    // The migration that made the tables is the first entry, written in its own transaction.
+    let migration = log.remove(0);
+    assert_eq!(migration.entry.action, "schema_migrated");
+    assert_eq!(migration.entry.target.as_deref(), Some("version 1"));
     let actions: Vec<&str> = log.iter().map(|r| r.entry.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -169,7 +173,7 @@ async fn changes_to_an_audited_collection_are_logged_with_field_names_only() {
         let text = format!("{record:?}");
         assert!(!text.contains("secret"), "a value leaked: {text}");
     }
-    assert_eq!(verify(&f.store).await.unwrap(), 4);
+    assert_eq!(verify(&f.store).await.unwrap(), 5);
 }
 
 #[tokio::test]
@@ -195,7 +199,11 @@ async fn a_failed_unit_of_work_leaves_no_audit_entry() {
         .await
         .unwrap();
     let seqs: Vec<i64> = chain(&f.store).await.iter().map(|r| r.seq).collect();
-    assert_eq!(seqs, [1, 2]);
+    assert_eq!(
+        seqs,
+        [1, 2, 3],
+        "the migration, then the two units that committed"
+    );
     verify(&f.store).await.unwrap();
 }
 
@@ -232,9 +240,9 @@ async fn the_chain_stays_linear_under_concurrent_writers() {
         task.await.unwrap();
     }
     let log = chain(&f.store).await;
-    assert_eq!(log.len(), 24 + 48);
+    assert_eq!(log.len(), 1 + 24 + 48, "the migration, then every append");
     assert!(log.iter().zip(1..).all(|(r, n)| r.seq == n));
-    assert_eq!(verify(&f.store).await.unwrap(), 72);
+    assert_eq!(verify(&f.store).await.unwrap(), 73);
 }
 
 #[tokio::test]
@@ -255,9 +263,9 @@ async fn pruning_leaves_a_checkpoint_and_a_chain_that_still_verifies() {
         }
         removed += step;
     }
-    assert_eq!(removed, 20);
+    assert_eq!(removed, 21, "the migration's entry and our 20 oldest");
     let log = chain(&f.store).await;
-    assert_eq!(log.first().unwrap().seq, 21);
+    assert_eq!(log.first().unwrap().seq, 22);
     let checkpoint = log.last().unwrap();
     assert_eq!(checkpoint.entry.action, CHECKPOINT_ACTION);
     assert!(
@@ -266,17 +274,18 @@ async fn pruning_leaves_a_checkpoint_and_a_chain_that_still_verifies() {
             .detail
             .as_deref()
             .unwrap()
-            .contains("\"pruned_through\":20")
+            .contains("\"pruned_through\":21")
     );
     assert_eq!(verify(&f.store).await.unwrap(), 11);
     // Pruning again finds nothing due: the checkpoint does not make room for itself.
     assert_eq!(f.store.prune_audit(count).await.unwrap(), 0);
 
-    // By age: everything but the newest entry is older than a millisecond.
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // By age: everything but the newest entry is older than a second (the newest stays young
+    // while the steps run).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     f.store.audit(entry("fresh")).await.unwrap();
     let age = AuditRetention {
-        max_age: Some(Duration::from_millis(10)),
+        max_age: Some(Duration::from_secs(1)),
         max_count: None,
     };
     while f.store.prune_audit(age).await.unwrap() > 0 {}

@@ -15,7 +15,7 @@ impl Store {
             Backend::Postgres(p) => {
                 let mut client = p.client().await?;
                 let tx = client.transaction().await.map_err(from_postgres)?;
-                pg::append(&tx, &[entry]).await?;
+                pg::append(&*tx, &[entry]).await?;
                 tx.commit().await.map_err(from_postgres)
             }
         }
@@ -34,7 +34,7 @@ impl Store {
     pub async fn audit_query(&self, query: AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.pool.read(move |conn| lite::log(conn, &query)).await,
-            Backend::Postgres(p) => pg::log(&p.client().await?, &query).await,
+            Backend::Postgres(p) => pg::log(&**p.client().await?, &query).await,
         }
     }
 
@@ -51,7 +51,7 @@ impl Store {
                     .await
             }
             Backend::Postgres(p) => {
-                pg::chain_read(&p.client().await?, after, i64::from(limit)).await
+                pg::chain_read(&**p.client().await?, after, i64::from(limit)).await
             }
         }
     }
@@ -60,7 +60,7 @@ impl Store {
     pub async fn audit_head(&self) -> Result<AuditHead, StoreError> {
         match &*self.backend {
             Backend::Sqlite(s) => s.pool.read(lite::head).await,
-            Backend::Postgres(p) => pg::head(&p.client().await?).await,
+            Backend::Postgres(p) => pg::head(&**p.client().await?).await,
         }
     }
 
@@ -88,7 +88,7 @@ impl Store {
             Backend::Postgres(p) => {
                 let mut client = p.client().await?;
                 let tx = client.transaction().await.map_err(from_postgres)?;
-                let removed = pg::prune(&tx, &retention).await?;
+                let removed = pg::prune(&*tx, &retention).await?;
                 tx.commit().await.map_err(from_postgres)?;
                 Ok(removed)
             }

@@ -2,11 +2,13 @@
 //! head row (`SELECT ... FOR UPDATE` in the writing transaction): appends from every node queue
 //! on that row lock, each reads the head its predecessor committed, and the chain stays linear.
 //! A unit of work appends its entries as its last statement before COMMIT, so the lock is held
-//! only for the insert and the commit itself.
+//! only for the insert and the commit itself. The functions take any tokio-postgres client, so
+//! a migration's dedicated connection appends in its own transaction too (hence `prepare`, not
+//! the pool's statement cache: audited writes pay one more round trip per statement).
 
-use deadpool_postgres::GenericClient;
 use fathom_schema::value::now_timestamp;
 use time::OffsetDateTime;
+use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::values::{get, get_timestamp, parse_timestamp};
@@ -78,7 +80,7 @@ async fn read_head<C: GenericClient>(
     } else {
         "SELECT \"seq\", \"hash\" FROM \"_fathom_audit_head\" WHERE \"id\" = 1"
     };
-    let statement = conn.prepare_cached(sql).await.map_err(from_postgres)?;
+    let statement = conn.prepare(sql).await.map_err(from_postgres)?;
     let row = conn
         .query_opt(&statement, &[])
         .await
@@ -129,7 +131,7 @@ async fn insert_after<C: GenericClient>(
     let at_value = parse_timestamp(&at)?;
     let records = audit::chain(head, &at, entries);
     let insert = tx
-        .prepare_cached(&format!(
+        .prepare(&format!(
             "INSERT INTO \"_fathom_audit\" ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
         ))
         .await
@@ -159,7 +161,7 @@ async fn insert_after<C: GenericClient>(
     }
     if let Some(last) = records.last() {
         let update = tx
-            .prepare_cached(
+            .prepare(
                 "UPDATE \"_fathom_audit_head\" SET \"seq\" = $1, \"hash\" = $2 WHERE \"id\" = 1",
             )
             .await
@@ -198,7 +200,7 @@ pub(crate) async fn chain_read<C: GenericClient>(
     limit: i64,
 ) -> Result<Vec<AuditRecord>, StoreError> {
     let statement = conn
-        .prepare_cached(&format!(
+        .prepare(&format!(
             "SELECT {COLUMNS} FROM \"_fathom_audit\" WHERE \"seq\" > $1 ORDER BY \"seq\" LIMIT $2"
         ))
         .await
@@ -220,7 +222,7 @@ pub(crate) async fn log<C: GenericClient>(
     let since: Option<OffsetDateTime> = query.since.as_deref().map(parse_timestamp).transpose()?;
     let until: Option<OffsetDateTime> = query.until.as_deref().map(parse_timestamp).transpose()?;
     let statement = conn
-        .prepare_cached(&format!(
+        .prepare(&format!(
             "SELECT {COLUMNS} FROM \"_fathom_audit\"
              WHERE ($1::text IS NULL OR \"actor\" = $1) AND ($2::text IS NULL OR \"action\" = $2)
                AND ($3::text IS NULL OR \"collection\" = $3)
