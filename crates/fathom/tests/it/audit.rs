@@ -143,7 +143,7 @@ async fn record_changes_of_an_audited_collection_are_logged_by_name_and_filtered
 }
 
 /// `fathom audit ARGS` against the app's database; exit code, stdout and stderr.
-fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn cli(app: &TestApp, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["audit"];
     all.extend_from_slice(args);
     all.extend(["--data-dir", app.data_dir.path().to_str().unwrap()]);
