@@ -431,6 +431,7 @@ mod tests {
             timestamps: true,
             tenant_scoped: false,
             require_if_match: false,
+            audit: false,
             rules: crate::model::Rules::default(),
         }
     }

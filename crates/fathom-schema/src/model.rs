@@ -111,6 +111,11 @@ pub struct Collection {
     /// batch); without it they are refused with 428. Not a database matter: no migration.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_if_match: bool,
+    /// Every create, update, delete, restore and purge of a record writes an entry to the
+    /// hash-chained audit log in the write's own transaction (actor, request id, record id and
+    /// the changed field names, never values). Not a database matter: no migration.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub audit: bool,
     /// Who may do what. An operation without a rule is for administrators only.
     #[serde(default, skip_serializing_if = "Rules::is_empty")]
     pub rules: Rules,

@@ -282,7 +282,7 @@ fn unknown_collection_keys_are_reported_with_a_suggestion() {
         1,
         "Unknown key `soft_delet` in collection `posts`.",
         "Did you mean `soft_delete`? Allowed keys are `fields`, `indexes`, `soft_delete`, \
-         `timestamps`, `tenant_scoped`, `require_if_match`, `rules`, `renamed_from`.",
+         `timestamps`, `tenant_scoped`, `require_if_match`, `audit`, `rules`, `renamed_from`.",
     );
     assert_eq!(e.path, "collections.posts.soft_delet");
 }

@@ -74,6 +74,7 @@ fn the_example_parses_to_the_expected_model() {
         timestamps: true,
         tenant_scoped: false,
         require_if_match: false,
+        audit: false,
         rules: Default::default(),
     };
     let products = Collection {
@@ -128,6 +129,7 @@ fn the_example_parses_to_the_expected_model() {
         timestamps: true,
         tenant_scoped: false,
         require_if_match: false,
+        audit: false,
         rules: Default::default(),
     };
     let expected = Schema {

@@ -139,6 +139,9 @@ pub(crate) struct Draft {
     pub tenant: Option<String>,
     pub changed: Vec<String>,
     pub record: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The audit action of the change (`record.create`, ...) when its collection has
+    /// `audit = true`; the unit of work writes an audit entry for it (`audit::record_entries`).
+    pub audit: Option<&'static str>,
 }
 
 impl Draft {
@@ -190,7 +193,10 @@ impl Draft {
                 collection.soft_delete,
             ),
             WriteOp::Purge { collection, .. } => {
-                Self::new(collection, EventOperation::Delete, after, Vec::new(), false)
+                let mut draft =
+                    Self::new(collection, EventOperation::Delete, after, Vec::new(), false);
+                draft.audit = draft.audit.map(|_| "record.purge");
+                draft
             }
             WriteOp::Restore { collection, .. } => Self::new(
                 collection,
@@ -219,6 +225,12 @@ impl Draft {
             tenant: after.tenant.clone(),
             changed,
             record: keep_record.then(|| after.to_json()),
+            audit: collection.audit.then_some(match operation {
+                EventOperation::Create => "record.create",
+                EventOperation::Update => "record.update",
+                EventOperation::Delete => "record.delete",
+                EventOperation::Restore => "record.restore",
+            }),
         }
     }
 }

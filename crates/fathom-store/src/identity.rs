@@ -1,5 +1,5 @@
 //! Identity storage: users, sessions (each the family of its refresh tokens), single-use tokens,
-//! signing keys and the audit log. Every redemption of a single-use secret is one conditional
+//! signing keys (the audit log is `audit.rs`). Every redemption of a single-use secret is one conditional
 //! UPDATE on the single writer, so concurrent redemptions of one token yield exactly one success.
 
 use uuid::Uuid;
@@ -140,28 +140,6 @@ pub struct ApiKey {
     /// the account no longer exists; ignored when a key is stored). The API decides from it
     /// whether the key is suspended.
     pub creator: Option<KeyCreator>,
-}
-
-/// One security-relevant event. Never holds a secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditEntry {
-    /// What happened: `login`, `lockout`, `refresh_reuse`, `password_change`, ...
-    pub action: String,
-    /// `success`, `failure` or `denied`.
-    pub outcome: String,
-    pub actor: Option<String>,
-    pub target: Option<String>,
-    pub request_id: Option<String>,
-    pub ip: Option<String>,
-    pub detail: Option<String>,
-}
-
-/// An audit entry as stored, with its sequence number and time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRecord {
-    pub seq: i64,
-    pub at: String,
-    pub entry: AuditEntry,
 }
 
 /// Runs a write: on SQLite as a job of the single writer; on PostgreSQL in a transaction of its
@@ -428,15 +406,5 @@ impl Store {
     /// Revokes a key at once; returns the key, or `None` when no live key has this id.
     pub async fn revoke_api_key(&self, id: Uuid) -> Result<Option<ApiKey>, StoreError> {
         on_writer!(self, |conn| api_keys::revoke(conn, id))
-    }
-
-    /// Appends to the audit log.
-    pub async fn audit(&self, entry: AuditEntry) -> Result<(), StoreError> {
-        on_writer!(self, |conn| sql::append_audit(conn, &entry))
-    }
-
-    /// The newest `limit` audit records, newest first.
-    pub async fn audit_log(&self, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-        on_reader!(self, |conn| sql::audit_log(conn, limit))
     }
 }

@@ -7,6 +7,7 @@
 //! escape (they are classified into [`StoreErrorKind`] here); every write runs through a
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
+pub mod audit;
 mod cascade;
 pub mod crypto;
 mod cursors;
@@ -32,14 +33,15 @@ use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
+pub use audit::{AuditEntry, AuditHead, AuditQuery, AuditRecord, AuditRetention};
 pub use crypto::KeyRing;
 pub use cursors::{CursorState, Lease};
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};
 pub use idempotency::{Idempotency, IdempotencyRecord, Renderer, StoredResponse};
 pub use identity::{
-    ApiKey, AuditEntry, AuditRecord, Authority, KeyCreator, NewUser, RefreshOutcome, Session,
-    StoredSigningKey, User, UserChanges,
+    ApiKey, Authority, KeyCreator, NewUser, RefreshOutcome, Session, StoredSigningKey, User,
+    UserChanges,
 };
 pub use keys::{KeyUsage, PLAINTEXT};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};

@@ -32,6 +32,8 @@ pub struct Application {
     schema_file: Option<std::path::PathBuf>,
     /// How long the outbox keeps events (`[events]`), enforced by the pruner.
     retention: fathom_store::Retention,
+    /// How long the audit log keeps entries (`[audit]`), enforced by the audit pruner.
+    audit_retention: fathom_store::AuditRetention,
     /// The realtime threads (`[realtime] threads`).
     fan_out: crate::fan_out::FanOut,
     /// The broker sinks (`[brokers]`), started with the server.
@@ -192,6 +194,7 @@ impl Application {
             applied,
             schema_file: None,
             retention: config.events.retention(),
+            audit_retention: config.audit.retention(),
             fan_out,
             sinks: Some(sinks),
             lease_ttl: config.brokers.lease_ttl(),
@@ -265,6 +268,10 @@ impl Application {
         let _pruning = AbortOnDrop(tokio::spawn(crate::pruner::run(
             self.state.store.clone(),
             self.retention,
+        )));
+        let _pruning_audit = AbortOnDrop(tokio::spawn(crate::pruner::prune_audit(
+            self.state.store.clone(),
+            self.audit_retention,
         )));
         let _purging = AbortOnDrop(tokio::spawn(crate::pruner::purge_on_schedule(
             self.state.store.clone(),

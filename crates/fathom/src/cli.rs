@@ -63,6 +63,11 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The hash-chained audit log: verify it, or print its head to anchor it elsewhere.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Copy the SQLite database to a new FILE while it serves, and check the copy
     /// (on PostgreSQL: explains pg_dump and base backups).
     Backup {
@@ -184,6 +189,23 @@ pub enum UsersCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the chain and report the first altered, removed or inserted entry (exit 1 if any).
+    Verify {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// After a successful walk, write the head (`{"seq": .., "hash": ..}`) to FILE.
+        #[arg(long, value_name = "FILE")]
+        export_head: Option<PathBuf>,
+        /// A head exported earlier: its entry must still be in the chain with that hash.
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+    },
+    /// Print the head (newest sequence and its hash) as JSON, to anchor the chain elsewhere.
+    Head(CommonArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -366,6 +388,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             KeysCommand::RotateData { common, batch } => {
                 commands::data_keys::rotate_data(&common, batch).await
             }
+        },
+        Command::Audit { command } => match command {
+            AuditCommand::Verify {
+                common,
+                export_head,
+                anchor,
+            } => commands::audit::verify(&common, export_head.as_deref(), anchor.as_deref()).await,
+            AuditCommand::Head(common) => commands::audit::head(&common).await,
         },
         Command::Backup { common, file } => commands::backup::backup(&common, &file).await,
         Command::Restore {

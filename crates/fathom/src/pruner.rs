@@ -2,7 +2,8 @@
 //! `[events]` retention, one batch (at most 1,000 rows) per statement with a yield between, so a
 //! prune never holds the writer for long; it never removes the latest event. The idempotency
 //! pruner removes keys past `idempotency.ttl_secs` once a minute (expired keys are never
-//! replayed even before then: lookups and the key's upsert compare its age).
+//! replayed even before then: lookups and the key's upsert compare its age). The audit pruner
+//! removes audit entries past `[audit]` retention, each batch leaving a checkpoint entry.
 
 use std::time::Duration;
 
@@ -22,6 +23,30 @@ pub async fn run(store: Store, retention: Retention) {
             }
             Err(e) => {
                 tracing::warn!(error = %e.detail, "pruning the outbox failed; retrying");
+                tokio::time::sleep(IDLE * 5).await;
+            }
+        }
+    }
+}
+
+/// Prunes the audit log past `[audit]` retention until the task is aborted; returns at once
+/// when the log keeps everything. Each step removes a batch and leaves its checkpoint entry.
+pub async fn prune_audit(store: Store, retention: fathom_store::AuditRetention) {
+    if retention.keeps_everything() {
+        return;
+    }
+    loop {
+        match store.prune_audit(retention).await {
+            Ok(0) => tokio::time::sleep(IDLE).await,
+            Ok(removed) => {
+                tracing::info!(
+                    removed,
+                    "pruned audit entries past retention, leaving a checkpoint"
+                );
+                tokio::task::yield_now().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e.detail, "pruning the audit log failed; retrying");
                 tokio::time::sleep(IDLE * 5).await;
             }
         }

@@ -63,6 +63,7 @@ fn audit(admin: &Admin, action: &str, key: &ApiKey) -> AuditEntry {
         request_id: Some(crate::request_id::current()),
         ip: crate::client_ip::current().map(|ip| ip.to_string()),
         detail: Some(format!("{} ({})", key.name, key.scopes.join(" "))),
+        ..AuditEntry::default()
     }
 }
 

@@ -221,6 +221,7 @@ pub async fn update(
         request_id: Some(crate::request_id::current()),
         ip: crate::client_ip::current().map(|ip| ip.to_string()),
         detail: Some(detail.join("; ")),
+        ..AuditEntry::default()
     };
     state.store.audit(entry).await?;
     Ok(envelope(admin_view(&after), Map::new()).into_response())

@@ -103,6 +103,7 @@ fn audit(admin: &Admin, action: &str, id: &str, detail: Option<String>) -> Audit
         request_id: Some(crate::request_id::current()),
         ip: crate::client_ip::current().map(|ip| ip.to_string()),
         detail,
+        ..AuditEntry::default()
     }
 }
 

@@ -196,13 +196,16 @@ pub fn paths() -> Vec<(String, Value)> {
                 "tags": [ADMIN_TAG],
                 "operationId": "adminListAudit",
                 "summary": "Read the audit log",
-                "description": "The newest entries, newest first: sign-ins and their failures, \
-                    lockouts, refresh-token reuse, password changes and resets, session ends and \
-                    administrative changes.",
+                "description": "Entries matching every filter given, newest first, a page at a \
+                    time: sign-ins and their failures, lockouts, refresh-token reuse, password \
+                    changes and resets, session ends, administrative changes, key rotations, \
+                    purges, and record changes of collections with `audit = true` (field names \
+                    only, never values). Each entry carries its hash and its predecessor's: the \
+                    log is a hash chain that `fathom audit verify` checks.",
                 "security": bearer(),
-                "parameters": [limit_parameter("Entries to return.", AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT)],
+                "parameters": audit_parameters(),
                 "responses": responses(
-                    &[("200", ok("The newest entries.", list_envelope("AuditEntry", schema_ref("Meta"))))],
+                    &[("200", ok("A page of entries.", list_envelope("AuditEntry", audit_page_meta())))],
                     &statuses(&[&[400], denied, &SERVER_ERRORS]),
                 ),
             }}),
@@ -270,4 +273,55 @@ pub fn paths() -> Vec<(String, Value)> {
             }}),
         ),
     ]
+}
+
+/// The filters of `GET /api/v1/admin/audit`.
+fn audit_parameters() -> Value {
+    let text = |name: &str, description: &str| {
+        json!({
+            "name": name, "in": "query", "required": false, "description": description,
+            "schema": { "type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]*$" },
+        })
+    };
+    let time = |name: &str, description: &str| {
+        json!({
+            "name": name, "in": "query", "required": false, "description": description,
+            "schema": { "type": "string", "format": "date-time" },
+        })
+    };
+    json!([
+        limit_parameter("Entries per page.", AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT),
+        text("actor", "Only entries by this actor: a user id, or `api_key:<id>`."),
+        text("action", "Only entries of this action, such as `login` or `record.update`."),
+        text("collection", "Only record changes of this collection."),
+        time("since", "Only entries at or after this time (RFC 3339)."),
+        time("until", "Only entries before this time (RFC 3339)."),
+        {
+            "name": "before", "in": "query", "required": false,
+            "description": "Only entries older than this sequence: `meta.page.next_before` of the previous page.",
+            "schema": { "type": "integer", "minimum": 1, "maximum": i64::MAX },
+        },
+    ])
+}
+
+/// The `meta` of an audit page.
+fn audit_page_meta() -> Value {
+    json!({
+        "type": "object",
+        "required": ["requestId", "page"],
+        "properties": {
+            "requestId": { "type": "string" },
+            "page": {
+                "type": "object",
+                "required": ["limit", "next_before"],
+                "properties": {
+                    "limit": { "type": "integer", "description": "The page size used." },
+                    "next_before": {
+                        "type": ["integer", "null"],
+                        "description": "Pass as `before` for the next page; null once a page comes back short.",
+                    },
+                },
+            },
+        },
+    })
 }

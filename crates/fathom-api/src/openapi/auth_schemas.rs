@@ -311,7 +311,7 @@ pub fn schemas(policy: &PasswordPolicy) -> Map<String, Value> {
     );
     entry.insert(
         "target".into(),
-        nullable_text("The id of the user acted on, for administrative changes."),
+        nullable_text("What was acted on: a user, key or record id."),
     );
     entry.insert(
         "request_id".into(),
@@ -319,6 +319,26 @@ pub fn schemas(policy: &PasswordPolicy) -> Map<String, Value> {
     );
     entry.insert("ip".into(), nullable_text("The client address."));
     entry.insert("detail".into(), nullable_text("More about what happened."));
+    entry.insert(
+        "collection".into(),
+        nullable_text("The collection of a record change (`audit = true` collections)."),
+    );
+    entry.insert(
+        "changed".into(),
+        json!({
+            "type": "array",
+            "items": { "type": "string" },
+            "description": "The names of the fields a record change wrote (never their values).",
+        }),
+    );
+    entry.insert(
+        "prev_hash".into(),
+        json!({ "type": "string", "description": "The hash of the entry before (64 zeros for the first)." }),
+    );
+    entry.insert(
+        "hash".into(),
+        json!({ "type": "string", "description": "SHA-256 over this entry's canonical form and `prev_hash`, lowercase hex (docs/AUDIT.md)." }),
+    );
     out.insert("AuditEntry".into(), object("An audit log entry", entry));
 
     out.insert(

@@ -20,6 +20,7 @@ const COLLECTION_KEYS: &[&str] = &[
     "timestamps",
     "tenant_scoped",
     "require_if_match",
+    "audit",
     "rules",
     super::renames::KEY,
 ];
@@ -194,6 +195,7 @@ fn read_collection(
     let timestamps = read_flag(cx, table, &path, name, "timestamps").unwrap_or(true);
     let tenant_scoped = read_flag(cx, table, &path, name, "tenant_scoped").unwrap_or(false);
     let require_if_match = read_flag(cx, table, &path, name, "require_if_match").unwrap_or(false);
+    let audit = read_flag(cx, table, &path, name, "audit").unwrap_or(false);
     let fields = read_fields(cx, declared, table, &path, entry);
     let indexes = match Entry::get(table, "indexes") {
         Some(indexes) => index::read_indexes(cx, name, &path, &fields.names, timestamps, indexes),
@@ -213,6 +215,7 @@ fn read_collection(
         timestamps,
         tenant_scoped,
         require_if_match,
+        audit,
         rules,
     };
     Some((collection, fields.renames))

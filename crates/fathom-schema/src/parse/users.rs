@@ -78,6 +78,7 @@ pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<C
             timestamps: false,
             tenant_scoped: false,
             require_if_match: false,
+            audit: false,
             rules: Rules::default(),
         })
     })

@@ -42,6 +42,7 @@ pub fn schema() -> Schema {
         timestamps: true,
         tenant_scoped: false,
         require_if_match: false,
+        audit: false,
         rules: Default::default(),
     };
     Schema {

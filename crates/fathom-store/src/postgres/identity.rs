@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::values::{get, get_timestamp, parse_timestamp};
 use crate::error::{StoreError, from_postgres};
-use crate::identity::{AuditEntry, AuditRecord, NewUser, StoredSigningKey, User, UserChanges};
+use crate::identity::{NewUser, StoredSigningKey, User, UserChanges};
 
 // Sessions and refresh tokens live in their own file; `sql::` reaches them through here.
 pub(crate) use super::sessions::{
@@ -335,50 +335,6 @@ pub(crate) async fn add_signing_key<C: GenericClient>(
     )
     .await
     .map(drop)
-}
-
-pub(crate) async fn append_audit<C: GenericClient>(
-    conn: &C,
-    entry: &AuditEntry,
-) -> Result<(), StoreError> {
-    execute(
-        conn,
-        "INSERT INTO \"_fathom_audit\" (\"at\", \"action\", \"outcome\", \"actor\", \"target\", \"request_id\", \"ip\", \"detail\")
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        &[&now()?, &entry.action, &entry.outcome, &entry.actor, &entry.target, &entry.request_id, &entry.ip, &entry.detail],
-    )
-    .await
-    .map(drop)
-}
-
-pub(crate) async fn audit_log<C: GenericClient>(
-    conn: &C,
-    limit: u32,
-) -> Result<Vec<AuditRecord>, StoreError> {
-    rows(
-        conn,
-        "SELECT \"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"target\", \"request_id\", \"ip\", \"detail\"
-         FROM \"_fathom_audit\" ORDER BY \"seq\" DESC LIMIT $1",
-        &[&i64::from(limit)],
-    )
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(AuditRecord {
-            seq: get(r, 0)?,
-            at: timestamp(r, 1)?,
-            entry: AuditEntry {
-                action: get(r, 2)?,
-                outcome: get(r, 3)?,
-                actor: get(r, 4)?,
-                target: get(r, 5)?,
-                request_id: get(r, 6)?,
-                ip: get(r, 7)?,
-                detail: get(r, 8)?,
-            },
-        })
-    })
-    .collect()
 }
 
 pub(crate) async fn users<C: GenericClient>(

@@ -63,8 +63,10 @@ CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "revoked_at" timestamptz,
     "created_by" uuid
 );
+-- The audit log (see audit.rs): sequences are given by the head row, gap-free from 1. A table
+-- made before the chain gets its new columns from `audit::upgrade`.
 CREATE TABLE IF NOT EXISTS "_fathom_audit" (
-    "seq" bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    "seq" bigint PRIMARY KEY,
     "at" timestamptz NOT NULL,
     "action" text NOT NULL,
     "outcome" text NOT NULL,
@@ -72,7 +74,11 @@ CREATE TABLE IF NOT EXISTS "_fathom_audit" (
     "target" text,
     "request_id" text,
     "ip" text,
-    "detail" text
+    "detail" text,
+    "collection" text,
+    "changed" text,
+    "prev_hash" text,
+    "hash" text
 );
 -- A database made before keys recorded their creator gets the column once, filled from the
 -- audit log (the administrator who created each key), so those keys are tied to their creators.

@@ -47,6 +47,7 @@ pub(crate) async fn ensure_system_tables(store: &PgStore) -> Result<(), StoreErr
     tx.batch_execute(include_str!("identity.sql"))
         .await
         .map_err(from_postgres)?;
+    super::audit::upgrade(&*tx).await?;
     tx.batch_execute(super::events::TABLES)
         .await
         .map_err(from_postgres)?;
@@ -263,6 +264,7 @@ pub(crate) async fn migrate(
         )
         .await
         .map_err(from_postgres)?;
+        super::audit::append(&tx, &[crate::audit::migration(&plan)]).await?;
         tx.commit().await.map_err(from_postgres)
     }
     .await;

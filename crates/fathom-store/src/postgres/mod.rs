@@ -5,6 +5,7 @@
 //! ([`scope`]), so a pooled connection never carries one request's tenant into the next.
 
 pub(crate) mod api_keys;
+pub(crate) mod audit;
 pub(crate) mod cursors;
 mod ddl;
 mod events;

@@ -153,6 +153,9 @@ pub(crate) async fn execute(
     // Numbered during COMMIT by the deferred trigger, which holds the counter row's lock only
     // while the transaction commits.
     events::append(&tx, &drafts, &work.origin).await?;
+    // Audit entries of `audit = true` collections: the head row's lock is taken here, last,
+    // so it is held only for the inserts and the COMMIT.
+    super::audit::append(&*tx, &crate::audit::record_entries(&drafts, &work.origin)).await?;
     tx.commit().await.map_err(from_postgres)?;
     Ok(results)
 }

@@ -340,9 +340,9 @@ async fn an_older_database_gets_the_api_key_creator_column_filled_from_the_audit
              INSERT INTO \"_fathom_api_keys\" (\"id\", \"prefix\", \"hash\", \"name\", \"scopes\", \"created_at\") VALUES
                ('{by_admin}', 'aaaaaaaa', 'hash', 'old key', '[\"*:*\"]', now()),
                ('{by_cli}', 'bbbbbbbb', 'hash', 'old key', '[\"*:*\"]', now());
-             INSERT INTO \"_fathom_audit\" (\"at\", \"action\", \"outcome\", \"actor\", \"target\") VALUES
-               (now(), 'api_key_created', 'success', '{admin}', '{by_admin}'),
-               (now(), 'api_key_created', 'success', NULL, '{by_cli}');"
+             INSERT INTO \"_fathom_audit\" (\"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"target\") VALUES
+               (1001, now(), 'api_key_created', 'success', '{admin}', '{by_admin}'),
+               (1002, now(), 'api_key_created', 'success', NULL, '{by_cli}');"
         ))
         .await
         .unwrap();

@@ -7,8 +7,7 @@ use uuid::Uuid;
 
 use crate::error::{StoreError, from_sqlite};
 use crate::identity::{
-    AuditEntry, AuditRecord, Authority, NewUser, RefreshOutcome, Session, StoredSigningKey, User,
-    UserChanges,
+    Authority, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
 };
 
 const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
@@ -384,45 +383,6 @@ pub(crate) fn add_signing_key(conn: &Connection, key: &StoredSigningKey) -> Resu
     .and_then(|mut s| s.execute(params![key.kid, key.private_key, key.public_key, key.created_at]))
     .map_err(from_sqlite)?;
     Ok(())
-}
-
-pub(crate) fn append_audit(conn: &Connection, entry: &AuditEntry) -> Result<(), StoreError> {
-    conn.prepare_cached(
-        "INSERT INTO \"_fathom_audit\" (\"at\", \"action\", \"outcome\", \"actor\", \"target\", \"request_id\", \"ip\", \"detail\")
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![now_timestamp(), entry.action, entry.outcome, entry.actor, entry.target, entry.request_id, entry.ip, entry.detail])
-    })
-    .map_err(from_sqlite)?;
-    Ok(())
-}
-
-pub(crate) fn audit_log(conn: &Connection, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
-    let mut statement = conn
-        .prepare_cached(
-            "SELECT \"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"target\", \"request_id\", \"ip\", \"detail\"
-             FROM \"_fathom_audit\" ORDER BY \"seq\" DESC LIMIT ?1",
-        )
-        .map_err(from_sqlite)?;
-    let rows = statement
-        .query_map([limit], |r| {
-            Ok(AuditRecord {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                entry: AuditEntry {
-                    action: r.get(2)?,
-                    outcome: r.get(3)?,
-                    actor: r.get(4)?,
-                    target: r.get(5)?,
-                    request_id: r.get(6)?,
-                    ip: r.get(7)?,
-                    detail: r.get(8)?,
-                },
-            })
-        })
-        .map_err(from_sqlite)?;
-    rows.map(|r| r.map_err(from_sqlite)).collect()
 }
 
 pub(crate) fn users(

@@ -61,8 +61,10 @@ CREATE TABLE IF NOT EXISTS "_fathom_api_keys" (
     "revoked_at" TEXT,
     "created_by" TEXT
 ) STRICT;
+-- The audit log (see audit.rs): sequences are given by the head row, gap-free from 1. A table
+-- made before the chain gets its new columns from `audit::upgrade`.
 CREATE TABLE IF NOT EXISTS "_fathom_audit" (
-    "seq" INTEGER PRIMARY KEY AUTOINCREMENT,
+    "seq" INTEGER PRIMARY KEY NOT NULL,
     "at" TEXT NOT NULL,
     "action" TEXT NOT NULL,
     "outcome" TEXT NOT NULL,
@@ -70,5 +72,9 @@ CREATE TABLE IF NOT EXISTS "_fathom_audit" (
     "target" TEXT,
     "request_id" TEXT,
     "ip" TEXT,
-    "detail" TEXT
+    "detail" TEXT,
+    "collection" TEXT,
+    "changed" TEXT,
+    "prev_hash" TEXT,
+    "hash" TEXT
 ) STRICT;

@@ -196,6 +196,7 @@ pub(crate) fn migrate(
             params![plan.from_version + 1, fathom_schema::value::now_timestamp(), snapshot, statements],
         )
         .map_err(from_sqlite)?;
+        super::audit::append(&tx, &[crate::audit::migration(&plan)])?;
         tx.commit().map_err(from_sqlite)?;
         Ok(plan)
     })();

@@ -2,6 +2,7 @@
 //! top of the writer/reader [`pool`].
 
 pub(crate) mod api_keys;
+pub(crate) mod audit;
 pub mod backup;
 pub(crate) mod cursors;
 mod ddl;
@@ -153,6 +154,7 @@ impl SqliteStore {
                 .execute_batch(idempotency::TABLE)
                 .map_err(from_sqlite)?;
             api_keys::add_creator_column(&writer)?;
+            audit::upgrade(&writer)?;
             crate::events::advance(&start_watch, events::latest(&writer)?);
             let readers = (0..options.readers.max(1))
                 .map(|_| open_connection(&options, false))
@@ -335,6 +337,7 @@ impl SqliteStore {
                 }
                 // Last, inside the job's savepoint: a job that fails gives its numbers back.
                 events::append(conn, &drafts, &work.origin)?;
+                audit::append(conn, &crate::audit::record_entries(&drafts, &work.origin))?;
                 Ok(results)
             })
             .await

@@ -1,5 +1,6 @@
 //! One module per CLI command family.
 
+pub mod audit;
 pub mod backup;
 pub mod data_keys;
 pub mod init;

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod audit;
 mod auth;
 mod backup;
 mod brokers;
@@ -19,6 +20,7 @@ mod realtime;
 mod report;
 mod webhooks;
 
+pub use audit::AuditConfig;
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
 pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
@@ -54,6 +56,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub encryption: EncryptionConfig,
     pub webhooks: WebhooksConfig,
+    pub audit: AuditConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -399,6 +402,7 @@ impl Config {
         self.metrics.validate()?;
         self.events.validate()?;
         self.idempotency.validate()?;
+        self.audit.validate()?;
         self.purge.validate()?;
         self.backup.validate()?;
         self.realtime.validate()?;

@@ -7,6 +7,7 @@
 
 mod access_matrix;
 mod admin;
+mod audit;
 mod auth;
 mod brokers;
 mod docs_toml;

@@ -2,6 +2,7 @@
 //! running server. These tests run in the PostgreSQL pass of `scripts/test.sh`
 //! (`FATHOM_TEST_BACKEND=postgres`); on a SQLite run they skip with a note.
 
+mod audit_nodes;
 mod brokers;
 mod cluster;
 mod events;
