@@ -89,6 +89,21 @@ impl Webhooks {
         &self.settings
     }
 
+    /// The cursors that hold events in the outbox: those of the enabled endpoints. The pruner
+    /// never removes an event one of them has not passed yet, so a receiver that is down loses
+    /// nothing. A disabled endpoint holds nothing: once enabled again it goes on from the
+    /// oldest event still kept (`docs/WEBHOOKS.md`, "Retention").
+    pub async fn holding_cursors(&self) -> Result<Vec<String>, WebhookError> {
+        let mut names = Vec::new();
+        for row in self.store.webhooks().await? {
+            let endpoint = Endpoint::from_row(&row)?;
+            if endpoint.spec.enabled {
+                names.push(Endpoint::cursor(&endpoint.id));
+            }
+        }
+        Ok(names)
+    }
+
     /// The breaker state of an endpoint on this node (closed when it has none yet).
     pub fn breaker(&self, id: &str) -> (BreakerState, u32) {
         let breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);

@@ -159,6 +159,9 @@ impl Webhooks {
                 self.store.webhook_replay_done(&endpoint.id, seq).await?;
             }
             let page = self.store.events_after(lease.position, PAGE, None).await?;
+            if page.oldest > lease.position + 1 && lease.position > 0 {
+                tracing::warn!(endpoint = %endpoint.id, position = lease.position, oldest = page.oldest, "events were pruned before this endpoint received them (it was disabled meanwhile); continuing from the oldest kept event");
+            }
             let Some(last) = page.events.last().map(|e| e.sequence) else {
                 tokio::select! {
                     _ = watch.changed() => {}

@@ -4,6 +4,7 @@
 //! the breaker, secret rotation, and the SSRF guard (with a listener that must receive nothing).
 
 pub mod receiver;
+mod retention;
 
 use std::time::Duration;
 
