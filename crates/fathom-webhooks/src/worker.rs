@@ -146,10 +146,16 @@ impl Webhooks {
                 return Ok(());
             }
             let (schema_now, selection) = self.selection(endpoint, &mut schema).await?;
-            // Replays first: an administrator asked for them.
+            // Replays first: an administrator asked for them. A replayed range goes through the
+            // endpoint's selection like the outbox does: a tenant-bound endpoint never receives
+            // another tenant's events, whatever range is replayed.
             for seq in self.store.webhook_replays(&endpoint.id, 50).await? {
                 let page = self.store.events_after(seq - 1, 1, None).await?;
-                if let Some(event) = page.events.into_iter().find(|e| e.sequence == seq) {
+                if let Some(event) = page
+                    .events
+                    .into_iter()
+                    .find(|e| e.sequence == seq && selection.selects(e))
+                {
                     match self.deliver(endpoint, &schema_now, event, lost).await? {
                         Final::Lost => return Ok(()),
                         Final::Gone => return self.disable(endpoint).await,

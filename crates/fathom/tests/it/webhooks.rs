@@ -6,6 +6,7 @@
 pub mod crash;
 pub mod receiver;
 mod retention;
+mod tenants;
 
 use std::time::Duration;
 
