@@ -55,7 +55,7 @@ pub use stats::{StoreStats, WriterMetrics};
 pub mod sqlite_backup {
     pub use crate::sqlite::backup::{backup, check, restore};
 }
-pub use webhooks::{AttemptRow, DeadLetter, Replay, WebhookRow};
+pub use webhooks::{AttemptRow, BreakerRow, DeadLetter, Replay, WebhookRow};
 
 /// The storage handle. Cheap to clone; all clones share the same connections.
 #[derive(Clone)]

@@ -9,10 +9,12 @@
 //! - `payload.rs`: the body an event becomes (hidden fields removed).
 //! - `deliver.rs`: one signed attempt and its [`Outcome`].
 //! - `worker.rs`: the supervisor and one delivery worker per endpoint, from its cursor.
+//! - `breakers.rs`: breaker changes persisted by the delivering node, read by the others.
 //! - `ssrf.rs`: the guard and the resolver the HTTP client connects through.
 //! - `admin.rs`: what administrators do (create, update, rotate, test, replay, ...).
 
 mod admin;
+mod breakers;
 mod deliver;
 mod endpoint;
 mod error;
@@ -50,6 +52,8 @@ pub struct Webhooks {
     holder: String,
     /// One breaker per endpoint id, shared by the worker and the admin views.
     breakers: Mutex<HashMap<String, Breaker>>,
+    /// What this node last persisted of each breaker (`breakers.rs`).
+    written: Mutex<HashMap<String, breakers::Written>>,
     /// Woken when an endpoint changes on this node, so workers restart without waiting.
     changed: tokio::sync::Notify,
 }
@@ -75,6 +79,7 @@ impl Webhooks {
             guard,
             holder: format!("node-{}", uuid::Uuid::now_v7()),
             breakers: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
             changed: tokio::sync::Notify::new(),
             settings,
         }))

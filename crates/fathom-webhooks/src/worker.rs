@@ -305,6 +305,7 @@ impl Webhooks {
                     b.failure(now);
                 }
             });
+            self.persist_breaker(&endpoint.id).await;
             let next = if outcome.delivered() || outcome.gone() {
                 None
             } else {
