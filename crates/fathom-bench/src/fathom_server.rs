@@ -61,6 +61,11 @@ impl FathomOptions {
                 self.lockout_threshold.to_string(),
             ),
             ("FATHOM_LOG__FORMAT".into(), "json".into()),
+            // W7's webhook receiver listens on loopback.
+            (
+                "FATHOM_WEBHOOKS__ALLOW_NETWORKS".into(),
+                "[\"127.0.0.0/8\"]".into(),
+            ),
         ]
     }
 }

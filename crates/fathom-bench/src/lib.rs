@@ -25,4 +25,5 @@ pub mod subscriber;
 pub mod suite;
 pub mod targets;
 pub mod w5;
+pub mod w7;
 pub mod workloads;

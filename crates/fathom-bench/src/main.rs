@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use fathom_bench::w5::W5Options;
+use fathom_bench::w7::W7Options;
 use fathom_bench::{baseline, chart, docs, report, results::Results, suite};
 
 /// The same allocator as the fathom binary, so the baseline server measures the same stack.
@@ -131,6 +132,12 @@ struct SuiteArgs {
     /// the floor); 50 is what Fathom's hub waits with 10,000 connections.
     #[arg(long, default_value_t = 50)]
     w5_floor_gather_ms: u64,
+    /// W7: creates a second in the webhook latency phases.
+    #[arg(long, default_value_t = 100.0)]
+    w7_rate: f64,
+    /// W7: endpoints of the fan-out phases.
+    #[arg(long, default_value_t = 20)]
+    w7_endpoints: usize,
     /// A `fathom` binary built from `main` (before the outbox): W1 then also runs against it and
     /// this build, fresh servers taking turns (`scripts/bench.sh` builds it into
     /// target/bench/fathom-main).
@@ -206,6 +213,11 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
             connect_concurrency: args.w5_connect_concurrency,
             quiet: Duration::from_secs_f64(args.w5_quiet_seconds.max(0.1)),
             floor_gather: Duration::from_millis(args.w5_floor_gather_ms),
+        },
+        w7: W7Options {
+            rate: args.w7_rate,
+            seconds: args.duration,
+            endpoints: args.w7_endpoints,
         },
         fathom_main_bin: args.fathom_main_bin,
     };

@@ -16,6 +16,7 @@ use crate::process::{ServerProcess, spawn_announcing};
 use crate::results::{FORMAT_VERSION, Results, ServerFigures, Settings};
 use crate::seed::{BATCH_SIZE, seed_baseline, seed_fathom};
 use crate::w5::{self, W5Options, W5Server};
+use crate::w7::{self, W7Options};
 use crate::workloads::{Bench, Side};
 
 /// Raised on the bench server so the bench's own logins are neither limited nor locked out.
@@ -45,6 +46,8 @@ pub struct SuiteOptions {
     pub only: Vec<String>,
     /// How W5 (realtime) runs.
     pub w5: W5Options,
+    /// How W7 (webhook delivery) runs.
+    pub w7: W7Options,
     /// A `fathom` built from `main`: when given, W1 also runs against it and this build (the
     /// outbox's write cost).
     pub fathom_main_bin: Option<PathBuf>,
@@ -251,6 +254,14 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         None
     };
 
+    let delivery = if options.runs("W7") {
+        let mut w7_options = options.w7.clone();
+        w7_options.seconds = options.duration.as_secs_f64();
+        Some(w7::run(&bench, &w7_options).await?)
+    } else {
+        None
+    };
+
     let loads = crate::targets::TargetLoads {
         reads: reads.describe(),
         writes: Load::Closed { concurrency: 32 }.describe(),
@@ -299,6 +310,10 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     }
     if realtime.is_some() {
         notes.push(crate::report::realtime::METHOD_NOTE.to_owned());
+    }
+    if let Some(delivery) = delivery {
+        workloads.extend(delivery.workloads);
+        notes.extend(delivery.notes);
     }
     drop(baseline);
     drop(fathom);

@@ -48,6 +48,12 @@ impl Sinks {
         Self { specs, statuses }
     }
 
+    /// The names of the sinks' cursors: each holds the outbox's events it has not published
+    /// yet (the pruner keeps them).
+    pub fn cursor_names(&self) -> Vec<String> {
+        self.specs.iter().map(SinkSpec::cursor_name).collect()
+    }
+
     /// The sinks' state, for `/ready` and the admin API.
     pub fn brokers(&self) -> Brokers {
         Brokers::new(self.statuses.clone())

@@ -352,19 +352,22 @@ pub(crate) fn age_cutoff(max_age: std::time::Duration) -> String {
 /// nothing is due. `first` and `last` are the oldest retained and the latest sequence;
 /// `by_age` the highest sequence among the next batch that is past the age limit. The result
 /// is below `last` (the latest event stays, so the sequence cannot seem to restart) and at most
-/// [`PRUNE_BATCH`] rows beyond `first`.
+/// [`PRUNE_BATCH`] rows beyond `first`, and never beyond `held` (the lowest position of the
+/// delivery cursors that hold events: a consumer still needs every event after its position).
 pub(crate) fn prune_bound(
     first: i64,
     last: i64,
     by_age: Option<i64>,
     retention: Retention,
+    held: Option<i64>,
 ) -> Option<i64> {
     let keep = i64::try_from(retention.max_count.max(1)).unwrap_or(i64::MAX);
     let by_count = last.saturating_sub(keep);
     let upto = by_count
         .max(by_age.unwrap_or(0))
         .min(first + PRUNE_BATCH - 1)
-        .min(last - 1);
+        .min(last - 1)
+        .min(held.unwrap_or(i64::MAX));
     (upto >= first).then_some(upto)
 }
 
@@ -381,11 +384,19 @@ mod tests {
 
     #[test]
     fn pruning_removes_a_bounded_prefix_and_never_the_latest_event() {
-        assert_eq!(prune_bound(1, 10, None, keep(100)), None);
-        assert_eq!(prune_bound(1, 10, None, keep(4)), Some(6));
-        assert_eq!(prune_bound(1, 10, Some(10), keep(100)), Some(9));
-        assert_eq!(prune_bound(1, 5_000, None, keep(1)), Some(1_000));
-        assert_eq!(prune_bound(7, 10, Some(3), keep(100)), None);
-        assert_eq!(prune_bound(10, 10, Some(10), keep(0)), None);
+        assert_eq!(prune_bound(1, 10, None, keep(100), None), None);
+        assert_eq!(prune_bound(1, 10, None, keep(4), None), Some(6));
+        assert_eq!(prune_bound(1, 10, Some(10), keep(100), None), Some(9));
+        assert_eq!(prune_bound(1, 5_000, None, keep(1), None), Some(1_000));
+        assert_eq!(prune_bound(7, 10, Some(3), keep(100), None), None);
+        assert_eq!(prune_bound(10, 10, Some(10), keep(0), None), None);
+    }
+
+    #[test]
+    fn pruning_never_passes_the_lowest_holding_cursor() {
+        assert_eq!(prune_bound(1, 10, None, keep(4), Some(3)), Some(3));
+        assert_eq!(prune_bound(1, 10, Some(10), keep(100), Some(0)), None);
+        assert_eq!(prune_bound(5, 10, Some(10), keep(1), Some(4)), None);
+        assert_eq!(prune_bound(1, 10, None, keep(4), Some(8)), Some(6));
     }
 }

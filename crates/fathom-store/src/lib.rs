@@ -57,7 +57,7 @@ pub use stats::{StoreStats, WriterMetrics};
 pub mod sqlite_backup {
     pub use crate::sqlite::backup::{backup, check, restore};
 }
-pub use webhooks::{AttemptRow, DeadLetter, Replay, WebhookRow};
+pub use webhooks::{AttemptRow, BreakerRow, DeadLetter, Replay, WebhookRow};
 
 /// The storage handle. Cheap to clone; all clones share the same connections.
 #[derive(Clone)]
@@ -343,9 +343,16 @@ impl Store {
     }
 
     /// Removes one batch (at most 1,000) of the oldest events past `retention`, never the
-    /// latest; returns how many. The pruner calls it until it returns less than a batch.
-    pub async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
-        dispatch!(self, prune_events(retention))
+    /// latest and never one after the position of a cursor named in `held_by` (the delivery
+    /// cursors whose consumers still need their events: enabled webhook endpoints, configured
+    /// broker sinks; read in the same statement's snapshot as the bound); returns how many. The
+    /// pruner calls it until it returns less than a batch.
+    pub async fn prune_events(
+        &self,
+        retention: Retention,
+        held_by: Vec<String>,
+    ) -> Result<usize, StoreError> {
+        dispatch!(self, prune_events(retention, held_by))
     }
 
     /// Up to `limit` ids of records of `collection` soft-deleted before `before` (a canonical

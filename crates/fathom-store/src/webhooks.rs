@@ -3,13 +3,16 @@
 //! of replays. The tables hold only integers and text, so both databases run the same SQL
 //! (placeholders written `$n`, rendered `?n` for SQLite); times are milliseconds since the
 //! Unix epoch. The delivery position of an endpoint is its cursor, `webhook:<id>`
-//! (`crate::cursors`).
+//! (`crate::cursors`); its breaker's last transition is in `webhooks/breakers.rs`.
 
 use bytes::BytesMut;
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
 use crate::error::{StoreError, from_postgres, from_sqlite};
 use crate::{Backend, Store};
+
+mod breakers;
+pub use breakers::BreakerRow;
 
 /// An endpoint as stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -99,6 +102,11 @@ CREATE TABLE IF NOT EXISTS \"_fathom_webhook_dead\" (
 CREATE TABLE IF NOT EXISTS \"_fathom_webhook_replays\" (
     \"endpoint\" TEXT NOT NULL, \"seq\" INTEGER NOT NULL,
     PRIMARY KEY (\"endpoint\", \"seq\")
+) STRICT;
+CREATE TABLE IF NOT EXISTS \"_fathom_webhook_breakers\" (
+    \"endpoint\" TEXT PRIMARY KEY NOT NULL, \"state\" TEXT NOT NULL,
+    \"failures\" INTEGER NOT NULL, \"retry_at\" INTEGER, \"holder\" TEXT NOT NULL,
+    \"at\" INTEGER NOT NULL
 ) STRICT;";
 
 pub(crate) const POSTGRES_TABLES: &str = r#"
@@ -125,6 +133,11 @@ CREATE TABLE IF NOT EXISTS "_fathom_webhook_dead" (
 CREATE TABLE IF NOT EXISTS "_fathom_webhook_replays" (
     "endpoint" text NOT NULL, "seq" bigint NOT NULL,
     PRIMARY KEY ("endpoint", "seq")
+);
+CREATE TABLE IF NOT EXISTS "_fathom_webhook_breakers" (
+    "endpoint" text PRIMARY KEY, "state" text NOT NULL,
+    "failures" bigint NOT NULL, "retry_at" bigint, "holder" text NOT NULL,
+    "at" bigint NOT NULL
 );"#;
 
 /// A bound parameter either driver accepts.
@@ -354,7 +367,7 @@ impl Store {
         Ok(rows.first().map(|r| webhook_row(r)))
     }
 
-    /// Removes an endpoint with its attempts, dead letters, replays and cursor, in one
+    /// Removes an endpoint with its attempts, dead letters, replays, breaker and cursor, in one
     /// transaction. Returns whether it existed.
     pub async fn webhook_delete(&self, id: &str) -> Result<bool, StoreError> {
         let cursor = format!("webhook:{id}");
@@ -370,6 +383,10 @@ impl Store {
                 ),
                 (
                     r#"DELETE FROM "_fathom_webhook_replays" WHERE "endpoint" = $1"#,
+                    vec![id.into()],
+                ),
+                (
+                    r#"DELETE FROM "_fathom_webhook_breakers" WHERE "endpoint" = $1"#,
                     vec![id.into()],
                 ),
                 (

@@ -285,8 +285,14 @@ async fn pruning_keeps_the_newest_events_and_never_the_sequence_restarts() {
         max_age: Duration::from_secs(3600),
         max_count: 3,
     };
-    assert_eq!(f.store.prune_events(keep_three).await.unwrap(), 7);
-    assert_eq!(f.store.prune_events(keep_three).await.unwrap(), 0);
+    assert_eq!(
+        f.store.prune_events(keep_three, Vec::new()).await.unwrap(),
+        7
+    );
+    assert_eq!(
+        f.store.prune_events(keep_three, Vec::new()).await.unwrap(),
+        0
+    );
     let page = f.store.events_after(0, 100, None).await.unwrap();
     assert_eq!((page.oldest, page.latest, page.events.len()), (8, 10, 3));
     // Past the age limit everything but the latest goes; the next event is still 11.
@@ -295,7 +301,13 @@ async fn pruning_keeps_the_newest_events_and_never_the_sequence_restarts() {
         max_count: 1_000_000,
     };
     tokio::time::sleep(Duration::from_millis(5)).await;
-    assert_eq!(f.store.prune_events(keep_nothing_old).await.unwrap(), 2);
+    assert_eq!(
+        f.store
+            .prune_events(keep_nothing_old, Vec::new())
+            .await
+            .unwrap(),
+        2
+    );
     let page = f.store.events_after(0, 100, None).await.unwrap();
     assert_eq!((page.oldest, page.latest), (10, 10));
     f.store
@@ -304,6 +316,73 @@ async fn pruning_keeps_the_newest_events_and_never_the_sequence_restarts() {
         .unwrap();
     let page = f.store.events_after(10, 100, None).await.unwrap();
     assert_eq!(page.events[0].sequence, 11);
+}
+
+#[tokio::test]
+async fn pruning_never_passes_a_cursor_that_holds_events() {
+    let f = fixture().await;
+    for n in 0..10 {
+        f.store
+            .execute(UnitOfWork::single(
+                Scope::AllTenants,
+                f.tag(&format!("t{n}")),
+            ))
+            .await
+            .unwrap();
+    }
+    // Two consumers behind (one at 3, one at 6) and one that does not hold (say a disabled
+    // endpoint's, at 1): past the age limit, only what every holder delivered goes.
+    f.store.cursor_init("webhook:slow", 3).await.unwrap();
+    f.store.cursor_init("nats:fast", 6).await.unwrap();
+    f.store.cursor_init("webhook:off", 1).await.unwrap();
+    let held = vec!["webhook:slow".to_owned(), "nats:fast".to_owned()];
+    let keep_nothing_old = Retention {
+        max_age: Duration::ZERO,
+        max_count: 1,
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(
+        f.store
+            .prune_events(keep_nothing_old, held.clone())
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        f.store
+            .prune_events(keep_nothing_old, held.clone())
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(f.store.events_after(0, 100, None).await.unwrap().oldest, 4);
+    // The slow consumer delivers up to 8: the bound moves to the fast one's position, 6.
+    let mut lease = f
+        .store
+        .cursor_acquire("webhook:slow", "node", Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    f.store.cursor_advance(&mut lease, 8).await.unwrap();
+    assert_eq!(
+        f.store
+            .prune_events(keep_nothing_old, held.clone())
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(f.store.events_after(0, 100, None).await.unwrap().oldest, 7);
+    // A name with no cursor holds nothing; without holders the latest event alone stays.
+    let page = f.store.events_after(0, 100, None).await.unwrap();
+    assert_eq!(page.latest, 10);
+    assert_eq!(
+        f.store
+            .prune_events(keep_nothing_old, vec!["webhook:gone".to_owned()])
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(f.store.events_after(0, 100, None).await.unwrap().oldest, 10);
 }
 
 /// One writer's plan: units of work, each some creates after a delay, and perhaps doomed by a

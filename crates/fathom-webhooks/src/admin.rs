@@ -130,9 +130,11 @@ impl Webhooks {
         endpoint: Endpoint,
         cursor: Option<&CursorState>,
     ) -> Result<EndpointView, WebhookError> {
-        let (breaker, consecutive_failures) = self.breaker(&endpoint.id);
         let dead_letters = self.store.webhook_dead_letters(&endpoint.id).await?.len();
         let live = cursor.filter(|c| c.lease_until_ms.is_some_and(|t| t > now_ms()));
+        let (breaker, consecutive_failures) = self
+            .breaker_view(&endpoint.id, live.and_then(|c| c.holder.as_deref()))
+            .await?;
         Ok(EndpointView {
             position: cursor.map_or(0, |c| c.position),
             holder: live.and_then(|c| c.holder.clone()),

@@ -9,10 +9,12 @@
 //! - `payload.rs`: the body an event becomes (hidden fields removed).
 //! - `deliver.rs`: one signed attempt and its [`Outcome`].
 //! - `worker.rs`: the supervisor and one delivery worker per endpoint, from its cursor.
+//! - `breakers.rs`: breaker changes persisted by the delivering node, read by the others.
 //! - `ssrf.rs`: the guard and the resolver the HTTP client connects through.
 //! - `admin.rs`: what administrators do (create, update, rotate, test, replay, ...).
 
 mod admin;
+mod breakers;
 mod deliver;
 mod endpoint;
 mod error;
@@ -50,6 +52,8 @@ pub struct Webhooks {
     holder: String,
     /// One breaker per endpoint id, shared by the worker and the admin views.
     breakers: Mutex<HashMap<String, Breaker>>,
+    /// What this node last persisted of each breaker (`breakers.rs`).
+    written: Mutex<HashMap<String, breakers::Written>>,
     /// Woken when an endpoint changes on this node, so workers restart without waiting.
     changed: tokio::sync::Notify,
 }
@@ -75,6 +79,7 @@ impl Webhooks {
             guard,
             holder: format!("node-{}", uuid::Uuid::now_v7()),
             breakers: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
             changed: tokio::sync::Notify::new(),
             settings,
         }))
@@ -87,6 +92,21 @@ impl Webhooks {
 
     pub fn settings(&self) -> &WebhookSettings {
         &self.settings
+    }
+
+    /// The cursors that hold events in the outbox: those of the enabled endpoints. The pruner
+    /// never removes an event one of them has not passed yet, so a receiver that is down loses
+    /// nothing. A disabled endpoint holds nothing: once enabled again it goes on from the
+    /// oldest event still kept (`docs/WEBHOOKS.md`, "Retention").
+    pub async fn holding_cursors(&self) -> Result<Vec<String>, WebhookError> {
+        let mut names = Vec::new();
+        for row in self.store.webhooks().await? {
+            let endpoint = Endpoint::from_row(&row)?;
+            if endpoint.spec.enabled {
+                names.push(Endpoint::cursor(&endpoint.id));
+            }
+        }
+        Ok(names)
     }
 
     /// The breaker state of an endpoint on this node (closed when it has none yet).

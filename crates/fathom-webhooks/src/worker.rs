@@ -146,10 +146,16 @@ impl Webhooks {
                 return Ok(());
             }
             let (schema_now, selection) = self.selection(endpoint, &mut schema).await?;
-            // Replays first: an administrator asked for them.
+            // Replays first: an administrator asked for them. A replayed range goes through the
+            // endpoint's selection like the outbox does: a tenant-bound endpoint never receives
+            // another tenant's events, whatever range is replayed.
             for seq in self.store.webhook_replays(&endpoint.id, 50).await? {
                 let page = self.store.events_after(seq - 1, 1, None).await?;
-                if let Some(event) = page.events.into_iter().find(|e| e.sequence == seq) {
+                if let Some(event) = page
+                    .events
+                    .into_iter()
+                    .find(|e| e.sequence == seq && selection.selects(e))
+                {
                     match self.deliver(endpoint, &schema_now, event, lost).await? {
                         Final::Lost => return Ok(()),
                         Final::Gone => return self.disable(endpoint).await,
@@ -159,6 +165,9 @@ impl Webhooks {
                 self.store.webhook_replay_done(&endpoint.id, seq).await?;
             }
             let page = self.store.events_after(lease.position, PAGE, None).await?;
+            if page.oldest > lease.position + 1 && lease.position > 0 {
+                tracing::warn!(endpoint = %endpoint.id, position = lease.position, oldest = page.oldest, "events were pruned before this endpoint received them (it was disabled meanwhile); continuing from the oldest kept event");
+            }
             let Some(last) = page.events.last().map(|e| e.sequence) else {
                 tokio::select! {
                     _ = watch.changed() => {}
@@ -296,6 +305,7 @@ impl Webhooks {
                     b.failure(now);
                 }
             });
+            self.persist_breaker(&endpoint.id).await;
             let next = if outcome.delivered() || outcome.gone() {
                 None
             } else {

@@ -265,9 +265,18 @@ impl Application {
         reloader: Arc<Reloader>,
     ) -> anyhow::Result<()> {
         let _following = AbortOnDrop(tokio::spawn(reloader.follow_migrations()));
+        let holders = crate::pruner::Holders {
+            sinks: self
+                .sinks
+                .as_ref()
+                .map(fathom_brokers::Sinks::cursor_names)
+                .unwrap_or_default(),
+            webhooks: self.state.webhooks.clone(),
+        };
         let _pruning = AbortOnDrop(tokio::spawn(crate::pruner::run(
             self.state.store.clone(),
             self.retention,
+            holders,
         )));
         let _pruning_audit = AbortOnDrop(tokio::spawn(crate::pruner::prune_audit(
             self.state.store.clone(),

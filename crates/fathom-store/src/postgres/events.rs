@@ -232,10 +232,13 @@ pub(crate) async fn after(
 }
 
 /// Removes at most one batch of the oldest events past `retention` (a prefix, never the
-/// latest); returns how many.
+/// latest, never past the cursors named in `held_by`); returns how many. The cursors are read
+/// before the bound, and a cursor only moves forward (a rewind is an administrator's replay),
+/// so the bound stays safe until the DELETE.
 pub(crate) async fn prune(
     client: &deadpool_postgres::Client,
     retention: Retention,
+    held_by: &[String],
 ) -> Result<usize, StoreError> {
     let first = oldest(client).await?;
     if first == 0 {
@@ -256,7 +259,17 @@ pub(crate) async fn prune(
         .map_err(from_postgres)?
         .try_get(0)
         .map_err(from_postgres)?;
-    let Some(upto) = crate::events::prune_bound(first, last, by_age, retention) else {
+    let statement = client
+        .prepare_cached(r#"SELECT MIN("position") FROM "_fathom_cursors" WHERE "name" = ANY($1)"#)
+        .await
+        .map_err(from_postgres)?;
+    let held: Option<i64> = client
+        .query_one(&statement, &[&held_by])
+        .await
+        .map_err(from_postgres)?
+        .try_get(0)
+        .map_err(from_postgres)?;
+    let Some(upto) = crate::events::prune_bound(first, last, by_age, retention, held) else {
         return Ok(0);
     };
     let statement = client

@@ -363,8 +363,12 @@ impl PgStore {
         self.watch.subscribe()
     }
 
-    pub(crate) async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
-        events::prune(&self.client().await?, retention).await
+    pub(crate) async fn prune_events(
+        &self,
+        retention: Retention,
+        held_by: Vec<String>,
+    ) -> Result<usize, StoreError> {
+        events::prune(&self.client().await?, retention, &held_by).await
     }
 
     pub(crate) async fn idempotency_record(

@@ -160,11 +160,14 @@ pub(crate) fn after(
 }
 
 /// The last sequence of the next pruning batch (a prefix of at most one batch of the events past
-/// `retention`, never the latest), or `None` when nothing is due. Read on a reader, so an idle
-/// pruner never occupies the writer.
+/// `retention`, never the latest, never past the cursors named in `held_by`), or `None` when
+/// nothing is due. Read on a reader, so an idle pruner never occupies the writer. A cursor only
+/// moves forward (a rewind is an administrator's replay), so the bound stays safe until the
+/// writer removes it.
 pub(crate) fn prune_bound(
     conn: &Connection,
     retention: Retention,
+    held_by: &[String],
 ) -> Result<Option<i64>, StoreError> {
     let first = oldest(conn)?;
     if first == 0 {
@@ -179,7 +182,14 @@ pub(crate) fn prune_bound(
         )
         .and_then(|mut s| s.query_row(rusqlite::params![PRUNE_BATCH, cutoff], |r| r.get(0)))
         .map_err(from_sqlite)?;
-    Ok(crate::events::prune_bound(first, last, by_age, retention))
+    let held = crate::sqlite::cursors::list(conn)?
+        .into_iter()
+        .filter(|c| held_by.contains(&c.name))
+        .map(|c| c.position)
+        .min();
+    Ok(crate::events::prune_bound(
+        first, last, by_age, retention, held,
+    ))
 }
 
 /// Removes the events up to `upto` (on the writer); returns how many.

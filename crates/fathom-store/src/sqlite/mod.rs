@@ -386,10 +386,14 @@ impl SqliteStore {
         self.watch.subscribe()
     }
 
-    pub(crate) async fn prune_events(&self, retention: Retention) -> Result<usize, StoreError> {
+    pub(crate) async fn prune_events(
+        &self,
+        retention: Retention,
+        held_by: Vec<String>,
+    ) -> Result<usize, StoreError> {
         let bound = self
             .pool
-            .read(move |conn| events::prune_bound(conn, retention))
+            .read(move |conn| events::prune_bound(conn, retention, &held_by))
             .await?;
         match bound {
             Some(upto) => {

@@ -3,7 +3,10 @@
 //! Webhooks signature with their own code; retries, ordering, dead letters and replay, `410`,
 //! the breaker, secret rotation, and the SSRF guard (with a listener that must receive nothing).
 
+pub mod crash;
 pub mod receiver;
+mod retention;
+mod tenants;
 
 use std::time::Duration;
 

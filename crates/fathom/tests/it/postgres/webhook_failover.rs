@@ -1,7 +1,8 @@
 //! Webhooks across a cluster: three nodes on one PostgreSQL database share an endpoint; exactly
 //! one holds its delivery lease. The holder is stopped mid-stream without releasing the lease
 //! (as a crash leaves it); another node takes over once the lease expires, and every event
-//! arrives, duplicates only with the same `webhook-id`.
+//! arrives, duplicates only with the same `webhook-id`. Then the same with real processes: the
+//! holder is killed with SIGKILL mid-stream and the standby takes over within seconds.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -106,3 +107,72 @@ async fn the_lease_moves_to_another_node_and_every_event_arrives() {
 }
 
 use crate::webhooks::receiver;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_holder_is_replaced_within_seconds_and_the_rest_arrives() {
+    use crate::helpers::{scratch_database_blocking, spawn_server_process};
+    use crate::webhooks::crash::{
+        add_endpoint, check_delivery, wait_delivering, wait_for_ids, write_orders, write_project,
+    };
+    let Some(database) = tokio::task::spawn_blocking(scratch_database_blocking)
+        .await
+        .unwrap()
+    else {
+        eprintln!("SKIPPED: needs PostgreSQL; scripts/test.sh runs it in its PostgreSQL pass");
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_project(dir_a.path(), Some(&database));
+    write_project(dir_b.path(), Some(&database));
+    let receiver = Receiver::start().await;
+    let holder = spawn_server_process(dir_a.path(), &[]);
+    let secret = add_endpoint(dir_a.path(), &receiver.url());
+    // The first node takes the lease before the second one starts: it is the holder.
+    let store =
+        fathom_store::Store::open_postgres(fathom_store::PostgresOptions::new(database.url()))
+            .await
+            .unwrap();
+    let started = std::time::Instant::now();
+    let first = loop {
+        let cursors = store.cursor_list().await.unwrap();
+        if let Some(c) = cursors.into_iter().find(|c| c.holder.is_some()) {
+            break c;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "nobody took the lease"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let standby = spawn_server_process(dir_b.path(), &[]);
+    let writer = tokio::spawn(write_orders(standby.url(""), 0, 300));
+    wait_delivering(&receiver, 40).await;
+    let killed_at = std::time::Instant::now();
+    let delivered_at_kill = receiver.delivered().len();
+    drop(holder); // SIGKILL, then reaped: the lease is left behind, as a crash leaves it.
+    let acknowledged = writer.await.unwrap();
+    assert_eq!(acknowledged.len(), 300);
+    let takeover = loop {
+        if receiver.delivered().len() > delivered_at_kill {
+            break killed_at.elapsed();
+        }
+        assert!(
+            killed_at.elapsed() < Duration::from_secs(10),
+            "the standby never took over"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    assert!(delivered_at_kill < 300, "killed mid-stream");
+    let got = wait_for_ids(&receiver, &acknowledged, 60).await;
+    let duplicates = check_delivery(&got, &acknowledged, &secret);
+    let after = store.cursor_get(&first.name).await.unwrap().unwrap();
+    assert_ne!(after.holder, first.holder, "the standby holds the lease");
+    assert!(after.generation > first.generation);
+    assert!(takeover < Duration::from_secs(5), "{takeover:?}");
+    println!(
+        "webhook failover: the standby delivered {:.2} s after the SIGKILL (lease 1 s); {} messages for 300 events, {duplicates} duplicates",
+        takeover.as_secs_f64(),
+        got.len()
+    );
+    drop(standby);
+}
