@@ -15,6 +15,7 @@ mod idempotency;
 mod mail;
 mod metrics;
 mod purge;
+mod rate_limits;
 mod realtime;
 mod report;
 mod webhooks;
@@ -28,6 +29,7 @@ pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
 pub use metrics::MetricsConfig;
 pub use purge::PurgeConfig;
+pub use rate_limits::{ClassQuotaConfig, RateLimitsConfig, RedisConfig};
 pub use realtime::RealtimeConfig;
 pub use webhooks::WebhooksConfig;
 
@@ -54,6 +56,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub encryption: EncryptionConfig,
     pub webhooks: WebhooksConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub redis: RedisConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -340,6 +344,7 @@ impl Config {
         }
         self.brokers.resolve_secret_files()?;
         self.mail.resolve_secret_file()?;
+        self.redis.resolve_secret_file()?;
         self.metrics.resolve_secret_file()
     }
 
@@ -403,6 +408,8 @@ impl Config {
         self.backup.validate()?;
         self.realtime.validate()?;
         self.webhooks.validate()?;
+        self.rate_limits.validate()?;
+        self.redis.validate()?;
         self.auth.validate()?;
         self.brokers.validate()?;
         self.mail.validate()
