@@ -9,6 +9,7 @@ mod idempotency_nodes;
 mod multi_node;
 mod outage;
 mod realtime_nodes;
+mod shared_limits;
 mod webhook_failover;
 
 use crate::operations::support::Project;
