@@ -3,10 +3,11 @@
 # the OpenAPI conformance run (scripts/openapi-conformance.sh), then the integration suite and the
 # store suites again on PostgreSQL (one suite, two databases).
 #
-# It installs what the tests need when missing (cargo-nextest; PostgreSQL, nats-server and
-# rabbitmq-server, as root), starts a throwaway PostgreSQL cluster (initdb into a temporary
-# directory, a free port below 32768, run as the postgres user) and one nats-server and one
-# RabbitMQ node (scripts/brokers.sh), and stops them on exit. Without PostgreSQL (and no way to install it) the
+# It installs what the tests need when missing (cargo-nextest; PostgreSQL, nats-server,
+# rabbitmq-server and redis-server, as root), starts a throwaway PostgreSQL cluster (initdb into
+# a temporary directory, a free port below 32768, run as the postgres user), one nats-server and
+# one RabbitMQ node (scripts/brokers.sh) and one redis-server (scripts/redis.sh), and stops them
+# on exit. Without PostgreSQL (and no way to install it) the
 # PostgreSQL half is skipped with a loud banner; in CI (CI=true) that is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +40,16 @@ echo "==> starting nats-server and RabbitMQ"
 trap 'pg_cluster_stop; brokers_stop' EXIT
 if ! brokers_start; then
   echo "brokers: could not start nats-server and RabbitMQ; the broker tests will fail" >&2
+  if [ "${CI:-}" = true ]; then exit 1; fi
+fi
+
+# The shared rate limits' tests count in a real Redis (scripts/redis.sh), stopped on exit too.
+source scripts/redis.sh
+redis_install
+echo "==> starting redis-server"
+trap 'pg_cluster_stop; brokers_stop; redis_stop' EXIT
+if ! redis_start; then
+  echo "redis: could not start redis-server; the shared rate-limit tests will fail" >&2
   if [ "${CI:-}" = true ]; then exit 1; fi
 fi
 

@@ -20,7 +20,9 @@ async fn health() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
 
-/// The database answers and its applied schema is the one this server serves. With broker
+/// The database answers and its applied schema is the one this server serves. `rate_limits`
+/// says where rate limits are counted (`local`, `redis`, or `local_fallback` while Redis is
+/// down). With broker
 /// sinks configured, `brokers` details each one's backlog: a broker that is down delays its
 /// events (they wait in the outbox) but does not make the node unready.
 async fn ready(State(state): State<AppState>) -> Response {
@@ -34,6 +36,12 @@ async fn ready(State(state): State<AppState>) -> Response {
     let mut body = json!({
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "checks": { "database": database, "migrations": migrations },
+    });
+    // Rate limits never make a node unready: without Redis they are counted per node.
+    let limiter = state.auth.limiter();
+    body["rate_limits"] = json!({
+        "store": limiter.status().as_str(),
+        "shared": limiter.status() == fathom_limits::Status::Shared,
     });
     if !state.brokers.is_empty() {
         let sinks: Vec<_> = state

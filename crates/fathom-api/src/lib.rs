@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod health;
 mod idempotency;
+mod limits;
 mod live;
 mod metrics;
 mod middleware;
@@ -37,6 +38,7 @@ pub use auth::{
 };
 pub use config::{HttpConfig, MetricsExposure, RequestLog};
 pub use error::ApiError;
+pub use limits::{ApiRateLimits, ClassQuotas, RouteClass};
 pub use live::LiveApp;
 pub use metrics::{Metrics, MetricsToken, listener_router as metrics_router};
 pub use openapi::document;
@@ -76,6 +78,11 @@ pub fn router(state: AppState) -> Router {
         .merge(metrics_route(&state))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        // Every `/api/v1` request counts against its caller's quota for its route class.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::enforce,
+        ))
         .with_state(state.clone());
     middleware::wrap(app, &state.config, state.metrics.clone())
 }

@@ -1,27 +1,21 @@
-//! Per-client rate limits (GCRA, via `governor`) with the `RateLimit-Policy` and `RateLimit`
-//! structured fields of draft-ietf-httpapi-ratelimit-headers (-11: `"name";q=20;w=60` and
-//! `"name";r=19;t=3`, replacing the `RateLimit-Limit/-Remaining/-Reset` triple of -06 and
-//! earlier) on every limited response, and `Retry-After` on a 429. Today it guards the
-//! authentication endpoints, one budget per family of routes ([`AuthRateLimits`]); a limit of 0
-//! is switched off.
+//! Per-address rate limits on the auth routes, one budget per family of routes
+//! ([`AuthRateLimits`]; a limit of 0 is switched off), counted by the shared
+//! [`fathom_limits::Limiter`] (GCRA; in Redis for the whole cluster when `redis.url` is set).
+//! Their answers carry the `RateLimit-Policy` and `RateLimit` fields and their refusals are 429
+//! with `Retry-After`, rendered by `crate::limits::headers` like the data API's limits.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use fathom_core::ErrorCode;
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
-use governor::{DefaultKeyedRateLimiter, Quota};
+use axum::response::Response;
+use fathom_limits::{Limiter, Quota};
 
 use crate::client_ip::client_ip;
-use crate::error::ApiError;
+use crate::limits::headers::{describe, refusal};
 
 /// Requests a minute one client address may make to each family of auth routes; 0 is no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,33 +43,30 @@ impl AuthRateLimits {
     };
 }
 
-type Limiter = DefaultKeyedRateLimiter<IpAddr, StateInformationMiddleware>;
-
 /// A limit of `per_minute` requests per client address, refilled evenly over the minute, or no
 /// limit at all when `per_minute` is 0.
 #[derive(Clone)]
 pub struct ClientRateLimit {
     /// The policy's name in the headers, the 429 and the metrics (`auth_login` ...).
     name: &'static str,
-    limiter: Option<Arc<Limiter>>,
-    per_minute: u32,
+    quota: Option<Quota>,
+    limiter: Limiter,
     trusted_proxies: Arc<Vec<IpAddr>>,
     /// Requests this limit has refused, for `/metrics`.
     rejected: Arc<AtomicU64>,
 }
 
 impl ClientRateLimit {
-    pub fn per_minute(name: &'static str, per_minute: u32, trusted_proxies: Vec<IpAddr>) -> Self {
-        let limiter = NonZeroU32::new(per_minute).map(|n| {
-            Arc::new(
-                DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))
-                    .with_middleware::<StateInformationMiddleware>(),
-            )
-        });
+    pub fn per_minute(
+        name: &'static str,
+        per_minute: u32,
+        trusted_proxies: Vec<IpAddr>,
+        limiter: &Limiter,
+    ) -> Self {
         Self {
             name,
-            limiter,
-            per_minute,
+            quota: (per_minute > 0).then(|| Quota::per_minute(per_minute)),
+            limiter: limiter.clone(),
             trusted_proxies: Arc::new(trusted_proxies),
             rejected: Arc::default(),
         }
@@ -99,9 +90,9 @@ pub struct AuthLimiters {
 }
 
 impl AuthLimiters {
-    pub fn new(limits: AuthRateLimits, trusted_proxies: &[IpAddr]) -> Self {
+    pub fn new(limits: AuthRateLimits, trusted_proxies: &[IpAddr], limiter: &Limiter) -> Self {
         let limit = |name, per_minute| {
-            ClientRateLimit::per_minute(name, per_minute, trusted_proxies.to_vec())
+            ClientRateLimit::per_minute(name, per_minute, trusted_proxies.to_vec(), limiter)
         };
         Self {
             login: limit("auth_login", limits.login),
@@ -127,16 +118,11 @@ impl AuthLimiters {
     }
 }
 
-fn header(value: impl ToString) -> HeaderValue {
-    HeaderValue::from_str(&value.to_string()).unwrap_or_else(|_| HeaderValue::from_static("0"))
-}
-
-/// The middleware: counts the request against its client, answers 429 when over the limit.
-/// Where limits nest, the innermost (the route's own) describes itself in the `RateLimit-Policy`
-/// and `RateLimit` fields. A 429 the handler itself gave (an address over its share of password hashing) is
-/// told to retry after a second.
+/// The middleware: counts the request against its client, answers 429 when over the limit
+/// (fields rendered by `crate::limits::headers`). A 429 the handler itself gave (an address over
+/// its share of password hashing) is told to retry after a second.
 pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next: Next) -> Response {
-    let Some(limiter) = &limit.limiter else {
+    let Some(quota) = &limit.quota else {
         let mut response = next.run(request).await;
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
             response
@@ -149,33 +135,15 @@ pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next:
     let (parts, body) = request.into_parts();
     let ip = client_ip(&parts, &limit.trusted_proxies).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let request = Request::from_parts(parts, body);
-    let seconds_per_cell = 60.0 / f64::from(limit.per_minute);
-    let (mut response, remaining, reset) = match limiter.check_key(&ip) {
-        Ok(snapshot) => {
-            let remaining = snapshot.remaining_burst_capacity();
-            let used = limit.per_minute.saturating_sub(remaining);
-            let reset = (f64::from(used) * seconds_per_cell).ceil() as u64;
-            (next.run(request).await, remaining, reset)
-        }
-        Err(not_until) => {
-            limit.rejected.fetch_add(1, Ordering::Relaxed);
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            let mut response = ApiError::new(
-                ErrorCode::TooManyRequests,
-                format!(
-                    "Too many requests from this address under the rate-limit policy \"{}\": at most {} a minute.",
-                    limit.name, limit.per_minute
-                ),
-                format!("Wait {retry_after} s (see Retry-After) and try again."),
-            )
-            .into_response();
-            response
-                .headers_mut()
-                .insert("retry-after", header(retry_after.max(1)));
-            (response, 0, Duration::from_secs(60).as_secs())
-        }
-    };
+    let outcome = limit
+        .limiter
+        .check(limit.name, &ip.to_string(), quota)
+        .await;
+    if !outcome.allowed {
+        limit.rejected.fetch_add(1, Ordering::Relaxed);
+        return refusal(limit.name, quota, "this address", &outcome);
+    }
+    let mut response = next.run(request).await;
     let refused = response.status() == StatusCode::TOO_MANY_REQUESTS;
     let headers = response.headers_mut();
     if refused {
@@ -183,15 +151,6 @@ pub async fn limit(State(limit): State<ClientRateLimit>, request: Request, next:
             .entry("retry-after")
             .or_insert(HeaderValue::from_static("1"));
     }
-    if !headers.contains_key("ratelimit") {
-        headers.insert(
-            "ratelimit-policy",
-            header(format!("\"{}\";q={};w=60", limit.name, limit.per_minute)),
-        );
-        headers.insert(
-            "ratelimit",
-            header(format!("\"{}\";r={remaining};t={reset}", limit.name)),
-        );
-    }
+    describe(headers, limit.name, quota, &outcome);
     response
 }

@@ -68,6 +68,8 @@ pub async fn build(config: &Config, store: &Store) -> anyhow::Result<Arc<AuthSta
         verification_ttl: Duration::from_secs(24 * 3600),
         reset_ttl: Duration::from_secs(3600),
         session_cache: Duration::from_millis(auth.session_cache_ms),
+        api_limits: config.rate_limits.resolve()?,
+        limiter: config.redis.limiter()?,
     };
     let smtp = match &config.mail.smtp_url {
         Some(url) => Some(

@@ -69,6 +69,10 @@ pub struct AuthSettings {
     /// How long this node trusts a session it found live before checking the database again;
     /// zero checks on every request. See [`cache`] for the trade-off.
     pub session_cache: Duration,
+    /// The data API's rate limits (`[rate_limits]`, `crate::limits`).
+    pub api_limits: crate::limits::ApiRateLimits,
+    /// Where every rate limit is counted: on the node, or in Redis for the whole cluster.
+    pub limiter: fathom_limits::Limiter,
 }
 
 /// Everything the auth endpoints share.
@@ -85,6 +89,8 @@ pub struct AuthState {
     pub(crate) recipients: notify::RecipientCap,
     /// The auth routes' rate limits, kept across schema reloads.
     pub(crate) limiters: AuthLimiters,
+    /// Requests the data-API limits refused, by route class, for `/metrics`.
+    pub(crate) api_rejections: crate::limits::Rejections,
     /// Sign-in outcomes, for `/metrics`.
     pub(crate) sign_ins: crate::metrics::SignInCounts,
     /// Access tokens whose signature this node has verified.
@@ -107,7 +113,11 @@ impl AuthState {
             hashing::HashShares::new(settings.hash_queue_per_address, settings.hash_queue_limit);
         let tokens = cache::TokenCache::new(cache::TOKEN_CAPACITY, settings.tokens.leeway_secs);
         let sessions = cache::SessionCache::new(cache::SESSION_CAPACITY, settings.session_cache);
-        let limiters = AuthLimiters::new(settings.rate_limits, &settings.trusted_proxies);
+        let limiters = AuthLimiters::new(
+            settings.rate_limits,
+            &settings.trusted_proxies,
+            &settings.limiter,
+        );
         Arc::new(Self {
             settings,
             hasher,
@@ -119,6 +129,7 @@ impl AuthState {
             hash_shares,
             recipients: notify::RecipientCap::default(),
             limiters,
+            api_rejections: crate::limits::Rejections::default(),
             sign_ins: crate::metrics::SignInCounts::default(),
             tokens,
             sessions,
@@ -127,6 +138,11 @@ impl AuthState {
 }
 
 impl AuthState {
+    /// Where rate limits are counted (the node, or Redis for the cluster).
+    pub fn limiter(&self) -> &fathom_limits::Limiter {
+        &self.settings.limiter
+    }
+
     /// Sends `mail` over SMTP when configured, else into the development mailbox.
     pub fn deliver(&self, mail: Mail) {
         match &self.smtp {

@@ -83,6 +83,27 @@ impl Collector for Live {
             "policy",
             &self.auth.limiters.rejections(),
         )?;
+        counters(
+            &mut encoder,
+            "fathom_api_rate_limit_rejections",
+            "Requests refused with 429 by the data API's limits ([rate_limits]), by route class",
+            "class",
+            &self.auth.api_rejections.snapshot(),
+        )?;
+        let limiter = self.auth.limiter();
+        gauge(
+            &mut encoder,
+            "fathom_rate_limit_shared",
+            "1 while rate limits are counted in Redis for the whole cluster; 0 while counted on this node (no redis.url, or Redis down)",
+            i64::from(limiter.status() == fathom_limits::Status::Shared),
+        )?;
+        counters(
+            &mut encoder,
+            "fathom_rate_limit_redis_outages",
+            "Times Redis was found unreachable, so that limits fell back to per-node counts",
+            "store",
+            &[("redis", limiter.outages())],
+        )?;
         self.realtime_metrics(&mut encoder)
     }
 }

@@ -38,7 +38,7 @@ pub(super) const EXAMPLE_PASSWORD: &str = "a long and unusual passphrase";
 pub(super) const EXAMPLE_EMAIL: &str = "ada@example.com";
 
 /// The headers every answer of a rate-limited operation carries: `(header, component)`.
-const RATE_LIMIT_HEADERS: [(&str, &str); 2] = [
+pub(super) const RATE_LIMIT_HEADERS: [(&str, &str); 2] = [
     ("RateLimit-Policy", "RateLimitPolicy"),
     ("RateLimit", "RateLimit"),
 ];
@@ -75,7 +75,7 @@ pub fn header_components() -> Map<String, Value> {
     out.insert(
         "RateLimitPolicy".into(),
         json!({
-            "description": "The route family's quota policy, a structured field of draft-ietf-httpapi-ratelimit-headers: the policy's name, `q` (requests this client address may make in the window, `auth.rate_limits.*`) and `w` (the window in seconds).",
+            "description": "The quota policy that counted this request, a structured field of draft-ietf-httpapi-ratelimit-headers: the policy's name (an auth route family's, such as `auth_login`, or the data API's `<table>.<class>`, such as `anonymous.read`, `default.write`, `roles.editor.read`, `api_keys.read`), `q` (requests the caller may make in the window: per client address, user or API key; `[rate_limits]`, `auth.rate_limits.*`) and `w` (the window in seconds).",
             "required": true,
             "schema": { "type": "string" },
             "example": "\"auth_login\";q=20;w=60",
@@ -90,12 +90,12 @@ pub fn header_components() -> Map<String, Value> {
             "example": "\"auth_login\";r=19;t=3",
         }),
     );
-    // A family whose limit is 0 (switched off) sends none of them.
+    // A limit that is off (0, `"off"`, `rate_limits.enabled = false`) sends none of them.
     for (_, component) in RATE_LIMIT_HEADERS {
         if let Some(Value::Object(header)) = out.get_mut(component) {
             header.insert("required".into(), Value::Bool(false));
             if let Some(Value::String(description)) = header.get_mut("description") {
-                description.push_str(" Absent when the limit is 0 (switched off).");
+                description.push_str(" Absent when the limit is switched off.");
             }
         }
     }

@@ -108,7 +108,11 @@ token from `POST /api/v1/auth/login`, sent as `Authorization: Bearer <access_tok
 valid one they answer 401 `unauthorized`.\n\nSuccessful responses wrap their payload as `{\"data\": ..., \
 \"meta\": {\"requestId\": ...}}`. Errors are `application/problem+json` (RFC 9457) with a stable \
 `code`, a `hint` on how to fix the request and, for invalid fields, `errors`. Every response \
-carries `X-Request-Id` (send your own to correlate logs).\n\n";
+carries `X-Request-Id` (send your own to correlate logs).\n\nEvery operation under `/api/v1` is \
+rate limited per client address, user or API key and route class (read, write, auth, admin, \
+realtime): answers carry the `RateLimit-Policy` and `RateLimit` fields of \
+draft-ietf-httpapi-ratelimit-headers, and past the quota the answer is 429 `too_many_requests` \
+with `Retry-After`.\n\n";
 
 /// The OpenAPI 3.1 document for `schema`, with page-size bounds from `config` and the password
 /// rules of `policy`.
@@ -212,7 +216,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     headers.extend(safe_writes::header_components());
 
     let (table, codes) = error_code_table();
-    json!({
+    let mut document = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "Fathom API",
@@ -230,7 +234,9 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
             "securitySchemes": auth::security_schemes(),
         },
         "x-error-codes": codes,
-    })
+    });
+    super::rate_limits::annotate(&mut document);
+    document
 }
 
 #[cfg(test)]

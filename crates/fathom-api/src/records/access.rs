@@ -41,6 +41,10 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The rate limiter identified the caller already (`crate::limits`).
+        if let Some(principal) = parts.extensions.get::<Self>() {
+            return Ok(principal.clone());
+        }
         Self::authenticate(state, bearer_token(parts)?).await
     }
 }

@@ -16,6 +16,7 @@ mod idempotency;
 mod mail;
 mod metrics;
 mod purge;
+mod rate_limits;
 mod realtime;
 mod report;
 mod webhooks;
@@ -30,6 +31,7 @@ pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
 pub use metrics::MetricsConfig;
 pub use purge::PurgeConfig;
+pub use rate_limits::{ClassQuotaConfig, RateLimitsConfig, RedisConfig};
 pub use realtime::RealtimeConfig;
 pub use webhooks::WebhooksConfig;
 
@@ -57,6 +59,8 @@ pub struct Config {
     pub encryption: EncryptionConfig,
     pub webhooks: WebhooksConfig,
     pub audit: AuditConfig,
+    pub rate_limits: RateLimitsConfig,
+    pub redis: RedisConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -343,6 +347,7 @@ impl Config {
         }
         self.brokers.resolve_secret_files()?;
         self.mail.resolve_secret_file()?;
+        self.redis.resolve_secret_file()?;
         self.metrics.resolve_secret_file()
     }
 
@@ -407,6 +412,8 @@ impl Config {
         self.backup.validate()?;
         self.realtime.validate()?;
         self.webhooks.validate()?;
+        self.rate_limits.validate()?;
+        self.redis.validate()?;
         self.auth.validate()?;
         self.brokers.validate()?;
         self.mail.validate()

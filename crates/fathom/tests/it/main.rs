@@ -19,6 +19,7 @@ mod openapi;
 mod operations;
 mod postgres;
 mod query;
+mod rate_limits;
 mod readme;
 mod realtime;
 mod records;

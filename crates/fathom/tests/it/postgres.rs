@@ -10,6 +10,7 @@ mod idempotency_nodes;
 mod multi_node;
 mod outage;
 mod realtime_nodes;
+mod shared_limits;
 mod webhook_breaker_nodes;
 mod webhook_failover;
 

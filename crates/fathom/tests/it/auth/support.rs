@@ -38,6 +38,8 @@ pub async fn spawn_auth_app(adjust: impl FnOnce(&mut Config)) -> TestApp {
         c.auth.rate_limits.password_reset = 0;
         c.auth.hash_queue_per_address = 0;
         c.auth.hash_queue_limit = 0;
+        c.rate_limits.anonymous.auth = Some("off".into());
+        c.rate_limits.default.auth = Some("off".into());
         adjust(c);
     })
     .await
