@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::brokers::support::free_port;
-use crate::helpers::{TestApp, json_with_status, send_as, spawn_nodes_with};
+use crate::helpers::{TestApp, json_with_status, on_postgres, send_as, spawn_nodes_with};
 use crate::rate_limits::support::remaining;
 
 const SCHEMA: &str = super::OPEN_NOTES;
@@ -142,6 +142,9 @@ async fn scrape(node: &TestApp) -> String {
 
 #[tokio::test]
 async fn three_nodes_enforce_one_limit_through_redis() {
+    if !on_postgres() {
+        return;
+    }
     let url = redis_url();
     let Some(nodes) = cluster(&url, "6/min").await else {
         return;
