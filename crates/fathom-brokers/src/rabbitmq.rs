@@ -1,12 +1,14 @@
 //! The RabbitMQ publisher: one connection and one channel in confirm mode per sink; each
 //! message is persistent (delivery mode 2) with `message_id` = the event id, goes to the sink's
 //! exchange with the routing key `<prefix><collection>.<operation>`, and the sink waits for the
-//! broker's confirm before moving on. Messages no queue is bound for are dropped by RabbitMQ
-//! (they are not `mandatory`): bind the queues before the events matter.
+//! broker's confirm before moving on. Messages are `mandatory`: one no queue takes comes back
+//! with its confirm and is a failed publish (retried from the backlog), never a silent loss.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 
 use crate::client::PublishError;
 use crate::payload::Message;
@@ -90,7 +92,11 @@ impl RabbitmqPublisher {
                 .basic_publish(
                     self.target.exchange.as_str().into(),
                     routing_key.as_str().into(),
-                    BasicPublishOptions::default(),
+                    // Mandatory: a message no queue takes comes back instead of vanishing.
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..BasicPublishOptions::default()
+                    },
                     &message.body,
                     properties,
                 )
@@ -98,7 +104,11 @@ impl RabbitmqPublisher {
                 .await
         };
         match tokio::time::timeout(self.target.confirm_timeout, confirm).await {
-            Ok(Ok(confirmation)) if confirmation.is_ack() => Ok(()),
+            Ok(Ok(Confirmation::Ack(None))) => Ok(()),
+            Ok(Ok(Confirmation::Ack(Some(_)))) => Err(error(&format_args!(
+                "no queue is bound to the exchange `{}` for the routing key `{routing_key}` (RabbitMQ returned the message); it stays in the backlog until one is",
+                self.target.exchange
+            ))),
             Ok(Ok(_)) => Err(error(&format_args!(
                 "RabbitMQ refused (nack) the message to `{}` with routing key `{routing_key}`",
                 self.target.exchange

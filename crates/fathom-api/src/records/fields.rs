@@ -57,7 +57,14 @@ impl FieldSelection {
         expand: &[ExpandNode],
     ) -> Result<Self, ApiError> {
         let mut selection = Self::default();
-        for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in text.split(',').map(str::trim) {
+            if item.is_empty() {
+                return Err(invalid(
+                    "fields",
+                    "`fields` lists an empty name.".into(),
+                    "List field names separated by commas, e.g. `fields=id,title`; leave the parameter out for every field.".into(),
+                ));
+            }
             match item.split_once('.') {
                 None => {
                     if !known_columns(collection).iter().any(|c| c == item) {

@@ -260,3 +260,42 @@ async fn a_rabbitmq_outage_builds_a_backlog_that_drains_in_order_when_it_returns
         "at most the one unconfirmed message again"
     );
 }
+
+/// Messages are mandatory: while no queue is bound, each comes back, the sink reports it and
+/// keeps the events in its backlog; once a queue is bound, the backlog drains into it in order.
+#[tokio::test]
+async fn messages_no_queue_takes_stay_in_the_backlog_until_one_is_bound() {
+    let url = amqp_url();
+    let exchange = unique("x");
+    let sink = rabbitmq_sink("unbound", &url, &exchange);
+    let app = spawn_app_with(SCHEMA, |c| {
+        fast_leases(c);
+        c.brokers.rabbitmq.push(sink);
+    })
+    .await;
+    for i in 0..3 {
+        app.create("posts", &json!({ "title": format!("early {i}") }))
+            .await;
+    }
+    wait_for_sinks(&app, Duration::from_secs(30), "a returned message", |s| {
+        s[0]["backlog"].as_i64().unwrap_or(0) > 0
+            && s[0]["last_error"]
+                .as_str()
+                .is_some_and(|e| e.contains("no queue"))
+    })
+    .await;
+
+    let (_connection, channel, queue) = bound_queue(&url, &exchange).await;
+    let events = feed(&app).await;
+    let latest = events.last().and_then(|e| e["sequence"].as_i64()).unwrap();
+    wait_drained(&app, latest).await;
+    let messages = take_all(&channel, &queue).await;
+    let mut seen = std::collections::HashSet::new();
+    let firsts: Vec<&str> = messages
+        .iter()
+        .map(|m| m.message_id.as_str())
+        .filter(|id| seen.insert(*id))
+        .collect();
+    let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(firsts, ids, "every event, in order, once bound");
+}

@@ -271,13 +271,14 @@ duplicate_window_secs = 600
     );
 }
 
-/// A project directory: the broker test schema and a `fathom.toml` with 2 s leases and `sinks`
-/// (TOML).
+/// A project directory: the broker test schema and a `fathom.toml` with 2 s leases, no data-API
+/// rate limits and `sinks` (TOML).
 pub fn write_project_with(dir: &Path, sinks: &str) {
     std::fs::write(dir.join("fathom.schema.toml"), SCHEMA).unwrap();
     std::fs::write(
         dir.join("fathom.toml"),
-        format!("[brokers]\nlease_ms = 2000\n{sinks}"),
+        // No data-API rate limits: the tests write their posts anonymously from one address.
+        format!("[rate_limits]\nenabled = false\n[brokers]\nlease_ms = 2000\n{sinks}"),
     )
     .unwrap();
 }

@@ -108,6 +108,11 @@ async fn bad_fields_are_refused() {
     .await;
     assert!(hint(&problem).contains("slug"), "{problem}");
     assert_rejected(&app, "/api/v1/products?fields=deleted_at", "fields").await;
+    // An empty name (the parameter empty, or two commas) selects nothing: refused, not ignored.
+    for query in ["fields=", "fields=name,,price", "fields=name,"] {
+        let problem = assert_rejected(&app, &format!("/api/v1/products?{query}"), "fields").await;
+        assert!(detail(&problem).contains("empty"), "{query}: {problem}");
+    }
     let lamp = id_where(&app, "products", "sku", "LAMP-001").await;
     assert_rejected(
         &app,

@@ -22,7 +22,8 @@ fields.total = { type = "integer", required = true }
 "#;
 
 /// A project directory: the schema and a `fathom.toml` whose webhooks may reach loopback,
-/// with 1 s leases and quick retries, on `database` when there is one (PostgreSQL).
+/// with 1 s leases and quick retries, on `database` when there is one (PostgreSQL), and no
+/// data-API rate limits (the tests write hundreds of orders anonymously from one address).
 pub fn write_project(dir: &Path, database: Option<&ScratchDatabase>) {
     std::fs::write(dir.join("fathom.schema.toml"), SCHEMA).unwrap();
     let url = database
@@ -31,7 +32,7 @@ pub fn write_project(dir: &Path, database: Option<&ScratchDatabase>) {
     std::fs::write(
         dir.join("fathom.toml"),
         format!(
-            "{url}[webhooks]\nallow_networks = [\"127.0.0.0/8\"]\nlease_ms = 1000\nretry_base_ms = 20\nretry_cap_secs = 1\n"
+            "{url}[webhooks]\nallow_networks = [\"127.0.0.0/8\"]\nlease_ms = 1000\nretry_base_ms = 20\nretry_cap_secs = 1\n[rate_limits]\nenabled = false\n"
         ),
     )
     .unwrap();
