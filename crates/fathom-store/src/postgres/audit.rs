@@ -70,6 +70,7 @@ ALTER TABLE \"_fathom_audit\" ADD COLUMN IF NOT EXISTS \"prev_hash\" text;
 ALTER TABLE \"_fathom_audit\" ADD COLUMN IF NOT EXISTS \"hash\" text;
 ALTER TABLE \"_fathom_audit\" ALTER COLUMN \"seq\" DROP IDENTITY IF EXISTS;
 CREATE INDEX IF NOT EXISTS \"_fathom_audit_at\" ON \"_fathom_audit\" (\"at\");
+CREATE INDEX IF NOT EXISTS \"_fathom_audit_action\" ON \"_fathom_audit\" (\"action\");
 ";
 
 const COLUMNS: &str = "\"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"target\", \
@@ -285,15 +286,23 @@ pub(crate) async fn log<C: GenericClient>(
     .collect()
 }
 
-/// One pruning step in the caller's transaction: locks the head (so no append runs meanwhile),
-/// finds the due bound as the SQLite side does, removes the entries up to it and appends the
-/// checkpoint. Returns how many entries it removed.
-pub(crate) async fn prune<C: Conn>(
-    tx: &C,
+/// The last sequence one pruning step removes, if any is due (the same rule as SQLite's
+/// `prune_bound`). The count's scan runs only when there are more entries than the limit
+/// besides checkpoints (counted through the `action` index), so an idle check stays cheap.
+async fn due_bound(
+    client: &tokio_postgres::Transaction<'_>,
     retention: &AuditRetention,
-) -> Result<usize, StoreError> {
-    let head = lock_head(tx).await?;
-    let client = tx.client();
+    head: i64,
+) -> Result<Option<i64>, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT MIN(\"seq\"), (SELECT COUNT(*) FROM \"_fathom_audit\" WHERE \"action\" = $1) FROM \"_fathom_audit\"",
+            &[&audit::CHECKPOINT_ACTION],
+        )
+        .await
+        .map_err(from_postgres)?;
+    let oldest: Option<i64> = get(&row, 0)?;
+    let checkpoints: i64 = get(&row, 1)?;
     let by_age: Option<i64> = match retention.cutoff() {
         Some(cutoff) => {
             let cutoff = parse_timestamp(&cutoff)?;
@@ -308,8 +317,10 @@ pub(crate) async fn prune<C: Conn>(
         }
         None => None,
     };
-    let by_count: Option<i64> = match retention.max_count {
-        Some(count) => {
+    let by_count: Option<i64> = match (retention.max_count, oldest) {
+        (Some(count), Some(oldest))
+            if audit::over_count(head - oldest + 1 - checkpoints, count) =>
+        {
             let offset = i64::try_from(count).unwrap_or(i64::MAX);
             let row = client
                 .query_opt(
@@ -320,14 +331,26 @@ pub(crate) async fn prune<C: Conn>(
                 .map_err(from_postgres)?;
             row.map(|r| get(&r, 0)).transpose()?
         }
-        None => None,
+        _ => None,
     };
-    let row = client
-        .query_one("SELECT MIN(\"seq\") FROM \"_fathom_audit\"", &[])
-        .await
-        .map_err(from_postgres)?;
-    let oldest: Option<i64> = get(&row, 0)?;
-    let Some(through) = audit::bound(by_age.max(by_count), oldest, head.seq) else {
+    Ok(audit::bound(by_age.max(by_count), oldest, head))
+}
+
+/// One pruning step in the caller's transaction: decides without a lock whether anything is due
+/// (so the check the pruner runs every second never holds up appends), then locks the head (no
+/// append runs meanwhile), decides again, removes the entries up to the bound and appends the
+/// checkpoint. Returns how many entries it removed.
+pub(crate) async fn prune<C: Conn>(
+    tx: &C,
+    retention: &AuditRetention,
+) -> Result<usize, StoreError> {
+    let client = tx.client();
+    let unlocked = head(client).await?;
+    if due_bound(client, retention, unlocked.seq).await?.is_none() {
+        return Ok(0);
+    }
+    let head = lock_head(tx).await?;
+    let Some(through) = due_bound(client, retention, head.seq).await? else {
         return Ok(0);
     };
     let row = client
