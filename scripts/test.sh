@@ -81,7 +81,7 @@ if $postgres_ready; then
   echo "==> cargo nextest run (PostgreSQL): the integration suite and the store suites"
   FATHOM_TEST_BACKEND=postgres cargo nextest run --no-fail-fast \
     -p fathom --test it \
-    -p fathom-store --test contract --test identity --test differential --test events --lib \
+    -p fathom-store --test contract --test identity --test differential --test events --test audit --lib \
     || postgres_status=$?
 else
   cat >&2 <<'BANNER'

@@ -248,6 +248,11 @@ pub(crate) fn bound(due: Option<i64>, oldest: Option<i64>, head: i64) -> Option<
     (through >= oldest).then_some(through)
 }
 
+/// Whether `entries` (checkpoints not counted) exceed a count limit.
+pub(crate) fn over_count(entries: i64, limit: u64) -> bool {
+    u64::try_from(entries).is_ok_and(|n| n > limit)
+}
+
 /// The last pruned sequence and its hash a checkpoint entry records.
 fn checkpoint_of(entry: &AuditEntry) -> Option<(i64, String)> {
     if entry.action != CHECKPOINT_ACTION {

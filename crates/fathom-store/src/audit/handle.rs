@@ -15,7 +15,7 @@ impl Store {
             Backend::Postgres(p) => {
                 let mut client = p.client().await?;
                 let tx = client.transaction().await.map_err(from_postgres)?;
-                pg::append(&*tx, &[entry]).await?;
+                pg::append(&tx, &[entry]).await?;
                 tx.commit().await.map_err(from_postgres)
             }
         }
@@ -88,7 +88,7 @@ impl Store {
             Backend::Postgres(p) => {
                 let mut client = p.client().await?;
                 let tx = client.transaction().await.map_err(from_postgres)?;
-                let removed = pg::prune(&*tx, &retention).await?;
+                let removed = pg::prune(&tx, &retention).await?;
                 tx.commit().await.map_err(from_postgres)?;
                 Ok(removed)
             }

@@ -2,18 +2,61 @@
 //! head row (`SELECT ... FOR UPDATE` in the writing transaction): appends from every node queue
 //! on that row lock, each reads the head its predecessor committed, and the chain stays linear.
 //! A unit of work appends its entries as its last statement before COMMIT, so the lock is held
-//! only for the insert and the commit itself. The functions take any tokio-postgres client, so
-//! a migration's dedicated connection appends in its own transaction too (hence `prepare`, not
-//! the pool's statement cache: audited writes pay one more round trip per statement).
+//! only for the insert and the commit itself. Appends run on a pool transaction (statements
+//! from the connection's cache) or on a migration's dedicated connection (prepared afresh), see
+//! [`Conn`].
 
 use fathom_schema::value::now_timestamp;
 use time::OffsetDateTime;
 use tokio_postgres::GenericClient;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, Statement};
 
 use super::values::{get, get_timestamp, parse_timestamp};
 use crate::audit::{self, AuditEntry, AuditHead, AuditQuery, AuditRecord, AuditRetention, GENESIS};
 use crate::error::{StoreError, from_postgres};
+
+/// What an append runs on: the pool's transactions prepare through the connection's statement
+/// cache; a migration's dedicated connection (a plain tokio-postgres transaction) prepares
+/// afresh. Either way the statements run in the caller's transaction.
+pub(crate) trait Conn: Sync {
+    fn client(&self) -> &tokio_postgres::Transaction<'_>;
+    fn statement(
+        &self,
+        sql: &'static str,
+    ) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send;
+}
+
+impl Conn for deadpool_postgres::Transaction<'_> {
+    fn client(&self) -> &tokio_postgres::Transaction<'_> {
+        self
+    }
+
+    fn statement(
+        &self,
+        sql: &'static str,
+    ) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.prepare_cached(sql)
+    }
+}
+
+impl Conn for tokio_postgres::Transaction<'_> {
+    fn client(&self) -> &tokio_postgres::Transaction<'_> {
+        self
+    }
+
+    fn statement(
+        &self,
+        sql: &'static str,
+    ) -> impl Future<Output = Result<Statement, tokio_postgres::Error>> + Send {
+        self.prepare(sql)
+    }
+}
+
+const LOCK_HEAD: &str =
+    "SELECT \"seq\", \"hash\" FROM \"_fathom_audit_head\" WHERE \"id\" = 1 FOR UPDATE";
+const INSERT: &str = "INSERT INTO \"_fathom_audit\" (\"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"target\", \"request_id\", \"ip\", \"detail\", \"collection\", \"changed\", \"prev_hash\", \"hash\") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+const MOVE_HEAD: &str =
+    "UPDATE \"_fathom_audit_head\" SET \"seq\" = $1, \"hash\" = $2 WHERE \"id\" = 1";
 
 const HEAD_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS \"_fathom_audit_head\" (
@@ -27,6 +70,7 @@ ALTER TABLE \"_fathom_audit\" ADD COLUMN IF NOT EXISTS \"prev_hash\" text;
 ALTER TABLE \"_fathom_audit\" ADD COLUMN IF NOT EXISTS \"hash\" text;
 ALTER TABLE \"_fathom_audit\" ALTER COLUMN \"seq\" DROP IDENTITY IF EXISTS;
 CREATE INDEX IF NOT EXISTS \"_fathom_audit_at\" ON \"_fathom_audit\" (\"at\");
+CREATE INDEX IF NOT EXISTS \"_fathom_audit_action\" ON \"_fathom_audit\" (\"action\");
 ";
 
 const COLUMNS: &str = "\"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"target\", \
@@ -38,7 +82,7 @@ const COLUMNS: &str = "\"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"ta
 /// nodes starting together do it once.
 pub(crate) async fn upgrade<C: GenericClient>(tx: &C) -> Result<(), StoreError> {
     tx.batch_execute(HEAD_TABLE).await.map_err(from_postgres)?;
-    if read_head(tx, false).await?.is_some() {
+    if read_head(tx).await?.is_some() {
         return Ok(());
     }
     let legacy = chain_read(tx, 0, i64::MAX).await?;
@@ -71,15 +115,8 @@ pub(crate) async fn upgrade<C: GenericClient>(tx: &C) -> Result<(), StoreError> 
     Ok(())
 }
 
-async fn read_head<C: GenericClient>(
-    conn: &C,
-    lock: bool,
-) -> Result<Option<AuditHead>, StoreError> {
-    let sql = if lock {
-        "SELECT \"seq\", \"hash\" FROM \"_fathom_audit_head\" WHERE \"id\" = 1 FOR UPDATE"
-    } else {
-        "SELECT \"seq\", \"hash\" FROM \"_fathom_audit_head\" WHERE \"id\" = 1"
-    };
+async fn read_head<C: GenericClient>(conn: &C) -> Result<Option<AuditHead>, StoreError> {
+    let sql = "SELECT \"seq\", \"hash\" FROM \"_fathom_audit_head\" WHERE \"id\" = 1";
     let statement = conn.prepare(sql).await.map_err(from_postgres)?;
     let row = conn
         .query_opt(&statement, &[])
@@ -96,25 +133,30 @@ async fn read_head<C: GenericClient>(
 
 /// The head: the newest entry's sequence and hash.
 pub(crate) async fn head<C: GenericClient>(conn: &C) -> Result<AuditHead, StoreError> {
-    Ok(read_head(conn, false).await?.unwrap_or_else(|| AuditHead {
+    Ok(read_head(conn).await?.unwrap_or_else(|| AuditHead {
         seq: 0,
         hash: GENESIS.to_owned(),
     }))
 }
 
 /// Locks the head row until the transaction ends and returns it.
-async fn lock_head<C: GenericClient>(tx: &C) -> Result<AuditHead, StoreError> {
-    read_head(tx, true)
-        .await?
-        .ok_or_else(|| StoreError::internal("the audit head row is missing"))
+async fn lock_head<C: Conn>(tx: &C) -> Result<AuditHead, StoreError> {
+    let statement = tx.statement(LOCK_HEAD).await.map_err(from_postgres)?;
+    let row = tx
+        .client()
+        .query_opt(&statement, &[])
+        .await
+        .map_err(from_postgres)?
+        .ok_or_else(|| StoreError::internal("the audit head row is missing"))?;
+    Ok(AuditHead {
+        seq: get(&row, 0)?,
+        hash: get(&row, 1)?,
+    })
 }
 
 /// Chains `entries` after the head and stores them, in the caller's transaction (which then
 /// holds the head row's lock until it ends).
-pub(crate) async fn append<C: GenericClient>(
-    tx: &C,
-    entries: &[AuditEntry],
-) -> Result<(), StoreError> {
+pub(crate) async fn append<C: Conn>(tx: &C, entries: &[AuditEntry]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
@@ -122,7 +164,7 @@ pub(crate) async fn append<C: GenericClient>(
     insert_after(tx, &head, entries).await
 }
 
-async fn insert_after<C: GenericClient>(
+async fn insert_after<C: Conn>(
     tx: &C,
     head: &AuditHead,
     entries: &[AuditEntry],
@@ -130,43 +172,35 @@ async fn insert_after<C: GenericClient>(
     let at = now_timestamp();
     let at_value = parse_timestamp(&at)?;
     let records = audit::chain(head, &at, entries);
-    let insert = tx
-        .prepare(&format!(
-            "INSERT INTO \"_fathom_audit\" ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-        ))
-        .await
-        .map_err(from_postgres)?;
+    let insert = tx.statement(INSERT).await.map_err(from_postgres)?;
     for r in &records {
         let e = &r.entry;
-        tx.execute(
-            &insert,
-            &[
-                &r.seq,
-                &at_value,
-                &e.action,
-                &e.outcome,
-                &e.actor,
-                &e.target,
-                &e.request_id,
-                &e.ip,
-                &e.detail,
-                &e.collection,
-                &audit::changed_column(e),
-                &r.prev_hash,
-                &r.hash,
-            ],
-        )
-        .await
-        .map_err(from_postgres)?;
-    }
-    if let Some(last) = records.last() {
-        let update = tx
-            .prepare(
-                "UPDATE \"_fathom_audit_head\" SET \"seq\" = $1, \"hash\" = $2 WHERE \"id\" = 1",
+        tx.client()
+            .execute(
+                &insert,
+                &[
+                    &r.seq,
+                    &at_value,
+                    &e.action,
+                    &e.outcome,
+                    &e.actor,
+                    &e.target,
+                    &e.request_id,
+                    &e.ip,
+                    &e.detail,
+                    &e.collection,
+                    &audit::changed_column(e),
+                    &r.prev_hash,
+                    &r.hash,
+                ],
             )
             .await
             .map_err(from_postgres)?;
-        tx.execute(&update, &[&last.seq, &last.hash])
+    }
+    if let Some(last) = records.last() {
+        let update = tx.statement(MOVE_HEAD).await.map_err(from_postgres)?;
+        tx.client()
+            .execute(&update, &[&last.seq, &last.hash])
             .await
             .map_err(from_postgres)?;
     }
@@ -252,18 +286,27 @@ pub(crate) async fn log<C: GenericClient>(
     .collect()
 }
 
-/// One pruning step in the caller's transaction: locks the head (so no append runs meanwhile),
-/// finds the due bound as the SQLite side does, removes the entries up to it and appends the
-/// checkpoint. Returns how many entries it removed.
-pub(crate) async fn prune<C: GenericClient>(
-    tx: &C,
+/// The last sequence one pruning step removes, if any is due (the same rule as SQLite's
+/// `prune_bound`). The count's scan runs only when there are more entries than the limit
+/// besides checkpoints (counted through the `action` index), so an idle check stays cheap.
+async fn due_bound(
+    client: &tokio_postgres::Transaction<'_>,
     retention: &AuditRetention,
-) -> Result<usize, StoreError> {
-    let head = lock_head(tx).await?;
+    head: i64,
+) -> Result<Option<i64>, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT MIN(\"seq\"), (SELECT COUNT(*) FROM \"_fathom_audit\" WHERE \"action\" = $1) FROM \"_fathom_audit\"",
+            &[&audit::CHECKPOINT_ACTION],
+        )
+        .await
+        .map_err(from_postgres)?;
+    let oldest: Option<i64> = get(&row, 0)?;
+    let checkpoints: i64 = get(&row, 1)?;
     let by_age: Option<i64> = match retention.cutoff() {
         Some(cutoff) => {
             let cutoff = parse_timestamp(&cutoff)?;
-            let row = tx
+            let row = client
                 .query_one(
                     "SELECT MAX(\"seq\") FROM \"_fathom_audit\" WHERE \"at\" < $1",
                     &[&cutoff],
@@ -274,10 +317,12 @@ pub(crate) async fn prune<C: GenericClient>(
         }
         None => None,
     };
-    let by_count: Option<i64> = match retention.max_count {
-        Some(count) => {
+    let by_count: Option<i64> = match (retention.max_count, oldest) {
+        (Some(count), Some(oldest))
+            if audit::over_count(head - oldest + 1 - checkpoints, count) =>
+        {
             let offset = i64::try_from(count).unwrap_or(i64::MAX);
-            let row = tx
+            let row = client
                 .query_opt(
                     "SELECT \"seq\" FROM \"_fathom_audit\" WHERE \"action\" <> $1 ORDER BY \"seq\" DESC LIMIT 1 OFFSET $2",
                     &[&audit::CHECKPOINT_ACTION, &offset],
@@ -286,17 +331,29 @@ pub(crate) async fn prune<C: GenericClient>(
                 .map_err(from_postgres)?;
             row.map(|r| get(&r, 0)).transpose()?
         }
-        None => None,
+        _ => None,
     };
-    let row = tx
-        .query_one("SELECT MIN(\"seq\") FROM \"_fathom_audit\"", &[])
-        .await
-        .map_err(from_postgres)?;
-    let oldest: Option<i64> = get(&row, 0)?;
-    let Some(through) = audit::bound(by_age.max(by_count), oldest, head.seq) else {
+    Ok(audit::bound(by_age.max(by_count), oldest, head))
+}
+
+/// One pruning step in the caller's transaction: decides without a lock whether anything is due
+/// (so the check the pruner runs every second never holds up appends), then locks the head (no
+/// append runs meanwhile), decides again, removes the entries up to the bound and appends the
+/// checkpoint. Returns how many entries it removed.
+pub(crate) async fn prune<C: Conn>(
+    tx: &C,
+    retention: &AuditRetention,
+) -> Result<usize, StoreError> {
+    let client = tx.client();
+    let unlocked = head(client).await?;
+    if due_bound(client, retention, unlocked.seq).await?.is_none() {
+        return Ok(0);
+    }
+    let head = lock_head(tx).await?;
+    let Some(through) = due_bound(client, retention, head.seq).await? else {
         return Ok(0);
     };
-    let row = tx
+    let row = client
         .query_opt(
             "SELECT \"hash\" FROM \"_fathom_audit\" WHERE \"seq\" = $1",
             &[&through],
@@ -310,7 +367,7 @@ pub(crate) async fn prune<C: GenericClient>(
     else {
         return Ok(0);
     };
-    let removed = tx
+    let removed = client
         .execute(
             "DELETE FROM \"_fathom_audit\" WHERE \"seq\" <= $1",
             &[&through],

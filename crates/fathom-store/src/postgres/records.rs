@@ -155,7 +155,7 @@ pub(crate) async fn execute(
     events::append(&tx, &drafts, &work.origin).await?;
     // Audit entries of `audit = true` collections: the head row's lock is taken here, last,
     // so it is held only for the inserts and the COMMIT.
-    super::audit::append(&*tx, &crate::audit::record_entries(&drafts, &work.origin)).await?;
+    super::audit::append(&tx, &crate::audit::record_entries(&drafts, &work.origin)).await?;
     tx.commit().await.map_err(from_postgres)?;
     Ok(results)
 }

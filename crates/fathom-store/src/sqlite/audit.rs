@@ -16,6 +16,7 @@ CREATE TABLE IF NOT EXISTS \"_fathom_audit_head\" (
     \"hash\" TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS \"_fathom_audit_at\" ON \"_fathom_audit\" (\"at\");
+CREATE INDEX IF NOT EXISTS \"_fathom_audit_action\" ON \"_fathom_audit\" (\"action\");
 ";
 
 const COLUMNS: &str = "\"seq\", \"at\", \"action\", \"outcome\", \"actor\", \"target\", \
@@ -225,22 +226,29 @@ pub(crate) fn prune_bound(
             .map_err(from_sqlite)?,
         None => None,
     };
-    let by_count: Option<i64> = match retention.max_count {
-        Some(count) => conn
-            .query_row(
+    let (oldest, checkpoints): (Option<i64>, i64) = conn
+        .query_row(
+            "SELECT MIN(\"seq\"), (SELECT COUNT(*) FROM \"_fathom_audit\" WHERE \"action\" = ?1) FROM \"_fathom_audit\"",
+            [audit::CHECKPOINT_ACTION],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(from_sqlite)?;
+    // The count's scan runs only when there are more entries than the limit besides
+    // checkpoints (counted through the `action` index), so an idle check stays cheap.
+    let by_count: Option<i64> = match (retention.max_count, oldest) {
+        (Some(count), Some(oldest))
+            if audit::over_count(head.seq - oldest + 1 - checkpoints, count) =>
+        {
+            conn.query_row(
                 "SELECT \"seq\" FROM \"_fathom_audit\" WHERE \"action\" <> ?1 ORDER BY \"seq\" DESC LIMIT 1 OFFSET ?2",
                 params![audit::CHECKPOINT_ACTION, i64::try_from(count).unwrap_or(i64::MAX)],
                 |r| r.get(0),
             )
             .optional()
-            .map_err(from_sqlite)?,
-        None => None,
+            .map_err(from_sqlite)?
+        }
+        _ => None,
     };
-    let oldest: Option<i64> = conn
-        .query_row("SELECT MIN(\"seq\") FROM \"_fathom_audit\"", [], |r| {
-            r.get(0)
-        })
-        .map_err(from_sqlite)?;
     Ok(audit::bound(by_age.max(by_count), oldest, head.seq))
 }
 
