@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 use fathom_limits::{Limiter, Quota};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index]
 }
@@ -60,7 +64,10 @@ async fn main() {
     #[cfg(feature = "redis")]
     if let Some(url) = &url {
         let prefix = format!("bench-{}", std::process::id());
-        rows.push(("redis (one Lua script)", Limiter::shared(url, &prefix).unwrap()));
+        rows.push((
+            "redis (one Lua script)",
+            Limiter::shared(url, &prefix).unwrap(),
+        ));
     }
     #[cfg(not(feature = "redis"))]
     let _ = url;
