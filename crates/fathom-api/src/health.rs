@@ -20,9 +20,9 @@ async fn health() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
 
-/// The database answers and its applied schema is the one this server serves. `rate_limits`
-/// says where rate limits are counted (`local`, `redis`, or `local_fallback` while Redis is
-/// down). With broker
+/// The database answers and its applied schema is the one this server serves. With
+/// `redis.url` set, `rate_limits` says where rate limits are counted (`redis`, or
+/// `local_fallback` while Redis is down). With broker
 /// sinks configured, `brokers` details each one's backlog: a broker that is down delays its
 /// events (they wait in the outbox) but does not make the node unready.
 async fn ready(State(state): State<AppState>) -> Response {
@@ -37,12 +37,15 @@ async fn ready(State(state): State<AppState>) -> Response {
         "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
         "checks": { "database": database, "migrations": migrations },
     });
-    // Rate limits never make a node unready: without Redis they are counted per node.
-    let limiter = state.auth.limiter();
-    body["rate_limits"] = json!({
-        "store": limiter.status().as_str(),
-        "shared": limiter.status() == fathom_limits::Status::Shared,
-    });
+    // With `redis.url` set, where rate limits are counted; never a reason to be unready (without
+    // Redis they are counted per node).
+    let limits = state.auth.limiter().status();
+    if limits != fathom_limits::Status::Local {
+        body["rate_limits"] = json!({
+            "store": limits.as_str(),
+            "shared": limits == fathom_limits::Status::Shared,
+        });
+    }
     if !state.brokers.is_empty() {
         let sinks: Vec<_> = state
             .brokers

@@ -11,8 +11,6 @@ mod quota;
 mod shared;
 
 use std::sync::Arc;
-#[cfg(feature = "redis")]
-use std::time::Duration;
 
 pub use gcra::{Outcome, decide};
 pub use local::LocalTable;
@@ -102,47 +100,30 @@ impl Limiter {
         0
     }
 
-    /// Counters kept for other parts (the sign-in throttle) in the shared store, or `None`
-    /// when there is none or it is down: the caller then counts on the node.
-    pub fn counters(&self) -> Option<Counters<'_>> {
+    /// Runs `script` in the shared store (each key given the deployment's prefix), for other
+    /// parts that keep state there (the sign-in throttle). `None` when there is none or it is
+    /// down: the caller then keeps its state on the node.
+    pub async fn run(&self, script: &Script, keys: &[&str], args: &[String]) -> Option<Vec<i64>> {
         #[cfg(feature = "redis")]
-        if let Some(shared) = &self.shared
-            && shared.is_up()
-        {
-            return Some(Counters { shared });
+        if let Some(shared) = &self.shared {
+            return shared.run(&script.0, keys, args).await;
         }
+        let _ = (script, keys, args);
         None
     }
 }
 
-/// Counters in the shared store. Every call may still find it down (`None` / `false`), and the
-/// caller then counts on the node.
-pub struct Counters<'a> {
-    #[cfg(feature = "redis")]
-    shared: &'a Arc<shared::Shared>,
-    #[cfg(not(feature = "redis"))]
-    _never: std::marker::PhantomData<&'a ()>,
-}
+/// A Lua script for [`Limiter::run`], loaded into Redis once (by its SHA-1) and run atomically.
+pub struct Script(#[cfg(feature = "redis")] redis::Script);
 
-#[cfg(feature = "redis")]
-impl Counters<'_> {
-    /// Adds one to `key`, kept for `ttl` after this call; the new count.
-    pub async fn bump(&self, key: &str, ttl: Duration) -> Option<u64> {
-        self.shared.bump(key, ttl).await
-    }
-
-    /// The counts under `keys`, 0 for a missing one.
-    pub async fn counts(&self, keys: &[&str]) -> Option<Vec<u64>> {
-        self.shared.counts(keys).await
-    }
-
-    /// Sets `key` (to 1) for `ttl`.
-    pub async fn mark(&self, key: &str, ttl: Duration) -> bool {
-        self.shared.mark(key, ttl).await
-    }
-
-    /// Removes `keys`.
-    pub async fn remove(&self, keys: &[&str]) -> bool {
-        self.shared.remove(keys).await
+impl Script {
+    pub fn new(source: &str) -> Self {
+        #[cfg(feature = "redis")]
+        return Self(redis::Script::new(source));
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = source;
+            Self()
+        }
     }
 }

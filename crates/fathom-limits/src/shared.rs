@@ -39,18 +39,10 @@ redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.floor(used
 return {1, math.floor((window - used) / period), used, 0}
 ";
 
-/// Adds one to KEYS[1] and keeps it for ARGV[1] ms after this call; returns the new count.
-const BUMP: &str = r"
-local n = redis.call('INCR', KEYS[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return n
-";
-
 pub struct Shared {
     manager: ConnectionManager,
     prefix: String,
     gcra: redis::Script,
-    bump: redis::Script,
     up: AtomicBool,
     probing: AtomicBool,
     /// Times Redis was found down.
@@ -73,7 +65,6 @@ impl Shared {
             manager,
             prefix: prefix.to_owned(),
             gcra: redis::Script::new(GCRA),
-            bump: redis::Script::new(BUMP),
             up: AtomicBool::new(true),
             probing: AtomicBool::new(false),
             outages: AtomicU64::new(0),
@@ -110,55 +101,25 @@ impl Shared {
         Some(Outcome::from_parts(allowed == 1, remaining, reset, retry))
     }
 
-    /// Adds one to the counter `key`, kept for `ttl` after this call; `None` when Redis is down.
-    pub async fn bump(self: &Arc<Self>, key: &str, ttl: Duration) -> Option<u64> {
+    /// Runs `script` on `keys` (each given the prefix) and `args`; `None` when Redis is down.
+    pub async fn run(
+        self: &Arc<Self>,
+        script: &redis::Script,
+        keys: &[&str],
+        args: &[String],
+    ) -> Option<Vec<i64>> {
         if !self.is_up() {
             return None;
         }
-        let mut invocation = self.bump.key(self.key(key));
-        invocation.arg(millis(ttl));
+        let mut invocation = script.prepare_invoke();
+        for key in keys {
+            invocation.key(self.key(key));
+        }
+        for arg in args {
+            invocation.arg(arg);
+        }
         let mut connection = self.manager.clone();
         self.within(invocation.invoke_async(&mut connection)).await
-    }
-
-    /// The counters under `keys` (0 for a missing one); `None` when Redis is down.
-    pub async fn counts(self: &Arc<Self>, keys: &[&str]) -> Option<Vec<u64>> {
-        if !self.is_up() {
-            return None;
-        }
-        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        let mut connection = self.manager.clone();
-        let mut mget = redis::cmd("MGET");
-        mget.arg(&keys);
-        let values: Vec<Option<u64>> = self.within(mget.query_async(&mut connection)).await?;
-        Some(values.into_iter().map(Option::unwrap_or_default).collect())
-    }
-
-    /// Sets `key` to 1 for `ttl`; `false` when Redis is down.
-    pub async fn mark(self: &Arc<Self>, key: &str, ttl: Duration) -> bool {
-        if !self.is_up() {
-            return false;
-        }
-        let mut connection = self.manager.clone();
-        let mut set = redis::cmd("SET");
-        set.arg(self.key(key)).arg(1).arg("PX").arg(millis(ttl));
-        self.within(set.query_async::<()>(&mut connection))
-            .await
-            .is_some()
-    }
-
-    /// Removes `keys`; `false` when Redis is down.
-    pub async fn remove(self: &Arc<Self>, keys: &[&str]) -> bool {
-        if !self.is_up() {
-            return false;
-        }
-        let keys: Vec<String> = keys.iter().map(|k| self.key(k)).collect();
-        let mut connection = self.manager.clone();
-        let mut del = redis::cmd("DEL");
-        del.arg(&keys);
-        self.within(del.query_async::<()>(&mut connection))
-            .await
-            .is_some()
     }
 
     /// Runs a Redis call under [`TIMEOUT`]; a failure marks Redis down.
@@ -212,8 +173,4 @@ impl Shared {
             }
         }
     }
-}
-
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
 }

@@ -174,7 +174,7 @@ pub async fn change_password(
     let auth = &state.auth;
     let ip = crate::client_ip::current();
     // A wrong current password is a guess like a failed login, held by the same defence.
-    let known = match auth.throttle.gate(&user.email, ip) {
+    let known = match auth.throttle.gate(&user.email, ip).await {
         Gate::Refused => return Err(invalid_credentials()),
         Gate::Delay(wait) => {
             tokio::time::sleep(wait).await;
@@ -190,7 +190,7 @@ pub async fn change_password(
         .await
         .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
     if !verification.matches {
-        auth.throttle.failed(&user.email, ip, known);
+        auth.throttle.failed(&user.email, ip, known).await;
         audit(
             &state,
             "password_change",
@@ -317,7 +317,7 @@ pub async fn confirm_reset(
     let reset = state.store.set_password(user_id, hash, None).await;
     state.auth.sessions.forget_user(user_id);
     if let Some(email) = &email {
-        auth.throttle.forget_account(email);
+        auth.throttle.forget_account(email).await;
     }
     reset?;
     audit(

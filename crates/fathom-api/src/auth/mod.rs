@@ -84,7 +84,7 @@ pub struct AuthState {
     /// The development mailbox: holds mail when no SMTP relay is configured.
     pub mailbox: Mailbox,
     pub smtp: Option<SmtpMailer>,
-    pub(crate) throttle: throttle::LoginThrottle,
+    pub(crate) throttle: throttle::Throttle,
     pub(crate) hash_shares: hashing::HashShares,
     pub(crate) recipients: notify::RecipientCap,
     /// The auth routes' rate limits, kept across schema reloads.
@@ -107,8 +107,10 @@ impl AuthState {
         keys: Keys,
         smtp: Option<SmtpMailer>,
     ) -> Arc<Self> {
-        let throttle =
-            throttle::LoginThrottle::new(settings.lockout_threshold, settings.lockout_duration);
+        let throttle = throttle::Throttle::new(
+            throttle::LoginThrottle::new(settings.lockout_threshold, settings.lockout_duration),
+            settings.limiter.clone(),
+        );
         let hash_shares =
             hashing::HashShares::new(settings.hash_queue_per_address, settings.hash_queue_limit);
         let tokens = cache::TokenCache::new(cache::TOKEN_CAPACITY, settings.tokens.leeway_secs);

@@ -8,13 +8,19 @@
 //! while the owner, from an address that has signed in before, is not slowed at all and, from a
 //! new one, only waits. Everything is keyed by the email as typed, so known and unknown accounts
 //! behave exactly alike and the defence reveals nothing about which accounts exist. Memory is
-//! bounded: each table drops its stalest entries past [`CAPACITY`].
+//! bounded: each table drops its stalest entries past [`CAPACITY`]. With `redis.url` set the same
+//! counts live in Redis for the whole cluster ([`Throttle`], `throttle/shared.rs`), and this
+//! table is the fallback while Redis is down.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+mod shared;
+
+pub use shared::Throttle;
 
 /// The first delay for a new address on an account under attack, doubled with every further
 /// failure.
@@ -83,24 +89,17 @@ impl LoginThrottle {
         };
         let now = Instant::now();
         let pair = (email.to_owned(), address(ip));
-        if let Some(count) = live(&tables.pairs, &pair, now, self.window)
-            && count.failures >= self.threshold
-        {
-            return Gate::Refused;
-        }
-        if tables
+        let failures = |count: Option<Count>| count.map_or(0, |c| c.failures);
+        let known = tables
             .known
             .get(&pair)
-            .is_some_and(|last| now.duration_since(*last) < KNOWN_FOR)
-        {
-            return Gate::Open { known: true };
-        }
-        match live(&tables.accounts, email, now, self.window) {
-            Some(count) if count.failures >= self.threshold => {
-                Gate::Delay(delay_after(count.failures - self.threshold))
-            }
-            _ => Gate::Open { known: false },
-        }
+            .is_some_and(|last| now.duration_since(*last) < KNOWN_FOR);
+        judge(
+            self.threshold,
+            failures(live(&tables.pairs, &pair, now, self.window)),
+            known,
+            failures(live(&tables.accounts, email, now, self.window)),
+        )
     }
 
     /// Records a wrong password for `email` from `ip`; `true` when it makes this address refused
@@ -198,6 +197,21 @@ fn make_room<K: Eq + Hash + Clone, V>(
             .map(|(k, _)| k.clone())
     {
         table.remove(&stalest);
+    }
+}
+
+/// The gate, from the failures of this address for the account (`pair`), whether the address
+/// has signed in to it (`known`), and the account's failures from unknown addresses, all within
+/// the window (the same rule whether they were counted on the node or in Redis).
+fn judge(threshold: u32, pair: u32, known: bool, account: u32) -> Gate {
+    if pair >= threshold {
+        Gate::Refused
+    } else if known {
+        Gate::Open { known: true }
+    } else if account >= threshold {
+        Gate::Delay(delay_after(account - threshold))
+    } else {
+        Gate::Open { known: false }
     }
 }
 

@@ -138,7 +138,7 @@ pub async fn login(
     let auth = &state.auth;
     let ip = crate::client_ip::current();
     // The guessing defence is keyed by the email as typed: it treats unknown accounts alike.
-    let known = match auth.throttle.gate(&email, ip) {
+    let known = match auth.throttle.gate(&email, ip).await {
         Gate::Refused => {
             auth.sign_ins.record(SignIn::LockedOut);
             return Err(refused(&state, None, "address refused for this account").await);
@@ -154,7 +154,7 @@ pub async fn login(
     let Some(user) = state.store.user_by_email(&email).await? else {
         // Unknown account: spend the same work as a known one, answer the same.
         auth.hasher.verify_dummy(&password).await;
-        auth.throttle.failed(&email, ip, false);
+        auth.throttle.failed(&email, ip, false).await;
         auth.sign_ins.record(SignIn::Failure);
         return Err(refused(&state, None, "unknown account").await);
     };
@@ -166,7 +166,7 @@ pub async fn login(
         .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
     if !verification.matches {
         auth.sign_ins.record(SignIn::Failure);
-        if auth.throttle.failed(&email, ip, known) {
+        if auth.throttle.failed(&email, ip, known).await {
             auth.sign_ins.locked();
             let detail = format!(
                 "{} failed logins from one address; that address is refused for {} min",
@@ -211,7 +211,7 @@ pub async fn login(
         None
     };
     state.store.record_login_success(user.id, rehashed).await?;
-    auth.throttle.succeeded(&email, ip);
+    auth.throttle.succeeded(&email, ip).await;
     auth.sign_ins.record(SignIn::Success);
     let refresh = generate_token();
     let (agent, ip) = client_details(&parts.headers, ip);

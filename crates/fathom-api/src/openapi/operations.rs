@@ -440,13 +440,13 @@ pub fn service_paths() -> [(String, Value); 3] {
             "brokers": super::brokers::readiness_brokers(),
             "rate_limits": {
                 "type": "object",
-                "description": "Where rate limits and the sign-in throttle are counted. Never makes the node unready: without Redis they are counted on each node.",
+                "description": "Present when `redis.url` is set: where rate limits and the sign-in throttle are counted. Never makes the node unready: while Redis is down they are counted on each node.",
                 "required": ["store", "shared"],
                 "properties": {
                     "store": {
                         "type": "string",
-                        "enum": ["local", "redis", "local_fallback"],
-                        "description": "`local`: on this node (no `redis.url`); `redis`: in Redis, shared by every node; `local_fallback`: Redis is configured but unreachable, so on this node until it answers again.",
+                        "enum": ["redis", "local_fallback"],
+                        "description": "`redis`: in Redis, shared by every node; `local_fallback`: Redis is unreachable, so on this node until it answers again.",
                     },
                     "shared": { "type": "boolean", "description": "Counted in Redis for the whole cluster right now." },
                 },

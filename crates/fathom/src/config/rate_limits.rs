@@ -88,7 +88,11 @@ impl Default for RateLimitsConfig {
             anonymous: ClassQuotaConfig::of("600/min", "120/min", "120/min", "60/min", "60/min"),
             default: ClassQuotaConfig::of("1200/min", "600/min", "300/min", "600/min", "120/min"),
             api_keys: ClassQuotaConfig::of("6000/min", "3000/min", "300/min", "60/min", "600/min"),
-            roles: BTreeMap::new(),
+            // Administrators import, migrate and script: ten times a user's budget.
+            roles: BTreeMap::from([(
+                "admin".to_owned(),
+                ClassQuotaConfig::of("12000/min", "6000/min", "300/min", "6000/min", "600/min"),
+            )]),
         }
     }
 }
@@ -227,6 +231,11 @@ mod tests {
         let admin = &limits.roles["admin"];
         assert_eq!(admin.read, Some(Quota::per_minute(6000)));
         assert_eq!(admin.write, None, "inherited from default, which is off");
+        assert_eq!(
+            RateLimitsConfig::default().resolve().unwrap().roles["admin"].write,
+            Some(Quota::per_minute(6000)),
+            "administrators have a table of their own by default"
+        );
         assert_eq!(admin.auth, Some(Quota::per_minute(300)));
         assert_eq!(limits.anonymous.read, Some(Quota::per_minute(600)));
         config.anonymous.read = Some("lots".into());

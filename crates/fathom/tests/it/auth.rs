@@ -21,4 +21,4 @@ mod registration;
 mod sessions;
 mod single_use;
 mod smtp;
-mod support;
+pub mod support;

@@ -38,7 +38,7 @@ async fn without_auto_migrate_the_server_is_not_ready_until_migrate_apply_runs_e
         http.get("/ready").await,
         (
             503,
-            json!({"status": "not_ready", "checks": {"database": true, "migrations": false}, "rate_limits": {"store": "local", "shared": false}})
+            json!({"status": "not_ready", "checks": {"database": true, "migrations": false}})
         )
     );
     for (status, problem) in [
@@ -74,7 +74,7 @@ async fn without_auto_migrate_the_server_is_not_ready_until_migrate_apply_runs_e
         http.get("/ready").await,
         (
             200,
-            json!({"status": "ready", "checks": {"database": true, "migrations": true}, "rate_limits": {"store": "local", "shared": false}})
+            json!({"status": "ready", "checks": {"database": true, "migrations": true}})
         )
     );
     let note = http
@@ -134,7 +134,7 @@ async fn reordering_fields_and_indexes_keeps_the_server_ready() {
         ready,
         (
             200,
-            json!({"status": "ready", "checks": {"database": true, "migrations": true}, "rate_limits": {"store": "local", "shared": false}})
+            json!({"status": "ready", "checks": {"database": true, "migrations": true}})
         ),
         "the database holds this schema (migrate plan says nothing to migrate), so the server must be ready"
     );

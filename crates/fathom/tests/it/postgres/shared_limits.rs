@@ -170,6 +170,9 @@ async fn three_nodes_enforce_one_limit_through_redis() {
 
 #[tokio::test]
 async fn without_redis_each_node_counts_alone_and_sharing_resumes_when_it_is_back() {
+    if !on_postgres() {
+        return;
+    }
     let mut redis = PrivateRedis::start();
     let Some(nodes) = cluster(&redis.url(), "2/min").await else {
         return;
@@ -209,4 +212,46 @@ async fn without_redis_each_node_counts_alone_and_sharing_resumes_when_it_is_bac
             .await
             .contains("fathom_rate_limit_shared 1")
     );
+}
+
+#[tokio::test]
+async fn the_sign_in_lockout_is_shared_by_the_nodes() {
+    if !on_postgres() {
+        return;
+    }
+    use crate::auth::support::{PASSWORD, WRONG_PASSWORD, login_response, register};
+    let url = redis_url();
+    let prefix = format!("test-{}", uuid::Uuid::now_v7().simple());
+    let Some(nodes) = spawn_nodes_with(SCHEMA, 3, move |c| {
+        c.redis.url = Some(fathom::config::Secret::new(url.clone()));
+        c.redis.key_prefix = prefix.clone();
+        c.auth.lockout_threshold = 3;
+        c.auth.argon2_memory_kib = 19_456;
+        c.auth.argon2_iterations = 2;
+        c.auth.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await
+    else {
+        eprintln!("SKIPPED: needs PostgreSQL; scripts/test.sh runs it in its PostgreSQL pass");
+        return;
+    };
+    let nodes: Vec<TestApp> = nodes
+        .into_iter()
+        .map(TestApp::without_credentials)
+        .collect();
+    let email = "shared@example.com";
+    register(&nodes[0], email, PASSWORD).await;
+    let attacker = Some("198.51.100.9");
+    for node in &nodes {
+        let response = login_response(node, email, WRONG_PASSWORD, attacker).await;
+        assert_eq!(response.status(), 401);
+    }
+    // One failure on each node is three for the account: the address is refused everywhere,
+    // even with the right password.
+    for node in &nodes {
+        let refused = login_response(node, email, PASSWORD, attacker).await;
+        assert_eq!(refused.status(), 401, "the lockout holds on every node");
+    }
+    let owner = login_response(&nodes[1], email, PASSWORD, Some("203.0.113.5")).await;
+    assert_eq!(owner.status(), 200, "another address is not locked out");
 }
