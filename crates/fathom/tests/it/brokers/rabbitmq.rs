@@ -60,6 +60,15 @@ pub async fn bound_queue(url: &str, exchange: &str) -> (Connection, Channel, Str
     (connection, channel, queue)
 }
 
+/// A server publishing to `sink`, with short leases (a sink that fails retries soon).
+async fn spawn_with_sink(sink: fathom::config::RabbitmqSinkConfig) -> crate::helpers::TestApp {
+    spawn_app_with(SCHEMA, |c| {
+        fast_leases(c);
+        c.brokers.rabbitmq.push(sink);
+    })
+    .await
+}
+
 /// A message as the test reads it: routing key, message id, delivery mode, body.
 pub struct Received {
     pub routing_key: String,
@@ -199,11 +208,7 @@ async fn a_rabbitmq_outage_builds_a_backlog_that_drains_in_order_when_it_returns
     let exchange = unique("x");
     let (connection, _, queue) = bound_queue(&rabbitmq.url(), &exchange).await;
     let sink = rabbitmq_sink("outage", &rabbitmq.url(), &exchange);
-    let app = spawn_app_with(SCHEMA, |c| {
-        fast_leases(c);
-        c.brokers.rabbitmq.push(sink);
-    })
-    .await;
+    let app = spawn_with_sink(sink).await;
     for i in 0..3 {
         app.create("posts", &json!({ "title": format!("before {i}") }))
             .await;
@@ -268,11 +273,7 @@ async fn messages_no_queue_takes_stay_in_the_backlog_until_one_is_bound() {
     let url = amqp_url();
     let exchange = unique("x");
     let sink = rabbitmq_sink("unbound", &url, &exchange);
-    let app = spawn_app_with(SCHEMA, |c| {
-        fast_leases(c);
-        c.brokers.rabbitmq.push(sink);
-    })
-    .await;
+    let app = spawn_with_sink(sink).await;
     for i in 0..3 {
         app.create("posts", &json!({ "title": format!("early {i}") }))
             .await;
