@@ -404,25 +404,38 @@ impl Store {
 
     /// Appends one attempt to the log.
     pub async fn webhook_log_attempt(&self, a: AttemptRow) -> Result<(), StoreError> {
-        self.webhook_sql(vec![(
-            r#"INSERT INTO "_fathom_webhook_attempts"
+        self.webhook_log_attempts(vec![a]).await
+    }
+
+    /// Appends attempts to the log, in one transaction (a delivering node batches the
+    /// attempts that succeeded, so the log costs one write per batch, not one per message).
+    pub async fn webhook_log_attempts(&self, attempts: Vec<AttemptRow>) -> Result<(), StoreError> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        let statements = attempts
+            .into_iter()
+            .map(|a| {
+                (
+                    r#"INSERT INTO "_fathom_webhook_attempts"
                ("endpoint", "seq", "event_id", "attempt", "at", "status", "duration_ms", "response", "error", "outcome")
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"#,
-            vec![
-                a.endpoint.as_str().into(),
-                a.seq.into(),
-                a.event_id.as_str().into(),
-                a.attempt.into(),
-                a.at_ms.into(),
-                a.status.into(),
-                a.duration_ms.into(),
-                a.response.as_str().into(),
-                a.error.into(),
-                a.outcome.as_str().into(),
-            ],
-        )])
-        .await
-        .map(drop)
+                    vec![
+                        a.endpoint.as_str().into(),
+                        a.seq.into(),
+                        a.event_id.as_str().into(),
+                        a.attempt.into(),
+                        a.at_ms.into(),
+                        a.status.into(),
+                        a.duration_ms.into(),
+                        a.response.as_str().into(),
+                        a.error.into(),
+                        a.outcome.as_str().into(),
+                    ],
+                )
+            })
+            .collect();
+        self.webhook_sql(statements).await.map(drop)
     }
 
     /// An endpoint's attempts, newest first, with ids below `before` when given.

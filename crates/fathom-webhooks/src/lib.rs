@@ -54,6 +54,9 @@ pub struct Webhooks {
     breakers: Mutex<HashMap<String, Breaker>>,
     /// What this node last persisted of each breaker (`breakers.rs`).
     written: Mutex<HashMap<String, breakers::Written>>,
+    /// Successful attempts not logged yet: written in one transaction with the next cursor
+    /// advance (`worker.rs`), not one write each.
+    delivered_log: Mutex<Vec<AttemptRow>>,
     /// Woken when an endpoint changes on this node, so workers restart without waiting.
     changed: tokio::sync::Notify,
 }
@@ -80,6 +83,7 @@ impl Webhooks {
             holder: format!("node-{}", uuid::Uuid::now_v7()),
             breakers: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
+            delivered_log: Mutex::new(Vec::new()),
             changed: tokio::sync::Notify::new(),
             settings,
         }))

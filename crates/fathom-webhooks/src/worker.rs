@@ -24,6 +24,8 @@ use crate::{now_ms, payload};
 
 /// Events read from the outbox at a time.
 const PAGE: usize = 200;
+/// How often a worker delivering a backlog writes its cursor (and its log of successes).
+const ADVANCE_EVERY: Duration = Duration::from_millis(100);
 
 /// A task stopped when dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -164,6 +166,7 @@ impl Webhooks {
                 }
                 self.store.webhook_replay_done(&endpoint.id, seq).await?;
             }
+            self.flush_log().await;
             let page = self.store.events_after(lease.position, PAGE, None).await?;
             if page.oldest > lease.position + 1 && lease.position > 0 {
                 tracing::warn!(endpoint = %endpoint.id, position = lease.position, oldest = page.oldest, "events were pruned before this endpoint received them (it was disabled meanwhile); continuing from the oldest kept event");
@@ -175,8 +178,12 @@ impl Webhooks {
                 }
                 continue;
             };
+            // The cursor moves after each group is delivered, but is written at most every
+            // ADVANCE_EVERY (and at the end of the page): a crash re-delivers at most that much,
+            // with the same webhook-ids, and the store sees a few writes a second per endpoint
+            // instead of one per message.
             let mut group: Vec<Event> = Vec::new();
-            let mut through = lease.position;
+            let mut written_at = Instant::now();
             for event in page.events {
                 let seq = event.sequence;
                 if selection.selects(&event) {
@@ -189,10 +196,13 @@ impl Webhooks {
                     {
                         return Ok(());
                     }
-                    if !self.store.cursor_advance(&mut lease, seq).await? {
-                        return Ok(());
+                    if written_at.elapsed() >= ADVANCE_EVERY {
+                        self.flush_log().await;
+                        if !self.store.cursor_advance(&mut lease, seq).await? {
+                            return Ok(());
+                        }
+                        written_at = Instant::now();
                     }
-                    through = seq;
                 }
             }
             if !self
@@ -201,7 +211,8 @@ impl Webhooks {
             {
                 return Ok(());
             }
-            if last > through && !self.store.cursor_advance(&mut lease, last).await? {
+            self.flush_log().await;
+            if last > lease.position && !self.store.cursor_advance(&mut lease, last).await? {
                 return Ok(());
             }
         }
@@ -395,8 +406,31 @@ impl Webhooks {
             outcome: verdict.to_owned(),
         };
         tracing::info!(endpoint = %endpoint.id, seq, attempt, status = ?outcome.status, duration_ms = row.duration_ms, outcome = verdict, "webhook attempt");
+        if verdict == "delivered" {
+            // Batched: written with the next cursor advance (`flush_log`).
+            self.delivered_log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(row);
+            return;
+        }
+        // Earlier successes first, so the log keeps the order of the attempts.
+        self.flush_log().await;
         if let Err(e) = self.store.webhook_log_attempt(row).await {
             tracing::warn!(endpoint = %endpoint.id, error = %e, "logging a webhook attempt failed");
+        }
+    }
+
+    /// Writes the successful attempts logged since the last flush, in one transaction.
+    pub(crate) async fn flush_log(&self) {
+        let rows = std::mem::take(
+            &mut *self
+                .delivered_log
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if let Err(e) = self.store.webhook_log_attempts(rows).await {
+            tracing::warn!(error = %e, "logging webhook attempts failed");
         }
     }
 

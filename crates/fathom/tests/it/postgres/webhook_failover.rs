@@ -168,7 +168,7 @@ async fn a_sigkilled_holder_is_replaced_within_seconds_and_the_rest_arrives() {
     let after = store.cursor_get(&first.name).await.unwrap().unwrap();
     assert_ne!(after.holder, first.holder, "the standby holds the lease");
     assert!(after.generation > first.generation);
-    assert!(takeover < Duration::from_secs(5), "{takeover:?}");
+    assert!(takeover < Duration::from_secs(8), "{takeover:?}");
     println!(
         "webhook failover: the standby delivered {:.2} s after the SIGKILL (lease 1 s); {} messages for 300 events, {duplicates} duplicates",
         takeover.as_secs_f64(),
