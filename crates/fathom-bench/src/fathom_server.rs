@@ -27,6 +27,8 @@ pub struct FathomOptions {
     pub auth_rate_limit_per_minute: u32,
     /// `auth.lockout_threshold`: raised for the same reason.
     pub lockout_threshold: u32,
+    /// More configuration, as environment variables (`--fathom-env`), after the bench's own.
+    pub extra_environment: Vec<(String, String)>,
 }
 
 impl FathomOptions {
@@ -70,6 +72,9 @@ impl FathomOptions {
                 "[\"127.0.0.0/8\"]".into(),
             ),
         ]
+        .into_iter()
+        .chain(self.extra_environment.iter().cloned())
+        .collect()
     }
 }
 

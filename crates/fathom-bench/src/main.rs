@@ -143,6 +143,11 @@ struct SuiteArgs {
     /// target/bench/fathom-main).
     #[arg(long)]
     fathom_main_bin: Option<PathBuf>,
+    /// More configuration for every Fathom server of the run, as `KEY=VALUE` environment
+    /// variables (`--fathom-env FATHOM_WEBHOOKS__IN_FLIGHT=8`); repeatable. The caller's own
+    /// FATHOM_* variables never reach the servers.
+    #[arg(long, value_parser = parse_env_pair)]
+    fathom_env: Vec<(String, String)>,
     /// Where to write the results (the Markdown table goes beside it, as results.md).
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -220,6 +225,7 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
             endpoints: args.w7_endpoints,
         },
         fathom_main_bin: args.fathom_main_bin,
+        fathom_env: args.fathom_env,
     };
     show_open_files_limit();
     let results = suite::run(&options).await?;
@@ -282,4 +288,15 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `KEY=VALUE`, the key a FATHOM_ variable.
+fn parse_env_pair(text: &str) -> Result<(String, String), String> {
+    let (key, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not KEY=VALUE"))?;
+    if !key.starts_with("FATHOM_") {
+        return Err(format!("`{key}` is not a FATHOM_ variable"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
 }

@@ -51,6 +51,8 @@ pub struct SuiteOptions {
     /// A `fathom` built from `main`: when given, W1 also runs against it and this build (the
     /// outbox's write cost).
     pub fathom_main_bin: Option<PathBuf>,
+    /// More environment for every Fathom server (`--fathom-env`).
+    pub fathom_env: Vec<(String, String)>,
 }
 
 impl SuiteOptions {
@@ -107,6 +109,7 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         durability: options.durability.clone(),
         auth_rate_limit_per_minute: AUTH_LIMIT,
         lockout_threshold: AUTH_LIMIT,
+        extra_environment: options.fathom_env.clone(),
     };
     let environment: Vec<String> = fathom_options
         .environment()
