@@ -37,7 +37,8 @@ async fn app(retries: u32) -> TestApp {
     .await
 }
 
-async fn create_endpoint(app: &TestApp, body: Value) -> (String, String) {
+/// Creates an endpoint through the admin API: its id and its secret (shown once).
+pub async fn create_endpoint(app: &TestApp, body: Value) -> (String, String) {
     let created = json_with_status(app.post_json("/api/v1/admin/webhooks", &body).await, 201).await;
     let data = &created["data"];
     (

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{TestApp, json_with_status, spawn_nodes_with};
+use crate::webhooks::create_endpoint;
 use crate::webhooks::receiver::Receiver;
 
 const SCHEMA: &str = r#"
@@ -41,14 +42,7 @@ async fn a_node_without_the_lease_shows_the_holders_breaker() {
         return;
     };
     let receiver = Receiver::start().await;
-    let created = json_with_status(
-        nodes[0]
-            .post_json("/api/v1/admin/webhooks", &json!({"url": receiver.url()}))
-            .await,
-        201,
-    )
-    .await;
-    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let (id, _) = create_endpoint(&nodes[0], json!({"url": receiver.url()})).await;
     // Two failures open the breaker; the first probe fails too; the second one succeeds.
     receiver.script(&[500, 500, 500]);
     nodes[0].create("orders", &json!({"total": 1})).await;

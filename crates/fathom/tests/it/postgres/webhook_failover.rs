@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{json_with_status, spawn_nodes_with};
+use crate::helpers::spawn_nodes_with;
+use crate::webhooks::create_endpoint;
 use crate::webhooks::receiver::Receiver;
 
 const SCHEMA: &str = r#"
@@ -29,14 +30,7 @@ async fn the_lease_moves_to_another_node_and_every_event_arrives() {
         return;
     };
     let receiver = Receiver::start().await;
-    let created = json_with_status(
-        nodes[0]
-            .post_json("/api/v1/admin/webhooks", &json!({"url": receiver.url()}))
-            .await,
-        201,
-    )
-    .await;
-    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let (id, _) = create_endpoint(&nodes[0], json!({"url": receiver.url()})).await;
     let cursor = format!("webhook:{id}");
     for total in 0..20 {
         nodes[total % 3]
