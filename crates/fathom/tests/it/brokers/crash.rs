@@ -130,12 +130,7 @@ async fn after_a_sigkill_rabbitmq_gets_every_event_with_duplicates_only_by_messa
     let events = store.events_after(0, 100_000, None).await.unwrap().events;
     assert!(events.len() >= written + 20);
     received.extend(super::rabbitmq::take_all(&channel, &queue).await);
-    let mut seen = std::collections::HashSet::new();
-    let firsts: Vec<String> = received
-        .iter()
-        .map(|m| m.message_id.clone())
-        .filter(|id| seen.insert(id.clone()))
-        .collect();
+    let firsts = super::rabbitmq::first_ids(&received);
     let ids: Vec<String> = events.iter().map(|e| e.id.to_string()).collect();
     assert_eq!(
         firsts, ids,

@@ -60,6 +60,16 @@ pub async fn bound_queue(url: &str, exchange: &str) -> (Connection, Channel, Str
     (connection, channel, queue)
 }
 
+/// The message ids in the order they first arrived (a message published again keeps its id).
+pub fn first_ids(messages: &[Received]) -> Vec<&str> {
+    let mut seen = std::collections::HashSet::new();
+    messages
+        .iter()
+        .map(|m| m.message_id.as_str())
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
 /// A server publishing to `sink`, with short leases (a sink that fails retries soon).
 async fn spawn_with_sink(sink: fathom::config::RabbitmqSinkConfig) -> crate::helpers::TestApp {
     spawn_app_with(SCHEMA, |c| {
@@ -252,12 +262,7 @@ async fn a_rabbitmq_outage_builds_a_backlog_that_drains_in_order_when_it_returns
     let events = feed(&app).await;
     // Every event, in order; a message published again after the outage (its confirm was lost
     // with the broker) carries the same message id.
-    let mut seen = std::collections::HashSet::new();
-    let firsts: Vec<&str> = messages
-        .iter()
-        .map(|m| m.message_id.as_str())
-        .filter(|id| seen.insert(*id))
-        .collect();
+    let firsts = first_ids(&messages);
     let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(firsts, ids, "no loss, in order");
     assert!(
@@ -291,12 +296,7 @@ async fn messages_no_queue_takes_stay_in_the_backlog_until_one_is_bound() {
     let latest = events.last().and_then(|e| e["sequence"].as_i64()).unwrap();
     wait_drained(&app, latest).await;
     let messages = take_all(&channel, &queue).await;
-    let mut seen = std::collections::HashSet::new();
-    let firsts: Vec<&str> = messages
-        .iter()
-        .map(|m| m.message_id.as_str())
-        .filter(|id| seen.insert(*id))
-        .collect();
+    let firsts = first_ids(&messages);
     let ids: Vec<&str> = events.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(firsts, ids, "every event, in order, once bound");
 }
