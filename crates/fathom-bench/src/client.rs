@@ -62,7 +62,9 @@ pub async fn login(
         .await
         .context("sending a login")?;
     let status = response.status();
-    let body: Value = response.json().await.context("reading the login answer")?;
+    let text = response.text().await.context("reading the login answer")?;
+    let body: Value = serde_json::from_str(&text)
+        .with_context(|| format!("the login answer ({status}) is not JSON: {text:?}"))?;
     ensure!(
         status.is_success(),
         "login of {email} answered {status}: {body}"

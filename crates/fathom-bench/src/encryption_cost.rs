@@ -9,12 +9,11 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 
-use crate::client::{http_client, login};
-use crate::fathom_server::{self, ADMIN_EMAIL, ADMIN_PASSWORD, FathomOptions, FathomServer};
+use crate::client::http_client;
+use crate::fathom_server::{self, FathomOptions, FathomServer, owners, seeded_side, start_async};
 use crate::loadgen::{Bounds, Load};
 use crate::results::{EncryptionCost, Rotation};
-use crate::seed::seed_fathom;
-use crate::workloads::{Bench, Side};
+use crate::workloads::Bench;
 
 /// What to compare and how long.
 #[derive(Debug, Clone)]
@@ -51,23 +50,6 @@ pub fn encrypted_schema() -> anyhow::Result<String> {
         })
 }
 
-async fn start(
-    options: FathomOptions,
-    schema: String,
-    environment: Vec<(String, String)>,
-) -> anyhow::Result<FathomServer> {
-    tokio::task::spawn_blocking(move || fathom_server::start_with(&options, &schema, &environment))
-        .await
-        .context("the start-up task failed")?
-}
-
-/// Owners of the created items (any uuid does: the field is not a relation).
-fn owners() -> Vec<String> {
-    (1..=20)
-        .map(|n| format!("00000000-0000-7000-8000-{n:012}"))
-        .collect()
-}
-
 pub async fn run(options: &EncryptionCostOptions) -> anyhow::Result<EncryptionCost> {
     println!(
         "encryption cost: W1 and W2 on two fields encrypted (one blind-indexed) against the same \
@@ -77,7 +59,7 @@ pub async fn run(options: &EncryptionCostOptions) -> anyhow::Result<EncryptionCo
     let keys = keys_dir.path().join("bench.keys");
     let keys_text = keys.to_string_lossy().into_owned();
     let key_env = vec![("FATHOM_ENCRYPTION__KEY_FILE".to_owned(), keys_text.clone())];
-    let plain = start(
+    let plain = start_async(
         options.fathom.clone(),
         fathom_server::SCHEMA.to_owned(),
         Vec::new(),
@@ -92,45 +74,21 @@ pub async fn run(options: &EncryptionCostOptions) -> anyhow::Result<EncryptionCo
         "--id",
         "bench-1",
     ]))?;
-    let sealed = start(options.fathom.clone(), encrypted_schema()?, key_env).await?;
+    let sealed = start_async(options.fathom.clone(), encrypted_schema()?, key_env).await?;
 
     let client = http_client()?;
     let owners = owners();
-    let mut sides = Vec::new();
-    for server in [&sealed, &plain] {
-        let base = server.process.url("");
-        let admin = login(&client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
-        let seeded = seed_fathom(
-            &client,
-            &base,
-            &admin.access_token,
-            options.records,
-            &owners,
-        )
-        .await?;
-        let side = Side {
-            base,
-            client: client.clone(),
-            pid: server.process.pid(),
-            ids: Arc::new(seeded.ids),
-        };
-        sides.push((side, Arc::<str>::from(admin.access_token.as_str())));
-    }
-    let (plain_side, plain_token) = sides.pop().context("the plain server")?;
-    let (sealed_side, sealed_token) = sides.pop().context("the encrypted server")?;
-    let bench = Bench {
-        fathom: sealed_side,
-        baseline: plain_side,
-        admin_token: sealed_token,
-        users: Arc::new(Vec::new()),
-        bounds: options.bounds,
-        rounds: options.rounds,
-        warmup: options.warmup,
-        concurrency: options.concurrency,
-        open_rate: 0.0,
-        login_concurrency: 1,
-        flood_read_concurrency: 1,
-    };
+    let (sealed_side, sealed_token) =
+        seeded_side(&sealed, &client, options.records, &owners).await?;
+    let (plain_side, plain_token) = seeded_side(&plain, &client, options.records, &owners).await?;
+    let bench = Bench::two_fathoms(
+        sealed_side,
+        plain_side,
+        sealed_token,
+        options.bounds,
+        (options.rounds, options.warmup),
+        options.concurrency,
+    );
     let owners = Arc::new(owners);
     let mut rows = Vec::new();
     for concurrency in [1, 32] {

@@ -200,3 +200,42 @@ pub fn start_with(
         _data: data,
     })
 }
+
+/// [`start_with`] off the async runtime's threads (it waits for the process to announce itself).
+pub async fn start_async(
+    options: FathomOptions,
+    schema: String,
+    environment: Vec<(String, String)>,
+) -> anyhow::Result<FathomServer> {
+    tokio::task::spawn_blocking(move || start_with(&options, &schema, &environment))
+        .await
+        .context("the start-up task failed")?
+}
+
+/// Owners of the bench's items (any uuid does: the field is not a relation).
+pub fn owners() -> Vec<String> {
+    (1..=20)
+        .map(|n| format!("00000000-0000-7000-8000-{n:012}"))
+        .collect()
+}
+
+/// Signs in as the administrator and seeds `records` items into `server`: the server as the
+/// workloads see it, and the administrator's access token.
+pub async fn seeded_side(
+    server: &FathomServer,
+    client: &reqwest::Client,
+    records: u64,
+    owners: &[String],
+) -> anyhow::Result<(crate::workloads::Side, std::sync::Arc<str>)> {
+    let base = server.process.url("");
+    let admin = crate::client::login(client, &base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+    let seeded =
+        crate::seed::seed_fathom(client, &base, &admin.access_token, records, owners).await?;
+    let side = crate::workloads::Side {
+        base,
+        client: client.clone(),
+        pid: server.process.pid(),
+        ids: std::sync::Arc::new(seeded.ids),
+    };
+    Ok((side, std::sync::Arc::from(admin.access_token.as_str())))
+}

@@ -15,6 +15,7 @@ pub mod fathom_server;
 pub mod floor;
 pub mod loadgen;
 pub mod machine;
+pub mod ops_cost;
 pub mod outbox_cost;
 pub mod proc_stats;
 pub mod process;

@@ -148,6 +148,14 @@ struct SuiteArgs {
     /// FATHOM_* variables never reach the servers.
     #[arg(long, value_parser = parse_env_pair)]
     fathom_env: Vec<(String, String)>,
+    /// `operations`: a Redis (`redis://127.0.0.1:6379`) for the variant with rate limits shared
+    /// through it; without it that variant is skipped.
+    #[arg(long)]
+    redis_url: Option<String>,
+    /// `operations`: also measure traces exported over OTLP (the `fathom` binary must be built
+    /// with `--features otel`).
+    #[arg(long)]
+    traces: bool,
     /// Where to write the results (the Markdown table goes beside it, as results.md).
     #[arg(long, default_value = "target/bench/results.json")]
     out: PathBuf,
@@ -226,6 +234,8 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
         },
         fathom_main_bin: args.fathom_main_bin,
         fathom_env: args.fathom_env,
+        redis_url: args.redis_url,
+        traces: args.traces,
     };
     show_open_files_limit();
     let results = suite::run(&options).await?;

@@ -73,19 +73,14 @@ pub async fn run(options: &OutboxCostOptions) -> anyhow::Result<OutboxCost> {
     };
     let this_admin = login(&client, &side(&this).base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     let main_admin = login(&client, &side(&main).base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
-    let bench = Bench {
-        fathom: side(&this),
-        baseline: side(&main),
-        admin_token: Arc::from(this_admin.access_token.as_str()),
-        users: Arc::new(Vec::new()),
-        bounds: options.bounds,
-        rounds: options.rounds,
-        warmup: options.warmup,
-        concurrency: 1,
-        open_rate: 0.0,
-        login_concurrency: 1,
-        flood_read_concurrency: 1,
-    };
+    let bench = Bench::two_fathoms(
+        side(&this),
+        side(&main),
+        Arc::from(this_admin.access_token.as_str()),
+        options.bounds,
+        (options.rounds, options.warmup),
+        1,
+    );
     let main_token: Arc<str> = Arc::from(main_admin.access_token.as_str());
     let mut rows = Vec::new();
     for concurrency in [1, 32] {

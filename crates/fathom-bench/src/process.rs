@@ -89,6 +89,15 @@ pub fn spawn_announcing(mut command: Command, timeout: Duration) -> anyhow::Resu
 /// The `address` of a JSON log line, if it has one.
 pub fn announced_address(line: &str) -> Option<SocketAddr> {
     let event: serde_json::Value = serde_json::from_str(line).ok()?;
+    // Other listeners (`metrics.listen`) announce their addresses too; the API's line is the
+    // one whose message says "listening".
+    let message = event
+        .pointer("/fields/message")
+        .or_else(|| event.get("message"))?
+        .as_str()?;
+    if !message.starts_with("listening") {
+        return None;
+    }
     event.get("address")?.as_str()?.parse().ok()
 }
 
@@ -104,6 +113,11 @@ mod tests {
             Some("127.0.0.1:40123".parse().expect("address"))
         );
         assert_eq!(announced_address("listening on 127.0.0.1:1"), None);
-        assert_eq!(announced_address(r#"{"address": 3}"#), None);
+        let metrics = r#"{"fields":{"message":"serving metrics on http://127.0.0.1:9464/metrics"},"address":"127.0.0.1:9464"}"#;
+        assert_eq!(announced_address(metrics), None);
+        assert_eq!(
+            announced_address(r#"{"message":"listening","address": 3}"#),
+            None
+        );
     }
 }

@@ -33,6 +33,10 @@ pub struct Results {
     /// speed (absent unless the suite ran `encryption`).
     #[serde(default)]
     pub encryption_cost: Option<EncryptionCost>,
+    /// W2 with metrics, rate limits (per node, in Redis) and traces each switched on, against
+    /// a server with all of them off (absent unless the suite ran `operations`).
+    #[serde(default)]
+    pub ops_cost: Option<OpsCost>,
 }
 
 /// W5: subscribers on one collection and one writer.
@@ -158,6 +162,12 @@ pub struct OutboxCost {
 pub struct EncryptionCost {
     pub rows: Vec<WorkloadResult>,
     pub rotation: Rotation,
+}
+
+/// One W2 row per operations feature: the server with it on against the one with all off.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpsCost {
+    pub rows: Vec<WorkloadResult>,
 }
 
 /// `fathom keys rotate-data` over every record of the encrypted server, while it served.

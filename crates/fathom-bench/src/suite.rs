@@ -53,6 +53,10 @@ pub struct SuiteOptions {
     pub fathom_main_bin: Option<PathBuf>,
     /// More environment for every Fathom server (`--fathom-env`).
     pub fathom_env: Vec<(String, String)>,
+    /// `operations`: the Redis of the shared rate limits' variant.
+    pub redis_url: Option<String>,
+    /// `operations`: also the traces' variant.
+    pub traces: bool,
 }
 
 impl SuiteOptions {
@@ -348,6 +352,22 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     } else {
         None
     };
+    let ops_cost = if options.runs("operations") {
+        let cost = crate::ops_cost::run(&crate::ops_cost::OpsCostOptions {
+            fathom: fathom_options.clone(),
+            records: options.records,
+            bounds: bench.bounds,
+            rounds: options.rounds,
+            warmup: options.warmup,
+            concurrency: options.concurrency,
+            redis_url: options.redis_url.clone(),
+            traces: options.traces,
+        })
+        .await?;
+        Some(cost)
+    } else {
+        None
+    };
     Ok(Results {
         version: FORMAT_VERSION,
         date,
@@ -372,5 +392,6 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         realtime,
         outbox_cost,
         encryption_cost,
+        ops_cost,
     })
 }

@@ -72,6 +72,31 @@ pub struct Bench {
 }
 
 impl Bench {
+    /// Two Fathom servers of the same bench schema compared on the single-user workloads (W1,
+    /// W2): no users, one closed loop of `concurrency` workers.
+    pub fn two_fathoms(
+        fathom: Side,
+        baseline: Side,
+        admin_token: Arc<str>,
+        bounds: Bounds,
+        (rounds, warmup): (u32, Duration),
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            fathom,
+            baseline,
+            admin_token,
+            users: Arc::new(Vec::new()),
+            bounds,
+            rounds,
+            warmup,
+            concurrency,
+            open_rate: 0.0,
+            login_concurrency: 1,
+            flood_read_concurrency: 1,
+        }
+    }
+
     fn owners(&self) -> Arc<Vec<String>> {
         Arc::new(self.users.iter().map(|u| u.user_id.clone()).collect())
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{markdown_table, number, thousands, times};
 use crate::results::{
-    Delivery, EncryptionCost, OutboxCost, PhaseCpu, RealtimeResults, WorkloadResult,
+    Delivery, EncryptionCost, OpsCost, OutboxCost, PhaseCpu, RealtimeResults, WorkloadResult,
 };
 
 /// How W5's delivery latency is measured (a note of every run that has W5).
@@ -234,6 +234,18 @@ pub fn encryption_cost_table(cost: &EncryptionCost) -> String {
         thousands(r.records as f64),
         r.seconds,
         thousands(r.records_per_second)
+    );
+    out
+}
+
+/// The cost of each operations feature on W2.
+pub fn ops_cost_table(cost: &OpsCost) -> String {
+    let mut out = two_servers_table(&cost.rows, ["all off", "this one on", "on / off"]);
+    let _ = writeln!(
+        out,
+        "\n- Servers of this build, fresh, seeded alike; each feature's server takes turns with \
+         the same all-off server, round by round. Rate limits count every read against a quota \
+         it never reaches."
     );
     out
 }

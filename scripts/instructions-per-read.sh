@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# CPU instructions a get by id costs the server, counted by valgrind (callgrind), with and
+# without a feature: a figure that does not move with whatever else the machine runs, unlike
+# the throughput of fathom-bench's side-by-side runs (run both: instructions are not time).
+#
+#   scripts/instructions-per-read.sh [READS] [VARIANT...]
+#
+# VARIANT is one of: off (the bench's settings: metrics and rate limits off), metrics,
+# rate-limits, encrypted (the bench schema with `title` and `team` encrypted, `team`
+# blind-indexed, under an AES-256-GCM-SIV key), encrypted-xchacha (the same under an
+# XChaCha20-Poly1305 key). Default: all four, 2000 reads each. For each variant it starts the release
+# `fathom` under callgrind on a fresh data directory, creates one record, reads it once to warm
+# up, counts, reads it READS times over one keep-alive connection, counts again, and prints the
+# difference divided by READS. Needs target/release/fathom, valgrind and curl.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+reads=${1:-2000}
+shift || true
+variants=("$@")
+[[ ${#variants[@]} -gt 0 ]] || variants=(off metrics rate-limits encrypted)
+bin=$(realpath target/release/fathom)
+schema_src=crates/fathom-bench/schema.toml
+
+free_port() {
+  local port
+  for port in $(shuf -i 20000-32000 -n 50); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  return 1
+}
+
+# Callgrind's running total of instructions, dumped on request (`callgrind_control -d`).
+total_instructions() {
+  local dir=$1 pid=$2
+  callgrind_control -d "$pid" >/dev/null 2>&1
+  sleep 1
+  # The newest dump's `summary:` (or `totals:`) line holds the instructions since the last dump.
+  local file
+  file=$(ls -t "$dir"/callgrind.out.* | head -n 1)
+  awk '/^(summary|totals):/ {print $2; exit}' "$file"
+}
+
+measure() {
+  local variant=$1
+  local dir env=() schema
+  dir=$(mktemp -d /tmp/fathom-ipr.XXXXXX)
+  schema="$dir/schema.toml"
+  cp "$schema_src" "$schema"
+  env=(FATHOM_RATE_LIMITS__ENABLED=false FATHOM_LOG__FORMAT=json FATHOM_DATABASE__DURABILITY=full)
+  case $variant in
+    off) ;;
+    metrics) env+=(FATHOM_METRICS__LISTEN=127.0.0.1:0) ;;
+    rate-limits) env+=(FATHOM_RATE_LIMITS__ENABLED=true FATHOM_RATE_LIMITS__ROLES__ADMIN__READ=1000000000/hour) ;;
+    encrypted | encrypted-xchacha)
+      sed -i -e 's/\(fields.title *= {.*max_length = 200\) }/\1, encrypted = true }/' \
+        -e 's/\(fields.team *= {.*max_length = 40\) }/\1, encrypted = true, blind_index = true }/' "$schema"
+      grep -q 'blind_index = true' "$schema" || { echo "could not encrypt the bench schema" >&2; exit 1; }
+      (cd "$dir" && "$bin" keys new-data-key --file "$dir/keys" --id ipr >/dev/null)
+      # A key line that names no AEAD is an XChaCha20-Poly1305 key (key files from before).
+      [[ $variant == encrypted ]] || sed -i 's/ aes-256-gcm-siv$//' "$dir/keys"
+      env+=(FATHOM_ENCRYPTION__KEY_FILE="$dir/keys")
+      ;;
+    *) echo "unknown variant $variant" >&2; exit 2 ;;
+  esac
+  (cd "$dir" && env "${env[@]}" FATHOM_ADMIN_PASSWORD='instructions per read' \
+    "$bin" users create-admin --email admin@ipr.local --schema "$schema" --data-dir "$dir/data" >/dev/null)
+  local port
+  port=$(free_port)
+  (cd "$dir" && exec env "${env[@]}" valgrind --tool=callgrind --callgrind-out-file="$dir/callgrind.out.%p" \
+    "$bin" serve --schema "$schema" --data-dir "$dir/data" --listen "127.0.0.1:$port" >"$dir/server.log" 2>&1) &
+  local launcher=$!
+  local base="http://127.0.0.1:$port" i
+  for i in $(seq 1 600); do
+    curl -sf "$base/health" >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  local pid
+  pid=$(pgrep -f "callgrind-out-file=$dir/" | head -n 1)
+  local token id
+  token=$(curl -sf "$base/api/v1/auth/login" -H 'content-type: application/json' \
+    -d '{"email":"admin@ipr.local","password":"instructions per read"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["access_token"])')
+  id=$(curl -sf "$base/api/v1/items" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d '{"title":"a title of about thirty chars","status":"open","team":"platform","priority":3,"owner":"00000000-0000-7000-8000-000000000001"}' \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
+  local config="$dir/reads.curl"
+  for i in $(seq 1 "$reads"); do
+    printf 'url = "%s/api/v1/items/%s"\noutput = "/dev/null"\n' "$base" "$id"
+  done >"$config"
+  curl -sf -H "authorization: Bearer $token" "$base/api/v1/items/$id" >/dev/null
+  local before after
+  before=$(total_instructions "$dir" "$pid")
+  curl -sf -H "authorization: Bearer $token" -K "$config"
+  after=$(total_instructions "$dir" "$pid")
+  kill "$pid" 2>/dev/null || true
+  wait "$launcher" 2>/dev/null || true
+  # Each dump restarts the count: `after` is the reads' own total.
+  echo "$variant: $((after / reads)) instructions per read ($reads reads, $after in all; warm-up dump $before)"
+  if [[ -n ${KEEP:-} ]]; then echo "  kept $dir"; else rm -rf "$dir"; fi
+}
+
+for variant in "${variants[@]}"; do
+  measure "$variant"
+done
