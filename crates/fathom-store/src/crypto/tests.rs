@@ -11,16 +11,30 @@ fn ring() -> KeyRing {
     KeyRing::parse(&KeyRing::generate_file("k1").expect("random")).expect("generated file parses")
 }
 
+/// The same key file with its data key's line naming no AEAD, as key files written before
+/// AES-256-GCM-SIV did: XChaCha20-Poly1305.
+fn xchacha_ring() -> KeyRing {
+    let text = KeyRing::generate_file("k1").expect("random");
+    let text = text.replace(" aes-256-gcm-siv", "");
+    KeyRing::parse(&text).expect("a line without an AEAD parses")
+}
+
+/// Both AEADs a data key may name.
+fn rings() -> [KeyRing; 2] {
+    [ring(), xchacha_ring()]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn what_is_sealed_opens_to_itself(text in "\\PC{0,200}", record in "[a-f0-9-]{36}") {
-        let ring = ring();
+        for ring in rings() {
         let sealed = ring.seal("people", "ssn", &record, &text).expect("seal");
         prop_assert!(sealed.starts_with("fe1:k1:"));
         prop_assert!(text.is_empty() || !sealed.contains(&text) || text.len() < 4);
-        prop_assert_eq!(ring.open("people", "ssn", &record, &sealed).expect("open"), text);
+        prop_assert_eq!(&ring.open("people", "ssn", &record, &sealed).expect("open"), &text);
+        }
     }
 
     #[test]
@@ -28,7 +42,7 @@ proptest! {
         text in "\\PC{1,50}",
         other in prop_oneof![Just(0usize), Just(1), Just(2)],
     ) {
-        let ring = ring();
+        for ring in rings() {
         let sealed = ring.seal("people", "ssn", "rec-1", &text).expect("seal");
         let (collection, field, record) = match other {
             0 => ("persons", "ssn", "rec-1"),
@@ -39,11 +53,12 @@ proptest! {
             ring.open(collection, field, record, &sealed),
             Err(CryptoError::Tampered("k1".into()))
         );
+        }
     }
 
     #[test]
     fn any_altered_or_truncated_ciphertext_is_refused(text in "\\PC{0,40}", at in any::<usize>(), cut in 1usize..10) {
-        let ring = ring();
+        for ring in rings() {
         let sealed = ring.seal("people", "ssn", "rec-1", &text).expect("seal");
         let prefix = "fe1:k1:".len();
         let mut body = URL_SAFE_NO_PAD.decode(&sealed[prefix..]).expect("base64");
@@ -53,6 +68,7 @@ proptest! {
         prop_assert!(ring.open("people", "ssn", "rec-1", &altered).is_err());
         let truncated = &sealed[..sealed.len().saturating_sub(cut)];
         prop_assert!(ring.open("people", "ssn", "rec-1", truncated).is_err());
+        }
     }
 }
 
@@ -140,7 +156,7 @@ fn key_files_are_checked_line_by_line_without_echoing_keys() {
             "data k1\n",
             KeyRingError::Line {
                 line: 1,
-                message: "expected `data <id> <base64 key>` or `blind <id> <base64 key>`".into(),
+                message: "expected `data <id> <base64 key> [aes-256-gcm-siv|xchacha20-poly1305]` or `blind <id> <base64 key>`".into(),
             },
         ),
         (
@@ -211,4 +227,44 @@ fn a_million_nonces_never_repeat() {
             "a seal repeated a nonce after {n}"
         );
     }
+}
+
+#[test]
+fn each_data_key_names_its_aead_and_old_lines_stay_xchacha() {
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let siv = KeyRing::parse(&format!("data a {key} aes-256-gcm-siv")).expect("siv");
+    let chacha = KeyRing::parse(&format!("data a {key}")).expect("no AEAD named");
+    let named = KeyRing::parse(&format!("data a {key} xchacha20-poly1305")).expect("named");
+    // The body holds the nonce, the ciphertext and the tag: 12 + 5 + 16 bytes under GCM-SIV,
+    // 24 + 5 + 16 under XChaCha20-Poly1305.
+    let body = |sealed: &str| {
+        URL_SAFE_NO_PAD
+            .decode(&sealed["fe1:a:".len()..])
+            .expect("b64")
+            .len()
+    };
+    let by_siv = siv.seal("c", "f", "r", "hello").expect("seal");
+    let by_chacha = chacha.seal("c", "f", "r", "hello").expect("seal");
+    assert_eq!(body(&by_siv), 33);
+    assert_eq!(body(&by_chacha), 45);
+    assert_eq!(
+        named.open("c", "f", "r", &by_chacha).expect("same AEAD"),
+        "hello"
+    );
+    // A value sealed under one AEAD never opens as the other, even with the same key bytes.
+    assert!(chacha.open("c", "f", "r", &by_siv).is_err());
+    assert!(siv.open("c", "f", "r", &by_chacha).is_err());
+    let unknown = KeyRing::parse(&format!("data a {key} rot13")).expect_err("unknown AEAD");
+    assert!(
+        unknown.to_string().contains("unknown AEAD `rot13`"),
+        "{unknown}"
+    );
+    let blind = KeyRing::parse(&format!("data a {key}\nblind b {key} aes-256-gcm-siv"))
+        .expect_err("a blind key names no AEAD");
+    assert!(blind.to_string().starts_with("line 2:"), "{blind}");
+    assert!(
+        KeyRing::generate_file("k")
+            .expect("random")
+            .contains(" aes-256-gcm-siv\n")
+    );
 }

@@ -37,15 +37,12 @@ pub fn new_data_key(file: &Path, id: Option<String>) -> anyhow::Result<ExitCode>
             "the key file already holds a data key `{id}`\nhint: choose another id with --id"
         ));
     }
-    let line = fresh
-        .lines()
-        .find(|l| l.starts_with("data "))
-        .ok_or_else(|| anyhow!("generating a key: no data line"))?;
+    let line = KeyRing::data_key_line(&id).map_err(|e| anyhow!("generating a key: {e}"))?;
     let mut text = existing;
     if !text.ends_with('\n') {
         text.push('\n');
     }
-    text.push_str(line);
+    text.push_str(&line);
     text.push('\n');
     // Written beside the file and renamed over it, so a crash leaves the old file whole.
     let staging = file.with_extension("new");
