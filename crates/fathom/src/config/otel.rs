@@ -73,3 +73,56 @@ impl OtelConfig {
                 .any(|v| std::env::var_os(v).is_some_and(|value| !value.is_empty()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_endpoint(endpoint: &str) -> OtelConfig {
+        OtelConfig {
+            endpoint: Some(endpoint.into()),
+            ..OtelConfig::default()
+        }
+    }
+
+    /// A binary without the feature refuses the section instead of silently exporting nothing;
+    /// one with it accepts an http(s) endpoint.
+    #[test]
+    fn an_endpoint_is_accepted_exactly_when_the_binary_can_export() {
+        let verdict = with_endpoint("http://127.0.0.1:4318/v1/traces").validate();
+        if cfg!(feature = "otel") {
+            assert!(verdict.is_ok(), "{verdict:?}");
+        } else {
+            let message = verdict.expect_err("refused").to_string();
+            assert!(message.contains("without the `otel` feature"), "{message}");
+        }
+    }
+
+    #[test]
+    fn bad_endpoints_ratios_and_names_are_refused_with_a_hint() {
+        let mut bad = vec![
+            OtelConfig {
+                sampling_ratio: 1.5,
+                ..OtelConfig::default()
+            },
+            OtelConfig {
+                sampling_ratio: -0.1,
+                ..OtelConfig::default()
+            },
+            OtelConfig {
+                service_name: " ".into(),
+                ..OtelConfig::default()
+            },
+        ];
+        if cfg!(feature = "otel") {
+            bad.push(with_endpoint("127.0.0.1:4318"));
+            bad.push(with_endpoint("ftp://collector/v1/traces"));
+        }
+        for config in bad {
+            let message = config.validate().expect_err("refused").to_string();
+            assert!(message.starts_with("otel."), "{message}");
+            assert!(message.contains("hint:"), "{message}");
+        }
+        assert!(OtelConfig::default().validate().is_ok());
+    }
+}
