@@ -91,7 +91,10 @@ async fn request_context(
     let id = request_id::accept_or_generate(request.headers().get(request_id::HEADER));
     // Log and measure the route template rather than the raw path, and never the query string:
     // either may carry values that do not belong in logs or labels.
-    let matched = request.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+    let matched = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
     let route = matched.unwrap_or("unmatched").to_owned();
     let method = method_label(request.method());
     // The `otel.*` and `trace_id` fields stay empty (and out of the log lines) unless distributed

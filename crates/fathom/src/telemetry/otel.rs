@@ -45,7 +45,9 @@ impl Traces {
 }
 
 /// The provider and the layer that feeds it, for the global subscriber.
-pub fn start(config: &OtelConfig) -> anyhow::Result<(Traces, Box<dyn Layer<Registry> + Send + Sync>)> {
+pub fn start(
+    config: &OtelConfig,
+) -> anyhow::Result<(Traces, Box<dyn Layer<Registry> + Send + Sync>)> {
     let mut exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)

@@ -99,8 +99,7 @@ fn db_spans_under(server: &ReceivedSpan, spans: &[ReceivedSpan]) -> Vec<Received
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_and_an_expanded_read_are_traced_from_the_caller_to_the_database_and_the_webhook()
-{
+async fn a_write_and_an_expanded_read_are_traced_from_the_caller_to_the_database_and_the_webhook() {
     let database = tokio::task::spawn_blocking(scratch_database_blocking)
         .await
         .unwrap();
@@ -154,12 +153,18 @@ async fn a_write_and_an_expanded_read_are_traced_from_the_caller_to_the_database
     assert_eq!(write.trace_id(), TRACE);
     assert_eq!(write.service, "fathom-under-test");
     assert_eq!(write.name(), "POST /api/v1/{collection}");
-    assert_eq!(write.attribute("http.request.method").as_deref(), Some("POST"));
+    assert_eq!(
+        write.attribute("http.request.method").as_deref(),
+        Some("POST")
+    );
     assert_eq!(
         write.attribute("http.route").as_deref(),
         Some("/api/v1/{collection}")
     );
-    assert_eq!(write.attribute("url.path").as_deref(), Some("/api/v1/orders"));
+    assert_eq!(
+        write.attribute("url.path").as_deref(),
+        Some("/api/v1/orders")
+    );
     assert_eq!(
         write.attribute("http.response.status_code").as_deref(),
         Some("201")
@@ -195,15 +200,19 @@ async fn a_write_and_an_expanded_read_are_traced_from_the_caller_to_the_database
         Some("200")
     );
     let selects = collector
-        .wait_for("SELECT spans of orders and customers under the read", |spans| {
-            let selected: Vec<String> = db_spans_under(&get, spans)
-                .iter()
-                .filter(|s| s.attribute("db.operation.name").as_deref() == Some("SELECT"))
-                .filter_map(|s| s.attribute("db.collection.name"))
-                .collect();
-            (selected.iter().any(|c| c == "orders") && selected.iter().any(|c| c == "customers"))
+        .wait_for(
+            "SELECT spans of orders and customers under the read",
+            |spans| {
+                let selected: Vec<String> = db_spans_under(&get, spans)
+                    .iter()
+                    .filter(|s| s.attribute("db.operation.name").as_deref() == Some("SELECT"))
+                    .filter_map(|s| s.attribute("db.collection.name"))
+                    .collect();
+                (selected.iter().any(|c| c == "orders")
+                    && selected.iter().any(|c| c == "customers"))
                 .then_some(selected)
-        })
+            },
+        )
         .await;
     assert!(selects.len() >= 2, "{selects:?}");
 
