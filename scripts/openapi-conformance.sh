@@ -26,7 +26,8 @@ fi
 
 fathom=${1:-}
 if [ -z "$fathom" ]; then
-  cargo build --quiet -p fathom --bin fathom
+  # The features of scripts/test.sh's other cargo runs, so this build reuses theirs.
+  cargo build --quiet -p fathom --bin fathom ${FATHOM_CARGO_FEATURES:+--features "$FATHOM_CARGO_FEATURES"}
   fathom=target/debug/fathom
 fi
 

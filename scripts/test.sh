@@ -53,18 +53,25 @@ if ! redis_start; then
   if [ "${CI:-}" = true ]; then exit 1; fi
 fi
 
+# Every cargo invocation below builds with the same features, so that clippy, the SQLite pass,
+# the OpenAPI conformance build and the PostgreSQL pass reuse one build (features unify per
+# invocation; a different set would compile the fathom crate and its tests again). The default
+# features are on; `fathom/otel` adds OpenTelemetry traces, whose tests
+# (tests/it/observability/traces.rs) exist only with it.
+export FATHOM_CARGO_FEATURES="fathom/otel"
+
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "==> cargo clippy (warnings are errors)"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features "$FATHOM_CARGO_FEATURES" -- -D warnings
 
 # Tests under `postgres::` in the integration suite and `postgres::tests` in the store need
 # PostgreSQL itself (several nodes, an outage, row-level security); they run in the PostgreSQL
 # pass only.
 echo "==> cargo nextest run (SQLite)"
 sqlite_status=0
-FATHOM_TEST_BACKEND=sqlite cargo nextest run --workspace --no-fail-fast \
+FATHOM_TEST_BACKEND=sqlite cargo nextest run --workspace --no-fail-fast --features "$FATHOM_CARGO_FEATURES" \
   -E 'not (binary(it) & test(/^postgres::/)) & not test(/^postgres::tests::/)' || sqlite_status=$?
 
 # The served OpenAPI document against the server itself: Schemathesis (installed from PyPI into
@@ -79,7 +86,7 @@ scripts/openapi-conformance.sh || conformance_status=$?
 postgres_status=0
 if $postgres_ready; then
   echo "==> cargo nextest run (PostgreSQL): the integration suite and the store suites"
-  FATHOM_TEST_BACKEND=postgres cargo nextest run --no-fail-fast \
+  FATHOM_TEST_BACKEND=postgres cargo nextest run --no-fail-fast --features "$FATHOM_CARGO_FEATURES" \
     -p fathom --test it \
     -p fathom-store --test contract --test identity --test differential --test events --test audit --lib \
     || postgres_status=$?

@@ -91,12 +91,35 @@ async fn request_context(
     let id = request_id::accept_or_generate(request.headers().get(request_id::HEADER));
     // Log and measure the route template rather than the raw path, and never the query string:
     // either may carry values that do not belong in logs or labels.
-    let route = request
+    let matched = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map(MatchedPath::as_str);
+    let route = matched.unwrap_or("unmatched").to_owned();
     let method = method_label(request.method());
-    let span = tracing::info_span!("request", request_id = %id, method = %request.method(), route = %route);
+    // The `otel.*` and `trace_id` fields stay empty (and out of the log lines) unless distributed
+    // tracing is on: then the installed propagation fills them in (`fathom_core::trace_context`).
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        route = %route,
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    let propagation = fathom_core::trace_context::installed();
+    if let Some(propagation) = propagation {
+        propagation.server_span(
+            &span,
+            &fathom_core::trace_context::ServerRequest {
+                method: request.method().as_str(),
+                route: matched,
+                path: request.uri().path(),
+                headers: request.headers(),
+            },
+        );
+    }
     let started = Instant::now();
     let in_flight = policy.metrics.as_ref().map(Metrics::in_flight);
     let limited = within(policy.limits, next.run(request));
@@ -105,6 +128,9 @@ async fn request_context(
         .await;
     drop(in_flight);
     let status = response.status().as_u16();
+    if let Some(propagation) = propagation {
+        propagation.server_status(&span, status);
+    }
     let elapsed = started.elapsed();
     if let Some(metrics) = &policy.metrics {
         let labels = HttpLabels {

@@ -21,6 +21,7 @@ mod postgres;
 mod record;
 mod reseal;
 mod sealing;
+mod spans;
 mod sqlite;
 mod statements;
 mod stats;
@@ -28,6 +29,8 @@ mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use tracing::Instrument;
 
 use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
@@ -181,6 +184,15 @@ impl Store {
         }
     }
 
+    /// The client span of one database operation (see `spans.rs`).
+    fn span(&self, operation: &'static str, collection: &str) -> tracing::Span {
+        let system = match &*self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgresql",
+        };
+        spans::operation(system, operation, collection)
+    }
+
     /// Checks that the database answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         dispatch!(self, ping())
@@ -227,7 +239,10 @@ impl Store {
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
         self.count_statement();
-        let mut record = dispatch!(self, get(scope.clone(), Arc::clone(&collection), id))?;
+        let span = self.span("SELECT", &collection.name);
+        let mut record = async { dispatch!(self, get(scope.clone(), Arc::clone(&collection), id)) }
+            .instrument(span)
+            .await?;
         if let Some(record) = &mut record {
             sealing::open_record(self.key_ring(), &collection, record)?;
         }
@@ -256,10 +271,15 @@ impl Store {
     ) -> Result<Vec<Record>, StoreError> {
         self.count_statement();
         sealing::blind_list(self.key_ring(), &mut query)?;
-        let mut records = dispatch!(
-            self,
-            list(scope.clone(), Arc::clone(&collection), query, deleted)
-        )?;
+        let span = self.span("SELECT", &collection.name);
+        let mut records = async {
+            dispatch!(
+                self,
+                list(scope.clone(), Arc::clone(&collection), query, deleted)
+            )
+        }
+        .instrument(span)
+        .await?;
         for record in &mut records {
             sealing::open_record(self.key_ring(), &collection, record)?;
         }
@@ -289,7 +309,10 @@ impl Store {
         if let Some(filter) = &mut filter {
             sealing::blind_filter(self.key_ring(), filter)?;
         }
-        dispatch!(self, count(scope.clone(), collection, filter, deleted))
+        let span = self.span("SELECT", &collection.name);
+        async { dispatch!(self, count(scope.clone(), collection, filter, deleted)) }
+            .instrument(span)
+            .await
     }
 
     /// The database's plan for a list query, one line per step (for tests and the architect).
@@ -313,7 +336,13 @@ impl Store {
             .iter()
             .map(|op| Arc::clone(op.collection()))
             .collect();
-        let mut results = dispatch!(self, execute(work))?;
+        let span = self.span(
+            spans::write_operation(&work.ops),
+            collections.first().map_or("", |c| c.name.as_str()),
+        );
+        let mut results = async { dispatch!(self, execute(work)) }
+            .instrument(span)
+            .await?;
         let collections: Vec<&Collection> = collections.iter().map(AsRef::as_ref).collect();
         sealing::open_results(self.key_ring(), &collections, &mut results)?;
         Ok(results)

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use fathom_core::outbound::retry_after;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 use crate::signing::signature_header;
 
@@ -44,12 +45,51 @@ pub struct Message<'a> {
     pub body: &'a [u8],
 }
 
-/// Sends `message` to `url`, signed with every key in `keys`.
+/// Sends `message` to `url`, signed with every key in `keys`, inside a client span that
+/// follows the OpenTelemetry HTTP conventions (a `debug` span of the target `fathom::outbound`,
+/// enabled by the binary's OpenTelemetry layer); when tracing is on, the receiver gets that span
+/// as its parent in `traceparent`.
 pub async fn attempt(
     client: &reqwest::Client,
     url: &url::Url,
     keys: &[&[u8]],
     message: &Message<'_>,
+) -> Outcome {
+    let span = tracing::debug_span!(
+        target: "fathom::outbound",
+        "webhook delivery",
+        otel.name = "POST",
+        otel.kind = "client",
+        http.request.method = "POST",
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = url.port_or_known_default().unwrap_or_default(),
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let traceparent = fathom_core::trace_context::installed().and_then(|p| p.traceparent(&span));
+    let outcome = send(client, url, keys, message, traceparent.as_deref())
+        .instrument(span.clone())
+        .await;
+    match outcome.status {
+        Some(status) => {
+            span.record("http.response.status_code", status);
+            if status >= 400 {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        None => {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
+    outcome
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &url::Url,
+    keys: &[&[u8]],
+    message: &Message<'_>,
+    traceparent: Option<&str>,
 ) -> Outcome {
     let started = Instant::now();
     let signature = signature_header(
@@ -58,8 +98,11 @@ pub async fn attempt(
         message.timestamp,
         message.body,
     );
-    let sent = client
-        .post(url.clone())
+    let mut request = client.post(url.clone());
+    if let Some(traceparent) = traceparent {
+        request = request.header("traceparent", traceparent);
+    }
+    let sent = request
         .header("content-type", "application/json")
         .header("user-agent", "Fathom-Webhooks/1")
         .header("webhook-id", message.id)

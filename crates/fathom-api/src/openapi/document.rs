@@ -108,7 +108,9 @@ token from `POST /api/v1/auth/login`, sent as `Authorization: Bearer <access_tok
 valid one they answer 401 `unauthorized`.\n\nSuccessful responses wrap their payload as `{\"data\": ..., \
 \"meta\": {\"requestId\": ...}}`. Errors are `application/problem+json` (RFC 9457) with a stable \
 `code`, a `hint` on how to fix the request and, for invalid fields, `errors`. Every response \
-carries `X-Request-Id` (send your own to correlate logs).\n\nEvery operation under `/api/v1` is \
+carries `X-Request-Id` (send your own to correlate logs). Every operation accepts a W3C Trace \
+Context `traceparent` (and `tracestate`) header: a server that exports OpenTelemetry traces makes \
+the caller's span the parent of the request's span; one that does not ignores it.\n\nEvery operation under `/api/v1` is \
 rate limited per client address, user or API key and route class (read, write, auth, admin, \
 realtime): answers carry the `RateLimit-Policy` and `RateLimit` fields of \
 draft-ietf-httpapi-ratelimit-headers, and past the quota the answer is 429 `too_many_requests` \

@@ -8,7 +8,7 @@ use crate::{demo, telemetry};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let mut config = args.common.load_config(args.listen.clone())?;
-    let _flush_logs = telemetry::init(&config.log);
+    let telemetry = telemetry::init(&config.log, &config.otel)?;
     if args.demo && config.encryption.key_file.is_none() {
         // The demo encrypts fields with a development key of its own; `serve` never invents one.
         let path = crate::encryption::demo_key_file(&config.database.data_dir)?;
@@ -30,5 +30,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         app = app.reload_on_sighup(config.schema.path.clone());
     }
     app.run_until_stopped().await?;
+    telemetry.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -15,6 +15,7 @@ mod events;
 mod idempotency;
 mod mail;
 mod metrics;
+mod otel;
 mod purge;
 mod rate_limits;
 mod realtime;
@@ -30,6 +31,7 @@ pub use events::EventsConfig;
 pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
 pub use metrics::MetricsConfig;
+pub use otel::OtelConfig;
 pub use purge::PurgeConfig;
 pub use rate_limits::{ClassQuotaConfig, RateLimitsConfig, RedisConfig};
 pub use realtime::RealtimeConfig;
@@ -56,6 +58,7 @@ pub struct Config {
     pub purge: PurgeConfig,
     pub backup: BackupConfig,
     pub metrics: MetricsConfig,
+    pub otel: OtelConfig,
     pub encryption: EncryptionConfig,
     pub webhooks: WebhooksConfig,
     pub audit: AuditConfig,
@@ -405,6 +408,7 @@ impl Config {
             return invalid(format!("log.requests: {e}"));
         }
         self.metrics.validate()?;
+        self.otel.validate()?;
         self.events.validate()?;
         self.idempotency.validate()?;
         self.audit.validate()?;

@@ -242,6 +242,7 @@ fn leaf_keys() -> Vec<String> {
         "database.url_file",
         "mail.smtp_url",
         "mail.smtp_url_file",
+        "otel.endpoint",
     ] {
         if !keys.iter().any(|k| k == optional) {
             keys.push(optional.to_owned());

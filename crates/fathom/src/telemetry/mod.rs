@@ -1,16 +1,24 @@
-//! Logging: one function builds the subscriber. JSON lines when stdout is not a terminal (or when
-//! asked), human-readable text on a terminal. `RUST_LOG` overrides the configured level. Lines
-//! reach stdout in batches ([`batched`]).
+//! Logging and traces: one function builds the subscriber. JSON lines when stdout is not a
+//! terminal (or when asked), human-readable text on a terminal. `RUST_LOG` overrides the
+//! configured level. Lines reach stdout in batches ([`batched`]). Built with the `otel` feature
+//! and with `[otel]` on, spans are also exported as OpenTelemetry traces (`otel.rs`).
 
 mod batched;
+#[cfg(feature = "otel")]
+mod otel;
+#[cfg(feature = "otel")]
+mod otlp_client;
 
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::Registry;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use self::batched::BatchedWriter;
-use crate::config::{LogConfig, LogFormat};
+use crate::config::{LogConfig, LogFormat, OtelConfig};
 
 /// Writes the lines still in memory when dropped: hold it until the server has stopped.
 #[must_use = "dropping the guard does not stop logging, but the last lines are written then"]
@@ -22,8 +30,29 @@ impl Drop for FlushOnDrop {
     }
 }
 
+/// What [`init`] started: hold it until the server has stopped, then [`Telemetry::shutdown`].
+#[must_use = "dropping it loses the log lines and spans still in memory"]
+pub struct Telemetry {
+    #[cfg(feature = "otel")]
+    traces: Option<otel::Traces>,
+    // Last, so that the lines logged while the traces shut down are written too.
+    _logs: FlushOnDrop,
+}
+
+impl Telemetry {
+    /// Sends the spans still in memory (when traces are on); the log lines follow on drop.
+    pub async fn shutdown(self) {
+        #[cfg(feature = "otel")]
+        if let Some(traces) = self.traces {
+            traces.shutdown().await;
+        }
+    }
+}
+
 /// Installs the global subscriber. Safe to call more than once (later calls install nothing).
-pub fn init(config: &LogConfig) -> FlushOnDrop {
+/// Fails only when `[otel]` asks for traces that cannot be exported. Traces need a tokio runtime
+/// (their HTTP client runs on it).
+pub fn init(config: &LogConfig, otel: &OtelConfig) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(&config.level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
@@ -33,19 +62,37 @@ pub fn init(config: &LogConfig) -> FlushOnDrop {
         LogFormat::Auto => !std::io::stdout().is_terminal(),
     };
     let writer = BatchedWriter::start(std::io::stdout(), Duration::from_millis(config.flush_ms));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let lines = tracing_subscriber::fmt::layer()
         .with_target(false)
         .with_writer(writer.clone());
-    let _ = if json {
-        builder
+    // The log level filters the log lines only, so that traces do not depend on it.
+    let lines: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        lines
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init()
+            .with_filter(filter)
+            .boxed()
     } else {
-        builder.compact().try_init()
+        lines.compact().with_filter(filter).boxed()
     };
-    FlushOnDrop(writer)
+    #[cfg_attr(not(feature = "otel"), allow(unused_mut))]
+    let mut layers = vec![lines];
+    #[cfg(feature = "otel")]
+    let traces = if otel.enabled() {
+        let (traces, layer) = otel::start(otel)?;
+        layers.push(layer);
+        Some(traces)
+    } else {
+        None
+    };
+    #[cfg(not(feature = "otel"))]
+    let _ = otel;
+    let _ = tracing_subscriber::registry().with(layers).try_init();
+    Ok(Telemetry {
+        #[cfg(feature = "otel")]
+        traces,
+        _logs: FlushOnDrop(writer),
+    })
 }

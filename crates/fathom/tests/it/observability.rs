@@ -1,5 +1,10 @@
 //! Operations seen from outside: Prometheus metrics (scraped and parsed after a known
-//! workload) and request log settings.
+//! workload), request log settings, and (with the `otel` feature) OpenTelemetry traces received
+//! by a real OTLP receiver.
 
 mod exposition;
 mod metrics;
+#[cfg(feature = "otel")]
+mod otlp;
+#[cfg(feature = "otel")]
+mod traces;

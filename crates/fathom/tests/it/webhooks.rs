@@ -107,6 +107,8 @@ async fn selected_events_arrive_signed_in_order_without_hidden_fields() {
     for message in &got {
         assert!(message.signed_by(&secret), "the signature verifies");
         assert!(!message.signed_by("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        // Traces are off (no `[otel]`): no trace context leaves the server.
+        assert_eq!(message.traceparent, None);
         let body = message.json();
         assert_eq!(
             body["data"]["id"].as_str().unwrap(),

@@ -27,6 +27,8 @@ pub struct Received {
     pub signatures: Vec<String>,
     pub body: Vec<u8>,
     pub status: u16,
+    /// The W3C `traceparent` header, sent when the server exports traces.
+    pub traceparent: Option<String>,
 }
 
 impl Received {
@@ -143,6 +145,10 @@ async fn handle(
             .collect(),
         body: body.to_vec(),
         status,
+        traceparent: headers
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
     });
     (StatusCode::from_u16(status).unwrap(), "ok")
 }
