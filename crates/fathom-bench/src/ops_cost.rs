@@ -71,7 +71,7 @@ fn variants(
             "traces exported (OTLP)".to_owned(),
             env(&[
                 ("FATHOM_OTEL__ENDPOINT", &format!("http://{sink}/v1/traces")),
-                ("FATHOM_OTEL__SAMPLE_RATIO", "1.0"),
+                ("FATHOM_OTEL__SAMPLING_RATIO", "1.0"),
             ]),
         ));
     }
