@@ -261,42 +261,76 @@ impl PgStore {
             .collect()
     }
 
-    pub(crate) async fn reseal(
+    pub(crate) async fn convert(
         &self,
-        collection: Arc<Collection>,
+        conversion: Arc<crate::convert::Conversion>,
         keys: Arc<crate::KeyRing>,
+        after: Option<String>,
         limit: u32,
-    ) -> Result<usize, StoreError> {
-        use crate::reseal;
+    ) -> Result<crate::convert::Converted, StoreError> {
+        use crate::convert;
         let dialect = fathom_query::Dialect::Postgres;
-        let prefix = reseal::current_prefix(keys.writing_key());
-        let fields = collection.fields.iter().filter(|f| f.encrypted).count();
+        let prefix = convert::current_prefix(keys.writing_key());
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(from_postgres)?;
         scope::enter(&tx, &Scope::AllTenants).await?;
         let rows = tx
             .query(
-                &reseal::stale_select(dialect, &collection, limit),
-                &[&prefix],
+                &convert::stale_select(dialect, &conversion, limit),
+                &[&prefix, &after],
             )
             .await
             .map_err(from_postgres)?;
+        let mut done = convert::Converted {
+            records: rows.len(),
+            ..convert::Converted::default()
+        };
         for row in &rows {
             let id: String = values::get(row, 0)?;
-            let stored = (1..=fields)
+            let stored = (1..row.len())
                 .map(|i| values::get::<Option<String>>(row, i))
                 .collect::<Result<Vec<_>, _>>()?;
-            for rewrite in reseal::rewrites(&keys, &collection, &id, stored)? {
-                tx.execute(
-                    &reseal::update_sql(dialect, &collection, &rewrite.field),
-                    &[&rewrite.new, &rewrite.id, &rewrite.old],
-                )
-                .await
-                .map_err(from_postgres)?;
+            let (rewrites, unopened) = convert::rewrites(&keys, &conversion, &id, stored)?;
+            done.unopened += unopened;
+            for rewrite in rewrites {
+                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = rewrite
+                    .params()
+                    .into_iter()
+                    .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                    .collect();
+                let sql = convert::update_sql(dialect, &conversion.collection, &rewrite);
+                let changed = tx.execute(&sql, &params).await.map_err(from_postgres)?;
+                done.rewritten += usize::try_from(changed).unwrap_or(0);
             }
+            done.last = Some(id);
         }
         tx.commit().await.map_err(from_postgres)?;
-        Ok(rows.len())
+        Ok(done)
+    }
+
+    pub(crate) async fn convert_remaining(
+        &self,
+        conversion: Arc<crate::convert::Conversion>,
+        prefix: String,
+    ) -> Result<i64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_postgres)?;
+        scope::enter(&tx, &Scope::AllTenants).await?;
+        let sql = crate::convert::remaining_sql(fathom_query::Dialect::Postgres, &conversion);
+        let row = tx
+            .query_one(&sql, &[&prefix])
+            .await
+            .map_err(from_postgres)?;
+        let count: i64 = values::get(&row, 0)?;
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(count)
+    }
+
+    /// PostgreSQL keeps replaced row versions until `VACUUM` and its write-ahead log until it
+    /// recycles the segments; neither can be forced from here on a shared cluster (see
+    /// docs/ENCRYPTION.md), so nothing is done.
+    pub(crate) async fn scrub(&self) -> Result<bool, StoreError> {
+        Ok(false)
     }
 
     pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
