@@ -52,6 +52,17 @@ pub struct Converted {
     pub last: Option<String>,
 }
 
+/// What one batch of the outbox's pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConvertedEvents {
+    /// Events the batch read (0: the pass is over).
+    pub events: usize,
+    /// Record copies rewritten.
+    pub rewritten: usize,
+    /// The last sequence read: where the next batch starts.
+    pub last: i64,
+}
+
 impl Conversion {
     /// The fields sealed in the target form.
     fn sealed(&self) -> impl Iterator<Item = &Field> {
@@ -273,4 +284,72 @@ pub(crate) fn rewrites(
         }
     }
     Ok((out, unopened))
+}
+
+/// The outbox's copies of a collection's records, from sequence `?2` on, `?1` naming the
+/// collection: an event written before a field was encrypted holds its plaintext, and one
+/// written before it was turned off its ciphertext. A pass reads them in sequence order and
+/// rewrites the copies that are not in the target form, so that no plaintext of a field now
+/// encrypted outlives its conversion in the outbox.
+pub(crate) fn events_select(dialect: Dialect, limit: u32) -> String {
+    let (collection, after, lock) = match dialect {
+        Dialect::Sqlite => ("?1", "?2", ""),
+        Dialect::Postgres => ("$1::text", "$2::bigint", " FOR UPDATE"),
+    };
+    format!(
+        "SELECT \"seq\", \"record_id\", \"record\" FROM \"_fathom_events\" WHERE \"collection\" = {collection} AND \"seq\" > {after} AND \"record\" IS NOT NULL ORDER BY \"seq\" LIMIT {limit}{lock}"
+    )
+}
+
+/// `UPDATE _fathom_events SET record = ?1 WHERE seq = ?2 AND record = ?3`.
+pub(crate) fn event_update(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Sqlite => {
+            "UPDATE \"_fathom_events\" SET \"record\" = ?1 WHERE \"seq\" = ?2 AND \"record\" = ?3"
+        }
+        Dialect::Postgres => {
+            "UPDATE \"_fathom_events\" SET \"record\" = $1::text WHERE \"seq\" = $2::bigint AND \"record\" = $3::text"
+        }
+    }
+}
+
+/// An event's record copy in the target form, or `None` when it already is (or is not an
+/// object): sealed fields' plaintext sealed in the record's place, decrypting fields'
+/// ciphertexts opened when they open.
+pub(crate) fn convert_event(
+    keys: &KeyRing,
+    conversion: &Conversion,
+    record_id: &str,
+    stored: &str,
+) -> Result<Option<String>, StoreError> {
+    let Ok(serde_json::Value::Object(mut record)) = serde_json::from_str(stored) else {
+        return Ok(None);
+    };
+    let collection = &conversion.collection.name;
+    let mut changed = false;
+    for field in conversion.sealed() {
+        if let Some(serde_json::Value::String(value)) = record.get_mut(&field.name)
+            && !value.starts_with(CIPHERTEXT_PREFIX)
+        {
+            *value = keys
+                .seal(collection, &field.name, record_id, value)
+                .map_err(|e| sealing_failed(&e))?;
+            changed = true;
+        }
+    }
+    for field in conversion.opened() {
+        if let Some(serde_json::Value::String(value)) = record.get_mut(&field.name)
+            && value.starts_with(CIPHERTEXT_PREFIX)
+            && let Ok(plain) = keys.open(collection, &field.name, record_id, value)
+        {
+            *value = plain;
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(None);
+    }
+    serde_json::to_string(&record)
+        .map(Some)
+        .map_err(|e| StoreError::internal(format!("writing an event's record: {e}")))
 }

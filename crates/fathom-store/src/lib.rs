@@ -35,7 +35,7 @@ use uuid::Uuid;
 
 pub use audit::{AuditEntry, AuditHead, AuditQuery, AuditRecord, AuditRetention};
 pub use crypto::KeyRing;
-pub use convert::{Conversion, Converted};
+pub use convert::{Conversion, Converted, ConvertedEvents};
 pub use cursors::{CursorState, Lease};
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};
@@ -243,6 +243,29 @@ impl Store {
                 after.map(str::to_owned),
                 limit.max(1)
             )
+        )
+    }
+
+    /// Brings at most `limit` of the outbox's copies of the conversion's records, from sequence
+    /// `after` on, to their target form, in one transaction (see `convert.rs`).
+    pub async fn convert_events_batch(
+        &self,
+        conversion: &Conversion,
+        after: i64,
+        limit: u32,
+    ) -> Result<ConvertedEvents, StoreError> {
+        if conversion.is_empty() {
+            return Ok(ConvertedEvents::default());
+        }
+        let keys = self.keys.clone().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::EncryptionUnavailable,
+                "converting encrypted fields needs the key ring",
+            )
+        })?;
+        dispatch!(
+            self,
+            convert_events(Arc::new(conversion.clone()), keys, after, limit.max(1))
         )
     }
 

@@ -308,6 +308,47 @@ impl PgStore {
         Ok(done)
     }
 
+    pub(crate) async fn convert_events(
+        &self,
+        conversion: Arc<crate::convert::Conversion>,
+        keys: Arc<crate::KeyRing>,
+        after: i64,
+        limit: u32,
+    ) -> Result<crate::convert::ConvertedEvents, StoreError> {
+        use crate::convert;
+        let dialect = fathom_query::Dialect::Postgres;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_postgres)?;
+        scope::enter(&tx, &Scope::AllTenants).await?;
+        let rows = tx
+            .query(
+                &convert::events_select(dialect, limit),
+                &[&conversion.collection.name, &after],
+            )
+            .await
+            .map_err(from_postgres)?;
+        let mut done = convert::ConvertedEvents {
+            events: rows.len(),
+            last: after,
+            rewritten: 0,
+        };
+        for row in &rows {
+            let seq: i64 = values::get(row, 0)?;
+            let record_id: String = values::get(row, 1)?;
+            let stored: String = values::get(row, 2)?;
+            if let Some(new) = convert::convert_event(&keys, &conversion, &record_id, &stored)? {
+                let changed = tx
+                    .execute(convert::event_update(dialect), &[&new, &seq, &stored])
+                    .await
+                    .map_err(from_postgres)?;
+                done.rewritten += usize::try_from(changed).unwrap_or(0);
+            }
+            done.last = seq;
+        }
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(done)
+    }
+
     pub(crate) async fn convert_remaining(
         &self,
         conversion: Arc<crate::convert::Conversion>,

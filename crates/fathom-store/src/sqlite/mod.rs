@@ -318,6 +318,50 @@ impl SqliteStore {
             .await
     }
 
+    pub(crate) async fn convert_events(
+        &self,
+        conversion: Arc<crate::convert::Conversion>,
+        keys: Arc<crate::KeyRing>,
+        after: i64,
+        limit: u32,
+    ) -> Result<crate::convert::ConvertedEvents, StoreError> {
+        use crate::convert;
+        self.pool
+            .write(move |conn| {
+                let dialect = fathom_query::Dialect::Sqlite;
+                let rows: Vec<(i64, String, String)> = {
+                    let mut statement = conn
+                        .prepare_cached(&convert::events_select(dialect, limit))
+                        .map_err(from_sqlite)?;
+                    let rows = statement
+                        .query_map(
+                            rusqlite::params![conversion.collection.name, after],
+                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                        )
+                        .map_err(from_sqlite)?;
+                    rows.collect::<Result<_, _>>().map_err(from_sqlite)?
+                };
+                let mut done = convert::ConvertedEvents {
+                    events: rows.len(),
+                    last: rows.last().map_or(after, |(seq, _, _)| *seq),
+                    rewritten: 0,
+                };
+                for (seq, record_id, stored) in rows {
+                    if let Some(new) =
+                        convert::convert_event(&keys, &conversion, &record_id, &stored)?
+                    {
+                        done.rewritten += conn
+                            .prepare_cached(convert::event_update(dialect))
+                            .map_err(from_sqlite)?
+                            .execute(rusqlite::params![new, seq, stored])
+                            .map_err(from_sqlite)?;
+                    }
+                }
+                Ok(done)
+            })
+            .await
+    }
+
     pub(crate) async fn convert_remaining(
         &self,
         conversion: Arc<crate::convert::Conversion>,

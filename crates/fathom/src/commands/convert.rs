@@ -22,6 +22,8 @@ pub struct Limits {
 pub struct Report {
     /// Values rewritten.
     pub rewritten: usize,
+    /// Event record copies in the outbox rewritten.
+    pub events: usize,
     /// Values of fields turned off that look like ciphertexts but do not open: left as they are.
     pub unopened: usize,
     /// The run stopped at `max_batches` with records left.
@@ -54,6 +56,26 @@ pub async fn run(store: &Store, schema: &Schema, limits: Limits) -> anyhow::Resu
         }
         let name = &conversion.collection.name;
         eprintln!("{name}: {remaining} records to convert");
+        // The outbox's copies first: a run interrupted here finds the records still pending and
+        // goes over the outbox again, while one interrupted later finds it done.
+        let mut after = 0i64;
+        loop {
+            if limits.max_batches.is_some_and(|max| report.batches >= max) {
+                report.stopped = true;
+                report.seconds = started.elapsed().as_secs_f64();
+                return Ok(report);
+            }
+            let batch = store
+                .convert_events_batch(&conversion, after, limits.batch)
+                .await
+                .map_err(|e| anyhow!("converting the outbox of {name}: {}", e.detail))?;
+            report.batches += 1;
+            if batch.events == 0 {
+                break;
+            }
+            report.events += batch.rewritten;
+            after = batch.last;
+        }
         let mut done = 0usize;
         for _ in 0..MAX_PASSES {
             let mut after: Option<String> = None;
@@ -79,7 +101,8 @@ pub async fn run(store: &Store, schema: &Schema, limits: Limits) -> anyhow::Resu
                 eprintln!("{name}: {done} of about {remaining} records converted");
             }
             report.rewritten += rewritten;
-            sealed |= rewritten > 0 && conversion.collection.has_encrypted_fields();
+            sealed |= (rewritten > 0 || report.events > 0)
+                && conversion.collection.has_encrypted_fields();
             if rewritten == 0 {
                 break;
             }
@@ -109,10 +132,10 @@ pub fn print(report: &Report, command: &str) {
             "Conversion stopped after {} batch(es): {} values converted; run `{command}` again to resume.",
             report.batches, report.rewritten
         );
-    } else if report.rewritten > 0 {
+    } else if report.rewritten > 0 || report.events > 0 {
         println!(
-            "Conversion done: {} values converted in {:.1} s ({rate:.0} values/s).",
-            report.rewritten, report.seconds
+            "Conversion done: {} values converted in {:.1} s ({rate:.0} values/s), and {} event copies in the outbox.",
+            report.rewritten, report.seconds, report.events
         );
     }
     if report.unopened > 0 {
