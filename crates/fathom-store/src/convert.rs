@@ -118,9 +118,11 @@ impl Conversion {
             stale.push(format!("substr({f}, 1, 4) = '{CIPHERTEXT_PREFIX}'"));
         }
         if stale.is_empty() {
-            return "FALSE".into();
+            stale.push("1 = 0".into());
         }
-        stale.join(" OR ")
+        // The prefix is named even when no field is sealed, so every statement binds the same
+        // parameters.
+        format!("{prefix} IS NOT NULL AND ({})", stale.join(" OR "))
     }
 }
 

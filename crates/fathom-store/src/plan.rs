@@ -384,7 +384,7 @@ fn conversion_risk(collection: &str, from: &Field, to: &Field, rows: u64) -> Opt
     let field = &to.name;
     let message = if to.encrypted && !from.encrypted {
         format!(
-            "encrypt `{field}` of `{collection}`: {} {HOW}{}; meanwhile readers see converted and unconverted records alike, each with its plaintext, and {}; the old plaintext is scrubbed from SQLite's file and write-ahead log when the conversion ends, while on PostgreSQL it stays in dead row versions and WAL segments until VACUUM and WAL recycling",
+            "encrypt `{field}` of `{collection}`: the values of {} {HOW}{}; meanwhile readers see converted and unconverted records alike, each with its plaintext, and {}; the old plaintext is scrubbed from SQLite's file and write-ahead log when the conversion ends, while on PostgreSQL it stays in dead row versions and WAL segments until VACUUM and WAL recycling",
             records(rows),
             if to.blind_index {
                 ", filling the blind index in the same batch"
@@ -399,12 +399,12 @@ fn conversion_risk(collection: &str, from: &Field, to: &Field, rows: u64) -> Opt
         )
     } else if from.encrypted && !to.encrypted {
         format!(
-            "decrypt `{field}` of `{collection}` (stores plaintext): {} {HOW}; the plaintext lands in the database, its write-ahead log and every later backup; meanwhile readers get the plaintext of every record, and filters on it match converted records only",
+            "decrypt `{field}` of `{collection}` (stores plaintext): the values of {} {HOW}; the plaintext lands in the database, its write-ahead log and every later backup; meanwhile readers get the plaintext of every record, and filters on it match converted records only",
             records(rows)
         )
     } else if to.blind_index && !from.blind_index {
         format!(
-            "fill the blind index of `{field}` of `{collection}`: {} {HOW}; meanwhile equality filters on it match filled records only",
+            "fill the blind index of `{field}` of `{collection}`: the values of {} {HOW}; meanwhile equality filters on it match filled records only",
             records(rows)
         )
     } else if from.blind_index && !to.blind_index {
