@@ -299,3 +299,67 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     assert_eq!(found_by_notes(&http, &note("new", 7)).await.len(), 1);
     assert!(stop(&mut server).success());
 }
+
+const ENCRYPTED_WITHOUT_INDEX: &str = r#"
+[collections.tickets]
+rules = { list = true, view = true, create = true, update = true, delete = true }
+fields.title = { type = "text", required = true }
+fields.notes = { type = "text", encrypted = true }
+"#;
+
+#[tokio::test]
+async fn a_blind_index_added_to_an_encrypted_field_with_data_is_filled_in_batches() {
+    let project = project(ENCRYPTED_WITHOUT_INDEX);
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    for n in 0..12 {
+        http.create(
+            "tickets",
+            &json!({"title": format!("t{n}"), "notes": note("ticket", n)}),
+        )
+        .await;
+    }
+    let filter = encode(&format!("notes = \"{}\"", note("ticket", 4)));
+    let (status, refused) = http.get(&format!("/api/v1/tickets?filter={filter}")).await;
+    assert_eq!(status, 400, "no blind index, no equality filter: {refused}");
+    assert!(stop(&mut server).success());
+
+    project.write("fathom.schema.toml", ENCRYPTED);
+    let plan = project.cli(&["migrate", "plan", "--check"]);
+    plan.expect_code(0);
+    assert!(
+        plan.stdout
+            .contains("fill the blind index of `notes` of `tickets`: the values of 12 records"),
+        "{}",
+        plan.stdout
+    );
+    let applied = project.cli(&["migrate", "apply", "--batch-size", "5"]);
+    applied.expect_code(0);
+    assert!(
+        applied.stdout.contains("Conversion done: 12 values converted"),
+        "{}\n{}",
+        applied.stdout,
+        applied.stderr
+    );
+    project.assert_nothing_pending();
+    let mut server = project.serve(&[]);
+    let http = Http::new(&server);
+    for n in [0, 4, 11] {
+        let found = found_by_notes(&http, &note("ticket", n)).await;
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["title"], format!("t{n}"));
+    }
+    assert!(stop(&mut server).success());
+
+    // Removing it again drops the column: nothing to convert, and the filter is refused again.
+    project.write("fathom.schema.toml", ENCRYPTED_WITHOUT_INDEX);
+    let plan = project.cli(&["migrate", "plan"]);
+    assert!(
+        plan.stdout
+            .contains("drop the blind index of `notes` of `tickets`"),
+        "{}",
+        plan.stdout
+    );
+    project.cli(&["migrate", "apply"]).expect_code(0);
+    project.assert_nothing_pending();
+}
