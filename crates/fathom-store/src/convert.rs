@@ -105,7 +105,9 @@ impl Conversion {
         for field in self.sealed() {
             let f = ident(&field.name);
             // Plaintext, or a ciphertext under another key.
-            stale.push(format!("({f} IS NOT NULL AND substr({f}, 1, {len}) <> {prefix})"));
+            stale.push(format!(
+                "({f} IS NOT NULL AND substr({f}, 1, {len}) <> {prefix})"
+            ));
             if field.blind_index {
                 stale.push(format!(
                     "({f} IS NOT NULL AND {} IS NULL)",

@@ -34,8 +34,8 @@ use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
 pub use audit::{AuditEntry, AuditHead, AuditQuery, AuditRecord, AuditRetention};
-pub use crypto::KeyRing;
 pub use convert::{Conversion, Converted, ConvertedEvents};
+pub use crypto::KeyRing;
 pub use cursors::{CursorState, Lease};
 pub use error::{StoreError, StoreErrorKind};
 pub use events::{Actor, Event, EventOperation, EventPage, Origin, Retention};

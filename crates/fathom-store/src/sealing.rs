@@ -189,10 +189,14 @@ fn read_value(
             .map(Some)
             .map_err(|e| unreadable(&collection.name, record, &field.name, &e));
     }
-    let encryptable = matches!(field.kind, FieldType::Text | FieldType::Email | FieldType::Url);
-    Ok(ring
-        .filter(|_| encryptable)
-        .and_then(|ring| ring.open(&collection.name, &field.name, &text_id, stored).ok()))
+    let encryptable = matches!(
+        field.kind,
+        FieldType::Text | FieldType::Email | FieldType::Url
+    );
+    Ok(ring.filter(|_| encryptable).and_then(|ring| {
+        ring.open(&collection.name, &field.name, &text_id, stored)
+            .ok()
+    }))
 }
 
 /// Whether a record of `collection` may hold a stored value to open: it has encrypted fields,

@@ -16,10 +16,7 @@ pub const DEMO_KEY_FILE: &str = "demo-encryption.keys";
 
 /// The key ring a schema with encrypted fields needs (`None` when it encrypts nothing), or the
 /// refusal to go on without one: Fathom does not invent keys outside the demo.
-pub fn require_ring<'s>(
-    store: &'s Store,
-    schema: &Schema,
-) -> anyhow::Result<Option<&'s KeyRing>> {
+pub fn require_ring<'s>(store: &'s Store, schema: &Schema) -> anyhow::Result<Option<&'s KeyRing>> {
     let encrypted: Vec<String> = schema
         .collections
         .values()

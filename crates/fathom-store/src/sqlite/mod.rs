@@ -334,10 +334,9 @@ impl SqliteStore {
                         .prepare_cached(&convert::events_select(dialect, limit))
                         .map_err(from_sqlite)?;
                     let rows = statement
-                        .query_map(
-                            rusqlite::params![conversion.collection.name, after],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                        )
+                        .query_map(rusqlite::params![conversion.collection.name, after], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
                         .map_err(from_sqlite)?;
                     rows.collect::<Result<_, _>>().map_err(from_sqlite)?
                 };

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use fathom_store::StoreErrorKind;
 
-use crate::app::open_store;
 use super::convert::{self, Limits};
+use crate::app::open_store;
 use crate::cli::CommonArgs;
 
 const DATABASE_FILE: &str = "fathom.db";

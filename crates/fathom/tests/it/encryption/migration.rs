@@ -165,7 +165,8 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
         plan.stdout
     );
     assert!(
-        plan.stdout.contains("filling the blind index in the same batch")
+        plan.stdout
+            .contains("filling the blind index in the same batch")
             && plan.stdout.contains("online, resumable")
             && !plan.stdout.contains("[UNSAFE]"),
         "{}",
@@ -177,7 +178,9 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     let partial = project.cli(&["migrate", "apply", "--batch-size", "7", "--batches", "8"]);
     partial.expect_code(0);
     assert!(
-        partial.stdout.contains("Conversion stopped after 8 batch(es)"),
+        partial
+            .stdout
+            .contains("Conversion stopped after 8 batch(es)"),
         "{}\n{}",
         partial.stdout,
         partial.stderr
@@ -194,7 +197,9 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     assert!(
         keys.stdout
             .contains("tickets.notes: 16 values under key `(plaintext)`")
-            && keys.stdout.contains("tickets.notes: 14 values under key `k1`"),
+            && keys
+                .stdout
+                .contains("tickets.notes: 14 values under key `k1`"),
         "{}",
         keys.stdout
     );
@@ -230,9 +235,7 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     };
     let resumed = {
         let project = Arc::clone(&project);
-        tokio::task::spawn_blocking(move || {
-            project.cli(&["migrate", "apply", "--batch-size", "3"])
-        })
+        tokio::task::spawn_blocking(move || project.cli(&["migrate", "apply", "--batch-size", "3"]))
     };
     let (written, resumed) = (writer.await.expect("writer"), resumed.await.expect("cli"));
     resumed.expect_code(0);
@@ -248,7 +251,12 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     // A last run finds nothing left (a value written behind the resumed run would be here).
     project.cli(&["migrate", "apply"]).expect_code(0);
     assert_readable(&http, &expected).await;
-    for value in [note("ticket", 3), note("ticket", 14), note("new", 7), note("patched", 14)] {
+    for value in [
+        note("ticket", 3),
+        note("ticket", 14),
+        note("new", 7),
+        note("patched", 14),
+    ] {
         let found = found_by_notes(&http, &value).await;
         assert_eq!(found.len(), 1, "{value}: {found:?}");
         assert_eq!(found[0]["notes"], value.as_str());
@@ -279,7 +287,8 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     project.write("fathom.schema.toml", PLAIN);
     let plan = project.cli(&["migrate", "plan"]);
     assert!(
-        plan.stdout.contains("decrypt `notes` of `tickets` (stores plaintext)")
+        plan.stdout
+            .contains("decrypt `notes` of `tickets` (stores plaintext)")
             && plan.stdout.contains("plaintext lands in the database"),
         "{}",
         plan.stdout
@@ -336,7 +345,9 @@ async fn a_blind_index_added_to_an_encrypted_field_with_data_is_filled_in_batche
     let applied = project.cli(&["migrate", "apply", "--batch-size", "5"]);
     applied.expect_code(0);
     assert!(
-        applied.stdout.contains("Conversion done: 12 values converted"),
+        applied
+            .stdout
+            .contains("Conversion done: 12 values converted"),
         "{}\n{}",
         applied.stdout,
         applied.stderr
