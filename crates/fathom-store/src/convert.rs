@@ -357,3 +357,6 @@ pub(crate) fn convert_event(
         .map(Some)
         .map_err(|e| StoreError::internal(format!("writing an event's record: {e}")))
 }
+
+#[cfg(test)]
+mod tests;

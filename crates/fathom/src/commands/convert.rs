@@ -45,9 +45,12 @@ pub async fn run(store: &Store, schema: &Schema, limits: Limits) -> anyhow::Resu
         .conversions(schema)
         .await
         .map_err(|e| anyhow!("finding values to convert: {}", e.detail))?;
-    let mut sealed = false;
-    for (conversion, remaining) in pending.into_iter().filter(|(_, n)| *n > 0) {
+    let pending: Vec<_> = pending.into_iter().filter(|(_, n)| *n > 0).collect();
+    if !pending.is_empty() {
         crate::encryption::check_keys(store, schema).await?;
+    }
+    let mut sealed = false;
+    for (conversion, remaining) in pending {
         if store.key_ring().is_none() {
             return Err(anyhow!(
                 "{remaining} records of `{}` hold ciphertexts of fields no longer encrypted, and no key file is configured to open them\nhint: set encryption.key_file (or FATHOM_ENCRYPTION__KEY_FILE) to the key file they were written with",
