@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
@@ -210,13 +211,17 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     assert_readable(&http, &expected).await;
     assert_eq!(found_by_notes(&http, &note("ticket", 3)).await.len(), 1);
 
-    // Resumed while a writer creates records and updates unconverted ones.
+    // Resumed while a writer creates records and updates unconverted ones, until the
+    // conversion is over (at least 15 rounds, at most 45, so a page of 100 lists them all).
+    let converting = Arc::new(AtomicBool::new(true));
     let writer = {
         let http = Http::new(&server);
         let ids = ids.clone();
+        let converting = Arc::clone(&converting);
         tokio::spawn(async move {
             let mut written = Vec::new();
-            for n in 0..15 {
+            let mut n = 0;
+            while n < 15 || (converting.load(Ordering::SeqCst) && n < 45) {
                 let value = note("new", n);
                 let created = http
                     .create("tickets", &json!({"title": "new", "notes": value}))
@@ -229,15 +234,21 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
                     .await;
                 assert_eq!(status, 200, "{body}");
                 written.push((id.clone(), value));
+                n += 1;
             }
-            written
+            (written, n)
         })
     };
     let resumed = {
         let project = Arc::clone(&project);
-        tokio::task::spawn_blocking(move || project.cli(&["migrate", "apply", "--batch-size", "3"]))
+        let converting = Arc::clone(&converting);
+        tokio::task::spawn_blocking(move || {
+            let run = project.cli(&["migrate", "apply", "--batch-size", "2"]);
+            converting.store(false, Ordering::SeqCst);
+            run
+        })
     };
-    let (written, resumed) = (writer.await.expect("writer"), resumed.await.expect("cli"));
+    let ((written, rounds), resumed) = (writer.await.expect("writer"), resumed.await.expect("cli"));
     resumed.expect_code(0);
     assert!(
         resumed.stdout.contains("Conversion done"),
@@ -251,11 +262,12 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
     // A last run finds nothing left (a value written behind the resumed run would be here).
     project.cli(&["migrate", "apply"]).expect_code(0);
     assert_readable(&http, &expected).await;
+    let last_patched = expected[&ids[29]].clone().expect("a value");
     for value in [
         note("ticket", 3),
         note("ticket", 14),
         note("new", 7),
-        note("patched", 14),
+        last_patched,
     ] {
         let found = found_by_notes(&http, &value).await;
         assert_eq!(found.len(), 1, "{value}: {found:?}");
@@ -293,16 +305,26 @@ async fn encryption_turned_on_then_off_converts_every_value_in_resumable_batches
         "{}",
         plan.stdout
     );
-    // Interrupted again: 61 events take 5 batches of 20 (the last one empty), then one batch
-    // of records, so 20 of the 45 values are plaintext and 25 still ciphertexts, which a server
-    // decrypts on read.
-    let partial = project.cli(&["migrate", "apply", "--batch-size", "20", "--batches", "6"]);
+    // Interrupted again, after the outbox's pass (its events in batches of 20, then an empty
+    // read) and one batch of records: 20 values are plaintext again, the others still
+    // ciphertexts, which a server decrypts on read.
+    let events = 31 + 2 * rounds;
+    let batches = (events.div_ceil(20) + 2).to_string();
+    let partial = project.cli(&[
+        "migrate",
+        "apply",
+        "--batch-size",
+        "20",
+        "--batches",
+        &batches,
+    ]);
     partial.expect_code(0);
     let status = project.cli(&["migrate", "status"]);
+    let left = 30 + rounds - 20;
     assert!(
-        status
-            .stdout
-            .contains("conversion pending: 25 records of `tickets` not yet in their target form (decrypting: notes)"),
+        status.stdout.contains(&format!(
+            "conversion pending: {left} records of `tickets` not yet in their target form (decrypting: notes)"
+        )),
         "{}",
         status.stdout
     );
