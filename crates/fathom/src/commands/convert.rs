@@ -20,6 +20,8 @@ pub struct Limits {
 /// What a run did.
 #[derive(Debug, Default)]
 pub struct Report {
+    /// Records the batches read and brought to their target form.
+    pub records: usize,
     /// Values rewritten.
     pub rewritten: usize,
     /// Event record copies in the outbox rewritten.
@@ -100,6 +102,7 @@ pub async fn run(store: &Store, schema: &Schema, limits: Limits) -> anyhow::Resu
                 rewritten += batch.rewritten;
                 report.unopened += batch.unopened;
                 done += batch.records;
+                report.records += batch.records;
                 after = batch.last;
                 eprintln!("{name}: {done} of about {remaining} records converted");
             }

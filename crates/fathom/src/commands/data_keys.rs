@@ -125,10 +125,11 @@ pub async fn rotate_data(args: &CommonArgs, batch: u32) -> anyhow::Result<ExitCo
     };
     let report = super::convert::run(&store, &schema, limits).await?;
     println!(
-        "Rotation done: {} values re-encrypted under `{writing}` in {:.1} s ({:.0} values/s). Older keys can leave the key file once `fathom keys status` shows they protect nothing.",
+        "Rotation done: {} records re-encrypted under `{writing}` ({} values) in {:.1} s ({:.0} records/s). Older keys can leave the key file once `fathom keys status` shows they protect nothing.",
+        report.records,
         report.rewritten,
         report.seconds,
-        report.rewritten as f64 / report.seconds.max(1e-6)
+        report.records as f64 / report.seconds.max(1e-6)
     );
     if report.unopened > 0 {
         super::convert::print(&report, "fathom keys rotate-data");
