@@ -312,7 +312,7 @@ pub(crate) fn event_update(dialect: Dialect) -> &'static str {
             "UPDATE \"_fathom_events\" SET \"record\" = ?1 WHERE \"seq\" = ?2 AND \"record\" = ?3"
         }
         Dialect::Postgres => {
-            "UPDATE \"_fathom_events\" SET \"record\" = $1::text WHERE \"seq\" = $2::bigint AND \"record\" = $3::text"
+            "UPDATE \"_fathom_events\" SET \"record\" = $1::text WHERE \"seq\" = ($2::text)::bigint AND \"record\" = $3::text"
         }
     }
 }

@@ -285,25 +285,30 @@ impl PgStore {
             records: rows.len(),
             ..convert::Converted::default()
         };
+        let mut rewrites = Vec::new();
         for row in &rows {
             let id: String = values::get(row, 0)?;
             let stored = (1..row.len())
                 .map(|i| values::get::<Option<String>>(row, i))
                 .collect::<Result<Vec<_>, _>>()?;
-            let (rewrites, unopened) = convert::rewrites(&keys, &conversion, &id, stored)?;
+            let (found, unopened) = convert::rewrites(&keys, &conversion, &id, stored)?;
             done.unopened += unopened;
-            for rewrite in rewrites {
-                let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = rewrite
-                    .params()
-                    .into_iter()
-                    .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-                    .collect();
-                let sql = convert::update_sql(dialect, &conversion.collection, &rewrite);
-                let changed = tx.execute(&sql, &params).await.map_err(from_postgres)?;
-                done.rewritten += usize::try_from(changed).unwrap_or(0);
-            }
+            rewrites.extend(found);
             done.last = Some(id);
         }
+        // The batch's updates are sent together (tokio-postgres pipelines the statements of
+        // one connection that are awaited at once): one round trip per batch, not per value.
+        let statements: Vec<(String, Vec<&String>)> = rewrites
+            .iter()
+            .map(|r| {
+                (
+                    convert::update_sql(dialect, &conversion.collection, r),
+                    r.params(),
+                )
+            })
+            .collect();
+        let changed = pipelined(&tx, &statements).await?;
+        done.rewritten += changed;
         tx.commit().await.map_err(from_postgres)?;
         Ok(done)
     }
@@ -332,19 +337,26 @@ impl PgStore {
             last: after,
             rewritten: 0,
         };
+        let mut updates = Vec::new();
         for row in &rows {
             let seq: i64 = values::get(row, 0)?;
             let record_id: String = values::get(row, 1)?;
             let stored: String = values::get(row, 2)?;
             if let Some(new) = convert::convert_event(&keys, &conversion, &record_id, &stored)? {
-                let changed = tx
-                    .execute(convert::event_update(dialect), &[&new, &seq, &stored])
-                    .await
-                    .map_err(from_postgres)?;
-                done.rewritten += usize::try_from(changed).unwrap_or(0);
+                updates.push([new, seq.to_string(), stored]);
             }
             done.last = seq;
         }
+        let statements: Vec<(String, Vec<&String>)> = updates
+            .iter()
+            .map(|u| {
+                (
+                    convert::event_update(dialect).to_owned(),
+                    u.iter().collect(),
+                )
+            })
+            .collect();
+        done.rewritten += pipelined(&tx, &statements).await?;
         tx.commit().await.map_err(from_postgres)?;
         Ok(done)
     }
@@ -468,4 +480,26 @@ impl PgStore {
     pub(crate) async fn prune_idempotency(&self, ttl: Duration) -> Result<usize, StoreError> {
         idempotency::prune(&self.client().await?, ttl).await
     }
+}
+
+/// Runs `statements` (SQL and text parameters) on `tx` at once, pipelined on its connection;
+/// returns how many rows they changed together.
+async fn pipelined(
+    tx: &deadpool_postgres::Transaction<'_>,
+    statements: &[(String, Vec<&String>)],
+) -> Result<usize, StoreError> {
+    let pending = statements.iter().map(|(sql, params)| {
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| *p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        async move { tx.execute(sql.as_str(), &params).await }
+    });
+    let changed = futures_util::future::try_join_all(pending)
+        .await
+        .map_err(from_postgres)?;
+    Ok(changed
+        .into_iter()
+        .map(|n| usize::try_from(n).unwrap_or(0))
+        .sum())
 }
