@@ -9,6 +9,7 @@
 
 pub mod audit;
 mod cascade;
+mod convert;
 pub mod crypto;
 mod cursors;
 mod error;
@@ -19,7 +20,6 @@ mod keys;
 mod plan;
 mod postgres;
 mod record;
-mod reseal;
 mod sealing;
 mod spans;
 mod sqlite;
@@ -37,6 +37,7 @@ use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
 pub use audit::{AuditEntry, AuditHead, AuditQuery, AuditRecord, AuditRetention};
+pub use convert::{Conversion, Converted, ConvertedEvents};
 pub use crypto::KeyRing;
 pub use cursors::{CursorState, Lease};
 pub use error::{StoreError, StoreErrorKind};
@@ -130,7 +131,8 @@ impl Store {
         event: &mut Event,
     ) -> Result<(), StoreError> {
         match &mut event.record {
-            Some(record) if collection.has_encrypted_fields() => {
+            // A key ring means a field turned off may still hold ciphertexts.
+            Some(record) if collection.has_encrypted_fields() || self.keys.is_some() => {
                 sealing::open_json(self.key_ring(), collection, event.record_id, record)
             }
             _ => Ok(()),
@@ -157,23 +159,125 @@ impl Store {
     }
 
     /// Re-encrypts, under the key ring's writing key, the values of at most `limit` records of
-    /// `collection` that hold a ciphertext under another key, in one transaction (see
-    /// `reseal.rs`); returns how many records the batch held (0: nothing left to rotate).
+    /// `collection` that hold a ciphertext under another key (or plaintext, left from before a
+    /// field was encrypted), in one transaction (see `convert.rs`); returns how many records the
+    /// batch held (0: nothing left to rotate).
     pub async fn reseal_batch(
         &self,
         collection: Arc<Collection>,
         limit: u32,
     ) -> Result<usize, StoreError> {
-        if !collection.has_encrypted_fields() {
-            return Ok(0);
+        let conversion = Conversion {
+            collection,
+            decrypting: Vec::new(),
+        };
+        Ok(self.convert_batch(&conversion, None, limit).await?.records)
+    }
+
+    /// The conversions `schema` asks of the stored values, one per collection with an
+    /// encrypted field or a field that was encrypted in an earlier migration, each with how
+    /// many records are not yet in the target form (see `convert.rs`).
+    pub async fn conversions(&self, schema: &Schema) -> Result<Vec<(Conversion, u64)>, StoreError> {
+        let history = self.history().await?;
+        let mut out = Vec::new();
+        for collection in schema.collections.values() {
+            let decrypting: Vec<String> = collection
+                .fields
+                .iter()
+                .filter(|f| !f.encrypted)
+                .filter(|f| {
+                    history.iter().any(|m| {
+                        m.schema
+                            .collection(&collection.name)
+                            .and_then(|c| c.field(&f.name))
+                            .is_some_and(|old| old.encrypted)
+                    })
+                })
+                .map(|f| f.name.clone())
+                .collect();
+            let conversion = Conversion {
+                collection: Arc::clone(collection),
+                decrypting,
+            };
+            if conversion.is_empty() {
+                continue;
+            }
+            let remaining = self.convert_remaining(&conversion).await?;
+            out.push((conversion, remaining));
+        }
+        Ok(out)
+    }
+
+    /// How many records of the conversion are not yet in the target form.
+    pub async fn convert_remaining(&self, conversion: &Conversion) -> Result<u64, StoreError> {
+        // Without a key ring, every stored value of an encrypted field counts (no key id is
+        // empty, so no ciphertext starts with this prefix).
+        let prefix = convert::current_prefix(self.keys.as_ref().map_or("", |k| k.writing_key()));
+        let n = dispatch!(
+            self,
+            convert_remaining(Arc::new(conversion.clone()), prefix)
+        )?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Brings at most `limit` records of the conversion after the record `after` (from the
+    /// start when `None`) to their target form, in one transaction; the result's `last` is where
+    /// the next batch starts, and `records == 0` means the pass is over.
+    pub async fn convert_batch(
+        &self,
+        conversion: &Conversion,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Converted, StoreError> {
+        if conversion.is_empty() {
+            return Ok(Converted::default());
         }
         let keys = self.keys.clone().ok_or_else(|| {
             StoreError::new(
                 StoreErrorKind::EncryptionUnavailable,
-                "rotating needs the key ring",
+                "converting encrypted fields needs the key ring",
             )
         })?;
-        dispatch!(self, reseal(collection, keys, limit))
+        dispatch!(
+            self,
+            convert(
+                Arc::new(conversion.clone()),
+                keys,
+                after.map(str::to_owned),
+                limit.max(1)
+            )
+        )
+    }
+
+    /// Brings at most `limit` of the outbox's copies of the conversion's records, from sequence
+    /// `after` on, to their target form, in one transaction (see `convert.rs`).
+    pub async fn convert_events_batch(
+        &self,
+        conversion: &Conversion,
+        after: i64,
+        limit: u32,
+    ) -> Result<ConvertedEvents, StoreError> {
+        if conversion.is_empty() {
+            return Ok(ConvertedEvents::default());
+        }
+        let keys = self.keys.clone().ok_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::EncryptionUnavailable,
+                "converting encrypted fields needs the key ring",
+            )
+        })?;
+        dispatch!(
+            self,
+            convert_events(Arc::new(conversion.clone()), keys, after, limit.max(1))
+        )
+    }
+
+    /// After values were replaced by their ciphertexts: on SQLite, rewrites the file without
+    /// free pages and empties the write-ahead log, so no replaced copy remains; returns whether
+    /// the log could be emptied. PostgreSQL: nothing (its `VACUUM` and WAL are the operator's;
+    /// see docs/ENCRYPTION.md), returns false.
+    pub async fn scrub(&self) -> Result<bool, StoreError> {
+        dispatch!(self, scrub())
     }
 
     /// Which database this store runs on: `sqlite` or `postgres`.

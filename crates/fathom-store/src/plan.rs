@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use fathom_schema::diff::narrows;
-use fathom_schema::{Change, Schema};
+use fathom_schema::{Change, Field, Schema};
 
 use crate::error::{StoreError, StoreErrorKind};
 
@@ -376,6 +376,48 @@ pub(crate) fn records(rows: u64) -> String {
     }
 }
 
+/// How the stored values of a field whose `encrypted` or `blind_index` flag changes are
+/// converted, and what that means meanwhile: a caution, as the conversion is online and
+/// resumable (see `convert.rs`), but one that says where plaintext goes.
+fn conversion_risk(collection: &str, from: &Field, to: &Field, rows: u64) -> Option<Risk> {
+    const HOW: &str = "re-written after the schema change commits, by `fathom migrate apply`, in batches of `--batch-size` (500 by default), one transaction each (online, resumable: run it again)";
+    let field = &to.name;
+    let message = if to.encrypted && !from.encrypted {
+        format!(
+            "encrypt `{field}` of `{collection}`: the values of {} {HOW}{}; meanwhile readers see converted and unconverted records alike, each with its plaintext, and {}; the old plaintext is scrubbed from SQLite's file and write-ahead log when the conversion ends, while on PostgreSQL it stays in dead row versions and WAL segments until VACUUM and WAL recycling",
+            records(rows),
+            if to.blind_index {
+                ", filling the blind index in the same batch"
+            } else {
+                ""
+            },
+            if to.blind_index {
+                "equality filters on it match converted records only"
+            } else {
+                "filters on it are refused as for any encrypted field"
+            }
+        )
+    } else if from.encrypted && !to.encrypted {
+        format!(
+            "decrypt `{field}` of `{collection}` (stores plaintext): the values of {} {HOW}; the plaintext lands in the database, its write-ahead log and every later backup; meanwhile readers get the plaintext of every record, and filters on it match converted records only",
+            records(rows)
+        )
+    } else if to.blind_index && !from.blind_index {
+        format!(
+            "fill the blind index of `{field}` of `{collection}`: the values of {} {HOW}; meanwhile equality filters on it match filled records only",
+            records(rows)
+        )
+    } else if from.blind_index && !to.blind_index {
+        format!(
+            "drop the blind index of `{field}` of `{collection}` ({}): equality filters on it are refused from now on",
+            records(rows)
+        )
+    } else {
+        return None;
+    };
+    Some(Risk::caution(message))
+}
+
 /// The risks of one change against a table holding `rows` records.
 pub(crate) fn risks_of(change: &Change, rows: u64, live: &dyn LiveData) -> Vec<Risk> {
     let mut risks = Vec::new();
@@ -407,7 +449,11 @@ pub(crate) fn risks_of(change: &Change, rows: u64, live: &dyn LiveData) -> Vec<R
             "deletes every value of `{collection}.{}` and removes the field from the API",
             field.name
         ))),
-        Change::AlterField { from, to, .. } => {
+        Change::AlterField {
+            collection,
+            from,
+            to,
+        } => {
             if from.kind != to.kind {
                 risks.push(Risk::unsafe_(format!(
                     "narrows or changes the type of `{}` from {} to {}: clients break and values that do not convert make the migration fail",
@@ -416,13 +462,8 @@ pub(crate) fn risks_of(change: &Change, rows: u64, live: &dyn LiveData) -> Vec<R
                     to.kind.name()
                 )));
             }
-            if (from.encrypted != to.encrypted || from.blind_index != to.blind_index) && rows > 0 {
-                risks.push(Risk::unsafe_(format!(
-                    "turns encryption of `{}` {} on a table holding {}: existing values are not rewritten by the migration and would become unreadable; empty the field first",
-                    to.name,
-                    if to.encrypted { "on (or changes its blind index)" } else { "off" },
-                    records(rows)
-                )));
+            if rows > 0 {
+                risks.extend(conversion_risk(collection, from, to, rows));
             }
             if to.required && !from.required && rows > 0 {
                 risks.push(Risk::unsafe_(format!(

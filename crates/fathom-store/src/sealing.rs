@@ -7,11 +7,11 @@
 //! only through [`crate::Store::reveal_event`] or a record read.
 
 use fathom_query::Filter;
-use fathom_schema::{Collection, Value};
+use fathom_schema::{Collection, Field, FieldType, Value};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
-use crate::crypto::{CryptoError, KeyRing};
+use crate::crypto::{CIPHERTEXT_PREFIX, CryptoError, KeyRing};
 use crate::error::{StoreError, StoreErrorKind};
 use crate::record::{ListQuery, Record, UnitOfWork, WriteOp, WriteResult};
 
@@ -158,33 +158,70 @@ pub(crate) fn seal_unit(
     Ok(work)
 }
 
+/// What a stored text value of `field` reads as. An encrypted field may still hold the
+/// plaintext it had before it was encrypted (until `fathom migrate apply` has converted it),
+/// which is its value. A field that is no longer encrypted may still hold a ciphertext (until
+/// the conversion has opened it): when it opens in its place, its plaintext is the value; when
+/// it does not, it is text a client wrote, served as it is (a forged value cannot open, as the
+/// associated data binds collection, field and record).
+fn read_value(
+    ring: Option<&KeyRing>,
+    collection: &Collection,
+    record: Uuid,
+    field: &Field,
+    stored: &str,
+) -> Result<Option<String>, StoreError> {
+    if !stored.starts_with(CIPHERTEXT_PREFIX) {
+        return Ok(None);
+    }
+    let text_id = record.hyphenated().to_string();
+    if field.encrypted {
+        let ring = ring.ok_or_else(|| {
+            unreadable(
+                &collection.name,
+                record,
+                &field.name,
+                &CryptoError::UnknownKey("(no key ring)".into()),
+            )
+        })?;
+        return ring
+            .open(&collection.name, &field.name, &text_id, stored)
+            .map(Some)
+            .map_err(|e| unreadable(&collection.name, record, &field.name, &e));
+    }
+    let encryptable = matches!(
+        field.kind,
+        FieldType::Text | FieldType::Email | FieldType::Url
+    );
+    Ok(ring.filter(|_| encryptable).and_then(|ring| {
+        ring.open(&collection.name, &field.name, &text_id, stored)
+            .ok()
+    }))
+}
+
+/// Whether a record of `collection` may hold a stored value to open: it has encrypted fields,
+/// or a key ring is configured and a field turned off may still hold ciphertexts.
+fn may_hold_ciphertext(ring: Option<&KeyRing>, collection: &Collection) -> bool {
+    collection.has_encrypted_fields() || ring.is_some()
+}
+
 /// Decrypts the encrypted fields of a record read from the database.
 pub(crate) fn open_record(
     ring: Option<&KeyRing>,
     collection: &Collection,
     record: &mut Record,
 ) -> Result<(), StoreError> {
-    if !collection.has_encrypted_fields() {
+    if !may_hold_ciphertext(ring, collection) {
         return Ok(());
     }
     let id = record.id;
-    let text_id = id.hyphenated().to_string();
     for (name, value) in &mut record.values {
-        if !collection.field(name).is_some_and(|f| f.encrypted) {
+        let Some(field) = collection.field(name) else {
             continue;
-        }
-        if let Value::Text(stored) = value {
-            let ring = ring.ok_or_else(|| {
-                unreadable(
-                    &collection.name,
-                    id,
-                    name,
-                    &CryptoError::UnknownKey("(no key ring)".into()),
-                )
-            })?;
-            let plain = ring
-                .open(&collection.name, name, &text_id, stored)
-                .map_err(|e| unreadable(&collection.name, id, name, &e))?;
+        };
+        if let Value::Text(stored) = value
+            && let Some(plain) = read_value(ring, collection, id, field, stored)?
+        {
             *value = Value::Text(plain);
         }
     }
@@ -212,20 +249,13 @@ pub(crate) fn open_json(
     record_id: Uuid,
     record: &mut Map<String, Json>,
 ) -> Result<(), StoreError> {
-    let text_id = record_id.hyphenated().to_string();
-    for field in collection.fields.iter().filter(|f| f.encrypted) {
-        if let Some(Json::String(stored)) = record.get_mut(&field.name) {
-            let ring = ring.ok_or_else(|| {
-                unreadable(
-                    &collection.name,
-                    record_id,
-                    &field.name,
-                    &CryptoError::UnknownKey("(no key ring)".into()),
-                )
-            })?;
-            let plain = ring
-                .open(&collection.name, &field.name, &text_id, stored)
-                .map_err(|e| unreadable(&collection.name, record_id, &field.name, &e))?;
+    if !may_hold_ciphertext(ring, collection) {
+        return Ok(());
+    }
+    for field in &collection.fields {
+        if let Some(Json::String(stored)) = record.get_mut(&field.name)
+            && let Some(plain) = read_value(ring, collection, record_id, field, stored)?
+        {
             *stored = plain;
         }
     }

@@ -277,13 +277,21 @@ pub enum MigrateCommand {
         #[arg(long)]
         check: bool,
     },
-    /// Apply the plan in one transaction.
+    /// Apply the plan in one transaction, then convert the values of fields whose encryption
+    /// changed, in batches (resumable: run it again).
     Apply {
         #[command(flatten)]
         common: CommonArgs,
         /// Also run steps flagged unsafe (data loss, narrowing, failing on existing data).
         #[arg(long)]
         allow_destructive: bool,
+        /// Records per batch when converting the values of a field whose encryption changed
+        /// (one transaction each).
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        batch_size: u32,
+        /// Stop the conversion after this many batches (run again to resume).
+        #[arg(long)]
+        batches: Option<u64>,
     },
     /// Show applied versions and whether the schema file has pending changes.
     Status(CommonArgs),
@@ -361,7 +369,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             MigrateCommand::Apply {
                 common,
                 allow_destructive,
-            } => commands::migrate::apply(&common, allow_destructive).await,
+                batch_size,
+                batches,
+            } => {
+                let limits = commands::convert::Limits {
+                    batch: batch_size,
+                    max_batches: batches,
+                };
+                commands::migrate::apply(&common, allow_destructive, limits).await
+            }
             MigrateCommand::Status(args) => commands::migrate::status(&args).await,
         },
         Command::Openapi(args) => commands::openapi::print(&args),

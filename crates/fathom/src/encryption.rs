@@ -14,9 +14,9 @@ use fathom_store::{KeyRing, PLAINTEXT, Store};
 /// The demo's key file, in its data directory.
 pub const DEMO_KEY_FILE: &str = "demo-encryption.keys";
 
-/// Refuses to start when the schema encrypts fields and there is no key ring, when it has blind
-/// indexes and the ring no blind key, or when stored values name a key the ring does not hold.
-pub async fn check_keys(store: &Store, schema: &Schema) -> anyhow::Result<()> {
+/// The key ring a schema with encrypted fields needs (`None` when it encrypts nothing), or the
+/// refusal to go on without one: Fathom does not invent keys outside the demo.
+pub fn require_ring<'s>(store: &'s Store, schema: &Schema) -> anyhow::Result<Option<&'s KeyRing>> {
     let encrypted: Vec<String> = schema
         .collections
         .values()
@@ -28,13 +28,22 @@ pub async fn check_keys(store: &Store, schema: &Schema) -> anyhow::Result<()> {
         })
         .collect();
     if encrypted.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let Some(keys) = store.key_ring() else {
         bail!(
             "the schema encrypts {} but no encryption key file is configured, and Fathom does not invent keys outside the demo\nhint: create one with `fathom keys new-data-key --file /path/to/fathom.keys`, keep it out of the database and version control, and set encryption.key_file (or FATHOM_ENCRYPTION__KEY_FILE) to it",
             encrypted.join(", ")
         );
+    };
+    Ok(Some(keys))
+}
+
+/// Refuses to start when the schema encrypts fields and there is no key ring, when it has blind
+/// indexes and the ring no blind key, or when stored values name a key the ring does not hold.
+pub async fn check_keys(store: &Store, schema: &Schema) -> anyhow::Result<()> {
+    let Some(keys) = require_ring(store, schema)? else {
+        return Ok(());
     };
     let blind = schema
         .collections
@@ -65,11 +74,26 @@ pub async fn check_keys(store: &Store, schema: &Schema) -> anyhow::Result<()> {
             missing.join(", ")
         );
     }
+    let fields = schema
+        .collections
+        .values()
+        .map(|c| c.fields.iter().filter(|f| f.encrypted).count())
+        .sum::<usize>();
     tracing::info!(
         writing_key = keys.writing_key(),
-        fields = encrypted.len(),
+        fields,
         "field encryption is on"
     );
+    // Plaintext in an encrypted field is a conversion not yet run (the field was encrypted with
+    // data in it): served correctly, but not yet protected at rest.
+    for u in usage.iter().filter(|u| u.key == PLAINTEXT) {
+        tracing::warn!(
+            collection = %u.collection,
+            field = %u.field,
+            values = u.values,
+            "values of an encrypted field are still stored as plaintext; run `fathom migrate apply` to encrypt them"
+        );
+    }
     Ok(())
 }
 

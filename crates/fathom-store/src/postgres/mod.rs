@@ -261,42 +261,129 @@ impl PgStore {
             .collect()
     }
 
-    pub(crate) async fn reseal(
+    pub(crate) async fn convert(
         &self,
-        collection: Arc<Collection>,
+        conversion: Arc<crate::convert::Conversion>,
         keys: Arc<crate::KeyRing>,
+        after: Option<String>,
         limit: u32,
-    ) -> Result<usize, StoreError> {
-        use crate::reseal;
+    ) -> Result<crate::convert::Converted, StoreError> {
+        use crate::convert;
         let dialect = fathom_query::Dialect::Postgres;
-        let prefix = reseal::current_prefix(keys.writing_key());
-        let fields = collection.fields.iter().filter(|f| f.encrypted).count();
+        let prefix = convert::current_prefix(keys.writing_key());
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(from_postgres)?;
         scope::enter(&tx, &Scope::AllTenants).await?;
         let rows = tx
             .query(
-                &reseal::stale_select(dialect, &collection, limit),
-                &[&prefix],
+                &convert::stale_select(dialect, &conversion, limit),
+                &[&prefix, &after],
             )
             .await
             .map_err(from_postgres)?;
+        let mut done = convert::Converted {
+            records: rows.len(),
+            ..convert::Converted::default()
+        };
+        let mut rewrites = Vec::new();
         for row in &rows {
             let id: String = values::get(row, 0)?;
-            let stored = (1..=fields)
+            let stored = (1..row.len())
                 .map(|i| values::get::<Option<String>>(row, i))
                 .collect::<Result<Vec<_>, _>>()?;
-            for rewrite in reseal::rewrites(&keys, &collection, &id, stored)? {
-                tx.execute(
-                    &reseal::update_sql(dialect, &collection, &rewrite.field),
-                    &[&rewrite.new, &rewrite.id, &rewrite.old],
-                )
-                .await
-                .map_err(from_postgres)?;
-            }
+            let (found, unopened) = convert::rewrites(&keys, &conversion, &id, stored)?;
+            done.unopened += unopened;
+            rewrites.extend(found);
+            done.last = Some(id);
         }
+        // The batch's updates are sent together (tokio-postgres pipelines the statements of
+        // one connection that are awaited at once): one round trip per batch, not per value.
+        let statements: Vec<(String, Vec<&String>)> = rewrites
+            .iter()
+            .map(|r| {
+                (
+                    convert::update_sql(dialect, &conversion.collection, r),
+                    r.params(),
+                )
+            })
+            .collect();
+        let changed = pipelined(&tx, &statements).await?;
+        done.rewritten += changed;
         tx.commit().await.map_err(from_postgres)?;
-        Ok(rows.len())
+        Ok(done)
+    }
+
+    pub(crate) async fn convert_events(
+        &self,
+        conversion: Arc<crate::convert::Conversion>,
+        keys: Arc<crate::KeyRing>,
+        after: i64,
+        limit: u32,
+    ) -> Result<crate::convert::ConvertedEvents, StoreError> {
+        use crate::convert;
+        let dialect = fathom_query::Dialect::Postgres;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_postgres)?;
+        scope::enter(&tx, &Scope::AllTenants).await?;
+        let rows = tx
+            .query(
+                &convert::events_select(dialect, limit),
+                &[&conversion.collection.name, &after],
+            )
+            .await
+            .map_err(from_postgres)?;
+        let mut done = convert::ConvertedEvents {
+            events: rows.len(),
+            last: after,
+            rewritten: 0,
+        };
+        let mut updates = Vec::new();
+        for row in &rows {
+            let seq: i64 = values::get(row, 0)?;
+            let record_id: String = values::get(row, 1)?;
+            let stored: String = values::get(row, 2)?;
+            if let Some(new) = convert::convert_event(&keys, &conversion, &record_id, &stored)? {
+                updates.push([new, seq.to_string(), stored]);
+            }
+            done.last = seq;
+        }
+        let statements: Vec<(String, Vec<&String>)> = updates
+            .iter()
+            .map(|u| {
+                (
+                    convert::event_update(dialect).to_owned(),
+                    u.iter().collect(),
+                )
+            })
+            .collect();
+        done.rewritten += pipelined(&tx, &statements).await?;
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(done)
+    }
+
+    pub(crate) async fn convert_remaining(
+        &self,
+        conversion: Arc<crate::convert::Conversion>,
+        prefix: String,
+    ) -> Result<i64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(from_postgres)?;
+        scope::enter(&tx, &Scope::AllTenants).await?;
+        let sql = crate::convert::remaining_sql(fathom_query::Dialect::Postgres, &conversion);
+        let row = tx
+            .query_one(&sql, &[&prefix])
+            .await
+            .map_err(from_postgres)?;
+        let count: i64 = values::get(&row, 0)?;
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(count)
+    }
+
+    /// PostgreSQL keeps replaced row versions until `VACUUM` and its write-ahead log until it
+    /// recycles the segments; neither can be forced from here on a shared cluster (see
+    /// docs/ENCRYPTION.md), so nothing is done.
+    pub(crate) async fn scrub(&self) -> Result<bool, StoreError> {
+        Ok(false)
     }
 
     pub(crate) async fn secret(&self, name: String) -> Result<[u8; 32], StoreError> {
@@ -393,4 +480,26 @@ impl PgStore {
     pub(crate) async fn prune_idempotency(&self, ttl: Duration) -> Result<usize, StoreError> {
         idempotency::prune(&self.client().await?, ttl).await
     }
+}
+
+/// Runs `statements` (SQL and text parameters) on `tx` at once, pipelined on its connection;
+/// returns how many rows they changed together.
+async fn pipelined(
+    tx: &deadpool_postgres::Transaction<'_>,
+    statements: &[(String, Vec<&String>)],
+) -> Result<usize, StoreError> {
+    let pending = statements.iter().map(|(sql, params)| {
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| *p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        async move { tx.execute(sql.as_str(), &params).await }
+    });
+    let changed = futures_util::future::try_join_all(pending)
+        .await
+        .map_err(from_postgres)?;
+    Ok(changed
+        .into_iter()
+        .map(|n| usize::try_from(n).unwrap_or(0))
+        .sum())
 }

@@ -266,25 +266,26 @@ impl SqliteStore {
             .await
     }
 
-    pub(crate) async fn reseal(
+    pub(crate) async fn convert(
         &self,
-        collection: Arc<Collection>,
+        conversion: Arc<crate::convert::Conversion>,
         keys: Arc<crate::KeyRing>,
+        after: Option<String>,
         limit: u32,
-    ) -> Result<usize, StoreError> {
-        use crate::reseal;
+    ) -> Result<crate::convert::Converted, StoreError> {
+        use crate::convert;
         self.pool
             .write(move |conn| {
                 let dialect = fathom_query::Dialect::Sqlite;
-                let prefix = reseal::current_prefix(keys.writing_key());
-                let fields = collection.fields.iter().filter(|f| f.encrypted).count();
+                let prefix = convert::current_prefix(keys.writing_key());
                 let rows: Vec<(String, Vec<Option<String>>)> = {
                     let mut statement = conn
-                        .prepare_cached(&reseal::stale_select(dialect, &collection, limit))
+                        .prepare_cached(&convert::stale_select(dialect, &conversion, limit))
                         .map_err(from_sqlite)?;
+                    let columns = statement.column_count();
                     let rows = statement
-                        .query_map([&prefix], |r| {
-                            let values = (1..=fields)
+                        .query_map(rusqlite::params![prefix, after], |r| {
+                            let values = (1..columns)
                                 .map(|i| r.get::<_, Option<String>>(i))
                                 .collect::<Result<Vec<_>, _>>()?;
                             Ok((r.get::<_, String>(0)?, values))
@@ -292,19 +293,102 @@ impl SqliteStore {
                         .map_err(from_sqlite)?;
                     rows.collect::<Result<_, _>>().map_err(from_sqlite)?
                 };
-                for (id, values) in &rows {
-                    for rewrite in reseal::rewrites(&keys, &collection, id, values.clone())? {
-                        conn.prepare_cached(&reseal::update_sql(
-                            dialect,
-                            &collection,
-                            &rewrite.field,
-                        ))
-                        .map_err(from_sqlite)?
-                        .execute([&rewrite.new, &rewrite.id, &rewrite.old])
-                        .map_err(from_sqlite)?;
+                let mut done = convert::Converted {
+                    records: rows.len(),
+                    last: rows.last().map(|(id, _)| id.clone()),
+                    ..convert::Converted::default()
+                };
+                for (id, values) in rows {
+                    let (rewrites, unopened) = convert::rewrites(&keys, &conversion, &id, values)?;
+                    done.unopened += unopened;
+                    for rewrite in rewrites {
+                        done.rewritten += conn
+                            .prepare_cached(&convert::update_sql(
+                                dialect,
+                                &conversion.collection,
+                                &rewrite,
+                            ))
+                            .map_err(from_sqlite)?
+                            .execute(rusqlite::params_from_iter(rewrite.params()))
+                            .map_err(from_sqlite)?;
                     }
                 }
-                Ok(rows.len())
+                Ok(done)
+            })
+            .await
+    }
+
+    pub(crate) async fn convert_events(
+        &self,
+        conversion: Arc<crate::convert::Conversion>,
+        keys: Arc<crate::KeyRing>,
+        after: i64,
+        limit: u32,
+    ) -> Result<crate::convert::ConvertedEvents, StoreError> {
+        use crate::convert;
+        self.pool
+            .write(move |conn| {
+                let dialect = fathom_query::Dialect::Sqlite;
+                let rows: Vec<(i64, String, String)> = {
+                    let mut statement = conn
+                        .prepare_cached(&convert::events_select(dialect, limit))
+                        .map_err(from_sqlite)?;
+                    let rows = statement
+                        .query_map(rusqlite::params![conversion.collection.name, after], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                        .map_err(from_sqlite)?;
+                    rows.collect::<Result<_, _>>().map_err(from_sqlite)?
+                };
+                let mut done = convert::ConvertedEvents {
+                    events: rows.len(),
+                    last: rows.last().map_or(after, |(seq, _, _)| *seq),
+                    rewritten: 0,
+                };
+                for (seq, record_id, stored) in rows {
+                    if let Some(new) =
+                        convert::convert_event(&keys, &conversion, &record_id, &stored)?
+                    {
+                        done.rewritten += conn
+                            .prepare_cached(convert::event_update(dialect))
+                            .map_err(from_sqlite)?
+                            .execute(rusqlite::params![new, seq, stored])
+                            .map_err(from_sqlite)?;
+                    }
+                }
+                Ok(done)
+            })
+            .await
+    }
+
+    pub(crate) async fn convert_remaining(
+        &self,
+        conversion: Arc<crate::convert::Conversion>,
+        prefix: String,
+    ) -> Result<i64, StoreError> {
+        let sql = crate::convert::remaining_sql(fathom_query::Dialect::Sqlite, &conversion);
+        self.pool
+            .read(move |conn| {
+                conn.prepare(&sql)
+                    .map_err(from_sqlite)?
+                    .query_row([&prefix], |r| r.get::<_, i64>(0))
+                    .map_err(from_sqlite)
+            })
+            .await
+    }
+
+    /// Rewrites the database file without free pages and empties the write-ahead log, so that
+    /// values replaced by their ciphertexts leave no copy behind (`VACUUM`, then a `TRUNCATE`
+    /// checkpoint). Returns whether the log could be emptied (a reader holding an old snapshot
+    /// keeps it).
+    pub(crate) async fn scrub(&self) -> Result<bool, StoreError> {
+        self.pool
+            .exclusive(|conn| {
+                conn.execute_batch("VACUUM").map_err(from_sqlite)?;
+                let busy: i64 = conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                    .map_err(from_sqlite)?;
+                Ok(busy == 0)
             })
             .await
     }

@@ -102,7 +102,8 @@ pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Re-encrypts every value under an older key with the writing key, batch after batch, printing
+/// Re-encrypts every value under an older key with the writing key (and finishes any conversion
+/// a change of a field's encryption left; see [`super::convert`]), batch after batch, printing
 /// progress; safe to interrupt and run again.
 pub async fn rotate_data(args: &CommonArgs, batch: u32) -> anyhow::Result<ExitCode> {
     let config = args.load_config(None)?;
@@ -115,47 +116,20 @@ pub async fn rotate_data(args: &CommonArgs, batch: u32) -> anyhow::Result<ExitCo
         ));
     };
     let writing = keys.writing_key().to_owned();
-    let batch = batch.clamp(1, 10_000);
-    let started = std::time::Instant::now();
-    let mut total = 0usize;
-    for collection in schema
-        .collections
-        .values()
-        .filter(|c| c.has_encrypted_fields())
-    {
-        let stale: u64 = store
-            .key_usage(&schema)
-            .await
-            .map_err(|e| anyhow!("reading the encrypted fields: {}", e.detail))?
-            .iter()
-            .filter(|u| {
-                u.collection == collection.name
-                    && u.key != writing
-                    && u.key != fathom_store::PLAINTEXT
-            })
-            .map(|u| u.values)
-            .sum();
-        let mut done = 0usize;
-        loop {
-            let rows = store
-                .reseal_batch(std::sync::Arc::clone(collection), batch)
-                .await
-                .map_err(|e| anyhow!("rotating {}: {}", collection.name, e.detail))?;
-            if rows == 0 {
-                break;
-            }
-            done += rows;
-            eprintln!(
-                "{}: {done} records re-encrypted under `{writing}` (about {stale} values were under older keys)",
-                collection.name
-            );
-        }
-        total += done;
-    }
-    let seconds = started.elapsed().as_secs_f64().max(1e-6);
+    let limits = super::convert::Limits {
+        batch: batch.clamp(1, 10_000),
+        max_batches: None,
+    };
+    let report = super::convert::run(&store, &schema, limits).await?;
     println!(
-        "Rotation done: {total} records re-encrypted under `{writing}` in {seconds:.1} s ({:.0} records/s). Older keys can leave the key file once `fathom keys status` shows they protect nothing.",
-        total as f64 / seconds
+        "Rotation done: {} records re-encrypted under `{writing}` ({} values) in {:.1} s ({:.0} records/s). Older keys can leave the key file once `fathom keys status` shows they protect nothing.",
+        report.records,
+        report.rewritten,
+        report.seconds,
+        report.records as f64 / report.seconds.max(1e-6)
     );
+    if report.unopened > 0 {
+        super::convert::print(&report, "fathom keys rotate-data");
+    }
     Ok(ExitCode::SUCCESS)
 }

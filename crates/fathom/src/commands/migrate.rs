@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use fathom_store::StoreErrorKind;
 
+use super::convert::{self, Limits};
 use crate::app::open_store;
 use crate::cli::CommonArgs;
 
@@ -32,14 +33,22 @@ pub async fn plan(args: &CommonArgs, check: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn apply(args: &CommonArgs, allow_destructive: bool) -> anyhow::Result<ExitCode> {
+/// Applies the plan, then runs the conversions it leaves (and any an earlier run or a server's
+/// own migration left): see [`super::convert`].
+pub async fn apply(
+    args: &CommonArgs,
+    allow_destructive: bool,
+    limits: Limits,
+) -> anyhow::Result<ExitCode> {
     let config = args.load_config(None)?;
     let schema = super::load_schema(&config.schema.path)?;
     let store = open_store(&config, DATABASE_FILE).await?;
+    // A schema that encrypts needs the key file before its migration commits: a server would
+    // not start on it without one.
+    crate::encryption::require_ring(&store, &schema)?;
     match store.migrate(&schema, allow_destructive).await {
         Ok(plan) if plan.is_empty() => {
             print!("{}", plan.render());
-            Ok(ExitCode::SUCCESS)
         }
         Ok(plan) => {
             print!("{}", plan.render());
@@ -47,22 +56,26 @@ pub async fn apply(args: &CommonArgs, allow_destructive: bool) -> anyhow::Result
                 "\nApplied: the database is now at version {}.",
                 plan.from_version + 1
             );
-            Ok(ExitCode::SUCCESS)
         }
-        Err(e) => match e.kind {
-            StoreErrorKind::UnsafeMigration(plan) => {
-                print!("{}", plan.render());
-                eprintln!(
-                    "\nerror: refusing to apply unsafe steps; nothing was changed. Re-run with --allow-destructive once you have reviewed them."
-                );
-                Ok(ExitCode::from(UNSAFE))
-            }
-            _ => Err(anyhow::anyhow!(
-                "the migration failed and was rolled back; nothing was changed: {}",
-                e.detail
-            )),
-        },
+        Err(e) => {
+            return match e.kind {
+                StoreErrorKind::UnsafeMigration(plan) => {
+                    print!("{}", plan.render());
+                    eprintln!(
+                        "\nerror: refusing to apply unsafe steps; nothing was changed. Re-run with --allow-destructive once you have reviewed them."
+                    );
+                    Ok(ExitCode::from(UNSAFE))
+                }
+                _ => Err(anyhow::anyhow!(
+                    "the migration failed and was rolled back; nothing was changed: {}",
+                    e.detail
+                )),
+            };
+        }
     }
+    let report = convert::run(&store, &schema, limits).await?;
+    convert::print(&report, "fathom migrate apply");
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
@@ -101,6 +114,17 @@ pub async fn status(args: &CommonArgs) -> anyhow::Result<ExitCode> {
                 ""
             }
         );
+    }
+    // What remains of a conversion is judged against the applied schema: the file's may name
+    // columns that do not exist yet.
+    let applied = store
+        .applied()
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the applied schema failed: {}", e.detail))?;
+    if let Some(applied) = applied {
+        for line in convert::status_lines(&store, &applied.schema).await? {
+            println!("{line}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod convert;
 pub mod data_keys;
 pub mod init;
 pub mod keys;

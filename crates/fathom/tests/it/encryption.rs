@@ -5,6 +5,7 @@
 mod at_rest;
 mod filters;
 mod keys;
+mod migration;
 mod process;
 mod realtime;
 mod rotation;
