@@ -12,6 +12,7 @@ mod backup;
 mod brokers;
 mod encryption;
 mod events;
+mod cache;
 mod idempotency;
 mod mail;
 mod metrics;
@@ -27,6 +28,7 @@ pub use backup::BackupConfig;
 pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
 pub use encryption::EncryptionConfig;
 pub use events::EventsConfig;
+pub use cache::CacheConfig;
 pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
 pub use metrics::MetricsConfig;
@@ -61,6 +63,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub rate_limits: RateLimitsConfig,
     pub redis: RedisConfig,
+    pub cache: CacheConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -407,6 +410,7 @@ impl Config {
         self.metrics.validate()?;
         self.events.validate()?;
         self.idempotency.validate()?;
+        self.cache.validate()?;
         self.audit.validate()?;
         self.purge.validate()?;
         self.backup.validate()?;
@@ -481,6 +485,7 @@ impl Config {
             idempotency_ttl: Duration::from_secs(self.idempotency.ttl_secs),
             metrics: self.metrics.exposure(),
             request_log: fathom_api::RequestLog::parse(&self.log.requests).unwrap_or_default(),
+            cache_max_bytes: self.cache.max_bytes,
         }
     }
 }
