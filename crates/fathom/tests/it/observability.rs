@@ -1,5 +1,5 @@
 //! Operations seen from outside: Prometheus metrics (scraped and parsed after a known
 //! workload) and request log settings.
 
-mod exposition;
-mod metrics;
+pub(crate) mod exposition;
+pub(crate) mod metrics;
