@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::hits_and_misses;
+use super::{hits_and_misses, settle};
 use crate::helpers::{TestApp, json_with_status, spawn_app_with};
 
 const SCHEMA: &str = r#"
@@ -44,6 +44,7 @@ async fn cached_reads_are_served_from_memory_and_a_write_is_visible_at_once() {
         .await;
     let list = "/api/v1/notes?count=true&expand=tag";
     let record = format!("/api/v1/notes/{}", note["id"].as_str().unwrap());
+    settle().await;
 
     let (first, etag) = read(&app, list).await;
     let (second, same_etag) = read(&app, list).await;
