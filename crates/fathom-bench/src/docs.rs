@@ -4,7 +4,9 @@
 
 use anyhow::{Context, ensure};
 
-use crate::report::realtime::{encryption_cost_table, outbox_cost_table, realtime_table};
+use crate::report::realtime::{
+    cache_cost_table, encryption_cost_table, outbox_cost_table, realtime_table,
+};
 use crate::report::{results_footer, results_table};
 use crate::results::Results;
 
@@ -31,6 +33,10 @@ pub fn extra_tables(results: &Results) -> String {
     if let Some(cost) = &results.encryption_cost {
         out.push_str("\n#### The cost of encrypted fields: W1 and W2, and key rotation\n\n");
         out.push_str(&encryption_cost_table(cost));
+    }
+    if let Some(cost) = &results.cache_cost {
+        out.push_str("\n#### The result cache: W3 with count=true, cached and not\n\n");
+        out.push_str(&cache_cost_table(cost));
     }
     out
 }

@@ -33,6 +33,10 @@ pub struct Results {
     /// speed (absent unless the suite ran `encryption`).
     #[serde(default)]
     pub encryption_cost: Option<EncryptionCost>,
+    /// The result cache: W3 with `count=true` (and W2 for reference) on a server whose items
+    /// are cached against one whose are not (absent unless the suite ran `cache`).
+    #[serde(default)]
+    pub cache_cost: Option<CacheCost>,
 }
 
 /// W5: subscribers on one collection and one writer.
@@ -158,6 +162,13 @@ pub struct OutboxCost {
 pub struct EncryptionCost {
     pub rows: Vec<WorkloadResult>,
     pub rotation: Rotation,
+}
+
+/// The result cache: rows measured against two servers of this build, `fathom` with
+/// `cache = "30s"` on `items`, `baseline` the same schema without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheCost {
+    pub rows: Vec<WorkloadResult>,
 }
 
 /// `fathom keys rotate-data` over every record of the encrypted server, while it served.

@@ -348,6 +348,20 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     } else {
         None
     };
+    let cache_cost = if options.runs("cache") {
+        let cost = crate::cache_cost::run(&crate::cache_cost::CacheCostOptions {
+            fathom: fathom_options.clone(),
+            records: options.records,
+            bounds: bench.bounds,
+            rounds: options.rounds,
+            warmup: options.warmup,
+            concurrency: options.concurrency,
+        })
+        .await?;
+        Some(cost)
+    } else {
+        None
+    };
     Ok(Results {
         version: FORMAT_VERSION,
         date,
@@ -372,5 +386,6 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         realtime,
         outbox_cost,
         encryption_cost,
+        cache_cost,
     })
 }
