@@ -11,8 +11,8 @@ use fathom_schema::Schema;
 use fathom_store::{Store, StoreError};
 
 use crate::HttpConfig;
-use crate::cache::{CachePlan, ResultCache};
 use crate::auth::AuthState;
+use crate::cache::{CachePlan, ResultCache};
 use crate::metrics::Metrics;
 use crate::realtime::Realtime;
 
@@ -109,14 +109,10 @@ impl AppState {
         // The hub follows the outbox on this node: another node's writes reach the cache there.
         realtime.hub.observe(cache.observer());
         let cache_plan = Arc::new(cache.plan(&schema));
-        let metrics = config.metrics.enabled().then(|| {
-            Metrics::new(
-                store.clone(),
-                auth.clone(),
-                realtime.clone(),
-                cache.clone(),
-            )
-        });
+        let metrics = config
+            .metrics
+            .enabled()
+            .then(|| Metrics::new(store.clone(), auth.clone(), realtime.clone(), cache.clone()));
         Self(Arc::new(Shared {
             store,
             schema,

@@ -261,8 +261,12 @@ impl Hub {
                     let full = page.events.len() >= TAIL_BATCH;
                     if let Some(event) = page.events.last() {
                         last = event.sequence;
-                        let batch: Vec<Arc<Shared>> =
-                            page.events.into_iter().map(Shared::new).map(Arc::new).collect();
+                        let batch: Vec<Arc<Shared>> = page
+                            .events
+                            .into_iter()
+                            .map(Shared::new)
+                            .map(Arc::new)
+                            .collect();
                         self.notify(&batch);
                         self.fan_out(batch);
                     }

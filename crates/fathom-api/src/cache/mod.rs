@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 use fathom_schema::{Collection, FieldType, Schema};
 
 pub(crate) use answer::Answer;
-pub(crate) use key::Read;
 use key::Key;
+pub(crate) use key::Read;
 
 use crate::records::access::Principal;
 
@@ -167,13 +167,7 @@ impl ResultCache {
     /// Stores `answer` for `key`, read under `generations` (taken by
     /// [`CollectionPlan::generations`] before the reads began). An answer that is already
     /// outdated is not stored.
-    fn store(
-        &self,
-        plan: &CollectionPlan,
-        key: Key,
-        generations: Box<[u64]>,
-        answer: Arc<Answer>,
-    ) {
+    fn store(&self, plan: &CollectionPlan, key: Key, generations: Box<[u64]>, answer: Arc<Answer>) {
         if plan.current(&generations) {
             let entry = Entry {
                 generations,

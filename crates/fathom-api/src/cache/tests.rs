@@ -52,7 +52,10 @@ fn an_answer_depends_on_every_collection_its_relations_connect_it_to() {
     let reached: Vec<String> = reach(&schema, posts).into_iter().collect();
     assert_eq!(reached, ["authors", "comments", "posts"]);
     let tags = schema.collection("tags").expect("declared");
-    assert_eq!(reach(&schema, tags).into_iter().collect::<Vec<_>>(), ["tags"]);
+    assert_eq!(
+        reach(&schema, tags).into_iter().collect::<Vec<_>>(),
+        ["tags"]
+    );
 }
 
 #[test]
@@ -63,7 +66,10 @@ fn a_write_to_a_related_collection_drops_the_answer_and_an_unrelated_one_does_no
     fill(&cache, &plan, "tags", 2);
     assert!(hit(&cache, &plan, "posts").is_some());
     cache.invalidate("tags");
-    assert!(hit(&cache, &plan, "posts").is_some(), "tags are not related to posts");
+    assert!(
+        hit(&cache, &plan, "posts").is_some(),
+        "tags are not related to posts"
+    );
     assert!(hit(&cache, &plan, "tags").is_none());
     cache.invalidate("comments");
     assert!(
@@ -90,7 +96,10 @@ fn an_answer_read_before_an_invalidation_is_never_stored_after_it() {
     // A write commits and invalidates while the read is under way.
     cache.invalidate("authors");
     cache.finish(pending, || answer(1));
-    assert!(hit(&cache, &plan, "posts").is_none(), "the stale answer was kept");
+    assert!(
+        hit(&cache, &plan, "posts").is_none(),
+        "the stale answer was kept"
+    );
 }
 
 #[test]

@@ -242,7 +242,11 @@ pub fn encryption_cost_table(cost: &EncryptionCost) -> String {
 pub fn cache_cost_table(cost: &CacheCost) -> String {
     let mut out = two_servers_table(
         &cost.rows,
-        ["no cache", "items with cache = \"30s\"", "cached / uncached"],
+        [
+            "no cache",
+            "items with cache = \"30s\"",
+            "cached / uncached",
+        ],
     );
     let _ = writeln!(
         out,

@@ -327,7 +327,7 @@ async fn reads(app: &TestApp, principals: &[Principal], known: &[Known]) -> usiz
         // Expansion never shows what a list would not: every expanded order and customer of the
         // visible items is itself visible to this principal.
         let (code, page) = status(
-            &app,
+            app,
             "GET",
             "/api/v1/order_items?expand=order.customer&limit=100",
             p,
@@ -405,10 +405,7 @@ async fn writes(app: &TestApp, principals: &[Principal], known: &[Known], mut ch
         .expect("a north item");
     let north_staff = &principals[1];
     let path = format!("/api/v1/order_items/{}", own_item.id);
-    assert_eq!(
-        status(app, "DELETE", &path, north_staff, None).await.0,
-        204
-    );
+    assert_eq!(status(app, "DELETE", &path, north_staff, None).await.0, 204);
     assert!(checked >= 600, "{checked} checks");
 }
 

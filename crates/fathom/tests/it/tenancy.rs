@@ -138,7 +138,14 @@ async fn another_tenants_records_are_invisible_and_untouchable_with_the_cache_on
     // Answers cached before the records exist must give way to them.
     for token in [&t.acme, &t.globex] {
         let empty = json_with_status(
-            send_as(&t.app, "GET", "/api/v1/projects?count=true", Some(token), None).await,
+            send_as(
+                &t.app,
+                "GET",
+                "/api/v1/projects?count=true",
+                Some(token),
+                None,
+            )
+            .await,
             200,
         )
         .await;

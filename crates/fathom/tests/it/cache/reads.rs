@@ -70,7 +70,11 @@ async fn cached_reads_are_served_from_memory_and_a_write_is_visible_at_once() {
 
     // An update, a create and a change to an expanded record each show at once.
     let path = format!("/api/v1/notes/{}", note["id"].as_str().unwrap());
-    json_with_status(app.patch_json(&path, &json!({"title": "changed"})).await, 200).await;
+    json_with_status(
+        app.patch_json(&path, &json!({"title": "changed"})).await,
+        200,
+    )
+    .await;
     let (listed, _) = read(&app, list).await;
     assert_eq!(listed["data"][0]["title"], "changed");
     let (got, etag) = read(&app, &record).await;
@@ -79,7 +83,11 @@ async fn cached_reads_are_served_from_memory_and_a_write_is_visible_at_once() {
     app.create("notes", &json!({"title": "second"})).await;
     assert_eq!(read(&app, list).await.0["meta"]["page"]["total"], 2);
     let tag_path = format!("/api/v1/tags/{}", tag["id"].as_str().unwrap());
-    json_with_status(app.patch_json(&tag_path, &json!({"name": "blue"})).await, 200).await;
+    json_with_status(
+        app.patch_json(&tag_path, &json!({"name": "blue"})).await,
+        200,
+    )
+    .await;
     let (listed, _) = read(&app, list).await;
     let names: Vec<&Value> = listed["data"]
         .as_array()

@@ -39,19 +39,28 @@ async fn reads_on_one_node_are_never_older_than_the_bound_while_another_writes()
     let path = format!("/api/v1/gauges/{}", gauge["id"].as_str().unwrap());
     // When node A acknowledged each value of `n` (and each count of records).
     let acked: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::new(Mutex::new(vec![(0, Instant::now())]));
-    let counted: Arc<Mutex<Vec<(i64, Instant)>>> =
-        Arc::new(Mutex::new(vec![(1, Instant::now())]));
+    let counted: Arc<Mutex<Vec<(i64, Instant)>>> = Arc::new(Mutex::new(vec![(1, Instant::now())]));
 
     let writer = {
         let (client, url, list) = (a.client.clone(), a.url(&path), a.url("/api/v1/gauges"));
         let (acked, counted) = (acked.clone(), counted.clone());
         tokio::spawn(async move {
             for n in 1..=WRITES {
-                let response = client.patch(&url).json(&json!({"n": n})).send().await.unwrap();
+                let response = client
+                    .patch(&url)
+                    .json(&json!({"n": n}))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(response.status(), 200);
                 acked.lock().unwrap().push((n, Instant::now()));
                 if n % 10 == 0 {
-                    let response = client.post(&list).json(&json!({"n": -n})).send().await.unwrap();
+                    let response = client
+                        .post(&list)
+                        .json(&json!({"n": -n}))
+                        .send()
+                        .await
+                        .unwrap();
                     assert_eq!(response.status(), 201);
                     let total = 1 + n / 10;
                     counted.lock().unwrap().push((total, Instant::now()));
@@ -66,28 +75,58 @@ async fn reads_on_one_node_are_never_older_than_the_bound_while_another_writes()
     let mut worst = Duration::ZERO;
     while !writer.is_finished() {
         let started = Instant::now();
-        let body: Value = b.anonymous.get(&record).send().await.unwrap().json().await.unwrap();
+        let body: Value = b
+            .anonymous
+            .get(&record)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let n = body["data"]["n"].as_i64().unwrap();
         assert!(n >= last_n, "node B went back from n = {last_n} to {n}");
         last_n = n;
         worst = worst.max(staleness(&acked, n, started));
 
         let started = Instant::now();
-        let page: Value = b.anonymous.get(&list).send().await.unwrap().json().await.unwrap();
+        let page: Value = b
+            .anonymous
+            .get(&list)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let total = page["meta"]["page"]["total"].as_i64().unwrap();
-        assert!(total >= last_total, "node B's count went back from {last_total} to {total}");
+        assert!(
+            total >= last_total,
+            "node B's count went back from {last_total} to {total}"
+        );
         last_total = total;
         worst = worst.max(staleness(&counted, total, started));
         reads += 2;
     }
     writer.await.unwrap();
     eprintln!("{reads} reads on node B; the stalest was {worst:?} behind node A");
-    assert!(worst <= BOUND, "a read was {worst:?} stale, more than {BOUND:?}");
+    assert!(
+        worst <= BOUND,
+        "a read was {worst:?} stale, more than {BOUND:?}"
+    );
 
     // Node B converges on the last write within the bound, and served from its cache meanwhile.
     let deadline = Instant::now() + BOUND;
     loop {
-        let body: Value = b.anonymous.get(&record).send().await.unwrap().json().await.unwrap();
+        let body: Value = b
+            .anonymous
+            .get(&record)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if body["data"]["n"] == WRITES {
             break;
         }
