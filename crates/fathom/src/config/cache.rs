@@ -34,3 +34,25 @@ impl CacheConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bound_is_validated_and_zero_is_allowed() {
+        assert!(CacheConfig::default().validate().is_ok());
+        assert!(CacheConfig { max_bytes: 0 }.validate().is_ok());
+        let error = CacheConfig {
+            max_bytes: u64::MAX,
+        }
+        .validate()
+        .expect_err("over a terabyte");
+        assert!(
+            error
+                .to_string()
+                .contains("cache.max_bytes is 18446744073709551615"),
+            "{error}"
+        );
+    }
+}
