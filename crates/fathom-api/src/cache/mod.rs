@@ -51,6 +51,18 @@ impl moka::Expiry<Key, Arc<Entry>> for PerEntry {
     fn expire_after_create(&self, _: &Key, entry: &Arc<Entry>, _: Instant) -> Option<Duration> {
         Some(entry.ttl)
     }
+
+    /// A replaced answer (read again after an invalidation) lives its full duration, not what
+    /// was left of the one it replaces.
+    fn expire_after_update(
+        &self,
+        _: &Key,
+        entry: &Arc<Entry>,
+        _: Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.ttl)
+    }
 }
 
 /// The node's result cache; shared by every state the node serves across schema reloads.

@@ -116,3 +116,21 @@ fn a_new_schema_never_serves_the_old_ones_answers_and_zero_bytes_caches_nothing(
         Lookup::Miss(None)
     ));
 }
+
+#[test]
+fn an_answer_lives_its_collections_duration_and_no_longer() {
+    let schema = fathom_schema::parse_schema(
+        "schema.toml",
+        "[collections.ticks]\ncache = \"150ms\"\nfields.n = { type = \"integer\" }\n",
+    )
+    .expect("parses");
+    let cache = ResultCache::new(1 << 20);
+    let plan = cache.plan(&schema);
+    fill(&cache, &plan, "ticks", 1);
+    assert!(hit(&cache, &plan, "ticks").is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(hit(&cache, &plan, "ticks").is_none(), "expired");
+    // Read again, it lives a full duration again.
+    fill(&cache, &plan, "ticks", 2);
+    assert!(hit(&cache, &plan, "ticks").is_some());
+}
