@@ -30,6 +30,9 @@ pub struct HttpConfig {
     pub metrics: MetricsExposure,
     /// Which requests get a log line (`log.requests`).
     pub request_log: RequestLog,
+    /// The most bytes of answers the result cache holds (`cache.max_bytes`); `0` caches nothing
+    /// whatever the schema says.
+    pub cache_max_bytes: u64,
 }
 
 /// How this node exposes its metrics.
@@ -122,6 +125,7 @@ impl Default for HttpConfig {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             metrics: MetricsExposure::Off,
             request_log: RequestLog::All,
+            cache_max_bytes: 64 * 1024 * 1024,
         }
     }
 }

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod body;
+mod cache;
 mod client_ip;
 mod config;
 mod envelope;
@@ -36,6 +37,7 @@ pub use auth::{
     AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
     issue_api_key, parse_scopes, rotate_signing_key,
 };
+pub use cache::{CachePlan, ResultCache};
 pub use config::{HttpConfig, MetricsExposure, RequestLog};
 pub use error::ApiError;
 pub use limits::{ApiRateLimits, ClassQuotas, RouteClass};

@@ -12,6 +12,7 @@ use fathom_store::{Store, StoreError};
 
 use crate::HttpConfig;
 use crate::auth::AuthState;
+use crate::cache::{CachePlan, ResultCache};
 use crate::metrics::Metrics;
 use crate::realtime::Realtime;
 
@@ -38,6 +39,10 @@ pub struct Shared {
     pub metrics: Option<Arc<Metrics>>,
     /// Webhook endpoints and their delivery (shared by every served state, like `auth`).
     pub webhooks: Arc<fathom_webhooks::Webhooks>,
+    /// The node's result cache (shared by every served state, like `auth`).
+    pub cache: Arc<ResultCache>,
+    /// What this state's schema caches.
+    pub cache_plan: Arc<CachePlan>,
     readiness: Readiness,
 }
 
@@ -100,10 +105,14 @@ impl AppState {
         realtime: Arc<Realtime>,
         webhooks: Arc<fathom_webhooks::Webhooks>,
     ) -> Self {
+        let cache = ResultCache::new(config.cache_max_bytes);
+        // The hub follows the outbox on this node: another node's writes reach the cache there.
+        realtime.hub.observe(cache.observer());
+        let cache_plan = Arc::new(cache.plan(&schema));
         let metrics = config
             .metrics
             .enabled()
-            .then(|| Metrics::new(store.clone(), auth.clone(), realtime.clone()));
+            .then(|| Metrics::new(store.clone(), auth.clone(), realtime.clone(), cache.clone()));
         Self(Arc::new(Shared {
             store,
             schema,
@@ -114,6 +123,8 @@ impl AppState {
             brokers: fathom_brokers::Brokers::default(),
             metrics,
             webhooks,
+            cache,
+            cache_plan,
             readiness: Readiness::unknown(),
         }))
     }
@@ -130,6 +141,8 @@ impl AppState {
             brokers,
             metrics: self.metrics.clone(),
             webhooks: self.webhooks.clone(),
+            cache: self.cache.clone(),
+            cache_plan: self.cache_plan.clone(),
             readiness: Readiness::unknown(),
         }))
     }
@@ -137,8 +150,10 @@ impl AppState {
     /// The same server serving `schema`: the store, configuration, cursor key and auth state
     /// (signing keys, token and session caches, login throttle, rate-limit buckets, mailbox) are
     /// shared with `self`, not copied, so a reload loses none of them. Only the readiness verdict
-    /// starts afresh, since it is a verdict about the schema.
+    /// and the cache plan start afresh, since they are about the schema (answers cached under the
+    /// old schema are never served under the new one).
     pub fn with_schema(&self, schema: Arc<Schema>) -> Self {
+        let cache_plan = Arc::new(self.cache.plan(&schema));
         Self(Arc::new(Shared {
             store: self.store.clone(),
             schema,
@@ -149,6 +164,8 @@ impl AppState {
             brokers: self.brokers.clone(),
             metrics: self.metrics.clone(),
             webhooks: self.webhooks.clone(),
+            cache: self.cache.clone(),
+            cache_plan,
             readiness: Readiness::unknown(),
         }))
     }

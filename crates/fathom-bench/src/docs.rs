@@ -5,7 +5,7 @@
 use anyhow::{Context, ensure};
 
 use crate::report::realtime::{
-    encryption_cost_table, ops_cost_table, outbox_cost_table, realtime_table,
+    cache_cost_table, encryption_cost_table, ops_cost_table, outbox_cost_table, realtime_table,
 };
 use crate::report::{results_footer, results_table};
 use crate::results::Results;
@@ -37,6 +37,10 @@ pub fn extra_tables(results: &Results) -> String {
     if let Some(cost) = &results.ops_cost {
         out.push_str("\n#### The cost of metrics, rate limits and traces on W2\n\n");
         out.push_str(&ops_cost_table(cost));
+    }
+    if let Some(cost) = &results.cache_cost {
+        out.push_str("\n#### The result cache: W3 with count=true, cached and not\n\n");
+        out.push_str(&cache_cost_table(cost));
     }
     out
 }

@@ -6,6 +6,7 @@
 //! The binary (`src/main.rs`) drives it; `scripts/bench.sh` runs the whole suite.
 
 pub mod baseline;
+pub mod cache_cost;
 pub mod chart;
 pub mod client;
 pub mod data;

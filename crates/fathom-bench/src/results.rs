@@ -37,6 +37,10 @@ pub struct Results {
     /// a server with all of them off (absent unless the suite ran `operations`).
     #[serde(default)]
     pub ops_cost: Option<OpsCost>,
+    /// The result cache: W3 with `count=true` (and W2 for reference) on a server whose items
+    /// are cached against one whose are not (absent unless the suite ran `cache`).
+    #[serde(default)]
+    pub cache_cost: Option<CacheCost>,
 }
 
 /// W5: subscribers on one collection and one writer.
@@ -167,6 +171,13 @@ pub struct EncryptionCost {
 /// One W2 row per operations feature: the server with it on against the one with all off.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpsCost {
+    pub rows: Vec<WorkloadResult>,
+}
+
+/// The result cache: rows measured against two servers of this build, `fathom` with
+/// `cache = "30s"` on `items`, `baseline` the same schema without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheCost {
     pub rows: Vec<WorkloadResult>,
 }
 

@@ -368,6 +368,20 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     } else {
         None
     };
+    let cache_cost = if options.runs("cache") {
+        let cost = crate::cache_cost::run(&crate::cache_cost::CacheCostOptions {
+            fathom: fathom_options.clone(),
+            records: options.records,
+            bounds: bench.bounds,
+            rounds: options.rounds,
+            warmup: options.warmup,
+            concurrency: options.concurrency,
+        })
+        .await?;
+        Some(cost)
+    } else {
+        None
+    };
     Ok(Results {
         version: FORMAT_VERSION,
         date,
@@ -393,5 +407,6 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         outbox_cost,
         encryption_cost,
         ops_cost,
+        cache_cost,
     })
 }

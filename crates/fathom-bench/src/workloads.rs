@@ -244,6 +244,26 @@ impl Bench {
         .await
     }
 
+    /// W3 with `count=true` against two Fathom servers, `fathom` and `baseline` (another
+    /// configuration of Fathom: the result cache's comparison), each with its own
+    /// administrator's token.
+    pub async fn w3_count_fathoms(&self, load: Load, baseline_token: Arc<str>) -> WorkloadResult {
+        let page = |side: &Side, token: Arc<str>| {
+            let urls = Arc::new(fathom_page_urls_with(&side.base, &[("count", "true")]));
+            let client = side.client.clone();
+            op(move |n| expect_status(client.get(pick(&urls, n)).bearer_auth(&*token), 200))
+        };
+        let fathom = page(&self.fathom, self.admin_token.clone());
+        let baseline = page(&self.baseline, baseline_token);
+        self.compare(
+            ("W3", "filtered, sorted page of 20 with count=true"),
+            load,
+            fathom,
+            Some(baseline),
+        )
+        .await
+    }
+
     /// W4: the W3 page as ordinary users, each seeing only the rows they own (the collection's
     /// list rule `owner = auth.id`); the baseline gets the owner as a plain parameter.
     pub async fn w4_owner_page(&self) -> WorkloadResult {
@@ -393,14 +413,20 @@ fn pick<T>(items: &[T], n: u64) -> &T {
 
 /// Fathom's page URLs: every status and minimum priority in the filter language.
 fn fathom_page_urls(base: &str) -> Vec<String> {
+    fathom_page_urls_with(base, &[])
+}
+
+/// [`fathom_page_urls`] with more query parameters (`count=true` for the cache's W3).
+fn fathom_page_urls_with(base: &str, more: &[(&str, &str)]) -> Vec<String> {
     page_filters()
         .map(|(status, min)| {
             let filter = format!("status = \"{status}\" && priority >= {min}");
-            let params = [
+            let mut params = vec![
                 ("filter", filter.as_str()),
                 ("sort", "-created_at"),
                 ("limit", "20"),
             ];
+            params.extend_from_slice(more);
             url_with(&format!("{base}/api/v1/items"), &params)
         })
         .collect()

@@ -56,6 +56,11 @@ pub fn gather(connections: usize) -> Duration {
 /// (after what the connection had already been offered), in sequence order.
 pub type Batch = Arc<[Arc<Shared>]>;
 
+/// Told of every batch of events the tailer reads, in sequence order, before any member is
+/// offered it (the result cache drops what the events change). Called on the tailer's task, so
+/// it must be quick and never block.
+pub type Observer = Box<dyn Fn(&[Arc<Shared>]) + Send + Sync>;
+
 /// How long the tailer waits after a failed read before trying again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
 
@@ -76,6 +81,8 @@ struct Inner {
     /// Events placed in members' queues, and members dropped for a full queue (for metrics).
     delivered: AtomicU64,
     dropped: AtomicU64,
+    /// See [`Hub::observe`].
+    observers: Mutex<Vec<Observer>>,
 }
 
 /// What the hub has fanned out so far (see [`Hub::stats`]).
@@ -150,6 +157,7 @@ impl Hub {
                 connections: AtomicUsize::new(0),
                 delivered: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
+                observers: Mutex::new(Vec::new()),
             }),
         })
     }
@@ -221,6 +229,17 @@ impl Hub {
         })
     }
 
+    /// Tells `observer` of every batch the tailer reads from now on. Unlike a member, an
+    /// observer never falls behind: it is called by the tailer itself, before the batch is
+    /// offered to the members.
+    pub fn observe(&self, observer: Observer) {
+        self.inner
+            .observers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(observer);
+    }
+
     /// Closes every member's queue (each learns [`Closed::Stopping`] once it has drained it) and
     /// refuses new members: the first step of a graceful shutdown.
     pub fn stop(&self) {
@@ -242,8 +261,14 @@ impl Hub {
                     let full = page.events.len() >= TAIL_BATCH;
                     if let Some(event) = page.events.last() {
                         last = event.sequence;
-                        let batch = page.events.into_iter().map(Shared::new).map(Arc::new);
-                        self.fan_out(batch.collect());
+                        let batch: Vec<Arc<Shared>> = page
+                            .events
+                            .into_iter()
+                            .map(Shared::new)
+                            .map(Arc::new)
+                            .collect();
+                        self.notify(&batch);
+                        self.fan_out(batch);
                     }
                     if full {
                         continue;
@@ -266,6 +291,18 @@ impl Hub {
                 }
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
+        }
+    }
+
+    /// Hands `batch` to every observer.
+    fn notify(&self, batch: &[Arc<Shared>]) {
+        let observers = self
+            .inner
+            .observers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        for observer in observers.iter() {
+            observer(batch);
         }
     }
 

@@ -17,7 +17,7 @@ mod shared;
 mod subscription;
 
 pub use feed::{Feed, FeedError};
-pub use hub::{Closed, Hub, HubStats, Member, TAIL_BATCH};
+pub use hub::{Closed, Hub, HubStats, Member, Observer, TAIL_BATCH};
 pub use shared::Shared;
 pub use subscription::{
     Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer, lookup as record_lookup,

@@ -432,6 +432,7 @@ mod tests {
             tenant_scoped: false,
             require_if_match: false,
             audit: false,
+            cache: None,
             rules: crate::model::Rules::default(),
         }
     }

@@ -116,6 +116,12 @@ pub struct Collection {
     /// the changed field names, never values). Not a database matter: no migration.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub audit: bool,
+    /// How long this node may answer list pages, counts and record reads of the collection
+    /// from its in-memory result cache (`cache = "30s"`); `None` (or `"0s"`) caches nothing.
+    /// Writes drop the cached answers they could change, on every node, through the outbox.
+    /// Not a database matter: no migration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<std::time::Duration>,
     /// Who may do what. An operation without a rule is for administrators only.
     #[serde(default, skip_serializing_if = "Rules::is_empty")]
     pub rules: Rules,

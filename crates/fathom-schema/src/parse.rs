@@ -8,6 +8,7 @@
 //! (with `field_keys` for each key on its own and `field_rules` for keys against the type),
 //! `default` (checking a field's default against its type and constraints) and `index`.
 
+mod cache;
 mod collection;
 mod context;
 mod default;

@@ -282,7 +282,7 @@ fn unknown_collection_keys_are_reported_with_a_suggestion() {
         1,
         "Unknown key `soft_delet` in collection `posts`.",
         "Did you mean `soft_delete`? Allowed keys are `fields`, `indexes`, `soft_delete`, \
-         `timestamps`, `tenant_scoped`, `require_if_match`, `audit`, `rules`, `renamed_from`.",
+         `timestamps`, `tenant_scoped`, `require_if_match`, `audit`, `cache`, `rules`, `renamed_from`.",
     );
     assert_eq!(e.path, "collections.posts.soft_delet");
 }
@@ -1219,4 +1219,32 @@ fn encryption_flags_that_cannot_work_are_reported() {
         .expect("field");
     assert!(field.encrypted && field.blind_index && field.unique);
     assert_eq!(field.index_column(), "t__bidx");
+}
+
+#[test]
+fn a_cache_that_is_not_a_duration_is_reported_with_a_hint() {
+    let hint = "Write a duration such as `cache = \"30s\"` (units ms, s, m, h; at most 24h), or \
+                `cache = \"0s\"` to cache nothing.";
+    let e = single("[collections.posts]\ncache = \"soon\"\nfields.title = { type = \"text\" }\n");
+    check(
+        &e,
+        2,
+        9,
+        "`cache` in collection `posts` is \"soon\", which is not a duration.",
+        hint,
+    );
+    assert_eq!(e.path, "collections.posts.cache");
+    let e = single("[collections.posts]\ncache = true\nfields.title = { type = \"text\" }\n");
+    check(
+        &e,
+        2,
+        9,
+        "`cache` in collection `posts` must be a duration in a string, but it is a boolean (`true`).",
+        hint,
+    );
+    let e = single("[collections.posts]\ncache = \"25h\"\nfields.title = { type = \"text\" }\n");
+    assert_eq!(
+        e.message,
+        "`cache` in collection `posts` is \"25h\", which is longer than a day."
+    );
 }

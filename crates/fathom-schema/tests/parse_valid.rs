@@ -75,6 +75,7 @@ fn the_example_parses_to_the_expected_model() {
         tenant_scoped: false,
         require_if_match: false,
         audit: false,
+        cache: None,
         rules: Default::default(),
     };
     let products = Collection {
@@ -130,6 +131,7 @@ fn the_example_parses_to_the_expected_model() {
         tenant_scoped: false,
         require_if_match: false,
         audit: false,
+        cache: None,
         rules: Default::default(),
     };
     let expected = Schema {
@@ -451,4 +453,17 @@ fn profile_fields_are_read_from_the_users_table() {
     let users = schema.users.expect("profile fields");
     assert_eq!(users.fields[0].name, "display_name");
     assert_eq!(users.fields[0].constraints.max_length, Some(40));
+}
+
+#[test]
+fn cache_is_a_duration_and_zero_turns_it_off() {
+    let schema = parse(
+        "[collections.posts]\ncache = \"30s\"\nfields.title = { type = \"text\" }\n\
+         [collections.notes]\ncache = \"0s\"\nfields.body = { type = \"text\" }\n\
+         [collections.tags]\nfields.name = { type = \"text\" }\n",
+    );
+    let ttl = |name: &str| schema.collection(name).expect("declared").cache;
+    assert_eq!(ttl("posts"), Some(std::time::Duration::from_secs(30)));
+    assert_eq!(ttl("notes"), None);
+    assert_eq!(ttl("tags"), None);
 }

@@ -1,6 +1,6 @@
 //! [`Live`]: the metrics read at scrape time from the parts that keep their own counts (the
-//! store's queues and pool, the sign-in outcomes, the rate limiters, the realtime hub), so that
-//! none of them depends on the metrics or pays for them between scrapes.
+//! store's queues and pool, the sign-in outcomes, the rate limiters, the result cache, the
+//! realtime hub), so that none of them depends on the metrics or pays for them between scrapes.
 
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ pub(super) struct Live {
     pub store: Store,
     pub auth: Arc<AuthState>,
     pub realtime: Arc<Realtime>,
+    pub cache: Arc<crate::cache::ResultCache>,
 }
 
 impl std::fmt::Debug for Live {
@@ -104,6 +105,7 @@ impl Collector for Live {
             "store",
             &[("redis", limiter.outages())],
         )?;
+        self.cache_metrics(&mut encoder)?;
         self.realtime_metrics(&mut encoder)
     }
 }
@@ -175,6 +177,26 @@ impl Live {
                 )
             }
         }
+    }
+
+    fn cache_metrics(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let counts = self.cache.counts();
+        let hits: Vec<(&str, u64)> = counts.iter().map(|(c, h, _)| (c.as_str(), *h)).collect();
+        let misses: Vec<(&str, u64)> = counts.iter().map(|(c, _, m)| (c.as_str(), *m)).collect();
+        counters(
+            encoder,
+            "fathom_cache_hits",
+            "Reads of cached collections (cache = \"...\") answered from this node's result cache, by collection",
+            "collection",
+            &hits,
+        )?;
+        counters(
+            encoder,
+            "fathom_cache_misses",
+            "Reads of cached collections that the result cache could not answer (absent, expired or invalidated), by collection",
+            "collection",
+            &misses,
+        )
     }
 
     fn realtime_metrics(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {

@@ -61,6 +61,7 @@ impl Metrics {
         store: fathom_store::Store,
         auth: Arc<AuthState>,
         realtime: Arc<Realtime>,
+        cache: Arc<crate::cache::ResultCache>,
     ) -> Arc<Self> {
         let mut registry = Registry::default();
         let duration: HistogramFamily =
@@ -81,6 +82,7 @@ impl Metrics {
             store,
             auth,
             realtime,
+            cache,
         }));
         Arc::new(Self {
             registry,

@@ -15,6 +15,7 @@ use super::expand::column_in;
 use super::params::parse_get;
 use super::{RecordPath, conditional, shape_records};
 use crate::AppState;
+use crate::cache::{Answer, Lookup, Read};
 use crate::envelope::envelope;
 use crate::error::ApiError;
 
@@ -25,6 +26,19 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let pending = match state.cache.begin(
+        &state.cache_plan,
+        &path.collection.name,
+        Read::Get(path.id),
+        query.as_deref(),
+        &principal,
+    ) {
+        Lookup::Hit(answer) => {
+            let if_none_match = conditional::if_none_match(&headers)?;
+            return Ok(answer.respond(if_none_match.as_deref()));
+        }
+        Lookup::Miss(pending) => pending,
+    };
     let shape = parse_get(query.as_deref(), &state, &path.collection)?;
     let if_none_match = conditional::if_none_match(&headers)?;
     reject_hidden(
@@ -77,6 +91,11 @@ pub async fn get(
         &shape,
     )
     .await?;
-    let response = envelope(shaped.pop().unwrap_or(Value::Null), Map::new()).into_response();
+    let data = shaped.pop().unwrap_or(Value::Null);
+    // A record the caller may not see is a 404 and never stored: only answers are.
+    state.cache.finish(pending, || {
+        Answer::new(&data, None, etag.clone(), shape.expand.is_empty())
+    });
+    let response = envelope(data, Map::new()).into_response();
     Ok(conditional::with_etag(response, &record))
 }

@@ -12,6 +12,7 @@ use super::access::{Principal, confine_hops, reject_hidden, rule};
 use super::params::parse_list;
 use super::{CollectionPath, shape_records};
 use crate::AppState;
+use crate::cache::{Answer, Lookup, Read};
 use crate::envelope::envelope;
 use crate::error::ApiError;
 
@@ -22,6 +23,21 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    // A stored answer implies that the same query from the same caller was valid, so only the
+    // header is checked before it is served.
+    let pending = match state.cache.begin(
+        &state.cache_plan,
+        &collection.name,
+        Read::List,
+        query.as_deref(),
+        &principal,
+    ) {
+        Lookup::Hit(answer) => {
+            let if_none_match = super::conditional::if_none_match(&headers)?;
+            return Ok(answer.respond(if_none_match.as_deref()));
+        }
+        Lookup::Miss(pending) => pending,
+    };
     let mut request = parse_list(query.as_deref(), &state, &collection)?;
     let if_none_match = super::conditional::if_none_match(&headers)?;
     if request.deleted != fathom_store::Deleted::Hidden && !principal.is_admin() {
@@ -97,6 +113,9 @@ pub async fn list(
         shape_records(&state, &collection, &principal, &records, &request.shape).await?,
     );
     let etag = super::conditional::list_etag(&data, &page);
+    state.cache.finish(pending, || {
+        Answer::new(&data, Some(&page), etag.clone(), true)
+    });
     if if_none_match.is_some_and(|tags| super::conditional::matches_any(&tags, &etag)) {
         return Ok(super::conditional::not_modified(&etag));
     }

@@ -1,6 +1,7 @@
 //! Handing a unit of work to the store, and explaining a refused relation.
 //!
-//! Every record write goes through [`execute`]. It tells the request's time limit that a write is
+//! Every record write goes through [`execute`]. It drops the result cache's answers the write
+//! could change before the write is answered, tells the request's time limit that a write is
 //! now in the database's hands (so a slow write is waited for instead of being answered "retry"),
 //! and when the database refuses a relation it finds out which field and which case it was:
 //! a relation pointing at a record that does not exist, or a deleted record that others still
@@ -95,8 +96,19 @@ pub async fn execute(
     let work = work.with_origin(principal.origin());
     let probes: Vec<Probe> = work.ops.iter().map(probe).collect();
     let scope = work.scope.clone();
+    let touched: BTreeSet<String> = work
+        .ops
+        .iter()
+        .map(|op| op.collection().name.clone())
+        .collect();
     crate::middleware::write_handed_over();
-    match state.store.execute(work).await {
+    let outcome = state.store.execute(work).await;
+    // Before the response leaves: this node's next read sees the write (read your writes). A
+    // failed write changed nothing, but an outcome that is unknown may have committed, so the
+    // entries are dropped whatever the outcome. Other collections the write changed (cascades)
+    // are reached from these through their relations (`cache::reach`).
+    touched.iter().for_each(|c| state.cache.invalidate(c));
+    match outcome {
         Ok(results) => Ok(results),
         Err(error) if error.kind == StoreErrorKind::ForeignKeyViolation => {
             let probe = error

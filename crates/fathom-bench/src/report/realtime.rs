@@ -1,11 +1,12 @@
-//! The W5 (realtime) table and the outbox-cost table, printed after a run and kept in
+//! The W5 (realtime) table and the outbox, encryption and cache cost tables, printed after a run and kept in
 //! `docs/BENCHMARKS.md` beside the main table.
 
 use std::fmt::Write as _;
 
 use super::{markdown_table, number, thousands, times};
 use crate::results::{
-    Delivery, EncryptionCost, OpsCost, OutboxCost, PhaseCpu, RealtimeResults, WorkloadResult,
+    CacheCost, Delivery, EncryptionCost, OpsCost, OutboxCost, PhaseCpu, RealtimeResults,
+    WorkloadResult,
 };
 
 /// How W5's delivery latency is measured (a note of every run that has W5).
@@ -246,6 +247,25 @@ pub fn ops_cost_table(cost: &OpsCost) -> String {
         "\n- Servers of this build, fresh, seeded alike; each feature's server takes turns with \
          the same all-off server, round by round. Rate limits count every read against a quota \
          it never reaches."
+    );
+    out
+}
+
+/// W3 with `count=true` (and W2) with and without the result cache.
+pub fn cache_cost_table(cost: &CacheCost) -> String {
+    let mut out = two_servers_table(
+        &cost.rows,
+        [
+            "no cache",
+            "items with cache = \"30s\"",
+            "cached / uncached",
+        ],
+    );
+    let _ = writeln!(
+        out,
+        "\n- Both servers of this build, fresh, seeded alike, taking turns round by round; no \
+         writes run meanwhile, so after its first round the cached server answers every page \
+         from memory (the hit rate of a read-only workload; each write would drop the pages)."
     );
     out
 }

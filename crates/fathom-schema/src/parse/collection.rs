@@ -21,6 +21,7 @@ const COLLECTION_KEYS: &[&str] = &[
     "tenant_scoped",
     "require_if_match",
     "audit",
+    "cache",
     "rules",
     super::renames::KEY,
 ];
@@ -196,6 +197,7 @@ fn read_collection(
     let tenant_scoped = read_flag(cx, table, &path, name, "tenant_scoped").unwrap_or(false);
     let require_if_match = read_flag(cx, table, &path, name, "require_if_match").unwrap_or(false);
     let audit = read_flag(cx, table, &path, name, "audit").unwrap_or(false);
+    let cache = super::cache::read_cache(cx, table, &path, name);
     let fields = read_fields(cx, declared, table, &path, entry);
     let indexes = match Entry::get(table, "indexes") {
         Some(indexes) => index::read_indexes(cx, name, &path, &fields.names, timestamps, indexes),
@@ -216,6 +218,7 @@ fn read_collection(
         tenant_scoped,
         require_if_match,
         audit,
+        cache,
         rules,
     };
     Some((collection, fields.renames))

@@ -79,6 +79,7 @@ pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<C
             tenant_scoped: false,
             require_if_match: false,
             audit: false,
+            cache: None,
             rules: Rules::default(),
         })
     })

@@ -43,6 +43,7 @@ pub fn schema() -> Schema {
         tenant_scoped: false,
         require_if_match: false,
         audit: false,
+        cache: None,
         rules: Default::default(),
     };
     Schema {

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod backup;
 mod brokers;
+mod cache;
 mod encryption;
 mod events;
 mod idempotency;
@@ -26,6 +27,7 @@ pub use audit::AuditConfig;
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
 pub use brokers::{BrokersConfig, NatsSinkConfig, OperationName, RabbitmqSinkConfig};
+pub use cache::CacheConfig;
 pub use encryption::EncryptionConfig;
 pub use events::EventsConfig;
 pub use idempotency::IdempotencyConfig;
@@ -64,6 +66,7 @@ pub struct Config {
     pub audit: AuditConfig,
     pub rate_limits: RateLimitsConfig,
     pub redis: RedisConfig,
+    pub cache: CacheConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -411,6 +414,7 @@ impl Config {
         self.otel.validate()?;
         self.events.validate()?;
         self.idempotency.validate()?;
+        self.cache.validate()?;
         self.audit.validate()?;
         self.purge.validate()?;
         self.backup.validate()?;
@@ -485,6 +489,7 @@ impl Config {
             idempotency_ttl: Duration::from_secs(self.idempotency.ttl_secs),
             metrics: self.metrics.exposure(),
             request_log: fathom_api::RequestLog::parse(&self.log.requests).unwrap_or_default(),
+            cache_max_bytes: self.cache.max_bytes,
         }
     }
 }

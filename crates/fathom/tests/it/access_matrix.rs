@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, json_with_status, mint_member, send_as, spawn_demo};
+use crate::helpers::{
+    TestApp, json_with_status, mint_member, send_as, spawn_demo, spawn_demo_cached,
+};
 use crate::query::support::encode;
 
 const SHOPS: [&str; 2] = ["north", "south"];
@@ -228,11 +230,34 @@ fn patch_for(collection: &str) -> Value {
 
 #[tokio::test]
 async fn no_principal_reads_or_writes_across_users_or_tenants() {
-    let app = spawn_demo().await;
+    matrix(spawn_demo().await, 1).await;
+}
+
+/// The same matrix with every collection's answers cached: each read is asked twice (the second
+/// time from the cache), writes must reach the next reads at once, and no answer of one
+/// principal reaches another.
+#[tokio::test]
+async fn no_principal_reads_or_writes_across_users_or_tenants_with_the_cache_on() {
+    matrix(spawn_demo_cached().await, 2).await;
+}
+
+/// Runs the matrix on `app`, asking every read `passes` times.
+async fn matrix(app: TestApp, passes: usize) {
     let (principals, known) = world(&app).await;
     assert!(known.len() >= 20, "a world of {} records", known.len());
     let mut checked = 0;
-    for p in &principals {
+    for _ in 0..passes {
+        checked += reads(&app, &principals, &known).await;
+    }
+    writes(&app, &principals, &known, checked).await;
+    app.stop().await;
+}
+
+/// Every principal lists, counts, filters, gets and expands every collection; the number of
+/// checks made.
+async fn reads(app: &TestApp, principals: &[Principal], known: &[Known]) -> usize {
+    let mut checked = 0;
+    for p in principals {
         for collection in CATALOGUE.into_iter().chain(SCOPED) {
             let expected: BTreeSet<String> = known
                 .iter()
@@ -240,7 +265,7 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
                 .map(|k| k.id.clone())
                 .collect();
             let (code, page) = status(
-                &app,
+                app,
                 "GET",
                 &format!("/api/v1/{collection}?limit=100&count=true"),
                 p,
@@ -264,7 +289,7 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
                     "filter={}&count=true&sort=-created_at&limit=3",
                     encode(filter)
                 );
-                let (total, paged) = paged(&app, collection, &query, p).await;
+                let (total, paged) = paged(app, collection, &query, p).await;
                 assert_eq!(
                     total,
                     expected.len() as u64,
@@ -275,10 +300,10 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
                 checked += 1;
             }
         }
-        for record in &known {
+        for record in known {
             let path = format!("/api/v1/{}/{}", record.collection, record.id);
             let visible = p.sees(record);
-            let (code, _) = status(&app, "GET", &path, p, None).await;
+            let (code, _) = status(app, "GET", &path, p, None).await;
             assert_eq!(
                 code,
                 if visible { 200 } else { 404 },
@@ -289,7 +314,7 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
                 "/api/v1/{}?filter=id%20%3D%20%22{}%22&count=true",
                 record.collection, record.id
             );
-            let (code, page) = status(&app, "GET", &filter, p, None).await;
+            let (code, page) = status(app, "GET", &filter, p, None).await;
             assert_eq!(code, 200, "{} filters {path}", p.name);
             assert_eq!(
                 page["meta"]["page"]["total"],
@@ -302,7 +327,7 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
         // Expansion never shows what a list would not: every expanded order and customer of the
         // visible items is itself visible to this principal.
         let (code, page) = status(
-            &app,
+            app,
             "GET",
             "/api/v1/order_items?expand=order.customer&limit=100",
             p,
@@ -323,15 +348,18 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
             }
         }
     }
+    checked
+}
 
-    // Writes: every principal tries to change and then delete every record.
-    let before = snapshot(&app, &known).await;
+/// Every principal tries to change and then delete every record.
+async fn writes(app: &TestApp, principals: &[Principal], known: &[Known], mut checked: usize) {
+    let before = snapshot(app, known).await;
     let mut changed: BTreeMap<String, u64> = BTreeMap::new();
-    for p in &principals {
-        for record in &known {
+    for p in principals {
+        for record in known {
             let path = format!("/api/v1/{}/{}", record.collection, record.id);
             let (code, _) =
-                status(&app, "PATCH", &path, p, Some(patch_for(record.collection))).await;
+                status(app, "PATCH", &path, p, Some(patch_for(record.collection))).await;
             if p.writes(record) {
                 assert_eq!(code, 200, "{} updates {path}", p.name);
                 *changed.entry(record.id.clone()).or_default() += 1;
@@ -342,9 +370,9 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
         }
     }
     for p in principals.iter().filter(|p| !p.staff) {
-        for record in &known {
+        for record in known {
             let path = format!("/api/v1/{}/{}", record.collection, record.id);
-            let (code, _) = status(&app, "DELETE", &path, p, None).await;
+            let (code, _) = status(app, "DELETE", &path, p, None).await;
             assert_eq!(code, p.refusal(record), "{} deletes {path}", p.name);
             checked += 1;
         }
@@ -354,13 +382,13 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
     for p in principals.iter().filter(|p| p.staff) {
         for record in known.iter().filter(|k| !p.writes(k)) {
             let path = format!("/api/v1/{}/{}", record.collection, record.id);
-            let (code, _) = status(&app, "DELETE", &path, p, None).await;
+            let (code, _) = status(app, "DELETE", &path, p, None).await;
             assert_eq!(code, p.refusal(record), "{} deletes {path}", p.name);
             checked += 1;
         }
     }
-    let after = snapshot(&app, &known).await;
-    for record in &known {
+    let after = snapshot(app, known).await;
+    for record in known {
         let (was, now) = (&before[&record.id], &after[&record.id]);
         let versions = changed.get(&record.id).copied().unwrap_or(0);
         assert_eq!(
@@ -377,12 +405,8 @@ async fn no_principal_reads_or_writes_across_users_or_tenants() {
         .expect("a north item");
     let north_staff = &principals[1];
     let path = format!("/api/v1/order_items/{}", own_item.id);
-    assert_eq!(
-        status(&app, "DELETE", &path, north_staff, None).await.0,
-        204
-    );
+    assert_eq!(status(app, "DELETE", &path, north_staff, None).await.0, 204);
     assert!(checked >= 600, "{checked} checks");
-    app.stop().await;
 }
 
 /// A filter through relations that every record of `collection` meets when its related records

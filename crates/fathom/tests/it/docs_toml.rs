@@ -95,6 +95,7 @@ const CONFIG_SECTIONS: &[&str] = &[
     "idempotency",
     "purge",
     "backup",
+    "cache",
 ];
 
 /// The kind of an unmarked snippet, from its top-level keys.

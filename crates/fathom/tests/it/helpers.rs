@@ -228,12 +228,44 @@ pub async fn spawn_node(first: &TestApp, schema: &str, admin_email: &str) -> Tes
 
 /// Starts the bundled demo (schema and seed data).
 pub async fn spawn_demo() -> TestApp {
+    spawn_demo_with(|_| {}).await
+}
+
+/// Starts the bundled demo with every collection's answers cached (`cache = "30s"`).
+pub async fn spawn_demo_cached() -> TestApp {
+    spawn_demo_with(|schema| {
+        for collection in schema.collections.values_mut() {
+            std::sync::Arc::make_mut(collection).cache = Some(CACHE_TTL);
+        }
+    })
+    .await
+}
+
+/// How long the cached variants of suites cache answers: longer than any test runs, so that
+/// only invalidation can make an answer fresh.
+pub const CACHE_TTL: Duration = Duration::from_secs(30);
+
+/// `schema` (a schema file) with `cache = "30s"` in every collection.
+pub fn cached(schema: &str) -> String {
+    schema
+        .lines()
+        .flat_map(|line| {
+            let header = line.starts_with("[collections.") && line.trim_end().ends_with(']');
+            [Some(line), header.then_some("cache = \"30s\"")]
+        })
+        .flatten()
+        .fold(String::new(), |text, line| text + line + "\n")
+}
+
+/// Starts the bundled demo (schema and seed data), its schema changed by `adjust`.
+async fn spawn_demo_with(adjust: impl FnOnce(&mut fathom_schema::Schema)) -> TestApp {
     let data_dir = tempfile::tempdir().expect("temp dir");
     let database = scratch_database().await;
     let mut config = test_config_on(data_dir.path(), database.as_ref());
     config.encryption.key_file =
         Some(fathom::encryption::demo_key_file(data_dir.path()).expect("demo key file"));
-    let schema = fathom::demo::schema().expect("demo schema");
+    let mut schema = fathom::demo::schema().expect("demo schema");
+    adjust(&mut schema);
     let app = Application::build(&config, schema, fathom::demo::DATABASE_FILE)
         .await
         .expect("server builds");

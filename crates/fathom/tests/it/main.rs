@@ -10,6 +10,7 @@ mod admin;
 mod audit;
 mod auth;
 mod brokers;
+mod cache;
 mod docs_toml;
 mod encryption;
 mod events;

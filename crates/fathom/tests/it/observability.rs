@@ -2,8 +2,8 @@
 //! workload), request log settings, and (with the `otel` feature) OpenTelemetry traces received
 //! by a real OTLP receiver.
 
-mod exposition;
-mod metrics;
+pub(crate) mod exposition;
+pub(crate) mod metrics;
 #[cfg(feature = "otel")]
 mod otlp;
 #[cfg(feature = "otel")]

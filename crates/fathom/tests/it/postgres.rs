@@ -4,6 +4,7 @@
 
 mod audit_nodes;
 mod brokers;
+mod cache_nodes;
 mod cluster;
 mod events;
 mod idempotency_nodes;

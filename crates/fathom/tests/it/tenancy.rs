@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, json_with_status, mint_member, send_as, spawn_app};
+use crate::helpers::{
+    TestApp, assert_problem, cached, json_with_status, mint_member, send_as, spawn_app,
+};
 
 const SCHEMA: &str = r#"
 [collections.projects]
@@ -33,7 +35,11 @@ struct Tenants {
 }
 
 async fn tenants() -> Tenants {
-    let app = spawn_app(SCHEMA).await;
+    tenants_on(SCHEMA).await
+}
+
+async fn tenants_on(schema: &str) -> Tenants {
+    let app = spawn_app(schema).await;
     let (_, acme) = mint_member(&app.store, &app.auth, "a@acme.test", &[], Some("acme")).await;
     let (_, globex) =
         mint_member(&app.store, &app.auth, "g@globex.test", &[], Some("globex")).await;
@@ -121,7 +127,34 @@ async fn a_new_record_takes_the_tenant_of_the_callers_token() {
 
 #[tokio::test]
 async fn another_tenants_records_are_invisible_and_untouchable() {
-    let t = tenants().await;
+    isolation(tenants().await).await;
+}
+
+/// The same, with both collections' answers cached: the reads that found nothing must not be
+/// served to the tenant that owns the record, nor the owner's to the others.
+#[tokio::test]
+async fn another_tenants_records_are_invisible_and_untouchable_with_the_cache_on() {
+    let t = tenants_on(&cached(SCHEMA)).await;
+    // Answers cached before the records exist must give way to them.
+    for token in [&t.acme, &t.globex] {
+        let empty = json_with_status(
+            send_as(
+                &t.app,
+                "GET",
+                "/api/v1/projects?count=true",
+                Some(token),
+                None,
+            )
+            .await,
+            200,
+        )
+        .await;
+        assert_eq!(empty["meta"]["page"]["total"], 0);
+    }
+    isolation(t).await;
+}
+
+async fn isolation(t: Tenants) {
     let theirs = create_as(&t.app, &t.acme, "projects", json!({"name": "Rocket"})).await;
     let ours = create_as(&t.app, &t.globex, "projects", json!({"name": "Satellite"})).await;
     let path = format!("/api/v1/projects/{}", id(&theirs));

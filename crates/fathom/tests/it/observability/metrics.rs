@@ -13,7 +13,7 @@ use crate::realtime::support::{Ws, sub};
 
 const TOKEN: &str = "metrics-token-for-tests-0123456789";
 
-async fn scrape(app: &TestApp) -> (String, Exposition) {
+pub(crate) async fn scrape(app: &TestApp) -> (String, Exposition) {
     let address = app.metrics_address.expect("a metrics listener");
     let response = app
         .anonymous
