@@ -8,7 +8,8 @@
 # VARIANT is one of: off (the bench's settings: metrics and rate limits off), metrics,
 # rate-limits, encrypted (the bench schema with `title` and `team` encrypted, `team`
 # blind-indexed, under an AES-256-GCM-SIV key), encrypted-xchacha (the same under an
-# XChaCha20-Poly1305 key). Default: all four, 2000 reads each. For each variant it starts the release
+# XChaCha20-Poly1305 key), traces (OpenTelemetry spans of every request exported over OTLP to
+# a local sink; the binary must be built with `--features otel`). Default: all four, 2000 reads each. For each variant it starts the release
 # `fathom` under callgrind on a fresh data directory, creates one record, reads it once to warm
 # up, counts, reads it READS times over one keep-alive connection, counts again, and prints the
 # difference divided by READS. Needs target/release/fathom, valgrind and curl.
@@ -19,6 +20,7 @@ reads=${1:-2000}
 shift || true
 variants=("$@")
 [[ ${#variants[@]} -gt 0 ]] || variants=(off metrics rate-limits encrypted)
+sink_pid=
 bin=$(realpath target/release/fathom)
 schema_src=crates/fathom-bench/schema.toml
 
@@ -61,6 +63,22 @@ measure() {
       [[ $variant == encrypted ]] || sed -i 's/ aes-256-gcm-siv$//' "$dir/keys"
       env+=(FATHOM_ENCRYPTION__KEY_FILE="$dir/keys")
       ;;
+    traces)
+      # A sink that accepts every OTLP export (the binary must be built with --features otel).
+      local sink_port
+      sink_port=$(free_port)
+      python3 -c '
+import http.server, sys
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_forever()
+' "$sink_port" &
+      sink_pid=$!
+      env+=(FATHOM_OTEL__ENDPOINT="http://127.0.0.1:$sink_port/v1/traces" FATHOM_OTEL__SAMPLING_RATIO=1.0)
+      ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   (cd "$dir" && env "${env[@]}" FATHOM_ADMIN_PASSWORD='instructions per read' \
@@ -94,6 +112,7 @@ measure() {
   after=$(total_instructions "$dir" "$pid")
   kill "$pid" 2>/dev/null || true
   wait "$launcher" 2>/dev/null || true
+  if [[ -n ${sink_pid:-} ]]; then kill "$sink_pid" 2>/dev/null || true; sink_pid=; fi
   # Each dump restarts the count: `after` is the reads' own total.
   echo "$variant: $((after / reads)) instructions per read ($reads reads, $after in all; warm-up dump $before)"
   if [[ -n ${KEEP:-} ]]; then echo "  kept $dir"; else rm -rf "$dir"; fi
