@@ -109,18 +109,15 @@ impl AppState {
         // The hub follows the outbox on this node: another node's writes reach the cache there.
         realtime.hub.observe(cache.observer());
         let cache_plan = Arc::new(cache.plan(&schema));
-        let metrics = config
-            .metrics
-            .enabled()
-            .then(|| {
-                Metrics::new(
-                    store.clone(),
-                    auth.clone(),
-                    realtime.clone(),
-                    cache.clone(),
-                    webhooks.clone(),
-                )
-            });
+        let metrics = config.metrics.enabled().then(|| {
+            Metrics::new(
+                store.clone(),
+                auth.clone(),
+                realtime.clone(),
+                cache.clone(),
+                webhooks.clone(),
+            )
+        });
         Self(Arc::new(Shared {
             store,
             schema,

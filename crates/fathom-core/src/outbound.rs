@@ -285,12 +285,21 @@ mod tests {
 
     #[test]
     fn states_read_back_from_their_names_and_order_as_gauge_values() {
-        for state in [BreakerState::Closed, BreakerState::HalfOpen, BreakerState::Open] {
+        for state in [
+            BreakerState::Closed,
+            BreakerState::HalfOpen,
+            BreakerState::Open,
+        ] {
             assert_eq!(BreakerState::from_name(state.as_str()), state);
         }
         assert_eq!(BreakerState::from_name("nonsense"), BreakerState::Closed);
         assert_eq!(
-            [BreakerState::Closed, BreakerState::HalfOpen, BreakerState::Open].map(BreakerState::gauge),
+            [
+                BreakerState::Closed,
+                BreakerState::HalfOpen,
+                BreakerState::Open
+            ]
+            .map(BreakerState::gauge),
             [0, 1, 2]
         );
     }

@@ -99,7 +99,10 @@ impl Webhooks {
     /// The cursor position of every endpoint this node delivers for now, by endpoint id
     /// (sorted).
     pub fn positions(&self) -> Vec<(String, i64)> {
-        let positions = self.positions.lock().unwrap_or_else(PoisonError::into_inner);
+        let positions = self
+            .positions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut all: Vec<(String, i64)> = positions.iter().map(|(k, v)| (k.clone(), *v)).collect();
         all.sort();
         all

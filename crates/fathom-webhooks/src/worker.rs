@@ -18,9 +18,9 @@ use fathom_store::{AttemptRow, DeadLetter, Event, Lease};
 use futures_util::future::join_all;
 
 use crate::Webhooks;
-use crate::stats::Tracked;
 use crate::deliver::{Message, Outcome, attempt};
 use crate::endpoint::{Endpoint, Selection};
+use crate::stats::Tracked;
 use crate::{now_ms, payload};
 
 /// Events read from the outbox at a time.

@@ -32,13 +32,7 @@ impl Live {
             .into_iter()
             .map(|(id, state)| ("webhook", id, state))
             .collect();
-        for report in self.brokers().reports() {
-            samples.push((
-                "broker",
-                report.name,
-                BreakerState::from_name(report.breaker),
-            ));
-        }
+        samples.extend(broker_breakers(&self.brokers()));
         if let Some(smtp) = &self.auth.smtp {
             samples.push(("mail", "smtp".to_owned(), smtp.breaker_state()));
         }
@@ -55,12 +49,7 @@ impl Live {
             .into_iter()
             .map(|(id, position)| (format!("webhook:{id}"), lag(position)))
             .collect();
-        for report in self.brokers().reports() {
-            // A standby node does not publish: the position it last saw is not moving here.
-            if report.role == fathom_brokers::Role::Publishing {
-                samples.push((format!("broker:{}", report.name), lag(report.position)));
-            }
-        }
+        samples.extend(broker_lags(&self.brokers(), latest));
         samples
     }
 
@@ -94,10 +83,36 @@ impl Live {
             MetricType::Gauge,
         )?;
         for (consumer, lag) in &lags {
-            ConstGauge::new(*lag).encode(family.encode_family(&[("consumer", consumer.as_str())])?)?;
+            ConstGauge::new(*lag)
+                .encode(family.encode_family(&[("consumer", consumer.as_str())])?)?;
         }
         Ok(())
     }
+}
+
+/// The breaker of every broker sink, as its task last reported it.
+fn broker_breakers(brokers: &fathom_brokers::Brokers) -> Vec<BreakerSample> {
+    brokers
+        .reports()
+        .into_iter()
+        .map(|r| ("broker", r.name, BreakerState::from_name(r.breaker)))
+        .collect()
+}
+
+/// The lag of the sinks this node publishes for: a standby node does not publish, so the
+/// position it last saw does not move here and is not reported.
+fn broker_lags(brokers: &fathom_brokers::Brokers, latest: i64) -> Vec<LagSample> {
+    brokers
+        .reports()
+        .into_iter()
+        .filter(|r| r.role == fathom_brokers::Role::Publishing)
+        .map(|r| {
+            (
+                format!("broker:{}", r.name),
+                latest.saturating_sub(r.position).max(0),
+            )
+        })
+        .collect()
 }
 
 fn encode_breakers(encoder: &mut DescriptorEncoder, samples: &[BreakerSample]) -> std::fmt::Result {
@@ -112,4 +127,30 @@ fn encode_breakers(encoder: &mut DescriptorEncoder, samples: &[BreakerSample]) -
         ConstGauge::new(state.gauge()).encode(family.encode_family(&labels)?)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fathom_brokers::{Brokers, SinkStatus};
+
+    #[test]
+    fn broker_sinks_report_their_breaker_by_name_and_no_lag_until_publishing() {
+        let brokers = Brokers::new(vec![
+            SinkStatus::new("orders", "nats"),
+            SinkStatus::new("audit", "rabbitmq"),
+        ]);
+        assert_eq!(
+            broker_breakers(&brokers),
+            [
+                ("broker", "orders".to_owned(), BreakerState::Closed),
+                ("broker", "audit".to_owned(), BreakerState::Closed),
+            ]
+        );
+        assert!(
+            broker_lags(&brokers, 10).is_empty(),
+            "a sink that is starting (or standing by) publishes nothing here"
+        );
+        assert!(broker_breakers(&Brokers::default()).is_empty());
+    }
 }

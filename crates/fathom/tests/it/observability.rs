@@ -4,8 +4,8 @@
 
 pub(crate) mod exposition;
 pub(crate) mod metrics;
-mod outbound;
 #[cfg(feature = "otel")]
 mod otlp;
+mod outbound;
 #[cfg(feature = "otel")]
 mod traces;

@@ -79,7 +79,10 @@ async fn deliveries_breakers_and_lag_of_outbound_calls_are_exported() {
     let failing_consumer = format!("webhook:{failing_id}");
     let after = scrape_until(&app, 20, |e| {
         e.value_or_zero(DELIVERIES, &[("outcome", "delivered")]) == N as f64
-            && e.value_or_zero(BREAKER, &[("kind", "webhook"), ("destination", &failing_id)]) == 2.0
+            && e.value_or_zero(
+                BREAKER,
+                &[("kind", "webhook"), ("destination", &failing_id)],
+            ) == 2.0
             && e.value_or_zero(LAG, &[("consumer", &healthy_consumer)]) == 0.0
             && e.matching(LAG, &[("consumer", &failing_consumer)]).count() == 1
     })
@@ -95,7 +98,10 @@ async fn deliveries_breakers_and_lag_of_outbound_calls_are_exported() {
     // attempt while it is open.
     assert_eq!(after.value(DELIVERIES, &[("outcome", "failed")]), 2.0);
     assert_eq!(failing.received().len(), 2);
-    assert_eq!(after.value(DELIVERIES, &[("outcome", "dead_lettered")]), 0.0);
+    assert_eq!(
+        after.value(DELIVERIES, &[("outcome", "dead_lettered")]),
+        0.0
+    );
     assert_eq!(lag(&after, &healthy_consumer), 0.0);
     assert_eq!(
         lag(&after, &failing_consumer),
@@ -106,5 +112,8 @@ async fn deliveries_breakers_and_lag_of_outbound_calls_are_exported() {
     assert_eq!(breaker(&after, "mail", "smtp"), 0.0);
     // Destinations are ids, never URLs.
     let (text, _) = scrape(&app).await;
-    assert!(!text.contains(&healthy.url()) && !text.contains("127.0.0.1:"), "{text}");
+    assert!(
+        !text.contains(&healthy.url()) && !text.contains("127.0.0.1:"),
+        "{text}"
+    );
 }
