@@ -108,6 +108,20 @@ impl Webhooks {
         all
     }
 
+    /// Forgets the breakers of endpoints that no longer exist (`rows` are all the endpoints),
+    /// so that a deleted endpoint leaves the metrics instead of lingering until a restart.
+    pub(crate) fn forget_breakers(&self, rows: &[fathom_store::WebhookRow]) {
+        let exists = |id: &String| rows.iter().any(|r| &r.id == id);
+        self.breakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|id, _| exists(id));
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|id, _| exists(id));
+    }
+
     pub(crate) fn set_position(&self, id: &str, position: i64) {
         self.positions
             .lock()

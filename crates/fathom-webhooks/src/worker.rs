@@ -55,6 +55,7 @@ impl Webhooks {
         loop {
             match self.store.webhooks().await {
                 Ok(rows) => {
+                    self.forget_breakers(&rows);
                     let mut wanted = HashMap::new();
                     for row in rows {
                         match Endpoint::from_row(&row) {

@@ -118,4 +118,23 @@ async fn deliveries_breakers_and_lag_of_outbound_calls_are_exported() {
         !text.contains(&healthy.url()) && !text.contains("127.0.0.1:"),
         "{text}"
     );
+    // A deleted endpoint leaves the metrics: no breaker, no lag.
+    let path = format!("/api/v1/admin/webhooks/{failing_id}");
+    assert_eq!(app.delete(&path).await.status(), 204);
+    let gone = scrape_until(&app, 10, |e| {
+        e.matching(BREAKER, &[("destination", &failing_id)]).count() == 0
+            && e.matching(LAG, &[("consumer", &failing_consumer)]).count() == 0
+    })
+    .await;
+    assert_eq!(
+        gone.matching(BREAKER, &[("destination", &failing_id)])
+            .count(),
+        0
+    );
+    assert_eq!(
+        gone.matching(LAG, &[("consumer", &failing_consumer)])
+            .count(),
+        0
+    );
+    assert_eq!(breaker(&gone, "webhook", &healthy_id), 0.0);
 }
