@@ -109,10 +109,15 @@ impl AppState {
         // The hub follows the outbox on this node: another node's writes reach the cache there.
         realtime.hub.observe(cache.observer());
         let cache_plan = Arc::new(cache.plan(&schema));
-        let metrics = config
-            .metrics
-            .enabled()
-            .then(|| Metrics::new(store.clone(), auth.clone(), realtime.clone(), cache.clone()));
+        let metrics = config.metrics.enabled().then(|| {
+            Metrics::new(
+                store.clone(),
+                auth.clone(),
+                realtime.clone(),
+                cache.clone(),
+                webhooks.clone(),
+            )
+        });
         Self(Arc::new(Shared {
             store,
             schema,
@@ -131,6 +136,9 @@ impl AppState {
 
     /// The same state reporting `brokers` (the server's broker sinks).
     pub fn with_brokers(&self, brokers: fathom_brokers::Brokers) -> Self {
+        if let Some(metrics) = &self.metrics {
+            metrics.set_brokers(brokers.clone());
+        }
         Self(Arc::new(Shared {
             store: self.store.clone(),
             schema: self.schema.clone(),

@@ -28,6 +28,26 @@ impl BreakerState {
             Self::HalfOpen => "half_open",
         }
     }
+
+    /// The state as the `fathom_outbound_breaker_state` gauge reports it: 0 closed, 1
+    /// half-open, 2 open (higher is worse, so an alert can compare).
+    pub fn gauge(self) -> i64 {
+        match self {
+            Self::Closed => 0,
+            Self::HalfOpen => 1,
+            Self::Open => 2,
+        }
+    }
+
+    /// The state named by [`BreakerState::as_str`] (a broker sink's report keeps the name);
+    /// anything else reads closed.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "open" => Self::Open,
+            "half_open" => Self::HalfOpen,
+            _ => Self::Closed,
+        }
+    }
 }
 
 /// A circuit breaker for one destination: opens after `threshold` consecutive failures, lets
@@ -261,6 +281,27 @@ mod tests {
         assert_eq!(b.state(probe), BreakerState::Open);
         assert!(!b.try_call(probe + Duration::from_secs(4)));
         assert!(b.try_call(probe + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn states_read_back_from_their_names_and_order_as_gauge_values() {
+        for state in [
+            BreakerState::Closed,
+            BreakerState::HalfOpen,
+            BreakerState::Open,
+        ] {
+            assert_eq!(BreakerState::from_name(state.as_str()), state);
+        }
+        assert_eq!(BreakerState::from_name("nonsense"), BreakerState::Closed);
+        assert_eq!(
+            [
+                BreakerState::Closed,
+                BreakerState::HalfOpen,
+                BreakerState::Open
+            ]
+            .map(BreakerState::gauge),
+            [0, 1, 2]
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - `deliver.rs`: one signed attempt and its [`Outcome`].
 //! - `worker.rs`: the supervisor and one delivery worker per endpoint, from its cursor.
 //! - `breakers.rs`: breaker changes persisted by the delivering node, read by the others.
+//! - `stats.rs`: attempts by outcome, breakers and cursor positions, for the metrics.
 //! - `ssrf.rs`: the guard and the resolver the HTTP client connects through.
 //! - `admin.rs`: what administrators do (create, update, rotate, test, replay, ...).
 
@@ -23,6 +24,7 @@ mod secret;
 mod settings;
 mod signing;
 pub mod ssrf;
+mod stats;
 mod worker;
 
 use std::collections::HashMap;
@@ -59,6 +61,10 @@ pub struct Webhooks {
     delivered_log: Mutex<Vec<AttemptRow>>,
     /// Woken when an endpoint changes on this node, so workers restart without waiting.
     changed: tokio::sync::Notify,
+    /// Attempts by outcome (`stats.rs`).
+    deliveries: stats::Deliveries,
+    /// Cursor positions of the endpoints this node delivers for (`stats.rs`).
+    positions: stats::Positions,
 }
 
 impl Webhooks {
@@ -85,6 +91,8 @@ impl Webhooks {
             written: Mutex::new(HashMap::new()),
             delivered_log: Mutex::new(Vec::new()),
             changed: tokio::sync::Notify::new(),
+            deliveries: stats::Deliveries::default(),
+            positions: stats::Positions::default(),
             settings,
         }))
     }

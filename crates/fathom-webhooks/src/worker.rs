@@ -20,6 +20,7 @@ use futures_util::future::join_all;
 use crate::Webhooks;
 use crate::deliver::{Message, Outcome, attempt};
 use crate::endpoint::{Endpoint, Selection};
+use crate::stats::Tracked;
 use crate::{now_ms, payload};
 
 /// Events read from the outbox at a time.
@@ -54,6 +55,7 @@ impl Webhooks {
         loop {
             match self.store.webhooks().await {
                 Ok(rows) => {
+                    self.forget_breakers(&rows);
                     let mut wanted = HashMap::new();
                     for row in rows {
                         match Endpoint::from_row(&row) {
@@ -96,6 +98,7 @@ impl Webhooks {
                     let lost = Arc::new(AtomicBool::new(false));
                     let _keeper =
                         AbortOnDrop(tokio::spawn(self.clone().keep(lease.clone(), lost.clone())));
+                    let _tracked = Tracked::start(&self, &endpoint.id, lease.position);
                     if let Err(e) = self.deliver_under(&endpoint, lease, &lost).await {
                         tracing::warn!(endpoint = %endpoint.id, error = %e, "webhook delivery paused");
                     }
@@ -198,7 +201,7 @@ impl Webhooks {
                     }
                     if written_at.elapsed() >= ADVANCE_EVERY {
                         self.flush_log().await;
-                        if !self.store.cursor_advance(&mut lease, seq).await? {
+                        if !self.advance(endpoint, &mut lease, seq).await? {
                             return Ok(());
                         }
                         written_at = Instant::now();
@@ -212,10 +215,25 @@ impl Webhooks {
                 return Ok(());
             }
             self.flush_log().await;
-            if last > lease.position && !self.store.cursor_advance(&mut lease, last).await? {
+            if last > lease.position && !self.advance(endpoint, &mut lease, last).await? {
                 return Ok(());
             }
         }
+    }
+
+    /// Moves the cursor to `seq` and notes the position for the metrics; `false` when the lease
+    /// was lost.
+    async fn advance(
+        &self,
+        endpoint: &Endpoint,
+        lease: &mut Lease,
+        seq: i64,
+    ) -> Result<bool, fathom_store::StoreError> {
+        let kept = self.store.cursor_advance(lease, seq).await?;
+        if kept {
+            self.set_position(&endpoint.id, lease.position);
+        }
+        Ok(kept)
     }
 
     /// The applied schema and the endpoint's selection checked against it, read again when
@@ -330,6 +348,7 @@ impl Webhooks {
             };
             self.log(endpoint, seq, &event_id, retry + 1, &outcome, verdict)
                 .await;
+            self.deliveries.count(verdict);
             match verdict {
                 "delivered" => return Ok(Final::Delivered),
                 "gone" => return Ok(Final::Gone),

@@ -1,6 +1,6 @@
 //! [`Live`]: the metrics read at scrape time from the parts that keep their own counts (the
 //! store's queues and pool, the sign-in outcomes, the rate limiters, the result cache, the
-//! realtime hub), so that none of them depends on the metrics or pays for them between scrapes.
+//! realtime hub, webhooks, broker sinks and mail: `outbound.rs`), so that none of them depends on the metrics or pays for them between scrapes.
 
 use std::sync::Arc;
 
@@ -20,6 +20,8 @@ pub(super) struct Live {
     pub auth: Arc<AuthState>,
     pub realtime: Arc<Realtime>,
     pub cache: Arc<crate::cache::ResultCache>,
+    pub webhooks: Arc<fathom_webhooks::Webhooks>,
+    pub brokers: Arc<super::outbound::BrokersSlot>,
 }
 
 impl std::fmt::Debug for Live {
@@ -39,7 +41,7 @@ fn gauge(encoder: &mut DescriptorEncoder, name: &str, help: &str, value: i64) ->
 }
 
 /// One counter (`_total` is appended), one sample per `(label value, count)`.
-fn counters(
+pub(super) fn counters(
     encoder: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -223,12 +225,6 @@ impl Live {
         )?;
         let latest = *self.store.event_watch().borrow();
         let lag = latest.saturating_sub(hub.position()).max(0);
-        let mut family = encoder.encode_descriptor(
-            "fathom_outbox_lag_events",
-            "Committed events a consumer on this node has yet to process",
-            None,
-            prometheus_client::metrics::MetricType::Gauge,
-        )?;
-        ConstGauge::new(lag).encode(family.encode_family(&[("consumer", "realtime")])?)
+        self.outbound_metrics(encoder, latest, lag)
     }
 }

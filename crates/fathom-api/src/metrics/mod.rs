@@ -1,6 +1,6 @@
 //! Prometheus metrics of one node: the HTTP server's own (recorded by the request middleware,
 //! named after the OpenTelemetry HTTP semantic conventions), and the live state of the store,
-//! sign-ins, rate limits and realtime, read at scrape time by [`collect::Live`].
+//! sign-ins, rate limits, realtime and outbound calls (webhooks, brokers, mail), read at scrape time by [`collect::Live`].
 //!
 //! Each node has its own [`Registry`] (no global recorder), so in-process test nodes do not mix
 //! their counts. Nothing is recorded when metrics are off (`HttpConfig::metrics`).
@@ -8,6 +8,7 @@
 mod collect;
 mod counts;
 mod endpoint;
+mod outbound;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,8 @@ pub struct Metrics {
     registry: Registry,
     duration: HistogramFamily,
     active: Gauge,
+    /// The broker sinks the collector reports, set when the server has built them.
+    brokers: Arc<outbound::BrokersSlot>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -62,6 +65,7 @@ impl Metrics {
         auth: Arc<AuthState>,
         realtime: Arc<Realtime>,
         cache: Arc<crate::cache::ResultCache>,
+        webhooks: Arc<fathom_webhooks::Webhooks>,
     ) -> Arc<Self> {
         let mut registry = Registry::default();
         let duration: HistogramFamily =
@@ -78,17 +82,29 @@ impl Metrics {
             "Number of active HTTP server requests",
             active.clone(),
         );
+        let brokers = Arc::new(outbound::BrokersSlot::default());
         registry.register_collector(Box::new(collect::Live {
             store,
             auth,
             realtime,
             cache,
+            webhooks,
+            brokers: brokers.clone(),
         }));
         Arc::new(Self {
             registry,
             duration,
             active,
+            brokers,
         })
+    }
+
+    /// Reports `brokers` (the server's broker sinks) from now on.
+    pub(crate) fn set_brokers(&self, brokers: fathom_brokers::Brokers) {
+        *self
+            .brokers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = brokers;
     }
 
     /// Counts a request in flight until the guard is dropped (also when the request is
