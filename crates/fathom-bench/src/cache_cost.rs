@@ -3,7 +3,8 @@
 //! `items` and one on the bench schema as it is, seeded alike and taking turns round by round
 //! as every workload does. Only reads run meanwhile.
 
-use anyhow::anyhow;
+use anyhow::{Context, anyhow};
+use fathom_store::ScratchDatabase;
 
 use crate::client::http_client;
 use crate::fathom_server::{self, FathomOptions, owners, seeded_side, start_async};
@@ -22,6 +23,9 @@ pub struct CacheCostOptions {
     pub warmup: std::time::Duration,
     /// Workers of the closed loops.
     pub concurrency: usize,
+    /// A PostgreSQL superuser's URL (`--pg-admin-url`): each server then gets a scratch
+    /// database of its own on that server (dropped afterwards) instead of SQLite.
+    pub pg_admin_url: Option<String>,
 }
 
 /// The bench schema with the answers about `items` cached for 30 s.
@@ -34,16 +38,41 @@ pub fn cached_schema() -> anyhow::Result<String> {
         .ok_or_else(|| anyhow!("the bench schema no longer declares `{}`", header.trim()))
 }
 
+/// A scratch database on the PostgreSQL server of `admin_url` and the environment that points a
+/// server at it; nothing (SQLite in the server's data directory) without one.
+async fn database(
+    admin_url: Option<&str>,
+) -> anyhow::Result<(Option<ScratchDatabase>, Vec<(String, String)>)> {
+    let Some(admin_url) = admin_url else {
+        return Ok((None, Vec::new()));
+    };
+    let database = ScratchDatabase::create(admin_url)
+        .await
+        .map_err(|e| anyhow!("creating a scratch database: {e}"))?;
+    let environment = vec![(
+        "FATHOM_DATABASE__URL".to_owned(),
+        database.url().to_owned(),
+    )];
+    Ok((Some(database), environment))
+}
+
 pub async fn run(options: &CacheCostOptions) -> anyhow::Result<CacheCost> {
     println!(
         "result cache: W3 with count=true and W2 on items cached for 30 s against the same \
-         schema uncached, fresh servers of this build"
+         schema uncached, fresh servers of this build on {}",
+        if options.pg_admin_url.is_some() {
+            "PostgreSQL (a scratch database each)"
+        } else {
+            "SQLite"
+        }
     );
-    let cached = start_async(options.fathom.clone(), cached_schema()?, Vec::new()).await?;
+    let (cached_db, cached_env) = database(options.pg_admin_url.as_deref()).await?;
+    let (plain_db, plain_env) = database(options.pg_admin_url.as_deref()).await?;
+    let cached = start_async(options.fathom.clone(), cached_schema()?, cached_env).await?;
     let plain = start_async(
         options.fathom.clone(),
         fathom_server::SCHEMA.to_owned(),
-        Vec::new(),
+        plain_env,
     )
     .await?;
     let client = http_client()?;
@@ -71,6 +100,12 @@ pub async fn run(options: &CacheCostOptions) -> anyhow::Result<CacheCost> {
     ];
     drop(plain);
     drop(cached);
+    for database in [cached_db, plain_db].into_iter().flatten() {
+        database
+            .drop_database()
+            .await
+            .context("dropping a scratch database")?;
+    }
     Ok(CacheCost { rows })
 }
 

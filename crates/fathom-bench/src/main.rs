@@ -153,6 +153,10 @@ struct SuiteArgs {
     /// through it; without it that variant is skipped.
     #[arg(long)]
     redis_url: Option<String>,
+    /// `cache`: run both servers on PostgreSQL, each on a scratch database created (and dropped)
+    /// on the server of this superuser's URL (`postgres://postgres@127.0.0.1:5432/postgres`).
+    #[arg(long)]
+    pg_admin_url: Option<String>,
     /// `operations`: also measure traces exported over OTLP (the `fathom` binary must be built
     /// with `--features otel`).
     #[arg(long)]
@@ -237,6 +241,7 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
         fathom_env: args.fathom_env,
         redis_url: args.redis_url,
         traces: args.traces,
+        pg_admin_url: args.pg_admin_url,
     };
     show_open_files_limit();
     let results = suite::run(&options).await?;

@@ -57,6 +57,8 @@ pub struct SuiteOptions {
     pub redis_url: Option<String>,
     /// `operations`: also the traces' variant.
     pub traces: bool,
+    /// `cache`: PostgreSQL's superuser URL, for a scratch database per server.
+    pub pg_admin_url: Option<String>,
 }
 
 impl SuiteOptions {
@@ -376,6 +378,7 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
             rounds: options.rounds,
             warmup: options.warmup,
             concurrency: options.concurrency,
+            pg_admin_url: options.pg_admin_url.clone(),
         })
         .await?;
         Some(cost)
