@@ -49,10 +49,7 @@ async fn database(
     let database = ScratchDatabase::create(admin_url)
         .await
         .map_err(|e| anyhow!("creating a scratch database: {e}"))?;
-    let environment = vec![(
-        "FATHOM_DATABASE__URL".to_owned(),
-        database.url().to_owned(),
-    )];
+    let environment = vec![("FATHOM_DATABASE__URL".to_owned(), database.url().to_owned())];
     Ok((Some(database), environment))
 }
 
