@@ -6,23 +6,14 @@
 use anyhow::{Context, anyhow};
 use fathom_store::ScratchDatabase;
 
-use crate::client::http_client;
-use crate::fathom_server::{self, FathomOptions, owners, seeded_side, start_async};
-use crate::loadgen::{Bounds, Load};
+use crate::fathom_server::{self, PairSettings, start_async};
+use crate::loadgen::Load;
 use crate::results::CacheCost;
-use crate::workloads::Bench;
 
 /// What to compare and how long.
 #[derive(Debug, Clone)]
 pub struct CacheCostOptions {
-    pub fathom: FathomOptions,
-    /// Records seeded into each server.
-    pub records: u64,
-    pub bounds: Bounds,
-    pub rounds: u32,
-    pub warmup: std::time::Duration,
-    /// Workers of the closed loops.
-    pub concurrency: usize,
+    pub pair: PairSettings,
     /// A PostgreSQL superuser's URL (`--pg-admin-url`): each server then gets a scratch
     /// database of its own on that server (dropped afterwards) instead of SQLite.
     pub pg_admin_url: Option<String>,
@@ -65,28 +56,16 @@ pub async fn run(options: &CacheCostOptions) -> anyhow::Result<CacheCost> {
     );
     let (cached_db, cached_env) = database(options.pg_admin_url.as_deref()).await?;
     let (plain_db, plain_env) = database(options.pg_admin_url.as_deref()).await?;
-    let cached = start_async(options.fathom.clone(), cached_schema()?, cached_env).await?;
+    let cached = start_async(options.pair.fathom.clone(), cached_schema()?, cached_env).await?;
     let plain = start_async(
-        options.fathom.clone(),
+        options.pair.fathom.clone(),
         fathom_server::SCHEMA.to_owned(),
         plain_env,
     )
     .await?;
-    let client = http_client()?;
-    let owners = owners();
-    let (cached_side, cached_token) =
-        seeded_side(&cached, &client, options.records, &owners).await?;
-    let (plain_side, plain_token) = seeded_side(&plain, &client, options.records, &owners).await?;
-    let bench = Bench::two_fathoms(
-        cached_side,
-        plain_side,
-        cached_token,
-        options.bounds,
-        (options.rounds, options.warmup),
-        options.concurrency,
-    );
+    let (bench, plain_token) = options.pair.seed_pair(&cached, &plain).await?;
     let reads = Load::Closed {
-        concurrency: options.concurrency,
+        concurrency: options.pair.concurrency,
     };
     let rows = vec![
         bench

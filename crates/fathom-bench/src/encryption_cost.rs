@@ -9,24 +9,9 @@ use std::time::Instant;
 
 use anyhow::{Context, anyhow};
 
-use crate::client::http_client;
-use crate::fathom_server::{self, FathomOptions, FathomServer, owners, seeded_side, start_async};
-use crate::loadgen::{Bounds, Load};
+use crate::fathom_server::{self, FathomServer, PairSettings, owners, start_async};
+use crate::loadgen::Load;
 use crate::results::{EncryptionCost, Rotation};
-use crate::workloads::Bench;
-
-/// What to compare and how long.
-#[derive(Debug, Clone)]
-pub struct EncryptionCostOptions {
-    pub fathom: FathomOptions,
-    /// Records seeded into each server before W2 (and rotated afterwards, with W1's).
-    pub records: u64,
-    pub bounds: Bounds,
-    pub rounds: u32,
-    pub warmup: std::time::Duration,
-    /// Workers of W2's closed loop.
-    pub concurrency: usize,
-}
 
 /// The bench schema with `title` encrypted and `team` encrypted with a blind index.
 pub fn encrypted_schema() -> anyhow::Result<String> {
@@ -50,7 +35,7 @@ pub fn encrypted_schema() -> anyhow::Result<String> {
         })
 }
 
-pub async fn run(options: &EncryptionCostOptions) -> anyhow::Result<EncryptionCost> {
+pub async fn run(options: &PairSettings) -> anyhow::Result<EncryptionCost> {
     println!(
         "encryption cost: W1 and W2 on two fields encrypted (one blind-indexed) against the same \
          schema in clear, fresh servers of this build"
@@ -76,20 +61,8 @@ pub async fn run(options: &EncryptionCostOptions) -> anyhow::Result<EncryptionCo
     ]))?;
     let sealed = start_async(options.fathom.clone(), encrypted_schema()?, key_env).await?;
 
-    let client = http_client()?;
-    let owners = owners();
-    let (sealed_side, sealed_token) =
-        seeded_side(&sealed, &client, options.records, &owners).await?;
-    let (plain_side, plain_token) = seeded_side(&plain, &client, options.records, &owners).await?;
-    let bench = Bench::two_fathoms(
-        sealed_side,
-        plain_side,
-        sealed_token,
-        options.bounds,
-        (options.rounds, options.warmup),
-        options.concurrency,
-    );
-    let owners = Arc::new(owners);
+    let (bench, plain_token) = options.seed_pair(&sealed, &plain).await?;
+    let owners = Arc::new(owners());
     let mut rows = Vec::new();
     for concurrency in [1, 32] {
         rows.push(

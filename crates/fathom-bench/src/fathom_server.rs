@@ -239,3 +239,55 @@ pub async fn seeded_side(
     };
     Ok((side, std::sync::Arc::from(admin.access_token.as_str())))
 }
+
+/// How the two-server comparisons (`encryption`, `operations`, `cache`) run: the servers'
+/// settings, the records seeded into each, and the workloads' bounds.
+#[derive(Debug, Clone)]
+pub struct PairSettings {
+    pub fathom: FathomOptions,
+    /// Records seeded into each server.
+    pub records: u64,
+    pub bounds: crate::loadgen::Bounds,
+    pub rounds: u32,
+    pub warmup: Duration,
+    /// Workers of the closed-loop reads.
+    pub concurrency: usize,
+}
+
+impl PairSettings {
+    /// `measured` against `reference`, both seeded already (see [`seeded_side`]).
+    pub fn bench(
+        &self,
+        measured: crate::workloads::Side,
+        reference: crate::workloads::Side,
+        measured_token: std::sync::Arc<str>,
+    ) -> crate::workloads::Bench {
+        crate::workloads::Bench::two_fathoms(
+            measured,
+            reference,
+            measured_token,
+            self.bounds,
+            (self.rounds, self.warmup),
+            self.concurrency,
+        )
+    }
+
+    /// Seeds `measured` and `reference` alike and pairs them: the bench, and the reference's
+    /// administrator token (the measured one's is the bench's `admin_token`).
+    pub async fn seed_pair(
+        &self,
+        measured: &FathomServer,
+        reference: &FathomServer,
+    ) -> anyhow::Result<(crate::workloads::Bench, std::sync::Arc<str>)> {
+        let client = crate::client::http_client()?;
+        let owners = owners();
+        let (measured_side, measured_token) =
+            seeded_side(measured, &client, self.records, &owners).await?;
+        let (reference_side, reference_token) =
+            seeded_side(reference, &client, self.records, &owners).await?;
+        Ok((
+            self.bench(measured_side, reference_side, measured_token),
+            reference_token,
+        ))
+    }
+}

@@ -9,22 +9,14 @@ use std::net::SocketAddr;
 use anyhow::Context;
 
 use crate::client::http_client;
-use crate::fathom_server::{self, FathomOptions, owners, seeded_side, start_async};
-use crate::loadgen::{Bounds, Load};
+use crate::fathom_server::{self, PairSettings, owners, seeded_side, start_async};
+use crate::loadgen::Load;
 use crate::results::{OpsCost, WorkloadResult};
-use crate::workloads::Bench;
 
 /// What to compare and how long.
 #[derive(Debug, Clone)]
 pub struct OpsCostOptions {
-    pub fathom: FathomOptions,
-    /// Records seeded into each server before W2.
-    pub records: u64,
-    pub bounds: Bounds,
-    pub rounds: u32,
-    pub warmup: std::time::Duration,
-    /// Workers of W2's closed loop.
-    pub concurrency: usize,
+    pub pair: PairSettings,
     /// A Redis for the shared rate limits (`--redis-url`); without it that variant is skipped.
     pub redis_url: Option<String>,
     /// Also measure traces (`--traces`: the `fathom` binary must be built with `--features otel`).
@@ -112,33 +104,26 @@ pub async fn run(options: &OpsCostOptions) -> anyhow::Result<OpsCost> {
     let client = http_client()?;
     let owners = owners();
     let off = start_async(
-        options.fathom.clone(),
+        options.pair.fathom.clone(),
         fathom_server::SCHEMA.to_owned(),
         Vec::new(),
     )
     .await?;
-    let (off_side, off_token) = seeded_side(&off, &client, options.records, &owners).await?;
+    let (off_side, off_token) = seeded_side(&off, &client, options.pair.records, &owners).await?;
     let load = Load::Closed {
-        concurrency: options.concurrency,
+        concurrency: options.pair.concurrency,
     };
     let mut rows = Vec::new();
     for (label, environment) in variants(options, otlp_sink) {
         let on = start_async(
-            options.fathom.clone(),
+            options.pair.fathom.clone(),
             fathom_server::SCHEMA.to_owned(),
             environment,
         )
         .await
         .with_context(|| format!("starting the server with {label}"))?;
-        let (on_side, on_token) = seeded_side(&on, &client, options.records, &owners).await?;
-        let bench = Bench::two_fathoms(
-            on_side,
-            off_side.clone(),
-            on_token,
-            options.bounds,
-            (options.rounds, options.warmup),
-            options.concurrency,
-        );
+        let (on_side, on_token) = seeded_side(&on, &client, options.pair.records, &owners).await?;
+        let bench = options.pair.bench(on_side, off_side.clone(), on_token);
         let row = bench.w2_get_fathoms(load, off_token.clone()).await;
         rows.push(WorkloadResult {
             name: format!("get by id, {label}"),

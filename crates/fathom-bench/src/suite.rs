@@ -340,48 +340,35 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         }
         _ => None,
     };
+    let pair = crate::fathom_server::PairSettings {
+        fathom: fathom_options.clone(),
+        records: options.records,
+        bounds: bench.bounds,
+        rounds: options.rounds,
+        warmup: options.warmup,
+        concurrency: options.concurrency,
+    };
     let encryption_cost = if options.runs("encryption") {
-        let cost = crate::encryption_cost::run(&crate::encryption_cost::EncryptionCostOptions {
-            fathom: fathom_options.clone(),
-            records: options.records,
-            bounds: bench.bounds,
-            rounds: options.rounds,
-            warmup: options.warmup,
-            concurrency: options.concurrency,
-        })
-        .await?;
-        Some(cost)
+        Some(crate::encryption_cost::run(&pair).await?)
     } else {
         None
     };
     let ops_cost = if options.runs("operations") {
-        let cost = crate::ops_cost::run(&crate::ops_cost::OpsCostOptions {
-            fathom: fathom_options.clone(),
-            records: options.records,
-            bounds: bench.bounds,
-            rounds: options.rounds,
-            warmup: options.warmup,
-            concurrency: options.concurrency,
+        let ops = crate::ops_cost::OpsCostOptions {
+            pair: pair.clone(),
             redis_url: options.redis_url.clone(),
             traces: options.traces,
-        })
-        .await?;
-        Some(cost)
+        };
+        Some(crate::ops_cost::run(&ops).await?)
     } else {
         None
     };
     let cache_cost = if options.runs("cache") {
-        let cost = crate::cache_cost::run(&crate::cache_cost::CacheCostOptions {
-            fathom: fathom_options.clone(),
-            records: options.records,
-            bounds: bench.bounds,
-            rounds: options.rounds,
-            warmup: options.warmup,
-            concurrency: options.concurrency,
+        let cache = crate::cache_cost::CacheCostOptions {
+            pair,
             pg_admin_url: options.pg_admin_url.clone(),
-        })
-        .await?;
-        Some(cost)
+        };
+        Some(crate::cache_cost::run(&cache).await?)
     } else {
         None
     };
