@@ -11,9 +11,11 @@
 //! read *before* its database reads began, and is served only while all of them are unchanged.
 //! So an answer read before a write's commit can never outlive that write's invalidation, even
 //! when it is stored after it. What a caller may see is part of the key ([`key::CallerKey`]):
-//! callers whose rule bindings differ never share an entry.
+//! callers whose rule bindings differ never share an entry. Concurrent misses of one key read
+//! once ([`flight`]): the others wait for that answer.
 
 mod answer;
+mod flight;
 mod key;
 
 use std::collections::{BTreeSet, HashMap};
@@ -24,6 +26,7 @@ use std::time::{Duration, Instant};
 use fathom_schema::{Collection, FieldType, Schema};
 
 pub(crate) use answer::Answer;
+use flight::{Flight, Flights, Joined};
 use key::Key;
 pub(crate) use key::Read;
 
@@ -68,6 +71,7 @@ impl moka::Expiry<Key, Arc<Entry>> for PerEntry {
 /// The node's result cache; shared by every state the node serves across schema reloads.
 pub struct ResultCache {
     entries: moka::sync::Cache<Key, Arc<Entry>>,
+    flights: Arc<Flights>,
     slots: RwLock<HashMap<String, Arc<Slot>>>,
     /// Numbers the schemas served, so that a reload never serves an answer of the old one.
     epochs: AtomicU64,
@@ -92,6 +96,7 @@ impl ResultCache {
             .build();
         Arc::new(Self {
             entries,
+            flights: Arc::default(),
             slots: RwLock::new(HashMap::new()),
             epochs: AtomicU64::new(0),
             enabled: max_bytes > 0,
@@ -160,20 +165,21 @@ impl ResultCache {
         })
     }
 
-    /// The stored answer for `key`, if it is still valid (counted as a hit or a miss).
-    fn lookup(&self, plan: &CollectionPlan, key: &Key) -> Option<Arc<Answer>> {
-        let found = self
-            .entries
+    /// The stored answer for `key`, if it is still valid.
+    fn peek(&self, plan: &CollectionPlan, key: &Key) -> Option<Arc<Answer>> {
+        self.entries
             .get(key)
             .filter(|entry| plan.current(&entry.generations))
-            .map(|entry| Arc::clone(&entry.answer));
-        let counter = if found.is_some() {
+            .map(|entry| Arc::clone(&entry.answer))
+    }
+
+    fn count(plan: &CollectionPlan, hit: bool) {
+        let counter = if hit {
             &plan.slot.hits
         } else {
             &plan.slot.misses
         };
         counter.fetch_add(1, Ordering::Relaxed);
-        found
     }
 
     /// Stores `answer` for `key`, read under `generations` (taken by
@@ -214,6 +220,8 @@ pub(crate) struct Pending {
     plan: Arc<CollectionPlan>,
     key: Key,
     generations: Box<[u64]>,
+    /// Held until the answer is stored (or the read fails): others missing the key wait for it.
+    flight: Option<Flight>,
 }
 
 /// What [`ResultCache::begin`] found.
@@ -226,8 +234,10 @@ pub(crate) enum Lookup {
 }
 
 impl ResultCache {
-    /// Looks `read` up for `principal`; on a miss, notes the generations before any read.
-    pub(crate) fn begin(
+    /// Looks `read` up for `principal`. On a miss while another request reads the same key,
+    /// waits for that one and looks again (once: if its read failed, this one reads itself).
+    /// On a miss to read, notes the generations before any read.
+    pub(crate) async fn begin(
         &self,
         plans: &CachePlan,
         collection: &str,
@@ -239,25 +249,46 @@ impl ResultCache {
             return Lookup::Miss(None);
         };
         let key = Key::new(plans.epoch, collection, read, query, principal);
-        if let Some(answer) = self.lookup(plan, &key) {
-            return Lookup::Hit(answer);
-        }
+        let mut waited = false;
+        let flight = loop {
+            if let Some(answer) = self.peek(plan, &key) {
+                Self::count(plan, true);
+                return Lookup::Hit(answer);
+            }
+            match self.flights.join(&key, || self.peek(plan, &key)) {
+                Joined::Found(answer) => {
+                    Self::count(plan, true);
+                    return Lookup::Hit(answer);
+                }
+                Joined::Wait(landing) if !waited => {
+                    waited = true;
+                    flight::landed(landing).await;
+                }
+                Joined::Wait(_) => break None,
+                Joined::Lead(flight) => break Some(flight),
+            }
+        };
+        Self::count(plan, false);
         Lookup::Miss(Some(Pending {
             plan: Arc::clone(plan),
             key,
             generations: plan.generations(),
+            flight,
         }))
     }
 
-    /// Stores the answer of a read [`ResultCache::begin`] missed (built only when it is kept).
+    /// Stores the answer of a read [`ResultCache::begin`] missed (built only when it is kept),
+    /// then lets the requests waiting for it look again.
     pub(crate) fn finish(&self, pending: Option<Pending>, answer: impl FnOnce() -> Answer) {
         if let Some(Pending {
             plan,
             key,
             generations,
+            flight,
         }) = pending
         {
             self.store(&plan, key, generations, Arc::new(answer()));
+            drop(flight);
         }
     }
 }

@@ -31,22 +31,28 @@ fn answer(n: i64) -> Answer {
     Answer::new(&json!([{ "n": n }]), None, format!("\"{n}\""), true)
 }
 
-fn hit(cache: &ResultCache, plan: &CachePlan, collection: &str) -> Option<Arc<Answer>> {
-    match cache.begin(plan, collection, Read::List, None, &Principal::Anonymous) {
+async fn hit(cache: &ResultCache, plan: &CachePlan, collection: &str) -> Option<Arc<Answer>> {
+    match cache
+        .begin(plan, collection, Read::List, None, &Principal::Anonymous)
+        .await
+    {
         Lookup::Hit(answer) => Some(answer),
         Lookup::Miss(_) => None,
     }
 }
 
-fn fill(cache: &ResultCache, plan: &CachePlan, collection: &str, n: i64) {
-    match cache.begin(plan, collection, Read::List, None, &Principal::Anonymous) {
+async fn fill(cache: &ResultCache, plan: &CachePlan, collection: &str, n: i64) {
+    match cache
+        .begin(plan, collection, Read::List, None, &Principal::Anonymous)
+        .await
+    {
         Lookup::Miss(pending) => cache.finish(pending, || answer(n)),
         Lookup::Hit(_) => panic!("{collection}: expected a miss"),
     }
 }
 
-#[test]
-fn an_answer_depends_on_every_collection_its_relations_connect_it_to() {
+#[tokio::test]
+async fn an_answer_depends_on_every_collection_its_relations_connect_it_to() {
     let schema = schema();
     let posts = schema.collection("posts").expect("declared");
     let reached: Vec<String> = reach(&schema, posts).into_iter().collect();
@@ -58,38 +64,39 @@ fn an_answer_depends_on_every_collection_its_relations_connect_it_to() {
     );
 }
 
-#[test]
-fn a_write_to_a_related_collection_drops_the_answer_and_an_unrelated_one_does_not() {
+#[tokio::test]
+async fn a_write_to_a_related_collection_drops_the_answer_and_an_unrelated_one_does_not() {
     let cache = ResultCache::new(1 << 20);
     let plan = cache.plan(&schema());
-    fill(&cache, &plan, "posts", 1);
-    fill(&cache, &plan, "tags", 2);
-    assert!(hit(&cache, &plan, "posts").is_some());
+    fill(&cache, &plan, "posts", 1).await;
+    fill(&cache, &plan, "tags", 2).await;
+    assert!(hit(&cache, &plan, "posts").await.is_some());
     cache.invalidate("tags");
     assert!(
-        hit(&cache, &plan, "posts").is_some(),
+        hit(&cache, &plan, "posts").await.is_some(),
         "tags are not related to posts"
     );
-    assert!(hit(&cache, &plan, "tags").is_none());
+    assert!(hit(&cache, &plan, "tags").await.is_none());
     cache.invalidate("comments");
     assert!(
-        hit(&cache, &plan, "posts").is_none(),
+        hit(&cache, &plan, "posts").await.is_none(),
         "comments can be expanded from posts (posts.comments_via_post)"
     );
     assert!(
-        hit(&cache, &plan, "comments").is_none(),
+        hit(&cache, &plan, "comments").await.is_none(),
         "comments are not cached at all"
     );
     let counts = cache.counts();
     assert!(counts.contains(&("posts".to_owned(), 2, 2)), "{counts:?}");
 }
 
-#[test]
-fn an_answer_read_before_an_invalidation_is_never_stored_after_it() {
+#[tokio::test]
+async fn an_answer_read_before_an_invalidation_is_never_stored_after_it() {
     let cache = ResultCache::new(1 << 20);
     let plan = cache.plan(&schema());
-    let Lookup::Miss(pending) =
-        cache.begin(&plan, "posts", Read::List, None, &Principal::Anonymous)
+    let Lookup::Miss(pending) = cache
+        .begin(&plan, "posts", Read::List, None, &Principal::Anonymous)
+        .await
     else {
         panic!("an empty cache misses");
     };
@@ -97,28 +104,29 @@ fn an_answer_read_before_an_invalidation_is_never_stored_after_it() {
     cache.invalidate("authors");
     cache.finish(pending, || answer(1));
     assert!(
-        hit(&cache, &plan, "posts").is_none(),
+        hit(&cache, &plan, "posts").await.is_none(),
         "the stale answer was kept"
     );
 }
 
-#[test]
-fn a_new_schema_never_serves_the_old_ones_answers_and_zero_bytes_caches_nothing() {
+#[tokio::test]
+async fn a_new_schema_never_serves_the_old_ones_answers_and_zero_bytes_caches_nothing() {
     let cache = ResultCache::new(1 << 20);
     let old = cache.plan(&schema());
-    fill(&cache, &old, "tags", 1);
+    fill(&cache, &old, "tags", 1).await;
     let new = cache.plan(&schema());
-    assert!(hit(&cache, &new, "tags").is_none());
+    assert!(hit(&cache, &new, "tags").await.is_none());
     let off = ResultCache::new(0);
     let plan = off.plan(&schema());
     assert!(matches!(
-        off.begin(&plan, "tags", Read::List, None, &Principal::Anonymous),
+        off.begin(&plan, "tags", Read::List, None, &Principal::Anonymous)
+            .await,
         Lookup::Miss(None)
     ));
 }
 
-#[test]
-fn an_answer_lives_its_collections_duration_and_no_longer() {
+#[tokio::test]
+async fn an_answer_lives_its_collections_duration_and_no_longer() {
     let schema = fathom_schema::parse_schema(
         "schema.toml",
         "[collections.ticks]\ncache = \"150ms\"\nfields.n = { type = \"integer\" }\n",
@@ -126,11 +134,71 @@ fn an_answer_lives_its_collections_duration_and_no_longer() {
     .expect("parses");
     let cache = ResultCache::new(1 << 20);
     let plan = cache.plan(&schema);
-    fill(&cache, &plan, "ticks", 1);
-    assert!(hit(&cache, &plan, "ticks").is_some());
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(hit(&cache, &plan, "ticks").is_none(), "expired");
+    fill(&cache, &plan, "ticks", 1).await;
+    assert!(hit(&cache, &plan, "ticks").await.is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(hit(&cache, &plan, "ticks").await.is_none(), "expired");
     // Read again, it lives a full duration again.
-    fill(&cache, &plan, "ticks", 2);
-    assert!(hit(&cache, &plan, "ticks").is_some());
+    fill(&cache, &plan, "ticks", 2).await;
+    assert!(hit(&cache, &plan, "ticks").await.is_some());
+}
+
+#[tokio::test]
+async fn concurrent_misses_of_one_key_wait_for_the_first_read_instead_of_reading_again() {
+    let cache = Arc::new(ResultCache::new(1 << 20));
+    let plan = Arc::new(cache.plan(&schema()));
+    let Lookup::Miss(leader) = cache
+        .begin(&plan, "tags", Read::List, None, &Principal::Anonymous)
+        .await
+    else {
+        panic!("an empty cache misses");
+    };
+    let waiters: Vec<_> = (0..8)
+        .map(|_| {
+            let (cache, plan) = (Arc::clone(&cache), Arc::clone(&plan));
+            tokio::spawn(async move { hit(&cache, &plan, "tags").await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        waiters.iter().all(|w| !w.is_finished()),
+        "the waiters answered before the first read ended"
+    );
+    cache.finish(leader, || answer(7));
+    for waiter in waiters {
+        let served = waiter
+            .await
+            .expect("joins")
+            .expect("a waiter got the first read's answer");
+        assert_eq!(served.weight(), answer(7).weight());
+    }
+    assert!(cache.counts().contains(&("tags".to_owned(), 8, 1)));
+}
+
+#[tokio::test]
+async fn when_the_first_read_fails_a_waiter_reads_itself() {
+    let cache = Arc::new(ResultCache::new(1 << 20));
+    let plan = Arc::new(cache.plan(&schema()));
+    let Lookup::Miss(leader) = cache
+        .begin(&plan, "tags", Read::List, None, &Principal::Anonymous)
+        .await
+    else {
+        panic!("an empty cache misses");
+    };
+    let waiter = {
+        let (cache, plan) = (Arc::clone(&cache), Arc::clone(&plan));
+        tokio::spawn(async move {
+            matches!(
+                cache
+                    .begin(&plan, "tags", Read::List, None, &Principal::Anonymous)
+                    .await,
+                Lookup::Miss(Some(_))
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished(), "the waiter did not wait");
+    // The first read fails: its pending read is dropped without an answer.
+    drop(leader);
+    assert!(waiter.await.expect("joins"), "the waiter reads for itself");
 }

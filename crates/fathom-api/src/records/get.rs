@@ -26,13 +26,17 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pending = match state.cache.begin(
-        &state.cache_plan,
-        &path.collection.name,
-        Read::Get(path.id),
-        query.as_deref(),
-        &principal,
-    ) {
+    let pending = match state
+        .cache
+        .begin(
+            &state.cache_plan,
+            &path.collection.name,
+            Read::Get(path.id),
+            query.as_deref(),
+            &principal,
+        )
+        .await
+    {
         Lookup::Hit(answer) => {
             let if_none_match = conditional::if_none_match(&headers)?;
             return Ok(answer.respond(if_none_match.as_deref()));

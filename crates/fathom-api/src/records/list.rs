@@ -25,13 +25,17 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     // A stored answer implies that the same query from the same caller was valid, so only the
     // header is checked before it is served.
-    let pending = match state.cache.begin(
-        &state.cache_plan,
-        &collection.name,
-        Read::List,
-        query.as_deref(),
-        &principal,
-    ) {
+    let pending = match state
+        .cache
+        .begin(
+            &state.cache_plan,
+            &collection.name,
+            Read::List,
+            query.as_deref(),
+            &principal,
+        )
+        .await
+    {
         Lookup::Hit(answer) => {
             let if_none_match = super::conditional::if_none_match(&headers)?;
             return Ok(answer.respond(if_none_match.as_deref()));

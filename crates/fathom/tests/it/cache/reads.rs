@@ -114,3 +114,27 @@ async fn collections_without_cache_are_never_cached() {
     assert_eq!(hits_and_misses(&app, "tags").await, (0.0, 0.0));
     app.stop().await;
 }
+
+/// A stampede: many callers missing one key at the same moment (a cold or just expired entry)
+/// cause one database read, not one each; the others wait for it and are answered alike.
+#[tokio::test]
+async fn concurrent_misses_of_one_answer_read_the_database_once() {
+    let app = spawn().await;
+    let titles: Vec<_> = (0..200)
+        .map(|n| json!({"title": format!("note {n}")}))
+        .collect();
+    for title in &titles {
+        app.create("notes", title).await;
+    }
+    settle().await;
+    let list = "/api/v1/notes?count=true&sort=-title&limit=50";
+    let reads = (0..16).map(|_| read(&app, list));
+    let answers = futures_util::future::join_all(reads).await;
+    assert!(
+        answers.iter().all(|a| a == &answers[0]),
+        "one answer for all"
+    );
+    assert_eq!(answers[0].0["meta"]["page"]["total"], 200);
+    assert_eq!(hits_and_misses(&app, "notes").await, (15.0, 1.0));
+    app.stop().await;
+}
