@@ -230,7 +230,7 @@ pub(crate) enum Lookup {
     Hit(Arc<Answer>),
     /// None: read, then hand the answer to [`ResultCache::finish`] (nothing to do when the
     /// collection is not cached).
-    Miss(Option<Pending>),
+    Miss(Option<Box<Pending>>),
 }
 
 impl ResultCache {
@@ -269,23 +269,23 @@ impl ResultCache {
             }
         };
         Self::count(plan, false);
-        Lookup::Miss(Some(Pending {
+        Lookup::Miss(Some(Box::new(Pending {
             plan: Arc::clone(plan),
             key,
             generations: plan.generations(),
             flight,
-        }))
+        })))
     }
 
     /// Stores the answer of a read [`ResultCache::begin`] missed (built only when it is kept),
     /// then lets the requests waiting for it look again.
-    pub(crate) fn finish(&self, pending: Option<Pending>, answer: impl FnOnce() -> Answer) {
+    pub(crate) fn finish(&self, pending: Option<Box<Pending>>, answer: impl FnOnce() -> Answer) {
         if let Some(Pending {
             plan,
             key,
             generations,
             flight,
-        }) = pending
+        }) = pending.map(|p| *p)
         {
             self.store(&plan, key, generations, Arc::new(answer()));
             drop(flight);
