@@ -67,13 +67,30 @@ impl Flights {
         if let Some(found) = stored() {
             return Joined::Found(found);
         }
+        Joined::Lead(self.claim(&mut under_way, key))
+    }
+
+    /// Leads a flight for `key` unless one is under way (a refresh, which nobody waits for).
+    pub(super) fn lead_if_alone(self: &Arc<Self>, key: &Key) -> Option<Flight> {
+        let mut under_way = self
+            .under_way
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        (!under_way.contains_key(key)).then(|| self.claim(&mut under_way, key))
+    }
+
+    fn claim(
+        self: &Arc<Self>,
+        under_way: &mut HashMap<Key, watch::Receiver<()>>,
+        key: &Key,
+    ) -> Flight {
         let (landed, landing) = watch::channel(());
         under_way.insert(key.clone(), landing);
-        Joined::Lead(Flight {
+        Flight {
             flights: Arc::clone(self),
             key: key.clone(),
             _landed: landed,
-        })
+        }
     }
 }
 

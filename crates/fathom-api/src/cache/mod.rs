@@ -12,7 +12,9 @@
 //! So an answer read before a write's commit can never outlive that write's invalidation, even
 //! when it is stored after it. What a caller may see is part of the key ([`key::CallerKey`]):
 //! callers whose rule bindings differ never share an entry. Concurrent misses of one key read
-//! once ([`flight`]): the others wait for that answer.
+//! once ([`flight`]): the others wait for that answer. In the last quarter of an entry's life,
+//! one request reads it again while the others are still served it, so a popular answer is
+//! replaced before it expires rather than stalling every caller when it does.
 
 mod answer;
 mod flight;
@@ -44,8 +46,21 @@ struct Slot {
 struct Entry {
     generations: Box<[u64]>,
     ttl: Duration,
+    stored_at: Instant,
     answer: Arc<Answer>,
 }
+
+impl Entry {
+    /// Whether the entry is in the last quarter of its life, when one request reads it again
+    /// while the others are still served this answer (so a popular answer is replaced before it
+    /// expires, instead of every caller waiting for a read when it does).
+    fn due_for_refresh(&self) -> bool {
+        self.stored_at.elapsed() >= self.ttl.mul_f64(REFRESH_AFTER)
+    }
+}
+
+/// The share of an entry's life after which one request refreshes it ([`Entry::due_for_refresh`]).
+const REFRESH_AFTER: f64 = 0.75;
 
 /// Each entry lives its own collection's duration.
 struct PerEntry;
@@ -165,12 +180,11 @@ impl ResultCache {
         })
     }
 
-    /// The stored answer for `key`, if it is still valid.
-    fn peek(&self, plan: &CollectionPlan, key: &Key) -> Option<Arc<Answer>> {
+    /// The stored entry for `key`, if it is still valid.
+    fn peek(&self, plan: &CollectionPlan, key: &Key) -> Option<Arc<Entry>> {
         self.entries
             .get(key)
             .filter(|entry| plan.current(&entry.generations))
-            .map(|entry| Arc::clone(&entry.answer))
     }
 
     fn count(plan: &CollectionPlan, hit: bool) {
@@ -190,6 +204,7 @@ impl ResultCache {
             let entry = Entry {
                 generations,
                 ttl: plan.ttl,
+                stored_at: Instant::now(),
                 answer,
             };
             self.entries.insert(key, Arc::new(entry));
@@ -236,7 +251,8 @@ pub(crate) enum Lookup {
 impl ResultCache {
     /// Looks `read` up for `principal`. On a miss while another request reads the same key,
     /// waits for that one and looks again (once: if its read failed, this one reads itself).
-    /// On a miss to read, notes the generations before any read.
+    /// A hit on an entry due for refresh, when no other request reads the key, reads it again
+    /// itself. On a miss to read, notes the generations before any read.
     pub(crate) async fn begin(
         &self,
         plans: &CachePlan,
@@ -251,14 +267,19 @@ impl ResultCache {
         let key = Key::new(plans.epoch, collection, read, query, principal);
         let mut waited = false;
         let flight = loop {
-            if let Some(answer) = self.peek(plan, &key) {
+            if let Some(entry) = self.peek(plan, &key) {
+                if entry.due_for_refresh()
+                    && let Some(flight) = self.flights.lead_if_alone(&key)
+                {
+                    break Some(flight);
+                }
                 Self::count(plan, true);
-                return Lookup::Hit(answer);
+                return Lookup::Hit(Arc::clone(&entry.answer));
             }
             match self.flights.join(&key, || self.peek(plan, &key)) {
-                Joined::Found(answer) => {
+                Joined::Found(entry) => {
                     Self::count(plan, true);
-                    return Lookup::Hit(answer);
+                    return Lookup::Hit(Arc::clone(&entry.answer));
                 }
                 Joined::Wait(landing) if !waited => {
                     waited = true;

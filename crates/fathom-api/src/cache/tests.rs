@@ -143,9 +143,9 @@ async fn an_answer_lives_its_collections_duration_and_no_longer() {
     assert!(hit(&cache, &plan, "ticks").await.is_some());
 }
 
-#[tokio::test]
-async fn concurrent_misses_of_one_key_wait_for_the_first_read_instead_of_reading_again() {
-    let cache = Arc::new(ResultCache::new(1 << 20));
+/// A cache shared by tasks, with a read of `tags` under way (missed and not yet finished).
+async fn first_read_under_way() -> (Arc<ResultCache>, Arc<CachePlan>, Option<Box<Pending>>) {
+    let cache = ResultCache::new(1 << 20);
     let plan = Arc::new(cache.plan(&schema()));
     let Lookup::Miss(leader) = cache
         .begin(&plan, "tags", Read::List, None, &Principal::Anonymous)
@@ -153,6 +153,12 @@ async fn concurrent_misses_of_one_key_wait_for_the_first_read_instead_of_reading
     else {
         panic!("an empty cache misses");
     };
+    (cache, plan, leader)
+}
+
+#[tokio::test]
+async fn concurrent_misses_of_one_key_wait_for_the_first_read_instead_of_reading_again() {
+    let (cache, plan, leader) = first_read_under_way().await;
     let waiters: Vec<_> = (0..8)
         .map(|_| {
             let (cache, plan) = (Arc::clone(&cache), Arc::clone(&plan));
@@ -177,14 +183,7 @@ async fn concurrent_misses_of_one_key_wait_for_the_first_read_instead_of_reading
 
 #[tokio::test]
 async fn when_the_first_read_fails_a_waiter_reads_itself() {
-    let cache = Arc::new(ResultCache::new(1 << 20));
-    let plan = Arc::new(cache.plan(&schema()));
-    let Lookup::Miss(leader) = cache
-        .begin(&plan, "tags", Read::List, None, &Principal::Anonymous)
-        .await
-    else {
-        panic!("an empty cache misses");
-    };
+    let (cache, plan, leader) = first_read_under_way().await;
     let waiter = {
         let (cache, plan) = (Arc::clone(&cache), Arc::clone(&plan));
         tokio::spawn(async move {
@@ -201,4 +200,35 @@ async fn when_the_first_read_fails_a_waiter_reads_itself() {
     // The first read fails: its pending read is dropped without an answer.
     drop(leader);
     assert!(waiter.await.expect("joins"), "the waiter reads for itself");
+}
+
+#[tokio::test]
+async fn near_its_end_one_request_refreshes_an_answer_while_the_others_are_still_served_it() {
+    let schema = fathom_schema::parse_schema(
+        "schema.toml",
+        "[collections.ticks]\ncache = \"2s\"\nfields.n = { type = \"integer\" }\n",
+    )
+    .expect("parses");
+    let cache = ResultCache::new(1 << 20);
+    let plan = cache.plan(&schema);
+    fill(&cache, &plan, "ticks", 1).await;
+    assert!(hit(&cache, &plan, "ticks").await.is_some(), "fresh");
+    // Past three quarters of its life (1.5 s), before its end (2 s).
+    tokio::time::sleep(Duration::from_millis(1_600)).await;
+    let Lookup::Miss(refresh) = cache
+        .begin(&plan, "ticks", Read::List, None, &Principal::Anonymous)
+        .await
+    else {
+        panic!("the first request after 1.5 s refreshes");
+    };
+    assert!(
+        hit(&cache, &plan, "ticks").await.is_some(),
+        "the others are served the answer meanwhile, without waiting"
+    );
+    cache.finish(refresh, || answer(2));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        hit(&cache, &plan, "ticks").await.is_some(),
+        "the refreshed answer lives a full duration from its read"
+    );
 }
