@@ -11,6 +11,7 @@ mod ddl;
 mod events;
 mod idempotency;
 pub(crate) mod identity;
+pub(crate) mod totp;
 mod migrate;
 mod numeric;
 mod plan;

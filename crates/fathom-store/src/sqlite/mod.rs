@@ -10,6 +10,7 @@ mod events;
 mod get_sql;
 mod idempotency;
 pub(crate) mod identity;
+pub(crate) mod totp;
 mod migrate;
 mod pool;
 mod records;
