@@ -129,7 +129,9 @@ fn associated_data(user: &str) -> Vec<u8> {
 }
 
 fn unreadable() -> StoreError {
-    StoreError::internal("a stored TOTP secret does not open (altered, or sealed under a key this server does not hold)")
+    StoreError::internal(
+        "a stored TOTP secret does not open (altered, or sealed under a key this server does not hold)",
+    )
 }
 
 impl Store {
@@ -283,7 +285,9 @@ impl Store {
         user: Uuid,
         hashes: Vec<String>,
     ) -> Result<(), StoreError> {
-        on_writer!(self, |conn| sql::replace_recovery_codes(conn, user, &hashes))
+        on_writer!(self, |conn| sql::replace_recovery_codes(
+            conn, user, &hashes
+        ))
     }
 
     /// Accepts the code of time step `step` once: `false` when it, or a later step, was

@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
 use super::{
-    admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared, totp, webhooks,
+    admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared, totp,
+    webhooks,
 };
 use crate::HttpConfig;
 

@@ -20,7 +20,8 @@ fn code(description: &str) -> Value {
     json!({ "type": "string", "minLength": 1, "maxLength": 64, "description": description, "examples": ["123456"] })
 }
 
-const FRESH: &str = "A current 6-digit code from the authenticator app, or an unused recovery code.";
+const FRESH: &str =
+    "A current 6-digit code from the authenticator app, or an unused recovery code.";
 
 /// The path items.
 pub fn paths() -> Vec<(String, Value)> {
@@ -141,7 +142,10 @@ pub fn paths() -> Vec<(String, Value)> {
 pub fn schemas() -> Map<String, Value> {
     let mut out = Map::new();
     let mut challenge = Map::new();
-    challenge.insert("second_factor_required".into(), json!({ "type": "boolean", "const": true }));
+    challenge.insert(
+        "second_factor_required".into(),
+        json!({ "type": "boolean", "const": true }),
+    );
     challenge.insert(
         "challenge".into(),
         json!({ "type": "string", "description": "Send it with a code to `/login/second-factor`. Single use; keep it secret." }),
@@ -160,7 +164,10 @@ pub fn schemas() -> Map<String, Value> {
     );
 
     let mut status = Map::new();
-    status.insert("enabled".into(), json!({ "type": "boolean", "description": "Whether sign-in asks for a TOTP code." }));
+    status.insert(
+        "enabled".into(),
+        json!({ "type": "boolean", "description": "Whether sign-in asks for a TOTP code." }),
+    );
     status.insert(
         "enabled_at".into(),
         json!({ "type": ["string", "null"], "format": "date-time", "description": "When it was turned on (UTC)." }),
@@ -170,24 +177,45 @@ pub fn schemas() -> Map<String, Value> {
         "recovery_codes_left".into(),
         json!({ "type": "integer", "minimum": 0, "description": "Unused recovery codes." }),
     );
-    out.insert("TotpStatus".into(), object("The TOTP factor's state", status));
+    out.insert(
+        "TotpStatus".into(),
+        object("The TOTP factor's state", status),
+    );
 
     let mut enrolment = Map::new();
     enrolment.insert(
         "otpauth_uri".into(),
         json!({ "type": "string", "description": "`otpauth://totp/<issuer>:<account>?secret=...&issuer=...`: show it as a QR code." }),
     );
-    enrolment.insert("secret".into(), text("The secret in base32, for typing into the app."));
+    enrolment.insert(
+        "secret".into(),
+        text("The secret in base32, for typing into the app."),
+    );
     enrolment.insert("issuer".into(), text("`auth.totp.issuer`."));
-    enrolment.insert("account".into(), text("The account's email, as the app shows it."));
-    enrolment.insert("algorithm".into(), json!({ "type": "string", "const": "SHA1" }));
+    enrolment.insert(
+        "account".into(),
+        text("The account's email, as the app shows it."),
+    );
+    enrolment.insert(
+        "algorithm".into(),
+        json!({ "type": "string", "const": "SHA1" }),
+    );
     enrolment.insert("digits".into(), json!({ "type": "integer", "const": 6 }));
     enrolment.insert("period".into(), json!({ "type": "integer", "const": 30 }));
-    enrolment.insert("expires_at".into(), timestamp("Confirm before this instant (UTC)."));
-    out.insert("TotpEnrolment".into(), object("A pending TOTP secret", enrolment));
+    enrolment.insert(
+        "expires_at".into(),
+        timestamp("Confirm before this instant (UTC)."),
+    );
+    out.insert(
+        "TotpEnrolment".into(),
+        object("A pending TOTP secret", enrolment),
+    );
 
     let mut recovery = Map::new();
-    recovery.insert("enabled".into(), json!({ "type": "boolean", "const": true }));
+    recovery.insert(
+        "enabled".into(),
+        json!({ "type": "boolean", "const": true }),
+    );
     recovery.insert(
         "recovery_codes".into(),
         json!({
@@ -196,14 +224,20 @@ pub fn schemas() -> Map<String, Value> {
             "description": "Each signs in once in place of a TOTP code. Shown only now.",
         }),
     );
-    out.insert("TotpRecoveryCodes".into(), object("Recovery codes, shown once", recovery));
+    out.insert(
+        "TotpRecoveryCodes".into(),
+        object("Recovery codes, shown once", recovery),
+    );
 
     out.insert(
         "TotpEnrolRequest".into(),
         request(
             "A TOTP enrolment (send `{}` when TOTP is not on yet)",
             &[],
-            &[("code", code(&format!("Needed when TOTP is already on. {FRESH}")))],
+            &[(
+                "code",
+                code(&format!("Needed when TOTP is already on. {FRESH}")),
+            )],
         ),
     );
     out.insert(

@@ -11,7 +11,6 @@ mod ddl;
 mod events;
 mod idempotency;
 pub(crate) mod identity;
-pub(crate) mod totp;
 mod migrate;
 mod numeric;
 mod plan;
@@ -21,6 +20,7 @@ pub mod scratch;
 mod sessions;
 #[cfg(test)]
 mod tests;
+pub(crate) mod totp;
 mod values;
 
 use std::str::FromStr;

@@ -10,10 +10,10 @@ mod events;
 mod get_sql;
 mod idempotency;
 pub(crate) mod identity;
-pub(crate) mod totp;
 mod migrate;
 mod pool;
 mod records;
+pub(crate) mod totp;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -72,7 +72,9 @@ pub(crate) fn replace_recovery_codes(
         )
         .map_err(from_sqlite)?;
     for hash in hashes {
-        insert.execute(params![id(user), hash]).map_err(from_sqlite)?;
+        insert
+            .execute(params![id(user), hash])
+            .map_err(from_sqlite)?;
     }
     Ok(())
 }
@@ -169,7 +171,10 @@ pub(crate) fn record_failure(
         .prepare_cached(
             "SELECT \"failures\", \"locked_until\" FROM \"_fathom_totp\" WHERE \"user_id\" = ?1",
         )
-        .and_then(|mut s| s.query_row([id(user)], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .and_then(|mut s| {
+            s.query_row([id(user)], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })
         .map_err(from_sqlite)?;
     let Some((failures, locked)) = current else {
         return Ok(None);

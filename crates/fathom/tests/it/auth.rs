@@ -21,5 +21,5 @@ mod registration;
 mod sessions;
 mod single_use;
 mod smtp;
-mod totp;
 pub mod support;
+mod totp;

@@ -118,7 +118,13 @@ mod tests {
         assert!(is_totp_code(&code));
         assert!(matching_step(&totp, &code).is_some());
         let uri = uri(&totp).unwrap();
-        assert!(uri.starts_with("otpauth://totp/Fathom:ada%40example.com?"), "{uri}");
-        assert!(uri.contains(&format!("secret={}", secret.as_str())), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Fathom:ada%40example.com?"),
+            "{uri}"
+        );
+        assert!(
+            uri.contains(&format!("secret={}", secret.as_str())),
+            "{uri}"
+        );
     }
 }

@@ -20,13 +20,17 @@ use crate::envelope::envelope;
 use crate::error::ApiError;
 
 async fn caller_user(state: &AppState, caller: &Caller) -> Result<User, ApiError> {
-    state.store.user_by_id(caller.user_id).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unauthorized,
-            "The account of this access token no longer exists.",
-            "Sign in again.",
-        )
-    })
+    state
+        .store
+        .user_by_id(caller.user_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthorized,
+                "The account of this access token no longer exists.",
+                "Sign in again.",
+            )
+        })
 }
 
 fn not_pending() -> ApiError {

@@ -28,7 +28,11 @@ pub struct TotpFixture {
 }
 
 fn new_totp() -> (String, Totp) {
-    let bytes = [uuid::Uuid::new_v4().into_bytes(), uuid::Uuid::new_v4().into_bytes()].concat();
+    let bytes = [
+        uuid::Uuid::new_v4().into_bytes(),
+        uuid::Uuid::new_v4().into_bytes(),
+    ]
+    .concat();
     let secret = Secret::try_from(bytes).expect("a secret");
     let base32 = secret.to_base32();
     let totp = Builder::new().with_secret(secret).build().expect("a TOTP");
@@ -68,8 +72,7 @@ async fn turn_on(app: &TestApp, user: uuid::Uuid, secret: &str, recovery: &[&str
 impl TotpFixture {
     pub async fn new(app: &TestApp) -> Self {
         let signin_email = "totp-signin@example.com";
-        let (user, signin_token) =
-            mint_user(&app.store, &app.auth, signin_email, &["user"]).await;
+        let (user, signin_token) = mint_user(&app.store, &app.auth, signin_email, &["user"]).await;
         let (secret, signin) = new_totp();
         turn_on(app, user, &secret, &[RECOVERY]).await;
         let body = json!({ "email": signin_email, "password": TEST_ADMIN_PASSWORD });

@@ -141,7 +141,14 @@ async fn new_recovery_codes_and_a_new_secret_need_a_fresh_factor() {
     let token = account(&app, "renew@example.com").await;
     let (totp, old) = enable(&app, &token).await;
 
-    let unproven = call(&app, Method::POST, "/totp/recovery-codes", &token, &json!({})).await;
+    let unproven = call(
+        &app,
+        Method::POST,
+        "/totp/recovery-codes",
+        &token,
+        &json!({}),
+    )
+    .await;
     assert_problem(unproven, 400, "validation_failed").await;
     let renewed = call(
         &app,

@@ -83,7 +83,12 @@ async fn brute_force_of_the_second_factor_stops_per_challenge_and_per_account() 
     }
     let locked = second_factor(&app, &second, &code_at(&totp, 1)).await;
     let retry = header(&locked, "retry-after").expect("Retry-After");
-    assert!(retry.parse::<u64>().is_ok_and(|s| s > 0 && s <= 15 * 60 + 1), "{retry}");
+    assert!(
+        retry
+            .parse::<u64>()
+            .is_ok_and(|s| s > 0 && s <= 15 * 60 + 1),
+        "{retry}"
+    );
     assert_problem(locked, 429, "second_factor_locked").await;
     let third = password_step(&app, email).await;
     let still = second_factor(&app, &third, &code_at(&totp, 1)).await;
@@ -123,4 +128,30 @@ async fn an_expired_challenge_is_refused() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let late = second_factor(&app, &challenge, &code_at(&totp, 1)).await;
     assert_problem(late, 401, "challenge_invalid").await;
+}
+
+/// Two nodes on one PostgreSQL database: a code accepted on one is refused on the other (the
+/// last accepted step lives in the database, not in a node). Skipped on SQLite (one node).
+#[tokio::test]
+async fn a_code_accepted_on_one_node_is_refused_on_another() {
+    let Some(nodes) = crate::helpers::spawn_nodes_with(crate::auth::support::SCHEMA, 2, |c| {
+        c.auth.rate_limits.login = 0;
+        c.auth.rate_limits.register = 0;
+        c.rate_limits.enabled = false;
+    })
+    .await
+    else {
+        return;
+    };
+    let (first, second) = (&nodes[0], &nodes[1]);
+    let email = "nodes@example.com";
+    let token = account(first, email).await;
+    let (totp, _) = enable(first, &token).await;
+    let code = code_at(&totp, 1);
+
+    let on_first = password_step(first, email).await;
+    assert_eq!(second_factor(first, &on_first, &code).await.status(), 200);
+    let on_second = password_step(second, email).await;
+    let replay = second_factor(second, &on_second, &code).await;
+    assert_problem(replay, 401, "second_factor_invalid").await;
 }

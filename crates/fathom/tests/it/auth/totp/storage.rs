@@ -55,11 +55,20 @@ async fn assert_sealed(app: &TestApp, email: &str, prefix: &str) {
     let stored = stored_secrets(app).await;
     assert_eq!(stored.len(), 1, "{stored:?}");
     assert!(stored[0].starts_with(prefix), "{}", stored[0]);
-    assert!(!stored[0].contains(&secret), "the secret is stored in clear");
+    assert!(
+        !stored[0].contains(&secret),
+        "the secret is stored in clear"
+    );
     let bytes = database_bytes(app);
-    assert!(!contains(&bytes, &secret), "the database file holds the secret in clear");
+    assert!(
+        !contains(&bytes, &secret),
+        "the database file holds the secret in clear"
+    );
     for code in &recovery {
-        assert!(!contains(&bytes, code), "the database file holds a recovery code");
+        assert!(
+            !contains(&bytes, code),
+            "the database file holds a recovery code"
+        );
     }
 }
 

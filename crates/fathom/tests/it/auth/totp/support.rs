@@ -100,10 +100,7 @@ pub async fn password_step(app: &TestApp, email: &str) -> String {
     assert_eq!(data["second_factor_required"], true, "{body}");
     assert!(data.get("access_token").is_none(), "{body}");
     assert!(data.get("refresh_token").is_none(), "{body}");
-    data["challenge"]
-        .as_str()
-        .expect("a challenge")
-        .to_owned()
+    data["challenge"].as_str().expect("a challenge").to_owned()
 }
 
 /// The second step: `POST /login/second-factor`.
