@@ -33,7 +33,7 @@ fn new_totp() -> (String, Totp) {
         uuid::Uuid::new_v4().into_bytes(),
     ]
     .concat();
-    let secret = Secret::try_from(bytes).expect("a secret");
+    let secret = Secret::from(bytes);
     let base32 = secret.to_base32();
     let totp = Builder::new().with_secret(secret).build().expect("a TOTP");
     (base32, totp)
