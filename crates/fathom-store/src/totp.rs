@@ -197,20 +197,32 @@ impl Store {
             .map_err(|_| unreadable())
     }
 
-    /// The account's TOTP factor, secrets opened; `None` when it never enrolled.
-    pub async fn totp_factor(&self, user: Uuid) -> Result<Option<TotpFactor>, StoreError> {
-        let raw = match &*self.backend {
+    /// The account's TOTP row as stored.
+    async fn raw_totp(&self, user: Uuid) -> Result<Option<RawTotp>, StoreError> {
+        match &*self.backend {
             Backend::Sqlite(s) => {
                 s.pool
                     .read(move |conn| crate::sqlite::totp::factor(conn, user))
-                    .await?
+                    .await
             }
             Backend::Postgres(p) => {
                 let client = p.client().await?;
-                crate::postgres::totp::factor(&client, user).await?
+                crate::postgres::totp::factor(&client, user).await
             }
-        };
-        let Some(raw) = raw else {
+        }
+    }
+
+    /// Whether the account has TOTP on (read on every password sign-in: opens no secret).
+    pub async fn totp_enabled(&self, user: Uuid) -> Result<bool, StoreError> {
+        Ok(self
+            .raw_totp(user)
+            .await?
+            .is_some_and(|raw| raw.secret.is_some()))
+    }
+
+    /// The account's TOTP factor, secrets opened; `None` when it never enrolled.
+    pub async fn totp_factor(&self, user: Uuid) -> Result<Option<TotpFactor>, StoreError> {
+        let Some(raw) = self.raw_totp(user).await? else {
             return Ok(None);
         };
         let now = fathom_schema::value::now_timestamp();

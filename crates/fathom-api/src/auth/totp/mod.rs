@@ -95,11 +95,14 @@ impl Proof {
 /// The `code` of a body: a TOTP code or a recovery code.
 pub(super) fn code_field(body: &Map<String, Value>) -> Result<String, ApiError> {
     match body.get("code") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 64 => Ok(s.trim().to_owned()),
+        // Any 1 to 64 characters are a code to check (blank ones simply do not match).
+        Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 64 => {
+            Ok(s.trim().to_owned())
+        }
         _ => Err(ApiError::new(
             ErrorCode::ValidationFailed,
             "The field `code` is required: a current code from the authenticator app, or a recovery code.",
-            "Send `code` as a string of 6 digits, or one of the recovery codes.",
+            "Send `code` as a string of 6 digits, or one of the recovery codes (at most 64 characters).",
         )
         .with_field("code", "required", "The field `code` is required.")),
     }

@@ -26,12 +26,7 @@ pub(crate) async fn challenge_if_enabled(
     state: &AppState,
     user: &User,
 ) -> Result<Option<Response>, ApiError> {
-    let enabled = state
-        .store
-        .totp_factor(user.id)
-        .await?
-        .is_some_and(|f| f.enabled());
-    if !enabled {
+    if !state.store.totp_enabled(user.id).await? {
         return Ok(None);
     }
     let settings = &state.auth.settings.totp;

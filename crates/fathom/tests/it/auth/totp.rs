@@ -3,6 +3,7 @@
 //! expired challenges, disabling with a fresh factor, and secrets sealed at rest. Codes are
 //! computed in the tests with totp-rs from the secret in the `otpauth://` URI.
 
+mod audit;
 mod enrolment;
 mod signin;
 mod storage;
