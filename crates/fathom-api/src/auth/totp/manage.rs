@@ -13,7 +13,7 @@ use serde_json::{Map, json};
 
 use super::super::caller::Caller;
 use super::super::tokens::{audit, timestamp_after};
-use super::{code_field, codes, not_enabled, verify_factor};
+use super::{bad_code, code_field, codes, not_enabled, optional_code, verify_factor};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope;
@@ -73,13 +73,14 @@ pub(super) async fn enrol(
 ) -> Result<Response, ApiError> {
     let user = caller_user(&state, &caller).await?;
     let settings = &state.auth.settings.totp;
+    let code = optional_code(&body)?;
     if let Some(factor) = state
         .store
         .totp_factor(user.id)
         .await?
         .filter(|f| f.enabled())
     {
-        let code = code_field(&body)?;
+        let code = code.ok_or_else(bad_code)?;
         verify_factor(&state, &user, &factor, &code, "totp_enrol").await?;
     }
     let secret = codes::new_secret()?;

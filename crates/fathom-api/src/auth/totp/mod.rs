@@ -94,18 +94,29 @@ impl Proof {
 
 /// The `code` of a body: a TOTP code or a recovery code.
 pub(super) fn code_field(body: &Map<String, Value>) -> Result<String, ApiError> {
+    optional_code(body)?.ok_or_else(bad_code)
+}
+
+/// The `code` of a body that may leave it out (an enrolment while TOTP is off); one that is
+/// there must still be a code.
+pub(super) fn optional_code(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     match body.get("code") {
+        None => Ok(None),
         // Any 1 to 64 characters are a code to check (blank ones simply do not match).
         Some(Value::String(s)) if !s.is_empty() && s.chars().count() <= 64 => {
-            Ok(s.trim().to_owned())
+            Ok(Some(s.trim().to_owned()))
         }
-        _ => Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            "The field `code` is required: a current code from the authenticator app, or a recovery code.",
-            "Send `code` as a string of 6 digits, or one of the recovery codes (at most 64 characters).",
-        )
-        .with_field("code", "required", "The field `code` is required.")),
+        Some(_) => Err(bad_code()),
     }
+}
+
+pub(super) fn bad_code() -> ApiError {
+    ApiError::new(
+        ErrorCode::ValidationFailed,
+        "The field `code` is required: a current code from the authenticator app, or a recovery code.",
+        "Send `code` as a string of 6 digits, or one of the recovery codes (at most 64 characters).",
+    )
+    .with_field("code", "required", "The field `code` is required.")
 }
 
 fn invalid_factor() -> ApiError {

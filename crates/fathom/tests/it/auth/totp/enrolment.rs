@@ -16,6 +16,16 @@ async fn enrolment_answers_a_uri_and_is_on_only_after_a_confirming_code() {
     assert_eq!(before["enabled"], false, "{before}");
     assert_eq!(before["pending"], false, "{before}");
 
+    // A `code` that is there must be a code, even where none is needed.
+    let malformed = call(
+        &app,
+        Method::POST,
+        "/totp",
+        &token,
+        &json!({"code": 123456}),
+    )
+    .await;
+    assert_problem(malformed, 400, "validation_failed").await;
     let (totp, data) = enrol(&app, &token).await;
     let uri = data["otpauth_uri"].as_str().unwrap();
     assert!(
