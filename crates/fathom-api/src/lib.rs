@@ -35,7 +35,7 @@ use fathom_schema::Schema;
 
 pub use auth::{
     AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
-    issue_api_key, parse_scopes, rotate_signing_key,
+    TotpSettings, issue_api_key, parse_scopes, rotate_signing_key,
 };
 pub use cache::{CachePlan, ResultCache};
 pub use config::{HttpConfig, MetricsExposure, RequestLog};

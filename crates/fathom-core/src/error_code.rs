@@ -127,6 +127,18 @@ pub enum ErrorCode {
     WebhookUrlUnresolvable,
     /// The webhook's event filter does not parse or does not check against a selected collection.
     WebhookFilterInvalid,
+    // TOTP second factor (issue 19 part 2).
+    /// The TOTP code or recovery code is wrong, or was already used (a code is accepted once).
+    SecondFactorInvalid,
+    /// The sign-in challenge is unknown, expired, already used, or out of attempts: sign in
+    /// with the password again.
+    ChallengeInvalid,
+    /// Too many wrong second factors for this account: they are refused until `Retry-After`.
+    SecondFactorLocked,
+    /// The account has no TOTP factor on (disabling it, or new recovery codes, need one).
+    TotpNotEnabled,
+    /// No TOTP enrolment awaits confirmation (none was started, or it expired).
+    TotpNotPending,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -188,6 +200,11 @@ impl ErrorCode {
         Self::WebhookDestinationBlocked,
         Self::WebhookUrlUnresolvable,
         Self::WebhookFilterInvalid,
+        Self::SecondFactorInvalid,
+        Self::ChallengeInvalid,
+        Self::SecondFactorLocked,
+        Self::TotpNotEnabled,
+        Self::TotpNotPending,
         Self::Internal,
     ];
 
@@ -248,6 +265,11 @@ impl ErrorCode {
             Self::WebhookDestinationBlocked => "webhook_destination_blocked",
             Self::WebhookUrlUnresolvable => "webhook_url_unresolvable",
             Self::WebhookFilterInvalid => "webhook_filter_invalid",
+            Self::SecondFactorInvalid => "second_factor_invalid",
+            Self::ChallengeInvalid => "challenge_invalid",
+            Self::SecondFactorLocked => "second_factor_locked",
+            Self::TotpNotEnabled => "totp_not_enabled",
+            Self::TotpNotPending => "totp_not_pending",
             Self::Internal => "internal_error",
         }
     }
@@ -299,6 +321,9 @@ impl ErrorCode {
             | Self::WebhookDestinationBlocked
             | Self::WebhookUrlUnresolvable
             | Self::WebhookFilterInvalid => 400,
+            Self::SecondFactorInvalid | Self::ChallengeInvalid => 401,
+            Self::SecondFactorLocked => 429,
+            Self::TotpNotEnabled | Self::TotpNotPending => 409,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -363,6 +388,11 @@ impl ErrorCode {
             Self::WebhookDestinationBlocked => "Webhook destination blocked",
             Self::WebhookUrlUnresolvable => "Webhook host does not resolve",
             Self::WebhookFilterInvalid => "Invalid webhook filter",
+            Self::SecondFactorInvalid => "Second factor not accepted",
+            Self::ChallengeInvalid => "Sign-in challenge not valid",
+            Self::SecondFactorLocked => "Second factor locked",
+            Self::TotpNotEnabled => "TOTP not enabled",
+            Self::TotpNotPending => "No TOTP enrolment pending",
             Self::Internal => "Internal server error",
         }
     }

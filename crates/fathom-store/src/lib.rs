@@ -25,6 +25,7 @@ mod spans;
 mod sqlite;
 mod statements;
 mod stats;
+mod totp;
 mod webhooks;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub use record::{Deleted, ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteRe
 pub use sqlite::backup::{BackupInfo, BackupReport};
 pub use sqlite::{Durability, SqliteOptions};
 pub use stats::{StoreStats, WriterMetrics};
+pub use totp::{RawTotp, TotpFactor};
 
 /// Online backup and restore of a SQLite database file (PostgreSQL has its own tools:
 /// `pg_dump`, base backups).

@@ -22,6 +22,7 @@ mod sessions;
 mod smtp;
 mod throttle;
 mod tokens;
+mod totp;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub use mailbox::{Mail, Mailbox};
 pub use notify::MailSettings;
 pub use smtp::SmtpMailer;
 pub(crate) use tokens::user_json;
+pub use totp::TotpSettings;
 
 use crate::AppState;
 use crate::rate_limit::{AuthLimiters, AuthRateLimits, ClientRateLimit};
@@ -73,6 +75,8 @@ pub struct AuthSettings {
     pub api_limits: crate::limits::ApiRateLimits,
     /// Where every rate limit is counted: on the node, or in Redis for the whole cluster.
     pub limiter: fathom_limits::Limiter,
+    /// The TOTP second factor (`[auth.totp]`).
+    pub totp: TotpSettings,
 }
 
 /// Everything the auth endpoints share.
@@ -173,7 +177,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             Router::new()
                 .route("/login", post(tokens::login))
                 // Guessing the current password with a stolen access token is a login guess.
-                .route("/password", post(account::change_password)),
+                .route("/password", post(account::change_password))
+                // So is every route that checks a TOTP or recovery code.
+                .merge(totp::routes()),
         ))
         .merge(limited(
             &limits.refresh,

@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fathom_auth::{Lane, TokenSubject, generate_token, hash_token};
 use fathom_core::ErrorCode;
-pub(super) use fathom_schema::value::timestamp_after;
+pub(crate) use fathom_schema::value::timestamp_after;
 use fathom_store::{AuditEntry, RefreshOutcome, Session, User};
 use serde_json::{Map, Value, json};
 
@@ -213,8 +213,23 @@ pub async fn login(
     state.store.record_login_success(user.id, rehashed).await?;
     auth.throttle.succeeded(&email, ip).await;
     auth.sign_ins.record(SignIn::Success);
+    // The password is right; an account with a second factor gets a challenge, not tokens.
+    if let Some(challenge) = super::totp::challenge_if_enabled(&state, &user).await? {
+        return Ok(challenge);
+    }
+    start_session(&state, &parts.headers, &user).await
+}
+
+/// The end of every successful sign-in, whatever proved it: a new session for `user` and
+/// Fathom's token pair, audited as a successful login.
+pub(crate) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<Response, ApiError> {
+    let auth = &state.auth;
     let refresh = generate_token();
-    let (agent, ip) = client_details(&parts.headers, ip);
+    let (agent, ip) = client_details(headers, crate::client_ip::current());
     let session = state
         .store
         .create_session(
@@ -226,8 +241,8 @@ pub async fn login(
         )
         .await?;
     let ring = auth.keys.ring(&state.store, false).await;
-    let data = token_pair(&state, &ring, &user, &session, refresh)?;
-    audit(&state, "login", "success", Some(user.id.to_string()), None).await;
+    let data = token_pair(state, &ring, user, &session, refresh)?;
+    audit(state, "login", "success", Some(user.id.to_string()), None).await;
     Ok(envelope(data, Map::new()).into_response())
 }
 

@@ -129,7 +129,7 @@ fn add_headers(response: &mut Value, headers: &[(String, Value)]) {
 /// The responses of an operation behind the per-client rate limit: every answer carries the
 /// `RateLimit-*` headers, and a 429 with `Retry-After` joins the error statuses. The problem
 /// responses are written out rather than referenced because a `$ref` cannot add headers.
-fn rate_limited(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
+pub(super) fn rate_limited(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
     let limit_headers: Vec<(String, Value)> = RATE_LIMIT_HEADERS
         .iter()
         .map(|(name, component)| ((*name).to_owned(), component_ref("headers", component)))
@@ -159,7 +159,7 @@ fn rate_limited(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
 }
 
 /// A sentence every rate-limited operation's description ends with.
-const RATE_LIMITED: &str = " Rate limited per client address: every answer carries the `RateLimit-Policy` \
+pub(super) const RATE_LIMITED: &str = " Rate limited per client address: every answer carries the `RateLimit-Policy` \
 and `RateLimit` fields, and past the limit the answer is 429 `too_many_requests` with `Retry-After`.";
 
 /// A 2xx response without a body.
@@ -272,11 +272,19 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                      for this account after `auth.lockout_threshold` failures from it) is the same \
                      401 `invalid_credentials`. 403 `email_not_verified` answers the right password \
                      of an unverified account when `auth.require_verified_email` is on; 429 when \
-                     the client address is over its share of password hashing.{RATE_LIMITED}"
+                     the client address is over its share of password hashing. The right password \
+                     of an account with TOTP on answers 202 with a short-lived `challenge` instead \
+                     of tokens: finish at `/login/second-factor`.{RATE_LIMITED}"
                 ),
                 "requestBody": body("LoginRequest"),
                 "responses": rate_limited(
-                    &[("200", pair())],
+                    &[
+                        ("200", pair()),
+                        ("202", ok(
+                            "The password is right and the account has TOTP on: the challenge to answer at `/login/second-factor`.",
+                            single_envelope("SecondFactorChallenge"),
+                        )),
+                    ],
                     &statuses(&[&BODY_ERRORS, &[401, 403], &SERVER_ERRORS]),
                 ),
             }}),

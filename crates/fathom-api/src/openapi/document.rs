@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
 use super::{
-    admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared, webhooks,
+    admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared, totp,
+    webhooks,
 };
 use crate::HttpConfig;
 
@@ -172,6 +173,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         .chain(events::paths())
         .chain(operations::service_paths())
         .chain(realtime::paths())
+        .chain(totp::paths())
     {
         paths.insert(path, item);
     }
@@ -191,6 +193,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     component_schemas.extend(webhooks::schemas());
     component_schemas.extend(realtime::schemas());
     component_schemas.extend(events::schemas());
+    component_schemas.extend(totp::schemas());
 
     component_schemas.insert("Meta".into(), shared::meta_schema());
     component_schemas.insert("ListMeta".into(), shared::list_meta_schema());

@@ -19,6 +19,7 @@ mod safe_writes;
 mod schemas;
 mod shaping;
 mod shared;
+mod totp;
 mod webhooks;
 
 use axum::Router;

@@ -20,6 +20,7 @@ pub mod scratch;
 mod sessions;
 #[cfg(test)]
 mod tests;
+pub(crate) mod totp;
 mod values;
 
 use std::str::FromStr;

@@ -13,6 +13,7 @@ pub(crate) mod identity;
 mod migrate;
 mod pool;
 mod records;
+pub(crate) mod totp;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -59,6 +59,8 @@ pub struct AuthConfig {
     /// again; 0 reads it on every request. A node forgets a session at once when it ends it
     /// itself; on other nodes a revoked session's access tokens keep working for up to this.
     pub session_cache_ms: u64,
+    /// `[auth.totp]`: the TOTP second factor.
+    pub totp: super::TotpConfig,
 }
 
 impl Default for AuthConfig {
@@ -82,6 +84,7 @@ impl Default for AuthConfig {
             trusted_proxies: Vec::new(),
             allow_registration: true,
             session_cache_ms: 1_000,
+            totp: super::TotpConfig::default(),
         }
     }
 }
@@ -143,6 +146,7 @@ impl AuthConfig {
                 self.session_cache_ms
             )));
         }
+        self.totp.validate()?;
         self.proxies().map(|_| ())
     }
 

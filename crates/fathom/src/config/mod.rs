@@ -21,6 +21,7 @@ mod purge;
 mod rate_limits;
 mod realtime;
 mod report;
+mod totp;
 mod webhooks;
 
 pub use audit::AuditConfig;
@@ -37,6 +38,7 @@ pub use otel::OtelConfig;
 pub use purge::PurgeConfig;
 pub use rate_limits::{ClassQuotaConfig, RateLimitsConfig, RedisConfig};
 pub use realtime::RealtimeConfig;
+pub use totp::TotpConfig;
 pub use webhooks::WebhooksConfig;
 
 use figment::Figment;

@@ -22,3 +22,4 @@ mod sessions;
 mod single_use;
 mod smtp;
 pub mod support;
+mod totp;

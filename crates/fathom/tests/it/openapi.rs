@@ -6,6 +6,7 @@
 mod accounts;
 mod check;
 mod conformance;
+mod totp_fixture;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -192,6 +193,7 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("auth", "/api/v1/auth/register", "post", false),
     ("auth", "/api/v1/auth/verify", "post", false),
     ("auth", "/api/v1/auth/login", "post", false),
+    ("auth", "/api/v1/auth/login/second-factor", "post", false),
     ("auth", "/api/v1/auth/refresh", "post", false),
     ("auth", "/api/v1/auth/logout", "post", true),
     ("auth", "/api/v1/auth/me", "get", true),
@@ -201,6 +203,11 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("auth", "/api/v1/auth/password-reset/confirm", "post", false),
     ("auth", "/api/v1/auth/sessions", "get", true),
     ("auth", "/api/v1/auth/sessions", "delete", true),
+    ("auth", "/api/v1/auth/totp", "get", true),
+    ("auth", "/api/v1/auth/totp", "post", true),
+    ("auth", "/api/v1/auth/totp", "delete", true),
+    ("auth", "/api/v1/auth/totp/confirm", "post", true),
+    ("auth", "/api/v1/auth/totp/recovery-codes", "post", true),
     ("auth", "/api/v1/auth/sessions/{id}", "delete", true),
     ("auth", "/api/v1/auth/jwks.json", "get", false),
     ("admin", "/api/v1/admin/users", "get", true),

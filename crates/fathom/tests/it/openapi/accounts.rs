@@ -43,6 +43,8 @@ pub struct Accounts {
     api_key_id: String,
     /// A webhook endpoint (to a closed loopback port, allow-listed in this test).
     webhook_id: String,
+    /// The accounts of the TOTP operations.
+    totp: super::totp_fixture::TotpFixture,
 }
 
 /// Creates a verified user directly in the store (as `fathom users create-admin` does).
@@ -113,6 +115,7 @@ impl Accounts {
         let hook = json!({ "url": "http://127.0.0.1:9/hook" });
         let created = app.post_json("/api/v1/admin/webhooks", &hook).await;
         let webhook_id = text(&json_with_status(created, 201).await, "/data/id").to_owned();
+        let totp = super::totp_fixture::TotpFixture::new(app).await;
 
         Self {
             admin,
@@ -124,6 +127,7 @@ impl Accounts {
             reset_token,
             api_key_id,
             webhook_id,
+            totp,
         }
     }
 
@@ -154,6 +158,9 @@ impl Accounts {
         };
         let admin = |body: Option<Value>| with(&self.admin, path.to_owned(), body);
         let member_path = || path.replace("{id}", self.member_id());
+        if let Some(call) = self.totp.call(method, path) {
+            return call;
+        }
         match (method, path.trim_start_matches("/api/v1")) {
             ("post", "/auth/register") => {
                 public(json!({ "email": NEWCOMER_EMAIL, "password": PASSWORD }))
