@@ -12,6 +12,7 @@ mod events;
 mod idempotency;
 pub(crate) mod identity;
 mod migrate;
+pub(crate) mod oauth;
 mod numeric;
 mod plan;
 mod records;
