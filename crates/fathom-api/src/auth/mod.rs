@@ -17,6 +17,7 @@ mod hashing;
 mod keys;
 mod mailbox;
 mod notify;
+pub mod oauth;
 mod profile;
 mod sessions;
 mod smtp;
@@ -73,6 +74,8 @@ pub struct AuthSettings {
     pub api_limits: crate::limits::ApiRateLimits,
     /// Where every rate limit is counted: on the node, or in Redis for the whole cluster.
     pub limiter: fathom_limits::Limiter,
+    /// OAuth2 / OpenID Connect providers and the client redirect URIs (`oauth`).
+    pub oauth: oauth::OAuthSettings,
 }
 
 /// Everything the auth endpoints share.
@@ -172,6 +175,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             &limits.login,
             Router::new()
                 .route("/login", post(tokens::login))
+                .merge(oauth::sign_in_routes())
                 // Guessing the current password with a stolen access token is a login guess.
                 .route("/password", post(account::change_password)),
         ))
@@ -203,6 +207,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/sessions/{id}", delete(sessions::revoke_one))
         .route("/jwks.json", get(keys::jwks))
+        .merge(oauth::identity_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::client_ip::remember,
