@@ -14,6 +14,8 @@ mod hashing;
 mod jwks;
 mod jwt;
 mod lockout;
+mod oauth;
+mod oauth_idp;
 mod profile;
 mod rate_limit;
 mod refresh;
