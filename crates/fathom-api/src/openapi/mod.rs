@@ -12,6 +12,7 @@ mod docs;
 mod document;
 mod events;
 mod metrics;
+mod oauth;
 mod operations;
 mod rate_limits;
 mod realtime;
