@@ -6,11 +6,11 @@
 
 use uuid::Uuid;
 
+use crate::Backend;
 use crate::Store;
 use crate::error::StoreError;
 use crate::identity::{NewUser, User, on_reader, on_writer};
 use crate::sqlite::identity as sql;
-use crate::Backend;
 
 /// The password hash of an account that has no usable password (made by an OAuth sign-in). It
 /// is not a PHC string, so no password ever matches it; sign-in code checks for it first.
@@ -160,7 +160,10 @@ impl Store {
 
     /// Takes the flow with this state hash: exactly one concurrent caller gets it, and an
     /// expired flow is nobody's.
-    pub async fn take_oauth_flow(&self, state_hash: String) -> Result<Option<OAuthFlow>, StoreError> {
+    pub async fn take_oauth_flow(
+        &self,
+        state_hash: String,
+    ) -> Result<Option<OAuthFlow>, StoreError> {
         on_writer!(self, |conn| sql::oauth_take_flow(conn, &state_hash))
     }
 
@@ -191,6 +194,8 @@ impl Store {
         hash: String,
         session_id: Uuid,
     ) -> Result<bool, StoreError> {
-        on_writer!(self, |conn| sql::oauth_attach_session(conn, &hash, session_id))
+        on_writer!(self, |conn| sql::oauth_attach_session(
+            conn, &hash, session_id
+        ))
     }
 }

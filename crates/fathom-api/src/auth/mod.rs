@@ -175,7 +175,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             &limits.login,
             Router::new()
                 .route("/login", post(tokens::login))
-                .merge(oauth::sign_in_routes())
+                .merge(oauth::sign_in_routes(&state.auth.settings.oauth))
                 // Guessing the current password with a stolen access token is a login guess.
                 .route("/password", post(account::change_password)),
         ))
@@ -207,7 +207,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/sessions/{id}", delete(sessions::revoke_one))
         .route("/jwks.json", get(keys::jwks))
-        .merge(oauth::identity_routes())
+        .merge(oauth::identity_routes(&state.auth.settings.oauth))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::client_ip::remember,

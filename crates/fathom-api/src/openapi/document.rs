@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::schemas::{self, RecordShape, schema_ref};
 use super::{
-    admin, auth, brokers, events, metrics, oauth, operations, realtime, safe_writes, shared, webhooks,
+    admin, auth, brokers, events, metrics, operations, realtime, safe_writes, shared, webhooks,
 };
 use crate::HttpConfig;
 
@@ -166,7 +166,6 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     component_schemas.insert("BatchResponse".into(), batch_response);
     for (path, item) in auth::auth_paths()
         .into_iter()
-        .chain(oauth::paths())
         .chain(admin::paths())
         .chain(brokers::paths())
         .chain(webhooks::paths())
@@ -187,7 +186,6 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     tags.push(realtime::tag());
     component_schemas.extend(auth::schemas(policy));
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
-    component_schemas.extend(oauth::schemas());
     component_schemas.extend(admin::schemas());
     component_schemas.extend(brokers::schemas());
     component_schemas.extend(webhooks::schemas());

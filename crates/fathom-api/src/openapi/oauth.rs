@@ -4,9 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::auth::{
-    AUTH_TAG, BODY_ERRORS, RATE_LIMITED, SERVER_ERRORS, bearer, body, id_parameter,
-    list_envelope, no_content, nullable_text, object, rate_limited, request, statuses, text,
-    timestamp,
+    AUTH_TAG, BODY_ERRORS, RATE_LIMITED, SERVER_ERRORS, bearer, body, id_parameter, list_envelope,
+    no_content, nullable_text, object, rate_limited, request, statuses, text, timestamp,
 };
 use super::operations::{ok, request_id_header, responses, single_envelope};
 use super::schemas::schema_ref;
@@ -38,15 +37,41 @@ fn found(description: &str) -> Value {
 /// What the client sends to begin a flow (query of `authorize`, body of `link`).
 fn client_parameters() -> [(&'static str, &'static str, Value); 4] {
     [
-        ("redirect_uri", "One of `oauth.redirect_uris`, character for character; else 400 `oauth_redirect_uri_not_allowed`.", json!({ "type": "string", "minLength": 1 })),
-        ("state", "The client's own state, handed back with the code.", json!({ "type": "string", "minLength": 1, "maxLength": 512 })),
-        ("code_challenge", "BASE64URL(SHA-256(code_verifier)): 43 characters. Missing: 400 `oauth_pkce_required`.", json!({ "type": "string", "minLength": 43, "maxLength": 43 })),
-        ("code_challenge_method", "`S256` only; `plain` or none: 400 `oauth_pkce_required`.", json!({ "type": "string", "enum": ["S256"] })),
+        (
+            "redirect_uri",
+            "One of `oauth.redirect_uris`, character for character; else 400 `oauth_redirect_uri_not_allowed`.",
+            json!({ "type": "string", "minLength": 1 }),
+        ),
+        (
+            "state",
+            "The client's own state, handed back with the code.",
+            json!({ "type": "string", "minLength": 1, "maxLength": 512 }),
+        ),
+        (
+            "code_challenge",
+            "BASE64URL(SHA-256(code_verifier)): 43 characters. Missing: 400 `oauth_pkce_required`.",
+            json!({ "type": "string", "minLength": 43, "maxLength": 43 }),
+        ),
+        (
+            "code_challenge_method",
+            "`S256` only; `plain` or none: 400 `oauth_pkce_required`.",
+            json!({ "type": "string", "enum": ["S256"] }),
+        ),
     ]
 }
 
+/// Adds the OAuth paths and schemas to a built document (a server with providers).
+pub fn describe(document: &mut Value) {
+    if let Some(paths) = document["paths"].as_object_mut() {
+        paths.extend(self::paths());
+    }
+    if let Some(schemas) = document["components"]["schemas"].as_object_mut() {
+        schemas.extend(self::schemas());
+    }
+}
+
 /// The path items.
-pub fn paths() -> Vec<(String, Value)> {
+fn paths() -> Vec<(String, Value)> {
     let path = |p: &str| format!("/api/v1/auth{p}");
     let mut authorize_parameters = vec![provider_parameter()];
     authorize_parameters.extend(
@@ -163,15 +188,21 @@ pub fn paths() -> Vec<(String, Value)> {
 }
 
 /// The component schemas.
-pub fn schemas() -> Map<String, Value> {
+fn schemas() -> Map<String, Value> {
     let mut out = Map::new();
     let mut provider = Map::new();
-    provider.insert("name".into(), text("The provider's name, as in the routes."));
+    provider.insert(
+        "name".into(),
+        text("The provider's name, as in the routes."),
+    );
     provider.insert(
         "kind".into(),
         json!({ "type": "string", "enum": ["oidc", "github"], "description": "OpenID Connect (also Google), or GitHub." }),
     );
-    out.insert("OAuthProvider".into(), object("A sign-in provider", provider));
+    out.insert(
+        "OAuthProvider".into(),
+        object("A sign-in provider", provider),
+    );
     let mut identity = Map::new();
     identity.insert("id".into(), json!({ "type": "string", "format": "uuid" }));
     identity.insert("provider".into(), text("The provider's name."));
@@ -181,7 +212,10 @@ pub fn schemas() -> Map<String, Value> {
         nullable_text("The email the provider reported when the identity was linked."),
     );
     identity.insert("created_at".into(), timestamp("When it was linked (UTC)."));
-    out.insert("OAuthIdentity".into(), object("A linked identity", identity));
+    out.insert(
+        "OAuthIdentity".into(),
+        object("A linked identity", identity),
+    );
     let client: Vec<(&str, Value)> = client_parameters()
         .into_iter()
         .map(|(name, about, mut schema)| {
@@ -194,8 +228,14 @@ pub fn schemas() -> Map<String, Value> {
         request("Begin linking an identity", &client, &[]),
     );
     let mut started = Map::new();
-    started.insert("authorize_url".into(), text("The provider URL for the browser to open."));
-    out.insert("OAuthLinkStarted".into(), object("A link flow begun", started));
+    started.insert(
+        "authorize_url".into(),
+        text("The provider URL for the browser to open."),
+    );
+    out.insert(
+        "OAuthLinkStarted".into(),
+        object("A link flow begun", started),
+    );
     out.insert(
         "OAuthTokenRequest".into(),
         request(

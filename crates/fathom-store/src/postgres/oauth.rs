@@ -97,7 +97,14 @@ pub(crate) async fn oauth_link<C: GenericClient>(
     rows(
         conn,
         &sql,
-        &[&Uuid::now_v7(), &user_id, &provider, &subject, &email, &now()?],
+        &[
+            &Uuid::now_v7(),
+            &user_id,
+            &provider,
+            &subject,
+            &email,
+            &now()?,
+        ],
     )
     .await?
     .first()

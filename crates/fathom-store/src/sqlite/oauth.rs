@@ -72,11 +72,9 @@ pub(crate) fn oauth_identities(
 }
 
 pub(crate) fn oauth_identity_count(conn: &Connection, user_id: Uuid) -> Result<i64, StoreError> {
-    conn.prepare_cached(
-        "SELECT COUNT(*) FROM \"_fathom_oauth_identities\" WHERE \"user_id\" = ?1",
-    )
-    .and_then(|mut s| s.query_row([text(user_id)], |r| r.get(0)))
-    .map_err(from_sqlite)
+    conn.prepare_cached("SELECT COUNT(*) FROM \"_fathom_oauth_identities\" WHERE \"user_id\" = ?1")
+        .and_then(|mut s| s.query_row([text(user_id)], |r| r.get(0)))
+        .map_err(from_sqlite)
 }
 
 pub(crate) fn oauth_link(
@@ -224,9 +222,11 @@ pub(crate) fn oauth_claim_code(
     if used_at.is_some() {
         // A spent code came back: someone else holds a copy. End what its first use started.
         let session_id = session.and_then(|s| Uuid::parse_str(&s).ok());
-        conn.prepare_cached("UPDATE \"_fathom_oauth_codes\" SET \"reused\" = 1 WHERE \"hash\" = ?1")
-            .and_then(|mut s| s.execute([hash]))
-            .map_err(from_sqlite)?;
+        conn.prepare_cached(
+            "UPDATE \"_fathom_oauth_codes\" SET \"reused\" = 1 WHERE \"hash\" = ?1",
+        )
+        .and_then(|mut s| s.execute([hash]))
+        .map_err(from_sqlite)?;
         if let Some(session_id) = session_id {
             super::identity::revoke_session(conn, user_id, session_id, "oauth_code_reuse")?;
         }

@@ -87,10 +87,7 @@ fn https_or_loopback(url: &str) -> bool {
     };
     match parsed.scheme() {
         "https" => parsed.host_str().is_some(),
-        "http" => matches!(
-            parsed.host_str(),
-            Some("127.0.0.1" | "localhost" | "[::1]")
-        ),
+        "http" => matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
         _ => false,
     }
 }
@@ -137,8 +134,7 @@ impl OAuthConfig {
                     "oauth.redirect_uris has {uri:?}, which is not an absolute URI; hint: https://app.example.com/callback, or com.example.app:/oauth for a mobile app"
                 ))
             })?;
-            if parsed.fragment().is_some() || parsed.scheme() == "http" && !https_or_loopback(uri)
-            {
+            if parsed.fragment().is_some() || parsed.scheme() == "http" && !https_or_loopback(uri) {
                 return invalid(format!(
                     "oauth.redirect_uris has {uri:?}: a redirect URI has no fragment, and plain http only to localhost; hint: use https"
                 ));
@@ -197,9 +193,15 @@ impl ProviderConfig {
             ));
         }
         if self.client_id.is_empty() {
-            return invalid(format!("{key}.client_id is required; hint: the client id the provider gave you"));
+            return invalid(format!(
+                "{key}.client_id is required; hint: the client id the provider gave you"
+            ));
         }
-        if self.client_secret.as_ref().is_none_or(|s| s.expose().is_empty()) {
+        if self
+            .client_secret
+            .as_ref()
+            .is_none_or(|s| s.expose().is_empty())
+        {
             return invalid(format!(
                 "{key}.client_secret is required; hint: set client_secret_file (or FATHOM_OAUTH__PROVIDERS__{}__CLIENT_SECRET_FILE) to a file holding it",
                 name.to_ascii_uppercase()
@@ -208,7 +210,9 @@ impl ProviderConfig {
         let urls: Vec<(&str, &Option<String>)> = match self.kind {
             ProviderKindConfig::Oidc => {
                 if self.issuer.is_none() {
-                    return invalid(format!("{key}.issuer is required for kind = \"oidc\"; hint: the issuer URL, such as https://login.example.com"));
+                    return invalid(format!(
+                        "{key}.issuer is required for kind = \"oidc\"; hint: the issuer URL, such as https://login.example.com"
+                    ));
                 }
                 vec![("issuer", &self.issuer)]
             }

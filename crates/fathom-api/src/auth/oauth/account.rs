@@ -76,7 +76,13 @@ async fn link(
             profile.email.clone(),
         )
         .await
-        .map_err(|e| if is_unique(&e) { identity_taken() } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique(&e) {
+                identity_taken()
+            } else {
+                e.into()
+            }
+        })?;
     audit(
         state,
         "oauth_link",
@@ -130,7 +136,13 @@ async fn by_email(state: &AppState, provider: &str, profile: &Profile) -> Result
         .store
         .create_oauth_user(user, provider.to_owned(), profile.subject.clone())
         .await
-        .map_err(|e| if is_unique(&e) { account_exists() } else { e.into() })?;
+        .map_err(|e| {
+            if is_unique(&e) {
+                account_exists()
+            } else {
+                e.into()
+            }
+        })?;
     audit(
         state,
         "oauth_register",

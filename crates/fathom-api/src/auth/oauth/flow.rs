@@ -65,10 +65,7 @@ fn verifier_well_formed(verifier: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-fn provider_of<'a>(
-    settings: &'a OAuthSettings,
-    name: &str,
-) -> Result<&'a Arc<Provider>, ApiError> {
+fn provider_of<'a>(settings: &'a OAuthSettings, name: &str) -> Result<&'a Arc<Provider>, ApiError> {
     settings.provider(name).ok_or_else(|| {
         ApiError::new(
             ErrorCode::OAuthProviderUnknown,
@@ -80,12 +77,19 @@ fn provider_of<'a>(
 
 impl ClientRequest {
     /// Reads and checks the client's parameters (from the query or a JSON body).
-    fn parse(settings: &OAuthSettings, get: impl Fn(&str) -> Option<String>) -> Result<Self, ApiError> {
+    fn parse(
+        settings: &OAuthSettings,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ApiError> {
         let redirect_uri = get("redirect_uri")
             .filter(|s| !s.is_empty())
             .ok_or_else(|| invalid_field("redirect_uri", "is required"))?;
         // Exact comparison: a prefix, another port or another subdomain is another URI.
-        if !settings.redirect_uris.iter().any(|allowed| *allowed == redirect_uri) {
+        if !settings
+            .redirect_uris
+            .iter()
+            .any(|allowed| *allowed == redirect_uri)
+        {
             return Err(ApiError::new(
                 ErrorCode::OAuthRedirectUriNotAllowed,
                 "The redirect_uri is not one of this server's allowed redirect URIs.",
@@ -125,7 +129,10 @@ async fn begin(
     link_user_id: Option<Uuid>,
 ) -> Result<String, ApiError> {
     let settings = &state.auth.settings.oauth;
-    let client = settings.client.as_ref().ok_or_else(|| ApiError::internal("no OAuth client"))?;
+    let client = settings
+        .client
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("no OAuth client"))?;
     let endpoint = match &provider.kind {
         ProviderKind::Oidc { .. } => provider.discover(client).await?.authorization_endpoint,
         ProviderKind::Github { authorize_url, .. } => authorize_url.clone(),
@@ -239,11 +246,12 @@ pub async fn callback(
         .map_err(|_| ApiError::internal("an allowed redirect URI does not parse"))?;
     if let Some(error) = query.get("error") {
         // The person declined, or the provider refused: the client learns it the OAuth way.
-        let error = if error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            error.as_str()
-        } else {
-            "access_denied"
-        };
+        let error =
+            if error.len() <= 64 && error.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                error.as_str()
+            } else {
+                "access_denied"
+            };
         back.query_pairs_mut()
             .append_pair("error", error)
             .append_pair("state", &flow.client_state);
@@ -280,13 +288,22 @@ async fn profile(
     code: &str,
 ) -> Result<Profile, ApiError> {
     let settings = &state.auth.settings.oauth;
-    let client = settings.client.as_ref().ok_or_else(|| ApiError::internal("no OAuth client"))?;
+    let client = settings
+        .client
+        .as_ref()
+        .ok_or_else(|| ApiError::internal("no OAuth client"))?;
     let callback = callback_uri(settings, provider);
     match &provider.kind {
         ProviderKind::Oidc { .. } => {
             let discovered = provider.discover(client).await?;
             let answer = provider
-                .exchange(client, &discovered.token_endpoint, &callback, code, &flow.pkce_verifier)
+                .exchange(
+                    client,
+                    &discovered.token_endpoint,
+                    &callback,
+                    code,
+                    &flow.pkce_verifier,
+                )
                 .await?;
             let id_token = answer
                 .get("id_token")
@@ -377,6 +394,13 @@ pub async fn token(
         state.auth.sessions.forget(session.id);
         return Err(code_invalid());
     }
-    audit(&state, "login", "success", Some(user.id.to_string()), Some("oauth".into())).await;
+    audit(
+        &state,
+        "login",
+        "success",
+        Some(user.id.to_string()),
+        Some("oauth".into()),
+    )
+    .await;
     Ok(envelope(data, Map::new()).into_response())
 }

@@ -66,7 +66,11 @@ pub async fn unlink(
         )
     };
     let id = Uuid::parse_str(&id).map_err(|_| not_found())?;
-    match state.store.unlink_oauth_identity(caller.user_id, id).await? {
+    match state
+        .store
+        .unlink_oauth_identity(caller.user_id, id)
+        .await?
+    {
         Unlink::Removed => {
             audit(
                 &state,

@@ -125,8 +125,12 @@ impl OAuthSettings {
     }
 }
 
-/// The OAuth routes that sign in (rate-limited with the login family).
-pub(super) fn sign_in_routes() -> Router<AppState> {
+/// The OAuth routes that sign in (rate-limited with the login family). Without providers there
+/// are none, as the OpenAPI document says (`openapi/oauth.rs`).
+pub(super) fn sign_in_routes(settings: &OAuthSettings) -> Router<AppState> {
+    if settings.providers.is_empty() {
+        return Router::new();
+    }
     Router::new()
         .route("/oauth/{provider}/authorize", get(flow::authorize))
         .route("/oauth/{provider}/callback", get(flow::callback))
@@ -134,8 +138,12 @@ pub(super) fn sign_in_routes() -> Router<AppState> {
         .route("/oauth/token", post(flow::token))
 }
 
-/// The routes of the signed-in caller's identities, and the provider list.
-pub(super) fn identity_routes() -> Router<AppState> {
+/// The routes of the signed-in caller's identities, and the provider list (also only with
+/// providers).
+pub(super) fn identity_routes(settings: &OAuthSettings) -> Router<AppState> {
+    if settings.providers.is_empty() {
+        return Router::new();
+    }
     Router::new()
         .route("/oauth/providers", get(identities::providers))
         .route("/identities", get(identities::list))

@@ -106,10 +106,15 @@ async fn read_json(sent: Result<reqwest::Response, reqwest::Error>) -> Result<Va
         .await
         .map_err(|_| provider_failed("The sign-in provider's answer was cut off."))?;
     if bytes.len() > MAX_ANSWER_BYTES {
-        return Err(provider_failed("The sign-in provider's answer is too large."));
+        return Err(provider_failed(
+            "The sign-in provider's answer is too large.",
+        ));
     }
     if !status.is_success() {
-        tracing::warn!(status = status.as_u16(), "an OAuth provider refused a request");
+        tracing::warn!(
+            status = status.as_u16(),
+            "an OAuth provider refused a request"
+        );
         return Err(provider_failed(format!(
             "The sign-in provider refused the request (HTTP {}).",
             status.as_u16()
@@ -213,7 +218,9 @@ impl Provider {
         nonce: &str,
     ) -> Result<Profile, ApiError> {
         let ProviderKind::Oidc { issuer } = &self.kind else {
-            return Err(ApiError::internal("an id_token from a provider without OIDC"));
+            return Err(ApiError::internal(
+                "an id_token from a provider without OIDC",
+            ));
         };
         // `alg: none` and unknown algorithms fail here: the header does not parse.
         let header = jsonwebtoken::decode_header(token)

@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::oauth_idp::{CLIENT_ID, CLIENT_SECRET, Person, Tamper, TestIdp};
-use super::support::{PASSWORD, bearer, login, login_response, post_auth, refresh_response, spawn_auth_app};
+use super::support::{
+    PASSWORD, bearer, login, login_response, post_auth, refresh_response, spawn_auth_app,
+};
 use crate::helpers::{TestApp, assert_problem, client_builder, json_with_status};
 
 /// The client app's redirect URI in the allow-list (never contacted: the tests read the
@@ -117,7 +119,11 @@ fn good_params<'a>(challenge: &'a str) -> Vec<(&'a str, &'a str)> {
 
 /// Follows the provider's URL (consent is automatic) and returns the callback URL on the app.
 async fn through_provider(app: &TestApp, provider_url: &str) -> String {
-    let at_provider = browser().get(provider_url).send().await.expect("to the provider");
+    let at_provider = browser()
+        .get(provider_url)
+        .send()
+        .await
+        .expect("to the provider");
     let callback = location(&at_provider);
     let mapped = callback
         .strip_prefix(PUBLIC)
@@ -233,7 +239,11 @@ async fn forged_expired_misaddressed_and_unsigned_id_tokens_are_refused() {
         (Tamper::Unsigned, "unsigned", "algorithm"),
         (Tamper::WrongNonce, "nonce", "nonce"),
     ] {
-        idp.answer(Person::new(subject, &format!("{subject}@example.com"), true));
+        idp.answer(Person::new(
+            subject,
+            &format!("{subject}@example.com"),
+            true,
+        ));
         idp.tamper(tamper);
         let answered = to_callback(&app, "test", &new_verifier()).await;
         let body = assert_problem(answered, 401, "oauth_id_token_invalid").await;
@@ -291,7 +301,11 @@ async fn pkce_is_required_and_only_s256() {
     let no_method = authorize(
         &app,
         "test",
-        &[("redirect_uri", APP), ("state", "s"), ("code_challenge", &challenge)],
+        &[
+            ("redirect_uri", APP),
+            ("state", "s"),
+            ("code_challenge", &challenge),
+        ],
     )
     .await;
     assert_problem(no_method, 400, "oauth_pkce_required").await;
@@ -331,7 +345,10 @@ async fn an_unverified_email_on_either_side_does_not_link() {
     let refused = to_callback(&app, "test", &new_verifier()).await;
     assert_problem(refused, 409, "oauth_account_exists").await;
     let linked = app.store.oauth_identities(alice).await.expect("read");
-    assert!(linked.is_empty(), "an unverified provider email linked: {linked:?}");
+    assert!(
+        linked.is_empty(),
+        "an unverified provider email linked: {linked:?}"
+    );
     // The account itself is untouched.
     login(&app, "alice@example.com", PASSWORD).await;
 
@@ -339,13 +356,22 @@ async fn an_unverified_email_on_either_side_does_not_link() {
     idp.answer(Person::new("bob-verified", "bob@example.com", true));
     let refused = to_callback(&app, "test", &new_verifier()).await;
     assert_problem(refused, 409, "oauth_account_exists").await;
-    assert!(app.store.oauth_identities(bob).await.expect("read").is_empty());
+    assert!(
+        app.store
+            .oauth_identities(bob)
+            .await
+            .expect("read")
+            .is_empty()
+    );
 
     // Verified on both sides: linked, and the sign-in reaches the existing account.
     idp.answer(Person::new("alice-verified", "alice@example.com", true));
     let data = sign_in(&app, "test").await;
     assert_eq!(data["user"]["id"], alice.to_string());
-    assert_eq!(app.store.oauth_identities(alice).await.expect("read").len(), 1);
+    assert_eq!(
+        app.store.oauth_identities(alice).await.expect("read").len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -358,12 +384,25 @@ async fn a_code_redeemed_twice_is_refused_and_the_first_session_revoked() {
     let second = redeem(&app, &code, &verifier).await;
     assert_problem(second, 400, "oauth_code_invalid").await;
     let refresh = refresh_response(&app, first["refresh_token"].as_str().expect("refresh")).await;
-    assert_eq!(refresh.status(), 401, "the first redemption's session lives on");
-    let me = bearer(&app, Method::GET, "/me", first["access_token"].as_str().expect("token"))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(me.status(), 401, "the first redemption's access token still works");
+    assert_eq!(
+        refresh.status(),
+        401,
+        "the first redemption's session lives on"
+    );
+    let me = bearer(
+        &app,
+        Method::GET,
+        "/me",
+        first["access_token"].as_str().expect("token"),
+    )
+    .send()
+    .await
+    .expect("sent");
+    assert_eq!(
+        me.status(),
+        401,
+        "the first redemption's access token still works"
+    );
 }
 
 #[tokio::test]
@@ -383,10 +422,15 @@ async fn a_code_redeemed_concurrently_leaves_no_live_session() {
             }
         }
     }
-    assert!(granted.len() <= 1, "{} redemptions succeeded", granted.len());
+    assert!(
+        granted.len() <= 1,
+        "{} redemptions succeeded",
+        granted.len()
+    );
     // Every attempt after the first was a reuse, so whatever the first got is revoked.
     for data in granted {
-        let refresh = refresh_response(&app, data["refresh_token"].as_str().expect("refresh")).await;
+        let refresh =
+            refresh_response(&app, data["refresh_token"].as_str().expect("refresh")).await;
         assert_eq!(refresh.status(), 401, "a session of a reused code lives on");
     }
 }
@@ -422,7 +466,11 @@ async fn a_signed_in_user_links_explicitly_and_cannot_unlink_the_last_way_in() {
     let carol = account(&app, "carol@example.com", false).await;
     let session = login(&app, "carol@example.com", PASSWORD).await;
     let token = session["access_token"].as_str().expect("token").to_owned();
-    idp.answer(Person::new("carol-elsewhere", "carol.other@example.com", false));
+    idp.answer(Person::new(
+        "carol-elsewhere",
+        "carol.other@example.com",
+        false,
+    ));
     let verifier = new_verifier();
     let challenge = challenge(&verifier);
     let started = bearer(&app, Method::POST, "/oauth/test/link", &token)
@@ -458,8 +506,11 @@ async fn a_signed_in_user_links_explicitly_and_cannot_unlink_the_last_way_in() {
         .await
         .expect("sent");
     let started = json_with_status(started, 200).await;
-    let callback =
-        through_provider(&app, started["data"]["authorize_url"].as_str().expect("url")).await;
+    let callback = through_provider(
+        &app,
+        started["data"]["authorize_url"].as_str().expect("url"),
+    )
+    .await;
     assert_problem(get(&callback).await, 409, "oauth_identity_taken").await;
 
     // Carol has a password, so the identity may go.
@@ -481,10 +532,15 @@ async fn a_signed_in_user_links_explicitly_and_cannot_unlink_the_last_way_in() {
     let only_token = only["access_token"].as_str().expect("token");
     let only_linked = identities(&app, only_token).await;
     let only_id = only_linked[0]["id"].as_str().expect("id");
-    let refused = bearer(&app, Method::DELETE, &format!("/identities/{only_id}"), only_token)
-        .send()
-        .await
-        .expect("sent");
+    let refused = bearer(
+        &app,
+        Method::DELETE,
+        &format!("/identities/{only_id}"),
+        only_token,
+    )
+    .send()
+    .await
+    .expect("sent");
     assert_problem(refused, 409, "last_sign_in_method").await;
     assert_eq!(identities(&app, only_token).await.len(), 1);
 }
@@ -513,4 +569,46 @@ async fn the_github_preset_signs_in_with_the_verified_primary_email() {
     let data = sign_in(&app, "github").await;
     assert_eq!(data["user"]["email"], "second@example.com");
     assert_eq!(data["user"]["verified"], true);
+}
+
+#[tokio::test]
+async fn the_oauth_routes_and_their_description_exist_only_with_providers() {
+    let (app, _idp) = spawn().await;
+    let document = json_with_status(get(&app.url("/api/v1/openapi.json")).await, 200).await;
+    for (path, method) in [
+        ("/api/v1/auth/oauth/providers", "get"),
+        ("/api/v1/auth/oauth/{provider}/authorize", "get"),
+        ("/api/v1/auth/oauth/{provider}/callback", "get"),
+        ("/api/v1/auth/oauth/{provider}/link", "post"),
+        ("/api/v1/auth/oauth/token", "post"),
+        ("/api/v1/auth/identities", "get"),
+        ("/api/v1/auth/identities/{id}", "delete"),
+    ] {
+        assert!(
+            document["paths"][path][method].is_object(),
+            "{method} {path} is not described"
+        );
+    }
+    for schema in [
+        "OAuthProvider",
+        "OAuthIdentity",
+        "OAuthLinkRequest",
+        "OAuthTokenRequest",
+    ] {
+        assert!(
+            document["components"]["schemas"][schema].is_object(),
+            "{schema}"
+        );
+    }
+    let listed = json_with_status(get(&app.url("/api/v1/auth/oauth/providers")).await, 200).await;
+    assert_eq!(
+        listed["data"],
+        json!([{"name": "github", "kind": "github"}, {"name": "test", "kind": "oidc"}])
+    );
+
+    let plain = spawn_auth_app(|_| {}).await;
+    let document = json_with_status(get(&plain.url("/api/v1/openapi.json")).await, 200).await;
+    assert!(document["paths"]["/api/v1/auth/identities"].is_null());
+    let absent = get(&plain.url("/api/v1/auth/oauth/providers")).await;
+    assert_problem(absent, 404, "route_not_found").await;
 }

@@ -286,8 +286,10 @@ async fn github_token(State(idp): State<Arc<Inner>>, body: String) -> Response {
         .lock()
         .expect("lock")
         .insert(access.clone(), grant.person);
-    axum::Json(json!({"access_token": access, "token_type": "bearer", "scope": "read:user,user:email"}))
-        .into_response()
+    axum::Json(
+        json!({"access_token": access, "token_type": "bearer", "scope": "read:user,user:email"}),
+    )
+    .into_response()
 }
 
 fn github_person(idp: &Inner, headers: &HeaderMap) -> Option<Person> {
