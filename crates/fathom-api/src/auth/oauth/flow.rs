@@ -85,11 +85,7 @@ impl ClientRequest {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| invalid_field("redirect_uri", "is required"))?;
         // Exact comparison: a prefix, another port or another subdomain is another URI.
-        if !settings
-            .redirect_uris
-            .iter()
-            .any(|allowed| *allowed == redirect_uri)
-        {
+        if !settings.redirect_uris.contains(&redirect_uri) {
             return Err(ApiError::new(
                 ErrorCode::OAuthRedirectUriNotAllowed,
                 "The redirect_uri is not one of this server's allowed redirect URIs.",

@@ -108,7 +108,7 @@ async fn authorize(app: &TestApp, provider: &str, params: &[(&str, &str)]) -> re
 }
 
 /// The parameters of a well-formed authorization request.
-fn good_params<'a>(challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+fn good_params(challenge: &str) -> Vec<(&str, &str)> {
     vec![
         ("redirect_uri", APP),
         ("state", "client-state-1"),

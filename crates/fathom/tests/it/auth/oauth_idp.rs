@@ -193,28 +193,30 @@ async fn authorize(
     (StatusCode::FOUND, [(header::LOCATION, back.to_string())]).into_response()
 }
 
+/// The refusal of a token request, shaped as OAuth2 says.
+fn refusal(why: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": "invalid_grant", "error_description": why})),
+    )
+        .into_response()
+}
+
 /// Checks a token request (client, code, redirect URI, PKCE verifier) and takes its grant.
-fn redeem(idp: &Inner, body: &str) -> Result<Grant, Response> {
+fn redeem(idp: &Inner, body: &str) -> Result<Grant, &'static str> {
     let form: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
         .collect();
     let field = |name: &str| form.get(name).cloned().unwrap_or_default();
-    let refuse = |why: &str| {
-        (
-            StatusCode::BAD_REQUEST,
-            axum::Json(json!({"error": "invalid_grant", "error_description": why})),
-        )
-            .into_response()
-    };
     if field("client_id") != CLIENT_ID || field("client_secret") != CLIENT_SECRET {
-        return Err(refuse("client authentication failed"));
+        return Err("client authentication failed");
     }
     let Some(grant) = idp.grants.lock().expect("lock").remove(&field("code")) else {
-        return Err(refuse("unknown code"));
+        return Err("unknown code");
     };
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier").as_bytes()));
     if challenge != grant.challenge || field("redirect_uri") != grant.redirect_uri {
-        return Err(refuse("PKCE or redirect_uri mismatch"));
+        return Err("PKCE or redirect_uri mismatch");
     }
     Ok(grant)
 }
@@ -222,7 +224,7 @@ fn redeem(idp: &Inner, body: &str) -> Result<Grant, Response> {
 async fn token(State(idp): State<Arc<Inner>>, body: String) -> Response {
     let grant = match redeem(&idp, &body) {
         Ok(grant) => grant,
-        Err(refusal) => return refusal,
+        Err(why) => return refusal(why),
     };
     let tamper = *idp.tamper.lock().expect("lock");
     let now = now();
