@@ -50,7 +50,8 @@ pub use identity::{
 };
 pub use keys::{KeyUsage, PLAINTEXT};
 pub use oauth::{
-    CodeClaim, NO_PASSWORD, OAuthCode, OAuthFlow, OAuthIdentity, Unlink, password_usable,
+    CodeClaim, NO_PASSWORD, OAuthCode, OAuthFlow, OAuthIdentity, PendingLink, Unlink,
+    password_usable,
 };
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;

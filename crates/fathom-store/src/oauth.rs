@@ -65,13 +65,28 @@ pub struct OAuthCode {
     pub redirect_uri: String,
     pub code_challenge: String,
     pub expires_at: String,
+    /// The identity a link flow links, once the code is redeemed with its verifier.
+    pub link: Option<PendingLink>,
+}
+
+/// An identity waiting for its link flow's code to be redeemed: linking at the callback would
+/// let anyone who got a victim through the provider link the victim's identity to their own
+/// account; the verifier proves the redeemer began the flow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingLink {
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
 }
 
 /// What presenting one of Fathom's authorization codes did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeClaim {
     /// First use, with the right verifier and redirect URI: the code is now spent.
-    Claimed { user_id: Uuid },
+    Claimed {
+        user_id: Uuid,
+        link: Option<PendingLink>,
+    },
     /// The code had been presented before: it is marked reused, and the session its first
     /// redemption started (if any yet) is revoked.
     Reused {

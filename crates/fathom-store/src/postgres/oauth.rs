@@ -11,7 +11,9 @@ use super::sessions::revoke_session;
 use super::values::{get, parse_timestamp};
 use crate::error::StoreError;
 use crate::identity::{NewUser, User};
-use crate::oauth::{CodeClaim, OAuthCode, OAuthFlow, OAuthIdentity, Unlink, password_usable};
+use crate::oauth::{
+    CodeClaim, OAuthCode, OAuthFlow, OAuthIdentity, PendingLink, Unlink, password_usable,
+};
 
 const IDENTITY_COLUMNS: &str =
     "\"id\", \"user_id\", \"provider\", \"subject\", \"email\", \"created_at\"";
@@ -220,13 +222,16 @@ pub(crate) async fn oauth_create_code<C: GenericClient>(
 ) -> Result<(), StoreError> {
     execute(
         conn,
-        "INSERT INTO \"_fathom_oauth_codes\" (\"hash\", \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\") VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO \"_fathom_oauth_codes\" (\"hash\", \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\", \"link_provider\", \"link_subject\", \"link_email\") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &code.hash,
             &code.user_id,
             &code.redirect_uri,
             &code.code_challenge,
             &parse_timestamp(&code.expires_at)?,
+            &code.link.as_ref().map(|l| l.provider.as_str()),
+            &code.link.as_ref().map(|l| l.subject.as_str()),
+            &code.link.as_ref().and_then(|l| l.email.as_deref()),
         ],
     )
     .await
@@ -241,7 +246,8 @@ pub(crate) async fn oauth_claim_code<C: GenericClient>(
 ) -> Result<CodeClaim, StoreError> {
     let found = rows(
         conn,
-        "SELECT \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\" > now(), \"used_at\" IS NOT NULL, \"session_id\"
+        "SELECT \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\" > now(), \"used_at\" IS NOT NULL, \"session_id\",
+            \"link_provider\", \"link_subject\", \"link_email\"
          FROM \"_fathom_oauth_codes\" WHERE \"hash\" = $1 FOR UPDATE",
         &[&hash],
     )
@@ -253,6 +259,15 @@ pub(crate) async fn oauth_claim_code<C: GenericClient>(
     let (stored_uri, stored_challenge): (String, String) = (get(row, 1)?, get(row, 2)?);
     let (live, used): (bool, bool) = (get(row, 3)?, get(row, 4)?);
     let session_id: Option<Uuid> = get(row, 5)?;
+    let (provider, subject): (Option<String>, Option<String>) = (get(row, 6)?, get(row, 7)?);
+    let email: Option<String> = get(row, 8)?;
+    let link = provider
+        .zip(subject)
+        .map(|(provider, subject)| PendingLink {
+            provider,
+            subject,
+            email,
+        });
     if used {
         // A spent code came back: someone else holds a copy. End what its first use started.
         execute(
@@ -281,7 +296,7 @@ pub(crate) async fn oauth_claim_code<C: GenericClient>(
     if stored_uri != redirect_uri || stored_challenge != challenge {
         return Ok(CodeClaim::Mismatch);
     }
-    Ok(CodeClaim::Claimed { user_id })
+    Ok(CodeClaim::Claimed { user_id, link })
 }
 
 pub(crate) async fn oauth_attach_session<C: GenericClient>(

@@ -30,5 +30,9 @@ CREATE TABLE IF NOT EXISTS "_fathom_oauth_codes" (
     "expires_at" timestamptz NOT NULL,
     "used_at" timestamptz,
     "reused" boolean NOT NULL DEFAULT false,
-    "session_id" uuid
+    "session_id" uuid,
+    -- A link flow's identity, linked only when the code is redeemed with its verifier.
+    "link_provider" text,
+    "link_subject" text,
+    "link_email" text
 );

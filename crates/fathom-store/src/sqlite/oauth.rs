@@ -8,7 +8,9 @@ use uuid::Uuid;
 use super::identity::{create_user, uuid_at};
 use crate::error::{StoreError, from_sqlite};
 use crate::identity::{NewUser, User};
-use crate::oauth::{CodeClaim, OAuthCode, OAuthFlow, OAuthIdentity, Unlink, password_usable};
+use crate::oauth::{
+    CodeClaim, OAuthCode, OAuthFlow, OAuthIdentity, PendingLink, Unlink, password_usable,
+};
 
 const IDENTITY_COLUMNS: &str =
     "\"id\", \"user_id\", \"provider\", \"subject\", \"email\", \"created_at\"";
@@ -180,7 +182,7 @@ pub(crate) fn oauth_take_flow(
 
 pub(crate) fn oauth_create_code(conn: &Connection, code: &OAuthCode) -> Result<(), StoreError> {
     conn.prepare_cached(
-        "INSERT INTO \"_fathom_oauth_codes\" (\"hash\", \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\") VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO \"_fathom_oauth_codes\" (\"hash\", \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\", \"link_provider\", \"link_subject\", \"link_email\") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut s| {
         s.execute(params![
@@ -188,14 +190,37 @@ pub(crate) fn oauth_create_code(conn: &Connection, code: &OAuthCode) -> Result<(
             text(code.user_id),
             code.redirect_uri,
             code.code_challenge,
-            code.expires_at
+            code.expires_at,
+            code.link.as_ref().map(|l| &l.provider),
+            code.link.as_ref().map(|l| &l.subject),
+            code.link.as_ref().and_then(|l| l.email.as_ref())
         ])
     })
     .map_err(from_sqlite)?;
     Ok(())
 }
 
-type CodeRow = (Uuid, String, String, String, Option<String>, Option<String>);
+type CodeRow = (
+    Uuid,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<PendingLink>,
+);
+
+fn pending_link(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<PendingLink>> {
+    let provider: Option<String> = row.get(at)?;
+    let subject: Option<String> = row.get(at + 1)?;
+    Ok(provider
+        .zip(subject)
+        .map(|(provider, subject)| PendingLink {
+            provider,
+            subject,
+            email: row.get(at + 2).ok().flatten(),
+        }))
+}
 
 pub(crate) fn oauth_claim_code(
     conn: &Connection,
@@ -205,17 +230,27 @@ pub(crate) fn oauth_claim_code(
 ) -> Result<CodeClaim, StoreError> {
     let found: Option<CodeRow> = conn
         .prepare_cached(
-            "SELECT \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\", \"used_at\", \"session_id\"
+            "SELECT \"user_id\", \"redirect_uri\", \"code_challenge\", \"expires_at\", \"used_at\", \"session_id\",
+                \"link_provider\", \"link_subject\", \"link_email\"
              FROM \"_fathom_oauth_codes\" WHERE \"hash\" = ?1",
         )
         .and_then(|mut s| {
             s.query_row([hash], |r| {
-                Ok((uuid_at(r, 0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    uuid_at(r, 0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    pending_link(r, 6)?,
+                ))
             })
             .optional()
         })
         .map_err(from_sqlite)?;
-    let Some((user_id, stored_uri, stored_challenge, expires_at, used_at, session)) = found else {
+    let Some((user_id, stored_uri, stored_challenge, expires_at, used_at, session, link)) = found
+    else {
         return Ok(CodeClaim::Invalid);
     };
     let now = now_timestamp();
@@ -244,7 +279,7 @@ pub(crate) fn oauth_claim_code(
     if stored_uri != redirect_uri || stored_challenge != challenge {
         return Ok(CodeClaim::Mismatch);
     }
-    Ok(CodeClaim::Claimed { user_id })
+    Ok(CodeClaim::Claimed { user_id, link })
 }
 
 pub(crate) fn oauth_attach_session(

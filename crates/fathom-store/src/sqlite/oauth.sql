@@ -31,5 +31,9 @@ CREATE TABLE IF NOT EXISTS "_fathom_oauth_codes" (
     "expires_at" TEXT NOT NULL,
     "used_at" TEXT,
     "reused" INTEGER NOT NULL DEFAULT 0,
-    "session_id" TEXT
+    "session_id" TEXT,
+    -- A link flow's identity, linked only when the code is redeemed with its verifier.
+    "link_provider" TEXT,
+    "link_subject" TEXT,
+    "link_email" TEXT
 ) STRICT;

@@ -1,10 +1,11 @@
 //! Which account an OAuth sign-in reaches. The rules (docs/IDENTITY.md): a linked identity
-//! signs in its account; a link flow links to the signed-in user; otherwise the identity joins
+//! signs in its account; a link flow links to the signed-in user when its code is redeemed with
+//! the flow's verifier (`flow::token`); otherwise the identity joins
 //! the account with the same email only when the provider says the email is verified AND the
 //! account's email is verified; an unknown email makes a new account with no usable password.
 
 use fathom_core::ErrorCode;
-use fathom_store::{NO_PASSWORD, NewUser, StoreErrorKind, User};
+use fathom_store::{NO_PASSWORD, NewUser, PendingLink, StoreErrorKind, User};
 use uuid::Uuid;
 
 use super::provider::Profile;
@@ -33,48 +34,49 @@ fn is_unique(e: &fathom_store::StoreError) -> bool {
     matches!(e.kind, StoreErrorKind::UniqueViolation { .. })
 }
 
-/// The account `profile` signs in to, linking or creating as the rules say.
+/// The account `profile` signs in to, linking or creating as the rules say; with the identity
+/// a link flow is to link once its code is redeemed.
 pub(super) async fn resolve(
     state: &AppState,
     provider: &str,
     profile: &Profile,
     link_user: Option<Uuid>,
-) -> Result<User, ApiError> {
+) -> Result<(User, Option<PendingLink>), ApiError> {
     let store = &state.store;
     let linked = store.oauth_identity(provider, &profile.subject).await?;
-    let user_id = match (linked, link_user) {
+    let (user_id, pending) = match (linked, link_user) {
         (Some(identity), Some(wanted)) if identity.user_id != wanted => {
             return Err(identity_taken());
         }
-        (Some(identity), _) => identity.user_id,
+        (Some(identity), _) => (identity.user_id, None),
         (None, Some(wanted)) => {
-            link(state, wanted, provider, profile, "explicit").await?;
-            wanted
+            let pending = PendingLink {
+                provider: provider.to_owned(),
+                subject: profile.subject.clone(),
+                email: profile.email.clone(),
+            };
+            (wanted, Some(pending))
         }
-        (None, None) => return by_email(state, provider, profile).await,
+        (None, None) => return Ok((by_email(state, provider, profile).await?, None)),
     };
     let user = store
         .user_by_id(user_id)
         .await?
         .ok_or_else(invalid_credentials)?;
-    admit(state, user).await
+    Ok((admit(state, user).await?, pending))
 }
 
-async fn link(
+/// Links an identity to `user_id` (a concurrent or earlier link of it elsewhere is a 409).
+pub(super) async fn link(
     state: &AppState,
     user_id: Uuid,
-    provider: &str,
-    profile: &Profile,
+    identity: PendingLink,
     how: &str,
 ) -> Result<(), ApiError> {
+    let provider = identity.provider.clone();
     state
         .store
-        .link_oauth_identity(
-            user_id,
-            provider.to_owned(),
-            profile.subject.clone(),
-            profile.email.clone(),
-        )
+        .link_oauth_identity(user_id, identity.provider, identity.subject, identity.email)
         .await
         .map_err(|e| {
             if is_unique(&e) {
@@ -115,7 +117,12 @@ async fn by_email(state: &AppState, provider: &str, profile: &Profile) -> Result
             .await;
             return Err(account_exists());
         }
-        link(state, existing.id, provider, profile, "verified email").await?;
+        let identity = PendingLink {
+            provider: provider.to_owned(),
+            subject: profile.subject.clone(),
+            email: profile.email.clone(),
+        };
+        link(state, existing.id, identity, "verified email").await?;
         return admit(state, existing).await;
     }
     if !state.auth.settings.allow_registration {

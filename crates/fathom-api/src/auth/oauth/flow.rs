@@ -258,7 +258,8 @@ pub async fn callback(
         .filter(|c| !c.is_empty())
         .ok_or_else(|| invalid_field("code", "is required"))?;
     let profile = profile(&state, &provider, &flow, code).await?;
-    let user = super::account::resolve(&state, &provider.name, &profile, flow.link_user_id).await?;
+    let (user, link) =
+        super::account::resolve(&state, &provider.name, &profile, flow.link_user_id).await?;
     let ours = generate_token();
     state
         .store
@@ -268,6 +269,7 @@ pub async fn callback(
             redirect_uri: flow.redirect_uri.clone(),
             code_challenge: flow.code_challenge.clone(),
             expires_at: timestamp_after(settings.code_ttl),
+            link,
         })
         .await?;
     back.query_pairs_mut()
@@ -353,8 +355,8 @@ pub async fn token(
         .store
         .claim_oauth_code(hash.clone(), s256(&verifier), redirect_uri)
         .await?;
-    let user_id = match claim {
-        CodeClaim::Claimed { user_id } => user_id,
+    let (user_id, link) = match claim {
+        CodeClaim::Claimed { user_id, link } => (user_id, link),
         CodeClaim::Reused {
             user_id,
             session_id,
@@ -380,6 +382,10 @@ pub async fn token(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(code_invalid)?;
+    if let Some(identity) = link {
+        // Linked only now: the verifier proves this redeemer began the link flow.
+        super::account::link(&state, user.id, identity, "explicit").await?;
+    }
     let (session, data) = start_session(&state, &headers, &user).await?;
     if state.store.attach_oauth_session(hash, session.id).await? {
         // The code came back while this redemption was under way: neither gets a session.

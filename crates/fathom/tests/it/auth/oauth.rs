@@ -486,6 +486,10 @@ async fn a_signed_in_user_links_explicitly_and_cannot_unlink_the_last_way_in() {
     let callback = through_provider(&app, provider_url).await;
     let back = location(&get(&callback).await);
     let code = query_of(&back)["code"].clone();
+    assert!(
+        identities(&app, &token).await.is_empty(),
+        "linked before the code was redeemed"
+    );
     let data = json_with_status(redeem(&app, &code, &verifier).await, 200).await["data"].clone();
     assert_eq!(data["user"]["id"], carol.to_string());
     let linked = identities(&app, &token).await;
@@ -611,4 +615,43 @@ async fn the_oauth_routes_and_their_description_exist_only_with_providers() {
     assert!(document["paths"]["/api/v1/auth/identities"].is_null());
     let absent = get(&plain.url("/api/v1/auth/oauth/providers")).await;
     assert_problem(absent, 404, "route_not_found").await;
+}
+
+#[tokio::test]
+async fn a_link_flow_finished_by_someone_else_links_nothing() {
+    // The attacker begins a link to their own account and gets a victim through the provider;
+    // the code lands in the victim's app, which lacks the attacker's verifier.
+    let (app, idp) = spawn().await;
+    account(&app, "mallory@example.com", true).await;
+    let mallory = login(&app, "mallory@example.com", PASSWORD).await;
+    let token = mallory["access_token"].as_str().expect("token");
+    let attacker_verifier = new_verifier();
+    let started = bearer(&app, Method::POST, "/oauth/test/link", token)
+        .json(&json!({
+            "redirect_uri": APP, "state": "s",
+            "code_challenge": challenge(&attacker_verifier), "code_challenge_method": "S256",
+        }))
+        .send()
+        .await
+        .expect("sent");
+    let started = json_with_status(started, 200).await;
+    idp.answer(Person::new("victim", "victim@example.com", true));
+    let callback = through_provider(
+        &app,
+        started["data"]["authorize_url"].as_str().expect("url"),
+    )
+    .await;
+    let code = query_of(&location(&get(&callback).await))["code"].clone();
+    let victims_try = redeem(&app, &code, &new_verifier()).await;
+    assert_problem(victims_try, 400, "oauth_code_invalid").await;
+    assert!(
+        identities(&app, token).await.is_empty(),
+        "the victim's identity was linked"
+    );
+    let linked = app
+        .store
+        .oauth_identity("test", "victim")
+        .await
+        .expect("read");
+    assert!(linked.is_none());
 }
