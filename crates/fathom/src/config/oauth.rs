@@ -272,3 +272,104 @@ impl ProviderConfig {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configured(kind: ProviderKindConfig) -> OAuthConfig {
+        let mut config = OAuthConfig {
+            public_url: "https://api.example.com".into(),
+            redirect_uris: vec!["https://app.example.com/cb".into()],
+            ..OAuthConfig::default()
+        };
+        config.providers.insert(
+            "p".into(),
+            ProviderConfig {
+                kind,
+                issuer: Some("https://login.example.com".into()),
+                client_id: "id".into(),
+                client_secret: Some(Secret::new("secret")),
+                ..ProviderConfig::default()
+            },
+        );
+        config
+    }
+
+    fn refusal(config: &OAuthConfig) -> String {
+        match config.validate() {
+            Err(ConfigError::Invalid(message)) => message,
+            Ok(()) => panic!("accepted: {config:?}"),
+        }
+    }
+
+    #[test]
+    fn a_provider_needs_a_secret_an_https_issuer_and_somewhere_to_return() {
+        assert!(configured(ProviderKindConfig::Oidc).validate().is_ok());
+        let mut config = configured(ProviderKindConfig::Oidc);
+        config.providers.get_mut("p").expect("p").client_secret = None;
+        assert!(refusal(&config).contains("client_secret_file"));
+        let mut config = configured(ProviderKindConfig::Oidc);
+        config.providers.get_mut("p").expect("p").issuer = Some("http://login.example.com".into());
+        assert!(refusal(&config).contains("not an https URL"));
+        let mut config = configured(ProviderKindConfig::Oidc);
+        config.redirect_uris.clear();
+        assert!(refusal(&config).contains("redirect_uris is empty"));
+        let mut config = configured(ProviderKindConfig::Oidc);
+        config.public_url = String::new();
+        assert!(refusal(&config).contains("public_url"));
+        let mut config = configured(ProviderKindConfig::Oidc);
+        config.redirect_uris = vec!["https://app.example.com/cb#x".into()];
+        assert!(refusal(&config).contains("fragment"));
+        let mut config = configured(ProviderKindConfig::Oidc);
+        let provider = config.providers.remove("p").expect("p");
+        config.providers.insert("Bad Name".into(), provider);
+        assert!(refusal(&config).contains("provider name"));
+    }
+
+    #[test]
+    fn the_presets_fill_in_their_urls_and_scopes() {
+        let mut config = configured(ProviderKindConfig::Google);
+        config.providers.get_mut("p").expect("p").issuer = None;
+        let provider = config.providers["p"].provider("p");
+        assert_eq!(
+            provider.kind,
+            ProviderKind::Oidc {
+                issuer: GOOGLE_ISSUER.into()
+            }
+        );
+        assert_eq!(provider.scopes, ["openid", "email", "profile"]);
+        let github = configured(ProviderKindConfig::Github).providers["p"].provider("p");
+        assert_eq!(
+            github.kind,
+            ProviderKind::Github {
+                authorize_url: GITHUB_AUTHORIZE.into(),
+                token_url: GITHUB_TOKEN.into(),
+                api_url: GITHUB_API.into(),
+            }
+        );
+        assert!(!format!("{github:?}").contains("secret\""), "{github:?}");
+    }
+
+    #[test]
+    fn the_secret_is_read_from_its_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "from-the-file\n").expect("write");
+        let mut config = configured(ProviderKindConfig::Oidc);
+        let provider = config.providers.get_mut("p").expect("p");
+        provider.client_secret = None;
+        provider.client_secret_file = Some(file);
+        config.resolve_secret_files().expect("read");
+        assert_eq!(
+            config.providers["p"]
+                .client_secret
+                .as_ref()
+                .map(Secret::expose),
+            Some("from-the-file")
+        );
+        config.providers.get_mut("p").expect("p").client_secret_file =
+            Some(dir.path().join("missing"));
+        assert!(config.resolve_secret_files().is_err());
+    }
+}
