@@ -655,3 +655,19 @@ async fn a_link_flow_finished_by_someone_else_links_nothing() {
         .expect("read");
     assert!(linked.is_none());
 }
+
+#[tokio::test]
+async fn a_code_expires() {
+    let idp = TestIdp::start().await;
+    let app = spawn_auth_app(|c| {
+        configure(c, &idp);
+        c.oauth.code_ttl_secs = 10;
+    })
+    .await;
+    idp.answer(Person::new("slow", "slow@example.com", true));
+    let verifier = new_verifier();
+    let code = code_for(&app, "test", &verifier).await;
+    tokio::time::sleep(std::time::Duration::from_millis(10_500)).await;
+    let late = redeem(&app, &code, &verifier).await;
+    assert_problem(late, 400, "oauth_code_invalid").await;
+}
