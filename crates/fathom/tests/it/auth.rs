@@ -15,6 +15,7 @@ mod jwks;
 mod jwt;
 mod lockout;
 mod oauth;
+mod oauth_flow;
 mod oauth_idp;
 mod profile;
 mod rate_limit;
