@@ -33,6 +33,7 @@ mod state;
 use axum::Router;
 use fathom_schema::Schema;
 
+pub use auth::oauth;
 pub use auth::{
     AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
     TotpSettings, issue_api_key, parse_scopes, rotate_signing_key,

@@ -139,6 +139,30 @@ pub enum ErrorCode {
     TotpNotEnabled,
     /// No TOTP enrolment awaits confirmation (none was started, or it expired).
     TotpNotPending,
+    /// No OAuth provider of this name is configured (`[oauth.providers]`).
+    OAuthProviderUnknown,
+    /// The redirect URI is not, character for character, one of `oauth.redirect_uris`.
+    OAuthRedirectUriNotAllowed,
+    /// The authorization request has no PKCE challenge, or one whose method is not `S256`.
+    OAuthPkceRequired,
+    /// The provider's callback carries a `state` that names no live flow (unknown, expired or already used).
+    OAuthStateInvalid,
+    /// The provider's `id_token` failed verification (signature, algorithm, issuer, audience, expiry or nonce).
+    OAuthIdTokenInvalid,
+    /// The OAuth provider refused the exchange, could not be reached, or answered something unreadable.
+    OAuthProviderFailed,
+    /// An account with the provider's email exists, but the email is not verified on both sides: sign in and link the identity explicitly.
+    OAuthAccountExists,
+    /// The provider reported no email address, which a new account needs.
+    OAuthEmailUnavailable,
+    /// Fathom's authorization code is unknown, expired, already used, or presented with another verifier or redirect URI.
+    OAuthCodeInvalid,
+    /// The provider identity is already linked to another account.
+    OAuthIdentityTaken,
+    /// The signed-in account has no linked identity with this id.
+    OAuthIdentityNotFound,
+    /// Removing this would leave the account with no way to sign in.
+    LastSignInMethod,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -205,6 +229,18 @@ impl ErrorCode {
         Self::SecondFactorLocked,
         Self::TotpNotEnabled,
         Self::TotpNotPending,
+        Self::OAuthProviderUnknown,
+        Self::OAuthRedirectUriNotAllowed,
+        Self::OAuthPkceRequired,
+        Self::OAuthStateInvalid,
+        Self::OAuthIdTokenInvalid,
+        Self::OAuthProviderFailed,
+        Self::OAuthAccountExists,
+        Self::OAuthEmailUnavailable,
+        Self::OAuthCodeInvalid,
+        Self::OAuthIdentityTaken,
+        Self::OAuthIdentityNotFound,
+        Self::LastSignInMethod,
         Self::Internal,
     ];
 
@@ -270,6 +306,18 @@ impl ErrorCode {
             Self::SecondFactorLocked => "second_factor_locked",
             Self::TotpNotEnabled => "totp_not_enabled",
             Self::TotpNotPending => "totp_not_pending",
+            Self::OAuthProviderUnknown => "oauth_provider_unknown",
+            Self::OAuthRedirectUriNotAllowed => "oauth_redirect_uri_not_allowed",
+            Self::OAuthPkceRequired => "oauth_pkce_required",
+            Self::OAuthStateInvalid => "oauth_state_invalid",
+            Self::OAuthIdTokenInvalid => "oauth_id_token_invalid",
+            Self::OAuthProviderFailed => "oauth_provider_failed",
+            Self::OAuthAccountExists => "oauth_account_exists",
+            Self::OAuthEmailUnavailable => "oauth_email_unavailable",
+            Self::OAuthCodeInvalid => "oauth_code_invalid",
+            Self::OAuthIdentityTaken => "oauth_identity_taken",
+            Self::OAuthIdentityNotFound => "oauth_identity_not_found",
+            Self::LastSignInMethod => "last_sign_in_method",
             Self::Internal => "internal_error",
         }
     }
@@ -317,6 +365,18 @@ impl ErrorCode {
             Self::DataUnreadable => 500,
             Self::EncryptionUnavailable => 503,
             Self::WebhookNotFound => 404,
+            Self::OAuthProviderUnknown => 404,
+            Self::OAuthRedirectUriNotAllowed => 400,
+            Self::OAuthPkceRequired => 400,
+            Self::OAuthStateInvalid => 400,
+            Self::OAuthIdTokenInvalid => 401,
+            Self::OAuthProviderFailed => 502,
+            Self::OAuthAccountExists => 409,
+            Self::OAuthEmailUnavailable => 400,
+            Self::OAuthCodeInvalid => 400,
+            Self::OAuthIdentityTaken => 409,
+            Self::OAuthIdentityNotFound => 404,
+            Self::LastSignInMethod => 409,
             Self::WebhookUrlInvalid
             | Self::WebhookDestinationBlocked
             | Self::WebhookUrlUnresolvable
@@ -393,6 +453,18 @@ impl ErrorCode {
             Self::SecondFactorLocked => "Second factor locked",
             Self::TotpNotEnabled => "TOTP not enabled",
             Self::TotpNotPending => "No TOTP enrolment pending",
+            Self::OAuthProviderUnknown => "OAuth provider not configured",
+            Self::OAuthRedirectUriNotAllowed => "Redirect URI not allowed",
+            Self::OAuthPkceRequired => "PKCE challenge required",
+            Self::OAuthStateInvalid => "Sign-in flow unknown or expired",
+            Self::OAuthIdTokenInvalid => "Identity token invalid",
+            Self::OAuthProviderFailed => "OAuth provider failed",
+            Self::OAuthAccountExists => "Account exists",
+            Self::OAuthEmailUnavailable => "Provider gave no email",
+            Self::OAuthCodeInvalid => "Authorization code invalid",
+            Self::OAuthIdentityTaken => "Identity linked to another account",
+            Self::OAuthIdentityNotFound => "Identity not found",
+            Self::LastSignInMethod => "Last way to sign in",
             Self::Internal => "Internal server error",
         }
     }

@@ -182,6 +182,9 @@ macro_rules! on_reader {
     };
 }
 
+// The OAuth store methods (`oauth.rs`) run on the same two macros.
+pub(crate) use {on_reader, on_writer};
+
 impl Store {
     /// Creates a user; a taken email is a unique violation on `email`.
     pub async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {

@@ -17,6 +17,7 @@ mod events;
 mod idempotency;
 mod identity;
 mod keys;
+mod oauth;
 mod plan;
 mod postgres;
 mod record;
@@ -49,6 +50,10 @@ pub use identity::{
     UserChanges,
 };
 pub use keys::{KeyUsage, PLAINTEXT};
+pub use oauth::{
+    CodeClaim, NO_PASSWORD, OAuthCode, OAuthFlow, OAuthIdentity, PendingLink, Unlink,
+    password_usable,
+};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;

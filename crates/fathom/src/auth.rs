@@ -71,6 +71,7 @@ pub async fn build(config: &Config, store: &Store) -> anyhow::Result<Arc<AuthSta
         api_limits: config.rate_limits.resolve()?,
         limiter: config.redis.limiter()?,
         totp: auth.totp.settings(),
+        oauth: config.oauth.settings()?,
     };
     let smtp = match &config.mail.smtp_url {
         Some(url) => Some(

@@ -182,6 +182,11 @@ pub async fn change_password(
         }
         Gate::Open { known } => known,
     };
+    if !fathom_store::password_usable(&user.password_hash) {
+        // An account made by an OAuth sign-in has no current password to check; it gets one
+        // through /password-reset (which proves the mailbox).
+        return Err(invalid_credentials());
+    }
     let _slot = auth.hash_shares.take(ip, &auth.hasher, known)?;
     let lane = if known { Lane::Trusted } else { Lane::General };
     let verification = auth

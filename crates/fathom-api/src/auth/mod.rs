@@ -17,6 +17,7 @@ mod hashing;
 mod keys;
 mod mailbox;
 mod notify;
+pub mod oauth;
 mod profile;
 mod sessions;
 mod smtp;
@@ -77,6 +78,8 @@ pub struct AuthSettings {
     pub limiter: fathom_limits::Limiter,
     /// The TOTP second factor (`[auth.totp]`).
     pub totp: TotpSettings,
+    /// OAuth2 / OpenID Connect providers and the client redirect URIs (`oauth`).
+    pub oauth: oauth::OAuthSettings,
 }
 
 /// Everything the auth endpoints share.
@@ -176,6 +179,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             &limits.login,
             Router::new()
                 .route("/login", post(tokens::login))
+                .merge(oauth::sign_in_routes(&state.auth.settings.oauth))
                 // Guessing the current password with a stolen access token is a login guess.
                 .route("/password", post(account::change_password))
                 // So is every route that checks a TOTP or recovery code.
@@ -209,6 +213,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/sessions/{id}", delete(sessions::revoke_one))
         .route("/jwks.json", get(keys::jwks))
+        .merge(oauth::identity_routes(&state.auth.settings.oauth))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::client_ip::remember,

@@ -115,6 +115,30 @@ fn token_pair(
     }))
 }
 
+/// The one ending of every way to sign in: starts a session for `user` and answers the session
+/// with Fathom's token pair (the body of a successful sign-in).
+pub(crate) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<(Session, Value), ApiError> {
+    let refresh = generate_token();
+    let (agent, ip) = client_details(headers, crate::client_ip::current());
+    let session = state
+        .store
+        .create_session(
+            user.id,
+            hash_token(&refresh),
+            timestamp_after(state.auth.settings.session_ttl),
+            agent,
+            ip,
+        )
+        .await?;
+    let ring = state.auth.keys.ring(&state.store, false).await;
+    let data = token_pair(state, &ring, user, &session, refresh)?;
+    Ok((session, data))
+}
+
 /// Refuses a login: audited with `reason`, answered like every other failed login.
 async fn refused(state: &AppState, actor: Option<uuid::Uuid>, reason: &str) -> ApiError {
     audit(
@@ -158,6 +182,12 @@ pub async fn login(
         auth.sign_ins.record(SignIn::Failure);
         return Err(refused(&state, None, "unknown account").await);
     };
+    if !fathom_store::password_usable(&user.password_hash) {
+        // An account made by an OAuth sign-in has no password: it costs and answers as a miss.
+        auth.hasher.verify_dummy(&password).await;
+        auth.sign_ins.record(SignIn::Failure);
+        return Err(refused(&state, Some(user.id), "no password").await);
+    }
     let lane = if known { Lane::Trusted } else { Lane::General };
     let verification = auth
         .hasher
@@ -217,31 +247,17 @@ pub async fn login(
     if let Some(challenge) = super::totp::challenge_if_enabled(&state, &user).await? {
         return Ok(challenge);
     }
-    start_session(&state, &parts.headers, &user).await
+    signed_in(&state, &parts.headers, &user).await
 }
 
-/// The end of every successful sign-in, whatever proved it: a new session for `user` and
-/// Fathom's token pair, audited as a successful login.
-pub(crate) async fn start_session(
+/// The end of a successful password sign-in (after its second factor, if the account has one):
+/// a new session and Fathom's token pair, audited as a successful login.
+pub(crate) async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,
 ) -> Result<Response, ApiError> {
-    let auth = &state.auth;
-    let refresh = generate_token();
-    let (agent, ip) = client_details(headers, crate::client_ip::current());
-    let session = state
-        .store
-        .create_session(
-            user.id,
-            hash_token(&refresh),
-            timestamp_after(auth.settings.session_ttl),
-            agent,
-            ip,
-        )
-        .await?;
-    let ring = auth.keys.ring(&state.store, false).await;
-    let data = token_pair(state, &ring, user, &session, refresh)?;
+    let (_, data) = start_session(state, headers, user).await?;
     audit(state, "login", "success", Some(user.id.to_string()), None).await;
     Ok(envelope(data, Map::new()).into_response())
 }

@@ -12,6 +12,7 @@ mod docs;
 mod document;
 mod events;
 mod metrics;
+mod oauth;
 mod operations;
 mod rate_limits;
 mod realtime;
@@ -35,7 +36,12 @@ use crate::AppState;
 /// The document route and the docs page. The document is built once, here: a running server's
 /// schema never changes, so every request is answered with the same bytes.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let body = Bytes::from(document(&state.schema, &state.config, &state.auth.policy).to_string());
+    let mut described = document(&state.schema, &state.config, &state.auth.policy);
+    // The OAuth routes exist only where providers are configured, and so does their description.
+    if !state.auth.settings.oauth.providers.is_empty() {
+        oauth::describe(&mut described);
+    }
+    let body = Bytes::from(described.to_string());
     Router::new()
         .route(
             "/api/v1/openapi.json",

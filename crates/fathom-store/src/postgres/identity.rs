@@ -20,6 +20,9 @@ pub(crate) use super::sessions::{
     sessions,
 };
 
+// The OAuth functions (`oauth.rs`) are reached through `sql::` too.
+pub(crate) use super::oauth::*;
+
 const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];

@@ -10,6 +10,9 @@ use crate::identity::{
     Authority, NewUser, RefreshOutcome, Session, StoredSigningKey, User, UserChanges,
 };
 
+// The OAuth functions (`oauth.rs`) are reached through `sql::` too.
+pub(crate) use super::oauth::*;
+
 const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
 const SESSION_COLUMNS: &str = "\"id\", \"user_id\", \"created_at\", \"expires_at\", \"last_used_at\", \"revoked_at\", \"user_agent\", \"ip\"";
 

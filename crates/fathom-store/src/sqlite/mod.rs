@@ -11,6 +11,7 @@ mod get_sql;
 mod idempotency;
 pub(crate) mod identity;
 mod migrate;
+pub(crate) mod oauth;
 mod pool;
 mod records;
 pub(crate) mod totp;

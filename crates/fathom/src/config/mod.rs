@@ -16,6 +16,7 @@ mod events;
 mod idempotency;
 mod mail;
 mod metrics;
+mod oauth;
 mod otel;
 mod purge;
 mod rate_limits;
@@ -34,6 +35,7 @@ pub use events::EventsConfig;
 pub use idempotency::IdempotencyConfig;
 pub use mail::MailConfig;
 pub use metrics::MetricsConfig;
+pub use oauth::{OAuthConfig, ProviderConfig, ProviderKindConfig};
 pub use otel::OtelConfig;
 pub use purge::PurgeConfig;
 pub use rate_limits::{ClassQuotaConfig, RateLimitsConfig, RedisConfig};
@@ -69,6 +71,7 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub redis: RedisConfig,
     pub cache: CacheConfig,
+    pub oauth: OAuthConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -356,6 +359,7 @@ impl Config {
         self.brokers.resolve_secret_files()?;
         self.mail.resolve_secret_file()?;
         self.redis.resolve_secret_file()?;
+        self.oauth.resolve_secret_files()?;
         self.metrics.resolve_secret_file()
     }
 
@@ -425,6 +429,7 @@ impl Config {
         self.rate_limits.validate()?;
         self.redis.validate()?;
         self.auth.validate()?;
+        self.oauth.validate()?;
         self.brokers.validate()?;
         self.mail.validate()
     }

@@ -96,6 +96,7 @@ const CONFIG_SECTIONS: &[&str] = &[
     "purge",
     "backup",
     "cache",
+    "oauth",
 ];
 
 /// The kind of an unmarked snippet, from its top-level keys.

@@ -13,7 +13,7 @@ use fathom_core::ErrorCode;
 use fathom_store::User;
 use serde_json::{Map, json};
 
-use super::super::tokens::{audit, start_session, text_field, timestamp_after};
+use super::super::tokens::{audit, signed_in, text_field, timestamp_after};
 use super::{code_field, verify_factor};
 use crate::AppState;
 use crate::body::JsonObject;
@@ -117,5 +117,5 @@ pub(super) async fn second_factor(
         Some(proof.as_str().into()),
     )
     .await;
-    start_session(&state, &parts.headers, &user).await
+    signed_in(&state, &parts.headers, &user).await
 }

@@ -7,4 +7,4 @@ mod audit;
 mod enrolment;
 mod signin;
 mod storage;
-mod support;
+pub(super) mod support;
