@@ -7,6 +7,7 @@
 //! escape (they are classified into [`StoreErrorKind`] here); every write runs through a
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
+mod accounts;
 pub mod audit;
 mod cascade;
 mod convert;

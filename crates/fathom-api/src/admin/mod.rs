@@ -3,6 +3,7 @@
 //! [`Admin`]: a valid access token whose roles include `admin` (401 without a token, 403 with
 //! another role). The first administrator comes from `fathom users create-admin`.
 
+mod accounts;
 mod api_keys;
 mod audit;
 mod brokers;
@@ -48,7 +49,12 @@ impl FromRequestParts<AppState> for Admin {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(users::list))
-        .route("/users/{id}", get(users::get).patch(users::update))
+        .route(
+            "/users/{id}",
+            get(users::get)
+                .patch(users::update)
+                .delete(accounts::delete),
+        )
         .route("/audit", get(audit::list))
         .route("/mailbox", get(mailbox::list))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 
 const UPDATABLE: &[&str] = &["roles", "disabled", "verified", "tenant"];
 
-fn user_not_found() -> ApiError {
+pub(super) fn user_not_found() -> ApiError {
     ApiError::new(
         ErrorCode::RecordNotFound,
         "No user has this id.",
@@ -28,7 +28,7 @@ fn user_not_found() -> ApiError {
     )
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| {
         ApiError::new(
             ErrorCode::InvalidId,
