@@ -11,6 +11,8 @@ mod mailbox;
 mod users;
 mod webhooks;
 
+pub use users::is_role_name;
+
 use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -48,7 +50,11 @@ impl FromRequestParts<AppState> for Admin {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/users", get(users::list))
+        .route("/users", get(users::list).post(accounts::create))
+        .route(
+            "/users/{id}/password",
+            axum::routing::put(accounts::set_password),
+        )
         .route(
             "/users/{id}",
             get(users::get)

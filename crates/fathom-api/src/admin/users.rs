@@ -1,4 +1,5 @@
-//! `GET /users`, `GET /users/{id}`, `PATCH /users/{id}` (roles, disabled, verified, tenant).
+//! `GET /users` (`email=` finds one by its address, exactly), `GET /users/{id}`,
+//! `PATCH /users/{id}` (roles, disabled, verified, tenant).
 //! Disabling a user ends every session at once; every change (roles, tenant, verification)
 //! applies to the user's existing access tokens at once on this node and within
 //! `auth.session_cache_ms` on others, since requests act on the account, not the token. Every
@@ -38,7 +39,7 @@ pub(super) fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     })
 }
 
-fn admin_view(user: &fathom_store::User) -> Value {
+pub(super) fn admin_view(user: &fathom_store::User) -> Value {
     let mut json = user_json(user);
     json["disabled"] = json!(user.disabled);
     json["failed_logins"] = json!(user.failed_logins);
@@ -54,6 +55,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let mut limit = 50u32;
     let mut after = None;
+    let mut email = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "limit" => {
@@ -70,6 +72,8 @@ pub async fn list(
                     })?
             }
             "after" => after = Some(parse_id(&value)?),
+            // Exact, whatever the case (emails are stored lowercased).
+            "email" => email = Some(value.to_lowercase()),
             other => {
                 return Err(ApiError::new(
                     ErrorCode::InvalidQuery,
@@ -77,12 +81,21 @@ pub async fn list(
                         "Unknown query parameter `{}`.",
                         other.chars().take(64).collect::<String>()
                     ),
-                    "This endpoint takes limit and after.",
+                    "This endpoint takes limit, after and email.",
                 ));
             }
         }
     }
-    let users = state.store.users(after, limit).await?;
+    let users = match &email {
+        Some(email) => state
+            .store
+            .user_by_email(email)
+            .await?
+            .into_iter()
+            .filter(|u| after.is_none_or(|a| u.id > a))
+            .collect(),
+        None => state.store.users(after, limit).await?,
+    };
     let next = if users.len() == limit as usize {
         users.last().map(|u| u.id.hyphenated().to_string())
     } else {
@@ -107,7 +120,7 @@ pub async fn get(
     Ok(envelope(admin_view(&user), Map::new()).into_response())
 }
 
-fn invalid(field: &str, message: &str) -> ApiError {
+pub(super) fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::new(
         ErrorCode::ValidationFailed,
         message,
@@ -168,7 +181,8 @@ fn changes_from(body: &Map<String, Value>) -> Result<UserChanges, ApiError> {
     })
 }
 
-fn is_role_name(name: &str) -> bool {
+/// Whether `name` can be a role: 1 to 32 lowercase letters, digits, `_` or `-`.
+pub fn is_role_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()

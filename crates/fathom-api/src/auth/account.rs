@@ -21,17 +21,17 @@ use crate::envelope::envelope;
 use crate::error::ApiError;
 
 /// The one answer to every registration and reset request.
-fn accepted(message: &str) -> Response {
-    let mut response = envelope(
-        json!({ "status": "accepted", "message": message }),
-        Map::new(),
-    )
-    .into_response();
+pub(super) fn accepted(message: &str) -> Response {
+    accepted_with(json!({ "status": "accepted", "message": message }))
+}
+
+fn accepted_with(data: serde_json::Value) -> Response {
+    let mut response = envelope(data, Map::new()).into_response();
     *response.status_mut() = StatusCode::ACCEPTED;
     response
 }
 
-fn weak_password(field: &str, error: AuthError) -> ApiError {
+pub(crate) fn weak_password(field: &str, error: AuthError) -> ApiError {
     match error {
         AuthError::WeakPassword(violation) => ApiError::new(
             ErrorCode::ValidationFailed,
@@ -43,7 +43,7 @@ fn weak_password(field: &str, error: AuthError) -> ApiError {
     }
 }
 
-fn check_policy(
+pub(crate) fn check_policy(
     state: &AppState,
     field: &str,
     password: &str,
@@ -56,7 +56,7 @@ fn check_policy(
         .map_err(|v| weak_password(field, AuthError::WeakPassword(v)))
 }
 
-fn plausible_email(email: &str) -> bool {
+pub(crate) fn plausible_email(email: &str) -> bool {
     let field = fathom_schema::Field {
         name: "email".into(),
         kind: fathom_schema::FieldType::Email,
@@ -121,6 +121,10 @@ pub async fn register(
         Err(e) if matches!(e.kind, StoreErrorKind::UniqueViolation { .. }) => None,
         Err(e) => return Err(e.into()),
     };
+    // The answer carries the new account's id; for a taken address, a fresh UUIDv7 that names
+    // no account, made the same way at the same moment, so the two answers cannot be told
+    // apart by shape or by the id's form.
+    let answered_id = created.unwrap_or_else(uuid::Uuid::now_v7);
     let state = state.clone();
     after_answer("registration mail", async move {
         match created {
@@ -138,7 +142,11 @@ pub async fn register(
         }
         Ok(())
     });
-    Ok(accepted(REGISTERED))
+    Ok(accepted_with(json!({
+        "status": "accepted",
+        "message": REGISTERED,
+        "id": answered_id.hyphenated().to_string(),
+    })))
 }
 
 /// The answer to a valid token whose account has since been deleted.

@@ -9,15 +9,16 @@
 //! Guessing defence: `throttle` (per account and address), `hashing` (each address's share of
 //! the hashing pool) and the per-route rate limits (`crate::rate_limit`).
 
-mod account;
+pub(crate) mod account;
 pub(crate) mod api_keys;
 pub mod cache;
 mod caller;
 mod hashing;
 mod keys;
 mod mailbox;
-mod notify;
+pub(crate) mod notify;
 mod profile;
+mod resend;
 mod sessions;
 mod smtp;
 mod throttle;
@@ -185,7 +186,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         ))
         .merge(limited(
             &limits.verify,
-            Router::new().route("/verify", post(account::verify_email)),
+            Router::new()
+                .route("/verify", post(account::verify_email))
+                .route("/verify/resend", post(resend::resend_verification)),
         ))
         .merge(limited(
             &limits.password_reset,

@@ -36,16 +36,19 @@ pub struct MailSettings {
 
 /// A mail carrying a single-use token.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum TokenMail {
+pub(crate) enum TokenMail {
     Verify,
     Reset,
+    /// An administrator's invitation: a set-password link, redeemed like a reset
+    /// (`/auth/password-reset/confirm`), valid as long as a verification link.
+    Invite,
 }
 
 impl TokenMail {
     fn purpose(self) -> &'static str {
         match self {
             Self::Verify => "verify_email",
-            Self::Reset => "reset_password",
+            Self::Reset | Self::Invite => "reset_password",
         }
     }
 }
@@ -95,7 +98,7 @@ impl RecipientCap {
 
 /// Runs `work` after the answer, in the background, keeping the request id and client address
 /// for its log lines and audit entries. Its errors are logged: the client has been answered.
-pub(super) fn after_answer<F>(what: &'static str, work: F)
+pub(crate) fn after_answer<F>(what: &'static str, work: F)
 where
     F: Future<Output = Result<(), ApiError>> + Send + 'static,
 {
@@ -148,7 +151,7 @@ async fn within_cap(state: &AppState, to: &str, user: Option<Uuid>) -> bool {
 
 /// Stores a new single-use token (as a hash) and mails its link to `to`. The token exists in
 /// clear only in the message.
-pub(super) async fn mail_token(
+pub(crate) async fn mail_token(
     state: &AppState,
     user_id: Uuid,
     to: String,
@@ -170,6 +173,12 @@ pub(super) async fn mail_token(
             &settings.mail.reset_link,
             &settings.mail.reset_template,
             "Reset your password",
+        ),
+        TokenMail::Invite => (
+            settings.verification_ttl,
+            &settings.mail.reset_link,
+            &settings.mail.reset_template,
+            "You are invited: set your password",
         ),
     };
     let token = generate_token();

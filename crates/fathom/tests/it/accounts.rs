@@ -2,5 +2,6 @@
 //! management, over HTTP on the configured database (SQLite, or PostgreSQL with
 //! `FATHOM_TEST_BACKEND=postgres`).
 
+mod management;
 mod relations;
 mod removal;
