@@ -236,7 +236,7 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 ),
                 "requestBody": body("RegisterRequest"),
                 "responses": rate_limited(
-                    &[("202", accepted("Taken on: if the address can be registered, a verification email is on its way."))],
+                    &[("202", ok("Taken on: if the address can be registered, a verification email is on its way.", schema_ref("Registered")))],
                     &statuses(&[&BODY_ERRORS, &[403], &SERVER_ERRORS]),
                 ),
             }}),
@@ -255,6 +255,22 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 "requestBody": body("VerifyRequest"),
                 "responses": rate_limited(
                     &[("204", no_content("Confirmed; no body."))],
+                    &statuses(&[&BODY_ERRORS, &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+        (
+            path("/verify/resend"),
+            json!({ "post": {
+                "tags": [AUTH_TAG],
+                "operationId": "authResendVerification",
+                "summary": "Ask for the verification mail again",
+                "description": format!(
+                    "Mails a new verification token to the address when an unverified account                      uses it (within `mail.per_recipient_per_hour`). The answer is the same 202                      for every address, given before it is looked up.{RATE_LIMITED}"
+                ),
+                "requestBody": body("ResendRequest"),
+                "responses": rate_limited(
+                    &[("202", accepted("Taken on: if an unverified account uses this address, a verification email is on its way."))],
                     &statuses(&[&BODY_ERRORS, &SERVER_ERRORS]),
                 ),
             }}),
