@@ -3,5 +3,6 @@
 //! `FATHOM_TEST_BACKEND=postgres`).
 
 mod management;
+mod migrations;
 mod relations;
 mod removal;
