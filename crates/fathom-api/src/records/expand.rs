@@ -44,7 +44,7 @@ pub enum Relation {
     },
     /// A relation field of this collection pointing at user accounts; `view` is what an
     /// account shows (`accounts::view_collection`).
-    ToAccount {
+    Account {
         field: String,
         view: Arc<Collection>,
     },
@@ -55,7 +55,7 @@ impl Relation {
         match self {
             Self::ToOne { target, .. } => target,
             Self::ToMany { source, .. } => source,
-            Self::ToAccount { view, .. } => view,
+            Self::Account { view, .. } => view,
         }
     }
 }
@@ -112,7 +112,7 @@ pub fn parse_expand(
 fn resolve(name: &str, schema: &Schema, collection: &Collection) -> Result<Relation, ApiError> {
     if let Some(field) = collection.field(name) {
         if field.kind.points_at_accounts() {
-            return Ok(Relation::ToAccount {
+            return Ok(Relation::Account {
                 field: name.to_owned(),
                 view: super::accounts::view_collection(schema),
             });
@@ -212,7 +212,7 @@ async fn expand_one(
     let (key_on_parent, key_on_related) = match &node.relation {
         Relation::ToOne { field, .. } => (field.as_str(), "id"),
         Relation::ToMany { field, .. } => ("id", field.as_str()),
-        Relation::ToAccount { field, .. } => {
+        Relation::Account { field, .. } => {
             // Accounts have no relations of their own, so nothing nests inside them.
             return super::accounts::expand_accounts(state, principal, records, &node.name, field)
                 .await;
@@ -231,7 +231,7 @@ async fn expand_one(
             filter = filter.and(rule);
         }
         let limit = match node.relation {
-            Relation::ToOne { .. } | Relation::ToAccount { .. } => {
+            Relation::ToOne { .. } | Relation::Account { .. } => {
                 u32::try_from(keys.len()).unwrap_or(u32::MAX)
             }
             // One more than the cap tells a complete answer from a cut one.
@@ -284,9 +284,9 @@ async fn expand_one(
                 .find(|r| r.get("id").and_then(Json::as_str) == Some(&id))
                 .cloned()
                 .map_or(Json::Null, Json::Object),
-            (Relation::ToOne { .. } | Relation::ToAccount { .. }, None) => Json::Null,
+            (Relation::ToOne { .. } | Relation::Account { .. }, None) => Json::Null,
             // Expanded above, by `accounts::expand_accounts`.
-            (Relation::ToAccount { .. }, Some(_)) => Json::Null,
+            (Relation::Account { .. }, Some(_)) => Json::Null,
             (Relation::ToMany { .. }, key) => Json::Array(
                 related
                     .iter()

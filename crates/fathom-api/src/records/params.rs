@@ -44,7 +44,7 @@ impl Shape {
             out: &mut Vec<fathom_query::FieldPath>,
         ) {
             for node in nodes {
-                if let super::expand::Relation::ToAccount { field, .. } = &node.relation {
+                if let super::expand::Relation::Account { field, .. } = &node.relation {
                     out.push(fathom_query::FieldPath {
                         hops: hops.to_vec(),
                         column: field.clone(),
