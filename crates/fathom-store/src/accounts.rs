@@ -41,6 +41,10 @@ pub(crate) fn collection() -> Arc<Collection> {
     })
 }
 
+/// The purpose of a single-use token confirming an email change, followed by the new address
+/// (`change_email:<address>`): the token carries the address it confirms.
+pub const EMAIL_CHANGE: &str = "change_email:";
+
 /// The most accounts one [`Store::users_by_ids`] call reads.
 pub const MAX_USERS_BY_IDS: usize = 1000;
 
@@ -55,6 +59,21 @@ impl Store {
         match &*self.backend {
             Backend::Sqlite(s) => s.delete_user(id, origin).await,
             Backend::Postgres(p) => p.delete_user(id, origin).await,
+        }
+    }
+
+    /// Redeems an email-change token (stored under [`EMAIL_CHANGE`] + the new address) and
+    /// gives its account that address, marked verified, in one transaction: a token that is
+    /// unknown, used or expired changes nothing (`None`); an address taken meanwhile fails as a
+    /// unique violation on `email` and leaves the token unspent.
+    pub async fn confirm_email_change(&self, hash: String) -> Result<Option<User>, StoreError> {
+        match &*self.backend {
+            Backend::Sqlite(s) => {
+                s.pool
+                    .write(move |conn| crate::sqlite::accounts::confirm_email_change(conn, &hash))
+                    .await
+            }
+            Backend::Postgres(p) => p.confirm_email_change(&hash).await,
         }
     }
 

@@ -37,6 +37,7 @@ use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
+pub use accounts::{EMAIL_CHANGE, MAX_USERS_BY_IDS};
 pub use audit::{AuditEntry, AuditHead, AuditQuery, AuditRecord, AuditRetention};
 pub use convert::{Conversion, Converted, ConvertedEvents};
 pub use crypto::KeyRing;

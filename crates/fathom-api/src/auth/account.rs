@@ -179,36 +179,7 @@ pub async fn change_password(
         .user_by_id(caller.user_id)
         .await?
         .ok_or_else(invalid_credentials)?;
-    let auth = &state.auth;
-    let ip = crate::client_ip::current();
-    // A wrong current password is a guess like a failed login, held by the same defence.
-    let known = match auth.throttle.gate(&user.email, ip).await {
-        Gate::Refused => return Err(invalid_credentials()),
-        Gate::Delay(wait) => {
-            tokio::time::sleep(wait).await;
-            false
-        }
-        Gate::Open { known } => known,
-    };
-    let _slot = auth.hash_shares.take(ip, &auth.hasher, known)?;
-    let lane = if known { Lane::Trusted } else { Lane::General };
-    let verification = auth
-        .hasher
-        .verify_in(lane, &current, &user.password_hash)
-        .await
-        .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
-    if !verification.matches {
-        auth.throttle.failed(&user.email, ip, known).await;
-        audit(
-            &state,
-            "password_change",
-            "failure",
-            Some(user.id.to_string()),
-            None,
-        )
-        .await;
-        return Err(invalid_credentials());
-    }
+    check_current_password(&state, &user, &current, "password_change").await?;
     check_policy(&state, "new_password", &new, Some(&user.email))?;
     let hash = state
         .auth
@@ -234,7 +205,41 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn token_rejected() -> ApiError {
+/// Refuses a wrong current password of `user` (401 `invalid_credentials`, audited as a failure
+/// of `action`). A wrong current password is a guess like a failed login, held by the same
+/// defence: the throttle, the hashing shares and lanes.
+pub(super) async fn check_current_password(
+    state: &AppState,
+    user: &fathom_store::User,
+    current: &str,
+    action: &str,
+) -> Result<(), ApiError> {
+    let auth = &state.auth;
+    let ip = crate::client_ip::current();
+    let known = match auth.throttle.gate(&user.email, ip).await {
+        Gate::Refused => return Err(invalid_credentials()),
+        Gate::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            false
+        }
+        Gate::Open { known } => known,
+    };
+    let _slot = auth.hash_shares.take(ip, &auth.hasher, known)?;
+    let lane = if known { Lane::Trusted } else { Lane::General };
+    let verification = auth
+        .hasher
+        .verify_in(lane, current, &user.password_hash)
+        .await
+        .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
+    if !verification.matches {
+        auth.throttle.failed(&user.email, ip, known).await;
+        audit(state, action, "failure", Some(user.id.to_string()), None).await;
+        return Err(invalid_credentials());
+    }
+    Ok(())
+}
+
+pub(super) fn token_rejected() -> ApiError {
     ApiError::new(
         ErrorCode::ValidationFailed,
         "The token is not valid: it is unknown, used or expired.",
@@ -248,11 +253,14 @@ pub async fn verify_email(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let token = text_field(&body, "token")?;
-    let user_id = state
+    let redeemed = state
         .store
         .redeem_one_time_token("verify_email", hash_token(&token))
-        .await?
-        .ok_or_else(token_rejected)?;
+        .await?;
+    let Some(user_id) = redeemed else {
+        // Not a verification token: perhaps the confirmation of a new address.
+        return super::email_change::confirm(&state, &token).await;
+    };
     state.store.set_verified(user_id).await?;
     // Requests act on the account's verified flag: this node reads it again at once.
     state.auth.sessions.forget_user(user_id);

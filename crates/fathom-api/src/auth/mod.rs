@@ -13,6 +13,7 @@ pub(crate) mod account;
 pub(crate) mod api_keys;
 pub mod cache;
 mod caller;
+mod email_change;
 mod hashing;
 mod keys;
 mod mailbox;
@@ -174,7 +175,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             Router::new()
                 .route("/login", post(tokens::login))
                 // Guessing the current password with a stolen access token is a login guess.
-                .route("/password", post(account::change_password)),
+                .route("/password", post(account::change_password))
+                .route("/email", post(email_change::request_change)),
         ))
         .merge(limited(
             &limits.refresh,

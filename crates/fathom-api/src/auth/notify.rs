@@ -42,6 +42,9 @@ pub(crate) enum TokenMail {
     /// An administrator's invitation: a set-password link, redeemed like a reset
     /// (`/auth/password-reset/confirm`), valid as long as a verification link.
     Invite,
+    /// The confirmation of a new address, mailed to that address: a verification link whose
+    /// token names the address it confirms (`fathom_store::EMAIL_CHANGE`).
+    EmailChange,
 }
 
 impl TokenMail {
@@ -49,6 +52,7 @@ impl TokenMail {
         match self {
             Self::Verify => "verify_email",
             Self::Reset | Self::Invite => "reset_password",
+            Self::EmailChange => fathom_store::EMAIL_CHANGE,
         }
     }
 }
@@ -180,16 +184,22 @@ pub(crate) async fn mail_token(
             &settings.mail.reset_template,
             "You are invited: set your password",
         ),
+        TokenMail::EmailChange => (
+            settings.verification_ttl,
+            &settings.mail.verify_link,
+            &settings.mail.verify_template,
+            "Confirm your new email address",
+        ),
+    };
+    // An email change's token carries the address it confirms (the recipient).
+    let purpose = match kind {
+        TokenMail::EmailChange => format!("{}{to}", kind.purpose()),
+        other => other.purpose().to_owned(),
     };
     let token = generate_token();
     state
         .store
-        .create_one_time_token(
-            user_id,
-            kind.purpose(),
-            hash_token(&token),
-            timestamp_after(ttl),
-        )
+        .create_one_time_token(user_id, purpose, hash_token(&token), timestamp_after(ttl))
         .await?;
     let body = template
         .replace("{valid_for}", &valid_for(ttl))
@@ -200,6 +210,17 @@ pub(crate) async fn mail_token(
         body,
     });
     Ok(())
+}
+
+/// Mails a notice without a token to `to`, within the recipient's cap.
+pub(crate) async fn mail_notice(state: &AppState, to: String, subject: &str, body: String) {
+    if within_cap(state, &to, None).await {
+        state.auth.deliver(Mail {
+            to,
+            subject: subject.into(),
+            body,
+        });
+    }
 }
 
 /// Tells the owner of `to` that someone tried to register it again.

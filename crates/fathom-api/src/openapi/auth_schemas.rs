@@ -491,6 +491,20 @@ pub fn schemas(policy: &PasswordPolicy) -> Map<String, Value> {
         }),
     );
     out.insert(
+        "EmailChangeRequest".into(),
+        request(
+            "An email change",
+            &[
+                (
+                    "new_email",
+                    text("The new address; a confirmation link is mailed to it."),
+                ),
+                ("password", text("The current password.")),
+            ],
+            &[],
+        ),
+    );
+    out.insert(
         "ResendRequest".into(),
         request(
             "A request for the verification mail again",

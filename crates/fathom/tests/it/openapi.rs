@@ -192,6 +192,7 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("auth", "/api/v1/auth/register", "post", false),
     ("auth", "/api/v1/auth/verify", "post", false),
     ("auth", "/api/v1/auth/verify/resend", "post", false),
+    ("auth", "/api/v1/auth/email", "post", true),
     ("auth", "/api/v1/auth/login", "post", false),
     ("auth", "/api/v1/auth/refresh", "post", false),
     ("auth", "/api/v1/auth/logout", "post", true),

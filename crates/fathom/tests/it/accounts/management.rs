@@ -413,3 +413,150 @@ async fn the_cli_creates_lists_and_deletes_users() {
     let (code, _, _) = run(&app, &["users", "delete", "nope"], &[]);
     assert_eq!(code, 1);
 }
+
+#[tokio::test]
+async fn a_user_changes_email_after_confirming_the_new_address() {
+    let app = spawn_auth_app(|_| {}).await;
+    register(&app, "old@example.com", PASSWORD).await;
+    let session = login(&app, "old@example.com", PASSWORD).await;
+    let access = session["access_token"].as_str().unwrap().to_owned();
+    let change = |body: Value| {
+        let app = &app;
+        let access = access.clone();
+        async move { send_as(app, "POST", "/api/v1/auth/email", Some(&access), Some(body)).await }
+    };
+    // The current password is required; a wrong one is a 401 like a failed login.
+    assert_problem(
+        change(json!({"new_email": "new@example.com", "password": "wrong one entirely"})).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_problem(
+        change(json!({"new_email": "not an address", "password": PASSWORD})).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        change(json!({"new_email": "OLD@example.com", "password": PASSWORD})).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+    assert_problem(
+        send_as(
+            &app,
+            "POST",
+            "/api/v1/auth/email",
+            None,
+            Some(json!({"new_email": "x@example.com", "password": PASSWORD})),
+        )
+        .await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    let answer = change(json!({"new_email": "New@Example.com", "password": PASSWORD})).await;
+    assert_eq!(answer.status().as_u16(), 202);
+    // The old address is told, with no token; the new one gets the confirmation link.
+    let notices = await_mails(&app, "old@example.com", 2).await;
+    assert!(
+        notices
+            .iter()
+            .any(|m| m.subject == "Your email address is about to change"
+                && !m.body.contains("#token=")),
+        "{notices:?}"
+    );
+    let token = mailed_token(&app, "new@example.com", "Confirm your new email").await;
+    // Until then the old address still signs in, and the new one does not.
+    login(&app, "old@example.com", PASSWORD).await;
+    assert_problem(
+        login_response(&app, "new@example.com", PASSWORD, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(
+        post_auth(&app, "/verify", &json!({"token": token}), None)
+            .await
+            .status(),
+        204
+    );
+    let me = json_with_status(
+        send_as(&app, "GET", "/api/v1/auth/me", Some(&access), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(me["data"]["email"], "new@example.com", "{me}");
+    assert_eq!(me["data"]["verified"], true, "{me}");
+    login(&app, "new@example.com", PASSWORD).await;
+    assert_problem(
+        login_response(&app, "old@example.com", PASSWORD, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    // The link is single use.
+    assert_problem(
+        post_auth(&app, "/verify", &json!({"token": token}), None).await,
+        400,
+        "validation_failed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_address_taken_meanwhile_is_not_given_away() {
+    let app = spawn_auth_app(|_| {}).await;
+    register(&app, "a@example.com", PASSWORD).await;
+    let access = login(&app, "a@example.com", PASSWORD).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = json!({"new_email": "b@example.com", "password": PASSWORD});
+    let answer = send_as(
+        &app,
+        "POST",
+        "/api/v1/auth/email",
+        Some(&access),
+        Some(body),
+    )
+    .await;
+    assert_eq!(answer.status().as_u16(), 202);
+    let token = mailed_token(&app, "b@example.com", "Confirm your new email").await;
+    // Someone registers the address before the link is used.
+    register(&app, "b@example.com", NEW_PASSWORD).await;
+    assert_problem(
+        post_auth(&app, "/verify", &json!({"token": token}), None).await,
+        409,
+        "unique_violation",
+    )
+    .await;
+    let me = json_with_status(
+        send_as(&app, "GET", "/api/v1/auth/me", Some(&access), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(me["data"]["email"], "a@example.com");
+    // A taken address is answered alike and gets no link.
+    let body = json!({"new_email": "b@example.com", "password": PASSWORD});
+    let answer = send_as(
+        &app,
+        "POST",
+        "/api/v1/auth/email",
+        Some(&access),
+        Some(body),
+    )
+    .await;
+    assert_eq!(answer.status().as_u16(), 202);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let links = app
+        .auth
+        .mailbox
+        .to("b@example.com")
+        .iter()
+        .filter(|m| m.subject.starts_with("Confirm your new email"))
+        .count();
+    assert_eq!(links, 1, "only the first request's link");
+}

@@ -170,6 +170,11 @@ impl Accounts {
             }
             ("post", "/auth/verify") => public(json!({ "token": self.verify_token })),
             ("post", "/auth/verify/resend") => public(json!({ "email": FRESH_EMAIL })),
+            ("post", "/auth/email") => with(
+                &self.admin,
+                path.to_owned(),
+                Some(json!({ "new_email": "elsewhere@example.com", "password": PASSWORD })),
+            ),
             ("post", "/admin/users") => admin(Some(json!({
                 "email": "made@example.com",
                 "password": PASSWORD,
