@@ -8,6 +8,7 @@ mod api_keys;
 mod audit;
 mod brokers;
 mod mailbox;
+mod user_search;
 mod users;
 mod webhooks;
 

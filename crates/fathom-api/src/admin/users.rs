@@ -1,4 +1,5 @@
-//! `GET /users` (`email=` finds one by its address, exactly), `GET /users/{id}`,
+//! `GET /users` (`email=` finds one by its address, exactly; `filter=` matches an expression over
+//! the account fields, `user_search.rs`), `GET /users/{id}`,
 //! `PATCH /users/{id}` (roles, disabled, verified, tenant).
 //! Disabling a user ends every session at once; every change (roles, tenant, verification)
 //! applies to the user's existing access tokens at once on this node and within
@@ -56,6 +57,7 @@ pub async fn list(
     let mut limit = 50u32;
     let mut after = None;
     let mut email = None;
+    let mut filter = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "limit" => {
@@ -74,6 +76,7 @@ pub async fn list(
             "after" => after = Some(parse_id(&value)?),
             // Exact, whatever the case (emails are stored lowercased).
             "email" => email = Some(value.to_lowercase()),
+            "filter" => filter = Some(value.into_owned()),
             other => {
                 return Err(ApiError::new(
                     ErrorCode::InvalidQuery,
@@ -81,10 +84,18 @@ pub async fn list(
                         "Unknown query parameter `{}`.",
                         other.chars().take(64).collect::<String>()
                     ),
-                    "This endpoint takes limit, after and email.",
+                    "This endpoint takes limit, after, email and filter.",
                 ));
             }
         }
+    }
+    if let Some(text) = &filter {
+        let (users, next) = super::user_search::search(&state, text, after, limit).await?;
+        let data: Vec<Value> = users.iter().map(admin_view).collect();
+        let mut meta = Map::new();
+        let next = next.map(|id| id.hyphenated().to_string());
+        meta.insert("page".into(), json!({ "limit": limit, "next_after": next }));
+        return Ok(envelope(Value::Array(data), meta).into_response());
     }
     let users = match &email {
         Some(email) => state

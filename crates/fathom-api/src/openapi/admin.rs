@@ -169,6 +169,11 @@ pub fn paths() -> Vec<(String, Value)> {
                         "description": "Only the user with this email (exact, whatever the case): a page of one or none.",
                         "schema": { "type": "string" },
                     },
+                    {
+                        "name": "filter", "in": "query", "required": false,
+                        "description": "Only users matching this expression over the account fields (`email`, `tenant`, `verified`, `disabled`, `created_at`, `updated_at`, `id` and the `[users]` profile fields), as in record filters: `email ~ \"%@example.com\" && verified = false`. At most 10,000 accounts are read per request; a page cut short by that still names `next_after`. 400 `invalid_query` for an expression that does not parse or names no such field.",
+                        "schema": { "type": "string" },
+                    },
                 ],
                 "responses": responses(
                     &[("200", ok("A page of users.", list_envelope("AdminUser", page_meta)))],
