@@ -497,7 +497,7 @@ pub fn schemas(policy: &PasswordPolicy) -> Map<String, Value> {
             &[
                 (
                     "new_email",
-                    text("The new address; a confirmation link is mailed to it."),
+                    email("The new address; a confirmation link is mailed to it."),
                 ),
                 ("password", text("The current password.")),
             ],
