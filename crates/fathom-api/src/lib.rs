@@ -33,6 +33,7 @@ mod state;
 use axum::Router;
 use fathom_schema::Schema;
 
+pub use admin::is_role_name;
 pub use auth::oauth;
 pub use auth::{
     AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
@@ -47,6 +48,7 @@ pub use metrics::{Metrics, MetricsToken, listener_router as metrics_router};
 pub use openapi::document;
 pub use rate_limit::AuthRateLimits;
 pub use realtime::{Realtime, RealtimeSettings};
+pub use records::tenancy::is_tenant_id;
 pub use state::{AppState, READINESS_TTL, Shared};
 
 /// The whole HTTP application.

@@ -294,6 +294,7 @@ pub fn check(
         schema,
         collection,
         env,
+        accounts: std::cell::OnceCell::new(),
     };
     Ok(Filter::new(checker.node(expr)?))
 }
@@ -303,6 +304,9 @@ struct Checker<'a> {
     schema: &'a Schema,
     collection: &'a Collection,
     env: &'a Env,
+    /// Accounts as a relation target (`Schema::accounts_view`), made when a path first
+    /// follows a relation to `users`.
+    accounts: std::cell::OnceCell<Collection>,
 }
 
 /// What an operand resolves to before pairing with the other side.
@@ -834,10 +838,18 @@ impl Checker<'_> {
 
     fn field_of(&self, path: &FieldPath) -> Option<&Field> {
         let collection = match path.hops.last() {
-            Some(hop) => self.schema.collection(&hop.collection)?.as_ref(),
+            Some(hop) => self.target(&hop.collection)?,
             None => self.collection,
         };
         collection.field(&path.column)
+    }
+
+    /// The collection a relation to `name` reaches: a declared one, or the accounts.
+    fn target(&self, name: &str) -> Option<&Collection> {
+        if name == fathom_schema::ACCOUNTS {
+            return Some(self.accounts.get_or_init(|| self.schema.accounts_view()));
+        }
+        self.schema.collection(name).map(AsRef::as_ref)
     }
 
     fn resolve(&self, operand: &Operand) -> Result<Resolved, QueryError> {
@@ -933,7 +945,7 @@ impl Checker<'_> {
     }
 
     fn field_path(&self, path: &Path) -> Result<FieldPath, QueryError> {
-        let mut collection = self.collection;
+        let mut collection: &Collection = self.collection;
         let mut hops = Vec::new();
         for (n, segment) in path.segments.iter().enumerate() {
             let last = n + 1 == path.segments.len();
@@ -978,7 +990,7 @@ impl Checker<'_> {
                     "Filter on a closer field, or split the query.",
                 ));
             }
-            let Some(next) = self.schema.collection(target) else {
+            let Some(next) = self.target(target) else {
                 return Err(self.error(
                     path.at,
                     format!("The relation `{segment}` points at a missing collection."),

@@ -71,7 +71,11 @@ impl<'a> Site<'a> {
     }
 
     fn raw_column(self, path: &FieldPath) -> Expr {
-        Expr::col((alias(self.base, path, self.confined), path.column.clone()))
+        let alias = alias(self.base, path, self.confined);
+        if is_profile_field(path) {
+            return profile_field(self.dialect, alias, path);
+        }
+        Expr::col((alias, path.column.clone()))
     }
 
     fn column(self, path: &FieldPath) -> Expr {
@@ -83,6 +87,48 @@ impl<'a> Site<'a> {
             })
         } else {
             col
+        }
+    }
+}
+
+/// The table a relation hop into `collection` joins: the accounts' own for `users`.
+fn table_of(collection: &str) -> &str {
+    if collection == fathom_schema::ACCOUNTS {
+        fathom_schema::ACCOUNTS_TABLE
+    } else {
+        collection
+    }
+}
+
+/// Whether `path` reads a profile field of an account (every account column but these lives in
+/// the account's JSON `profile`).
+fn is_profile_field(path: &FieldPath) -> bool {
+    path.hops
+        .last()
+        .is_some_and(|hop| hop.collection == fathom_schema::ACCOUNTS)
+        && !matches!(path.column.as_str(), "id" | "version" | "email")
+}
+
+/// A profile field read out of the account's JSON `profile`, as the type it compares as:
+/// SQLite's `json_extract` gives JSON numbers and booleans as numbers already; PostgreSQL's
+/// `->>` gives text, cast to the field's type.
+fn profile_field(dialect: Dialect, alias: String, path: &FieldPath) -> Expr {
+    let profile = Expr::col((alias, "profile".to_owned()));
+    match dialect {
+        Dialect::Sqlite => sea_query::Func::cust("json_extract")
+            .arg(profile)
+            .arg(format!("$.\"{}\"", path.column))
+            .into(),
+        Dialect::Postgres => {
+            let text = profile
+                .cast_as("jsonb")
+                .cast_json_field(path.column.clone());
+            match path.kind {
+                ValueKind::Integer => text.cast_as("BIGINT"),
+                ValueKind::Number => text.cast_as("DOUBLE PRECISION"),
+                ValueKind::Bool => text.cast_as("BOOLEAN"),
+                _ => text,
+            }
         }
     }
 }
@@ -172,7 +218,7 @@ fn join_hops(
             }
             select.join_as(
                 JoinType::LeftJoin,
-                hop.collection.clone(),
+                table_of(&hop.collection).to_owned(),
                 alias.clone(),
                 on,
             );

@@ -419,6 +419,7 @@ mod tests {
                 .collect(),
             users: None,
             renames: crate::model::Renames::default(),
+            public_email: false,
         }
     }
 

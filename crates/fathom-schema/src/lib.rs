@@ -10,8 +10,8 @@ pub mod value;
 
 pub use diff::{Change, diff};
 pub use model::{
-    Collection, Constraints, Field, FieldType, Index, OnDelete, RESERVED_COLLECTION_NAMES, Renames,
-    Rule, Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
+    ACCOUNTS, ACCOUNTS_TABLE, Collection, Constraints, Field, FieldType, Index, OnDelete,
+    RESERVED_COLLECTION_NAMES, Renames, Rule, Rules, SYSTEM_FIELDS, Schema, TENANT_FIELD,
 };
 pub use parse::{RuleSite, SchemaError, SchemaErrors, SchemaFile, parse_schema, read_schema_file};
 pub use record::{FieldError, validate_create, validate_create_with_id, validate_patch};

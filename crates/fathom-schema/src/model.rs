@@ -49,6 +49,14 @@ pub const RESERVED_COLLECTION_NAMES: &[&str] = &[
     "webhooks",
 ];
 
+/// The relation target that names user accounts (`collection = "users"`) instead of a
+/// collection: the accounts are Fathom's own table, not one the schema declares.
+pub const ACCOUNTS: &str = "users";
+
+/// The table of user accounts, which relations to [`ACCOUNTS`] reference. Its profile fields
+/// are one JSON document, `profile`.
+pub const ACCOUNTS_TABLE: &str = "_fathom_users";
+
 /// A whole schema: every collection by name.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schema {
@@ -62,6 +70,11 @@ pub struct Schema {
     /// applied schema no longer has is already done and plans nothing.
     #[serde(default, skip_serializing_if = "Renames::is_empty")]
     pub renames: Renames,
+    /// Whether an account's email shows wherever the account is seen through a relation
+    /// (`[users] public_email = true`). Off by default: only the account itself and
+    /// administrators see it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub public_email: bool,
 }
 
 /// Declared renames, each keyed by the new name and giving the previous one.
@@ -84,6 +97,42 @@ impl Renames {
 impl Schema {
     pub fn collection(&self, name: &str) -> Option<&Arc<Collection>> {
         self.collections.get(name)
+    }
+
+    /// The profile fields of accounts (the schema's `[users]` table), none if it declares none.
+    pub fn profile_fields(&self) -> &[Field] {
+        self.users.as_deref().map_or(&[], |u| u.fields.as_slice())
+    }
+
+    /// Accounts seen as the target of a relation (`collection = "users"`): a collection named
+    /// `users` with `id`, `version`, `email` and the profile fields, and no relations, rules or
+    /// timestamps. What a caller may read of it is decided above this crate.
+    pub fn accounts_view(&self) -> Collection {
+        let email = Field {
+            name: "email".into(),
+            kind: FieldType::Email,
+            required: true,
+            unique: true,
+            default: None,
+            constraints: Constraints::default(),
+            hidden: false,
+            encrypted: false,
+            blind_index: false,
+        };
+        let mut fields = vec![email];
+        fields.extend(self.profile_fields().iter().cloned());
+        Collection {
+            name: ACCOUNTS.into(),
+            fields,
+            indexes: Vec::new(),
+            soft_delete: false,
+            timestamps: false,
+            tenant_scoped: false,
+            require_if_match: false,
+            audit: false,
+            cache: None,
+            rules: Rules::default(),
+        }
     }
 }
 
@@ -336,6 +385,11 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Whether this is a relation to user accounts (`collection = "users"`).
+    pub fn points_at_accounts(&self) -> bool {
+        matches!(self, Self::Relation { collection, .. } if collection == ACCOUNTS)
+    }
+
     /// The name used in the schema file.
     pub fn name(&self) -> &'static str {
         match self {

@@ -1248,3 +1248,30 @@ fn a_cache_that_is_not_a_duration_is_reported_with_a_hint() {
         "`cache` in collection `posts` is \"25h\", which is longer than a day."
     );
 }
+
+#[test]
+fn relations_to_accounts_are_accepted_in_collections_and_refused_in_profiles() {
+    let schema = fathom_schema::parse_schema(
+        "s.toml",
+        "[users]\npublic_email = true\n\n[collections.notes]\nfields.owner = { type = \"relation\", collection = \"users\", on_delete = \"set_null\" }\n",
+    )
+    .expect("valid");
+    assert!(schema.public_email);
+    assert!(schema.users.is_none(), "no profile fields declared");
+    let owner = schema.collection("notes").unwrap().field("owner").unwrap();
+    assert!(owner.kind.points_at_accounts());
+    let view = schema.accounts_view();
+    assert_eq!(view.name, "users");
+    assert!(view.field("email").is_some() && view.field("password_hash").is_none());
+
+    let error = single(
+        "[users]\nfields.friend = { type = \"relation\", collection = \"users\" }\n\n[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    assert!(error.message.contains("users.friend"), "{error:?}");
+
+    let error = single(
+        "[users]\npublic_email = \"yes\"\n\n[collections.notes]\nfields.body = { type = \"text\" }\n",
+    );
+    assert_eq!(error.path, "users.public_email", "{error:?}");
+    assert!(error.message.contains("true or false"), "{error:?}");
+}

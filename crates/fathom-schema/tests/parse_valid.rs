@@ -141,6 +141,7 @@ fn the_example_parses_to_the_expected_model() {
         ]),
         users: None,
         renames: Default::default(),
+        public_email: false,
     };
     assert_eq!(parse(EXAMPLE), expected);
 }

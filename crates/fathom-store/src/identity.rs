@@ -313,18 +313,20 @@ impl Store {
         on_writer!(self, |conn| sql::set_password(conn, user_id, &hash, keep))
     }
 
-    /// Stores a single-use token (`purpose`: `verify_email`, `reset_password`) by its hash.
+    /// Stores a single-use token (`purpose`: `verify_email`, `reset_password`, or
+    /// `change_email:<address>`) by its hash.
     pub async fn create_one_time_token(
         &self,
         user_id: Uuid,
-        purpose: &'static str,
+        purpose: impl Into<String>,
         hash: String,
         expires_at: String,
     ) -> Result<(), StoreError> {
+        let purpose: String = purpose.into();
         on_writer!(self, |conn| sql::create_one_time_token(
             conn,
             user_id,
-            purpose,
+            &purpose,
             &hash,
             &expires_at
         ))

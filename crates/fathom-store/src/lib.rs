@@ -7,6 +7,7 @@
 //! escape (they are classified into [`StoreErrorKind`] here); every write runs through a
 //! [`UnitOfWork`] in one transaction, acknowledged only after its commit.
 
+mod accounts;
 pub mod audit;
 mod cascade;
 mod convert;
@@ -38,6 +39,7 @@ use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
 use uuid::Uuid;
 
+pub use accounts::{EMAIL_CHANGE, MAX_USERS_BY_IDS};
 pub use audit::{AuditEntry, AuditHead, AuditQuery, AuditRecord, AuditRetention};
 pub use convert::{Conversion, Converted, ConvertedEvents};
 pub use crypto::KeyRing;

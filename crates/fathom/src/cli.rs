@@ -189,6 +189,45 @@ pub enum UsersCommand {
         #[arg(long)]
         password_file: Option<PathBuf>,
     },
+    /// Create a user with any roles. The password is read from --password-file, else the
+    /// FATHOM_USER_PASSWORD variable, else one line of standard input.
+    Create {
+        #[command(flatten)]
+        common: CommonArgs,
+        #[arg(long)]
+        email: String,
+        /// A role of the new user (repeatable); `user` when none is given.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// The tenant the user belongs to.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Mark the email as verified.
+        #[arg(long)]
+        verified: bool,
+        /// A file holding the password (trailing newline ignored).
+        #[arg(long)]
+        password_file: Option<PathBuf>,
+    },
+    /// List users in id order (oldest first), or the one with --email.
+    List {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Only the user with this email (exact, whatever the case).
+        #[arg(long)]
+        email: Option<String>,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user; records pointing at it follow each relation's `on_delete` (a `restrict`
+    /// relation still holding it refuses the deletion).
+    Delete {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// The user's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -389,6 +428,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     password_file,
                 },
         } => commands::users::create_admin(&common, &email, password_file.as_deref()).await,
+        Command::Users {
+            command:
+                UsersCommand::Create {
+                    common,
+                    email,
+                    roles,
+                    tenant,
+                    verified,
+                    password_file,
+                },
+        } => {
+            let account = commands::accounts::NewAccount {
+                email,
+                roles,
+                tenant,
+                verified,
+            };
+            commands::accounts::create(&common, account, password_file.as_deref()).await
+        }
+        Command::Users {
+            command:
+                UsersCommand::List {
+                    common,
+                    email,
+                    json,
+                },
+        } => commands::accounts::list(&common, email.as_deref(), json).await,
+        Command::Users {
+            command: UsersCommand::Delete { common, id },
+        } => commands::accounts::delete(&common, &id).await,
         Command::Keys { command } => match command {
             KeysCommand::Rotate(args) => commands::keys::rotate(&args).await,
             KeysCommand::List(args) => commands::keys::list(&args).await,

@@ -3,12 +3,16 @@
 //! [`Admin`]: a valid access token whose roles include `admin` (401 without a token, 403 with
 //! another role). The first administrator comes from `fathom users create-admin`.
 
+mod accounts;
 mod api_keys;
 mod audit;
 mod brokers;
 mod mailbox;
+mod user_search;
 mod users;
 mod webhooks;
+
+pub use users::is_role_name;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -47,8 +51,17 @@ impl FromRequestParts<AppState> for Admin {
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/users", get(users::list))
-        .route("/users/{id}", get(users::get).patch(users::update))
+        .route("/users", get(users::list).post(accounts::create))
+        .route(
+            "/users/{id}/password",
+            axum::routing::put(accounts::set_password),
+        )
+        .route(
+            "/users/{id}",
+            get(users::get)
+                .patch(users::update)
+                .delete(accounts::delete),
+        )
         .route("/audit", get(audit::list))
         .route("/mailbox", get(mailbox::list))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))

@@ -1,4 +1,6 @@
-//! `GET /users`, `GET /users/{id}`, `PATCH /users/{id}` (roles, disabled, verified, tenant).
+//! `GET /users` (`email=` finds one by its address, exactly; `filter=` matches an expression over
+//! the account fields, `user_search.rs`), `GET /users/{id}`,
+//! `PATCH /users/{id}` (roles, disabled, verified, tenant).
 //! Disabling a user ends every session at once; every change (roles, tenant, verification)
 //! applies to the user's existing access tokens at once on this node and within
 //! `auth.session_cache_ms` on others, since requests act on the account, not the token. Every
@@ -20,7 +22,7 @@ use crate::error::ApiError;
 
 const UPDATABLE: &[&str] = &["roles", "disabled", "verified", "tenant"];
 
-fn user_not_found() -> ApiError {
+pub(super) fn user_not_found() -> ApiError {
     ApiError::new(
         ErrorCode::RecordNotFound,
         "No user has this id.",
@@ -28,7 +30,7 @@ fn user_not_found() -> ApiError {
     )
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(super) fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| {
         ApiError::new(
             ErrorCode::InvalidId,
@@ -38,7 +40,7 @@ fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     })
 }
 
-fn admin_view(user: &fathom_store::User) -> Value {
+pub(super) fn admin_view(user: &fathom_store::User) -> Value {
     let mut json = user_json(user);
     json["disabled"] = json!(user.disabled);
     json["failed_logins"] = json!(user.failed_logins);
@@ -54,6 +56,8 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let mut limit = 50u32;
     let mut after = None;
+    let mut email = None;
+    let mut filter = None;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         match key.as_ref() {
             "limit" => {
@@ -70,6 +74,9 @@ pub async fn list(
                     })?
             }
             "after" => after = Some(parse_id(&value)?),
+            // Exact, whatever the case (emails are stored lowercased).
+            "email" => email = Some(value.to_lowercase()),
+            "filter" => filter = Some(value.into_owned()),
             other => {
                 return Err(ApiError::new(
                     ErrorCode::InvalidQuery,
@@ -77,12 +84,29 @@ pub async fn list(
                         "Unknown query parameter `{}`.",
                         other.chars().take(64).collect::<String>()
                     ),
-                    "This endpoint takes limit and after.",
+                    "This endpoint takes limit, after, email and filter.",
                 ));
             }
         }
     }
-    let users = state.store.users(after, limit).await?;
+    if let Some(text) = &filter {
+        let (users, next) = super::user_search::search(&state, text, after, limit).await?;
+        let data: Vec<Value> = users.iter().map(admin_view).collect();
+        let mut meta = Map::new();
+        let next = next.map(|id| id.hyphenated().to_string());
+        meta.insert("page".into(), json!({ "limit": limit, "next_after": next }));
+        return Ok(envelope(Value::Array(data), meta).into_response());
+    }
+    let users = match &email {
+        Some(email) => state
+            .store
+            .user_by_email(email)
+            .await?
+            .into_iter()
+            .filter(|u| after.is_none_or(|a| u.id > a))
+            .collect(),
+        None => state.store.users(after, limit).await?,
+    };
     let next = if users.len() == limit as usize {
         users.last().map(|u| u.id.hyphenated().to_string())
     } else {
@@ -107,7 +131,7 @@ pub async fn get(
     Ok(envelope(admin_view(&user), Map::new()).into_response())
 }
 
-fn invalid(field: &str, message: &str) -> ApiError {
+pub(super) fn invalid(field: &str, message: &str) -> ApiError {
     ApiError::new(
         ErrorCode::ValidationFailed,
         message,
@@ -168,7 +192,8 @@ fn changes_from(body: &Map<String, Value>) -> Result<UserChanges, ApiError> {
     })
 }
 
-fn is_role_name(name: &str) -> bool {
+/// Whether `name` can be a role: 1 to 32 lowercase letters, digits, `_` or `-`.
+pub fn is_role_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()

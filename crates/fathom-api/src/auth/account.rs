@@ -21,17 +21,17 @@ use crate::envelope::envelope;
 use crate::error::ApiError;
 
 /// The one answer to every registration and reset request.
-fn accepted(message: &str) -> Response {
-    let mut response = envelope(
-        json!({ "status": "accepted", "message": message }),
-        Map::new(),
-    )
-    .into_response();
+pub(super) fn accepted(message: &str) -> Response {
+    accepted_with(json!({ "status": "accepted", "message": message }))
+}
+
+fn accepted_with(data: serde_json::Value) -> Response {
+    let mut response = envelope(data, Map::new()).into_response();
     *response.status_mut() = StatusCode::ACCEPTED;
     response
 }
 
-fn weak_password(field: &str, error: AuthError) -> ApiError {
+pub(crate) fn weak_password(field: &str, error: AuthError) -> ApiError {
     match error {
         AuthError::WeakPassword(violation) => ApiError::new(
             ErrorCode::ValidationFailed,
@@ -43,7 +43,7 @@ fn weak_password(field: &str, error: AuthError) -> ApiError {
     }
 }
 
-fn check_policy(
+pub(crate) fn check_policy(
     state: &AppState,
     field: &str,
     password: &str,
@@ -56,7 +56,7 @@ fn check_policy(
         .map_err(|v| weak_password(field, AuthError::WeakPassword(v)))
 }
 
-fn plausible_email(email: &str) -> bool {
+pub(crate) fn plausible_email(email: &str) -> bool {
     let field = fathom_schema::Field {
         name: "email".into(),
         kind: fathom_schema::FieldType::Email,
@@ -121,6 +121,10 @@ pub async fn register(
         Err(e) if matches!(e.kind, StoreErrorKind::UniqueViolation { .. }) => None,
         Err(e) => return Err(e.into()),
     };
+    // The answer carries the new account's id; for a taken address, a fresh UUIDv7 that names
+    // no account, made the same way at the same moment, so the two answers cannot be told
+    // apart by shape or by the id's form.
+    let answered_id = created.unwrap_or_else(uuid::Uuid::now_v7);
     let state = state.clone();
     after_answer("registration mail", async move {
         match created {
@@ -138,7 +142,11 @@ pub async fn register(
         }
         Ok(())
     });
-    Ok(accepted(REGISTERED))
+    Ok(accepted_with(json!({
+        "status": "accepted",
+        "message": REGISTERED,
+        "id": answered_id.hyphenated().to_string(),
+    })))
 }
 
 /// The answer to a valid token whose account has since been deleted.
@@ -171,41 +179,7 @@ pub async fn change_password(
         .user_by_id(caller.user_id)
         .await?
         .ok_or_else(invalid_credentials)?;
-    let auth = &state.auth;
-    let ip = crate::client_ip::current();
-    // A wrong current password is a guess like a failed login, held by the same defence.
-    let known = match auth.throttle.gate(&user.email, ip).await {
-        Gate::Refused => return Err(invalid_credentials()),
-        Gate::Delay(wait) => {
-            tokio::time::sleep(wait).await;
-            false
-        }
-        Gate::Open { known } => known,
-    };
-    if !fathom_store::password_usable(&user.password_hash) {
-        // An account made by an OAuth sign-in has no current password to check; it gets one
-        // through /password-reset (which proves the mailbox).
-        return Err(invalid_credentials());
-    }
-    let _slot = auth.hash_shares.take(ip, &auth.hasher, known)?;
-    let lane = if known { Lane::Trusted } else { Lane::General };
-    let verification = auth
-        .hasher
-        .verify_in(lane, &current, &user.password_hash)
-        .await
-        .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
-    if !verification.matches {
-        auth.throttle.failed(&user.email, ip, known).await;
-        audit(
-            &state,
-            "password_change",
-            "failure",
-            Some(user.id.to_string()),
-            None,
-        )
-        .await;
-        return Err(invalid_credentials());
-    }
+    check_current_password(&state, &user, &current, "password_change").await?;
     check_policy(&state, "new_password", &new, Some(&user.email))?;
     let hash = state
         .auth
@@ -231,7 +205,46 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-fn token_rejected() -> ApiError {
+/// Refuses a wrong current password of `user` (401 `invalid_credentials`, audited as a failure
+/// of `action`). A wrong current password is a guess like a failed login, held by the same
+/// defence: the throttle, the hashing shares and lanes.
+pub(super) async fn check_current_password(
+    state: &AppState,
+    user: &fathom_store::User,
+    current: &str,
+    action: &str,
+) -> Result<(), ApiError> {
+    let auth = &state.auth;
+    let ip = crate::client_ip::current();
+    let known = match auth.throttle.gate(&user.email, ip).await {
+        Gate::Refused => return Err(invalid_credentials()),
+        Gate::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            false
+        }
+        Gate::Open { known } => known,
+    };
+    if !fathom_store::password_usable(&user.password_hash) {
+        // An account made by an OAuth sign-in has no current password to check; it gets one
+        // through /password-reset (which proves the mailbox).
+        return Err(invalid_credentials());
+    }
+    let _slot = auth.hash_shares.take(ip, &auth.hasher, known)?;
+    let lane = if known { Lane::Trusted } else { Lane::General };
+    let verification = auth
+        .hasher
+        .verify_in(lane, current, &user.password_hash)
+        .await
+        .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
+    if !verification.matches {
+        auth.throttle.failed(&user.email, ip, known).await;
+        audit(state, action, "failure", Some(user.id.to_string()), None).await;
+        return Err(invalid_credentials());
+    }
+    Ok(())
+}
+
+pub(super) fn token_rejected() -> ApiError {
     ApiError::new(
         ErrorCode::ValidationFailed,
         "The token is not valid: it is unknown, used or expired.",
@@ -245,11 +258,14 @@ pub async fn verify_email(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let token = text_field(&body, "token")?;
-    let user_id = state
+    let redeemed = state
         .store
         .redeem_one_time_token("verify_email", hash_token(&token))
-        .await?
-        .ok_or_else(token_rejected)?;
+        .await?;
+    let Some(user_id) = redeemed else {
+        // Not a verification token: perhaps the confirmation of a new address.
+        return super::email_change::confirm(&state, &token).await;
+    };
     state.store.set_verified(user_id).await?;
     // Requests act on the account's verified flag: this node reads it again at once.
     state.auth.sessions.forget_user(user_id);

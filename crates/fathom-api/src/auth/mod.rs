@@ -9,16 +9,18 @@
 //! Guessing defence: `throttle` (per account and address), `hashing` (each address's share of
 //! the hashing pool) and the per-route rate limits (`crate::rate_limit`).
 
-mod account;
+pub(crate) mod account;
 pub(crate) mod api_keys;
 pub mod cache;
 mod caller;
+mod email_change;
 mod hashing;
 mod keys;
 mod mailbox;
-mod notify;
+pub(crate) mod notify;
 pub mod oauth;
 mod profile;
+mod resend;
 mod sessions;
 mod smtp;
 mod throttle;
@@ -182,6 +184,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .merge(oauth::sign_in_routes(&state.auth.settings.oauth))
                 // Guessing the current password with a stolen access token is a login guess.
                 .route("/password", post(account::change_password))
+                .route("/email", post(email_change::request_change))
                 // So is every route that checks a TOTP or recovery code.
                 .merge(totp::routes()),
         ))
@@ -195,7 +198,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         ))
         .merge(limited(
             &limits.verify,
-            Router::new().route("/verify", post(account::verify_email)),
+            Router::new()
+                .route("/verify", post(account::verify_email))
+                .route("/verify/resend", post(resend::resend_verification)),
         ))
         .merge(limited(
             &limits.password_reset,

@@ -36,16 +36,23 @@ pub struct MailSettings {
 
 /// A mail carrying a single-use token.
 #[derive(Debug, Clone, Copy)]
-pub(super) enum TokenMail {
+pub(crate) enum TokenMail {
     Verify,
     Reset,
+    /// An administrator's invitation: a set-password link, redeemed like a reset
+    /// (`/auth/password-reset/confirm`), valid as long as a verification link.
+    Invite,
+    /// The confirmation of a new address, mailed to that address: a verification link whose
+    /// token names the address it confirms (`fathom_store::EMAIL_CHANGE`).
+    EmailChange,
 }
 
 impl TokenMail {
     fn purpose(self) -> &'static str {
         match self {
             Self::Verify => "verify_email",
-            Self::Reset => "reset_password",
+            Self::Reset | Self::Invite => "reset_password",
+            Self::EmailChange => fathom_store::EMAIL_CHANGE,
         }
     }
 }
@@ -95,7 +102,7 @@ impl RecipientCap {
 
 /// Runs `work` after the answer, in the background, keeping the request id and client address
 /// for its log lines and audit entries. Its errors are logged: the client has been answered.
-pub(super) fn after_answer<F>(what: &'static str, work: F)
+pub(crate) fn after_answer<F>(what: &'static str, work: F)
 where
     F: Future<Output = Result<(), ApiError>> + Send + 'static,
 {
@@ -148,7 +155,7 @@ async fn within_cap(state: &AppState, to: &str, user: Option<Uuid>) -> bool {
 
 /// Stores a new single-use token (as a hash) and mails its link to `to`. The token exists in
 /// clear only in the message.
-pub(super) async fn mail_token(
+pub(crate) async fn mail_token(
     state: &AppState,
     user_id: Uuid,
     to: String,
@@ -171,16 +178,28 @@ pub(super) async fn mail_token(
             &settings.mail.reset_template,
             "Reset your password",
         ),
+        TokenMail::Invite => (
+            settings.verification_ttl,
+            &settings.mail.reset_link,
+            &settings.mail.reset_template,
+            "You are invited: set your password",
+        ),
+        TokenMail::EmailChange => (
+            settings.verification_ttl,
+            &settings.mail.verify_link,
+            &settings.mail.verify_template,
+            "Confirm your new email address",
+        ),
+    };
+    // An email change's token carries the address it confirms (the recipient).
+    let purpose = match kind {
+        TokenMail::EmailChange => format!("{}{to}", kind.purpose()),
+        other => other.purpose().to_owned(),
     };
     let token = generate_token();
     state
         .store
-        .create_one_time_token(
-            user_id,
-            kind.purpose(),
-            hash_token(&token),
-            timestamp_after(ttl),
-        )
+        .create_one_time_token(user_id, purpose, hash_token(&token), timestamp_after(ttl))
         .await?;
     let body = template
         .replace("{valid_for}", &valid_for(ttl))
@@ -191,6 +210,17 @@ pub(super) async fn mail_token(
         body,
     });
     Ok(())
+}
+
+/// Mails a notice without a token to `to`, within the recipient's cap.
+pub(crate) async fn mail_notice(state: &AppState, to: String, subject: &str, body: String) {
+    if within_cap(state, &to, None).await {
+        state.auth.deliver(Mail {
+            to,
+            subject: subject.into(),
+            body,
+        });
+    }
 }
 
 /// Tells the owner of `to` that someone tried to register it again.

@@ -138,7 +138,20 @@ pub fn paths() -> Vec<(String, Value)> {
     vec![
         (
             "/api/v1/admin/users".to_owned(),
-            json!({ "get": {
+            json!({
+            "post": {
+                "tags": [ADMIN_TAG],
+                "operationId": "adminCreateUser",
+                "summary": "Create a user",
+                "description": "Creates an account with any roles, with a password or invited by a mailed set-password link (`invite = true`; no password signs in until the link is used). 409 `unique_violation` when the email is taken. Audited.",
+                "security": bearer(),
+                "requestBody": body("NewUser"),
+                "responses": responses(
+                    &[("201", ok("The new user.", single_envelope("AdminUser")))],
+                    &statuses(&[&BODY_ERRORS, &[409], denied, &SERVER_ERRORS]),
+                ),
+            },
+            "get": {
                 "tags": [ADMIN_TAG],
                 "operationId": "adminListUsers",
                 "summary": "List users",
@@ -150,6 +163,16 @@ pub fn paths() -> Vec<(String, Value)> {
                         "name": "after", "in": "query", "required": false,
                         "description": "Start after this user id: `meta.page.next_after` of the previous page.",
                         "schema": { "type": "string", "format": "uuid" },
+                    },
+                    {
+                        "name": "email", "in": "query", "required": false,
+                        "description": "Only the user with this email (exact, whatever the case): a page of one or none.",
+                        "schema": { "type": "string" },
+                    },
+                    {
+                        "name": "filter", "in": "query", "required": false,
+                        "description": "Only users matching this expression over the account fields (`email`, `tenant`, `verified`, `disabled`, `created_at`, `updated_at`, `id` and the `[users]` profile fields), as in record filters: `email ~ \"%@example.com\" && verified = false`. At most 10,000 accounts are read per request; a page cut short by that still names `next_after`. 400 `invalid_query` for an expression that does not parse or names no such field.",
+                        "schema": { "type": "string" },
                     },
                 ],
                 "responses": responses(
@@ -188,7 +211,35 @@ pub fn paths() -> Vec<(String, Value)> {
                         &statuses(&[&BODY_ERRORS, &[404], denied, &SERVER_ERRORS]),
                     ),
                 },
+                "delete": {
+                    "tags": [ADMIN_TAG],
+                    "operationId": "adminDeleteUser",
+                    "summary": "Delete a user",
+                    "description": "Removes the account with its sessions (its access tokens stop at once on this node). Records pointing at it through relations to `users` follow each relation's `on_delete`: `cascade` removes them, `set_null` clears the reference, each with its event; a `restrict` relation still holding it makes the answer 409 `relation_violation` naming the relations, and nothing changes. Audited.",
+                    "security": bearer(),
+                    "parameters": [user_id()],
+                    "responses": responses(
+                        &[("204", no_content("Deleted; no body."))],
+                        &statuses(&[&[400, 404, 409], denied, &SERVER_ERRORS]),
+                    ),
+                },
             }),
+        ),
+        (
+            "/api/v1/admin/users/{id}/password".to_owned(),
+            json!({ "put": {
+                "tags": [ADMIN_TAG],
+                "operationId": "adminSetUserPassword",
+                "summary": "Set a user's password",
+                "description": "Sets the password (checked against the password policy); every session of the user ends and a lockout is lifted. Audited.",
+                "security": bearer(),
+                "parameters": [user_id()],
+                "requestBody": body("NewPasswordRequest"),
+                "responses": responses(
+                    &[("204", no_content("Set; no body."))],
+                    &statuses(&[&BODY_ERRORS, &[404], denied, &SERVER_ERRORS]),
+                ),
+            }}),
         ),
         (
             "/api/v1/admin/audit".to_owned(),

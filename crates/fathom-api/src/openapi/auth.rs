@@ -236,7 +236,7 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 ),
                 "requestBody": body("RegisterRequest"),
                 "responses": rate_limited(
-                    &[("202", accepted("Taken on: if the address can be registered, a verification email is on its way."))],
+                    &[("202", ok("Taken on: if the address can be registered, a verification email is on its way.", schema_ref("Registered")))],
                     &statuses(&[&BODY_ERRORS, &[403], &SERVER_ERRORS]),
                 ),
             }}),
@@ -248,13 +248,54 @@ pub fn auth_paths() -> Vec<(String, Value)> {
                 "operationId": "authVerifyEmail",
                 "summary": "Confirm an email address",
                 "description": format!(
-                    "Confirms the address with the token mailed at registration. A token works once \
+                    "Confirms the address with the token mailed at registration (or at an email \
+                     change, `POST /email`: the account then takes the new address, and 409 \
+                     `unique_violation` answers an address taken meanwhile). A token works once \
                      and expires; an unknown, used or expired one is a 400 whose `errors` entry has \
                      the code `invalid_token`.{RATE_LIMITED}"
                 ),
                 "requestBody": body("VerifyRequest"),
                 "responses": rate_limited(
                     &[("204", no_content("Confirmed; no body."))],
+                    &statuses(&[&BODY_ERRORS, &[409], &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+        (
+            path("/email"),
+            json!({ "post": {
+                "tags": [AUTH_TAG],
+                "operationId": "authChangeEmail",
+                "summary": "Change your email address",
+                "description": format!(
+                    "Mails a confirmation link to the new address (its token is posted to \
+                     `/verify`, which then gives the account the new address, verified) and a \
+                     notice to the current one, which keeps signing in until then. The answer is \
+                     the same 202 whether or not the new address is taken (a taken one gets no \
+                     link; confirming an address taken meanwhile is a 409 `unique_violation`). \
+                     A wrong current password is 401 `invalid_credentials`, counted like a \
+                     failed login; a malformed or unchanged address is a 400.{RATE_LIMITED}"
+                ),
+                "security": bearer(),
+                "requestBody": body("EmailChangeRequest"),
+                "responses": rate_limited(
+                    &[("202", accepted("Taken on: a confirmation link is on its way to the new address."))],
+                    &statuses(&[&BODY_ERRORS, &[401], &SERVER_ERRORS]),
+                ),
+            }}),
+        ),
+        (
+            path("/verify/resend"),
+            json!({ "post": {
+                "tags": [AUTH_TAG],
+                "operationId": "authResendVerification",
+                "summary": "Ask for the verification mail again",
+                "description": format!(
+                    "Mails a new verification token to the address when an unverified account                      uses it (within `mail.per_recipient_per_hour`). The answer is the same 202                      for every address, given before it is looked up.{RATE_LIMITED}"
+                ),
+                "requestBody": body("ResendRequest"),
+                "responses": rate_limited(
+                    &[("202", accepted("Taken on: if an unverified account uses this address, a verification email is on its way."))],
                     &statuses(&[&BODY_ERRORS, &SERVER_ERRORS]),
                 ),
             }}),

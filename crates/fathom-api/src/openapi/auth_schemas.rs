@@ -342,6 +342,42 @@ pub fn schemas(policy: &PasswordPolicy) -> Map<String, Value> {
     out.insert("AuditEntry".into(), object("An audit log entry", entry));
 
     out.insert(
+        "NewUser".into(),
+        json!({
+            "type": "object",
+            "title": "A new user",
+            "description": "Exactly one of `password` and `invite = true`.",
+            "required": ["email"],
+            "properties": {
+                "email": { "type": "string", "description": "The address to sign in with (stored lowercased)." },
+                "password": { "type": "string", "description": "The password, checked against the password policy." },
+                "invite": { "type": "boolean", "description": "Mail a set-password link (redeemed at `/api/v1/auth/password-reset/confirm`) instead of giving a password." },
+                "roles": {
+                    "type": "array",
+                    "maxItems": MAX_ROLES,
+                    "items": { "type": "string", "pattern": ROLE_PATTERN },
+                    "description": "The roles; `[\"user\"]` when absent.",
+                },
+                "tenant": {
+                    "type": ["string", "null"],
+                    "minLength": 1,
+                    "maxLength": MAX_TENANT_BYTES,
+                },
+                "verified": { "type": "boolean", "description": "Whether the address counts as confirmed; false when absent." },
+            },
+            "additionalProperties": false,
+            "examples": [{ "email": "editor@example.com", "invite": true, "roles": ["editor"] }],
+        }),
+    );
+    out.insert(
+        "NewPasswordRequest".into(),
+        request(
+            "A password set by an administrator",
+            &[("password", schema_ref("NewPassword"))],
+            &[],
+        ),
+    );
+    out.insert(
         "UserChanges".into(),
         json!({
             "type": "object",
@@ -427,6 +463,52 @@ pub fn schemas(policy: &PasswordPolicy) -> Map<String, Value> {
         request(
             "A refresh token",
             &[("refresh_token", text("From the last token pair."))],
+            &[],
+        ),
+    );
+    out.insert(
+        "Registered".into(),
+        json!({
+            "type": "object",
+            "title": "A registration taken on",
+            "required": ["data", "meta"],
+            "properties": {
+                "data": {
+                    "type": "object",
+                    "required": ["status", "message", "id"],
+                    "properties": {
+                        "status": { "const": "accepted" },
+                        "message": { "type": "string" },
+                        "id": {
+                            "type": "string",
+                            "format": "uuid",
+                            "description": "The new account's id. For an address already registered, a fresh UUIDv7 that names no account, so the answer reveals nothing.",
+                        },
+                    },
+                },
+                "meta": schema_ref("Meta"),
+            },
+        }),
+    );
+    out.insert(
+        "EmailChangeRequest".into(),
+        request(
+            "An email change",
+            &[
+                (
+                    "new_email",
+                    email("The new address; a confirmation link is mailed to it."),
+                ),
+                ("password", text("The current password.")),
+            ],
+            &[],
+        ),
+    );
+    out.insert(
+        "ResendRequest".into(),
+        request(
+            "A request for the verification mail again",
+            &[("email", text("The address the account signs in with."))],
             &[],
         ),
     );

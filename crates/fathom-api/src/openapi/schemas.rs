@@ -406,11 +406,42 @@ pub fn record_schema(
     })
 }
 
+/// An account as a relation shows it: its id, its email (to the account itself and
+/// administrators, or to everyone under `[users] public_email = true`) and its profile fields
+/// (hidden ones to the account itself and administrators), each present only when shown.
+fn account_schema(schema: &Schema) -> Value {
+    let mut properties = Map::new();
+    properties.insert("id".into(), json!({ "type": "string", "format": "uuid" }));
+    properties.insert("email".into(), json!({ "type": "string" }));
+    for field in schema.profile_fields() {
+        properties.insert(
+            field.name.clone(),
+            field_schema(field, Direction::Read, true),
+        );
+    }
+    json!({
+        "type": "object",
+        "required": ["id"],
+        "properties": properties,
+        "additionalProperties": false,
+    })
+}
+
 /// The `expand` object of a record: related records by relation name, forward (`customer`: the
 /// record it points at) and reverse (`orders_via_customer`: the records pointing at it).
 fn expand_schema(schema: &Schema, collection: &Collection, names: &TypeNames) -> Value {
     let mut properties = Map::new();
     for field in &collection.fields {
+        if field.kind.points_at_accounts() {
+            properties.insert(
+                field.name.clone(),
+                json!({
+                    "description": format!("The account `{}` points at (null when unset or gone).", field.name),
+                    "anyOf": [account_schema(schema), { "type": "null" }],
+                }),
+            );
+            continue;
+        }
         if let FieldType::Relation {
             collection: target, ..
         } = &field.kind

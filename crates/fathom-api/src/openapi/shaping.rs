@@ -3,6 +3,8 @@
 //! accepts, so neither a generated client nor a property-based tester can send a name that is
 //! documented as valid and then refused.
 
+use std::sync::Arc;
+
 use fathom_schema::{Collection, FieldType, Schema};
 use serde_json::{Value, json};
 
@@ -11,15 +13,24 @@ use crate::records::fields::known_columns;
 /// The relations `expand` follows from `collection`, with the collection each leads to: its
 /// relation fields (to-one, by field name), then the reverse relations pointing at it (to-many,
 /// named `<collection>_via_<field>`).
-pub fn relations<'s>(schema: &'s Schema, collection: &Collection) -> Vec<(String, &'s Collection)> {
+pub fn relations(schema: &Schema, collection: &Collection) -> Vec<(String, Arc<Collection>)> {
     let mut out = Vec::new();
+    if collection.name == fathom_schema::ACCOUNTS {
+        // An expanded account has no relations to expand further.
+        return out;
+    }
     for field in &collection.fields {
+        if field.kind.points_at_accounts() {
+            // Accounts expand as `Schema::accounts_view` describes them.
+            out.push((field.name.clone(), Arc::new(schema.accounts_view())));
+            continue;
+        }
         if let FieldType::Relation {
             collection: target, ..
         } = &field.kind
             && let Some(target) = schema.collection(target)
         {
-            out.push((field.name.clone(), target.as_ref()));
+            out.push((field.name.clone(), target.clone()));
         }
     }
     for (source_name, source) in &schema.collections {
@@ -29,7 +40,7 @@ pub fn relations<'s>(schema: &'s Schema, collection: &Collection) -> Vec<(String
             } = &field.kind
                 && *target == collection.name
             {
-                out.push((format!("{source_name}_via_{}", field.name), source.as_ref()));
+                out.push((format!("{source_name}_via_{}", field.name), source.clone()));
             }
         }
     }
@@ -41,7 +52,7 @@ fn expand_items(schema: &Schema, collection: &Collection) -> Vec<String> {
     let mut items = Vec::new();
     for (name, target) in relations(schema, collection) {
         items.push(name.clone());
-        for (inner, _) in relations(schema, target) {
+        for (inner, _) in relations(schema, &target) {
             items.push(format!("{name}.{inner}"));
         }
     }
@@ -53,7 +64,7 @@ fn field_items(schema: &Schema, collection: &Collection) -> Vec<String> {
     let mut items = known_columns(collection);
     for (name, target) in relations(schema, collection) {
         items.extend(
-            known_columns(target)
+            known_columns(&target)
                 .into_iter()
                 .map(|column| format!("{name}.{column}")),
         );

@@ -192,6 +192,11 @@ pub fn confine_hops(
         return Ok(filter);
     }
     filter.confine(|name| {
+        if name == fathom_schema::ACCOUNTS {
+            // Every account a record points at may be seen through it (as `expand` shows it);
+            // which of its fields a caller may read is `reject_hidden`'s matter.
+            return Ok(Reach::Everything);
+        }
         let Some(target) = schema.collection(name) else {
             return Ok(Reach::Nothing);
         };
@@ -265,6 +270,10 @@ pub fn reject_hidden(
     }
     for path in paths {
         let owner = match path.hops.last() {
+            Some(hop) if hop.collection == fathom_schema::ACCOUNTS => {
+                super::accounts::reject_unseen(schema, parameter, path)?;
+                Some(super::accounts::view_collection(schema))
+            }
             Some(hop) => schema.collection(&hop.collection).cloned(),
             None => Some(collection.clone()),
         };

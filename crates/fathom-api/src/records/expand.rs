@@ -42,6 +42,12 @@ pub enum Relation {
         source: Arc<Collection>,
         field: String,
     },
+    /// A relation field of this collection pointing at user accounts; `view` is what an
+    /// account shows (`accounts::view_collection`).
+    Account {
+        field: String,
+        view: Arc<Collection>,
+    },
 }
 
 impl Relation {
@@ -49,6 +55,7 @@ impl Relation {
         match self {
             Self::ToOne { target, .. } => target,
             Self::ToMany { source, .. } => source,
+            Self::Account { view, .. } => view,
         }
     }
 }
@@ -75,6 +82,13 @@ pub fn parse_expand(
         let mut level = &mut roots;
         let mut current = collection.clone();
         for name in path {
+            if current.name == fathom_schema::ACCOUNTS {
+                return Err(invalid(
+                    "expand",
+                    format!("`{item}` expands inside an account, which has no relations."),
+                    "Expand the account alone, such as `owner`.".into(),
+                ));
+            }
             let relation = resolve(name, schema, &current)?;
             let next = relation.target().clone();
             let index = match level.iter().position(|n| n.name == name) {
@@ -97,6 +111,12 @@ pub fn parse_expand(
 
 fn resolve(name: &str, schema: &Schema, collection: &Collection) -> Result<Relation, ApiError> {
     if let Some(field) = collection.field(name) {
+        if field.kind.points_at_accounts() {
+            return Ok(Relation::Account {
+                field: name.to_owned(),
+                view: super::accounts::view_collection(schema),
+            });
+        }
         if let FieldType::Relation {
             collection: target, ..
         } = &field.kind
@@ -192,6 +212,11 @@ async fn expand_one(
     let (key_on_parent, key_on_related) = match &node.relation {
         Relation::ToOne { field, .. } => (field.as_str(), "id"),
         Relation::ToMany { field, .. } => ("id", field.as_str()),
+        Relation::Account { field, .. } => {
+            // Accounts have no relations of their own, so nothing nests inside them.
+            return super::accounts::expand_accounts(state, principal, records, &node.name, field)
+                .await;
+        }
     };
     let keys: BTreeSet<String> = records
         .iter()
@@ -206,7 +231,9 @@ async fn expand_one(
             filter = filter.and(rule);
         }
         let limit = match node.relation {
-            Relation::ToOne { .. } => u32::try_from(keys.len()).unwrap_or(u32::MAX),
+            Relation::ToOne { .. } | Relation::Account { .. } => {
+                u32::try_from(keys.len()).unwrap_or(u32::MAX)
+            }
             // One more than the cap tells a complete answer from a cut one.
             Relation::ToMany { .. } => MAX_EXPANDED_RECORDS + 1,
         };
@@ -257,7 +284,9 @@ async fn expand_one(
                 .find(|r| r.get("id").and_then(Json::as_str) == Some(&id))
                 .cloned()
                 .map_or(Json::Null, Json::Object),
-            (Relation::ToOne { .. }, None) => Json::Null,
+            (Relation::ToOne { .. } | Relation::Account { .. }, None) => Json::Null,
+            // Expanded above, by `accounts::expand_accounts`.
+            (Relation::Account { .. }, Some(_)) => Json::Null,
             (Relation::ToMany { .. }, key) => Json::Array(
                 related
                     .iter()

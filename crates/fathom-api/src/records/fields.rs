@@ -88,6 +88,7 @@ impl FieldSelection {
                     let target = match &node.relation {
                         super::expand::Relation::ToOne { target, .. } => target,
                         super::expand::Relation::ToMany { source, .. } => source,
+                        super::expand::Relation::Account { view, .. } => view,
                     };
                     if !known_columns(target).iter().any(|c| c == field) {
                         return Err(invalid(

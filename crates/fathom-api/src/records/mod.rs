@@ -2,6 +2,7 @@
 //! this module owns the router and the pieces they share (path extraction, record JSON).
 
 pub(crate) mod access;
+pub(crate) mod accounts;
 mod batch;
 pub(crate) mod conditional;
 mod create;
@@ -14,7 +15,7 @@ pub(crate) mod params;
 mod restore;
 pub(crate) mod tenancy;
 mod update;
-mod write;
+pub(crate) mod write;
 
 use std::sync::Arc;
 

@@ -44,6 +44,13 @@ impl Shape {
             out: &mut Vec<fathom_query::FieldPath>,
         ) {
             for node in nodes {
+                if let super::expand::Relation::Account { field, .. } = &node.relation {
+                    out.push(fathom_query::FieldPath {
+                        hops: hops.to_vec(),
+                        column: field.clone(),
+                        kind: fathom_query::ValueKind::Uuid,
+                    });
+                }
                 if let super::expand::Relation::ToOne { field, target } = &node.relation {
                     out.push(fathom_query::FieldPath {
                         hops: hops.to_vec(),

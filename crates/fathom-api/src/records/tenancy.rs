@@ -71,6 +71,8 @@ pub type Pending = HashMap<Uuid, Scope>;
 /// collections outside that tenant (another tenant's ids answer as if they did not exist).
 /// Relations into shared collections are not restricted. With [`Scope::AllTenants`] the
 /// record's own tenant decides: `record` names the stored record whose tenant to use.
+/// Relations to accounts are checked too (`accounts.rs`): the account must exist and, in a
+/// tenant-scoped collection, belong to the record's tenant.
 pub async fn check_relation_tenants(
     state: &AppState,
     collection: &std::sync::Arc<Collection>,
@@ -93,7 +95,12 @@ pub async fn check_relation_tenants_in_batch(
 ) -> Result<(), ApiError> {
     let targets: Vec<(&str, &std::sync::Arc<Collection>, Uuid)> =
         scoped_targets(&state.schema, collection, values);
-    if targets.is_empty() {
+    let accounts = values.iter().any(|(name, _)| {
+        collection
+            .field(name)
+            .is_some_and(|f| f.kind.points_at_accounts())
+    });
+    if targets.is_empty() && !accounts {
         return Ok(());
     }
     let scope = match (scope, record) {
@@ -108,6 +115,7 @@ pub async fn check_relation_tenants_in_batch(
         },
         _ => scope.clone(),
     };
+    super::accounts::check_account_targets(state, collection, &scope, values).await?;
     for (field, target, id) in targets {
         let exists = match pending.get(&id) {
             Some(created_in) => *created_in == scope,

@@ -209,7 +209,7 @@ pub fn missing_targets(missing: &[(&str, &str)]) -> ApiError {
 /// deleted: those whose `on_delete` is `restrict`, narrowed to the ones that hold `id` where a
 /// lookup can tell (soft-deleted referrers still count for the database, but are not visible
 /// to lookups, so when none is found every candidate is named).
-async fn referrers(state: &AppState, collection: &Collection, id: Uuid) -> Vec<String> {
+pub(crate) async fn referrers(state: &AppState, collection: &Collection, id: Uuid) -> Vec<String> {
     let candidates: Vec<(&Arc<Collection>, &str)> = state
         .schema
         .collections
@@ -257,7 +257,7 @@ async fn referrers(state: &AppState, collection: &Collection, id: Uuid) -> Vec<S
 
 /// 409 `relation_violation` for a delete that records of `referrers` (`collection.field`) still
 /// point at, with the code `still_referenced`.
-fn still_referenced(referrers: &[String]) -> ApiError {
+pub(crate) fn still_referenced(referrers: &[String]) -> ApiError {
     let detail = if referrers.is_empty() {
         "Other records still point at this record, so it cannot be deleted.".to_owned()
     } else {

@@ -48,10 +48,10 @@ pub(super) fn read_schema(cx: &mut Context<'_>, root: &Table) -> Schema {
         }
     }
 
-    let mut schema = Schema {
-        users: Entry::get(root, "users").and_then(|e| super::users::read_users(cx, e)),
-        ..Schema::default()
-    };
+    let mut schema = Schema::default();
+    if let Some(users) = Entry::get(root, "users") {
+        super::users::read_users(cx, users, &mut schema);
+    }
     let Some(entry) = Entry::get(root, "collections") else {
         report_no_collections(cx, None);
         return schema;

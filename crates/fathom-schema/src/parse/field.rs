@@ -279,7 +279,10 @@ fn complete_kind(
         } => {
             match target {
                 Got::Ok(name) => {
-                    if !collections.contains(&name) {
+                    // `users` names the accounts, which every schema has; profile fields
+                    // (read with no collections declared) refuse relations on their own.
+                    let accounts = name == crate::model::ACCOUNTS && !collections.is_empty();
+                    if !collections.contains(&name) && !accounts {
                         complete = false;
                         report_unknown_target(cx, scope, table, collections, &name);
                     }

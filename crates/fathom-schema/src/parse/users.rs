@@ -1,17 +1,28 @@
 //! The top-level `[users]` table: profile fields that every account carries (a display name, an
 //! avatar URL, ...). They are validated like record fields and stored with the account, so
 //! relations and `unique` (which need columns and indexes of their own) are refused.
+//! `public_email = true` shows an account's email wherever the account is seen through a
+//! relation (`expand`), not only to the account itself and administrators.
 
 use std::sync::Arc;
 
 use super::collection::read_fields;
 use super::context::{Context, Entry};
 use super::words::{did_you_mean, list};
-use crate::model::{Collection, FieldType, Rules};
+use crate::model::{Collection, FieldType, Rules, Schema};
 
-const USERS_KEYS: &[&str] = &["fields"];
+const USERS_KEYS: &[&str] = &["fields", "public_email"];
 
-pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<Collection>> {
+/// Reads `[users]` into `schema` (its profile fields and `public_email`).
+pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>, schema: &mut Schema) {
+    schema.users = read_profile(cx, entry, &mut schema.public_email);
+}
+
+fn read_profile(
+    cx: &mut Context<'_>,
+    entry: Entry<'_>,
+    public_email: &mut bool,
+) -> Option<Arc<Collection>> {
     let Some(table) = entry.item.as_table_like() else {
         cx.report(
             entry.value_span(),
@@ -35,6 +46,24 @@ pub(super) fn read_users(cx: &mut Context<'_>, entry: Entry<'_>) -> Option<Arc<C
                 ),
             );
         }
+    }
+    if let Some(flag) = Entry::get(table, "public_email") {
+        match flag.item.as_bool() {
+            Some(value) => *public_email = value,
+            None => cx.report(
+                flag.value_span(),
+                "users.public_email",
+                format!(
+                    "`public_email` must be true or false, but it is {}.",
+                    cx.found(flag.item)
+                ),
+                "Write `public_email = true` to show accounts' emails through relations.".into(),
+            ),
+        }
+    }
+    if Entry::get(table, "fields").is_none() && Entry::get(table, "public_email").is_some() {
+        // `[users]` may set `public_email` alone, with no profile fields.
+        return None;
     }
     let read = read_fields(cx, &[], table, "users", entry);
     for field in read.renames.keys() {

@@ -52,5 +52,6 @@ pub fn schema() -> Schema {
             .collect(),
         users: None,
         renames: Default::default(),
+        public_email: false,
     }
 }

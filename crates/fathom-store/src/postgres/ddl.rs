@@ -150,7 +150,7 @@ pub(crate) fn add_foreign_key(collection: &str, field: &Field) -> Option<String>
         ident(collection),
         ident(&foreign_key_name(collection, &field.name)),
         ident(&field.name),
-        ident(target)
+        ident(crate::accounts::table(target))
     ))
 }
 

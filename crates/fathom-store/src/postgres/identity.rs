@@ -23,7 +23,7 @@ pub(crate) use super::sessions::{
 // The OAuth functions (`oauth.rs`) are reached through `sql::` too.
 pub(crate) use super::oauth::*;
 
-const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
+pub(crate) const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
 
 type Params<'a> = [&'a (dyn ToSql + Sync)];
 
@@ -59,7 +59,7 @@ pub(crate) fn now() -> Result<OffsetDateTime, StoreError> {
     parse_timestamp(&now_timestamp())
 }
 
-fn read_user(row: &Row) -> Result<User, StoreError> {
+pub(crate) fn read_user(row: &Row) -> Result<User, StoreError> {
     let roles: serde_json::Value = get(row, 3)?;
     Ok(User {
         id: get(row, 0)?,

@@ -4,6 +4,7 @@
 //! statement, tenant-scoped tables carry row-level security keyed on transaction-local settings
 //! ([`scope`]), so a pooled connection never carries one request's tenant into the next.
 
+pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod cursors;

@@ -156,7 +156,9 @@ fn create_steps(applied: &Schema, changes: &[Change]) -> Vec<PlannedStep> {
     let mut steps = Vec::new();
     for (position, collection) in created.iter().enumerate() {
         let exists = |target: &str| {
-            applied.collection(target).is_some()
+            // Accounts (`users`) always exist: the identity tables come before any migration.
+            target == fathom_schema::ACCOUNTS
+                || applied.collection(target).is_some()
                 || created[..=position].iter().any(|c| c.name == target)
         };
         let mut sql = ddl::create_collection(collection);

@@ -330,7 +330,7 @@ async fn missed<C: GenericClient>(
 }
 
 /// The applied schema (from the store's cache while the migration version is unchanged).
-async fn applied_schema(
+pub(super) async fn applied_schema(
     store: &PgStore,
     tx: &deadpool_postgres::Transaction<'_>,
 ) -> Result<Arc<Schema>, StoreError> {
@@ -358,7 +358,7 @@ async fn applied_schema(
 
 /// Before the hard delete of `id` in `collection`: removes (depth first) or clears every record
 /// pointing at it through a `Cascade` or `SetNull` relation, drafting an event for each.
-fn cascade<'a, C: GenericClient + Sync>(
+pub(super) fn cascade<'a, C: GenericClient + Sync>(
     tx: &'a C,
     schema: &'a Schema,
     collection: Arc<Collection>,

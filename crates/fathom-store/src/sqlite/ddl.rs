@@ -70,7 +70,7 @@ fn column_definition(field: &Field) -> String {
         };
         sql.push_str(&format!(
             " REFERENCES {}(\"id\") ON DELETE {action}",
-            ident(collection)
+            ident(crate::accounts::table(collection))
         ));
     }
     sql

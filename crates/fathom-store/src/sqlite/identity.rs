@@ -13,7 +13,7 @@ use crate::identity::{
 // The OAuth functions (`oauth.rs`) are reached through `sql::` too.
 pub(crate) use super::oauth::*;
 
-const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
+pub(crate) const USER_COLUMNS: &str = "\"id\", \"email\", \"password_hash\", \"roles\", \"tenant\", \"verified\", \"disabled\", \"failed_logins\", \"locked_until\", \"created_at\", \"updated_at\", \"version\", \"profile\"";
 const SESSION_COLUMNS: &str = "\"id\", \"user_id\", \"created_at\", \"expires_at\", \"last_used_at\", \"revoked_at\", \"user_agent\", \"ip\"";
 
 pub(crate) fn uuid_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Uuid> {
@@ -23,7 +23,7 @@ pub(crate) fn uuid_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Uuid> {
     })
 }
 
-fn read_user(row: &Row<'_>) -> rusqlite::Result<User> {
+pub(crate) fn read_user(row: &Row<'_>) -> rusqlite::Result<User> {
     let roles: String = row.get(3)?;
     Ok(User {
         id: uuid_at(row, 0)?,

@@ -1,6 +1,7 @@
 //! The embedded SQLite backend: opening and configuring connections, and the store operations on
 //! top of the writer/reader [`pool`].
 
+pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub mod backup;
@@ -74,7 +75,10 @@ pub(crate) struct SqliteStore {
 }
 
 /// The applied schema (from the cache while the migration version is unchanged).
-fn applied_schema(conn: &Connection, cache: &SchemaCache) -> Result<Arc<Schema>, StoreError> {
+pub(super) fn applied_schema(
+    conn: &Connection,
+    cache: &SchemaCache,
+) -> Result<Arc<Schema>, StoreError> {
     let version: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(\"version\"), 0) FROM \"_fathom_migrations\"")
         .and_then(|mut s| s.query_row([], |r| r.get(0)))

@@ -1,5 +1,6 @@
 //! One module per CLI command family.
 
+pub mod accounts;
 pub mod audit;
 pub mod backup;
 pub mod convert;

@@ -455,7 +455,14 @@ impl TestApp {
 
     /// Runs the CLI to completion on this app's data directory (and PostgreSQL database).
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        self.cli_with_env(args, &[])
+    }
+
+    /// [`TestApp::cli`] with extra environment variables (a password, which never goes on the
+    /// command line).
+    pub fn cli_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         let mut command = Command::new(fathom_bin());
+        command.envs(env.iter().copied());
         command
             .args(args)
             .arg("--data-dir")

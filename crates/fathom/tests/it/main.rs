@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
 
 mod access_matrix;
+mod accounts;
 mod admin;
 mod audit;
 mod auth;

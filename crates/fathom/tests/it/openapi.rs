@@ -192,6 +192,8 @@ fn assert_well_formed(document: &Value, schema: &fathom_schema::Schema) {
 const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("auth", "/api/v1/auth/register", "post", false),
     ("auth", "/api/v1/auth/verify", "post", false),
+    ("auth", "/api/v1/auth/verify/resend", "post", false),
+    ("auth", "/api/v1/auth/email", "post", true),
     ("auth", "/api/v1/auth/login", "post", false),
     ("auth", "/api/v1/auth/login/second-factor", "post", false),
     ("auth", "/api/v1/auth/refresh", "post", false),
@@ -213,6 +215,9 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("admin", "/api/v1/admin/users", "get", true),
     ("admin", "/api/v1/admin/users/{id}", "get", true),
     ("admin", "/api/v1/admin/users/{id}", "patch", true),
+    ("admin", "/api/v1/admin/users", "post", true),
+    ("admin", "/api/v1/admin/users/{id}", "delete", true),
+    ("admin", "/api/v1/admin/users/{id}/password", "put", true),
     ("admin", "/api/v1/admin/audit", "get", true),
     ("admin", "/api/v1/admin/mailbox", "get", true),
     ("admin", "/api/v1/admin/api-keys", "get", true),

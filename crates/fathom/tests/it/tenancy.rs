@@ -426,3 +426,74 @@ async fn administrators_see_every_tenant_and_name_the_tenant_of_new_records() {
     assert_eq!(seen["meta"]["page"]["total"], 2);
     t.app.stop().await;
 }
+
+/// A relation to accounts in a tenant-scoped collection reaches only the accounts of the
+/// record's tenant: another tenant's account answers as if it did not exist, in a create, a
+/// patch and a batch (the full matrix of relations to accounts is `accounts/relations.rs`).
+#[tokio::test]
+async fn a_relation_to_accounts_stays_inside_the_tenant() {
+    let schema = format!(
+        "{SCHEMA}\n[collections.assignments]\ntenant_scoped = true\nrules = {{ list = \"auth.id != null\", view = \"auth.id != null\", create = \"auth.id != null\", update = \"auth.id != null\" }}\nfields.assignee = {{ type = \"relation\", collection = \"users\" }}\n"
+    );
+    let t = tenants_on(&schema).await;
+    let me = |token: &str| {
+        let app = &t.app;
+        let token = token.to_owned();
+        async move {
+            json_with_status(
+                send_as(app, "GET", "/api/v1/auth/me", Some(&token), None).await,
+                200,
+            )
+            .await["data"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let (acme_id, globex_id) = (me(&t.acme).await, me(&t.globex).await);
+    let mine = create_as(&t.app, &t.acme, "assignments", json!({"assignee": acme_id})).await;
+    assert_eq!(mine["tenant"], "acme");
+    let theirs = json!({"assignee": globex_id});
+    assert_problem(
+        send_as(
+            &t.app,
+            "POST",
+            "/api/v1/assignments",
+            Some(&t.acme),
+            Some(theirs.clone()),
+        )
+        .await,
+        409,
+        "relation_violation",
+    )
+    .await;
+    let path = format!("/api/v1/assignments/{}", id(&mine));
+    assert_problem(
+        send_as(&t.app, "PATCH", &path, Some(&t.acme), Some(theirs.clone())).await,
+        409,
+        "relation_violation",
+    )
+    .await;
+    let batch =
+        json!({"operations": [{"op": "create", "collection": "assignments", "body": theirs}]});
+    assert_problem(
+        send_as(&t.app, "POST", "/api/v1/batch", Some(&t.acme), Some(batch)).await,
+        409,
+        "relation_violation",
+    )
+    .await;
+    // Globex does not see Acme's record, through the relation or otherwise.
+    let filter = format!("/api/v1/assignments?count=true&filter=assignee%20%3D%20%22{acme_id}%22");
+    let seen = json_with_status(
+        send_as(&t.app, "GET", &filter, Some(&t.globex), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(seen["meta"]["page"]["total"], 0);
+    let seen = json_with_status(
+        send_as(&t.app, "GET", &filter, Some(&t.acme), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(seen["meta"]["page"]["total"], 1);
+}

@@ -61,10 +61,25 @@ async fn a_taken_address_gets_the_same_answer_and_its_owner_is_told() {
     let first = register(&app, email, PASSWORD).await;
     let first_request_id = first["meta"]["requestId"].clone();
 
-    // Same address (other case, other password): same status and body but for the request id.
+    // Same address (other case, other password): same status and body but for the request id
+    // and the id: the new account's for the first, one naming no account for the second.
     let second = register(&app, "Grace@Example.com", "another passphrase entirely").await;
     assert_ne!(second["meta"]["requestId"], first_request_id);
-    assert_eq!(without_request_id(first), without_request_id(second));
+    let grace = app
+        .store
+        .user_by_email(email)
+        .await
+        .unwrap()
+        .expect("grace");
+    assert_eq!(first["data"]["id"], grace.id.to_string(), "{first}");
+    let decoy = uuid::Uuid::parse_str(second["data"]["id"].as_str().expect("an id")).unwrap();
+    assert_eq!(decoy.get_version_num(), 7, "made like an account id");
+    assert!(app.store.user_by_id(decoy).await.unwrap().is_none());
+    let without_id = |mut body: serde_json::Value| {
+        body["data"].as_object_mut().unwrap().remove("id");
+        without_request_id(body)
+    };
+    assert_eq!(without_id(first), without_id(second));
 
     let subjects: Vec<String> = await_mails(&app, email, 2)
         .await

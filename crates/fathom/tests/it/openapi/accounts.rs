@@ -45,10 +45,14 @@ pub struct Accounts {
     webhook_id: String,
     /// The accounts of the TOTP operations.
     totp: super::totp_fixture::TotpFixture,
+    /// A user whose password an administrator sets.
+    spare_id: String,
+    /// A user an administrator deletes.
+    doomed_id: String,
 }
 
 /// Creates a verified user directly in the store (as `fathom users create-admin` does).
-async fn create_user(app: &TestApp, email: &str, roles: &[&str]) {
+async fn create_user(app: &TestApp, email: &str, roles: &[&str]) -> String {
     let hasher = PasswordHasher::new(PasswordParams::default(), 2).unwrap();
     let hash = hasher.hash(PASSWORD).await.unwrap();
     app.store
@@ -60,7 +64,9 @@ async fn create_user(app: &TestApp, email: &str, roles: &[&str]) {
             verified: true,
         })
         .await
-        .unwrap();
+        .unwrap()
+        .id
+        .to_string()
 }
 
 /// Signs in through the API and returns `data` (the token pair, session and user).
@@ -116,6 +122,8 @@ impl Accounts {
         let created = app.post_json("/api/v1/admin/webhooks", &hook).await;
         let webhook_id = text(&json_with_status(created, 201).await, "/data/id").to_owned();
         let totp = super::totp_fixture::TotpFixture::new(app).await;
+        let spare_id = create_user(app, "spare@example.com", &["user"]).await;
+        let doomed_id = create_user(app, "doomed@example.com", &["user"]).await;
 
         Self {
             admin,
@@ -128,6 +136,8 @@ impl Accounts {
             api_key_id,
             webhook_id,
             totp,
+            spare_id,
+            doomed_id,
         }
     }
 
@@ -166,6 +176,25 @@ impl Accounts {
                 public(json!({ "email": NEWCOMER_EMAIL, "password": PASSWORD }))
             }
             ("post", "/auth/verify") => public(json!({ "token": self.verify_token })),
+            ("post", "/auth/verify/resend") => public(json!({ "email": FRESH_EMAIL })),
+            ("post", "/auth/email") => with(
+                &self.admin,
+                path.to_owned(),
+                Some(json!({ "new_email": "elsewhere@example.com", "password": PASSWORD })),
+            ),
+            ("post", "/admin/users") => admin(Some(json!({
+                "email": "made@example.com",
+                "password": PASSWORD,
+                "roles": ["editor"],
+            }))),
+            ("put", "/admin/users/{id}/password") => with(
+                &self.admin,
+                path.replace("{id}", &self.spare_id),
+                Some(json!({ "password": NEW_PASSWORD })),
+            ),
+            ("delete", "/admin/users/{id}") => {
+                with(&self.admin, path.replace("{id}", &self.doomed_id), None)
+            }
             ("post", "/auth/login") => {
                 public(json!({ "email": ADMIN_EMAIL, "password": PASSWORD }))
             }
