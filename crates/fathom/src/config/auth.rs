@@ -95,7 +95,8 @@ impl Default for AuthConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthRateLimits {
-    /// `POST /login`, and `POST /password` (a guess at the current password too).
+    /// `POST /login`, `/login/second-factor`, `/password`, `/email` and the TOTP routes: each
+    /// takes a guess at a password or a second factor.
     pub login: u32,
     /// `POST /register`.
     pub register: u32,
