@@ -127,6 +127,25 @@ pub enum ErrorCode {
     WebhookUrlUnresolvable,
     /// The webhook's event filter does not parse or does not check against a selected collection.
     WebhookFilterInvalid,
+    // Passkeys (issue 19, part 3).
+    /// Passkeys are not enabled on this server (`[auth.passkeys]` is not configured).
+    PasskeysDisabled,
+    /// The passkey ceremony id is unknown, already used or expired: start the ceremony again.
+    PasskeyCeremonyInvalid,
+    /// The passkey response was made for an origin or relying party this server does not allow.
+    PasskeyOriginMismatch,
+    /// The passkey assertion or attestation does not verify (signature, challenge, flags or encoding).
+    PasskeyInvalid,
+    /// The credential that answered is not a passkey registered on this server (or it was removed).
+    PasskeyUnknown,
+    /// The authenticator's signature counter did not advance: it may have been cloned; refused.
+    PasskeyCounterRegressed,
+    /// This credential is already registered as a passkey.
+    PasskeyAlreadyRegistered,
+    /// The signed-in account has no passkey with this id.
+    PasskeyNotFound,
+    /// Removing this would leave the account no way to sign in (no usable password, no other passkey).
+    LastSignInMethod,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
 }
@@ -188,6 +207,15 @@ impl ErrorCode {
         Self::WebhookDestinationBlocked,
         Self::WebhookUrlUnresolvable,
         Self::WebhookFilterInvalid,
+        Self::PasskeysDisabled,
+        Self::PasskeyCeremonyInvalid,
+        Self::PasskeyOriginMismatch,
+        Self::PasskeyInvalid,
+        Self::PasskeyUnknown,
+        Self::PasskeyCounterRegressed,
+        Self::PasskeyAlreadyRegistered,
+        Self::PasskeyNotFound,
+        Self::LastSignInMethod,
         Self::Internal,
     ];
 
@@ -248,6 +276,15 @@ impl ErrorCode {
             Self::WebhookDestinationBlocked => "webhook_destination_blocked",
             Self::WebhookUrlUnresolvable => "webhook_url_unresolvable",
             Self::WebhookFilterInvalid => "webhook_filter_invalid",
+            Self::PasskeysDisabled => "passkeys_disabled",
+            Self::PasskeyCeremonyInvalid => "passkey_ceremony_invalid",
+            Self::PasskeyOriginMismatch => "passkey_origin_mismatch",
+            Self::PasskeyInvalid => "passkey_invalid",
+            Self::PasskeyUnknown => "passkey_unknown",
+            Self::PasskeyCounterRegressed => "passkey_counter_regressed",
+            Self::PasskeyAlreadyRegistered => "passkey_already_registered",
+            Self::PasskeyNotFound => "passkey_not_found",
+            Self::LastSignInMethod => "last_sign_in_method",
             Self::Internal => "internal_error",
         }
     }
@@ -299,6 +336,15 @@ impl ErrorCode {
             | Self::WebhookDestinationBlocked
             | Self::WebhookUrlUnresolvable
             | Self::WebhookFilterInvalid => 400,
+            Self::PasskeysDisabled => 404,
+            Self::PasskeyCeremonyInvalid => 400,
+            Self::PasskeyOriginMismatch => 400,
+            Self::PasskeyInvalid => 401,
+            Self::PasskeyUnknown => 401,
+            Self::PasskeyCounterRegressed => 401,
+            Self::PasskeyAlreadyRegistered => 409,
+            Self::PasskeyNotFound => 404,
+            Self::LastSignInMethod => 409,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -363,6 +409,15 @@ impl ErrorCode {
             Self::WebhookDestinationBlocked => "Webhook destination blocked",
             Self::WebhookUrlUnresolvable => "Webhook host does not resolve",
             Self::WebhookFilterInvalid => "Invalid webhook filter",
+            Self::PasskeysDisabled => "Passkeys not enabled",
+            Self::PasskeyCeremonyInvalid => "Passkey ceremony unknown, used or expired",
+            Self::PasskeyOriginMismatch => "Passkey origin not allowed",
+            Self::PasskeyInvalid => "Passkey response invalid",
+            Self::PasskeyUnknown => "Passkey not registered",
+            Self::PasskeyCounterRegressed => "Passkey signature counter went back",
+            Self::PasskeyAlreadyRegistered => "Passkey already registered",
+            Self::PasskeyNotFound => "Passkey not found",
+            Self::LastSignInMethod => "Last way to sign in",
             Self::Internal => "Internal server error",
         }
     }

@@ -17,6 +17,7 @@ mod events;
 mod idempotency;
 mod identity;
 mod keys;
+mod passkeys;
 mod plan;
 mod postgres;
 mod record;
@@ -48,6 +49,7 @@ pub use identity::{
     UserChanges,
 };
 pub use keys::{KeyUsage, PLAINTEXT};
+pub use passkeys::{Ceremony, CeremonyKind, NewPasskey, PasskeyRemoval, StoredPasskey};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;

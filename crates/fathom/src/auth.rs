@@ -70,6 +70,7 @@ pub async fn build(config: &Config, store: &Store) -> anyhow::Result<Arc<AuthSta
         session_cache: Duration::from_millis(auth.session_cache_ms),
         api_limits: config.rate_limits.resolve()?,
         limiter: config.redis.limiter()?,
+        passkeys: auth.passkeys.settings()?,
     };
     let smtp = match &config.mail.smtp_url {
         Some(url) => Some(

@@ -17,6 +17,7 @@ mod hashing;
 mod keys;
 mod mailbox;
 mod notify;
+mod passkeys;
 mod profile;
 mod sessions;
 mod smtp;
@@ -36,6 +37,7 @@ pub use caller::{Caller, bearer_in, bearer_token};
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
 pub use notify::MailSettings;
+pub use passkeys::PasskeySettings;
 pub use smtp::SmtpMailer;
 pub(crate) use tokens::user_json;
 
@@ -73,6 +75,8 @@ pub struct AuthSettings {
     pub api_limits: crate::limits::ApiRateLimits,
     /// Where every rate limit is counted: on the node, or in Redis for the whole cluster.
     pub limiter: fathom_limits::Limiter,
+    /// The passkey relying party (`[auth.passkeys]`); `None` switches passkeys off.
+    pub passkeys: Option<PasskeySettings>,
 }
 
 /// Everything the auth endpoints share.
@@ -172,6 +176,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             &limits.login,
             Router::new()
                 .route("/login", post(tokens::login))
+                .route("/passkeys/login/options", post(passkeys::sign_in_options))
+                .route("/passkeys/login", post(passkeys::finish_sign_in))
                 // Guessing the current password with a stolen access token is a login guess.
                 .route("/password", post(account::change_password)),
         ))
@@ -202,6 +208,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(sessions::list).delete(sessions::revoke_others),
         )
         .route("/sessions/{id}", delete(sessions::revoke_one))
+        .route(
+            "/passkeys",
+            get(passkeys::list).post(passkeys::finish_registration),
+        )
+        .route(
+            "/passkeys/registration/options",
+            post(passkeys::registration_options),
+        )
+        .route("/passkeys/{id}", delete(passkeys::remove))
         .route("/jwks.json", get(keys::jwks))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

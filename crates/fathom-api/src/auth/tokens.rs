@@ -213,8 +213,22 @@ pub async fn login(
     state.store.record_login_success(user.id, rehashed).await?;
     auth.throttle.succeeded(&email, ip).await;
     auth.sign_ins.record(SignIn::Success);
+    let response = start_session(&state, &parts.headers, &user).await?;
+    audit(&state, "login", "success", Some(user.id.to_string()), None).await;
+    Ok(response)
+}
+
+/// The end of every successful sign-in, whatever the way (password, passkey, ...): a new
+/// session for `user` and the answer with Fathom's token pair. The caller has already decided
+/// that `user` may sign in (not disabled, verified when required) and audits the sign-in.
+pub(crate) async fn start_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<Response, ApiError> {
+    let auth = &state.auth;
     let refresh = generate_token();
-    let (agent, ip) = client_details(&parts.headers, ip);
+    let (agent, ip) = client_details(headers, crate::client_ip::current());
     let session = state
         .store
         .create_session(
@@ -226,8 +240,7 @@ pub async fn login(
         )
         .await?;
     let ring = auth.keys.ring(&state.store, false).await;
-    let data = token_pair(&state, &ring, &user, &session, refresh)?;
-    audit(&state, "login", "success", Some(user.id.to_string()), None).await;
+    let data = token_pair(state, &ring, user, &session, refresh)?;
     Ok(envelope(data, Map::new()).into_response())
 }
 

@@ -13,6 +13,7 @@ mod idempotency;
 pub(crate) mod identity;
 mod migrate;
 mod numeric;
+pub(crate) mod passkeys;
 mod plan;
 mod records;
 mod scope;

@@ -33,6 +33,8 @@ pub(crate) fn ensure_system_tables(conn: &Connection) -> Result<(), StoreError> 
     conn.execute_batch(crate::webhooks::SQLITE_TABLES)
         .map_err(from_sqlite)?;
     conn.execute_batch(include_str!("identity.sql"))
+        .map_err(from_sqlite)?;
+    conn.execute_batch(include_str!("passkeys.sql"))
         .map_err(from_sqlite)
 }
 

@@ -11,6 +11,7 @@ mod get_sql;
 mod idempotency;
 pub(crate) mod identity;
 mod migrate;
+pub(crate) mod passkeys;
 mod pool;
 mod records;
 

@@ -59,6 +59,8 @@ pub struct AuthConfig {
     /// again; 0 reads it on every request. A node forgets a session at once when it ends it
     /// itself; on other nodes a revoked session's access tokens keep working for up to this.
     pub session_cache_ms: u64,
+    /// `[auth.passkeys]`: the WebAuthn relying party; passkeys are off unless `rp_id` is set.
+    pub passkeys: super::PasskeysConfig,
 }
 
 impl Default for AuthConfig {
@@ -82,6 +84,7 @@ impl Default for AuthConfig {
             trusted_proxies: Vec::new(),
             allow_registration: true,
             session_cache_ms: 1_000,
+            passkeys: super::PasskeysConfig::default(),
         }
     }
 }
@@ -143,6 +146,7 @@ impl AuthConfig {
                 self.session_cache_ms
             )));
         }
+        self.passkeys.settings()?;
         self.proxies().map(|_| ())
     }
 
