@@ -159,11 +159,20 @@ pub async fn login(
         return Err(refused(&state, None, "unknown account").await);
     };
     let lane = if known { Lane::Trusted } else { Lane::General };
-    let verification = auth
-        .hasher
-        .verify_in(lane, &password, &user.password_hash)
-        .await
-        .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?;
+    // An account without a usable password (made by a way of signing in that sets none) is
+    // refused like a wrong password, at the same cost, instead of failing to parse the hash.
+    let verification = if super::passkeys::password_usable(&user.password_hash) {
+        auth.hasher
+            .verify_in(lane, &password, &user.password_hash)
+            .await
+            .map_err(|e| ApiError::internal(format!("verifying a password: {e}")))?
+    } else {
+        auth.hasher.verify_dummy(&password).await;
+        fathom_auth::Verification {
+            matches: false,
+            needs_rehash: false,
+        }
+    };
     if !verification.matches {
         auth.sign_ins.record(SignIn::Failure);
         if auth.throttle.failed(&email, ip, known).await {

@@ -129,7 +129,7 @@ fn add_headers(response: &mut Value, headers: &[(String, Value)]) {
 /// The responses of an operation behind the per-client rate limit: every answer carries the
 /// `RateLimit-*` headers, and a 429 with `Retry-After` joins the error statuses. The problem
 /// responses are written out rather than referenced because a `$ref` cannot add headers.
-fn rate_limited(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
+pub(super) fn rate_limited(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
     let limit_headers: Vec<(String, Value)> = RATE_LIMIT_HEADERS
         .iter()
         .map(|(name, component)| ((*name).to_owned(), component_ref("headers", component)))
@@ -159,7 +159,7 @@ fn rate_limited(success: &[(&str, Value)], error_statuses: &[u16]) -> Value {
 }
 
 /// A sentence every rate-limited operation's description ends with.
-const RATE_LIMITED: &str = " Rate limited per client address: every answer carries the `RateLimit-Policy` \
+pub(super) const RATE_LIMITED: &str = " Rate limited per client address: every answer carries the `RateLimit-Policy` \
 and `RateLimit` fields, and past the limit the answer is 429 `too_many_requests` with `Retry-After`.";
 
 /// A 2xx response without a body.

@@ -13,6 +13,7 @@ mod document;
 mod events;
 mod metrics;
 mod operations;
+mod passkeys;
 mod rate_limits;
 mod realtime;
 mod safe_writes;

@@ -14,6 +14,7 @@ mod hashing;
 mod jwks;
 mod jwt;
 mod lockout;
+mod passkeys;
 mod profile;
 mod rate_limit;
 mod refresh;

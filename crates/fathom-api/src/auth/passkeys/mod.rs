@@ -26,6 +26,7 @@ use url::Url;
 use uuid::Uuid;
 use webauthn_rs::prelude::{Webauthn, WebauthnBuilder, WebauthnError};
 
+pub(crate) use manage::password_usable;
 pub use manage::{list, remove};
 pub use register::{finish as finish_registration, options as registration_options};
 pub use sign_in::{finish as finish_sign_in, options as sign_in_options};
@@ -138,22 +139,25 @@ fn ceremony_invalid() -> ApiError {
     )
 }
 
-/// A required field of a ceremony body, decoded as `T`; 400 `validation_failed` otherwise.
+/// A required field of a ceremony body, decoded as `T`; 400 `validation_failed` otherwise, saying
+/// what did not decode (the client's own input, so nothing to hide).
 fn field<T: DeserializeOwned>(
     body: &Map<String, Value>,
     name: &str,
     shape: &str,
 ) -> Result<T, ApiError> {
-    body.get(name)
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::ValidationFailed,
-                format!("The field `{name}` is missing or is not {shape}."),
-                format!("Send `{name}` as {shape}."),
-            )
-            .with_field(name, "invalid", format!("`{name}` must be {shape}."))
-        })
+    let decoded = match body.get(name) {
+        Some(value) => serde_json::from_value(value.clone()).map_err(|e| format!(": {e}")),
+        None => Err(String::new()),
+    };
+    decoded.map_err(|why| {
+        ApiError::new(
+            ErrorCode::ValidationFailed,
+            format!("The field `{name}` is missing or is not {shape}{why}."),
+            format!("Send `{name}` as {shape}."),
+        )
+        .with_field(name, "invalid", format!("`{name}` must be {shape}."))
+    })
 }
 
 /// The ceremony id a finishing request names.

@@ -1,0 +1,130 @@
+//! The passkey life cycle: several passkeys per account, listed, each signing in without an
+//! email, one removed (and no longer signing in), and the last way to sign in kept.
+
+use serde_json::json;
+
+use super::device::{
+    Device, add_passkey, list, remove, sign_in_with, signed_in, signs_in, spawn_passkey_app,
+};
+use crate::auth::support::{PASSWORD, login, me, post_auth, spawn_auth_app};
+use crate::helpers::assert_problem;
+
+#[tokio::test]
+async fn an_account_registers_two_passkeys_signs_in_with_each_and_removes_one() {
+    let app = spawn_passkey_app().await;
+    let (token, user_id) = signed_in(&app, "ada@example.com").await;
+    let mut phone = Device::new(false);
+    let mut laptop = Device::new(true);
+    let first = add_passkey(&app, &token, &mut phone, "Phone").await;
+    let second = add_passkey(&app, &token, &mut laptop, "  Work laptop ").await;
+    assert_eq!(first["name"], "Phone");
+    assert_eq!(second["name"], "Work laptop", "names are trimmed");
+    for passkey in [&first, &second] {
+        assert!(passkey["created_at"].as_str().is_some_and(|t| t.ends_with('Z')), "{passkey}");
+        assert!(passkey["last_used_at"].is_null(), "{passkey}");
+        assert!(passkey.get("credential").is_none(), "the credential is never shown: {passkey}");
+    }
+
+    let listed = list(&app, &token).await;
+    let names: Vec<_> = listed.iter().map(|p| p["name"].clone()).collect();
+    assert_eq!(names, [json!("Phone"), json!("Work laptop")], "oldest first");
+
+    // Each passkey signs in to the account, with no email typed, and ends in a usable session.
+    for device in [&mut phone, &mut laptop] {
+        let data = signs_in(&app, device).await;
+        assert_eq!(data["user"]["id"], user_id.as_str());
+        let access = data["access_token"].as_str().expect("token");
+        assert_eq!(me(&app, access).await["id"], user_id.as_str());
+    }
+    let listed = list(&app, &token).await;
+    assert!(
+        listed.iter().all(|p| p["last_used_at"].as_str().is_some()),
+        "a sign-in records when: {listed:?}"
+    );
+
+    // Removing one: it is gone from the list and no longer signs in; the other still does.
+    let id = first["id"].as_str().expect("id");
+    assert_eq!(remove(&app, &token, id).await.status(), 204);
+    let listed = list(&app, &token).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], second["id"]);
+    assert_problem(sign_in_with(&app, &mut phone).await, 401, "passkey_unknown").await;
+    signs_in(&app, &mut laptop).await;
+    // Removing it again, or a passkey that is not the caller's, is a 404.
+    assert_problem(remove(&app, &token, id).await, 404, "passkey_not_found").await;
+    let (other, _) = signed_in(&app, "grace@example.com").await;
+    let second_id = second["id"].as_str().expect("id");
+    assert_problem(remove(&app, &other, second_id).await, 404, "passkey_not_found").await;
+    assert_problem(remove(&app, &token, "not-a-uuid").await, 404, "passkey_not_found").await;
+    assert!(list(&app, &other).await.is_empty(), "passkeys are per account");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn removing_the_last_way_to_sign_in_is_refused() {
+    let app = spawn_passkey_app().await;
+    let (token, user_id) = signed_in(&app, "lin@example.com").await;
+    let mut first = Device::new(false);
+    let only = add_passkey(&app, &token, &mut first, "Phone").await;
+    // With a usable password, the only passkey may go: the password still signs in.
+    assert_eq!(remove(&app, &token, only["id"].as_str().expect("id")).await.status(), 204);
+
+    let mut second = Device::new(false);
+    let mut third = Device::new(false);
+    let kept = add_passkey(&app, &token, &mut second, "Phone").await;
+    let spare = add_passkey(&app, &token, &mut third, "Key").await;
+    // The account loses its password (as an account made by a way of signing in that sets
+    // none): passkeys are now its only ways in.
+    let user = uuid::Uuid::parse_str(&user_id).expect("uuid");
+    let session = signs_in(&app, &mut second).await;
+    let token = session["access_token"].as_str().expect("token").to_owned();
+    let session_id = uuid::Uuid::parse_str(session["session_id"].as_str().expect("sid")).ok();
+    app.store
+        .set_password(user, "!no-password".into(), session_id)
+        .await
+        .expect("password cleared");
+    let refused = post_auth(
+        &app,
+        "/login",
+        &json!({"email": "lin@example.com", "password": PASSWORD}),
+        None,
+    )
+    .await;
+    assert_problem(refused, 401, "invalid_credentials").await;
+
+    assert_eq!(remove(&app, &token, spare["id"].as_str().expect("id")).await.status(), 204);
+    let body = assert_problem(
+        remove(&app, &token, kept["id"].as_str().expect("id")).await,
+        409,
+        "last_sign_in_method",
+    )
+    .await;
+    assert!(body["hint"].as_str().is_some_and(|h| !h.is_empty()), "{body}");
+    assert_eq!(list(&app, &token).await.len(), 1, "the last passkey stays");
+    signs_in(&app, &mut second).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn without_a_relying_party_passkeys_are_off() {
+    let app = spawn_auth_app(|_| {}).await;
+    let (token, _) = signed_in(&app, "off@example.com").await;
+    let options = post_auth(&app, "/passkeys/login/options", &json!({}), None).await;
+    assert_problem(options, 404, "passkeys_disabled").await;
+    let finish = post_auth(
+        &app,
+        "/passkeys/login",
+        &json!({"ceremony_id": uuid::Uuid::new_v4(), "credential": {}}),
+        None,
+    )
+    .await;
+    assert_problem(finish, 404, "passkeys_disabled").await;
+    let listed = crate::auth::support::bearer(&app, reqwest::Method::GET, "/passkeys", &token)
+        .send()
+        .await
+        .expect("sent");
+    assert_problem(listed, 404, "passkeys_disabled").await;
+    // Password sign-in is untouched.
+    login(&app, "off@example.com", PASSWORD).await;
+    app.stop().await;
+}
