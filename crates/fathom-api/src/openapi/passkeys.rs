@@ -7,9 +7,8 @@
 use serde_json::{Map, Value, json};
 
 use super::auth::{
-    AUTH_TAG, BODY_ERRORS, RATE_LIMITED, SERVER_ERRORS, bearer, body, id_parameter,
-    list_envelope, no_content, nullable_text, object, rate_limited, request, statuses, text,
-    timestamp,
+    AUTH_TAG, BODY_ERRORS, RATE_LIMITED, SERVER_ERRORS, bearer, body, id_parameter, list_envelope,
+    no_content, nullable_text, object, rate_limited, request, statuses, text, timestamp,
 };
 use super::operations::{ok, responses, single_envelope};
 use super::schemas::schema_ref;
@@ -152,7 +151,10 @@ pub fn schemas() -> Map<String, Value> {
         json!({ "type": "string", "format": "uuid", "description": "The passkey's id." }),
     );
     passkey.insert("name".into(), text("The name the account gave it."));
-    passkey.insert("created_at".into(), timestamp("When it was registered (UTC)."));
+    passkey.insert(
+        "created_at".into(),
+        timestamp("When it was registered (UTC)."),
+    );
     passkey.insert(
         "last_used_at".into(),
         nullable_text("When it last signed in (UTC); null before its first sign-in."),
@@ -171,8 +173,12 @@ pub fn schemas() -> Map<String, Value> {
         "options".into(),
         webauthn("WebAuthn options: `{publicKey: ...}` for `navigator.credentials.create()` or `.get()` (base64url for binary members)."),
     );
-    out.insert("PasskeyCeremony".into(), object("A passkey ceremony", ceremony));
-    let ceremony_id = json!({ "type": "string", "format": "uuid", "description": "From the options answer." });
+    out.insert(
+        "PasskeyCeremony".into(),
+        object("A passkey ceremony", ceremony),
+    );
+    let ceremony_id =
+        json!({ "type": "string", "format": "uuid", "description": "From the options answer." });
     out.insert(
         "PasskeyRegistrationRequest".into(),
         request(

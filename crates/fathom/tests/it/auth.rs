@@ -14,7 +14,7 @@ mod hashing;
 mod jwks;
 mod jwt;
 mod lockout;
-mod passkeys;
+pub mod passkeys;
 mod profile;
 mod rate_limit;
 mod refresh;

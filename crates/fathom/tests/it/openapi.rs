@@ -201,6 +201,17 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("auth", "/api/v1/auth/password-reset/confirm", "post", false),
     ("auth", "/api/v1/auth/sessions", "get", true),
     ("auth", "/api/v1/auth/sessions", "delete", true),
+    ("auth", "/api/v1/auth/passkeys", "get", true),
+    ("auth", "/api/v1/auth/passkeys", "post", true),
+    ("auth", "/api/v1/auth/passkeys/{id}", "delete", true),
+    (
+        "auth",
+        "/api/v1/auth/passkeys/registration/options",
+        "post",
+        true,
+    ),
+    ("auth", "/api/v1/auth/passkeys/login/options", "post", false),
+    ("auth", "/api/v1/auth/passkeys/login", "post", false),
     ("auth", "/api/v1/auth/sessions/{id}", "delete", true),
     ("auth", "/api/v1/auth/jwks.json", "get", false),
     ("admin", "/api/v1/admin/users", "get", true),
@@ -658,6 +669,7 @@ fn is_auth_or_admin(operation: &Value) -> bool {
 async fn the_document_and_the_router_agree_both_ways() {
     // A quota no test run reaches: the limit has its own test below.
     let app = spawn_app_with(TEST_SCHEMA, |c| {
+        crate::auth::passkeys::device::passkey_config(c);
         c.auth.rate_limit_per_minute = 100_000;
         c.webhooks.allow_networks = vec!["127.0.0.0/8".into()];
     })

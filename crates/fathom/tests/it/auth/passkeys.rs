@@ -5,5 +5,5 @@
 //! credentials and malformed bodies, all 4xx with stable codes (`attacks`). Both databases.
 
 mod attacks;
-mod device;
+pub mod device;
 mod flows;

@@ -16,7 +16,9 @@ use crate::helpers::assert_problem;
 
 /// `credential` with one bit of its signature flipped.
 fn forged(mut credential: Value) -> Value {
-    let signature = credential["response"]["signature"].as_str().expect("signature");
+    let signature = credential["response"]["signature"]
+        .as_str()
+        .expect("signature");
     let mut bytes = URL_SAFE_NO_PAD
         .decode(signature.trim_end_matches('='))
         .expect("base64url");
@@ -49,7 +51,10 @@ async fn forged_foreign_replayed_and_unknown_assertions_are_refused() {
     // A replayed challenge: the same ceremony answered twice, and an old answer to a new one.
     let (ceremony, options) = sign_in_options(&app).await;
     let credential = device.assert(&options).await;
-    assert_eq!(finish_sign_in(&app, &ceremony, &credential).await.status(), 200);
+    assert_eq!(
+        finish_sign_in(&app, &ceremony, &credential).await.status(),
+        200
+    );
     let replayed = finish_sign_in(&app, &ceremony, &credential).await;
     assert_problem(replayed, 400, "passkey_ceremony_invalid").await;
     let (fresh, _) = sign_in_options(&app).await;
@@ -63,7 +68,12 @@ async fn forged_foreign_replayed_and_unknown_assertions_are_refused() {
     let mut stranger = Device::new(false);
     let (_, options) = registration_options(&app, &token).await;
     stranger.create(&options).await;
-    assert_problem(sign_in_with(&app, &mut stranger).await, 401, "passkey_unknown").await;
+    assert_problem(
+        sign_in_with(&app, &mut stranger).await,
+        401,
+        "passkey_unknown",
+    )
+    .await;
 
     // A ceremony id that was never issued, and one of the other kind.
     let (_, options) = sign_in_options(&app).await;
@@ -116,7 +126,8 @@ async fn registration_ceremonies_are_single_use_and_bound_to_their_account() {
     assert_problem(refused, 400, "passkey_origin_mismatch").await;
     let (ceremony, options) = registration_options(&app, &alice).await;
     let mut credential = Device::new(false).create(&options).await;
-    credential["response"]["clientDataJSON"] = json!(URL_SAFE_NO_PAD.encode(b"{\"type\":\"webauthn.create\"}"));
+    credential["response"]["clientDataJSON"] =
+        json!(URL_SAFE_NO_PAD.encode(b"{\"type\":\"webauthn.create\"}"));
     let refused = finish_registration(&app, &alice, &ceremony, "Phone", &credential).await;
     assert_problem(refused, 401, "passkey_invalid").await;
 
@@ -124,11 +135,12 @@ async fn registration_ceremonies_are_single_use_and_bound_to_their_account() {
     let (ceremony, options) = registration_options(&app, &alice).await;
     let credential = device.create(&options).await;
     for name in [json!(""), json!("x".repeat(101)), json!(7)] {
-        let response = crate::auth::support::bearer(&app, reqwest::Method::POST, "/passkeys", &alice)
-            .json(&json!({"ceremony_id": ceremony, "name": name, "credential": credential}))
-            .send()
-            .await
-            .expect("sent");
+        let response =
+            crate::auth::support::bearer(&app, reqwest::Method::POST, "/passkeys", &alice)
+                .json(&json!({"ceremony_id": ceremony, "name": name, "credential": credential}))
+                .send()
+                .await
+                .expect("sent");
         assert_problem(response, 400, "validation_failed").await;
     }
     let response = finish_registration(&app, &alice, &ceremony, "Phone", &credential).await;

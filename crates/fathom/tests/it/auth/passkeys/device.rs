@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use std::collections::HashMap;
 
+use fathom::Config;
 use passkey_authenticator::{
     Authenticator, CredentialStore, DiscoverabilitySupport, StoreInfo, UiHint, UserCheck,
     UserValidationMethod,
@@ -31,14 +32,16 @@ pub const RP_ID: &str = "example.com";
 /// The one origin the servers allow.
 pub const ORIGIN: &str = "https://app.example.com";
 
+/// Passkeys on for [`RP_ID`] from [`ORIGIN`].
+pub fn passkey_config(c: &mut Config) {
+    c.auth.passkeys.rp_id = Some(RP_ID.into());
+    c.auth.passkeys.rp_name = Some("Fathom tests".into());
+    c.auth.passkeys.origins = vec![ORIGIN.into()];
+}
+
 /// A server with passkeys on for [`RP_ID`] from [`ORIGIN`].
 pub async fn spawn_passkey_app() -> TestApp {
-    spawn_auth_app(|c| {
-        c.auth.passkeys.rp_id = Some(RP_ID.into());
-        c.auth.passkeys.rp_name = Some("Fathom tests".into());
-        c.auth.passkeys.origins = vec![ORIGIN.into()];
-    })
-    .await
+    spawn_auth_app(passkey_config).await
 }
 
 /// A user who is there and consents to every operation (presence and verification).
@@ -91,7 +94,12 @@ impl CredentialStore for Keychain {
                 .filter_map(|d| self.0.get(&*d.id))
                 .cloned()
                 .collect(),
-            _ => self.0.values().filter(|p| p.rp_id == rp_id).cloned().collect(),
+            _ => self
+                .0
+                .values()
+                .filter(|p| p.rp_id == rp_id)
+                .cloned()
+                .collect(),
         };
         if found.is_empty() {
             Err(Ctap2Error::NoCredentials.into())
@@ -112,7 +120,8 @@ impl CredentialStore for Keychain {
     }
 
     async fn update_credential(&mut self, passkey: &Passkey) -> Result<(), StatusCode> {
-        self.0.insert(passkey.credential_id.to_vec(), passkey.clone());
+        self.0
+            .insert(passkey.credential_id.to_vec(), passkey.clone());
         Ok(())
     }
 
@@ -123,7 +132,8 @@ impl CredentialStore for Keychain {
     }
 }
 
-type SoftClient = Client<Keychain, Consenting, RustCryptoBackend, public_suffix::PublicSuffixList, ()>;
+type SoftClient =
+    Client<Keychain, Consenting, RustCryptoBackend, public_suffix::PublicSuffixList, ()>;
 
 /// One authenticator (a phone, a password manager) and the page origin it answers for.
 pub struct Device {
@@ -228,7 +238,10 @@ pub async fn registration_options(app: &TestApp, token: &str) -> (String, Value)
         .await
         .expect("sent");
     let data = json_with_status(response, 200).await["data"].clone();
-    let id = data["ceremony_id"].as_str().expect("ceremony id").to_owned();
+    let id = data["ceremony_id"]
+        .as_str()
+        .expect("ceremony id")
+        .to_owned();
     (id, data["options"].clone())
 }
 
@@ -259,12 +272,19 @@ pub async fn add_passkey(app: &TestApp, token: &str, device: &mut Device, name: 
 pub async fn sign_in_options(app: &TestApp) -> (String, Value) {
     let response = post_auth(app, "/passkeys/login/options", &json!({}), None).await;
     let data = json_with_status(response, 200).await["data"].clone();
-    let id = data["ceremony_id"].as_str().expect("ceremony id").to_owned();
+    let id = data["ceremony_id"]
+        .as_str()
+        .expect("ceremony id")
+        .to_owned();
     (id, data["options"].clone())
 }
 
 /// `POST /passkeys/login` with `ceremony` and `credential`.
-pub async fn finish_sign_in(app: &TestApp, ceremony: &str, credential: &Value) -> reqwest::Response {
+pub async fn finish_sign_in(
+    app: &TestApp,
+    ceremony: &str,
+    credential: &Value,
+) -> reqwest::Response {
     post_auth(
         app,
         "/passkeys/login",
@@ -285,13 +305,21 @@ pub async fn sign_in_with(app: &TestApp, device: &mut Device) -> reqwest::Respon
 pub async fn signs_in(app: &TestApp, device: &mut Device) -> Value {
     let data = json_with_status(sign_in_with(app, device).await, 200).await["data"].clone();
     assert_eq!(data["token_type"], "Bearer", "{data}");
-    assert!(data["refresh_token"].as_str().is_some_and(|t| !t.is_empty()), "{data}");
+    assert!(
+        data["refresh_token"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "{data}"
+    );
     data
 }
 
 /// `GET /passkeys` as `token`.
 pub async fn list(app: &TestApp, token: &str) -> Vec<Value> {
-    let response = bearer(app, Method::GET, "/passkeys", token).send().await.expect("sent");
+    let response = bearer(app, Method::GET, "/passkeys", token)
+        .send()
+        .await
+        .expect("sent");
     json_with_status(response, 200).await["data"]
         .as_array()
         .cloned()
