@@ -34,8 +34,8 @@ use axum::Router;
 use fathom_schema::Schema;
 
 pub use auth::{
-    AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, PasskeySettings,
-    ServiceKey, SmtpMailer, issue_api_key, parse_scopes, rotate_signing_key,
+    AuthSettings, AuthState, Caller, Keys, MAX_PASSKEYS, Mail, MailSettings, Mailbox,
+    PasskeySettings, ServiceKey, SmtpMailer, issue_api_key, parse_scopes, rotate_signing_key,
 };
 pub use cache::{CachePlan, ResultCache};
 pub use config::{HttpConfig, MetricsExposure, RequestLog};

@@ -144,6 +144,8 @@ pub enum ErrorCode {
     PasskeyAlreadyRegistered,
     /// The signed-in account has no passkey with this id.
     PasskeyNotFound,
+    /// The account already has the most passkeys one account may register.
+    PasskeyLimitReached,
     /// Removing this would leave the account no way to sign in (no usable password, no other passkey).
     LastSignInMethod,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
@@ -215,6 +217,7 @@ impl ErrorCode {
         Self::PasskeyCounterRegressed,
         Self::PasskeyAlreadyRegistered,
         Self::PasskeyNotFound,
+        Self::PasskeyLimitReached,
         Self::LastSignInMethod,
         Self::Internal,
     ];
@@ -284,6 +287,7 @@ impl ErrorCode {
             Self::PasskeyCounterRegressed => "passkey_counter_regressed",
             Self::PasskeyAlreadyRegistered => "passkey_already_registered",
             Self::PasskeyNotFound => "passkey_not_found",
+            Self::PasskeyLimitReached => "passkey_limit_reached",
             Self::LastSignInMethod => "last_sign_in_method",
             Self::Internal => "internal_error",
         }
@@ -344,6 +348,7 @@ impl ErrorCode {
             Self::PasskeyCounterRegressed => 401,
             Self::PasskeyAlreadyRegistered => 409,
             Self::PasskeyNotFound => 404,
+            Self::PasskeyLimitReached => 409,
             Self::LastSignInMethod => 409,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
@@ -417,6 +422,7 @@ impl ErrorCode {
             Self::PasskeyCounterRegressed => "Passkey signature counter went back",
             Self::PasskeyAlreadyRegistered => "Passkey already registered",
             Self::PasskeyNotFound => "Passkey not found",
+            Self::PasskeyLimitReached => "Too many passkeys",
             Self::LastSignInMethod => "Last way to sign in",
             Self::Internal => "Internal server error",
         }

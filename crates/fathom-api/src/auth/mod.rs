@@ -37,7 +37,7 @@ pub use caller::{Caller, bearer_in, bearer_token};
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
 pub use notify::MailSettings;
-pub use passkeys::PasskeySettings;
+pub use passkeys::{MAX_PASSKEYS, PasskeySettings};
 pub use smtp::SmtpMailer;
 pub(crate) use tokens::user_json;
 

@@ -12,6 +12,7 @@ use super::auth::{
 };
 use super::operations::{ok, responses, single_envelope};
 use super::schemas::schema_ref;
+use crate::auth::MAX_PASSKEYS;
 
 /// Where the codes of a refused passkey response are listed, for descriptions.
 const REFUSALS: &str = "A response that does not verify is refused: 401 `passkey_invalid` \
@@ -34,15 +35,18 @@ pub fn paths() -> Vec<(String, Value)> {
                 "tags": [AUTH_TAG],
                 "operationId": "authPasskeyRegistrationOptions",
                 "summary": "Start adding a passkey",
-                "description": "The options to pass to `navigator.credentials.create()` for the \
-                    signed-in account (a discoverable credential with user verification; the \
-                    account's passkeys already registered are excluded), and the ceremony id to \
-                    finish with at `POST /api/v1/auth/passkeys` within `expires_in` seconds. \
-                    No body. 404 `passkeys_disabled` when passkeys are off.",
+                "description": format!(
+                    "The options to pass to `navigator.credentials.create()` for the signed-in \
+                     account (a discoverable credential with user verification; the account's \
+                     passkeys already registered are excluded), and the ceremony id to finish \
+                     with at `POST /api/v1/auth/passkeys` within `expires_in` seconds. No body. \
+                     409 `passkey_limit_reached` when the account has {MAX_PASSKEYS} passkeys; \
+                     404 `passkeys_disabled` when passkeys are off."
+                ),
                 "security": bearer(),
                 "responses": responses(
                     &[("200", ok("The ceremony.", single_envelope("PasskeyCeremony")))],
-                    &statuses(&[&[401, 404], &SERVER_ERRORS]),
+                    &statuses(&[&[401, 404, 409], &SERVER_ERRORS]),
                 ),
             }}),
         ),
@@ -67,7 +71,8 @@ pub fn paths() -> Vec<(String, Value)> {
                     "description": format!(
                         "Verifies the authenticator's answer to the registration options and \
                          stores the passkey under `name`. {REFUSALS} 409 \
-                         `passkey_already_registered` for a credential registered before; 400 \
+                         `passkey_already_registered` for a credential registered before, 409 \
+                         `passkey_limit_reached` when the account has {MAX_PASSKEYS} passkeys; 400 \
                          `validation_failed` for a missing field or a bad `name` (checked before \
                          the ceremony is spent); 404 `passkeys_disabled` when passkeys are off."
                     ),

@@ -28,6 +28,7 @@ use webauthn_rs::prelude::{Webauthn, WebauthnBuilder, WebauthnError};
 
 pub(crate) use manage::password_usable;
 pub use manage::{list, remove};
+pub use register::MAX_PASSKEYS;
 pub use register::{finish as finish_registration, options as registration_options};
 pub use sign_in::{finish as finish_sign_in, options as sign_in_options};
 

@@ -24,6 +24,25 @@ use crate::error::ApiError;
 
 /// The longest passkey name, in characters.
 const MAX_NAME_CHARS: usize = 100;
+/// The most passkeys one account may register: far more than anyone's devices, few enough that
+/// an account cannot grow the table (and every exclusion list) without bound.
+pub const MAX_PASSKEYS: usize = 20;
+
+/// 409 `passkey_limit_reached` when the account already has [`MAX_PASSKEYS`]. Checked when a
+/// ceremony starts and again when it finishes (two ceremonies finishing at once may each pass
+/// the second check: the cap is for bounding storage, not exact).
+fn below_limit(count: usize) -> Result<(), ApiError> {
+    if count < MAX_PASSKEYS {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::PasskeyLimitReached,
+        format!(
+            "This account already has {MAX_PASSKEYS} passkeys, the most one account may register."
+        ),
+        "Remove a passkey you no longer use (DELETE /api/v1/auth/passkeys/{id}), then add this one.",
+    ))
+}
 
 /// Decodes the passkeys stored for an account (to exclude or to verify against).
 pub(super) fn decode(stored: &str) -> Result<Passkey, ApiError> {
@@ -39,6 +58,7 @@ pub async fn options(State(state): State<AppState>, caller: Caller) -> Result<Re
         .await?
         .ok_or_else(|| ApiError::internal("a live session's account is missing"))?;
     let registered = state.store.passkeys(user.id).await?;
+    below_limit(registered.len())?;
     let exclude = registered
         .iter()
         .map(|p| decode(&p.credential).map(|k| k.cred_id().clone()))
@@ -110,6 +130,8 @@ pub async fn finish(
         .relying_party
         .finish_passkey_registration(&credential, &ceremony)
         .map_err(|e| refused(&e))?;
+    let count = state.store.passkey_count(caller.user_id).await?;
+    below_limit(usize::try_from(count).unwrap_or(usize::MAX))?;
     let stored = serde_json::to_string(&passkey)
         .map_err(|e| ApiError::internal(format!("serialising a passkey: {e}")))?;
     let added = state

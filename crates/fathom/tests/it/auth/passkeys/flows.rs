@@ -219,3 +219,39 @@ async fn a_ceremony_answered_too_late_is_refused() {
     signs_in(&app, &mut device).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_account_holds_at_most_twenty_passkeys() {
+    let app = spawn_passkey_app().await;
+    let (token, _) = signed_in(&app, "collector@example.com").await;
+    let mut last = None;
+    for n in 0..fathom_api::MAX_PASSKEYS {
+        last = Some(add_passkey(&app, &token, &mut Device::new(false), &format!("Key {n}")).await);
+    }
+    let response = crate::auth::support::bearer(
+        &app,
+        reqwest::Method::POST,
+        "/passkeys/registration/options",
+        &token,
+    )
+    .send()
+    .await
+    .expect("sent");
+    assert_problem(response, 409, "passkey_limit_reached").await;
+    // A registration started before the limit was reached is refused when it finishes.
+    let id = last.expect("a passkey")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(remove(&app, &token, &id).await.status(), 204);
+    let (ceremony, options) = registration_options(&app, &token).await;
+    let (other, other_options) = registration_options(&app, &token).await;
+    let credential = Device::new(false).create(&options).await;
+    let added = finish_registration(&app, &token, &ceremony, "Last", &credential).await;
+    assert_eq!(added.status(), 201);
+    let credential = Device::new(false).create(&other_options).await;
+    let refused = finish_registration(&app, &token, &other, "One too many", &credential).await;
+    assert_problem(refused, 409, "passkey_limit_reached").await;
+    assert_eq!(list(&app, &token).await.len(), fathom_api::MAX_PASSKEYS);
+    app.stop().await;
+}
