@@ -341,7 +341,7 @@ impl ErrorCode {
             | Self::WebhookUrlUnresolvable
             | Self::WebhookFilterInvalid => 400,
             Self::PasskeysDisabled => 404,
-            Self::PasskeyCeremonyInvalid => 400,
+            Self::PasskeyCeremonyInvalid => 404,
             Self::PasskeyOriginMismatch => 400,
             Self::PasskeyInvalid => 401,
             Self::PasskeyUnknown => 401,

@@ -17,8 +17,9 @@ use crate::auth::MAX_PASSKEYS;
 /// Where the codes of a refused passkey response are listed, for descriptions.
 const REFUSALS: &str = "A response that does not verify is refused: 401 `passkey_invalid` \
 (signature, challenge, flags, encoding), 400 `passkey_origin_mismatch` (made for an origin not in \
-`[auth.passkeys] origins`), 400 `passkey_ceremony_invalid` (unknown, used or expired \
-`ceremony_id`: each ceremony is answered once, whatever the outcome).";
+`[auth.passkeys] origins`), 404 `passkey_ceremony_invalid` (unknown, used or expired \
+`ceremony_id`: each ceremony is answered once, whatever the outcome; it is spent before \
+`credential` is read).";
 
 /// A WebAuthn JSON object, passed through to or from the browser.
 fn webauthn(description: &str) -> Value {
@@ -73,8 +74,8 @@ pub fn paths() -> Vec<(String, Value)> {
                          stores the passkey under `name`. {REFUSALS} 409 \
                          `passkey_already_registered` for a credential registered before, 409 \
                          `passkey_limit_reached` when the account has {MAX_PASSKEYS} passkeys; 400 \
-                         `validation_failed` for a missing field or a bad `name` (checked before \
-                         the ceremony is spent); 404 `passkeys_disabled` when passkeys are off."
+                         `validation_failed` for a missing field or a bad `name` (the name is \
+                         checked before the ceremony is spent); 404 `passkeys_disabled` when passkeys are off."
                     ),
                     "security": bearer(),
                     "requestBody": body("PasskeyRegistrationRequest"),

@@ -115,13 +115,14 @@ pub async fn finish(
     let settings = relying_party(&state)?;
     let id = ceremony_id(&body)?;
     let name = passkey_name(&body)?;
+    // Taken before the answer is read: whatever the outcome, this challenge is spent.
+    let (owner, ceremony): (_, PasskeyRegistration) =
+        take_ceremony(&state, id, CeremonyKind::Registration).await?;
     let credential: RegisterPublicKeyCredential = field(
         &body,
         "credential",
         "the authenticator's registration response (JSON)",
     )?;
-    let (owner, ceremony): (_, PasskeyRegistration) =
-        take_ceremony(&state, id, CeremonyKind::Registration).await?;
     // A registration started by another account is no ceremony of this caller's.
     if owner != Some(caller.user_id) {
         return Err(ceremony_invalid());

@@ -66,11 +66,11 @@ pub async fn finish(
 ) -> Result<Response, ApiError> {
     let settings = relying_party(&state)?;
     let id = ceremony_id(&body)?;
-    let credential: PublicKeyCredential =
-        field(&body, "credential", "the authenticator's assertion (JSON)")?;
-    // Taken before anything is verified: whatever the outcome, this challenge is spent.
+    // Taken before anything else is read: whatever the outcome, this challenge is spent.
     let (_, ceremony): (_, DiscoverableAuthentication) =
         take_ceremony(&state, id, CeremonyKind::SignIn).await?;
+    let credential: PublicKeyCredential =
+        field(&body, "credential", "the authenticator's assertion (JSON)")?;
     let rp = &settings.relying_party;
     let Ok((handle, _)) = rp.identify_discoverable_authentication(&credential) else {
         let error = refused(&webauthn_rs::prelude::WebauthnError::InvalidUserUniqueId);

@@ -56,13 +56,13 @@ async fn forged_foreign_replayed_and_unknown_assertions_are_refused() {
         200
     );
     let replayed = finish_sign_in(&app, &ceremony, &credential).await;
-    assert_problem(replayed, 400, "passkey_ceremony_invalid").await;
+    assert_problem(replayed, 404, "passkey_ceremony_invalid").await;
     let (fresh, _) = sign_in_options(&app).await;
     let replayed = finish_sign_in(&app, &fresh, &credential).await;
     assert_problem(replayed, 401, "passkey_invalid").await;
     // A failed attempt spends its ceremony too.
     let again = finish_sign_in(&app, &fresh, &credential).await;
-    assert_problem(again, 400, "passkey_ceremony_invalid").await;
+    assert_problem(again, 404, "passkey_ceremony_invalid").await;
 
     // A credential made for this relying party but never registered here.
     let mut stranger = Device::new(false);
@@ -79,10 +79,10 @@ async fn forged_foreign_replayed_and_unknown_assertions_are_refused() {
     let (_, options) = sign_in_options(&app).await;
     let credential = device.assert(&options).await;
     let unknown = finish_sign_in(&app, &uuid::Uuid::new_v4().to_string(), &credential).await;
-    assert_problem(unknown, 400, "passkey_ceremony_invalid").await;
+    assert_problem(unknown, 404, "passkey_ceremony_invalid").await;
     let (registration, _) = registration_options(&app, &token).await;
     let crossed = finish_sign_in(&app, &registration, &credential).await;
-    assert_problem(crossed, 400, "passkey_ceremony_invalid").await;
+    assert_problem(crossed, 404, "passkey_ceremony_invalid").await;
 
     // After all that, the real passkey still signs in.
     signs_in(&app, &mut device).await;
@@ -114,9 +114,9 @@ async fn registration_ceremonies_are_single_use_and_bound_to_their_account() {
     let credential = device.create(&options).await;
     // Another account cannot finish Alice's ceremony (and trying spends it).
     let stolen = finish_registration(&app, &mallory, &ceremony, "Mine", &credential).await;
-    assert_problem(stolen, 400, "passkey_ceremony_invalid").await;
+    assert_problem(stolen, 404, "passkey_ceremony_invalid").await;
     let late = finish_registration(&app, &alice, &ceremony, "Phone", &credential).await;
-    assert_problem(late, 400, "passkey_ceremony_invalid").await;
+    assert_problem(late, 404, "passkey_ceremony_invalid").await;
 
     // A registration from a wrong origin, and with a forged attestation, are refused.
     let mut elsewhere = Device::new(false).at("https://evil.example.com");
@@ -131,7 +131,7 @@ async fn registration_ceremonies_are_single_use_and_bound_to_their_account() {
     let refused = finish_registration(&app, &alice, &ceremony, "Phone", &credential).await;
     assert_problem(refused, 401, "passkey_invalid").await;
 
-    // Bad names and bodies are validation errors, checked before the ceremony is spent.
+    // Bad names are validation errors, checked before the ceremony is spent.
     let (ceremony, options) = registration_options(&app, &alice).await;
     let credential = device.create(&options).await;
     for name in [json!(""), json!("x".repeat(101)), json!(7)] {
@@ -151,16 +151,26 @@ async fn registration_ceremonies_are_single_use_and_bound_to_their_account() {
 #[tokio::test]
 async fn malformed_sign_in_bodies_are_validation_errors() {
     let app = spawn_passkey_app().await;
-    let (ceremony, _) = sign_in_options(&app).await;
-    for body in [
-        json!({}),
-        json!({"ceremony_id": "not-a-uuid", "credential": {}}),
-        json!({"ceremony_id": ceremony}),
-        json!({"ceremony_id": ceremony, "credential": "text"}),
-        json!({"ceremony_id": ceremony, "credential": {"id": "AA", "rawId": "AA"}}),
+    let missing = post_auth(&app, "/passkeys/login", &json!({}), None).await;
+    assert_problem(missing, 400, "validation_failed").await;
+    let not_an_id = json!({"ceremony_id": "not-a-uuid", "credential": {}});
+    let response = post_auth(&app, "/passkeys/login", &not_an_id, None).await;
+    assert_problem(response, 400, "validation_failed").await;
+    for credential in [
+        None,
+        Some(json!("text")),
+        Some(json!({"id": "AA", "rawId": "AA"})),
     ] {
+        // Each spends a ceremony of its own: the ceremony is taken before the answer is read.
+        let (ceremony, _) = sign_in_options(&app).await;
+        let mut body = json!({"ceremony_id": ceremony});
+        if let Some(credential) = credential {
+            body["credential"] = credential;
+        }
         let response = post_auth(&app, "/passkeys/login", &body, None).await;
         assert_problem(response, 400, "validation_failed").await;
+        let again = post_auth(&app, "/passkeys/login", &body, None).await;
+        assert_problem(again, 404, "passkey_ceremony_invalid").await;
     }
     app.stop().await;
 }

@@ -194,7 +194,7 @@ async fn any_node_finishes_a_ceremony_another_started_and_only_once() {
     let data = json_with_status(finish_sign_in(a, &ceremony, &credential).await, 200).await;
     assert_eq!(data["data"]["user"]["id"], user_id.as_str());
     let replayed = finish_sign_in(b, &ceremony, &credential).await;
-    assert_problem(replayed, 400, "passkey_ceremony_invalid").await;
+    assert_problem(replayed, 404, "passkey_ceremony_invalid").await;
     for node in nodes {
         node.stop().await;
     }
@@ -214,7 +214,7 @@ async fn a_ceremony_answered_too_late_is_refused() {
     let credential = device.assert(&options).await;
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     let late = finish_sign_in(&app, &ceremony, &credential).await;
-    assert_problem(late, 400, "passkey_ceremony_invalid").await;
+    assert_problem(late, 404, "passkey_ceremony_invalid").await;
     // Answered in time, the same passkey signs in.
     signs_in(&app, &mut device).await;
     app.stop().await;
