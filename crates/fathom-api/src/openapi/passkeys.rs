@@ -21,6 +21,10 @@ const REFUSALS: &str = "A response that does not verify is refused: 401 `passkey
 `ceremony_id`: each ceremony is answered once, whatever the outcome; it is spent before \
 `credential` is read).";
 
+/// What `register::passkey_name` accepts: no control character (Unicode `Cc`), and at least one
+/// character that is not white space.
+const NAME_PATTERN: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$";
+
 /// A WebAuthn JSON object, passed through to or from the browser.
 fn webauthn(description: &str) -> Value {
     json!({ "type": "object", "description": description })
@@ -195,7 +199,16 @@ pub fn schemas() -> Map<String, Value> {
             ],
             &[(
                 "name",
-                json!({ "type": "string", "minLength": 1, "maxLength": 100, "default": "Passkey", "description": "A name for the passkey, trimmed; 1 to 100 characters." }),
+                json!({
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 100,
+                    // Some character that is neither white space nor a control character, and no
+                    // control character anywhere: what the handler takes once the name is trimmed.
+                    "pattern": NAME_PATTERN,
+                    "default": "Passkey",
+                    "description": "A name for the passkey, trimmed; 1 to 100 characters, no control characters.",
+                }),
             )],
         ),
     );
