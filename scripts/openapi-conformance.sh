@@ -53,6 +53,8 @@ with open(sys.argv[1], "w") as out:
     for table in tables:
         out.write(f"[rate_limits.{table}]\n")
         out.writelines(f'{c} = "1000000/min"\n' for c in classes)
+    # Passkeys on, so that their routes answer as they do when configured (not 404).
+    out.write('[auth.passkeys]\nrp_id = "localhost"\norigins = ["http://localhost:8090"]\n')
 TOML
 FATHOM_AUTH__RATE_LIMITS__LOGIN=0 FATHOM_AUTH__RATE_LIMITS__REGISTER=0 \
 FATHOM_AUTH__RATE_LIMITS__VERIFY=0 FATHOM_AUTH__RATE_LIMITS__REFRESH=0 \

@@ -3,7 +3,7 @@
 # the OpenAPI conformance run (scripts/openapi-conformance.sh), then the integration suite and the
 # store suites again on PostgreSQL (one suite, two databases).
 #
-# It installs what the tests need when missing (cargo-nextest; PostgreSQL, nats-server,
+# It installs what the tests need when missing (cargo-nextest; libssl-dev and pkg-config; PostgreSQL, nats-server,
 # rabbitmq-server and redis-server, as root), starts a throwaway PostgreSQL cluster (initdb into
 # a temporary directory, a free port below 32768, run as the postgres user), one nats-server and
 # one RabbitMQ node (scripts/brokers.sh) and one redis-server (scripts/redis.sh), and stops them
@@ -16,6 +16,12 @@ source scripts/pg-cluster.sh
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "==> installing cargo-nextest"
   cargo install --locked cargo-nextest
+fi
+
+# webauthn-rs (passkeys) links OpenSSL: its headers and pkg-config must be there to build.
+if ! pkg-config --exists openssl 2>/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing libssl-dev and pkg-config (OpenSSL for webauthn-rs)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libssl-dev pkg-config >/dev/null
 fi
 
 have_postgres() { [ -n "$(pg_bin_dir)" ]; }

@@ -36,8 +36,9 @@ use fathom_schema::Schema;
 pub use admin::is_role_name;
 pub use auth::oauth;
 pub use auth::{
-    AuthSettings, AuthState, Caller, Keys, Mail, MailSettings, Mailbox, ServiceKey, SmtpMailer,
-    TotpSettings, issue_api_key, parse_scopes, rotate_signing_key,
+    AuthSettings, AuthState, Caller, Keys, MAX_PASSKEYS, Mail, MailSettings, Mailbox,
+    PasskeySettings, ServiceKey, SmtpMailer, TotpSettings, issue_api_key, parse_scopes,
+    rotate_signing_key,
 };
 pub use cache::{CachePlan, ResultCache};
 pub use config::{HttpConfig, MetricsExposure, RequestLog};

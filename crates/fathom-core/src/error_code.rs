@@ -161,7 +161,26 @@ pub enum ErrorCode {
     OAuthIdentityTaken,
     /// The signed-in account has no linked identity with this id.
     OAuthIdentityNotFound,
-    /// Removing this would leave the account with no way to sign in.
+    // Passkeys (issue 19, part 3).
+    /// Passkeys are not enabled on this server (`[auth.passkeys]` is not configured).
+    PasskeysDisabled,
+    /// The passkey ceremony id is unknown, already used or expired: start the ceremony again.
+    PasskeyCeremonyInvalid,
+    /// The passkey response was made for an origin or relying party this server does not allow.
+    PasskeyOriginMismatch,
+    /// The passkey assertion or attestation does not verify (signature, challenge, flags or encoding).
+    PasskeyInvalid,
+    /// The credential that answered is not a passkey registered on this server (or it was removed).
+    PasskeyUnknown,
+    /// The authenticator's signature counter did not advance: it may have been cloned; refused.
+    PasskeyCounterRegressed,
+    /// This credential is already registered as a passkey.
+    PasskeyAlreadyRegistered,
+    /// The signed-in account has no passkey with this id.
+    PasskeyNotFound,
+    /// The account already has the most passkeys one account may register.
+    PasskeyLimitReached,
+    /// Removing this would leave the account no way to sign in (no usable password, no other passkey).
     LastSignInMethod,
     /// An unexpected server error. Carries no detail; the cause is logged with the request id.
     Internal,
@@ -240,6 +259,15 @@ impl ErrorCode {
         Self::OAuthCodeInvalid,
         Self::OAuthIdentityTaken,
         Self::OAuthIdentityNotFound,
+        Self::PasskeysDisabled,
+        Self::PasskeyCeremonyInvalid,
+        Self::PasskeyOriginMismatch,
+        Self::PasskeyInvalid,
+        Self::PasskeyUnknown,
+        Self::PasskeyCounterRegressed,
+        Self::PasskeyAlreadyRegistered,
+        Self::PasskeyNotFound,
+        Self::PasskeyLimitReached,
         Self::LastSignInMethod,
         Self::Internal,
     ];
@@ -317,6 +345,15 @@ impl ErrorCode {
             Self::OAuthCodeInvalid => "oauth_code_invalid",
             Self::OAuthIdentityTaken => "oauth_identity_taken",
             Self::OAuthIdentityNotFound => "oauth_identity_not_found",
+            Self::PasskeysDisabled => "passkeys_disabled",
+            Self::PasskeyCeremonyInvalid => "passkey_ceremony_invalid",
+            Self::PasskeyOriginMismatch => "passkey_origin_mismatch",
+            Self::PasskeyInvalid => "passkey_invalid",
+            Self::PasskeyUnknown => "passkey_unknown",
+            Self::PasskeyCounterRegressed => "passkey_counter_regressed",
+            Self::PasskeyAlreadyRegistered => "passkey_already_registered",
+            Self::PasskeyNotFound => "passkey_not_found",
+            Self::PasskeyLimitReached => "passkey_limit_reached",
             Self::LastSignInMethod => "last_sign_in_method",
             Self::Internal => "internal_error",
         }
@@ -384,6 +421,15 @@ impl ErrorCode {
             Self::SecondFactorInvalid | Self::ChallengeInvalid => 401,
             Self::SecondFactorLocked => 429,
             Self::TotpNotEnabled | Self::TotpNotPending => 409,
+            Self::PasskeysDisabled => 404,
+            Self::PasskeyCeremonyInvalid => 404,
+            Self::PasskeyOriginMismatch => 400,
+            Self::PasskeyInvalid => 401,
+            Self::PasskeyUnknown => 401,
+            Self::PasskeyCounterRegressed => 401,
+            Self::PasskeyAlreadyRegistered => 409,
+            Self::PasskeyNotFound => 404,
+            Self::PasskeyLimitReached => 409,
             Self::Internal => 500,
             Self::WriteOutcomeUnknown => 504,
             Self::EventsExpired => 410,
@@ -464,6 +510,15 @@ impl ErrorCode {
             Self::OAuthCodeInvalid => "Authorization code invalid",
             Self::OAuthIdentityTaken => "Identity linked to another account",
             Self::OAuthIdentityNotFound => "Identity not found",
+            Self::PasskeysDisabled => "Passkeys not enabled",
+            Self::PasskeyCeremonyInvalid => "Passkey ceremony unknown, used or expired",
+            Self::PasskeyOriginMismatch => "Passkey origin not allowed",
+            Self::PasskeyInvalid => "Passkey response invalid",
+            Self::PasskeyUnknown => "Passkey not registered",
+            Self::PasskeyCounterRegressed => "Passkey signature counter went back",
+            Self::PasskeyAlreadyRegistered => "Passkey already registered",
+            Self::PasskeyNotFound => "Passkey not found",
+            Self::PasskeyLimitReached => "Too many passkeys",
             Self::LastSignInMethod => "Last way to sign in",
             Self::Internal => "Internal server error",
         }

@@ -19,6 +19,7 @@ mod idempotency;
 mod identity;
 mod keys;
 mod oauth;
+mod passkeys;
 mod plan;
 mod postgres;
 mod record;
@@ -56,6 +57,7 @@ pub use oauth::{
     CodeClaim, NO_PASSWORD, OAuthCode, OAuthFlow, OAuthIdentity, PendingLink, Unlink,
     password_usable,
 };
+pub use passkeys::{Ceremony, CeremonyKind, NewPasskey, PasskeyRemoval, StoredPasskey};
 pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
 pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;

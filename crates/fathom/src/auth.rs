@@ -72,6 +72,7 @@ pub async fn build(config: &Config, store: &Store) -> anyhow::Result<Arc<AuthSta
         limiter: config.redis.limiter()?,
         totp: auth.totp.settings(),
         oauth: config.oauth.settings()?,
+        passkeys: auth.passkeys.settings()?,
     };
     let smtp = match &config.mail.smtp_url {
         Some(url) => Some(

@@ -19,6 +19,7 @@ mod keys;
 mod mailbox;
 pub(crate) mod notify;
 pub mod oauth;
+mod passkeys;
 mod profile;
 mod resend;
 mod sessions;
@@ -40,6 +41,7 @@ pub use caller::{Caller, bearer_in, bearer_token};
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
 pub use notify::MailSettings;
+pub use passkeys::{MAX_PASSKEYS, PasskeySettings};
 pub use smtp::SmtpMailer;
 pub(crate) use tokens::user_json;
 pub use totp::TotpSettings;
@@ -82,6 +84,8 @@ pub struct AuthSettings {
     pub totp: TotpSettings,
     /// OAuth2 / OpenID Connect providers and the client redirect URIs (`oauth`).
     pub oauth: oauth::OAuthSettings,
+    /// The passkey relying party (`[auth.passkeys]`); `None` switches passkeys off.
+    pub passkeys: Option<PasskeySettings>,
 }
 
 /// Everything the auth endpoints share.
@@ -182,6 +186,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             Router::new()
                 .route("/login", post(tokens::login))
                 .merge(oauth::sign_in_routes(&state.auth.settings.oauth))
+                .route("/passkeys/login/options", post(passkeys::sign_in_options))
+                .route("/passkeys/login", post(passkeys::finish_sign_in))
                 // Guessing the current password with a stolen access token is a login guess.
                 .route("/password", post(account::change_password))
                 .route("/email", post(email_change::request_change))
@@ -217,6 +223,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(sessions::list).delete(sessions::revoke_others),
         )
         .route("/sessions/{id}", delete(sessions::revoke_one))
+        .route(
+            "/passkeys",
+            get(passkeys::list).post(passkeys::finish_registration),
+        )
+        .route(
+            "/passkeys/registration/options",
+            post(passkeys::registration_options),
+        )
+        .route("/passkeys/{id}", delete(passkeys::remove))
         .route("/jwks.json", get(keys::jwks))
         .merge(oauth::identity_routes(&state.auth.settings.oauth))
         .route_layer(axum::middleware::from_fn_with_state(

@@ -167,6 +167,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     component_schemas.insert("BatchResponse".into(), batch_response);
     for (path, item) in auth::auth_paths()
         .into_iter()
+        .chain(super::passkeys::paths())
         .chain(admin::paths())
         .chain(brokers::paths())
         .chain(webhooks::paths())
@@ -188,6 +189,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     tags.push(realtime::tag());
     component_schemas.extend(auth::schemas(policy));
     component_schemas.insert("ProfileChanges".into(), auth::profile_changes(schema));
+    component_schemas.extend(super::passkeys::schemas());
     component_schemas.extend(admin::schemas());
     component_schemas.extend(brokers::schemas());
     component_schemas.extend(webhooks::schemas());

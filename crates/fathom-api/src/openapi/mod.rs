@@ -14,6 +14,7 @@ mod events;
 mod metrics;
 mod oauth;
 mod operations;
+mod passkeys;
 mod rate_limits;
 mod realtime;
 mod safe_writes;

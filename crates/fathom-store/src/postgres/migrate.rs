@@ -53,6 +53,9 @@ pub(crate) async fn ensure_system_tables(store: &PgStore) -> Result<(), StoreErr
     tx.batch_execute(include_str!("oauth.sql"))
         .await
         .map_err(from_postgres)?;
+    tx.batch_execute(include_str!("passkeys.sql"))
+        .await
+        .map_err(from_postgres)?;
     super::audit::upgrade(&*tx).await?;
     tx.batch_execute(super::events::TABLES)
         .await

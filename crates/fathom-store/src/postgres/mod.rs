@@ -15,6 +15,7 @@ pub(crate) mod identity;
 mod migrate;
 mod numeric;
 pub(crate) mod oauth;
+pub(crate) mod passkeys;
 mod plan;
 mod records;
 mod scope;

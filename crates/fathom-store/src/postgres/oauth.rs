@@ -148,7 +148,11 @@ pub(crate) async fn oauth_unlink<C: GenericClient>(
     if !owned.iter().any(|i| i.id == identity_id) {
         return Ok(Unlink::NotFound);
     }
-    if owned.len() == 1 && !password_usable(&hash) {
+    // Passkeys are ways to sign in too.
+    if owned.len() == 1
+        && !password_usable(&hash)
+        && super::passkeys::count(conn, user_id).await? == 0
+    {
         return Ok(Unlink::LastWay);
     }
     execute(

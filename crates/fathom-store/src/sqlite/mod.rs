@@ -13,6 +13,7 @@ mod idempotency;
 pub(crate) mod identity;
 mod migrate;
 pub(crate) mod oauth;
+pub(crate) mod passkeys;
 mod pool;
 mod records;
 pub(crate) mod totp;

@@ -129,7 +129,8 @@ pub(crate) fn oauth_unlink(
         .prepare_cached("SELECT \"password_hash\" FROM \"_fathom_users\" WHERE \"id\" = ?1")
         .and_then(|mut s| s.query_row([text(user_id)], |r| r.get(0)))
         .map_err(from_sqlite)?;
-    if owned.len() == 1 && !password_usable(&hash) {
+    // Passkeys are ways to sign in too.
+    if owned.len() == 1 && !password_usable(&hash) && super::passkeys::count(conn, user_id)? == 0 {
         return Ok(Unlink::LastWay);
     }
     conn.prepare_cached("DELETE FROM \"_fathom_oauth_identities\" WHERE \"id\" = ?1")

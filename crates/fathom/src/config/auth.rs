@@ -61,6 +61,8 @@ pub struct AuthConfig {
     pub session_cache_ms: u64,
     /// `[auth.totp]`: the TOTP second factor.
     pub totp: super::TotpConfig,
+    /// `[auth.passkeys]`: the WebAuthn relying party; passkeys are off unless `rp_id` is set.
+    pub passkeys: super::PasskeysConfig,
 }
 
 impl Default for AuthConfig {
@@ -85,6 +87,7 @@ impl Default for AuthConfig {
             allow_registration: true,
             session_cache_ms: 1_000,
             totp: super::TotpConfig::default(),
+            passkeys: super::PasskeysConfig::default(),
         }
     }
 }
@@ -148,6 +151,7 @@ impl AuthConfig {
             )));
         }
         self.totp.validate()?;
+        self.passkeys.settings()?;
         self.proxies().map(|_| ())
     }
 

@@ -17,6 +17,7 @@ mod lockout;
 mod oauth;
 mod oauth_flow;
 mod oauth_idp;
+pub mod passkeys;
 mod profile;
 mod rate_limit;
 mod refresh;

@@ -210,6 +210,17 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("auth", "/api/v1/auth/totp", "delete", true),
     ("auth", "/api/v1/auth/totp/confirm", "post", true),
     ("auth", "/api/v1/auth/totp/recovery-codes", "post", true),
+    ("auth", "/api/v1/auth/passkeys", "get", true),
+    ("auth", "/api/v1/auth/passkeys", "post", true),
+    ("auth", "/api/v1/auth/passkeys/{id}", "delete", true),
+    (
+        "auth",
+        "/api/v1/auth/passkeys/registration/options",
+        "post",
+        true,
+    ),
+    ("auth", "/api/v1/auth/passkeys/login/options", "post", false),
+    ("auth", "/api/v1/auth/passkeys/login", "post", false),
     ("auth", "/api/v1/auth/sessions/{id}", "delete", true),
     ("auth", "/api/v1/auth/jwks.json", "get", false),
     ("admin", "/api/v1/admin/users", "get", true),
@@ -670,6 +681,7 @@ fn is_auth_or_admin(operation: &Value) -> bool {
 async fn the_document_and_the_router_agree_both_ways() {
     // A quota no test run reaches: the limit has its own test below.
     let app = spawn_app_with(TEST_SCHEMA, |c| {
+        crate::auth::passkeys::device::passkey_config(c);
         c.auth.rate_limit_per_minute = 100_000;
         // Sign-in, the password, the email and every TOTP route share this family's budget.
         c.auth.rate_limits.login = 0;

@@ -511,3 +511,49 @@ async fn an_account_with_totp_on_proves_its_second_factor_after_the_provider_too
     let signed_in = json_with_status(answered, 200).await;
     assert_eq!(signed_in["data"]["user"]["id"], first["user"]["id"]);
 }
+
+/// The ways to sign in are counted together: an account made by an OAuth sign-in (no password)
+/// may unlink its identity once it has a passkey, and may not then remove that last passkey.
+#[tokio::test]
+async fn an_identity_and_a_passkey_each_count_as_a_way_to_sign_in() {
+    use super::passkeys::device::{Device, add_passkey, passkey_config, remove, signs_in};
+    let idp = TestIdp::start().await;
+    let app = spawn_auth_app(|c| {
+        configure(c, &idp);
+        passkey_config(c);
+    })
+    .await;
+    idp.answer(Person::new("subject-ways", "ways@example.com", true));
+    let first = sign_in(&app, "test").await;
+    let token = first["access_token"].as_str().expect("token").to_owned();
+    let identity = identities(&app, &token).await[0]["id"]
+        .as_str()
+        .expect("an identity id")
+        .to_owned();
+    let unlink = |token: String, id: String| {
+        let app = &app;
+        async move {
+            bearer(app, Method::DELETE, &format!("/identities/{id}"), &token)
+                .send()
+                .await
+                .expect("the unlink answers")
+        }
+    };
+    // The identity alone: refused.
+    let refused = unlink(token.clone(), identity.clone()).await;
+    assert_problem(refused, 409, "last_sign_in_method").await;
+    // With a passkey besides it, the identity may go.
+    let mut device = Device::new(false);
+    let passkey = add_passkey(&app, &token, &mut device, "Laptop").await;
+    assert_eq!(unlink(token.clone(), identity).await.status(), 204);
+    // The passkey is now the last way in: it stays, and still signs in.
+    let passkey_id = passkey["id"].as_str().expect("a passkey id");
+    assert_problem(
+        remove(&app, &token, passkey_id).await,
+        409,
+        "last_sign_in_method",
+    )
+    .await;
+    let again = signs_in(&app, &mut device).await;
+    assert_eq!(again["user"]["id"], first["user"]["id"]);
+}

@@ -1,11 +1,12 @@
 //! Accounts and tokens that let every documented auth and admin operation succeed, so the
 //! router-agreement test can send each one a real request: an administrator with a session per
-//! operation that spends one, a member, and mailed single-use tokens.
-
+//! operation that spends one, a member, mailed single-use tokens, and passkey ceremonies a
+//! software authenticator has answered.
 use fathom_auth::{PasswordHasher, PasswordParams};
 use fathom_store::NewUser;
 use serde_json::{Value, json};
 
+use crate::auth::passkeys::device::{Device, add_passkey, registration_options, sign_in_options};
 use crate::helpers::{TestApp, json_with_status};
 
 const PASSWORD: &str = "a long and unusual passphrase 2026";
@@ -49,6 +50,12 @@ pub struct Accounts {
     spare_id: String,
     /// A user an administrator deletes.
     doomed_id: String,
+    /// The body finishing a passkey registration an authenticator has answered.
+    passkey_registration: Value,
+    /// The body finishing a passkey sign-in an authenticator has answered.
+    passkey_sign_in: Value,
+    /// A passkey of the administrator that the remove operation can remove.
+    passkey_id: String,
 }
 
 /// Creates a verified user directly in the store (as `fathom users create-admin` does).
@@ -125,6 +132,19 @@ impl Accounts {
         let spare_id = create_user(app, "spare@example.com", &["user"]).await;
         let doomed_id = create_user(app, "doomed@example.com", &["user"]).await;
 
+        let token = text(&admin, "/access_token").to_owned();
+        let mut kept = Device::new(false);
+        add_passkey(app, &token, &mut kept, "Kept").await;
+        let removed = add_passkey(app, &token, &mut Device::new(false), "Removed").await;
+        let passkey_id = text(&removed, "/id").to_owned();
+        let (ceremony, options) = registration_options(app, &token).await;
+        let credential = Device::new(false).create(&options).await;
+        let passkey_registration =
+            json!({ "ceremony_id": ceremony, "name": "Documented", "credential": credential });
+        let (ceremony, options) = sign_in_options(app).await;
+        let credential = kept.assert(&options).await;
+        let passkey_sign_in = json!({ "ceremony_id": ceremony, "credential": credential });
+
         Self {
             admin,
             logout,
@@ -138,6 +158,9 @@ impl Accounts {
             totp,
             spare_id,
             doomed_id,
+            passkey_registration,
+            passkey_sign_in,
+            passkey_id,
         }
     }
 
@@ -242,6 +265,15 @@ impl Accounts {
                 member_path(),
                 Some(json!({ "verified": true })),
             ),
+            ("post", "/auth/passkeys/registration/options") | ("get", "/auth/passkeys") => {
+                admin(None)
+            }
+            ("post", "/auth/passkeys") => admin(Some(self.passkey_registration.clone())),
+            ("delete", "/auth/passkeys/{id}") => {
+                with(&self.admin, path.replace("{id}", &self.passkey_id), None)
+            }
+            ("post", "/auth/passkeys/login/options") => public(json!({})),
+            ("post", "/auth/passkeys/login") => public(self.passkey_sign_in.clone()),
             ("get", "/admin/webhooks") => admin(None),
             ("post", "/admin/webhooks") => {
                 admin(Some(json!({ "url": "http://127.0.0.1:9/other" })))
