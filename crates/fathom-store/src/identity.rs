@@ -5,8 +5,6 @@
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::sqlite::api_keys;
-use crate::sqlite::identity as sql;
 use crate::{Backend, Store};
 
 /// A user account.
@@ -142,43 +140,17 @@ pub struct ApiKey {
     pub creator: Option<KeyCreator>,
 }
 
-/// Runs a write: on SQLite as a job of the single writer; on PostgreSQL in a transaction of its
-/// own, with the body's `sql::` and `api_keys::` paths resolving to the PostgreSQL functions of
-/// the same names (which are async, hence the `.await`).
+/// Runs a write (`backend_call`), with `sql::` and `api_keys::` naming the backend's functions.
 macro_rules! on_writer {
     ($store:expr, |$conn:ident| $body:expr) => {
-        match &*$store.backend {
-            Backend::Sqlite(s) => s.pool.write(move |$conn| $body).await,
-            Backend::Postgres(p) => {
-                #[allow(unused_imports)]
-                use crate::postgres::{api_keys, identity as sql};
-                let mut client = p.client().await?;
-                let tx = client
-                    .transaction()
-                    .await
-                    .map_err(crate::error::from_postgres)?;
-                let $conn = &tx;
-                let out = $body.await?;
-                tx.commit().await.map_err(crate::error::from_postgres)?;
-                Ok(out)
-            }
-        }
+        crate::backend_call::write_with!($store, { api_keys, identity as sql }, |$conn| $body)
     };
 }
 
-/// Runs a read: on a SQLite reader thread, or on a pooled PostgreSQL connection.
+/// Runs a read (`backend_call`), with `sql::` and `api_keys::` naming the backend's functions.
 macro_rules! on_reader {
     ($store:expr, |$conn:ident| $body:expr) => {
-        match &*$store.backend {
-            Backend::Sqlite(s) => s.pool.read(move |$conn| $body).await,
-            Backend::Postgres(p) => {
-                #[allow(unused_imports)]
-                use crate::postgres::{api_keys, identity as sql};
-                let client = p.client().await?;
-                let $conn = &client;
-                $body.await
-            }
-        }
+        crate::backend_call::read_with!($store, { api_keys, identity as sql }, |$conn| $body)
     };
 }
 

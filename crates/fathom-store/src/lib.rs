@@ -9,6 +9,7 @@
 
 mod accounts;
 pub mod audit;
+mod backend_call;
 mod cascade;
 mod convert;
 pub mod crypto;

@@ -10,7 +10,6 @@ use crate::Backend;
 use crate::Store;
 use crate::error::StoreError;
 use crate::identity::{NewUser, User, on_reader, on_writer};
-use crate::sqlite::identity as sql;
 
 /// The password hash of an account that has no usable password (made by an OAuth sign-in). It
 /// is not a PHC string, so no password ever matches it; sign-in code checks for it first.

@@ -79,43 +79,14 @@ pub(crate) fn ttl_ms(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
-/// Runs `$body` with `sql` naming this backend's passkey functions: on SQLite as a job of the
-/// single writer (or a reader), on PostgreSQL in a transaction of its own (or on a pooled
-/// connection).
+/// Runs `$body` as a write or a read (`backend_call`), with `sql::` naming the backend's passkey
+/// functions.
 macro_rules! dispatch {
     (write $store:expr, |$conn:ident| $body:expr) => {
-        match &*$store.backend {
-            Backend::Sqlite(s) => {
-                use crate::sqlite::passkeys as sql;
-                s.pool.write(move |$conn| $body).await
-            }
-            Backend::Postgres(p) => {
-                use crate::postgres::passkeys as sql;
-                let mut client = p.client().await?;
-                let tx = client
-                    .transaction()
-                    .await
-                    .map_err(crate::error::from_postgres)?;
-                let $conn = &tx;
-                let out = $body.await?;
-                tx.commit().await.map_err(crate::error::from_postgres)?;
-                Ok(out)
-            }
-        }
+        crate::backend_call::write_with!($store, { passkeys as sql }, |$conn| $body)
     };
     (read $store:expr, |$conn:ident| $body:expr) => {
-        match &*$store.backend {
-            Backend::Sqlite(s) => {
-                use crate::sqlite::passkeys as sql;
-                s.pool.read(move |$conn| $body).await
-            }
-            Backend::Postgres(p) => {
-                use crate::postgres::passkeys as sql;
-                let client = p.client().await?;
-                let $conn = &client;
-                $body.await
-            }
-        }
+        crate::backend_call::read_with!($store, { passkeys as sql }, |$conn| $body)
     };
 }
 

@@ -90,30 +90,10 @@ impl TotpFactor {
     }
 }
 
-/// Runs `body` as one write: a job of SQLite's single writer, or a PostgreSQL transaction, with
-/// `sql::` naming the backend's TOTP functions (async on PostgreSQL, hence the `.await`).
+/// Runs `body` as one write (`backend_call`), with `sql::` naming the backend's TOTP functions.
 macro_rules! on_writer {
     ($store:expr, |$conn:ident| $body:expr) => {
-        match &*$store.backend {
-            Backend::Sqlite(s) => {
-                #[allow(unused_imports)]
-                use crate::sqlite::totp as sql;
-                s.pool.write(move |$conn| $body).await
-            }
-            Backend::Postgres(p) => {
-                #[allow(unused_imports)]
-                use crate::postgres::totp as sql;
-                let mut client = p.client().await?;
-                let tx = client
-                    .transaction()
-                    .await
-                    .map_err(crate::error::from_postgres)?;
-                let $conn = &tx;
-                let out = $body.await?;
-                tx.commit().await.map_err(crate::error::from_postgres)?;
-                Ok(out)
-            }
-        }
+        crate::backend_call::write_with!($store, { totp as sql }, |$conn| $body)
     };
 }
 

@@ -218,23 +218,8 @@ pub async fn login(
         auth.sign_ins.record(SignIn::Failure);
         return Err(refused(&state, Some(user.id), "disabled").await);
     }
-    if auth.settings.require_verified_email && !user.verified {
-        auth.sign_ins.record(SignIn::Unverified);
-        // Only the holder of the right password learns this, so it reveals nothing to guessers.
-        audit(
-            &state,
-            "login",
-            "denied",
-            Some(user.id.to_string()),
-            Some("email not verified".into()),
-        )
-        .await;
-        return Err(ApiError::new(
-            ErrorCode::EmailNotVerified,
-            "This account's email address is not verified yet, and this server signs in only verified accounts.",
-            "Open the link in the verification mail sent at registration, then sign in again.",
-        ));
-    }
+    // Only the holder of the right password learns this, so it reveals nothing to guessers.
+    refuse_unverified(&state, &user, "login").await?;
     let rehashed = if verification.needs_rehash {
         auth.hasher.hash(&password).await.ok()
     } else {
@@ -248,6 +233,32 @@ pub async fn login(
         return Ok(challenge);
     }
     signed_in(&state, &parts.headers, &user).await
+}
+
+/// Refuses an unverified account when the server signs in only verified ones (`action` names the
+/// sign-in in the audit log); called once the account's first factor has been proven.
+pub(crate) async fn refuse_unverified(
+    state: &AppState,
+    user: &User,
+    action: &str,
+) -> Result<(), ApiError> {
+    if !state.auth.settings.require_verified_email || user.verified {
+        return Ok(());
+    }
+    state.auth.sign_ins.record(SignIn::Unverified);
+    audit(
+        state,
+        action,
+        "denied",
+        Some(user.id.to_string()),
+        Some("email not verified".into()),
+    )
+    .await;
+    Err(ApiError::new(
+        ErrorCode::EmailNotVerified,
+        "This account's email address is not verified yet, and this server signs in only verified accounts.",
+        "Open the link in the verification mail sent at registration, then sign in again.",
+    ))
 }
 
 /// The end of a successful password sign-in (after its second factor, if the account has one):

@@ -8,7 +8,6 @@
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use fathom_core::ErrorCode;
 use fathom_store::CeremonyKind;
 use serde_json::{Map, json};
 use webauthn_rs::prelude::{DiscoverableAuthentication, PublicKeyCredential};
@@ -19,7 +18,7 @@ use super::{
     take_ceremony, unknown_passkey,
 };
 use crate::AppState;
-use crate::auth::tokens::{audit, invalid_credentials, start_session};
+use crate::auth::tokens::{audit, invalid_credentials, refuse_unverified, start_session};
 use crate::body::JsonObject;
 use crate::envelope::envelope;
 use crate::error::ApiError;
@@ -108,22 +107,7 @@ pub async fn finish(
         let error = invalid_credentials();
         return Err(refuse(&state, Some(stored.user_id), "disabled", error).await);
     };
-    if state.auth.settings.require_verified_email && !user.verified {
-        state.auth.sign_ins.record(SignIn::Unverified);
-        audit(
-            &state,
-            "passkey_login",
-            "denied",
-            Some(user.id.to_string()),
-            Some("email not verified".into()),
-        )
-        .await;
-        return Err(ApiError::new(
-            ErrorCode::EmailNotVerified,
-            "This account's email address is not verified yet, and this server signs in only verified accounts.",
-            "Open the link in the verification mail sent at registration, then sign in again.",
-        ));
-    }
+    refuse_unverified(&state, &user, "passkey_login").await?;
     state.auth.sign_ins.record(SignIn::Success);
     let (_, data) = start_session(&state, &parts.headers, &user).await?;
     audit(

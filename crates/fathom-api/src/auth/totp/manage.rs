@@ -168,21 +168,33 @@ pub(super) async fn confirm(
     Ok(envelope(data, Map::new()).into_response())
 }
 
-/// `DELETE /totp`: turns the factor off, proven by the body's `code`.
-pub(super) async fn disable(
-    State(state): State<AppState>,
-    caller: Caller,
-    JsonObject(body): JsonObject,
-) -> Result<Response, ApiError> {
-    let code = code_field(&body)?;
-    let user = caller_user(&state, &caller).await?;
+/// The caller's account, once the body's `code` proved its enabled factor (a fresh factor, for
+/// the changes that need one); `action` names the attempt in the audit log.
+async fn proven(
+    state: &AppState,
+    caller: &Caller,
+    body: &serde_json::Map<String, serde_json::Value>,
+    action: &str,
+) -> Result<User, ApiError> {
+    let code = code_field(body)?;
+    let user = caller_user(state, caller).await?;
     let factor = state
         .store
         .totp_factor(user.id)
         .await?
         .filter(|f| f.enabled())
         .ok_or_else(not_enabled)?;
-    verify_factor(&state, &user, &factor, &code, "totp_disable").await?;
+    verify_factor(state, &user, &factor, &code, action).await?;
+    Ok(user)
+}
+
+/// `DELETE /totp`: turns the factor off, proven by the body's `code`.
+pub(super) async fn disable(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let user = proven(&state, &caller, &body, "totp_disable").await?;
     state.store.disable_totp(user.id).await?;
     audit(
         &state,
@@ -202,15 +214,7 @@ pub(super) async fn renew_recovery_codes(
     caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let code = code_field(&body)?;
-    let user = caller_user(&state, &caller).await?;
-    let factor = state
-        .store
-        .totp_factor(user.id)
-        .await?
-        .filter(|f| f.enabled())
-        .ok_or_else(not_enabled)?;
-    verify_factor(&state, &user, &factor, &code, "totp_recovery_codes").await?;
+    let user = proven(&state, &caller, &body, "totp_recovery_codes").await?;
     let (recovery, hashes) = codes::recovery_codes(state.auth.settings.totp.recovery_codes)?;
     state.store.replace_recovery_codes(user.id, hashes).await?;
     audit(
