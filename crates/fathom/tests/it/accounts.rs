@@ -4,5 +4,6 @@
 
 mod management;
 mod migrations;
-mod relations;
+mod realtime;
+pub(crate) mod relations;
 mod removal;
