@@ -166,12 +166,6 @@ async fn admit(state: &AppState, user: User) -> Result<User, ApiError> {
     if user.disabled {
         return Err(invalid_credentials());
     }
-    if state.auth.settings.require_verified_email && !user.verified {
-        return Err(ApiError::new(
-            ErrorCode::EmailNotVerified,
-            "This account's email address is not verified yet, and this server signs in only verified accounts.",
-            "Open the link in the verification mail, then sign in again.",
-        ));
-    }
+    crate::auth::tokens::refuse_unverified(state, &user, "oauth_login").await?;
     Ok(user)
 }

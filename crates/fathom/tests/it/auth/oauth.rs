@@ -557,3 +557,29 @@ async fn an_identity_and_a_passkey_each_count_as_a_way_to_sign_in() {
     let again = signs_in(&app, &mut device).await;
     assert_eq!(again["user"]["id"], first["user"]["id"]);
 }
+
+#[tokio::test]
+async fn a_server_that_signs_in_only_verified_accounts_refuses_an_unverified_oauth_account() {
+    let idp = TestIdp::start().await;
+    let app = spawn_auth_app(|c| {
+        configure(c, &idp);
+        c.auth.require_verified_email = true;
+    })
+    .await;
+    idp.answer(Person::new(
+        "subject-unverified",
+        "unverified@example.com",
+        false,
+    ));
+    // Refused at the callback, before any code is made.
+    let refused = to_callback(&app, "test", &new_verifier()).await;
+    assert_problem(refused, 403, "email_not_verified").await;
+    // A verified one signs in on the same server.
+    idp.answer(Person::new(
+        "subject-verified",
+        "verified@example.com",
+        true,
+    ));
+    let signed_in = sign_in(&app, "test").await;
+    assert_eq!(signed_in["user"]["verified"], true);
+}
