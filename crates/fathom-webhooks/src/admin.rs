@@ -94,7 +94,7 @@ impl Webhooks {
             .cursor_init(&Endpoint::cursor(&endpoint.id), latest)
             .await?;
         self.store.webhook_save(endpoint.to_row()).await?;
-        self.changed.notify_waiters();
+        self.note_change();
         Ok((self.view(endpoint).await?, secret.reveal()))
     }
 
@@ -190,7 +190,7 @@ impl Webhooks {
     async fn save(&self, endpoint: &mut Endpoint) -> Result<(), WebhookError> {
         endpoint.updated_at_ms = now_ms().max(endpoint.updated_at_ms + 1);
         self.store.webhook_save(endpoint.to_row()).await?;
-        self.changed.notify_waiters();
+        self.note_change();
         Ok(())
     }
 
@@ -214,7 +214,7 @@ impl Webhooks {
         if !self.store.webhook_delete(id).await? {
             return Err(WebhookError::not_found(id));
         }
-        self.changed.notify_waiters();
+        self.note_change();
         Ok(())
     }
 
@@ -269,7 +269,7 @@ impl Webhooks {
             ));
         }
         let queued = self.store.webhook_replay(id, replay).await?;
-        self.changed.notify_waiters();
+        self.note_change();
         Ok(queued)
     }
 }

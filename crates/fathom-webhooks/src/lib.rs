@@ -59,8 +59,10 @@ pub struct Webhooks {
     /// Successful attempts not logged yet: written in one transaction with the next cursor
     /// advance (`worker.rs`), not one write each.
     delivered_log: Mutex<Vec<AttemptRow>>,
-    /// Woken when an endpoint changes on this node, so workers restart without waiting.
-    changed: tokio::sync::Notify,
+    /// Counts the endpoint changes made on this node: the supervisor restarts workers without
+    /// waiting for its next look, and a worker that sees it move reads its endpoint again
+    /// before delivering more (a rotated secret signs the very next message).
+    changed: tokio::sync::watch::Sender<u64>,
     /// Attempts by outcome (`stats.rs`).
     deliveries: stats::Deliveries,
     /// Cursor positions of the endpoints this node delivers for (`stats.rs`).
@@ -90,11 +92,16 @@ impl Webhooks {
             breakers: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
             delivered_log: Mutex::new(Vec::new()),
-            changed: tokio::sync::Notify::new(),
+            changed: tokio::sync::watch::Sender::new(0),
             deliveries: stats::Deliveries::default(),
             positions: stats::Positions::default(),
             settings,
         }))
+    }
+
+    /// Tells the supervisor and the workers that an endpoint changed on this node.
+    fn note_change(&self) {
+        self.changed.send_modify(|count| *count += 1);
     }
 
     /// This node's name as a holder of delivery leases.

@@ -52,7 +52,11 @@ impl Webhooks {
     /// The supervisor: runs until the task is aborted (with the server).
     pub async fn run(self: Arc<Self>) {
         let mut running: HashMap<String, (i64, AbortOnDrop)> = HashMap::new();
+        let mut changes = self.changed.subscribe();
         loop {
+            // Marked seen before the endpoints are read: a change made after this wakes the
+            // next look instead of being lost while this one reads.
+            let seen = *changes.borrow_and_update();
             match self.store.webhooks().await {
                 Ok(rows) => {
                     self.forget_breakers(&rows);
@@ -74,7 +78,7 @@ impl Webhooks {
                     for (id, endpoint) in wanted {
                         if let std::collections::hash_map::Entry::Vacant(slot) = running.entry(id) {
                             let version = endpoint.updated_at_ms;
-                            let task = tokio::spawn(self.clone().endpoint_worker(endpoint));
+                            let task = tokio::spawn(self.clone().endpoint_worker(endpoint, seen));
                             slot.insert((version, AbortOnDrop(task)));
                         }
                     }
@@ -83,13 +87,15 @@ impl Webhooks {
             }
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                () = self.changed.notified() => {}
+                _ = changes.changed() => {}
             }
         }
     }
 
-    /// One endpoint's worker: take the lease, deliver while holding it, and try again.
-    async fn endpoint_worker(self: Arc<Self>, endpoint: Endpoint) {
+    /// One endpoint's worker: take the lease, deliver while holding it, and try again. `seen` is
+    /// the count of changes `endpoint` was read after; when it moves, the endpoint is read again
+    /// before anything more is delivered.
+    async fn endpoint_worker(self: Arc<Self>, mut endpoint: Endpoint, mut seen: u64) {
         let name = Endpoint::cursor(&endpoint.id);
         let ttl = self.settings.lease;
         loop {
@@ -99,8 +105,23 @@ impl Webhooks {
                     let _keeper =
                         AbortOnDrop(tokio::spawn(self.clone().keep(lease.clone(), lost.clone())));
                     let _tracked = Tracked::start(&self, &endpoint.id, lease.position);
-                    if let Err(e) = self.deliver_under(&endpoint, lease, &lost).await {
+                    if let Err(e) = self.deliver_under(&endpoint, lease, &lost, seen).await {
                         tracing::warn!(endpoint = %endpoint.id, error = %e, "webhook delivery paused");
+                    }
+                    if self.outdated(seen) {
+                        let now = *self.changed.borrow();
+                        match self.store.webhook(&endpoint.id).await {
+                            Ok(row) => match row.map(|r| Endpoint::from_row(&r)) {
+                                Some(Ok(fresh)) if fresh.spec.enabled => {
+                                    (endpoint, seen) = (fresh, now);
+                                    continue;
+                                }
+                                _ => return,
+                            },
+                            Err(e) => {
+                                tracing::warn!(endpoint = %endpoint.id, error = %e, "reading the changed webhook endpoint failed");
+                            }
+                        }
                     }
                     if !endpoint_enabled(&self, &endpoint.id).await {
                         return;
@@ -143,11 +164,12 @@ impl Webhooks {
         endpoint: &Endpoint,
         mut lease: Lease,
         lost: &AtomicBool,
+        seen: u64,
     ) -> Result<(), fathom_store::StoreError> {
         let mut watch = self.store.event_watch();
         let mut schema: Option<(i64, Arc<Schema>, Selection)> = None;
         loop {
-            if lost.load(Ordering::Acquire) {
+            if lost.load(Ordering::Acquire) || self.outdated(seen) {
                 return Ok(());
             }
             let (schema_now, selection) = self.selection(endpoint, &mut schema).await?;
@@ -193,9 +215,10 @@ impl Webhooks {
                     group.push(event);
                 }
                 if group.len() >= self.settings.in_flight.max(1) {
-                    if !self
-                        .deliver_group(endpoint, &schema_now, &mut group, lost)
-                        .await?
+                    if self.outdated(seen)
+                        || !self
+                            .deliver_group(endpoint, &schema_now, &mut group, lost)
+                            .await?
                     {
                         return Ok(());
                     }
@@ -208,9 +231,10 @@ impl Webhooks {
                     }
                 }
             }
-            if !self
-                .deliver_group(endpoint, &schema_now, &mut group, lost)
-                .await?
+            if self.outdated(seen)
+                || !self
+                    .deliver_group(endpoint, &schema_now, &mut group, lost)
+                    .await?
             {
                 return Ok(());
             }
@@ -469,8 +493,15 @@ impl Webhooks {
         current.updated_at_ms = now_ms().max(current.updated_at_ms + 1);
         tracing::warn!(endpoint = %endpoint.id, "webhook endpoint answered 410 Gone: disabled");
         self.store.webhook_save(current.to_row()).await?;
-        self.changed.notify_waiters();
+        self.note_change();
         Ok(())
+    }
+}
+
+impl Webhooks {
+    /// Whether an endpoint changed on this node since `seen`.
+    fn outdated(&self, seen: u64) -> bool {
+        *self.changed.borrow() != seen
     }
 }
 

@@ -295,7 +295,8 @@ impl Application {
             self.state.store.clone(),
             self.state.config.idempotency_ttl,
         )));
-        let hub = self.state.realtime.hub.clone();
+        let realtime = self.state.realtime.clone();
+        let hub = realtime.hub.clone();
         let sinks = self.start_sinks();
         let _delivering = self
             .state
@@ -326,8 +327,14 @@ impl Application {
                 std::future::pending::<()>().await;
             }
         };
+        // WebSocket connections left the HTTP server when they upgraded: their tasks are
+        // waited for apart, so that each sends its resume point before the threads stop.
+        let drained = async move {
+            server.await;
+            realtime.drained().await;
+        };
         tokio::select! {
-            () = server => {}
+            () = drained => {}
             () = deadline => tracing::warn!(timeout_secs = timeout.as_secs(), "shutdown timeout reached; dropping unfinished requests"),
         }
         // Each sink records what it published and gives its lease up, so another node takes

@@ -26,6 +26,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use fathom_events::Hub;
 use tokio::runtime::Handle;
+use tokio_util::task::TaskTracker;
 
 use crate::AppState;
 
@@ -79,6 +80,8 @@ pub struct Realtime {
     /// The runtime connections run on (the server's realtime threads), or `None` for the
     /// caller's.
     runtime: Option<Handle>,
+    /// The connections' tasks, waited for when the server stops (see [`Realtime::drained`]).
+    tasks: TaskTracker,
     /// Subscriptions open on this node's connections (kept by `connection::Subscriptions`).
     pub(crate) subscriptions: Arc<std::sync::atomic::AtomicUsize>,
 }
@@ -90,6 +93,7 @@ impl Realtime {
             tickets: Tickets::new(settings.ticket_ttl),
             settings,
             runtime,
+            tasks: TaskTracker::new(),
             subscriptions: Arc::default(),
         })
     }
@@ -97,9 +101,17 @@ impl Realtime {
     /// Runs a connection's task on the realtime runtime.
     pub(crate) fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
         match &self.runtime {
-            Some(runtime) => drop(runtime.spawn(task)),
-            None => drop(tokio::spawn(task)),
+            Some(runtime) => drop(self.tasks.spawn_on(task, runtime)),
+            None => drop(self.tasks.spawn(task)),
         }
+    }
+
+    /// Completes once every connection task has ended: after [`Hub::stop`], each has sent its
+    /// `closing` frame (or found its client gone). The server waits for this before it drops
+    /// the realtime threads, which would cut the connections without their resume point.
+    pub async fn drained(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
     }
 
     /// Subscriptions open on this node now.
