@@ -25,6 +25,7 @@ mod plan;
 mod postgres;
 mod record;
 mod sealing;
+pub mod shapes;
 mod spans;
 mod sqlite;
 mod statements;
