@@ -58,3 +58,32 @@ pub struct QueryShape {
     /// Whether the read was confined to one tenant.
     pub tenant_scoped: bool,
 }
+
+/// What the store measured of one shape since it was first recorded (on this node, or summed
+/// over the nodes that persisted theirs).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShapeStats {
+    pub calls: u64,
+    pub total_micros: u64,
+    pub max_micros: u64,
+    /// Latency percentiles in microseconds, from the shape's histogram.
+    pub p50_micros: u64,
+    pub p95_micros: u64,
+    pub p99_micros: u64,
+    /// Rows (or, for a count, the counts) answered, summed over the calls.
+    pub rows_returned: u64,
+    /// SQLite: rows stepped through by full scans (`SQLITE_STMTSTATUS_FULLSCAN_STEP`), summed;
+    /// `None` on PostgreSQL, where the advisor asks the planner instead.
+    pub rows_visited: Option<u64>,
+    /// SQLite: sorts the statements ran (`SQLITE_STMTSTATUS_SORT`), summed.
+    pub sorts: Option<u64>,
+    /// When it was last run, in milliseconds since the epoch.
+    pub last_seen_ms: i64,
+}
+
+/// A shape with its figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShapeReport {
+    pub shape: QueryShape,
+    pub stats: ShapeStats,
+}
