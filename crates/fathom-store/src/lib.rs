@@ -101,6 +101,10 @@ macro_rules! dispatch {
     };
 }
 
+mod advisor;
+
+pub use advisor::{AdvisedRead, IndexScans, PlanReading, Verification};
+
 impl Store {
     /// Opens (creating if needed) an embedded SQLite database.
     pub async fn open_sqlite(options: SqliteOptions) -> Result<Self, StoreError> {

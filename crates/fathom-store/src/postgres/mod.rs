@@ -8,6 +8,7 @@ pub(crate) mod accounts;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod cursors;
+pub(crate) mod advisor;
 mod ddl;
 mod events;
 mod idempotency;
@@ -413,6 +414,32 @@ impl PgStore {
     ) -> Result<Vec<Record>, StoreError> {
         let result = records::list(self, &scope, &collection, &query, deleted).await;
         self.after(result)
+    }
+
+    pub(crate) async fn read_plan(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        read: crate::advisor::AdvisedRead,
+    ) -> Result<crate::advisor::PlanReading, StoreError> {
+        advisor::read_plan(self, &scope, &collection, &read).await
+    }
+
+    pub(crate) async fn verify_index(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        read: crate::advisor::AdvisedRead,
+        candidate: fathom_schema::Index,
+    ) -> Result<crate::advisor::Verification, StoreError> {
+        advisor::verify_index(self, &scope, &collection, &read, &candidate).await
+    }
+
+    pub(crate) async fn index_scans(
+        &self,
+        collection: Arc<Collection>,
+    ) -> Result<Option<Vec<crate::advisor::IndexScans>>, StoreError> {
+        advisor::index_scans(self, &collection).await
     }
 
     pub(crate) async fn explain(

@@ -3,6 +3,8 @@
 //! `list` and `count` it runs (`book.rs`); the index advisor (`fathom-architect`) turns the
 //! frequent or slow ones back into runnable queries to read their plans.
 
+mod stub;
+
 use serde::{Deserialize, Serialize};
 
 /// The kind of read.

@@ -108,7 +108,7 @@ fn blind_column_definition(field: &Field) -> Option<String> {
         .then(|| format!("{} TEXT", ident(&field.blind_column())))
 }
 
-fn create_index(collection: &Collection, index: &Index) -> String {
+pub(crate) fn create_index(collection: &Collection, index: &Index) -> String {
     // A blind-indexed field is indexed by its HMAC: its ciphertexts are all different.
     let columns: Vec<String> = index
         .fields

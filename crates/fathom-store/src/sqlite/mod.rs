@@ -6,6 +6,7 @@ pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub mod backup;
 pub(crate) mod cursors;
+pub(crate) mod advisor;
 mod ddl;
 mod events;
 mod get_sql;
@@ -231,6 +232,38 @@ impl SqliteStore {
         self.pool
             .read(move |conn| records::list(conn, &scope, &collection, &query, deleted))
             .await
+    }
+
+    pub(crate) async fn read_plan(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        read: crate::advisor::AdvisedRead,
+    ) -> Result<crate::advisor::PlanReading, StoreError> {
+        self.pool
+            .read(move |conn| advisor::read_plan(conn, &scope, &collection, &read))
+            .await
+    }
+
+    pub(crate) async fn verify_index(
+        &self,
+        scope: Scope,
+        collection: Arc<Collection>,
+        read: crate::advisor::AdvisedRead,
+        candidate: fathom_schema::Index,
+    ) -> Result<crate::advisor::Verification, StoreError> {
+        self.pool
+            .read(move |conn| advisor::verify_index(conn, &scope, &collection, &read, &candidate))
+            .await
+    }
+
+    /// SQLite counts no index scans; the advisor judges its indexes by the recorded shapes.
+    #[allow(clippy::unused_async)]
+    pub(crate) async fn index_scans(
+        &self,
+        _collection: Arc<Collection>,
+    ) -> Result<Option<Vec<crate::advisor::IndexScans>>, StoreError> {
+        Ok(None)
     }
 
     pub(crate) async fn explain(

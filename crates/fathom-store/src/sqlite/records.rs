@@ -21,7 +21,7 @@ use super::get_sql;
 const DIALECT: Dialect = Dialect::Sqlite;
 
 /// Binds sea-query's values to rusqlite. We only ever produce the variants handled here.
-fn bind(values: sea_query::Values) -> Vec<rusqlite::types::Value> {
+pub(crate) fn bind(values: sea_query::Values) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value as Sql;
     values
         .0
