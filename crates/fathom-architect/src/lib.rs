@@ -5,5 +5,7 @@
 //! requests; migration review from `fathom migrate plan`. Nothing here changes the database.
 
 mod finding;
+pub mod indexes;
 
 pub use finding::{Change, Finding, FindingKind, Severity};
+pub use indexes::{IndexOptions, advise_indexes};

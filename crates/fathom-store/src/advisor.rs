@@ -118,6 +118,28 @@ impl Store {
         }
     }
 
+    /// The statement a migration runs to drop `index` on this database.
+    pub fn drop_index_sql(&self, index: &Index) -> String {
+        match &*self.backend {
+            Backend::Sqlite(_) => crate::sqlite::advisor::drop_index(index),
+            Backend::Postgres(_) => crate::postgres::advisor::drop_index(index),
+        }
+    }
+
+    /// The fields an index of the schema is keyed by on this database, in order: on
+    /// PostgreSQL a non-unique index also ends with `id` (see `postgres/ddl.rs`), so a
+    /// declared `(team, priority)` already serves a sort on `priority, id`.
+    pub fn index_keys(&self, index: &Index) -> Vec<String> {
+        let mut keys = index.fields.clone();
+        if matches!(&*self.backend, Backend::Postgres(_))
+            && !index.unique
+            && keys.last().is_none_or(|f| f != "id")
+        {
+            keys.push("id".to_owned());
+        }
+        keys
+    }
+
     /// Blinds encrypted-field comparisons, as the store does for the reads it runs.
     fn blinded(&self, read: AdvisedRead) -> Result<AdvisedRead, StoreError> {
         Ok(match read {

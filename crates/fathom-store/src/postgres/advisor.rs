@@ -27,6 +27,10 @@ pub(crate) fn create_index(collection: &Collection, index: &Index) -> String {
     ddl::create_index(collection, index, false)
 }
 
+pub(crate) fn drop_index(index: &Index) -> String {
+    ddl::drop_index(index)
+}
+
 fn read_sql(collection: &Collection, scope: &Scope, read: &AdvisedRead) -> Sql {
     let built = match read {
         AdvisedRead::List(list) => {

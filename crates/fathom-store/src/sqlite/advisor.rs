@@ -26,6 +26,10 @@ pub(crate) fn create_index(collection: &Collection, index: &Index) -> String {
     ddl::create_index(collection, index)
 }
 
+pub(crate) fn drop_index(index: &Index) -> String {
+    format!("DROP INDEX IF EXISTS {}", ident(&index.name))
+}
+
 fn read_sql(collection: &Collection, scope: &Scope, read: &AdvisedRead) -> (String, sea_query::Values) {
     match read {
         AdvisedRead::List(list) => {
