@@ -1,6 +1,6 @@
 //! The command line: `serve`, `init`, `schema check`, `migrate plan|apply|status`, `openapi`,
 //! `users create-admin`, `keys rotate|list|create|revoke|new-data-key|status|rotate-data`,
-//! `purge`, `backup`, `restore`.
+//! `purge`, `backup`, `restore`, `advise`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +102,28 @@ pub enum Command {
     Webhooks {
         #[command(subcommand)]
         command: WebhooksCommand,
+    },
+    /// The architect's advice (docs/ARCHITECT.md): indexes verified against the database's
+    /// plans for the recorded query shapes; never changes the database.
+    Advise {
+        #[command(flatten)]
+        common: CommonArgs,
+        /// Print the findings as one JSON document.
+        #[arg(long)]
+        json: bool,
+        /// Write the findings' schema patches into the schema file for review.
+        #[arg(long)]
+        apply: bool,
+        /// Advise on the shapes in this JSON file (an array of `{shape, stats}`, as the
+        /// recorder reports them) instead of those the store recorded.
+        #[arg(long)]
+        shapes: Option<PathBuf>,
+        /// A shape called at least this often is worth an index.
+        #[arg(long, default_value_t = 50)]
+        min_calls: u64,
+        /// A shape whose p95 latency reaches this many milliseconds is worth an index.
+        #[arg(long, default_value_t = 5.0)]
+        slow_ms: f64,
     },
 }
 
@@ -403,6 +425,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Schema {
             command: SchemaCommand::Check(args),
         } => commands::schema::check(&args),
+        Command::Advise {
+            common,
+            json,
+            apply,
+            shapes,
+            min_calls,
+            slow_ms,
+        } => {
+            let args = commands::advise::AdviseArgs {
+                json,
+                apply,
+                shapes,
+                options: fathom_architect::IndexOptions {
+                    min_calls,
+                    slow_p95_micros: (slow_ms.max(0.0) * 1000.0) as u64,
+                },
+            };
+            commands::advise::run(&common, &args).await
+        }
         Command::Migrate { command } => match command {
             MigrateCommand::Plan { common, check } => commands::migrate::plan(&common, check).await,
             MigrateCommand::Apply {

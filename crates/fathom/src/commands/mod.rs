@@ -1,6 +1,7 @@
 //! One module per CLI command family.
 
 pub mod accounts;
+pub mod advise;
 pub mod audit;
 pub mod backup;
 pub mod convert;
