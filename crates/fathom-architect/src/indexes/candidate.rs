@@ -1,6 +1,7 @@
 //! The index a query shape asks for: its equality fields, then its sort keys (ending with the
-//! `id` tiebreaker every sort ends with), or, when it sorts by `id` alone, its first range
-//! field; and whether an index the collection has already serves it.
+//! `id` tiebreaker every sort ends with, when the order runs one way), or, when it sorts by
+//! `id` alone, its first range field; and whether an index the collection has already serves
+//! it.
 
 use fathom_schema::{Collection, Index, TENANT_FIELD};
 use fathom_store::shapes::{QueryShape, ShapeKind};
@@ -68,13 +69,22 @@ pub fn candidate(collection: &Collection, shape: &QueryShape) -> Option<Candidat
         if !sort.iter().all(|p| own_column(collection, p)) {
             return None;
         }
-        // A key fixed by an equality needs no place in the order; the rest do, then `id`.
+        // A key fixed by an equality needs no place in the order; the rest do, then `id`
+        // when the whole order runs one way: an index is read forwards or backwards, so a
+        // mixed order (`-created_at` then `id` ascending, the default tiebreaker) is sorted
+        // within ties whatever follows, and `id` would only widen the index.
         for path in sort {
             if !fields[..equalities].iter().any(|f| f == path) {
                 push(&mut fields, path);
             }
         }
-        push(&mut fields, "id");
+        let one_way = shape
+            .sort
+            .windows(2)
+            .all(|pair| pair[0].descending == pair[1].descending);
+        if one_way {
+            push(&mut fields, "id");
+        }
     } else if let Some(range) = usable(RANGE).into_iter().find(|p| !fields.iter().any(|f| f == p)) {
         push(&mut fields, range);
     } else if shape.kind == ShapeKind::List && !fields.is_empty() {
@@ -158,6 +168,20 @@ mod tests {
         .expect("a candidate");
         assert_eq!(c.declared, ["team", "created_at", "id"]);
         assert_eq!(c.effective.name, "idx_tasks__team__created_at__id");
+    }
+
+    #[test]
+    fn a_mixed_order_leaves_the_tiebreaker_out() {
+        // `sort=-created_at` ends with `id` ascending: no one-way index reads that order.
+        let c = candidate(
+            &tasks(false),
+            &shape(
+                &[("team", "="), ("priority", ">")],
+                &[("created_at", true), ("id", false)],
+            ),
+        )
+        .expect("a candidate");
+        assert_eq!(c.declared, ["team", "created_at"]);
     }
 
     #[test]

@@ -183,6 +183,35 @@ mod tests {
     }
 
     #[test]
+    fn a_file_changed_while_advising_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("schema.toml");
+        let source = "[collections.tasks]\nfields.team = { type = \"text\" }\n";
+        let edited = format!("{source}fields.title = {{ type = \"text\" }}\n");
+        std::fs::write(&path, &edited).unwrap();
+        let finding = Finding {
+            kind: fathom_architect::FindingKind::MissingIndex,
+            severity: fathom_architect::Severity::Warning,
+            collection: Some("tasks".into()),
+            title: String::new(),
+            evidence: serde_json::Value::Null,
+            gain: None,
+            change: fathom_architect::Change {
+                schema_patch: Some("[collections.tasks]\nindexes = [[\"team\", \"id\"]]\n".into()),
+                sql: Vec::new(),
+                advice: String::new(),
+            },
+        };
+        let error = apply(&path, source, std::slice::from_ref(&finding)).unwrap_err();
+        assert!(error.to_string().contains("changed while advising"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
+        std::fs::write(&path, source).unwrap();
+        let report = apply(&path, source, &[finding]).unwrap();
+        assert!(report.contains("Wrote 1 index(es)"), "{report}");
+        assert!(std::fs::read_to_string(&path).unwrap().contains("indexes = [[\"team\", \"id\"]]"));
+    }
+
+    #[test]
     fn patches_are_read_back_into_additions() {
         let found = additions("[collections.tasks]\nindexes = [[\"team\", \"id\"]]\n").unwrap();
         assert_eq!(found, vec![addition(&["team", "id"])]);
