@@ -63,11 +63,14 @@ pub fn redundant(
         let own = keys(index);
         let wider = indexes.iter().enumerate().find(|(m, other)| {
             let theirs = keys(other);
+            // Of two indexes with the same keys on this database, the one declared with
+            // fewer fields goes (on PostgreSQL `(a)` is `(a, id)`), or else the later one.
+            let dropped_of_twins = index.fields.len() < other.fields.len()
+                || (index.fields.len() == other.fields.len() && *m < n);
             *m != n
                 && theirs.starts_with(&own)
                 && (!index.unique || (other.unique && theirs == own))
-                // Of two identical indexes, the later one is the one to drop.
-                && (theirs != own || *m < n)
+                && (theirs != own || dropped_of_twins)
         });
         if let Some((_, wider)) = wider {
             out.push((index.clone(), wider.clone()));
@@ -236,6 +239,22 @@ mod tests {
         assert!(found.is_empty(), "{found:?}");
         let doubled = vec![indexes[0].clone(), indexes[0].clone()];
         assert_eq!(redundant(&doubled, |i| i.fields.clone()).len(), 1);
+        // With `id` appended to every non-unique index, as PostgreSQL builds them, `(team,
+        // priority)` and `(team, priority, id)` are twins: the shorter declaration goes.
+        let twins = vec![
+            Index::new("tasks", vec!["team".into(), "priority".into()], false),
+            Index::new("tasks", vec!["team".into(), "priority".into(), "id".into()], false),
+        ];
+        let with_id = |i: &Index| {
+            let mut keys = i.fields.clone();
+            if keys.last().is_none_or(|k| k != "id") {
+                keys.push("id".into());
+            }
+            keys
+        };
+        let found = redundant(&twins, with_id);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0.fields, ["team", "priority"]);
     }
 
     #[test]

@@ -199,6 +199,7 @@ async fn scratch_copy(
     tx.batch_execute(&create_index(collection, candidate))
         .await
         .map_err(from_postgres)?;
+    all.push((ddl::name(&candidate.name), candidate.name.clone()));
     let after = plan(all).await?;
     tx.rollback().await.map_err(from_postgres)?;
     Ok((before, after))
@@ -303,14 +304,14 @@ fn walk(node: &Json, depth: usize, table: &str, names: &[(String, String)], out:
         "Sort" | "Incremental Sort" => out.temp_sort = true,
         _ => {}
     }
-    if let (Some(index), Some(relation)) = (index, relation)
-        && relation == table
-    {
-        let name = names
-            .iter()
-            .find(|(db, _)| db == index)
-            .map_or(index, |(_, schema)| schema.as_str());
-        out.indexes.push(name.to_owned());
+    // A bitmap index scan names its index but not its table: an index is the table's when
+    // it is one of its known indexes, or when the node names the table.
+    if let Some(index) = index {
+        match names.iter().find(|(db, _)| db == index) {
+            Some((_, schema)) => out.indexes.push(schema.clone()),
+            None if relation == Some(table) => out.indexes.push(index.to_owned()),
+            None => {}
+        }
     }
     if let Some(children) = node["Plans"].as_array() {
         for child in children {
