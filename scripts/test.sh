@@ -30,6 +30,16 @@ if ! have_postgres && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; 
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 
+# The index advisor verifies candidates with hypothetical indexes (hypopg) where the server
+# has the extension; the tests create it in their scratch databases (docs/ARCHITECT.md).
+if have_postgres && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  pg_major="$(basename "$(dirname "$(pg_bin_dir)")")"
+  if [ ! -f "/usr/share/postgresql/$pg_major/extension/hypopg.control" ]; then
+    echo "==> installing postgresql-$pg_major-hypopg"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$pg_major-hypopg" >/dev/null || true
+  fi
+fi
+
 postgres_ready=false
 if have_postgres; then
   echo "==> starting a throwaway PostgreSQL cluster"

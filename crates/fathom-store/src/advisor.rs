@@ -97,7 +97,10 @@ impl Store {
         candidate: Index,
     ) -> Result<Verification, StoreError> {
         let read = self.blinded(read)?;
-        dispatch!(self, verify_index(scope.clone(), collection, read, candidate))
+        dispatch!(
+            self,
+            verify_index(scope.clone(), collection, read, candidate)
+        )
     }
 
     /// How often each index of `collection` was scanned since the statistics were reset, or

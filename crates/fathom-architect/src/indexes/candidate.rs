@@ -85,7 +85,10 @@ pub fn candidate(collection: &Collection, shape: &QueryShape) -> Option<Candidat
         if one_way {
             push(&mut fields, "id");
         }
-    } else if let Some(range) = usable(RANGE).into_iter().find(|p| !fields.iter().any(|f| f == p)) {
+    } else if let Some(range) = usable(RANGE)
+        .into_iter()
+        .find(|p| !fields.iter().any(|f| f == p))
+    {
         push(&mut fields, range);
     } else if shape.kind == ShapeKind::List && !fields.is_empty() {
         push(&mut fields, "id");
@@ -112,7 +115,9 @@ pub fn served_by<'i>(
     keys: impl Fn(&Index) -> Vec<String>,
 ) -> Option<&'i Index> {
     let wanted = keys(candidate);
-    existing.iter().find(|index| keys(index).starts_with(&wanted))
+    existing
+        .iter()
+        .find(|index| keys(index).starts_with(&wanted))
 }
 
 #[cfg(test)]
@@ -223,7 +228,11 @@ mod tests {
     #[test]
     fn an_index_whose_leading_keys_match_serves_the_candidate() {
         let existing = vec![
-            Index::new("tasks", vec!["team".into(), "priority".into(), "id".into()], false),
+            Index::new(
+                "tasks",
+                vec!["team".into(), "priority".into(), "id".into()],
+                false,
+            ),
             Index::new("tasks", vec!["title".into()], false),
         ];
         let wanted = Index::new("tasks", vec!["team".into(), "priority".into()], false);

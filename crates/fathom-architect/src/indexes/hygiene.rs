@@ -54,10 +54,7 @@ fn removal(store: &Store, collection: &Collection, index: &Index) -> Change {
 /// Indexes whose keys (on this database) are a prefix of another index's keys, or equal to
 /// them. A unique index enforces a constraint, so it is redundant only beside an identical
 /// unique one.
-pub fn redundant(
-    indexes: &[Index],
-    keys: impl Fn(&Index) -> Vec<String>,
-) -> Vec<(Index, Index)> {
+pub fn redundant(indexes: &[Index], keys: impl Fn(&Index) -> Vec<String>) -> Vec<(Index, Index)> {
     let mut out = Vec::new();
     for (n, index) in indexes.iter().enumerate() {
         let own = keys(index);
@@ -243,7 +240,11 @@ mod tests {
         // priority)` and `(team, priority, id)` are twins: the shorter declaration goes.
         let twins = vec![
             Index::new("tasks", vec!["team".into(), "priority".into()], false),
-            Index::new("tasks", vec!["team".into(), "priority".into(), "id".into()], false),
+            Index::new(
+                "tasks",
+                vec!["team".into(), "priority".into(), "id".into()],
+                false,
+            ),
         ];
         let with_id = |i: &Index| {
             let mut keys = i.fields.clone();

@@ -64,7 +64,7 @@ pub async fn advise_indexes(
     let mut proposed: HashSet<String> = HashSet::new();
     // The most called first, so that of two shapes wanting one index the busier one is shown.
     let mut ordered: Vec<&ShapeReport> = reports.iter().collect();
-    ordered.sort_by(|a, b| b.stats.calls.cmp(&a.stats.calls));
+    ordered.sort_by_key(|r| std::cmp::Reverse(r.stats.calls));
     for report in ordered {
         let shape = &report.shape;
         let Some(collection) = schema.collection(&shape.collection) else {
@@ -74,8 +74,7 @@ pub async fn advise_indexes(
         if shape.kind == ShapeKind::Get {
             continue;
         }
-        let Some((scope, read)) = synth::synthesize(store, schema, collection, shape).await?
-        else {
+        let Some((scope, read)) = synth::synthesize(store, schema, collection, shape).await? else {
             tracing::debug!(collection = %collection.name, filter = %shape.filter, "a recorded shape no longer fits the schema; skipped");
             continue;
         };

@@ -11,7 +11,18 @@ use fathom_store::{AdvisedRead, ListQuery, Record, Scope, Store, StoreError};
 
 /// Operators, longest first, so that `>=` is not read as `=`.
 const OPERATORS: &[&str] = &[
-    "not in", "is null", "is not null", "!~", "!=", "<=", ">=", "in", "~", "=", "<", ">",
+    "not in",
+    "is null",
+    "is not null",
+    "!~",
+    "!=",
+    "<=",
+    ">=",
+    "in",
+    "~",
+    "=",
+    "<",
+    ">",
 ];
 
 /// Page size when the shape recorded none.
@@ -26,7 +37,11 @@ pub async fn synthesize(
     shape: &QueryShape,
 ) -> Result<Option<(Scope, AdvisedRead)>, StoreError> {
     let sample = store
-        .list(&Scope::AllTenants, Arc::clone(collection), ListQuery::first(1))
+        .list(
+            &Scope::AllTenants,
+            Arc::clone(collection),
+            ListQuery::first(1),
+        )
         .await?
         .pop();
     let scope = if collection.tenant_scoped {
@@ -114,7 +129,12 @@ pub fn fill(filter: &str, collection: &Collection, sample: Option<&Record>) -> O
 fn literal(collection: &Collection, path: &str, sample: Option<&Record>) -> Option<String> {
     let text = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     match path {
-        "id" => return Some(text(&sample.map_or_else(|| uuid::Uuid::nil().to_string(), |r| r.id.to_string()))),
+        "id" => {
+            return Some(text(&sample.map_or_else(
+                || uuid::Uuid::nil().to_string(),
+                |r| r.id.to_string(),
+            )));
+        }
         "version" => return Some(sample.map_or(1, |r| r.version).to_string()),
         "created_at" | "updated_at" => {
             let stored = sample.and_then(|r| {
@@ -124,7 +144,9 @@ fn literal(collection: &Collection, path: &str, sample: Option<&Record>) -> Opti
                     r.updated_at.clone()
                 }
             });
-            return Some(text(&stored.unwrap_or_else(|| "2026-01-01T00:00:00Z".to_owned())));
+            return Some(text(
+                &stored.unwrap_or_else(|| "2026-01-01T00:00:00Z".to_owned()),
+            ));
         }
         _ => {}
     }

@@ -232,8 +232,11 @@ async fn temp_index_names<C: GenericClient>(
             indexes
                 .iter()
                 .find(|i| {
-                    let mut own: Vec<String> =
-                        i.fields.iter().map(|f| collection.index_column(f)).collect();
+                    let mut own: Vec<String> = i
+                        .fields
+                        .iter()
+                        .map(|f| collection.index_column(f))
+                        .collect();
                     if !i.unique && own.last().is_none_or(|f| f != "id") {
                         own.push("id".into());
                     }
@@ -261,10 +264,13 @@ pub(crate) async fn index_scans(
         rows.iter()
             .filter_map(|r| {
                 let (db, scans): (String, i64) = (r.get(0), r.get(1));
-                names.iter().find(|(n, _)| n == &db).map(|(_, schema)| IndexScans {
-                    name: schema.clone(),
-                    scans: u64::try_from(scans).unwrap_or(0),
-                })
+                names
+                    .iter()
+                    .find(|(n, _)| n == &db)
+                    .map(|(_, schema)| IndexScans {
+                        name: schema.clone(),
+                        scans: u64::try_from(scans).unwrap_or(0),
+                    })
             })
             .collect(),
     ))

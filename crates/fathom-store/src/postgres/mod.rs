@@ -5,10 +5,10 @@
 //! ([`scope`]), so a pooled connection never carries one request's tenant into the next.
 
 pub(crate) mod accounts;
+pub(crate) mod advisor;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod cursors;
-pub(crate) mod advisor;
 mod ddl;
 mod events;
 mod idempotency;

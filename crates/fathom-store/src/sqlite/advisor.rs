@@ -30,7 +30,11 @@ pub(crate) fn drop_index(index: &Index) -> String {
     format!("DROP INDEX IF EXISTS {}", ident(&index.name))
 }
 
-fn read_sql(collection: &Collection, scope: &Scope, read: &AdvisedRead) -> (String, sea_query::Values) {
+fn read_sql(
+    collection: &Collection,
+    scope: &Scope,
+    read: &AdvisedRead,
+) -> (String, sea_query::Values) {
     match read {
         AdvisedRead::List(list) => {
             statements::list_select(Dialect::Sqlite, collection, scope, list, Deleted::Hidden)
@@ -56,7 +60,13 @@ pub(crate) fn read_plan(
 ) -> Result<PlanReading, StoreError> {
     let rows = row_count(conn, &collection.name)?;
     let stats = Stats::default();
-    plan(conn, &read_sql(collection, scope, read), &collection.name, rows, &stats)
+    plan(
+        conn,
+        &read_sql(collection, scope, read),
+        &collection.name,
+        rows,
+        &stats,
+    )
 }
 
 /// Plans `read` in a scratch copy of the schema, without and then with `candidate`.
@@ -138,13 +148,13 @@ impl Stats {
         rows: u64,
     ) -> Result<(), StoreError> {
         self.averages.clear();
-        let indexes: Vec<String> = names(
-            scratch,
-            "SELECT name FROM pragma_index_list(?1)",
-            table,
-        )?;
+        let indexes: Vec<String> = names(scratch, "SELECT name FROM pragma_index_list(?1)", table)?;
         for index in indexes {
-            let columns = names(scratch, "SELECT name FROM pragma_index_info(?1) ORDER BY seqno", &index)?;
+            let columns = names(
+                scratch,
+                "SELECT name FROM pragma_index_info(?1) ORDER BY seqno",
+                &index,
+            )?;
             let averages = sample_averages(live, table, &columns, rows)?;
             self.averages.push((index, averages));
         }
@@ -217,7 +227,10 @@ fn sample_averages(
     let sample: Vec<Vec<String>> = statement
         .query_map([], |r| {
             (0..columns.len())
-                .map(|i| r.get::<_, rusqlite::types::Value>(i).map(|v| format!("{v:?}")))
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
                 .collect()
         })
         .map_err(from_sqlite)?
@@ -280,7 +293,8 @@ fn read_lines(lines: Vec<String>, table: &str, rows: u64, stats: &Stats) -> Plan
                 Some(index) => {
                     reading.indexes.push(index.to_owned());
                     let equalities = if line.starts_with(&search) {
-                        line.matches("=?").count() - line.matches(">=?").count()
+                        line.matches("=?").count()
+                            - line.matches(">=?").count()
                             - line.matches("<=?").count()
                     } else {
                         0

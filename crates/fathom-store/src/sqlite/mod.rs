@@ -2,11 +2,11 @@
 //! top of the writer/reader [`pool`].
 
 pub(crate) mod accounts;
+pub(crate) mod advisor;
 pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub mod backup;
 pub(crate) mod cursors;
-pub(crate) mod advisor;
 mod ddl;
 mod events;
 mod get_sql;

@@ -14,7 +14,9 @@ type Addition = (String, Vec<String>);
 
 /// The indexes a finding's patch declares (`[collections.<name>] indexes = [[...]]`).
 fn additions(patch: &str) -> anyhow::Result<Vec<Addition>> {
-    let doc: DocumentMut = patch.parse().context("a finding's schema patch is not TOML")?;
+    let doc: DocumentMut = patch
+        .parse()
+        .context("a finding's schema patch is not TOML")?;
     let mut out = Vec::new();
     let Some(collections) = doc.get("collections").and_then(Item::as_table_like) else {
         return Ok(out);
@@ -26,7 +28,11 @@ fn additions(patch: &str) -> anyhow::Result<Vec<Addition>> {
         for index in indexes {
             let fields: Vec<String> = index
                 .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             if !fields.is_empty() {
                 out.push((name.to_owned(), fields));
@@ -57,7 +63,9 @@ fn add(doc: &mut DocumentMut, (collection, fields): &Addition) -> anyhow::Result
                 .and_then(Value::as_array)
         });
         listed.is_some_and(|a| {
-            a.iter().filter_map(Value::as_str).eq(fields.iter().map(String::as_str))
+            a.iter()
+                .filter_map(Value::as_str)
+                .eq(fields.iter().map(String::as_str))
         })
     };
     match table.get_mut("indexes") {
@@ -73,9 +81,11 @@ fn add(doc: &mut DocumentMut, (collection, fields): &Addition) -> anyhow::Result
             list.push(strings(fields));
         }
         Some(Item::ArrayOfTables(tables)) => {
-            let present = tables
-                .iter()
-                .any(|t| t.get("fields").and_then(Item::as_value).is_some_and(declared));
+            let present = tables.iter().any(|t| {
+                t.get("fields")
+                    .and_then(Item::as_value)
+                    .is_some_and(declared)
+            });
             if present {
                 return Ok(false);
             }
@@ -83,7 +93,9 @@ fn add(doc: &mut DocumentMut, (collection, fields): &Addition) -> anyhow::Result
             entry.insert("fields", Item::Value(Value::Array(strings(fields))));
             tables.push(entry);
         }
-        Some(_) => bail!("`indexes` of collection `{collection}` is neither an array nor an array of tables"),
+        Some(_) => bail!(
+            "`indexes` of collection `{collection}` is neither an array nor an array of tables"
+        ),
     }
     Ok(true)
 }
@@ -99,7 +111,10 @@ pub fn apply(path: &Path, source: &str, findings: &[Finding]) -> anyhow::Result<
     }
     let mut out = String::new();
     if wanted.is_empty() {
-        let _ = writeln!(out, "\nNothing to write: no finding changes the schema file.");
+        let _ = writeln!(
+            out,
+            "\nNothing to write: no finding changes the schema file."
+        );
         return Ok(out);
     }
     let mut doc: DocumentMut = source
@@ -112,7 +127,10 @@ pub fn apply(path: &Path, source: &str, findings: &[Finding]) -> anyhow::Result<
         }
     }
     if added.is_empty() {
-        let _ = writeln!(out, "\nNothing to write: the schema file declares every advised index already.");
+        let _ = writeln!(
+            out,
+            "\nNothing to write: the schema file declares every advised index already."
+        );
         return Ok(out);
     }
     let now = std::fs::read_to_string(path)
@@ -150,7 +168,10 @@ mod tests {
     use super::*;
 
     fn addition(fields: &[&str]) -> Addition {
-        ("tasks".into(), fields.iter().map(|f| (*f).to_owned()).collect())
+        (
+            "tasks".into(),
+            fields.iter().map(|f| (*f).to_owned()).collect(),
+        )
     }
 
     #[test]
@@ -159,12 +180,20 @@ mod tests {
             .parse()
             .unwrap();
         assert!(add(&mut doc, &addition(&["team", "created_at", "id"])).unwrap());
-        assert!(!add(&mut doc, &addition(&["team"])).unwrap(), "declared already");
+        assert!(
+            !add(&mut doc, &addition(&["team"])).unwrap(),
+            "declared already"
+        );
         let text = doc.to_string();
         assert!(text.starts_with("# keep me\n"));
-        assert!(text.contains("indexes = [[\"team\"], [\"team\", \"created_at\", \"id\"]]"), "{text}");
+        assert!(
+            text.contains("indexes = [[\"team\"], [\"team\", \"created_at\", \"id\"]]"),
+            "{text}"
+        );
 
-        let mut doc: DocumentMut = "[collections.tasks]\nfields.team = { type = \"text\" }\n".parse().unwrap();
+        let mut doc: DocumentMut = "[collections.tasks]\nfields.team = { type = \"text\" }\n"
+            .parse()
+            .unwrap();
         assert!(add(&mut doc, &addition(&["team", "id"])).unwrap());
         assert!(doc.to_string().contains("indexes = [[\"team\", \"id\"]]"));
     }
@@ -203,12 +232,19 @@ mod tests {
             },
         };
         let error = apply(&path, source, std::slice::from_ref(&finding)).unwrap_err();
-        assert!(error.to_string().contains("changed while advising"), "{error}");
+        assert!(
+            error.to_string().contains("changed while advising"),
+            "{error}"
+        );
         assert_eq!(std::fs::read_to_string(&path).unwrap(), edited);
         std::fs::write(&path, source).unwrap();
         let report = apply(&path, source, &[finding]).unwrap();
         assert!(report.contains("Wrote 1 index(es)"), "{report}");
-        assert!(std::fs::read_to_string(&path).unwrap().contains("indexes = [[\"team\", \"id\"]]"));
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("indexes = [[\"team\", \"id\"]]")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use fathom_architect::{Finding, FindingKind, IndexOptions, advise_indexes};
 use fathom_store::shapes::ShapeReport;
 
-use super::support::{RECORDS, TASKS, as_admin, seeded, status_page, team_page};
+use super::support::{RECORDS, TASKS, as_admin, enable_hypopg, seeded, status_page, team_page};
 use crate::helpers::{TestApp, on_postgres, spawn_app};
 
 /// The schema with the advised index declared.
@@ -34,7 +34,8 @@ async fn a_missing_index_is_advised_exactly_and_once_migrated_the_plan_no_longer
     let app = seeded(TASKS).await;
     // hypopg is asked for where the server has it (the test cluster installs the Debian
     // package); the fallback, a temporary copy, has a test of its own below.
-    as_admin(&app, "CREATE EXTENSION IF NOT EXISTS hypopg; ANALYZE tasks;").await;
+    let hypopg = enable_hypopg(&app).await;
+    as_admin(&app, "ANALYZE tasks;").await;
     let findings = advise(&app, &[team_page()]).await;
     let missing = of_kind(&findings, FindingKind::MissingIndex);
     assert_eq!(missing.len(), 1, "{findings:#?}");
@@ -60,7 +61,11 @@ async fn a_missing_index_is_advised_exactly_and_once_migrated_the_plan_no_longer
     assert_eq!(evidence["rows"], RECORDS as u64);
     assert_eq!(
         evidence["verified_with"],
-        if on_postgres() { "hypopg" } else { "sqlite-scratch" }
+        match (on_postgres(), hypopg) {
+            (false, _) => "sqlite-scratch",
+            (true, true) => "hypopg",
+            (true, false) => "postgres-scratch",
+        }
     );
     assert_eq!(evidence["before"]["full_scan"], true, "{evidence:#}");
     assert_eq!(evidence["after"]["full_scan"], false, "{evidence:#}");
@@ -79,7 +84,12 @@ async fn a_missing_index_is_advised_exactly_and_once_migrated_the_plan_no_longer
             .is_some_and(|i| i.contains(&"idx_tasks__team__created_at__id".into())),
         "{evidence:#}"
     );
-    assert!(finding.gain.as_deref().is_some_and(|g| g.contains("p95 9.90 ms")));
+    assert!(
+        finding
+            .gain
+            .as_deref()
+            .is_some_and(|g| g.contains("p95 9.90 ms"))
+    );
 
     // Declared and migrated (a restart on the new schema applies the additive change), the
     // index serves the page: its plan reads it, and the advice is gone.
@@ -91,7 +101,8 @@ async fn a_missing_index_is_advised_exactly_and_once_migrated_the_plan_no_longer
     assert!(!plan.full_scan, "{plan:#?}");
     assert_eq!(plan.is_served(), !on_postgres(), "{plan:#?}");
     assert!(
-        plan.indexes.contains(&"idx_tasks__team__created_at__id".to_owned()),
+        plan.indexes
+            .contains(&"idx_tasks__team__created_at__id".to_owned()),
         "{plan:#?}"
     );
     let findings = advise(&app, &[shape]).await;
@@ -140,7 +151,8 @@ async fn plan_of(
 #[tokio::test]
 async fn a_page_an_index_already_serves_gets_no_advice() {
     let app = seeded(TASKS).await;
-    as_admin(&app, "CREATE EXTENSION IF NOT EXISTS hypopg; ANALYZE tasks;").await;
+    enable_hypopg(&app).await;
+    as_admin(&app, "ANALYZE tasks;").await;
     let findings = advise(&app, &[status_page()]).await;
     assert!(
         of_kind(&findings, FindingKind::MissingIndex).is_empty(),
@@ -160,7 +172,10 @@ async fn without_hypopg_postgresql_verifies_on_a_temporary_copy() {
     let missing = of_kind(&findings, FindingKind::MissingIndex);
     assert_eq!(missing.len(), 1, "{findings:#?}");
     assert_eq!(missing[0].evidence["verified_with"], "postgres-scratch");
-    assert_eq!(missing[0].evidence["index"], "idx_tasks__team__created_at__id");
+    assert_eq!(
+        missing[0].evidence["index"],
+        "idx_tasks__team__created_at__id"
+    );
     // The copy was rolled back: the live table has no such index.
     let again = advise(&app, &[team_page()]).await;
     assert_eq!(of_kind(&again, FindingKind::MissingIndex).len(), 1);
@@ -186,7 +201,10 @@ async fn a_redundant_index_is_flagged_on_this_database() {
     );
     assert!(redundant[0].change.sql[0].starts_with("DROP INDEX"));
     assert!(
-        redundant[0].change.advice.contains("Remove [\"team\", \"priority\"]"),
+        redundant[0]
+            .change
+            .advice
+            .contains("Remove [\"team\", \"priority\"]"),
         "{:?}",
         redundant[0].change
     );
@@ -215,5 +233,3 @@ async fn an_index_no_recorded_read_uses_is_flagged_unused() {
     }
     app.stop().await;
 }
-
-

@@ -117,9 +117,39 @@ pub fn status_page() -> ShapeReport {
 /// hypopg extension, refreshing the planner's statistics as autovacuum would). Nothing on
 /// SQLite.
 pub async fn as_admin(app: &TestApp, sql: &str) {
-    let Some(database) = &app.database else {
-        return;
+    if let Some(client) = admin_client(app).await {
+        client
+            .batch_execute(sql)
+            .await
+            .expect("the admin's statement");
+    }
+}
+
+/// On PostgreSQL, creates the hypopg extension in the app's scratch database when the server
+/// has it (scripts/test.sh installs the Debian package); whether it did. False on SQLite.
+pub async fn enable_hypopg(app: &TestApp) -> bool {
+    let Some(client) = admin_client(app).await else {
+        return false;
     };
+    let available = client
+        .query_opt(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'",
+            &[],
+        )
+        .await
+        .expect("the available extensions")
+        .is_some();
+    if available {
+        client
+            .batch_execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+            .await
+            .expect("hypopg is created");
+    }
+    available
+}
+
+async fn admin_client(app: &TestApp) -> Option<tokio_postgres::Client> {
+    let database = app.database.as_ref()?;
     let admin = crate::helpers::pg_admin_url().expect("the admin URL");
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     let url = format!("{base}/{}", database.name());
@@ -127,5 +157,5 @@ pub async fn as_admin(app: &TestApp, sql: &str) {
         .await
         .expect("an admin connection to the scratch database");
     tokio::spawn(connection);
-    client.batch_execute(sql).await.expect("the admin's statement");
+    Some(client)
 }
