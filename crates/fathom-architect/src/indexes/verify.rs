@@ -50,10 +50,11 @@ fn describe(report: &ShapeReport) -> String {
     if !shape.filter.is_empty() {
         text.push_str(&format!(" with `{}`", shape.filter));
     }
+    // The trailing `id` ascending is the default tiebreaker, left out as the caller did.
     let sort: Vec<String> = shape
         .sort
         .iter()
-        .filter(|s| s.path != "id")
+        .filter(|s| s.path != "id" || s.descending)
         .map(|s| format!("{}{}", if s.descending { "-" } else { "" }, s.path))
         .collect();
     if !sort.is_empty() {
