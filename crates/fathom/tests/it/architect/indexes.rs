@@ -8,7 +8,9 @@ use std::sync::Arc;
 use fathom_architect::{Finding, FindingKind, IndexOptions, advise_indexes};
 use fathom_store::shapes::ShapeReport;
 
-use super::support::{RECORDS, TASKS, as_admin, enable_hypopg, seeded, status_page, team_page};
+use super::support::{
+    RECORDS, TASKS, as_admin, enable_hypopg, seeded, seeded_in, status_page, team_page,
+};
 use crate::helpers::{TestApp, on_postgres, spawn_app};
 
 /// The schema with the advised index declared.
@@ -231,5 +233,36 @@ async fn an_index_no_recorded_read_uses_is_flagged_unused() {
         // SQLite judges by the recorded shapes' plans: the status page reads its index.
         assert_eq!(unused, ["idx_tasks__title"], "{findings:#?}");
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_tenant_scoped_page_gets_its_index_after_the_tenant_column() {
+    let schema = TASKS.replace(
+        "[collections.tasks]\n",
+        "[collections.tasks]\ntenant_scoped = true\n",
+    );
+    let app = seeded_in(&schema, &["acme", "globex"]).await;
+    enable_hypopg(&app).await;
+    as_admin(&app, "ANALYZE tasks;").await;
+    let mut report = team_page();
+    report.shape.tenant_scoped = true;
+    let findings = advise(&app, &[report]).await;
+    let missing = of_kind(&findings, FindingKind::MissingIndex);
+    assert_eq!(missing.len(), 1, "{findings:#?}");
+    // The schema file declares the index without the tenant column; the store puts it first.
+    assert_eq!(
+        missing[0].change.schema_patch.as_deref(),
+        Some("[collections.tasks]\nindexes = [[\"team\", \"created_at\", \"id\"]]\n")
+    );
+    assert_eq!(
+        missing[0].evidence["index"],
+        "idx_tasks__tenant__team__created_at__id"
+    );
+    assert!(
+        missing[0].change.sql[0].contains("(\"tenant\", \"team\""),
+        "{:?}",
+        missing[0].change.sql
+    );
     app.stop().await;
 }

@@ -23,17 +23,27 @@ pub const TEAMS: usize = 60;
 
 /// A server on `schema` (rate limits off: the seeding is a burst) with [`RECORDS`] tasks.
 pub async fn seeded(schema: &str) -> TestApp {
+    seeded_in(schema, &[]).await
+}
+
+/// [`seeded`], the records shared round-robin among `tenants` (a tenant-scoped collection;
+/// the administrator names each record's tenant).
+pub async fn seeded_in(schema: &str, tenants: &[&str]) -> TestApp {
     let app = spawn_app_with(schema, |c| c.rate_limits.enabled = false).await;
     for batch in 0..RECORDS / 100 {
         let operations: Vec<serde_json::Value> = (0..100)
             .map(|i| {
                 let n = batch * 100 + i;
-                json!({"op": "create", "collection": "tasks", "body": {
+                let mut body = json!({
                     "title": format!("task {n}"),
                     "team": format!("team-{}", n % TEAMS),
                     "priority": n % 5,
                     "status": if n % 2 == 0 { "open" } else { "closed" },
-                }})
+                });
+                if !tenants.is_empty() {
+                    body["tenant"] = json!(tenants[n % tenants.len()]);
+                }
+                json!({"op": "create", "collection": "tasks", "body": body})
             })
             .collect();
         let response = app
