@@ -266,3 +266,44 @@ async fn a_tenant_scoped_page_gets_its_index_after_the_tenant_column() {
     );
     app.stop().await;
 }
+
+/// The list benchmark's second page (docs/BENCHMARKS.md): `team = ? && priority >= ?` over the
+/// indexes `(status, created_at)` and `(team, priority)`.
+fn priority_page(id_descending: bool) -> ShapeReport {
+    super::support::frequent(super::support::list_shape(
+        "team = ? && priority >= ?",
+        &[("team", "="), ("priority", ">=")],
+        &[("priority", true), ("id", id_descending)],
+    ))
+}
+
+#[tokio::test]
+async fn the_benchmark_page_gets_the_id_tiebreaker_only_where_it_serves_the_order() {
+    let app = seeded(&TASKS.replace(
+        "indexes = [[\"status\", \"created_at\", \"id\"]]",
+        "indexes = [[\"status\", \"created_at\"], [\"team\", \"priority\"]]",
+    ))
+    .await;
+    enable_hypopg(&app).await;
+    as_admin(&app, "ANALYZE tasks;").await;
+    // `sort=-priority` ends with `id` ascending: no one-way index reads that order, and
+    // `(team, priority)` already leads with what an index can serve.
+    let findings = advise(&app, &[priority_page(false)]).await;
+    assert!(
+        of_kind(&findings, FindingKind::MissingIndex).is_empty(),
+        "{findings:#?}"
+    );
+    // `sort=-priority,-id` runs one way. SQLite's `(team, priority)` orders ties by rowid, so
+    // `(team, priority, id)` removes the sort; PostgreSQL's already ends with `id`.
+    let findings = advise(&app, &[priority_page(true)]).await;
+    let missing: Vec<&str> = of_kind(&findings, FindingKind::MissingIndex)
+        .iter()
+        .filter_map(|f| f.evidence["index"].as_str())
+        .collect();
+    if on_postgres() {
+        assert!(missing.is_empty(), "{findings:#?}");
+    } else {
+        assert_eq!(missing, ["idx_tasks__team__priority__id"], "{findings:#?}");
+    }
+    app.stop().await;
+}
