@@ -214,6 +214,15 @@ mod tests {
     }
 
     #[test]
+    fn a_count_wants_its_equalities_then_one_range() {
+        let mut count = shape(&[("team", "="), ("priority", ">")], &[]);
+        count.kind = ShapeKind::Count;
+        count.page_size = None;
+        let c = candidate(&tasks(false), &count).expect("a candidate");
+        assert_eq!(c.declared, ["team", "priority"]);
+    }
+
+    #[test]
     fn nothing_indexable_gives_no_candidate() {
         let collection = tasks(false);
         assert!(candidate(&collection, &shape(&[("title", "~")], &[("id", false)])).is_none());

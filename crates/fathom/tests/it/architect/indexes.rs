@@ -307,3 +307,19 @@ async fn the_benchmark_page_gets_the_id_tiebreaker_only_where_it_serves_the_orde
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_frequent_count_gets_the_index_of_its_filter() {
+    let app = seeded(TASKS).await;
+    enable_hypopg(&app).await;
+    as_admin(&app, "ANALYZE tasks;").await;
+    let mut shape = super::support::list_shape("team = ?", &[("team", "=")], &[]);
+    shape.kind = fathom_store::shapes::ShapeKind::Count;
+    shape.page_size = None;
+    let findings = advise(&app, &[super::support::frequent(shape)]).await;
+    let missing = of_kind(&findings, FindingKind::MissingIndex);
+    assert_eq!(missing.len(), 1, "{findings:#?}");
+    assert_eq!(missing[0].evidence["index"], "idx_tasks__team");
+    assert_eq!(missing[0].evidence["after"]["full_scan"], false);
+    app.stop().await;
+}
