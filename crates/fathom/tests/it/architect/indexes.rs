@@ -151,7 +151,7 @@ async fn plan_of(
 }
 
 #[tokio::test]
-async fn a_page_an_index_already_serves_gets_no_advice() {
+async fn a_page_an_index_already_serves_or_a_rare_fast_one_gets_no_advice() {
     let app = seeded(TASKS).await;
     enable_hypopg(&app).await;
     as_admin(&app, "ANALYZE tasks;").await;
@@ -160,6 +160,20 @@ async fn a_page_an_index_already_serves_gets_no_advice() {
         of_kind(&findings, FindingKind::MissingIndex).is_empty(),
         "{findings:#?}"
     );
+    // A page that scans but is rare and fast is not worth an index (below 50 calls and a
+    // p95 of 5 ms, the defaults).
+    let mut rare = team_page();
+    rare.stats.calls = 3;
+    rare.stats.p95_micros = 1_200;
+    let findings = advise(&app, &[rare.clone()]).await;
+    assert!(
+        of_kind(&findings, FindingKind::MissingIndex).is_empty(),
+        "{findings:#?}"
+    );
+    // The same page when slow is.
+    rare.stats.p95_micros = 7_000;
+    let findings = advise(&app, &[rare]).await;
+    assert_eq!(of_kind(&findings, FindingKind::MissingIndex).len(), 1);
     app.stop().await;
 }
 
