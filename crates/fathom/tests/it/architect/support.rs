@@ -161,9 +161,10 @@ pub async fn enable_hypopg(app: &TestApp) -> bool {
 async fn admin_client(app: &TestApp) -> Option<tokio_postgres::Client> {
     let database = app.database.as_ref()?;
     let admin = crate::helpers::pg_admin_url().expect("the admin URL");
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    let url = format!("{base}/{}", database.name());
-    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    let mut config: tokio_postgres::Config = admin.parse().expect("the admin URL parses");
+    config.dbname(database.name());
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
         .await
         .expect("an admin connection to the scratch database");
     tokio::spawn(connection);
