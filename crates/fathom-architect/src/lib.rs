@@ -4,6 +4,8 @@
 //! proposed index before advising it; client advice comes from `fathom-api`, which sees the
 //! requests; migration review from `fathom migrate plan`. Nothing here changes the database.
 
+pub mod api_diff;
 mod finding;
+pub mod migrations;
 
 pub use finding::{Change, Finding, FindingKind, Severity};

@@ -8,6 +8,11 @@ use fathom_schema::{Change, Field, Schema};
 
 use crate::error::{StoreError, StoreErrorKind};
 
+mod locks;
+
+pub(crate) use locks::{Engine, review};
+pub use locks::{Lock, Locking, Work};
+
 /// Facts about the live data that a plan is judged against.
 pub(crate) trait LiveData {
     /// Records of a collection, by its applied name.
@@ -278,6 +283,8 @@ pub struct PlannedStep {
     /// Empty when the change is to validation rules only.
     pub sql: Vec<String>,
     pub risks: Vec<Risk>,
+    /// The lock it takes, whether it rewrites its table, and the safe alternative when risky.
+    pub locking: Locking,
 }
 
 impl PlannedStep {
@@ -352,6 +359,35 @@ impl MigrationPlan {
                 "\nThis plan has unsafe steps. Review them, back up the database, then run \
                  `fathom migrate apply --allow-destructive`."
             );
+        }
+        out
+    }
+}
+
+impl MigrationPlan {
+    /// The "Locks and rewrites" section `migrate plan` prints after the steps: per step the lock
+    /// it takes, whether it rewrites its table, an estimate from the row count, and the safe
+    /// alternative for the risky ones. Empty for an empty plan.
+    pub fn render_locks(&self) -> String {
+        let mut out = String::new();
+        if self.steps.is_empty() {
+            return out;
+        }
+        let _ = writeln!(out, "\nLocks and rewrites:");
+        for (n, step) in self.steps.iter().enumerate() {
+            let locking = &step.locking;
+            let flag = if locking.work == Work::Rewrite && locking.rows > 0 {
+                "  [REWRITE]"
+            } else if locking.is_long() {
+                "  [LONG LOCK]"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "{}. {}{flag}", n + 1, step.description);
+            let _ = writeln!(out, "   lock: {}", locking.summary());
+            if let Some(alternative) = &locking.alternative {
+                let _ = writeln!(out, "   safe alternative: {alternative}");
+            }
         }
         out
     }
