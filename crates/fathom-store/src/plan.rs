@@ -319,6 +319,14 @@ impl MigrationPlan {
 
     /// The plan as `migrate plan` prints it: steps, exact SQL, and flagged risks.
     pub fn render(&self) -> String {
+        let mut out = self.render_steps();
+        out.push_str(&self.render_footer());
+        out
+    }
+
+    /// The steps with their exact SQL and risks, without the closing advice of an unsafe plan
+    /// (so that other sections can come between them).
+    pub fn render_steps(&self) -> String {
         let mut out = String::new();
         if self.steps.is_empty() {
             let _ = writeln!(
@@ -353,41 +361,18 @@ impl MigrationPlan {
                 let _ = writeln!(out, "   {statement};");
             }
         }
+        out
+    }
+
+    /// The closing advice of an unsafe plan; empty otherwise.
+    pub fn render_footer(&self) -> String {
+        let mut out = String::new();
         if self.is_unsafe() {
             let _ = writeln!(
                 out,
                 "\nThis plan has unsafe steps. Review them, back up the database, then run \
                  `fathom migrate apply --allow-destructive`."
             );
-        }
-        out
-    }
-}
-
-impl MigrationPlan {
-    /// The "Locks and rewrites" section `migrate plan` prints after the steps: per step the lock
-    /// it takes, whether it rewrites its table, an estimate from the row count, and the safe
-    /// alternative for the risky ones. Empty for an empty plan.
-    pub fn render_locks(&self) -> String {
-        let mut out = String::new();
-        if self.steps.is_empty() {
-            return out;
-        }
-        let _ = writeln!(out, "\nLocks and rewrites:");
-        for (n, step) in self.steps.iter().enumerate() {
-            let locking = &step.locking;
-            let flag = if locking.work == Work::Rewrite && locking.rows > 0 {
-                "  [REWRITE]"
-            } else if locking.is_long() {
-                "  [LONG LOCK]"
-            } else {
-                ""
-            };
-            let _ = writeln!(out, "{}. {}{flag}", n + 1, step.description);
-            let _ = writeln!(out, "   lock: {}", locking.summary());
-            if let Some(alternative) = &locking.alternative {
-                let _ = writeln!(out, "   safe alternative: {alternative}");
-            }
         }
         out
     }

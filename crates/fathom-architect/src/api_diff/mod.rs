@@ -384,11 +384,20 @@ pub fn render(changes: &[ApiChange]) -> String {
     out
 }
 
-/// A compact rendering of a part of a document, for one line.
+/// A compact rendering of a part of a document, for one line: without its prose (`examples`,
+/// `description`) and unset keys.
 fn short(value: &Value) -> String {
     const MAX: usize = 100;
     let text = match value {
         Value::Null => "-".to_owned(),
+        Value::Object(map) => {
+            let kept: Map<String, Value> = map
+                .iter()
+                .filter(|(k, v)| !v.is_null() && !matches!(k.as_str(), "examples" | "description"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Value::Object(kept).to_string()
+        }
         other => other.to_string(),
     };
     if text.chars().count() > MAX {

@@ -22,14 +22,15 @@ impl Review<'_> {
         self.api.iter().any(|c| c.impact != Impact::Additive)
     }
 
-    /// The text `migrate plan` prints: the plan, then "Locks and rewrites", then "API changes".
-    /// An empty plan is the plan's one line alone.
+    /// The text `migrate plan` prints: the steps, then "Locks and rewrites", then "API
+    /// changes", then the advice of an unsafe plan. An empty plan is the plan's one line alone.
     pub fn render(&self) -> String {
-        let mut out = self.plan.render();
+        let mut out = self.plan.render_steps();
         if !self.plan.is_empty() {
             out.push_str(&self.plan.render_locks());
             out.push_str(&api_diff::render(&self.api));
         }
+        out.push_str(&self.plan.render_footer());
         out
     }
 

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use fathom_schema::Change;
 
-use super::{LiveData, records};
+use super::{LiveData, MigrationPlan, records};
 
 /// Which database a plan runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,8 @@ impl Locking {
         let table = &self.table;
         let rows = records(self.rows);
         match (self.work, self.rows) {
-            (_, 0) if self.lock == Lock::None => {}
+            // A new table, or a change of validation rules only: no SQL touches existing rows.
+            _ if self.lock == Lock::None => {}
             (_, 0) => {
                 let _ = write!(line, "; `{table}` holds no records: brief");
             }
@@ -292,7 +293,7 @@ fn alternative(
     let held = duration(locking.estimate_ms);
     match change {
         Change::AlterField { from, to, .. } if from.kind != to.kind => Some(format!(
-            "To change the type of `{field}` without holding the lock for {held}: add a new optional field of type {kind}, fill it in batches (PATCH through the API, or `UPDATE` a few thousand ids at a time; `migrate apply --batch-size` batches only encryption conversions), switch clients to it, then drop `{field}` in a later migration.",
+            "To change the type of `{field}` without rewriting `{table}` under the lock (est. {held}): add a new optional field of type {kind}, fill it in batches (PATCH through the API, or `UPDATE` a few thousand ids at a time; `migrate apply --batch-size` batches only encryption conversions), switch clients to it, then drop `{field}` in a later migration.",
             field = to.name,
             kind = to.kind.name(),
         )),
@@ -362,6 +363,38 @@ fn alternative(
 /// Both databases quote identifiers alike.
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl MigrationPlan {
+    /// The "Locks and rewrites" section `migrate plan` prints after the steps: per step the lock
+    /// it takes, whether it rewrites its table, an estimate from the row count, and the safe
+    /// alternative for the risky ones. Empty for an empty plan.
+    pub fn render_locks(&self) -> String {
+        let mut out = String::new();
+        if self.steps.is_empty() {
+            return out;
+        }
+        let _ = writeln!(
+            out,
+            "\nLocks and rewrites (each lock is held until the migration commits, so the estimates add up; an index built CONCURRENTLY runs before, outside it):"
+        );
+        for (n, step) in self.steps.iter().enumerate() {
+            let locking = &step.locking;
+            let flag = if locking.work == Work::Rewrite && locking.rows > 0 {
+                "  [REWRITE]"
+            } else if locking.is_long() {
+                "  [LONG LOCK]"
+            } else {
+                ""
+            };
+            let _ = writeln!(out, "{}. {}{flag}", n + 1, step.description);
+            let _ = writeln!(out, "   lock: {}", locking.summary());
+            if let Some(alternative) = &locking.alternative {
+                let _ = writeln!(out, "   safe alternative: {alternative}");
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
