@@ -1,7 +1,7 @@
 //! The field-level changes of one collection between two documents: what clients read (the
 //! `{Type}Record` properties) and what they may send (`{Type}Create`, `{Type}Update`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value, json};
 
@@ -36,13 +36,18 @@ fn types(property: &Value) -> (BTreeSet<String>, bool) {
 }
 
 /// What identifies a field's type on the wire: Fathom's type name, the JSON types, the format
-/// and a relation's target.
-fn signature(property: &Value) -> Value {
+/// and a relation's target, under its new name when the target was renamed (the ids it holds
+/// are the same records').
+fn signature(property: &Value, renamed: &BTreeMap<String, String>) -> Value {
+    let target = property
+        .get("x-fathom-relation")
+        .and_then(Value::as_str)
+        .map(|t| renamed.get(t).map_or(t, String::as_str));
     json!({
         "x-fathom-type": property.get("x-fathom-type"),
         "type": types(property).0,
         "format": property.get("format"),
-        "x-fathom-relation": property.get("x-fathom-relation"),
+        "x-fathom-relation": target,
     })
 }
 
@@ -137,8 +142,8 @@ fn describe(doc: &CollectionDoc<'_>, field: &str) -> (String, Value) {
 /// Pushes every field-level change of collection `name` from `was` to `is`.
 pub(super) fn compare(
     name: &str,
-    was: &CollectionDoc<'_>,
-    is: &CollectionDoc<'_>,
+    (was, is): (&CollectionDoc<'_>, &CollectionDoc<'_>),
+    renamed: &BTreeMap<String, String>,
     out: &mut Vec<ApiChange>,
 ) {
     let names = |doc: &CollectionDoc<'_>| -> BTreeSet<String> {
@@ -191,7 +196,7 @@ pub(super) fn compare(
         out.push(change);
     }
     for field in before.intersection(&after) {
-        compare_field(name, field, was, is, out);
+        compare_field(name, field, (was, is), renamed, out);
     }
 }
 
@@ -209,8 +214,8 @@ fn write<'d>(doc: &CollectionDoc<'d>, field: &str) -> Option<&'d Value> {
 fn compare_field(
     name: &str,
     field: &str,
-    was: &CollectionDoc<'_>,
-    is: &CollectionDoc<'_>,
+    (was, is): (&CollectionDoc<'_>, &CollectionDoc<'_>),
+    renamed: &BTreeMap<String, String>,
     out: &mut Vec<ApiChange>,
 ) {
     let subject = format!("`{name}.{field}`");
@@ -229,11 +234,12 @@ fn compare_field(
             message,
         ));
     };
-    if signature(&old) != signature(&new) {
+    let none = BTreeMap::new();
+    if signature(&old, renamed) != signature(&new, &none) {
         push(
             ApiChangeKind::TypeChanged,
             path,
-            (signature(&old), signature(&new)),
+            (signature(&old, &none), signature(&new, &none)),
             format!(
                 "`{field}` changes type: clients reading or sending the old type break; add a new field of the new type instead, and drop this one once clients have moved."
             ),

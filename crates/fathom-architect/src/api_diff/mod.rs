@@ -250,11 +250,27 @@ fn belongs(path: &str, names: &BTreeSet<&String>) -> bool {
 /// Every change from `before` to `after`, two OpenAPI documents Fathom rendered, sorted with
 /// [`sort`].
 pub fn diff_documents(before: &Value, after: &Value) -> Vec<ApiChange> {
+    diff_renamed(before, after, &BTreeMap::new())
+}
+
+/// [`diff_documents`], knowing which collections were renamed (old name to new): a renamed
+/// collection is one breaking rename, and its fields are compared old with new.
+pub fn diff_renamed(
+    before: &Value,
+    after: &Value,
+    renamed: &BTreeMap<String, String>,
+) -> Vec<ApiChange> {
     let mut changes = Vec::new();
     let old = collections(before);
     let new = collections(after);
-    let removed: BTreeSet<&String> = old.keys().filter(|n| !new.contains_key(*n)).collect();
-    let added: BTreeSet<&String> = new.keys().filter(|n| !old.contains_key(*n)).collect();
+    // Each collection of `before` and what it is called in `after`.
+    let now_called = |name: &String| renamed.get(name).unwrap_or(name).clone();
+    let removed: BTreeSet<&String> = old
+        .keys()
+        .filter(|n| !new.contains_key(&now_called(n)))
+        .collect();
+    let kept: BTreeSet<String> = old.keys().map(now_called).collect();
+    let added: BTreeSet<&String> = new.keys().filter(|n| !kept.contains(*n)).collect();
     for name in &removed {
         changes.push(ApiChange::new(
             ApiChangeKind::CollectionRemoved,
@@ -277,10 +293,34 @@ pub fn diff_documents(before: &Value, after: &Value) -> Vec<ApiChange> {
             format!("New operations under `/api/v1/{name}`."),
         ));
     }
+    // Operations under a renamed collection moved with it: the rename says so once.
+    let moved_from: BTreeSet<&String> = old
+        .keys()
+        .filter(|n| renamed.contains_key(*n) && new.contains_key(&now_called(n)))
+        .collect();
+    let moved_to: BTreeSet<&String> = new
+        .keys()
+        .filter(|n| renamed.values().any(|v| v == *n) && !old.contains_key(*n))
+        .collect();
+    for from in &moved_from {
+        let to = now_called(from);
+        changes.push(ApiChange::new(
+            ApiChangeKind::CollectionRenamed,
+            Some(&to),
+            format!("`{from}` -> `{to}`"),
+            format!("#/paths/~1api~1v1~1{to}"),
+            (json!(from), json!(to)),
+            format!(
+                "Every operation moves from `/api/v1/{from}` to `/api/v1/{to}`: clients using the old path get 404; rename in a release that keeps both (add the new collection, copy, switch clients, then drop the old) to avoid it."
+            ),
+        ));
+    }
     let old_operations = operations(before);
     let new_operations = operations(after);
     for ((path, method), operation) in &old_operations {
-        if !new_operations.contains_key(&(path.clone(), method.clone())) && !belongs(path, &removed)
+        if !new_operations.contains_key(&(path.clone(), method.clone()))
+            && !belongs(path, &removed)
+            && !belongs(path, &moved_from)
         {
             changes.push(operation_change(
                 ApiChangeKind::OperationRemoved,
@@ -291,7 +331,10 @@ pub fn diff_documents(before: &Value, after: &Value) -> Vec<ApiChange> {
         }
     }
     for ((path, method), operation) in &new_operations {
-        if !old_operations.contains_key(&(path.clone(), method.clone())) && !belongs(path, &added) {
+        if !old_operations.contains_key(&(path.clone(), method.clone()))
+            && !belongs(path, &added)
+            && !belongs(path, &moved_to)
+        {
             changes.push(operation_change(
                 ApiChangeKind::OperationAdded,
                 path,
@@ -301,8 +344,9 @@ pub fn diff_documents(before: &Value, after: &Value) -> Vec<ApiChange> {
         }
     }
     for (name, was) in &old {
-        if let Some(is) = new.get(name) {
-            fields::compare(name, was, is, &mut changes);
+        let name = now_called(name);
+        if let Some(is) = new.get(&name) {
+            fields::compare(&name, (was, is), renamed, &mut changes);
         }
     }
     sort(&mut changes);
@@ -338,7 +382,14 @@ pub fn api_changes(
     applied: &fathom_schema::Schema,
     desired: &fathom_schema::Schema,
 ) -> Vec<ApiChange> {
-    let mut changes = diff_documents(before, after);
+    let renamed: BTreeMap<String, String> = fathom_schema::diff(applied, desired)
+        .into_iter()
+        .filter_map(|c| match c {
+            fathom_schema::Change::RenameCollection { from, to } => Some((from, to)),
+            _ => None,
+        })
+        .collect();
+    let mut changes = diff_renamed(before, after, &renamed);
     changes.extend(rules::rule_changes(applied, desired));
     rules::name_renames(&mut changes, applied, desired);
     changes

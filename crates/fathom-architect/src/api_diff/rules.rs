@@ -99,40 +99,33 @@ fn compare_rules(name: &str, before: &Rules, after: &Rules, out: &mut Vec<ApiCha
     }
 }
 
-/// Merges each removal and addition the schema declares a rename (`renamed_from`) into one
-/// breaking rename, in place, and sorts the result.
+/// Merges each removal and addition of a field the schema declares a rename (`renamed_from`)
+/// into one breaking rename, in place, and sorts the result. (Renamed collections are found by
+/// [`super::diff_renamed`].)
 pub fn name_renames(changes: &mut Vec<ApiChange>, applied: &Schema, desired: &Schema) {
     for change in diff(applied, desired) {
-        let (collection, from, to, kind, removed, added) = match &change {
-            SchemaChange::RenameCollection { from, to } => (
-                None,
-                format!("`{from}`"),
-                format!("`{to}`"),
-                ApiChangeKind::CollectionRenamed,
-                ApiChangeKind::CollectionRemoved,
-                ApiChangeKind::CollectionAdded,
-            ),
-            SchemaChange::RenameField {
-                collection,
-                from,
-                to,
-            } => (
-                Some(collection.clone()),
-                format!("`{collection}.{from}`"),
-                format!("`{collection}.{to}`"),
-                ApiChangeKind::FieldRenamed,
-                ApiChangeKind::FieldRemoved,
-                ApiChangeKind::FieldAdded,
-            ),
-            _ => continue,
+        let SchemaChange::RenameField {
+            collection,
+            from,
+            to,
+        } = &change
+        else {
+            continue;
         };
+        let (from, to) = (
+            format!("`{collection}.{from}`"),
+            format!("`{collection}.{to}`"),
+        );
         let old = changes
             .iter()
-            .position(|c| c.kind == removed && c.subject == from);
+            .position(|c| c.kind == ApiChangeKind::FieldRemoved && c.subject == from);
         let before = old.map(|i| changes.remove(i));
         // A renamed field that is required on create shows up as a required one.
         let new = changes.iter().position(|c| {
-            (c.kind == added || c.kind == ApiChangeKind::FieldRequired) && c.subject == to
+            matches!(
+                c.kind,
+                ApiChangeKind::FieldAdded | ApiChangeKind::FieldRequired
+            ) && c.subject == to
         });
         let after = new.map(|i| changes.remove(i));
         let path = after
@@ -141,16 +134,13 @@ pub fn name_renames(changes: &mut Vec<ApiChange>, applied: &Schema, desired: &Sc
             .map(|c| c.path.clone())
             .unwrap_or_default();
         changes.push(ApiChange::new(
-            kind,
-            collection.as_deref().or_else(|| match &change {
-                SchemaChange::RenameCollection { to, .. } => Some(to.as_str()),
-                _ => None,
-            }),
+            ApiChangeKind::FieldRenamed,
+            Some(collection),
             format!("{from} -> {to}"),
             path,
             (json!(from.trim_matches('`')), json!(to.trim_matches('`'))),
             format!(
-                "{from} is now {to}: clients using the old name break; rename in a release that keeps both (add the new one, copy, switch clients, then drop the old) to avoid it."
+                "{from} is now {to}: clients using the old name break; rename in a release that keeps both (add the new field, copy, switch clients, then drop the old) to avoid it."
             ),
         ));
     }

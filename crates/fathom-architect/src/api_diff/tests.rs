@@ -621,3 +621,58 @@ fn a_declared_collection_rename_is_one_breaking_rename() {
     );
     assert_eq!(changes[0].collection.as_deref(), Some("memos"));
 }
+
+#[test]
+fn a_field_renamed_within_a_renamed_collection_is_compared_old_with_new() {
+    let applied = schema(
+        "[collections.notes]\nfields.body = { type = \"text\" }\nfields.code = { type = \"text\" }\n",
+    );
+    let desired = schema(
+        "[collections.memos]\nrenamed_from = \"notes\"\nfields.summary = { type = \"text\", renamed_from = \"body\" }\nfields.code = { type = \"integer\" }\n",
+    );
+    let before = notes(vec![("body", text(), false), ("code", text(), false)]);
+    let after = document(&[(
+        "memos",
+        vec![
+            ("summary", text(), false),
+            (
+                "code",
+                json!({"type": "integer", "x-fathom-type": "integer"}),
+                false,
+            ),
+        ],
+    )]);
+    let changes = api_changes(&before, &after, &applied, &desired);
+    assert_eq!(
+        kinds(&changes),
+        [
+            (ApiChangeKind::FieldRenamed, Impact::Breaking),
+            (ApiChangeKind::TypeChanged, Impact::Breaking),
+            (ApiChangeKind::CollectionRenamed, Impact::Breaking),
+        ]
+    );
+    assert_eq!(changes[0].subject, "`memos.body` -> `memos.summary`");
+    assert_eq!(
+        changes[0].path,
+        "#/components/schemas/MemosRecord/properties/summary"
+    );
+    assert_eq!(changes[1].subject, "`memos.code`");
+}
+
+#[test]
+fn a_relation_to_a_renamed_collection_is_no_type_change() {
+    let applied = schema(
+        "[collections.notes]\nfields.parent = { type = \"relation\", collection = \"notes\" }\n",
+    );
+    let desired = schema(
+        "[collections.memos]\nrenamed_from = \"notes\"\nfields.parent = { type = \"relation\", collection = \"memos\" }\n",
+    );
+    let relation = |target: &str| json!({"type": "string", "format": "uuid", "x-fathom-relation": target, "x-fathom-type": "relation"});
+    let before = notes(vec![("parent", relation("notes"), false)]);
+    let after = document(&[("memos", vec![("parent", relation("memos"), false)])]);
+    let changes = api_changes(&before, &after, &applied, &desired);
+    assert_eq!(
+        kinds(&changes),
+        [(ApiChangeKind::CollectionRenamed, Impact::Breaking)]
+    );
+}

@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use crate::api_diff::{self, ApiChange, Impact};
 use crate::{Change, Finding, FindingKind, Severity};
 
+/// What an empty plan with API changes says of them.
+const RULES_ONLY: &str = "\nNo migration records these: servers take them from their schema file (on SIGHUP or restart).\n";
+
 /// A plan with the API changes it makes: what `migrate plan` shows.
 pub struct Review<'p> {
     pub plan: &'p MigrationPlan,
@@ -24,11 +27,18 @@ impl Review<'_> {
 
     /// The text `migrate plan` prints: the steps, then "Locks and rewrites", then "API
     /// changes", then the advice of an unsafe plan. An empty plan is the plan's one line alone.
+    ///
+    /// A change of access rules alone is no migration (the database does not hold rules; a
+    /// server takes them from its schema file on SIGHUP or restart), but it changes the API all
+    /// the same: an empty plan still lists such changes, saying how they arrive.
     pub fn render(&self) -> String {
         let mut out = self.plan.render_steps();
         if !self.plan.is_empty() {
             out.push_str(&self.plan.render_locks());
             out.push_str(&api_diff::render(&self.api));
+        } else if !self.api.is_empty() {
+            out.push_str(&api_diff::render(&self.api));
+            out.push_str(RULES_ONLY);
         }
         out.push_str(&self.plan.render_footer());
         out

@@ -256,10 +256,14 @@ pub(crate) fn review(
         .iter()
         .all(|c| matches!(c, Change::CreateCollection(_)))
     {
+        // On PostgreSQL nobody else sees the new table before the migration commits: only its
+        // foreign keys lock an existing table (the one they point at).
         lock = if engine == Engine::Sqlite {
             Lock::DatabaseWrite
+        } else if sql.iter().any(|q| q.contains(" FOREIGN KEY ")) {
+            Lock::ShareRowExclusive
         } else {
-            lock.min(Lock::ShareRowExclusive)
+            Lock::None
         };
     }
     let mut locking = Locking {
