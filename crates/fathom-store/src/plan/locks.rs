@@ -206,13 +206,12 @@ fn classify(engine: Engine, statement: &str) -> (Lock, Work) {
         (Lock::RowExclusive, Work::Scan)
     } else if starts("ALTER TABLE") {
         let not_valid = upper.ends_with(" NOT VALID");
-        if upper.contains(" TYPE ") && upper.contains(" USING ") {
-            (Lock::AccessExclusive, Work::Rewrite)
-        } else if upper.contains(" ADD COLUMN ")
+        // A type change, or a column whose volatile default is computed per row, rewrites.
+        let volatile_default = upper.contains(" ADD COLUMN ")
             && statement
                 .split_once(" DEFAULT ")
-                .is_some_and(|(_, default)| crate::postgres::ddl::is_volatile(default))
-        {
+                .is_some_and(|(_, default)| crate::postgres::ddl::is_volatile(default));
+        if (upper.contains(" TYPE ") && upper.contains(" USING ")) || volatile_default {
             (Lock::AccessExclusive, Work::Rewrite)
         } else if upper.contains(" SET NOT NULL") {
             (Lock::AccessExclusive, Work::Scan)
