@@ -124,16 +124,13 @@ fn pointer(schema: &str, field: &str) -> String {
 /// The property that best describes a field, with its pointer: as read, else as created, else
 /// as updated.
 fn describe(doc: &CollectionDoc<'_>, field: &str) -> (String, Value) {
-    for (schema, suffix) in [
-        (doc.record, "Record"),
-        (doc.create, "Create"),
-        (doc.update, "Update"),
+    for (schema, name) in [
+        (doc.record, &doc.names[0]),
+        (doc.create, &doc.names[1]),
+        (doc.update, &doc.names[2]),
     ] {
         if let Some(p) = property(schema, field) {
-            return (
-                pointer(&format!("{}{suffix}", doc.type_name), field),
-                p.clone(),
-            );
+            return (pointer(name, field), p.clone());
         }
     }
     (String::new(), Value::Null)
@@ -177,7 +174,7 @@ pub(super) fn compare(
                 ApiChangeKind::FieldRequired,
                 Some(name),
                 format!("`{name}.{field}`"),
-                pointer(&format!("{}Create", is.type_name), field),
+                pointer(&is.names[1], field),
                 (Value::Null, property),
                 format!(
                     "New field `{field}` is required on create: existing clients' creates are refused (400); give it a default or make it optional."
@@ -223,7 +220,7 @@ fn compare_field(
     let write = |doc: &CollectionDoc<'_>| write(doc, field).cloned();
     let either = |doc: &CollectionDoc<'_>| read(doc).or_else(|| write(doc)).unwrap_or(Value::Null);
     let (old, new) = (either(was), either(is));
-    let path = pointer(&format!("{}Record", is.type_name), field);
+    let path = describe(is, field).0;
     let mut push = |kind: ApiChangeKind, path: String, sides: (Value, Value), message: String| {
         out.push(ApiChange::new(
             kind,
@@ -270,7 +267,11 @@ fn compare_field(
             );
         }
     }
-    let create_path = pointer(&format!("{}Create", is.type_name), field);
+    let create_path = if is.create.is_some() {
+        pointer(&is.names[1], field)
+    } else {
+        pointer(&is.names[2], field)
+    };
     let was_required = required(was.create, field);
     let is_required = required(is.create, field);
     let update_nullable = |doc: &CollectionDoc<'_>| property(doc.update, field).map(|p| types(p).1);
@@ -286,7 +287,7 @@ fn compare_field(
     } else if update_nullable(was) == Some(true) && update_nullable(is) == Some(false) {
         push(
             ApiChangeKind::FieldRequired,
-            pointer(&format!("{}Update", is.type_name), field),
+            pointer(&is.names[2], field),
             (json!({"nullable": true}), json!({"nullable": false})),
             format!("`{field}` can no longer be cleared: updates sending null are refused (400)."),
         );

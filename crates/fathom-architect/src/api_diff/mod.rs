@@ -193,8 +193,8 @@ fn operations(document: &Value) -> BTreeMap<(String, String), &Value> {
 
 /// A collection as its document shows it.
 pub(crate) struct CollectionDoc<'d> {
-    /// The type name its component schemas are named after (`Notes`).
-    pub(crate) type_name: String,
+    /// The names of its record, create and update component schemas (`NotesRecord`, ...).
+    pub(crate) names: [String; 3],
     pub(crate) record: Option<&'d Map<String, Value>>,
     pub(crate) create: Option<&'d Map<String, Value>>,
     pub(crate) update: Option<&'d Map<String, Value>>,
@@ -229,7 +229,7 @@ pub(crate) fn collections(document: &Value) -> BTreeMap<String, CollectionDoc<'_
         out.insert(
             name.to_owned(),
             CollectionDoc {
-                type_name: type_name.to_owned(),
+                names: ["Record", "Create", "Update"].map(|suffix| format!("{type_name}{suffix}")),
                 record: schema(&format!("{type_name}Record")),
                 create: schema(&format!("{type_name}Create")),
                 update: schema(&format!("{type_name}Update")),
@@ -349,9 +349,54 @@ pub fn diff_renamed(
             fields::compare(&name, (was, is), renamed, &mut changes);
         }
     }
+    let owned: BTreeSet<&String> = old
+        .values()
+        .chain(new.values())
+        .flat_map(|c| c.names.iter())
+        .collect();
+    for (shown, was, is) in other_schemas(before, after, &owned) {
+        fields::compare(shown, (&was, &is), renamed, &mut changes);
+    }
     sort(&mut changes);
     changes
 }
+
+/// The component schemas outside the collections that both documents have and whose
+/// properties the schema file decides (`ProfileChanges`, from `[users]`): each as a
+/// collection of its own, under the name it is shown with, whose one schema is sent as an
+/// update is (every property optional).
+fn other_schemas<'d>(
+    before: &'d Value,
+    after: &'d Value,
+    owned: &BTreeSet<&String>,
+) -> Vec<(&'static str, CollectionDoc<'d>, CollectionDoc<'d>)> {
+    let schemas = |document: &'d Value| {
+        document
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+    };
+    let (Some(old), Some(new)) = (schemas(before), schemas(after)) else {
+        return Vec::new();
+    };
+    let doc = |name: &String, schema: &'d Value| CollectionDoc {
+        names: [name.clone(), name.clone(), name.clone()],
+        record: None,
+        create: None,
+        update: schema.as_object(),
+    };
+    PROFILE_SCHEMAS
+        .iter()
+        .filter_map(|(schema, shown)| {
+            let (name, was) = old.get_key_value(*schema)?;
+            let is = new.get(*schema)?;
+            (!owned.contains(name)).then(|| (*shown, doc(name, was), doc(name, is)))
+        })
+        .collect()
+}
+
+/// Component schemas outside the collections whose properties come from the schema file, and
+/// the name their changes are shown under: the profile fields of accounts (`[users]`).
+const PROFILE_SCHEMAS: &[(&str, &str)] = &[("ProfileChanges", "users")];
 
 fn operation_change(kind: ApiChangeKind, path: &str, method: &str, operation: &Value) -> ApiChange {
     let id = operation.get("operationId").cloned().unwrap_or(Value::Null);

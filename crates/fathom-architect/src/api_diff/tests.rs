@@ -676,3 +676,35 @@ fn a_relation_to_a_renamed_collection_is_no_type_change() {
         [(ApiChangeKind::CollectionRenamed, Impact::Breaking)]
     );
 }
+
+#[test]
+fn profile_fields_of_accounts_are_compared_as_updates() {
+    let profile = |properties: Value| {
+        let mut document = notes(base());
+        document["components"]["schemas"]["ProfileChanges"] =
+            json!({"type": "object", "properties": properties, "additionalProperties": false});
+        document
+    };
+    let before = profile(json!({
+        "nickname": {"type": ["string", "null"], "maxLength": 20, "x-fathom-type": "text"},
+        "team": {"type": ["string", "null"], "enum": ["a", "b", null], "x-fathom-type": "enum"},
+    }));
+    let after = profile(json!({
+        "team": {"type": ["string", "null"], "enum": ["a", null], "x-fathom-type": "enum"},
+    }));
+    let changes = diff_documents(&before, &after);
+    assert_eq!(
+        kinds(&changes),
+        [
+            (ApiChangeKind::FieldRemoved, Impact::Breaking),
+            (ApiChangeKind::EnumValueRemoved, Impact::Breaking)
+        ]
+    );
+    assert_eq!(changes[0].subject, "`users.nickname`");
+    assert_eq!(
+        changes[0].path,
+        "#/components/schemas/ProfileChanges/properties/nickname"
+    );
+    assert_eq!(changes[1].subject, "`users.team`");
+    assert!(diff_documents(&after, &after).is_empty());
+}
