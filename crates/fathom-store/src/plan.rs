@@ -32,6 +32,9 @@ pub struct Duplicates {
     /// The index covers a hidden field, so the values stay out of the plan (it is printed, and
     /// often kept in CI logs); only the counts are shown.
     pub concealed: bool,
+    /// The query that lists every shared value with its record count, against the applied
+    /// tables (the safe alternative of the plan's review quotes it).
+    pub query: String,
 }
 
 /// How many shared values a plan names.
@@ -52,11 +55,14 @@ pub(crate) struct Probe {
     pub(crate) columns: usize,
     /// Whether an indexed field is hidden (see [`Duplicates::concealed`]).
     conceal: bool,
+    /// See [`Duplicates::query`].
+    list: String,
 }
 
 impl Probe {
     /// What the probe found, keyed as [`LiveData::duplicates`] looks it up.
     pub(crate) fn finish(self, mut found: Duplicates) -> ((String, String), Duplicates) {
+        found.query = self.list;
         if self.conceal {
             found.concealed = true;
             for (values, _) in &mut found.examples {
@@ -144,15 +150,22 @@ pub(crate) fn duplicate_probes(
             .iter()
             .map(|c| format!("CAST({c} AS TEXT)"))
             .collect();
+        let grouped = format!(
+            "FROM {} WHERE {} GROUP BY {} HAVING COUNT(*) > 1",
+            quote(&old.name),
+            filters.join(" AND "),
+            quoted.join(", ")
+        );
         probes.push(Probe {
+            list: format!(
+                "SELECT {}, COUNT(*) {grouped} ORDER BY COUNT(*) DESC",
+                quoted.join(", ")
+            ),
             collection: collection.clone(),
             index: index.name.clone(),
             sql: format!(
-                "SELECT {}, COUNT(*), COUNT(*) OVER () FROM {} WHERE {} GROUP BY {} HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, {} LIMIT {DUPLICATE_EXAMPLES}",
+                "SELECT {}, COUNT(*), COUNT(*) OVER () {grouped} ORDER BY COUNT(*) DESC, {} LIMIT {DUPLICATE_EXAMPLES}",
                 texts.join(", "),
-                quote(&old.name),
-                filters.join(" AND "),
-                quoted.join(", "),
                 (1..=quoted.len()).map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
             ),
             columns: quoted.len(),

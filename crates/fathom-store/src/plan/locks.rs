@@ -319,21 +319,13 @@ fn alternative(
             if let Some(found) = live.duplicates(collection, &index.name)
                 && found.groups > 0
             {
-                let columns: Vec<String> = index.fields.iter().map(|f| quote(f)).collect();
-                let columns = columns.join(", ");
-                let not_null: Vec<String> = index
-                    .fields
-                    .iter()
-                    .map(|f| format!("{} IS NOT NULL", quote(f)))
-                    .collect();
                 return Some(format!(
-                    "{} value{} of ({}) {} shared; list them with `SELECT {columns}, COUNT(*) FROM {} WHERE {} GROUP BY {columns} HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC`, make them unique, then migrate.",
+                    "{} value{} of ({}) {} shared; list them with `{}`, make them unique, then migrate.",
                     found.groups,
                     if found.groups == 1 { "" } else { "s" },
                     index.fields.join(", "),
                     if found.groups == 1 { "is" } else { "are" },
-                    quote(table),
-                    not_null.join(" AND "),
+                    found.query,
                 ));
             }
             match (engine, locking.lock) {
@@ -361,11 +353,6 @@ fn alternative(
         ),
         _ => None,
     }
-}
-
-/// Both databases quote identifiers alike.
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 impl MigrationPlan {

@@ -50,6 +50,7 @@ fn plan(engine: Engine, desired: &str, rows: u64, live_duplicates: u64) -> Vec<P
                 groups: live_duplicates,
                 examples: vec![(vec!["A-1".into()], 3)],
                 concealed: false,
+                query: "SELECT \"code\", COUNT(*) FROM \"notes\" WHERE \"code\" IS NOT NULL GROUP BY \"code\" HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC".into(),
             },
         );
     }
