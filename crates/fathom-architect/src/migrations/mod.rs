@@ -129,3 +129,6 @@ fn step_finding(step: &PlannedStep) -> Option<Finding> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests;
