@@ -295,11 +295,16 @@ fn alternative(
     let table = &locking.table;
     let held = duration(locking.estimate_ms);
     match change {
-        Change::AlterField { from, to, .. } if from.kind != to.kind => Some(format!(
+        // A type change that keeps the column (text to email on PostgreSQL) rewrites nothing.
+        Change::AlterField { from, to, .. }
+            if from.kind != to.kind && locking.work == Work::Rewrite =>
+        {
+            Some(format!(
             "To change the type of `{field}` without rewriting `{table}` under the lock (est. {held}): add a new optional field of type {kind}, fill it in batches (PATCH through the API, or `UPDATE` a few thousand ids at a time; `migrate apply --batch-size` batches only encryption conversions), switch clients to it, then drop `{field}` in a later migration.",
             field = to.name,
             kind = to.kind.name(),
-        )),
+        ))
+        }
         Change::AlterField { to, .. } if to.required => Some(format!(
             "To make `{field}` required safely, fill its missing values first (`GET /api/v1/{table}?filter={field} = null` lists them), then migrate; or give it a `default`.",
             field = to.name,

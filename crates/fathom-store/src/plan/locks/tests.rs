@@ -313,3 +313,19 @@ fn durations_read_naturally() {
     assert_eq!(duration(4_001), "5 s");
     assert_eq!(duration(600_000), "10 min");
 }
+
+#[test]
+fn a_type_change_that_keeps_the_column_rewrites_nothing_on_postgres() {
+    let desired = BASE.replace(
+        r#"fields.code  = { type = "text" }"#,
+        r#"fields.code  = { type = "email" }"#,
+    );
+    let steps = plan(Engine::Postgres, &desired, MILLION, 0);
+    let locking = only(&steps);
+    assert_ne!(locking.work, Work::Rewrite, "{locking:?}");
+    assert_eq!(locking.alternative, None);
+    // SQLite rebuilds the table for any type change.
+    let steps = plan(Engine::Sqlite, &desired, MILLION, 0);
+    assert_eq!(only(&steps).work, Work::Rewrite);
+    assert!(only(&steps).alternative.is_some());
+}
