@@ -4,8 +4,10 @@
 //! proposed index before advising it; client advice comes from `fathom-api`, which sees the
 //! requests; migration review from `fathom migrate plan`. Nothing here changes the database.
 
+pub mod api_diff;
 mod finding;
 pub mod indexes;
+pub mod migrations;
 
 pub use finding::{Change, Finding, FindingKind, Severity};
 pub use indexes::{IndexOptions, advise_indexes};

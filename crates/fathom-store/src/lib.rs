@@ -60,7 +60,9 @@ pub use oauth::{
     password_usable,
 };
 pub use passkeys::{Ceremony, CeremonyKind, NewPasskey, PasskeyRemoval, StoredPasskey};
-pub use plan::{AppliedMigration, MigrationPlan, PlannedStep, Risk, RiskLevel};
+pub use plan::{
+    AppliedMigration, Lock, Locking, MigrationPlan, PlannedStep, Risk, RiskLevel, Work,
+};
 pub use postgres::PostgresOptions;
 pub use postgres::scratch::ScratchDatabase;
 pub use record::{Deleted, ListQuery, Record, Scope, UnitOfWork, WriteOp, WriteResult};

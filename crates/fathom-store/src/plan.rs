@@ -8,6 +8,11 @@ use fathom_schema::{Change, Field, Schema};
 
 use crate::error::{StoreError, StoreErrorKind};
 
+mod locks;
+
+pub(crate) use locks::{Engine, review};
+pub use locks::{Lock, Locking, Work};
+
 /// Facts about the live data that a plan is judged against.
 pub(crate) trait LiveData {
     /// Records of a collection, by its applied name.
@@ -27,6 +32,9 @@ pub struct Duplicates {
     /// The index covers a hidden field, so the values stay out of the plan (it is printed, and
     /// often kept in CI logs); only the counts are shown.
     pub concealed: bool,
+    /// The query that lists every shared value with its record count, against the applied
+    /// tables (the safe alternative of the plan's review quotes it).
+    pub query: String,
 }
 
 /// How many shared values a plan names.
@@ -47,11 +55,14 @@ pub(crate) struct Probe {
     pub(crate) columns: usize,
     /// Whether an indexed field is hidden (see [`Duplicates::concealed`]).
     conceal: bool,
+    /// See [`Duplicates::query`].
+    list: String,
 }
 
 impl Probe {
     /// What the probe found, keyed as [`LiveData::duplicates`] looks it up.
     pub(crate) fn finish(self, mut found: Duplicates) -> ((String, String), Duplicates) {
+        found.query = self.list;
         if self.conceal {
             found.concealed = true;
             for (values, _) in &mut found.examples {
@@ -139,15 +150,22 @@ pub(crate) fn duplicate_probes(
             .iter()
             .map(|c| format!("CAST({c} AS TEXT)"))
             .collect();
+        let grouped = format!(
+            "FROM {} WHERE {} GROUP BY {} HAVING COUNT(*) > 1",
+            quote(&old.name),
+            filters.join(" AND "),
+            quoted.join(", ")
+        );
         probes.push(Probe {
+            list: format!(
+                "SELECT {}, COUNT(*) {grouped} ORDER BY COUNT(*) DESC",
+                quoted.join(", ")
+            ),
             collection: collection.clone(),
             index: index.name.clone(),
             sql: format!(
-                "SELECT {}, COUNT(*), COUNT(*) OVER () FROM {} WHERE {} GROUP BY {} HAVING COUNT(*) > 1 ORDER BY COUNT(*) DESC, {} LIMIT {DUPLICATE_EXAMPLES}",
+                "SELECT {}, COUNT(*), COUNT(*) OVER () {grouped} ORDER BY COUNT(*) DESC, {} LIMIT {DUPLICATE_EXAMPLES}",
                 texts.join(", "),
-                quote(&old.name),
-                filters.join(" AND "),
-                quoted.join(", "),
                 (1..=quoted.len()).map(|n| n.to_string()).collect::<Vec<_>>().join(", ")
             ),
             columns: quoted.len(),
@@ -278,6 +296,8 @@ pub struct PlannedStep {
     /// Empty when the change is to validation rules only.
     pub sql: Vec<String>,
     pub risks: Vec<Risk>,
+    /// The lock it takes, whether it rewrites its table, and the safe alternative when risky.
+    pub locking: Locking,
 }
 
 impl PlannedStep {
@@ -312,6 +332,14 @@ impl MigrationPlan {
 
     /// The plan as `migrate plan` prints it: steps, exact SQL, and flagged risks.
     pub fn render(&self) -> String {
+        let mut out = self.render_steps();
+        out.push_str(&self.render_footer());
+        out
+    }
+
+    /// The steps with their exact SQL and risks, without the closing advice of an unsafe plan
+    /// (so that other sections can come between them).
+    pub fn render_steps(&self) -> String {
         let mut out = String::new();
         if self.steps.is_empty() {
             let _ = writeln!(
@@ -346,6 +374,12 @@ impl MigrationPlan {
                 let _ = writeln!(out, "   {statement};");
             }
         }
+        out
+    }
+
+    /// The closing advice of an unsafe plan; empty otherwise.
+    pub fn render_footer(&self) -> String {
+        let mut out = String::new();
         if self.is_unsafe() {
             let _ = writeln!(
                 out,

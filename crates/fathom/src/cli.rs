@@ -337,6 +337,13 @@ pub enum MigrateCommand {
         /// Exit with status 2 when any step is unsafe (for CI).
         #[arg(long)]
         check: bool,
+        /// Exit with status 3 when the migration changes the API in a way existing clients
+        /// break on, or one to review (a rule changed), for CI.
+        #[arg(long)]
+        deny_breaking: bool,
+        /// Print the plan, its locks and rewrites, and its API changes as one JSON document.
+        #[arg(long)]
+        json: bool,
     },
     /// Apply the plan in one transaction, then convert the values of fields whose encryption
     /// changed, in batches (resumable: run it again).
@@ -445,7 +452,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             commands::advise::run(&common, &args).await
         }
         Command::Migrate { command } => match command {
-            MigrateCommand::Plan { common, check } => commands::migrate::plan(&common, check).await,
+            MigrateCommand::Plan {
+                common,
+                check,
+                deny_breaking,
+                json,
+            } => {
+                let options = commands::migrate::PlanOptions {
+                    check,
+                    deny_breaking,
+                    json,
+                };
+                commands::migrate::plan(&common, options).await
+            }
             MigrateCommand::Apply {
                 common,
                 allow_destructive,

@@ -11,16 +11,33 @@ use fathom_schema::{Change, Collection, Field, FieldType, Index, Schema};
 
 use super::ddl::{self, ident};
 use crate::error::StoreError;
-use crate::plan::{LiveData, PlannedStep, Risk, applied_field, applied_name, records, risks_of};
+use crate::plan::{
+    Engine, LiveData, PlannedStep, Risk, applied_field, applied_name, records, review, risks_of,
+};
 
 /// Whether a planned statement runs outside the migration's transaction.
 pub(crate) fn runs_concurrently(statement: &str) -> bool {
     statement.contains(" INDEX CONCURRENTLY ")
 }
 
-fn step(change: &Change, sql: Vec<String>, risks: Vec<Risk>) -> PlannedStep {
+/// A step for one change to a table holding `rows` records.
+fn step(
+    change: &Change,
+    sql: Vec<String>,
+    risks: Vec<Risk>,
+    rows: u64,
+    live: &dyn LiveData,
+) -> PlannedStep {
     PlannedStep {
         description: change.describe(),
+        locking: review(
+            Engine::Postgres,
+            change.collection(),
+            &[change],
+            &sql,
+            rows,
+            live,
+        ),
         sql,
         risks,
     }
@@ -39,10 +56,10 @@ pub(crate) fn plan_steps(
     for change in changes {
         if let Some(sql) = rename(applied, changes, change) {
             let rows = live.row_count(applied_name(changes, change.collection()))?;
-            steps.push(step(change, sql, risks_of(change, rows, live)));
+            steps.push(step(change, sql, risks_of(change, rows, live), rows, live));
         }
     }
-    steps.extend(create_steps(applied, changes));
+    steps.extend(create_steps(applied, changes, live));
     let mut by_collection: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
     for change in changes {
         by_collection
@@ -69,6 +86,8 @@ pub(crate) fn plan_steps(
                     "deletes the collection, its API endpoints and its {}",
                     records(rows)
                 ))],
+                rows,
+                live,
             ));
         }
     }
@@ -145,21 +164,21 @@ fn rename(applied: &Schema, changes: &[Change], change: &Change) -> Option<Vec<S
 
 /// One step per new collection. Foreign keys are added once their target exists: with the
 /// collection when the target is older, with the target's step when it is created later.
-fn create_steps(applied: &Schema, changes: &[Change]) -> Vec<PlannedStep> {
-    let created: Vec<&Collection> = changes
+fn create_steps(applied: &Schema, changes: &[Change], live: &dyn LiveData) -> Vec<PlannedStep> {
+    let created: Vec<(&Change, &Collection)> = changes
         .iter()
-        .filter_map(|c| match c {
-            Change::CreateCollection(c) => Some(c.as_ref()),
+        .filter_map(|change| match change {
+            Change::CreateCollection(c) => Some((change, c.as_ref())),
             _ => None,
         })
         .collect();
     let mut steps = Vec::new();
-    for (position, collection) in created.iter().enumerate() {
+    for (position, &(change, collection)) in created.iter().enumerate() {
         let exists = |target: &str| {
             // Accounts (`users`) always exist: the identity tables come before any migration.
             target == fathom_schema::ACCOUNTS
                 || applied.collection(target).is_some()
-                || created[..=position].iter().any(|c| c.name == target)
+                || created[..=position].iter().any(|(_, c)| c.name == target)
         };
         let mut sql = ddl::create_collection(collection);
         for field in &collection.fields {
@@ -171,7 +190,7 @@ fn create_steps(applied: &Schema, changes: &[Change]) -> Vec<PlannedStep> {
                 sql.extend(ddl::add_foreign_key(&collection.name, field));
             }
         }
-        for earlier in &created[..position] {
+        for (_, earlier) in &created[..position] {
             for field in &earlier.fields {
                 if matches!(&field.kind, FieldType::Relation { collection: target, .. } if *target == collection.name)
                 {
@@ -181,6 +200,7 @@ fn create_steps(applied: &Schema, changes: &[Change]) -> Vec<PlannedStep> {
         }
         steps.push(PlannedStep {
             description: format!("create collection `{}`", collection.name),
+            locking: review(Engine::Postgres, &collection.name, &[change], &sql, 0, live),
             sql,
             risks: vec![],
         });
@@ -215,7 +235,13 @@ fn alter_steps(
             ),
             _ => continue,
         };
-        steps.push(step(change, vec![sql], risks_of(change, rows, live)));
+        steps.push(step(
+            change,
+            vec![sql],
+            risks_of(change, rows, live),
+            rows,
+            live,
+        ));
     }
     for change in group {
         let mut risks = risks_of(change, rows, live);
@@ -275,7 +301,7 @@ fn alter_steps(
             }
             _ => continue,
         };
-        steps.push(step(change, sql, risks));
+        steps.push(step(change, sql, risks, rows, live));
     }
     let concurrently = rows > 0 && group.iter().all(|c| is_index_change(c));
     for change in group {
@@ -296,6 +322,8 @@ fn alter_steps(
                 change,
                 vec![ddl::create_index(new, index, concurrently)],
                 risks,
+                rows,
+                live,
             ));
         }
     }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use fathom_schema::{Change, Collection, Field, FieldType, Index, OnDelete, Schema, Value};
 
 use crate::error::StoreError;
-use crate::plan::{LiveData, PlannedStep, Risk, applied_name, records, risks_of};
+use crate::plan::{Engine, LiveData, PlannedStep, Risk, applied_name, records, review, risks_of};
 
 /// SQLite's expression for "now" in the canonical timestamp form.
 const NOW: &str = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
@@ -249,9 +249,18 @@ pub(crate) fn plan_steps(
         match rename(change) {
             Some(sql) => {
                 let rows = live.row_count(applied_name(changes, change.collection()))?;
+                let sql = vec![sql];
                 steps.push(PlannedStep {
                     description: change.describe(),
-                    sql: vec![sql],
+                    locking: review(
+                        Engine::Sqlite,
+                        change.collection(),
+                        &[change],
+                        &sql,
+                        rows,
+                        live,
+                    ),
+                    sql,
                     risks: risks_of(change, rows, live),
                 });
             }
@@ -264,9 +273,11 @@ pub(crate) fn plan_steps(
     // Creations first so that relations in later steps can point at them.
     for change in changes {
         if let Change::CreateCollection(c) = change {
+            let sql = create_collection(c);
             steps.push(PlannedStep {
                 description: change.describe(),
-                sql: create_collection(c),
+                locking: review(Engine::Sqlite, &c.name, &[change], &sql, 0, live),
+                sql,
                 risks: vec![],
             });
         }
@@ -289,9 +300,11 @@ pub(crate) fn plan_steps(
                 .map(|c| c.describe())
                 .collect::<Vec<_>>()
                 .join("; ");
+            let sql = rebuild(old, new);
             steps.push(PlannedStep {
                 description,
-                sql: rebuild(old, new),
+                locking: review(Engine::Sqlite, name, group, &sql, rows, live),
+                sql,
                 risks,
             });
             continue;
@@ -315,6 +328,7 @@ pub(crate) fn plan_steps(
             };
             steps.push(PlannedStep {
                 description: change.describe(),
+                locking: review(Engine::Sqlite, name, &[change], &sql, rows, live),
                 sql,
                 risks: risks_of(change, rows, live),
             });
@@ -323,9 +337,11 @@ pub(crate) fn plan_steps(
     for change in changes {
         if let Change::DropCollection(c) = change {
             let rows = live.row_count(&c.name)?;
+            let sql = vec![format!("DROP TABLE {}", ident(&c.name))];
             steps.push(PlannedStep {
                 description: change.describe(),
-                sql: vec![format!("DROP TABLE {}", ident(&c.name))],
+                locking: review(Engine::Sqlite, &c.name, &[change], &sql, rows, live),
+                sql,
                 risks: vec![Risk::unsafe_(format!(
                     "deletes the collection, its API endpoints and its {}",
                     records(rows)

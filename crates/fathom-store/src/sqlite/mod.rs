@@ -7,7 +7,7 @@ pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub mod backup;
 pub(crate) mod cursors;
-mod ddl;
+pub(crate) mod ddl;
 mod events;
 mod get_sql;
 mod idempotency;

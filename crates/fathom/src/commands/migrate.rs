@@ -2,9 +2,11 @@
 
 use std::process::ExitCode;
 
+use fathom_architect::migrations::Review;
 use fathom_store::StoreErrorKind;
 
 use super::convert::{self, Limits};
+use super::migrate_review::api_changes;
 use crate::app::open_store;
 use crate::cli::CommonArgs;
 
@@ -13,9 +15,24 @@ const DATABASE_FILE: &str = "fathom.db";
 /// The exit status of a refused or failed check: unsafe steps, nothing changed.
 const UNSAFE: u8 = 2;
 
-/// Prints the plan; with `check`, an unsafe plan exits with status 2 (as `apply` refusing it
-/// does), so CI can stop a change that would need `--allow-destructive`.
-pub async fn plan(args: &CommonArgs, check: bool) -> anyhow::Result<ExitCode> {
+/// The exit status of `plan --deny-breaking` when the migration breaks API clients.
+const BREAKING: u8 = 3;
+
+/// The flags of `migrate plan`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Exit with [`UNSAFE`] when a step is unsafe.
+    pub check: bool,
+    /// Exit with [`BREAKING`] when an API change breaks clients or needs review.
+    pub deny_breaking: bool,
+    /// Print JSON instead of text.
+    pub json: bool,
+}
+
+/// Prints the plan with its locks and rewrites and its API changes; with `check`, an unsafe
+/// plan exits with status 2 (as `apply` refusing it does), so CI can stop a change that would
+/// need `--allow-destructive`; with `deny_breaking`, one that breaks API clients exits with 3.
+pub async fn plan(args: &CommonArgs, options: PlanOptions) -> anyhow::Result<ExitCode> {
     let config = args.load_config(None)?;
     let schema = super::load_schema(&config.schema.path)?;
     let store = open_store(&config, DATABASE_FILE).await?;
@@ -23,12 +40,26 @@ pub async fn plan(args: &CommonArgs, check: bool) -> anyhow::Result<ExitCode> {
         .plan(&schema)
         .await
         .map_err(|e| anyhow::anyhow!("planning failed: {}", e.detail))?;
-    print!("{}", plan.render());
-    if check && plan.is_unsafe() {
+    let review = Review {
+        api: api_changes(&store, &config, &schema).await?,
+        plan: &plan,
+    };
+    if options.json {
+        println!("{}", serde_json::to_string_pretty(&review.to_json())?);
+    } else {
+        print!("{}", review.render());
+    }
+    if options.check && plan.is_unsafe() {
         eprintln!(
             "\nerror: the plan has unsafe steps (--check); review them and apply with `fathom migrate apply --allow-destructive`."
         );
         return Ok(ExitCode::from(UNSAFE));
+    }
+    if options.deny_breaking && review.has_breaking() {
+        eprintln!(
+            "\nerror: the migration changes the API in ways existing clients break on (--deny-breaking); see \"API changes\"."
+        );
+        return Ok(ExitCode::from(BREAKING));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -46,12 +77,22 @@ pub async fn apply(
     // A schema that encrypts needs the key file before its migration commits: a server would
     // not start on it without one.
     crate::encryption::require_ring(&store, &schema)?;
+    // The API changes are judged against the schema applied before this run, and shown with
+    // the plan as `migrate plan` shows them.
+    let api = api_changes(&store, &config, &schema).await?;
+    let shown = |plan| {
+        Review {
+            plan,
+            api: api.clone(),
+        }
+        .render()
+    };
     match store.migrate(&schema, allow_destructive).await {
         Ok(plan) if plan.is_empty() => {
-            print!("{}", plan.render());
+            print!("{}", shown(&plan));
         }
         Ok(plan) => {
-            print!("{}", plan.render());
+            print!("{}", shown(&plan));
             println!(
                 "\nApplied: the database is now at version {}.",
                 plan.from_version + 1
@@ -60,7 +101,7 @@ pub async fn apply(
         Err(e) => {
             return match e.kind {
                 StoreErrorKind::UnsafeMigration(plan) => {
-                    print!("{}", plan.render());
+                    print!("{}", shown(&plan));
                     eprintln!(
                         "\nerror: refusing to apply unsafe steps; nothing was changed. Re-run with --allow-destructive once you have reviewed them."
                     );

@@ -9,6 +9,7 @@ pub mod data_keys;
 pub mod init;
 pub mod keys;
 pub mod migrate;
+mod migrate_review;
 pub mod openapi;
 pub mod purge;
 pub mod schema;

@@ -14,6 +14,7 @@ macro_rules! assert_snapshot {
 }
 // After the macro, so that they can use it.
 mod renames;
+mod review;
 mod schema_errors;
 mod unique_values;
 
