@@ -17,6 +17,7 @@ use fathom_architect::Finding;
 
 pub use clients::ClientAdvice;
 pub use recorder::{CallerId, Read, ReadKind};
+pub use route::KINDS;
 pub use settings::ClientAdviceSettings;
 
 use crate::AppState;

@@ -7,6 +7,7 @@
 mod admin;
 mod auth;
 mod auth_schemas;
+mod advice;
 mod brokers;
 mod docs;
 mod document;

@@ -8,6 +8,7 @@
 mod access_matrix;
 mod accounts;
 mod admin;
+mod architect;
 mod audit;
 mod auth;
 mod brokers;
