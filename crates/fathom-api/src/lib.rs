@@ -68,10 +68,9 @@ pub fn router(state: AppState) -> Router {
         .nest(
             "/api/v1/admin",
             // The client address, for the audit entries of administrative changes.
-            admin::router().merge(advice::router()).route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                client_ip::remember,
-            )),
+            admin::router().merge(advice::router()).route_layer(
+                axum::middleware::from_fn_with_state(state.clone(), client_ip::remember),
+            ),
         )
         .nest(
             "/api/v1/realtime",

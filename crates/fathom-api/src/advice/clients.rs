@@ -29,10 +29,24 @@ const MAX_CALLER_HASHES: usize = 8;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Pattern {
     /// `gets` gets by id on `target` within `span_ms` after a list of the collection.
-    NPlusOne { target: u16, gets: usize, span_ms: u64 },
-    LargeOffset { offset: u64, limit: u32 },
-    CountEveryPage { pages: u32, total: u64 },
-    UnboundedScan { pages: u32, rows: u64, reached_end: bool },
+    NPlusOne {
+        target: u16,
+        gets: usize,
+        span_ms: u64,
+    },
+    LargeOffset {
+        offset: u64,
+        limit: u32,
+    },
+    CountEveryPage {
+        pages: u32,
+        total: u64,
+    },
+    UnboundedScan {
+        pages: u32,
+        rows: u64,
+        reached_end: bool,
+    },
 }
 
 impl Pattern {
@@ -157,7 +171,9 @@ fn follow_pages(
     run.reached_end = !read.full();
     let mut found = Vec::new();
     let total = run.total.unwrap_or(0);
-    if !run.count_reported && run.counted >= settings.count_pages && total >= settings.large_collection
+    if !run.count_reported
+        && run.counted >= settings.count_pages
+        && total >= settings.large_collection
     {
         run.count_reported = true;
         found.push((
@@ -356,7 +372,11 @@ impl ClientAdvice {
         });
         let list = format!("/api/v1/{collection}");
         let (severity, title, extra, gain, advice) = match tally.peak {
-            Pattern::NPlusOne { target, gets, span_ms } => {
+            Pattern::NPlusOne {
+                target,
+                gets,
+                span_ms,
+            } => {
                 let target = self.collections.name(target);
                 let relation = relation_to(schema, collection, &target);
                 let suggestion = match &relation {
@@ -396,7 +416,9 @@ impl ClientAdvice {
             }
             Pattern::LargeOffset { offset, limit } => (
                 Severity::Warning,
-                format!("Pages of `{collection}` read at offset {offset}, where a cursor would serve"),
+                format!(
+                    "Pages of `{collection}` read at offset {offset}, where a cursor would serve"
+                ),
                 json!({
                     "offset": offset,
                     "limit": limit,
@@ -413,7 +435,9 @@ impl ClientAdvice {
             ),
             Pattern::CountEveryPage { pages, total } => (
                 Severity::Info,
-                format!("`count=true` on {pages} consecutive pages of `{collection}` ({total} records)"),
+                format!(
+                    "`count=true` on {pages} consecutive pages of `{collection}` ({total} records)"
+                ),
                 json!({
                     "consecutive_pages": pages,
                     "total": total,
@@ -433,7 +457,9 @@ impl ClientAdvice {
                 reached_end,
             } => (
                 Severity::Warning,
-                format!("One caller paged through `{collection}`: {pages} pages, {rows} records, no filter"),
+                format!(
+                    "One caller paged through `{collection}`: {pages} pages, {rows} records, no filter"
+                ),
                 json!({
                     "pages": pages,
                     "records": rows,

@@ -236,8 +236,8 @@ impl Recorder {
     /// recently seen one of its shard. Eviction scans the shard (a few hundred slots at most),
     /// which is cheaper than keeping a recency list in order on every read.
     pub fn with_caller<R>(&self, id: CallerId, f: impl FnOnce(&mut CallerState) -> R) -> R {
-        let shard_index = usize::try_from(self.hasher.hash_one(id) % self.shards.len() as u64)
-            .unwrap_or(0);
+        let shard_index =
+            usize::try_from(self.hasher.hash_one(id) % self.shards.len() as u64).unwrap_or(0);
         let mut shard = self.shards[shard_index]
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
@@ -274,7 +274,12 @@ impl Recorder {
     pub fn callers(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).callers.len())
+            .map(|s| {
+                s.lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .callers
+                    .len()
+            })
             .sum()
     }
 
@@ -367,7 +372,10 @@ mod tests {
                 }
             });
             if n % 1000 == 0 {
-                assert!(recorder.callers() <= 256, "over the bound after {n} callers");
+                assert!(
+                    recorder.callers() <= 256,
+                    "over the bound after {n} callers"
+                );
             }
         }
         assert_eq!(recorder.callers(), 256, "full, and never more");

@@ -5,9 +5,9 @@
 //! framework: the API's shapes come from the schema file at run time, not from Rust types).
 
 mod admin;
+mod advice;
 mod auth;
 mod auth_schemas;
-mod advice;
 mod brokers;
 mod docs;
 mod document;

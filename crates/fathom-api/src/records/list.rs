@@ -119,7 +119,12 @@ pub async fn list(
     if request.count {
         let counted = state
             .store
-            .count_with(&scope, collection.clone(), request.filter.take(), request.deleted)
+            .count_with(
+                &scope,
+                collection.clone(),
+                request.filter.take(),
+                request.deleted,
+            )
             .await?;
         page["total"] = json!(counted);
         total = Some(counted);

@@ -65,9 +65,7 @@ impl Default for ClientAdviceConfig {
 }
 
 fn invalid(key: &str, value: impl std::fmt::Display, hint: &str) -> ConfigError {
-    ConfigError::Invalid(format!(
-        "architect.clients.{key} is {value}; hint: {hint}"
-    ))
+    ConfigError::Invalid(format!("architect.clients.{key} is {value}; hint: {hint}"))
 }
 
 impl ClientAdviceConfig {
@@ -80,7 +78,11 @@ impl ClientAdviceConfig {
             ));
         }
         if !(2..=1024).contains(&self.window) {
-            return Err(invalid("window", self.window, "use 2 to 1024 reads (32 is the default)"));
+            return Err(invalid(
+                "window",
+                self.window,
+                "use 2 to 1024 reads (32 is the default)",
+            ));
         }
         if self.n_plus_one_gets < 1 || self.n_plus_one_gets >= self.window {
             return Err(invalid(
@@ -133,7 +135,10 @@ mod tests {
     fn the_defaults_are_valid_and_bad_bounds_are_named() {
         let config = ClientAdviceConfig::default();
         assert!(config.validate().is_ok());
-        assert_eq!(config.settings(), fathom_api::ClientAdviceSettings::default());
+        assert_eq!(
+            config.settings(),
+            fathom_api::ClientAdviceSettings::default()
+        );
         let error = ClientAdviceConfig {
             n_plus_one_gets: 40,
             ..ClientAdviceConfig::default()
@@ -141,7 +146,9 @@ mod tests {
         .validate()
         .expect_err("more gets than the window holds");
         assert!(
-            error.to_string().contains("architect.clients.n_plus_one_gets is 40"),
+            error
+                .to_string()
+                .contains("architect.clients.n_plus_one_gets is 40"),
             "{error}"
         );
         let error = ClientAdviceConfig {
@@ -158,5 +165,31 @@ mod tests {
         .validate()
         .expect_err("every offset");
         assert!(error.to_string().contains("large_offset is 0"), "{error}");
+    }
+
+    #[test]
+    fn the_environment_reaches_the_servers_settings_and_is_validated() {
+        let env = |key: &str, value: &str| vec![(key.to_owned(), value.to_owned())];
+        let config = super::super::Config::load(
+            None,
+            env("FATHOM_ARCHITECT__CLIENTS__LARGE_OFFSET", "5000"),
+            &super::super::Overrides::default(),
+        )
+        .expect("loads");
+        assert_eq!(config.http_config().client_advice.large_offset, 5000);
+        let error = super::super::Config::load(
+            None,
+            env("FATHOM_ARCHITECT__CLIENTS__WINDOW", "1"),
+            &super::super::Overrides::default(),
+        )
+        .expect_err("a window of one read");
+        // The source is named (the report's annotation, which knows two-level keys only,
+        // places it after `architect.clients`).
+        let message = error.to_string();
+        assert!(message.contains("window is 1"), "{message}");
+        assert!(
+            message.contains("FATHOM_ARCHITECT__CLIENTS__WINDOW"),
+            "{message}"
+        );
     }
 }

@@ -37,7 +37,8 @@ async fn seed(app: &TestApp, n: usize) -> Vec<Value> {
         .map(|i| json!({"op": "create", "collection": "people", "body": {"name": format!("person {i}")}}))
         .collect();
     let created = json_with_status(
-        app.post_json("/api/v1/batch", &json!({ "operations": people })).await,
+        app.post_json("/api/v1/batch", &json!({ "operations": people }))
+            .await,
         200,
     )
     .await;
@@ -53,7 +54,8 @@ async fn seed(app: &TestApp, n: usize) -> Vec<Value> {
         .map(|(i, owner)| json!({"op": "create", "collection": "tasks", "body": {"title": format!("task {i}"), "owner": owner}}))
         .collect();
     let created = json_with_status(
-        app.post_json("/api/v1/batch", &json!({ "operations": tasks })).await,
+        app.post_json("/api/v1/batch", &json!({ "operations": tasks }))
+            .await,
         200,
     )
     .await;
@@ -78,8 +80,8 @@ async fn advice(app: &TestApp, kind: &str) -> Vec<Value> {
         200,
     )
     .await;
-    let schema = &document["paths"]["/api/v1/admin/advice"]["get"]["responses"]["200"]["content"]
-        ["application/json"]["schema"];
+    let schema = &document["paths"]["/api/v1/admin/advice"]["get"]["responses"]["200"]["content"]["application/json"]
+        ["schema"];
     let found = problems(&document, schema, &answer);
     assert!(found.is_empty(), "{answer}: {found:?}");
     let findings = answer["data"].as_array().expect("a list").clone();
@@ -153,8 +155,18 @@ async fn an_n_plus_one_burst_is_found_with_the_expand_that_serves_it() {
     assert_eq!(callers.len(), 1);
     assert_eq!(callers[0].as_str().expect("a hash").len(), 8);
     let window = evidence["window"].as_array().expect("the window");
-    assert!(window[0].as_str().expect("a read").ends_with("GET /api/v1/tasks?limit=20"));
-    assert!(window[1].as_str().expect("a read").ends_with("GET /api/v1/people/{id}"));
+    assert!(
+        window[0]
+            .as_str()
+            .expect("a read")
+            .ends_with("GET /api/v1/tasks?limit=20")
+    );
+    assert!(
+        window[1]
+            .as_str()
+            .expect("a read")
+            .ends_with("GET /api/v1/people/{id}")
+    );
 
     let anonymous = findings
         .iter()
@@ -176,7 +188,10 @@ async fn an_n_plus_one_burst_is_found_with_the_expand_that_serves_it() {
     assert!(!text.contains(&user_id.to_string()), "{text}");
     for task in &tasks {
         assert!(!text.contains(task["id"].as_str().expect("id")), "{text}");
-        assert!(!text.contains(task["owner"].as_str().expect("owner")), "{text}");
+        assert!(
+            !text.contains(task["owner"].as_str().expect("owner")),
+            "{text}"
+        );
     }
     assert!(!text.contains("127.0.0.1"), "{text}");
 }
@@ -196,7 +211,12 @@ async fn a_normal_page_load_and_a_slow_trickle_of_gets_are_not_flagged() {
     }
     read(&app, "/api/v1/people?limit=50", Some(&user)).await;
     let id = tasks[0]["id"].as_str().expect("an id");
-    read(&app, &format!("/api/v1/tasks/{id}?expand=owner"), Some(&user)).await;
+    read(
+        &app,
+        &format!("/api/v1/tasks/{id}?expand=owner"),
+        Some(&user),
+    )
+    .await;
 
     // Many gets, but not within the window after the list.
     read(&app, "/api/v1/tasks?limit=20", None).await;
@@ -225,7 +245,10 @@ async fn a_large_offset_is_flagged_where_a_cursor_would_serve() {
     assert_eq!(finding["collection"], "tasks");
     assert_eq!(finding["evidence"]["occurrences"], 2);
     assert_eq!(finding["evidence"]["offset"], 2000, "the deepest offset");
-    assert_eq!(finding["evidence"]["example"], "GET /api/v1/tasks?offset=2000&limit=10");
+    assert_eq!(
+        finding["evidence"]["example"],
+        "GET /api/v1/tasks?offset=2000&limit=10"
+    );
     assert!(
         finding["change"]["advice"]
             .as_str()
@@ -273,7 +296,10 @@ async fn count_on_every_page_of_a_large_collection_is_flagged_and_once_is_not() 
         assert_eq!(finding["severity"], "info");
         assert_eq!(finding["evidence"]["total"], 60);
         assert_eq!(finding["evidence"]["consecutive_pages"], 3);
-        assert_eq!(finding["evidence"]["occurrences"], 1, "a run is reported once");
+        assert_eq!(
+            finding["evidence"]["occurrences"], 1,
+            "a run is reported once"
+        );
     }
 }
 
@@ -287,7 +313,12 @@ async fn paging_through_a_whole_large_collection_is_flagged_and_a_filtered_pagin
     seed(&app, 60).await;
 
     // Narrowed by a filter: the client reads what it asked for.
-    let pages = page_through(&app, "/api/v1/tasks?limit=10&filter=title ~ \"task%\"", None).await;
+    let pages = page_through(
+        &app,
+        "/api/v1/tasks?limit=10&filter=title ~ \"task%\"",
+        None,
+    )
+    .await;
     assert_eq!(pages, 6);
     assert!(advice(&app, "unbounded_scan").await.is_empty());
 
@@ -296,14 +327,22 @@ async fn paging_through_a_whole_large_collection_is_flagged_and_a_filtered_pagin
     // ...and by offset, as another caller.
     let (_, user) = mint_user(&app.store, &app.auth, "reader@example.com", &["user"]).await;
     for offset in (0..60).step_by(10) {
-        read(&app, &format!("/api/v1/tasks?limit=10&offset={offset}"), Some(&user)).await;
+        read(
+            &app,
+            &format!("/api/v1/tasks?limit=10&offset={offset}"),
+            Some(&user),
+        )
+        .await;
     }
 
     let findings = advice(&app, "unbounded_scan").await;
     assert_eq!(findings.len(), 2, "{findings:#?}");
     for finding in &findings {
         assert_eq!(finding["collection"], "tasks");
-        assert_eq!(finding["evidence"]["pages"], 5, "reported on the fifth page");
+        assert_eq!(
+            finding["evidence"]["pages"], 5,
+            "reported on the fifth page"
+        );
         assert_eq!(finding["evidence"]["records"], 50);
         assert_eq!(finding["evidence"]["occurrences"], 1);
     }
@@ -311,7 +350,10 @@ async fn paging_through_a_whole_large_collection_is_flagged_and_a_filtered_pagin
         .iter()
         .map(|f| f["evidence"]["caller_kind"].as_str().expect("kind"))
         .collect();
-    assert!(kinds.contains(&"anonymous") && kinds.contains(&"user"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"anonymous") && kinds.contains(&"user"),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]
