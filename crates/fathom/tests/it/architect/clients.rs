@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TestApp, assert_problem, json_with_status, mint_user, send_as, spawn_app_with,
+    TestApp, assert_problem, cached, json_with_status, mint_user, send_as, spawn_app_with,
 };
 use crate::openapi::check::problems;
 
@@ -24,7 +24,15 @@ fields.owner = { type = "relation", collection = "people" }
 /// A server on [`SCHEMA`] without rate limits (the tests send bursts), its client-advice
 /// thresholds set by `adjust`.
 async fn app(adjust: impl FnOnce(&mut fathom::config::ClientAdviceConfig)) -> TestApp {
-    spawn_app_with(SCHEMA, |config| {
+    app_on(SCHEMA, adjust).await
+}
+
+/// [`app`] on `schema`.
+async fn app_on(
+    schema: &str,
+    adjust: impl FnOnce(&mut fathom::config::ClientAdviceConfig),
+) -> TestApp {
+    spawn_app_with(schema, |config| {
         config.rate_limits.enabled = false;
         adjust(&mut config.architect.clients);
     })
@@ -405,4 +413,33 @@ async fn only_administrators_read_the_advice_and_a_bad_kind_is_refused() {
         .await;
         assert!(answer["data"].is_array(), "{answer}");
     }
+}
+
+#[tokio::test]
+async fn reads_answered_from_the_result_cache_count_too() {
+    let app = app_on(&cached(SCHEMA), |_| {}).await;
+    seed(&app, 12).await;
+    // The same burst twice: the second time, the list and every get are cache hits.
+    for _ in 0..2 {
+        let page = read(&app, "/api/v1/tasks?limit=20", None).await;
+        for task in page["data"].as_array().expect("tasks") {
+            let owner = task["owner"].as_str().expect("an owner");
+            read(&app, &format!("/api/v1/people/{owner}"), None).await;
+        }
+    }
+    // The same deep page twice.
+    for _ in 0..2 {
+        read(&app, "/api/v1/tasks?offset=1500&limit=5", None).await;
+    }
+    let bursts = advice(&app, "n_plus_one").await;
+    assert_eq!(bursts.len(), 1, "{bursts:#?}");
+    assert_eq!(bursts[0]["evidence"]["occurrences"], 2, "{bursts:#?}");
+    assert_eq!(bursts[0]["evidence"]["suggestion"], "expand=owner");
+    let offsets = advice(&app, "large_offset").await;
+    assert_eq!(offsets.len(), 1, "{offsets:#?}");
+    assert_eq!(offsets[0]["evidence"]["occurrences"], 2, "{offsets:#?}");
+    assert_eq!(
+        offsets[0]["evidence"]["example"],
+        "GET /api/v1/tasks?offset=1500&limit=5"
+    );
 }
