@@ -87,6 +87,44 @@ pub async fn list(
 mod tests {
     use super::*;
 
+    /// Every `FindingKind`: the match fails to compile when a kind is added, so `KINDS` (and
+    /// the OpenAPI enum built from it) cannot silently miss one.
+    fn is_listed(kind: FindingKind) -> bool {
+        let name = match kind {
+            FindingKind::MissingIndex
+            | FindingKind::RedundantIndex
+            | FindingKind::UnusedIndex
+            | FindingKind::UnindexedRelation
+            | FindingKind::NPlusOne
+            | FindingKind::LargeOffset
+            | FindingKind::CountEveryPage
+            | FindingKind::UnboundedScan
+            | FindingKind::MigrationRisk
+            | FindingKind::BreakingApiChange
+            | FindingKind::AdditiveApiChange => serde_json::to_value(kind).expect("serializes"),
+        };
+        KINDS.iter().any(|k| name == *k)
+    }
+
+    #[test]
+    fn kinds_lists_every_finding_kind() {
+        for kind in [
+            FindingKind::MissingIndex,
+            FindingKind::RedundantIndex,
+            FindingKind::UnusedIndex,
+            FindingKind::UnindexedRelation,
+            FindingKind::NPlusOne,
+            FindingKind::LargeOffset,
+            FindingKind::CountEveryPage,
+            FindingKind::UnboundedScan,
+            FindingKind::MigrationRisk,
+            FindingKind::BreakingApiChange,
+            FindingKind::AdditiveApiChange,
+        ] {
+            assert!(is_listed(kind), "{kind:?} is missing from KINDS");
+        }
+    }
+
     #[test]
     fn every_kind_parses_and_nothing_else_does() {
         for name in KINDS {
