@@ -1,8 +1,10 @@
 //! The architect's advice as the HTTP edge sees it (docs/ARCHITECT.md): the client advice this
-//! node gathers from the records reads it serves (`clients`, over the bounded `recorder`), and
-//! `GET /api/v1/admin/advice` (`route`), which shows every finding [`collect`] gathers.
+//! node gathers from the records reads it serves (`clients`, finding `patterns` in the reads the
+//! bounded `recorder` keeps), and `GET /api/v1/admin/advice` (`route`), which shows every
+//! finding [`collect`] gathers.
 
 mod clients;
+mod patterns;
 mod recorder;
 mod route;
 mod settings;
