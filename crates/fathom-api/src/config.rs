@@ -33,6 +33,8 @@ pub struct HttpConfig {
     /// The most bytes of answers the result cache holds (`cache.max_bytes`); `0` caches nothing
     /// whatever the schema says.
     pub cache_max_bytes: u64,
+    /// How client advice records reads and when it flags a pattern (`architect.clients`).
+    pub client_advice: crate::ClientAdviceSettings,
 }
 
 /// How this node exposes its metrics.
@@ -126,6 +128,7 @@ impl Default for HttpConfig {
             metrics: MetricsExposure::Off,
             request_log: RequestLog::All,
             cache_max_bytes: 64 * 1024 * 1024,
+            client_advice: crate::ClientAdviceSettings::default(),
         }
     }
 }

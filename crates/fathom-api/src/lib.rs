@@ -3,6 +3,7 @@
 //! store and the schema speak in domain types.
 
 mod admin;
+mod advice;
 mod auth;
 mod body;
 mod cache;
@@ -34,6 +35,7 @@ use axum::Router;
 use fathom_schema::Schema;
 
 pub use admin::is_role_name;
+pub use advice::{ClientAdvice, ClientAdviceSettings};
 pub use auth::oauth;
 pub use auth::{
     AuthSettings, AuthState, Caller, Keys, MAX_PASSKEYS, Mail, MailSettings, Mailbox,
@@ -66,10 +68,9 @@ pub fn router(state: AppState) -> Router {
         .nest(
             "/api/v1/admin",
             // The client address, for the audit entries of administrative changes.
-            admin::router().route_layer(axum::middleware::from_fn_with_state(
-                state.clone(),
-                client_ip::remember,
-            )),
+            admin::router().merge(advice::router()).route_layer(
+                axum::middleware::from_fn_with_state(state.clone(), client_ip::remember),
+            ),
         )
         .nest(
             "/api/v1/realtime",

@@ -11,6 +11,7 @@ use fathom_schema::Schema;
 use fathom_store::{Store, StoreError};
 
 use crate::HttpConfig;
+use crate::advice::ClientAdvice;
 use crate::auth::AuthState;
 use crate::cache::{CachePlan, ResultCache};
 use crate::metrics::Metrics;
@@ -43,6 +44,9 @@ pub struct Shared {
     pub cache: Arc<ResultCache>,
     /// What this state's schema caches.
     pub cache_plan: Arc<CachePlan>,
+    /// This node's client advice (`crate::advice`), fed by the records reads (shared by every
+    /// served state, like `cache`).
+    pub client_advice: Arc<ClientAdvice>,
     readiness: Readiness,
 }
 
@@ -118,6 +122,7 @@ impl AppState {
                 webhooks.clone(),
             )
         });
+        let client_advice = Arc::new(ClientAdvice::new(config.client_advice.clone()));
         Self(Arc::new(Shared {
             store,
             schema,
@@ -130,6 +135,7 @@ impl AppState {
             webhooks,
             cache,
             cache_plan,
+            client_advice,
             readiness: Readiness::unknown(),
         }))
     }
@@ -151,6 +157,7 @@ impl AppState {
             webhooks: self.webhooks.clone(),
             cache: self.cache.clone(),
             cache_plan: self.cache_plan.clone(),
+            client_advice: self.client_advice.clone(),
             readiness: Readiness::unknown(),
         }))
     }
@@ -174,6 +181,7 @@ impl AppState {
             webhooks: self.webhooks.clone(),
             cache: self.cache.clone(),
             cache_plan,
+            client_advice: self.client_advice.clone(),
             readiness: Readiness::unknown(),
         }))
     }

@@ -170,6 +170,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
         .chain(super::passkeys::paths())
         .chain(admin::paths())
         .chain(brokers::paths())
+        .chain(super::advice::paths())
         .chain(webhooks::paths())
         .chain(events::paths())
         .chain(operations::service_paths())
@@ -192,6 +193,7 @@ pub fn document(schema: &Schema, config: &HttpConfig, policy: &PasswordPolicy) -
     component_schemas.extend(super::passkeys::schemas());
     component_schemas.extend(admin::schemas());
     component_schemas.extend(brokers::schemas());
+    component_schemas.extend(super::advice::schemas());
     component_schemas.extend(webhooks::schemas());
     component_schemas.extend(realtime::schemas());
     component_schemas.extend(events::schemas());

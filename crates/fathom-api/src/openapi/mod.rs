@@ -5,6 +5,7 @@
 //! framework: the API's shapes come from the schema file at run time, not from Rust types).
 
 mod admin;
+mod advice;
 mod auth;
 mod auth_schemas;
 mod brokers;

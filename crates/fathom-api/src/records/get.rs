@@ -15,6 +15,7 @@ use super::expand::column_in;
 use super::params::parse_get;
 use super::{RecordPath, conditional, shape_records};
 use crate::AppState;
+use crate::advice::{self, ClientAddr};
 use crate::cache::{Answer, Lookup, Read};
 use crate::envelope::envelope;
 use crate::error::ApiError;
@@ -23,9 +24,17 @@ pub async fn get(
     State(state): State<AppState>,
     path: RecordPath,
     principal: Principal,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    // Every get by id counts for client advice, answered from the cache or not, found or not:
+    // an N+1 burst is the requests a client makes.
+    state.client_advice.record(
+        advice::caller_of(&principal, addr),
+        &path.collection.name,
+        advice::Read::get,
+    );
     let pending = match state
         .cache
         .begin(

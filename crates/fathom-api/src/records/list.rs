@@ -12,6 +12,7 @@ use super::access::{Principal, confine_hops, reject_hidden, rule};
 use super::params::parse_list;
 use super::{CollectionPath, shape_records};
 use crate::AppState;
+use crate::advice::{self, ClientAddr};
 use crate::cache::{Answer, Lookup, Read};
 use crate::envelope::envelope;
 use crate::error::ApiError;
@@ -20,9 +21,11 @@ pub async fn list(
     State(state): State<AppState>,
     CollectionPath(collection): CollectionPath,
     principal: Principal,
+    ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
+    let caller = advice::caller_of(&principal, addr);
     // A stored answer implies that the same query from the same caller was valid, so only the
     // header is checked before it is served.
     let pending = match state
@@ -37,12 +40,19 @@ pub async fn list(
         .await
     {
         Lookup::Hit(answer) => {
+            state
+                .client_advice
+                .record(caller, &collection.name, |number| {
+                    advice::cached_list(number, query.as_deref(), state.config.default_page_size)
+                });
             let if_none_match = super::conditional::if_none_match(&headers)?;
             return Ok(answer.respond(if_none_match.as_deref()));
         }
         Lookup::Miss(pending) => pending,
     };
     let mut request = parse_list(query.as_deref(), &state, &collection)?;
+    // The caller's own narrowing, before the list rule joins it.
+    let filtered = request.filter.is_some();
     let if_none_match = super::conditional::if_none_match(&headers)?;
     if request.deleted != fathom_store::Deleted::Hidden && !principal.is_admin() {
         return Err(ApiError::new(
@@ -105,14 +115,25 @@ pub async fn list(
     };
     // `offset` is on every page (0 on cursor pages, which take no other), so the shape is fixed.
     let mut page = json!({ "limit": request.limit, "offset": request.offset, "next": next });
+    let mut total = None;
     if request.count {
-        page["total"] = json!(
-            state
-                .store
-                .count_with(&scope, collection.clone(), request.filter, request.deleted)
-                .await?
-        );
+        let counted = state
+            .store
+            .count_with(
+                &scope,
+                collection.clone(),
+                request.filter.take(),
+                request.deleted,
+            )
+            .await?;
+        page["total"] = json!(counted);
+        total = Some(counted);
     }
+    state
+        .client_advice
+        .record(caller, &collection.name, |number| {
+            advice::answered_list(number, &request, filtered, records.len(), total)
+        });
     let data = Value::Array(
         shape_records(&state, &collection, &principal, &records, &request.shape).await?,
     );

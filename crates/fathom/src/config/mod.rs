@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod architect;
 mod audit;
 mod auth;
 mod backup;
@@ -26,6 +27,7 @@ mod report;
 mod totp;
 mod webhooks;
 
+pub use architect::{ArchitectConfig, ClientAdviceConfig};
 pub use audit::AuditConfig;
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
@@ -74,6 +76,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub cache: CacheConfig,
     pub oauth: OAuthConfig,
+    pub architect: ArchitectConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -423,6 +426,7 @@ impl Config {
         self.events.validate()?;
         self.idempotency.validate()?;
         self.cache.validate()?;
+        self.architect.validate()?;
         self.audit.validate()?;
         self.purge.validate()?;
         self.backup.validate()?;
@@ -499,6 +503,7 @@ impl Config {
             metrics: self.metrics.exposure(),
             request_log: fathom_api::RequestLog::parse(&self.log.requests).unwrap_or_default(),
             cache_max_bytes: self.cache.max_bytes,
+            client_advice: self.architect.clients.settings(),
         }
     }
 }

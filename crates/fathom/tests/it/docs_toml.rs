@@ -97,6 +97,7 @@ const CONFIG_SECTIONS: &[&str] = &[
     "backup",
     "cache",
     "oauth",
+    "architect",
 ];
 
 /// The kind of an unmarked snippet, from its top-level keys.

@@ -4,7 +4,7 @@
 //! self-contained, and `fathom openapi` prints what the server serves.
 
 mod accounts;
-mod check;
+pub(crate) mod check;
 mod conformance;
 mod totp_fixture;
 
@@ -235,6 +235,7 @@ const AUTH_OPERATIONS: &[(&str, &str, &str, bool)] = &[
     ("admin", "/api/v1/admin/api-keys", "post", true),
     ("admin", "/api/v1/admin/api-keys/{id}", "delete", true),
     ("admin", "/api/v1/admin/brokers", "get", true),
+    ("admin", "/api/v1/admin/advice", "get", true),
     ("admin", "/api/v1/admin/webhooks", "get", true),
     ("admin", "/api/v1/admin/webhooks", "post", true),
     ("admin", "/api/v1/admin/webhooks/{id}", "get", true),

@@ -246,7 +246,7 @@ impl Accounts {
                 None,
             ),
             ("get", "/auth/me" | "/auth/sessions" | "/admin/users" | "/admin/audit")
-            | ("get", "/admin/api-keys" | "/admin/brokers")
+            | ("get", "/admin/api-keys" | "/admin/brokers" | "/admin/advice")
             | ("delete", "/auth/sessions") => admin(None),
             ("get", "/admin/mailbox") => {
                 with(&self.admin, format!("{path}?to={FRESH_EMAIL}"), None)
