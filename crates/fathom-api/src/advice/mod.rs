@@ -30,14 +30,22 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/advice", axum::routing::get(route::list))
 }
 
-/// Every finding this node can tell about the deployment, for `GET /api/v1/admin/advice`.
-pub async fn collect(state: &AppState) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    // Index advice (missing, redundant and unused indexes, unindexed relations), read from the
-    // recorded query shapes and verified against the database's plans, joins here, before the
-    // client advice: it is about the database, which every client shares.
+/// Every finding this node can tell about the deployment, for `GET /api/v1/admin/advice`:
+/// index advice first (missing indexes, verified against the database's plans, then redundant
+/// and unused indexes and unindexed relations), read from the query shapes every node
+/// recorded; it is about the database, which every client shares. Then this node's client
+/// advice.
+pub async fn collect(state: &AppState) -> Result<Vec<Finding>, crate::error::ApiError> {
+    let reports = state.store.query_shapes().await?;
+    let mut findings = fathom_architect::advise_indexes(
+        &state.store,
+        &state.schema,
+        &reports,
+        &fathom_architect::IndexOptions::default(),
+    )
+    .await?;
     findings.extend(state.client_advice.findings(&state.schema));
-    findings
+    Ok(findings)
 }
 
 /// The client's address, as [`crate::client_ip`] resolves it (trusted proxies honoured): who an

@@ -75,7 +75,7 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let kind = parse(query.as_deref())?;
     let findings: Vec<_> = super::collect(&state)
-        .await
+        .await?
         .into_iter()
         .filter(|finding| kind.is_none_or(|kind| finding.kind == kind))
         .collect();
