@@ -3,6 +3,15 @@
 //! `list` and `count` it runs (`book.rs`); the index advisor (`fathom-architect`) turns the
 //! frequent or slow ones back into runnable queries to read their plans.
 
+mod book;
+mod figures;
+mod histogram;
+pub(crate) mod persist;
+
+pub use book::{DEFAULT_MAX_SHAPES, ShapeBook};
+pub(crate) use book::Probe;
+pub(crate) use figures::{Sample, Scan};
+
 use serde::{Deserialize, Serialize};
 
 /// The kind of read.
