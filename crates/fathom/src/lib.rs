@@ -12,6 +12,7 @@ pub mod encryption;
 mod fan_out;
 mod http_server;
 mod pruner;
+mod shape_flush;
 mod reload;
 pub mod telemetry;
 

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod architect;
 mod audit;
 mod auth;
 mod backup;
@@ -26,6 +27,7 @@ mod report;
 mod totp;
 mod webhooks;
 
+pub use architect::ArchitectConfig;
 pub use audit::AuditConfig;
 pub use auth::AuthConfig;
 pub use backup::BackupConfig;
@@ -74,6 +76,7 @@ pub struct Config {
     pub redis: RedisConfig,
     pub cache: CacheConfig,
     pub oauth: OAuthConfig,
+    pub architect: ArchitectConfig,
 }
 
 /// `[server]`: the HTTP listener and its limits.
@@ -433,6 +436,7 @@ impl Config {
         self.auth.validate()?;
         self.oauth.validate()?;
         self.brokers.validate()?;
+        self.architect.validate()?;
         self.mail.validate()
     }
 
