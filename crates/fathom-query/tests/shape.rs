@@ -74,7 +74,10 @@ fn a_shape_holds_no_value() {
     assert_eq!(shape.text, "title = ? && qty > ? && ref = ? && title ~ ?");
     let rendered = format!("{shape:?}");
     for secret in ["sk_live", "SECRET", "42424242", "0190c8e4", "hunter2"] {
-        assert!(!rendered.contains(secret), "{secret} leaked into {rendered}");
+        assert!(
+            !rendered.contains(secret),
+            "{secret} leaked into {rendered}"
+        );
     }
     assert_eq!(
         shape.conditions,
@@ -94,7 +97,10 @@ fn filters_differing_only_in_values_share_a_shape() {
         (r#"status = "draft""#, r#"status = "archived""#),
         ("qty in [1]", "qty in [1, 2, 3, 4, 5, 6, 7]"),
         ("qty > 5", "3 < qty"),
-        (r#"due >= "2024-01-01T00:00:00Z""#, r#"due >= "2031-12-31T23:59:59Z""#),
+        (
+            r#"due >= "2024-01-01T00:00:00Z""#,
+            r#"due >= "2031-12-31T23:59:59Z""#,
+        ),
         (
             r#"status = "draft" && (qty < 3 || owner.name ~ "a")"#,
             r#"status = "active" && (qty < 99 || owner.name ~ "zz")"#,
@@ -149,7 +155,11 @@ fn structure_operators_and_conjunction() {
     assert_eq!(s.text, "status = ? && (qty < ? || owner.name ~ ?)");
     assert_eq!(
         s.conditions,
-        vec![cond("status", "="), cond("qty", "<"), cond("owner.name", "~")]
+        vec![
+            cond("status", "="),
+            cond("qty", "<"),
+            cond("owner.name", "~")
+        ]
     );
     assert!(!s.conjunctive);
 
@@ -164,7 +174,10 @@ fn structure_operators_and_conjunction() {
     let s = shape("qty in [1, 2, 3] && due = null && qty in [4]");
     assert_eq!(s.text, "qty in ? && due = null && qty in ?");
     // Each condition once.
-    assert_eq!(s.conditions, vec![cond("qty", "in"), cond("due", "is null")]);
+    assert_eq!(
+        s.conditions,
+        vec![cond("qty", "in"), cond("due", "is null")]
+    );
     assert!(s.conjunctive);
 
     let s = shape("!(qty in [1, 2])");

@@ -39,8 +39,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tracing::Instrument;
 
 use fathom_query::Filter;
-use shapes::{Probe, Sample, ShapeBook, ShapeKind, ShapeReport};
 use fathom_schema::{Collection, Schema};
+use shapes::{Probe, Sample, ShapeBook, ShapeKind, ShapeReport};
 use uuid::Uuid;
 
 pub use accounts::{EMAIL_CHANGE, MAX_USERS_BY_IDS};
@@ -379,8 +379,10 @@ impl Store {
                 .instrument(span)
                 .await?;
         if let Some(ticket) = ticket {
-            self.shapes
-                .record(ticket, &Sample::of(started, u64::from(record.is_some()), scan));
+            self.shapes.record(
+                ticket,
+                &Sample::of(started, u64::from(record.is_some()), scan),
+            );
         }
         if let Some(record) = &mut record {
             sealing::open_record(self.key_ring(), &collection, record)?;
@@ -448,8 +450,7 @@ impl Store {
         .await?;
         if let Some(ticket) = ticket {
             let rows = u64::try_from(records.len()).unwrap_or(u64::MAX);
-            self.shapes
-                .record(ticket, &Sample::of(started, rows, scan));
+            self.shapes.record(ticket, &Sample::of(started, rows, scan));
         }
         for record in &mut records {
             sealing::open_record(self.key_ring(), &collection, record)?;
@@ -493,9 +494,10 @@ impl Store {
         });
         let started = std::time::Instant::now();
         let span = self.span("SELECT", &collection.name);
-        let (n, scan) = async { dispatch!(self, count(scope.clone(), collection, filter, deleted)) }
-            .instrument(span)
-            .await?;
+        let (n, scan) =
+            async { dispatch!(self, count(scope.clone(), collection, filter, deleted)) }
+                .instrument(span)
+                .await?;
         if let Some(ticket) = ticket {
             self.shapes.record(ticket, &Sample::of(started, n, scan));
         }

@@ -55,10 +55,9 @@ pub struct Application {
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
 /// failure.
 pub async fn open_store(config: &Config, database_name: &str) -> anyhow::Result<Store> {
-    let store = open_database(config, database_name).await?.with_shape_book(
-        config.architect.record_shapes,
-        config.architect.max_shapes,
-    );
+    let store = open_database(config, database_name)
+        .await?
+        .with_shape_book(config.architect.record_shapes, config.architect.max_shapes);
     Ok(match config.encryption.key_ring()? {
         Some(keys) => store.with_key_ring(keys),
         None => store,

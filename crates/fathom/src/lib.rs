@@ -12,8 +12,8 @@ pub mod encryption;
 mod fan_out;
 mod http_server;
 mod pruner;
-mod shape_flush;
 mod reload;
+mod shape_flush;
 pub mod telemetry;
 
 pub use app::Application;

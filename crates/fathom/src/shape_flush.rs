@@ -26,6 +26,8 @@ pub async fn once(store: &Store) {
     match store.flush_shapes().await {
         Ok(0) => {}
         Ok(shapes) => tracing::debug!(shapes, "flushed query shapes"),
-        Err(e) => tracing::warn!(error = %e.detail, "flushing the query shapes failed; keeping them for the next flush"),
+        Err(e) => {
+            tracing::warn!(error = %e.detail, "flushing the query shapes failed; keeping them for the next flush")
+        }
     }
 }

@@ -402,7 +402,8 @@ impl PgStore {
     ) -> Result<(Option<Record>, crate::shapes::Scan), StoreError> {
         let result = records::get(self, &scope, &collection, id).await;
         // PostgreSQL has no per-statement scan counters; the advisor asks its planner.
-        self.after(result).map(|r| (r, crate::shapes::Scan::default()))
+        self.after(result)
+            .map(|r| (r, crate::shapes::Scan::default()))
     }
 
     pub(crate) async fn list(
@@ -413,7 +414,8 @@ impl PgStore {
         deleted: crate::record::Deleted,
     ) -> Result<(Vec<Record>, crate::shapes::Scan), StoreError> {
         let result = records::list(self, &scope, &collection, &query, deleted).await;
-        self.after(result).map(|r| (r, crate::shapes::Scan::default()))
+        self.after(result)
+            .map(|r| (r, crate::shapes::Scan::default()))
     }
 
     pub(crate) async fn explain(
@@ -433,7 +435,8 @@ impl PgStore {
         deleted: crate::record::Deleted,
     ) -> Result<(u64, crate::shapes::Scan), StoreError> {
         let result = records::count(self, &scope, &collection, filter.as_ref(), deleted).await;
-        self.after(result).map(|n| (n, crate::shapes::Scan::default()))
+        self.after(result)
+            .map(|n| (n, crate::shapes::Scan::default()))
     }
 
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {

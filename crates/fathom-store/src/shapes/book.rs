@@ -5,14 +5,17 @@
 //! into one of 16 shards, each a small map behind its own mutex held for a few counter updates;
 //! only a shape seen for the first time is built in full ([`Probe::shape`]).
 //!
-//! Memory is bounded: the book holds at most `max_shapes` shapes, split evenly over the shards.
-//! A new shape arriving at a full shard evicts the shard's least-used shape: the one called
-//! least often on this node since it entered the book, the least recently seen among equals.
-//! Its figures not yet flushed are lost (counted in `evicted`).
+//! Memory is bounded: the book holds at most `max_shapes` shapes. A new shape arriving at a full
+//! book evicts the least-used shape of the shard it lands in (or, when that shard is empty, of
+//! the first shard holding one): the shape called least often on this node since it entered the
+//! book, the least recently called among equals. Ranking within one shard (a sixteenth of the
+//! book) rather than the whole keeps a new shape's cost to one short scan under one lock; the
+//! shapes a workload leans on are called far more often than the one-off shapes a flood brings,
+//! so they stay. An evicted shape's figures not yet flushed are lost (counted in `evicted`).
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use fathom_query::{Filter, SortKey};
@@ -46,7 +49,8 @@ impl Probe<'_> {
     }
 
     fn page_size(&self) -> Option<u32> {
-        self.limit.map(|l| l.max(1).checked_next_power_of_two().unwrap_or(u32::MAX))
+        self.limit
+            .map(|l| l.max(1).checked_next_power_of_two().unwrap_or(u32::MAX))
     }
 
     /// A hash equal for two probes exactly when their shapes are (up to collisions, which a
@@ -141,12 +145,28 @@ struct Entry {
     /// Calls on this node since the shape entered the book (never reset by a flush): what
     /// eviction ranks by.
     uses: u64,
+    /// When it was last called (kept across flushes, unlike the pending figures').
+    last_used_ms: i64,
     pending: Figures,
+}
+
+impl Entry {
+    fn new(shape: QueryShape, sample: &Sample, now: i64) -> Self {
+        let key: Arc<str> = persisted_key(&shape).into();
+        let mut pending = Figures::default();
+        pending.record(sample, now);
+        Self {
+            shape: Arc::new(shape),
+            key,
+            uses: 1,
+            last_used_ms: now,
+            pending,
+        }
+    }
 }
 
 struct Shard {
     entries: HashMap<u64, Entry>,
-    capacity: usize,
 }
 
 /// A read's shape, taken before it ran (see [`ShapeBook::ticket`]).
@@ -169,6 +189,8 @@ pub struct ShapeBook {
     enabled: bool,
     max_shapes: usize,
     shards: Box<[Mutex<Shard>]>,
+    /// Shapes held (places taken), at most `max_shapes`.
+    held: AtomicUsize,
     evicted: AtomicU64,
 }
 
@@ -182,20 +204,18 @@ impl ShapeBook {
     /// A book holding at most `max_shapes` shapes (at least one); `enabled: false` records
     /// nothing.
     pub fn new(enabled: bool, max_shapes: usize) -> Self {
-        let max = max_shapes.max(1);
-        let count = SHARDS.min(max);
-        let shards = (0..count)
-            .map(|n| {
+        let shards = (0..SHARDS)
+            .map(|_| {
                 Mutex::new(Shard {
                     entries: HashMap::new(),
-                    capacity: max / count + usize::from(n < max % count),
                 })
             })
             .collect();
         Self {
             enabled,
-            max_shapes: max,
+            max_shapes: max_shapes.max(1),
             shards,
+            held: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
         }
     }
@@ -213,7 +233,9 @@ impl ShapeBook {
     fn shard(&self, hash: u64) -> MutexGuard<'_, Shard> {
         // The high bits pick the shard; the map rehashes the whole key anyway.
         let n = usize::try_from(hash >> 32).unwrap_or(0) % self.shards.len();
-        self.shards[n].lock().unwrap_or_else(PoisonError::into_inner)
+        self.shards[n]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Before a read: the key of its shape and, when the book does not hold the shape yet, the
@@ -234,47 +256,80 @@ impl ShapeBook {
     /// After the read: counts it under its ticket's shape.
     pub(crate) fn record(&self, ticket: Ticket, sample: &Sample) {
         let now = crate::idempotency::now_ms();
-        let mut shard = self.shard(ticket.hash);
-        if let Some(entry) = shard.entries.get_mut(&ticket.hash) {
-            entry.uses += 1;
-            entry.pending.record(sample, now);
-            return;
+        let hash = ticket.hash;
+        {
+            let mut shard = self.shard(hash);
+            if let Some(entry) = shard.entries.get_mut(&hash) {
+                entry.uses += 1;
+                entry.last_used_ms = now;
+                entry.pending.record(sample, now);
+                return;
+            }
+            // Held when the ticket was taken but evicted since: this call goes uncounted.
+            let Some(shape) = ticket.shape else {
+                return;
+            };
+            if self.reserve() || self.evict_from(&mut shard) {
+                shard.entries.insert(hash, Entry::new(*shape, sample, now));
+                return;
+            }
+            // The book is full and this shard empty: room is made in another shard, with this
+            // one's lock released (a thread never holds two shard locks, so none can deadlock).
+            drop(shard);
+            if !self.evict_elsewhere() {
+                return;
+            }
+            let mut shard = self.shard(hash);
+            if let Some(entry) = shard.entries.get_mut(&hash) {
+                // Another read of the same shape got in first: the freed room is not needed.
+                entry.uses += 1;
+                entry.last_used_ms = now;
+                entry.pending.record(sample, now);
+                self.held.fetch_sub(1, Ordering::Relaxed);
+                return;
+            }
+            shard.entries.insert(hash, Entry::new(*shape, sample, now));
         }
-        // Held when the ticket was taken but evicted since: this call goes uncounted.
-        let Some(shape) = ticket.shape else {
-            return;
-        };
-        if shard.entries.len() >= shard.capacity {
-            let victim = shard
-                .entries
-                .iter()
-                .min_by_key(|(_, e)| (e.uses, e.pending.last_seen_ms))
-                .map(|(h, _)| *h);
-            if let Some(victim) = victim {
+    }
+
+    /// Takes one place in the book if it is not full.
+    fn reserve(&self) -> bool {
+        self.held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                (held < self.max_shapes).then_some(held + 1)
+            })
+            .is_ok()
+    }
+
+    /// Evicts the shard's least-used shape (the least recently seen among equals); its place
+    /// passes to the caller's new shape. False when the shard is empty.
+    fn evict_from(&self, shard: &mut Shard) -> bool {
+        let victim = shard
+            .entries
+            .iter()
+            .min_by_key(|(_, e)| (e.uses, e.last_used_ms))
+            .map(|(h, _)| *h);
+        match victim {
+            Some(victim) => {
                 shard.entries.remove(&victim);
                 self.evicted.fetch_add(1, Ordering::Relaxed);
+                true
             }
+            None => false,
         }
-        let key: Arc<str> = persisted_key(&shape).into();
-        let mut pending = Figures::default();
-        pending.record(sample, now);
-        shard.entries.insert(
-            ticket.hash,
-            Entry {
-                shape: Arc::from(shape),
-                key,
-                uses: 1,
-                pending,
-            },
-        );
+    }
+
+    /// Evicts from the first other shard that holds a shape.
+    fn evict_elsewhere(&self) -> bool {
+        self.shards.iter().any(|shard| {
+            let mut shard = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            self.evict_from(&mut shard)
+        })
     }
 
     /// How many shapes the book holds.
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).entries.len())
-            .sum()
+        self.held.load(Ordering::Relaxed)
     }
 
     /// Whether the book holds no shape.

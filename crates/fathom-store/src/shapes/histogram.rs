@@ -104,15 +104,37 @@ mod tests {
     #[test]
     fn buckets_grow_monotonically_and_hold_their_values() {
         let mut last = 0;
-        for micros in [0, 1, 2, 3, 4, 5, 7, 8, 100, 1_000, 65_535, 1 << 25, u64::MAX] {
+        for micros in [
+            0,
+            1,
+            2,
+            3,
+            4,
+            5,
+            7,
+            8,
+            100,
+            1_000,
+            65_535,
+            1 << 25,
+            u64::MAX,
+        ] {
             let b = bucket(micros);
             assert!(b >= last, "{micros}");
             assert!(b < BUCKETS);
             last = b;
             if micros < 1 << 26 {
-                assert!(upper(b) >= micros, "{micros} above its bucket's bound {}", upper(b));
+                assert!(
+                    upper(b) >= micros,
+                    "{micros} above its bucket's bound {}",
+                    upper(b)
+                );
                 // About 25 % wide at most.
-                assert!(upper(b) <= micros + micros / 4 + 1, "{micros}: {}", upper(b));
+                assert!(
+                    upper(b) <= micros + micros / 4 + 1,
+                    "{micros}: {}",
+                    upper(b)
+                );
             }
         }
     }

@@ -8,8 +8,8 @@ mod figures;
 mod histogram;
 pub(crate) mod persist;
 
-pub use book::{DEFAULT_MAX_SHAPES, ShapeBook};
 pub(crate) use book::Probe;
+pub use book::{DEFAULT_MAX_SHAPES, ShapeBook};
 pub(crate) use figures::{Sample, Scan};
 
 use serde::{Deserialize, Serialize};

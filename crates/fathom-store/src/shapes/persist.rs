@@ -188,7 +188,9 @@ pub(crate) fn sqlite_flush(
     drained: &[Drained],
     max_shapes: usize,
 ) -> Result<usize, StoreError> {
-    let mut select = conn.prepare_cached(SQLITE_SELECT_ONE).map_err(from_sqlite)?;
+    let mut select = conn
+        .prepare_cached(SQLITE_SELECT_ONE)
+        .map_err(from_sqlite)?;
     let mut upsert = conn.prepare_cached(SQLITE_UPSERT).map_err(from_sqlite)?;
     for d in drained {
         let existing = select
@@ -268,7 +270,10 @@ pub(crate) async fn postgres_flush(
 ) -> Result<usize, StoreError> {
     let tx = client.transaction().await.map_err(from_postgres)?;
     let claim = tx.prepare_cached(PG_CLAIM).await.map_err(from_postgres)?;
-    let select = tx.prepare_cached(PG_SELECT_ONE).await.map_err(from_postgres)?;
+    let select = tx
+        .prepare_cached(PG_SELECT_ONE)
+        .await
+        .map_err(from_postgres)?;
     let update = tx.prepare_cached(PG_UPDATE).await.map_err(from_postgres)?;
     for d in drained {
         let key = d.key.to_string();
@@ -276,7 +281,10 @@ pub(crate) async fn postgres_flush(
         tx.execute(&claim, &[&key, &d.shape.collection, &shape])
             .await
             .map_err(from_postgres)?;
-        let row = tx.query_one(&select, &[&key]).await.map_err(from_postgres)?;
+        let row = tx
+            .query_one(&select, &[&key])
+            .await
+            .map_err(from_postgres)?;
         let existing = decode(pg_row(&row)?).map(|p| p.figures);
         let v = values(d, &merged(existing, d));
         let [calls, total, max, p50, p95, p99, rows, last] = v.numbers;

@@ -5,16 +5,16 @@ use std::sync::Arc;
 
 use fathom_query::{Dialect, Filter};
 use fathom_schema::{Collection, FieldType, OnDelete, Schema, Value};
-use rusqlite::{Connection, StatementStatus};
 use rusqlite::types::ValueRef;
+use rusqlite::{Connection, StatementStatus};
 use sea_query::SqliteQueryBuilder;
 use uuid::Uuid;
 
 use crate::cascade;
 use crate::error::{StoreError, from_sqlite};
 use crate::events::Draft;
-use crate::shapes::Scan;
 use crate::record::{Deleted, ListQuery, Record, Scope, WriteOp, WriteResult};
+use crate::shapes::Scan;
 use crate::statements::{self, Removal};
 
 use super::get_sql;
