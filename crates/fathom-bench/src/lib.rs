@@ -23,6 +23,7 @@ pub mod process;
 pub mod report;
 pub mod results;
 pub mod seed;
+pub mod shapes_cost;
 pub mod subscriber;
 pub mod suite;
 pub mod targets;

@@ -91,8 +91,9 @@ struct SuiteArgs {
     /// Reader connections of the baseline (Fathom's default is 4).
     #[arg(long, default_value_t = 4)]
     baseline_readers: usize,
-    /// Run only these workloads (comma-separated ids such as W2,W3; also outbox, encryption and
-    /// cache, the result cache's W3 with count=true cached against uncached); all by default.
+    /// Run only these workloads (comma-separated ids such as W2,W3; also outbox, encryption,
+    /// cache, the result cache's W3 with count=true cached against uncached, and shapes, W2 and
+    /// W3 with query-shape recording on against off); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run only W5 (realtime): the same as `--only W5`.

@@ -41,6 +41,10 @@ pub struct Results {
     /// are cached against one whose are not (absent unless the suite ran `cache`).
     #[serde(default)]
     pub cache_cost: Option<CacheCost>,
+    /// W2 and W3 on a server recording query shapes against one with recording off (absent
+    /// unless the suite ran `shapes`).
+    #[serde(default)]
+    pub shapes_cost: Option<ShapesCost>,
 }
 
 /// W5: subscribers on one collection and one writer.
@@ -178,6 +182,13 @@ pub struct OpsCost {
 /// `cache = "30s"` on `items`, `baseline` the same schema without it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CacheCost {
+    pub rows: Vec<WorkloadResult>,
+}
+
+/// Query-shape recording: rows measured against two servers of this build, `fathom` recording
+/// shapes, `baseline` with `architect.record_shapes = false`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShapesCost {
     pub rows: Vec<WorkloadResult>,
 }
 

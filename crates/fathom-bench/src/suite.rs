@@ -363,6 +363,11 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     } else {
         None
     };
+    let shapes_cost = if options.runs("shapes") {
+        Some(crate::shapes_cost::run(&pair).await?)
+    } else {
+        None
+    };
     let cache_cost = if options.runs("cache") {
         let cache = crate::cache_cost::CacheCostOptions {
             pair,
@@ -398,5 +403,6 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         encryption_cost,
         ops_cost,
         cache_cost,
+        shapes_cost,
     })
 }

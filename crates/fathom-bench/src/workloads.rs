@@ -248,20 +248,39 @@ impl Bench {
     /// configuration of Fathom: the result cache's comparison), each with its own
     /// administrator's token.
     pub async fn w3_count_fathoms(&self, load: Load, baseline_token: Arc<str>) -> WorkloadResult {
+        self.w3_fathoms(
+            "filtered, sorted page of 20 with count=true",
+            &[("count", "true")],
+            load,
+            baseline_token,
+        )
+        .await
+    }
+
+    /// W3 as it is against two Fathom servers, `fathom` and `baseline` (another configuration
+    /// of Fathom: shape recording's comparison), each with its own administrator's token.
+    pub async fn w3_page_fathoms(&self, load: Load, baseline_token: Arc<str>) -> WorkloadResult {
+        self.w3_fathoms("filtered, sorted page of 20", &[], load, baseline_token)
+            .await
+    }
+
+    /// The W3 page with `extra` query parameters against two Fathom servers.
+    async fn w3_fathoms(
+        &self,
+        name: &'static str,
+        extra: &[(&str, &str)],
+        load: Load,
+        baseline_token: Arc<str>,
+    ) -> WorkloadResult {
         let page = |side: &Side, token: Arc<str>| {
-            let urls = Arc::new(fathom_page_urls_with(&side.base, &[("count", "true")]));
+            let urls = Arc::new(fathom_page_urls_with(&side.base, extra));
             let client = side.client.clone();
             op(move |n| expect_status(client.get(pick(&urls, n)).bearer_auth(&*token), 200))
         };
         let fathom = page(&self.fathom, self.admin_token.clone());
         let baseline = page(&self.baseline, baseline_token);
-        self.compare(
-            ("W3", "filtered, sorted page of 20 with count=true"),
-            load,
-            fathom,
-            Some(baseline),
-        )
-        .await
+        self.compare(("W3", name), load, fathom, Some(baseline))
+            .await
     }
 
     /// W4: the W3 page as ordinary users, each seeing only the rows they own (the collection's

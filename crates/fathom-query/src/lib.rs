@@ -23,6 +23,7 @@ mod lexer;
 mod mixed;
 mod parser;
 mod reach;
+pub mod shape;
 pub mod sort;
 pub mod sql;
 
@@ -30,6 +31,7 @@ pub use check::{AuthContext, Env, FieldPath, Filter, Hop, ValueKind, check};
 pub use error::QueryError;
 pub use parser::parse;
 pub use reach::Reach;
+pub use shape::{ConditionShape, FilterShape};
 pub use sort::{SortKey, apply_sort, apply_sort_in, default_sort, parse_sort, sort_spec};
 pub use sql::{Dialect, add_joins, alias_of, column, column_in};
 

@@ -40,6 +40,7 @@ use tracing::Instrument;
 
 use fathom_query::Filter;
 use fathom_schema::{Collection, Schema};
+use shapes::{Probe, Sample, ShapeBook, ShapeKind, ShapeReport};
 use uuid::Uuid;
 
 pub use accounts::{EMAIL_CHANGE, MAX_USERS_BY_IDS};
@@ -86,6 +87,8 @@ pub struct Store {
     /// The field-encryption keys (see `sealing.rs` for where they are used); `None` when the
     /// deployment has none, which only collections without encrypted fields tolerate.
     keys: Option<Arc<KeyRing>>,
+    /// The query shapes this node recorded (see `shapes/book.rs`).
+    shapes: Arc<ShapeBook>,
 }
 
 enum Backend {
@@ -115,6 +118,7 @@ impl Store {
             backend: Arc::new(Backend::Sqlite(store)),
             statements: Arc::default(),
             keys: None,
+            shapes: Arc::default(),
         })
     }
 
@@ -126,6 +130,7 @@ impl Store {
             backend: Arc::new(Backend::Postgres(store)),
             statements: Arc::default(),
             keys: None,
+            shapes: Arc::default(),
         })
     }
 
@@ -362,10 +367,29 @@ impl Store {
         id: Uuid,
     ) -> Result<Option<Record>, StoreError> {
         self.count_statement();
+        let ticket = self.shapes.ticket(&Probe {
+            collection: &collection,
+            kind: ShapeKind::Get,
+            scope,
+            filter: None,
+            sort: &[],
+            expand: &[],
+            limit: None,
+            offset: false,
+            cursor: false,
+        });
+        let started = std::time::Instant::now();
         let span = self.span("SELECT", &collection.name);
-        let mut record = async { dispatch!(self, get(scope.clone(), Arc::clone(&collection), id)) }
-            .instrument(span)
-            .await?;
+        let (mut record, scan) =
+            async { dispatch!(self, get(scope.clone(), Arc::clone(&collection), id)) }
+                .instrument(span)
+                .await?;
+        if let Some(ticket) = ticket {
+            self.shapes.record(
+                ticket,
+                &Sample::of(started, u64::from(record.is_some()), scan),
+            );
+        }
         if let Some(record) = &mut record {
             sealing::open_record(self.key_ring(), &collection, record)?;
         }
@@ -389,13 +413,40 @@ impl Store {
         &self,
         scope: &Scope,
         collection: Arc<Collection>,
+        query: ListQuery,
+        deleted: Deleted,
+    ) -> Result<Vec<Record>, StoreError> {
+        self.list_expanding(scope, collection, query, deleted, &[])
+            .await
+    }
+
+    /// [`Store::list_with`] for an answer that expands the relation paths `expand` (the API's
+    /// `expand`), which the store does not see otherwise: they are part of the read's recorded
+    /// shape.
+    pub async fn list_expanding(
+        &self,
+        scope: &Scope,
+        collection: Arc<Collection>,
         mut query: ListQuery,
         deleted: Deleted,
+        expand: &[String],
     ) -> Result<Vec<Record>, StoreError> {
         self.count_statement();
         sealing::blind_list(self.key_ring(), &mut query)?;
+        let ticket = self.shapes.ticket(&Probe {
+            collection: &collection,
+            kind: ShapeKind::List,
+            scope,
+            filter: query.filter.as_ref(),
+            sort: &query.sort,
+            expand,
+            limit: Some(query.limit),
+            offset: query.offset > 0,
+            cursor: query.after.is_some(),
+        });
+        let started = std::time::Instant::now();
         let span = self.span("SELECT", &collection.name);
-        let mut records = async {
+        let (mut records, scan) = async {
             dispatch!(
                 self,
                 list(scope.clone(), Arc::clone(&collection), query, deleted)
@@ -403,6 +454,10 @@ impl Store {
         }
         .instrument(span)
         .await?;
+        if let Some(ticket) = ticket {
+            let rows = u64::try_from(records.len()).unwrap_or(u64::MAX);
+            self.shapes.record(ticket, &Sample::of(started, rows, scan));
+        }
         for record in &mut records {
             sealing::open_record(self.key_ring(), &collection, record)?;
         }
@@ -432,10 +487,27 @@ impl Store {
         if let Some(filter) = &mut filter {
             sealing::blind_filter(self.key_ring(), filter)?;
         }
+        let ticket = self.shapes.ticket(&Probe {
+            collection: &collection,
+            kind: ShapeKind::Count,
+            scope,
+            filter: filter.as_ref(),
+            sort: &[],
+            expand: &[],
+            limit: None,
+            offset: false,
+            cursor: false,
+        });
+        let started = std::time::Instant::now();
         let span = self.span("SELECT", &collection.name);
-        async { dispatch!(self, count(scope.clone(), collection, filter, deleted)) }
-            .instrument(span)
-            .await
+        let (n, scan) =
+            async { dispatch!(self, count(scope.clone(), collection, filter, deleted)) }
+                .instrument(span)
+                .await?;
+        if let Some(ticket) = ticket {
+            self.shapes.record(ticket, &Sample::of(started, n, scan));
+        }
+        Ok(n)
     }
 
     /// The database's plan for a list query, one line per step (for tests and the architect).
@@ -558,6 +630,59 @@ impl Store {
                 }
             }
         }
+    }
+
+    /// The same store recording query shapes as `enabled` says, in a book of at most
+    /// `max_shapes` (`[architect]` in the server's configuration). Set it before cloning the
+    /// handle out: clones made earlier keep the book they had.
+    #[must_use]
+    pub fn with_shape_book(mut self, enabled: bool, max_shapes: usize) -> Self {
+        self.shapes = Arc::new(ShapeBook::new(enabled, max_shapes));
+        self
+    }
+
+    /// This node's shape book (for `/metrics`: shapes held, evictions).
+    pub fn shape_book(&self) -> &ShapeBook {
+        &self.shapes
+    }
+
+    /// Writes the figures recorded since the last flush into `_fathom_query_shapes`, merged
+    /// with what every node persisted (see `shapes/persist.rs`); returns how many shapes it
+    /// wrote. Figures that fail to persist stay in the book for the next flush.
+    pub async fn flush_shapes(&self) -> Result<usize, StoreError> {
+        let drained = self.shapes.drain();
+        if drained.is_empty() {
+            return Ok(0);
+        }
+        let mut sorted = drained.clone();
+        // Key order: two nodes flushing at once lock rows in the same order.
+        sorted.sort_by(|a, b| a.key.cmp(&b.key));
+        let bound = self.shapes.max_shapes();
+        let result = match &*self.backend {
+            Backend::Sqlite(s) => {
+                s.pool
+                    .write(move |conn| shapes::persist::sqlite_flush(conn, &sorted, bound))
+                    .await
+            }
+            Backend::Postgres(p) => {
+                let mut client = p.client().await?;
+                shapes::persist::postgres_flush(&mut client, &sorted, bound).await
+            }
+        };
+        if result.is_err() {
+            self.shapes.restore(drained);
+        }
+        result
+    }
+
+    /// Every query shape: this node's figures not yet flushed added to those every node
+    /// persisted, the busiest first.
+    pub async fn query_shapes(&self) -> Result<Vec<ShapeReport>, StoreError> {
+        let persisted = match &*self.backend {
+            Backend::Sqlite(s) => s.pool.read(shapes::persist::sqlite_read).await?,
+            Backend::Postgres(p) => shapes::persist::postgres_read(&p.client().await?).await?,
+        };
+        Ok(shapes::persist::reports(persisted, self.shapes.snapshot()))
     }
 
     fn count_statement(&self) {

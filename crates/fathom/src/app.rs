@@ -42,6 +42,8 @@ pub struct Application {
     lease_ttl: Duration,
     /// The scheduled purge of soft-deleted records (`[purge]`).
     purge: crate::config::PurgeConfig,
+    /// How often the query shapes are flushed to the database (`architect.flush_interval_secs`).
+    shape_flush: Duration,
     /// Scheduled backups (`[backup]`, SQLite): the database file, where to, how often, how many.
     backups: Option<(std::path::PathBuf, std::path::PathBuf, Duration, usize)>,
     /// The serving lock of the SQLite database (`fathom restore` refuses while it is held).
@@ -53,7 +55,9 @@ pub struct Application {
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
 /// failure.
 pub async fn open_store(config: &Config, database_name: &str) -> anyhow::Result<Store> {
-    let store = open_database(config, database_name).await?;
+    let store = open_database(config, database_name)
+        .await?
+        .with_shape_book(config.architect.record_shapes, config.architect.max_shapes);
     Ok(match config.encryption.key_ring()? {
         Some(keys) => store.with_key_ring(keys),
         None => store,
@@ -199,6 +203,7 @@ impl Application {
             sinks: Some(sinks),
             lease_ttl: config.brokers.lease_ttl(),
             purge: config.purge.clone(),
+            shape_flush: Duration::from_secs(config.architect.flush_interval_secs),
             backups,
             _serving: serving,
             metrics_listener,
@@ -295,6 +300,10 @@ impl Application {
             self.state.store.clone(),
             self.state.config.idempotency_ttl,
         )));
+        let flushing_shapes = AbortOnDrop(tokio::spawn(crate::shape_flush::every(
+            self.state.store.clone(),
+            self.shape_flush,
+        )));
         let realtime = self.state.realtime.clone();
         let hub = realtime.hub.clone();
         let sinks = self.start_sinks();
@@ -342,6 +351,9 @@ impl Application {
         if let Some(sinks) = sinks {
             sinks.stop(SINKS_STOP_TIMEOUT).await;
         }
+        // The shapes recorded since the last flush, so that `fathom advise` sees them.
+        drop(flushing_shapes);
+        crate::shape_flush::once(&self.state.store).await;
         tracing::info!("stopped");
         Ok(())
     }

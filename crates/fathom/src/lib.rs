@@ -13,6 +13,7 @@ mod fan_out;
 mod http_server;
 mod pruner;
 mod reload;
+mod shape_flush;
 pub mod telemetry;
 
 pub use app::Application;

@@ -64,6 +64,7 @@ pub(super) fn counters(
 impl Collector for Live {
     fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
         self.store_metrics(&mut encoder)?;
+        self.shape_metrics(&mut encoder)?;
         let sign_ins = self.auth.sign_ins.snapshot();
         counters(
             &mut encoder,
@@ -113,6 +114,24 @@ impl Collector for Live {
 }
 
 impl Live {
+    /// The store's shape book (the architect): shapes held, and shapes evicted to make room.
+    fn shape_metrics(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
+        let book = self.store.shape_book();
+        gauge(
+            encoder,
+            "fathom_query_shapes",
+            "Query shapes this node's store holds in memory (at most architect.max_shapes)",
+            to_i64(book.len()),
+        )?;
+        let evicted = ConstCounter::new(book.evicted());
+        evicted.encode(encoder.encode_descriptor(
+            "fathom_query_shapes_evicted",
+            "Query shapes evicted from this node's book to make room for new ones (least-used first)",
+            None,
+            evicted.metric_type(),
+        )?)
+    }
+
     fn store_metrics(&self, encoder: &mut DescriptorEncoder) -> std::fmt::Result {
         match self.store.stats() {
             StoreStats::Sqlite {

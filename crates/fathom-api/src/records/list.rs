@@ -99,9 +99,13 @@ pub async fn list(
         offset: request.offset,
     };
     let scope = principal.scope();
+    // The expanded paths are part of the read's recorded shape (the architect's N+1 and
+    // index advice read them); the store does not see them otherwise.
+    let mut expand = Vec::new();
+    expanded_paths(&request.shape.expand, "", &mut expand);
     let mut records = state
         .store
-        .list_with(&scope, collection.clone(), query, request.deleted)
+        .list_expanding(&scope, collection.clone(), query, request.deleted, &expand)
         .await?;
     let more = records.len() > request.limit as usize;
     records.truncate(request.limit as usize);
@@ -151,4 +155,17 @@ pub async fn list(
         response.headers_mut().insert(header::ETAG, value);
     }
     Ok(response)
+}
+
+/// The dotted paths of an `expand` tree, as the client named them (`author`, `author.org`).
+fn expanded_paths(nodes: &[super::expand::ExpandNode], prefix: &str, out: &mut Vec<String>) {
+    for node in nodes {
+        let path = if prefix.is_empty() {
+            node.name.clone()
+        } else {
+            format!("{prefix}.{}", node.name)
+        };
+        out.push(path.clone());
+        expanded_paths(&node.children, &path, out);
+    }
 }

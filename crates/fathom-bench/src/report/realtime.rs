@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use super::{markdown_table, number, thousands, times};
 use crate::results::{
     CacheCost, Delivery, EncryptionCost, OpsCost, OutboxCost, PhaseCpu, RealtimeResults,
-    WorkloadResult,
+    ShapesCost, WorkloadResult,
 };
 
 /// How W5's delivery latency is measured (a note of every run that has W5).
@@ -266,6 +266,18 @@ pub fn cache_cost_table(cost: &CacheCost) -> String {
         "\n- Both servers of this build, fresh, seeded alike, taking turns round by round; no \
          writes run meanwhile, so after its first round the cached server answers every page \
          from memory (the hit rate of a read-only workload; each write would drop the pages)."
+    );
+    out
+}
+
+/// W2 and W3 with and without query-shape recording.
+pub fn shapes_cost_table(cost: &ShapesCost) -> String {
+    let mut out = two_servers_table(&cost.rows, ["recording off", "recording on", "on / off"]);
+    let _ = writeln!(
+        out,
+        "\n- Both servers of this build, fresh, seeded alike, taking turns round by round; the \
+         one recording shapes has `[architect]` at its defaults, the other \
+         `record_shapes = false`."
     );
     out
 }

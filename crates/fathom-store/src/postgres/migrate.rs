@@ -66,6 +66,9 @@ pub(crate) async fn ensure_system_tables(store: &PgStore) -> Result<(), StoreErr
     tx.batch_execute(super::idempotency::TABLE)
         .await
         .map_err(from_postgres)?;
+    tx.batch_execute(crate::shapes::persist::POSTGRES_TABLE)
+        .await
+        .map_err(from_postgres)?;
     tx.batch_execute(crate::webhooks::POSTGRES_TABLES)
         .await
         .map_err(from_postgres)?;

@@ -400,9 +400,11 @@ impl PgStore {
         scope: Scope,
         collection: Arc<Collection>,
         id: Uuid,
-    ) -> Result<Option<Record>, StoreError> {
+    ) -> Result<(Option<Record>, crate::shapes::Scan), StoreError> {
         let result = records::get(self, &scope, &collection, id).await;
+        // PostgreSQL has no per-statement scan counters; the advisor asks its planner.
         self.after(result)
+            .map(|r| (r, crate::shapes::Scan::default()))
     }
 
     pub(crate) async fn list(
@@ -411,9 +413,10 @@ impl PgStore {
         collection: Arc<Collection>,
         query: ListQuery,
         deleted: crate::record::Deleted,
-    ) -> Result<Vec<Record>, StoreError> {
+    ) -> Result<(Vec<Record>, crate::shapes::Scan), StoreError> {
         let result = records::list(self, &scope, &collection, &query, deleted).await;
         self.after(result)
+            .map(|r| (r, crate::shapes::Scan::default()))
     }
 
     pub(crate) async fn read_plan(
@@ -457,9 +460,10 @@ impl PgStore {
         collection: Arc<Collection>,
         filter: Option<Filter>,
         deleted: crate::record::Deleted,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, crate::shapes::Scan), StoreError> {
         let result = records::count(self, &scope, &collection, filter.as_ref(), deleted).await;
         self.after(result)
+            .map(|n| (n, crate::shapes::Scan::default()))
     }
 
     pub(crate) async fn execute(&self, work: UnitOfWork) -> Result<Vec<WriteResult>, StoreError> {

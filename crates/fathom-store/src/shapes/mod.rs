@@ -3,7 +3,14 @@
 //! `list` and `count` it runs (`book.rs`); the index advisor (`fathom-architect`) turns the
 //! frequent or slow ones back into runnable queries to read their plans.
 
-mod stub;
+mod book;
+mod figures;
+mod histogram;
+pub(crate) mod persist;
+
+pub(crate) use book::Probe;
+pub use book::{DEFAULT_MAX_SHAPES, ShapeBook};
+pub(crate) use figures::{Sample, Scan};
 
 use serde::{Deserialize, Serialize};
 

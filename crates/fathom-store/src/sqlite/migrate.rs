@@ -39,6 +39,8 @@ pub(crate) fn ensure_system_tables(conn: &Connection) -> Result<(), StoreError> 
     conn.execute_batch(include_str!("oauth.sql"))
         .map_err(from_sqlite)?;
     conn.execute_batch(include_str!("passkeys.sql"))
+        .map_err(from_sqlite)?;
+    conn.execute_batch(crate::shapes::persist::SQLITE_TABLE)
         .map_err(from_sqlite)
 }
 

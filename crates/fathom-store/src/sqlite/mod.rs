@@ -216,7 +216,7 @@ impl SqliteStore {
         scope: Scope,
         collection: Arc<Collection>,
         id: Uuid,
-    ) -> Result<Option<Record>, StoreError> {
+    ) -> Result<(Option<Record>, crate::shapes::Scan), StoreError> {
         self.pool
             .read(move |conn| records::get(conn, &scope, &collection, id))
             .await
@@ -228,7 +228,7 @@ impl SqliteStore {
         collection: Arc<Collection>,
         query: ListQuery,
         deleted: crate::record::Deleted,
-    ) -> Result<Vec<Record>, StoreError> {
+    ) -> Result<(Vec<Record>, crate::shapes::Scan), StoreError> {
         self.pool
             .read(move |conn| records::list(conn, &scope, &collection, &query, deleted))
             .await
@@ -283,7 +283,7 @@ impl SqliteStore {
         collection: Arc<Collection>,
         filter: Option<fathom_query::Filter>,
         deleted: crate::record::Deleted,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<(u64, crate::shapes::Scan), StoreError> {
         self.pool
             .read(move |conn| records::count(conn, &scope, &collection, filter.as_ref(), deleted))
             .await

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use fathom_query::{Dialect, Filter};
 use fathom_schema::{Collection, FieldType, OnDelete, Schema, Value};
-use rusqlite::Connection;
 use rusqlite::types::ValueRef;
+use rusqlite::{Connection, StatementStatus};
 use sea_query::SqliteQueryBuilder;
 use uuid::Uuid;
 
@@ -14,6 +14,7 @@ use crate::cascade;
 use crate::error::{StoreError, from_sqlite};
 use crate::events::Draft;
 use crate::record::{Deleted, ListQuery, Record, Scope, WriteOp, WriteResult};
+use crate::shapes::Scan;
 use crate::statements::{self, Removal};
 
 use super::get_sql;
@@ -97,13 +98,35 @@ fn query_records(
     sql: &str,
     values: sea_query::Values,
 ) -> Result<Vec<Record>, StoreError> {
+    Ok(query_scanned(conn, collection, sql, values)?.0)
+}
+
+/// [`query_records`] with the statement's status counters for this run (see [`scan_of`]).
+fn query_scanned(
+    conn: &Connection,
+    collection: &Collection,
+    sql: &str,
+    values: sea_query::Values,
+) -> Result<(Vec<Record>, Scan), StoreError> {
     let mut statement = conn.prepare_cached(sql).map_err(from_sqlite)?;
-    let rows = statement
+    let records = statement
         .query_map(rusqlite::params_from_iter(bind(values)), |row| {
             read_record(collection, row)
         })
-        .map_err(from_sqlite)?;
-    rows.map(|r| r.map_err(from_sqlite)).collect()
+        .map_err(from_sqlite)?
+        .map(|r| r.map_err(from_sqlite))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((records, scan_of(&statement)))
+}
+
+/// The rows a full scan stepped through and the sorts the cached statement ran since it was
+/// last read, resetting both so the next run of the same cached statement starts from zero.
+fn scan_of(statement: &rusqlite::Statement<'_>) -> Scan {
+    let read = |status| u64::try_from(statement.reset_status(status)).unwrap_or(0);
+    Scan {
+        visited: Some(read(StatementStatus::FullscanStep)),
+        sorts: Some(read(StatementStatus::Sort)),
+    }
 }
 
 pub(crate) fn get(
@@ -111,10 +134,11 @@ pub(crate) fn get(
     scope: &Scope,
     collection: &Arc<Collection>,
     id: Uuid,
-) -> Result<Option<Record>, StoreError> {
+) -> Result<(Option<Record>, Scan), StoreError> {
     let sql = get_sql::select_by_id(collection, scope);
     let values = statements::by_id_values(collection, scope, id);
-    Ok(query_records(conn, collection, &sql, values)?.pop())
+    let (mut records, scan) = query_scanned(conn, collection, &sql, values)?;
+    Ok((records.pop(), scan))
 }
 
 pub(crate) fn list(
@@ -123,10 +147,10 @@ pub(crate) fn list(
     collection: &Collection,
     list: &ListQuery,
     deleted: Deleted,
-) -> Result<Vec<Record>, StoreError> {
+) -> Result<(Vec<Record>, Scan), StoreError> {
     let (sql, values) = statements::list_select(DIALECT, collection, scope, list, deleted)
         .build(SqliteQueryBuilder);
-    query_records(conn, collection, &sql, values)
+    query_scanned(conn, collection, &sql, values)
 }
 
 pub(crate) fn explain(
@@ -154,14 +178,14 @@ pub(crate) fn count(
     collection: &Collection,
     filter: Option<&Filter>,
     deleted: Deleted,
-) -> Result<u64, StoreError> {
+) -> Result<(u64, Scan), StoreError> {
     let (sql, values) = statements::count_select(DIALECT, collection, scope, filter, deleted)
         .build(SqliteQueryBuilder);
     let mut statement = conn.prepare_cached(&sql).map_err(from_sqlite)?;
     let n: i64 = statement
         .query_row(rusqlite::params_from_iter(bind(values)), |r| r.get(0))
         .map_err(from_sqlite)?;
-    Ok(u64::try_from(n).unwrap_or(0))
+    Ok((u64::try_from(n).unwrap_or(0), scan_of(&statement)))
 }
 
 fn execute(

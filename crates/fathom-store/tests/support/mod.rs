@@ -28,6 +28,14 @@ impl TestStore {
             Database::Sqlite(_) => None,
         }
     }
+
+    /// The SQLite database file's path, so a test can open a second store on it.
+    pub fn sqlite_path(&self, name: &str) -> Option<std::path::PathBuf> {
+        match &self._database {
+            Database::Sqlite(dir) => Some(dir.path().join(format!("{name}.db"))),
+            Database::Postgres(_) => None,
+        }
+    }
 }
 
 /// Whether this run targets PostgreSQL.
@@ -95,5 +103,19 @@ impl Fixture {
     /// The URL of the scratch PostgreSQL database, so a test can open a second node on it.
     pub fn postgres_url(&self) -> Option<String> {
         self._database.postgres_url()
+    }
+
+    /// A second store (another node) on the same database as this fixture's, named `name`.
+    pub async fn second_node(&self, name: &str) -> fathom_store::Store {
+        match self.postgres_url() {
+            Some(url) => fathom_store::Store::open_postgres(PostgresOptions::new(url))
+                .await
+                .unwrap(),
+            None => Store::open_sqlite(SqliteOptions::new(
+                self._database.sqlite_path(name).unwrap(),
+            ))
+            .await
+            .unwrap(),
+        }
     }
 }

@@ -437,6 +437,7 @@ impl Config {
         self.auth.validate()?;
         self.oauth.validate()?;
         self.brokers.validate()?;
+        self.architect.validate()?;
         self.mail.validate()
     }
 

@@ -10,5 +10,6 @@ mod filters;
 mod ids;
 mod indexes;
 mod pagination;
+mod shapes;
 mod sort;
 pub(crate) mod support;

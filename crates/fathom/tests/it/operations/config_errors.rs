@@ -84,7 +84,7 @@ fn a_bad_value_in_the_environment_names_the_variable() {
         ),
         (
             ("FATHOM_SERVRE__LISTEN", "127.0.0.1:0"),
-            "servre (from the environment variable FATHOM_SERVRE__LISTEN) is not a section Fathom knows; expected one of server, database, schema, log, auth, mail, events, realtime, brokers, idempotency, purge, backup, metrics, otel, encryption, webhooks, audit, rate_limits, redis, cache, oauth; hint: check the spelling (every setting is listed in the Configuration section of the README)",
+            "servre (from the environment variable FATHOM_SERVRE__LISTEN) is not a section Fathom knows; expected one of server, database, schema, log, auth, mail, events, realtime, brokers, idempotency, purge, backup, metrics, otel, encryption, webhooks, audit, rate_limits, redis, cache, oauth, architect; hint: check the spelling (every setting is listed in the Configuration section of the README)",
         ),
         (
             ("FATHOM_LOG__LEVEL", "fathom=[["),

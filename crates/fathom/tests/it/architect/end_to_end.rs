@@ -1,0 +1,66 @@
+//! The architect from end to end: reads made over HTTP are recorded as query shapes, and
+//! `GET /api/v1/admin/advice` advises, verified against the database's plan, the index that
+//! serves them.
+
+use serde_json::Value;
+
+use super::support::{RECORDS, TASKS, TEAMS, as_admin, enable_hypopg, seeded};
+use crate::helpers::json_with_status;
+
+#[tokio::test]
+async fn pages_read_over_http_get_their_index_advised_at_the_admin_endpoint() {
+    let app = seeded(TASKS).await;
+    enable_hypopg(&app).await;
+    as_admin(&app, "ANALYZE tasks;").await;
+    for i in 0..60 {
+        let filter = format!("team = \"team-{}\" && priority > 1", i % TEAMS);
+        let response = app
+            .client
+            .get(app.url("/api/v1/tasks"))
+            .query(&[
+                ("filter", filter.as_str()),
+                ("sort", "-created_at,-id"),
+                ("limit", "20"),
+            ])
+            .send()
+            .await
+            .expect("request sent");
+        json_with_status(response, 200).await;
+    }
+    let advice = json_with_status(
+        app.get("/api/v1/admin/advice?kind=missing_index").await,
+        200,
+    )
+    .await;
+    let findings = advice["data"].as_array().expect("findings");
+    assert_eq!(findings.len(), 1, "{advice:#}");
+    let finding = &findings[0];
+    assert_eq!(finding["collection"], "tasks");
+    assert_eq!(
+        finding["change"]["schema_patch"],
+        "[collections.tasks]\nindexes = [[\"team\", \"created_at\", \"id\"]]\n"
+    );
+    let evidence = &finding["evidence"];
+    assert_eq!(evidence["calls"], 60, "{evidence:#}");
+    assert_eq!(evidence["rows"], RECORDS as u64);
+    assert_eq!(evidence["before"]["full_scan"], true, "{evidence:#}");
+    assert_eq!(evidence["after"]["full_scan"], false, "{evidence:#}");
+    // The shape carries no value the clients sent.
+    let text = advice.to_string();
+    assert!(!text.contains("team-1"), "{text}");
+    // The index declared and migrated, the same pages get no advice.
+    let app = app
+        .restart(&TASKS.replace(
+            "indexes = [[\"status\", \"created_at\", \"id\"]]",
+            "indexes = [[\"status\", \"created_at\", \"id\"], [\"team\", \"created_at\", \"id\"]]",
+        ))
+        .await;
+    as_admin(&app, "ANALYZE tasks;").await;
+    let advice: Value = json_with_status(
+        app.get("/api/v1/admin/advice?kind=missing_index").await,
+        200,
+    )
+    .await;
+    assert_eq!(advice["data"], serde_json::json!([]), "{advice:#}");
+    app.stop().await;
+}
