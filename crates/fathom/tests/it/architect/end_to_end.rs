@@ -14,17 +14,12 @@ async fn pages_read_over_http_get_their_index_advised_at_the_admin_endpoint() {
     as_admin(&app, "ANALYZE tasks;").await;
     for i in 0..60 {
         let filter = format!("team = \"team-{}\" && priority > 1", i % TEAMS);
-        let response = app
-            .client
-            .get(app.url("/api/v1/tasks"))
-            .query(&[
-                ("filter", filter.as_str()),
-                ("sort", "-created_at,-id"),
-                ("limit", "20"),
-            ])
-            .send()
-            .await
-            .expect("request sent");
+        let mut url = reqwest::Url::parse(&app.url("/api/v1/tasks")).expect("url");
+        url.query_pairs_mut()
+            .append_pair("filter", &filter)
+            .append_pair("sort", "-created_at,-id")
+            .append_pair("limit", "20");
+        let response = app.client.get(url).send().await.expect("request sent");
         json_with_status(response, 200).await;
     }
     let advice = json_with_status(
