@@ -104,7 +104,7 @@ if $postgres_ready; then
   echo "==> cargo nextest run (PostgreSQL): the integration suite and the store suites"
   FATHOM_TEST_BACKEND=postgres cargo nextest run --no-fail-fast --features "$FATHOM_CARGO_FEATURES" \
     -p fathom --test it \
-    -p fathom-store --test contract --test identity --test differential --test events --test audit --lib \
+    -p fathom-store --test contract --test identity --test differential --test events --test audit --test cursors --test shapes --lib \
     || postgres_status=$?
 else
   cat >&2 <<'BANNER'
