@@ -51,6 +51,13 @@ async fn pages_read_over_http_get_their_index_advised_at_the_admin_endpoint() {
         ))
         .await;
     as_admin(&app, "ANALYZE tasks;").await;
+    // The stopped server flushed its shapes; the new one reads them back from the database.
+    let shapes = app.store.query_shapes().await.expect("shapes");
+    let page = shapes
+        .iter()
+        .find(|r| r.shape.collection == "tasks" && r.shape.filter == "team = ? && priority > ?")
+        .unwrap_or_else(|| panic!("the page's shape was persisted: {shapes:#?}"));
+    assert_eq!(page.stats.calls, 60);
     let advice: Value = json_with_status(
         app.get("/api/v1/admin/advice?kind=missing_index").await,
         200,
