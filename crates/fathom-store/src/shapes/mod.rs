@@ -5,6 +5,7 @@
 
 mod book;
 mod figures;
+mod handle;
 mod histogram;
 pub(crate) mod persist;
 
