@@ -67,7 +67,16 @@ pub fn parse_expand(
     collection: &Arc<Collection>,
 ) -> Result<Vec<ExpandNode>, ApiError> {
     let mut roots: Vec<ExpandNode> = Vec::new();
-    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+    for item in text.split(',').map(str::trim) {
+        // An empty name (the parameter empty, or two commas) expands nothing: refused, not
+        // ignored, as `fields` refuses it.
+        if item.is_empty() {
+            return Err(invalid(
+                "expand",
+                "`expand` lists an empty name.".into(),
+                "List relation names separated by commas, e.g. `expand=category`; leave the parameter out to expand nothing.".into(),
+            ));
+        }
         let path: Vec<&str> = item.split('.').collect();
         if path.len() > MAX_EXPAND_DEPTH {
             return Err(invalid(

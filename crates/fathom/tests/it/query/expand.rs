@@ -113,6 +113,10 @@ async fn bad_fields_are_refused() {
         let problem = assert_rejected(&app, &format!("/api/v1/products?{query}"), "fields").await;
         assert!(detail(&problem).contains("empty"), "{query}: {problem}");
     }
+    for query in ["expand=", "expand=category,,category", "expand=category,"] {
+        let problem = assert_rejected(&app, &format!("/api/v1/products?{query}"), "expand").await;
+        assert!(detail(&problem).contains("empty"), "{query}: {problem}");
+    }
     let lamp = id_where(&app, "products", "sku", "LAMP-001").await;
     assert_rejected(
         &app,
