@@ -6,13 +6,15 @@
 #   scripts/instructions-per-read.sh [READS] [VARIANT...]
 #
 # VARIANT is one of: off (the bench's settings: metrics and rate limits off), metrics,
+# shapes-off (the same with the architect's query-shape recording off: `off` records them),
 # rate-limits, encrypted (the bench schema with `title` and `team` encrypted, `team`
 # blind-indexed, under an AES-256-GCM-SIV key), encrypted-xchacha (the same under an
 # XChaCha20-Poly1305 key), traces (OpenTelemetry spans of every request exported over OTLP to
 # a local sink; the binary must be built with `--features otel`). Default: all four, 2000 reads each. For each variant it starts the release
 # `fathom` under callgrind on a fresh data directory, creates one record, reads it once to warm
 # up, counts, reads it READS times over one keep-alive connection, counts again, and prints the
-# difference divided by READS. Needs target/release/fathom, valgrind and curl.
+# difference divided by READS. With READ=list each read is W3's page instead (a filtered page of
+# 20 sorted by -created_at) over 20 records. Needs target/release/fathom, valgrind and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +55,7 @@ measure() {
   case $variant in
     off) ;;
     metrics) env+=(FATHOM_METRICS__LISTEN=127.0.0.1:0) ;;
+    shapes-off) env+=(FATHOM_ARCHITECT__RECORD_SHAPES=false) ;;
     rate-limits) env+=(FATHOM_RATE_LIMITS__ENABLED=true FATHOM_RATE_LIMITS__ROLES__ADMIN__READ=1000000000/hour) ;;
     encrypted | encrypted-xchacha)
       sed -i -e 's/\(fields.title *= {.*max_length = 200\) }/\1, encrypted = true }/' \
@@ -101,11 +104,18 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
   id=$(curl -sf "$base/api/v1/items" -H "authorization: Bearer $token" -H 'content-type: application/json' \
     -d '{"title":"a title of about thirty chars","status":"open","team":"platform","priority":3,"owner":"00000000-0000-7000-8000-000000000001"}' \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')
-  local config="$dir/reads.curl"
+  local config="$dir/reads.curl" url="$base/api/v1/items/$id"
+  if [[ ${READ:-get} == list ]]; then
+    for i in $(seq 2 20); do
+      curl -sf "$base/api/v1/items" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+        -d "{\"title\":\"title $i\",\"status\":\"open\",\"team\":\"platform\",\"priority\":$((i % 5 + 1)),\"owner\":\"00000000-0000-7000-8000-000000000001\"}" >/dev/null
+    done
+    url="$base/api/v1/items?filter=status+%3D+%22open%22+%26%26+priority+%3E%3D+3&sort=-created_at&limit=20"
+  fi
   for i in $(seq 1 "$reads"); do
-    printf 'url = "%s/api/v1/items/%s"\noutput = "/dev/null"\n' "$base" "$id"
+    printf 'url = "%s"\noutput = "/dev/null"\n' "$url"
   done >"$config"
-  curl -sf -H "authorization: Bearer $token" "$base/api/v1/items/$id" >/dev/null
+  curl -sf -H "authorization: Bearer $token" "$url" >/dev/null
   local before after
   before=$(total_instructions "$dir" "$pid")
   curl -sf -H "authorization: Bearer $token" -K "$config"
@@ -114,7 +124,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
   wait "$launcher" 2>/dev/null || true
   if [[ -n ${sink_pid:-} ]]; then kill "$sink_pid" 2>/dev/null || true; sink_pid=; fi
   # Each dump restarts the count: `after` is the reads' own total.
-  echo "$variant: $((after / reads)) instructions per read ($reads reads, $after in all; warm-up dump $before)"
+  echo "$variant (${READ:-get}): $((after / reads)) instructions per read ($reads reads, $after in all; warm-up dump $before)"
   if [[ -n ${KEEP:-} ]]; then echo "  kept $dir"; else rm -rf "$dir"; fi
 }
 

@@ -11,7 +11,7 @@ use fathom_schema::Schema;
 use fathom_store::{Store, StoreError};
 
 use crate::HttpConfig;
-use crate::advice::ClientAdvice;
+use crate::advice::{ClientAdvice, HeldIndexAdvice};
 use crate::auth::AuthState;
 use crate::cache::{CachePlan, ResultCache};
 use crate::metrics::Metrics;
@@ -47,6 +47,8 @@ pub struct Shared {
     /// This node's client advice (`crate::advice`), fed by the records reads (shared by every
     /// served state, like `cache`).
     pub client_advice: Arc<ClientAdvice>,
+    /// The index findings last verified for this state's schema (`crate::advice::held`).
+    pub index_advice: Arc<HeldIndexAdvice>,
     readiness: Readiness,
 }
 
@@ -136,6 +138,7 @@ impl AppState {
             cache,
             cache_plan,
             client_advice,
+            index_advice: Arc::default(),
             readiness: Readiness::unknown(),
         }))
     }
@@ -158,6 +161,7 @@ impl AppState {
             cache: self.cache.clone(),
             cache_plan: self.cache_plan.clone(),
             client_advice: self.client_advice.clone(),
+            index_advice: self.index_advice.clone(),
             readiness: Readiness::unknown(),
         }))
     }
@@ -182,6 +186,8 @@ impl AppState {
             cache: self.cache.clone(),
             cache_plan,
             client_advice: self.client_advice.clone(),
+            // Index findings are about the schema: the new one is verified afresh.
+            index_advice: Arc::default(),
             readiness: Readiness::unknown(),
         }))
     }

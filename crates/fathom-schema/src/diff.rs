@@ -149,7 +149,7 @@ impl Change {
                 "create {}index `{}` on `{collection}` ({})",
                 if index.unique { "unique " } else { "" },
                 index.name,
-                index.fields.join(", ")
+                index.declared_keys().join(", ")
             ),
             Self::DropIndex { collection, index } => {
                 format!("drop index `{}` on `{collection}`", index.name)
@@ -350,16 +350,21 @@ fn diff_collection(
         .effective_indexes()
         .into_iter()
         .map(|i| {
-            let fields = i
-                .fields
+            let keys = i
+                .declared_keys()
                 .iter()
-                .map(|f| renaming.desired_field(&new.name, f).to_owned())
+                .map(|k| match k.strip_prefix('-') {
+                    Some(f) => format!("-{}", renaming.desired_field(&new.name, f)),
+                    None => renaming.desired_field(&new.name, k).to_owned(),
+                })
                 .collect();
-            (i, fields)
+            (i, keys)
         })
         .collect();
     let new_indexes = new.effective_indexes();
-    let same = |a: &Index, fields: &[String], b: &Index| a.unique == b.unique && fields == b.fields;
+    // Keys compare with their order: an index turned descending is rebuilt.
+    let same =
+        |a: &Index, keys: &[String], b: &Index| a.unique == b.unique && keys == b.declared_keys();
     for index in &new_indexes {
         match old_indexes.iter().find(|(o, f)| same(o, f, index)) {
             None => changes.push(Change::CreateIndex {
@@ -374,8 +379,8 @@ fn diff_collection(
             Some(_) => {}
         }
     }
-    for (index, fields) in &old_indexes {
-        if !new_indexes.iter().any(|n| same(index, fields, n)) {
+    for (index, keys) in &old_indexes {
+        if !new_indexes.iter().any(|n| same(index, keys, n)) {
             changes.push(Change::DropIndex {
                 collection: collection(),
                 index: index.clone(),

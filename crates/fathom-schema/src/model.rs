@@ -258,7 +258,7 @@ impl Collection {
             .map(|i| {
                 let mut fields = vec![TENANT_FIELD.to_owned()];
                 fields.extend(i.fields);
-                Index::new(&self.name, fields, i.unique)
+                Index::ordered(&self.name, fields, i.descending, i.unique)
             })
             .collect();
         if scoped.is_empty() {
@@ -270,10 +270,11 @@ impl Collection {
     fn own_indexes(&self) -> Vec<Index> {
         let mut out: Vec<Index> = Vec::new();
         let mut push = |index: Index| {
-            if !out
-                .iter()
-                .any(|i| i.fields == index.fields && i.unique == index.unique)
-            {
+            if !out.iter().any(|i| {
+                i.fields == index.fields
+                    && i.unique == index.unique
+                    && i.descending == index.descending
+            }) {
                 out.push(index);
             }
         };
@@ -486,21 +487,67 @@ impl Constraints {
 /// A database index over one or more fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
-    /// Derived from the collection and fields: `idx_<collection>__<f1>__<f2>` (`uq_` when unique).
+    /// Derived from the collection and fields: `idx_<collection>__<f1>__<f2>` (`uq_` when
+    /// unique), a descending field written `<f>_desc`.
     pub name: String,
     pub fields: Vec<String>,
     #[serde(default)]
     pub unique: bool,
+    /// The fields kept in descending order (declared `"-field"`), so that a sort whose keys run
+    /// both ways (`sort=-priority`, then `id` ascending) is read off the index in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub descending: Vec<String>,
 }
 
 impl Index {
+    /// An index with every field ascending.
     pub fn new(collection: &str, fields: Vec<String>, unique: bool) -> Self {
+        Self::ordered(collection, fields, Vec::new(), unique)
+    }
+
+    /// An index keeping `descending` (a subset of `fields`) in descending order.
+    pub fn ordered(
+        collection: &str,
+        fields: Vec<String>,
+        descending: Vec<String>,
+        unique: bool,
+    ) -> Self {
         let prefix = if unique { "uq" } else { "idx" };
-        let name = format!("{prefix}_{collection}__{}", fields.join("__"));
+        let keys: Vec<String> = fields
+            .iter()
+            .map(|f| {
+                if descending.contains(f) {
+                    format!("{f}_desc")
+                } else {
+                    f.clone()
+                }
+            })
+            .collect();
+        let name = format!("{prefix}_{collection}__{}", keys.join("__"));
         Self {
             name,
             fields,
             unique,
+            descending,
         }
+    }
+
+    /// Whether `field` is kept in descending order.
+    pub fn is_descending(&self, field: &str) -> bool {
+        self.descending.iter().any(|f| f == field)
+    }
+
+    /// The keys as the schema file declares them: `["team", "-priority", "id"]`.
+    pub fn declared_keys(&self) -> Vec<String> {
+        self.fields
+            .iter()
+            .map(|f| {
+                if self.is_descending(f) {
+                    format!("-{f}")
+                } else {
+                    f.clone()
+                }
+            })
+            .collect()
     }
 }

@@ -964,6 +964,20 @@ fn indexes_must_not_be_empty_or_repeat_a_field() {
 }
 
 #[test]
+fn a_descending_key_names_a_field_once_and_a_field_that_exists() {
+    let all = index_errors(r#"[["-rnak"], ["rank", "-rank"]]"#);
+    assert_eq!(all.len(), 2, "{all:#?}");
+    assert!(
+        all[0].message.contains("names field `rnak`") && all[0].hint.contains("`rank`"),
+        "{all:#?}"
+    );
+    assert!(
+        all[1].message.contains("lists field `rank` twice"),
+        "{all:#?}"
+    );
+}
+
+#[test]
 fn index_fields_must_be_strings() {
     let all = index_errors(r#"[["title", 3]]"#);
     assert_eq!(all.len(), 1, "{all:#?}");

@@ -468,3 +468,24 @@ fn cache_is_a_duration_and_zero_turns_it_off() {
     assert_eq!(ttl("notes"), None);
     assert_eq!(ttl("tags"), None);
 }
+
+#[test]
+fn an_index_key_written_with_a_minus_is_kept_descending() {
+    let schema = parse(
+        r#"
+[collections.tickets]
+fields.team     = { type = "text" }
+fields.priority = { type = "integer" }
+indexes = [["team", "-priority", "id"], ["team", "priority"]]
+"#,
+    );
+    let tickets = collection(&schema, "tickets");
+    let descending = &tickets.indexes[0];
+    assert_eq!(descending.fields, ["team", "priority", "id"]);
+    assert_eq!(descending.descending, ["priority"]);
+    assert_eq!(descending.name, "idx_tickets__team__priority_desc__id");
+    assert_eq!(descending.declared_keys(), ["team", "-priority", "id"]);
+    // The same fields ascending are another index.
+    assert!(tickets.indexes[1].descending.is_empty());
+    assert_eq!(tickets.indexes[1].name, "idx_tickets__team__priority");
+}

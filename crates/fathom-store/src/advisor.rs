@@ -129,11 +129,12 @@ impl Store {
         }
     }
 
-    /// The fields an index of the schema is keyed by on this database, in order: on
-    /// PostgreSQL a non-unique index also ends with `id` (see `postgres/ddl.rs`), so a
-    /// declared `(team, priority)` already serves a sort on `priority, id`.
+    /// The keys an index of the schema has on this database, in order, as the schema file
+    /// writes them (`-priority` for a field kept descending): on PostgreSQL a non-unique index
+    /// also ends with `id` (see `postgres/ddl.rs`), so a declared `(team, priority)` already
+    /// serves a sort on `priority, id`.
     pub fn index_keys(&self, index: &Index) -> Vec<String> {
-        let mut keys = index.fields.clone();
+        let mut keys = index.declared_keys();
         if matches!(&*self.backend, Backend::Postgres(_))
             && !index.unique
             && keys.last().is_none_or(|f| f != "id")

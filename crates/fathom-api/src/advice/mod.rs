@@ -1,9 +1,10 @@
 //! The architect's advice as the HTTP edge sees it (docs/ARCHITECT.md): the client advice this
 //! node gathers from the records reads it serves (`clients`, finding `patterns` in the reads the
 //! bounded `recorder` keeps), and `GET /api/v1/admin/advice` (`route`), which shows every
-//! finding [`collect`] gathers.
+//! finding [`collect`] gathers, the verified index findings `held` for a minute.
 
 mod clients;
+mod held;
 mod patterns;
 mod recorder;
 mod route;
@@ -18,6 +19,7 @@ use axum::http::request::Parts;
 use fathom_architect::Finding;
 
 pub use clients::ClientAdvice;
+pub use held::HeldIndexAdvice;
 pub use recorder::{CallerId, Read, ReadKind};
 pub use route::KINDS;
 pub use settings::ClientAdviceSettings;
@@ -30,22 +32,29 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/advice", axum::routing::get(route::list))
 }
 
-/// Every finding this node can tell about the deployment, for `GET /api/v1/admin/advice`:
-/// index advice first (missing indexes, verified against the database's plans, then redundant
-/// and unused indexes and unindexed relations), read from the query shapes every node
-/// recorded; it is about the database, which every client shares. Then this node's client
-/// advice.
-pub async fn collect(state: &AppState) -> Result<Vec<Finding>, crate::error::ApiError> {
-    let reports = state.store.query_shapes().await?;
-    let mut findings = fathom_architect::advise_indexes(
-        &state.store,
-        &state.schema,
-        &reports,
-        &fathom_architect::IndexOptions::default(),
-    )
-    .await?;
+/// Every finding this node can tell about the deployment, for `GET /api/v1/admin/advice`, and
+/// when its index findings were verified: index advice first (missing indexes, verified against
+/// the database's plans, then redundant and unused indexes and unindexed relations), read from
+/// the query shapes every node recorded and held for [`held::HOLD`]; it is about the database,
+/// which every client shares. Then this node's client advice, as it is now.
+pub async fn collect(state: &AppState) -> Result<(Vec<Finding>, String), crate::error::ApiError> {
+    let verified = state
+        .index_advice
+        .get_or_verify(async || {
+            let reports = state.store.query_shapes().await?;
+            fathom_architect::advise_indexes(
+                &state.store,
+                &state.schema,
+                &reports,
+                &fathom_architect::IndexOptions::default(),
+            )
+            .await
+            .map_err(crate::error::ApiError::from)
+        })
+        .await?;
+    let mut findings = verified.findings.as_ref().clone();
     findings.extend(state.client_advice.findings(&state.schema));
-    Ok(findings)
+    Ok((findings, verified.at))
 }
 
 /// The client's address, as [`crate::client_ip`] resolves it (trusted proxies honoured): who an

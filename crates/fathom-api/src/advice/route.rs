@@ -1,5 +1,5 @@
 //! `GET /api/v1/admin/advice?kind=`: every finding [`super::collect`] gathers (administrators
-//! only), optionally only those of one kind.
+//! only), optionally only those of one kind, with `meta.indexesCheckedAt`.
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -74,13 +74,15 @@ pub async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let kind = parse(query.as_deref())?;
-    let findings: Vec<_> = super::collect(&state)
-        .await?
+    let (findings, checked_at) = super::collect(&state).await?;
+    let findings: Vec<_> = findings
         .into_iter()
         .filter(|finding| kind.is_none_or(|kind| finding.kind == kind))
         .collect();
     let data = serde_json::to_value(findings).unwrap_or(Value::Array(Vec::new()));
-    Ok(envelope(data, Map::new()).into_response())
+    let mut meta = Map::new();
+    meta.insert("indexesCheckedAt".into(), Value::String(checked_at));
+    Ok(envelope(data, meta).into_response())
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@ use serde_json::{Map, Value, json};
 
 use super::auth::{ADMIN_TAG, SERVER_ERRORS, bearer, list_envelope, statuses};
 use super::operations::{ok, responses};
-use super::schemas::schema_ref;
 use crate::advice::KINDS;
 
 fn kind() -> Value {
@@ -65,7 +64,14 @@ pub fn paths() -> Vec<(String, Value)> {
                 "schema": kind(),
             }],
             "responses": responses(
-                &[("200", ok("The findings (empty when there is nothing to advise).", list_envelope("Finding", schema_ref("Meta"))))],
+                &[("200", ok("The findings (empty when there is nothing to advise).", list_envelope("Finding", json!({
+                    "type": "object",
+                    "required": ["requestId", "indexesCheckedAt"],
+                    "properties": {
+                        "requestId": { "type": "string", "description": "Also in the `X-Request-Id` header." },
+                        "indexesCheckedAt": { "type": "string", "format": "date-time", "description": "When the index findings were verified against the database's plans. They are held for a minute, so repeated calls start at most one verification a minute on this node; client findings are always current." },
+                    },
+                }))))],
                 &statuses(&[&[400], denied, &SERVER_ERRORS]),
             ),
         }}),

@@ -1,7 +1,7 @@
 //! The index a query shape asks for: its equality fields, then its sort keys (ending with the
-//! `id` tiebreaker every sort ends with, when the order runs one way), or, when it sorts by
-//! `id` alone, its first range field; and whether an index the collection has already serves
-//! it.
+//! `id` tiebreaker every sort ends with; each key in the sort's own direction when the order
+//! runs both ways), or, when it sorts by `id` alone, its first range field; and whether an
+//! index the collection has already serves it.
 
 use fathom_schema::{Collection, Index, TENANT_FIELD};
 use fathom_store::shapes::{QueryShape, ShapeKind};
@@ -12,7 +12,8 @@ const EQUALITY: &[&str] = &["=", "is null"];
 const RANGE: &[&str] = &["<", "<=", ">", ">=", "in"];
 
 /// A candidate index: as the schema file would declare it (`declared`, without the tenant
-/// column) and as the migration builds it (`effective`, with it on tenant-scoped collections).
+/// column, a descending key written `-field`) and as the migration builds it (`effective`,
+/// with it on tenant-scoped collections).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub declared: Vec<String>,
@@ -65,25 +66,40 @@ pub fn candidate(collection: &Collection, shape: &QueryShape) -> Option<Candidat
     } else {
         Vec::new()
     };
+    let mut descending: Vec<String> = Vec::new();
     if !sort.is_empty() {
         if !sort.iter().all(|p| own_column(collection, p)) {
             return None;
         }
-        // A key fixed by an equality needs no place in the order; the rest do, then `id`
-        // when the whole order runs one way: an index is read forwards or backwards, so a
-        // mixed order (`-created_at` then `id` ascending, the default tiebreaker) is sorted
-        // within ties whatever follows, and `id` would only widen the index.
-        for path in sort {
-            if !fields[..equalities].iter().any(|f| f == path) {
-                push(&mut fields, path);
-            }
-        }
+        // A key fixed by an equality needs no place in the order; the rest do, then `id`. An
+        // index is read forwards or backwards, so an order that runs one way is served by
+        // ascending keys. A mixed order (`-priority` then `id` ascending, the default
+        // tiebreaker) needs each key kept in the sort's own direction, unless the order is
+        // mixed only at `id` after a key with next to no ties (a timestamp, a unique field):
+        // then the ascending index serves it and the database sorts the odd tie.
         let one_way = shape
             .sort
             .windows(2)
             .all(|pair| pair[0].descending == pair[1].descending);
-        if one_way {
+        let directed = !one_way && !mixed_only_after_a_near_unique_key(collection, shape);
+        for key in shape.sort.iter().filter(|k| k.path != "id") {
+            if !fields[..equalities].contains(&key.path) {
+                push(&mut fields, &key.path);
+                if directed && key.descending {
+                    descending.push(key.path.clone());
+                }
+            }
+        }
+        if one_way || directed {
             push(&mut fields, "id");
+        }
+        let id_descending = shape
+            .sort
+            .iter()
+            .find(|k| k.path == "id")
+            .is_some_and(|k| k.descending);
+        if directed && id_descending {
+            descending.push("id".to_owned());
         }
     } else if let Some(range) = usable(RANGE)
         .into_iter()
@@ -101,10 +117,26 @@ pub fn candidate(collection: &Collection, shape: &QueryShape) -> Option<Candidat
         effective.push(TENANT_FIELD.to_owned());
     }
     effective.extend(fields.iter().cloned());
+    let declared = Index::ordered(&collection.name, fields, descending.clone(), false);
     Some(Candidate {
-        effective: Index::new(&collection.name, effective, false),
-        declared: fields,
+        effective: Index::ordered(&collection.name, effective, descending, false),
+        declared: declared.declared_keys(),
     })
+}
+
+/// Whether the sort's keys other than `id` run one way and the last of them has next to no
+/// ties (`created_at`, `updated_at`, a unique field), so that only `id`'s direction differs
+/// and hardly ever decides an order.
+fn mixed_only_after_a_near_unique_key(collection: &Collection, shape: &QueryShape) -> bool {
+    let keys: Vec<_> = shape.sort.iter().filter(|k| k.path != "id").collect();
+    let one_way = keys
+        .windows(2)
+        .all(|pair| pair[0].descending == pair[1].descending);
+    one_way
+        && keys.last().is_some_and(|last| {
+            matches!(last.path.as_str(), "created_at" | "updated_at")
+                || collection.field(&last.path).is_some_and(|f| f.unique)
+        })
 }
 
 /// The existing index whose leading keys are the candidate's keys, if any (`keys` gives an
@@ -176,8 +208,19 @@ mod tests {
     }
 
     #[test]
-    fn a_mixed_order_leaves_the_tiebreaker_out() {
-        // `sort=-created_at` ends with `id` ascending: no one-way index reads that order.
+    fn a_mixed_order_keeps_each_key_in_its_direction() {
+        // `sort=-priority` ends with `id` ascending: no index of ascending keys reads that
+        // order, one with `priority` descending does, forwards.
+        let c = candidate(
+            &tasks(false),
+            &shape(&[("team", "=")], &[("priority", true), ("id", false)]),
+        )
+        .expect("a candidate");
+        assert_eq!(c.declared, ["team", "-priority", "id"]);
+        assert_eq!(c.effective.descending, ["priority"]);
+        assert_eq!(c.effective.name, "idx_tasks__team__priority_desc__id");
+        // `sort=-created_at`: timestamps hardly tie, so the ascending index read backwards
+        // serves it, and `id` would only widen it.
         let c = candidate(
             &tasks(false),
             &shape(
@@ -187,6 +230,17 @@ mod tests {
         )
         .expect("a candidate");
         assert_eq!(c.declared, ["team", "created_at"]);
+        // The other way round: `id` is the descending key.
+        let c = candidate(
+            &tasks(true),
+            &shape(&[("team", "=")], &[("priority", false), ("id", true)]),
+        )
+        .expect("a candidate");
+        assert_eq!(c.declared, ["team", "priority", "-id"]);
+        assert_eq!(
+            c.effective.declared_keys(),
+            ["tenant", "team", "priority", "-id"]
+        );
     }
 
     #[test]

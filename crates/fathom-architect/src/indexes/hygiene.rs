@@ -13,23 +13,24 @@ use serde_json::json;
 use super::patch;
 use crate::{Change, Finding, FindingKind, Severity};
 
-/// An index as the schema file declares it: without the tenant column the store adds.
+/// An index's keys as the schema file declares them (`-field` kept descending): without the
+/// tenant column the store adds.
 fn declared_fields(collection: &Collection, index: &Index) -> Vec<String> {
+    let mut keys = index.declared_keys();
     if collection.tenant_scoped && index.fields.first().is_some_and(|f| f == TENANT_FIELD) {
-        index.fields[1..].to_vec()
-    } else {
-        index.fields.clone()
+        keys.remove(0);
     }
+    keys
 }
 
 /// Whether the schema file declares the index in `indexes` (rather than the store implying it
 /// from a unique field, a relation or the tenant column).
 fn is_declared(collection: &Collection, index: &Index) -> bool {
-    let fields = declared_fields(collection, index);
+    let keys = declared_fields(collection, index);
     collection
         .indexes
         .iter()
-        .any(|i| i.fields == fields && i.unique == index.unique)
+        .any(|i| i.declared_keys() == keys && i.unique == index.unique)
 }
 
 fn removal(store: &Store, collection: &Collection, index: &Index) -> Change {

@@ -100,14 +100,19 @@ impl Renaming {
         let indexes = old
             .indexes
             .iter()
-            .map(|i| Index {
-                name: i.name.clone(),
-                fields: i
-                    .fields
-                    .iter()
-                    .map(|f| self.desired_field(&name, f).to_owned())
-                    .collect(),
-                unique: i.unique,
+            .map(|i| {
+                let desired = |fields: &[String]| -> Vec<String> {
+                    fields
+                        .iter()
+                        .map(|f| self.desired_field(&name, f).to_owned())
+                        .collect()
+                };
+                Index {
+                    name: i.name.clone(),
+                    fields: desired(&i.fields),
+                    unique: i.unique,
+                    descending: desired(&i.descending),
+                }
             })
             .collect();
         Collection {

@@ -1,5 +1,6 @@
 //! A collection's `indexes`: `[["a", "b"], { fields = ["c"], unique = true }]`, or
-//! `[[collections.<name>.indexes]]` tables with the same `fields` and `unique` keys.
+//! `[[collections.<name>.indexes]]` tables with the same `fields` and `unique` keys. A field
+//! written `"-b"` is kept in descending order, for sorts whose keys run both ways.
 
 use std::ops::Range;
 
@@ -96,10 +97,10 @@ pub(super) fn read_indexes(
 
     let mut indexes: Vec<Index> = Vec::new();
     for (at, (shape, span)) in shapes.into_iter().enumerate() {
-        let Some((fields, unique)) = read_entry(cx, &scope, at, shape, span.clone()) else {
+        let Some((keys, unique)) = read_entry(cx, &scope, at, shape, span.clone()) else {
             continue;
         };
-        let index = Index::new(collection, fields, unique);
+        let index = Index::ordered(collection, keys.fields, keys.descending, unique);
         if let Some(earlier) = indexes.iter().position(|i| i.name == index.name) {
             cx.report(
                 span,
@@ -119,14 +120,20 @@ pub(super) fn read_indexes(
     indexes
 }
 
-/// Reads one index entry: its field names and whether it is unique.
+/// An index entry's fields, in order, and those of them kept descending.
+struct Keys {
+    fields: Vec<String>,
+    descending: Vec<String>,
+}
+
+/// Reads one index entry: its keys and whether it is unique.
 fn read_entry(
     cx: &mut Context<'_>,
     scope: &Scope<'_>,
     at: usize,
     shape: Shape<'_>,
     span: Option<Range<usize>>,
-) -> Option<(Vec<String>, bool)> {
+) -> Option<(Keys, bool)> {
     let path = format!("{}[{at}]", scope.path);
     let table = match shape {
         Shape::List(list) => {
@@ -234,7 +241,7 @@ fn read_field_list(
     at: usize,
     array: &Array,
     path: &str,
-) -> Option<Vec<String>> {
+) -> Option<Keys> {
     let number = at + 1;
     let collection = scope.collection;
     if array.is_empty() {
@@ -250,10 +257,11 @@ fn read_field_list(
         return None;
     }
     let mut fields: Vec<String> = Vec::new();
+    let mut descending: Vec<String> = Vec::new();
     let mut usable = true;
     for (position, value) in array.iter().enumerate() {
         let item_path = format!("{path}[{position}]");
-        let Some(name) = value.as_str() else {
+        let Some(key) = value.as_str() else {
             usable = false;
             cx.report(
                 value.span(),
@@ -264,10 +272,17 @@ fn read_field_list(
                     ordinal(position + 1),
                     cx.found(&Item::Value(value.clone()))
                 ),
-                String::from("Quote each field name, such as `[\"category\", \"price\"]`."),
+                String::from("Quote each field name, such as `[\"category\", \"price\"]`; write `\"-price\"` to keep a field in descending order."),
             );
             continue;
         };
+        let (name, is_descending) = match key.strip_prefix('-') {
+            Some(name) => (name, true),
+            None => (key, false),
+        };
+        if is_descending {
+            descending.push(name.to_owned());
+        }
         if fields.iter().any(|f| f == name) {
             usable = false;
             cx.report(
@@ -307,5 +322,5 @@ fn read_field_list(
         }
         fields.push(name.to_owned());
     }
-    usable.then_some(fields)
+    usable.then_some(Keys { fields, descending })
 }

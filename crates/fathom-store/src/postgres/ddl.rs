@@ -211,19 +211,23 @@ const SYSTEM_COLUMNS: &[&str] = &["id", "version", "created_at", "updated_at", "
 /// CREATE INDEX; `concurrently` builds it without blocking writes (outside a transaction).
 ///
 /// Field columns are `NULLS FIRST`, the order lists use (scanned backwards it is descending with
-/// nulls last, the descending order lists use), so a sort on them needs no sort step; system
-/// columns keep the default, as lists sort them. A non-unique index ends with `id`, the final
-/// key of every sort, so a page is read off the index in order and stops at its limit.
+/// nulls last, the descending order lists use), so a sort on them needs no sort step; a field
+/// declared descending is `DESC NULLS LAST`, the descending order itself, for sorts whose keys
+/// run both ways. System columns keep the default, as lists sort them. A non-unique index ends
+/// with `id`, the final key of every sort, so a page is read off the index in order and stops
+/// at its limit.
 pub(crate) fn create_index(collection: &Collection, index: &Index, concurrently: bool) -> String {
     let mut columns: Vec<String> = index
         .fields
         .iter()
         .map(|f| {
-            if SYSTEM_COLUMNS.contains(&f.as_str()) {
-                ident(f)
-            } else {
+            let descending = index.is_descending(f);
+            match (SYSTEM_COLUMNS.contains(&f.as_str()), descending) {
+                (true, false) => ident(f),
+                (true, true) => format!("{} DESC", ident(f)),
                 // A blind-indexed field is indexed by its HMAC: its ciphertexts all differ.
-                format!("{} NULLS FIRST", ident(&collection.index_column(f)))
+                (false, false) => format!("{} NULLS FIRST", ident(&collection.index_column(f))),
+                (false, true) => format!("{} DESC NULLS LAST", ident(&collection.index_column(f))),
             }
         })
         .collect();

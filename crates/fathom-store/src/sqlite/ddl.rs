@@ -113,7 +113,14 @@ pub(crate) fn create_index(collection: &Collection, index: &Index) -> String {
     let columns: Vec<String> = index
         .fields
         .iter()
-        .map(|f| ident(&collection.index_column(f)))
+        .map(|f| {
+            let column = ident(&collection.index_column(f));
+            if index.is_descending(f) {
+                format!("{column} DESC")
+            } else {
+                column
+            }
+        })
         .collect();
     // On soft-delete collections a unique value is held by live records only, so deleting a
     // record frees its value for reuse.

@@ -292,21 +292,27 @@ fn priority_page(id_descending: bool) -> ShapeReport {
 }
 
 #[tokio::test]
-async fn the_benchmark_page_gets_the_id_tiebreaker_only_where_it_serves_the_order() {
-    let app = seeded(&TASKS.replace(
-        "indexes = [[\"status\", \"created_at\", \"id\"]]",
-        "indexes = [[\"status\", \"created_at\"], [\"team\", \"priority\"]]",
-    ))
-    .await;
+async fn the_benchmark_page_gets_an_index_in_its_own_order() {
+    let declared = "indexes = [[\"status\", \"created_at\"], [\"team\", \"priority\"]]";
+    let app =
+        seeded(&TASKS.replace("indexes = [[\"status\", \"created_at\", \"id\"]]", declared)).await;
     enable_hypopg(&app).await;
     as_admin(&app, "ANALYZE tasks;").await;
-    // `sort=-priority` ends with `id` ascending: no one-way index reads that order, and
-    // `(team, priority)` already leads with what an index can serve.
+    // `sort=-priority` ends with `id` ascending: no index of ascending keys reads that order
+    // (read backwards, `(team, priority, id)` gives `id` descending), one keeping `priority`
+    // descending does, on both databases.
     let findings = advise(&app, &[priority_page(false)]).await;
-    assert!(
-        of_kind(&findings, FindingKind::MissingIndex).is_empty(),
-        "{findings:#?}"
+    let missing = of_kind(&findings, FindingKind::MissingIndex);
+    assert_eq!(missing.len(), 1, "{findings:#?}");
+    assert_eq!(
+        missing[0].evidence["index"],
+        "idx_tasks__team__priority_desc__id"
     );
+    assert_eq!(
+        missing[0].change.schema_patch.as_deref(),
+        Some("[collections.tasks]\nindexes = [[\"team\", \"-priority\", \"id\"]]\n")
+    );
+    assert_eq!(missing[0].evidence["after"]["full_scan"], false);
     // `sort=-priority,-id` runs one way. SQLite's `(team, priority)` orders ties by rowid, so
     // `(team, priority, id)` removes the sort; PostgreSQL's already ends with `id`.
     let findings = advise(&app, &[priority_page(true)]).await;
@@ -319,6 +325,20 @@ async fn the_benchmark_page_gets_the_id_tiebreaker_only_where_it_serves_the_orde
     } else {
         assert_eq!(missing, ["idx_tasks__team__priority__id"], "{findings:#?}");
     }
+    // The advised index declared and migrated, the page gets no more advice: the migration
+    // built it in the page's order.
+    let app = app
+        .restart(&TASKS.replace(
+            "indexes = [[\"status\", \"created_at\", \"id\"]]",
+            "indexes = [[\"status\", \"created_at\"], [\"team\", \"priority\"], [\"team\", \"-priority\", \"id\"]]",
+        ))
+        .await;
+    as_admin(&app, "ANALYZE tasks;").await;
+    let findings = advise(&app, &[priority_page(false)]).await;
+    assert!(
+        of_kind(&findings, FindingKind::MissingIndex).is_empty(),
+        "{findings:#?}"
+    );
     app.stop().await;
 }
 
