@@ -512,24 +512,23 @@ impl Index {
         descending: Vec<String>,
         unique: bool,
     ) -> Self {
-        let prefix = if unique { "uq" } else { "idx" };
-        let keys: Vec<String> = fields
-            .iter()
-            .map(|f| {
-                if descending.contains(f) {
-                    format!("{f}_desc")
-                } else {
-                    f.clone()
-                }
-            })
-            .collect();
-        let name = format!("{prefix}_{collection}__{}", keys.join("__"));
-        Self {
-            name,
+        let mut index = Self {
+            name: String::new(),
             fields,
             unique,
             descending,
-        }
+        };
+        let keys: Vec<String> = index
+            .declared_keys()
+            .into_iter()
+            .map(|key| match key.strip_prefix('-') {
+                Some(field) => format!("{field}_desc"),
+                None => key,
+            })
+            .collect();
+        let prefix = if unique { "uq" } else { "idx" };
+        index.name = format!("{prefix}_{collection}__{}", keys.join("__"));
+        index
     }
 
     /// Whether `field` is kept in descending order.
