@@ -29,7 +29,7 @@ fields.secret  = { type = "text", hidden = true }
 
 [collections.notes]
 rules = { list = "owner = auth.id", view = "owner = auth.id", create = "owner = auth.id", update = "owner = auth.id", delete = "owner = auth.id" }
-fields.owner = { type = "text", required = true }
+fields.owner = { type = "uuid", required = true }
 fields.body  = { type = "text" }
 
 [collections.labels]
@@ -219,7 +219,7 @@ async fn owner_rules_decide_reads_and_writes_and_hidden_fields_are_for_administr
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "forbidden");
     let refused = w
-        .create(&Principal::Anonymous, "notes", json!({"owner": "x"}))
+        .create(&Principal::Anonymous, "notes", json!({"owner": Uuid::now_v7().to_string()}))
         .await
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "unauthorized");

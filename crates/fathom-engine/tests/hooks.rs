@@ -146,7 +146,7 @@ fn reserving(compete: bool) -> (Hooks, Arc<AtomicUsize>) {
     (hooks, runs)
 }
 
-async fn product(world: &World, stock: i64) -> Uuid {
+async fn new_product(world: &World, stock: i64) -> Uuid {
     let name = format!("p-{}", Uuid::now_v7());
     world
         .create(&admin(), "products", json!({"name": name, "stock": stock}))
@@ -159,7 +159,7 @@ async fn product(world: &World, stock: i64) -> Uuid {
 async fn a_refusal_writes_nothing_and_answers_the_hooks_problem() {
     let (hooks, runs) = reserving(false);
     let world = World::new("refusal", SCHEMA, hooks).await;
-    let product = product(&world, 1).await;
+    let product = new_product(&world, 1).await;
     let before = world.latest_event().await;
     let refused = world
         .create(
@@ -185,7 +185,7 @@ async fn a_refusal_writes_nothing_and_answers_the_hooks_problem() {
 async fn a_hooks_extra_writes_commit_with_the_request() {
     let (hooks, _) = reserving(false);
     let world = World::new("extras", SCHEMA, hooks).await;
-    let product = product(&world, 10).await;
+    let product = new_product(&world, 10).await;
     let before = world.latest_event().await;
     let order = world
         .create(
@@ -220,7 +220,7 @@ async fn a_hooks_extra_writes_commit_with_the_request() {
 async fn a_hooks_extra_writes_roll_back_when_the_requests_own_write_fails() {
     let (hooks, _) = reserving(false);
     let world = World::new("rollback", SCHEMA, hooks).await;
-    let product = product(&world, 10).await;
+    let product = new_product(&world, 10).await;
     let body = json!({"product": product.to_string(), "quantity": 2, "code": "A-1"});
     world.create(&user(None), "orders", body.clone()).await.unwrap();
     let before = world.latest_event().await;
@@ -244,7 +244,7 @@ async fn a_hooks_extra_writes_roll_back_when_the_requests_own_write_fails() {
 async fn a_conflict_on_a_hooks_expected_version_runs_the_hooks_again() {
     let (hooks, runs) = reserving(true);
     let world = World::new("conflict", SCHEMA, hooks).await;
-    let product = product(&world, 10).await;
+    let product = new_product(&world, 10).await;
     world
         .create(
             &user(None),
@@ -266,7 +266,7 @@ async fn a_hooks_change_is_validated_and_stored() {
     hooks.before_create("orders", Stamp(json!("stamped by the hook")));
     hooks.before_update("orders", Stamp(json!({"note": "updated by the hook"})));
     let world = World::new("change", SCHEMA, hooks).await;
-    let product = product(&world, 10).await;
+    let product = new_product(&world, 10).await;
     let order = world
         .create(
             &user(None),
@@ -289,7 +289,7 @@ async fn a_hooks_change_is_validated_and_stored() {
     let mut hooks = Hooks::new();
     hooks.before_create("orders", Stamp(json!({"quantity": "many"})));
     let world = World::new("bad_change", SCHEMA, hooks).await;
-    let product = product(&world, 10).await;
+    let product = new_product(&world, 10).await;
     let before = world.latest_event().await;
     let refused = world
         .create(
@@ -310,7 +310,7 @@ async fn extra_writes_as_the_caller_meet_the_rules_and_as_the_system_do_not() {
     let mut hooks = Hooks::new();
     hooks.before_delete("orders", Ledger(As::Caller));
     let world = World::new("as_caller", SCHEMA, hooks).await;
-    let product = product(&world, 10).await;
+    let product = new_product(&world, 10).await;
     let customer = user(None);
     let order = world
         .create(
@@ -331,7 +331,7 @@ async fn extra_writes_as_the_caller_meet_the_rules_and_as_the_system_do_not() {
     let mut hooks = Hooks::new();
     hooks.before_delete("orders", Ledger(As::System));
     let world = World::new("as_system", SCHEMA, hooks).await;
-    let product = product(&world, 10).await;
+    let product = new_product(&world, 10).await;
     let order = world
         .create(
             &customer,
@@ -349,7 +349,7 @@ async fn extra_writes_as_the_caller_meet_the_rules_and_as_the_system_do_not() {
 async fn a_batch_runs_every_operations_hooks_in_one_unit() {
     let (hooks, runs) = reserving(false);
     let world = World::new("batch", SCHEMA, hooks).await;
-    let product = product(&world, 5).await;
+    let product = new_product(&world, 5).await;
     let customer = user(None);
     let orders = world.engine.collection("orders").unwrap();
     let plan = |quantity: i64| {
