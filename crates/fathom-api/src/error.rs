@@ -8,8 +8,8 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fathom_core::ErrorCode;
-use fathom_schema::FieldError;
 use fathom_engine::{Code, EngineError};
+use fathom_schema::FieldError;
 use fathom_store::StoreError;
 use serde_json::{Value, json};
 
@@ -229,7 +229,6 @@ impl From<EngineError> for ApiError {
         }
     }
 }
-
 
 /// Fallback for paths no route matches.
 pub async fn route_not_found(uri: axum::http::Uri) -> ApiError {

@@ -18,7 +18,7 @@ pub mod writes;
 pub use engine::Engine;
 pub use error::{Code, EngineError, FieldProblem, Problem};
 pub use hooks::{As, BeforeWrite, HookRefusal, Hooks, PendingWrite, WriteKind};
-pub use reads::{Listing, Page};
 pub use principal::{Caller, Principal, ServiceKey};
+pub use reads::{Listing, Page};
 pub use write::WriteObserver;
 pub use writes::{Attach, Planned, WriteOptions};

@@ -101,7 +101,10 @@ impl Engine {
             None => None,
         };
         Ok(
-            match (rule(self.schema(), collection, "list", principal, None)?, filter) {
+            match (
+                rule(self.schema(), collection, "list", principal, None)?,
+                filter,
+            ) {
                 (Some(rule), Some(filter)) => Some(filter.and(rule)),
                 (Some(rule), None) => Some(rule),
                 (None, filter) => filter,

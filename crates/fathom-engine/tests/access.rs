@@ -127,7 +127,11 @@ async fn ids(
         .await
         .unwrap();
     let listed: BTreeSet<Uuid> = page.records.iter().map(|r| r.id).collect();
-    assert_eq!(page.total, Some(listed.len() as u64), "count agrees with the page");
+    assert_eq!(
+        page.total,
+        Some(listed.len() as u64),
+        "count agrees with the page"
+    );
     listed
 }
 
@@ -160,13 +164,20 @@ async fn gets_lists_and_counts_stay_inside_the_callers_tenant() {
     assert!(get(w, &admin(), "tasks", m.acme_task).await);
     assert!(get(w, &admin(), "tasks", m.globex_task).await);
     // Lists and counts.
-    assert_eq!(ids(w, &m.acme, "tasks", None).await, BTreeSet::from([m.acme_task]));
+    assert_eq!(
+        ids(w, &m.acme, "tasks", None).await,
+        BTreeSet::from([m.acme_task])
+    );
     assert_eq!(
         ids(w, &m.globex, "tasks", None).await,
         BTreeSet::from([m.globex_task])
     );
     assert!(ids(w, &m.loner, "tasks", None).await.is_empty());
-    assert!(ids(w, &Principal::Anonymous, "tasks", None).await.is_empty());
+    assert!(
+        ids(w, &Principal::Anonymous, "tasks", None)
+            .await
+            .is_empty()
+    );
     assert_eq!(
         ids(w, &admin(), "tasks", None).await,
         BTreeSet::from([m.acme_task, m.globex_task])
@@ -180,9 +191,8 @@ async fn gets_lists_and_counts_stay_inside_the_callers_tenant() {
 async fn a_filter_through_a_relation_reaches_only_the_callers_tenant() {
     let m = matrix().await;
     let w = &m.world;
-    let by_name = |p: &Principal, name: &str| {
-        filter(w, p, "tasks", &format!("project.name = \"{name}\""))
-    };
+    let by_name =
+        |p: &Principal, name: &str| filter(w, p, "tasks", &format!("project.name = \"{name}\""));
     assert_eq!(
         ids(w, &m.acme, "tasks", Some(by_name(&m.acme, "Rocket"))).await,
         BTreeSet::from([m.acme_task])
@@ -209,7 +219,11 @@ async fn owner_rules_decide_reads_and_writes_and_hidden_fields_are_for_administr
         _ => unreachable!(),
     };
     let mine = w
-        .create(&m.loner, "notes", json!({"owner": owner(&m.loner), "body": "mine"}))
+        .create(
+            &m.loner,
+            "notes",
+            json!({"owner": owner(&m.loner), "body": "mine"}),
+        )
         .await
         .unwrap();
     // Another user may not create a note in someone else's name.
@@ -219,13 +233,20 @@ async fn owner_rules_decide_reads_and_writes_and_hidden_fields_are_for_administr
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "forbidden");
     let refused = w
-        .create(&Principal::Anonymous, "notes", json!({"owner": Uuid::now_v7().to_string()}))
+        .create(
+            &Principal::Anonymous,
+            "notes",
+            json!({"owner": Uuid::now_v7().to_string()}),
+        )
         .await
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "unauthorized");
     assert!(get(w, &m.loner, "notes", mine.id).await);
     assert!(!get(w, &m.acme, "notes", mine.id).await);
-    assert_eq!(ids(w, &m.loner, "notes", None).await, BTreeSet::from([mine.id]));
+    assert_eq!(
+        ids(w, &m.loner, "notes", None).await,
+        BTreeSet::from([mine.id])
+    );
     assert!(ids(w, &m.acme, "notes", None).await.is_empty());
     // Writes to a record the caller may not see are not found, as if it did not exist.
     let refused: EngineError = w

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use fathom_engine::{As, BeforeWrite, Hooks, HookRefusal, PendingWrite, Planned, WriteOptions};
+use fathom_engine::{As, BeforeWrite, HookRefusal, Hooks, PendingWrite, Planned, WriteOptions};
 use fathom_store::{Scope, WriteOp};
 use serde_json::{Value, json};
 use support::{World, admin, object, user, value};
@@ -222,12 +222,12 @@ async fn a_hooks_extra_writes_roll_back_when_the_requests_own_write_fails() {
     let world = World::new("rollback", SCHEMA, hooks).await;
     let product = new_product(&world, 10).await;
     let body = json!({"product": product.to_string(), "quantity": 2, "code": "A-1"});
-    world.create(&user(None), "orders", body.clone()).await.unwrap();
-    let before = world.latest_event().await;
-    let refused = world
-        .create(&user(None), "orders", body)
+    world
+        .create(&user(None), "orders", body.clone())
         .await
-        .unwrap_err();
+        .unwrap();
+    let before = world.latest_event().await;
+    let refused = world.create(&user(None), "orders", body).await.unwrap_err();
     assert_eq!(refused.code.as_str(), "unique_violation");
     assert_eq!(refused.errors[0].field, "code");
     let stored = world.stored("products", product).await.unwrap();
@@ -253,7 +253,11 @@ async fn a_conflict_on_a_hooks_expected_version_runs_the_hooks_again() {
         )
         .await
         .unwrap();
-    assert_eq!(runs.load(Ordering::SeqCst), 2, "the first pass lost the race");
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        2,
+        "the first pass lost the race"
+    );
     let stored = world.stored("products", product).await.unwrap();
     // The competing writer took 1 (10 -> 9); the retried pass read 9 and took 4.
     assert_eq!(value(&stored, "stock"), json!(5));
@@ -369,19 +373,36 @@ async fn a_batch_runs_every_operations_hooks_in_one_unit() {
         .write(&customer, Scope::NoTenant, both, WriteOptions::default())
         .await;
     let refused = outcome.unwrap_err();
-    assert_eq!(refused.operation, Some(1), "the second operation's hook wrote stale");
+    assert_eq!(
+        refused.operation,
+        Some(1),
+        "the second operation's hook wrote stale"
+    );
     assert!(runs.load(Ordering::SeqCst) >= 2);
-    assert_eq!(world.count("orders").await, 0, "nothing of the batch was written");
+    assert_eq!(
+        world.count("orders").await,
+        0,
+        "nothing of the batch was written"
+    );
     let stored = world.stored("products", product).await.unwrap();
     assert_eq!(value(&stored, "stock"), json!(5));
 
     // One operation alone goes through, with its hook's extra write.
     let outcome = world
         .engine
-        .write(&customer, Scope::NoTenant, vec![plan(2)], WriteOptions::default())
+        .write(
+            &customer,
+            Scope::NoTenant,
+            vec![plan(2)],
+            WriteOptions::default(),
+        )
         .await
         .unwrap();
-    assert_eq!(outcome.len(), 2, "the order, then the hook's product update");
+    assert_eq!(
+        outcome.len(),
+        2,
+        "the order, then the hook's product update"
+    );
     let stored = world.stored("products", product).await.unwrap();
     assert_eq!(value(&stored, "stock"), json!(3));
 }

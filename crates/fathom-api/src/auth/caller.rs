@@ -75,32 +75,32 @@ impl FromRequestParts<AppState> for Caller {
 /// The caller an access token names, if the token is valid and its session live (the check
 /// every request makes, also repeated by realtime connections while they stay open).
 pub async fn caller_from_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
-        if token.starts_with(super::API_KEY_TAG) {
-            return Err(unauthorized(
-                "API keys are accepted by the records endpoints only; this endpoint needs a user's access token.",
-            ));
-        }
-        let now = unix_now();
-        let token = match state.auth.tokens.get(token, now) {
-            Some(verified) => verified,
-            None => verify(state, token, now).await?,
-        };
-        // A token outlives nothing: logout, revocation, reuse detection and disable end it at
-        // once on this node, and on others within `auth.session_cache_ms`.
-        let Some(authority) = live_authority(state, token.user_id, token.session_id).await? else {
-            return Err(unauthorized("The session of this access token has ended."));
-        };
-        let VerifiedToken {
-            claims,
-            user_id,
-            session_id,
-        } = token;
-        Ok(Caller {
-            claims: current_claims(claims, &authority),
-            user_id,
-            session_id,
-        })
+    if token.starts_with(super::API_KEY_TAG) {
+        return Err(unauthorized(
+            "API keys are accepted by the records endpoints only; this endpoint needs a user's access token.",
+        ));
     }
+    let now = unix_now();
+    let token = match state.auth.tokens.get(token, now) {
+        Some(verified) => verified,
+        None => verify(state, token, now).await?,
+    };
+    // A token outlives nothing: logout, revocation, reuse detection and disable end it at
+    // once on this node, and on others within `auth.session_cache_ms`.
+    let Some(authority) = live_authority(state, token.user_id, token.session_id).await? else {
+        return Err(unauthorized("The session of this access token has ended."));
+    };
+    let VerifiedToken {
+        claims,
+        user_id,
+        session_id,
+    } = token;
+    Ok(Caller {
+        claims: current_claims(claims, &authority),
+        user_id,
+        session_id,
+    })
+}
 
 /// Verifies `token` with the key ring (reloading it once when the token names an unknown key)
 /// and remembers it for the next request.

@@ -61,7 +61,9 @@ pub(crate) async fn enforce(
     let (mut parts, body) = request.into_parts();
     let principal = match bearer_token(&parts) {
         Ok(None) => Some(Principal::Anonymous),
-        Ok(token @ Some(_)) => crate::records::access::authenticate(&state, token).await.ok(),
+        Ok(token @ Some(_)) => crate::records::access::authenticate(&state, token)
+            .await
+            .ok(),
         Err(_) => None,
     };
     let ip = client_ip(&parts, &state.auth.settings.trusted_proxies)

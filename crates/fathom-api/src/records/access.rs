@@ -12,8 +12,7 @@ use fathom_schema::{Collection, Schema};
 
 pub use fathom_engine::Principal;
 pub use fathom_engine::access::{
-    check_new_record, check_rules, confine_hops, refused_change, rule,
-    strip_hidden, visible_json,
+    check_new_record, check_rules, confine_hops, refused_change, rule, strip_hidden, visible_json,
 };
 
 use crate::AppState;

@@ -246,25 +246,18 @@ async fn check_relations(
             let scope = create_scope(principal, tenant.as_ref());
             state
                 .engine
-                .check_relation_tenants_in_batch(
-                collection,
-                &scope,
-                None,
-                values,
-                &created.pending,
-            )
-            .await
-            .map_err(ApiError::from)
+                .check_relation_tenants_in_batch(collection, &scope, None, values, &created.pending)
+                .await
+                .map_err(ApiError::from)
         }
         WriteOp::Update {
             collection,
             id,
             values,
             ..
-        } => {
-            state
-                .engine
-                .check_relation_tenants_in_batch(
+        } => state
+            .engine
+            .check_relation_tenants_in_batch(
                 collection,
                 &principal.scope(),
                 Some(*id),
@@ -272,8 +265,7 @@ async fn check_relations(
                 &created.pending,
             )
             .await
-            .map_err(ApiError::from)
-        }
+            .map_err(ApiError::from),
         WriteOp::Delete { .. } | WriteOp::Restore { .. } | WriteOp::Purge { .. } => Ok(()),
     }
 }
@@ -336,10 +328,8 @@ pub async fn batch(
         }
         planned.push(Planned::new(op, hooked, scope));
     }
-    let collections: Vec<Arc<Collection>> = planned
-        .iter()
-        .map(|p| p.op.collection().clone())
-        .collect();
+    let collections: Vec<Arc<Collection>> =
+        planned.iter().map(|p| p.op.collection().clone()).collect();
     let ids: Vec<Option<Uuid>> = planned
         .iter()
         .map(|p| match &p.op {

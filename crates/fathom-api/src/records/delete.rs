@@ -42,7 +42,5 @@ pub async fn delete(
             options,
         )
         .await;
-    keyed
-        .finish(&state, outcome, |e| path.write_error(e))
-        .await
+    keyed.finish(&state, outcome, |e| path.write_error(e)).await
 }

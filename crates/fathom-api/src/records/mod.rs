@@ -32,7 +32,6 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::ApiError;
 
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/batch", axum::routing::post(batch::batch))

@@ -50,7 +50,5 @@ pub async fn restore(
             options,
         )
         .await;
-    keyed
-        .finish(&state, outcome, |e| path.write_error(e))
-        .await
+    keyed.finish(&state, outcome, |e| path.write_error(e)).await
 }

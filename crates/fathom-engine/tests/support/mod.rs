@@ -40,7 +40,12 @@ impl World {
         let collection = self.engine.collection(collection)?;
         let results = self
             .engine
-            .create(principal, &collection, &object(body), WriteOptions::default())
+            .create(
+                principal,
+                &collection,
+                &object(body),
+                WriteOptions::default(),
+            )
             .await?;
         match results.into_iter().next() {
             Some(WriteResult::Created(record)) => Ok(record),
@@ -99,7 +104,11 @@ impl World {
     pub async fn count(&self, collection: &str) -> u64 {
         self.fixture
             .store
-            .count(&Scope::AllTenants, self.fixture.collection(collection), None)
+            .count(
+                &Scope::AllTenants,
+                self.fixture.collection(collection),
+                None,
+            )
             .await
             .unwrap()
     }
