@@ -25,8 +25,9 @@ pub struct ApiError {
     /// Response headers the problem carries (the current `ETag` of a failed `If-Match`); boxed,
     /// as most problems have none and every `Result` carries the error's size.
     headers: Option<Box<[(header::HeaderName, HeaderValue)]>>,
-    /// The internal cause of a 5xx, for the log only.
-    cause: Option<String>,
+    /// The internal cause of a 5xx, for the log only (a boxed `str`: every `Result` carries the
+    /// error's size, kept under clippy's large-error bound).
+    cause: Option<Box<str>>,
     /// A before-write hook's own code and status, answered instead of `code`'s.
     custom: Option<Box<CustomCode>>,
 }
@@ -74,7 +75,7 @@ impl ApiError {
             "The server failed to handle the request.",
             "Retry later; if it keeps failing, report the request id to the operator.",
         );
-        error.cause = Some(cause.into());
+        error.cause = Some(cause.into().into_boxed_str());
         error
     }
 
@@ -193,7 +194,9 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(name, value);
         }
         if let Some(cause) = self.cause {
-            response.extensions_mut().insert(InternalCause(cause));
+            response
+                .extensions_mut()
+                .insert(InternalCause(cause.into_string()));
         }
         response
     }
@@ -224,7 +227,7 @@ impl From<EngineError> for ApiError {
             hint: problem.hint,
             errors: problem.errors,
             headers: None,
-            cause: problem.cause,
+            cause: problem.cause.map(String::into_boxed_str),
             custom,
         }
     }

@@ -2,6 +2,8 @@
 //! `rules/`, `access_matrix.rs`), run against the engine directly: who may and may not get,
 //! list, count, filter through a relation, see hidden fields, write and batch, across tenants.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod support;
 
 use std::collections::BTreeSet;

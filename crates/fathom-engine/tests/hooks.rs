@@ -4,6 +4,8 @@
 //! is validated and stored; extra writes as the caller meet the rules; a conflict on a hook's
 //! expected version runs the hook pass again.
 
+#![allow(clippy::unwrap_used)] // Test code: a failed unwrap is a failed test.
+
 mod support;
 
 use std::sync::Arc;
