@@ -1,17 +1,12 @@
 //! `GET /api/v1/{collection}/{id}`: one record, with `expand` and `fields`, if the view rule lets
 //! the caller see it (otherwise 404, as if it did not exist).
 
-use std::collections::BTreeSet;
-
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use fathom_query::default_sort;
-use fathom_store::ListQuery;
 use serde_json::{Map, Value};
 
-use super::access::{Principal, reject_hidden, rule};
-use super::expand::column_in;
+use super::access::{Principal, reject_hidden};
 use super::params::parse_get;
 use super::{RecordPath, conditional, shape_records};
 use crate::AppState;
@@ -62,30 +57,11 @@ pub async fn get(
         &shape.expand_paths(),
     )?;
     let not_found = || ApiError::record_not_found(&path.collection.name, &path.raw_id);
-    let record = match rule(&state.schema, &path.collection, "view", &principal, None)? {
-        None => {
-            state
-                .store
-                .get(&principal.scope(), path.collection.clone(), path.id)
-                .await?
-        }
-        Some(rule) => {
-            let ids = BTreeSet::from([path.id.hyphenated().to_string()]);
-            let filter = column_in(&state.schema, &path.collection, "id", &ids)?.and(rule);
-            let query = ListQuery {
-                filter: Some(filter),
-                sort: default_sort(),
-                after: None,
-                limit: 1,
-                offset: 0,
-            };
-            state
-                .store
-                .list(&principal.scope(), path.collection.clone(), query)
-                .await?
-                .pop()
-        }
-    };
+    // The engine joins the view rule: a record the caller may not see is not found.
+    let record = state
+        .engine
+        .get(&principal, &path.collection, path.id)
+        .await?;
     let record = record.ok_or_else(not_found)?;
     // The ETag names the record's state; with `expand` the answer also shows other records,
     // whose changes it does not track, so only an unexpanded read is answered 304.

@@ -5,10 +5,11 @@
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use fathom_store::ListQuery;
+use fathom_engine::reads::check_deleted;
+use fathom_engine::{Listing, Page};
 use serde_json::{Map, Value, json};
 
-use super::access::{Principal, confine_hops, reject_hidden, rule};
+use super::access::{Principal, reject_hidden};
 use super::params::parse_list;
 use super::{CollectionPath, shape_records};
 use crate::AppState;
@@ -54,13 +55,7 @@ pub async fn list(
     // The caller's own narrowing, before the list rule joins it.
     let filtered = request.filter.is_some();
     let if_none_match = super::conditional::if_none_match(&headers)?;
-    if request.deleted != fathom_store::Deleted::Hidden && !principal.is_admin() {
-        return Err(ApiError::new(
-            fathom_core::ErrorCode::Forbidden,
-            "Only administrators may list deleted records.",
-            "Leave out `deleted`, or sign in as an administrator.",
-        ));
-    }
+    check_deleted(&principal, request.deleted)?;
     if let Some(filter) = &request.filter {
         reject_hidden(
             &state.schema,
@@ -79,36 +74,33 @@ pub async fn list(
         "expand",
         &request.shape.expand_paths(),
     )?;
-    // The caller's paths through relations reach only what the caller may list there; the
-    // list rule, added next, is the schema's own and reads every record it names.
-    if let Some(filter) = request.filter.take() {
-        request.filter = Some(confine_hops(&state.schema, &principal, filter)?);
-    }
-    if let Some(rule) = rule(&state.schema, &collection, "list", &principal, None)? {
-        request.filter = Some(match request.filter.take() {
-            Some(filter) => filter.and(rule),
-            None => rule,
-        });
-    }
-    // One record more than asked tells whether another page follows.
-    let query = ListQuery {
-        filter: request.filter.clone(),
-        sort: request.sort.clone(),
-        after: request.after.clone(),
-        limit: request.limit + 1,
-        offset: request.offset,
-    };
-    let scope = principal.scope();
     // The expanded paths are part of the read's recorded shape (the architect's N+1 and
     // index advice read them); the store does not see them otherwise.
     let mut expand = Vec::new();
     expanded_paths(&request.shape.expand, "", &mut expand);
-    let mut records = state
-        .store
-        .list_expanding(&scope, collection.clone(), query, request.deleted, &expand)
+    // The engine confines the caller's relation hops to what the caller may list there, and
+    // joins the list rule (the schema's own, which reads every record it names).
+    let Page {
+        records,
+        more,
+        total,
+    } = state
+        .engine
+        .list(
+            &principal,
+            &collection,
+            Listing {
+                filter: request.filter.take(),
+                sort: &request.sort,
+                after: request.after.as_deref(),
+                limit: request.limit,
+                offset: request.offset,
+                deleted: request.deleted,
+                count: request.count,
+                expand: &expand,
+            },
+        )
         .await?;
-    let more = records.len() > request.limit as usize;
-    records.truncate(request.limit as usize);
     let next = match records.last() {
         Some(last) if more => Value::String(state.cursor_key.encode(
             &collection.name,
@@ -119,19 +111,8 @@ pub async fn list(
     };
     // `offset` is on every page (0 on cursor pages, which take no other), so the shape is fixed.
     let mut page = json!({ "limit": request.limit, "offset": request.offset, "next": next });
-    let mut total = None;
-    if request.count {
-        let counted = state
-            .store
-            .count_with(
-                &scope,
-                collection.clone(),
-                request.filter.take(),
-                request.deleted,
-            )
-            .await?;
+    if let Some(counted) = total {
         page["total"] = json!(counted);
-        total = Some(counted);
     }
     state
         .client_advice
