@@ -171,6 +171,11 @@ impl Application {
             webhooks,
         )
         .with_brokers(sinks.brokers());
+        let state = if extensions.before_write.is_empty() {
+            state
+        } else {
+            state.with_hooks(Arc::new(extensions.before_write))
+        };
         let live = LiveApp::with_routes(state.clone(), extensions.routes);
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
@@ -253,6 +258,12 @@ impl Application {
     /// The shared state (store and schema), for seeding and tests.
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The records engine the server starts with (its schema, store and before-write hooks),
+    /// for application code beside the server.
+    pub fn engine(&self) -> &fathom_engine::Engine {
+        &self.state.engine
     }
 
     /// The figures of the after-commit hook `name`, if one was registered under it.
@@ -434,7 +445,7 @@ impl Application {
         let live = self.live.clone();
         let shared = after_commit::Shared {
             store: self.state.store.clone(),
-            schema: Arc::new(move || live.state().schema.clone()),
+            engine: Arc::new(move || live.state().engine.clone()),
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
             lease_ttl: self.lease_ttl,
         };

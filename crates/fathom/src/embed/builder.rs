@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::bail;
 use axum::routing::MethodRouter;
 use fathom_api::{AppState, CustomRoute, CustomRoutes, RouteDoc};
+use fathom_engine::{BeforeWrite, Hooks};
 use fathom_schema::Schema;
 
 use super::Extensions;
@@ -29,6 +30,7 @@ impl Fathom {
             database_name: DEFAULT_DATABASE.to_owned(),
             routes: Vec::new(),
             after_commit: Vec::new(),
+            before_write: Hooks::new(),
         }
     }
 }
@@ -50,6 +52,7 @@ pub struct FathomBuilder {
     database_name: String,
     routes: Vec<CustomRoute>,
     after_commit: Vec<Registered>,
+    before_write: Hooks,
 }
 
 impl FathomBuilder {
@@ -80,6 +83,40 @@ impl FathomBuilder {
     #[must_use]
     pub fn database_name(mut self, name: impl Into<String>) -> Self {
         self.database_name = name.into();
+        self
+    }
+
+    /// Runs `hook` before every create of `collection` (batch operations included), in the
+    /// write's transaction (docs/LIBRARY.md, "Before a write").
+    #[must_use]
+    pub fn before_create(
+        mut self,
+        collection: impl Into<String>,
+        hook: impl BeforeWrite + 'static,
+    ) -> Self {
+        self.before_write.before_create(collection, hook);
+        self
+    }
+
+    /// As [`FathomBuilder::before_create`], before every update.
+    #[must_use]
+    pub fn before_update(
+        mut self,
+        collection: impl Into<String>,
+        hook: impl BeforeWrite + 'static,
+    ) -> Self {
+        self.before_write.before_update(collection, hook);
+        self
+    }
+
+    /// As [`FathomBuilder::before_create`], before every delete.
+    #[must_use]
+    pub fn before_delete(
+        mut self,
+        collection: impl Into<String>,
+        hook: impl BeforeWrite + 'static,
+    ) -> Self {
+        self.before_write.before_delete(collection, hook);
         self
     }
 
@@ -157,6 +194,14 @@ impl FathomBuilder {
         let routes = CustomRoutes::new(self.routes);
         let mut problems = routes.check(&schema);
         problems.extend(hook_name_problems(&self.after_commit));
+        problems.extend(
+            self.before_write
+                .collections()
+                .filter(|name| !schema.collections.contains_key(*name))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .map(|name| format!("a before-write hook is registered for the collection `{name}`, which the schema does not have")),
+        );
         if !problems.is_empty() {
             bail!(
                 "the application's additions have problems:\n  {}",
@@ -166,6 +211,7 @@ impl FathomBuilder {
         let extensions = Extensions {
             routes,
             after_commit: self.after_commit,
+            before_write: self.before_write,
         };
         let app = Application::assemble(&config, schema, &self.database_name, extensions).await?;
         Ok(match file {

@@ -9,6 +9,7 @@ mod builder;
 
 pub use after_commit::{AfterCommit, CommittedEvent, HookContext, HookFailure, HookStats};
 pub use builder::{Fathom, FathomBuilder};
+pub use fathom_engine::{BeforeWrite, Engine, HookRefusal, PendingWrite, WriteKind};
 pub use fathom_api::{ApiError, AppState, JsonObject, OperationDoc, Principal, RouteDoc};
 
 /// What an embedding application adds to the server, handed from the builder to
@@ -17,4 +18,6 @@ pub use fathom_api::{ApiError, AppState, JsonObject, OperationDoc, Principal, Ro
 pub(crate) struct Extensions {
     pub routes: fathom_api::CustomRoutes,
     pub after_commit: Vec<after_commit::Registered>,
+    /// The before-write hooks, handed to the records engine.
+    pub before_write: fathom_engine::Hooks,
 }

@@ -13,13 +13,13 @@ use uuid::Uuid;
 
 use super::HookFailure;
 
-/// The schema served now (a reload may change it).
-pub type SchemaSource = Arc<dyn Fn() -> Arc<Schema> + Send + Sync>;
+/// The records engine served now (a reload changes its schema).
+pub type EngineSource = Arc<dyn Fn() -> fathom_engine::Engine + Send + Sync>;
 
 /// What a hook's `handle` is given with its event.
 pub struct HookContext {
     pub(crate) store: Store,
-    pub(crate) schema: SchemaSource,
+    pub(crate) engine: fathom_engine::Engine,
     pub(crate) name: String,
     pub(crate) attempt: u32,
 }
@@ -40,9 +40,16 @@ impl HookContext {
         &self.store
     }
 
-    /// The schema served now.
+    /// The schema served when the event was handed.
     pub fn schema(&self) -> Arc<Schema> {
-        (self.schema)()
+        self.engine.schema().clone()
+    }
+
+    /// The records engine served now (rules, tenancy, before-write hooks), for writes as any
+    /// principal, `fathom_engine::Principal::System` included. The helpers below write through
+    /// the store instead: as the system, validated, without before-write hooks.
+    pub fn engine(&self) -> &fathom_engine::Engine {
+        &self.engine
     }
 
     fn collection(&self, name: &str) -> Result<Arc<Collection>, HookFailure> {

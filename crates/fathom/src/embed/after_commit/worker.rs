@@ -15,7 +15,7 @@ use fathom_store::{Lease, Store};
 use futures_util::FutureExt;
 use tokio::sync::watch;
 
-use super::context::SchemaSource;
+use super::context::EngineSource;
 use super::{CommittedEvent, HookContext, Registered};
 
 /// Events read from the outbox at a time.
@@ -38,7 +38,7 @@ pub(crate) fn cursor_name(name: &str) -> String {
 #[derive(Clone)]
 pub(crate) struct Shared {
     pub store: Store,
-    pub schema: SchemaSource,
+    pub engine: EngineSource,
     /// This node's name for leases (unique per process).
     pub holder: String,
     pub lease_ttl: Duration,
@@ -265,7 +265,8 @@ impl Worker {
         lease: &mut Lease,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Held> {
-        let schema = (self.shared.schema)();
+        let engine = (self.shared.engine)();
+        let schema = engine.schema().clone();
         // The outbox keeps encrypted fields sealed; a hook is the server's own code and sees
         // the values as written.
         if let Some(collection) = schema.collection(&event.collection)
@@ -277,7 +278,7 @@ impl Worker {
         loop {
             let context = HookContext {
                 store: self.shared.store.clone(),
-                schema: self.shared.schema.clone(),
+                engine: engine.clone(),
                 name: self.hook.name.clone(),
                 attempt,
             };

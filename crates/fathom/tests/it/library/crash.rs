@@ -23,7 +23,22 @@ fields.title = { type = "text", required = true }
 fn example() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let output = Command::new(env!("CARGO"))
+        let mut cargo = Command::new(env!("CARGO"));
+        // The variables cargo and the test runner set for a test process would make this build
+        // look different from the developer's own and rebuild half the dependencies.
+        for (name, _) in std::env::vars_os() {
+            let name = name.to_string_lossy().into_owned();
+            let runner = ["NEXTEST", "__NEXTEST", "RUST_TEST", "OUT_DIR"]
+                .iter()
+                .any(|p| name.starts_with(p));
+            let cargo_set = name.starts_with("CARGO_")
+                && !matches!(name.as_str(), "CARGO_HOME" | "CARGO_TARGET_DIR")
+                && !name.starts_with("CARGO_BUILD_");
+            if runner || cargo_set {
+                cargo.env_remove(&name);
+            }
+        }
+        let output = cargo
             .args([
                 "build",
                 "--quiet",

@@ -19,6 +19,7 @@ async fn whoami(caller: Principal) -> Json<Value> {
         Principal::Admin(_) => "admin".to_owned(),
         Principal::User(user) => format!("user {}", user.user_id),
         Principal::Service(_) => "service".to_owned(),
+        Principal::System => "system".to_owned(),
     };
     Json(json!({ "caller": who }))
 }
