@@ -21,6 +21,7 @@ pub mod telemetry;
 pub use app::Application;
 pub use config::Config;
 pub use embed::{
-    AfterCommit, ApiError, AppState, CommittedEvent, Fathom, FathomBuilder, HookContext,
-    HookFailure, JsonObject, OperationDoc, Principal, RouteDoc,
+    AfterCommit, ApiError, AppState, BeforeWrite, CommittedEvent, Engine, Fathom, FathomBuilder,
+    HookContext, HookFailure, HookRefusal, JsonObject, OperationDoc, PendingWrite, Principal,
+    RouteDoc, WriteKind,
 };

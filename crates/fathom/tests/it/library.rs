@@ -3,6 +3,7 @@
 //! process that embeds it (`examples/after_commit_log.rs`).
 
 mod after_commit;
+mod before_write;
 mod crash;
 mod routes;
 mod support;

@@ -159,3 +159,49 @@ async fn a_hook_writes_records_as_the_system() {
     assert_eq!(events.len(), 2);
     assert_eq!(events[1].actor, fathom_store::Actor::System);
 }
+
+/// Two nodes of one cluster (PostgreSQL only; SQLite is one node) register the same hook: only
+/// the lease's holder runs it, so every event is handled once, in order, whichever node
+/// committed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_run_a_hook_once_per_cluster() {
+    let Some(database) = crate::helpers::scratch_database().await else {
+        return;
+    };
+    let seen = Seen::default();
+    let schema = fathom_schema::parse_schema("t", TEST_SCHEMA).unwrap();
+    let (mut apps, mut dirs) = (Vec::new(), Vec::new());
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::helpers::test_config_on(dir.path(), Some(&database));
+        let app = fathom::Fathom::builder()
+            .config(config)
+            .schema(schema.clone())
+            .after_commit("shared", Recorder(seen.clone()))
+            .build()
+            .await
+            .unwrap();
+        apps.push(app);
+        dirs.push(dir);
+    }
+    let second = apps.pop().unwrap();
+    let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+    let other = tokio::spawn(second.run_until(async move {
+        let _ = stopping.await;
+    }));
+    let first = crate::helpers::start_built(apps.pop().unwrap(), dirs.pop().unwrap(), None).await;
+    for i in 0..30 {
+        first
+            .create("notes", &json!({ "body": format!("note {i}") }))
+            .await;
+    }
+    let events = outbox(&first).await;
+    assert_eq!(events.len(), 30);
+    seen.wait_for(30).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(seen.get(), events, "once per cluster, in order");
+    let _ = stop.send(());
+    other.await.unwrap().unwrap();
+    drop(first);
+    drop(database);
+}
