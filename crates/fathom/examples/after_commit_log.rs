@@ -30,8 +30,7 @@ struct SequenceLog {
 impl AfterCommit for SequenceLog {
     async fn handle(&self, event: &CommittedEvent, _ctx: &HookContext) -> Result<(), HookFailure> {
         tokio::time::sleep(self.delay).await;
-        append(&self.path, &event.sequence.to_string())
-            .map_err(|e| HookFailure::new(e.to_string()))
+        append(&self.path, &event.sequence.to_string()).map_err(|e| HookFailure::new(e.to_string()))
     }
 }
 

@@ -32,7 +32,9 @@ pub(super) fn describe(document: &mut Value, routes: &CustomRoutes) {
     if let Some(listed) = document["tags"].as_array_mut() {
         for tag in tags {
             if !listed.iter().any(|t| t["name"] == tag.as_str()) {
-                listed.push(json!({ "name": tag, "description": "Routes of the embedding application." }));
+                listed.push(
+                    json!({ "name": tag, "description": "Routes of the embedding application." }),
+                );
             }
         }
     }

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use crate::embed::Fathom;
 use crate::cli::ServeArgs;
+use crate::embed::Fathom;
 use crate::{demo, telemetry};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {

@@ -149,7 +149,11 @@ async fn run(
         let acquired = worker
             .shared
             .store
-            .cursor_acquire(&worker.cursor, &worker.shared.holder, worker.shared.lease_ttl)
+            .cursor_acquire(
+                &worker.cursor,
+                &worker.shared.holder,
+                worker.shared.lease_ttl,
+            )
             .await;
         match acquired {
             Ok(Some(lease)) => {

@@ -19,17 +19,20 @@ async fn a_hook_sees_every_event_once_in_sequence_order() {
         TEST_SCHEMA,
         |_| {},
         |b| {
-            b.after_commit("all", Recorder(all.clone())).after_commit_on(
-                "categories-only",
-                ["categories"],
-                Recorder(categories.clone()),
-            )
+            b.after_commit("all", Recorder(all.clone()))
+                .after_commit_on(
+                    "categories-only",
+                    ["categories"],
+                    Recorder(categories.clone()),
+                )
         },
     )
     .await;
     let mut ids = Vec::new();
     for i in 0..30 {
-        let note = app.create("notes", &json!({ "body": format!("note {i}") })).await;
+        let note = app
+            .create("notes", &json!({ "body": format!("note {i}") }))
+            .await;
         ids.push(note["id"].as_str().unwrap().to_owned());
     }
     for i in 0..5 {
@@ -38,10 +41,16 @@ async fn a_hook_sees_every_event_once_in_sequence_order() {
     }
     for id in &ids[..5] {
         let response = app
-            .patch_json(&format!("/api/v1/notes/{id}"), &json!({ "body": "changed" }))
+            .patch_json(
+                &format!("/api/v1/notes/{id}"),
+                &json!({ "body": "changed" }),
+            )
             .await;
         assert_eq!(response.status(), 200);
-        assert_eq!(app.delete(&format!("/api/v1/notes/{id}")).await.status(), 204);
+        assert_eq!(
+            app.delete(&format!("/api/v1/notes/{id}")).await.status(),
+            204
+        );
     }
     let events = outbox(&app).await;
     assert_eq!(events.len(), 45);
@@ -68,7 +77,10 @@ async fn a_hook_sees_every_event_once_in_sequence_order() {
 async fn a_hook_that_fails_or_panics_is_retried_and_never_blocks_another() {
     let (steady, flaky, gated) = (Seen::default(), Seen::default(), Seen::default());
     let failures = Arc::new(AtomicU32::new(0));
-    let (open, attempts) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU32::new(0)));
+    let (open, attempts) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicU32::new(0)),
+    );
     let app = spawn_built(
         TEST_SCHEMA,
         |_| {},
@@ -101,7 +113,11 @@ async fn a_hook_that_fails_or_panics_is_retried_and_never_blocks_another() {
     // The steady hook and the flaky one get through every event while the gated one is stuck
     // on the first.
     assert_eq!(steady.wait_for(12).await, events);
-    assert_eq!(flaky.wait_for(12).await, events, "retried until handled, in order");
+    assert_eq!(
+        flaky.wait_for(12).await,
+        events,
+        "retried until handled, in order"
+    );
     assert!(
         failures.load(Ordering::SeqCst) >= 4 * 2 + 2,
         "every third event failed twice, every fifth panicked once"
@@ -114,7 +130,11 @@ async fn a_hook_that_fails_or_panics_is_retried_and_never_blocks_another() {
     open.store(true, Ordering::SeqCst);
     assert_eq!(gated.wait_for(12).await, events);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(flaky.get(), events, "a panic or an error never handles an event twice");
+    assert_eq!(
+        flaky.get(),
+        events,
+        "a panic or an error never handles an event twice"
+    );
 }
 
 /// Writes an `audit` note (as the system) for every item created.
@@ -128,7 +148,8 @@ impl AfterCommit for Follower {
             "body".into(),
             json!(format!("{} {}", event.operation.as_str(), event.record_id)),
         );
-        ctx.create("notes", event.tenant.as_deref(), &values).await?;
+        ctx.create("notes", event.tenant.as_deref(), &values)
+            .await?;
         Ok(())
     }
 }
@@ -152,7 +173,10 @@ async fn a_hook_writes_records_as_the_system() {
             assert_eq!(note["body"], expected.as_str());
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "no note was written");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no note was written"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let events = app.store.events_after(0, 10, None).await.unwrap().events;

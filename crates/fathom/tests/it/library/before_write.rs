@@ -30,11 +30,15 @@ impl BeforeWrite for NoNo {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_before_create_hook_from_the_builder_refuses_with_its_own_problem() {
     let app = spawn_built(TEST_SCHEMA, |_| {}, |b| b.before_create("notes", NoNo)).await;
-    let refused = app.post_json("/api/v1/notes", &json!({ "body": "no" })).await;
+    let refused = app
+        .post_json("/api/v1/notes", &json!({ "body": "no" }))
+        .await;
     let problem = assert_problem(refused, 422, "note_refused").await;
     assert_eq!(problem["hint"], "Say something else.");
     assert!(outbox(&app).await.is_empty(), "a refusal writes nothing");
-    let created = app.post_json("/api/v1/notes", &json!({ "body": "yes" })).await;
+    let created = app
+        .post_json("/api/v1/notes", &json!({ "body": "yes" }))
+        .await;
     assert_eq!(created.status(), 201);
 }
 
@@ -50,7 +54,9 @@ async fn a_before_write_hook_for_an_unknown_collection_is_refused_at_build() {
         .err()
         .expect("the build is refused");
     assert!(
-        error.to_string().contains("`nothing_here`, which the schema does not have"),
+        error
+            .to_string()
+            .contains("`nothing_here`, which the schema does not have"),
         "{error}"
     );
 }

@@ -140,7 +140,10 @@ async fn after_a_sigkill_the_hook_resumes_from_its_position_and_loses_nothing() 
     // Kill it while the hook (5 ms an event) is still behind the writes.
     let started = Instant::now();
     while runs(dir.path())[0].len() < 20 {
-        assert!(started.elapsed() < Duration::from_secs(30), "the hook never ran");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the hook never ran"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     child.kill().unwrap();
@@ -178,7 +181,10 @@ async fn after_a_sigkill_the_hook_resumes_from_its_position_and_loses_nothing() 
     // The restart resumes at the persisted position: at most the event in flight again.
     let last = *before.last().unwrap();
     let first = after[0];
-    assert!(first == last || first == last + 1, "resumed at {first} after {last}");
+    assert!(
+        first == last || first == last + 1,
+        "resumed at {first} after {last}"
+    );
     let mut union: Vec<i64> = before.iter().chain(after).copied().collect();
     union.dedup();
     assert_eq!(union, all, "every event reached the hook");

@@ -71,7 +71,10 @@ async fn a_custom_route_sees_the_caller_and_answers_problems() {
         .send()
         .await
         .unwrap();
-    assert_eq!(json_with_status(anonymous, 200).await["caller"], "anonymous");
+    assert_eq!(
+        json_with_status(anonymous, 200).await["caller"],
+        "anonymous"
+    );
     let forged = app
         .anonymous
         .get(app.url("/api/v1/shop/whoami"))
@@ -82,14 +85,20 @@ async fn a_custom_route_sees_the_caller_and_answers_problems() {
     assert_problem(forged, 401, "unauthorized").await;
 
     let reserved = app
-        .post_json("/api/v1/shop/stock/ABC-1/reserve", &json!({ "quantity": 3 }))
+        .post_json(
+            "/api/v1/shop/stock/ABC-1/reserve",
+            &json!({ "quantity": 3 }),
+        )
         .await;
     assert_eq!(
         json_with_status(reserved, 200).await,
         json!({ "sku": "ABC-1", "reserved": 3 })
     );
     let refused = app
-        .post_json("/api/v1/shop/stock/ABC-1/reserve", &json!({ "quantity": 30 }))
+        .post_json(
+            "/api/v1/shop/stock/ABC-1/reserve",
+            &json!({ "quantity": 30 }),
+        )
         .await;
     let problem = assert_problem(refused, 400, "validation_failed").await;
     assert_eq!(problem["hint"], "Reserve 10 at most.");
@@ -148,7 +157,12 @@ async fn a_custom_route_is_rate_limited_in_its_class() {
         .unwrap();
     assert!(refused.headers().contains_key("retry-after"));
     let problem = assert_problem(refused, 429, "too_many_requests").await;
-    assert!(problem["detail"].as_str().unwrap().contains("anonymous.read"));
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("anonymous.read")
+    );
 }
 
 #[tokio::test]
@@ -176,7 +190,10 @@ async fn colliding_paths_are_refused_when_the_server_is_built() {
         "`/shop` must live under `/api/v1/`",
         "`/api/v1/shop/{b}` is added twice",
     ] {
-        assert!(message.contains(expected), "{expected:?} missing from {message}");
+        assert!(
+            message.contains(expected),
+            "{expected:?} missing from {message}"
+        );
     }
     // Nothing was opened: the data directory holds no database.
     assert!(!dir.path().join("fathom.db").exists());

@@ -21,7 +21,10 @@ pub async fn spawn_built(
     adjust(&mut config);
     let schema = fathom_schema::parse_schema("test.schema.toml", schema).expect("valid schema");
     let builder = fathom::Fathom::builder().config(config).schema(schema);
-    let app = extend(builder).build().await.expect("the application builds");
+    let app = extend(builder)
+        .build()
+        .await
+        .expect("the application builds");
     start_built(app, data_dir, database).await
 }
 
@@ -38,7 +41,10 @@ impl Seen {
     }
 
     pub fn get(&self) -> Vec<i64> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Waits (up to 20 s) until `n` sequences were handled.
