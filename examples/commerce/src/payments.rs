@@ -139,6 +139,13 @@ impl PaymentClient {
         .map(|r| r.refunded)
     }
 
+    /// The provider's ledger for `order` (every charge made under any key naming it).
+    pub async fn charges_for(&self, order: Uuid) -> Result<Vec<Receipt>, PaymentError> {
+        let url = format!("{}/charges?order={order}", self.settings.base_url);
+        self.with_retries(|| async { classify::<Vec<Receipt>>(self.http.get(&url).send().await).await })
+            .await
+    }
+
     /// Runs `call` through the breaker, retrying failures on the backoff schedule.
     async fn with_retries<T, F, Fut>(&self, call: F) -> Result<T, PaymentError>
     where
