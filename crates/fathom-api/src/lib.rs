@@ -9,6 +9,7 @@ mod body;
 mod cache;
 mod client_ip;
 mod config;
+mod custom;
 mod envelope;
 mod error;
 mod events;
@@ -42,8 +43,10 @@ pub use auth::{
     PasskeySettings, ServiceKey, SmtpMailer, TotpSettings, issue_api_key, parse_scopes,
     rotate_signing_key,
 };
+pub use body::JsonObject;
 pub use cache::{CachePlan, ResultCache};
 pub use config::{HttpConfig, MetricsExposure, RequestLog};
+pub use custom::{CUSTOM_PREFIX, CustomRoute, CustomRoutes, OperationDoc, RouteDoc};
 pub use error::ApiError;
 pub use limits::{ApiRateLimits, ClassQuotas, RouteClass};
 pub use live::LiveApp;
@@ -51,11 +54,19 @@ pub use metrics::{Metrics, MetricsToken, listener_router as metrics_router};
 pub use openapi::document;
 pub use rate_limit::AuthRateLimits;
 pub use realtime::{Realtime, RealtimeSettings};
+pub use records::access::Principal;
 pub use records::tenancy::is_tenant_id;
 pub use state::{AppState, READINESS_TTL, Shared};
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
+    router_with(state, &CustomRoutes::default())
+}
+
+/// The whole HTTP application with the embedding application's `custom` routes (checked with
+/// [`CustomRoutes::check`] beforehand). They are merged before the fallbacks and the rate
+/// limits, so they answer 404/405 and 429 as every other route does.
+pub fn router_with(state: AppState, custom: &CustomRoutes) -> Router {
     let api =
         records::router()
             .merge(events::router())
@@ -81,8 +92,9 @@ pub fn router(state: AppState) -> Router {
         )
         .nest("/api/v1", api)
         .merge(health::router())
-        .merge(openapi::router(&state))
+        .merge(openapi::router(&state, custom))
         .merge(metrics_route(&state))
+        .merge(custom.router())
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         // Every `/api/v1` request counts against its caller's quota for its route class.

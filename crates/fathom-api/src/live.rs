@@ -14,6 +14,7 @@ use axum::routing::future::RouteFuture;
 use tower::Service;
 
 use crate::AppState;
+use crate::custom::CustomRoutes;
 
 /// The state being served and the router built around it, swapped as one.
 struct Served {
@@ -21,13 +22,23 @@ struct Served {
     router: Router,
 }
 
-/// The application a server currently serves; a clone shares it.
+/// The application a server currently serves; a clone shares it. The embedding application's
+/// custom routes stay the same across reloads.
 #[derive(Clone)]
-pub struct LiveApp(Arc<RwLock<Arc<Served>>>);
+pub struct LiveApp {
+    served: Arc<RwLock<Arc<Served>>>,
+    custom: CustomRoutes,
+}
 
 impl LiveApp {
     pub fn new(state: AppState) -> Self {
-        Self(Arc::new(RwLock::new(Arc::new(served(state)))))
+        Self::with_routes(state, CustomRoutes::default())
+    }
+
+    /// Serves `state` with `custom` routes (already checked, `CustomRoutes::check`).
+    pub fn with_routes(state: AppState, custom: CustomRoutes) -> Self {
+        let served = Arc::new(RwLock::new(Arc::new(served(state, &custom))));
+        Self { served, custom }
     }
 
     /// The state now served.
@@ -38,8 +49,8 @@ impl LiveApp {
     /// Serves `state` from the next request on. The router is built before the lock is taken,
     /// so requests never wait for it.
     pub fn replace(&self, state: AppState) {
-        let next = Arc::new(served(state));
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = next;
+        let next = Arc::new(served(state, &self.custom));
+        *self.served.write().unwrap_or_else(PoisonError::into_inner) = next;
     }
 
     /// A router that hands every request to whatever is served when it arrives. It has no routes
@@ -51,15 +62,15 @@ impl LiveApp {
     fn current(&self) -> Arc<Served> {
         // A panic cannot leave the pointer half-written (it is one store), so a poisoned lock
         // still holds a whole value.
-        self.0
+        self.served
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
 }
 
-fn served(state: AppState) -> Served {
-    let router = crate::router(state.clone());
+fn served(state: AppState, custom: &CustomRoutes) -> Served {
+    let router = crate::router_with(state.clone(), custom);
     Served { state, router }
 }
 

@@ -16,6 +16,8 @@ use fathom_store::{Store, StoreErrorKind};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::embed::Extensions;
+use crate::embed::after_commit::{self, HookStats, Registered};
 use crate::reload::{Reloader, Seen};
 
 /// A server that is bound and ready to run.
@@ -50,6 +52,8 @@ pub struct Application {
     _serving: Option<std::fs::File>,
     /// The listener of `GET /metrics` alone (`metrics.listen`), when configured.
     metrics_listener: Option<TcpListener>,
+    /// The embedding application's after-commit hooks (`crate::embed`), started with the server.
+    after_commit: Vec<(Registered, Arc<HookStats>)>,
 }
 
 /// Opens the store for `config`, naming the database and how to fix the usual problems on
@@ -85,11 +89,22 @@ async fn open_database(config: &Config, database_name: &str) -> anyhow::Result<S
 }
 
 impl Application {
-    /// Opens the database, migrates it when allowed and safe, and binds the listener.
+    /// Opens the database, migrates it when allowed and safe, and binds the listener: a server
+    /// without an application's additions (see [`crate::Fathom::builder`] for those).
     pub async fn build(
         config: &Config,
         schema: Schema,
         database_name: &str,
+    ) -> anyhow::Result<Self> {
+        Self::assemble(config, schema, database_name, Extensions::default()).await
+    }
+
+    /// [`Application::build`] with the builder's `extensions` (already checked).
+    pub(crate) async fn assemble(
+        config: &Config,
+        schema: Schema,
+        database_name: &str,
+        extensions: Extensions,
     ) -> anyhow::Result<Self> {
         let broken = fathom_api::check_rules(&schema);
         if !broken.is_empty() {
@@ -123,6 +138,7 @@ impl Application {
             }
         }
         crate::encryption::check_keys(&store, &schema).await?;
+        after_commit::init_cursors(&store, &extensions.after_commit).await?;
         let schema = Arc::new(schema);
         let cursor_key = store
             .secret("cursor_hmac")
@@ -155,7 +171,7 @@ impl Application {
             webhooks,
         )
         .with_brokers(sinks.brokers());
-        let live = LiveApp::new(state.clone());
+        let live = LiveApp::with_routes(state.clone(), extensions.routes);
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
             .await
@@ -207,6 +223,11 @@ impl Application {
             backups,
             _serving: serving,
             metrics_listener,
+            after_commit: extensions
+                .after_commit
+                .into_iter()
+                .map(|hook| (hook, Arc::default()))
+                .collect(),
         })
     }
 
@@ -234,6 +255,19 @@ impl Application {
         &self.state
     }
 
+    /// The figures of the after-commit hook `name`, if one was registered under it.
+    pub fn after_commit_stats(&self, name: &str) -> Option<Arc<HookStats>> {
+        self.after_commit
+            .iter()
+            .find(|(hook, _)| hook.name == name)
+            .map(|(_, stats)| stats.clone())
+    }
+
+    /// Serves until SIGTERM or ctrl-c (reloading the schema file on SIGHUP when built from one).
+    pub async fn serve(self) -> anyhow::Result<()> {
+        self.run_until_stopped().await
+    }
+
     /// Serves until SIGTERM or ctrl-c, reloading the schema file on SIGHUP.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let stop = shutdown_signal();
@@ -242,7 +276,7 @@ impl Application {
         let _hangups = AbortOnDrop(tokio::spawn(
             crate::reload::on_sighup(reloader.clone()).context("installing the SIGHUP handler")?,
         ));
-        self.serve(stop, reloader).await
+        self.serve_until(stop, reloader).await
     }
 
     /// Serves until `stop` completes, then stops accepting connections and gives in-flight
@@ -252,7 +286,7 @@ impl Application {
         stop: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let reloader = self.reloader();
-        self.serve(stop, reloader).await
+        self.serve_until(stop, reloader).await
     }
 
     fn reloader(&mut self) -> Arc<Reloader> {
@@ -264,18 +298,25 @@ impl Application {
         ))
     }
 
-    async fn serve(
+    async fn serve_until(
         mut self,
         stop: impl Future<Output = ()> + Send + 'static,
         reloader: Arc<Reloader>,
     ) -> anyhow::Result<()> {
         let _following = AbortOnDrop(tokio::spawn(reloader.follow_migrations()));
+        let mut holding = self
+            .sinks
+            .as_ref()
+            .map(fathom_brokers::Sinks::cursor_names)
+            .unwrap_or_default();
+        // The after-commit hooks hold their backlog as the sinks do.
+        holding.extend(
+            self.after_commit
+                .iter()
+                .map(|(hook, _)| after_commit::cursor_name(&hook.name)),
+        );
         let holders = crate::pruner::Holders {
-            sinks: self
-                .sinks
-                .as_ref()
-                .map(fathom_brokers::Sinks::cursor_names)
-                .unwrap_or_default(),
+            sinks: holding,
             webhooks: self.state.webhooks.clone(),
         };
         let _pruning = AbortOnDrop(tokio::spawn(crate::pruner::run(
@@ -307,6 +348,7 @@ impl Application {
         let realtime = self.state.realtime.clone();
         let hub = realtime.hub.clone();
         let sinks = self.start_sinks();
+        let hooks = self.start_after_commit();
         let _delivering = self
             .state
             .webhooks
@@ -351,6 +393,9 @@ impl Application {
         if let Some(sinks) = sinks {
             sinks.stop(SINKS_STOP_TIMEOUT).await;
         }
+        if let Some(hooks) = hooks {
+            hooks.stop(SINKS_STOP_TIMEOUT).await;
+        }
         // The shapes recorded since the last flush, so that `fathom advise` sees them.
         drop(flushing_shapes);
         crate::shape_flush::once(&self.state.store).await;
@@ -378,6 +423,22 @@ impl Application {
             lease_ttl: self.lease_ttl,
         };
         Some(sinks.start(context))
+    }
+
+    /// Starts the after-commit hooks, each following the outbox under its lease (the brokers'
+    /// lease duration, `brokers.lease_ms`).
+    fn start_after_commit(&mut self) -> Option<after_commit::Running> {
+        if self.after_commit.is_empty() {
+            return None;
+        }
+        let live = self.live.clone();
+        let shared = after_commit::Shared {
+            store: self.state.store.clone(),
+            schema: Arc::new(move || live.state().schema.clone()),
+            holder: format!("{}-{}", std::process::id(), uuid::Uuid::now_v7()),
+            lease_ttl: self.lease_ttl,
+        };
+        Some(after_commit::start(&self.after_commit, &shared))
     }
 }
 

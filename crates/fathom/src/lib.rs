@@ -1,6 +1,7 @@
 //! The `fathom` binary as a library: configuration, telemetry, server start-up, the demo, and the
 //! CLI commands. `main.rs` only parses arguments and calls [`cli::run`]; tests build the server
-//! in-process through [`Application`].
+//! in-process through [`Application`]. Applications embed Fathom through [`Fathom::builder`]
+//! (`embed/`, docs/LIBRARY.md), which is also how `fathom serve` starts.
 
 pub mod app;
 mod auth;
@@ -8,6 +9,7 @@ pub mod cli;
 mod commands;
 pub mod config;
 pub mod demo;
+pub mod embed;
 pub mod encryption;
 mod fan_out;
 mod http_server;
@@ -18,3 +20,7 @@ pub mod telemetry;
 
 pub use app::Application;
 pub use config::Config;
+pub use embed::{
+    AfterCommit, ApiError, AppState, CommittedEvent, Fathom, FathomBuilder, HookContext,
+    HookFailure, JsonObject, OperationDoc, Principal, RouteDoc,
+};

@@ -9,6 +9,7 @@ mod advice;
 mod auth;
 mod auth_schemas;
 mod brokers;
+mod custom;
 mod docs;
 mod document;
 mod events;
@@ -34,14 +35,20 @@ use axum::routing::get;
 pub use document::document;
 
 use crate::AppState;
+use crate::custom::CustomRoutes;
 
 /// The document route and the docs page. The document is built once, here: a running server's
-/// schema never changes, so every request is answered with the same bytes.
-pub fn router(state: &AppState) -> Router<AppState> {
+/// schema never changes, so every request is answered with the same bytes. The embedding
+/// application's `custom` routes are described with what they were added with.
+pub fn router(state: &AppState, custom: &CustomRoutes) -> Router<AppState> {
     let mut described = document(&state.schema, &state.config, &state.auth.policy);
     // The OAuth routes exist only where providers are configured, and so does their description.
     if !state.auth.settings.oauth.providers.is_empty() {
         oauth::describe(&mut described);
+    }
+    if !custom.is_empty() {
+        custom::describe(&mut described, custom);
+        rate_limits::annotate(&mut described);
     }
     let body = Bytes::from(described.to_string());
     Router::new()

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::app::Application;
+use crate::embed::Fathom;
 use crate::cli::ServeArgs;
 use crate::{demo, telemetry};
 
@@ -18,18 +18,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         );
         config.encryption.key_file = Some(path);
     }
-    let (schema, database) = if args.demo {
-        (demo::schema()?, demo::DATABASE_FILE)
+    // The same builder an embedding application uses: the schema file (re-read on SIGHUP), or
+    // the demo's schema and database.
+    let builder = if args.demo {
+        Fathom::builder()
+            .schema(demo::schema()?)
+            .database_name(demo::DATABASE_FILE)
     } else {
-        (super::load_schema(&config.schema.path)?, "fathom.db")
+        Fathom::builder().schema_file(config.schema.path.clone())
     };
-    let mut app = Application::build(&config, schema, database).await?;
+    let app = builder.config(config).build().await?;
     if args.demo {
         demo::seed_if_empty(app.state()).await?;
-    } else {
-        app = app.reload_on_sighup(config.schema.path.clone());
     }
-    app.run_until_stopped().await?;
+    app.serve().await?;
     telemetry.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -289,6 +289,16 @@ async fn start(app: Application, data_dir: TempDir, database: Option<ScratchData
     start_as(app, data_dir, database, Admin::New(TEST_ADMIN)).await
 }
 
+/// Serves an application built elsewhere (`fathom::Fathom::builder`) on `data_dir` and
+/// `database` (those its configuration names), with the test administrator.
+pub async fn start_built(
+    app: Application,
+    data_dir: TempDir,
+    database: Option<ScratchDatabase>,
+) -> TestApp {
+    start(app, data_dir, database).await
+}
+
 /// The test administrator of a server being started.
 enum Admin<'a> {
     /// Created with this email.

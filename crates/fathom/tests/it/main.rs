@@ -17,6 +17,7 @@ mod docs_toml;
 mod encryption;
 mod events;
 mod helpers;
+mod library;
 mod observability;
 mod openapi;
 mod operations;
