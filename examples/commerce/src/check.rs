@@ -18,7 +18,21 @@ use crate::records::{Fields, cents};
 pub const TERMINAL: &[&str] = &["fulfilled", "payment_failed", "cancelled", "refunded"];
 
 /// Every record of `collection` in every tenant.
-pub async fn all(store: &Store, schema: &fathom_schema::Schema, collection: &str) -> anyhow::Result<Vec<Record>> {
+pub async fn all(
+    store: &Store,
+    schema: &fathom_schema::Schema,
+    collection: &str,
+) -> anyhow::Result<Vec<Record>> {
+    all_in(store, schema, &Scope::AllTenants, collection).await
+}
+
+/// Every record of `collection` in `scope`, page by page.
+pub async fn all_in(
+    store: &Store,
+    schema: &fathom_schema::Schema,
+    scope: &Scope,
+    collection: &str,
+) -> anyhow::Result<Vec<Record>> {
     let target = schema
         .collection(collection)
         .cloned()
@@ -30,7 +44,7 @@ pub async fn all(store: &Store, schema: &fathom_schema::Schema, collection: &str
             ..ListQuery::first(1_000)
         };
         let page = store
-            .list(&Scope::AllTenants, target.clone(), query)
+            .list(scope, target.clone(), query)
             .await
             .map_err(|e| anyhow::anyhow!("listing {collection}: {}", e.detail))?;
         let done = page.len() < 1_000;

@@ -299,7 +299,7 @@ async fn shopper(
         let mut attempt = 0;
         let (status, answer) = loop {
             let (status, answer) = api
-                .post(&customer.token, "/api/v1/orders", &json!({ "cart": cart }))
+                .post(&customer.token, "/api/v1/shop/orders", &json!({ "cart": cart }))
                 .await?;
             attempt += 1;
             // A conflict that is not the shop's own refusal: another order took the product's
@@ -332,12 +332,9 @@ async fn shopper(
 /// Cancels `order` as its customer; a cancel that comes after fulfilment is refused with
 /// `invalid_transition`, which is an answer too.
 async fn cancel(api: &Api, customer: &Member, order: Uuid) -> anyhow::Result<()> {
-    let path = format!("/api/v1/orders/{order}");
-    let body = json!({ "status": "cancelled" });
+    let path = format!("/api/v1/shop/orders/{order}/cancel");
     for attempt in 1..=PLACEMENT_ATTEMPTS {
-        let (status, answer) = api
-            .call(reqwest::Method::PATCH, Some(&customer.token), &path, Some(&body))
-            .await?;
+        let (status, answer) = api.post(&customer.token, &path, &json!({})).await?;
         let code = answer["code"].as_str().unwrap_or_default();
         if status == 200 || code == "invalid_transition" {
             return Ok(());

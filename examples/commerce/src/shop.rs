@@ -9,6 +9,8 @@ use fathom::embed::Fathom;
 use fathom::{Application, Config};
 
 use crate::flow::OrderFlow;
+use fathom_engine::{Engine, Hooks};
+
 use crate::hooks::{GuardCartLine, OrderStates, PlaceOrder};
 use crate::payments::{PaymentClient, PaymentSettings};
 use crate::steps::{FlowCell, OrderSteps};
@@ -36,16 +38,21 @@ pub fn schema() -> anyhow::Result<fathom_schema::Schema> {
         .map_err(|e| anyhow::anyhow!("the commerce schema has problems:\n{e}"))
 }
 
+/// The shop's before-write hooks.
+pub fn hooks() -> Hooks {
+    let mut hooks = Hooks::new();
+    hooks
+        .before_create("orders", PlaceOrder)
+        .before_update("orders", OrderStates)
+        .before_create("cart_lines", GuardCartLine);
+    hooks
+}
+
 impl Shop {
     pub async fn build(options: ShopOptions) -> anyhow::Result<Self> {
         let cell = FlowCell::default();
         let partitions = options.partitions.max(1);
-        let mut builder = Fathom::builder()
-            .config(options.config)
-            .schema(schema()?)
-            .before_create("orders", PlaceOrder)
-            .before_update("orders", OrderStates)
-            .before_create("cart_lines", GuardCartLine);
+        let mut builder = Fathom::builder().config(options.config).schema(schema()?);
         for partition in 0..partitions {
             builder = builder.after_commit_on(
                 OrderSteps::name(partition, partitions),
@@ -57,10 +64,14 @@ impl Shop {
                 },
             );
         }
-        builder = crate::routes::add(builder);
+        builder = crate::routes::add(builder, &cell);
         let app = builder.build().await?;
+        // The shop's engine: the store and schema the server serves, with the shop's
+        // before-write hooks. The shop's routes and the order flow write through it.
+        let engine = Engine::new(app.state().store.clone(), app.state().schema.clone())
+            .with_hooks(Arc::new(hooks()));
         let flow = OrderFlow {
-            engine: app.engine().clone(),
+            engine,
             payments: Arc::new(
                 PaymentClient::new(options.payments).context("building the payment client")?,
             ),

@@ -23,6 +23,9 @@ const SERVER_MOVES: &[(&str, &str)] = &[
     ("reserved", "payment_failed"),
     ("paid", "fulfilled"),
     ("cancelled", "refunded"),
+    // The shop's cancel route, after reading the order as its caller.
+    ("reserved", "cancelled"),
+    ("paid", "cancelled"),
 ];
 
 /// The moves a customer or staff member may make.
