@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
-
 use fathom_store::{ListQuery, Record, Scope, Store};
 use uuid::Uuid;
 
@@ -56,10 +55,16 @@ pub async fn all_in(
 }
 
 /// Orders by state.
-pub async fn states(store: &Store, schema: &fathom_schema::Schema) -> anyhow::Result<BTreeMap<String, usize>> {
+pub async fn states(
+    store: &Store,
+    schema: &fathom_schema::Schema,
+) -> anyhow::Result<BTreeMap<String, usize>> {
     let mut counts = BTreeMap::new();
     for order in all(store, schema, "orders").await? {
-        let status = Fields::of(&order).text("status").unwrap_or_default().to_owned();
+        let status = Fields::of(&order)
+            .text("status")
+            .unwrap_or_default()
+            .to_owned();
         *counts.entry(status).or_insert(0) += 1;
     }
     Ok(counts)
@@ -133,7 +138,10 @@ pub async fn verify(
     }
     let mut by_order: HashMap<String, Vec<&Charge>> = HashMap::new();
     for charge in charges {
-        by_order.entry(charge.order.clone()).or_default().push(charge);
+        by_order
+            .entry(charge.order.clone())
+            .or_default()
+            .push(charge);
     }
     for order in all(store, schema, "orders").await? {
         let fields = Fields::of(&order);
@@ -143,7 +151,9 @@ pub async fn verify(
             problems.push(format!("order {id} is {status}, not terminal"));
         }
         if let Some(held) = held_by_order.get(&id) {
-            problems.push(format!("order {id} ({status}) still holds {held} reservations"));
+            problems.push(format!(
+                "order {id} ({status}) still holds {held} reservations"
+            ));
         }
         let charged = by_order.get(&id.to_string()).cloned().unwrap_or_default();
         if charged.len() > 1 {
@@ -159,9 +169,9 @@ pub async fn verify(
                     ));
                 }
             }
-            "refunded" if charged.is_empty() || !live.is_empty() => problems.push(format!(
-                "refunded order {id} holds charges {charged:?}"
-            )),
+            "refunded" if charged.is_empty() || !live.is_empty() => {
+                problems.push(format!("refunded order {id} holds charges {charged:?}"))
+            }
             "payment_failed" | "cancelled" if !live.is_empty() => problems.push(format!(
                 "{status} order {id} holds a charge that was not refunded: {live:?}"
             )),

@@ -34,7 +34,7 @@ impl Plan {
             tenants: vec!["north".into(), "south".into()],
             customers: 50,
             products: 100,
-            stock: 12,
+            stock: 25,
             orders: 1_000,
             cancel_every: 10,
         }
@@ -93,7 +93,8 @@ impl Report {
         if self.latencies.is_empty() {
             return Duration::ZERO;
         }
-        let rank = ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len());
+        let rank =
+            ((self.latencies.len() as f64 * q).ceil() as usize).clamp(1, self.latencies.len());
         self.latencies[rank - 1]
     }
 }
@@ -133,7 +134,10 @@ impl Api {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.with_context(|| format!("calling {path}"))?;
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling {path}"))?;
         let status = response.status().as_u16();
         let json = response.json::<Json>().await.unwrap_or(Json::Null);
         Ok((status, json))
@@ -145,12 +149,15 @@ impl Api {
     }
 
     pub async fn get(&self, token: &str, path: &str) -> anyhow::Result<(u16, Json)> {
-        self.call(reqwest::Method::GET, Some(token), path, None).await
+        self.call(reqwest::Method::GET, Some(token), path, None)
+            .await
     }
 
     /// Creates a record, expecting 201; its id.
     async fn create(&self, token: &str, collection: &str, body: &Json) -> anyhow::Result<Uuid> {
-        let (status, answer) = self.post(token, &format!("/api/v1/{collection}"), body).await?;
+        let (status, answer) = self
+            .post(token, &format!("/api/v1/{collection}"), body)
+            .await?;
         if status != 201 {
             bail!("creating a {collection} record answered {status}: {answer}");
         }
@@ -160,7 +167,12 @@ impl Api {
     async fn login(&self, email: &str) -> anyhow::Result<String> {
         let body = json!({ "email": email, "password": PASSWORD });
         let (status, answer) = self
-            .call(reqwest::Method::POST, None, "/api/v1/auth/login", Some(&body))
+            .call(
+                reqwest::Method::POST,
+                None,
+                "/api/v1/auth/login",
+                Some(&body),
+            )
             .await?;
         match answer["data"]["access_token"].as_str() {
             Some(token) if status == 200 => Ok(token.to_owned()),
@@ -171,7 +183,11 @@ impl Api {
 
 /// The id of a record in an answer (`{"data": {...}}` or the record itself).
 pub fn record_id(answer: &Json) -> anyhow::Result<Uuid> {
-    let record = if answer["data"].is_object() { &answer["data"] } else { answer };
+    let record = if answer["data"].is_object() {
+        &answer["data"]
+    } else {
+        answer
+    };
     record["id"]
         .as_str()
         .and_then(|s| Uuid::parse_str(s).ok())
@@ -285,7 +301,11 @@ async fn shopper(
     let pick = |n: usize| ((random_unit() * n as f64) as usize).min(n.saturating_sub(1));
     for n in 0..orders {
         let cart = api
-            .create(&customer.token, "carts", &json!({ "customer": customer.id }))
+            .create(
+                &customer.token,
+                "carts",
+                &json!({ "customer": customer.id }),
+            )
             .await?;
         for _ in 0..1 + pick(3) {
             let line = json!({
@@ -299,12 +319,17 @@ async fn shopper(
         let mut attempt = 0;
         let (status, answer) = loop {
             let (status, answer) = api
-                .post(&customer.token, "/api/v1/shop/orders", &json!({ "cart": cart }))
+                .post(
+                    &customer.token,
+                    "/api/v1/shop/orders",
+                    &json!({ "cart": cart }),
+                )
                 .await?;
             attempt += 1;
             // A conflict that is not the shop's own refusal: another order took the product's
             // version first and the engine's retries ran out. The customer tries again.
-            let race = status == 409 && !answer["code"].as_str().is_some_and(shop_code);
+            let race =
+                matches!(status, 409 | 412) && !answer["code"].as_str().is_some_and(shop_code);
             if race && attempt < PLACEMENT_ATTEMPTS {
                 outcome.conflicts += 1;
                 tokio::time::sleep(Duration::from_millis(5 * attempt as u64)).await;
@@ -339,7 +364,7 @@ async fn cancel(api: &Api, customer: &Member, order: Uuid) -> anyhow::Result<()>
         if status == 200 || code == "invalid_transition" {
             return Ok(());
         }
-        if status != 409 || attempt == PLACEMENT_ATTEMPTS {
+        if !matches!(status, 409 | 412) || attempt == PLACEMENT_ATTEMPTS {
             bail!("cancelling {order} answered {status}: {answer}");
         }
         tokio::time::sleep(Duration::from_millis(5 * attempt as u64)).await;

@@ -52,8 +52,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .init();
     match Cli::parse().command {
@@ -78,10 +77,7 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(orders: usize, fail_percent: f64, timeout_percent: f64) -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let mut config = fathom::Config::default();
-    config.server.listen = "127.0.0.1:0".into();
-    config.database.data_dir = data.path().to_path_buf();
-    config.rate_limits.enabled = false;
+    let config = scenario::config(data.path());
     let plan = Plan {
         orders,
         ..Plan::standard()

@@ -142,8 +142,10 @@ impl PaymentClient {
     /// The provider's ledger for `order` (every charge made under any key naming it).
     pub async fn charges_for(&self, order: Uuid) -> Result<Vec<Receipt>, PaymentError> {
         let url = format!("{}/charges?order={order}", self.settings.base_url);
-        self.with_retries(|| async { classify::<Vec<Receipt>>(self.http.get(&url).send().await).await })
-            .await
+        self.with_retries(|| async {
+            classify::<Vec<Receipt>>(self.http.get(&url).send().await).await
+        })
+        .await
     }
 
     /// Runs `call` through the breaker, retrying failures on the backoff schedule.

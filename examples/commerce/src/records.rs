@@ -74,10 +74,7 @@ pub fn cents(amount: Decimal) -> Option<i64> {
 
 /// A JSON object from `(field, value)` pairs.
 pub fn object<const N: usize>(pairs: [(&str, Json); N]) -> Map<String, Json> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect()
+    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 #[cfg(test)]

@@ -133,20 +133,46 @@ async fn place(cell: &FlowCell, principal: Principal, body: Json_) -> Response {
         ("customer", json!(customer)),
         ("tenant", json!(tenant)),
     ]);
-    let result = async {
-        let orders = flow.engine.collection("orders")?;
-        flow.engine
-            .create(&EnginePrincipal::System, &orders, &values, WriteOptions::default())
-            .await
-    }
-    .await;
+    let mut attempt = 0;
+    let result = loop {
+        attempt += 1;
+        let result = async {
+            let orders = flow.engine.collection("orders")?;
+            flow.engine
+                .create(
+                    &EnginePrincipal::System,
+                    &orders,
+                    &values,
+                    WriteOptions::default(),
+                )
+                .await
+        }
+        .await;
+        // Another order took a product's version first, more often than the engine retries:
+        // nothing was written, so the whole placement is run again from fresh reads.
+        match result {
+            Err(error) if contended(&error) && attempt < PLACE_ATTEMPTS => continue,
+            result => break result,
+        }
+    };
     match result {
         Ok(results) => match results.first() {
             Some(WriteResult::Created(order)) => answer(StatusCode::CREATED, order.to_json()),
-            _ => engine_problem(&EngineError::internal("the order's write returned no order")),
+            _ => engine_problem(&EngineError::internal(
+                "the order's write returned no order",
+            )),
         },
         Err(error) => engine_problem(&error),
     }
+}
+
+/// How many times a placement is run when products' stock keeps being written by other orders
+/// between its reads and its transaction (each run the engine retries a few times itself).
+const PLACE_ATTEMPTS: usize = 8;
+
+/// Whether a write failed only because a record changed since it was read.
+fn contended(error: &EngineError) -> bool {
+    error.code.known() == Some(ErrorCode::PreconditionFailed)
 }
 
 /// How often a cancel is tried again when the order changed between its read and its write
@@ -193,7 +219,7 @@ async fn cancel(cell: &FlowCell, principal: Principal, id: &str) -> Response {
                 }
             }
             // The flow moved the order between the read and the write: read it again.
-            Err(error) if error.code.known() == Some(ErrorCode::PreconditionFailed) => {}
+            Err(error) if contended(&error) => {}
             Err(error) => return engine_problem(&error),
         }
     }
@@ -218,7 +244,10 @@ async fn summary(cell: &FlowCell, principal: Principal) -> Response {
         Ok(orders) => {
             let mut states: BTreeMap<String, usize> = BTreeMap::new();
             for order in &orders {
-                let status = Fields::of(order).text("status").unwrap_or_default().to_owned();
+                let status = Fields::of(order)
+                    .text("status")
+                    .unwrap_or_default()
+                    .to_owned();
                 *states.entry(status).or_insert(0) += 1;
             }
             answer(

@@ -54,6 +54,17 @@ pub fn payment_settings(base_url: String) -> PaymentSettings {
     settings
 }
 
+/// The configuration of a run's server: port 0, `data_dir`, and no rate limits (50 customers
+/// sign in and shop from one address).
+pub fn config(data_dir: &std::path::Path) -> Config {
+    let mut config = Config::default();
+    config.server.listen = "127.0.0.1:0".into();
+    config.database.data_dir = data_dir.to_path_buf();
+    config.rate_limits.enabled = false;
+    config.auth.rate_limits.login = 0;
+    config
+}
+
 /// Runs `plan` against a shop on `config` with the provider misbehaving as `chaos`.
 pub async fn run(config: Config, plan: &Plan, chaos: Chaos) -> anyhow::Result<Finished> {
     let provider = Provider::new(Chaos::default());

@@ -22,21 +22,21 @@ async fn database() -> Option<ScratchDatabase> {
         return None;
     }
     let admin = std::env::var("FATHOM_TEST_PG_URL").expect("FATHOM_TEST_PG_URL");
-    Some(ScratchDatabase::create(&admin).await.expect("a scratch database"))
+    Some(
+        ScratchDatabase::create(&admin)
+            .await
+            .expect("a scratch database"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_orders_under_a_failing_provider_keep_every_invariant() {
     let data = tempfile::tempdir().unwrap();
     let database = database().await;
-    let mut config = fathom::Config::default();
-    config.server.listen = "127.0.0.1:0".into();
-    config.database.data_dir = data.path().to_path_buf();
+    let mut config = scenario::config(data.path());
     if let Some(database) = &database {
         config.database.url = Some(fathom::config::Secret::new(database.url().to_owned()));
     }
-    // 50 customers hammer one server from one address.
-    config.rate_limits.enabled = false;
     let plan = Plan::standard();
     let chaos = Chaos {
         fail_percent: 20.0,
@@ -101,7 +101,13 @@ async fn a_thousand_orders_under_a_failing_provider_keep_every_invariant() {
             .values()
             .filter(|&&c| finished.world.customers[c].tenant == staff.tenant)
             .count();
-        assert_eq!(seen.len(), expected, "{} sees {} orders", staff.email, seen.len());
+        assert_eq!(
+            seen.len(),
+            expected,
+            "{} sees {} orders",
+            staff.email,
+            seen.len()
+        );
         for order in &seen {
             assert_eq!(order["tenant"], staff.tenant.as_str());
             let customer = placed[order["id"].as_str().unwrap()];

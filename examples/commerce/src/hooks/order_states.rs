@@ -39,9 +39,15 @@ impl BeforeWrite for OrderStates {
         };
         let order = stored.id;
         let scope = stored.tenant.clone().map_or(Scope::NoTenant, Scope::Tenant);
-        let from = Fields::of(stored).text("status").unwrap_or_default().to_owned();
+        let from = Fields::of(stored)
+            .text("status")
+            .unwrap_or_default()
+            .to_owned();
         let by_server = matches!(write.caller(), Principal::System);
-        let to = write.value("status").and_then(Json::as_str).map(str::to_owned);
+        let to = write
+            .value("status")
+            .and_then(Json::as_str)
+            .map(str::to_owned);
         if !by_server {
             let other = write
                 .values()
@@ -61,7 +67,11 @@ impl BeforeWrite for OrderStates {
         let Some(to) = to.filter(|to| *to != from) else {
             return Ok(());
         };
-        let moves = if by_server { SERVER_MOVES } else { CALLER_MOVES };
+        let moves = if by_server {
+            SERVER_MOVES
+        } else {
+            CALLER_MOVES
+        };
         if !moves.contains(&(from.as_str(), to.as_str())) {
             return Err(refuse(
                 409,

@@ -77,7 +77,8 @@ impl BeforeWrite for PlaceOrder {
         let mut wanted: BTreeMap<Uuid, i64> = BTreeMap::new();
         for line in &lines {
             let line = Fields::of(line);
-            if let (Some(product), Some(quantity)) = (line.uuid("product"), line.integer("quantity"))
+            if let (Some(product), Some(quantity)) =
+                (line.uuid("product"), line.integer("quantity"))
             {
                 *wanted.entry(product).or_insert(0) += quantity;
             }

@@ -45,7 +45,9 @@ impl Chaos {
             ("timeout_percent", self.timeout_percent),
         ] {
             if !(0.0..=100.0).contains(&value) {
-                return Err(format!("{name} is {value}; give a percentage from 0 to 100"));
+                return Err(format!(
+                    "{name} is {value}; give a percentage from 0 to 100"
+                ));
             }
         }
         if self.fail_percent + self.timeout_percent > 100.0 {

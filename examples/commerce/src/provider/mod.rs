@@ -163,8 +163,7 @@ async fn create_charge(
     if fate == Fate::Fail {
         return unavailable();
     }
-    let outcome =
-        lock(&provider.inner.ledger).charge(&key, &request.order, request.amount_cents);
+    let outcome = lock(&provider.inner.ledger).charge(&key, &request.order, request.amount_cents);
     if fate == Fate::TimeOut {
         tokio::time::sleep(hold).await;
     }
