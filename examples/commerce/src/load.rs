@@ -154,7 +154,7 @@ impl Api {
     }
 
     /// Creates a record, expecting 201; its id.
-    async fn create(&self, token: &str, collection: &str, body: &Json) -> anyhow::Result<Uuid> {
+    pub async fn create(&self, token: &str, collection: &str, body: &Json) -> anyhow::Result<Uuid> {
         let (status, answer) = self
             .post(token, &format!("/api/v1/{collection}"), body)
             .await?;
@@ -164,7 +164,7 @@ impl Api {
         record_id(&answer)
     }
 
-    async fn login(&self, email: &str) -> anyhow::Result<String> {
+    pub async fn login(&self, email: &str) -> anyhow::Result<String> {
         let body = json!({ "email": email, "password": PASSWORD });
         let (status, answer) = self
             .call(

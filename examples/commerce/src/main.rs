@@ -122,7 +122,7 @@ async fn run(orders: usize, fail_percent: f64, timeout_percent: f64) -> anyhow::
             Err(anyhow::anyhow!("{} invariants broken", problems.len()))
         }
     };
-    finished.stop().await?;
+    finished.running.stop().await?;
     verdict
 }
 

@@ -85,35 +85,49 @@ fn engine_principal(principal: &Principal) -> EnginePrincipal {
 }
 
 /// A signed-in member of a store with `role`: their id and tenant.
-fn member(principal: &Principal, role: &str) -> Result<(Uuid, String), Response> {
+/// A refusal of the shop's routes before the engine is reached, rendered by [`Refusal::answer`].
+struct Refusal {
+    status: u16,
+    code: ErrorCode,
+    detail: String,
+    hint: &'static str,
+}
+
+impl Refusal {
+    fn answer(&self) -> Response {
+        problem(self.status, self.code.as_str(), &self.detail, self.hint)
+    }
+}
+
+fn member(principal: &Principal, role: &str) -> Result<(Uuid, String), Refusal> {
     let caller = match principal {
         Principal::User(c) | Principal::Admin(c) => c,
         Principal::Anonymous | Principal::Service(_) => {
-            return Err(problem(
-                401,
-                ErrorCode::Unauthorized.as_str(),
-                "Sign in to use the shop.",
-                "Send an access token as `Authorization: Bearer <token>`.",
-            ));
+            return Err(Refusal {
+                status: 401,
+                code: ErrorCode::Unauthorized,
+                detail: "Sign in to use the shop.".into(),
+                hint: "Send an access token as `Authorization: Bearer <token>`.",
+            });
         }
     };
     match &caller.claims.tenant {
         Some(tenant) if caller.claims.roles.iter().any(|r| r == role) => {
             Ok((caller.user_id, tenant.clone()))
         }
-        _ => Err(problem(
-            403,
-            ErrorCode::Forbidden.as_str(),
-            &format!("Only a {role} of a store may do this."),
-            "Sign in with an account of this store that has the role.",
-        )),
+        _ => Err(Refusal {
+            status: 403,
+            code: ErrorCode::Forbidden,
+            detail: format!("Only a {role} of a store may do this."),
+            hint: "Sign in with an account of this store that has the role.",
+        }),
     }
 }
 
 async fn place(cell: &FlowCell, principal: Principal, body: Json_) -> Response {
     let (customer, tenant) = match member(&principal, "customer") {
         Ok(member) => member,
-        Err(refused) => return refused,
+        Err(refused) => return refused.answer(),
     };
     let Some(flow) = cell.get() else {
         return not_ready();
@@ -234,7 +248,7 @@ async fn cancel(cell: &FlowCell, principal: Principal, id: &str) -> Response {
 async fn summary(cell: &FlowCell, principal: Principal) -> Response {
     let tenant = match member(&principal, "staff") {
         Ok((_, tenant)) => tenant,
-        Err(refused) => return refused,
+        Err(refused) => return refused.answer(),
     };
     let Some(flow) = cell.get() else {
         return not_ready();

@@ -23,26 +23,31 @@ pub const SETTLE_LIMIT: Duration = Duration::from_secs(180);
 /// Partitions of the order flow in a run.
 pub const PARTITIONS: u32 = 8;
 
-/// A finished run; the server keeps serving until [`Finished::stop`].
-pub struct Finished {
-    pub report: Report,
-    /// From the last placement until every invariant held.
-    pub settled: Result<Duration, Vec<String>>,
-    pub states: BTreeMap<String, usize>,
+/// A shop serving beside its provider, until [`Running::stop`].
+pub struct Running {
     pub provider: Provider,
-    pub counts: Counts,
-    pub world: World,
     pub api: Api,
     pub state: AppState,
     stop: tokio::sync::oneshot::Sender<()>,
     server: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
-impl Finished {
+impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.stop.send(());
         self.server.await.context("the server task panicked")?
     }
+}
+
+/// A finished run; the server keeps serving until [`Running::stop`] on `running`.
+pub struct Finished {
+    pub report: Report,
+    /// From the last placement until every invariant held.
+    pub settled: Result<Duration, Vec<String>>,
+    pub states: BTreeMap<String, usize>,
+    pub counts: Counts,
+    pub world: World,
+    pub running: Running,
 }
 
 /// The payment client's settings for a run: a provider that times out is given up on after
@@ -65,8 +70,8 @@ pub fn config(data_dir: &std::path::Path) -> Config {
     config
 }
 
-/// Runs `plan` against a shop on `config` with the provider misbehaving as `chaos`.
-pub async fn run(config: Config, plan: &Plan, chaos: Chaos) -> anyhow::Result<Finished> {
+/// Starts the provider (well-behaved) and the shop on `config`.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
     let provider = Provider::new(Chaos::default());
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let provider_url = format!("http://{}", listener.local_addr()?);
@@ -84,17 +89,28 @@ pub async fn run(config: Config, plan: &Plan, chaos: Chaos) -> anyhow::Result<Fi
     let server = tokio::spawn(shop.app.run_until(async move {
         let _ = stopped.await;
     }));
-    let api = Api::new(format!("http://{address}"))?;
+    Ok(Running {
+        provider,
+        api: Api::new(format!("http://{address}"))?,
+        state,
+        stop,
+        server,
+    })
+}
 
-    let mut world = prepare(&state, &api, plan).await?;
+/// Runs `plan` against a shop on `config` with the provider misbehaving as `chaos`.
+pub async fn run(config: Config, plan: &Plan, chaos: Chaos) -> anyhow::Result<Finished> {
+    let running = start(config).await?;
+    let (api, state, provider) = (&running.api, &running.state, &running.provider);
+    let mut world = prepare(state, api, plan).await?;
     let initial: HashMap<Uuid, i64> = world.products.iter().map(|p| (p.id, p.stock)).collect();
     provider.set_chaos(chaos);
-    let report = place_orders(&api, plan, &mut world).await?;
+    let report = place_orders(api, plan, &mut world).await?;
     let settled = settle(
         &state.store,
         &state.schema,
         &initial,
-        &provider,
+        provider,
         SETTLE_LIMIT,
     )
     .await?;
@@ -104,11 +120,7 @@ pub async fn run(config: Config, plan: &Plan, chaos: Chaos) -> anyhow::Result<Fi
         settled,
         states,
         counts: provider.counts(),
-        provider,
         world,
-        api,
-        state,
-        stop,
-        server,
+        running,
     })
 }

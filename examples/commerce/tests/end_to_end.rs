@@ -82,13 +82,13 @@ async fn a_thousand_orders_under_a_failing_provider_keep_every_invariant() {
         assert!(finished.states.contains_key(state), "no order is {state}");
     }
     // No charge twice: one charge at most per order in the provider's ledger, over HTTP too.
-    let charges = finished.provider.charges();
+    let charges = finished.running.provider.charges();
     let orders: HashSet<_> = charges.iter().map(|c| c.order.clone()).collect();
     assert_eq!(orders.len(), charges.len(), "an order was charged twice");
 
     // No store sees another's orders: each staff member lists exactly their store's, each
     // customer exactly their own, and another store's order answers 404.
-    let api = &finished.api;
+    let api = &finished.running.api;
     let placed: std::collections::HashMap<String, usize> = finished
         .world
         .orders
@@ -132,6 +132,6 @@ async fn a_thousand_orders_under_a_failing_provider_keep_every_invariant() {
             assert_eq!(order["customer"], customer.id.to_string());
         }
     }
-    finished.stop().await.unwrap();
+    finished.running.stop().await.unwrap();
     drop(database);
 }
