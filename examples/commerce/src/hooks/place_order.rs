@@ -15,7 +15,7 @@ use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
 use super::refuse;
-use super::stock::move_stock;
+use super::stock::move_read_stock;
 use crate::records::{Fields, list_by, object};
 
 pub struct PlaceOrder;
@@ -92,11 +92,12 @@ impl BeforeWrite for PlaceOrder {
             ));
         }
         let mut total = Decimal::ZERO;
+        let mut taken = Vec::with_capacity(wanted.len());
         for (&product, &quantity) in &wanted {
-            let record = write.get(As::System, "products", product).await?;
-            let Some(fields) = record.as_ref().map(Fields::of) else {
+            let Some(record) = write.get(As::System, "products", product).await? else {
                 return Err(unavailable(product));
             };
+            let fields = Fields::of(&record);
             if fields.boolean("active") == Some(false) {
                 return Err(unavailable(product));
             }
@@ -114,11 +115,12 @@ impl BeforeWrite for PlaceOrder {
                 .with_field("cart", "out_of_stock", format!("{product}: {stock} left")));
             }
             total += fields.decimal("price").unwrap_or_default() * Decimal::from(quantity);
+            taken.push((record, -quantity));
         }
         // The order's id is fixed here, so that its reservations can name it in the same unit.
         let order = write.id().unwrap_or_else(Uuid::now_v7);
-        let taken = wanted.iter().map(|(&p, &q)| (p, -q)).collect();
-        move_stock(write, &taken).await?;
+        // The stock checked above is the stock written: the versions read guard it.
+        move_read_stock(write, &taken).await?;
         for (&product, &quantity) in &wanted {
             write
                 .create(

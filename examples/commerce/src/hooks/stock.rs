@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use fathom_engine::{As, EngineError, PendingWrite};
-use fathom_store::Scope;
+use fathom_store::{Record, Scope};
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
@@ -26,17 +26,29 @@ pub async fn move_stock(
     write: &mut PendingWrite<'_>,
     deltas: &BTreeMap<Uuid, i64>,
 ) -> Result<(), EngineError> {
+    let mut read = Vec::with_capacity(deltas.len());
     // Products in id order, so that concurrent units lock them in one order on PostgreSQL.
     for (&product, &delta) in deltas {
-        let Some(record) = write.get(As::System, "products", product).await? else {
-            continue;
-        };
-        let stock = Fields::of(&record).integer("stock").unwrap_or(0);
+        if let Some(record) = write.get(As::System, "products", product).await? {
+            read.push((record, delta));
+        }
+    }
+    move_read_stock(write, &read).await
+}
+
+/// Adds `delta` to the stock of each product as it was read (`record`), guarded by the version
+/// read: the stock written is the one the caller checked, or the unit fails as a whole.
+pub async fn move_read_stock(
+    write: &mut PendingWrite<'_>,
+    products: &[(Record, i64)],
+) -> Result<(), EngineError> {
+    for (record, delta) in products {
+        let stock = Fields::of(record).integer("stock").unwrap_or(0);
         write
             .update(
                 As::System,
                 "products",
-                product,
+                record.id,
                 object([("stock", json!(stock + delta))]),
                 Some(record.version),
             )
