@@ -344,6 +344,10 @@ async fn shopper(
                 outcome.placed.push(order);
                 if cancel_every > 0 && n % cancel_every == cancel_every - 1 {
                     outcome.cancels += 1;
+                    // Some time after placing: some orders are paid by then (a refund), some
+                    // fulfilled (too late to cancel).
+                    let pause = Duration::from_millis((random_unit() * 300.0) as u64);
+                    tokio::time::sleep(pause).await;
                     cancel(api, customer, order).await?;
                 }
             }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use fathom::Config;
 use fathom_api::AppState;
+use fathom_store::ScratchDatabase;
 use tokio::net::TcpListener;
 use uuid::Uuid;
 
@@ -96,6 +97,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         stop,
         server,
     })
+}
+
+/// A scratch PostgreSQL database when `FATHOM_TEST_BACKEND=postgres` (from the superuser URL
+/// in `FATHOM_TEST_PG_URL`), put in `config`; `None` (SQLite) otherwise. Dropping it drops the
+/// database.
+pub async fn scratch_database(config: &mut Config) -> anyhow::Result<Option<ScratchDatabase>> {
+    if std::env::var("FATHOM_TEST_BACKEND").as_deref() != Ok("postgres") {
+        return Ok(None);
+    }
+    let admin = std::env::var("FATHOM_TEST_PG_URL")
+        .context("FATHOM_TEST_BACKEND=postgres needs FATHOM_TEST_PG_URL (a superuser's URL)")?;
+    let database = ScratchDatabase::create(&admin)
+        .await
+        .map_err(|e| anyhow::anyhow!("creating a scratch database: {}", e.detail))?;
+    config.database.url = Some(fathom::config::Secret::new(database.url().to_owned()));
+    Ok(Some(database))
 }
 
 /// Runs `plan` against a shop on `config` with the provider misbehaving as `chaos`.

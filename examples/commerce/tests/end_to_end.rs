@@ -15,28 +15,12 @@ use commerce::check::TERMINAL;
 use commerce::load::{Plan, list_all};
 use commerce::provider::Chaos;
 use commerce::scenario;
-use fathom_store::ScratchDatabase;
-
-async fn database() -> Option<ScratchDatabase> {
-    if std::env::var("FATHOM_TEST_BACKEND").as_deref() != Ok("postgres") {
-        return None;
-    }
-    let admin = std::env::var("FATHOM_TEST_PG_URL").expect("FATHOM_TEST_PG_URL");
-    Some(
-        ScratchDatabase::create(&admin)
-            .await
-            .expect("a scratch database"),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_orders_under_a_failing_provider_keep_every_invariant() {
     let data = tempfile::tempdir().unwrap();
-    let database = database().await;
     let mut config = scenario::config(data.path());
-    if let Some(database) = &database {
-        config.database.url = Some(fathom::config::Secret::new(database.url().to_owned()));
-    }
+    let database = scenario::scratch_database(&mut config).await.unwrap();
     let plan = Plan::standard();
     let chaos = Chaos {
         fail_percent: 20.0,
@@ -58,6 +42,9 @@ async fn a_thousand_orders_under_a_failing_provider_keep_every_invariant() {
         finished.states,
         finished.counts,
     );
+    if let Ok(settled) = &finished.settled {
+        println!("commerce: every invariant held {settled:?} after the last placement");
+    }
 
     // The invariants (stock, terminal states, reservations, charges) all held within the limit.
     if let Err(problems) = &finished.settled {

@@ -28,9 +28,9 @@ fn plan() -> Plan {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
     let data = tempfile::tempdir().unwrap();
-    let running = scenario::start(scenario::config(data.path()))
-        .await
-        .unwrap();
+    let mut config = scenario::config(data.path());
+    let database = scenario::scratch_database(&mut config).await.unwrap();
+    let running = scenario::start(config).await.unwrap();
     let (api, state) = (&running.api, &running.state);
     let world = prepare(state, api, &plan()).await.unwrap();
     let customer = &world.customers[0];
@@ -200,6 +200,7 @@ async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
         (409, Some("invalid_transition"))
     );
     running.stop().await.unwrap();
+    drop(database);
 }
 
 #[tokio::test]
