@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fathom_core::ErrorCode;
 use fathom_schema::FieldError;
-use fathom_store::{StoreError, StoreErrorKind};
+use fathom_engine::{Code, EngineError};
+use fathom_store::StoreError;
 use serde_json::{Value, json};
 
 use crate::request_id;
@@ -26,15 +27,19 @@ pub struct ApiError {
     headers: Option<Box<[(header::HeaderName, HeaderValue)]>>,
     /// The internal cause of a 5xx, for the log only.
     cause: Option<String>,
+    /// A before-write hook's own code and status, answered instead of `code`'s.
+    custom: Option<Box<CustomCode>>,
 }
 
-/// One field's problem inside `errors`.
+/// A code of an application's own (a before-write hook's refusal).
 #[derive(Debug, Clone)]
-pub struct FieldProblem {
-    pub field: String,
-    pub code: String,
-    pub message: String,
+struct CustomCode {
+    code: String,
+    status: u16,
 }
+
+/// One field's problem inside `errors` (the records engine's type).
+pub use fathom_engine::FieldProblem;
 
 /// The internal cause of a server error, carried to the logging middleware.
 #[derive(Debug, Clone)]
@@ -49,6 +54,7 @@ impl ApiError {
             errors: Vec::new(),
             headers: None,
             cause: None,
+            custom: None,
         }
     }
 
@@ -125,6 +131,13 @@ impl ApiError {
         self
     }
 
+    /// The HTTP status: the code's, or a hook's own.
+    pub fn status(&self) -> u16 {
+        self.custom
+            .as_ref()
+            .map_or_else(|| self.code.http_status(), |custom| custom.status)
+    }
+
     pub fn record_not_found(collection: &str, id: &str) -> Self {
         Self::new(
             ErrorCode::RecordNotFound,
@@ -144,12 +157,16 @@ impl ApiError {
             .iter()
             .map(|e| json!({ "field": e.field, "code": e.code, "message": e.message }))
             .collect();
+        let (code, title) = match &self.custom {
+            Some(custom) => (custom.code.as_str(), "Refused"),
+            None => (self.code.as_str(), self.code.title()),
+        };
         json!({
-            "type": format!("urn:fathom:problem:{}", self.code.as_str()),
-            "title": self.code.title(),
-            "status": self.code.http_status(),
+            "type": format!("urn:fathom:problem:{code}"),
+            "title": title,
+            "status": self.status(),
             "detail": self.detail,
-            "code": self.code.as_str(),
+            "code": code,
             "hint": self.hint,
             "errors": errors,
             "requestId": request_id::current(),
@@ -159,8 +176,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.code.http_status())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, self.body().to_string()).into_response();
         response.headers_mut().insert(
             header::CONTENT_TYPE,
@@ -183,111 +200,36 @@ impl IntoResponse for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// The store's errors are stated once, by the records engine, for every transport.
     fn from(error: StoreError) -> Self {
-        match &error.kind {
-            StoreErrorKind::NotFound => Self::new(
-                ErrorCode::RecordNotFound,
-                "The record does not exist.",
-                "Check the id; the record may have been deleted.",
-            ),
-            StoreErrorKind::UniqueViolation { fields } => {
-                let mut api = Self::new(
-                    ErrorCode::UniqueViolation,
-                    format!(
-                        "Another record already has this value of {}.",
-                        field_list(fields)
-                    ),
-                    "Choose a different value, or update the existing record instead.",
-                );
-                for field in fields {
-                    api = api.with_field(
-                        field,
-                        "not_unique",
-                        format!("The value of `{field}` is already taken."),
-                    );
-                }
-                api
-            }
-            StoreErrorKind::ForeignKeyViolation => Self::new(
-                ErrorCode::RelationViolation,
-                "The write would break a relation: it points at a record that does not exist, or other records still point at this one.",
-                "Check that related ids exist; to delete, first delete or re-point the records that refer to this one.",
-            ),
-            StoreErrorKind::CheckViolation => Self::new(
+        Self::from(EngineError::from(error))
+    }
+}
+
+impl From<EngineError> for ApiError {
+    fn from(error: EngineError) -> Self {
+        let problem = error.into_problem();
+        let (code, custom) = match problem.code {
+            Code::Known(code) => (code, None),
+            // A hook's own code: answered with its status and code; `code` keeps the nearest
+            // stable meaning (the input was refused) for this crate's own matching.
+            Code::Custom { code, status } => (
                 ErrorCode::ValidationFailed,
-                "The record breaks a constraint of the collection.",
-                "Check required fields and send the request again.",
+                Some(Box::new(CustomCode { code, status })),
             ),
-            StoreErrorKind::TenantRequired => Self::new(
-                ErrorCode::ValidationFailed,
-                "The collection is tenant-scoped, and the record has no tenant to belong to.",
-                "Sign in as a member of a tenant; administrators name the tenant with `tenant` in the body.",
-            )
-            .with_field("tenant", "required", "A tenant is required."),
-            StoreErrorKind::RuleViolation => Self::new(
-                ErrorCode::RuleViolation,
-                "The update rule does not allow the record as changed.",
-                "Leave the fields the rule depends on (such as an owner) as they are.",
-            ),
-            StoreErrorKind::PreconditionFailed { current } => Self::new(
-                ErrorCode::PreconditionFailed,
-                format!(
-                    "The record changed since the version `If-Match` names; it is now at version {current}. Nothing was written."
-                ),
-                "Read the record again (its `ETag` is current), reapply your change to it, and send the write with the new ETag in `If-Match`.",
-            ),
-            StoreErrorKind::IdempotencyConflict => Self::new(
-                ErrorCode::IdempotencyKeyInFlight,
-                "A request with this `Idempotency-Key` is still being processed.",
-                "Retry in a moment with the same key to receive its response.",
-            ),
-            StoreErrorKind::Unavailable => {
-                let mut api = Self::new(
-                    ErrorCode::ServiceUnavailable,
-                    "The database is busy or unreachable.",
-                    "Retry the request after a short pause.",
-                );
-                api.cause = Some(error.detail.clone());
-                api
-            }
-            StoreErrorKind::Unreadable { record } => {
-                let mut api = Self::new(
-                    ErrorCode::DataUnreadable,
-                    format!(
-                        "An encrypted value of record `{record}` cannot be decrypted: it was altered, or its key is not in the key ring."
-                    ),
-                    "Restore the key file that holds the key named in the value, or restore the record from a backup.",
-                );
-                api.cause = Some(error.detail.clone());
-                api
-            }
-            StoreErrorKind::EncryptionUnavailable => {
-                let mut api = Self::new(
-                    ErrorCode::EncryptionUnavailable,
-                    "The collection has encrypted fields, but the server has no encryption key ring.",
-                    "Set `encryption.key_file` (or FATHOM_ENCRYPTION__KEY_FILE) and restart.",
-                );
-                api.cause = Some(error.detail.clone());
-                api
-            }
-            StoreErrorKind::UnsafeMigration(_)
-            | StoreErrorKind::ConcurrentMigration
-            | StoreErrorKind::Internal => Self::internal(error.detail.clone()),
+        };
+        Self {
+            code,
+            detail: problem.detail,
+            hint: problem.hint,
+            errors: problem.errors,
+            headers: None,
+            cause: problem.cause,
+            custom,
         }
     }
 }
 
-fn field_list(fields: &[String]) -> String {
-    if fields.is_empty() {
-        "a unique field".to_owned()
-    } else {
-        fields
-            .iter()
-            .map(|f| format!("`{f}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
 
 /// Fallback for paths no route matches.
 pub async fn route_not_found(uri: axum::http::Uri) -> ApiError {

@@ -38,7 +38,7 @@ enum Reader {
 
 fn reader(principal: Principal) -> Result<Reader, ApiError> {
     match principal {
-        Principal::Admin(_) => Ok(Reader::Administrator),
+        Principal::Admin(_) | Principal::System => Ok(Reader::Administrator),
         Principal::Service(key) if fathom_auth::reads_events(&key.scopes) => Ok(Reader::Service {
             tenant: key.tenant.clone(),
             principal: Principal::Service(key),

@@ -35,6 +35,8 @@ use fathom_store::{
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use fathom_engine::EngineError;
+
 use crate::AppState;
 use crate::error::ApiError;
 use crate::records::access::Principal;
@@ -166,7 +168,7 @@ pub struct Claim {
 /// Whose keys these are; anonymous callers have none.
 fn caller_of(principal: &Principal) -> Option<String> {
     match principal {
-        Principal::Anonymous => None,
+        Principal::Anonymous | Principal::System => None,
         Principal::User(caller) | Principal::Admin(caller) => {
             Some(format!("user:{}", caller.user_id))
         }
@@ -329,29 +331,56 @@ pub fn stored_empty(status: StatusCode) -> StoredResponse {
     }
 }
 
-/// Runs a keyed or unkeyed write: `work` goes to the store (carrying the claim and `render`
-/// when keyed), and the response is `render`'s, or the replay of the request that took the key
-/// first. `on_error` maps any other failure.
-pub async fn run_write(
-    state: &AppState,
-    principal: &Principal,
+/// A keyed or unkeyed write about to run through the records engine: how its results are
+/// answered and, with a key, the claim whose record its unit of work stores.
+pub struct Keyed {
     claim: Option<Claim>,
-    work: UnitOfWork,
-    render: impl Fn(&[WriteResult]) -> StoredResponse + Send + Sync + 'static,
-    on_error: impl FnOnce(crate::records::WriteFailure) -> ApiError,
-) -> Result<Response, ApiError> {
-    let render = Renderer(std::sync::Arc::new(render));
-    let work = match &claim {
-        Some(claim) => claim.attach(work, render.clone()),
-        None => work,
-    };
-    match crate::records::execute_write(state, principal, work).await {
-        Ok(results) => Ok(respond((render.0)(&results))),
-        Err(failure) if lost_key(&failure.error.kind) => match &claim {
-            Some(claim) => claim.resolve(state).await,
-            None => Err(in_flight()),
-        },
-        Err(failure) => Err(on_error(failure)),
+    render: Renderer,
+    request_id: String,
+}
+
+impl Keyed {
+    pub fn new(
+        claim: Option<Claim>,
+        render: impl Fn(&[WriteResult]) -> StoredResponse + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            claim,
+            render: Renderer(std::sync::Arc::new(render)),
+            request_id: crate::request_id::current(),
+        }
+    }
+
+    /// The unit of work as it goes to the store: with a key, storing the claim and the response
+    /// `render` makes of its results, in its own transaction.
+    pub fn attach(&self, work: UnitOfWork) -> UnitOfWork {
+        match &self.claim {
+            Some(claim) => claim.attach(work, self.render.clone()),
+            None => work,
+        }
+    }
+
+    /// The request's id, for the outbox.
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// The answer to the write's `outcome`: `render`'s, or the replay of the request that took
+    /// the key first. `on_error` maps any other failure.
+    pub async fn finish(
+        self,
+        state: &AppState,
+        outcome: Result<Vec<WriteResult>, EngineError>,
+        on_error: impl FnOnce(EngineError) -> ApiError,
+    ) -> Result<Response, ApiError> {
+        match outcome {
+            Ok(results) => Ok(respond((self.render.0)(&results))),
+            Err(failure) if failure.store.as_ref().is_some_and(lost_key) => match &self.claim {
+                Some(claim) => claim.resolve(state).await,
+                None => Err(in_flight()),
+            },
+            Err(failure) => Err(on_error(failure)),
+        }
     }
 }
 

@@ -24,6 +24,9 @@ pub struct AppState(Arc<Shared>);
 /// The fields of [`AppState`], reached through `Deref` (`state.store`, `state.schema`, ...).
 pub struct Shared {
     pub store: Store,
+    /// The records engine over `store` and `schema` (with the application's before-write
+    /// hooks): every records operation of every transport goes through it.
+    pub engine: fathom_engine::Engine,
     /// The schema this state serves; the records API serves exactly this. A reload does not
     /// change it: it serves a new state ([`AppState::with_schema`]).
     pub schema: Arc<Schema>,
@@ -123,8 +126,14 @@ impl AppState {
             )
         });
         let client_advice = Arc::new(ClientAdvice::new(config.client_advice.clone()));
+        let engine = fathom_engine::Engine::new(store.clone(), schema.clone()).with_observer(
+            Arc::new(crate::records::write::EdgeObserver {
+                cache: cache.clone(),
+            }),
+        );
         Self(Arc::new(Shared {
             store,
+            engine,
             schema,
             config: Arc::new(config),
             cursor_key,
@@ -147,12 +156,34 @@ impl AppState {
         }
         Self(Arc::new(Shared {
             store: self.store.clone(),
+            engine: self.engine.clone(),
             schema: self.schema.clone(),
             config: self.config.clone(),
             cursor_key: self.cursor_key.clone(),
             auth: self.auth.clone(),
             realtime: self.realtime.clone(),
             brokers,
+            metrics: self.metrics.clone(),
+            webhooks: self.webhooks.clone(),
+            cache: self.cache.clone(),
+            cache_plan: self.cache_plan.clone(),
+            client_advice: self.client_advice.clone(),
+            readiness: Readiness::unknown(),
+        }))
+    }
+
+    /// The same state running `hooks` before records writes (an embedding application's,
+    /// `fathom_engine::Hooks`); a reload ([`AppState::with_schema`]) keeps them.
+    pub fn with_hooks(&self, hooks: Arc<fathom_engine::Hooks>) -> Self {
+        Self(Arc::new(Shared {
+            store: self.store.clone(),
+            engine: self.engine.with_hooks(hooks),
+            schema: self.schema.clone(),
+            config: self.config.clone(),
+            cursor_key: self.cursor_key.clone(),
+            auth: self.auth.clone(),
+            realtime: self.realtime.clone(),
+            brokers: self.brokers.clone(),
             metrics: self.metrics.clone(),
             webhooks: self.webhooks.clone(),
             cache: self.cache.clone(),
@@ -171,6 +202,7 @@ impl AppState {
         let cache_plan = Arc::new(self.cache.plan(&schema));
         Self(Arc::new(Shared {
             store: self.store.clone(),
+            engine: self.engine.with_schema(schema.clone()),
             schema,
             config: self.config.clone(),
             cursor_key: self.cursor_key.clone(),

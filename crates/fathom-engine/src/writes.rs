@@ -50,16 +50,9 @@ pub struct Planned {
 
 impl Planned {
     /// A write a transport planned itself (a batch operation): `body` is the JSON the values
-    /// were validated from, `scope` the tenant scope the record is written in.
-    pub fn new(
-        engine: &Engine,
-        op: WriteOp,
-        body: Option<&Map<String, Json>>,
-        scope: Scope,
-    ) -> Self {
-        let body = kind_of(&op)
-            .filter(|kind| !engine.hooks().of(&op.collection().name, *kind).is_empty())
-            .and(body.cloned());
+    /// were validated from (needed only when [`Engine::hooked`] says hooks will see it),
+    /// `scope` the tenant scope the record is written in.
+    pub fn new(op: WriteOp, body: Option<Map<String, Json>>, scope: Scope) -> Self {
         Self {
             op,
             body,
@@ -79,6 +72,22 @@ impl Planned {
     }
 }
 
+/// Refuses a restore in a collection that deletes records for good: there is nothing to
+/// restore.
+pub fn restorable(collection: &Collection) -> Result<(), EngineError> {
+    if collection.soft_delete {
+        return Ok(());
+    }
+    Err(EngineError::new(
+        ErrorCode::RouteNotFound,
+        format!(
+            "The collection `{}` deletes records for good, so there is nothing to restore.",
+            collection.name
+        ),
+        "Only collections declared with soft_delete = true keep deleted records.",
+    ))
+}
+
 /// The kind of hooks an operation runs (restores and purges run none).
 fn kind_of(op: &WriteOp) -> Option<WriteKind> {
     match op {
@@ -90,13 +99,18 @@ fn kind_of(op: &WriteOp) -> Option<WriteKind> {
 }
 
 impl Engine {
+    /// Whether hooks run before `kind` writes to `collection` (and so need the incoming JSON).
+    pub fn hooked(&self, collection: &str, kind: WriteKind) -> bool {
+        !self.hooks().of(collection, kind).is_empty()
+    }
+
     fn keep_body(
         &self,
         collection: &Collection,
         kind: WriteKind,
         body: &Map<String, Json>,
     ) -> Option<Map<String, Json>> {
-        (!self.hooks().of(&collection.name, kind).is_empty()).then(|| body.clone())
+        self.hooked(&collection.name, kind).then(|| body.clone())
     }
 
     /// A create of `body` in `collection` by `principal`: the create rule (before validation,
@@ -241,16 +255,7 @@ impl Engine {
         expected_version: Option<i64>,
         options: WriteOptions<'_>,
     ) -> Result<Vec<WriteResult>, EngineError> {
-        if !collection.soft_delete {
-            return Err(EngineError::new(
-                ErrorCode::RouteNotFound,
-                format!(
-                    "The collection `{}` deletes records for good, so there is nothing to restore.",
-                    collection.name
-                ),
-                "Only collections declared with soft_delete = true keep deleted records.",
-            ));
-        }
+        restorable(collection)?;
         let guard = rule(self.schema(), collection, "delete", principal, None)?;
         let planned = Planned {
             op: WriteOp::Restore {

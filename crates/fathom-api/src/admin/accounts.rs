@@ -237,7 +237,7 @@ pub async fn delete(
         Err(error) if error.kind == StoreErrorKind::ForeignKeyViolation => {
             let accounts = view_collection(&state.schema);
             let holding = crate::records::write::referrers(&state, &accounts, id).await;
-            return Err(crate::records::write::still_referenced(&holding));
+            return Err(crate::records::write::still_referenced(&holding).into());
         }
         Err(error) => return Err(error.into()),
     }

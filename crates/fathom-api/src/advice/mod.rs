@@ -72,7 +72,8 @@ pub fn caller_of(principal: &Principal, addr: Option<IpAddr>) -> CallerId {
     match principal {
         Principal::User(caller) | Principal::Admin(caller) => CallerId::User(caller.user_id),
         Principal::Service(key) => CallerId::ApiKey(key.id),
-        Principal::Anonymous => {
+        // The system is never a request's caller; it counts with the addressless anonymous.
+        Principal::Anonymous | Principal::System => {
             CallerId::Anonymous(addr.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
         }
     }

@@ -24,14 +24,8 @@ use crate::error::ApiError;
 /// The tag every API key starts with, which tells it from an access token.
 pub const API_KEY_TAG: &str = "fth_";
 
-/// A caller authenticated by a live API key.
-#[derive(Debug, Clone)]
-pub struct ServiceKey {
-    pub id: Uuid,
-    pub name: String,
-    pub scopes: Vec<KeyScope>,
-    pub tenant: Option<String>,
-}
+/// A caller authenticated by a live API key (the records engine's type).
+pub use fathom_engine::ServiceKey;
 
 fn unauthorized(detail: &str) -> ApiError {
     ApiError::new(

@@ -24,15 +24,8 @@ use super::keys::unix_now;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// A caller holding a valid access token.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The token's claims, except `roles`, `tenant` and `verified`, which are the account's as
-    /// they are now (at most `auth.session_cache_ms` old), whatever the token says.
-    pub claims: Arc<Claims>,
-    pub user_id: Uuid,
-    pub session_id: Uuid,
-}
+/// A caller holding a valid access token (the records engine's type).
+pub use fathom_engine::Caller;
 
 fn unauthorized(detail: &str) -> ApiError {
     ApiError::new(
@@ -75,14 +68,13 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?
             .ok_or_else(|| unauthorized("This endpoint needs an access token."))?;
-        Self::from_token(state, token).await
+        caller_from_token(state, token).await
     }
 }
 
-impl Caller {
-    /// The caller an access token names, if the token is valid and its session live (the check
-    /// every request makes, also repeated by realtime connections while they stay open).
-    pub async fn from_token(state: &AppState, token: &str) -> Result<Self, ApiError> {
+/// The caller an access token names, if the token is valid and its session live (the check
+/// every request makes, also repeated by realtime connections while they stay open).
+pub async fn caller_from_token(state: &AppState, token: &str) -> Result<Caller, ApiError> {
         if token.starts_with(super::API_KEY_TAG) {
             return Err(unauthorized(
                 "API keys are accepted by the records endpoints only; this endpoint needs a user's access token.",
@@ -103,13 +95,12 @@ impl Caller {
             user_id,
             session_id,
         } = token;
-        Ok(Self {
+        Ok(Caller {
             claims: current_claims(claims, &authority),
             user_id,
             session_id,
         })
     }
-}
 
 /// Verifies `token` with the key ring (reloading it once when the token names an unknown key)
 /// and remembers it for the next request.

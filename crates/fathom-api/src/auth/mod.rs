@@ -37,7 +37,7 @@ use axum::routing::{delete, get, post};
 use fathom_auth::{PasswordHasher, PasswordPolicy, TokenConfig};
 
 pub use api_keys::{API_KEY_TAG, ServiceKey, issue as issue_api_key, parse_scopes};
-pub use caller::{Caller, bearer_in, bearer_token};
+pub use caller::{Caller, bearer_in, bearer_token, caller_from_token};
 pub use keys::{Keys, rotate as rotate_signing_key};
 pub use mailbox::{Mail, Mailbox};
 pub use notify::MailSettings;

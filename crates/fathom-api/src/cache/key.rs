@@ -55,6 +55,8 @@ impl Key {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(crate) enum CallerKey {
     Anonymous,
+    /// The server itself (never a request's caller; here so that every principal has a key).
+    System,
     User {
         admin: bool,
         id: String,
@@ -73,6 +75,7 @@ impl CallerKey {
     fn of(principal: &Principal) -> Self {
         match principal {
             Principal::Anonymous => Self::Anonymous,
+            Principal::System => Self::System,
             Principal::User(caller) | Principal::Admin(caller) => Self::User {
                 admin: principal.is_admin(),
                 id: caller.claims.sub.clone(),

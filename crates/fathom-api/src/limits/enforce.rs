@@ -36,7 +36,7 @@ fn policy_of(
             key.id.to_string(),
             limits.api_keys.get(class),
         ),
-        Some(Principal::Anonymous) | None => (
+        Some(Principal::Anonymous | Principal::System) | None => (
             format!("anonymous.{class_name}"),
             "this address",
             ip.to_string(),
@@ -61,7 +61,7 @@ pub(crate) async fn enforce(
     let (mut parts, body) = request.into_parts();
     let principal = match bearer_token(&parts) {
         Ok(None) => Some(Principal::Anonymous),
-        Ok(token @ Some(_)) => Principal::authenticate(&state, token).await.ok(),
+        Ok(token @ Some(_)) => crate::records::access::authenticate(&state, token).await.ok(),
         Err(_) => None,
     };
     let ip = client_ip(&parts, &state.auth.settings.trusted_proxies)

@@ -1,7 +1,7 @@
 //! Who a realtime connection acts for, and the check that keeps it true while the connection
 //! lives. The credential (an access token or API key, or none) is kept in memory with the
 //! connection and presented again every [`recheck_interval`], through the same checks a request
-//! makes ([`Principal::authenticate`]: token validity, live session, the account's authority as
+//! makes ([`authenticate`](crate::records::access::authenticate): token validity, live session, the account's authority as
 //! it is now, or the API key's state). An expired token, an ended session, a disabled account or
 //! a revoked key ends the connection; so does a change of roles, tenant or verification
 //! (`authority_changed`), since what the connection may see was decided under the old one.
@@ -33,7 +33,7 @@ impl Credential {
     pub async fn principal(&self, state: &AppState) -> Result<Principal, ApiError> {
         match self {
             Self::Anonymous => Ok(Principal::Anonymous),
-            Self::Token(token) => Principal::authenticate(state, Some(token)).await,
+            Self::Token(token) => crate::records::access::authenticate(state, Some(token)).await,
         }
     }
 }
@@ -46,6 +46,7 @@ pub struct Standing(String);
 pub fn standing(principal: &Principal) -> Standing {
     Standing(match principal {
         Principal::Anonymous => "anonymous".into(),
+        Principal::System => "system".into(),
         Principal::User(caller) | Principal::Admin(caller) => format!(
             "user:{}:{:?}:{:?}:{}",
             caller.user_id, caller.claims.roles, caller.claims.tenant, caller.claims.verified

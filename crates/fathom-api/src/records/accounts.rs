@@ -9,13 +9,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use fathom_schema::{ACCOUNTS, Collection, Schema, Value};
-use fathom_store::{Scope, User};
+use fathom_schema::{Collection, Schema};
+use fathom_store::User;
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use super::access::Principal;
-use super::write::missing_targets;
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -23,7 +22,7 @@ use crate::error::ApiError;
 pub fn account_view(schema: &Schema, principal: &Principal, user: &User) -> Map<String, Json> {
     let own = match principal {
         Principal::User(caller) | Principal::Admin(caller) => caller.user_id == user.id,
-        Principal::Anonymous | Principal::Service(_) => false,
+        Principal::Anonymous | Principal::Service(_) | Principal::System => false,
     };
     let privileged = own || principal.is_admin();
     let mut view = Map::new();
@@ -73,45 +72,6 @@ pub async fn expand_accounts(
             .or_insert_with(|| Json::Object(Map::new()));
         if let Json::Object(expanded) = slot {
             expanded.insert(name.to_owned(), value);
-        }
-    }
-    Ok(())
-}
-
-/// Refuses account relation values of a record of `collection` written in `scope` that name no
-/// account, or, in a tenant-scoped collection, an account of another tenant (answered as if it
-/// did not exist, so no caller learns which ids other tenants' accounts have). The foreign key
-/// stays the arbiter for an account deleted meanwhile.
-pub async fn check_account_targets(
-    state: &AppState,
-    collection: &Collection,
-    scope: &Scope,
-    values: &[(String, Value)],
-) -> Result<(), ApiError> {
-    for (name, value) in values {
-        let Some(field) = collection.field(name) else {
-            continue;
-        };
-        if !field.kind.points_at_accounts() {
-            continue;
-        }
-        let Value::Text(raw) = value else {
-            continue;
-        };
-        let Ok(id) = Uuid::parse_str(raw) else {
-            continue;
-        };
-        let user = state.store.user_by_id(id).await?;
-        let fits = match (&user, scope) {
-            (None, _) => false,
-            (Some(_), _) if !collection.tenant_scoped => true,
-            (Some(user), Scope::Tenant(tenant)) => user.tenant.as_deref() == Some(tenant),
-            (Some(user), Scope::NoTenant) => user.tenant.is_none(),
-            // The write itself decides the record's tenant; nothing to compare with here.
-            (Some(_), Scope::AllTenants) => true,
-        };
-        if !fits {
-            return Err(missing_targets(&[(name.as_str(), ACCOUNTS)]));
         }
     }
     Ok(())

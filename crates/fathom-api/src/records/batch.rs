@@ -11,21 +11,22 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use fathom_core::ErrorCode;
+use fathom_engine::{Planned, WriteKind, WriteOptions};
 use fathom_schema::{Collection, validate_create_with_id, validate_patch};
-use fathom_store::{StoreErrorKind, StoredResponse, UnitOfWork, WriteOp, WriteResult};
+use fathom_store::{StoreErrorKind, StoredResponse, WriteOp, WriteResult};
 use refs::Created;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::access::{Principal, check_new_record, refused_change, rule, visible_json};
 use super::conditional;
-use super::tenancy::{check_relation_tenants_in_batch, create_scope, take_tenant};
+use super::tenancy::{create_scope, take_tenant};
 use super::write::WriteFailure;
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope_with_id;
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin, IdempotencyKey, stored_json};
+use crate::idempotency::{Begin, IdempotencyKey, Keyed, stored_json};
 
 /// The most operations one batch may hold.
 pub const MAX_OPERATIONS: usize = 100;
@@ -40,6 +41,10 @@ fn shape_error(field: &str, detail: String, hint: &str) -> ApiError {
     )
 }
 
+/// One operation as validated: the write, the reference name of a create, and the JSON body
+/// its values came from when before-write hooks will see it.
+type Operation = (WriteOp, Option<String>, Option<Map<String, Value>>);
+
 /// Validates one operation and turns it into a write, with the reference name of a create.
 fn operation(
     state: &AppState,
@@ -47,7 +52,7 @@ fn operation(
     created: &Created,
     index: usize,
     raw: &Value,
-) -> Result<(WriteOp, Option<String>), ApiError> {
+) -> Result<Operation, ApiError> {
     let at = |key: &str| format!("operations[{index}].{key}");
     let Some(object) = raw.as_object() else {
         return Err(shape_error(
@@ -166,6 +171,10 @@ fn operation(
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
             check_new_record(&collection, principal, create_rule.as_ref(), &values)
                 .map_err(|e| e.for_operation(index))?;
+            let hooked = state
+                .engine
+                .hooked(&collection.name, WriteKind::Create)
+                .then(|| fields.into_owned());
             // The id is fixed here, not by the store, so later operations can refer to it.
             let op = WriteOp::Create {
                 id: Some(id.unwrap_or_else(Uuid::now_v7)),
@@ -173,7 +182,7 @@ fn operation(
                 values,
                 tenant,
             };
-            (op, name)
+            (op, name, hooked)
         }
         "update" => {
             let id = id()?;
@@ -183,6 +192,10 @@ fn operation(
             let values = validate_patch(&collection, &body)
                 .map_err(|e| ApiError::validation(e).for_operation(index))?;
             let expected_version = expected(id)?;
+            let hooked = state
+                .engine
+                .hooked(&collection.name, WriteKind::Update)
+                .then(|| body.into_owned());
             let op = WriteOp::Update {
                 collection,
                 id,
@@ -190,7 +203,7 @@ fn operation(
                 guard,
                 expected_version,
             };
-            (op, None)
+            (op, None, hooked)
         }
         "delete" => {
             let guard = rule(&state.schema, &collection, "delete", principal, None)
@@ -203,7 +216,7 @@ fn operation(
                 guard,
                 expected_version,
             };
-            (op, None)
+            (op, None, None)
         }
         _ => {
             return Err(shape_error(
@@ -231,8 +244,9 @@ async fn check_relations(
             ..
         } => {
             let scope = create_scope(principal, tenant.as_ref());
-            check_relation_tenants_in_batch(
-                state,
+            state
+                .engine
+                .check_relation_tenants_in_batch(
                 collection,
                 &scope,
                 None,
@@ -240,6 +254,7 @@ async fn check_relations(
                 &created.pending,
             )
             .await
+            .map_err(ApiError::from)
         }
         WriteOp::Update {
             collection,
@@ -247,8 +262,9 @@ async fn check_relations(
             values,
             ..
         } => {
-            check_relation_tenants_in_batch(
-                state,
+            state
+                .engine
+                .check_relation_tenants_in_batch(
                 collection,
                 &principal.scope(),
                 Some(*id),
@@ -256,6 +272,7 @@ async fn check_relations(
                 &created.pending,
             )
             .await
+            .map_err(ApiError::from)
         }
         WriteOp::Delete { .. } | WriteOp::Restore { .. } | WriteOp::Purge { .. } => Ok(()),
     }
@@ -298,31 +315,34 @@ pub async fn batch(
             "Split larger batches.",
         ));
     }
-    let mut work = UnitOfWork::new(principal.scope());
+    let mut planned: Vec<Planned> = Vec::with_capacity(operations.len());
     let mut created = Created::default();
     for (index, raw) in operations.iter().enumerate() {
-        let (op, name) = operation(&state, &principal, &created, index, raw)?;
+        let (op, name, hooked) = operation(&state, &principal, &created, index, raw)?;
         check_relations(&state, &principal, &created, &op)
             .await
             .map_err(|e| e.for_operation(index))?;
+        let scope = match &op {
+            WriteOp::Create { tenant, .. } => create_scope(&principal, tenant.as_ref()),
+            _ => principal.scope(),
+        };
         if let WriteOp::Create {
             id: Some(id),
             collection,
-            tenant,
             ..
         } = &op
         {
-            let scope = create_scope(&principal, tenant.as_ref());
-            created.add(name, *id, &collection.name, scope);
+            created.add(name, *id, &collection.name, scope.clone());
         }
-        work.ops.push(op);
+        planned.push(Planned::new(op, hooked, scope));
     }
-    let collections: Vec<Arc<Collection>> =
-        work.ops.iter().map(|op| op.collection().clone()).collect();
-    let ids: Vec<Option<Uuid>> = work
-        .ops
+    let collections: Vec<Arc<Collection>> = planned
         .iter()
-        .map(|op| match op {
+        .map(|p| p.op.collection().clone())
+        .collect();
+    let ids: Vec<Option<Uuid>> = planned
+        .iter()
+        .map(|p| match &p.op {
             WriteOp::Create { id, .. } => *id,
             WriteOp::Update { id, .. }
             | WriteOp::Delete { id, .. }
@@ -331,21 +351,21 @@ pub async fn batch(
         })
         .collect();
     let on_error = |e: WriteFailure| {
-        let index = e.error.operation;
-        let api = match e.error.kind {
-            StoreErrorKind::RuleViolation => {
+        let index = e.operation;
+        let api = match e.store {
+            Some(StoreErrorKind::RuleViolation) => {
                 let collection = index
                     .and_then(|i| collections.get(i))
                     .map_or("", |c| &c.name);
                 refused_change(&principal, collection, e, ApiError::from)
             }
-            StoreErrorKind::PreconditionFailed { current } => {
+            Some(StoreErrorKind::PreconditionFailed { current }) => {
                 match index.and_then(|i| ids.get(i).copied().flatten()) {
                     Some(id) => conditional::stale(id, current),
                     None => ApiError::from(e),
                 }
             }
-            StoreErrorKind::NotFound => ApiError::new(
+            Some(StoreErrorKind::NotFound) => ApiError::new(
                 ErrorCode::RecordNotFound,
                 "The record does not exist.",
                 "Check the id; the record may have been deleted.",
@@ -373,5 +393,15 @@ pub async fn batch(
         let body = envelope_with_id(Value::Array(data), Map::new(), request_id.clone());
         stored_json(StatusCode::OK, &[], &body)
     };
-    idempotency::run_write(&state, &principal, claim, work, render, on_error).await
+    let keyed = Keyed::new(claim, render);
+    let attach = |work| keyed.attach(work);
+    let options = WriteOptions {
+        request_id: keyed.request_id(),
+        attach: Some(&attach),
+    };
+    let outcome = state
+        .engine
+        .write(&principal, principal.scope(), planned, options)
+        .await;
+    keyed.finish(&state, outcome, on_error).await
 }

@@ -1,23 +1,23 @@
 //! `POST /api/v1/{collection}`: validate the body, create the record, answer 201 with `Location`
 //! and `ETag`. The body may name the new record's `id` (a UUID); one that exists already is 409.
-//! With an `Idempotency-Key`, a retry replays the first answer (see `crate::idempotency`).
+//! With an `Idempotency-Key`, a retry replays the first answer (see `crate::idempotency`). The
+//! records engine does the rest (`fathom_engine::Engine::create`).
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use fathom_schema::validate_create_with_id;
-use fathom_store::{StoredResponse, UnitOfWork, WriteOp, WriteResult};
+use fathom_engine::WriteOptions;
+use fathom_store::{StoredResponse, WriteResult};
 use serde_json::Map;
 
 use super::CollectionPath;
-use super::access::{Principal, check_new_record, rule, visible_json};
+use super::access::{Principal, visible_json};
 use super::conditional::record_etag;
-use super::tenancy::{check_relation_tenants, create_scope, take_tenant};
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope_with_id;
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin, IdempotencyKey, stored_json};
+use crate::idempotency::{self, Begin, IdempotencyKey, Keyed, stored_json};
 
 pub async fn create(
     State(state): State<AppState>,
@@ -30,35 +30,16 @@ pub async fn create(
         Begin::Replay(response) => return Ok(response),
         Begin::Run(claim) => claim,
     };
-    let (fields, tenant) = take_tenant(&collection, &principal, &body)?;
-    // Authorization comes first: a caller who may not create learns nothing from validation.
-    let create_rule = rule(
-        &state.schema,
-        &collection,
-        "create",
-        &principal,
-        Some(&fields),
-    )?;
-    let (id, values) =
-        validate_create_with_id(&collection, &fields).map_err(ApiError::validation)?;
-    check_new_record(&collection, &principal, create_rule.as_ref(), &values)?;
-    let scope = create_scope(&principal, tenant.as_ref());
-    check_relation_tenants(&state, &collection, &scope, None, &values).await?;
-    let op = WriteOp::Create {
-        id,
-        collection: collection.clone(),
-        values,
-        tenant: None,
-    };
     let request_id = crate::request_id::current();
     let viewer = principal.clone();
+    let shown = collection.clone();
     let render = move |results: &[WriteResult]| -> StoredResponse {
         let Some(WriteResult::Created(record)) = results.first() else {
             return idempotency::unexpected();
         };
-        let location = format!("/api/v1/{}/{}", collection.name, record.id.hyphenated());
+        let location = format!("/api/v1/{}/{}", shown.name, record.id.hyphenated());
         let body = envelope_with_id(
-            visible_json(&collection, &viewer, record),
+            visible_json(&shown, &viewer, record),
             Map::new(),
             request_id.clone(),
         );
@@ -71,13 +52,15 @@ pub async fn create(
             &body,
         )
     };
-    idempotency::run_write(
-        &state,
-        &principal,
-        claim,
-        UnitOfWork::single(scope, op),
-        render,
-        ApiError::from,
-    )
-    .await
+    let keyed = Keyed::new(claim, render);
+    let attach = |work| keyed.attach(work);
+    let options = WriteOptions {
+        request_id: keyed.request_id(),
+        attach: Some(&attach),
+    };
+    let outcome = state
+        .engine
+        .create(&principal, &collection, &body, options)
+        .await;
+    keyed.finish(&state, outcome, ApiError::from).await
 }

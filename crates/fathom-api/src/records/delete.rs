@@ -1,17 +1,18 @@
 //! `DELETE /api/v1/{collection}/{id}`: soft where the collection says so; answers 204.
-//! `If-Match` and `Idempotency-Key` work as on PATCH.
+//! `If-Match` and `Idempotency-Key` work as on PATCH. The records engine does the rest
+//! (`fathom_engine::Engine::delete`).
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fathom_store::{UnitOfWork, WriteOp};
+use fathom_engine::WriteOptions;
 
 use super::RecordPath;
-use super::access::{Principal, rule};
+use super::access::Principal;
 use super::conditional::if_match;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin, IdempotencyKey, stored_empty};
+use crate::idempotency::{Begin, IdempotencyKey, Keyed, stored_empty};
 
 pub async fn delete(
     State(state): State<AppState>,
@@ -25,20 +26,23 @@ pub async fn delete(
         Begin::Replay(response) => return Ok(response),
         Begin::Run(claim) => claim,
     };
-    let guard = rule(&state.schema, &path.collection, "delete", &principal, None)?;
-    let op = WriteOp::Delete {
-        collection: path.collection.clone(),
-        id: path.id,
-        guard,
-        expected_version,
+    let keyed = Keyed::new(claim, |_| stored_empty(StatusCode::NO_CONTENT));
+    let attach = |work| keyed.attach(work);
+    let options = WriteOptions {
+        request_id: keyed.request_id(),
+        attach: Some(&attach),
     };
-    idempotency::run_write(
-        &state,
-        &principal,
-        claim,
-        UnitOfWork::single(principal.scope(), op),
-        |_| stored_empty(StatusCode::NO_CONTENT),
-        |e| path.write_error(e),
-    )
-    .await
+    let outcome = state
+        .engine
+        .delete(
+            &principal,
+            &path.collection,
+            path.id,
+            expected_version,
+            options,
+        )
+        .await;
+    keyed
+        .finish(&state, outcome, |e| path.write_error(e))
+        .await
 }

@@ -5,8 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use fathom_query::ast::{Expr, Literal, Operand, Path};
-use fathom_query::{Env, Filter, check, default_sort};
+use fathom_query::default_sort;
 use fathom_schema::{Collection, FieldType, Schema};
 use fathom_store::ListQuery;
 use serde_json::{Map, Value as Json};
@@ -179,25 +178,7 @@ fn resolve(name: &str, schema: &Schema, collection: &Collection) -> Result<Relat
     ))
 }
 
-/// The filter `column in [values]` on `collection`.
-pub fn column_in(
-    schema: &Schema,
-    collection: &Collection,
-    column: &str,
-    values: &BTreeSet<String>,
-) -> Result<Filter, ApiError> {
-    let list = values.iter().map(|v| Literal::Str(v.clone())).collect();
-    let expr = Expr::In {
-        left: Operand::Path(Path {
-            segments: vec![column.to_owned()],
-            at: 0,
-        }),
-        right: Operand::Literal(Literal::Array(list), 0),
-        at: 0,
-    };
-    check(&expr, "", schema, collection, &Env::default())
-        .map_err(|e| ApiError::internal(format!("building an expansion filter: {e}")))
-}
+pub use fathom_engine::filters::column_in;
 
 /// Expands `nodes` on `records` (JSON objects of `collection`), in place, under `expand`.
 pub async fn expand(

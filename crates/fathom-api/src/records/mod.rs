@@ -32,7 +32,6 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::ApiError;
 
-pub(crate) use write::{WriteFailure, execute as execute_write};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -61,22 +60,7 @@ pub struct RecordPath {
 }
 
 pub(crate) fn resolve(state: &AppState, name: &str) -> Result<Arc<Collection>, ApiError> {
-    state.schema.collection(name).cloned().ok_or_else(|| {
-        let known: Vec<&str> = state
-            .schema
-            .collections
-            .keys()
-            .map(String::as_str)
-            .collect();
-        ApiError::new(
-            ErrorCode::CollectionNotFound,
-            format!(
-                "There is no collection named `{}`.",
-                name.chars().take(64).collect::<String>()
-            ),
-            format!("The collections are: {}.", known.join(", ")),
-        )
-    })
+    Ok(state.engine.collection(name)?)
 }
 
 fn bad_path() -> ApiError {
@@ -131,11 +115,11 @@ impl RecordPath {
     /// Maps a failed write to this record, naming the record when it does not exist.
     /// A failed `If-Match` answers 412 with the record's current ETag.
     pub fn write_error(&self, failure: write::WriteFailure) -> ApiError {
-        match failure.error.kind {
-            fathom_store::StoreErrorKind::NotFound => {
+        match failure.store {
+            Some(fathom_store::StoreErrorKind::NotFound) => {
                 ApiError::record_not_found(&self.collection.name, &self.raw_id)
             }
-            fathom_store::StoreErrorKind::PreconditionFailed { current } => {
+            Some(fathom_store::StoreErrorKind::PreconditionFailed { current }) => {
                 conditional::stale(self.id, current)
             }
             _ => failure.into(),

@@ -168,7 +168,7 @@ fn ids_filter(text: &str, schema: &Schema, collection: &Collection) -> Result<Fi
     }
     let ids: std::collections::BTreeSet<String> =
         ids.iter().map(|id| id.to_ascii_lowercase()).collect();
-    column_in(schema, collection, "id", &ids)
+    Ok(column_in(schema, collection, "id", &ids)?)
 }
 
 fn shape(

@@ -3,20 +3,21 @@
 //! `delete` rule lets delete a record may restore it (the rule is read on the deleted row);
 //! a record that is not deleted, or not visible to the caller, is 404. The restore is an event
 //! (`restore`) in the outbox. A unique value taken meanwhile by a live record is 409
-//! `unique_violation`. `If-Match` and `Idempotency-Key` work as on PATCH.
+//! `unique_violation`. `If-Match` and `Idempotency-Key` work as on PATCH. The records engine
+//! does the rest (`fathom_engine::Engine::restore`).
 
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use fathom_core::ErrorCode;
-use fathom_store::{UnitOfWork, WriteOp};
+use fathom_engine::WriteOptions;
+use fathom_engine::writes::restorable;
 
 use super::RecordPath;
-use super::access::{Principal, rule};
+use super::access::Principal;
 use super::conditional::if_match;
 use crate::AppState;
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin, IdempotencyKey};
+use crate::idempotency::{Begin, IdempotencyKey, Keyed};
 
 pub async fn restore(
     State(state): State<AppState>,
@@ -25,36 +26,31 @@ pub async fn restore(
     headers: HeaderMap,
     key: IdempotencyKey,
 ) -> Result<Response, ApiError> {
-    if !path.collection.soft_delete {
-        return Err(ApiError::new(
-            ErrorCode::RouteNotFound,
-            format!(
-                "The collection `{}` deletes records for good, so there is nothing to restore.",
-                path.collection.name
-            ),
-            "Only collections declared with soft_delete = true keep deleted records.",
-        ));
-    }
+    // A collection that deletes for good is refused before anything else is read.
+    restorable(&path.collection)?;
     let expected_version = if_match(&headers, &path.collection, path.id)?;
     let claim = match key.begin(&state, &principal, None).await? {
         Begin::Replay(response) => return Ok(response),
         Begin::Run(claim) => claim,
     };
-    let guard = rule(&state.schema, &path.collection, "delete", &principal, None)?;
-    let op = WriteOp::Restore {
-        collection: path.collection.clone(),
-        id: path.id,
-        guard,
-        expected_version,
-    };
     let render = super::update::render_updated(path.collection.clone(), principal.clone());
-    idempotency::run_write(
-        &state,
-        &principal,
-        claim,
-        UnitOfWork::single(principal.scope(), op),
-        render,
-        |e| path.write_error(e),
-    )
-    .await
+    let keyed = Keyed::new(claim, render);
+    let attach = |work| keyed.attach(work);
+    let options = WriteOptions {
+        request_id: keyed.request_id(),
+        attach: Some(&attach),
+    };
+    let outcome = state
+        .engine
+        .restore(
+            &principal,
+            &path.collection,
+            path.id,
+            expected_version,
+            options,
+        )
+        .await;
+    keyed
+        .finish(&state, outcome, |e| path.write_error(e))
+        .await
 }

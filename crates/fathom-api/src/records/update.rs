@@ -1,26 +1,27 @@
 //! `PATCH /api/v1/{collection}/{id}`: a partial update of the supplied fields, answered with
 //! the record and its new `ETag`. `If-Match` makes it conditional on the version last read
 //! (412 when stale; 428 without it where the collection requires it); an `Idempotency-Key`
-//! makes a retry replay the first answer.
+//! makes a retry replay the first answer. The records engine does the rest
+//! (`fathom_engine::Engine::update`).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use fathom_schema::{Collection, validate_patch};
-use fathom_store::{StoredResponse, UnitOfWork, WriteOp, WriteResult};
+use fathom_engine::WriteOptions;
+use fathom_schema::Collection;
+use fathom_store::{StoredResponse, WriteResult};
 use serde_json::Map;
 
 use super::RecordPath;
-use super::access::{Principal, refused_change, rule, visible_json};
+use super::access::{Principal, refused_change, visible_json};
 use super::conditional::{if_match, record_etag};
-use super::tenancy::check_relation_tenants;
 use crate::AppState;
 use crate::body::JsonObject;
 use crate::envelope::envelope_with_id;
 use crate::error::ApiError;
-use crate::idempotency::{self, Begin, IdempotencyKey, stored_json};
+use crate::idempotency::{self, Begin, IdempotencyKey, Keyed, stored_json};
 
 pub async fn update(
     State(state): State<AppState>,
@@ -35,37 +36,31 @@ pub async fn update(
         Begin::Replay(response) => return Ok(response),
         Begin::Run(claim) => claim,
     };
-    let guard = rule(
-        &state.schema,
-        &path.collection,
-        "update",
-        &principal,
-        Some(&body),
-    )?;
-    let values = validate_patch(&path.collection, &body).map_err(ApiError::validation)?;
-    let scope = principal.scope();
-    check_relation_tenants(&state, &path.collection, &scope, Some(path.id), &values).await?;
-    let op = WriteOp::Update {
-        collection: path.collection.clone(),
-        id: path.id,
-        values,
-        guard,
-        expected_version,
-    };
     let render = render_updated(path.collection.clone(), principal.clone());
-    idempotency::run_write(
-        &state,
-        &principal,
-        claim,
-        UnitOfWork::single(scope, op),
-        render,
-        |e| {
+    let keyed = Keyed::new(claim, render);
+    let attach = |work| keyed.attach(work);
+    let options = WriteOptions {
+        request_id: keyed.request_id(),
+        attach: Some(&attach),
+    };
+    let outcome = state
+        .engine
+        .update(
+            &principal,
+            &path.collection,
+            path.id,
+            &body,
+            expected_version,
+            options,
+        )
+        .await;
+    keyed
+        .finish(&state, outcome, |e| {
             refused_change(&principal, &path.collection.name, e, |e| {
                 path.write_error(e)
             })
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// How a write that leaves one record in place (an update, a restore) is answered: 200 with the

@@ -1,292 +1,47 @@
-//! Handing a unit of work to the store, and explaining a refused relation.
-//!
-//! Every record write goes through [`execute`]. It drops the result cache's answers the write
-//! could change before the write is answered, tells the request's time limit that a write is
-//! now in the database's hands (so a slow write is waited for instead of being answered "retry"),
-//! and when the database refuses a relation it finds out which field and which case it was:
-//! a relation pointing at a record that does not exist, or a deleted record that others still
-//! point at. Neither database says so in a form we can rely on (SQLite's foreign-key errors name
-//! nothing), so the explanation is read back after the failure, from the schema and a few
-//! lookups; the successful path pays nothing for it.
+//! Handing a unit of work to the records engine, which runs it in the store and explains a
+//! refused relation (`fathom_engine::write`), and what the edge learns of every write: a
+//! [`WriteObserver`] that drops the result cache's answers the write could change before the
+//! write is answered, and tells the request's time limit that a write is now in the database's
+//! hands (so a slow write is waited for instead of being answered "retry").
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use fathom_core::ErrorCode;
-use fathom_schema::{Collection, FieldType, OnDelete, Value};
-use fathom_store::{Scope, StoreError, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
+use fathom_engine::WriteObserver;
 use uuid::Uuid;
 
-use super::access::Principal;
+pub use fathom_engine::write::still_referenced;
+
 use crate::AppState;
-use crate::error::ApiError;
+use crate::cache::ResultCache;
 
-/// A write the store refused, with the explanation of a relation violation when there is one.
-#[derive(Debug)]
-pub struct WriteFailure {
-    pub error: StoreError,
-    explained: Option<ApiError>,
+/// A write the engine refused or the store failed, with the store's kind when nothing
+/// explained it better.
+pub type WriteFailure = fathom_engine::EngineError;
+
+/// The edge's [`WriteObserver`]: the request's time limit and this node's result cache.
+pub(crate) struct EdgeObserver {
+    pub cache: Arc<ResultCache>,
 }
 
-impl From<WriteFailure> for ApiError {
-    fn from(failure: WriteFailure) -> Self {
-        failure
-            .explained
-            .unwrap_or_else(|| ApiError::from(failure.error))
+impl WriteObserver for EdgeObserver {
+    fn handing_over(&self) {
+        crate::middleware::write_handed_over();
     }
-}
 
-/// What a relation violation of one operation could be about, kept before the operation is
-/// handed to the store (which consumes it).
-enum Probe {
-    /// A create or update: the relation values it writes.
-    Targets {
-        collection: Arc<Collection>,
-        relations: Vec<(String, Uuid)>,
-    },
-    /// A hard delete of this record.
-    Removal {
-        collection: Arc<Collection>,
-        id: Uuid,
-    },
-    /// Nothing that can break a relation (a soft delete).
-    Nothing,
-}
-
-fn probe(op: &WriteOp) -> Probe {
-    match op {
-        WriteOp::Create {
-            collection, values, ..
-        }
-        | WriteOp::Update {
-            collection, values, ..
-        } => Probe::Targets {
-            collection: collection.clone(),
-            relations: relation_values(collection, values),
-        },
-        WriteOp::Delete { collection, id, .. } if !collection.soft_delete => Probe::Removal {
-            collection: collection.clone(),
-            id: *id,
-        },
-        WriteOp::Delete { .. } | WriteOp::Restore { .. } | WriteOp::Purge { .. } => Probe::Nothing,
+    fn touched(&self, collection: &str) {
+        // Before the response leaves: this node's next read sees the write (read your writes).
+        // Other collections the write changed (cascades) are reached from these through their
+        // relations (`cache::reach`).
+        self.cache.invalidate(collection);
     }
-}
-
-/// The non-null relation values among `values`.
-fn relation_values(collection: &Collection, values: &[(String, Value)]) -> Vec<(String, Uuid)> {
-    values
-        .iter()
-        .filter_map(
-            |(name, value)| match (&collection.field(name)?.kind, value) {
-                (FieldType::Relation { .. }, Value::Text(id)) => {
-                    Some((name.clone(), Uuid::parse_str(id).ok()?))
-                }
-                _ => None,
-            },
-        )
-        .collect()
-}
-
-/// Runs `work` in the store. A relation violation comes back explained (see the module docs).
-pub async fn execute(
-    state: &AppState,
-    principal: &Principal,
-    work: UnitOfWork,
-) -> Result<Vec<WriteResult>, WriteFailure> {
-    let work = work.with_origin(principal.origin());
-    let probes: Vec<Probe> = work.ops.iter().map(probe).collect();
-    let scope = work.scope.clone();
-    let touched: BTreeSet<String> = work
-        .ops
-        .iter()
-        .map(|op| op.collection().name.clone())
-        .collect();
-    crate::middleware::write_handed_over();
-    let outcome = state.store.execute(work).await;
-    // Before the response leaves: this node's next read sees the write (read your writes). A
-    // failed write changed nothing, but an outcome that is unknown may have committed, so the
-    // entries are dropped whatever the outcome. Other collections the write changed (cascades)
-    // are reached from these through their relations (`cache::reach`).
-    touched.iter().for_each(|c| state.cache.invalidate(c));
-    match outcome {
-        Ok(results) => Ok(results),
-        Err(error) if error.kind == StoreErrorKind::ForeignKeyViolation => {
-            let probe = error
-                .operation
-                .and_then(|index| probes.get(index))
-                .unwrap_or(&Probe::Nothing);
-            let explained = explain(state, &scope, probe).await;
-            Err(WriteFailure { error, explained })
-        }
-        Err(error) => Err(WriteFailure {
-            error,
-            explained: None,
-        }),
-    }
-}
-
-async fn explain(state: &AppState, scope: &Scope, probe: &Probe) -> Option<ApiError> {
-    match probe {
-        Probe::Targets {
-            collection,
-            relations,
-        } => {
-            let mut missing = Vec::new();
-            for (field, id) in relations {
-                let Some(target) = relation_target(state, collection, field) else {
-                    continue;
-                };
-                if let Ok(None) = state.store.get(scope, target.clone(), *id).await {
-                    missing.push((field.as_str(), target.name.as_str()));
-                }
-            }
-            if missing.is_empty() {
-                // The target appeared since (or was removed by an earlier operation of the same
-                // batch): any relation written may be the one, so name them all.
-                missing = relations
-                    .iter()
-                    .filter_map(|(field, _)| {
-                        let target = relation_target(state, collection, field)?;
-                        Some((field.as_str(), target.name.as_str()))
-                    })
-                    .collect();
-            }
-            (!missing.is_empty()).then(|| missing_targets(&missing))
-        }
-        Probe::Removal { collection, id } => {
-            Some(still_referenced(&referrers(state, collection, *id).await))
-        }
-        Probe::Nothing => None,
-    }
-}
-
-fn relation_target<'s>(
-    state: &'s AppState,
-    collection: &Collection,
-    field: &str,
-) -> Option<&'s Arc<Collection>> {
-    match &collection.field(field)?.kind {
-        FieldType::Relation {
-            collection: target, ..
-        } => state.schema.collection(target),
-        _ => None,
-    }
-}
-
-/// 409 `relation_violation` naming each relation (field, target collection) whose target does
-/// not exist, with the code `not_found`.
-pub fn missing_targets(missing: &[(&str, &str)]) -> ApiError {
-    let detail = match missing {
-        [(field, target)] => {
-            format!("`{field}` points at a record of `{target}` that does not exist.")
-        }
-        _ => format!(
-            "{} point at records that do not exist.",
-            missing
-                .iter()
-                .map(|(field, _)| format!("`{field}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    missing.iter().fold(
-        ApiError::new(
-            ErrorCode::RelationViolation,
-            detail,
-            "Check that the related ids exist (and belong to the same tenant); create the related record first, or in the same batch.",
-        ),
-        |error, (field, target)| {
-            error.with_field(
-                field,
-                "not_found",
-                format!("No record of `{target}` has this id."),
-            )
-        },
-    )
 }
 
 /// The relation fields (`collection.field`) that keep a record of `collection` from being
-/// deleted: those whose `on_delete` is `restrict`, narrowed to the ones that hold `id` where a
-/// lookup can tell (soft-deleted referrers still count for the database, but are not visible
-/// to lookups, so when none is found every candidate is named).
-pub(crate) async fn referrers(state: &AppState, collection: &Collection, id: Uuid) -> Vec<String> {
-    let candidates: Vec<(&Arc<Collection>, &str)> = state
-        .schema
-        .collections
-        .values()
-        .flat_map(|referrer| {
-            referrer
-                .fields
-                .iter()
-                .filter_map(move |field| match &field.kind {
-                    FieldType::Relation {
-                        collection: target,
-                        on_delete: OnDelete::Restrict,
-                    } if *target == collection.name => Some((referrer, field.name.as_str())),
-                    _ => None,
-                })
-        })
-        .collect();
-    let name = |(referrer, field): &(&Arc<Collection>, &str)| format!("{}.{field}", referrer.name);
-    if candidates.len() < 2 {
-        return candidates.iter().map(name).collect();
-    }
-    let key = BTreeSet::from([id.hyphenated().to_string()]);
-    let mut holding = Vec::new();
-    for candidate in &candidates {
-        let (referrer, field) = candidate;
-        let Ok(filter) = super::expand::column_in(&state.schema, referrer, field, &key) else {
-            continue;
-        };
-        // Every tenant: the records that block the delete may belong to any of them. Only the
-        // collection and field are reported, never a record.
-        let count = state
-            .store
-            .count(&Scope::AllTenants, (*referrer).clone(), Some(filter))
-            .await;
-        if count.is_ok_and(|n| n > 0) {
-            holding.push(name(candidate));
-        }
-    }
-    if holding.is_empty() {
-        candidates.iter().map(name).collect()
-    } else {
-        holding
-    }
-}
-
-/// 409 `relation_violation` for a delete that records of `referrers` (`collection.field`) still
-/// point at, with the code `still_referenced`.
-pub(crate) fn still_referenced(referrers: &[String]) -> ApiError {
-    let detail = if referrers.is_empty() {
-        "Other records still point at this record, so it cannot be deleted.".to_owned()
-    } else {
-        format!(
-            "Records still point at this record through {}, so it cannot be deleted.",
-            referrers
-                .iter()
-                .map(|r| format!("`{r}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    };
-    let error = ApiError::new(
-        ErrorCode::RelationViolation,
-        detail,
-        "Delete the records that point at it, or point them elsewhere, first; or declare the relation with on_delete = \"cascade\" or \"set_null\".",
-    );
-    if referrers.is_empty() {
-        return error.with_field(
-            "id",
-            "still_referenced",
-            "Other records point at this record.",
-        );
-    }
-    referrers.iter().fold(error, |error, referrer| {
-        error.with_field(
-            referrer,
-            "still_referenced",
-            format!("Records point at this one through `{referrer}`."),
-        )
-    })
+/// deleted (see `fathom_engine::Engine::referrers`).
+pub(crate) async fn referrers(
+    state: &AppState,
+    collection: &fathom_schema::Collection,
+    id: Uuid,
+) -> Vec<String> {
+    state.engine.referrers(collection, id).await
 }
