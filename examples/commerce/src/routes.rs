@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fathom::embed::{FathomBuilder, OperationDoc, Principal};
 use fathom_core::ErrorCode;
-use fathom_engine::{Caller, EngineError, Principal as EnginePrincipal, WriteOptions};
+use fathom_engine::{EngineError, Principal as EnginePrincipal, WriteOptions};
 use fathom_store::{Scope, WriteResult};
 use serde_json::{Value as Json_, json};
 use uuid::Uuid;
@@ -70,21 +70,6 @@ pub fn add(builder: FathomBuilder, cell: &FlowCell) -> FathomBuilder {
         )
 }
 
-/// The engine's view of the caller (services hold API keys: they do not shop).
-fn engine_principal(principal: &Principal) -> EnginePrincipal {
-    let caller = |c: &fathom_api::Caller| Caller {
-        claims: c.claims.clone(),
-        user_id: c.user_id,
-        session_id: c.session_id,
-    };
-    match principal {
-        Principal::User(c) => EnginePrincipal::User(caller(c)),
-        Principal::Admin(c) => EnginePrincipal::Admin(caller(c)),
-        Principal::Anonymous | Principal::Service(_) => EnginePrincipal::Anonymous,
-    }
-}
-
-/// A signed-in member of a store with `role`: their id and tenant.
 /// A refusal of the shop's routes before the engine is reached, rendered by [`Refusal::answer`].
 struct Refusal {
     status: u16,
@@ -102,7 +87,7 @@ impl Refusal {
 fn member(principal: &Principal, role: &str) -> Result<(Uuid, String), Refusal> {
     let caller = match principal {
         Principal::User(c) | Principal::Admin(c) => c,
-        Principal::Anonymous | Principal::Service(_) => {
+        Principal::Anonymous | Principal::Service(_) | Principal::System => {
             return Err(Refusal {
                 status: 401,
                 code: ErrorCode::Unauthorized,
@@ -205,7 +190,7 @@ async fn cancel(cell: &FlowCell, principal: Principal, id: &str) -> Response {
             "Use the id of one of your orders.",
         );
     };
-    let caller = engine_principal(&principal);
+    let caller = principal;
     for _ in 0..CANCEL_ATTEMPTS {
         let result = async {
             let orders = flow.engine.collection("orders")?;
