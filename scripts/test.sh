@@ -105,6 +105,8 @@ if $postgres_ready; then
   FATHOM_TEST_BACKEND=postgres cargo nextest run --no-fail-fast --features "$FATHOM_CARGO_FEATURES" \
     -p fathom --test it \
     -p fathom-store --test contract --test identity --test differential --test events --test audit --test cursors --test shapes --lib \
+    -p fathom-engine --test hooks --test access \
+    -p commerce --test end_to_end --test shop \
     || postgres_status=$?
 else
   cat >&2 <<'BANNER'
