@@ -152,36 +152,12 @@ impl AppState {
         }))
     }
 
-    /// The same state reporting `brokers` (the server's broker sinks).
-    pub fn with_brokers(&self, brokers: fathom_brokers::Brokers) -> Self {
-        if let Some(metrics) = &self.metrics {
-            metrics.set_brokers(brokers.clone());
-        }
-        Self(Arc::new(Shared {
+    /// Everything of this state again, with a readiness verdict yet to be reached: what the
+    /// `with_*` variants start from.
+    fn copied(&self) -> Shared {
+        Shared {
             store: self.store.clone(),
             engine: self.engine.clone(),
-            schema: self.schema.clone(),
-            config: self.config.clone(),
-            cursor_key: self.cursor_key.clone(),
-            auth: self.auth.clone(),
-            realtime: self.realtime.clone(),
-            brokers,
-            metrics: self.metrics.clone(),
-            webhooks: self.webhooks.clone(),
-            cache: self.cache.clone(),
-            cache_plan: self.cache_plan.clone(),
-            client_advice: self.client_advice.clone(),
-            index_advice: self.index_advice.clone(),
-            readiness: Readiness::unknown(),
-        }))
-    }
-
-    /// The same state running `hooks` before records writes (an embedding application's,
-    /// `fathom_engine::Hooks`); a reload ([`AppState::with_schema`]) keeps them.
-    pub fn with_hooks(&self, hooks: Arc<fathom_engine::Hooks>) -> Self {
-        Self(Arc::new(Shared {
-            store: self.store.clone(),
-            engine: self.engine.with_hooks(hooks),
             schema: self.schema.clone(),
             config: self.config.clone(),
             cursor_key: self.cursor_key.clone(),
@@ -193,7 +169,28 @@ impl AppState {
             cache: self.cache.clone(),
             cache_plan: self.cache_plan.clone(),
             client_advice: self.client_advice.clone(),
+            index_advice: self.index_advice.clone(),
             readiness: Readiness::unknown(),
+        }
+    }
+
+    /// The same state reporting `brokers` (the server's broker sinks).
+    pub fn with_brokers(&self, brokers: fathom_brokers::Brokers) -> Self {
+        if let Some(metrics) = &self.metrics {
+            metrics.set_brokers(brokers.clone());
+        }
+        Self(Arc::new(Shared {
+            brokers,
+            ..self.copied()
+        }))
+    }
+
+    /// The same state running `hooks` before records writes (an embedding application's,
+    /// `fathom_engine::Hooks`); a reload ([`AppState::with_schema`]) keeps them.
+    pub fn with_hooks(&self, hooks: Arc<fathom_engine::Hooks>) -> Self {
+        Self(Arc::new(Shared {
+            engine: self.engine.with_hooks(hooks),
+            ..self.copied()
         }))
     }
 
@@ -203,24 +200,13 @@ impl AppState {
     /// and the cache plan start afresh, since they are about the schema (answers cached under the
     /// old schema are never served under the new one).
     pub fn with_schema(&self, schema: Arc<Schema>) -> Self {
-        let cache_plan = Arc::new(self.cache.plan(&schema));
         Self(Arc::new(Shared {
-            store: self.store.clone(),
+            cache_plan: Arc::new(self.cache.plan(&schema)),
             engine: self.engine.with_schema(schema.clone()),
             schema,
-            config: self.config.clone(),
-            cursor_key: self.cursor_key.clone(),
-            auth: self.auth.clone(),
-            realtime: self.realtime.clone(),
-            brokers: self.brokers.clone(),
-            metrics: self.metrics.clone(),
-            webhooks: self.webhooks.clone(),
-            cache: self.cache.clone(),
-            cache_plan,
-            client_advice: self.client_advice.clone(),
             // Index findings are about the schema: the new one is verified afresh.
             index_advice: Arc::default(),
-            readiness: Readiness::unknown(),
+            ..self.copied()
         }))
     }
 
