@@ -14,7 +14,9 @@
 # `fathom` under callgrind on a fresh data directory, creates one record, reads it once to warm
 # up, counts, reads it READS times over one keep-alive connection, counts again, and prints the
 # difference divided by READS. With READ=list each read is W3's page instead (a filtered page of
-# 20 sorted by -created_at) over 20 records. Needs target/release/fathom, valgrind and curl.
+# 20 sorted by -created_at) over 20 records; with READ=create each is W1's create (a POST of one
+# item). BIN=path counts another binary (default
+# target/release/fathom). Needs the binary, valgrind and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +25,7 @@ shift || true
 variants=("$@")
 [[ ${#variants[@]} -gt 0 ]] || variants=(off metrics rate-limits encrypted)
 sink_pid=
-bin=$(realpath target/release/fathom)
+bin=$(realpath "${BIN:-target/release/fathom}")
 schema_src=crates/fathom-bench/schema.toml
 
 free_port() {
@@ -112,13 +114,19 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
     done
     url="$base/api/v1/items?filter=status+%3D+%22open%22+%26%26+priority+%3E%3D+3&sort=-created_at&limit=20"
   fi
+  local write=()
+  if [[ ${READ:-get} == create ]]; then
+    url="$base/api/v1/items"
+    write=(-H 'content-type: application/json'
+      -d '{"title":"a title of about thirty chars","status":"open","team":"platform","priority":3,"owner":"00000000-0000-7000-8000-000000000001"}')
+  fi
   for i in $(seq 1 "$reads"); do
     printf 'url = "%s"\noutput = "/dev/null"\n' "$url"
   done >"$config"
-  curl -sf -H "authorization: Bearer $token" "$url" >/dev/null
+  curl -sf -H "authorization: Bearer $token" "${write[@]}" "$url" >/dev/null
   local before after
   before=$(total_instructions "$dir" "$pid")
-  curl -sf -H "authorization: Bearer $token" -K "$config"
+  curl -sf -H "authorization: Bearer $token" "${write[@]}" -K "$config"
   after=$(total_instructions "$dir" "$pid")
   kill "$pid" 2>/dev/null || true
   wait "$launcher" 2>/dev/null || true

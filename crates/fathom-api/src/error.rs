@@ -68,37 +68,14 @@ impl ApiError {
         self
     }
 
-    /// A 500 whose cause is logged but never shown.
+    /// A 500 whose cause is logged but never shown (the engine's problem, answered here).
     pub fn internal(cause: impl Into<String>) -> Self {
-        let mut error = Self::new(
-            ErrorCode::Internal,
-            "The server failed to handle the request.",
-            "Retry later; if it keeps failing, report the request id to the operator.",
-        );
-        error.cause = Some(cause.into().into_boxed_str());
-        error
+        EngineError::internal(cause).into()
     }
 
     /// A 400 listing every invalid field.
     pub fn validation(errors: Vec<FieldError>) -> Self {
-        let count = errors.len();
-        let mut error = Self::new(
-            ErrorCode::ValidationFailed,
-            format!(
-                "The body has {count} invalid field{}.",
-                if count == 1 { "" } else { "s" }
-            ),
-            "Fix the fields listed in `errors` and send the request again.",
-        );
-        error.errors = errors
-            .into_iter()
-            .map(|e| FieldProblem {
-                field: e.field,
-                code: e.code.to_owned(),
-                message: e.message,
-            })
-            .collect();
-        error
+        EngineError::validation(errors).into()
     }
 
     pub fn with_field(mut self, field: &str, code: &str, message: impl Into<String>) -> Self {

@@ -35,7 +35,7 @@ use fathom_store::{
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-use fathom_engine::EngineError;
+use fathom_engine::{AttachWork, EngineError, WriteOptions};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -351,18 +351,13 @@ impl Keyed {
         }
     }
 
-    /// The unit of work as it goes to the store: with a key, storing the claim and the response
-    /// `render` makes of its results, in its own transaction.
-    pub fn attach(&self, work: UnitOfWork) -> UnitOfWork {
-        match &self.claim {
-            Some(claim) => claim.attach(work, self.render.clone()),
-            None => work,
+    /// How the records engine runs the write: in this request's name, with the claim attached
+    /// to its unit of work.
+    pub fn options(&self) -> WriteOptions<'_> {
+        WriteOptions {
+            request_id: &self.request_id,
+            attach: Some(self),
         }
-    }
-
-    /// The request's id, for the outbox.
-    pub fn request_id(&self) -> &str {
-        &self.request_id
     }
 
     /// The answer to the write's `outcome`: `render`'s, or the replay of the request that took
@@ -380,6 +375,17 @@ impl Keyed {
                 None => Err(in_flight()),
             },
             Err(failure) => Err(on_error(failure)),
+        }
+    }
+}
+
+impl AttachWork for Keyed {
+    /// With a key, the unit of work also stores the claim and the response `render` makes of
+    /// its results, in its own transaction.
+    fn attach(&self, work: UnitOfWork) -> UnitOfWork {
+        match &self.claim {
+            Some(claim) => claim.attach(work, self.render.clone()),
+            None => work,
         }
     }
 }

@@ -104,3 +104,19 @@ pub async fn register(
     );
     Ok(())
 }
+
+/// Registers and signs in `count` non-admin users (`user{n}@bench.local`).
+pub async fn register_users(
+    client: &Client,
+    base: &str,
+    count: usize,
+) -> anyhow::Result<Vec<Session>> {
+    let mut sessions = Vec::with_capacity(count);
+    for n in 0..count {
+        let email = format!("user{n}@bench.local");
+        let password = format!("bench user passphrase {n}");
+        register(client, base, &email, &password).await?;
+        sessions.push(login(client, base, &email, &password).await?);
+    }
+    Ok(sessions)
+}

@@ -5,8 +5,8 @@
 use anyhow::{Context, ensure};
 
 use crate::report::realtime::{
-    cache_cost_table, encryption_cost_table, ops_cost_table, outbox_cost_table, realtime_table,
-    shapes_cost_table,
+    cache_cost_table, encryption_cost_table, engine_cost_table, ops_cost_table, outbox_cost_table,
+    realtime_table, shapes_cost_table,
 };
 use crate::report::{results_footer, results_table};
 use crate::results::Results;
@@ -46,6 +46,10 @@ pub fn extra_tables(results: &Results) -> String {
     if let Some(cost) = &results.shapes_cost {
         out.push_str("\n#### Architect: cost of shape recording on W2 and W3\n\n");
         out.push_str(&shapes_cost_table(cost));
+    }
+    if let Some(cost) = &results.engine_cost {
+        out.push_str("\n#### The records engine's cost: W1–W4 before and after the engine\n\n");
+        out.push_str(&engine_cost_table(cost));
     }
     out
 }

@@ -12,6 +12,7 @@ pub mod client;
 pub mod data;
 pub mod docs;
 pub mod encryption_cost;
+pub mod engine_cost;
 pub mod fathom_server;
 pub mod floor;
 pub mod loadgen;

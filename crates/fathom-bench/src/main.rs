@@ -93,7 +93,8 @@ struct SuiteArgs {
     baseline_readers: usize,
     /// Run only these workloads (comma-separated ids such as W2,W3; also outbox, encryption,
     /// cache, the result cache's W3 with count=true cached against uncached, and shapes, W2 and
-    /// W3 with query-shape recording on against off); all by default.
+    /// W3 with query-shape recording on against off); all by default. `engine` (W1–W4 against
+    /// `--fathom-main-bin` built from main before the records engine) runs only when named.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Run only W5 (realtime): the same as `--only W5`.

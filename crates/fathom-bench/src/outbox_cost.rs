@@ -12,7 +12,7 @@ use anyhow::Context;
 use crate::client::{http_client, login};
 use crate::fathom_server::{self, ADMIN_EMAIL, ADMIN_PASSWORD, FathomOptions, FathomServer};
 use crate::loadgen::Bounds;
-use crate::results::OutboxCost;
+use crate::results::AgainstMain;
 use crate::workloads::{Bench, Side};
 
 /// What to compare and how long.
@@ -43,7 +43,7 @@ async fn start(options: FathomOptions) -> anyhow::Result<FathomServer> {
 }
 
 /// The commit the main binary was built from, written beside it by `scripts/bench.sh`.
-fn main_commit(main_bin: &Path) -> Option<String> {
+pub(crate) fn main_commit(main_bin: &Path) -> Option<String> {
     let mut path = main_bin.as_os_str().to_owned();
     path.push(".commit");
     std::fs::read_to_string(PathBuf::from(path))
@@ -52,7 +52,7 @@ fn main_commit(main_bin: &Path) -> Option<String> {
         .filter(|text| !text.is_empty())
 }
 
-pub async fn run(options: &OutboxCostOptions) -> anyhow::Result<OutboxCost> {
+pub async fn run(options: &OutboxCostOptions) -> anyhow::Result<AgainstMain> {
     println!(
         "outbox cost: W1 against this build (\"Fathom\") and main (\"baseline\", {}), fresh \
          servers",
@@ -92,7 +92,7 @@ pub async fn run(options: &OutboxCostOptions) -> anyhow::Result<OutboxCost> {
     }
     drop(main);
     drop(this);
-    Ok(OutboxCost {
+    Ok(AgainstMain {
         main_commit: main_commit(&options.main_bin),
         rows,
     })

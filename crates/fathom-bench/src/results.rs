@@ -28,7 +28,7 @@ pub struct Results {
     /// W1 against a `fathom` built from `main` (before the outbox) and this build, in the same
     /// run (absent unless the suite was given `--fathom-main-bin`).
     #[serde(default)]
-    pub outbox_cost: Option<OutboxCost>,
+    pub outbox_cost: Option<AgainstMain>,
     /// W1 and W2 with two fields encrypted against the same schema in clear, and key rotation's
     /// speed (absent unless the suite ran `encryption`).
     #[serde(default)]
@@ -45,6 +45,10 @@ pub struct Results {
     /// unless the suite ran `shapes`).
     #[serde(default)]
     pub shapes_cost: Option<ShapesCost>,
+    /// W1–W4 against a `fathom` built from `main` before the records engine and this build
+    /// (absent unless the suite ran `engine` with `--fathom-main-bin`).
+    #[serde(default)]
+    pub engine_cost: Option<AgainstMain>,
 }
 
 /// W5: subscribers on one collection and one writer.
@@ -154,13 +158,14 @@ pub struct CrowdRun {
     pub floor: Option<FloorRun>,
 }
 
-/// W1 creates against a `fathom` built from `main` (before the outbox: `before`) and this build
-/// (`after`), alternating rounds, both servers fresh and empty.
+/// Workloads against a `fathom` built from an earlier commit of `main` (the before-binary) and
+/// this build, alternating rounds: the outbox's write cost (W1, both servers fresh and empty) and
+/// the records engine's (W1–W4, both seeded alike).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct OutboxCost {
+pub struct AgainstMain {
     /// The `main` commit the before-binary was built from, when known.
     pub main_commit: Option<String>,
-    /// One row per load: `fathom` is this build, `baseline` is main.
+    /// One row per workload and load: `fathom` is this build, `baseline` is main.
     pub rows: Vec<WorkloadResult>,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use crate::client::{Session, http_client, login, register};
+use crate::client::{http_client, login, register_users};
 use crate::fathom_server::{self, ADMIN_EMAIL, ADMIN_PASSWORD, FathomOptions};
 use crate::loadgen::{Bounds, Load};
 use crate::machine::Machine;
@@ -63,7 +63,12 @@ pub struct SuiteOptions {
 
 impl SuiteOptions {
     fn runs(&self, id: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(id))
+        self.only.is_empty() || self.names(id)
+    }
+
+    /// Whether `--only` names `id`.
+    fn names(&self, id: &str) -> bool {
+        self.only.iter().any(|o| o.eq_ignore_ascii_case(id))
     }
 }
 
@@ -91,18 +96,6 @@ fn start_baseline(db: &std::path::Path, options: &SuiteOptions) -> anyhow::Resul
         .args(["--readers", &options.baseline_readers.to_string()])
         .args(["--durability", &options.durability]);
     spawn_announcing(command, Duration::from_secs(30))
-}
-
-/// Registers and signs in `count` non-admin users.
-async fn users(client: &reqwest::Client, base: &str, count: usize) -> anyhow::Result<Vec<Session>> {
-    let mut sessions = Vec::with_capacity(count);
-    for n in 0..count {
-        let email = format!("user{n}@bench.local");
-        let password = format!("bench user passphrase {n}");
-        register(client, base, &email, &password).await?;
-        sessions.push(login(client, base, &email, &password).await?);
-    }
-    Ok(sessions)
 }
 
 /// Runs the suite and answers its results (also printed as they come).
@@ -156,7 +149,7 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     let client = http_client()?;
     let fathom_base = fathom.process.url("");
     let admin = login(&client, &fathom_base, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
-    let sessions = users(&client, &fathom_base, options.users.max(1)).await?;
+    let sessions = register_users(&client, &fathom_base, options.users.max(1)).await?;
     let owners: Vec<String> = sessions.iter().map(|s| s.user_id.clone()).collect();
 
     println!("seeding {} records into each server…", options.records);
@@ -368,6 +361,13 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     } else {
         None
     };
+    // Only when asked for by name: the before-binary must be main before the engine.
+    let engine_cost = match &options.fathom_main_bin {
+        Some(main_bin) if options.names("engine") => {
+            Some(crate::engine_cost::run(&pair, main_bin).await?)
+        }
+        _ => None,
+    };
     let cache_cost = if options.runs("cache") {
         let cache = crate::cache_cost::CacheCostOptions {
             pair,
@@ -404,5 +404,6 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
         ops_cost,
         cache_cost,
         shapes_cost,
+        engine_cost,
     })
 }

@@ -32,6 +32,18 @@ where
     Arc::new(move |n| Box::pin(f(n)))
 }
 
+/// The W3 page on a Fathom server as one of `users` (each sees only the rows they own); the user
+/// and the filter are picked independently.
+fn owner_page(side: &Side, users: Arc<Vec<Session>>) -> Op {
+    let urls = Arc::new(fathom_page_urls(&side.base));
+    let client = side.client.clone();
+    op(move |n| {
+        let user = pick(&users, n);
+        let url = pick(&urls, mix(n));
+        expect_status(client.get(url).bearer_auth(&user.access_token), 200)
+    })
+}
+
 /// Warm-up requests use sequence numbers far from the measured ones.
 const WARMUP_OFFSET: u64 = 1 << 40;
 /// The minimum priorities the page workloads filter on.
@@ -286,15 +298,7 @@ impl Bench {
     /// W4: the W3 page as ordinary users, each seeing only the rows they own (the collection's
     /// list rule `owner = auth.id`); the baseline gets the owner as a plain parameter.
     pub async fn w4_owner_page(&self) -> WorkloadResult {
-        let users = self.users.clone();
-        let fathom_urls = Arc::new(fathom_page_urls(&self.fathom.base));
-        let client = self.fathom.client.clone();
-        let fathom = op(move |n| {
-            // The user and the filter are picked independently.
-            let user = pick(&users, n);
-            let url = pick(&fathom_urls, mix(n));
-            expect_status(client.get(url).bearer_auth(&user.access_token), 200)
-        });
+        let fathom = owner_page(&self.fathom, self.users.clone());
         let per_user: Arc<Vec<Vec<String>>> = Arc::new(
             self.users
                 .iter()
@@ -306,6 +310,19 @@ impl Bench {
             let urls = pick(&per_user, n);
             expect_status(client.get(pick(urls, mix(n))), 200)
         });
+        self.w4(fathom, baseline).await
+    }
+
+    /// W4 against two Fathom servers, `fathom` read by [`Bench::users`] and `baseline` (another
+    /// build of Fathom) by `baseline_users`: the same users registered there, owning the same
+    /// rows.
+    pub async fn w4_owner_page_fathoms(&self, baseline_users: Arc<Vec<Session>>) -> WorkloadResult {
+        let fathom = owner_page(&self.fathom, self.users.clone());
+        let baseline = owner_page(&self.baseline, baseline_users);
+        self.w4(fathom, baseline).await
+    }
+
+    async fn w4(&self, fathom: Op, baseline: Op) -> WorkloadResult {
         self.compare(
             ("W4", "page under the owner rule"),
             Load::Closed {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use fathom_core::outbound::{Backoff, Breaker};
 use fathom_schema::Schema;
+use fathom_store::following::{Following, Held, wait_or_stop};
 use fathom_store::{Lease, Store};
 use tokio::sync::watch;
 
@@ -37,8 +38,6 @@ const BACKOFF: Backoff = Backoff {
 const BREAKER_THRESHOLD: u32 = 5;
 /// ...and lets one probe through after this long.
 const BREAKER_COOLDOWN: Duration = Duration::from_secs(5);
-/// With nothing new, the outbox is read again after this long even without a wake-up.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// What every sink of a node shares.
 #[derive(Clone)]
@@ -50,14 +49,6 @@ pub struct Context {
     /// How long a lease lasts unless renewed; another node takes over this long after the
     /// holder stops renewing.
     pub lease_ttl: Duration,
-}
-
-/// Why a held lease ended.
-enum Held {
-    /// Another holder took it, or the cursor was set under us: stand by, then acquire again.
-    Lost,
-    /// The server is stopping.
-    Stopping,
 }
 
 /// Runs one sink until `stop` turns true; releases its lease on the way out.
@@ -74,7 +65,6 @@ pub async fn run(
         context,
         client: None,
         breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
-        renewed: Instant::now(),
     };
     // A new sink starts at the outbox's latest event: it publishes what is committed from
     // now on, not the retained history (set its cursor back, `Store::cursor_set`, to replay).
@@ -104,7 +94,6 @@ pub async fn run(
             .await;
         match acquired {
             Ok(Some(lease)) => {
-                worker.renewed = Instant::now();
                 worker.status.update(|r| {
                     r.role = Role::Publishing;
                     r.position = lease.position;
@@ -137,12 +126,6 @@ pub async fn run(
     });
 }
 
-/// Sleeps `pause`; true if `stop` turned true meanwhile.
-async fn wait_or_stop(stop: &mut watch::Receiver<bool>, pause: Duration) -> bool {
-    let _ = tokio::time::timeout(pause, stop.wait_for(|stopping| *stopping)).await;
-    *stop.borrow()
-}
-
 struct Worker {
     spec: SinkSpec,
     cursor: String,
@@ -150,8 +133,6 @@ struct Worker {
     context: Context,
     client: Option<Client>,
     breaker: Breaker,
-    /// When the lease was last renewed (an advance renews it too).
-    renewed: Instant,
 }
 
 impl Worker {
@@ -170,65 +151,30 @@ impl Worker {
         });
     }
 
-    async fn publish_while_held(
-        &mut self,
-        mut lease: Lease,
-        stop: &mut watch::Receiver<bool>,
-    ) -> Held {
-        let store = self.context.store.clone();
-        let mut wake = store.event_watch();
+    async fn publish_while_held(&mut self, lease: Lease, stop: &mut watch::Receiver<bool>) -> Held {
+        let mut following = Following::new(&self.context.store, lease);
         loop {
-            if *stop.borrow() {
-                let _ = store.cursor_release(&lease).await;
-                return Held::Stopping;
-            }
-            let page = match store.events_after(lease.position, PAGE, None).await {
+            let page = match following.next_page(PAGE, stop).await {
                 Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!(sink = %self.cursor, error = %e.detail, "cannot read the outbox");
-                    if wait_or_stop(stop, IDLE_POLL).await {
-                        continue;
-                    }
-                    if !self.renew(&mut lease).await {
-                        return Held::Lost;
-                    }
-                    continue;
-                }
+                Err(held) => return held,
             };
             self.status.update(|r| r.latest = page.latest);
-            if page.oldest > lease.position + 1 {
-                tracing::error!(
-                    sink = %self.cursor,
-                    position = lease.position,
-                    oldest = page.oldest,
-                    "events were pruned from the outbox before this sink published them (raise events.retention_hours / retention_count); continuing from the oldest kept event"
-                );
-            }
             let Some(last) = page.events.last().map(|e| e.sequence) else {
-                // Nothing new: renew the lease, then wait for a commit (or the poll).
-                if !self.renew(&mut lease).await {
-                    return Held::Lost;
-                }
-                let _ = wake.borrow_and_update();
-                tokio::select! {
-                    _ = tokio::time::timeout(IDLE_POLL.min(self.context.lease_ttl / 3), wake.changed()) => {}
-                    _ = stop.wait_for(|stopping| *stopping) => {}
-                }
                 continue;
             };
             // The last sequence of this page handled (published or not selected).
-            let mut done = lease.position;
+            let mut done = following.lease.position;
             for event in page.events {
                 let sequence = event.sequence;
                 if self.spec.selection.takes(&event) {
                     let message = Message::of(event, &(self.context.schema)());
-                    if let Err(held) = self.publish(&message, &mut lease, stop).await {
+                    if let Err(held) = self.publish(&message, &mut following, stop).await {
                         if let Held::Stopping = held {
                             // Keep what was published, so a restart does not publish it again.
-                            if done > lease.position {
-                                let _ = store.cursor_advance(&mut lease, done).await;
+                            if done > following.lease.position {
+                                let _ = following.advance(done).await;
                             }
-                            let _ = store.cursor_release(&lease).await;
+                            following.release().await;
                         }
                         return held;
                     }
@@ -237,8 +183,8 @@ impl Worker {
                 done = sequence;
                 self.status.update(|r| r.position = sequence);
             }
-            match store.cursor_advance(&mut lease, last).await {
-                Ok(true) => self.renewed = Instant::now(),
+            match following.advance(last).await {
+                Ok(true) => {}
                 Ok(false) => return Held::Lost,
                 Err(e) => {
                     // The events are published; a failed advance only means they may be
@@ -249,30 +195,12 @@ impl Worker {
         }
     }
 
-    /// Renews the lease (advancing to where it is) once a third of it has passed since the last
-    /// renewal; false when it is lost.
-    async fn renew(&mut self, lease: &mut Lease) -> bool {
-        if self.renewed.elapsed() < self.context.lease_ttl / 3 {
-            return true;
-        }
-        let position = lease.position;
-        match self.context.store.cursor_advance(lease, position).await {
-            Ok(renewed) => {
-                self.renewed = Instant::now();
-                renewed
-            }
-            // The database is unreachable: keep going; if the lease lapses meanwhile, the next
-            // renewal says so.
-            Err(_) => true,
-        }
-    }
-
     /// Publishes one message, retrying until the broker takes it; between attempts the lease
     /// is renewed, so a long outage does not hand the sink to another node.
     async fn publish(
         &mut self,
         message: &Message,
-        lease: &mut Lease,
+        following: &mut Following,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Held> {
         let mut retry = 0u32;
@@ -325,9 +253,7 @@ impl Worker {
             }
             self.status
                 .update(|r| r.breaker = self.breaker.state(Instant::now()).as_str());
-            if !self.renew(lease).await {
-                return Err(Held::Lost);
-            }
+            following.renew_or_lost().await?;
         }
     }
 

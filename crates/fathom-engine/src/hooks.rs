@@ -28,6 +28,7 @@ use uuid::Uuid;
 
 use crate::engine::Engine;
 use crate::error::{Code, EngineError};
+use crate::hook_codes::HookCode;
 use crate::principal::Principal;
 
 /// How many times the engine runs a request's hook pass again when the unit failed because a
@@ -134,6 +135,8 @@ impl std::error::Error for HookRefusal {}
 #[derive(Clone, Default)]
 pub struct Hooks {
     before: HashMap<(String, WriteKind), Vec<Arc<dyn BeforeWrite>>>,
+    /// The codes of the application's own its hooks refuse with.
+    codes: Vec<HookCode>,
 }
 
 impl fmt::Debug for Hooks {
@@ -144,7 +147,10 @@ impl fmt::Debug for Hooks {
             .map(|((c, k), hooks)| format!("{} {c} ({})", k.as_str(), hooks.len()))
             .collect();
         keys.sort();
-        f.debug_struct("Hooks").field("before", &keys).finish()
+        f.debug_struct("Hooks")
+            .field("before", &keys)
+            .field("codes", &self.codes)
+            .finish()
     }
 }
 
@@ -218,9 +224,39 @@ impl Hooks {
         self.before.is_empty()
     }
 
+    /// Declares `code`, a code of the application's own its hooks refuse with, so that
+    /// transports document it (see [`crate::hook_codes`]).
+    pub fn declare(&mut self, code: HookCode) -> &mut Self {
+        self.codes.push(code);
+        self
+    }
+
+    /// The declared codes, in the order of declaration.
+    pub fn codes(&self) -> &[HookCode] {
+        &self.codes
+    }
+
+    /// Logs a refusal whose code was not declared: it is answered as the hook asked, but the
+    /// transports' documentation does not list it.
+    pub(crate) fn check_declared(&self, refusal: &EngineError) {
+        if let Code::Custom { code, .. } = &refusal.code
+            && !self.codes.iter().any(|declared| declared.code == code)
+        {
+            tracing::warn!(
+                code = %code,
+                "a before-write hook refused a write with a code the application did not declare (Hooks::declare, FathomBuilder::error_codes); the OpenAPI document does not list it"
+            );
+        }
+    }
+
     /// The collections named by hooks, for a start-up check against the schema.
     pub fn collections(&self) -> impl Iterator<Item = &str> {
-        self.before.keys().map(|(c, _)| c.as_str())
+        self.hooked().map(|(collection, _)| collection)
+    }
+
+    /// Every collection and kind of write that runs hooks.
+    pub fn hooked(&self) -> impl Iterator<Item = (&str, WriteKind)> {
+        self.before.keys().map(|(c, kind)| (c.as_str(), *kind))
     }
 }
 

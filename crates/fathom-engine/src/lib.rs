@@ -8,6 +8,7 @@ pub mod access;
 mod engine;
 pub mod error;
 pub mod filters;
+pub mod hook_codes;
 pub mod hooks;
 pub mod principal;
 pub mod reads;
@@ -17,8 +18,9 @@ pub mod writes;
 
 pub use engine::Engine;
 pub use error::{Code, EngineError, FieldProblem, Problem};
+pub use hook_codes::HookCode;
 pub use hooks::{As, BeforeWrite, HookRefusal, Hooks, PendingWrite, WriteKind};
 pub use principal::{Caller, Principal, ServiceKey};
 pub use reads::{Listing, Page};
 pub use write::WriteObserver;
-pub use writes::{Attach, Planned, WriteOptions};
+pub use writes::{Attach, AttachWork, Planned, WriteOptions};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use fathom_core::ErrorCode;
 use fathom_query::{Filter, SortKey, default_sort};
 use fathom_schema::{Collection, Value};
-use fathom_store::{Deleted, ListQuery, Record};
+use fathom_store::{Deleted, ListQuery, Record, Scope};
 use uuid::Uuid;
 
 use crate::access::{confine_hops, rule};
@@ -29,23 +29,64 @@ impl Engine {
         let scope = principal.scope();
         match rule(self.schema(), collection, "view", principal, None)? {
             None => Ok(self.store().get(&scope, collection.clone(), id).await?),
-            Some(rule) => {
-                let ids = BTreeSet::from([id.hyphenated().to_string()]);
-                let filter = column_in(self.schema(), collection, "id", &ids)?.and(rule);
-                let query = ListQuery {
-                    filter: Some(filter),
-                    sort: default_sort(),
-                    after: None,
-                    limit: 1,
-                    offset: 0,
-                };
-                Ok(self
-                    .store()
-                    .list(&scope, collection.clone(), query)
-                    .await?
-                    .pop())
-            }
+            Some(rule) => Ok(self.by_id(&scope, collection, id, Some(rule)).await?),
         }
+    }
+
+    /// The records of `collection` whose `column` holds one of `keys`, as `principal` may list
+    /// them (the list rule joins the statement; its tenant), at most `limit`, oldest first:
+    /// what an expansion of a relation loads for a whole page.
+    pub async fn related(
+        &self,
+        principal: &Principal,
+        collection: &Arc<Collection>,
+        column: &str,
+        keys: &BTreeSet<String>,
+        limit: u32,
+    ) -> Result<Vec<Record>, EngineError> {
+        let guard = rule(self.schema(), collection, "list", principal, None)?;
+        self.keyed(&principal.scope(), collection, column, keys, guard, limit)
+            .await
+    }
+
+    /// Record `id` of `collection` in `scope` if `guard` (a rule's filter) lets it through.
+    pub(crate) async fn by_id(
+        &self,
+        scope: &Scope,
+        collection: &Arc<Collection>,
+        id: Uuid,
+        guard: Option<Filter>,
+    ) -> Result<Option<Record>, EngineError> {
+        let ids = BTreeSet::from([id.hyphenated().to_string()]);
+        Ok(self
+            .keyed(scope, collection, "id", &ids, guard, 1)
+            .await?
+            .pop())
+    }
+
+    /// The records of `collection` in `scope` whose `column` holds one of `keys` and which
+    /// `guard` lets through, at most `limit`, oldest first.
+    async fn keyed(
+        &self,
+        scope: &Scope,
+        collection: &Arc<Collection>,
+        column: &str,
+        keys: &BTreeSet<String>,
+        guard: Option<Filter>,
+        limit: u32,
+    ) -> Result<Vec<Record>, EngineError> {
+        let mut filter = column_in(self.schema(), collection, column, keys)?;
+        if let Some(guard) = guard {
+            filter = filter.and(guard);
+        }
+        let query = ListQuery {
+            filter: Some(filter),
+            sort: default_sort(),
+            after: None,
+            limit,
+            offset: 0,
+        };
+        Ok(self.store().list(scope, collection.clone(), query).await?)
     }
 }
 

@@ -3,29 +3,31 @@
 //! the store. A batch plans its operations itself (their JSON form is the transport's) and runs
 //! them through [`Engine::write`] as one unit, hooks included.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use fathom_core::ErrorCode;
-use fathom_query::{Filter, default_sort};
+use fathom_query::Filter;
 use fathom_schema::{Collection, validate_create_with_id, validate_patch};
-use fathom_store::{
-    ListQuery, Record, Scope, StoreError, StoreErrorKind, UnitOfWork, WriteOp, WriteResult,
-};
+use fathom_store::{Record, Scope, StoreError, StoreErrorKind, UnitOfWork, WriteOp, WriteResult};
 use serde_json::{Map, Value as Json};
 use uuid::Uuid;
 
 use crate::access::{check_new_record, rule};
 use crate::engine::Engine;
 use crate::error::EngineError;
-use crate::filters::column_in;
 use crate::hooks::{CONFLICT_RETRIES, PendingWrite, WriteKind};
 use crate::principal::Principal;
 use crate::tenancy::{Pending, create_scope, take_tenant};
 
 /// A transport's hook into the unit of work before it goes to the store (`fathom-api` attaches
 /// the idempotency record there).
-pub type Attach<'a> = &'a (dyn Fn(UnitOfWork) -> UnitOfWork + Send + Sync);
+pub trait AttachWork: Send + Sync {
+    /// The unit of work as it goes to the store.
+    fn attach(&self, work: UnitOfWork) -> UnitOfWork;
+}
+
+/// How [`WriteOptions`] carries an [`AttachWork`].
+pub type Attach<'a> = &'a dyn AttachWork;
 
 /// How a transport wants a write run.
 #[derive(Clone, Copy, Default)]
@@ -286,7 +288,7 @@ impl Engine {
     ) -> Result<Vec<WriteResult>, EngineError> {
         let origin = principal.origin_in(options.request_id);
         let attach = |work: UnitOfWork| match options.attach {
-            Some(attach) => attach(work),
+            Some(attach) => attach.attach(work),
             None => work,
         };
         let hooked = !self.hooks().is_empty()
@@ -409,9 +411,11 @@ impl Engine {
             extra: Vec::new(),
         };
         for hook in hooks {
-            hook.before(&mut write)
-                .await
-                .map_err(crate::hooks::HookRefusal::into_error)?;
+            hook.before(&mut write).await.map_err(|refusal| {
+                let error = refusal.into_error();
+                self.hooks().check_declared(&error);
+                error
+            })?;
         }
         let PendingWrite {
             values,
@@ -475,23 +479,7 @@ impl Engine {
         id: Uuid,
         guard: Option<&Filter>,
     ) -> Result<Option<Record>, EngineError> {
-        let ids = BTreeSet::from([id.hyphenated().to_string()]);
-        let mut filter = column_in(self.schema(), collection, "id", &ids)?;
-        if let Some(guard) = guard {
-            filter = filter.and(guard.clone());
-        }
-        let query = ListQuery {
-            filter: Some(filter),
-            sort: default_sort(),
-            after: None,
-            limit: 1,
-            offset: 0,
-        };
-        Ok(self
-            .store()
-            .list(scope, collection.clone(), query)
-            .await?
-            .pop())
+        self.by_id(scope, collection, id, guard.cloned()).await
     }
 
     /// A hook's extra create, planned as `principal` would send it.

@@ -12,8 +12,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use fathom_engine::{As, BeforeWrite, HookRefusal, Hooks, PendingWrite, Planned, WriteOptions};
-use fathom_store::{Scope, WriteOp};
+use fathom_engine::{
+    As, BeforeWrite, EngineError, HookRefusal, Hooks, PendingWrite, Planned, Principal,
+    WriteOptions,
+};
+use fathom_store::{Record, Scope, WriteOp};
 use serde_json::{Value, json};
 use support::{World, admin, object, user, value};
 use uuid::Uuid;
@@ -157,18 +160,24 @@ async fn new_product(world: &World, stock: i64) -> Uuid {
         .id
 }
 
+/// `principal` orders `quantity` of `product`.
+async fn place_order(
+    world: &World,
+    principal: &Principal,
+    product: Uuid,
+    quantity: i64,
+) -> Result<Record, EngineError> {
+    let body = json!({"product": product.to_string(), "quantity": quantity});
+    world.create(principal, "orders", body).await
+}
+
 #[tokio::test]
 async fn a_refusal_writes_nothing_and_answers_the_hooks_problem() {
     let (hooks, runs) = reserving(false);
     let world = World::new("refusal", SCHEMA, hooks).await;
     let product = new_product(&world, 1).await;
     let before = world.latest_event().await;
-    let refused = world
-        .create(
-            &user(None),
-            "orders",
-            json!({"product": product.to_string(), "quantity": 5}),
-        )
+    let refused = place_order(&world, &user(None), product, 5)
         .await
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "out_of_stock");
@@ -189,14 +198,7 @@ async fn a_hooks_extra_writes_commit_with_the_request() {
     let world = World::new("extras", SCHEMA, hooks).await;
     let product = new_product(&world, 10).await;
     let before = world.latest_event().await;
-    let order = world
-        .create(
-            &user(None),
-            "orders",
-            json!({"product": product.to_string(), "quantity": 3}),
-        )
-        .await
-        .unwrap();
+    let order = place_order(&world, &user(None), product, 3).await.unwrap();
     assert_eq!(value(&order, "quantity"), json!(3));
     let stored = world.stored("products", product).await.unwrap();
     assert_eq!(value(&stored, "stock"), json!(7));
@@ -247,14 +249,7 @@ async fn a_conflict_on_a_hooks_expected_version_runs_the_hooks_again() {
     let (hooks, runs) = reserving(true);
     let world = World::new("conflict", SCHEMA, hooks).await;
     let product = new_product(&world, 10).await;
-    world
-        .create(
-            &user(None),
-            "orders",
-            json!({"product": product.to_string(), "quantity": 4}),
-        )
-        .await
-        .unwrap();
+    place_order(&world, &user(None), product, 4).await.unwrap();
     assert_eq!(
         runs.load(Ordering::SeqCst),
         2,
@@ -297,12 +292,7 @@ async fn a_hooks_change_is_validated_and_stored() {
     let world = World::new("bad_change", SCHEMA, hooks).await;
     let product = new_product(&world, 10).await;
     let before = world.latest_event().await;
-    let refused = world
-        .create(
-            &user(None),
-            "orders",
-            json!({"product": product.to_string(), "quantity": 1}),
-        )
+    let refused = place_order(&world, &user(None), product, 1)
         .await
         .unwrap_err();
     assert_eq!(refused.code.as_str(), "validation_failed");
@@ -318,14 +308,7 @@ async fn extra_writes_as_the_caller_meet_the_rules_and_as_the_system_do_not() {
     let world = World::new("as_caller", SCHEMA, hooks).await;
     let product = new_product(&world, 10).await;
     let customer = user(None);
-    let order = world
-        .create(
-            &customer,
-            "orders",
-            json!({"product": product.to_string(), "quantity": 1}),
-        )
-        .await
-        .unwrap();
+    let order = place_order(&world, &customer, product, 1).await.unwrap();
     let refused = world
         .delete(&customer, "orders", order.id)
         .await
@@ -338,14 +321,7 @@ async fn extra_writes_as_the_caller_meet_the_rules_and_as_the_system_do_not() {
     hooks.before_delete("orders", Ledger(As::System));
     let world = World::new("as_system", SCHEMA, hooks).await;
     let product = new_product(&world, 10).await;
-    let order = world
-        .create(
-            &customer,
-            "orders",
-            json!({"product": product.to_string(), "quantity": 1}),
-        )
-        .await
-        .unwrap();
+    let order = place_order(&world, &customer, product, 1).await.unwrap();
     world.delete(&customer, "orders", order.id).await.unwrap();
     assert!(world.stored("orders", order.id).await.is_none());
     assert_eq!(world.count("ledger").await, 1);

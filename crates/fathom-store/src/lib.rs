@@ -16,6 +16,7 @@ pub mod crypto;
 mod cursors;
 mod error;
 mod events;
+pub mod following;
 mod idempotency;
 mod identity;
 mod keys;

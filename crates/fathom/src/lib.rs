@@ -22,6 +22,6 @@ pub use app::Application;
 pub use config::Config;
 pub use embed::{
     AfterCommit, ApiError, AppState, BeforeWrite, CommittedEvent, Engine, Fathom, FathomBuilder,
-    HookContext, HookFailure, HookRefusal, JsonObject, OperationDoc, PendingWrite, Principal,
-    RouteDoc, WriteKind,
+    HookCode, HookContext, HookFailure, HookRefusal, JsonObject, OperationDoc, PendingWrite,
+    Principal, RouteDoc, WriteKind,
 };

@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// The end-to-end scenario: two stores, 50 customers, 100 products, 1,000 orders against a
     /// provider failing 20 % and timing out 5 % of calls; prints the figures and the verdict.
+    /// On SQLite in a temporary directory, or on a scratch PostgreSQL database with
+    /// `FATHOM_TEST_BACKEND=postgres FATHOM_TEST_PG_URL=<a superuser's URL>`.
     Run {
         #[arg(long, default_value_t = 1_000)]
         orders: usize,
@@ -77,7 +79,9 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(orders: usize, fail_percent: f64, timeout_percent: f64) -> anyhow::Result<()> {
     let data = tempfile::tempdir()?;
-    let config = scenario::config(data.path());
+    let mut config = scenario::config(data.path());
+    // PostgreSQL as the tests pick it (FATHOM_TEST_BACKEND=postgres, FATHOM_TEST_PG_URL).
+    let _database = scenario::scratch_database(&mut config).await?;
     let plan = Plan {
         orders,
         ..Plan::standard()

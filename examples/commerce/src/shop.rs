@@ -9,9 +9,7 @@ use fathom::embed::Fathom;
 use fathom::{Application, Config};
 
 use crate::flow::OrderFlow;
-use fathom_engine::{Engine, Hooks};
-
-use crate::hooks::{GuardCartLine, OrderStates, PlaceOrder};
+use crate::hooks::{CODES, GuardCartLine, OrderStates, PlaceOrder};
 use crate::payments::{PaymentClient, PaymentSettings};
 use crate::steps::{FlowCell, OrderSteps};
 
@@ -38,21 +36,18 @@ pub fn schema() -> anyhow::Result<fathom_schema::Schema> {
         .map_err(|e| anyhow::anyhow!("the commerce schema has problems:\n{e}"))
 }
 
-/// The shop's before-write hooks.
-pub fn hooks() -> Hooks {
-    let mut hooks = Hooks::new();
-    hooks
-        .before_create("orders", PlaceOrder)
-        .before_update("orders", OrderStates)
-        .before_create("cart_lines", GuardCartLine);
-    hooks
-}
-
 impl Shop {
     pub async fn build(options: ShopOptions) -> anyhow::Result<Self> {
         let cell = FlowCell::default();
         let partitions = options.partitions.max(1);
-        let mut builder = Fathom::builder().config(options.config).schema(schema()?);
+        // The hooks run on every door: the shop's routes, Fathom's REST API and batch.
+        let mut builder = Fathom::builder()
+            .config(options.config)
+            .schema(schema()?)
+            .before_create("orders", PlaceOrder)
+            .before_update("orders", OrderStates)
+            .before_create("cart_lines", GuardCartLine)
+            .error_codes(CODES);
         for partition in 0..partitions {
             builder = builder.after_commit_on(
                 OrderSteps::name(partition, partitions),
@@ -66,10 +61,9 @@ impl Shop {
         }
         builder = crate::routes::add(builder, &cell);
         let app = builder.build().await?;
-        // The shop's engine: the store and schema the server serves, with the shop's
-        // before-write hooks. The shop's routes and the order flow write through it.
-        let engine = Engine::new(app.state().store.clone(), app.state().schema.clone())
-            .with_hooks(Arc::new(hooks()));
+        // The server's own engine, with the shop's before-write hooks: the shop's routes and
+        // the order flow write through it as the REST API does.
+        let engine = app.state().engine.clone();
         let flow = OrderFlow {
             engine,
             payments: Arc::new(

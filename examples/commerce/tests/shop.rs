@@ -8,11 +8,12 @@
 use std::time::{Duration, Instant};
 
 use commerce::check::all;
-use commerce::load::{Plan, list_all, prepare};
+use commerce::load::{Api, Plan, list_all, prepare};
 use commerce::provider::Chaos;
 use commerce::records::Fields;
 use commerce::scenario;
 use serde_json::json;
+use uuid::Uuid;
 
 fn plan() -> Plan {
     Plan {
@@ -23,6 +24,28 @@ fn plan() -> Plan {
         orders: 0,
         cancel_every: 0,
     }
+}
+
+/// Opens a cart for `customer` with `quantity` of `product` and places its order: the cart, and
+/// the shop's answer.
+async fn place(
+    api: &Api,
+    token: &str,
+    customer: Uuid,
+    product: Uuid,
+    quantity: i64,
+) -> (Uuid, u16, serde_json::Value) {
+    let cart = api
+        .create(token, "carts", &json!({ "customer": customer }))
+        .await
+        .unwrap();
+    let line = json!({ "cart": cart, "product": product, "quantity": quantity });
+    api.create(token, "cart_lines", &line).await.unwrap();
+    let (status, answer) = api
+        .post(token, "/api/v1/shop/orders", &json!({ "cart": cart }))
+        .await
+        .unwrap();
+    (cart, status, answer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,16 +62,7 @@ async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
     let stock = |answer: serde_json::Value| answer["data"]["stock"].as_i64();
 
     // Five asked, three left: refused with the shop's code, and nothing written at all.
-    let short = api
-        .create(token, "carts", &json!({ "customer": customer.id }))
-        .await
-        .unwrap();
-    let line = json!({ "cart": short, "product": product, "quantity": 5 });
-    api.create(token, "cart_lines", &line).await.unwrap();
-    let (status, answer) = api
-        .post(token, "/api/v1/shop/orders", &json!({ "cart": short }))
-        .await
-        .unwrap();
+    let (short, status, answer) = place(api, token, customer.id, product, 5).await;
     assert_eq!(status, 409, "{answer}");
     assert_eq!(answer["code"], "out_of_stock");
     assert_eq!(answer["errors"][0]["field"], "cart");
@@ -76,16 +90,7 @@ async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
         delay_ms: 250,
         ..Chaos::default()
     });
-    let cart = api
-        .create(token, "carts", &json!({ "customer": customer.id }))
-        .await
-        .unwrap();
-    let line = json!({ "cart": cart, "product": product, "quantity": 2 });
-    api.create(token, "cart_lines", &line).await.unwrap();
-    let (status, placed) = api
-        .post(token, "/api/v1/shop/orders", &json!({ "cart": cart }))
-        .await
-        .unwrap();
+    let (cart, status, placed) = place(api, token, customer.id, product, 2).await;
     assert_eq!(status, 201, "{placed}");
     assert_eq!(placed["data"]["status"], "reserved");
     assert_eq!(placed["data"]["customer"], customer.id.to_string());
@@ -143,18 +148,27 @@ async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
         (status, again["code"].as_str()),
         (409, Some("cart_checked_out"))
     );
+    // The hooks run on Fathom's REST API too: no line joins a checked-out cart there.
+    let line = json!({ "cart": cart, "product": product, "quantity": 1 });
+    let (status, refused) = api.post(token, "/api/v1/cart_lines", &line).await.unwrap();
+    assert_eq!(
+        (status, refused["code"].as_str()),
+        (409, Some("cart_checked_out")),
+        "{refused}"
+    );
+    // The shop's codes are declared, so the OpenAPI document lists them.
+    let (_, document) = api.get(token, "/api/v1/openapi.json").await.unwrap();
+    let codes = &document["components"]["schemas"]["Problem"]["properties"]["code"]["enum"];
+    for code in commerce::hooks::CODES {
+        assert!(
+            codes.as_array().unwrap().contains(&json!(code.code)),
+            "{}",
+            code.code
+        );
+    }
 
     // An order left alone is paid and fulfilled; its stock stays taken.
-    let cart = api
-        .create(token, "carts", &json!({ "customer": customer.id }))
-        .await
-        .unwrap();
-    let line = json!({ "cart": cart, "product": product, "quantity": 1 });
-    api.create(token, "cart_lines", &line).await.unwrap();
-    let (status, placed) = api
-        .post(token, "/api/v1/shop/orders", &json!({ "cart": cart }))
-        .await
-        .unwrap();
+    let (_, status, placed) = place(api, token, customer.id, product, 1).await;
     assert_eq!(status, 201, "{placed}");
     let kept = placed["data"]["id"].as_str().unwrap().to_owned();
     let (_, read) = api

@@ -23,7 +23,7 @@ pub fn component_ref(kind: &str, name: &str) -> Value {
 }
 
 /// The name of the shared problem response for an HTTP status.
-fn problem_response_name(status: u16) -> String {
+pub(super) fn problem_response_name(status: u16) -> String {
     match status {
         400 => "BadRequest".to_owned(),
         401 => "Unauthorized".to_owned(),

@@ -13,6 +13,7 @@ mod custom;
 mod docs;
 mod document;
 mod events;
+mod hook_codes;
 mod metrics;
 mod oauth;
 mod operations;
@@ -39,7 +40,8 @@ use crate::custom::CustomRoutes;
 
 /// The document route and the docs page. The document is built once, here: a running server's
 /// schema never changes, so every request is answered with the same bytes. The embedding
-/// application's `custom` routes are described with what they were added with.
+/// application's `custom` routes are described with what they were added with, and the codes
+/// its hooks refuse with where they can be answered.
 pub fn router(state: &AppState, custom: &CustomRoutes) -> Router<AppState> {
     let mut described = document(&state.schema, &state.config, &state.auth.policy);
     // The OAuth routes exist only where providers are configured, and so does their description.
@@ -50,6 +52,7 @@ pub fn router(state: &AppState, custom: &CustomRoutes) -> Router<AppState> {
         custom::describe(&mut described, custom);
         rate_limits::annotate(&mut described);
     }
+    hook_codes::describe(&mut described, state.engine.hooks());
     let body = Bytes::from(described.to_string());
     Router::new()
         .route(

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use fathom_core::ErrorCode;
-use fathom_engine::{Planned, WriteKind, WriteOptions};
+use fathom_engine::{Planned, WriteKind};
 use fathom_schema::{Collection, validate_create_with_id, validate_patch};
 use fathom_store::{StoreErrorKind, StoredResponse, WriteOp, WriteResult};
 use refs::Created;
@@ -384,14 +384,9 @@ pub async fn batch(
         stored_json(StatusCode::OK, &[], &body)
     };
     let keyed = Keyed::new(claim, render);
-    let attach = |work| keyed.attach(work);
-    let options = WriteOptions {
-        request_id: keyed.request_id(),
-        attach: Some(&attach),
-    };
     let outcome = state
         .engine
-        .write(&principal, principal.scope(), planned, options)
+        .write(&principal, principal.scope(), planned, keyed.options())
         .await;
     keyed.finish(&state, outcome, on_error).await
 }

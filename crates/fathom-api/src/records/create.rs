@@ -6,7 +6,6 @@
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use fathom_engine::WriteOptions;
 use fathom_store::{StoredResponse, WriteResult};
 use serde_json::Map;
 
@@ -53,14 +52,9 @@ pub async fn create(
         )
     };
     let keyed = Keyed::new(claim, render);
-    let attach = |work| keyed.attach(work);
-    let options = WriteOptions {
-        request_id: keyed.request_id(),
-        attach: Some(&attach),
-    };
     let outcome = state
         .engine
-        .create(&principal, &collection, &body, options)
+        .create(&principal, &collection, &body, keyed.options())
         .await;
     keyed.finish(&state, outcome, ApiError::from).await
 }

@@ -5,7 +5,6 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use fathom_engine::WriteOptions;
 
 use super::RecordPath;
 use super::access::Principal;
@@ -27,11 +26,6 @@ pub async fn delete(
         Begin::Run(claim) => claim,
     };
     let keyed = Keyed::new(claim, |_| stored_empty(StatusCode::NO_CONTENT));
-    let attach = |work| keyed.attach(work);
-    let options = WriteOptions {
-        request_id: keyed.request_id(),
-        attach: Some(&attach),
-    };
     let outcome = state
         .engine
         .delete(
@@ -39,7 +33,7 @@ pub async fn delete(
             &path.collection,
             path.id,
             expected_version,
-            options,
+            keyed.options(),
         )
         .await;
     keyed.finish(&state, outcome, |e| path.write_error(e)).await

@@ -5,9 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use fathom_query::default_sort;
 use fathom_schema::{Collection, FieldType, Schema};
-use fathom_store::ListQuery;
 use serde_json::{Map, Value as Json};
 
 use super::access::Principal;
@@ -215,11 +213,6 @@ async fn expand_one(
     let target = node.relation.target().clone();
     let mut related: Vec<Map<String, Json>> = Vec::new();
     if !keys.is_empty() {
-        let mut filter = column_in(&state.schema, &target, key_on_related, &keys)?;
-        // Expanded records obey the target's list rule, like any list of them would.
-        if let Some(rule) = super::access::rule(&state.schema, &target, "list", principal, None)? {
-            filter = filter.and(rule);
-        }
         let limit = match node.relation {
             Relation::ToOne { .. } | Relation::Account { .. } => {
                 u32::try_from(keys.len()).unwrap_or(u32::MAX)
@@ -227,16 +220,10 @@ async fn expand_one(
             // One more than the cap tells a complete answer from a cut one.
             Relation::ToMany { .. } => MAX_EXPANDED_RECORDS + 1,
         };
-        let query = ListQuery {
-            filter: Some(filter),
-            sort: default_sort(),
-            after: None,
-            limit,
-            offset: 0,
-        };
+        // Expanded records obey the target's list rule, like any list of them would.
         let found = state
-            .store
-            .list(&principal.scope(), target.clone(), query)
+            .engine
+            .related(principal, &target, key_on_related, &keys, limit)
             .await?;
         if matches!(node.relation, Relation::ToMany { .. })
             && found.len() > MAX_EXPANDED_RECORDS as usize

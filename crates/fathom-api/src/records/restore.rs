@@ -9,7 +9,6 @@
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
-use fathom_engine::WriteOptions;
 use fathom_engine::writes::restorable;
 
 use super::RecordPath;
@@ -35,11 +34,6 @@ pub async fn restore(
     };
     let render = super::update::render_updated(path.collection.clone(), principal.clone());
     let keyed = Keyed::new(claim, render);
-    let attach = |work| keyed.attach(work);
-    let options = WriteOptions {
-        request_id: keyed.request_id(),
-        attach: Some(&attach),
-    };
     let outcome = state
         .engine
         .restore(
@@ -47,7 +41,7 @@ pub async fn restore(
             &path.collection,
             path.id,
             expected_version,
-            options,
+            keyed.options(),
         )
         .await;
     keyed.finish(&state, outcome, |e| path.write_error(e)).await

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use fathom_engine::WriteOptions;
 use fathom_schema::Collection;
 use fathom_store::{StoredResponse, WriteResult};
 use serde_json::Map;
@@ -38,11 +37,6 @@ pub async fn update(
     };
     let render = render_updated(path.collection.clone(), principal.clone());
     let keyed = Keyed::new(claim, render);
-    let attach = |work| keyed.attach(work);
-    let options = WriteOptions {
-        request_id: keyed.request_id(),
-        attach: Some(&attach),
-    };
     let outcome = state
         .engine
         .update(
@@ -51,7 +45,7 @@ pub async fn update(
             path.id,
             &body,
             expected_version,
-            options,
+            keyed.options(),
         )
         .await;
     keyed

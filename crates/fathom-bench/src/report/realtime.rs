@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use super::{markdown_table, number, thousands, times};
 use crate::results::{
-    CacheCost, Delivery, EncryptionCost, OpsCost, OutboxCost, PhaseCpu, RealtimeResults,
+    AgainstMain, CacheCost, Delivery, EncryptionCost, OpsCost, PhaseCpu, RealtimeResults,
     ShapesCost, WorkloadResult,
 };
 
@@ -196,7 +196,7 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
 }
 
 /// The outbox's write cost: W1 on main as it was before the outbox, and on this build.
-pub fn outbox_cost_table(cost: &OutboxCost) -> String {
+pub fn outbox_cost_table(cost: &AgainstMain) -> String {
     let mut out = two_servers_table(
         &cost.rows,
         [
@@ -209,6 +209,27 @@ pub fn outbox_cost_table(cost: &OutboxCost) -> String {
         out,
         "\n- Both servers fresh and empty, same settings, taking turns round by round; the \
          before-binary is main at {}.",
+        cost.main_commit
+            .as_deref()
+            .unwrap_or("an unrecorded commit")
+    );
+    out
+}
+
+/// The records engine's cost: W1–W4 on main as it was before the engine, and on this build.
+pub fn engine_cost_table(cost: &AgainstMain) -> String {
+    let mut out = two_servers_table(
+        &cost.rows,
+        [
+            "main before the engine",
+            "this build (engine)",
+            "this build / before",
+        ],
+    );
+    let _ = writeln!(
+        out,
+        "\n- Both servers fresh, with the same settings, users and seeded rows, taking turns \
+         round by round; the before-binary is main at {}.",
         cost.main_commit
             .as_deref()
             .unwrap_or("an unrecorded commit")

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use anyhow::bail;
 use axum::routing::MethodRouter;
 use fathom_api::{AppState, CustomRoute, CustomRoutes, RouteDoc};
-use fathom_engine::{BeforeWrite, Hooks};
+use fathom_engine::hook_codes::declaration_problems;
+use fathom_engine::{BeforeWrite, HookCode, Hooks};
 use fathom_schema::Schema;
 
 use super::Extensions;
@@ -120,6 +121,18 @@ impl FathomBuilder {
         self
     }
 
+    /// Declares the codes of the application's own that its before-write hooks refuse with
+    /// (`HookCode::refuse`): the OpenAPI document lists them with Fathom's stable codes, and
+    /// their statuses on the writes that run hooks. A refusal with an undeclared code is still
+    /// answered, and logged as undocumented.
+    #[must_use]
+    pub fn error_codes(mut self, codes: &[HookCode]) -> Self {
+        for code in codes {
+            self.before_write.declare(*code);
+        }
+        self
+    }
+
     /// Runs `hook` after every committed change, under `name` (its persisted position; keep it
     /// stable across releases: a new name starts from the latest event).
     #[must_use]
@@ -194,6 +207,7 @@ impl FathomBuilder {
         let routes = CustomRoutes::new(self.routes);
         let mut problems = routes.check(&schema);
         problems.extend(hook_name_problems(&self.after_commit));
+        problems.extend(declaration_problems(self.before_write.codes()));
         problems.extend(
             self.before_write
                 .collections()

@@ -10,7 +10,7 @@ mod builder;
 pub use after_commit::{AfterCommit, CommittedEvent, HookContext, HookFailure, HookStats};
 pub use builder::{Fathom, FathomBuilder};
 pub use fathom_api::{ApiError, AppState, JsonObject, OperationDoc, Principal, RouteDoc};
-pub use fathom_engine::{BeforeWrite, Engine, HookRefusal, PendingWrite, WriteKind};
+pub use fathom_engine::{BeforeWrite, Engine, HookCode, HookRefusal, PendingWrite, WriteKind};
 
 /// What an embedding application adds to the server, handed from the builder to
 /// [`crate::Application`].

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use fathom_engine::{As, BeforeWrite, HookRefusal, PendingWrite};
 
-use super::refuse;
+use super::{CART_CHECKED_OUT, CART_NOT_FOUND};
 use crate::records::Fields;
 
 pub struct GuardCartLine;
@@ -26,18 +26,14 @@ impl BeforeWrite for GuardCartLine {
         match cart {
             Some(cart) if cart.uuid("customer") == caller && caller.is_some() => {
                 if cart.text("status") != Some("open") {
-                    return Err(refuse(
-                        409,
-                        "cart_checked_out",
+                    return Err(CART_CHECKED_OUT.refuse(
                         format!("The cart {cart_id} was checked out already."),
                         "Start a new cart for another order.",
                     ));
                 }
                 Ok(())
             }
-            _ => Err(refuse(
-                404,
-                "cart_not_found",
+            _ => Err(CART_NOT_FOUND.refuse(
                 format!("No cart of yours has the id {cart_id}."),
                 "Create a cart (POST /api/v1/carts with your user id as customer) and add lines to it.",
             )),

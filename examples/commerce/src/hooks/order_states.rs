@@ -10,8 +10,8 @@ use fathom_engine::{BeforeWrite, HookRefusal, PendingWrite, Principal};
 use fathom_store::Scope;
 use serde_json::Value as Json;
 
-use super::refuse;
 use super::stock::{Settle, settle_reservations};
+use super::{INVALID_TRANSITION, ORDER_LOCKED};
 use crate::records::Fields;
 
 pub struct OrderStates;
@@ -56,9 +56,7 @@ impl BeforeWrite for OrderStates {
                 .find(|k| k.as_str() != "status")
                 .cloned();
             if let Some(field) = other {
-                return Err(refuse(
-                    403,
-                    "order_locked",
+                return Err(ORDER_LOCKED.refuse(
                     format!("An order's `{field}` is set by the shop, not by its customer."),
                     "Send only {\"status\": \"cancelled\"} to cancel an order.",
                 ));
@@ -73,9 +71,7 @@ impl BeforeWrite for OrderStates {
             CALLER_MOVES
         };
         if !moves.contains(&(from.as_str(), to.as_str())) {
-            return Err(refuse(
-                409,
-                "invalid_transition",
+            return Err(INVALID_TRANSITION.refuse(
                 format!("The order {order} is {from}; it cannot become {to}."),
                 "Only reserved and paid orders can be cancelled; the shop moves every other state.",
             ));

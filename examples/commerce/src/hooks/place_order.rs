@@ -14,8 +14,11 @@ use rust_decimal::Decimal;
 use serde_json::{Value as Json, json};
 use uuid::Uuid;
 
-use super::refuse;
 use super::stock::move_read_stock;
+use super::{
+    CART_CHECKED_OUT, CART_EMPTY, CART_NOT_FOUND, CART_REQUIRED, CUSTOMER_REQUIRED, OUT_OF_STOCK,
+    PRODUCT_UNAVAILABLE,
+};
 use crate::records::{Fields, list_by, object};
 
 pub struct PlaceOrder;
@@ -33,10 +36,8 @@ impl BeforeWrite for PlaceOrder {
             caller => caller.account().map(|c| c.user_id),
         };
         let Some(customer) = customer else {
-            return Err(refuse(
-                403,
-                "customer_required",
-                "Only a signed-in customer places orders.".into(),
+            return Err(CUSTOMER_REQUIRED.refuse(
+                "Only a signed-in customer places orders.",
                 "Sign in with a customer account of this store.",
             ));
         };
@@ -45,10 +46,8 @@ impl BeforeWrite for PlaceOrder {
             .and_then(Json::as_str)
             .and_then(|s| Uuid::parse_str(s).ok())
             .ok_or_else(|| {
-                refuse(
-                    400,
-                    "cart_required",
-                    "An order names the cart it buys.".into(),
+                CART_REQUIRED.refuse(
+                    "An order names the cart it buys.",
                     "Send {\"cart\": \"<cart id>\"}.",
                 )
             })?;
@@ -57,17 +56,13 @@ impl BeforeWrite for PlaceOrder {
             .await?
             .filter(|c| Fields::of(c).uuid("customer") == Some(customer))
             .ok_or_else(|| {
-                refuse(
-                    404,
-                    "cart_not_found",
+                CART_NOT_FOUND.refuse(
                     format!("No cart of yours has the id {cart_id}."),
                     "Order one of your own open carts.",
                 )
             })?;
         if Fields::of(&cart).text("status") != Some("open") {
-            return Err(refuse(
-                409,
-                "cart_checked_out",
+            return Err(CART_CHECKED_OUT.refuse(
                 format!("The cart {cart_id} was ordered already."),
                 "Start a new cart for another order.",
             ));
@@ -84,9 +79,7 @@ impl BeforeWrite for PlaceOrder {
             }
         }
         if wanted.is_empty() {
-            return Err(refuse(
-                422,
-                "cart_empty",
+            return Err(CART_EMPTY.refuse(
                 format!("The cart {cart_id} has no lines."),
                 "Add products to the cart (POST /api/v1/cart_lines) before ordering it.",
             ));
@@ -104,9 +97,7 @@ impl BeforeWrite for PlaceOrder {
             let stock = fields.integer("stock").unwrap_or(0);
             if stock < quantity {
                 let name = fields.text("name").unwrap_or_default();
-                return Err(refuse(
-                    409,
-                    "out_of_stock",
+                return Err(OUT_OF_STOCK.refuse(
                     format!(
                         "Only {stock} of \"{name}\" ({product}) are left; the cart asks for {quantity}."
                     ),
@@ -154,9 +145,7 @@ impl BeforeWrite for PlaceOrder {
 }
 
 fn unavailable(product: Uuid) -> HookRefusal {
-    refuse(
-        409,
-        "product_unavailable",
+    PRODUCT_UNAVAILABLE.refuse(
         format!("The product {product} is no longer sold."),
         "Remove it from the cart and order again.",
     )

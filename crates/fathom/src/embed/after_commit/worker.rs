@@ -8,9 +8,10 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fathom_core::outbound::Backoff;
+use fathom_store::following::{Following, Held, wait_or_stop};
 use fathom_store::{Lease, Store};
 use futures_util::FutureExt;
 use tokio::sync::watch;
@@ -26,8 +27,6 @@ const BACKOFF: Backoff = Backoff {
     cap: Duration::from_secs(30),
     retries: u32::MAX,
 };
-/// With nothing new, the outbox is read again after this long even without a wake-up.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The cursor of the hook `name`.
 pub(crate) fn cursor_name(name: &str) -> String {
@@ -118,18 +117,11 @@ pub(crate) fn start(hooks: &[(Registered, Arc<HookStats>)], shared: &Shared) -> 
     Running { stop, tasks }
 }
 
-/// Why a held lease ended.
-enum Held {
-    Lost,
-    Stopping,
-}
-
 struct Worker {
     hook: Registered,
     cursor: String,
     stats: Arc<HookStats>,
     shared: Shared,
-    renewed: Instant,
 }
 
 async fn run(
@@ -143,7 +135,6 @@ async fn run(
         hook,
         stats,
         shared,
-        renewed: Instant::now(),
     };
     while !*stop.borrow() {
         let acquired = worker
@@ -157,7 +148,6 @@ async fn run(
             .await;
         match acquired {
             Ok(Some(lease)) => {
-                worker.renewed = Instant::now();
                 tracing::info!(hook = %worker.hook.name, position = lease.position, "after-commit hook running: this node holds its lease");
                 match worker.run_while_held(lease, &mut stop).await {
                     Held::Lost => {
@@ -177,51 +167,15 @@ async fn run(
     }
 }
 
-/// Sleeps `pause`; true if `stop` turned true meanwhile.
-async fn wait_or_stop(stop: &mut watch::Receiver<bool>, pause: Duration) -> bool {
-    let _ = tokio::time::timeout(pause, stop.wait_for(|stopping| *stopping)).await;
-    *stop.borrow()
-}
-
 impl Worker {
-    async fn run_while_held(&mut self, mut lease: Lease, stop: &mut watch::Receiver<bool>) -> Held {
-        let store = self.shared.store.clone();
-        let mut wake = store.event_watch();
+    async fn run_while_held(&mut self, lease: Lease, stop: &mut watch::Receiver<bool>) -> Held {
+        let mut following = Following::new(&self.shared.store, lease);
         loop {
-            if *stop.borrow() {
-                let _ = store.cursor_release(&lease).await;
-                return Held::Stopping;
-            }
-            let page = match store.events_after(lease.position, PAGE, None).await {
+            let page = match following.next_page(PAGE, stop).await {
                 Ok(page) => page,
-                Err(e) => {
-                    tracing::warn!(hook = %self.hook.name, error = %e.detail, "cannot read the outbox");
-                    if wait_or_stop(stop, IDLE_POLL).await {
-                        continue;
-                    }
-                    if !self.renew(&mut lease).await {
-                        return Held::Lost;
-                    }
-                    continue;
-                }
+                Err(held) => return held,
             };
-            if page.oldest > lease.position + 1 {
-                tracing::error!(
-                    hook = %self.hook.name,
-                    position = lease.position,
-                    oldest = page.oldest,
-                    "events were pruned from the outbox before this after-commit hook handled them; continuing from the oldest kept event"
-                );
-            }
             let Some(last) = page.events.last().map(|e| e.sequence) else {
-                if !self.renew(&mut lease).await {
-                    return Held::Lost;
-                }
-                let _ = wake.borrow_and_update();
-                tokio::select! {
-                    _ = tokio::time::timeout(IDLE_POLL.min(self.shared.lease_ttl / 3), wake.changed()) => {}
-                    _ = stop.wait_for(|stopping| *stopping) => {}
-                }
                 continue;
             };
             for event in page.events {
@@ -229,34 +183,39 @@ impl Worker {
                     continue;
                 }
                 let sequence = event.sequence;
-                if let Err(held) = self.deliver(event, &mut lease, stop).await {
+                if let Err(held) = self.deliver(event, &mut following, stop).await {
                     if let Held::Stopping = held {
-                        let _ = store.cursor_release(&lease).await;
+                        following.release().await;
                     }
                     return held;
                 }
                 // Each handled event moves the cursor, so a crash hands at most this one
                 // event again.
-                match store.cursor_advance(&mut lease, sequence).await {
-                    Ok(true) => self.renewed = Instant::now(),
-                    Ok(false) => return Held::Lost,
-                    Err(e) => {
-                        tracing::warn!(hook = %self.hook.name, error = %e.detail, "cannot advance the after-commit hook's cursor")
-                    }
+                if let Err(held) = self.advance(&mut following, sequence).await {
+                    return held;
                 }
                 self.stats
                     .position
                     .store(u64::try_from(sequence).unwrap_or(0), Ordering::Relaxed);
             }
             // Events the hook does not take move the cursor too, once per page.
-            if last > lease.position {
-                match store.cursor_advance(&mut lease, last).await {
-                    Ok(true) => self.renewed = Instant::now(),
-                    Ok(false) => return Held::Lost,
-                    Err(e) => {
-                        tracing::warn!(hook = %self.hook.name, error = %e.detail, "cannot advance the after-commit hook's cursor")
-                    }
-                }
+            if last > following.lease.position
+                && let Err(held) = self.advance(&mut following, last).await
+            {
+                return held;
+            }
+        }
+    }
+
+    /// Moves the cursor to `position`; a failed write is only logged (the events after the
+    /// position are handed again after a takeover).
+    async fn advance(&self, following: &mut Following, position: i64) -> Result<(), Held> {
+        match following.advance(position).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Held::Lost),
+            Err(e) => {
+                tracing::warn!(hook = %self.hook.name, error = %e.detail, "cannot advance the after-commit hook's cursor");
+                Ok(())
             }
         }
     }
@@ -266,7 +225,7 @@ impl Worker {
     async fn deliver(
         &mut self,
         mut event: CommittedEvent,
-        lease: &mut Lease,
+        following: &mut Following,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Held> {
         let engine = (self.shared.engine)();
@@ -311,24 +270,7 @@ impl Worker {
             if wait_or_stop(stop, pause).await {
                 return Err(Held::Stopping);
             }
-            if !self.renew(lease).await {
-                return Err(Held::Lost);
-            }
-        }
-    }
-
-    /// Renews the lease once a third of it has passed since the last renewal; false when lost.
-    async fn renew(&mut self, lease: &mut Lease) -> bool {
-        if self.renewed.elapsed() < self.shared.lease_ttl / 3 {
-            return true;
-        }
-        let position = lease.position;
-        match self.shared.store.cursor_advance(lease, position).await {
-            Ok(renewed) => {
-                self.renewed = Instant::now();
-                renewed
-            }
-            Err(_) => true,
+            following.renew_or_lost().await?;
         }
     }
 }
