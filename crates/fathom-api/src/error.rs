@@ -90,22 +90,8 @@ impl ApiError {
     /// Names operation `index` of a batch as the source of this error: every field is prefixed
     /// with `operations[index].` and the detail says which operation failed.
     pub fn for_operation(mut self, index: usize) -> Self {
-        let prefix = format!("operations[{index}]");
-        if self.errors.is_empty() {
-            self.errors.push(FieldProblem {
-                field: prefix.clone(),
-                code: self.code.as_str().to_owned(),
-                message: self.detail.clone(),
-            });
-        } else {
-            for problem in &mut self.errors {
-                problem.field = format!("{prefix}.{}", problem.field);
-            }
-        }
-        self.detail = format!(
-            "Operation {index} failed, so no operation was applied: {}",
-            self.detail
-        );
+        let code = self.code.as_str();
+        fathom_engine::error::name_operation(&mut self.errors, &mut self.detail, code, index);
         self
     }
 
@@ -117,11 +103,7 @@ impl ApiError {
     }
 
     pub fn record_not_found(collection: &str, id: &str) -> Self {
-        Self::new(
-            ErrorCode::RecordNotFound,
-            format!("The collection `{collection}` has no record with id `{id}`."),
-            "Check the id; the record may have been deleted.",
-        )
+        EngineError::record_not_found(collection, id).into()
     }
 
     /// The problem+json body, for responses built away from this type (a stored replay).

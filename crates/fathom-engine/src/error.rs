@@ -75,6 +75,31 @@ pub struct Problem {
     pub operation: Option<usize>,
 }
 
+/// Names operation `index` of a batch as the source of a problem (its `errors`, `detail` and
+/// `code`), for every transport's error type: every field is prefixed with
+/// `operations[index].` (or, with none, the operation itself is the field) and the detail says
+/// which operation failed.
+pub fn name_operation(
+    errors: &mut Vec<FieldProblem>,
+    detail: &mut String,
+    code: &str,
+    index: usize,
+) {
+    let prefix = format!("operations[{index}]");
+    if errors.is_empty() {
+        errors.push(FieldProblem {
+            field: prefix,
+            code: code.to_owned(),
+            message: detail.clone(),
+        });
+    } else {
+        for problem in errors.iter_mut() {
+            problem.field = format!("{prefix}.{}", problem.field);
+        }
+    }
+    *detail = format!("Operation {index} failed, so no operation was applied: {detail}");
+}
+
 impl std::ops::Deref for EngineError {
     type Target = Problem;
 
@@ -162,23 +187,9 @@ impl EngineError {
     /// with `operations[index].` and the detail says which operation failed.
     #[must_use]
     pub fn for_operation(mut self, index: usize) -> Self {
-        let prefix = format!("operations[{index}]");
-        if self.errors.is_empty() {
-            let problem = FieldProblem {
-                field: prefix.clone(),
-                code: self.code.as_str().to_owned(),
-                message: self.detail.clone(),
-            };
-            self.errors.push(problem);
-        } else {
-            for problem in &mut self.errors {
-                problem.field = format!("{prefix}.{}", problem.field);
-            }
-        }
-        self.detail = format!(
-            "Operation {index} failed, so no operation was applied: {}",
-            self.detail
-        );
+        let problem = &mut *self.0;
+        let code = problem.code.as_str().to_owned();
+        name_operation(&mut problem.errors, &mut problem.detail, &code, index);
         self
     }
 

@@ -48,6 +48,22 @@ async fn place(
     (cart, status, answer)
 }
 
+/// Waits (30 s at most) until the order `order` is in `status`.
+async fn wait_for_status(api: &Api, token: &str, order: &str, status: &str) {
+    let started = Instant::now();
+    loop {
+        let (_, read) = api
+            .get(token, &format!("/api/v1/orders/{order}"))
+            .await
+            .unwrap();
+        if read["data"]["status"] == status {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{read}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
     let data = tempfile::tempdir().unwrap();
@@ -124,18 +140,7 @@ async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
     );
 
     // The charge that was in flight lands, and the flow refunds it: the order ends refunded.
-    let started = Instant::now();
-    loop {
-        let (_, read) = api
-            .get(token, &format!("/api/v1/orders/{order}"))
-            .await
-            .unwrap();
-        if read["data"]["status"] == "refunded" {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{read}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_status(api, token, &order, "refunded").await;
     let charges = running.provider.charges();
     assert_eq!(charges.len(), 1);
     assert!(charges[0].refunded);
@@ -176,18 +181,7 @@ async fn orders_reserve_refuse_and_cancel_within_their_transaction() {
         .await
         .unwrap();
     assert_eq!(stock(read), Some(2), "the stock is taken with the order");
-    let started = Instant::now();
-    loop {
-        let (_, read) = api
-            .get(token, &format!("/api/v1/orders/{kept}"))
-            .await
-            .unwrap();
-        if read["data"]["status"] == "fulfilled" {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "{read}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_status(api, token, &kept, "fulfilled").await;
     let (_, read) = api
         .get(token, &format!("/api/v1/products/{product}"))
         .await
