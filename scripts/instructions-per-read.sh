@@ -15,7 +15,8 @@
 # up, counts, reads it READS times over one keep-alive connection, counts again, and prints the
 # difference divided by READS. With READ=list each read is W3's page instead (a filtered page of
 # 20 sorted by -created_at) over 20 records; with READ=create each is W1's create (a POST of one
-# item). BIN=path counts another binary (default
+# item); with READ=get-many each is a get by id of a random one of MANY records (default 5,000),
+# as W2 reads. BIN=path counts another binary (default
 # target/release/fathom). Needs the binary, valgrind and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -120,9 +121,30 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Sink).serve_for
     write=(-H 'content-type: application/json'
       -d '{"title":"a title of about thirty chars","status":"open","team":"platform","priority":3,"owner":"00000000-0000-7000-8000-000000000001"}')
   fi
-  for i in $(seq 1 "$reads"); do
-    printf 'url = "%s"\noutput = "/dev/null"\n' "$url"
-  done >"$config"
+  if [[ ${READ:-get} == get-many ]]; then
+    # W2 as the bench reads: random records of MANY (default 5,000), seeded 100 a batch.
+    python3 - "$base" "$token" "${MANY:-5000}" "$reads" "$config" <<'PY'
+import json, random, sys, urllib.request
+base, token, many, reads, config = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+statuses = ["open", "triaged", "in_progress", "blocked", "done"]
+ids = []
+for start in range(0, many, 100):
+    ops = [{"op": "create", "collection": "items", "body": {"title": f"item {n}", "status": statuses[n % 5],
+            "team": f"team-{n % 40}", "priority": n % 10, "owner": "00000000-0000-7000-8000-000000000001"}}
+           for n in range(start, min(many, start + 100))]
+    request = urllib.request.Request(f"{base}/api/v1/batch", data=json.dumps({"operations": ops}).encode(),
+        headers={"authorization": "Bearer " + token, "content-type": "application/json"})
+    ids += [d["id"] for d in json.load(urllib.request.urlopen(request, timeout=600))["data"]]
+random.seed(7)
+with open(config, "w") as f:
+    for _ in range(reads):
+        f.write(f'url = "{base}/api/v1/items/{random.choice(ids)}"\noutput = "/dev/null"\n')
+PY
+  else
+    for i in $(seq 1 "$reads"); do
+      printf 'url = "%s"\noutput = "/dev/null"\n' "$url"
+    done >"$config"
+  fi
   curl -sf -H "authorization: Bearer $token" "${write[@]}" "$url" >/dev/null
   local before after
   before=$(total_instructions "$dir" "$pid")
