@@ -50,7 +50,7 @@ pub use custom::{CUSTOM_PREFIX, CustomRoute, CustomRoutes, OperationDoc, RouteDo
 pub use error::ApiError;
 pub use limits::{ApiRateLimits, ClassQuotas, RouteClass};
 pub use live::LiveApp;
-pub use metrics::{Metrics, MetricsToken, listener_router as metrics_router};
+pub use metrics::{HookStats, Metrics, MetricsToken, listener_router as metrics_router};
 pub use openapi::document;
 pub use rate_limit::AuthRateLimits;
 pub use realtime::{Realtime, RealtimeSettings};

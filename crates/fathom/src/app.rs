@@ -176,6 +176,19 @@ impl Application {
         } else {
             state.with_hooks(Arc::new(extensions.before_write))
         };
+        let after_commit: Vec<(Registered, Arc<HookStats>)> = extensions
+            .after_commit
+            .into_iter()
+            .map(|hook| (hook, Arc::default()))
+            .collect();
+        if let Some(metrics) = &state.metrics {
+            metrics.set_hooks(
+                after_commit
+                    .iter()
+                    .map(|(hook, stats)| (hook.name.clone(), stats.clone()))
+                    .collect(),
+            );
+        }
         let live = LiveApp::with_routes(state.clone(), extensions.routes);
         let address = config.listen_addr();
         let listener = TcpListener::bind(address)
@@ -228,11 +241,7 @@ impl Application {
             backups,
             _serving: serving,
             metrics_listener,
-            after_commit: extensions
-                .after_commit
-                .into_iter()
-                .map(|hook| (hook, Arc::default()))
-                .collect(),
+            after_commit,
         })
     }
 

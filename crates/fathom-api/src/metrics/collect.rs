@@ -1,6 +1,6 @@
 //! [`Live`]: the metrics read at scrape time from the parts that keep their own counts (the
 //! store's queues and pool, the sign-in outcomes, the rate limiters, the result cache, the
-//! realtime hub, webhooks, broker sinks and mail: `outbound.rs`), so that none of them depends on the metrics or pays for them between scrapes.
+//! realtime hub, webhooks, broker sinks and mail: `outbound.rs`; after-commit hooks: `hooks.rs`), so that none of them depends on the metrics or pays for them between scrapes.
 
 use std::sync::Arc;
 
@@ -22,6 +22,7 @@ pub(super) struct Live {
     pub cache: Arc<crate::cache::ResultCache>,
     pub webhooks: Arc<fathom_webhooks::Webhooks>,
     pub brokers: Arc<super::outbound::BrokersSlot>,
+    pub hooks: Arc<super::hooks::HooksSlot>,
 }
 
 impl std::fmt::Debug for Live {

@@ -8,6 +8,7 @@
 mod collect;
 mod counts;
 mod endpoint;
+mod hooks;
 mod outbound;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use prometheus_client::registry::{Registry, Unit};
 pub(crate) use counts::{SignIn, SignInCounts};
 pub(crate) use endpoint::route as token_route;
 pub use endpoint::{MetricsToken, router as listener_router};
+pub use hooks::HookStats;
 
 use crate::auth::AuthState;
 use crate::realtime::Realtime;
@@ -51,6 +53,8 @@ pub struct Metrics {
     active: Gauge,
     /// The broker sinks the collector reports, set when the server has built them.
     brokers: Arc<outbound::BrokersSlot>,
+    /// The application's after-commit hooks, set when the server has built them.
+    hooks: Arc<hooks::HooksSlot>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -83,6 +87,7 @@ impl Metrics {
             active.clone(),
         );
         let brokers = Arc::new(outbound::BrokersSlot::default());
+        let hooks = Arc::new(hooks::HooksSlot::default());
         registry.register_collector(Box::new(collect::Live {
             store,
             auth,
@@ -90,12 +95,14 @@ impl Metrics {
             cache,
             webhooks,
             brokers: brokers.clone(),
+            hooks: hooks.clone(),
         }));
         Arc::new(Self {
             registry,
             duration,
             active,
             brokers,
+            hooks,
         })
     }
 
@@ -105,6 +112,14 @@ impl Metrics {
             .brokers
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = brokers;
+    }
+
+    /// Reports `hooks` (the application's after-commit hooks, by name) from now on.
+    pub fn set_hooks(&self, hooks: Vec<(String, Arc<HookStats>)>) {
+        *self
+            .hooks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = hooks;
     }
 
     /// Counts a request in flight until the guard is dropped (also when the request is

@@ -50,6 +50,7 @@ impl Live {
             .map(|(id, position)| (format!("webhook:{id}"), lag(position)))
             .collect();
         samples.extend(broker_lags(&self.brokers(), latest));
+        samples.extend(super::hooks::hook_lags(&self.hooks, latest));
         samples
     }
 
@@ -74,11 +75,12 @@ impl Live {
             &self.webhooks.delivery_counts(),
         )?;
         encode_breakers(encoder, &self.breakers())?;
+        super::hooks::encode_hooks(encoder, &self.hooks)?;
         let mut lags = vec![("realtime".to_owned(), realtime_lag)];
         lags.extend(self.outbound_lags(latest));
         let mut family = encoder.encode_descriptor(
             "fathom_outbox_lag_events",
-            "Committed events a consumer on this node has yet to process (realtime, and the webhook endpoints and broker sinks this node delivers for)",
+            "Committed events a consumer on this node has yet to process (realtime, and the webhook endpoints, broker sinks and after-commit hooks this node delivers for)",
             None,
             MetricType::Gauge,
         )?;

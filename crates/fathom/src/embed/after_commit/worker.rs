@@ -7,7 +7,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use fathom_core::outbound::Backoff;
@@ -43,16 +43,8 @@ pub(crate) struct Shared {
     pub lease_ttl: Duration,
 }
 
-/// A hook's figures, for logs and tests.
-#[derive(Default, Debug)]
-pub struct HookStats {
-    /// Events handed to the hook and handled.
-    pub handled: AtomicU64,
-    /// Failed attempts (errors and panics).
-    pub failures: AtomicU64,
-    /// The cursor's position as this node last knew it.
-    pub position: AtomicU64,
-}
+/// A hook's figures, for `/metrics`, logs and tests (kept here, read by `fathom_api`'s metrics).
+pub use fathom_api::HookStats;
 
 /// The running hooks of a node.
 pub(crate) struct Running {
@@ -149,7 +141,11 @@ async fn run(
         match acquired {
             Ok(Some(lease)) => {
                 tracing::info!(hook = %worker.hook.name, position = lease.position, "after-commit hook running: this node holds its lease");
-                match worker.run_while_held(lease, &mut stop).await {
+                worker.stats.note_position(lease.position);
+                worker.stats.running.store(true, Ordering::Relaxed);
+                let held = worker.run_while_held(lease, &mut stop).await;
+                worker.stats.running.store(false, Ordering::Relaxed);
+                match held {
                     Held::Lost => {
                         tracing::info!(hook = %worker.hook.name, "the after-commit hook's lease was lost; standing by")
                     }
@@ -194,9 +190,6 @@ impl Worker {
                 if let Err(held) = self.advance(&mut following, sequence).await {
                     return held;
                 }
-                self.stats
-                    .position
-                    .store(u64::try_from(sequence).unwrap_or(0), Ordering::Relaxed);
             }
             // Events the hook does not take move the cursor too, once per page.
             if last > following.lease.position
@@ -211,7 +204,10 @@ impl Worker {
     /// position are handed again after a takeover).
     async fn advance(&self, following: &mut Following, position: i64) -> Result<(), Held> {
         match following.advance(position).await {
-            Ok(true) => Ok(()),
+            Ok(true) => {
+                self.stats.note_position(position);
+                Ok(())
+            }
             Ok(false) => Err(Held::Lost),
             Err(e) => {
                 tracing::warn!(hook = %self.hook.name, error = %e.detail, "cannot advance the after-commit hook's cursor");
