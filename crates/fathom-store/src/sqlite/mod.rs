@@ -55,6 +55,9 @@ pub struct SqliteOptions {
     /// How long a connection waits on a lock before reporting the database busy.
     pub busy_timeout: Duration,
     pub durability: Durability,
+    /// The most of the database each connection keeps in its page cache, in MiB (SQLite's own
+    /// default, 2 MiB, holds a few thousand records: past that every read goes to the file).
+    pub cache_mib: u32,
 }
 
 impl SqliteOptions {
@@ -64,6 +67,7 @@ impl SqliteOptions {
             readers: 4,
             busy_timeout: Duration::from_secs(5),
             durability: Durability::Full,
+            cache_mib: 32,
         }
     }
 }
@@ -121,12 +125,16 @@ fn open_connection(options: &SqliteOptions, writer: bool) -> Result<Connection, 
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
+    // A negative cache_size counts KiB; the pages are allocated as they are read.
+    let cache_kib = i64::from(options.cache_mib) * 1024;
     let pragmas = if writer {
         format!(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{cache_kib};"
         )
     } else {
-        "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;".to_owned()
+        format!(
+            "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{cache_kib};"
+        )
     };
     conn.execute_batch(&pragmas).map_err(from_sqlite)?;
     Ok(conn)
@@ -543,5 +551,19 @@ mod tests {
         let result: rusqlite::Result<String> =
             conn.query_row("SELECT \"b\" FROM t", [], |r| r.get(0));
         assert!(result.is_err(), "got {result:?}");
+    }
+
+    #[test]
+    fn every_connection_takes_the_configured_page_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = SqliteOptions::new(dir.path().join("cache.db"));
+        options.cache_mib = 7;
+        for writer in [true, false] {
+            let conn = open_connection(&options, writer).unwrap();
+            let kib: i64 = conn
+                .query_row("PRAGMA cache_size", [], |r| r.get(0))
+                .unwrap();
+            assert_eq!(kib, -7 * 1024, "writer={writer}");
+        }
     }
 }

@@ -138,6 +138,9 @@ pub struct DatabaseConfig {
     pub url_file: Option<PathBuf>,
     /// Reader connections for SQLite.
     pub readers: usize,
+    /// SQLite's page cache per connection (each reader and the writer), in MiB: the most of the
+    /// database file each keeps in memory, allocated as pages are read.
+    pub cache_mib: u32,
     /// The most connections to PostgreSQL this node keeps open.
     pub max_connections: usize,
     /// How long to wait on a database lock (SQLite) or to connect or get a pooled connection
@@ -156,6 +159,7 @@ impl Default for DatabaseConfig {
             url: None,
             url_file: None,
             readers: 4,
+            cache_mib: 32,
             max_connections: 16,
             busy_timeout_ms: 5000,
             durability: DurabilitySetting::Full,
@@ -399,6 +403,9 @@ impl Config {
         if !(1..=64).contains(&self.database.readers) {
             return invalid("database.readers must be between 1 and 64".into());
         }
+        if !(1..=4096).contains(&self.database.cache_mib) {
+            return invalid("database.cache_mib must be between 1 and 4096".into());
+        }
         if !(1..=1000).contains(&self.database.max_connections) {
             return invalid("database.max_connections must be between 1 and 1000".into());
         }
@@ -481,6 +488,7 @@ impl Config {
     pub fn store_options(&self, default_name: &str) -> fathom_store::SqliteOptions {
         let mut options = fathom_store::SqliteOptions::new(self.sqlite_path(default_name));
         options.readers = self.database.readers;
+        options.cache_mib = self.database.cache_mib;
         options.busy_timeout = Duration::from_millis(self.database.busy_timeout_ms);
         options.durability = match self.database.durability {
             DurabilitySetting::Full => fathom_store::Durability::Full,

@@ -116,21 +116,25 @@ fn keys_without_a_flag_layer_defaults_file_and_environment() {
     let setup = Setup::new();
     let defaults = setup.load_ok("", &[]);
     assert_eq!(defaults.database.readers, 4);
+    assert_eq!(defaults.database.cache_mib, 32);
     assert!(defaults.database.auto_migrate);
     assert_eq!(defaults.server.max_page_size, 100);
 
-    let file = "[database]\nreaders = 8\nauto_migrate = false\n[server]\nmax_page_size = 500\n";
+    let file = "[database]\nreaders = 8\ncache_mib = 64\nauto_migrate = false\n[server]\nmax_page_size = 500\n";
     let from_file = setup.load_ok(file, &[]);
     assert_eq!(from_file.database.readers, 8);
+    assert_eq!(from_file.database.cache_mib, 64);
     assert!(!from_file.database.auto_migrate);
     assert_eq!(from_file.server.max_page_size, 500);
 
     let env = [
         ("FATHOM_DATABASE__READERS", "16"),
+        ("FATHOM_DATABASE__CACHE_MIB", "8"),
         ("FATHOM_DATABASE__AUTO_MIGRATE", "true"),
     ];
     let from_env = setup.load_ok(file, &env);
     assert_eq!(from_env.database.readers, 16);
+    assert_eq!(from_env.database.cache_mib, 8);
     assert!(from_env.database.auto_migrate);
     assert_eq!(
         from_env.server.max_page_size, 500,
@@ -322,6 +326,10 @@ fn each_invalid_setting_has_its_own_message() {
         (
             "[database]\nreaders = 0\n",
             "database.readers (from {file} line 2) must be between 1 and 64; hint: fix the value, or remove it to use the default (database.readers = 4)",
+        ),
+        (
+            "[database]\ncache_mib = 0\n",
+            "database.cache_mib (from {file} line 2) must be between 1 and 4096; hint: fix the value, or remove it to use the default (database.cache_mib = 32)",
         ),
         (
             "[server]\ndefault_page_size = 200\nmax_page_size = 100\n",
