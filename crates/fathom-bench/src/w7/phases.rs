@@ -180,6 +180,7 @@ impl Phases {
         }
         while tasks.join_next().await.is_some() {}
         let writes_done = Instant::now();
+        let writes_done_us = now_micros();
         let written = usize::try_from(written.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         let last = self.wait_for(written * copies).await;
         // The server's CPU from the first write to the last delivery (the quiet wait after it
@@ -193,6 +194,16 @@ impl Phases {
         let span = ((end_us - start_us) as f64 / 1e6).max(1e-3);
         let write_seconds = writes_done.duration_since(started).as_secs_f64();
         let drain = last.saturating_duration_since(writes_done).as_secs_f64();
+        // The backlog's pace with the writers stopped: delivery alone on the machine.
+        let backlog = got
+            .iter()
+            .filter(|r| r.received_us > writes_done_us)
+            .count();
+        let draining = if drain >= 0.1 {
+            format!(" at {:.0} messages/s", backlog as f64 / drain)
+        } else {
+            String::new()
+        };
         let delivered = tally.delivered();
         let complete = tally.lost == 0;
         let (min, max) = (
@@ -206,7 +217,7 @@ impl Phases {
             )
         });
         format!(
-            "W7 sustained, {label}, 32 writers for {write_seconds:.1} s: {written} creates ({:.0}/s); {delivered} messages delivered ({min}..{max} per copy), {:.0} events/s per copy ({:.0}/s in all, first write to last receipt); the backlog drained {drain:.2} s after the writes stopped{}{cpu}; {}: delivery {}",
+            "W7 sustained, {label}, 32 writers for {write_seconds:.1} s: {written} creates ({:.0}/s); {delivered} messages delivered ({min}..{max} per copy), {:.0} events/s per copy ({:.0}/s in all, first write to last receipt); the backlog ({backlog} messages) drained {drain:.2} s after the writes stopped{draining}{}{cpu}; {}: delivery {}",
             written as f64 / write_seconds,
             delivered as f64 / copies.max(1) as f64 / span,
             delivered as f64 / span,
