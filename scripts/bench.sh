@@ -7,7 +7,8 @@
 # Extra arguments go to `fathom-bench suite`: --large seeds 1 000 000 records instead of
 # 100 000, --duration N sets the seconds per workload and server (default 10), --w5-only runs
 # the realtime workload alone, --subscribers 0,100,1000 and the --w5-* flags shape it, --only W7
-# runs webhook delivery alone (--w7-rate, --w7-endpoints); see
+# runs webhook and broker delivery alone (--w7-rate, --w7-endpoints; the broker phases need
+# --w7-nats-url / --w7-amqp-url, or `source scripts/brokers.sh && brokers_start` first); see
 # `target/release/fathom-bench suite --help`. A full run takes about ten minutes after the
 # builds. It is never part of the test suite.
 #

@@ -141,6 +141,15 @@ struct SuiteArgs {
     /// W7: endpoints of the fan-out phases.
     #[arg(long, default_value_t = 20)]
     w7_endpoints: usize,
+    /// W7: a NATS server with JetStream (`nats://127.0.0.1:4222`) for the NATS sink's phases;
+    /// without it (nor the variable) they are skipped. `source scripts/brokers.sh &&
+    /// brokers_start` exports the variable.
+    #[arg(long, env = "FATHOM_TEST_NATS_URL", hide_env_values = true)]
+    w7_nats_url: Option<String>,
+    /// W7: a RabbitMQ node (`amqp://user:password@127.0.0.1:5672/%2f`) for the RabbitMQ sink's
+    /// phases; without it (nor the variable) they are skipped.
+    #[arg(long, env = "FATHOM_TEST_AMQP_URL", hide_env_values = true)]
+    w7_amqp_url: Option<String>,
     /// A `fathom` binary built from `main` (before the outbox): W1 then also runs against it and
     /// this build, fresh servers taking turns (`scripts/bench.sh` builds it into
     /// target/bench/fathom-main).
@@ -238,6 +247,8 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
             rate: args.w7_rate,
             seconds: args.duration,
             endpoints: args.w7_endpoints,
+            nats_url: args.w7_nats_url,
+            amqp_url: args.w7_amqp_url,
         },
         fathom_main_bin: args.fathom_main_bin,
         fathom_env: args.fathom_env,

@@ -46,7 +46,7 @@ pub struct SuiteOptions {
     pub only: Vec<String>,
     /// How W5 (realtime) runs.
     pub w5: W5Options,
-    /// How W7 (webhook delivery) runs.
+    /// How W7 (webhook and broker delivery) runs.
     pub w7: W7Options,
     /// A `fathom` built from `main`: when given, W1 also runs against it and this build (the
     /// outbox's write cost).
@@ -259,7 +259,7 @@ pub async fn run(options: &SuiteOptions) -> anyhow::Result<Results> {
     let delivery = if options.runs("W7") {
         let mut w7_options = options.w7.clone();
         w7_options.seconds = options.duration.as_secs_f64();
-        Some(w7::run(&bench, &w7_options).await?)
+        Some(w7::run(&bench, &w7_options, &fathom_options).await?)
     } else {
         None
     };
