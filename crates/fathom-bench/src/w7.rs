@@ -73,7 +73,7 @@ pub async fn run(
     options: &W7Options,
     fathom: &FathomOptions,
 ) -> anyhow::Result<W7Results> {
-    let receiver = Receiver::start().await?;
+    let receiver = Receiver::start()?;
     let phases = Phases {
         writer: Writer::new(
             bench.fathom.client.clone(),

@@ -14,11 +14,13 @@ use fathom_query::cursor::CursorKey;
 use fathom_schema::Schema;
 use fathom_store::{Store, StoreErrorKind};
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 
 use crate::config::Config;
 use crate::embed::Extensions;
 use crate::embed::after_commit::{self, HookStats, Registered};
 use crate::reload::{Reloader, Seen};
+use crate::side_runtime::SideRuntime;
 
 /// A server that is bound and ready to run.
 pub struct Application {
@@ -37,7 +39,9 @@ pub struct Application {
     /// How long the audit log keeps entries (`[audit]`), enforced by the audit pruner.
     audit_retention: fathom_store::AuditRetention,
     /// The realtime threads (`[realtime] threads`).
-    fan_out: crate::fan_out::FanOut,
+    fan_out: SideRuntime,
+    /// The webhook and broker delivery thread.
+    delivery: SideRuntime,
     /// The broker sinks (`[brokers]`), started with the server.
     sinks: Option<fathom_brokers::Sinks>,
     /// How long a node's hold on a sink lasts (`brokers.lease_ms`).
@@ -155,8 +159,9 @@ impl Application {
         let hub = fathom_events::Hub::open(store.clone(), settings.queue)
             .await
             .map_err(|e| anyhow::anyhow!("reading the outbox position: {}", e.detail))?;
-        let fan_out = crate::fan_out::FanOut::start(config.realtime.threads())
+        let fan_out = SideRuntime::realtime(config.realtime.threads())
             .context("starting the realtime threads")?;
+        let delivery = SideRuntime::delivery().context("starting the delivery thread")?;
         let realtime = fathom_api::Realtime::new(hub, settings, fan_out.handle());
         let sinks = fathom_brokers::Sinks::new(config.brokers.sinks());
         let webhooks = fathom_webhooks::Webhooks::new(store.clone(), config.webhooks.settings())
@@ -234,6 +239,7 @@ impl Application {
             retention: config.events.retention(),
             audit_retention: config.audit.retention(),
             fan_out,
+            delivery,
             sinks: Some(sinks),
             lease_ttl: config.brokers.lease_ttl(),
             purge: config.purge.clone(),
@@ -367,14 +373,19 @@ impl Application {
         )));
         let realtime = self.state.realtime.clone();
         let hub = realtime.hub.clone();
-        let sinks = self.start_sinks();
-        let hooks = self.start_after_commit();
+        // Broker sinks and webhook endpoints deliver on the delivery thread (side_runtime.rs).
+        let delivery = self.delivery.handle();
+        let sinks = {
+            let _on_delivery = delivery.as_ref().map(Handle::enter);
+            self.start_sinks()
+        };
         let _delivering = self
             .state
             .webhooks
             .settings()
             .deliver
-            .then(|| AbortOnDrop(tokio::spawn(self.state.webhooks.clone().run())));
+            .then(|| AbortOnDrop(self.delivery.spawn(self.state.webhooks.clone().run())));
+        let hooks = self.start_after_commit();
         let address = self.local_addr()?;
         let fan_out = self.fan_out;
         let _tailing = AbortOnDrop(fan_out.spawn(hub.clone().run()));

@@ -11,11 +11,11 @@ pub mod config;
 pub mod demo;
 pub mod embed;
 pub mod encryption;
-mod fan_out;
 mod http_server;
 mod pruner;
 mod reload;
 mod shape_flush;
+mod side_runtime;
 pub mod telemetry;
 
 pub use app::Application;

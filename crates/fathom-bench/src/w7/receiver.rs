@@ -18,20 +18,45 @@ use crate::subscriber::{now_micros, timestamp_micros};
 pub struct Receiver {
     pub address: SocketAddr,
     pub inbox: Inbox,
+    /// Stops the receiver's thread when dropped.
+    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 impl Receiver {
-    pub async fn start() -> anyhow::Result<Self> {
+    pub fn start() -> anyhow::Result<Self> {
         let inbox = Inbox::default();
         let app = Router::new()
             .route("/hook/{n}", post(receive))
             .with_state(inbox.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
         let address = listener.local_addr()?;
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Ok(Self { address, inbox })
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        // A thread and runtime of its own, like W5's writer: the receiver answers as soon as
+        // the kernel runs it, not after the load generator's tasks in the bench's run queue
+        // (a receiver elsewhere on the network would not share them either).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("w7-receiver".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })?;
+        Ok(Self {
+            address,
+            inbox,
+            _stop: stop,
+        })
     }
 
     pub fn url(&self, endpoint: usize) -> String {
