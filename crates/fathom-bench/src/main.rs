@@ -150,6 +150,10 @@ struct SuiteArgs {
     /// phases; without it (nor the variable) they are skipped.
     #[arg(long, env = "FATHOM_TEST_AMQP_URL", hide_env_values = true)]
     w7_amqp_url: Option<String>,
+    /// W7: the sinks' `in_flight` (messages awaiting the broker's acknowledgement); each
+    /// broker's phases run once per value, side by side (1 waits for each message).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 64])]
+    w7_sink_in_flight: Vec<usize>,
     /// A `fathom` binary built from `main` (before the outbox): W1 then also runs against it and
     /// this build, fresh servers taking turns (`scripts/bench.sh` builds it into
     /// target/bench/fathom-main).
@@ -249,6 +253,7 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
             endpoints: args.w7_endpoints,
             nats_url: args.w7_nats_url,
             amqp_url: args.w7_amqp_url,
+            sink_in_flight: args.w7_sink_in_flight,
         },
         fathom_main_bin: args.fathom_main_bin,
         fathom_env: args.fathom_env,

@@ -48,6 +48,8 @@ pub struct W7Options {
     pub nats_url: Option<String>,
     /// A RabbitMQ node (`amqp://…`) for the RabbitMQ sink's phases; none skips them.
     pub amqp_url: Option<String>,
+    /// Each broker's phases run once per value, on a server whose sink has that `in_flight`.
+    pub sink_in_flight: Vec<usize>,
 }
 
 impl W7Options {

@@ -1,7 +1,8 @@
 //! A sink's task: hold the lease on its cursor, read the outbox after the cursor's position,
-//! publish every selected event in sequence order (one at a time, each acknowledged by the
-//! broker before the next is sent), then advance the cursor; stand by while another node holds
-//! the lease. A broker that fails is retried, the same event again, on the shared
+//! publish every selected event in sequence order (a window of up to `in_flight` messages
+//! awaiting the broker's acknowledgements, which come in order), then advance the cursor; stand
+//! by while another node holds the lease. A broker that fails is retried, the same event again,
+//! on its own, on the shared
 //! [`Backoff`] and [`Breaker`] (never giving up: the outbox keeps the backlog, and the cursor
 //! does not move past an event the broker has not taken).
 //!
@@ -9,6 +10,7 @@
 //! advance republishes at most one page, with the same message ids (JetStream discards them
 //! within its duplicate window; RabbitMQ consumers see the same `message_id`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +66,7 @@ pub async fn run(
         status,
         context,
         client: None,
+        window: 1,
         breaker: Breaker::new(BREAKER_THRESHOLD, BREAKER_COOLDOWN),
     };
     // A new sink starts at the outbox's latest event: it publishes what is committed from
@@ -132,6 +135,8 @@ struct Worker {
     status: Arc<SinkStatus>,
     context: Context,
     client: Option<Client>,
+    /// How many messages may await their acknowledgement now (see `publish_window`).
+    window: usize,
     breaker: Breaker,
 }
 
@@ -162,27 +167,40 @@ impl Worker {
             let Some(last) = page.events.last().map(|e| e.sequence) else {
                 continue;
             };
-            // The last sequence of this page handled (published or not selected).
-            let mut done = following.lease.position;
-            for event in page.events {
-                let sequence = event.sequence;
-                if self.spec.selection.takes(&event) {
-                    let message = Message::of(event, &(self.context.schema)());
-                    if let Err(held) = self.publish(&message, &mut following, stop).await {
-                        if let Held::Stopping = held {
-                            // Keep what was published, so a restart does not publish it again.
-                            if done > following.lease.position {
-                                let _ = following.advance(done).await;
-                            }
-                            following.release().await;
-                        }
-                        return held;
-                    }
-                    self.status.update(|r| r.published += 1);
+            let schema = (self.context.schema)();
+            let messages: Vec<Message> = page
+                .events
+                .into_iter()
+                .filter(|event| self.spec.selection.takes(event))
+                .map(|event| Message::of(event, &schema))
+                .collect();
+            let mut next = 0;
+            while next < messages.len() {
+                let (taken, failure) = self.publish_window(&messages[next..]).await;
+                next += taken;
+                if taken > 0 {
+                    self.taken(taken, messages[next - 1].sequence);
                 }
-                done = sequence;
-                self.status.update(|r| r.position = sequence);
+                let Some(failure) = failure else { continue };
+                // Whatever the failure, the message it stopped at goes alone, retried until the
+                // broker takes it; the window then opens again from one.
+                let message = &messages[next];
+                if let Err(held) = self.publish(message, failure, &mut following, stop).await {
+                    if let Held::Stopping = held {
+                        // Keep what was published, so a restart does not publish it again: every
+                        // event before this message was published or not selected.
+                        let done = message.sequence.saturating_sub(1);
+                        if done > following.lease.position {
+                            let _ = following.advance(done).await;
+                        }
+                        following.release().await;
+                    }
+                    return held;
+                }
+                next += 1;
+                self.taken(1, message.sequence);
             }
+            self.status.update(|r| r.position = last);
             match following.advance(last).await {
                 Ok(true) => {}
                 Ok(false) => return Held::Lost,
@@ -195,46 +213,102 @@ impl Worker {
         }
     }
 
-    /// Publishes one message, retrying until the broker takes it; between attempts the lease
-    /// is renewed, so a long outage does not hand the sink to another node.
+    /// Sends `messages` in order, keeping up to the window's size awaiting their acknowledgement,
+    /// until all are taken or one fails; returns how many the broker took (always a prefix: the
+    /// acknowledgements come in the order of sending) and the failure that stopped it, if any.
+    ///
+    /// Each message sent while its predecessor awaits its acknowledgement is conditional on it
+    /// where the broker allows (JetStream), so a refused message is never overtaken by the next.
+    /// The window starts at one message on a new connection and after a failure, and grows by
+    /// one with each acknowledgement up to the sink's `in_flight`.
+    async fn publish_window(&mut self, messages: &[Message]) -> (usize, Option<PublishError>) {
+        if self.client.is_none() {
+            match Client::connect(&self.spec.target).await {
+                Ok(client) => {
+                    self.client = Some(client);
+                    self.window = 1;
+                }
+                Err(e) => return (0, Some(e)),
+            }
+        }
+        let Some(client) = self.client.as_mut() else {
+            return (0, Some(PublishError::new("not connected", "")));
+        };
+        let mut pending = VecDeque::new();
+        let (mut sent, mut taken) = (0, 0);
+        while taken < messages.len() {
+            while sent < messages.len() && pending.len() < self.window {
+                let after = (sent > taken).then(|| messages[sent - 1].id.as_str());
+                match client.send(&messages[sent], after).await {
+                    Ok(ack) => pending.push_back(ack),
+                    Err(e) => return (taken, Some(e)),
+                }
+                sent += 1;
+            }
+            let Some(ack) = pending.pop_front() else {
+                break;
+            };
+            if let Err(e) = ack.acknowledged().await {
+                return (taken, Some(e));
+            }
+            taken += 1;
+            self.window = (self.window + 1).min(self.spec.in_flight.max(1));
+        }
+        (taken, None)
+    }
+
+    /// `count` more messages taken, the last of them `sequence`.
+    fn taken(&mut self, count: usize, sequence: i64) {
+        self.breaker.success();
+        let breaker = self.breaker.state(Instant::now()).as_str();
+        self.status.update(|r| {
+            r.published += count as u64;
+            r.position = sequence;
+            r.failures = 0;
+            r.last_error = None;
+            r.connected = true;
+            r.breaker = breaker;
+        });
+    }
+
+    /// Publishes one message on its own, after `failure` stopped a window at it, retrying until
+    /// the broker takes it; between attempts the lease is renewed, so a long outage does not hand
+    /// the sink to another node. A message refused only for its turn is sent again at once.
     async fn publish(
         &mut self,
         message: &Message,
+        failure: PublishError,
         following: &mut Following,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), Held> {
+        self.window = 1;
         let mut retry = 0u32;
+        let mut outcome = (!failure.is_out_of_turn()).then_some(Err(failure));
         loop {
-            let now = Instant::now();
-            if self.breaker.try_call(now) {
-                match self.attempt(message).await {
-                    Ok(()) => {
-                        self.breaker.success();
-                        if retry > 0 {
-                            tracing::info!(sink = %self.cursor, sequence = message.sequence, retries = retry, "the broker is back; publishing the backlog");
-                        }
-                        self.status.update(|r| {
-                            r.failures = 0;
-                            r.last_error = None;
-                            r.connected = true;
-                            r.breaker = self.breaker.state(Instant::now()).as_str();
-                        });
-                        return Ok(());
+            if outcome.is_none() && self.breaker.try_call(Instant::now()) {
+                outcome = Some(self.attempt(message).await);
+            }
+            match outcome.take() {
+                Some(Ok(())) => {
+                    if retry > 0 {
+                        tracing::info!(sink = %self.cursor, sequence = message.sequence, retries = retry, "the broker is back; publishing the backlog");
                     }
-                    Err(e) => {
-                        self.client = None;
-                        self.breaker.failure(Instant::now());
-                        if retry == 0 {
-                            tracing::warn!(sink = %self.cursor, sequence = message.sequence, error = %e, "publishing failed; retrying with backoff");
-                        }
-                        self.status.update(|r| {
-                            r.failures = r.failures.saturating_add(1);
-                            r.last_error = Some(e.to_string());
-                            r.connected = false;
-                            r.breaker = self.breaker.state(Instant::now()).as_str();
-                        });
-                    }
+                    return Ok(());
                 }
+                Some(Err(e)) => {
+                    self.client = None;
+                    self.breaker.failure(Instant::now());
+                    if retry == 0 {
+                        tracing::warn!(sink = %self.cursor, sequence = message.sequence, error = %e, "publishing failed; retrying with backoff");
+                    }
+                    self.status.update(|r| {
+                        r.failures = r.failures.saturating_add(1);
+                        r.last_error = Some(e.to_string());
+                        r.connected = false;
+                        r.breaker = self.breaker.state(Instant::now()).as_str();
+                    });
+                }
+                None => {}
             }
             let now = Instant::now();
             let backoff = BACKOFF.jittered(retry).unwrap_or(BACKOFF.cap);
@@ -260,10 +334,9 @@ impl Worker {
     async fn attempt(&mut self, message: &Message) -> Result<(), PublishError> {
         if self.client.is_none() {
             self.client = Some(Client::connect(&self.spec.target).await?);
-            self.status.update(|r| r.connected = true);
         }
         match self.client.as_mut() {
-            Some(client) => client.publish(message).await,
+            Some(client) => client.send(message, None).await?.acknowledged().await,
             None => Err(PublishError::new("not connected", "")),
         }
     }

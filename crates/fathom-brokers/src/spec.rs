@@ -13,6 +13,9 @@ pub struct SinkSpec {
     pub name: String,
     pub target: Target,
     pub selection: Selection,
+    /// At most this many messages await the broker's acknowledgement at once (1: each waits for
+    /// the one before).
+    pub in_flight: usize,
 }
 
 impl SinkSpec {

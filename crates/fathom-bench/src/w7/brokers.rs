@@ -67,20 +67,20 @@ impl Names {
 
     /// The server's sink, as the environment variable that configures it (an array of tables,
     /// which the configuration parses like `[[brokers.<kind>]]` in fathom.toml).
-    fn sink(&self, kind: Kind, url: &str) -> (String, String) {
+    fn sink(&self, kind: Kind, url: &str, in_flight: usize) -> (String, String) {
         let url = toml_string(url);
         match kind {
             Kind::Nats => (
                 "FATHOM_BROKERS__NATS".to_owned(),
                 format!(
-                    "[{{name=\"bench\",url={url},stream=\"{}\",subject_prefix=\"{}\",collections=[\"items\"]}}]",
+                    "[{{name=\"bench\",url={url},stream=\"{}\",subject_prefix=\"{}\",collections=[\"items\"],in_flight={in_flight}}}]",
                     self.stream, self.subject_prefix
                 ),
             ),
             Kind::Rabbitmq => (
                 "FATHOM_BROKERS__RABBITMQ".to_owned(),
                 format!(
-                    "[{{name=\"bench\",url={url},exchange=\"{}\",collections=[\"items\"]}}]",
+                    "[{{name=\"bench\",url={url},exchange=\"{}\",collections=[\"items\"],in_flight={in_flight}}}]",
                     self.exchange
                 ),
             ),
@@ -109,12 +109,15 @@ pub async fn run(fathom: &FathomOptions, options: &W7Options) -> Vec<String> {
     }
     let mut notes = Vec::new();
     for (kind, url) in brokers {
-        match one(kind, url, fathom, options).await {
-            Ok(lines) => notes.extend(lines),
-            Err(e) => {
-                let line = format!("W7 {}: not measured: {e:#}", kind.label());
-                println!("{line}");
-                notes.push(line);
+        for &in_flight in &options.sink_in_flight {
+            let label = format!("{}, in_flight {in_flight}", kind.label());
+            match one(kind, url, in_flight, &label, fathom, options).await {
+                Ok(lines) => notes.extend(lines),
+                Err(e) => {
+                    let line = format!("W7 {label}: not measured: {e:#}");
+                    println!("{line}");
+                    notes.push(line);
+                }
             }
         }
     }
@@ -125,6 +128,8 @@ pub async fn run(fathom: &FathomOptions, options: &W7Options) -> Vec<String> {
 async fn one(
     kind: Kind,
     url: &str,
+    in_flight: usize,
+    label: &str,
     fathom: &FathomOptions,
     options: &W7Options,
 ) -> anyhow::Result<Vec<String>> {
@@ -136,7 +141,7 @@ async fn one(
         let server = fathom_server::start_async(
             fathom.clone(),
             SCHEMA.to_owned(),
-            vec![names.sink(kind, url)],
+            vec![names.sink(kind, url, in_flight)],
         )
         .await?;
         let client = http_client()?;
@@ -156,7 +161,6 @@ async fn one(
             pid: server.process.pid(),
         };
         first_delivery(&phases, &client, &base, &token).await?;
-        let label = kind.label();
         println!("W7: latency, {label}, {}/s", options.rate);
         let latency = phases.latency(options.rate, 1, label).await;
         phases.drain().await;

@@ -54,6 +54,9 @@ pub struct NatsSinkConfig {
     /// How long to wait for JetStream's acknowledgement (and to connect).
     #[serde(default = "default_ack_timeout_ms")]
     pub ack_timeout_ms: u64,
+    /// How many messages may await the broker's acknowledgement at once (1 to 1024).
+    #[serde(default = "default_in_flight")]
+    pub in_flight: usize,
     #[serde(default)]
     pub collections: Vec<String>,
     #[serde(default)]
@@ -82,6 +85,9 @@ pub struct RabbitmqSinkConfig {
     /// How long to wait for the broker's confirm (and to connect).
     #[serde(default = "default_ack_timeout_ms")]
     pub confirm_timeout_ms: u64,
+    /// How many messages may await the broker's acknowledgement at once (1 to 1024).
+    #[serde(default = "default_in_flight")]
+    pub in_flight: usize,
     #[serde(default)]
     pub collections: Vec<String>,
     #[serde(default)]
@@ -118,6 +124,9 @@ fn default_duplicate_window_secs() -> u64 {
 }
 fn default_ack_timeout_ms() -> u64 {
     5_000
+}
+fn default_in_flight() -> usize {
+    64
 }
 fn default_true() -> bool {
     true
@@ -253,6 +262,7 @@ impl BrokersConfig {
                 ));
             }
             check_timeout(&format!("{key}.ack_timeout_ms"), sink.ack_timeout_ms)?;
+            check_in_flight(&key, sink.in_flight)?;
             if sink.duplicate_window_secs == 0 {
                 return invalid(format!(
                     "{key}.duplicate_window_secs must be at least 1; hint: 120 discards a republished event for two minutes"
@@ -271,6 +281,7 @@ impl BrokersConfig {
                 &format!("{key}.confirm_timeout_ms"),
                 sink.confirm_timeout_ms,
             )?;
+            check_in_flight(&key, sink.in_flight)?;
         }
         Ok(())
     }
@@ -298,6 +309,7 @@ impl BrokersConfig {
                 ack_timeout: Duration::from_millis(sink.ack_timeout_ms),
             }),
             selection: selection(&sink.collections, &sink.operations),
+            in_flight: sink.in_flight,
         });
         let rabbitmq = self.rabbitmq.iter().map(|sink| SinkSpec {
             name: sink.name.clone(),
@@ -309,6 +321,7 @@ impl BrokersConfig {
                 confirm_timeout: Duration::from_millis(sink.confirm_timeout_ms),
             }),
             selection: selection(&sink.collections, &sink.operations),
+            in_flight: sink.in_flight,
         });
         nats.chain(rabbitmq).collect()
     }
@@ -316,6 +329,15 @@ impl BrokersConfig {
     pub fn lease_ttl(&self) -> Duration {
         Duration::from_millis(self.lease_ms)
     }
+}
+
+fn check_in_flight(key: &str, in_flight: usize) -> Result<(), ConfigError> {
+    if (1..=1024).contains(&in_flight) {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid(format!(
+        "{key}.in_flight is {in_flight}, but must be between 1 and 1024; hint: 64 keeps a window of 64 messages awaiting the broker; 1 waits for each"
+    )))
 }
 
 fn check_timeout(key: &str, ms: u64) -> Result<(), ConfigError> {
@@ -340,6 +362,7 @@ mod tests {
             stream: None,
             duplicate_window_secs: 120,
             ack_timeout_ms: 5_000,
+            in_flight: default_in_flight(),
             collections: Vec::new(),
             operations: Vec::new(),
         }
@@ -373,6 +396,12 @@ mod tests {
         config.nats[0].subject_prefix = "a.*".into();
         assert!(error(&config).starts_with("brokers.nats[0].subject_prefix"));
         config.nats[0].subject_prefix = "fathom".into();
+        config.nats[0].in_flight = 0;
+        assert!(error(&config).starts_with("brokers.nats[0].in_flight is 0"));
+        config.nats[0].in_flight = 1025;
+        assert!(error(&config).contains("between 1 and 1024"));
+        config.nats[0].in_flight = 1;
+        assert_eq!(error(&config), "valid");
         config.lease_ms = 10;
         assert!(error(&config).starts_with("brokers.lease_ms is 10"));
     }

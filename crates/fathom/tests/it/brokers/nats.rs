@@ -223,3 +223,63 @@ async fn a_broker_outage_builds_a_backlog_that_drains_in_order_when_it_returns()
         assert_eq!(message.2["sequence"], event["sequence"]);
     }
 }
+
+#[tokio::test]
+async fn a_refused_message_is_never_overtaken_by_the_messages_sent_after_it() {
+    // A stream that captures the posts but not the notes, made before the server starts.
+    let url = nats_url();
+    let (prefix, stream) = (unique("t"), unique("S"));
+    let jetstream = async_nats::jetstream::new(async_nats::connect(&url).await.unwrap());
+    let config = |subjects: &str| async_nats::jetstream::stream::Config {
+        name: stream.clone(),
+        subjects: vec![format!("{prefix}.{subjects}")],
+        ..Default::default()
+    };
+    jetstream.create_stream(config("posts.>")).await.unwrap();
+    let mut sink = nats_sink("guard", &url, &prefix, &stream);
+    sink.stream = None;
+    let app = spawn_app_with(SCHEMA, |c| {
+        fast_leases(c);
+        c.brokers.nats.push(sink);
+    })
+    .await;
+
+    // One transaction, so one page: ten posts, a note, ten posts. The window has grown past
+    // one message by the note, so posts after it are in flight when JetStream refuses it.
+    let post =
+        |title: String| json!({"op": "create", "collection": "posts", "body": {"title": title}});
+    let mut operations: Vec<Value> = (0..10).map(|i| post(format!("before {i}"))).collect();
+    operations.push(json!({"op": "create", "collection": "notes", "body": {"body": "no stream"}}));
+    operations.extend((0..10).map(|i| post(format!("after {i}"))));
+    json_with_status(
+        app.post_json("/api/v1/batch", &json!({ "operations": operations }))
+            .await,
+        200,
+    )
+    .await;
+
+    // The note is retried; the posts after it wait behind it instead of overtaking it.
+    wait_for_sinks(
+        &app,
+        Duration::from_secs(30),
+        "the note refused twice",
+        |s| s[0]["failures"].as_u64().unwrap_or(0) >= 2,
+    )
+    .await;
+    assert_eq!(
+        stream_count(&url, &stream).await,
+        10,
+        "only the posts before the note are stored"
+    );
+
+    // Once a stream captures notes too, everything arrives, in sequence order.
+    jetstream.update_stream(config(">")).await.unwrap();
+    wait_drained(&app, 21).await;
+    let messages = stream_messages(&url, &stream, 21).await;
+    let sequences: Vec<i64> = messages
+        .iter()
+        .map(|m| m.2["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sequences, (1..=21).collect::<Vec<_>>());
+    assert_eq!(messages[10].0, format!("{prefix}.notes.create"));
+}

@@ -54,6 +54,7 @@ pub fn nats_sink(name: &str, url: &str, prefix: &str, stream: &str) -> NatsSinkC
         stream: Some(stream.into()),
         duplicate_window_secs: 600,
         ack_timeout_ms: 2_000,
+        in_flight: 64,
         collections: Vec::new(),
         operations: Vec::new(),
     }
@@ -69,6 +70,7 @@ pub fn rabbitmq_sink(name: &str, url: &str, exchange: &str) -> RabbitmqSinkConfi
         declare_exchange: true,
         routing_key_prefix: String::new(),
         confirm_timeout_ms: 5_000,
+        in_flight: 64,
         collections: Vec::new(),
         operations: Vec::new(),
     }
