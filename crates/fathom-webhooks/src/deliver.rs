@@ -18,6 +18,8 @@ pub const RESPONSE_KEEP: usize = 1024;
 /// What one attempt gave.
 #[derive(Debug, Clone)]
 pub struct Outcome {
+    /// When the attempt started (ms since the Unix epoch): the attempt log's `at_ms`.
+    pub started_at_ms: i64,
     pub status: Option<u16>,
     pub duration: Duration,
     /// The first KiB of the response body (lossy UTF-8).
@@ -92,6 +94,7 @@ async fn send(
     traceparent: Option<&str>,
 ) -> Outcome {
     let started = Instant::now();
+    let started_at_ms = crate::now_ms();
     let signature = signature_header(
         keys.iter().copied(),
         message.id,
@@ -115,6 +118,7 @@ async fn send(
         Ok(response) => response,
         Err(e) => {
             return Outcome {
+                started_at_ms,
                 status: None,
                 duration: started.elapsed(),
                 response: String::new(),
@@ -131,6 +135,7 @@ async fn send(
         .and_then(|v| retry_after(&v, OffsetDateTime::now_utc()));
     let (response_text, error) = read_prefix(response).await;
     Outcome {
+        started_at_ms,
         status: Some(status),
         duration: started.elapsed(),
         response: response_text,

@@ -403,10 +403,12 @@ impl Webhooks {
     /// One attempt to the endpoint's URL, checked by the SSRF guard first.
     pub(crate) async fn attempt(&self, endpoint: &Endpoint, id: &str, body: &[u8]) -> Outcome {
         let started = Instant::now();
+        let started_at_ms = now_ms();
         let url = match self.guard.check(&endpoint.spec.url).await {
             Ok(url) => url,
             Err(e) => {
                 return Outcome {
+                    started_at_ms,
                     status: None,
                     duration: started.elapsed(),
                     response: String::new(),
@@ -441,7 +443,9 @@ impl Webhooks {
             seq,
             event_id: event_id.to_owned(),
             attempt: i64::from(attempt),
-            at_ms: now_ms(),
+            // When it started: attempts spaced by a cool-down show that spacing, whatever
+            // writing the breaker's state cost after each.
+            at_ms: outcome.started_at_ms,
             status: outcome.status.map(i64::from),
             duration_ms: i64::try_from(outcome.duration.as_millis()).unwrap_or(i64::MAX),
             response: outcome.response.clone(),

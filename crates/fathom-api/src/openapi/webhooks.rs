@@ -121,7 +121,10 @@ pub fn schemas() -> Map<String, Value> {
         "attempt".into(),
         int("1 for the first attempt of the message."),
     );
-    attempt.insert("at_ms".into(), int("Milliseconds since the Unix epoch."));
+    attempt.insert(
+        "at_ms".into(),
+        int("When the attempt started, milliseconds since the Unix epoch."),
+    );
     attempt.insert(
         "status".into(),
         nullable_int("The response status, if one came."),
