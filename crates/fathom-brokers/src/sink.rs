@@ -102,6 +102,7 @@ pub async fn run(
                     r.position = lease.position;
                 });
                 tracing::info!(sink = %worker.cursor, position = lease.position, "publishing: this node holds the sink's lease");
+                worker.connect_early().await;
                 match worker.publish_while_held(lease, &mut stop).await {
                     Held::Lost => {
                         tracing::info!(sink = %worker.cursor, "the sink's lease was lost; standing by")
@@ -141,6 +142,33 @@ struct Worker {
 }
 
 impl Worker {
+    /// Connects as soon as this node holds the lease, so that `/ready` and the admin API show
+    /// whether the broker is reachable (and why not: a wrong URL, a refused login) before the
+    /// first event is published. A failure here only reports: the first publish connects again
+    /// and retries as usual.
+    async fn connect_early(&mut self) {
+        if self.client.is_some() {
+            return;
+        }
+        match Client::connect(&self.spec.target).await {
+            Ok(client) => {
+                self.client = Some(client);
+                self.window = 1;
+                self.status.update(|r| {
+                    r.connected = true;
+                    r.last_error = None;
+                });
+            }
+            Err(e) => {
+                tracing::warn!(sink = %self.cursor, error = %e, "cannot connect to the broker; the next publish tries again");
+                self.status.update(|r| {
+                    r.connected = false;
+                    r.last_error = Some(e.to_string());
+                });
+            }
+        }
+    }
+
     /// Another node publishes: show where it is.
     async fn stand_by(&mut self) {
         let store = &self.context.store;

@@ -192,8 +192,8 @@ async fn sink_status(
     Ok(body["data"][0].clone())
 }
 
-/// Waits until the sink holds its position, then has one event delivered: the sink connects to
-/// its broker when it first publishes, and that connection is not what the phases measure.
+/// Waits until the sink holds its position, then has one event delivered: the sink's connection
+/// and its first publish are not what the phases measure.
 async fn first_delivery(
     phases: &Phases,
     client: &reqwest::Client,

@@ -283,3 +283,44 @@ async fn a_refused_message_is_never_overtaken_by_the_messages_sent_after_it() {
     assert_eq!(sequences, (1..=21).collect::<Vec<_>>());
     assert_eq!(messages[10].0, format!("{prefix}.notes.create"));
 }
+
+#[tokio::test]
+async fn a_sink_shows_whether_its_broker_answers_before_the_first_event() {
+    let url = nats_url();
+    let prefix = unique("t");
+    let up = nats_sink("up", &url, &prefix, &unique("S"));
+    // Nothing listens on this port.
+    let nowhere = format!("nats://127.0.0.1:{}", super::support::free_port());
+    let mut down = nats_sink("down", &nowhere, &prefix, &unique("S"));
+    down.ack_timeout_ms = 500;
+    let app = spawn_app_with(SCHEMA, |c| {
+        c.brokers.nats.push(up);
+        c.brokers.nats.push(down);
+    })
+    .await;
+    let named = |sinks: &[Value], name: &str| {
+        sinks
+            .iter()
+            .find(|s| s["name"] == name)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let shown = wait_for_sinks(&app, Duration::from_secs(30), "one up, one down", |s| {
+        named(s, "up")["connected"] == true
+            && named(s, "down")["last_error"]
+                .as_str()
+                .is_some_and(|e| !e.is_empty())
+    })
+    .await;
+    assert!(feed(&app).await.is_empty(), "no event was written");
+    assert_eq!(named(&shown, "down")["connected"], false);
+    assert_eq!(named(&shown, "up")["last_error"], Value::Null);
+    let ready = json_with_status(
+        app.anonymous.get(app.url("/ready")).send().await.unwrap(),
+        200,
+    )
+    .await;
+    let brokers = ready["brokers"].as_array().cloned().unwrap_or_default();
+    assert_eq!(named(&brokers, "up")["connected"], true, "{ready}");
+    assert_eq!(named(&brokers, "down")["connected"], false, "{ready}");
+}
