@@ -1,7 +1,7 @@
 //! One connection to a sink's broker, whichever it is: connect, send messages and wait for the
-//! broker to take each (in the order they were sent), drop. The broker clients are behind the crate's `nats` and `rabbitmq`
-//! features; a target whose feature is off fails to connect with a clear error (the `fathom`
-//! crate refuses such a configuration before it gets here).
+//! broker to take each (in the order they were sent), drop. The broker clients are behind the
+//! crate's `nats` and `rabbitmq` features; a target whose feature is off fails to connect with a
+//! clear error (the `fathom` crate refuses such a configuration before it gets here).
 
 use crate::payload::Message;
 use crate::spec::Target;

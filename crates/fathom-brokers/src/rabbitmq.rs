@@ -1,8 +1,9 @@
 //! The RabbitMQ publisher: one connection and one channel in confirm mode per sink; each
 //! message is persistent (delivery mode 2) with `message_id` = the event id, goes to the sink's
 //! exchange with the routing key `<prefix><collection>.<operation>`, and the sink waits for the
-//! broker's confirms, which come in the order of publishing. Messages are `mandatory`: one no queue takes comes back
-//! with its confirm and is a failed publish (retried from the backlog), never a silent loss.
+//! broker's confirms, which come in the order of publishing. Messages are `mandatory`: one no
+//! queue takes comes back with its confirm and is a failed publish (retried from the backlog),
+//! never a silent loss.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::FieldTable;

@@ -147,18 +147,11 @@ impl Worker {
     /// first event is published. A failure here only reports: the first publish connects again
     /// and retries as usual.
     async fn connect_early(&mut self) {
-        if self.client.is_some() {
-            return;
-        }
-        match Client::connect(&self.spec.target).await {
-            Ok(client) => {
-                self.client = Some(client);
-                self.window = 1;
-                self.status.update(|r| {
-                    r.connected = true;
-                    r.last_error = None;
-                });
-            }
+        match self.connected().await {
+            Ok(_) => self.status.update(|r| {
+                r.connected = true;
+                r.last_error = None;
+            }),
             Err(e) => {
                 tracing::warn!(sink = %self.cursor, error = %e, "cannot connect to the broker; the next publish tries again");
                 self.status.update(|r| {
@@ -250,22 +243,16 @@ impl Worker {
     /// The window starts at one message on a new connection and after a failure, and grows by
     /// one with each acknowledgement up to the sink's `in_flight`.
     async fn publish_window(&mut self, messages: &[Message]) -> (usize, Option<PublishError>) {
-        if self.client.is_none() {
-            match Client::connect(&self.spec.target).await {
-                Ok(client) => {
-                    self.client = Some(client);
-                    self.window = 1;
-                }
-                Err(e) => return (0, Some(e)),
-            }
-        }
-        let Some(client) = self.client.as_mut() else {
-            return (0, Some(PublishError::new("not connected", "")));
+        let in_flight = self.spec.in_flight.max(1);
+        let client = match connected(&mut self.client, &mut self.window, &self.spec.target).await {
+            Ok(client) => client,
+            Err(e) => return (0, Some(e)),
         };
+        let mut window = self.window;
         let mut pending = VecDeque::new();
         let (mut sent, mut taken) = (0, 0);
         while taken < messages.len() {
-            while sent < messages.len() && pending.len() < self.window {
+            while sent < messages.len() && pending.len() < window {
                 let after = (sent > taken).then(|| messages[sent - 1].id.as_str());
                 match client.send(&messages[sent], after).await {
                     Ok(ack) => pending.push_back(ack),
@@ -280,8 +267,9 @@ impl Worker {
                 return (taken, Some(e));
             }
             taken += 1;
-            self.window = (self.window + 1).min(self.spec.in_flight.max(1));
+            window = (window + 1).min(in_flight);
         }
+        self.window = window;
         (taken, None)
     }
 
@@ -360,12 +348,29 @@ impl Worker {
     }
 
     async fn attempt(&mut self, message: &Message) -> Result<(), PublishError> {
-        if self.client.is_none() {
-            self.client = Some(Client::connect(&self.spec.target).await?);
-        }
-        match self.client.as_mut() {
-            Some(client) => client.send(message, None).await?.acknowledged().await,
-            None => Err(PublishError::new("not connected", "")),
-        }
+        let client = self.connected().await?;
+        client.send(message, None).await?.acknowledged().await
     }
+
+    /// The sink's connection, made now if there is none (see [`connected`]).
+    async fn connected(&mut self) -> Result<&mut Client, PublishError> {
+        connected(&mut self.client, &mut self.window, &self.spec.target).await
+    }
+}
+
+/// `client`, connected now if it is not; a new connection's window starts at one message.
+/// (Takes the worker's fields apart, so the caller may use the others while it holds the
+/// connection.)
+async fn connected<'a>(
+    client: &'a mut Option<Client>,
+    window: &mut usize,
+    target: &crate::spec::Target,
+) -> Result<&'a mut Client, PublishError> {
+    if client.is_none() {
+        *client = Some(Client::connect(target).await?);
+        *window = 1;
+    }
+    client
+        .as_mut()
+        .ok_or_else(|| PublishError::new("not connected", ""))
 }
