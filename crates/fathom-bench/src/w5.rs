@@ -30,7 +30,7 @@ use crate::loadgen::{self, Bounds, Load, Outcome};
 use crate::proc_stats;
 use crate::report::Summary;
 use crate::results::{BurstRun, CrowdRun, FloorRun, PhaseCpu, RealtimeResults};
-use crate::subscriber::{self, SseClients, Subscriber, Target, Transport};
+use crate::subscriber::{self, Subscriber, Target, Transport};
 use delivery::DeliveryTotal;
 
 /// How W5 runs.
@@ -80,12 +80,10 @@ pub async fn run(server: &W5Server, options: &W5Options) -> anyhow::Result<Realt
     let locals: Vec<IpAddr> = (1..=options.local_addresses.clamp(1, 250))
         .map(|n| IpAddr::V4(Ipv4Addr::new(127, 0, 0, n as u8)))
         .collect();
-    let sse_clients = SseClients::new(&locals)?;
     let w5 = W5 {
         server,
         options,
         locals,
-        sse_clients,
         target: Target {
             address: server.address,
             token: server.token.clone(),
@@ -147,7 +145,6 @@ struct W5<'a> {
     server: &'a W5Server,
     options: &'a W5Options,
     locals: Vec<IpAddr>,
-    sse_clients: SseClients,
     target: Target,
     next_create: Arc<AtomicU64>,
 }
@@ -250,17 +247,12 @@ impl W5<'_> {
         let gate = Arc::new(Semaphore::new(self.options.connect_concurrency.max(1)));
         let mut joining = JoinSet::new();
         for index in 0..count {
-            let (target, clients, received, gate) = (
-                self.target.clone(),
-                self.sse_clients.clone(),
-                received.clone(),
-                gate.clone(),
-            );
+            let (target, received, gate) = (self.target.clone(), received.clone(), gate.clone());
             let local = self.locals[index % self.locals.len()];
             joining.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 let transport = Transport::of_index(index);
-                subscriber::connect(transport, &target, local, &clients, received).await
+                subscriber::connect(transport, &target, local, received).await
             });
         }
         let mut crowd = Crowd {

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use fathom_store::{Event, StoreError};
 
 use crate::Shared;
-use crate::hub::{Closed, Hub, Member, TAIL_BATCH};
+use crate::hub::{Batch, Closed, Hub, Member, TAIL_BATCH};
 
 /// Why a feed cannot start or continue.
 #[derive(Debug)]
@@ -27,6 +27,15 @@ pub enum FeedError {
     Stopping { resume: i64 },
     /// The store failed.
     Store(StoreError),
+}
+
+/// What [`Feed::step`] hands out next.
+pub enum Step {
+    /// One event: from the backlog, or what is left of a batch begun before.
+    Event(Arc<Shared>),
+    /// A whole batch of the hub's fan-out, every event of it after the feed's position (which
+    /// is now its last): connections that see it alike may share what they make of it.
+    Batch(Arc<Batch>),
 }
 
 /// A connection's ordered events.
@@ -109,6 +118,44 @@ impl Feed {
         None
     }
 
+    /// The next events in sequence order: a whole batch of the fan-out when the feed is live
+    /// and between batches, one event otherwise.
+    pub async fn step(&mut self) -> Result<Step, FeedError> {
+        if self.position < self.member.joined_at()
+            || self.member.is_lagged()
+            || !self.member.is_between_batches()
+        {
+            return self.next().await.map(Step::Event);
+        }
+        let batch = self
+            .member
+            .recv_batch()
+            .await
+            .map_err(|closed| self.closed(closed))?;
+        match (batch.first(), batch.last()) {
+            (Some(first), Some(last)) if first.sequence > self.position => {
+                self.position = last.sequence;
+                Ok(Step::Batch(batch))
+            }
+            _ => {
+                // Events this feed already handed out (read from the store) lead the batch.
+                self.member.take_from(batch);
+                self.next().await.map(Step::Event)
+            }
+        }
+    }
+
+    fn closed(&self, closed: Closed) -> FeedError {
+        match closed {
+            Closed::Lagged => FeedError::Lagged {
+                resume: self.position,
+            },
+            Closed::Stopping => FeedError::Stopping {
+                resume: self.position,
+            },
+        }
+    }
+
     /// The next event in sequence order.
     pub async fn next(&mut self) -> Result<Arc<Shared>, FeedError> {
         if self.member.is_lagged() {
@@ -148,14 +195,11 @@ impl Feed {
             }
         }
         loop {
-            let event = self.member.recv().await.map_err(|closed| match closed {
-                Closed::Lagged => FeedError::Lagged {
-                    resume: self.position,
-                },
-                Closed::Stopping => FeedError::Stopping {
-                    resume: self.position,
-                },
-            })?;
+            let event = self
+                .member
+                .recv()
+                .await
+                .map_err(|closed| self.closed(closed))?;
             if event.sequence > self.position {
                 self.position = event.sequence;
                 return Ok(event);

@@ -17,6 +17,7 @@
 //! the queue; every event up to it can be read from the store. That is what lets [`crate::Feed`]
 //! replay a backlog and continue live without a gap or a duplicate.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,6 +27,7 @@ use fathom_store::{Store, StoreError};
 use tokio::sync::mpsc;
 
 use crate::Shared;
+use crate::shared::Memo;
 
 /// Events read from the outbox per query by the tailer.
 pub const TAIL_BATCH: usize = 500;
@@ -52,9 +54,42 @@ pub fn gather(connections: usize) -> Duration {
     (GATHER_MIN + per_connection).min(GATHER_MAX)
 }
 
-/// Events as the hub hands them to a connection: everything one read of the outbox returned
-/// (after what the connection had already been offered), in sequence order.
-pub type Batch = Arc<[Arc<Shared>]>;
+/// Events as the hub hands them to every connection: everything one read of the outbox returned
+/// (after what had been fanned out before), in sequence order, and what connections made of the
+/// whole batch ([`Batch::made`]).
+pub struct Batch {
+    events: Box<[Arc<Shared>]>,
+    made: Memo<Arc<dyn Any + Send + Sync>>,
+}
+
+/// Distinct things made of one batch that it keeps (one per way of seeing it, see
+/// [`Batch::made`]); past that, each connection keeps what it makes.
+const MAX_MADE_PER_BATCH: usize = 16;
+
+impl Batch {
+    fn new(events: Box<[Arc<Shared>]>) -> Self {
+        Self {
+            events,
+            made: Memo::new(MAX_MADE_PER_BATCH),
+        }
+    }
+
+    /// What connections made of this whole batch, under the key of what decided it: a
+    /// connection whose frames for the batch depend on nothing but the events and that key (its
+    /// subscriptions' ids, collections, tenants and shapes, with no per-connection memory) takes
+    /// what the first such connection made, instead of judging and encoding every event again.
+    pub fn made(&self) -> &Memo<Arc<dyn Any + Send + Sync>> {
+        &self.made
+    }
+}
+
+impl std::ops::Deref for Batch {
+    type Target = [Arc<Shared>];
+
+    fn deref(&self) -> &[Arc<Shared>] {
+        &self.events
+    }
+}
 
 /// Told of every batch of events the tailer reads, in sequence order, before any member is
 /// offered it (the result cache drops what the events change). Called on the tailer's task, so
@@ -103,7 +138,7 @@ struct Members {
 }
 
 struct Slot {
-    tx: mpsc::Sender<Batch>,
+    tx: mpsc::Sender<Arc<Batch>>,
     queue: Arc<Queue>,
 }
 
@@ -128,10 +163,10 @@ pub enum Closed {
 /// A connection's place in the hub: its queue, and the sequence the hub had fanned out up to
 /// when it joined. Leaves the hub when dropped.
 pub struct Member {
-    rx: mpsc::Receiver<Batch>,
+    rx: mpsc::Receiver<Arc<Batch>>,
     queue: Arc<Queue>,
     /// The batch being taken, and how much of it has been.
-    current: Option<(Batch, usize)>,
+    current: Option<(Arc<Batch>, usize)>,
     id: u64,
     joined_at: i64,
     hub: Hub,
@@ -312,13 +347,14 @@ impl Hub {
     fn fan_out(&self, batch: Vec<Arc<Shared>>) {
         let mut members = self.members();
         let position = members.position;
-        let fresh: Batch = batch
+        let fresh: Box<[Arc<Shared>]> = batch
             .into_iter()
             .filter(|e| e.sequence > position)
             .collect();
         let Some(last) = fresh.last().map(|e| e.sequence) else {
             return;
         };
+        let fresh = Arc::new(Batch::new(fresh));
         let (limit, count) = (self.inner.queue, fresh.len());
         let (mut delivered, mut dropped) = (0u64, 0u64);
         members.slots.retain(|_, slot| {
@@ -364,22 +400,39 @@ impl Member {
     /// last received has events left.
     pub async fn recv(&mut self) -> Result<Arc<Shared>, Closed> {
         loop {
-            if let Some((batch, taken)) = &mut self.current {
-                if let Some(event) = batch.get(*taken) {
-                    *taken += 1;
-                    return Ok(Arc::clone(event));
-                }
-                self.current = None;
+            if let Some(event) = self.take_ready() {
+                return Ok(event);
             }
-            match self.rx.recv().await {
-                Some(batch) => {
-                    self.queue.events.fetch_sub(batch.len(), Ordering::AcqRel);
-                    self.current = Some((batch, 0));
-                }
-                None if self.is_lagged() => return Err(Closed::Lagged),
-                None => return Err(Closed::Stopping),
-            }
+            let batch = self.recv_batch().await?;
+            self.current = Some((batch, 0));
         }
+    }
+
+    /// The next whole batch of the fan-out, or why there will be none. Only once the batch
+    /// last received is used up (see [`Member::is_between_batches`]).
+    pub async fn recv_batch(&mut self) -> Result<Arc<Batch>, Closed> {
+        self.current = None;
+        match self.rx.recv().await {
+            Some(batch) => {
+                self.queue.events.fetch_sub(batch.len(), Ordering::AcqRel);
+                Ok(batch)
+            }
+            None if self.is_lagged() => Err(Closed::Lagged),
+            None => Err(Closed::Stopping),
+        }
+    }
+
+    /// Whether every event of the batch last received has been taken.
+    pub fn is_between_batches(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_none_or(|(batch, taken)| *taken >= batch.len())
+    }
+
+    /// Takes events from `batch` next, as if it had just been received (a batch from
+    /// [`Member::recv_batch`] that is not to be taken whole).
+    pub fn take_from(&mut self, batch: Arc<Batch>) {
+        self.current = Some((batch, 0));
     }
 
     /// The next event of the batch being taken, without waiting: `None` once it is used up

@@ -4,7 +4,8 @@
 //!   in sequence order, to every joined connection through a bounded queue each; a connection
 //!   that falls behind is dropped and told it lagged, never waited for.
 //! - [`Feed`] (`feed.rs`): one connection's ordered events: the backlog after a resume point,
-//!   then the live fan-out, without a gap or a duplicate.
+//!   then the live fan-out, without a gap or a duplicate; live, it hands out whole [`Batch`]es,
+//!   which connections that see them alike judge and encode once between them.
 //! - [`Shared`] (`shared.rs`): one event as the hub hands it to every connection, with the
 //!   renderings made of it, so that connections that show an event alike serialise it once.
 //! - [`Subscription`] (`subscription.rs`): what one subscription receives (tenant, list rule,
@@ -16,9 +17,9 @@ mod hub;
 mod shared;
 mod subscription;
 
-pub use feed::{Feed, FeedError};
-pub use hub::{Closed, Hub, HubStats, Member, Observer, TAIL_BATCH};
-pub use shared::Shared;
+pub use feed::{Feed, FeedError, Step};
+pub use hub::{Batch, Closed, Hub, HubStats, Member, Observer, TAIL_BATCH};
+pub use shared::{Memo, Shared};
 pub use subscription::{
     Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer, lookup as record_lookup,
 };

@@ -1,5 +1,6 @@
 //! [`Shared`]: one event as the hub hands it to every connection, with the renderings
-//! connections made of it, so that subscribers who see an event alike share one serialisation.
+//! connections made of it, so that subscribers who see an event alike share one serialisation;
+//! and [`Memo`], the small keyed store of such shared work (also kept per hub batch).
 
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
@@ -11,13 +12,52 @@ use serde_json::{Map, Value as Json};
 /// Distinct renderings remembered per event; past that, each connection renders its own.
 const MAX_RENDERINGS: usize = 16;
 
+/// What connections made of one shared thing (an event, a batch), each under the key of what
+/// decides it: the same key always stands for the same value, so the first connection that needs
+/// a key makes the value and every later one takes it. Holds at most `max` keys; past that, each
+/// connection keeps what it makes.
+#[derive(Debug)]
+pub struct Memo<V> {
+    /// Read by every connection (a read lock), written once per key.
+    entries: RwLock<Vec<(String, V)>>,
+    max: usize,
+}
+
+impl<V: Clone> Memo<V> {
+    pub fn new(max: usize) -> Self {
+        Self {
+            entries: RwLock::new(Vec::new()),
+            max,
+        }
+    }
+
+    /// The value kept under `key`, if one was.
+    pub fn get(&self, key: &str) -> Option<V> {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.clone())
+    }
+
+    /// Keeps `value` under `key` (unless another connection kept one first, or the memo is
+    /// full), and gives it back.
+    pub fn keep(&self, key: &str, value: V) -> V {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.len() < self.max && !entries.iter().any(|(k, _)| k == key) {
+            entries.push((key.to_owned(), value.clone()));
+        }
+        value
+    }
+}
+
 /// An event and its renderings, each under the key of what it shows (which subscriptions, how
 /// announced, which fields): the same key always renders to the same text.
 #[derive(Debug)]
 pub struct Shared {
     event: Event,
-    /// Read by every connection for every event (a read lock), written once per key.
-    renderings: RwLock<Vec<(String, Arc<str>)>>,
+    renderings: Memo<Arc<str>>,
     /// The record with its encrypted fields decrypted, made once, by the first subscriber
     /// that judges the event (the outbox, and so `event`, holds ciphertext).
     revealed: OnceLock<Option<Map<String, Json>>>,
@@ -27,7 +67,7 @@ impl Shared {
     pub fn new(event: Event) -> Self {
         Self {
             event,
-            renderings: RwLock::new(Vec::new()),
+            renderings: Memo::new(MAX_RENDERINGS),
             revealed: OnceLock::new(),
         }
     }
@@ -53,27 +93,10 @@ impl Shared {
     /// The rendering of this event under `key`: the one made before, or `render`'s (made once
     /// per key, outside the lock, unless two connections race for a new key).
     pub fn render(&self, key: &str, render: impl FnOnce() -> String) -> Arc<str> {
-        if let Some(text) = self.find(key) {
-            return text;
+        match self.renderings.get(key) {
+            Some(text) => text,
+            None => self.renderings.keep(key, Arc::from(render())),
         }
-        let text: Arc<str> = Arc::from(render());
-        let mut renderings = self
-            .renderings
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        if renderings.len() < MAX_RENDERINGS && !renderings.iter().any(|(k, _)| k == key) {
-            renderings.push((key.to_owned(), Arc::clone(&text)));
-        }
-        text
-    }
-
-    fn find(&self, key: &str) -> Option<Arc<str>> {
-        self.renderings
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, text)| Arc::clone(text))
     }
 }
 

@@ -115,6 +115,8 @@ pub struct Subscription {
     /// each length-prefixed so that no two different lists of parts read alike.
     key_id: String,
     key_shape: String,
+    /// See [`Subscription::share_key`].
+    share_key: String,
 }
 
 fn has_hops(filter: &Filter) -> bool {
@@ -140,9 +142,17 @@ impl Subscription {
             .map(|f| f.name.as_str())
             .collect();
         let shape_key = format!("{removed:?}{:?}", spec.fields);
+        let key_id = format!("{}:{}", spec.id.len(), spec.id);
+        let key_shape = format!("|{}:{shape_key}", shape_key.len());
+        // Everything an untracked subscription's judging and rendering read besides the event.
+        let decides = format!(
+            "{:?}{}{:?}",
+            spec.collection.name, spec.collection.tenant_scoped, spec.viewer.scope
+        );
         Self {
-            key_id: format!("{}:{}", spec.id.len(), spec.id),
-            key_shape: format!("|{}:{shape_key}", shape_key.len()),
+            share_key: format!("{key_id}|{}:{decides}{key_shape}", decides.len()),
+            key_id,
+            key_shape,
             spec,
             predicate,
             through_store,
@@ -171,6 +181,14 @@ impl Subscription {
         } else {
             "|0:"
         });
+    }
+
+    /// What alone decides how this subscription announces any event, when nothing else does:
+    /// it remembers nothing (no filter, no rule) and has no snapshot left to skip. Then its id,
+    /// collection, tenants and shape decide everything, and two subscriptions with the same key
+    /// announce every event identically. `None` while the subscription's own memory matters.
+    pub fn share_key(&self) -> Option<&str> {
+        (!self.tracks() && self.snapshot.is_empty()).then_some(self.share_key.as_str())
     }
 
     pub fn spec(&self) -> &SubscriptionSpec {

@@ -13,14 +13,16 @@
 //! only then. A snapshot first brings the connection up to the hub's position, then reads the
 //! records; events after it that the snapshot already reflects (by record version) are skipped.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fathom_core::ErrorCode;
-use fathom_events::{Delivery, Feed, FeedError, MatchError, Shared, Subscription};
+use fathom_events::{Batch, Delivery, Feed, FeedError, MatchError, Shared, Step, Subscription};
 use tokio::sync::mpsc;
 
 use super::credential::{Credential, Standing, authority_changed, recheck_interval, standing};
+use super::outgoing::{OutSender, Outgoing, SharedRun};
 use super::protocol::{ClientMessage, Frame, SubscribeRequest, invalid};
 use super::subscribe;
 use crate::AppState;
@@ -45,7 +47,7 @@ pub struct Connection {
     principal: Principal,
     feed: Feed,
     subscriptions: Subscriptions,
-    out: mpsc::Sender<Frame>,
+    out: OutSender,
 }
 
 /// Events judged together at most, before their frames are queued for the transport.
@@ -174,7 +176,7 @@ impl Connection {
         credential: Credential,
         principal: Principal,
         feed: Feed,
-        out: mpsc::Sender<Frame>,
+        out: OutSender,
     ) -> Self {
         Self {
             standing: standing(&principal),
@@ -261,7 +263,7 @@ impl Connection {
         if let End::Closing(error, resume) = end {
             // A client that reads nothing (the usual reason for `lagged`) must not keep this
             // task alive: the last frame gets one heartbeat interval to be taken.
-            let last = self.out.send(Frame::closing(&error, resume));
+            let last = self.out.send(Frame::closing(&error, resume).into());
             let _ = tokio::time::timeout(self.state.realtime.settings.heartbeat, last).await;
         }
     }
@@ -288,7 +290,11 @@ impl Connection {
                     Some(message) => self.handle(message).await,
                     None => Err(End::Gone),
                 },
-                event = self.feed.next() => self.deliver(event).await,
+                step = self.feed.step() => match step {
+                    Ok(Step::Batch(batch)) => self.deliver_batch(&batch).await,
+                    Ok(Step::Event(event)) => self.deliver(Ok(event)).await,
+                    Err(error) => self.deliver(Err(error)).await,
+                },
                 _ = recheck.tick() => self.recheck().await,
                 () = self.out.closed() => Err(End::Gone),
             };
@@ -299,7 +305,7 @@ impl Connection {
     }
 
     async fn send(&self, frame: Frame) -> Result<(), End> {
-        self.out.send(frame).await.map_err(|_| End::Gone)
+        self.out.send(frame.into()).await.map_err(|_| End::Gone)
     }
 
     /// Sends `frames` one after the other: while the channel has room this takes no wait, so
@@ -328,6 +334,65 @@ impl Connection {
             self.send_run(frames).await?;
         }
         outcome
+    }
+
+    /// Delivers a whole batch of the fan-out. When this connection's subscriptions say alone how
+    /// it announces any event ([`Subscription::share_key`]), the first connection with the same
+    /// subscriptions judges and encodes the batch, and every other one sends what it made.
+    async fn deliver_batch(&mut self, batch: &Batch) -> Result<(), End> {
+        let Some(key) = self.share_key() else {
+            return self.deliver_each(batch).await;
+        };
+        let made = batch
+            .made()
+            .get(&key)
+            .and_then(|made| made.downcast::<SharedRun>().ok());
+        let run = match made {
+            Some(run) => run,
+            None => {
+                let mut frames = Vec::new();
+                for event in batch.iter() {
+                    if let Err(end) = self.judge(Ok(Arc::clone(event)), &mut frames).await {
+                        self.send_run(frames).await?;
+                        return Err(end);
+                    }
+                }
+                let run = Arc::new(SharedRun::new(&frames));
+                batch.made().keep(&key, run.clone());
+                run
+            }
+        };
+        if run.is_empty() {
+            return Ok(());
+        }
+        self.out
+            .send(Outgoing::Run(run))
+            .await
+            .map_err(|_| End::Gone)
+    }
+
+    /// Delivers a batch event by event, in runs of up to [`MAX_RUN`] frames.
+    async fn deliver_each(&mut self, batch: &Batch) -> Result<(), End> {
+        let mut frames = Vec::new();
+        for event in batch.iter() {
+            let outcome = self.judge(Ok(Arc::clone(event)), &mut frames).await;
+            if outcome.is_err() || frames.len() >= MAX_RUN {
+                self.send_run(std::mem::take(&mut frames)).await?;
+            }
+            outcome?;
+        }
+        self.send_run(frames).await
+    }
+
+    /// The key under which connections share what they make of a batch: this connection's
+    /// subscriptions' [`Subscription::share_key`]s, in order; `None` when one has none.
+    fn share_key(&self) -> Option<String> {
+        let mut key = String::from("run");
+        for subscription in self.subscriptions.iter() {
+            let part = subscription.share_key()?;
+            let _ = write!(key, "|{}:{part}", part.len());
+        }
+        Some(key)
     }
 
     /// Judges one event against every subscription: its frame (if any subscription matches)

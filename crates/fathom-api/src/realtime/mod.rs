@@ -7,11 +7,14 @@
 //! One file per job: `protocol.rs` (messages and frames), `credential.rs` (who the connection
 //! acts for, checked again while it lives), `tickets.rs` (single-use SSE tickets),
 //! `subscribe.rs` (a subscribe message checked into a subscription, and its snapshot),
-//! `connection.rs` (the transport-neutral connection loop), `sse.rs` and `ws.rs` (the two doors).
+//! `connection.rs` (the transport-neutral connection loop), `outgoing.rs` (what the loop hands
+//! its transport: frames, or a batch's frames encoded once for every connection that shares
+//! them), `sse.rs` and `ws.rs` (the two doors).
 //! Fan-out, catch-up and matching live below, in `fathom-events`.
 
 mod connection;
 mod credential;
+mod outgoing;
 mod protocol;
 mod sse;
 mod subscribe;

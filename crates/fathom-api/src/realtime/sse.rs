@@ -7,7 +7,6 @@
 //! stream begins are ordinary problem+json answers; after, they are `error`/`closing` frames.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -16,17 +15,18 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use fathom_core::ErrorCode;
 use futures_util::stream;
-use tokio::sync::mpsc;
 
 use super::connection::{Connection, open_feed};
 use super::credential::Credential;
-use super::protocol::{Frame, SubscribeRequest, too_large};
+use super::outgoing::{OutReceiver, queue, sse_chunk};
+use super::protocol::{SubscribeRequest, too_large};
 use crate::AppState;
 use crate::auth::bearer_in;
 use crate::error::ApiError;
 use crate::records::params::invalid;
 
-/// Frames a stream buffers between its connection loop and the socket.
+/// Frames a stream buffers between its connection loop and the socket (items are taken up to
+/// this many at a time too).
 pub const OUT_BUFFER: usize = 64;
 
 const PARAMETERS: [&str; 3] = ["subscriptions", "ticket", "resume"];
@@ -90,7 +90,7 @@ pub async fn stream(
     let resume = resume_point(&headers, get("resume"))?;
     let principal = credential.principal(&state).await?;
     let feed = open_feed(&state, resume).await?;
-    let (out, frames) = mpsc::channel(OUT_BUFFER);
+    let (out, frames) = queue(OUT_BUFFER);
     let connection = Connection::new(state.clone(), credential, principal, feed, out);
     let (initial, problems) = connection.check_all(&requests);
     if let Some((error, id)) = problems.into_iter().next() {
@@ -117,39 +117,18 @@ pub async fn stream(
 
 /// The stream's body: the frames queued when it is polled as one chunk (one socket write), and
 /// a comment after `heartbeat` without a frame, which keeps proxies from closing a quiet stream.
-fn body(frames: mpsc::Receiver<Frame>, heartbeat: Duration) -> Body {
+fn body(frames: OutReceiver, heartbeat: Duration) -> Body {
     let chunks = stream::unfold(frames, move |mut frames| async move {
         let mut run = Vec::new();
         let chunk =
             match tokio::time::timeout(heartbeat, frames.recv_many(&mut run, OUT_BUFFER)).await {
                 Ok(0) => return None,
-                Ok(_) => encode(&run),
+                Ok(_) => sse_chunk(&run),
                 Err(_) => Bytes::from_static(b":\n\n"),
             };
         Some((Ok::<_, Infallible>(chunk), frames))
     });
     Body::from_stream(chunks)
-}
-
-/// The SSE text of a run of frames: per frame its `event:` (the type), its `data:` (the JSON,
-/// one line per line of text) and, for a frame with a position, its `id:`.
-fn encode(run: &[Frame]) -> Bytes {
-    let texts: Vec<_> = run.iter().map(Frame::text).collect();
-    let size = texts.iter().map(|t| t.len() + 48).sum();
-    let mut out = String::with_capacity(size);
-    for (frame, text) in run.iter().zip(&texts) {
-        out.push_str("event: ");
-        out.push_str(frame.kind);
-        for line in text.split('\n') {
-            out.push_str("\ndata: ");
-            out.push_str(line);
-        }
-        if let Some(seq) = frame.seq {
-            let _ = write!(out, "\nid: {seq}");
-        }
-        out.push_str("\n\n");
-    }
-    Bytes::from(out)
 }
 
 /// The resume point: `Last-Event-ID` or `resume` (both only if they agree).
@@ -182,22 +161,5 @@ fn resume_point(headers: &HeaderMap, parameter: Option<&str>) -> Result<Option<i
                 ))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_run_is_one_chunk_of_sse_blocks() {
-        let run = vec![
-            Frame::rendered(7, "{\"type\":\"event\",\"seq\":7}".into()),
-            Frame::pong(),
-        ];
-        assert_eq!(
-            &encode(&run)[..],
-            b"event: event\ndata: {\"type\":\"event\",\"seq\":7}\nid: 7\n\nevent: pong\ndata: {\"type\":\"pong\"}\n\n"
-        );
     }
 }

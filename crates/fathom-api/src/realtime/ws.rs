@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::connection::{Connection, Inbound, open_feed};
 use super::credential::Credential;
+use super::outgoing::{OutReceiver, Outgoing, queue};
 use super::protocol::{AuthMessage, ClientMessage, Frame, parse_message};
 use super::sse::OUT_BUFFER;
 use crate::AppState;
@@ -97,29 +98,37 @@ async fn send(socket: &mut WebSocket, frame: &Frame) -> bool {
     socket.send(message(frame)).await.is_ok()
 }
 
-/// Writes `first` and the frames already queued behind it (up to [`WRITE_BATCH`]) with one
-/// flush, so that a burst costs one socket write instead of one per frame. Whether the
-/// connection goes on (not after its last frame, nor when the socket failed).
-async fn write_queued(
-    socket: &mut WebSocket,
-    first: Frame,
-    frames: &mut mpsc::Receiver<Frame>,
-) -> bool {
+/// Writes `first` and the items already queued behind it (up to [`WRITE_BATCH`] frames, and
+/// every frame of a shared run) with one flush, so that a burst costs one socket write instead
+/// of one per frame. Whether the connection goes on (not after its last frame, nor when the
+/// socket failed).
+async fn write_queued(socket: &mut WebSocket, first: Outgoing, frames: &mut OutReceiver) -> bool {
     let mut next = Some(first);
     let mut written = 0;
-    while let Some(frame) = next.take() {
-        if frame.is_last() {
-            if socket.flush().await.is_ok() {
-                close(socket, &frame).await;
+    while let Some(item) = next.take() {
+        match item {
+            Outgoing::Frame(frame) if frame.is_last() => {
+                if socket.flush().await.is_ok() {
+                    close(socket, &frame).await;
+                }
+                return false;
             }
-            return false;
-        }
-        if socket.feed(message(&frame)).await.is_err() {
-            return false;
+            Outgoing::Frame(frame) => {
+                if socket.feed(message(&frame)).await.is_err() {
+                    return false;
+                }
+            }
+            Outgoing::Run(run) => {
+                for text in run.texts() {
+                    if socket.feed(Message::Text(text.clone())).await.is_err() {
+                        return false;
+                    }
+                }
+            }
         }
         written += 1;
         if written < WRITE_BATCH {
-            next = frames.try_recv().ok();
+            next = frames.try_recv();
         }
     }
     socket.flush().await.is_ok()
@@ -210,7 +219,7 @@ async fn session(state: AppState, mut socket: WebSocket) {
         Ok(feed) => feed,
         Err(error) => return close(&mut socket, &Frame::closing(&error, None)).await,
     };
-    let (out, mut frames) = mpsc::channel(OUT_BUFFER);
+    let (out, mut frames) = queue(OUT_BUFFER);
     let (inbound, messages) = mpsc::channel(IN_BUFFER);
     let connection = Connection::new(state.clone(), credential, principal, feed, out);
     let (initial, problems) = connection.check_all(&auth.subscriptions);

@@ -1,17 +1,27 @@
 //! The SSE side of a bench subscriber: `GET /api/v1/realtime?subscriptions=…` with a Bearer
-//! token, then the `data:` of each event block of the stream (comments, the heartbeats, are
-//! skipped).
+//! token over an HTTP/1.1 connection of its own (from a chosen local address), then the `data:`
+//! of each event block of the stream (comments, the heartbeats, are skipped).
 
 use std::borrow::Cow;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::Poll;
 
-use anyhow::{Context, ensure};
+use anyhow::{Context, bail, ensure};
+use hyper::body::{Body, Bytes};
+use hyper::header;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 
 use super::Target;
 use super::frame::{self, Frame};
 
 /// One open SSE stream.
 pub struct SseStream {
-    response: reqwest::Response,
+    body: hyper::body::Incoming,
+    /// Until it ends (then the body reports how).
+    connection: Option<Pin<Box<Connection>>>,
     blocks: Blocks,
 }
 
@@ -56,27 +66,43 @@ impl Blocks {
     }
 }
 
-pub async fn open(client: &reqwest::Client, target: &Target) -> anyhow::Result<SseStream> {
+/// The most a stream's connection buffers: hyper's client grows its read buffer while reads
+/// fill it (up to 400 KiB by default), so 5,000 streams that fell behind held gigabytes, and
+/// the kernel spent more CPU clearing their fresh pages than the readers spent reading events.
+const READ_BUFFER: usize = 16 * 1024;
+
+type Connection = hyper::client::conn::http1::Connection<TokioIo<TcpStream>, String>;
+
+/// Opens the stream from `local`: one HTTP/1.1 connection, driven by the reader itself (no task
+/// of its own).
+pub async fn open(target: &Target, local: IpAddr) -> anyhow::Result<SseStream> {
+    let stream = super::tcp_from(local, target.address).await?;
+    let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(READ_BUFFER)
+        .handshake(TokioIo::new(stream))
+        .await
+        .context("starting HTTP/1.1 on the SSE connection")?;
+    let mut connection = Box::pin(connection);
     let url = reqwest::Url::parse_with_params(
         &format!("http://{}/api/v1/realtime", target.address),
         &[("subscriptions", target.subscriptions().to_string())],
     )
     .context("building the SSE URL")?;
-    let response = client
-        .get(url)
-        .bearer_auth(&*target.token)
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .context("opening an SSE stream")?;
+    let request = hyper::Request::get(format!("{}?{}", url.path(), url.query().unwrap_or("")))
+        .header(header::HOST, target.address.to_string())
+        .header(header::AUTHORIZATION, format!("Bearer {}", target.token))
+        .header(header::ACCEPT, "text/event-stream")
+        .body(String::new())
+        .context("building the SSE request")?;
+    let response = tokio::select! {
+        response = sender.send_request(request) => response.context("opening an SSE stream")?,
+        ended = connection.as_mut() => bail!("the SSE connection ended before its answer: {ended:?}"),
+    };
     let status = response.status();
-    if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        let shown: String = body.chars().take(300).collect();
-        anyhow::bail!("the SSE stream answered {status}: {shown}");
-    }
+    ensure!(status.is_success(), "the SSE stream answered {status}");
     Ok(SseStream {
-        response,
+        body: response.into_body(),
+        connection: Some(connection),
         blocks: Blocks::default(),
     })
 }
@@ -90,14 +116,37 @@ impl SseStream {
                     return Ok(Some(frame::read(&data)));
                 }
             }
-            match self
-                .response
-                .chunk()
-                .await
-                .context("reading the SSE stream")?
-            {
+            match self.chunk().await? {
                 Some(bytes) => self.blocks.push(&bytes),
                 None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next chunk of the body (trailers skipped), driving the connection meanwhile.
+    async fn chunk(&mut self) -> anyhow::Result<Option<Bytes>> {
+        let Self {
+            body, connection, ..
+        } = self;
+        loop {
+            let frame = std::future::poll_fn(|cx| {
+                if let Some(driven) = connection
+                    && let Poll::Ready(ended) = driven.as_mut().poll(cx)
+                {
+                    *connection = None;
+                    if let Err(error) = ended {
+                        return Poll::Ready(Some(Err(error)));
+                    }
+                }
+                Pin::new(&mut *body).poll_frame(cx)
+            })
+            .await;
+            match frame {
+                None => return Ok(None),
+                Some(frame) => match frame.context("reading the SSE stream")?.into_data() {
+                    Ok(bytes) => return Ok(Some(bytes)),
+                    Err(_) => continue,
+                },
             }
         }
     }

@@ -70,7 +70,7 @@ impl DeliveryTotal {
             self.ended_early += 1;
             self.first_end.get_or_insert_with(|| end.clone());
         }
-        merge(&mut self.latencies, &tally.latencies);
+        tally.record_latencies(&mut self.latencies);
     }
 
     /// Adds a later phase with the same subscriber count: each subscriber of it should have
@@ -129,19 +129,14 @@ mod tests {
     use super::*;
 
     fn tally(received: u64, ended: Option<&str>) -> Tally {
-        let mut latencies = new_histogram();
+        let mut tally = Tally::live_at(0);
         for n in 0..received {
-            latencies.record(1_000 * (n + 1)).expect("in range");
+            let seq = i64::try_from(n + 1).expect("small");
+            tally.event(seq, Some(0), 1_000 * seq);
         }
-        Tally {
-            received,
-            out_of_order: 1,
-            duplicates: 0,
-            last_seq: 0,
-            latencies,
-            untimed: 0,
-            ended: ended.map(str::to_owned),
-        }
+        tally.event(0, Some(0), 1);
+        tally.ended = ended.map(str::to_owned);
+        tally
     }
 
     #[test]

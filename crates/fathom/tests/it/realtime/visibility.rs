@@ -160,3 +160,81 @@ async fn an_api_key_subscribes_by_its_scopes_and_tenant() {
         "the t2 memo never reached the t1 key: {frame}"
     );
 }
+
+/// Connections whose subscriptions have neither filter nor rule share what they make of a batch
+/// (judged and encoded once): members of two tenants, administrators, an anonymous caller and a
+/// field selection, all live on the same batch of writes in both tenants; each receives exactly
+/// what it could read, in the shape it asked for, so nothing of one way of seeing the batch
+/// reaches a connection that sees it another way.
+#[tokio::test]
+async fn connections_that_see_a_batch_alike_share_it_and_only_they_do() {
+    let app = spawn_app(SCHEMA).await;
+    let member = |email: &'static str, tenant: &'static str| {
+        let (store, auth) = (app.store.clone(), app.auth.clone());
+        async move {
+            mint_member(&store, &auth, email, &["user"], Some(tenant))
+                .await
+                .1
+        }
+    };
+    let (t1, t1_again, t2) = (
+        member("t1a@example.com", "t1").await,
+        member("t1b@example.com", "t1").await,
+        member("t2@example.com", "t2").await,
+    );
+    let whole = json!([sub("memos", "memos"), sub("m", "posts")]);
+    let ids_only = json!([
+        {"id": "memos", "collection": "memos", "fields": ["id"]},
+        sub("m", "posts")
+    ]);
+    let mut clients = Vec::new();
+    for (name, token, subs) in [
+        ("t1", Some(t1.as_str()), &whole),
+        ("t1 again", Some(t1_again.as_str()), &whole),
+        ("t1 ids only", Some(t1.as_str()), &ids_only),
+        ("t2", Some(t2.as_str()), &whole),
+        ("admin", Some(app.admin_token.as_str()), &whole),
+        ("admin again", Some(app.admin_token.as_str()), &whole),
+        ("anonymous", None, &whole),
+    ] {
+        let (mut ws, _) = Ws::connect(&app, token, None, subs.clone()).await;
+        ws.expect("subscribed").await;
+        ws.expect("subscribed").await;
+        clients.push((name, ws));
+    }
+    // One transaction, so one read of the outbox: every connection gets the same batch.
+    let operations: Vec<Value> = ["t1", "t2", "t1", "t2"]
+        .iter()
+        .enumerate()
+        .map(|(n, tenant)| {
+            json!({"op": "create", "collection": "memos",
+                   "body": {"body": format!("{tenant} #{n}"), "tenant": tenant}})
+        })
+        .collect();
+    let response = app
+        .post_json("/api/v1/batch", &json!({"operations": operations}))
+        .await;
+    assert_eq!(response.status(), 200, "{:?}", response.text().await);
+    let marker = marker(&app).await;
+
+    for (name, ws) in &mut clients {
+        let bodies: Vec<Value> = seen(&ws.events_until(&marker).await)
+            .into_iter()
+            .map(|(_, _, op, record)| {
+                assert_eq!(op, "create", "{name}");
+                record.get("body").cloned().unwrap_or_else(|| {
+                    assert!(record["id"].is_string(), "{name}: {record}");
+                    json!("(id only)")
+                })
+            })
+            .collect();
+        let expected = match *name {
+            "t1" | "t1 again" => json!(["t1 #0", "t1 #2"]),
+            "t1 ids only" => json!(["(id only)", "(id only)"]),
+            "t2" => json!(["t2 #1", "t2 #3"]),
+            "admin" | "admin again" => json!(["t1 #0", "t2 #1", "t1 #2", "t2 #3"]),
+            _ => json!([]),
+        };
+        assert_eq!(Value::Array(bodies), expected, "{name}");
+    }
+}

@@ -1,0 +1,241 @@
+//! What a connection loop hands its transport: single [`Frame`]s, or a [`SharedRun`], the event
+//! frames of one hub batch as every connection that sees the batch alike sends them, encoded
+//! once for both transports (the SSE chunk, and each frame's WebSocket text). A connection that
+//! shares a run costs one queue item and one socket write per batch, whatever the batch holds.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::ws::Utf8Bytes;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::protocol::Frame;
+
+/// One item of a connection's outgoing queue.
+pub enum Outgoing {
+    Frame(Frame),
+    Run(Arc<SharedRun>),
+}
+
+impl Outgoing {
+    /// The room it takes in a queue bounded to `bound` frames: its frames, at most the bound.
+    fn room(&self, bound: usize) -> usize {
+        match self {
+            Self::Frame(_) => 1,
+            Self::Run(run) => run.texts.len(),
+        }
+        .min(bound)
+    }
+}
+
+/// A connection's outgoing queue, bounded in frames (not items: a shared run may hold hundreds),
+/// so that a client that stops reading holds at most that many frames here and its connection
+/// loop waits, its hub queue fills and the hub drops it as lagged.
+pub fn queue(frames: usize) -> (OutSender, OutReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let room = Arc::new(Semaphore::new(frames));
+    let sender = OutSender {
+        tx,
+        room: Arc::clone(&room),
+        bound: frames,
+    };
+    (
+        sender,
+        OutReceiver {
+            rx,
+            room,
+            bound: frames,
+        },
+    )
+}
+
+/// The connection loop's end of its outgoing queue.
+pub struct OutSender {
+    tx: mpsc::UnboundedSender<Outgoing>,
+    /// Frames the queue may still take; the transport gives them back as it takes items.
+    room: Arc<Semaphore>,
+    bound: usize,
+}
+
+/// The transport is gone: nothing more can be sent.
+#[derive(Debug)]
+pub struct Gone;
+
+impl OutSender {
+    /// Queues `item` once the queue has room for its frames (a run larger than the whole bound
+    /// waits for an empty queue).
+    pub async fn send(&self, item: Outgoing) -> Result<(), Gone> {
+        let room = u32::try_from(item.room(self.bound)).unwrap_or(u32::MAX);
+        self.room
+            .acquire_many(room)
+            .await
+            .map_err(|_| Gone)?
+            .forget();
+        self.tx.send(item).map_err(|_| Gone)
+    }
+
+    /// Resolves when the transport has gone.
+    pub async fn closed(&self) {
+        self.tx.closed().await;
+    }
+}
+
+/// The transport's end of a connection's outgoing queue.
+pub struct OutReceiver {
+    rx: mpsc::UnboundedReceiver<Outgoing>,
+    room: Arc<Semaphore>,
+    bound: usize,
+}
+
+impl OutReceiver {
+    pub async fn recv(&mut self) -> Option<Outgoing> {
+        let item = self.rx.recv().await;
+        self.took(item.iter());
+        item
+    }
+
+    pub fn try_recv(&mut self) -> Option<Outgoing> {
+        let item = self.rx.try_recv().ok();
+        self.took(item.iter());
+        item
+    }
+
+    /// Waits for at least one item, then takes up to `limit` into `items`: how many it took.
+    pub async fn recv_many(&mut self, items: &mut Vec<Outgoing>, limit: usize) -> usize {
+        let before = items.len();
+        let taken = self.rx.recv_many(items, limit).await;
+        self.took(items[before..].iter());
+        taken
+    }
+
+    /// Gives back the room the items taken held.
+    fn took<'a>(&self, items: impl Iterator<Item = &'a Outgoing>) {
+        let room: usize = items.map(|item| item.room(self.bound)).sum();
+        self.room.add_permits(room);
+    }
+}
+
+impl Drop for OutReceiver {
+    fn drop(&mut self) {
+        // A connection loop waiting for room learns that nobody will make it.
+        self.room.close();
+    }
+}
+
+impl From<Frame> for Outgoing {
+    fn from(frame: Frame) -> Self {
+        Self::Frame(frame)
+    }
+}
+
+/// Event frames encoded once, sent as they are by every connection that shares them.
+pub struct SharedRun {
+    /// The frames as SSE blocks, one chunk.
+    sse: Bytes,
+    /// Each frame's JSON text, one WebSocket text message each.
+    texts: Vec<Utf8Bytes>,
+}
+
+impl SharedRun {
+    pub fn new(frames: &[Frame]) -> Self {
+        Self {
+            sse: sse_blocks(frames.iter()),
+            texts: frames
+                .iter()
+                .map(|frame| Utf8Bytes::from(frame.text().into_owned()))
+                .collect(),
+        }
+    }
+
+    /// Each frame's text, for one WebSocket message each.
+    pub fn texts(&self) -> &[Utf8Bytes] {
+        &self.texts
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+}
+
+/// The SSE text of a run of outgoing items as one chunk: a shared run as encoded, a frame as
+/// [`sse_blocks`] writes it. A lone shared run is its chunk, not copied.
+pub fn sse_chunk(run: &[Outgoing]) -> Bytes {
+    if let [Outgoing::Run(shared)] = run {
+        return shared.sse.clone();
+    }
+    let mut out = Vec::new();
+    for item in run {
+        match item {
+            Outgoing::Run(shared) => out.extend_from_slice(&shared.sse),
+            Outgoing::Frame(frame) => out.extend_from_slice(&sse_blocks(std::iter::once(frame))),
+        }
+    }
+    Bytes::from(out)
+}
+
+/// The SSE text of frames: per frame its `event:` (the type), its `data:` (the JSON, one line
+/// per line of text) and, for a frame with a position, its `id:`.
+fn sse_blocks<'a>(frames: impl Iterator<Item = &'a Frame>) -> Bytes {
+    let texts: Vec<_> = frames.map(|frame| (frame, frame.text())).collect();
+    let size = texts.iter().map(|(_, text)| text.len() + 48).sum();
+    let mut out = String::with_capacity(size);
+    for (frame, text) in &texts {
+        out.push_str("event: ");
+        out.push_str(frame.kind);
+        for line in text.split('\n') {
+            out.push_str("\ndata: ");
+            out.push_str(line);
+        }
+        if let Some(seq) = frame.seq {
+            let _ = write!(out, "\nid: {seq}");
+        }
+        out.push_str("\n\n");
+    }
+    Bytes::from(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_is_one_chunk_of_sse_blocks() {
+        let run = vec![
+            Outgoing::Frame(Frame::rendered(7, "{\"type\":\"event\",\"seq\":7}".into())),
+            Outgoing::Frame(Frame::pong()),
+        ];
+        assert_eq!(
+            &sse_chunk(&run)[..],
+            b"event: event\ndata: {\"type\":\"event\",\"seq\":7}\nid: 7\n\nevent: pong\ndata: {\"type\":\"pong\"}\n\n"
+        );
+    }
+
+    #[test]
+    fn a_shared_run_reads_the_same_as_its_frames_sent_one_by_one() {
+        let frames = vec![
+            Frame::rendered(8, "{\"type\":\"event\",\"seq\":8}".into()),
+            Frame::rendered(9, "{\"type\":\"event\",\"seq\":9}".into()),
+        ];
+        let shared = std::sync::Arc::new(SharedRun::new(&frames));
+        let one_by_one: Vec<Outgoing> = frames.into_iter().map(Outgoing::Frame).collect();
+        assert_eq!(
+            sse_chunk(&[Outgoing::Run(shared.clone())]),
+            sse_chunk(&one_by_one)
+        );
+        assert_eq!(
+            shared
+                .texts()
+                .iter()
+                .map(|t| t.as_str())
+                .collect::<Vec<_>>(),
+            [
+                "{\"type\":\"event\",\"seq\":8}",
+                "{\"type\":\"event\",\"seq\":9}"
+            ]
+        );
+        // A frame queued beside a run follows it in the same chunk.
+        let mixed = sse_chunk(&[Outgoing::Run(shared), Outgoing::Frame(Frame::pong())]);
+        assert!(mixed.ends_with(b"event: pong\ndata: {\"type\":\"pong\"}\n\n"));
+    }
+}
