@@ -42,10 +42,10 @@ const GATHER_MIN: Duration = Duration::from_millis(2);
 /// the node from spending its CPU on rounds (1,000 connections: 12 ms; 10,000: 100 ms, the
 /// [`GATHER_MAX`]). Each round's socket writes cost the kernel most of a delivery's CPU on
 /// loopback, so at 10,000 connections halving the rounds frees more CPU than it adds waiting.
-const GATHER_PER_CONNECTION: Duration = Duration::from_micros(10);
+const GATHER_PER_CONNECTION: Duration = Duration::from_micros(15);
 
 /// The longest the tailer lets commits gather.
-const GATHER_MAX: Duration = Duration::from_millis(100);
+const GATHER_MAX: Duration = Duration::from_millis(150);
 
 /// How long the tailer lets commits gather before it reads them, with `connections` joined.
 pub fn gather(connections: usize) -> Duration {

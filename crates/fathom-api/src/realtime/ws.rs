@@ -22,8 +22,13 @@ use super::sse::OUT_BUFFER;
 use crate::AppState;
 use crate::error::ApiError;
 
-/// The initial read and write buffer of a socket; they grow when a message needs more.
+/// The initial read buffer of a socket; it grows when a message needs more.
 const IO_BUFFER: usize = 4 * 1024;
+
+/// What a socket buffers before it writes without being flushed: above any run of frames queued
+/// together, so that a run goes out in the one write of its flush. (The buffer is allocated as
+/// frames fill it, not up front.)
+const WRITE_THRESHOLD: usize = 256 * 1024;
 
 /// Client messages a connection buffers before its loop takes them.
 const IN_BUFFER: usize = 16;
@@ -58,7 +63,7 @@ pub async fn upgrade(
     // idle most of the time, and their memory is what bounds how many a node holds.
     Ok(upgrade
         .read_buffer_size(IO_BUFFER)
-        .write_buffer_size(IO_BUFFER)
+        .write_buffer_size(WRITE_THRESHOLD)
         .max_message_size(hard_limit)
         .max_frame_size(hard_limit)
         .on_upgrade(move |socket| async move {

@@ -30,18 +30,19 @@ pub enum Frame {
 const EVENT_PREFIX: &str = r#"{"type":"event","seq":"#;
 const COMMITTED_AT: &str = r#""committed_at":""#;
 
-/// Reads one frame's JSON text.
-pub fn read(text: &str) -> Frame {
-    if let Some(rest) = text.strip_prefix(EVENT_PREFIX) {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if let Ok(seq) = rest[..digits].parse::<i64>() {
+/// Reads one frame's JSON text (as bytes: event frames are recognised without checking that
+/// the whole text is UTF-8, which the JSON fallback does).
+pub fn read(text: &[u8]) -> Frame {
+    if let Some(rest) = text.strip_prefix(EVENT_PREFIX.as_bytes()) {
+        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        if let Some(seq) = number(&rest[..digits]) {
             static COMMITTED_AT_FINDER: LazyLock<memchr::memmem::Finder<'static>> =
                 LazyLock::new(|| memchr::memmem::Finder::new(COMMITTED_AT));
             let committed_at_us = COMMITTED_AT_FINDER
-                .find(rest.as_bytes())
+                .find(rest)
                 .and_then(|at| rest.get(at + COMMITTED_AT.len()..))
                 .and_then(|tail| tail.get(..24))
-                .and_then(timestamp_micros);
+                .and_then(timestamp_micros_of);
             return Frame::Event {
                 seq,
                 committed_at_us,
@@ -49,6 +50,16 @@ pub fn read(text: &str) -> Frame {
         }
     }
     parsed(text)
+}
+
+/// The decimal number `digits` spells (1 to 18 ASCII digits).
+fn number(digits: &[u8]) -> Option<i64> {
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    digits.iter().try_fold(0i64, |n, d| {
+        d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
+    })
 }
 
 #[derive(Deserialize)]
@@ -65,9 +76,9 @@ struct Head {
     detail: Option<String>,
 }
 
-fn parsed(text: &str) -> Frame {
-    let Ok(head) = serde_json::from_str::<Head>(text) else {
-        let shown: String = text.chars().take(200).collect();
+fn parsed(text: &[u8]) -> Frame {
+    let Ok(head) = serde_json::from_slice::<Head>(text) else {
+        let shown: String = String::from_utf8_lossy(text).chars().take(200).collect();
         return Frame::Problem(format!("an unreadable frame: {shown}"));
     };
     match (head.kind.as_str(), head.seq) {
@@ -89,7 +100,10 @@ fn parsed(text: &str) -> Frame {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (Fathom's canonical timestamp) in microseconds since the epoch.
 pub fn timestamp_micros(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
+    timestamp_micros_of(text.as_bytes())
+}
+
+fn timestamp_micros_of(b: &[u8]) -> Option<i64> {
     if b.len() != 24
         || b[4] != b'-'
         || b[7] != b'-'
@@ -99,11 +113,7 @@ pub fn timestamp_micros(text: &str) -> Option<i64> {
     {
         return None;
     }
-    let number = |from: usize, to: usize| -> Option<i64> {
-        text.get(from..to)?.bytes().try_fold(0i64, |n, d| {
-            d.is_ascii_digit().then(|| n * 10 + i64::from(d - b'0'))
-        })
-    };
+    let number = |from: usize, to: usize| number(b.get(from..to)?);
     let (year, month, day) = (number(0, 4)?, number(5, 7)?, number(8, 10)?);
     let (hour, minute, second) = (number(11, 13)?, number(14, 16)?, number(17, 19)?);
     let millis = number(20, 23)?;
@@ -141,7 +151,7 @@ mod tests {
     fn reads_an_event_frame_by_its_leading_keys() {
         let text = r#"{"type":"event","seq":42,"collection":"items","id":"0193","version":1,"committed_at":"2026-12-02T11:23:20.123Z","matches":[{"sub":"s","op":"create","record":{"type":"x","seq":1}}]}"#;
         assert_eq!(
-            read(text),
+            read(text.as_bytes()),
             Frame::Event {
                 seq: 42,
                 committed_at_us: Some(1_796_210_600_123_000)
@@ -152,27 +162,27 @@ mod tests {
     #[test]
     fn reads_other_frames_as_json() {
         assert_eq!(
-            read(r#"{"type":"ready","seq":7,"heartbeat_ms":15000}"#),
+            read(br#"{"type":"ready","seq":7,"heartbeat_ms":15000}"#),
             Frame::Ready { seq: 7 }
         );
         assert_eq!(
-            read(r#"{"type":"subscribed","sub":"a","collection":"items","seq":9}"#),
+            read(br#"{"type":"subscribed","sub":"a","collection":"items","seq":9}"#),
             Frame::Subscribed { seq: 9 }
         );
         // Keys in another order still read.
         assert_eq!(
-            read(r#"{"seq":3,"type":"event","committed_at":"1970-01-01T00:00:01.000Z"}"#),
+            read(br#"{"seq":3,"type":"event","committed_at":"1970-01-01T00:00:01.000Z"}"#),
             Frame::Event {
                 seq: 3,
                 committed_at_us: Some(1_000_000)
             }
         );
         assert_eq!(
-            read(r#"{"type":"lagged","code":"lagged","detail":"too slow","resume":5}"#),
+            read(br#"{"type":"lagged","code":"lagged","detail":"too slow","resume":5}"#),
             Frame::Problem("lagged lagged: too slow".into())
         );
-        assert_eq!(read(r#"{"type":"pong"}"#), Frame::Other);
-        assert!(matches!(read("not json"), Frame::Problem(_)));
+        assert_eq!(read(br#"{"type":"pong"}"#), Frame::Other);
+        assert!(matches!(read(b"not json"), Frame::Problem(_)));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::LazyLock;
 use std::task::Poll;
 
 use anyhow::{Context, bail, ensure};
@@ -50,7 +51,9 @@ impl Blocks {
         // A blank line ends the block: search "\n\n" again from the last byte scanned, which
         // may be the first newline of a pair split between two chunks.
         let search_from = self.scanned.saturating_sub(1).max(self.start);
-        match memchr::memmem::find(&self.buffer[search_from..], b"\n\n") {
+        static BLANK_LINE: LazyLock<memchr::memmem::Finder<'static>> =
+            LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+        match BLANK_LINE.find(&self.buffer[search_from..]) {
             Some(offset) => {
                 let end = search_from + offset;
                 let block = self.start;
@@ -154,33 +157,35 @@ impl SseStream {
 
 /// The `data:` lines of one block, joined (none for a comment-only block); borrowed when the
 /// block has one `data:` line, as the server writes them.
-fn data_of(block: &[u8]) -> anyhow::Result<Option<Cow<'_, str>>> {
-    let text = std::str::from_utf8(block).context("an SSE block that is not UTF-8")?;
-    let mut data: Option<Cow<'_, str>> = None;
-    for line in text.lines() {
-        if let Some(value) = line.strip_prefix("data:") {
-            let value = value.strip_prefix(' ').unwrap_or(value);
+fn data_of(block: &[u8]) -> anyhow::Result<Option<Cow<'_, [u8]>>> {
+    let mut data: Option<Cow<'_, [u8]>> = None;
+    let mut start = 0;
+    while start <= block.len() {
+        let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |at| start + at);
+        let line = &block[start..end];
+        start = end + 1;
+        if let Some(value) = line.strip_prefix(b"data:") {
+            let value = value.strip_prefix(b" ").unwrap_or(value);
             match &mut data {
                 Some(joined) => {
                     let joined = joined.to_mut();
-                    joined.push('\n');
-                    joined.push_str(value);
+                    joined.push(b'\n');
+                    joined.extend_from_slice(value);
                 }
                 None => data = Some(Cow::Borrowed(value)),
             }
+        } else if !KNOWN_LINES.iter().any(|known| line.starts_with(known)) && !line.is_empty() {
+            bail!(
+                "an SSE block with unknown lines: {}",
+                String::from_utf8_lossy(block)
+            );
         }
     }
-    ensure!(
-        data.is_some()
-            || text.lines().all(|l| l.is_empty()
-                || l.starts_with(':')
-                || l.starts_with("event:")
-                || l.starts_with("id:")
-                || l.starts_with("retry:")),
-        "an SSE block with unknown lines: {text}"
-    );
     Ok(data)
 }
+
+/// The starts of the other lines an SSE block may have: a comment, and the other fields.
+const KNOWN_LINES: [&[u8]; 4] = [b":", b"event:", b"id:", b"retry:"];
 
 #[cfg(test)]
 mod tests {
@@ -190,12 +195,12 @@ mod tests {
     fn reads_data_and_skips_comments() {
         assert_eq!(
             data_of(b"event: event\ndata: {\"a\":1}\nid: 4").expect("valid"),
-            Some("{\"a\":1}".into())
+            Some(b"{\"a\":1}"[..].into())
         );
         assert_eq!(data_of(b":").expect("valid"), None);
         assert_eq!(
             data_of(b"data: a\ndata: b").expect("valid"),
-            Some("a\nb".into())
+            Some(b"a\nb"[..].into())
         );
         assert!(data_of(b"nonsense").is_err());
     }

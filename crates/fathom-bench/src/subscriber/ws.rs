@@ -52,7 +52,7 @@ impl WsStream {
         loop {
             match self.socket.next().await {
                 None | Some(Ok(Message::Close(_))) => return Ok(None),
-                Some(Ok(Message::Text(text))) => return Ok(Some(frame::read(text.as_str()))),
+                Some(Ok(Message::Text(text))) => return Ok(Some(frame::read(text.as_bytes()))),
                 Some(Ok(Message::Binary(_))) => bail!("the server sent a binary frame"),
                 Some(Ok(_)) => {}
                 Some(Err(error)) => return Err(error).context("reading the WebSocket"),
