@@ -14,7 +14,7 @@ mod ws;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -147,8 +147,30 @@ impl Source {
 }
 
 /// A live subscriber counting in its own task.
+/// What the subscribers of one phase share: which events count, and how many were received.
+#[derive(Debug)]
+pub struct Counting {
+    /// Events at or below this sequence were committed before the phase and are not counted;
+    /// until the phase sets it (once every subscriber is live, before anything is written),
+    /// none is.
+    pub floor: AtomicI64,
+    /// Events received in order by all of the phase's subscribers together.
+    pub received: AtomicU64,
+}
+
+impl Default for Counting {
+    fn default() -> Self {
+        Self {
+            floor: AtomicI64::new(i64::MAX),
+            received: AtomicU64::new(0),
+        }
+    }
+}
+
 pub struct Subscriber {
     pub transport: Transport,
+    /// The sequence its subscription went live at.
+    pub live_seq: i64,
     stop: oneshot::Sender<()>,
     task: JoinHandle<Tally>,
 }
@@ -178,7 +200,7 @@ pub async fn connect(
     transport: Transport,
     target: &Target,
     local: IpAddr,
-    received: Arc<AtomicU64>,
+    counting: Arc<Counting>,
 ) -> anyhow::Result<Subscriber> {
     let mut source = match transport {
         Transport::Sse => Source::Sse(sse::open(target, local).await?),
@@ -207,11 +229,14 @@ pub async fn connect(
                 _ = &mut stopped => break,
                 next = source.next() => match next {
                     Ok(Some(frame)) => match frame {
+                        // Events committed before the phase: some subscribers go live
+                        // before the hub has fanned out the end of the previous phase.
+                        Frame::Event { seq, .. } if seq <= counting.floor.load(Ordering::Acquire) => {}
                         Frame::Event { seq, committed_at_us } => {
                             let before = tally.received;
                             tally.event(seq, committed_at_us, now_micros());
                             if tally.received > before {
-                                received.fetch_add(1, Ordering::Relaxed);
+                                counting.received.fetch_add(1, Ordering::Relaxed);
                             }
                         }
                         Frame::Problem(problem) => {
@@ -234,6 +259,7 @@ pub async fn connect(
     });
     Ok(Subscriber {
         transport,
+        live_seq: live,
         stop,
         task,
     })

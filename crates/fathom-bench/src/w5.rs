@@ -30,7 +30,7 @@ use crate::loadgen::{self, Bounds, Load, Outcome};
 use crate::proc_stats;
 use crate::report::Summary;
 use crate::results::{BurstRun, CrowdRun, FloorRun, PhaseCpu, RealtimeResults};
-use crate::subscriber::{self, Subscriber, Target, Transport};
+use crate::subscriber::{self, Counting, Subscriber, Target, Transport};
 use delivery::DeliveryTotal;
 
 /// How W5 runs.
@@ -234,7 +234,7 @@ impl CountTotal {
 /// Subscribers of one phase and the count of in-order events they have received together.
 struct Crowd {
     subscribers: Vec<Subscriber>,
-    received: Arc<AtomicU64>,
+    counting: Arc<Counting>,
     failures: u64,
     first_failure: Option<String>,
 }
@@ -243,21 +243,21 @@ impl W5<'_> {
     /// Connects `count` subscribers (even ones SSE, odd ones WebSocket), a bounded number at a
     /// time, each from the next local address; answers once every one is live or has failed.
     async fn connect(&self, count: usize) -> Crowd {
-        let received = Arc::new(AtomicU64::new(0));
+        let counting = Arc::new(Counting::default());
         let gate = Arc::new(Semaphore::new(self.options.connect_concurrency.max(1)));
         let mut joining = JoinSet::new();
         for index in 0..count {
-            let (target, received, gate) = (self.target.clone(), received.clone(), gate.clone());
+            let (target, counting, gate) = (self.target.clone(), counting.clone(), gate.clone());
             let local = self.locals[index % self.locals.len()];
             joining.spawn(async move {
                 let _permit = gate.acquire_owned().await;
                 let transport = Transport::of_index(index);
-                subscriber::connect(transport, &target, local, received).await
+                subscriber::connect(transport, &target, local, counting).await
             });
         }
         let mut crowd = Crowd {
             subscribers: Vec::with_capacity(count),
-            received,
+            counting,
             failures: 0,
             first_failure: None,
         };
@@ -276,7 +276,41 @@ impl W5<'_> {
                 }
             }
         }
+        let live = crowd.subscribers.iter().map(|s| s.live_seq).max();
+        let floor = self.latest_sequence(live.unwrap_or(0)).await;
+        crowd.counting.floor.store(floor, Ordering::Release);
         crowd
+    }
+
+    /// The latest committed event (from the change feed, read after `known`, a recent
+    /// sequence), or `known` if the feed cannot be read: every event the phase writes from now
+    /// on comes after it.
+    async fn latest_sequence(&self, known: i64) -> i64 {
+        let url = format!(
+            "http://{}/api/v1/events?after={known}&limit=1",
+            self.server.address
+        );
+        let latest = async {
+            let response = http_client()?
+                .get(url)
+                .bearer_auth(&*self.server.token)
+                .send()
+                .await?
+                .error_for_status()?;
+            let page: serde_json::Value = response.json().await?;
+            page["meta"]["latest"]
+                .as_i64()
+                .ok_or_else(|| anyhow::anyhow!("no meta.latest in {page}"))
+        };
+        match latest.await {
+            Ok(latest) => latest.max(known),
+            Err(error) => {
+                eprintln!(
+                    "W5: could not read the latest event ({error:#}); counting after {known}"
+                );
+                known
+            }
+        }
     }
 
     /// Runs the writer: creates under `load` within `bounds`, on a runtime and HTTP client of
@@ -316,10 +350,10 @@ impl W5<'_> {
     /// Waits until the crowd has received `expected` events together, or none arrived for the
     /// quiet period, or every subscriber has ended.
     async fn settle(&self, crowd: &Crowd, expected: u64) {
-        let mut last = crowd.received.load(Ordering::Relaxed);
+        let mut last = crowd.counting.received.load(Ordering::Relaxed);
         let mut since = Instant::now();
         loop {
-            let now = crowd.received.load(Ordering::Relaxed);
+            let now = crowd.counting.received.load(Ordering::Relaxed);
             if now >= expected || crowd.subscribers.iter().all(Subscriber::has_ended) {
                 return;
             }
@@ -410,7 +444,7 @@ impl W5<'_> {
             )
             .await;
         self.settle(&crowd, open * probe.ok()).await;
-        let held = crowd.received.load(Ordering::Relaxed).min(open);
+        let held = crowd.counting.received.load(Ordering::Relaxed).min(open);
         println!(
             "    held idle {:.0} s; {held} delivered the probe",
             idle.as_secs_f64()
