@@ -357,7 +357,7 @@ impl Connection {
                         return Err(end);
                     }
                 }
-                let run = Arc::new(SharedRun::new(&frames));
+                let run = Arc::new(SharedRun::new(frames));
                 batch.made().keep(&key, run.clone());
                 run
             }

@@ -1,10 +1,10 @@
 //! What a connection loop hands its transport: single [`Frame`]s, or a [`SharedRun`], the event
 //! frames of one hub batch as every connection that sees the batch alike sends them, encoded
-//! once for both transports (the SSE chunk, and each frame's WebSocket text). A connection that
+//! once per transport that needs it (the SSE chunk, each frame's WebSocket text). A connection that
 //! shares a run costs one queue item and one socket write per batch, whatever the batch holds.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
 use axum::extract::ws::Utf8Bytes;
@@ -23,7 +23,7 @@ impl Outgoing {
     fn room(&self, bound: usize) -> usize {
         match self {
             Self::Frame(_) => 1,
-            Self::Run(run) => run.texts.len(),
+            Self::Run(run) => run.frames.len(),
         }
         .min(bound)
     }
@@ -130,31 +130,42 @@ impl From<Frame> for Outgoing {
 }
 
 /// Event frames encoded once, sent as they are by every connection that shares them.
+/// Each encoding is made when a transport first needs it (a run that only SSE streams share is
+/// never encoded for WebSocket, and the other way round).
 pub struct SharedRun {
+    frames: Vec<Frame>,
     /// The frames as SSE blocks, one chunk.
-    sse: Bytes,
+    sse: OnceLock<Bytes>,
     /// Each frame's JSON text, one WebSocket text message each.
-    texts: Vec<Utf8Bytes>,
+    texts: OnceLock<Vec<Utf8Bytes>>,
 }
 
 impl SharedRun {
-    pub fn new(frames: &[Frame]) -> Self {
+    pub fn new(frames: Vec<Frame>) -> Self {
         Self {
-            sse: sse_blocks(frames.iter()),
-            texts: frames
-                .iter()
-                .map(|frame| Utf8Bytes::from(frame.text().into_owned()))
-                .collect(),
+            frames,
+            sse: OnceLock::new(),
+            texts: OnceLock::new(),
         }
+    }
+
+    /// The frames as one chunk of an SSE stream.
+    fn sse(&self) -> &Bytes {
+        self.sse.get_or_init(|| sse_blocks(self.frames.iter()))
     }
 
     /// Each frame's text, for one WebSocket message each.
     pub fn texts(&self) -> &[Utf8Bytes] {
-        &self.texts
+        self.texts.get_or_init(|| {
+            self.frames
+                .iter()
+                .map(|frame| Utf8Bytes::from(frame.text().into_owned()))
+                .collect()
+        })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.texts.is_empty()
+        self.frames.is_empty()
     }
 }
 
@@ -162,12 +173,12 @@ impl SharedRun {
 /// [`sse_blocks`] writes it. A lone shared run is its chunk, not copied.
 pub fn sse_chunk(run: &[Outgoing]) -> Bytes {
     if let [Outgoing::Run(shared)] = run {
-        return shared.sse.clone();
+        return shared.sse().clone();
     }
     let mut out = Vec::new();
     for item in run {
         match item {
-            Outgoing::Run(shared) => out.extend_from_slice(&shared.sse),
+            Outgoing::Run(shared) => out.extend_from_slice(shared.sse()),
             Outgoing::Frame(frame) => out.extend_from_slice(&sse_blocks(std::iter::once(frame))),
         }
     }
@@ -217,7 +228,7 @@ mod tests {
             Frame::rendered(8, "{\"type\":\"event\",\"seq\":8}".into()),
             Frame::rendered(9, "{\"type\":\"event\",\"seq\":9}".into()),
         ];
-        let shared = std::sync::Arc::new(SharedRun::new(&frames));
+        let shared = std::sync::Arc::new(SharedRun::new(frames.clone()));
         let one_by_one: Vec<Outgoing> = frames.into_iter().map(Outgoing::Frame).collect();
         assert_eq!(
             sse_chunk(&[Outgoing::Run(shared.clone())]),
