@@ -116,11 +116,7 @@ impl Tally {
                 self.last_seq = seq;
                 match committed_at_us {
                     Some(at) => {
-                        let micros = u32::try_from(now_us - at).unwrap_or(if now_us > at {
-                            u32::MAX
-                        } else {
-                            0
-                        });
+                        let micros = u32::try_from((now_us - at).max(0)).unwrap_or(u32::MAX);
                         self.latencies.push(micros.max(1));
                     }
                     None => self.untimed += 1,
