@@ -12,7 +12,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::broadcast;
@@ -49,7 +48,7 @@ pub fn run(options: &FloorOptions) -> anyhow::Result<FloorRun> {
         .enable_all()
         .build()?;
     let (tx, _) = broadcast::channel::<Arc<Vec<u8>>>(4096);
-    let listener = server.block_on(TcpListener::bind("127.0.0.1:0"))?;
+    let listener = server.block_on(listen())?;
     let address = listener.local_addr()?;
     let subscribe = tx.clone();
     server.spawn(async move {
@@ -87,13 +86,25 @@ pub fn run(options: &FloorOptions) -> anyhow::Result<FloorRun> {
         .map(|(end, start)| end - start);
     let wall = wall_start.elapsed().as_secs_f64();
     server.shutdown_timeout(Duration::from_secs(1));
+    // The server is gone, so every reader ends at once; one that does not (its connection
+    // never opened) is left out rather than waited for.
+    let latencies = readers_runtime.block_on(async {
+        let deadline = tokio::time::Instant::now() + READERS_END;
+        let mut ended = Vec::new();
+        for reader in readers {
+            match tokio::time::timeout_at(deadline, reader).await {
+                Ok(Ok(latencies)) => ended.push(latencies),
+                Ok(Err(_)) => {}
+                Err(_) => break,
+            }
+        }
+        ended
+    });
     let mut all = new_histogram();
     let mut delivered = 0;
-    for reader in readers {
-        if let Ok(histogram) = readers_runtime.block_on(reader) {
-            delivered += histogram.len();
-            let _ = all.add(&histogram);
-        }
+    for micros in latencies.into_iter().flatten() {
+        delivered += 1;
+        all.saturating_record(u64::from(micros));
     }
     readers_runtime.shutdown_timeout(Duration::from_secs(1));
     let ms = |us: u64| us as f64 / 1000.0;
@@ -109,6 +120,19 @@ pub fn run(options: &FloorOptions) -> anyhow::Result<FloorRun> {
         max_ms: ms(all.max()),
         cpu_per_sec: cpu.map(|c| c / wall),
     })
+}
+
+/// How long the readers get to end once the server side has stopped.
+const READERS_END: Duration = Duration::from_secs(5);
+
+/// Connections the listener queues before it accepts them: all of them (10,000 readers connect
+/// at once, and tokio's default of 1,024 would leave some retrying their SYN for seconds).
+const BACKLOG: u32 = 16 * 1024;
+
+async fn listen() -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
+    socket.listen(BACKLOG)
 }
 
 /// Sends `rate_per_sec` lines a second for `seconds`, handed out every `gather`; then gives the
@@ -142,34 +166,41 @@ async fn broadcast_for(tx: broadcast::Sender<Arc<Vec<u8>>>, options: &FloorOptio
     sent
 }
 
-/// One reader: the latency of every line it receives until the connection closes.
-async fn read(local: SocketAddr, address: SocketAddr) -> Histogram<u64> {
-    let mut histogram = new_histogram();
+/// The bytes a reader reads at most per read (as the crowd's subscribers: see
+/// `subscriber::ws::READ_BUFFER`).
+const READ_BUFFER: usize = 16 * 1024;
+
+/// One reader: the latency (µs) of every line it receives until the connection closes, kept
+/// as a list like the crowd's subscribers keep theirs (a histogram per reader would fault in
+/// over a gigabyte at 10,000 readers).
+async fn read(local: SocketAddr, address: SocketAddr) -> Vec<u32> {
+    let mut latencies = Vec::new();
     let Ok(socket) = TcpSocket::new_v4() else {
-        return histogram;
+        return latencies;
     };
     if socket.bind(local).is_err() {
-        return histogram;
+        return latencies;
     }
     let Ok(mut stream) = socket.connect(address).await else {
-        return histogram;
+        return latencies;
     };
-    let mut buffer = vec![0u8; 64 * 1024];
+    let mut buffer = vec![0u8; READ_BUFFER];
     let mut carry = Vec::new();
     loop {
         let n = match stream.read(&mut buffer).await {
-            Ok(0) | Err(_) => return histogram,
+            Ok(0) | Err(_) => return latencies,
             Ok(n) => n,
         };
         let received = now_micros();
         carry.extend_from_slice(&buffer[..n]);
         let mut start = 0;
-        while let Some(end) = carry[start..].iter().position(|b| *b == b'\n') {
+        while let Some(end) = memchr::memchr(b'\n', &carry[start..]) {
             let stamp = carry
                 .get(start..start + 16)
                 .and_then(|s| std::str::from_utf8(s).ok());
             if let Some(sent) = stamp.and_then(|s| s.parse::<i64>().ok()) {
-                let _ = histogram.record(u64::try_from(received - sent).unwrap_or(0));
+                let micros = u32::try_from(received - sent).unwrap_or(u32::MAX);
+                latencies.push(micros.max(1));
             }
             start += end + 1;
         }

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use fathom_core::ErrorCode;
 use futures_util::stream;
+use tokio::time::MissedTickBehavior;
 
 use super::connection::{Connection, open_feed};
 use super::credential::Credential;
@@ -115,18 +116,34 @@ pub async fn stream(
     Ok(response)
 }
 
-/// The stream's body: the frames queued when it is polled as one chunk (one socket write), and
-/// a comment after `heartbeat` without a frame, which keeps proxies from closing a quiet stream.
+/// The stream's body: the frames queued when it is polled as one chunk (one socket write),
+/// and a comment at a heartbeat tick when nothing was sent since the tick before, which keeps
+/// proxies from closing a quiet stream. The ticks are one timer for the stream's life (a timer
+/// per chunk cost every connection a timer-wheel insertion and removal per write).
 fn body(frames: OutReceiver, heartbeat: Duration) -> Body {
-    let chunks = stream::unfold(frames, move |mut frames| async move {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let state = (frames, ticks, false);
+    let chunks = stream::unfold(state, |(mut frames, mut ticks, mut sent)| async move {
         let mut run = Vec::new();
-        let chunk =
-            match tokio::time::timeout(heartbeat, frames.recv_many(&mut run, OUT_BUFFER)).await {
-                Ok(0) => return None,
-                Ok(_) => sse_chunk(&run),
-                Err(_) => Bytes::from_static(b":\n\n"),
-            };
-        Some((Ok::<_, Infallible>(chunk), frames))
+        let chunk = loop {
+            tokio::select! {
+                biased;
+                taken = frames.recv_many(&mut run, OUT_BUFFER) => match taken {
+                    0 => return None,
+                    _ => {
+                        sent = true;
+                        break sse_chunk(&run);
+                    }
+                },
+                _ = ticks.tick() => {
+                    if !std::mem::take(&mut sent) {
+                        break Bytes::from_static(b":\n\n");
+                    }
+                }
+            }
+        };
+        Some((Ok::<_, Infallible>(chunk), (frames, ticks, sent)))
     });
     Body::from_stream(chunks)
 }

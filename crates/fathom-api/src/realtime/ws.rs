@@ -229,13 +229,18 @@ async fn session(state: AppState, mut socket: WebSocket) {
     let connection = Connection::new(state.clone(), credential, principal, feed, out);
     let (initial, problems) = connection.check_all(&auth.subscriptions);
     let resuming = auth.resume.is_some();
-    state
-        .realtime
-        .spawn(connection.run(initial, problems, resuming, Some(messages)));
+    // The connection loop runs in this task, polled first: what it queues for a batch is
+    // written in the same wake-up, without handing it to another task.
+    let mut running = std::pin::pin!(connection.run(initial, problems, resuming, Some(messages)));
+    let mut ended = false;
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.tick().await;
     loop {
         tokio::select! {
+            biased;
+            // Once it ends, its queue still holds its last frames: they are written, then
+            // `recv` finds the queue closed.
+            () = &mut running, if !ended => ended = true,
             frame = frames.recv() => match frame {
                 Some(frame) => {
                     if !write_queued(&mut socket, frame, &mut frames).await {
