@@ -29,7 +29,8 @@ impl PublishError {
     }
 
     /// The broker refused a message only because the one sent before it was not stored: not a
-    /// failure of the broker, and the message is sent again on its own.
+    /// failure of the broker, and the message is sent again on its own. (Only NATS says so.)
+    #[cfg(feature = "nats")]
     pub(crate) fn out_of_turn(detail: impl std::fmt::Display) -> Self {
         Self {
             detail: detail.to_string(),

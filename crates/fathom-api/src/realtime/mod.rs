@@ -9,7 +9,7 @@
 //! `subscribe.rs` (a subscribe message checked into a subscription, and its snapshot),
 //! `connection.rs` (the transport-neutral connection loop), `outgoing.rs` (what the loop hands
 //! its transport: frames, or a batch's frames encoded once for every connection that shares
-//! them), `sse.rs` and `ws.rs` (the two doors).
+//! them), `sse.rs` and `ws.rs` (the two doors; `ws_upgrade.rs` is the WebSocket handshake).
 //! Fan-out, catch-up and matching live below, in `fathom-events`.
 
 mod connection;
@@ -20,6 +20,7 @@ mod sse;
 mod subscribe;
 mod tickets;
 mod ws;
+mod ws_upgrade;
 
 use std::future::Future;
 use std::sync::Arc;

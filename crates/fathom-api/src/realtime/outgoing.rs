@@ -1,14 +1,16 @@
 //! What a connection loop hands its transport: single [`Frame`]s, or a [`SharedRun`], the event
 //! frames of one hub batch as every connection that sees the batch alike sends them, encoded
-//! once per transport that needs it (the SSE chunk, each frame's WebSocket text). A connection that
-//! shares a run costs one queue item and one socket write per batch, whatever the batch holds.
+//! once per transport that needs it (the SSE chunk; the WebSocket frames, one text message per
+//! frame, framed and laid end to end). A connection that shares a run costs one queue item and
+//! one socket write per batch, whatever the batch holds: no per-event work per connection.
 
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Bytes;
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Semaphore, mpsc};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::protocol::Frame;
 
@@ -136,8 +138,9 @@ pub struct SharedRun {
     frames: Vec<Frame>,
     /// The frames as SSE blocks, one chunk.
     sse: OnceLock<Bytes>,
-    /// Each frame's JSON text, one WebSocket text message each.
-    texts: OnceLock<Vec<Utf8Bytes>>,
+    /// The frames as WebSocket text messages, one unfragmented frame each, end to end (a
+    /// server's frames are not masked, so the bytes are the same for every connection).
+    ws: OnceLock<Bytes>,
 }
 
 impl SharedRun {
@@ -145,7 +148,7 @@ impl SharedRun {
         Self {
             frames,
             sse: OnceLock::new(),
-            texts: OnceLock::new(),
+            ws: OnceLock::new(),
         }
     }
 
@@ -154,13 +157,14 @@ impl SharedRun {
         self.sse.get_or_init(|| sse_blocks(self.frames.iter()))
     }
 
-    /// Each frame's text, for one WebSocket message each.
-    pub fn texts(&self) -> &[Utf8Bytes] {
-        self.texts.get_or_init(|| {
-            self.frames
-                .iter()
-                .map(|frame| Utf8Bytes::from(frame.text().into_owned()))
-                .collect()
+    /// The frames as WebSocket bytes, written to the socket as they are.
+    pub fn ws(&self) -> &Bytes {
+        self.ws.get_or_init(|| {
+            let mut out = Vec::new();
+            for frame in &self.frames {
+                ws_frame(&frame.text(), &mut out);
+            }
+            Bytes::from(out)
         })
     }
 
@@ -183,6 +187,18 @@ pub fn sse_chunk(run: &[Outgoing]) -> Bytes {
         }
     }
     Bytes::from(out)
+}
+
+/// Appends `text` to `out` as one unfragmented, unmasked WebSocket text frame (RFC 6455 §5.2).
+pub fn ws_frame(text: &str, out: &mut Vec<u8>) {
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Text),
+        ..FrameHeader::default()
+    };
+    let length = u64::try_from(text.len()).unwrap_or(u64::MAX);
+    // Formatting into a Vec cannot fail.
+    let _ = header.format(length, out);
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// The SSE text of frames: per frame its `event:` (the type), its `data:` (the JSON, one line
@@ -234,17 +250,16 @@ mod tests {
             sse_chunk(&[Outgoing::Run(shared.clone())]),
             sse_chunk(&one_by_one)
         );
-        assert_eq!(
-            shared
-                .texts()
-                .iter()
-                .map(|t| t.as_str())
-                .collect::<Vec<_>>(),
-            [
-                "{\"type\":\"event\",\"seq\":8}",
-                "{\"type\":\"event\",\"seq\":9}"
-            ]
-        );
+        // Each frame a final text frame (0x81), unmasked, with its length (< 126: one byte).
+        let mut ws = Vec::new();
+        for text in [
+            "{\"type\":\"event\",\"seq\":8}",
+            "{\"type\":\"event\",\"seq\":9}",
+        ] {
+            ws.extend_from_slice(&[0x81, u8::try_from(text.len()).unwrap()]);
+            ws.extend_from_slice(text.as_bytes());
+        }
+        assert_eq!(&shared.ws()[..], &ws[..]);
         // A frame queued beside a run follows it in the same chunk.
         let mixed = sse_chunk(&[Outgoing::Run(shared), Outgoing::Frame(Frame::pong())]);
         assert!(mixed.ends_with(b"event: pong\ndata: {\"type\":\"pong\"}\n\n"));

@@ -5,30 +5,33 @@
 //! `realtime.auth_timeout`. Every bad frame (binary, oversized, malformed) is answered with an
 //! `error` frame and the connection goes on; pings keep proxies from closing an idle socket.
 
+use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use fathom_core::ErrorCode;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
 use super::connection::{Connection, Inbound, open_feed};
 use super::credential::Credential;
-use super::outgoing::{OutReceiver, Outgoing, queue};
+use super::outgoing::{OutReceiver, Outgoing, queue, ws_frame};
 use super::protocol::{AuthMessage, ClientMessage, Frame, parse_message};
 use super::sse::OUT_BUFFER;
+use super::ws_upgrade::{Socket, Upgrade};
 use crate::AppState;
 use crate::error::ApiError;
 
 /// The initial read buffer of a socket; it grows when a message needs more.
 const IO_BUFFER: usize = 4 * 1024;
 
-/// What a socket buffers before it writes without being flushed: above any run of frames queued
-/// together, so that a run goes out in the one write of its flush. (The buffer is allocated as
-/// frames fill it, not up front.)
-const WRITE_THRESHOLD: usize = 256 * 1024;
+/// What tungstenite buffers before it writes without being flushed (it writes only the frames
+/// sent one by one: pings, pongs, the close; the connection's frames go out pre-framed).
+const WRITE_THRESHOLD: usize = 16 * 1024;
 
 /// Client messages a connection buffers before its loop takes them.
 const IN_BUFFER: usize = 16;
@@ -39,16 +42,10 @@ const WRITE_BATCH: usize = 64;
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Result<Upgrade, ApiError>,
 ) -> Result<Response, ApiError> {
     super::admit(&state)?;
-    let upgrade = upgrade.map_err(|_| {
-        ApiError::new(
-            ErrorCode::UpgradeRequired,
-            "This endpoint takes WebSocket upgrades only.",
-            "Connect with a WebSocket client (GET with `Connection: Upgrade` and `Upgrade: websocket`), or use GET /api/v1/realtime for Server-Sent Events.",
-        )
-    })?;
+    let upgrade = upgrade?;
     if !origin_allowed(&headers, &state.config.cors_origins) {
         return Err(ApiError::new(
             ErrorCode::OriginNotAllowed,
@@ -61,16 +58,16 @@ pub async fn upgrade(
     let hard_limit = (state.realtime.settings.max_message_bytes * 4).max(1024 * 1024);
     // Small buffers (tungstenite allocates 128 KiB for reading up front): most connections are
     // idle most of the time, and their memory is what bounds how many a node holds.
-    Ok(upgrade
+    let config = WebSocketConfig::default()
         .read_buffer_size(IO_BUFFER)
         .write_buffer_size(WRITE_THRESHOLD)
-        .max_message_size(hard_limit)
-        .max_frame_size(hard_limit)
-        .on_upgrade(move |socket| async move {
-            // The socket is served on the realtime threads.
-            let realtime = std::sync::Arc::clone(&state.realtime);
-            realtime.spawn(session(state, socket));
-        }))
+        .max_message_size(Some(hard_limit))
+        .max_frame_size(Some(hard_limit));
+    let realtime = std::sync::Arc::clone(&state.realtime);
+    let (response, connection) = upgrade.accept(config, move |socket| session(state, socket));
+    // The socket is served on the realtime threads.
+    realtime.spawn(connection);
+    Ok(response)
 }
 
 /// Whether a browser at `Origin` may connect: no `Origin` (not a browser), an allowed origin,
@@ -99,53 +96,92 @@ fn message(frame: &Frame) -> Message {
     Message::Text(Utf8Bytes::from(frame.text().into_owned()))
 }
 
-async fn send(socket: &mut WebSocket, frame: &Frame) -> bool {
+async fn send(socket: &mut Socket, frame: &Frame) -> bool {
     socket.send(message(frame)).await.is_ok()
 }
 
-/// Writes `first` and the items already queued behind it (up to [`WRITE_BATCH`] frames, and
-/// every frame of a shared run) with one flush, so that a burst costs one socket write instead
-/// of one per frame. Whether the connection goes on (not after its last frame, nor when the
+/// Writes `first` and the items already queued behind it (up to [`WRITE_BATCH`] items) in one
+/// socket write: a shared run as the bytes every connection sends, a frame of this connection's
+/// own framed here. Whether the connection goes on (not after its last frame, nor when the
 /// socket failed).
-async fn write_queued(socket: &mut WebSocket, first: Outgoing, frames: &mut OutReceiver) -> bool {
+async fn write_queued(socket: &mut Socket, first: Outgoing, frames: &mut OutReceiver) -> bool {
+    let mut wire = Wire::default();
     let mut next = Some(first);
-    let mut written = 0;
+    let mut taken = 0;
     while let Some(item) = next.take() {
         match item {
             Outgoing::Frame(frame) if frame.is_last() => {
-                if socket.flush().await.is_ok() {
+                if write(socket, wire).await {
                     close(socket, &frame).await;
                 }
                 return false;
             }
-            Outgoing::Frame(frame) => {
-                if socket.feed(message(&frame)).await.is_err() {
-                    return false;
-                }
-            }
-            Outgoing::Run(run) => {
-                for text in run.texts() {
-                    if socket.feed(Message::Text(text.clone())).await.is_err() {
-                        return false;
-                    }
-                }
-            }
+            Outgoing::Frame(frame) => wire.frame(&frame),
+            Outgoing::Run(run) => wire.shared(run.ws()),
         }
-        written += 1;
-        if written < WRITE_BATCH {
+        taken += 1;
+        if taken < WRITE_BATCH {
             next = frames.try_recv();
         }
     }
-    socket.flush().await.is_ok()
+    write(socket, wire).await
+}
+
+/// Bytes for one socket write: a lone shared run as it is (not copied), anything more laid end
+/// to end.
+#[derive(Default)]
+struct Wire {
+    lone: Option<Bytes>,
+    joined: Vec<u8>,
+}
+
+impl Wire {
+    fn shared(&mut self, bytes: &Bytes) {
+        if self.lone.is_none() && self.joined.is_empty() {
+            self.lone = Some(bytes.clone());
+        } else {
+            self.join();
+            self.joined.extend_from_slice(bytes);
+        }
+    }
+
+    fn frame(&mut self, frame: &Frame) {
+        self.join();
+        ws_frame(&frame.text(), &mut self.joined);
+    }
+
+    fn join(&mut self) {
+        if let Some(lone) = self.lone.take() {
+            self.joined.extend_from_slice(&lone);
+        }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.lone.as_deref().unwrap_or(&self.joined)
+    }
+}
+
+/// Writes `wire` to the socket beneath tungstenite, after what tungstenite holds (a pong it
+/// owes): frames never interleave, since this task alone writes, and each write completes
+/// before the next begins. Whether the socket took it all.
+async fn write(socket: &mut Socket, wire: Wire) -> bool {
+    if wire.bytes().is_empty() {
+        return true;
+    }
+    if socket.flush().await.is_err() {
+        return false;
+    }
+    let io = socket.get_mut();
+    io.write_all(wire.bytes()).await.is_ok() && io.flush().await.is_ok()
 }
 
 /// Sends the last frame and closes.
-async fn close(socket: &mut WebSocket, frame: &Frame) {
+async fn close(socket: &mut Socket, frame: &Frame) {
     if send(socket, frame).await {
         let reason = frame.body["code"].as_str().unwrap_or("closing").to_owned();
         let _ = socket
             .send(Message::Close(Some(CloseFrame {
-                code: axum::extract::ws::close_code::NORMAL,
+                code: CloseCode::Normal,
                 reason: Utf8Bytes::from(reason),
             })))
             .await;
@@ -153,9 +189,9 @@ async fn close(socket: &mut WebSocket, frame: &Frame) {
 }
 
 /// Reads one client frame into a message or a problem; `None` when the socket closed.
-async fn read(socket: &mut WebSocket, max_bytes: usize) -> Option<Result<ClientMessage, ApiError>> {
+async fn read(socket: &mut Socket, max_bytes: usize) -> Option<Result<ClientMessage, ApiError>> {
     loop {
-        let message = match socket.recv().await {
+        let message = match socket.next().await {
             None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return None,
             Some(Ok(message)) => message,
         };
@@ -167,14 +203,14 @@ async fn read(socket: &mut WebSocket, max_bytes: usize) -> Option<Result<ClientM
                 "Send each message as a JSON text frame.",
             )),
             // Pings are answered by the WebSocket layer itself.
-            Message::Ping(_) | Message::Pong(_) => continue,
+            Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
             Message::Close(_) => return None,
         });
     }
 }
 
 /// Waits for the `auth` message, answering anything else with an error frame.
-async fn first_message(socket: &mut WebSocket, max_bytes: usize) -> Option<AuthMessage> {
+async fn first_message(socket: &mut Socket, max_bytes: usize) -> Option<AuthMessage> {
     loop {
         let error = match read(socket, max_bytes).await? {
             Ok(ClientMessage::Auth(auth)) => return Some(auth),
@@ -191,7 +227,7 @@ async fn first_message(socket: &mut WebSocket, max_bytes: usize) -> Option<AuthM
     }
 }
 
-async fn session(state: AppState, mut socket: WebSocket) {
+async fn session(state: AppState, mut socket: Socket) {
     let settings = state.realtime.settings.clone();
     let auth = match tokio::time::timeout(
         settings.auth_timeout,
@@ -273,7 +309,7 @@ async fn session(state: AppState, mut socket: WebSocket) {
                 }
             }
             _ = heartbeat.tick() => {
-                if socket.send(Message::Ping(Default::default())).await.is_err() {
+                if socket.send(Message::Ping(Bytes::new())).await.is_err() {
                     return;
                 }
             }
