@@ -239,6 +239,22 @@ mod tests {
     }
 
     #[test]
+    fn websocket_frames_carry_their_length_in_the_form_its_size_needs() {
+        // RFC 6455 §5.2: 7 bits up to 125 bytes, then 126 and 16 bits, then 127 and 64 bits.
+        for (size, header) in [
+            (125, vec![0x81, 125]),
+            (300, vec![0x81, 126, 0x01, 0x2c]),
+            (70_000, vec![0x81, 127, 0, 0, 0, 0, 0, 0x01, 0x11, 0x70]),
+        ] {
+            let text = "x".repeat(size);
+            let mut out = Vec::new();
+            ws_frame(&text, &mut out);
+            assert_eq!(&out[..header.len()], &header[..], "{size} bytes");
+            assert_eq!(&out[header.len()..], text.as_bytes());
+        }
+    }
+
+    #[test]
     fn a_shared_run_reads_the_same_as_its_frames_sent_one_by_one() {
         let frames = vec![
             Frame::rendered(8, "{\"type\":\"event\",\"seq\":8}".into()),

@@ -207,6 +207,43 @@ async fn websocket_upgrades_check_the_origin() {
 }
 
 #[tokio::test]
+async fn requests_that_are_not_a_websocket_handshake_are_told_to_upgrade() {
+    let app = spawn_app(SCHEMA).await;
+    let url = app.url("/api/v1/realtime/ws");
+    let plain = app.client.get(&url).send().await.expect("request");
+    assert_problem(plain, 426, "upgrade_required").await;
+    // Each handshake lacks one thing RFC 6455 asks for.
+    let complete = [
+        ("connection", "Upgrade"),
+        ("upgrade", "websocket"),
+        ("sec-websocket-version", "13"),
+        ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ];
+    let flawed: [(&str, Option<&str>); 4] = [
+        ("connection", Some("keep-alive")),
+        ("upgrade", Some("h2c")),
+        ("sec-websocket-version", Some("8")),
+        ("sec-websocket-key", None),
+    ];
+    for (name, value) in flawed {
+        let mut request = app.client.get(&url);
+        for (header, good) in complete {
+            match (header == name, value) {
+                (false, _) => request = request.header(header, good),
+                (true, Some(bad)) => request = request.header(header, bad),
+                (true, None) => {}
+            }
+        }
+        let response = request.send().await.expect("request");
+        assert_problem(response, 426, "upgrade_required").await;
+    }
+    // The server is unharmed, and a complete handshake still opens a socket.
+    let mut ws = Ws::open(&app).await;
+    ws.send(json!({"type": "auth"})).await;
+    ws.expect("ready").await;
+}
+
+#[tokio::test]
 async fn the_first_message_must_be_auth() {
     let app = spawn_app(SCHEMA).await;
     let mut ws = Ws::open(&app).await;
