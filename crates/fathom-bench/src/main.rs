@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
+use fathom_bench::subscriber::Transports;
 use fathom_bench::w5::W5Options;
 use fathom_bench::w7::W7Options;
 use fathom_bench::{baseline, chart, docs, report, results::Results, suite};
@@ -109,6 +110,9 @@ struct SuiteArgs {
     /// W5: concurrent workers of the writer during a burst.
     #[arg(long, default_value_t = 1)]
     w5_writers: usize,
+    /// W5: the subscribers' transports: an even mix, or all one.
+    #[arg(long, value_enum, default_value_t = Transports::Mixed)]
+    w5_transports: Transports,
     /// W5: idle connections in the crowd phase (0 skips it).
     #[arg(long, default_value_t = 10_000)]
     w5_crowd: usize,
@@ -238,6 +242,7 @@ async fn run_suite(args: SuiteArgs) -> anyhow::Result<()> {
             burst: args.w5_burst,
             writers: args.w5_writers,
             rounds: args.rounds,
+            transports: args.w5_transports,
             crowd: args.w5_crowd,
             idle_seconds: args.w5_idle_seconds,
             crowd_rate: args.w5_crowd_rate,

@@ -133,8 +133,12 @@ pub struct Delivery {
 /// Many connections opened and held idle, then a steady stream of creates delivered to all.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrowdRun {
-    /// Connections asked for (half SSE, half WebSocket).
+    /// Connections asked for, and how many of them use each transport.
     pub asked: usize,
+    #[serde(default)]
+    pub sse: usize,
+    #[serde(default)]
+    pub websocket: usize,
     /// Seconds it took to open them all and see every subscription live.
     pub connect_seconds: f64,
     /// Server RSS before the first connection and while they were held, in MiB.

@@ -35,14 +35,32 @@ pub enum Transport {
     WebSocket,
 }
 
-impl Transport {
-    /// Even subscribers use SSE, odd ones WebSocket: an even mix.
-    pub fn of_index(index: usize) -> Self {
-        if index.is_multiple_of(2) {
-            Transport::Sse
-        } else {
-            Transport::WebSocket
+/// Which transports a phase's subscribers use (`--w5-transports`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Transports {
+    /// Even subscribers SSE, odd ones WebSocket: an even mix.
+    Mixed,
+    Sse,
+    Websocket,
+}
+
+impl Transports {
+    /// The transport of the subscriber numbered `index`.
+    pub fn of_index(self, index: usize) -> Transport {
+        match self {
+            Self::Sse => Transport::Sse,
+            Self::Websocket => Transport::WebSocket,
+            Self::Mixed if index.is_multiple_of(2) => Transport::Sse,
+            Self::Mixed => Transport::WebSocket,
         }
+    }
+
+    /// How many of `count` subscribers use SSE and how many WebSocket.
+    pub fn split(self, count: usize) -> (usize, usize) {
+        let sse = (0..count)
+            .filter(|i| self.of_index(*i) == Transport::Sse)
+            .count();
+        (sse, count - sse)
     }
 }
 
@@ -305,10 +323,10 @@ mod tests {
     }
 
     #[test]
-    fn mixes_the_transports_evenly() {
-        let sse = (0..10)
-            .filter(|i| Transport::of_index(*i) == Transport::Sse)
-            .count();
-        assert_eq!(sse, 5);
+    fn mixes_the_transports_evenly_or_uses_one() {
+        assert_eq!(Transports::Mixed.split(10), (5, 5));
+        assert_eq!(Transports::Mixed.split(7), (4, 3));
+        assert_eq!(Transports::Sse.split(10), (10, 0));
+        assert_eq!(Transports::Websocket.split(10), (0, 10));
     }
 }

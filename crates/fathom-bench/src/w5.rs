@@ -30,7 +30,7 @@ use crate::loadgen::{self, Bounds, Load, Outcome};
 use crate::proc_stats;
 use crate::report::Summary;
 use crate::results::{BurstRun, CrowdRun, FloorRun, PhaseCpu, RealtimeResults};
-use crate::subscriber::{self, Counting, Subscriber, Target, Transport};
+use crate::subscriber::{self, Counting, Subscriber, Target, Transports};
 use delivery::DeliveryTotal;
 
 /// How W5 runs.
@@ -43,6 +43,8 @@ pub struct W5Options {
     /// Concurrent workers of the writer in a burst.
     pub writers: usize,
     pub rounds: u32,
+    /// Which transports the subscribers use.
+    pub transports: Transports,
     /// Connections of the crowd phase (0 skips it).
     pub crowd: usize,
     /// Seconds the crowd is held idle before the probe.
@@ -121,7 +123,7 @@ pub async fn run(server: &W5Server, options: &W5Options) -> anyhow::Result<Realt
     let bursts = totals
         .into_iter()
         .map(|total| {
-            let run = total.run();
+            let run = total.run(options.transports);
             announce_burst(&run);
             run
         })
@@ -219,11 +221,12 @@ impl CountTotal {
         };
     }
 
-    fn run(self) -> BurstRun {
+    fn run(self, transports: Transports) -> BurstRun {
+        let (sse, websocket) = transports.split(self.count);
         BurstRun {
             subscribers: self.count,
-            sse: self.count.div_ceil(2),
-            websocket: self.count / 2,
+            sse,
+            websocket,
             writer: Summary::from_outcome(&self.outcome, self.rss).with_server_cpu(self.cpu),
             delivery: self.delivery.figures(),
             cpu: self.phase_cpu,
@@ -240,7 +243,7 @@ struct Crowd {
 }
 
 impl W5<'_> {
-    /// Connects `count` subscribers (even ones SSE, odd ones WebSocket), a bounded number at a
+    /// Connects `count` subscribers (their transports as the options say), a bounded number at a
     /// time, each from the next local address; answers once every one is live or has failed.
     async fn connect(&self, count: usize) -> Crowd {
         let counting = Arc::new(Counting::default());
@@ -248,10 +251,11 @@ impl W5<'_> {
         let mut joining = JoinSet::new();
         for index in 0..count {
             let (target, counting, gate) = (self.target.clone(), counting.clone(), gate.clone());
+            let transports = self.options.transports;
             let local = self.locals[index % self.locals.len()];
             joining.spawn(async move {
                 let _permit = gate.acquire_owned().await;
-                let transport = Transport::of_index(index);
+                let transport = transports.of_index(index);
                 subscriber::connect(transport, &target, local, counting).await
             });
         }
@@ -414,7 +418,8 @@ impl W5<'_> {
     async fn crowd(&self) -> CrowdRun {
         let (pid, asked) = (self.server.pid, self.options.crowd);
         let rss_before = proc_stats::rss_mib(pid);
-        println!("W5 crowd: opening {asked} connections (half SSE, half WebSocket)…");
+        let (sse, websocket) = self.options.transports.split(asked);
+        println!("W5 crowd: opening {asked} connections ({sse} SSE, {websocket} WebSocket)…");
         let started = Instant::now();
         let crowd = self.connect(asked).await;
         let connect_seconds = started.elapsed().as_secs_f64();
@@ -479,6 +484,8 @@ impl W5<'_> {
         let floor = self.floor().await;
         let run = CrowdRun {
             asked,
+            sse,
+            websocket,
             connect_seconds,
             rss_before_mib: rss_before,
             rss_held_mib: rss_held,

@@ -105,8 +105,8 @@ pub fn realtime_table(realtime: &RealtimeResults) -> String {
             format!(
                 "{} ({} + {})",
                 thousands(d.subscribers as f64),
-                crowd.asked.div_ceil(2),
-                crowd.asked / 2
+                crowd.sse,
+                crowd.websocket
             ),
             w.map_or_else(|| "–".into(), |w| thousands(w.throughput)),
             w.map_or_else(|| "–".into(), |w| number(w.p99_ms)),
