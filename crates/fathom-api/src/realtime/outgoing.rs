@@ -91,12 +91,8 @@ pub struct OutReceiver {
 }
 
 impl OutReceiver {
-    pub async fn recv(&mut self) -> Option<Outgoing> {
-        let item = self.rx.recv().await;
-        self.took(item.iter());
-        item
-    }
-
+    /// The next item if one is queued, without waiting (and without leaving a waker: a
+    /// transport polled in its loop's own task takes items this way).
     pub fn try_recv(&mut self) -> Option<Outgoing> {
         let item = self.rx.try_recv().ok();
         self.took(item.iter());

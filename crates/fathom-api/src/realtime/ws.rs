@@ -5,6 +5,8 @@
 //! `realtime.auth_timeout`. Every bad frame (binary, oversized, malformed) is answered with an
 //! `error` frame and the connection goes on; pings keep proxies from closing an idle socket.
 
+use std::task::Poll;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -272,14 +274,24 @@ async fn session(state: AppState, mut socket: Socket) {
     let mut heartbeat = tokio::time::interval(settings.heartbeat);
     heartbeat.tick().await;
     loop {
+        let queued = std::future::poll_fn(|cx| {
+            if !ended && running.as_mut().poll(cx).is_ready() {
+                ended = true;
+            }
+            // Taken without `recv`, so the queue never holds this task's waker: the loop's
+            // sends do not wake the task that is polling it (a second, empty poll per batch).
+            // Once the loop has ended, its last frames are written, then the task ends.
+            match frames.try_recv() {
+                Some(item) => Poll::Ready(Some(item)),
+                None if ended => Poll::Ready(None),
+                None => Poll::Pending,
+            }
+        });
         tokio::select! {
             biased;
-            // Once it ends, its queue still holds its last frames: they are written, then
-            // `recv` finds the queue closed.
-            () = &mut running, if !ended => ended = true,
-            frame = frames.recv() => match frame {
-                Some(frame) => {
-                    if !write_queued(&mut socket, frame, &mut frames).await {
+            item = queued => match item {
+                Some(item) => {
+                    if !write_queued(&mut socket, item, &mut frames).await {
                         return;
                     }
                 }
