@@ -55,10 +55,13 @@ const MAX_RUN: usize = 64;
 
 /// A connection's subscriptions, counted in the node's total (`Realtime::subscriptions`) while
 /// they are open. Reads go through `Deref`; changes through `push` and `retain`, which keep the
-/// count.
+/// count and forget the joined share key.
 struct Subscriptions {
     open: Vec<Subscription>,
     total: Arc<AtomicUsize>,
+    /// The subscriptions' share keys joined (see [`Subscriptions::share_key`]), made once per
+    /// set of subscriptions instead of once per batch.
+    joined_key: Option<Arc<str>>,
 }
 
 impl Subscriptions {
@@ -66,12 +69,14 @@ impl Subscriptions {
         Self {
             open: Vec::new(),
             total,
+            joined_key: None,
         }
     }
 
     fn push(&mut self, subscription: Subscription) {
         self.open.push(subscription);
         self.total.fetch_add(1, Ordering::Relaxed);
+        self.joined_key = None;
     }
 
     fn retain(&mut self, keep: impl FnMut(&Subscription) -> bool) {
@@ -79,6 +84,30 @@ impl Subscriptions {
         self.open.retain(keep);
         self.total
             .fetch_sub(before - self.open.len(), Ordering::Relaxed);
+        self.joined_key = None;
+    }
+
+    /// Each subscription, to judge an event with (what they are stays as it is).
+    fn iter_mut(&mut self) -> std::slice::IterMut<'_, Subscription> {
+        self.open.iter_mut()
+    }
+
+    /// The key under which connections share what they make of a batch: every subscription's
+    /// [`Subscription::share_key`], in order; `None` while one has none. (A subscription's key
+    /// never changes, only whether it applies, so the joined key lasts until the set changes.)
+    fn share_key(&mut self) -> Option<Arc<str>> {
+        if self.open.iter().any(|s| s.share_key().is_none()) {
+            return None;
+        }
+        let open = &self.open;
+        let key = self.joined_key.get_or_insert_with(|| {
+            let mut key = String::from("run");
+            for part in open.iter().filter_map(Subscription::share_key) {
+                let _ = write!(key, "|{}:{part}", part.len());
+            }
+            key.into()
+        });
+        Some(Arc::clone(key))
     }
 }
 
@@ -87,12 +116,6 @@ impl std::ops::Deref for Subscriptions {
 
     fn deref(&self) -> &Vec<Subscription> {
         &self.open
-    }
-}
-
-impl std::ops::DerefMut for Subscriptions {
-    fn deref_mut(&mut self) -> &mut Vec<Subscription> {
-        &mut self.open
     }
 }
 
@@ -340,7 +363,7 @@ impl Connection {
     /// it announces any event ([`Subscription::share_key`]), the first connection with the same
     /// subscriptions judges and encodes the batch, and every other one sends what it made.
     async fn deliver_batch(&mut self, batch: &Batch) -> Result<(), End> {
-        let Some(key) = self.share_key() else {
+        let Some(key) = self.subscriptions.share_key() else {
             return self.deliver_each(batch).await;
         };
         let made = batch
@@ -382,17 +405,6 @@ impl Connection {
             outcome?;
         }
         self.send_run(frames).await
-    }
-
-    /// The key under which connections share what they make of a batch: this connection's
-    /// subscriptions' [`Subscription::share_key`]s, in order; `None` when one has none.
-    fn share_key(&self) -> Option<String> {
-        let mut key = String::from("run");
-        for subscription in self.subscriptions.iter() {
-            let part = subscription.share_key()?;
-            let _ = write!(key, "|{}:{part}", part.len());
-        }
-        Some(key)
     }
 
     /// Judges one event against every subscription: its frame (if any subscription matches)
