@@ -38,6 +38,16 @@ pub enum Step {
     Batch(Arc<Batch>),
 }
 
+/// What [`Feed::try_batch`] found.
+pub enum Ready {
+    /// A whole batch, every event of it after the feed's position (which is now its last).
+    Batch(Arc<Batch>),
+    /// Nothing queued yet.
+    Nothing,
+    /// Something [`Feed::step`] must hand out (or report).
+    Step,
+}
+
 /// A connection's ordered events.
 pub struct Feed {
     member: Member,
@@ -143,6 +153,48 @@ impl Feed {
                 self.next().await.map(Step::Event)
             }
         }
+    }
+
+    /// The next whole batch of the fan-out if it is queued already, without waiting (and without
+    /// leaving a waker on the queue): what [`Feed::step`] would hand out as [`Step::Batch`] at
+    /// once. When the next step is anything else (backlog, part of a batch, the queue's end),
+    /// the feed is left as it was, for [`Feed::step`] to hand it out.
+    pub fn try_batch(&mut self) -> Ready {
+        if !self.is_idle_live() {
+            return Ready::Step;
+        }
+        let batch = match self.member.try_recv_batch() {
+            Ok(Some(batch)) => batch,
+            Ok(None) => return Ready::Nothing,
+            Err(_) => return Ready::Step,
+        };
+        match (batch.first(), batch.last()) {
+            (Some(first), Some(last)) if first.sequence > self.position => {
+                self.position = last.sequence;
+                Ready::Batch(batch)
+            }
+            _ => {
+                self.member.take_from(batch);
+                Ready::Step
+            }
+        }
+    }
+
+    /// Hands `batch`, taken with [`Feed::try_batch`] and not delivered, back: the feed is
+    /// positioned before it again and [`Feed::step`] hands its events out one by one.
+    pub fn put_back(&mut self, batch: Arc<Batch>) {
+        if let Some(first) = batch.first() {
+            self.position = first.sequence - 1;
+        }
+        self.member.take_from(batch);
+    }
+
+    /// Whether the feed is live (its backlog read, not lagged) with nothing at hand: its next
+    /// events come as whole batches of the fan-out (or as the queue's end).
+    pub fn is_idle_live(&self) -> bool {
+        self.position >= self.member.joined_at()
+            && !self.member.is_lagged()
+            && self.member.is_between_batches()
     }
 
     fn closed(&self, closed: Closed) -> FeedError {

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use fathom_store::{Store, StoreError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::Shared;
 use crate::shared::Memo;
@@ -119,6 +119,8 @@ struct Inner {
     dropped: AtomicU64,
     /// See [`Hub::observe`].
     observers: Mutex<Vec<Observer>>,
+    /// See [`Hub::fanned_out`].
+    fanned: watch::Sender<i64>,
 }
 
 /// What the hub has fanned out so far (see [`Hub::stats`]).
@@ -194,6 +196,7 @@ impl Hub {
                 delivered: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
                 observers: Mutex::new(Vec::new()),
+                fanned: watch::Sender::new(position),
             }),
         })
     }
@@ -276,12 +279,22 @@ impl Hub {
             .push(observer);
     }
 
+    /// The last sequence fanned out, changed once every member's queue has been offered the
+    /// batch that ends at it (and once more when the hub stops): whoever takes batches from
+    /// many members' queues at once (`fathom-api`'s direct WebSocket writers) waits on this,
+    /// so that it finds the batch in every queue.
+    pub fn fanned_out(&self) -> watch::Receiver<i64> {
+        self.inner.fanned.subscribe()
+    }
+
     /// Closes every member's queue (each learns [`Closed::Stopping`] once it has drained it) and
     /// refuses new members: the first step of a graceful shutdown.
     pub fn stop(&self) {
         let mut members = self.members();
         self.inner.stopping.store(true, Ordering::Release);
         members.slots.clear();
+        drop(members);
+        self.inner.fanned.send_modify(|_| {});
     }
 
     /// Follows the outbox until the node stops: wakes on [`Store::event_watch`] (and at least
@@ -380,6 +393,8 @@ impl Hub {
             }
         });
         members.position = last;
+        drop(members);
+        self.inner.fanned.send_replace(last);
         self.inner.delivered.fetch_add(delivered, Ordering::Relaxed);
         self.inner.dropped.fetch_add(dropped, Ordering::Relaxed);
     }
@@ -420,6 +435,24 @@ impl Member {
             }
             None if self.is_lagged() => Err(Closed::Lagged),
             None => Err(Closed::Stopping),
+        }
+    }
+
+    /// The next whole batch if one is queued, without waiting (and without leaving a waker on
+    /// the queue): `Ok(None)` when none is, `Err` once the queue is closed and empty. Only once
+    /// the batch last received is used up.
+    pub fn try_recv_batch(&mut self) -> Result<Option<Arc<Batch>>, Closed> {
+        self.current = None;
+        match self.rx.try_recv() {
+            Ok(batch) => {
+                self.queue.events.fetch_sub(batch.len(), Ordering::AcqRel);
+                Ok(Some(batch))
+            }
+            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
+            Err(mpsc::error::TryRecvError::Disconnected) if self.is_lagged() => {
+                Err(Closed::Lagged)
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => Err(Closed::Stopping),
         }
     }
 

@@ -17,7 +17,7 @@ mod hub;
 mod shared;
 mod subscription;
 
-pub use feed::{Feed, FeedError, Step};
+pub use feed::{Feed, FeedError, Ready, Step};
 pub use hub::{Batch, Closed, Hub, HubStats, Member, Observer, TAIL_BATCH};
 pub use shared::{Memo, Shared};
 pub use subscription::{

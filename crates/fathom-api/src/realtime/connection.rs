@@ -12,6 +12,11 @@
 //! every event after the connection's position at that moment, and its acknowledgement is sent
 //! only then. A snapshot first brings the connection up to the hub's position, then reads the
 //! records; events after it that the snapshot already reflects (by record version) are skipped.
+//!
+//! A WebSocket connection with nothing of its own to do parks (`connection/park.rs`): a direct
+//! writer then delivers its shared runs (`direct.rs`) until anything needs its loop again.
+
+mod park;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -22,6 +27,7 @@ use fathom_events::{Batch, Delivery, Feed, FeedError, MatchError, Shared, Step, 
 use tokio::sync::mpsc;
 
 use super::credential::{Credential, Standing, authority_changed, recheck_interval, standing};
+use super::direct::Seat;
 use super::outgoing::{OutSender, Outgoing, SharedRun};
 use super::protocol::{ClientMessage, Frame, SubscribeRequest, invalid};
 use super::subscribe;
@@ -39,6 +45,9 @@ pub enum Inbound {
 /// Checked subscriptions to open first, each with its snapshot limit.
 pub type Initial = Vec<(Subscription, Option<u32>)>;
 
+/// Where a WebSocket connection parks.
+pub type ConnectionSeat = Seat<Connection>;
+
 /// A connection ready to run.
 pub struct Connection {
     state: AppState,
@@ -48,6 +57,8 @@ pub struct Connection {
     feed: Feed,
     subscriptions: Subscriptions,
     out: OutSender,
+    /// Where it parks (a WebSocket connection whose socket a direct writer can reach).
+    seat: Option<Arc<ConnectionSeat>>,
 }
 
 /// Events judged together at most, before their frames are queued for the transport.
@@ -166,6 +177,30 @@ fn feed_problem(error: FeedError) -> (ApiError, Option<i64>) {
     }
 }
 
+/// What the first connection with the share key `key` made of `batch`, if one has.
+fn made(batch: &Batch, key: &str) -> Option<Arc<SharedRun>> {
+    batch
+        .made()
+        .get(key)
+        .and_then(|made| made.downcast::<SharedRun>().ok())
+}
+
+/// Keeps `frames` as what connections with the share key `key` make of `batch`.
+fn keep(batch: &Batch, key: &str, frames: Vec<Frame>) -> Arc<SharedRun> {
+    let run = Arc::new(SharedRun::new(frames));
+    batch.made().keep(key, run.clone());
+    run
+}
+
+/// The next client message (`None` once the transport is gone); never, for a transport that
+/// sends none.
+async fn next_message(inbound: &mut Option<mpsc::Receiver<Inbound>>) -> Option<Inbound> {
+    match inbound {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// The closing of a subscription with more records in view than it may track.
 fn overflow(id: &str, max: usize) -> ApiError {
     ApiError::new(
@@ -200,8 +235,10 @@ impl Connection {
         principal: Principal,
         feed: Feed,
         out: OutSender,
+        seat: Option<Arc<ConnectionSeat>>,
     ) -> Self {
         Self {
+            seat,
             standing: standing(&principal),
             subscriptions: Subscriptions::new(state.realtime.subscriptions.clone()),
             state,
@@ -280,7 +317,11 @@ impl Connection {
             Err(end) => end,
             Ok(()) => match self.open_initial(initial, resuming).await {
                 Err(end) => end,
-                Ok(()) => self.serve(&mut inbound).await,
+                Ok(()) => {
+                    let (back, end) = self.serve(&mut inbound).await;
+                    self = back;
+                    end
+                }
             },
         };
         if let End::Closing(error, resume) = end {
@@ -299,31 +340,52 @@ impl Connection {
         Ok(())
     }
 
-    async fn serve(&mut self, inbound: &mut Option<mpsc::Receiver<Inbound>>) -> End {
+    /// Runs until the stream ends: the connection, and why it ended. While a WebSocket
+    /// connection has nothing of its own to do it parks, and a direct writer delivers its
+    /// batches; after a writer gives it back, it takes one step of its own before parking again.
+    async fn serve(mut self, inbound: &mut Option<mpsc::Receiver<Inbound>>) -> (Self, End) {
         let mut recheck = tokio::time::interval(recheck_interval(&self.state));
         recheck.tick().await;
         loop {
-            let step = tokio::select! {
-                message = async {
-                    match inbound {
-                        Some(rx) => rx.recv().await,
-                        None => std::future::pending().await,
-                    }
-                } => match message {
-                    Some(message) => self.handle(message).await,
-                    None => Err(End::Gone),
-                },
-                step = self.feed.step() => match step {
-                    Ok(Step::Batch(batch)) => self.deliver_batch(&batch).await,
-                    Ok(Step::Event(event)) => self.deliver(Ok(event)).await,
-                    Err(error) => self.deliver(Err(error)).await,
-                },
-                _ = recheck.tick() => self.recheck().await,
-                () = self.out.closed() => Err(End::Gone),
-            };
-            if let Err(end) = step {
-                return end;
+            if let Some(seat) = self.may_park() {
+                let (back, woken) = park::park(self, seat, inbound, &mut recheck).await;
+                self = back;
+                let step = match woken {
+                    park::Woken::GivenBack => self.step(inbound, &mut recheck).await,
+                    park::Woken::Message(Some(message)) => self.handle(message).await,
+                    park::Woken::Recheck => self.recheck().await,
+                    park::Woken::Message(None) | park::Woken::Gone => Err(End::Gone),
+                };
+                if let Err(end) = step {
+                    return (self, end);
+                }
+                continue;
             }
+            if let Err(end) = self.step(inbound, &mut recheck).await {
+                return (self, end);
+            }
+        }
+    }
+
+    /// One step of the loop: a client message, the next events, a credential check, or the
+    /// client gone.
+    async fn step(
+        &mut self,
+        inbound: &mut Option<mpsc::Receiver<Inbound>>,
+        recheck: &mut tokio::time::Interval,
+    ) -> Result<(), End> {
+        tokio::select! {
+            message = next_message(inbound) => match message {
+                Some(message) => self.handle(message).await,
+                None => Err(End::Gone),
+            },
+            step = self.feed.step() => match step {
+                Ok(Step::Batch(batch)) => self.deliver_batch(&batch).await,
+                Ok(Step::Event(event)) => self.deliver(Ok(event)).await,
+                Err(error) => self.deliver(Err(error)).await,
+            },
+            _ = recheck.tick() => self.recheck().await,
+            () = self.out.closed() => Err(End::Gone),
         }
     }
 
@@ -366,24 +428,15 @@ impl Connection {
         let Some(key) = self.subscriptions.share_key() else {
             return self.deliver_each(batch).await;
         };
-        let made = batch
-            .made()
-            .get(&key)
-            .and_then(|made| made.downcast::<SharedRun>().ok());
-        let run = match made {
+        let run = match made(batch, &key) {
             Some(run) => run,
-            None => {
-                let mut frames = Vec::new();
-                for event in batch.iter() {
-                    if let Err(end) = self.judge(Ok(Arc::clone(event)), &mut frames).await {
-                        self.send_run(frames).await?;
-                        return Err(end);
-                    }
+            None => match self.judge_batch(batch).await {
+                Ok(frames) => keep(batch, &key, frames),
+                Err((frames, end)) => {
+                    self.send_run(frames).await?;
+                    return Err(end);
                 }
-                let run = Arc::new(SharedRun::new(frames));
-                batch.made().keep(&key, run.clone());
-                run
-            }
+            },
         };
         if run.is_empty() {
             return Ok(());
@@ -392,6 +445,18 @@ impl Connection {
             .send(Outgoing::Run(run))
             .await
             .map_err(|_| End::Gone)
+    }
+
+    /// Judges every event of `batch`: the frames, or those judged before an event that ends
+    /// the stream, and why.
+    async fn judge_batch(&mut self, batch: &Batch) -> Result<Vec<Frame>, (Vec<Frame>, End)> {
+        let mut frames = Vec::new();
+        for event in batch.iter() {
+            if let Err(end) = self.judge(Ok(Arc::clone(event)), &mut frames).await {
+                return Err((frames, end));
+            }
+        }
+        Ok(frames)
     }
 
     /// Delivers a batch event by event, in runs of up to [`MAX_RUN`] frames.

@@ -9,13 +9,17 @@
 //! `subscribe.rs` (a subscribe message checked into a subscription, and its snapshot),
 //! `connection.rs` (the transport-neutral connection loop), `outgoing.rs` (what the loop hands
 //! its transport: frames, or a batch's frames encoded once for every connection that shares
-//! them), `sse.rs` and `ws.rs` (the two doors; `ws_upgrade.rs` is the WebSocket handshake).
+//! them), `sse.rs` and `ws.rs` (the two doors; `ws_upgrade.rs` is the WebSocket handshake,
+//! `socket.rs` the socket's one writer), `direct.rs` (direct writers: parked WebSocket
+//! connections' batches written from one loop per realtime thread).
 //! Fan-out, catch-up and matching live below, in `fathom-events`.
 
 mod connection;
 mod credential;
+mod direct;
 mod outgoing;
 mod protocol;
+mod socket;
 mod sse;
 mod subscribe;
 mod tickets;
@@ -88,11 +92,21 @@ pub struct Realtime {
     tasks: TaskTracker,
     /// Subscriptions open on this node's connections (kept by `connection::Subscriptions`).
     pub(crate) subscriptions: Arc<std::sync::atomic::AtomicUsize>,
+    /// The direct writers of parked WebSocket connections, one per realtime thread.
+    directs: direct::Directs<connection::Connection>,
 }
 
 impl Realtime {
+    /// Must be called within a Tokio runtime (the direct writers start at once, on `runtime`
+    /// or, when it is `None`, on the caller's).
     pub fn new(hub: Hub, settings: RealtimeSettings, runtime: Option<Handle>) -> Arc<Self> {
+        let threads = match &runtime {
+            Some(runtime) => runtime.metrics().num_workers(),
+            None => std::thread::available_parallelism().map_or(1, usize::from),
+        };
+        let directs = direct::Directs::start(&hub, threads, runtime.as_ref());
         Arc::new(Self {
+            directs,
             hub,
             tickets: Tickets::new(settings.ticket_ttl),
             settings,
@@ -116,6 +130,11 @@ impl Realtime {
     pub async fn drained(&self) {
         self.tasks.close();
         self.tasks.wait().await;
+    }
+
+    /// Hands a parked WebSocket connection to a direct writer (see `direct.rs`).
+    pub(crate) fn admit(&self, seat: Arc<connection::ConnectionSeat>, generation: u64) {
+        self.directs.admit(seat, generation);
     }
 
     /// Subscriptions open on this node now.

@@ -12,12 +12,16 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
+use super::connection::ConnectionSeat;
 use super::protocol::Frame;
 
 /// One item of a connection's outgoing queue.
 pub enum Outgoing {
     Frame(Frame),
     Run(Arc<SharedRun>),
+    /// The connection parked in this seat (under this generation) once everything queued
+    /// before was written: the transport admits it to a direct writer (`direct.rs`).
+    Park(Arc<ConnectionSeat>, u64),
 }
 
 impl Outgoing {
@@ -26,6 +30,7 @@ impl Outgoing {
         match self {
             Self::Frame(_) => 1,
             Self::Run(run) => run.frames.len(),
+            Self::Park(..) => 0,
         }
         .min(bound)
     }
@@ -53,6 +58,7 @@ pub fn queue(frames: usize) -> (OutSender, OutReceiver) {
 }
 
 /// The connection loop's end of its outgoing queue.
+#[derive(Clone)]
 pub struct OutSender {
     tx: mpsc::UnboundedSender<Outgoing>,
     /// Frames the queue may still take; the transport gives them back as it takes items.
@@ -180,6 +186,8 @@ pub fn sse_chunk(run: &[Outgoing]) -> Bytes {
         match item {
             Outgoing::Run(shared) => out.extend_from_slice(shared.sse()),
             Outgoing::Frame(frame) => out.extend_from_slice(&sse_blocks(std::iter::once(frame))),
+            // SSE connections never park.
+            Outgoing::Park(..) => {}
         }
     }
     Bytes::from(out)

@@ -92,7 +92,7 @@ pub async fn stream(
     let principal = credential.principal(&state).await?;
     let feed = open_feed(&state, resume).await?;
     let (out, frames) = queue(OUT_BUFFER);
-    let connection = Connection::new(state.clone(), credential, principal, feed, out);
+    let connection = Connection::new(state.clone(), credential, principal, feed, out, None);
     let (initial, problems) = connection.check_all(&requests);
     if let Some((error, id)) = problems.into_iter().next() {
         return Err(error.with_field(

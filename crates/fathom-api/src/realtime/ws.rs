@@ -5,6 +5,7 @@
 //! `realtime.auth_timeout`. Every bad frame (binary, oversized, malformed) is answered with an
 //! `error` frame and the connection goes on; pings keep proxies from closing an idle socket.
 
+use std::sync::Arc;
 use std::task::Poll;
 
 use axum::body::Bytes;
@@ -13,18 +14,19 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use fathom_core::ErrorCode;
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use super::connection::{Connection, Inbound, open_feed};
+use super::connection::{Connection, ConnectionSeat, Inbound, open_feed};
 use super::credential::Credential;
 use super::outgoing::{OutReceiver, Outgoing, queue, ws_frame};
 use super::protocol::{AuthMessage, ClientMessage, Frame, parse_message};
+use super::socket::Writer;
 use super::sse::OUT_BUFFER;
 use super::ws_upgrade::{Socket, Upgrade};
+use super::Realtime;
 use crate::AppState;
 use crate::error::ApiError;
 
@@ -65,8 +67,9 @@ pub async fn upgrade(
         .write_buffer_size(WRITE_THRESHOLD)
         .max_message_size(Some(hard_limit))
         .max_frame_size(Some(hard_limit));
-    let realtime = std::sync::Arc::clone(&state.realtime);
-    let (response, connection) = upgrade.accept(config, move |socket| session(state, socket));
+    let realtime = Arc::clone(&state.realtime);
+    let (response, connection) =
+        upgrade.accept(config, move |socket, writer| session(state, socket, writer));
     // The socket is served on the realtime threads.
     realtime.spawn(connection);
     Ok(response)
@@ -104,29 +107,42 @@ async fn send(socket: &mut Socket, frame: &Frame) -> bool {
 
 /// Writes `first` and the items already queued behind it (up to [`WRITE_BATCH`] items) in one
 /// socket write: a shared run as the bytes every connection sends, a frame of this connection's
-/// own framed here. Whether the connection goes on (not after its last frame, nor when the
+/// own framed here. A `Park` marker hands the connection to a direct writer once what was queued
+/// before it is written. Whether the connection goes on (not after its last frame, nor when the
 /// socket failed).
-async fn write_queued(socket: &mut Socket, first: Outgoing, frames: &mut OutReceiver) -> bool {
+async fn write_queued(
+    socket: &mut Socket,
+    writer: &Writer,
+    realtime: &Realtime,
+    first: Outgoing,
+    frames: &mut OutReceiver,
+) -> bool {
     let mut wire = Wire::default();
     let mut next = Some(first);
     let mut taken = 0;
     while let Some(item) = next.take() {
         match item {
             Outgoing::Frame(frame) if frame.is_last() => {
-                if write(socket, wire).await {
+                if write(socket, writer, wire).await {
                     close(socket, &frame).await;
                 }
                 return false;
             }
             Outgoing::Frame(frame) => wire.frame(&frame),
             Outgoing::Run(run) => wire.shared(run.ws()),
+            Outgoing::Park(seat, generation) => {
+                if !write(socket, writer, std::mem::take(&mut wire)).await {
+                    return false;
+                }
+                realtime.admit(seat, generation);
+            }
         }
         taken += 1;
         if taken < WRITE_BATCH {
             next = frames.try_recv();
         }
     }
-    write(socket, wire).await
+    write(socket, writer, wire).await
 }
 
 /// Bytes for one socket write: a lone shared run as it is (not copied), anything more laid end
@@ -163,18 +179,17 @@ impl Wire {
     }
 }
 
-/// Writes `wire` to the socket beneath tungstenite, after what tungstenite holds (a pong it
-/// owes): frames never interleave, since this task alone writes, and each write completes
-/// before the next begins. Whether the socket took it all.
-async fn write(socket: &mut Socket, wire: Wire) -> bool {
+/// Writes `wire` through the socket's writer, after what tungstenite holds (a pong it owes),
+/// and waits until the socket has taken it: every write goes through the one writer, whole and
+/// in turn, so frames never interleave. Whether the socket took it all.
+async fn write(socket: &mut Socket, writer: &Writer, wire: Wire) -> bool {
     if wire.bytes().is_empty() {
         return true;
     }
     if socket.flush().await.is_err() {
         return false;
     }
-    let io = socket.get_mut();
-    io.write_all(wire.bytes()).await.is_ok() && io.flush().await.is_ok()
+    writer.write(wire.bytes(), wire.lone.as_ref()).is_ok() && writer.drain().await.is_ok()
 }
 
 /// Sends the last frame and closes.
@@ -229,7 +244,7 @@ async fn first_message(socket: &mut Socket, max_bytes: usize) -> Option<AuthMess
     }
 }
 
-async fn session(state: AppState, mut socket: Socket) {
+async fn session(state: AppState, mut socket: Socket, writer: Arc<Writer>) {
     let settings = state.realtime.settings.clone();
     let auth = match tokio::time::timeout(
         settings.auth_timeout,
@@ -264,7 +279,8 @@ async fn session(state: AppState, mut socket: Socket) {
     };
     let (out, mut frames) = queue(OUT_BUFFER);
     let (inbound, messages) = mpsc::channel(IN_BUFFER);
-    let connection = Connection::new(state.clone(), credential, principal, feed, out);
+    let seat = ConnectionSeat::new(Arc::clone(&writer));
+    let connection = Connection::new(state.clone(), credential, principal, feed, out, Some(seat));
     let (initial, problems) = connection.check_all(&auth.subscriptions);
     let resuming = auth.resume.is_some();
     // The connection loop runs in this task, polled first: what it queues for a batch is
@@ -291,12 +307,18 @@ async fn session(state: AppState, mut socket: Socket) {
             biased;
             item = queued => match item {
                 Some(item) => {
-                    if !write_queued(&mut socket, item, &mut frames).await {
+                    if !write_queued(&mut socket, &writer, &state.realtime, item, &mut frames).await {
                         return;
                     }
                 }
                 None => return,
             },
+            // What a direct writer left pending (the socket did not take it at once).
+            drained = writer.drain_when_pending() => {
+                if drained.is_err() {
+                    return;
+                }
+            }
             message = read(&mut socket, settings.max_message_bytes) => {
                 let inbound_message = match message {
                     None => return,

@@ -1,10 +1,12 @@
 //! The WebSocket opening handshake of `GET /api/v1/realtime/ws` (RFC 6455 §4.2.1) over HTTP/1.1:
 //! the request is checked, answered `101 Switching Protocols`, and the upgraded connection is
-//! handed over as a tokio-tungstenite stream. axum's own `WebSocket` does the same but hides its
-//! socket; `ws.rs` needs it to write a shared run's pre-framed bytes in one write (see
+//! handed over as a tokio-tungstenite stream over the TCP socket beneath, with the socket's one
+//! [`Writer`]. axum's own `WebSocket` does the same but hides its socket; `ws.rs` and the direct
+//! writers need it to write a shared run's pre-framed bytes in one write (see
 //! `outgoing::SharedRun`), instead of framing every event again for every connection.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
@@ -12,17 +14,19 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use fathom_core::ErrorCode;
-use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
+use super::socket::{SocketIo, Writer};
 use crate::error::ApiError;
 
-/// An open WebSocket: tungstenite reads it and writes control frames; `get_mut` reaches the
-/// socket beneath for pre-framed bytes.
-pub type Socket = WebSocketStream<TokioIo<Upgraded>>;
+/// An open WebSocket: tungstenite reads it and writes control frames; pre-framed bytes go to
+/// the socket's [`Writer`].
+pub type Socket = WebSocketStream<SocketIo>;
 
 /// A request that asks for a WebSocket, ready to be accepted.
 pub struct Upgrade {
@@ -64,12 +68,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
 
 impl Upgrade {
     /// The `101` answer, and the connection's task: it waits for hyper to hand the connection
-    /// over (once the client has the answer), then runs `serve` with the socket. The caller
-    /// spawns the task where the connection is to run.
+    /// over (once the client has the answer), then runs `serve` with the socket and its writer.
+    /// The caller spawns the task where the connection is to run.
     pub fn accept<F>(
         self,
         config: WebSocketConfig,
-        serve: impl FnOnce(Socket) -> F + Send + 'static,
+        serve: impl FnOnce(Socket, Arc<Writer>) -> F + Send + 'static,
     ) -> (Response, impl Future<Output = ()> + Send + 'static)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -80,8 +84,23 @@ impl Upgrade {
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let io = TokioIo::new(upgraded);
-            serve(WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await).await;
+            // Fathom's server (`fathom::http_server`) serves TCP sockets only.
+            let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
+                tracing::warn!("a WebSocket upgrade over a connection that is not TCP was dropped");
+                return;
+            };
+            // Registered again with the runtime this task runs on (the realtime threads), so
+            // that the socket's readiness wakes these threads, not the request threads.
+            let stream = parts.io.into_inner().into_std().and_then(TcpStream::from_std);
+            let Ok(stream) = stream else {
+                return;
+            };
+            let (io, writer) = SocketIo::new(stream);
+            // What hyper read past the handshake (the client's first frames) is read first.
+            let read = parts.read_buf.to_vec();
+            let socket =
+                WebSocketStream::from_partially_read(io, read, Role::Server, Some(config)).await;
+            serve(socket, writer).await;
         };
         // The key is a header value, and its digest is base64: always a valid header value.
         let accept = HeaderValue::from_str(&derive_accept_key(self.key.as_bytes()))

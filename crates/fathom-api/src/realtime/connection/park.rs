@@ -1,0 +1,122 @@
+//! Parking a WebSocket connection (see `realtime/direct.rs`): when it may, how its loop hands
+//! it to a direct writer and waits, and what the writer does with it: deliver the batches
+//! queued for it, each as its group's shared run written straight to the socket, or give it
+//! back the moment anything needs more.
+
+use std::sync::Arc;
+
+use fathom_events::Ready;
+use futures_util::FutureExt;
+use tokio::sync::mpsc;
+
+use super::{Connection, ConnectionSeat, Inbound, keep, made, next_message};
+use crate::realtime::direct::{Parked, Verdict};
+use crate::realtime::outgoing::{Outgoing, SharedRun};
+use crate::realtime::socket::Writer;
+
+/// Why a parked connection's loop woke.
+pub(super) enum Woken {
+    /// A direct writer gave the connection back: its next step is its loop's.
+    GivenBack,
+    /// A client message (`None`: the transport is gone).
+    Message(Option<Inbound>),
+    /// Time to present the credential again.
+    Recheck,
+    /// The transport is gone.
+    Gone,
+}
+
+impl Connection {
+    /// The seat to park in, when the connection may park now: it has a seat, every
+    /// subscription shares its runs ([`super::Subscriptions::share_key`]), its feed is live with
+    /// nothing at hand, nothing is pending on its socket, and the node is not stopping.
+    pub(super) fn may_park(&mut self) -> Option<Arc<ConnectionSeat>> {
+        let seat = self.seat.as_ref()?;
+        let may = !self.subscriptions.is_empty()
+            && self.feed.is_idle_live()
+            && seat.writer().is_idle()
+            && !self.state.realtime.hub.is_stopping();
+        (may && self.subscriptions.share_key().is_some()).then(|| Arc::clone(seat))
+    }
+
+    /// The shared run of `batch` for this connection's share key, made here if no connection
+    /// has made it yet, without waiting: `None` when judging would wait or ends the stream
+    /// (the connection's loop then judges the batch itself).
+    fn shared_run_now(&mut self, batch: &fathom_events::Batch) -> Option<Arc<SharedRun>> {
+        let key = self.subscriptions.share_key()?;
+        if let Some(run) = made(batch, &key) {
+            return Some(run);
+        }
+        // A subscription with a share key has no filter and no rule: judging reads nothing.
+        match self.judge_batch(batch).now_or_never()? {
+            Ok(frames) => Some(keep(batch, &key, frames)),
+            Err(_) => None,
+        }
+    }
+}
+
+/// Parks `connection` in `seat` behind what it has queued, and waits until a writer gives it
+/// back or its loop has something to do: the connection, and why it woke.
+pub(super) async fn park(
+    connection: Connection,
+    seat: Arc<ConnectionSeat>,
+    inbound: &mut Option<mpsc::Receiver<Inbound>>,
+    recheck: &mut tokio::time::Interval,
+) -> (Connection, Woken) {
+    let out = connection.out.clone();
+    let generation = seat.park(connection);
+    // Dropped with this future (the socket's task ended): the connection leaves the seat, and
+    // with it the hub, at once, not at the direct writer's next turn.
+    let _leave = LeaveOnDrop(&seat);
+    let woken = if out
+        .send(Outgoing::Park(Arc::clone(&seat), generation))
+        .await
+        .is_err()
+    {
+        Woken::Gone
+    } else {
+        tokio::select! {
+            () = seat.given_back() => Woken::GivenBack,
+            message = next_message(inbound) => Woken::Message(message),
+            _ = recheck.tick() => Woken::Recheck,
+            () = out.closed() => Woken::Gone,
+        }
+    };
+    let connection = seat
+        .take()
+        .expect("a parked connection is taken back by its own loop only");
+    (connection, woken)
+}
+
+/// Takes a parked connection out of its seat (and drops it) when its loop is dropped.
+struct LeaveOnDrop<'a>(&'a ConnectionSeat);
+
+impl Drop for LeaveOnDrop<'_> {
+    fn drop(&mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Parked for Connection {
+    fn deliver_direct(&mut self, writer: &Writer) -> Verdict {
+        loop {
+            if !writer.is_idle() {
+                // The socket did not take everything: its task drains it, and the loop waits.
+                return Verdict::GiveBack;
+            }
+            let batch = match self.feed.try_batch() {
+                Ready::Batch(batch) => batch,
+                Ready::Nothing => return Verdict::Stay,
+                Ready::Step => return Verdict::GiveBack,
+            };
+            let Some(run) = self.shared_run_now(&batch) else {
+                self.feed.put_back(batch);
+                return Verdict::GiveBack;
+            };
+            if !run.is_empty() && writer.write(run.ws(), Some(run.ws())).is_err() {
+                // The socket failed: its task ends, and the loop with it.
+                return Verdict::GiveBack;
+            }
+        }
+    }
+}
