@@ -353,7 +353,10 @@ impl Connection {
                 let step = match woken {
                     park::Woken::GivenBack => self.step(inbound, &mut recheck).await,
                     park::Woken::Message(Some(message)) => self.handle(message).await,
-                    park::Woken::Recheck => self.recheck().await,
+                    park::Woken::Ended(error) => {
+                        let resume = Some(self.feed.position());
+                        Err(End::Closing(error, resume))
+                    }
                     park::Woken::Message(None) | park::Woken::Gone => Err(End::Gone),
                 };
                 if let Err(end) = step {
@@ -640,20 +643,33 @@ impl Connection {
     /// Presents the credential again: an ended session, an expired token or a changed
     /// authority ends the stream.
     async fn recheck(&mut self) -> Result<(), End> {
-        if matches!(self.credential, Credential::Anonymous) {
-            return Ok(());
-        }
-        let resume = Some(self.feed.position());
-        match self.credential.principal(&self.state).await {
-            Err(error) if error.code.http_status() >= 500 => Ok(()),
-            Err(error) => Err(End::Closing(error, resume)),
-            Ok(principal) if standing(&principal) != self.standing => {
-                Err(End::Closing(authority_changed(), resume))
-            }
-            Ok(principal) => {
+        match check_again(&self.state, &self.credential, &self.standing).await {
+            Ok(Some(principal)) => {
                 self.principal = principal;
                 Ok(())
             }
+            Ok(None) => Ok(()),
+            Err(error) => Err(End::Closing(error, Some(self.feed.position()))),
         }
+    }
+}
+
+/// Presents `credential` again: the principal it names now (`None` for an anonymous connection,
+/// or when the check itself failed on the server's side and is left for the next time), or the
+/// problem that ends the stream (an ended session, an expired token, an authority other than
+/// `held`).
+async fn check_again(
+    state: &AppState,
+    credential: &Credential,
+    held: &Standing,
+) -> Result<Option<Principal>, ApiError> {
+    if matches!(credential, Credential::Anonymous) {
+        return Ok(None);
+    }
+    match credential.principal(state).await {
+        Err(error) if error.code.http_status() >= 500 => Ok(None),
+        Err(error) => Err(error),
+        Ok(principal) if standing(&principal) != *held => Err(authority_changed()),
+        Ok(principal) => Ok(Some(principal)),
     }
 }

@@ -9,7 +9,8 @@ use fathom_events::Ready;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
-use super::{Connection, ConnectionSeat, Inbound, keep, made, next_message};
+use super::{Connection, ConnectionSeat, Inbound, check_again, keep, made, next_message};
+use crate::error::ApiError;
 use crate::realtime::direct::{Parked, Verdict};
 use crate::realtime::outgoing::{Outgoing, SharedRun};
 use crate::realtime::socket::Writer;
@@ -20,8 +21,8 @@ pub(super) enum Woken {
     GivenBack,
     /// A client message (`None`: the transport is gone).
     Message(Option<Inbound>),
-    /// Time to present the credential again.
-    Recheck,
+    /// The credential, presented again, no longer holds.
+    Ended(ApiError),
     /// The transport is gone.
     Gone,
 }
@@ -56,7 +57,9 @@ impl Connection {
 }
 
 /// Parks `connection` in `seat` behind what it has queued, and waits until a writer gives it
-/// back or its loop has something to do: the connection, and why it woke.
+/// back or its loop has something to do: the connection, and why it woke. The credential is
+/// presented again while parked, on the loop's schedule, without taking the connection back
+/// unless it no longer holds (the fresh principal is the connection's when it wakes).
 pub(super) async fn park(
     connection: Connection,
     seat: Arc<ConnectionSeat>,
@@ -64,10 +67,16 @@ pub(super) async fn park(
     recheck: &mut tokio::time::Interval,
 ) -> (Connection, Woken) {
     let out = connection.out.clone();
+    let (state, credential, held) = (
+        connection.state.clone(),
+        connection.credential.clone(),
+        connection.standing.clone(),
+    );
     let generation = seat.park(connection);
     // Dropped with this future (the socket's task ended): the connection leaves the seat, and
     // with it the hub, at once, not at the direct writer's next turn.
     let _leave = LeaveOnDrop(&seat);
+    let mut fresh = None;
     let woken = if out
         .send(Outgoing::Park(Arc::clone(&seat), generation))
         .await
@@ -75,16 +84,24 @@ pub(super) async fn park(
     {
         Woken::Gone
     } else {
-        tokio::select! {
-            () = seat.given_back() => Woken::GivenBack,
-            message = next_message(inbound) => Woken::Message(message),
-            _ = recheck.tick() => Woken::Recheck,
-            () = out.closed() => Woken::Gone,
+        loop {
+            tokio::select! {
+                () = seat.given_back() => break Woken::GivenBack,
+                message = next_message(inbound) => break Woken::Message(message),
+                _ = recheck.tick() => match check_again(&state, &credential, &held).await {
+                    Ok(principal) => fresh = principal.or(fresh),
+                    Err(error) => break Woken::Ended(error),
+                },
+                () = out.closed() => break Woken::Gone,
+            }
         }
     };
-    let connection = seat
+    let mut connection = seat
         .take()
         .expect("a parked connection is taken back by its own loop only");
+    if let Some(principal) = fresh {
+        connection.principal = principal;
+    }
     (connection, woken)
 }
 
