@@ -449,9 +449,7 @@ impl Member {
                 Ok(Some(batch))
             }
             Err(mpsc::error::TryRecvError::Empty) => Ok(None),
-            Err(mpsc::error::TryRecvError::Disconnected) if self.is_lagged() => {
-                Err(Closed::Lagged)
-            }
+            Err(mpsc::error::TryRecvError::Disconnected) if self.is_lagged() => Err(Closed::Lagged),
             Err(mpsc::error::TryRecvError::Disconnected) => Err(Closed::Stopping),
         }
     }

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
+use super::Realtime;
 use super::connection::{Connection, ConnectionSeat, Inbound, open_feed};
 use super::credential::Credential;
 use super::outgoing::{OutReceiver, Outgoing, queue, ws_frame};
@@ -26,7 +27,6 @@ use super::protocol::{AuthMessage, ClientMessage, Frame, parse_message};
 use super::socket::Writer;
 use super::sse::OUT_BUFFER;
 use super::ws_upgrade::{Socket, Upgrade};
-use super::Realtime;
 use crate::AppState;
 use crate::error::ApiError;
 

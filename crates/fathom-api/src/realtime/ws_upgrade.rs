@@ -91,7 +91,11 @@ impl Upgrade {
             };
             // Registered again with the runtime this task runs on (the realtime threads), so
             // that the socket's readiness wakes these threads, not the request threads.
-            let stream = parts.io.into_inner().into_std().and_then(TcpStream::from_std);
+            let stream = parts
+                .io
+                .into_inner()
+                .into_std()
+                .and_then(TcpStream::from_std);
             let Ok(stream) = stream else {
                 return;
             };

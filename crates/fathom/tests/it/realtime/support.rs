@@ -345,6 +345,18 @@ impl Ws {
         }
     }
 
+    /// Every frame (of any kind) before the event of record `marker` (which is consumed).
+    pub async fn events_until_any(&mut self, marker: &Value) -> Vec<Value> {
+        let mut frames = Vec::new();
+        loop {
+            let frame = self.next().await;
+            if frame["type"] == "event" && frame["id"] == *marker {
+                return frames;
+            }
+            frames.push(frame);
+        }
+    }
+
     /// The next `n` event frames.
     pub async fn events(&mut self, n: usize) -> Vec<Value> {
         let mut events = Vec::with_capacity(n);
