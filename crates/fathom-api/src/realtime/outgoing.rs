@@ -14,6 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
 use super::connection::ConnectionSeat;
 use super::protocol::Frame;
+use super::socket::Writer;
 
 /// One item of a connection's outgoing queue.
 pub enum Outgoing {
@@ -172,6 +173,48 @@ impl SharedRun {
 
     pub fn is_empty(&self) -> bool {
         self.frames.is_empty()
+    }
+}
+
+/// Bytes for one socket write: a lone shared run as it is (not copied), anything more laid end
+/// to end.
+#[derive(Default)]
+pub struct Wire {
+    lone: Option<Bytes>,
+    joined: Vec<u8>,
+}
+
+impl Wire {
+    pub fn shared(&mut self, bytes: &Bytes) {
+        if self.lone.is_none() && self.joined.is_empty() {
+            self.lone = Some(bytes.clone());
+        } else {
+            self.join();
+            self.joined.extend_from_slice(bytes);
+        }
+    }
+
+    pub fn frame(&mut self, frame: &Frame) {
+        self.join();
+        ws_frame(&frame.text(), &mut self.joined);
+    }
+
+    fn join(&mut self) {
+        if let Some(lone) = self.lone.take() {
+            self.joined.extend_from_slice(&lone);
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.lone.as_deref().unwrap_or(&self.joined)
+    }
+
+    /// Hands the bytes to the socket's writer (see [`Writer::write`]).
+    pub fn write_to(&self, writer: &Writer) -> std::io::Result<()> {
+        if self.bytes().is_empty() {
+            return Ok(());
+        }
+        writer.write(self.bytes(), self.lone.as_ref())
     }
 }
 

@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::Realtime;
 use super::connection::{Connection, ConnectionSeat, Inbound, open_feed};
 use super::credential::Credential;
-use super::outgoing::{OutReceiver, Outgoing, queue, ws_frame};
+use super::outgoing::{OutReceiver, Outgoing, Wire, queue};
 use super::protocol::{AuthMessage, ClientMessage, Frame, parse_message};
 use super::socket::Writer;
 use super::sse::OUT_BUFFER;
@@ -145,40 +145,6 @@ async fn write_queued(
     write(socket, writer, wire).await
 }
 
-/// Bytes for one socket write: a lone shared run as it is (not copied), anything more laid end
-/// to end.
-#[derive(Default)]
-struct Wire {
-    lone: Option<Bytes>,
-    joined: Vec<u8>,
-}
-
-impl Wire {
-    fn shared(&mut self, bytes: &Bytes) {
-        if self.lone.is_none() && self.joined.is_empty() {
-            self.lone = Some(bytes.clone());
-        } else {
-            self.join();
-            self.joined.extend_from_slice(bytes);
-        }
-    }
-
-    fn frame(&mut self, frame: &Frame) {
-        self.join();
-        ws_frame(&frame.text(), &mut self.joined);
-    }
-
-    fn join(&mut self) {
-        if let Some(lone) = self.lone.take() {
-            self.joined.extend_from_slice(&lone);
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        self.lone.as_deref().unwrap_or(&self.joined)
-    }
-}
-
 /// Writes `wire` through the socket's writer, after what tungstenite holds (a pong it owes),
 /// and waits until the socket has taken it: every write goes through the one writer, whole and
 /// in turn, so frames never interleave. Whether the socket took it all.
@@ -189,7 +155,7 @@ async fn write(socket: &mut Socket, writer: &Writer, wire: Wire) -> bool {
     if socket.flush().await.is_err() {
         return false;
     }
-    writer.write(wire.bytes(), wire.lone.as_ref()).is_ok() && writer.drain().await.is_ok()
+    wire.write_to(writer).is_ok() && writer.drain().await.is_ok()
 }
 
 /// Sends the last frame and closes.

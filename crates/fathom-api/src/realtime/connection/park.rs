@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use super::{Connection, ConnectionSeat, Inbound, check_again, keep, made, next_message};
 use crate::error::ApiError;
 use crate::realtime::direct::{Parked, Verdict};
-use crate::realtime::outgoing::{Outgoing, SharedRun};
+use crate::realtime::outgoing::{Outgoing, SharedRun, Wire};
 use crate::realtime::socket::Writer;
 
 /// Why a parked connection's loop woke.
@@ -115,25 +115,31 @@ impl Drop for LeaveOnDrop<'_> {
 }
 
 impl Parked for Connection {
+    /// Writes every batch queued (a writer that fell behind finds several) as one socket write.
     fn deliver_direct(&mut self, writer: &Writer) -> Verdict {
-        loop {
-            if !writer.is_idle() {
-                // The socket did not take everything: its task drains it, and the loop waits.
-                return Verdict::GiveBack;
-            }
+        if !writer.is_idle() {
+            // The socket did not take everything: its task drains it, and the loop waits.
+            return Verdict::GiveBack;
+        }
+        let mut wire = Wire::default();
+        let verdict = loop {
             let batch = match self.feed.try_batch() {
                 Ready::Batch(batch) => batch,
-                Ready::Nothing => return Verdict::Stay,
-                Ready::Step => return Verdict::GiveBack,
+                Ready::Nothing => break Verdict::Stay,
+                Ready::Step => break Verdict::GiveBack,
             };
             let Some(run) = self.shared_run_now(&batch) else {
                 self.feed.put_back(batch);
-                return Verdict::GiveBack;
+                break Verdict::GiveBack;
             };
-            if !run.is_empty() && writer.write(run.ws(), Some(run.ws())).is_err() {
-                // The socket failed: its task ends, and the loop with it.
-                return Verdict::GiveBack;
+            if !run.is_empty() {
+                wire.shared(run.ws());
             }
+        };
+        match wire.write_to(writer) {
+            Ok(()) => verdict,
+            // The socket failed: its task ends, and the loop with it.
+            Err(_) => Verdict::GiveBack,
         }
     }
 }
