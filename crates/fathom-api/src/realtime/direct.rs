@@ -1,9 +1,9 @@
-//! Direct fan-out for WebSocket connections: a connection with nothing of its own to do parks
-//! in its [`Seat`], and a direct writer (one task per realtime thread) delivers the hub's
-//! batches to every parked connection from one loop, writing each shared run's pre-framed
-//! bytes straight to the sockets ([`super::socket::Writer`]). Parked, a connection costs a
-//! queue read, a lookup and a socket write per batch: no wake-up, no poll of its task, no
-//! channel hand-over.
+//! Direct fan-out: a connection with nothing of its own to do parks in its [`Seat`], and a
+//! direct writer (one task per realtime thread) delivers the hub's batches to every parked
+//! connection from one loop, handing each shared run, encoded once, straight to the
+//! connection's [`Outlet`]: a WebSocket's socket ([`super::socket::Writer`]), or an SSE
+//! stream's body (`sse.rs`). Parked, a connection costs a queue read, a lookup and a hand-over
+//! per batch: no wake-up or poll of its own task, no channel.
 //!
 //! The connection is the same object either way: its [`fathom_events::Feed`] moves with it, so
 //! its position, lag and resume point stay exact. Its loop gets it back whenever anything needs
@@ -15,6 +15,7 @@
 //! them, and its socket task admits the seat to a writer only once it has handed everything
 //! before the marker to the socket's writer.
 
+use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -22,13 +23,23 @@ use fathom_events::Hub;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
-use super::socket::Writer;
+use super::outgoing::SharedRun;
+
+/// Where a parked connection's shared runs go.
+pub trait Outlet: Send + Sync + 'static {
+    /// Whether everything handed over was taken (nothing waits for the socket or the body): a
+    /// direct writer hands more only then.
+    fn is_idle(&self) -> bool;
+
+    /// Hands `runs` over, in order, as one write; `Err` once the transport has failed.
+    fn send_runs(&self, runs: &[Arc<SharedRun>]) -> io::Result<()>;
+}
 
 /// What a parked connection does for its writer.
 pub trait Parked: Send + 'static {
-    /// Delivers what is queued for it, writing only through `writer`: whether it stays parked
-    /// or goes back to its own loop.
-    fn deliver_direct(&mut self, writer: &Writer) -> Verdict;
+    /// Delivers what is queued for it, only through `outlet`: whether it stays parked or goes
+    /// back to its own loop.
+    fn deliver_direct(&mut self, outlet: &dyn Outlet) -> Verdict;
 }
 
 /// The outcome of [`Parked::deliver_direct`].
@@ -40,23 +51,23 @@ pub enum Verdict {
     GiveBack,
 }
 
-/// Where one connection parks: the connection while it is parked, the socket's writer, and
-/// the signal that gives it back.
+/// Where one connection parks: the connection while it is parked, its outlet, and the signal
+/// that gives it back.
 pub struct Seat<P> {
     parked: Mutex<Option<P>>,
     /// Bumped at every park, so that a writer drops what an earlier park admitted.
     generation: AtomicU64,
     given_back: Notify,
-    writer: Arc<Writer>,
+    outlet: Arc<dyn Outlet>,
 }
 
 impl<P: Parked> Seat<P> {
-    pub fn new(writer: Arc<Writer>) -> Arc<Self> {
+    pub fn new(outlet: Arc<dyn Outlet>) -> Arc<Self> {
         Arc::new(Self {
             parked: Mutex::new(None),
             generation: AtomicU64::new(0),
             given_back: Notify::new(),
-            writer,
+            outlet,
         })
     }
 
@@ -65,9 +76,9 @@ impl<P: Parked> Seat<P> {
         self.parked.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The socket's writer.
-    pub fn writer(&self) -> &Arc<Writer> {
-        &self.writer
+    /// Where its shared runs go.
+    pub fn outlet(&self) -> &dyn Outlet {
+        &*self.outlet
     }
 
     /// Parks `connection`: the generation to admit it under ([`Directs::admit`]).
@@ -103,7 +114,7 @@ impl<P: Parked> Seat<P> {
         let Some(connection) = slot.as_mut() else {
             return false;
         };
-        match connection.deliver_direct(&self.writer) {
+        match connection.deliver_direct(&*self.outlet) {
             Verdict::Stay => true,
             Verdict::GiveBack => {
                 drop(slot);

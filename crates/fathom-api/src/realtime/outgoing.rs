@@ -236,6 +236,18 @@ pub fn sse_chunk(run: &[Outgoing]) -> Bytes {
     Bytes::from(out)
 }
 
+/// The SSE text of shared runs as one chunk (a lone run's chunk is not copied).
+pub fn sse_runs(runs: &[Arc<SharedRun>]) -> Bytes {
+    if let [run] = runs {
+        return run.sse().clone();
+    }
+    let mut out = Vec::new();
+    for run in runs {
+        out.extend_from_slice(run.sse());
+    }
+    Bytes::from(out)
+}
+
 /// Appends `text` to `out` as one unfragmented, unmasked WebSocket text frame (RFC 6455 §5.2).
 pub fn ws_frame(text: &str, out: &mut Vec<u8>) {
     let header = FrameHeader {

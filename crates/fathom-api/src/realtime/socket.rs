@@ -16,6 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
+use super::direct::Outlet;
+use super::outgoing::{SharedRun, Wire};
+
 /// The one way bytes reach a shared socket.
 pub struct Writer {
     stream: Arc<TcpStream>,
@@ -128,6 +131,20 @@ impl Writer {
     /// Waits until everything pending is written.
     pub async fn drain(&self) -> io::Result<()> {
         std::future::poll_fn(|cx| self.poll_drain(cx)).await
+    }
+}
+
+impl Outlet for Writer {
+    fn is_idle(&self) -> bool {
+        Writer::is_idle(self)
+    }
+
+    fn send_runs(&self, runs: &[Arc<SharedRun>]) -> io::Result<()> {
+        let mut wire = Wire::default();
+        for run in runs {
+            wire.shared(run.ws());
+        }
+        wire.write_to(self)
     }
 }
 

@@ -5,8 +5,13 @@
 //! header cannot be set). Credentials: `Authorization: Bearer` (an access token or API key), or a
 //! single-use `ticket` for browsers; none is an anonymous stream. Problems found before the
 //! stream begins are ordinary problem+json answers; after, they are `error`/`closing` frames.
+//! A stream with nothing of its own to do parks (`direct.rs`): a direct writer then hands its
+//! shared runs to its body through its [`SseOutlet`].
 
 use std::convert::Infallible;
+use std::io;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -17,9 +22,11 @@ use fathom_core::ErrorCode;
 use futures_util::stream;
 use tokio::time::MissedTickBehavior;
 
-use super::connection::{Connection, open_feed};
+use super::Realtime;
+use super::connection::{Connection, ConnectionSeat, open_feed};
 use super::credential::Credential;
-use super::outgoing::{OutReceiver, queue, sse_chunk};
+use super::direct::Outlet;
+use super::outgoing::{OutReceiver, Outgoing, SharedRun, queue, sse_chunk, sse_runs};
 use super::protocol::{SubscribeRequest, too_large};
 use crate::AppState;
 use crate::auth::bearer_in;
@@ -92,7 +99,9 @@ pub async fn stream(
     let principal = credential.principal(&state).await?;
     let feed = open_feed(&state, resume).await?;
     let (out, frames) = queue(OUT_BUFFER);
-    let connection = Connection::new(state.clone(), credential, principal, feed, out, None);
+    let outlet = Arc::new(SseOutlet::default());
+    let seat = ConnectionSeat::new(Arc::clone(&outlet) as Arc<dyn Outlet>);
+    let connection = Connection::new(state.clone(), credential, principal, feed, out, Some(seat));
     let (initial, problems) = connection.check_all(&requests);
     if let Some((error, id)) = problems.into_iter().next() {
         return Err(error.with_field(
@@ -104,7 +113,8 @@ pub async fn stream(
     state
         .realtime
         .spawn(connection.run(initial, Vec::new(), resume.is_some(), None));
-    let mut response = Response::new(body(frames, settings.heartbeat));
+    let realtime = Arc::clone(&state.realtime);
+    let mut response = Response::new(body(frames, outlet, realtime, settings.heartbeat));
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -116,34 +126,111 @@ pub async fn stream(
     Ok(response)
 }
 
-/// The stream's body: the frames queued when it is polled as one chunk (one socket write),
-/// and a comment at a heartbeat tick when nothing was sent since the tick before, which keeps
-/// proxies from closing a quiet stream. The ticks are one timer for the stream's life (a timer
-/// per chunk cost every connection a timer-wheel insertion and removal per write).
-fn body(frames: OutReceiver, heartbeat: Duration) -> Body {
+/// Where a direct writer hands a parked SSE connection's shared runs: a chunk waiting for the
+/// stream's body to take it (the body takes it before anything its loop queued, which is newer).
+#[derive(Default)]
+pub struct SseOutlet {
+    waiting: Mutex<Waiting>,
+}
+
+#[derive(Default)]
+struct Waiting {
+    chunk: Option<Bytes>,
+    /// The body's task, waiting for a chunk.
+    body: Option<Waker>,
+}
+
+impl SseOutlet {
+    fn waiting(&self) -> MutexGuard<'_, Waiting> {
+        // Every update leaves it whole.
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The chunk waiting, once there is one.
+    fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Bytes> {
+        let mut waiting = self.waiting();
+        match waiting.chunk.take() {
+            Some(chunk) => Poll::Ready(chunk),
+            None => {
+                waiting.body = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Outlet for SseOutlet {
+    fn is_idle(&self) -> bool {
+        self.waiting().chunk.is_none()
+    }
+
+    fn send_runs(&self, runs: &[Arc<SharedRun>]) -> io::Result<()> {
+        let chunk = sse_runs(runs);
+        let body = {
+            let mut waiting = self.waiting();
+            waiting.chunk = Some(match waiting.chunk.take() {
+                None => chunk,
+                Some(before) => [before, chunk].concat().into(),
+            });
+            waiting.body.take()
+        };
+        if let Some(body) = body {
+            body.wake();
+        }
+        Ok(())
+    }
+}
+
+/// The stream's body: a chunk a direct writer handed over, else the frames queued when it is
+/// polled as one chunk (one socket write), and a comment at a heartbeat tick when nothing was
+/// sent since the tick before, which keeps proxies from closing a quiet stream. The ticks are
+/// one timer for the stream's life (a timer per chunk cost every connection a timer-wheel
+/// insertion and removal per write). A `Park` marker taken from the queue admits the
+/// connection to a direct writer once the frames before it are in the chunk being sent.
+fn body(
+    frames: OutReceiver,
+    outlet: Arc<SseOutlet>,
+    realtime: Arc<Realtime>,
+    heartbeat: Duration,
+) -> Body {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let state = (frames, ticks, false);
-    let chunks = stream::unfold(state, |(mut frames, mut ticks, mut sent)| async move {
-        let mut run = Vec::new();
-        let chunk = loop {
-            tokio::select! {
-                biased;
-                taken = frames.recv_many(&mut run, OUT_BUFFER) => match taken {
-                    0 => return None,
-                    _ => {
+    let chunks = stream::unfold(state, move |(mut frames, mut ticks, mut sent)| {
+        let (outlet, realtime) = (Arc::clone(&outlet), Arc::clone(&realtime));
+        async move {
+            let chunk = loop {
+                let mut run = Vec::new();
+                tokio::select! {
+                    biased;
+                    chunk = std::future::poll_fn(|cx| outlet.poll_take(cx)) => {
                         sent = true;
-                        break sse_chunk(&run);
+                        break chunk;
                     }
-                },
-                _ = ticks.tick() => {
-                    if !std::mem::take(&mut sent) {
-                        break Bytes::from_static(b":\n\n");
+                    taken = frames.recv_many(&mut run, OUT_BUFFER) => {
+                        if taken == 0 {
+                            return None;
+                        }
+                        let chunk = sse_chunk(&run);
+                        for item in run {
+                            if let Outgoing::Park(seat, generation) = item {
+                                realtime.admit(seat, generation);
+                            }
+                        }
+                        if !chunk.is_empty() {
+                            sent = true;
+                            break chunk;
+                        }
+                    }
+                    _ = ticks.tick() => {
+                        if !std::mem::take(&mut sent) {
+                            break Bytes::from_static(b":\n\n");
+                        }
                     }
                 }
-            }
-        };
-        Some((Ok::<_, Infallible>(chunk), (frames, ticks, sent)))
+            };
+            Some((Ok::<_, Infallible>(chunk), (frames, ticks, sent)))
+        }
     });
     Body::from_stream(chunks)
 }

@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use super::Realtime;
 use super::connection::{Connection, ConnectionSeat, Inbound, open_feed};
 use super::credential::Credential;
+use super::direct::Outlet;
 use super::outgoing::{OutReceiver, Outgoing, Wire, queue};
 use super::protocol::{AuthMessage, ClientMessage, Frame, parse_message};
 use super::socket::Writer;
@@ -245,7 +246,7 @@ async fn session(state: AppState, mut socket: Socket, writer: Arc<Writer>) {
     };
     let (out, mut frames) = queue(OUT_BUFFER);
     let (inbound, messages) = mpsc::channel(IN_BUFFER);
-    let seat = ConnectionSeat::new(Arc::clone(&writer));
+    let seat = ConnectionSeat::new(Arc::clone(&writer) as Arc<dyn Outlet>);
     let connection = Connection::new(state.clone(), credential, principal, feed, out, Some(seat));
     let (initial, problems) = connection.check_all(&auth.subscriptions);
     let resuming = auth.resume.is_some();

@@ -11,9 +11,8 @@ use tokio::sync::mpsc;
 
 use super::{Connection, ConnectionSeat, Inbound, check_again, keep, made, next_message};
 use crate::error::ApiError;
-use crate::realtime::direct::{Parked, Verdict};
-use crate::realtime::outgoing::{Outgoing, SharedRun, Wire};
-use crate::realtime::socket::Writer;
+use crate::realtime::direct::{Outlet, Parked, Verdict};
+use crate::realtime::outgoing::{Outgoing, SharedRun};
 
 /// Why a parked connection's loop woke.
 pub(super) enum Woken {
@@ -35,7 +34,7 @@ impl Connection {
         let seat = self.seat.as_ref()?;
         let may = !self.subscriptions.is_empty()
             && self.feed.is_idle_live()
-            && seat.writer().is_idle()
+            && seat.outlet().is_idle()
             && !self.state.realtime.hub.is_stopping();
         (may && self.subscriptions.share_key().is_some()).then(|| Arc::clone(seat))
     }
@@ -115,13 +114,13 @@ impl Drop for LeaveOnDrop<'_> {
 }
 
 impl Parked for Connection {
-    /// Writes every batch queued (a writer that fell behind finds several) as one socket write.
-    fn deliver_direct(&mut self, writer: &Writer) -> Verdict {
-        if !writer.is_idle() {
-            // The socket did not take everything: its task drains it, and the loop waits.
+    /// Hands every batch queued (a writer that fell behind finds several) over as one write.
+    fn deliver_direct(&mut self, outlet: &dyn Outlet) -> Verdict {
+        if !outlet.is_idle() {
+            // The socket or body did not take everything yet: the loop waits for it.
             return Verdict::GiveBack;
         }
-        let mut wire = Wire::default();
+        let mut runs = Vec::new();
         let verdict = loop {
             let batch = match self.feed.try_batch() {
                 Ready::Batch(batch) => batch,
@@ -133,12 +132,15 @@ impl Parked for Connection {
                 break Verdict::GiveBack;
             };
             if !run.is_empty() {
-                wire.shared(run.ws());
+                runs.push(run);
             }
         };
-        match wire.write_to(writer) {
+        if runs.is_empty() {
+            return verdict;
+        }
+        match outlet.send_runs(&runs) {
             Ok(()) => verdict,
-            // The socket failed: its task ends, and the loop with it.
+            // The transport failed: its task ends, and the loop with it.
             Err(_) => Verdict::GiveBack,
         }
     }

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::support::{SCHEMA, Ws, sub};
+use super::support::{SCHEMA, Sse, Ws, sub};
 use crate::helpers::{TestApp, spawn_app_with};
 
 /// Enough data that neither socket buffers nor the queue can hold it (about 19 MB of frames),
@@ -74,4 +74,49 @@ async fn a_client_that_falls_behind_is_told_it_lagged_and_may_resume() {
     let rest = again.events((start + total as i64 - resume) as usize).await;
     assert_eq!(rest.first().unwrap()["seq"], resume + 1);
     assert_eq!(rest.last().unwrap()["seq"], start + total as i64);
+}
+
+/// The same over SSE: a stream that stops reading (its batches handed straight to its body
+/// while it kept up) lags out with an exact resume point, while a WebSocket reader misses
+/// nothing.
+#[tokio::test]
+async fn an_sse_stream_that_falls_behind_is_told_it_lagged_at_its_last_event() {
+    let app = spawn_app_with(SCHEMA, |c| c.realtime.queue = 64).await;
+    let subs = json!([sub("b", "blobs")]);
+    let (mut slow, _) = Sse::open(&app, &subs, None, None).await;
+    slow.expect("subscribed").await;
+    let (mut healthy, ready) = Ws::connect(&app, None, None, subs.clone()).await;
+    healthy.expect("subscribed").await;
+    let start = ready["seq"].as_i64().unwrap();
+    let total = BATCHES * PER_BATCH;
+    let reader = tokio::spawn(async move { healthy.events(total).await.len() });
+    write_blobs(&app).await;
+    assert_eq!(
+        reader.await.unwrap(),
+        total,
+        "the healthy subscriber missed nothing"
+    );
+
+    let mut received = Vec::new();
+    let lagged = loop {
+        let frame = slow.next().await;
+        match frame.event.as_str() {
+            "event" => received.push(frame.id.unwrap()),
+            "lagged" => break frame,
+            other => panic!("unexpected {other}: {frame:?}"),
+        }
+    };
+    let resume = lagged.data["resume"].as_i64().unwrap();
+    assert!(resume < start + total as i64, "it fell behind");
+    assert_eq!(
+        received,
+        (start + 1..=resume).collect::<Vec<_>>(),
+        "the resume point is its last event"
+    );
+    assert!(
+        slow.try_next(std::time::Duration::from_secs(5))
+            .await
+            .is_none(),
+        "the stream ends after the lagged frame"
+    );
 }
