@@ -101,13 +101,10 @@ impl<P: Parked> Seat<P> {
     }
 
     /// A writer's turn at this seat, admitted under `generation`: whether the connection stays
-    /// parked with this writer.
-    fn serve(self: &Arc<Self>, generation: u64) -> bool {
+    /// parked with this writer (not once it was taken back, parked again since, or dropped with
+    /// its task).
+    fn serve(&self, generation: u64) -> bool {
         if self.generation.load(Ordering::Acquire) != generation {
-            return false;
-        }
-        // Nobody but this writer holds the seat: the connection's task has ended.
-        if Arc::strong_count(self) == 1 {
             return false;
         }
         let mut slot = self.slot();
