@@ -394,9 +394,11 @@ impl Hub {
         });
         members.position = last;
         drop(members);
-        self.inner.fanned.send_replace(last);
+        // Counted before the direct writers are told, so that no event reaches a client
+        // before it is counted as delivered.
         self.inner.delivered.fetch_add(delivered, Ordering::Relaxed);
         self.inner.dropped.fetch_add(dropped, Ordering::Relaxed);
+        self.inner.fanned.send_replace(last);
     }
 
     fn leave(&self, id: u64) {
