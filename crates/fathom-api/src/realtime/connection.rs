@@ -13,8 +13,8 @@
 //! only then. A snapshot first brings the connection up to the hub's position, then reads the
 //! records; events after it that the snapshot already reflects (by record version) are skipped.
 //!
-//! A WebSocket connection with nothing of its own to do parks (`connection/park.rs`): a direct
-//! writer then delivers its shared runs (`direct.rs`) until anything needs its loop again.
+//! A connection with nothing of its own to do parks (`connection/park.rs`): a direct writer
+//! then delivers its shared runs (`direct.rs`) until anything needs its loop again.
 
 mod park;
 
@@ -45,7 +45,7 @@ pub enum Inbound {
 /// Checked subscriptions to open first, each with its snapshot limit.
 pub type Initial = Vec<(Subscription, Option<u32>)>;
 
-/// Where a WebSocket connection parks.
+/// Where a connection parks.
 pub type ConnectionSeat = Seat<Connection>;
 
 /// A connection ready to run.
@@ -57,7 +57,7 @@ pub struct Connection {
     feed: Feed,
     subscriptions: Subscriptions,
     out: OutSender,
-    /// Where it parks (a WebSocket connection whose socket a direct writer can reach).
+    /// Where it parks (`None`: it never does).
     seat: Option<Arc<ConnectionSeat>>,
 }
 
@@ -340,9 +340,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Runs until the stream ends: the connection, and why it ended. While a WebSocket
-    /// connection has nothing of its own to do it parks, and a direct writer delivers its
-    /// batches; after a writer gives it back, it takes one step of its own before parking again.
+    /// Runs until the stream ends: the connection, and why it ended. While the connection has
+    /// nothing of its own to do it parks, and a direct writer delivers its batches; after a
+    /// writer gives it back, it takes one step of its own before parking again.
     async fn serve(mut self, inbound: &mut Option<mpsc::Receiver<Inbound>>) -> (Self, End) {
         let mut recheck = tokio::time::interval(recheck_interval(&self.state));
         recheck.tick().await;

@@ -10,8 +10,8 @@
 //! `connection.rs` (the transport-neutral connection loop), `outgoing.rs` (what the loop hands
 //! its transport: frames, or a batch's frames encoded once for every connection that shares
 //! them), `sse.rs` and `ws.rs` (the two doors; `ws_upgrade.rs` is the WebSocket handshake,
-//! `socket.rs` the socket's one writer), `direct.rs` (direct writers: parked WebSocket
-//! connections' batches written from one loop per realtime thread).
+//! `socket.rs` the socket's one writer), `direct.rs` (direct writers: parked connections'
+//! batches handed over from one loop per realtime thread).
 //! Fan-out, catch-up and matching live below, in `fathom-events`.
 
 mod connection;
@@ -92,7 +92,7 @@ pub struct Realtime {
     tasks: TaskTracker,
     /// Subscriptions open on this node's connections (kept by `connection::Subscriptions`).
     pub(crate) subscriptions: Arc<std::sync::atomic::AtomicUsize>,
-    /// The direct writers of parked WebSocket connections, one per realtime thread.
+    /// The direct writers of parked connections, one per realtime thread.
     directs: direct::Directs<connection::Connection>,
 }
 
@@ -132,7 +132,7 @@ impl Realtime {
         self.tasks.wait().await;
     }
 
-    /// Hands a parked WebSocket connection to a direct writer (see `direct.rs`).
+    /// Hands a parked connection to a direct writer (see `direct.rs`).
     pub(crate) fn admit(&self, seat: Arc<connection::ConnectionSeat>, generation: u64) {
         self.directs.admit(seat, generation);
     }

@@ -1,7 +1,7 @@
-//! Parking a WebSocket connection (see `realtime/direct.rs`): when it may, how its loop hands
-//! it to a direct writer and waits, and what the writer does with it: deliver the batches
-//! queued for it, each as its group's shared run written straight to the socket, or give it
-//! back the moment anything needs more.
+//! Parking a connection (see `realtime/direct.rs`): when it may, how its loop hands it to a
+//! direct writer and waits, and what the writer does with it: hand the batches queued for it,
+//! as its group's shared runs, to its outlet (a WebSocket's socket, an SSE stream's body), or
+//! give it back the moment anything needs more.
 
 use std::sync::Arc;
 
@@ -29,7 +29,7 @@ pub(super) enum Woken {
 impl Connection {
     /// The seat to park in, when the connection may park now: it has a seat, every
     /// subscription shares its runs ([`super::Subscriptions::share_key`]), its feed is live with
-    /// nothing at hand, nothing is pending on its socket, and the node is not stopping.
+    /// nothing at hand, its outlet has taken everything, and the node is not stopping.
     pub(super) fn may_park(&mut self) -> Option<Arc<ConnectionSeat>> {
         let seat = self.seat.as_ref()?;
         let may = !self.subscriptions.is_empty()
@@ -72,8 +72,8 @@ pub(super) async fn park(
         connection.standing.clone(),
     );
     let generation = seat.park(connection);
-    // Dropped with this future (the socket's task ended): the connection leaves the seat, and
-    // with it the hub, at once, not at the direct writer's next turn.
+    // Dropped with this future (the transport's task ended): the connection leaves the seat,
+    // and with it the hub, at once, not at the direct writer's next turn.
     let _leave = LeaveOnDrop(&seat);
     let mut fresh = None;
     let woken = if out
