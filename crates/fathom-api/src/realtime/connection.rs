@@ -17,10 +17,10 @@
 //! then delivers its shared runs (`direct.rs`) until anything needs its loop again.
 
 mod park;
+mod problems;
+mod subscriptions;
 
-use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fathom_core::ErrorCode;
 use fathom_events::{Batch, Delivery, Feed, FeedError, MatchError, Shared, Step, Subscription};
@@ -34,6 +34,8 @@ use super::subscribe;
 use crate::AppState;
 use crate::error::ApiError;
 use crate::records::access::Principal;
+use problems::{feed_problem, overflow};
+use subscriptions::Subscriptions;
 
 /// What a transport hands the connection loop.
 pub enum Inbound {
@@ -64,119 +66,6 @@ pub struct Connection {
 /// Events judged together at most, before their frames are queued for the transport.
 const MAX_RUN: usize = 64;
 
-/// A connection's subscriptions, counted in the node's total (`Realtime::subscriptions`) while
-/// they are open. Reads go through `Deref`; changes through `push` and `retain`, which keep the
-/// count and forget the joined share key.
-struct Subscriptions {
-    open: Vec<Subscription>,
-    total: Arc<AtomicUsize>,
-    /// The subscriptions' share keys joined (see [`Subscriptions::share_key`]), made once per
-    /// set of subscriptions instead of once per batch.
-    joined_key: Option<Arc<str>>,
-}
-
-impl Subscriptions {
-    fn new(total: Arc<AtomicUsize>) -> Self {
-        Self {
-            open: Vec::new(),
-            total,
-            joined_key: None,
-        }
-    }
-
-    fn push(&mut self, subscription: Subscription) {
-        self.open.push(subscription);
-        self.total.fetch_add(1, Ordering::Relaxed);
-        self.joined_key = None;
-    }
-
-    fn retain(&mut self, keep: impl FnMut(&Subscription) -> bool) {
-        let before = self.open.len();
-        self.open.retain(keep);
-        self.total
-            .fetch_sub(before - self.open.len(), Ordering::Relaxed);
-        self.joined_key = None;
-    }
-
-    /// Each subscription, to judge an event with (what they are stays as it is).
-    fn iter_mut(&mut self) -> std::slice::IterMut<'_, Subscription> {
-        self.open.iter_mut()
-    }
-
-    /// The key under which connections share what they make of a batch: every subscription's
-    /// [`Subscription::share_key`], in order; `None` while one has none. (A subscription's key
-    /// never changes, only whether it applies, so the joined key lasts until the set changes.)
-    fn share_key(&mut self) -> Option<Arc<str>> {
-        if self.open.iter().any(|s| s.share_key().is_none()) {
-            return None;
-        }
-        let open = &self.open;
-        let key = self.joined_key.get_or_insert_with(|| {
-            let mut key = String::from("run");
-            for part in open.iter().filter_map(Subscription::share_key) {
-                let _ = write!(key, "|{}:{part}", part.len());
-            }
-            key.into()
-        });
-        Some(Arc::clone(key))
-    }
-}
-
-impl std::ops::Deref for Subscriptions {
-    type Target = Vec<Subscription>;
-
-    fn deref(&self) -> &Vec<Subscription> {
-        &self.open
-    }
-}
-
-impl Drop for Subscriptions {
-    fn drop(&mut self) {
-        self.total.fetch_sub(self.open.len(), Ordering::Relaxed);
-    }
-}
-
-/// The problem a feed that cannot go on reports, and the point to resume after.
-fn feed_problem(error: FeedError) -> (ApiError, Option<i64>) {
-    match error {
-        FeedError::ResyncRequired { resume, oldest } => (
-            ApiError::new(
-                ErrorCode::ResyncRequired,
-                format!(
-                    "The events after {resume} are no longer retained; the oldest kept is {oldest}."
-                ),
-                "Reload what you show (subscribe with `snapshot`) and continue from the sequence the snapshot gives.",
-            ),
-            None,
-        ),
-        FeedError::FromTheFuture { resume, latest } => (
-            ApiError::new(
-                ErrorCode::ResumeFromFuture,
-                format!("The resume point {resume} is after the latest event, {latest}."),
-                "Resume from a sequence this deployment sent (the `seq` of a frame, or the SSE id); omit it to start from now.",
-            ),
-            None,
-        ),
-        FeedError::Lagged { resume } => (
-            ApiError::new(
-                ErrorCode::Lagged,
-                "This connection read events slower than they arrived, and its queue filled.",
-                "Reconnect with the resume point given, and read faster (or subscribe to less).",
-            ),
-            Some(resume),
-        ),
-        FeedError::Stopping { resume } => (
-            ApiError::new(
-                ErrorCode::ShuttingDown,
-                "This node is stopping.",
-                "Reconnect (to any node) with the resume point given.",
-            ),
-            Some(resume),
-        ),
-        FeedError::Store(e) => (ApiError::from(e), None),
-    }
-}
-
 /// What the first connection with the share key `key` made of `batch`, if one has.
 fn made(batch: &Batch, key: &str) -> Option<Arc<SharedRun>> {
     batch
@@ -199,17 +88,6 @@ async fn next_message(inbound: &mut Option<mpsc::Receiver<Inbound>>) -> Option<I
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// The closing of a subscription with more records in view than it may track.
-fn overflow(id: &str, max: usize) -> ApiError {
-    ApiError::new(
-        ErrorCode::SubscriptionOverflow,
-        format!(
-            "The subscription `{id}` has more than {max} records in view, the most it tracks; it was closed."
-        ),
-        "Subscribe again with a narrower filter.",
-    )
 }
 
 /// Opens the feed after `resume` (or from now): the problem otherwise, for the transport to

@@ -28,7 +28,7 @@ pub(super) enum Woken {
 
 impl Connection {
     /// The seat to park in, when the connection may park now: it has a seat, every
-    /// subscription shares its runs ([`super::Subscriptions::share_key`]), its feed is live with
+    /// subscription shares its runs ([`super::subscriptions::Subscriptions::share_key`]), its feed is live with
     /// nothing at hand, its outlet has taken everything, and the node is not stopping.
     pub(super) fn may_park(&mut self) -> Option<Arc<ConnectionSeat>> {
         let seat = self.seat.as_ref()?;
