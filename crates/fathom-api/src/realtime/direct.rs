@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use fathom_events::Hub;
 use tokio::runtime::Handle;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use super::outgoing::SharedRun;
 
@@ -137,7 +137,8 @@ struct Admissions<P> {
 
 impl<P: Parked> Directs<P> {
     /// Starts `writers` direct writers following `hub` on `runtime` (the caller's when `None`).
-    /// They run until the hub is gone.
+    /// They hold only the hub's `fanned_out` watch, not the hub, so they end once the hub is
+    /// dropped.
     pub fn start(hub: &Hub, writers: usize, runtime: Option<&Handle>) -> Self {
         let writers = (0..writers.max(1))
             .map(|_| {
@@ -145,7 +146,7 @@ impl<P: Parked> Directs<P> {
                     seats: Mutex::new(Vec::new()),
                     admitted: Notify::new(),
                 });
-                let task = run(hub.clone(), Arc::clone(&admissions));
+                let task = run(hub.fanned_out(), Arc::clone(&admissions));
                 match runtime {
                     Some(runtime) => drop(runtime.spawn(task)),
                     None => drop(tokio::spawn(task)),
@@ -174,8 +175,7 @@ impl<P: Parked> Directs<P> {
 }
 
 /// One direct writer: serves newly admitted seats at once, and every seat after each batch.
-async fn run<P: Parked>(hub: Hub, admissions: Arc<Admissions<P>>) {
-    let mut fanned = hub.fanned_out();
+async fn run<P: Parked>(mut fanned: watch::Receiver<i64>, admissions: Arc<Admissions<P>>) {
     let mut seats: Vec<(Arc<Seat<P>>, u64)> = Vec::new();
     loop {
         let batch = tokio::select! {
