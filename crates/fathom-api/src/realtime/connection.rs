@@ -1,6 +1,6 @@
 //! One realtime connection, whatever its transport: its credential, its subscriptions and its
 //! [`Feed`], driven by one loop that takes, in turn, a client message, the next event, or the
-//! time to check the credential again. Everything a connection sends goes through one bounded
+//! word that its credential no longer holds (`rechecks.rs`). Everything a connection sends goes through one bounded
 //! channel of [`Frame`]s that the transport (`sse.rs`, `ws.rs`) writes out; when the client reads
 //! slowly the loop waits on that channel, its hub queue fills, and the hub drops it as lagged.
 //!
@@ -26,10 +26,11 @@ use fathom_core::ErrorCode;
 use fathom_events::{Batch, Delivery, Feed, FeedError, MatchError, Shared, Step, Subscription};
 use tokio::sync::mpsc;
 
-use super::credential::{Credential, Standing, authority_changed, recheck_interval, standing};
+use super::credential::{Credential, Standing, authority_changed, standing};
 use super::direct::Seat;
 use super::outgoing::{OutSender, Outgoing, SharedRun};
 use super::protocol::{ClientMessage, Frame, SubscribeRequest, invalid};
+use super::rechecks::Presented;
 use super::subscribe;
 use crate::AppState;
 use crate::error::ApiError;
@@ -53,7 +54,8 @@ pub type ConnectionSeat = Seat<Connection>;
 /// A connection ready to run.
 pub struct Connection {
     state: AppState,
-    credential: Credential,
+    /// Its credential, presented again on the node's schedule (`rechecks.rs`).
+    presented: Presented,
     standing: Standing,
     principal: Principal,
     feed: Feed,
@@ -115,12 +117,16 @@ impl Connection {
         out: OutSender,
         seat: Option<Arc<ConnectionSeat>>,
     ) -> Self {
+        let standing = standing(&principal);
+        let presented = state
+            .realtime
+            .present(&state, &credential, standing.clone());
         Self {
             seat,
-            standing: standing(&principal),
+            standing,
             subscriptions: Subscriptions::new(state.realtime.subscriptions.clone()),
             state,
-            credential,
+            presented,
             principal,
             feed,
             out,
@@ -222,14 +228,12 @@ impl Connection {
     /// nothing of its own to do it parks, and a direct writer delivers its batches; after a
     /// writer gives it back, it takes one step of its own before parking again.
     async fn serve(mut self, inbound: &mut Option<mpsc::Receiver<Inbound>>) -> (Self, End) {
-        let mut recheck = tokio::time::interval(recheck_interval(&self.state));
-        recheck.tick().await;
         loop {
             if let Some(seat) = self.may_park() {
-                let (back, woken) = park::park(self, seat, inbound, &mut recheck).await;
+                let (back, woken) = park::park(self, seat, inbound).await;
                 self = back;
                 let step = match woken {
-                    park::Woken::GivenBack => self.step(inbound, &mut recheck).await,
+                    park::Woken::GivenBack => self.step(inbound).await,
                     park::Woken::Message(Some(message)) => self.handle(message).await,
                     park::Woken::Ended(error) => {
                         let resume = Some(self.feed.position());
@@ -242,7 +246,7 @@ impl Connection {
                 }
                 continue;
             }
-            if let Err(end) = self.step(inbound, &mut recheck).await {
+            if let Err(end) = self.step(inbound).await {
                 return (self, end);
             }
         }
@@ -250,11 +254,7 @@ impl Connection {
 
     /// One step of the loop: a client message, the next events, a credential check, or the
     /// client gone.
-    async fn step(
-        &mut self,
-        inbound: &mut Option<mpsc::Receiver<Inbound>>,
-        recheck: &mut tokio::time::Interval,
-    ) -> Result<(), End> {
+    async fn step(&mut self, inbound: &mut Option<mpsc::Receiver<Inbound>>) -> Result<(), End> {
         tokio::select! {
             message = next_message(inbound) => match message {
                 Some(message) => self.handle(message).await,
@@ -265,7 +265,9 @@ impl Connection {
                 Ok(Step::Event(event)) => self.deliver(Ok(event)).await,
                 Err(error) => self.deliver(Err(error)).await,
             },
-            _ = recheck.tick() => self.recheck().await,
+            problem = self.presented.ended() => {
+                Err(End::Closing(problem, Some(self.feed.position())))
+            }
             () = self.out.closed() => Err(End::Gone),
         }
     }
@@ -509,45 +511,12 @@ impl Connection {
                         Some(self.feed.position()),
                     )),
                     Ok(principal) => {
-                        self.credential = credential;
+                        self.presented.replace(credential);
                         self.principal = principal;
                         Ok(())
                     }
                 }
             }
         }
-    }
-
-    /// Presents the credential again: an ended session, an expired token or a changed
-    /// authority ends the stream.
-    async fn recheck(&mut self) -> Result<(), End> {
-        match check_again(&self.state, &self.credential, &self.standing).await {
-            Ok(Some(principal)) => {
-                self.principal = principal;
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(error) => Err(End::Closing(error, Some(self.feed.position()))),
-        }
-    }
-}
-
-/// Presents `credential` again: the principal it names now (`None` for an anonymous connection,
-/// or when the check itself failed on the server's side and is left for the next time), or the
-/// problem that ends the stream (an ended session, an expired token, an authority other than
-/// `held`).
-async fn check_again(
-    state: &AppState,
-    credential: &Credential,
-    held: &Standing,
-) -> Result<Option<Principal>, ApiError> {
-    if matches!(credential, Credential::Anonymous) {
-        return Ok(None);
-    }
-    match credential.principal(state).await {
-        Err(error) if error.code.http_status() >= 500 => Ok(None),
-        Err(error) => Err(error),
-        Ok(principal) if standing(&principal) != *held => Err(authority_changed()),
-        Ok(principal) => Ok(Some(principal)),
     }
 }

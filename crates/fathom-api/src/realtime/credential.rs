@@ -1,8 +1,8 @@
 //! Who a realtime connection acts for, and the check that keeps it true while the connection
 //! lives. The credential (an access token or API key, or none) is kept in memory with the
-//! connection and presented again every [`recheck_interval`], through the same checks a request
-//! makes ([`authenticate`](crate::records::access::authenticate): token validity, live session, the account's authority as
-//! it is now, or the API key's state). An expired token, an ended session, a disabled account or
+//! connection and presented again every [`recheck_interval`] (`rechecks.rs`), through the same
+//! checks a request makes ([`authenticate`](crate::records::access::authenticate): token
+//! validity, live session, the account's authority as it is now, or the API key's state). An expired token, an ended session, a disabled account or
 //! a revoked key ends the connection; so does a change of roles, tenant or verification
 //! (`authority_changed`), since what the connection may see was decided under the old one.
 
@@ -55,9 +55,10 @@ pub fn standing(principal: &Principal) -> Standing {
     })
 }
 
-/// How often a connection presents its credential again: half the session-cache window (so a
-/// change made on another node ends the stream within about one and a half windows), at least a
-/// quarter second, at most fifteen seconds; a second when the cache is off.
+/// How often connections present their credentials again (`rechecks.rs`): half the
+/// session-cache window (so a change made on another node ends the stream within about one and
+/// a half windows), at least a quarter second, at most fifteen seconds; a second when the cache
+/// is off.
 pub fn recheck_interval(state: &AppState) -> Duration {
     let window = state.auth.settings.session_cache;
     if window.is_zero() {

@@ -11,7 +11,8 @@
 //! its transport: frames, or a batch's frames encoded once for every connection that shares
 //! them), `sse.rs` and `ws.rs` (the two doors; `ws_upgrade.rs` is the WebSocket handshake,
 //! `socket.rs` the socket's one writer), `direct.rs` (direct writers: parked connections'
-//! batches handed over from one loop per realtime thread).
+//! batches handed over from one loop per realtime thread), `rechecks.rs` (every connection's
+//! credential presented again, from one task per node).
 //! Fan-out, catch-up and matching live below, in `fathom-events`.
 
 mod connection;
@@ -19,6 +20,7 @@ mod credential;
 mod direct;
 mod outgoing;
 mod protocol;
+mod rechecks;
 mod socket;
 mod sse;
 mod subscribe;
@@ -94,6 +96,8 @@ pub struct Realtime {
     pub(crate) subscriptions: Arc<std::sync::atomic::AtomicUsize>,
     /// The direct writers of parked connections, one per realtime thread.
     directs: direct::Directs<connection::Connection>,
+    /// Every live connection's credential, presented again on schedule.
+    rechecks: rechecks::Rechecks,
 }
 
 impl Realtime {
@@ -113,6 +117,7 @@ impl Realtime {
             runtime,
             tasks: TaskTracker::new(),
             subscriptions: Arc::default(),
+            rechecks: rechecks::Rechecks::default(),
         })
     }
 
@@ -130,6 +135,18 @@ impl Realtime {
     pub async fn drained(&self) {
         self.tasks.close();
         self.tasks.wait().await;
+    }
+
+    /// Registers a connection's credential to be presented again on schedule, until the
+    /// returned handle is dropped (see `rechecks.rs`).
+    pub(crate) fn present(
+        &self,
+        state: &AppState,
+        credential: &credential::Credential,
+        standing: credential::Standing,
+    ) -> rechecks::Presented {
+        self.rechecks
+            .register(state, credential, standing, self.runtime.as_ref())
     }
 
     /// Hands a parked connection to a direct writer (see `direct.rs`).

@@ -9,7 +9,7 @@ use fathom_events::Ready;
 use futures_util::FutureExt;
 use tokio::sync::mpsc;
 
-use super::{Connection, ConnectionSeat, Inbound, check_again, keep, made, next_message};
+use super::{Connection, ConnectionSeat, Inbound, keep, made, next_message};
 use crate::error::ApiError;
 use crate::realtime::direct::{Outlet, Parked, Verdict};
 use crate::realtime::outgoing::{Outgoing, SharedRun};
@@ -56,26 +56,20 @@ impl Connection {
 }
 
 /// Parks `connection` in `seat` behind what it has queued, and waits until a writer gives it
-/// back or its loop has something to do: the connection, and why it woke. The credential is
-/// presented again while parked, on the loop's schedule, without taking the connection back
-/// unless it no longer holds (the fresh principal is the connection's when it wakes).
+/// back or its loop has something to do: the connection, and why it woke. Its credential is
+/// presented again while it is parked as at any other time (`rechecks.rs`); the loop wakes only
+/// if it no longer holds.
 pub(super) async fn park(
     connection: Connection,
     seat: Arc<ConnectionSeat>,
     inbound: &mut Option<mpsc::Receiver<Inbound>>,
-    recheck: &mut tokio::time::Interval,
 ) -> (Connection, Woken) {
     let out = connection.out.clone();
-    let (state, credential, held) = (
-        connection.state.clone(),
-        connection.credential.clone(),
-        connection.standing.clone(),
-    );
+    let mut ending = connection.presented.ending();
     let generation = seat.park(connection);
     // Dropped with this future (the transport's task ended): the connection leaves the seat,
     // and with it the hub, at once, not at the direct writer's next turn.
     let _leave = LeaveOnDrop(&seat);
-    let mut fresh = None;
     let woken = if out
         .send(Outgoing::Park(Arc::clone(&seat), generation))
         .await
@@ -83,24 +77,16 @@ pub(super) async fn park(
     {
         Woken::Gone
     } else {
-        loop {
-            tokio::select! {
-                () = seat.given_back() => break Woken::GivenBack,
-                message = next_message(inbound) => break Woken::Message(message),
-                _ = recheck.tick() => match check_again(&state, &credential, &held).await {
-                    Ok(principal) => fresh = principal.or(fresh),
-                    Err(error) => break Woken::Ended(error),
-                },
-                () = out.closed() => break Woken::Gone,
-            }
+        tokio::select! {
+            () = seat.given_back() => Woken::GivenBack,
+            message = next_message(inbound) => Woken::Message(message),
+            problem = ending.ended() => Woken::Ended(problem),
+            () = out.closed() => Woken::Gone,
         }
     };
-    let mut connection = seat
+    let connection = seat
         .take()
         .expect("a parked connection is taken back by its own loop only");
-    if let Some(principal) = fresh {
-        connection.principal = principal;
-    }
     (connection, woken)
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::support::{SCHEMA, Sse, Ws, sub, subscriptions_query};
+use super::support::{SCHEMA, Sse, Ws, marker, sub, subscriptions_query};
 use crate::helpers::{
     TestApp, assert_problem, json_with_status, mint_member_at, mint_user, send_as, spawn_app,
     spawn_app_with,
@@ -70,6 +70,37 @@ async fn logout_ends_the_stream() {
     let closing = sse.expect("closing").await;
     assert_eq!(closing.data["code"], "unauthorized");
     assert_eq!(closing.id, closing.data["resume"].as_i64());
+}
+
+/// Credentials are presented again once per distinct credential for all the node's connections
+/// (`rechecks.rs`): ending one session ends every stream opened with it, parked or not, and no
+/// other.
+#[tokio::test]
+async fn logout_ends_every_stream_of_its_session_and_only_those() {
+    let app = spawn_app(SCHEMA).await;
+    let (_, leaving) = mint_user(&app.store, &app.auth, "a@example.com", &["user"]).await;
+    let (_, staying) = mint_user(&app.store, &app.auth, "b@example.com", &["user"]).await;
+    let posts = json!([sub("p", "posts")]);
+    let (mut first, _) = Ws::connect(&app, Some(&leaving), None, posts.clone()).await;
+    first.expect("subscribed").await;
+    let (mut second, _) = Sse::open(&app, &posts, Some(&leaving), None).await;
+    second.expect("subscribed").await;
+    let (mut other, _) = Ws::connect(&app, Some(&staying), None, posts.clone()).await;
+    other.expect("subscribed").await;
+    // Every stream has taken an event, so each has parked with its direct writer.
+    let before = marker(&app).await;
+    assert!(first.events_until(&before).await.is_empty());
+    assert_eq!(second.events(1).await[0].data["id"], before);
+    assert!(other.events_until(&before).await.is_empty());
+    let response = send_as(&app, "POST", "/api/v1/auth/logout", Some(&leaving), None).await;
+    assert_eq!(response.status(), 204);
+    ends_with(&mut first, "unauthorized").await;
+    let closing = second.expect("closing").await;
+    assert_eq!(closing.data["code"], "unauthorized");
+    // Two more recheck rounds (half a second each by default) leave the other stream open.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let after = marker(&app).await;
+    assert!(other.events_until(&after).await.is_empty());
 }
 
 #[tokio::test]
