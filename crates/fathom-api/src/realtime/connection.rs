@@ -511,7 +511,7 @@ impl Connection {
                         Some(self.feed.position()),
                     )),
                     Ok(principal) => {
-                        self.presented.replace(credential);
+                        self.presented.replace(&credential);
                         self.principal = principal;
                         Ok(())
                     }

@@ -8,10 +8,11 @@
 //! The task runs while any connection is registered and ends with the last one; the next
 //! registration starts it again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use futures_util::{StreamExt, stream};
 use tokio::runtime::Handle;
 use tokio::sync::watch;
 
@@ -19,8 +20,9 @@ use super::credential::{Credential, Standing, authority_changed, recheck_interva
 use crate::AppState;
 use crate::error::ApiError;
 
-/// Connections checked between two yields of the task to its thread's other tasks.
-const CHECKS_PER_TURN: usize = 256;
+/// Distinct credentials checked at once: an API key's check reads the database, and thousands
+/// of keys checked one after the other would stretch the interval.
+const CONCURRENT_CHECKS: usize = 16;
 
 /// The node's registered connections.
 #[derive(Default)]
@@ -41,19 +43,17 @@ struct Registry {
     running: bool,
 }
 
-/// One connection's credential and the authority it was opened under.
+/// One connection's credential (a token or API key) and the authority it was opened under.
 struct Entry {
-    credential: Mutex<Credential>,
+    token: Mutex<Arc<str>>,
     standing: Standing,
     /// Set once, with the problem that ends the stream.
     ended: watch::Sender<Option<ApiError>>,
 }
 
 impl Entry {
-    fn credential(&self) -> MutexGuard<'_, Credential> {
-        self.credential
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn token(&self) -> MutexGuard<'_, Arc<str>> {
+        self.token.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -74,12 +74,12 @@ impl Rechecks {
         standing: Standing,
         runtime: Option<&Handle>,
     ) -> Presented {
-        if matches!(credential, Credential::Anonymous) {
+        let Credential::Token(token) = credential else {
             return Presented::never();
-        }
+        };
         let (ended, receiver) = watch::channel(None);
         let entry = Arc::new(Entry {
-            credential: Mutex::new(credential.clone()),
+            token: Mutex::new(Arc::from(token.as_str())),
             standing,
             ended,
         });
@@ -161,10 +161,11 @@ impl Presented {
         self.ending.clone()
     }
 
-    /// Presents `credential` from now on (a fresh token for the same authority).
-    pub fn replace(&self, credential: Credential) {
-        if let Some(registered) = &self.registered {
-            *registered.entry.credential() = credential;
+    /// Presents `credential` from now on (a fresh token for the same authority: an anonymous
+    /// connection never takes one, as its authority would change).
+    pub fn replace(&self, credential: &Credential) {
+        if let (Some(registered), Credential::Token(token)) = (&self.registered, credential) {
+            *registered.entry.token() = Arc::from(token.as_str());
         }
     }
 }
@@ -179,8 +180,8 @@ enum Verdict {
     Unknown,
 }
 
-async fn present(state: &AppState, credential: &Credential) -> Verdict {
-    match credential.principal(state).await {
+async fn present(state: &AppState, token: &str) -> Verdict {
+    match crate::records::access::authenticate(state, Some(token)).await {
         Err(error) if error.code.http_status() >= 500 => Verdict::Unknown,
         Err(error) => Verdict::Ends(error),
         Ok(principal) => Verdict::Holds(standing(&principal)),
@@ -195,39 +196,34 @@ async fn run(inner: Arc<Inner>, state: AppState) {
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        let entries: Vec<Arc<Entry>> = {
+        let presented: Vec<(Arc<Entry>, Arc<str>)> = {
             let mut registry = inner.registry();
             if registry.entries.is_empty() {
                 registry.running = false;
                 return;
             }
-            registry.entries.values().cloned().collect()
+            registry
+                .entries
+                .values()
+                .filter(|entry| entry.ended.borrow().is_none())
+                .map(|entry| (Arc::clone(entry), Arc::clone(&*entry.token())))
+                .collect()
         };
-        let mut verdicts: HashMap<String, Verdict> = HashMap::new();
-        for (checked, entry) in entries.iter().enumerate() {
-            if checked % CHECKS_PER_TURN == CHECKS_PER_TURN - 1 {
-                tokio::task::yield_now().await;
-            }
-            if entry.ended.borrow().is_some() {
-                continue;
-            }
-            let credential = entry.credential().clone();
-            let Credential::Token(token) = &credential else {
-                continue;
-            };
-            let verdict = match verdicts.get(token) {
-                Some(verdict) => verdict.clone(),
-                None => {
-                    let verdict = present(&state, &credential).await;
-                    verdicts.insert(token.clone(), verdict.clone());
-                    verdict
-                }
-            };
-            let problem = match verdict {
-                Verdict::Holds(now) if now == entry.standing => None,
-                Verdict::Holds(_) => Some(authority_changed()),
-                Verdict::Ends(problem) => Some(problem),
-                Verdict::Unknown => None,
+        let distinct: HashSet<Arc<str>> = presented.iter().map(|(_, t)| Arc::clone(t)).collect();
+        let state = &state;
+        let verdicts: HashMap<Arc<str>, Verdict> = stream::iter(distinct)
+            .map(|token| async move {
+                let verdict = present(state, &token).await;
+                (token, verdict)
+            })
+            .buffer_unordered(CONCURRENT_CHECKS)
+            .collect()
+            .await;
+        for (entry, token) in &presented {
+            let problem = match verdicts.get(token) {
+                Some(Verdict::Holds(now)) if *now != entry.standing => Some(authority_changed()),
+                Some(Verdict::Ends(problem)) => Some(problem.clone()),
+                Some(Verdict::Holds(_) | Verdict::Unknown) | None => None,
             };
             if let Some(problem) = problem {
                 entry.ended.send_replace(Some(problem));
