@@ -1,6 +1,6 @@
 //! Credentials on live streams: SSE tickets (single use, no token in the URL), a fresh token on a
-//! live WebSocket, and streams ended by logout, a disabled account, a role change and token
-//! expiry, within the session-cache window.
+//! live WebSocket, and streams ended by logout, a disabled account, a role change, a revoked API
+//! key and token expiry, within the session-cache window.
 
 use std::time::Duration;
 
@@ -101,6 +101,33 @@ async fn logout_ends_every_stream_of_its_session_and_only_those() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let after = marker(&app).await;
     assert!(other.events_until(&after).await.is_empty());
+}
+
+#[tokio::test]
+async fn revoking_an_api_key_ends_its_streams() {
+    let app = spawn_app(SCHEMA).await;
+    let response = app
+        .post_json(
+            "/api/v1/admin/api-keys",
+            &json!({"name": "watcher", "scopes": ["posts:list"]}),
+        )
+        .await;
+    let created = json_with_status(response, 201).await;
+    let key = created["data"]["key"].as_str().unwrap().to_owned();
+    let id = created["data"]["id"].as_str().unwrap().to_owned();
+    let posts = json!([sub("p", "posts")]);
+    let (mut ws, _) = Ws::connect(&app, Some(&key), None, posts.clone()).await;
+    ws.expect("subscribed").await;
+    let (mut sse, _) = Sse::open(&app, &posts, Some(&key), None).await;
+    sse.expect("subscribed").await;
+    let before = marker(&app).await;
+    assert!(ws.events_until(&before).await.is_empty());
+    assert_eq!(sse.events(1).await[0].data["id"], before);
+    let revoked = app.delete(&format!("/api/v1/admin/api-keys/{id}")).await;
+    assert_eq!(revoked.status(), 204);
+    ends_with(&mut ws, "unauthorized").await;
+    let closing = sse.expect("closing").await;
+    assert_eq!(closing.data["code"], "unauthorized");
 }
 
 #[tokio::test]
