@@ -44,7 +44,9 @@ async fn after_a_sigkill_mid_stream_and_a_restart_every_event_arrives_once_in_or
     server.child.kill().unwrap();
     server.child.wait().unwrap();
     let written = writer.await.unwrap();
-    assert!(written >= 30, "{written}");
+    // 30 events published means 30 writes committed; the writer, one write at a time, has the
+    // answers of all but the last (the kill may come between a commit and its answer).
+    assert!(written >= 29, "{written}");
 
     let server = spawn_server_process_with_env(dir.path(), &[], &env);
     assert_eq!(write_posts(server.url(""), 20).await, 20);
