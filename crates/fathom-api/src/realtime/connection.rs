@@ -1,8 +1,9 @@
 //! One realtime connection, whatever its transport: its credential, its subscriptions and its
 //! [`Feed`], driven by one loop that takes, in turn, a client message, the next event, or the
-//! word that its credential no longer holds (`rechecks.rs`). Everything a connection sends goes through one bounded
-//! channel of [`Frame`]s that the transport (`sse.rs`, `ws.rs`) writes out; when the client reads
-//! slowly the loop waits on that channel, its hub queue fills, and the hub drops it as lagged.
+//! word that its credential no longer holds (`rechecks.rs`). Everything a connection sends goes
+//! through one bounded channel of [`Frame`]s that the transport (`sse.rs`, `ws.rs`) writes out;
+//! when the client reads slowly the loop waits on that channel, its hub queue fills, and the hub
+//! drops it as lagged.
 //!
 //! Events are handled in sequence order, each judged against every subscription in the order
 //! they were opened, and sent as one frame (so a resume point never falls between two
@@ -252,8 +253,8 @@ impl Connection {
         }
     }
 
-    /// One step of the loop: a client message, the next events, a credential check, or the
-    /// client gone.
+    /// One step of the loop: a client message, the next events, the word that the credential no
+    /// longer holds, or the client gone.
     async fn step(&mut self, inbound: &mut Option<mpsc::Receiver<Inbound>>) -> Result<(), End> {
         tokio::select! {
             message = next_message(inbound) => match message {
