@@ -2,9 +2,10 @@
 //! lives. The credential (an access token or API key, or none) is kept in memory with the
 //! connection and presented again every [`recheck_interval`] (`rechecks.rs`), through the same
 //! checks a request makes ([`authenticate`](crate::records::access::authenticate): token
-//! validity, live session, the account's authority as it is now, or the API key's state). An expired token, an ended session, a disabled account or
-//! a revoked key ends the connection; so does a change of roles, tenant or verification
-//! (`authority_changed`), since what the connection may see was decided under the old one.
+//! validity, live session, the account's authority as it is now, or the API key's state). An
+//! expired token, an ended session, a disabled account or a revoked key ends the connection; so
+//! does a change of roles, tenant or verification (`authority_changed`), since what the
+//! connection may see was decided under the old one.
 
 use std::time::Duration;
 
