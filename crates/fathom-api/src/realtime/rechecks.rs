@@ -173,7 +173,6 @@ impl Presented {
 /// What presenting one credential gave: the authority it names now, the problem that ends its
 /// streams, or nothing to act on (the check failed on the server's side and waits for the
 /// next time).
-#[derive(Clone)]
 enum Verdict {
     Holds(Standing),
     Ends(ApiError),
@@ -189,7 +188,9 @@ async fn present(state: &AppState, token: &str) -> Verdict {
 }
 
 /// The task: every interval, each registered connection's credential (once per distinct one),
-/// until none is registered.
+/// until none is registered. It checks through the state of the connection that started it,
+/// whatever schema the others were opened under: the checks read only what every served state
+/// shares (the auth state and the store).
 async fn run(inner: Arc<Inner>, state: AppState) {
     let mut ticks = tokio::time::interval(recheck_interval(&state));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
