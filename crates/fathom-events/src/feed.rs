@@ -12,7 +12,8 @@ use std::sync::Arc;
 use fathom_store::{Event, StoreError};
 
 use crate::Shared;
-use crate::hub::{Batch, Closed, Hub, Member, TAIL_BATCH};
+use crate::hub::{Batch, Hub, TAIL_BATCH};
+use crate::member::{Closed, Member};
 
 /// Why a feed cannot start or continue.
 #[derive(Debug)]

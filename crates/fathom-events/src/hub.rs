@@ -1,58 +1,71 @@
-//! The hub: one tailer per node follows the outbox and fans every event out, in sequence order,
-//! to every connection that joined it, each through a bounded queue of its own.
+//! The hub: one tailer per node follows the outbox and appends every batch of events it reads,
+//! in sequence order, to one log that every connection joined to it reads from (`member.rs`).
 //!
-//! The tailer never waits for a connection: what it read is offered with `try_send`, and a
-//! connection whose queue is full is dropped from the hub and marked lagged (it learns so when it
-//! has drained what its queue holds). Writers never wait for the hub either: the tailer reads what
-//! they committed, after the fact, through [`Store::events_after`].
+//! The tailer never waits for a connection: a connection that falls so far behind that the log
+//! no longer holds its next event learns it lagged. Writers never wait for the hub either: the
+//! tailer reads what they committed, after the fact, through [`Store::events_after`].
 //!
-//! Events travel in batches: everything one read of the outbox returned reaches a connection as
-//! one queue item, so a connection wakes once per read, however many events it holds, and writes
-//! them to its socket together. The tailer lets commits gather before it reads, longer when more
-//! connections are joined (see [`gather`]): that bounds the wake-ups and socket writes per second
-//! whatever the write rate, at the price of a few milliseconds of delivery latency.
+//! Events travel in batches: everything one read of the outbox returned is one batch, which a
+//! connection takes and writes in one go. Appending a batch costs the same whatever the number
+//! of connections, so the tailer reads often ([`gather`]: a few milliseconds, at most 20); how
+//! often each connection is woken or written to is paced apart, longer when more connections
+//! are joined ([`pace`]): that bounds the wake-ups and socket writes per second whatever the
+//! write rate. Connections waiting on their own loop are woken at most once a pace; parked ones
+//! are served by the direct writers (`fathom-api`), each at its own time within the pace.
 //!
-//! Joining is atomic with the fan-out: [`Hub::join`] takes the hub's lock, notes the sequence
-//! the hub has fanned out up to, and registers the queue. Every event after that sequence reaches
-//! the queue; every event up to it can be read from the store. That is what lets [`crate::Feed`]
+//! Joining is atomic with the fan-out: [`Hub::join`] takes the log's lock and notes the sequence
+//! the hub has fanned out up to. Every event after that sequence reaches the member through the
+//! log; every event up to it can be read from the store. That is what lets [`crate::Feed`]
 //! replay a backlog and continue live without a gap or a duplicate.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use fathom_store::{Store, StoreError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use crate::Shared;
+use crate::member::{Log, Member};
 use crate::shared::Memo;
 
 /// Events read from the outbox per query by the tailer.
 pub const TAIL_BATCH: usize = 500;
 
-/// How long the tailer lets commits gather after it is woken, before it reads them, with few
-/// connections joined: a burst is then fanned out in batches, which each connection takes and
-/// writes in one go, instead of one wake-up and one socket write per event per connection.
-const GATHER_MIN: Duration = Duration::from_millis(2);
+/// The shortest pace, with few connections joined: a burst still reaches each connection in a
+/// few batches, which it takes and writes in one go each, instead of one wake-up and one socket
+/// write per event.
+const PACE_MIN: Duration = Duration::from_millis(2);
 
-/// What each joined connection adds to the gathering time: a fan-out round costs every
-/// connection a wake-up and a socket write, so with many connections fewer, larger rounds keep
-/// the node from spending its CPU on rounds (1,000 connections: 17 ms; 10,000: 150 ms, the
-/// [`GATHER_MAX`]). Each round's socket writes cost the kernel most of a delivery's CPU on
-/// loopback, so at 10,000 connections fewer rounds free more CPU than they add waiting (W5's
-/// crowd on 2 cores: p99 0.5-0.57 s with 150 ms against 0.69-1.04 s with 100 ms).
-const GATHER_PER_CONNECTION: Duration = Duration::from_micros(15);
+/// What each joined connection adds to the pace: each time a connection is woken or written to
+/// costs it a wake-up or a socket write, so with many connections each is written less often
+/// (1,000 connections: 17 ms; 10,000: 150 ms, the [`PACE_MAX`]). The socket writes cost the
+/// kernel most of a delivery's CPU on loopback, so at 10,000 connections fewer writes free more
+/// CPU than they add waiting (W5's crowd on 2 cores).
+const PACE_PER_CONNECTION: Duration = Duration::from_micros(15);
 
-/// The longest the tailer lets commits gather.
-const GATHER_MAX: Duration = Duration::from_millis(150);
+/// The longest pace.
+const PACE_MAX: Duration = Duration::from_millis(150);
 
-/// How long the tailer lets commits gather before it reads them, with `connections` joined.
-pub fn gather(connections: usize) -> Duration {
+/// The longest the tailer lets commits gather before it reads them.
+const GATHER_MAX: Duration = Duration::from_millis(20);
+
+/// How often at most a connection is woken for new batches, or written to by a direct writer,
+/// with `connections` joined.
+pub fn pace(connections: usize) -> Duration {
     let per_connection =
-        GATHER_PER_CONNECTION.saturating_mul(connections.try_into().unwrap_or(u32::MAX));
-    (GATHER_MIN + per_connection).min(GATHER_MAX)
+        PACE_PER_CONNECTION.saturating_mul(connections.try_into().unwrap_or(u32::MAX));
+    (PACE_MIN + per_connection).min(PACE_MAX)
+}
+
+/// How long the tailer lets commits gather after it is woken, before it reads them, with
+/// `connections` joined: the [`pace`], up to 20 ms (a read and an append cost the same
+/// whatever the connections; reading often lets each connection's turn, not the read, set
+/// when it gets an event).
+pub fn gather(connections: usize) -> Duration {
+    pace(connections).min(GATHER_MAX)
 }
 
 /// Events as the hub hands them to every connection: everything one read of the outbox returned
@@ -68,11 +81,18 @@ pub struct Batch {
 const MAX_MADE_PER_BATCH: usize = 16;
 
 impl Batch {
+    /// A batch of `events`, in sequence order; never empty.
     fn new(events: Box<[Arc<Shared>]>) -> Self {
+        debug_assert!(!events.is_empty());
         Self {
             events,
             made: Memo::new(MAX_MADE_PER_BATCH),
         }
+    }
+
+    /// The sequence of its last event.
+    pub fn last_sequence(&self) -> i64 {
+        self.events.last().map_or(0, |event| event.sequence)
     }
 
     /// What connections made of this whole batch, under the key of what decided it: a
@@ -108,77 +128,38 @@ pub struct Hub {
 
 struct Inner {
     store: Store,
-    /// Events each connection's queue holds at most.
+    /// Events the log keeps at least: a member further behind has lagged.
     queue: usize,
-    members: Mutex<Members>,
-    /// Set once the node stops: every member's queue is closed and no one may join.
+    log: Mutex<Log>,
+    /// Set once the node stops: nothing more is appended and no one may join.
     stopping: AtomicBool,
     connections: AtomicUsize,
-    /// Events placed in members' queues, and members dropped for a full queue (for metrics).
+    /// Events members took from the log, and members that lagged (for metrics).
     delivered: AtomicU64,
     dropped: AtomicU64,
     /// See [`Hub::observe`].
     observers: Mutex<Vec<Observer>>,
     /// See [`Hub::fanned_out`].
     fanned: watch::Sender<i64>,
+    /// Changed at most once a [`pace`] after batches were appended (and when the hub stops):
+    /// what members waiting for the next batch wait on.
+    wake: watch::Sender<i64>,
 }
 
 /// What the hub has fanned out so far (see [`Hub::stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HubStats {
-    /// Events placed in a member's queue (one per event per member).
+    /// Events members took from the log (one per event per member).
     pub delivered: u64,
-    /// Members dropped because their queue was full when an event arrived (each such member
+    /// Members that fell so far behind that the log no longer held their next event (each
     /// misses that event and every later one until it resumes).
     pub dropped: u64,
 }
 
-struct Members {
-    /// The last sequence fanned out (every member has been offered every event up to it).
-    position: i64,
-    next_id: u64,
-    slots: HashMap<u64, Slot>,
-}
-
-struct Slot {
-    tx: mpsc::Sender<Arc<Batch>>,
-    queue: Arc<Queue>,
-}
-
-/// What a member's queue holds, shared by the hub (which adds) and the member (which takes).
-#[derive(Default)]
-struct Queue {
-    /// Events sent and not yet taken.
-    events: AtomicUsize,
-    /// Set when the hub dropped the member for falling behind.
-    lagged: AtomicBool,
-}
-
-/// Why a member's queue closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closed {
-    /// The member did not keep up: its queue was full when an event arrived.
-    Lagged,
-    /// The node is stopping.
-    Stopping,
-}
-
-/// A connection's place in the hub: its queue, and the sequence the hub had fanned out up to
-/// when it joined. Leaves the hub when dropped.
-pub struct Member {
-    rx: mpsc::Receiver<Arc<Batch>>,
-    queue: Arc<Queue>,
-    /// The batch being taken, and how much of it has been.
-    current: Option<(Arc<Batch>, usize)>,
-    id: u64,
-    joined_at: i64,
-    hub: Hub,
-}
-
 impl Hub {
-    /// A hub for `store` whose members queue at most `queue` events each, positioned at the
-    /// latest committed event (so that it fans out only what is committed from now on). It fans
-    /// nothing out until [`Hub::run`] runs.
+    /// A hub whose log keeps at least `queue` events (a member further behind has lagged),
+    /// positioned at the latest committed event (so that it fans out only what is committed
+    /// from now on). It fans nothing out until [`Hub::run`] runs.
     pub async fn open(store: Store, queue: usize) -> Result<Self, StoreError> {
         let latest = store.events_after(0, 1, None).await?.latest;
         let position = latest.max(*store.event_watch().borrow());
@@ -186,17 +167,14 @@ impl Hub {
             inner: Arc::new(Inner {
                 store,
                 queue: queue.max(1),
-                members: Mutex::new(Members {
-                    position,
-                    next_id: 0,
-                    slots: HashMap::new(),
-                }),
+                log: Mutex::new(Log::new(position)),
                 stopping: AtomicBool::new(false),
                 connections: AtomicUsize::new(0),
                 delivered: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
                 observers: Mutex::new(Vec::new()),
                 fanned: watch::Sender::new(position),
+                wake: watch::Sender::new(position),
             }),
         })
     }
@@ -206,17 +184,17 @@ impl Hub {
         &self.inner.store
     }
 
-    fn members(&self) -> MutexGuard<'_, Members> {
-        // Every update leaves the map whole, so a panic elsewhere cannot leave it half-done.
+    pub(crate) fn log(&self) -> MutexGuard<'_, Log> {
+        // Every update leaves the log whole, so a panic elsewhere cannot leave it half-done.
         self.inner
-            .members
+            .log
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The last sequence this node's hub has fanned out.
     pub fn position(&self) -> i64 {
-        self.members().position
+        self.log().position
     }
 
     /// How many connections are joined now.
@@ -224,12 +202,22 @@ impl Hub {
         self.inner.connections.load(Ordering::Relaxed)
     }
 
-    /// Events fanned out and members dropped so far.
+    /// Events taken by members and members that lagged so far.
     pub fn stats(&self) -> HubStats {
         HubStats {
             delivered: self.inner.delivered.load(Ordering::Relaxed),
             dropped: self.inner.dropped.load(Ordering::Relaxed),
         }
+    }
+
+    pub(crate) fn counted_delivered(&self, events: usize) {
+        self.inner
+            .delivered
+            .fetch_add(events as u64, Ordering::Relaxed);
+    }
+
+    pub(crate) fn counted_dropped(&self) {
+        self.inner.dropped.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Whether the node is stopping (see [`Hub::stop`]).
@@ -239,38 +227,27 @@ impl Hub {
 
     /// Joins the fan-out. `None` once the node is stopping.
     pub fn join(&self) -> Option<Member> {
-        // A batch holds at least one event, so the channel never fills before the count does.
-        let (tx, rx) = mpsc::channel(self.inner.queue);
-        let queue = Arc::new(Queue::default());
-        let mut members = self.members();
-        if self.is_stopping() {
+        let log = self.log();
+        if log.stopping {
             return None;
         }
-        let id = members.next_id;
-        members.next_id += 1;
-        members.slots.insert(
-            id,
-            Slot {
-                tx,
-                queue: Arc::clone(&queue),
-            },
-        );
-        let joined_at = members.position;
-        drop(members);
+        let joined_at = log.position;
+        drop(log);
         self.inner.connections.fetch_add(1, Ordering::Relaxed);
-        Some(Member {
-            rx,
-            queue,
-            current: None,
-            id,
+        Some(Member::new(
+            self.clone(),
             joined_at,
-            hub: self.clone(),
-        })
+            self.inner.wake.subscribe(),
+        ))
+    }
+
+    pub(crate) fn leave(&self) {
+        self.inner.connections.fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Tells `observer` of every batch the tailer reads from now on. Unlike a member, an
     /// observer never falls behind: it is called by the tailer itself, before the batch is
-    /// offered to the members.
+    /// appended to the log.
     pub fn observe(&self, observer: Observer) {
         self.inner
             .observers
@@ -279,31 +256,38 @@ impl Hub {
             .push(observer);
     }
 
-    /// The last sequence fanned out, changed once every member's queue has been offered the
-    /// batch that ends at it (and once more when the hub stops): whoever takes batches from
-    /// many members' queues at once (`fathom-api`'s direct WebSocket writers) waits on this,
-    /// so that it finds the batch in every queue.
+    /// The last sequence fanned out, changed as soon as the batch that ends at it is in the log
+    /// (and once more when the hub stops): whoever takes batches for many members at once
+    /// (`fathom-api`'s direct writers) waits on this, not on the paced wake-up members wait on.
     pub fn fanned_out(&self) -> watch::Receiver<i64> {
         self.inner.fanned.subscribe()
     }
 
-    /// Closes every member's queue (each learns [`Closed::Stopping`] once it has drained it) and
-    /// refuses new members: the first step of a graceful shutdown.
+    /// Appends nothing more and refuses new members; each member learns [`Closed::Stopping`]
+    /// once it has taken what the log holds after it: the first step of a graceful shutdown.
+    ///
+    /// [`Closed::Stopping`]: crate::Closed::Stopping
     pub fn stop(&self) {
-        let mut members = self.members();
+        let mut log = self.log();
         self.inner.stopping.store(true, Ordering::Release);
-        members.slots.clear();
-        drop(members);
+        log.stopping = true;
+        drop(log);
         self.inner.fanned.send_modify(|_| {});
+        self.inner.wake.send_modify(|_| {});
     }
 
     /// Follows the outbox until the node stops: wakes on [`Store::event_watch`] (and at least
     /// once a second), lets commits [`gather`], reads every event after the last one fanned
-    /// out, and offers them to every member as one batch, in sequence order.
+    /// out and appends them to the log as one batch, in sequence order. Members waiting for a
+    /// batch are woken at most once a [`pace`] after the first batch they have not been woken
+    /// for.
     pub async fn run(self) {
         let mut watch = self.inner.store.event_watch();
         watch.borrow_and_update();
         let mut last = self.position();
+        // When members were last woken, and whether batches were appended since.
+        let mut woken = Instant::now();
+        let mut unwoken = false;
         while !self.is_stopping() {
             match self.inner.store.events_after(last, TAIL_BATCH, None).await {
                 Ok(page) => {
@@ -317,7 +301,7 @@ impl Hub {
                             .map(Arc::new)
                             .collect();
                         self.notify(&batch);
-                        self.fan_out(batch);
+                        unwoken |= self.fan_out(batch);
                     }
                     if full {
                         continue;
@@ -329,15 +313,22 @@ impl Hub {
                     continue;
                 }
             }
+            let connections = self.connections();
+            let wake_at = woken + pace(connections);
+            if unwoken && Instant::now() >= wake_at {
+                self.inner.wake.send_replace(last);
+                (woken, unwoken) = (Instant::now(), false);
+            }
             tokio::select! {
                 changed = watch.changed() => {
                     if changed.is_err() {
                         // The store's watch is gone: the store is closing. Poll until stopped.
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     } else {
-                        tokio::time::sleep(gather(self.connections())).await;
+                        tokio::time::sleep(gather(connections)).await;
                     }
                 }
+                () = tokio::time::sleep_until(wake_at), if unwoken => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
@@ -355,143 +346,26 @@ impl Hub {
         }
     }
 
-    /// Offers `batch` (in sequence order; what was fanned out before is skipped) to every
-    /// member. A member whose queue would hold more than the hub's `queue` events is dropped and
-    /// marked lagged; an empty queue takes any batch.
-    fn fan_out(&self, batch: Vec<Arc<Shared>>) {
-        let mut members = self.members();
-        let position = members.position;
+    /// Appends `batch` (in sequence order; what was fanned out before is skipped) to the log
+    /// and tells the direct writers: whether anything was appended.
+    fn fan_out(&self, batch: Vec<Arc<Shared>>) -> bool {
+        let mut log = self.log();
+        if log.stopping {
+            return false;
+        }
+        let position = log.position;
         let fresh: Box<[Arc<Shared>]> = batch
             .into_iter()
             .filter(|e| e.sequence > position)
             .collect();
-        let Some(last) = fresh.last().map(|e| e.sequence) else {
-            return;
-        };
+        if fresh.is_empty() {
+            return false;
+        }
         let fresh = Arc::new(Batch::new(fresh));
-        let (limit, count) = (self.inner.queue, fresh.len());
-        let (mut delivered, mut dropped) = (0u64, 0u64);
-        members.slots.retain(|_, slot| {
-            let queued = slot.queue.events.load(Ordering::Acquire);
-            if queued > 0 && queued + count > limit {
-                slot.queue.lagged.store(true, Ordering::Release);
-                dropped += 1;
-                return false;
-            }
-            slot.queue.events.fetch_add(count, Ordering::AcqRel);
-            match slot.tx.try_send(Arc::clone(&fresh)) {
-                Ok(()) => {
-                    delivered += count as u64;
-                    true
-                }
-                Err(mpsc::error::TrySendError::Full(_)) => {
-                    slot.queue.lagged.store(true, Ordering::Release);
-                    dropped += 1;
-                    false
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => false,
-            }
-        });
-        members.position = last;
-        drop(members);
-        // Counted before the direct writers are told, so that no event reaches a client
-        // before it is counted as delivered.
-        self.inner.delivered.fetch_add(delivered, Ordering::Relaxed);
-        self.inner.dropped.fetch_add(dropped, Ordering::Relaxed);
+        let last = fresh.last_sequence();
+        log.append(fresh, self.inner.queue);
+        drop(log);
         self.inner.fanned.send_replace(last);
-    }
-
-    fn leave(&self, id: u64) {
-        self.members().slots.remove(&id);
-        self.inner.connections.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-impl Member {
-    /// The sequence the hub had fanned out up to when this member joined: later events arrive
-    /// through [`Member::recv`], earlier ones are read from the store.
-    pub fn joined_at(&self) -> i64 {
-        self.joined_at
-    }
-
-    /// The next event of the fan-out, or why there will be none. Ready at once while the batch
-    /// last received has events left.
-    pub async fn recv(&mut self) -> Result<Arc<Shared>, Closed> {
-        loop {
-            if let Some(event) = self.take_ready() {
-                return Ok(event);
-            }
-            let batch = self.recv_batch().await?;
-            self.current = Some((batch, 0));
-        }
-    }
-
-    /// The next whole batch of the fan-out, or why there will be none. Only once the batch
-    /// last received is used up (see [`Member::is_between_batches`]).
-    pub async fn recv_batch(&mut self) -> Result<Arc<Batch>, Closed> {
-        self.current = None;
-        match self.rx.recv().await {
-            Some(batch) => {
-                self.queue.events.fetch_sub(batch.len(), Ordering::AcqRel);
-                Ok(batch)
-            }
-            None if self.is_lagged() => Err(Closed::Lagged),
-            None => Err(Closed::Stopping),
-        }
-    }
-
-    /// The next whole batch if one is queued, without waiting (and without leaving a waker on
-    /// the queue): `Ok(None)` when none is, `Err` once the queue is closed and empty. Only once
-    /// the batch last received is used up.
-    pub fn try_recv_batch(&mut self) -> Result<Option<Arc<Batch>>, Closed> {
-        self.current = None;
-        match self.rx.try_recv() {
-            Ok(batch) => {
-                self.queue.events.fetch_sub(batch.len(), Ordering::AcqRel);
-                Ok(Some(batch))
-            }
-            Err(mpsc::error::TryRecvError::Empty) => Ok(None),
-            Err(mpsc::error::TryRecvError::Disconnected) if self.is_lagged() => Err(Closed::Lagged),
-            Err(mpsc::error::TryRecvError::Disconnected) => Err(Closed::Stopping),
-        }
-    }
-
-    /// Whether every event of the batch last received has been taken.
-    pub fn is_between_batches(&self) -> bool {
-        self.current
-            .as_ref()
-            .is_none_or(|(batch, taken)| *taken >= batch.len())
-    }
-
-    /// Takes events from `batch` next, as if it had just been received (a batch from
-    /// [`Member::recv_batch`] that is not to be taken whole).
-    pub fn take_from(&mut self, batch: Arc<Batch>) {
-        self.current = Some((batch, 0));
-    }
-
-    /// The next event of the batch being taken, without waiting: `None` once it is used up
-    /// (the next batch is for [`Member::recv`], so a connection writes one batch at a time).
-    pub fn take_ready(&mut self) -> Option<Arc<Shared>> {
-        let (batch, taken) = self.current.as_mut()?;
-        let event = batch.get(*taken)?;
-        *taken += 1;
-        Some(Arc::clone(event))
-    }
-
-    /// Whether the hub dropped this member for falling behind. Its queue may still hold events;
-    /// a connection stops at once instead of writing them to a client that cannot keep up.
-    pub fn is_lagged(&self) -> bool {
-        self.queue.lagged.load(Ordering::Acquire)
-    }
-
-    /// The hub this member belongs to.
-    pub fn hub(&self) -> &Hub {
-        &self.hub
-    }
-}
-
-impl Drop for Member {
-    fn drop(&mut self) {
-        self.hub.leave(self.id);
+        true
     }
 }

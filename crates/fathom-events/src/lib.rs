@@ -14,11 +14,13 @@
 
 mod feed;
 mod hub;
+mod member;
 mod shared;
 mod subscription;
 
 pub use feed::{Feed, FeedError, Ready, Step};
-pub use hub::{Batch, Closed, Hub, HubStats, Member, Observer, TAIL_BATCH};
+pub use hub::{Batch, Hub, HubStats, Observer, TAIL_BATCH, gather, pace};
+pub use member::{Closed, Member};
 pub use shared::{Memo, Shared};
 pub use subscription::{
     Announce, Delivery, MatchError, Subscription, SubscriptionSpec, Viewer, lookup as record_lookup,

@@ -2,8 +2,15 @@
 //! direct writer (one task per realtime thread) delivers the hub's batches to every parked
 //! connection from one loop, handing each shared run, encoded once, straight to the
 //! connection's [`Outlet`]: a WebSocket's socket ([`super::socket::Writer`]), or an SSE
-//! stream's body (`sse.rs`). Parked, a connection costs a queue read, a lookup and a hand-over
-//! per batch: no wake-up or poll of its own task, no channel.
+//! stream's body (`sse.rs`). Parked, a connection costs a read of the hub's log, a lookup and a
+//! hand-over per turn: no wake-up or poll of its own task, no channel.
+//!
+//! Each seat has its own turn: a seat that was handed something is served again one
+//! [`fathom_events::pace`] later (150 ms with 10,000 connections), with whatever the hub has
+//! appended meanwhile, and a seat that had nothing is served as soon as the hub appends. So the
+//! seats' turns spread over the pace instead of every seat being served in one round after each
+//! read of the outbox: an event waits for its seat's next turn, not for a read and then for the
+//! round to reach the seat, and the sockets are written at an even rate.
 //!
 //! The connection is the same object either way: its [`fathom_events::Feed`] moves with it, so
 //! its position, lag and resume point stay exact. Its loop gets it back whenever anything needs
@@ -15,13 +22,16 @@
 //! them, and its socket task admits the seat to a writer only once it has handed everything
 //! before the marker to the socket's writer.
 
+use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use fathom_events::Hub;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
 
 use super::outgoing::SharedRun;
 
@@ -37,18 +47,28 @@ pub trait Outlet: Send + Sync + 'static {
 
 /// What a parked connection does for its writer.
 pub trait Parked: Send + 'static {
-    /// Delivers what is queued for it, only through `outlet`: whether it stays parked or goes
-    /// back to its own loop.
+    /// Delivers what the hub holds for it, only through `outlet`: whether it stays parked or
+    /// goes back to its own loop.
     fn deliver_direct(&mut self, outlet: &dyn Outlet) -> Verdict;
 }
 
 /// The outcome of [`Parked::deliver_direct`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
-    /// Everything queued was written (or nothing was queued): stay parked.
-    Stay,
+    /// Batches were taken and handed over: stay parked, next turn one pace later.
+    Delivered,
+    /// Nothing was there to take: stay parked, next turn when the hub appends.
+    Idle,
     /// The connection's own loop must go on (its next step is more than a shared run).
     GiveBack,
+}
+
+/// How a writer's turn at a seat went.
+enum Served {
+    Delivered,
+    Idle,
+    /// The connection was given back, taken back or parked again since it was admitted.
+    Left,
 }
 
 /// Where one connection parks: the connection while it is parked, its outlet, and the signal
@@ -100,38 +120,42 @@ impl<P: Parked> Seat<P> {
         self.slot().take()
     }
 
-    /// A writer's turn at this seat, admitted under `generation`: whether the connection stays
-    /// parked with this writer (not once it was taken back, parked again since, or dropped with
-    /// its task).
-    fn serve(&self, generation: u64) -> bool {
+    /// A writer's turn at this seat, admitted under `generation` (the connection no longer
+    /// stays with this writer once it was taken back, parked again since, or dropped with its
+    /// task).
+    fn serve(&self, generation: u64) -> Served {
         if self.generation.load(Ordering::Acquire) != generation {
-            return false;
+            return Served::Left;
         }
         let mut slot = self.slot();
         let Some(connection) = slot.as_mut() else {
-            return false;
+            return Served::Left;
         };
         match connection.deliver_direct(&*self.outlet) {
-            Verdict::Stay => true,
+            Verdict::Delivered => Served::Delivered,
+            Verdict::Idle => Served::Idle,
             Verdict::GiveBack => {
                 drop(slot);
                 self.given_back.notify_one();
-                false
+                Served::Left
             }
         }
     }
 }
 
 /// The node's direct writers: one task per realtime thread, each serving the seats admitted to
-/// it after every batch the hub fans out.
+/// it, each seat in its turn.
 pub struct Directs<P> {
     writers: Vec<Arc<Admissions<P>>>,
     next: AtomicUsize,
 }
 
+/// A seat admitted to a writer, with the generation it was parked under.
+type Admitted<P> = (Arc<Seat<P>>, u64);
+
 /// Seats admitted to one writer and not yet taken in.
 struct Admissions<P> {
-    seats: Mutex<Vec<(Arc<Seat<P>>, u64)>>,
+    seats: Mutex<Vec<Admitted<P>>>,
     admitted: Notify,
 }
 
@@ -140,13 +164,14 @@ impl<P: Parked> Directs<P> {
     /// They hold only the hub's `fanned_out` watch, not the hub, so they end once the hub is
     /// dropped.
     pub fn start(hub: &Hub, writers: usize, runtime: Option<&Handle>) -> Self {
-        let writers = (0..writers.max(1))
+        let count = writers.max(1);
+        let writers = (0..count)
             .map(|_| {
                 let admissions = Arc::new(Admissions {
                     seats: Mutex::new(Vec::new()),
                     admitted: Notify::new(),
                 });
-                let task = run(hub.fanned_out(), Arc::clone(&admissions));
+                let task = run(hub.fanned_out(), Arc::clone(&admissions), count);
                 match runtime {
                     Some(runtime) => drop(runtime.spawn(task)),
                     None => drop(tokio::spawn(task)),
@@ -160,8 +185,8 @@ impl<P: Parked> Directs<P> {
         }
     }
 
-    /// Hands a parked seat to a writer (in turn), which serves it at once and then after every
-    /// batch, until it gives the connection back or the connection is taken back.
+    /// Hands a parked seat to a writer (in turn), which serves it at once and then in its
+    /// turns, until it gives the connection back or the connection is taken back.
     pub fn admit(&self, seat: Arc<Seat<P>>, generation: u64) {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.writers.len();
         let admissions = &self.writers[index];
@@ -174,11 +199,84 @@ impl<P: Parked> Directs<P> {
     }
 }
 
-/// One direct writer: serves newly admitted seats at once, and every seat after each batch.
-async fn run<P: Parked>(mut fanned: watch::Receiver<i64>, admissions: Arc<Admissions<P>>) {
-    let mut seats: Vec<(Arc<Seat<P>>, u64)> = Vec::new();
+/// Seats whose turns fall this close together are served in one wake-up of their writer.
+const TURN_SLACK: Duration = Duration::from_millis(1);
+
+/// Seats a writer serves before it lets the other tasks of its thread (the hub's tailer among
+/// them) run.
+const SEATS_PER_YIELD: usize = 256;
+
+/// One writer's seats: those handed something, in the order of their next turn, and those that
+/// had nothing at their last turn.
+struct Turns<P> {
+    due: VecDeque<(Admitted<P>, Instant)>,
+    idle: Vec<Admitted<P>>,
+    /// The writers of the node: this one's seats times this is about the node's parked seats.
+    writers: usize,
+}
+
+impl<P: Parked> Turns<P> {
+    /// A turn at `seat` now; its next one is a pace later if it was handed something, at the
+    /// next append if not, none once it left.
+    fn serve(&mut self, (seat, generation): Admitted<P>) {
+        match seat.serve(generation) {
+            Served::Delivered => {
+                let pace = fathom_events::pace((self.due.len() + self.idle.len()) * self.writers);
+                self.due
+                    .push_back(((seat, generation), Instant::now() + pace));
+            }
+            Served::Idle => self.idle.push((seat, generation)),
+            Served::Left => {}
+        }
+    }
+
+    /// When the next turn of a seat that was handed something falls.
+    fn next_due(&self) -> Option<Instant> {
+        self.due.front().map(|(_, due)| *due)
+    }
+
+    /// Serves the seats that had nothing at their last turn (the hub has appended since).
+    async fn serve_idle(&mut self) {
+        let idle = std::mem::take(&mut self.idle);
+        for (served, seat) in idle.into_iter().enumerate() {
+            self.serve(seat);
+            if served % SEATS_PER_YIELD == SEATS_PER_YIELD - 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    /// Serves the seats whose turn has come (up to [`SEATS_PER_YIELD`] of them: the writer
+    /// comes back for the rest once its thread's other tasks have run).
+    fn serve_due(&mut self) {
+        let until = Instant::now() + TURN_SLACK;
+        for _ in 0..SEATS_PER_YIELD {
+            match self.due.front() {
+                Some((_, due)) if *due <= until => {}
+                _ => return,
+            }
+            if let Some((seat, _)) = self.due.pop_front() {
+                self.serve(seat);
+            }
+        }
+    }
+}
+
+/// One direct writer: serves newly admitted seats at once, then each seat in its turn.
+async fn run<P: Parked>(
+    mut fanned: watch::Receiver<i64>,
+    admissions: Arc<Admissions<P>>,
+    writers: usize,
+) {
+    let mut turns = Turns {
+        due: VecDeque::new(),
+        idle: Vec::new(),
+        writers,
+    };
     loop {
-        let batch = tokio::select! {
+        let next_due = turns.next_due();
+        let appended = tokio::select! {
+            biased;
             changed = fanned.changed() => {
                 if changed.is_err() {
                     return;
@@ -186,6 +284,7 @@ async fn run<P: Parked>(mut fanned: watch::Receiver<i64>, admissions: Arc<Admiss
                 true
             }
             () = admissions.admitted.notified() => false,
+            () = sleep_until(next_due) => false,
         };
         let new: Vec<_> = std::mem::take(
             &mut *admissions
@@ -193,14 +292,22 @@ async fn run<P: Parked>(mut fanned: watch::Receiver<i64>, admissions: Arc<Admiss
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
         );
-        if batch {
-            seats.extend(new);
-            seats.retain(|(seat, generation)| seat.serve(*generation));
-        } else {
-            seats.extend(
-                new.into_iter()
-                    .filter(|(seat, generation)| seat.serve(*generation)),
-            );
+        for seat in new {
+            turns.serve(seat);
         }
+        if appended {
+            turns.serve_idle().await;
+        }
+        turns.serve_due();
+        // Lets the thread's other tasks run between wake-ups, however far behind the turns are.
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Completes at `at`, or never when there is no `at`.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -1,6 +1,6 @@
 //! Parking a connection (see `realtime/direct.rs`): when it may, how its loop hands it to a
 //! direct writer and waits, and what the writer does with it: hand the batches queued for it,
-//! as its group's shared runs, to its outlet (a WebSocket's socket, an SSE stream's body), or
+//! as its group's shared runs, to its outlet in its turn (a WebSocket's socket, an SSE stream's body), or
 //! give it back the moment anything needs more.
 
 use std::sync::Arc;
@@ -100,19 +100,22 @@ impl Drop for LeaveOnDrop<'_> {
 }
 
 impl Parked for Connection {
-    /// Hands every batch queued (a writer that fell behind finds several) over as one write.
+    /// Hands every batch the hub appended since its last turn over as one write.
     fn deliver_direct(&mut self, outlet: &dyn Outlet) -> Verdict {
         if !outlet.is_idle() {
             // The socket or body did not take everything yet: the loop waits for it.
             return Verdict::GiveBack;
         }
         let mut runs = Vec::new();
+        let mut took = false;
         let verdict = loop {
             let batch = match self.feed.try_batch() {
                 Ready::Batch(batch) => batch,
-                Ready::Nothing => break Verdict::Stay,
+                Ready::Nothing if took => break Verdict::Delivered,
+                Ready::Nothing => break Verdict::Idle,
                 Ready::Step => break Verdict::GiveBack,
             };
+            took = true;
             let Some(run) = self.shared_run_now(&batch) else {
                 self.feed.put_back(batch);
                 break Verdict::GiveBack;
