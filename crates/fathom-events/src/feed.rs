@@ -3,7 +3,7 @@
 //!
 //! The connection joins the hub first (so nothing committed from then on can be missed), then
 //! reads the store from its resume point up to the sequence the hub had reached at the join, and
-//! then takes the queue, dropping anything at or below the position it has delivered. Because
+//! then takes the hub's log, dropping anything at or below the position it has delivered. Because
 //! every node follows the same outbox, a resume point from one node means the same on another.
 
 use std::collections::VecDeque;
@@ -43,7 +43,7 @@ pub enum Step {
 pub enum Ready {
     /// A whole batch, every event of it after the feed's position (which is now its last).
     Batch(Arc<Batch>),
-    /// Nothing queued yet.
+    /// Nothing in the log after the feed yet.
     Nothing,
     /// Something [`Feed::step`] must hand out (or report).
     Step,
@@ -156,9 +156,9 @@ impl Feed {
         }
     }
 
-    /// The next whole batch of the fan-out if it is queued already, without waiting (and without
-    /// leaving a waker on the queue): what [`Feed::step`] would hand out as [`Step::Batch`] at
-    /// once. When the next step is anything else (backlog, part of a batch, the queue's end),
+    /// The next whole batch of the fan-out if the log holds one already, without waiting (and without
+    /// leaving a waker): what [`Feed::step`] would hand out as [`Step::Batch`] at
+    /// once. When the next step is anything else (backlog, part of a batch, the fan-out's end),
     /// the feed is left as it was, for [`Feed::step`] to hand it out.
     pub fn try_batch(&mut self) -> Ready {
         if !self.is_idle_live() {
@@ -191,7 +191,7 @@ impl Feed {
     }
 
     /// Whether the feed is live (its backlog read, not lagged) with nothing at hand: its next
-    /// events come as whole batches of the fan-out (or as the queue's end).
+    /// events come as whole batches of the fan-out (or as the fan-out's end).
     pub fn is_idle_live(&self) -> bool {
         self.position >= self.member.joined_at()
             && !self.member.is_lagged()

@@ -82,12 +82,17 @@ const MAX_MADE_PER_BATCH: usize = 16;
 
 impl Batch {
     /// A batch of `events`, in sequence order; never empty.
-    fn new(events: Box<[Arc<Shared>]>) -> Self {
+    pub(crate) fn new(events: Box<[Arc<Shared>]>) -> Self {
         debug_assert!(!events.is_empty());
         Self {
             events,
             made: Memo::new(MAX_MADE_PER_BATCH),
         }
+    }
+
+    /// The sequence of its first event.
+    pub fn first_sequence(&self) -> i64 {
+        self.events.first().map_or(0, |event| event.sequence)
     }
 
     /// The sequence of its last event.

@@ -1,8 +1,9 @@
 //! Delivery of the outbox to realtime subscribers, below the HTTP edge (no axum here).
 //!
-//! - [`Hub`] (`hub.rs`): one tailer per node follows the store's outbox and fans every event out,
-//!   in sequence order, to every joined connection through a bounded queue each; a connection
-//!   that falls behind is dropped and told it lagged, never waited for.
+//! - [`Hub`] (`hub.rs`): one tailer per node follows the store's outbox and appends every batch
+//!   of events it reads, in sequence order, to one log every joined connection reads from
+//!   ([`Member`], `member.rs`); a connection that falls behind what the log keeps is told it
+//!   lagged, never waited for.
 //! - [`Feed`] (`feed.rs`): one connection's ordered events: the backlog after a resume point,
 //!   then the live fan-out, without a gap or a duplicate; live, it hands out whole [`Batch`]es,
 //!   which connections that see them alike judge and encode once between them.

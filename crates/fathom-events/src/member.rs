@@ -230,3 +230,66 @@ impl Drop for Member {
         self.hub.leave();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use fathom_store::{Actor, Event, EventOperation};
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// A batch of the events numbered `sequences`.
+    fn batch(sequences: std::ops::RangeInclusive<i64>) -> Arc<Batch> {
+        let events = sequences
+            .map(|sequence| {
+                Arc::new(Shared::new(Event {
+                    sequence,
+                    id: Uuid::nil(),
+                    collection: "notes".into(),
+                    record_id: Uuid::nil(),
+                    operation: EventOperation::Create,
+                    version: 1,
+                    tenant: None,
+                    changed: Vec::new(),
+                    record: None,
+                    actor: Actor::System,
+                    request_id: None,
+                    committed_at: "2026-12-04T00:00:00.000Z".into(),
+                }))
+            })
+            .collect();
+        Arc::new(Batch::new(events))
+    }
+
+    fn first_after(log: &Log, cursor: i64) -> Result<Option<(i64, i64)>, Closed> {
+        match log.after(cursor) {
+            Next::Batch(batch) => Ok(Some((batch.first_sequence(), batch.last_sequence()))),
+            Next::Nothing => Ok(None),
+            Next::Closed(closed) => Err(closed),
+        }
+    }
+
+    #[test]
+    fn a_cursor_finds_the_batch_after_it_until_the_log_no_longer_holds_it() {
+        let mut log = Log::new(10);
+        assert_eq!(first_after(&log, 10), Ok(None));
+        // Keeps at least 4 events: the newest batches that hold them.
+        log.append(batch(11..=13), 4);
+        log.append(batch(14..=15), 4);
+        assert_eq!(log.position, 15);
+        assert_eq!(first_after(&log, 10), Ok(Some((11, 13))));
+        assert_eq!(first_after(&log, 13), Ok(Some((14, 15))));
+        assert_eq!(first_after(&log, 15), Ok(None));
+        log.append(batch(16..=17), 4);
+        // 14..=17 hold the 4 events kept: 11..=13 is gone, and a cursor before it lagged.
+        assert_eq!(first_after(&log, 10), Err(Closed::Lagged));
+        assert_eq!(first_after(&log, 13), Ok(Some((14, 15))));
+        // A batch larger than what is kept is kept whole, alone.
+        log.append(batch(18..=30), 4);
+        assert_eq!(first_after(&log, 17), Ok(Some((18, 30))));
+        assert_eq!(first_after(&log, 15), Err(Closed::Lagged));
+        log.stopping = true;
+        assert_eq!(first_after(&log, 17), Ok(Some((18, 30))));
+        assert_eq!(first_after(&log, 30), Err(Closed::Stopping));
+    }
+}

@@ -239,7 +239,7 @@ impl Live {
         counters(
             encoder,
             "fathom_realtime_events",
-            "Events offered to realtime connection queues (delivered), and connections dropped because their queue was full (dropped)",
+            "Events realtime connections took from the hub's log (delivered), and connections that fell further behind than the log keeps (dropped)",
             "outcome",
             &[("delivered", stats.delivered), ("dropped", stats.dropped)],
         )?;

@@ -45,8 +45,8 @@ pub use tickets::Tickets;
 /// `[realtime]`: the limits of realtime connections.
 #[derive(Debug, Clone)]
 pub struct RealtimeSettings {
-    /// Events a connection's queue holds; a client that falls further behind is told `lagged`
-    /// and disconnected.
+    /// Events a connection may have waiting (the hub's log keeps at least this many); a client
+    /// that falls further behind is told `lagged` and disconnected.
     pub queue: usize,
     /// Subscriptions one connection may hold.
     pub max_subscriptions: usize,

@@ -30,7 +30,7 @@ impl Outgoing {
     fn room(&self, bound: usize) -> usize {
         match self {
             Self::Frame(_) => 1,
-            Self::Run(run) => run.frames.len(),
+            Self::Run(run) => run.len(),
             Self::Park(..) => 0,
         }
         .min(bound)
@@ -138,7 +138,7 @@ impl From<Frame> for Outgoing {
 /// Each encoding is made when a transport first needs it (a run that only SSE streams share is
 /// never encoded for WebSocket, and the other way round).
 pub struct SharedRun {
-    frames: Vec<Frame>,
+    parts: Parts,
     /// The frames as SSE blocks, one chunk.
     sse: OnceLock<Bytes>,
     /// The frames as WebSocket text messages, one unfragmented frame each, end to end (a
@@ -146,33 +146,75 @@ pub struct SharedRun {
     ws: OnceLock<Bytes>,
 }
 
+/// What a run is made of.
+enum Parts {
+    /// The frames of one batch.
+    Frames(Vec<Frame>),
+    /// Runs of consecutive batches, in order (a direct writer's turn that found several).
+    Runs(Vec<Arc<SharedRun>>),
+}
+
 impl SharedRun {
     pub fn new(frames: Vec<Frame>) -> Self {
+        Self::of(Parts::Frames(frames))
+    }
+
+    /// `runs` end to end, as one run: its encodings are theirs laid end to end, made once for
+    /// every connection that takes the same runs in one turn.
+    pub fn joined(runs: Vec<Arc<SharedRun>>) -> Self {
+        Self::of(Parts::Runs(runs))
+    }
+
+    fn of(parts: Parts) -> Self {
         Self {
-            frames,
+            parts,
             sse: OnceLock::new(),
             ws: OnceLock::new(),
         }
     }
 
+    /// Its frames.
+    fn len(&self) -> usize {
+        match &self.parts {
+            Parts::Frames(frames) => frames.len(),
+            Parts::Runs(runs) => runs.iter().map(|run| run.len()).sum(),
+        }
+    }
+
     /// The frames as one chunk of an SSE stream.
     fn sse(&self) -> &Bytes {
-        self.sse.get_or_init(|| sse_blocks(self.frames.iter()))
+        self.sse.get_or_init(|| match &self.parts {
+            Parts::Frames(frames) => sse_blocks(frames.iter()),
+            Parts::Runs(runs) => runs
+                .iter()
+                .map(|run| &run.sse()[..])
+                .collect::<Vec<_>>()
+                .concat()
+                .into(),
+        })
     }
 
     /// The frames as WebSocket bytes, written to the socket as they are.
     pub fn ws(&self) -> &Bytes {
-        self.ws.get_or_init(|| {
-            let mut out = Vec::new();
-            for frame in &self.frames {
-                ws_frame(&frame.text(), &mut out);
+        self.ws.get_or_init(|| match &self.parts {
+            Parts::Frames(frames) => {
+                let mut out = Vec::new();
+                for frame in frames {
+                    ws_frame(&frame.text(), &mut out);
+                }
+                Bytes::from(out)
             }
-            Bytes::from(out)
+            Parts::Runs(runs) => runs
+                .iter()
+                .map(|run| &run.ws()[..])
+                .collect::<Vec<_>>()
+                .concat()
+                .into(),
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        self.frames.is_empty()
+        self.len() == 0
     }
 }
 
@@ -338,5 +380,23 @@ mod tests {
         // A frame queued beside a run follows it in the same chunk.
         let mixed = sse_chunk(&[Outgoing::Run(shared), Outgoing::Frame(Frame::pong())]);
         assert!(mixed.ends_with(b"event: pong\ndata: {\"type\":\"pong\"}\n\n"));
+    }
+
+    #[test]
+    fn joined_runs_read_as_their_frames_end_to_end() {
+        let run = |seqs: &[i64]| {
+            std::sync::Arc::new(SharedRun::new(
+                seqs.iter()
+                    .map(|seq| Frame::rendered(*seq, format!("{{\"seq\":{seq}}}").into()))
+                    .collect(),
+            ))
+        };
+        let (first, second) = (run(&[1, 2]), run(&[3]));
+        let joined = SharedRun::joined(vec![first, run(&[]), second]);
+        let whole = run(&[1, 2, 3]);
+        assert_eq!(joined.len(), 3);
+        assert_eq!(joined.sse(), whole.sse());
+        assert_eq!(joined.ws(), whole.ws());
+        assert!(SharedRun::joined(vec![run(&[])]).is_empty());
     }
 }

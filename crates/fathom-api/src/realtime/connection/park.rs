@@ -107,15 +107,15 @@ impl Parked for Connection {
             return Verdict::GiveBack;
         }
         let mut runs = Vec::new();
-        let mut took = false;
+        // The first sequence and the last batch taken this turn.
+        let mut taken: Option<(i64, Arc<fathom_events::Batch>)> = None;
         let verdict = loop {
             let batch = match self.feed.try_batch() {
                 Ready::Batch(batch) => batch,
-                Ready::Nothing if took => break Verdict::Delivered,
+                Ready::Nothing if taken.is_some() => break Verdict::Delivered,
                 Ready::Nothing => break Verdict::Idle,
                 Ready::Step => break Verdict::GiveBack,
             };
-            took = true;
             let Some(run) = self.shared_run_now(&batch) else {
                 self.feed.put_back(batch);
                 break Verdict::GiveBack;
@@ -123,7 +123,16 @@ impl Parked for Connection {
             if !run.is_empty() {
                 runs.push(run);
             }
+            let first = taken
+                .as_ref()
+                .map_or(batch.first_sequence(), |(first, _)| *first);
+            taken = Some((first, batch));
         };
+        if runs.len() > 1
+            && let (Some((first, last)), Some(key)) = (&taken, self.subscriptions.share_key())
+        {
+            runs = vec![joined_run(*first, last, &key, runs)];
+        }
         if runs.is_empty() {
             return verdict;
         }
@@ -133,4 +142,23 @@ impl Parked for Connection {
             Err(_) => Verdict::GiveBack,
         }
     }
+}
+
+/// `runs`, made of the batches from the one that starts at `first` to `last` for the share key
+/// `key`, as one run: kept with `last`, so that every connection of the group that takes the
+/// same batches in one turn writes the same bytes without laying them end to end again (with
+/// turns spread over the pace, a few hundred connections take each such span).
+fn joined_run(
+    first: i64,
+    last: &fathom_events::Batch,
+    key: &str,
+    runs: Vec<Arc<SharedRun>>,
+) -> Arc<SharedRun> {
+    // Never a share key: those start with `run` (`subscriptions.rs`).
+    let key = format!("span {first}|{key}");
+    made(last, &key).unwrap_or_else(|| {
+        let run = Arc::new(SharedRun::joined(runs));
+        last.made().keep(&key, run.clone());
+        run
+    })
 }
