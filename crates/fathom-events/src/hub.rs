@@ -237,8 +237,9 @@ impl Hub {
             return None;
         }
         let joined_at = log.position;
-        drop(log);
+        // Counted under the log's lock: the tailer keeps nothing while no one is joined.
         self.inner.connections.fetch_add(1, Ordering::Relaxed);
+        drop(log);
         Some(Member::new(
             self.clone(),
             joined_at,
@@ -368,7 +369,13 @@ impl Hub {
         }
         let fresh = Arc::new(Batch::new(fresh));
         let last = fresh.last_sequence();
-        log.append(fresh, self.inner.queue);
+        if self.connections() == 0 {
+            // No member needs it, and one that joins from now on starts after it: a node
+            // without realtime connections keeps no events in memory.
+            log.skip_to(last);
+        } else {
+            log.append(fresh, self.inner.queue);
+        }
         drop(log);
         self.inner.fanned.send_replace(last);
         true

@@ -66,6 +66,15 @@ impl Log {
         }
     }
 
+    /// Moves past `last` keeping nothing: what the tailer does when no member is joined (one
+    /// that joins later starts after it).
+    pub(crate) fn skip_to(&mut self, last: i64) {
+        self.batches.clear();
+        self.events = 0;
+        self.position = last;
+        self.dropped_through = last;
+    }
+
     /// The batch after `cursor` (a batch's last sequence, or where the member joined).
     fn after(&self, cursor: i64) -> Next {
         if cursor < self.dropped_through {
@@ -288,8 +297,14 @@ mod tests {
         log.append(batch(18..=30), 4);
         assert_eq!(first_after(&log, 17), Ok(Some((18, 30))));
         assert_eq!(first_after(&log, 15), Err(Closed::Lagged));
+        // With no one joined, nothing is kept.
+        log.skip_to(31);
+        assert_eq!(log.position, 31);
+        assert_eq!(first_after(&log, 31), Ok(None));
+        log.append(batch(32..=33), 4);
+        assert_eq!(first_after(&log, 31), Ok(Some((32, 33))));
         log.stopping = true;
-        assert_eq!(first_after(&log, 17), Ok(Some((18, 30))));
-        assert_eq!(first_after(&log, 30), Err(Closed::Stopping));
+        assert_eq!(first_after(&log, 31), Ok(Some((32, 33))));
+        assert_eq!(first_after(&log, 33), Err(Closed::Stopping));
     }
 }
