@@ -242,30 +242,12 @@ impl Drop for Member {
 
 #[cfg(test)]
 mod tests {
-    use fathom_store::{Actor, Event, EventOperation};
-    use uuid::Uuid;
-
     use super::*;
 
     /// A batch of the events numbered `sequences`.
     fn batch(sequences: std::ops::RangeInclusive<i64>) -> Arc<Batch> {
         let events = sequences
-            .map(|sequence| {
-                Arc::new(Shared::new(Event {
-                    sequence,
-                    id: Uuid::nil(),
-                    collection: "notes".into(),
-                    record_id: Uuid::nil(),
-                    operation: EventOperation::Create,
-                    version: 1,
-                    tenant: None,
-                    changed: Vec::new(),
-                    record: None,
-                    actor: Actor::System,
-                    request_id: None,
-                    committed_at: "2026-12-04T00:00:00.000Z".into(),
-                }))
-            })
+            .map(|sequence| Arc::new(Shared::new(crate::shared::event(sequence))))
             .collect();
         Arc::new(Batch::new(events))
     }

@@ -108,28 +108,32 @@ impl Deref for Shared {
     }
 }
 
+/// A created event numbered `sequence`, for the crate's tests.
+#[cfg(test)]
+pub(crate) fn event(sequence: i64) -> Event {
+    Event {
+        sequence,
+        id: uuid::Uuid::nil(),
+        collection: "notes".into(),
+        record_id: uuid::Uuid::nil(),
+        operation: fathom_store::EventOperation::Create,
+        version: 1,
+        tenant: None,
+        changed: Vec::new(),
+        record: None,
+        actor: fathom_store::Actor::System,
+        request_id: None,
+        committed_at: "2026-12-04T00:00:00.000Z".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fathom_store::{Actor, EventOperation};
-    use uuid::Uuid;
 
     #[test]
     fn each_key_is_rendered_once_and_shared() {
-        let shared = Shared::new(Event {
-            sequence: 7,
-            id: Uuid::nil(),
-            collection: "ticks".into(),
-            record_id: Uuid::nil(),
-            operation: EventOperation::Create,
-            version: 1,
-            tenant: None,
-            changed: Vec::new(),
-            record: None,
-            actor: Actor::System,
-            request_id: None,
-            committed_at: String::new(),
-        });
+        let shared = Shared::new(event(7));
         let mut renders = 0;
         let first = shared.render("a", || {
             renders += 1;

@@ -185,12 +185,7 @@ impl SharedRun {
     fn sse(&self) -> &Bytes {
         self.sse.get_or_init(|| match &self.parts {
             Parts::Frames(frames) => sse_blocks(frames.iter()),
-            Parts::Runs(runs) => runs
-                .iter()
-                .map(|run| &run.sse()[..])
-                .collect::<Vec<_>>()
-                .concat()
-                .into(),
+            Parts::Runs(runs) => end_to_end(runs, Self::sse),
         })
     }
 
@@ -204,18 +199,22 @@ impl SharedRun {
                 }
                 Bytes::from(out)
             }
-            Parts::Runs(runs) => runs
-                .iter()
-                .map(|run| &run.ws()[..])
-                .collect::<Vec<_>>()
-                .concat()
-                .into(),
+            Parts::Runs(runs) => end_to_end(runs, Self::ws),
         })
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// One encoding of each of `runs`, laid end to end.
+fn end_to_end(runs: &[Arc<SharedRun>], encoding: fn(&SharedRun) -> &Bytes) -> Bytes {
+    let mut out = Vec::new();
+    for run in runs {
+        out.extend_from_slice(encoding(run));
+    }
+    Bytes::from(out)
 }
 
 /// Bytes for one socket write: a lone shared run as it is (not copied), anything more laid end
