@@ -156,10 +156,10 @@ impl Feed {
         }
     }
 
-    /// The next whole batch of the fan-out if the log holds one already, without waiting (and without
-    /// leaving a waker): what [`Feed::step`] would hand out as [`Step::Batch`] at
-    /// once. When the next step is anything else (backlog, part of a batch, the fan-out's end),
-    /// the feed is left as it was, for [`Feed::step`] to hand it out.
+    /// The next whole batch of the fan-out if the log holds one already, without waiting (and
+    /// without leaving a waker): what [`Feed::step`] would hand out as [`Step::Batch`] at once.
+    /// When the next step is anything else (backlog, part of a batch, the fan-out's end), the
+    /// feed is left as it was, for [`Feed::step`] to hand it out.
     pub fn try_batch(&mut self) -> Ready {
         if !self.is_idle_live() {
             return Ready::Step;

@@ -77,9 +77,10 @@ fn made(batch: &Batch, key: &str) -> Option<Arc<SharedRun>> {
         .and_then(|made| made.downcast::<SharedRun>().ok())
 }
 
-/// Keeps `frames` as what connections with the share key `key` make of `batch`.
-fn keep(batch: &Batch, key: &str, frames: Vec<Frame>) -> Arc<SharedRun> {
-    let run = Arc::new(SharedRun::new(frames));
+/// Keeps `run` as what connections with the key `key` make of `batch` (`key` a share key, or a
+/// span of batches ending with `batch`, see `park.rs`).
+fn keep(batch: &Batch, key: &str, run: SharedRun) -> Arc<SharedRun> {
+    let run = Arc::new(run);
     batch.made().keep(key, run.clone());
     run
 }
@@ -315,7 +316,7 @@ impl Connection {
         let run = match made(batch, &key) {
             Some(run) => run,
             None => match self.judge_batch(batch).await {
-                Ok(frames) => keep(batch, &key, frames),
+                Ok(frames) => keep(batch, &key, SharedRun::new(frames)),
                 Err((frames, end)) => {
                     self.send_run(frames).await?;
                     return Err(end);

@@ -1,7 +1,7 @@
 //! Parking a connection (see `realtime/direct.rs`): when it may, how its loop hands it to a
-//! direct writer and waits, and what the writer does with it: hand the batches queued for it,
-//! as its group's shared runs, to its outlet in its turn (a WebSocket's socket, an SSE stream's body), or
-//! give it back the moment anything needs more.
+//! direct writer and waits, and what the writer does with it in its turn: hand the batches the
+//! hub's log holds for it, as its group's shared runs, to its outlet (a WebSocket's socket, an
+//! SSE stream's body), or give it back the moment anything needs more.
 
 use std::sync::Arc;
 
@@ -49,7 +49,7 @@ impl Connection {
         }
         // A subscription with a share key has no filter and no rule: judging reads nothing.
         match self.judge_batch(batch).now_or_never()? {
-            Ok(frames) => Some(keep(batch, &key, frames)),
+            Ok(frames) => Some(keep(batch, &key, SharedRun::new(frames))),
             Err(_) => None,
         }
     }
@@ -156,9 +156,5 @@ fn joined_run(
 ) -> Arc<SharedRun> {
     // Never a share key: those start with `run` (`subscriptions.rs`).
     let key = format!("span {first}|{key}");
-    made(last, &key).unwrap_or_else(|| {
-        let run = Arc::new(SharedRun::joined(runs));
-        last.made().keep(&key, run.clone());
-        run
-    })
+    made(last, &key).unwrap_or_else(|| keep(last, &key, SharedRun::joined(runs)))
 }
